@@ -1,0 +1,5 @@
+import sys
+
+from modkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,256 @@
+"""The OpenAI backend: the official SDK against api.openai.com or any compatible endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._backend import Backend, BatchOutcome
+from ._errors import (
+    AuthenticationError,
+    BackendError,
+    BatchRejectedError,
+    QuotaExceededError,
+    TransientBackendError,
+)
+from ._result import ItemError, ModerationResult
+
+__all__ = ["OpenAIBackend"]
+
+_RETRYABLE = {408, 409, 429}
+_REJECTED = {400, 413, 422}
+
+
+class OpenAIBackend(Backend):
+    """Moderation through the official ``openai`` SDK (``AsyncOpenAI``).
+
+    Parameters
+    ----------
+    model : str, default "omni-moderation-latest"
+        The model to ask for. Results record the snapshot the response names.
+    base_url : str, optional
+        Any OpenAI-compatible endpoint (e.g. ``http://127.0.0.1:8000/v1`` for
+        ``modkit serve``). Default: the SDK's (``OPENAI_BASE_URL`` or api.openai.com).
+    api_key : str, optional
+        Default: ``$OPENAI_API_KEY``. Never written to a cache, an output, a log or a
+        repr. An endpoint given by ``base_url`` may need none.
+    timeout : float, default 60
+        Seconds per request (connect, read and write).
+    api_key_env : str, default "OPENAI_API_KEY"
+        The variable the key is read from, named in the 401 message.
+
+    Notes
+    -----
+    The SDK's own retries are off (``max_retries=0``): :func:`modkit.moderate` owns the
+    one retry policy, so retries are never stacked.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str = "omni-moderation-latest",
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        api_key_env: str = "OPENAI_API_KEY",
+    ) -> None:
+        self.model = model
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.timeout = float(timeout)
+        self.api_key_env = api_key_env
+        key = api_key if api_key is not None else os.environ.get(api_key_env)
+        if not key:
+            if self.base_url is None:
+                raise AuthenticationError(
+                    f"no API key: set {api_key_env} or pass api_key= "
+                    "(or use the local backend, which needs none)"
+                )
+            key = "unused"  # a compatible endpoint may need no key; the SDK wants one
+        self.__key = key
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def cache_namespace(self) -> str:
+        return f"openai:{(self.base_url or 'https://api.openai.com/v1').rstrip('/')}"
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                api_key=self.__key,
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=self.timeout,
+            )
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client, self._loop = self._client, None, None
+            await client.close()
+
+    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        return (await self.ascore_batch(texts)).results
+
+    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
+        import openai
+
+        client = self._get_client()
+        try:
+            raw = await client.moderations.with_raw_response.create(
+                input=list(texts), model=self.model
+            )
+            body_text = await raw.text()
+        except openai.APITimeoutError as exc:
+            raise TransientBackendError(f"request timed out after {self.timeout:g}s") from exc
+        except openai.APIConnectionError as exc:
+            raise TransientBackendError(f"connection error: {self._scrub(exc)}") from exc
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        headers = raw.headers
+        rate = rate_limit_headers(headers)
+        try:
+            body = json.loads(body_text)
+        except json.JSONDecodeError:
+            raise TransientBackendError(
+                f"HTTP {raw.status_code} with a body that is not valid JSON "
+                f"({len(body_text)} bytes)"
+            ) from None
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise TransientBackendError(f"HTTP {raw.status_code} with no 'results' in the body")
+        if len(results) != len(texts):
+            raise TransientBackendError(
+                f"sent {len(texts)} inputs, got {len(results)} results back"
+            )
+        model = str(body.get("model") or self.model)
+        rid = str(body.get("id") or "")
+        try:
+            parsed: list[ModerationResult | ItemError] = [
+                ModerationResult.from_dict(r, model=model, id=rid, where=f"results[{i}]")
+                for i, r in enumerate(results)
+            ]
+        except BackendError:
+            raise
+        except Exception as exc:  # malformed result objects: the server is at fault
+            raise TransientBackendError(f"malformed response body: {exc}") from None
+        return BatchOutcome(parsed, rate)
+
+    def _scrub(self, exc: BaseException) -> str:
+        text = str(exc)
+        key = self.__key
+        if key and key != "unused":
+            text = text.replace(key, "***")
+        # also mask the partial echo some servers give ("sk-abc***wxyz")
+        return re.sub(r"\bsk-[A-Za-z0-9_\-*]{3,}", "sk-***", text)
+
+    def _status_error(self, exc: Any) -> BackendError:
+        status = int(exc.status_code)
+        code = getattr(exc, "code", None)
+        message = _error_message(exc)
+        message = self._scrub(Exception(message))
+        if status == 401:
+            return AuthenticationError(
+                f"authentication failed: check {self.api_key_env}", status_code=401, code=code
+            )
+        if status == 403:
+            return AuthenticationError(
+                f"permission denied (HTTP 403): {message}", status_code=403, code=code
+            )
+        if status == 429 and code == "insufficient_quota":
+            return QuotaExceededError(
+                "quota exceeded (HTTP 429 insufficient_quota): check the account's plan and "
+                "billing; not retried",
+                status_code=429,
+                code=code,
+            )
+        if status in _RETRYABLE or status >= 500:
+            return TransientBackendError(
+                f"HTTP {status}: {message}",
+                status_code=status,
+                code=code,
+                retry_after=retry_after_seconds(exc.response.headers),
+                rate_limited=status == 429,
+            )
+        if status == 404:
+            return BackendError(
+                f"not found (HTTP 404): check base_url and model {self.model!r}: {message}",
+                status_code=404,
+                code=code,
+            )
+        if status in _REJECTED:
+            return BatchRejectedError(f"HTTP {status}: {message}", status_code=status, code=code)
+        return BackendError(f"HTTP {status}: {message}", status_code=status, code=code)
+
+
+def _error_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds), if sane."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / scale
+        except ValueError:
+            continue
+        if 0 <= seconds <= 600:
+            return seconds
+    return None
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str) -> float | None:
+    """Parse a reset duration such as ``"1s"``, ``"6m0s"`` or ``"250ms"`` to seconds."""
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        return None
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, float] | None:
+    """The ``x-ratelimit-remaining-*`` / ``x-ratelimit-reset-*`` headers, when present."""
+    out: dict[str, float] = {}
+    for kind in ("requests", "tokens"):
+        remaining = headers.get(f"x-ratelimit-remaining-{kind}")
+        reset = headers.get(f"x-ratelimit-reset-{kind}")
+        if remaining is not None:
+            try:
+                out[f"remaining_{kind}"] = float(remaining)
+            except ValueError:
+                continue
+            seconds = parse_duration(reset) if reset else None
+            if seconds is not None:
+                out[f"reset_{kind}"] = seconds
+    return out or None

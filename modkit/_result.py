@@ -1,0 +1,109 @@
+"""One moderation result, in the endpoint's shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import InputError
+
+__all__ = ["ItemError", "ModerationResult"]
+
+
+@dataclass(frozen=True)
+class ModerationResult:
+    """The endpoint's verdict on one text.
+
+    Attributes
+    ----------
+    flagged : bool
+        The endpoint's own overall flag.
+    categories : dict of str to bool
+        Per-category flags, keyed by the API's category spelling.
+    category_scores : dict of str to float
+        Per-category scores in [0, 1].
+    category_applied_input_types : dict of str to list of str
+        Which input types each score applies to (empty for legacy models).
+    model : str
+        The model snapshot the response names (not a ``-latest`` alias).
+    id : str
+        The response's id (``modr-...``); shared by the texts of one request.
+    """
+
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+    category_applied_input_types: dict[str, list[str]] = field(default_factory=dict)
+    model: str = ""
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result object as the endpoint's JSON has it (without model/id)."""
+        out: dict[str, Any] = {
+            "flagged": self.flagged,
+            "categories": dict(self.categories),
+            "category_scores": dict(self.category_scores),
+        }
+        if self.category_applied_input_types:
+            out["category_applied_input_types"] = {
+                k: list(v) for k, v in self.category_applied_input_types.items()
+            }
+        return out
+
+    @classmethod
+    def from_dict(
+        cls, result: dict[str, Any], *, model: str = "", id: str = "", where: str = "result"
+    ) -> ModerationResult:
+        """Build a result from the endpoint's JSON result object.
+
+        Parameters
+        ----------
+        result : dict
+            One element of the response's ``results`` list.
+        model, id : str
+            The response's ``model`` and ``id``.
+        where : str
+            Names the source in error messages (a file and line, say).
+
+        Raises
+        ------
+        InputError
+            If a required field is missing or has the wrong type.
+        """
+        if not isinstance(result, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(result).__name__}")
+        for name in ("flagged", "categories", "category_scores"):
+            if name not in result:
+                raise InputError(f"{where}: missing field {name!r}")
+        cats, scores = result["categories"], result["category_scores"]
+        if not isinstance(cats, dict) or not isinstance(scores, dict):
+            raise InputError(f"{where}: 'categories' and 'category_scores' must be objects")
+        try:
+            parsed_scores = {str(k): float(v) for k, v in scores.items()}
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: field 'category_scores' holds a non-number") from exc
+        applied = result.get("category_applied_input_types") or {}
+        return cls(
+            flagged=bool(result["flagged"]),
+            categories={str(k): bool(v) for k, v in cats.items()},
+            category_scores=parsed_scores,
+            category_applied_input_types={str(k): list(v) for k, v in applied.items()},
+            model=model,
+            id=id,
+        )
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A text the backend could not score (empty, too long, rejected).
+
+    Attributes
+    ----------
+    message : str
+        Why, in one line.
+    code : str, optional
+        The endpoint's error code, if any.
+    """
+
+    message: str
+    code: str | None = None

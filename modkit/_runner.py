@@ -1,0 +1,488 @@
+"""The batch runner: many texts through a backend, with cache, retries and rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from ._backend import Backend
+from ._cache import Cache, cache_key
+from ._errors import (
+    BackendError,
+    BatchRejectedError,
+    InputError,
+    ItemErrorsRaised,
+    ModkitError,
+    TransientBackendError,
+)
+from ._result import ItemError, ModerationResult
+from ._taxonomy import order_categories
+
+__all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
+
+logger = logging.getLogger("modkit")
+
+#: Columns every results frame has besides the inputs and the category scores.
+RESULT_COLUMNS = ("flagged", "model", "moderation_id", "error", "result_json")
+
+_DEFAULT = object()
+T = TypeVar("T")
+
+
+def moderate(
+    data: Sequence[str] | pd.Series | pd.DataFrame,
+    *,
+    backend: Backend | str | None = None,
+    cache: Cache | str | Any | None = _DEFAULT,
+    batch_size: int = 32,
+    concurrency: int = 4,
+    progress: bool = True,
+    errors: Literal["record", "raise"] = "record",
+    max_retries: int = 8,
+    text_column: str = "text",
+) -> pd.DataFrame:
+    """Score texts with a moderation backend and return one tidy row per input.
+
+    Parameters
+    ----------
+    data : list of str, Series, or DataFrame
+        The texts; a DataFrame needs a ``text`` column (see ``text_column``) and its
+        other columns are kept.
+    backend : Backend or str, optional
+        A backend object, or a name (``"local"``, ``"openai"``, ``"replay"`` needs an
+        object). Default: the local scorer.
+    cache : Cache, path, or None
+        Default: the persistent cache in the user's cache directory. A path opens a
+        cache there; ``None`` turns caching off.
+    batch_size : int, default 32
+        Texts per request. Identical texts are sent once.
+    concurrency : int, default 4
+        Requests in flight at once (the runner lowers it while rate-limited).
+    progress : bool, default True
+        Show a ``tqdm.auto`` bar with cached / sent / failed counts.
+    errors : {"record", "raise"}, default "record"
+        ``"record"``: a text that fails gets its message in the ``error`` column.
+        ``"raise"``: after the run, raise :class:`~modkit.ItemErrorsRaised` if any text
+        failed (its ``partial`` holds every result).
+    max_retries : int, default 8
+        Retries of a transient failure (429, 408, 409, 5xx, connection error, timeout,
+        a 200 whose body is not valid JSON or lacks ``results``) before the batch's
+        texts are recorded as failed.
+    text_column : str, default "text"
+        The column of a DataFrame that holds the texts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per input in input order: the input columns, one score column per
+        category named by its API key (``df["self-harm/intent"]``), ``flagged``,
+        ``model`` (the snapshot the response named), ``moderation_id``, ``error``
+        (empty when fine) and ``result_json`` (the endpoint's result object).
+
+    Raises
+    ------
+    AuthenticationError, QuotaExceededError, BackendError
+        Failures that retrying cannot fix; the run stops at once. The exception's
+        ``partial`` holds every result received before it, and so does the cache.
+    """
+    return _run_sync(
+        lambda: amoderate(
+            data,
+            backend=backend,
+            cache=cache,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            progress=progress,
+            errors=errors,
+            max_retries=max_retries,
+            text_column=text_column,
+        )
+    )
+
+
+async def amoderate(
+    data: Sequence[str] | pd.Series | pd.DataFrame,
+    *,
+    backend: Backend | str | None = None,
+    cache: Cache | str | Any | None = _DEFAULT,
+    batch_size: int = 32,
+    concurrency: int = 4,
+    progress: bool = True,
+    errors: Literal["record", "raise"] = "record",
+    max_retries: int = 8,
+    text_column: str = "text",
+) -> pd.DataFrame:
+    """Asynchronous :func:`moderate`, for callers already inside an event loop."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if concurrency < 1:
+        raise InputError(f"concurrency must be at least 1, got {concurrency}")
+    if errors not in ("record", "raise"):
+        raise InputError(f"errors must be 'record' or 'raise', got {errors!r}")
+    frame = _as_frame(data, text_column)
+    backend_obj = _resolve_backend(backend)
+    own_cache = not isinstance(cache, Cache) and cache is not None
+    cache_obj = _resolve_cache(cache)
+    try:
+        run = _Run(backend_obj, cache_obj, batch_size, concurrency, max_retries, progress)
+        try:
+            outcomes, keys = await run.execute(frame[text_column])
+        except BaseException as exc:
+            if isinstance(exc, ModkitError):
+                reason = f"not scored: run stopped: {exc}"
+                exc.partial = _assemble(frame, run.keys, run.outcomes, reason)
+            raise
+        finally:
+            await backend_obj.aclose()
+    finally:
+        if own_cache and cache_obj is not None:
+            cache_obj.close()
+    result = _assemble(frame, keys, outcomes, "not scored")
+    if errors == "raise":
+        failed = result["error"].astype(bool)
+        if failed.any():
+            first = result.loc[failed, "error"].iloc[0]
+            exc = ItemErrorsRaised(f"{int(failed.sum())} of {len(result)} texts failed; first: {first}")
+            exc.partial = result
+            raise exc
+    return result
+
+
+def _run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion, also from inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="modkit") as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+def _as_frame(data: Any, text_column: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        if text_column not in data.columns:
+            raise InputError(
+                f"the DataFrame has no {text_column!r} column (columns: {list(data.columns)})"
+            )
+        frame = data.reset_index(drop=True)
+    elif isinstance(data, pd.Series):
+        frame = pd.DataFrame({text_column: data.reset_index(drop=True)})
+    elif isinstance(data, str):
+        raise InputError("data must be a list of texts, not one string: wrap it in [ ]")
+    else:
+        try:
+            values = list(data)
+        except TypeError:
+            raise InputError(
+                f"data must be a list of strings, a Series or a DataFrame, "
+                f"not {type(data).__name__}"
+            ) from None
+        frame = pd.DataFrame({text_column: pd.Series(values, dtype=object)})
+    clash = [c for c in frame.columns if c in RESULT_COLUMNS or c == "moderation_id"]
+    if clash:
+        raise InputError(f"input columns {clash} clash with result columns; rename them")
+    return frame
+
+
+def _resolve_backend(backend: Backend | str | None) -> Backend:
+    if isinstance(backend, Backend):
+        return backend
+    from ._backends import make_backend
+
+    return make_backend(backend or "local")
+
+
+def _resolve_cache(cache: Any) -> Cache | None:
+    if cache is None:
+        return None
+    if isinstance(cache, Cache):
+        return cache
+    if cache is _DEFAULT:
+        return Cache()
+    return Cache(cache)
+
+
+@dataclass
+class _Batch:
+    keys: list[str]
+    texts: list[str]
+
+
+@dataclass
+class _Throttle:
+    """Run-wide pacing: a pause every request honours, and an AIMD concurrency limit."""
+
+    ceiling: int
+    limit: float = 0.0
+    in_flight: int = 0
+    pause_until: float = 0.0
+    last_cut: float = -1e9
+    cond: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def __post_init__(self) -> None:
+        self.limit = float(self.ceiling)
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self.cond:
+            while True:
+                wait = self.pause_until - loop.time()
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(self.cond.wait(), timeout=wait)
+                    except TimeoutError:
+                        pass
+                    continue
+                if self.in_flight < max(1, int(self.limit)):
+                    self.in_flight += 1
+                    return
+                await self.cond.wait()
+
+    async def release(self) -> None:
+        async with self.cond:
+            self.in_flight -= 1
+            self.cond.notify_all()
+
+    def on_success(self, rate: dict[str, float] | None) -> None:
+        now = asyncio.get_running_loop().time()
+        self.limit = min(float(self.ceiling), self.limit + 1.0 / max(self.limit, 1.0))
+        if not rate:
+            return
+        for kind in ("requests", "tokens"):
+            remaining = rate.get(f"remaining_{kind}")
+            reset = rate.get(f"reset_{kind}")
+            if remaining is not None and reset is not None and remaining < 1:
+                self.pause_until = max(self.pause_until, now + reset)
+
+    def on_rate_limited(self, retry_after: float | None, attempt: int) -> None:
+        now = asyncio.get_running_loop().time()
+        delay = retry_after if retry_after is not None else _backoff(attempt)
+        self.pause_until = max(self.pause_until, now + delay)
+        if now - self.last_cut > max(delay, 0.05):  # cut once per episode, not per 429
+            self.limit = max(1.0, self.limit / 2)
+            self.last_cut = now
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter: up to 0.25 * 2**attempt s, capped at 20 s."""
+    return random.uniform(0, min(20.0, 0.25 * 2**attempt))
+
+
+class _Run:
+    def __init__(
+        self,
+        backend: Backend,
+        cache: Cache | None,
+        batch_size: int,
+        concurrency: int,
+        max_retries: int,
+        progress: bool,
+    ) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.batch_size = batch_size
+        if backend.max_batch_size:
+            self.batch_size = min(batch_size, backend.max_batch_size)
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.progress = progress
+        self.keys: list[str | None] = []
+        self.outcomes: dict[str, ModerationResult | ItemError] = {}
+        self.counts = {"cached": 0, "sent": 0, "failed": 0}
+        self.stop: BaseException | None = None
+        self.bar: Any = None
+
+    async def execute(
+        self, texts: pd.Series
+    ) -> tuple[dict[str, ModerationResult | ItemError], list[str | None]]:
+        ns, model = self.backend.cache_namespace, self.backend.model
+        unique: dict[str, str] = {}
+        keys: list[str | None] = []
+        for value in texts.tolist():
+            if isinstance(value, str):
+                key = cache_key(ns, model, value)
+                unique.setdefault(key, value)
+                keys.append(key)
+            else:
+                keys.append(None)
+        self.keys = keys
+        if self.cache is not None:
+            cached = self.cache.get_many(unique)
+            self.outcomes.update(cached)
+            self.counts["cached"] = len(cached)
+        todo = [(k, t) for k, t in unique.items() if k not in self.outcomes]
+        queue: deque[_Batch] = deque(
+            _Batch([k for k, _ in todo[i : i + self.batch_size]],
+                   [t for _, t in todo[i : i + self.batch_size]])
+            for i in range(0, len(todo), self.batch_size)
+        )
+        self._open_bar(len(unique))
+        try:
+            if queue:
+                throttle = _Throttle(self.concurrency)
+                workers = [
+                    asyncio.create_task(self._worker(queue, throttle))
+                    for _ in range(min(self.concurrency, len(queue)))
+                ]
+                await asyncio.gather(*workers, return_exceptions=True)
+                if self.stop is not None:
+                    raise self.stop
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+        return self.outcomes, keys
+
+    def _open_bar(self, total: int) -> None:
+        if not self.progress:
+            return
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=f"moderate ({self.backend.name})", unit="text")
+        self.bar.update(self.counts["cached"])
+        self.bar.set_postfix(self.counts, refresh=False)
+
+    def _tick(self, sent: int, failed: int) -> None:
+        self.counts["sent"] += sent
+        self.counts["failed"] += failed
+        if self.bar is not None:
+            self.bar.update(sent + failed)
+            self.bar.set_postfix(self.counts, refresh=False)
+
+    async def _worker(self, queue: deque[_Batch], throttle: _Throttle) -> None:
+        while queue and self.stop is None:
+            batch = queue.popleft()
+            try:
+                await self._process(batch, queue, throttle)
+            except BaseException as exc:  # fatal: stop taking new batches, keep results
+                if self.stop is None:
+                    self.stop = (
+                        exc
+                        if isinstance(exc, ModkitError | asyncio.CancelledError)
+                        else BackendError(f"backend {self.backend.name!r} failed: {exc!r}")
+                    )
+                    if self.stop is not exc:
+                        self.stop.__cause__ = exc
+                return
+
+    async def _process(self, batch: _Batch, queue: deque[_Batch], throttle: _Throttle) -> None:
+        attempt = 0
+        while True:
+            await throttle.acquire()
+            try:
+                outcome = await self.backend.ascore_batch(batch.texts)
+            except TransientBackendError as exc:
+                await throttle.release()
+                attempt += 1
+                if exc.rate_limited:
+                    throttle.on_rate_limited(exc.retry_after, attempt)
+                if attempt > self.max_retries or self.stop is not None:
+                    msg = f"failed after {attempt} attempts: {exc}"
+                    self._record(batch, [ItemError(msg, exc.code)] * len(batch.keys))
+                    return
+                logger.info("retrying batch of %d (attempt %d): %s", len(batch.keys), attempt, exc)
+                if not exc.rate_limited:
+                    delay = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
+                    await asyncio.sleep(delay)
+                continue
+            except BatchRejectedError as exc:
+                await throttle.release()
+                if len(batch.keys) == 1:
+                    self._record(batch, [ItemError(str(exc), exc.code)])
+                    return
+                mid = len(batch.keys) // 2  # find the texts at fault by bisection
+                queue.appendleft(_Batch(batch.keys[mid:], batch.texts[mid:]))
+                queue.appendleft(_Batch(batch.keys[:mid], batch.texts[:mid]))
+                return
+            except BaseException:
+                await throttle.release()
+                raise
+            await throttle.release()
+            throttle.on_success(outcome.rate_limit)
+            if len(outcome.results) != len(batch.keys):
+                raise BackendError(
+                    f"backend {self.backend.name!r} returned {len(outcome.results)} results "
+                    f"for {len(batch.keys)} texts"
+                )
+            self._record(batch, outcome.results)
+            return
+
+    def _record(self, batch: _Batch, results: Sequence[ModerationResult | ItemError]) -> None:
+        good: dict[str, tuple[ModerationResult, str]] = {}
+        failed = 0
+        for key, text, res in zip(batch.keys, batch.texts, results, strict=True):
+            self.outcomes[key] = res
+            if isinstance(res, ModerationResult):
+                good[key] = (res, text)
+            else:
+                failed += 1
+        if self.cache is not None and good:
+            self.cache.put_many(good, namespace=self.backend.cache_namespace, model=self.backend.model)
+        self._tick(len(good), failed)
+
+
+def _assemble(
+    frame: pd.DataFrame,
+    keys: Sequence[str | None],
+    outcomes: dict[str, ModerationResult | ItemError],
+    missing_reason: str,
+) -> pd.DataFrame:
+    """Build the results frame: per unique key once, then broadcast to the rows."""
+    n = len(frame)
+    none_reason = "text is missing or not a string"
+    if len(keys) != n:  # stopped before the texts were even read
+        keys, none_reason = [None] * n, missing_reason
+    codes, uniques = pd.factorize(pd.Series(list(keys), dtype=object), use_na_sentinel=True)
+    categories = order_categories(
+        k for res in outcomes.values() if isinstance(res, ModerationResult)
+        for k in res.category_scores
+    )
+    m = len(uniques)
+    scores = np.full((m + 1, len(categories)), np.nan)
+    flagged = np.full(m + 1, None, dtype=object)
+    model = np.full(m + 1, "", dtype=object)
+    mod_id = np.full(m + 1, "", dtype=object)
+    error = np.full(m + 1, "", dtype=object)
+    raw = np.full(m + 1, "", dtype=object)
+    col = {c: j for j, c in enumerate(categories)}
+    for i, key in enumerate(uniques):
+        res = outcomes.get(key)
+        if isinstance(res, ModerationResult):
+            for c, v in res.category_scores.items():
+                scores[i, col[c]] = v
+            flagged[i] = res.flagged
+            model[i] = res.model
+            mod_id[i] = res.id
+            raw[i] = json.dumps(res.to_dict(), separators=(",", ":"))
+        elif isinstance(res, ItemError):
+            error[i] = res.message
+        else:
+            error[i] = missing_reason
+    error[m] = none_reason  # rows whose key is None
+    idx = np.where(codes < 0, m, codes)
+    out = frame.copy()
+    for j, c in enumerate(categories):
+        out[c] = scores[idx, j]
+    out["flagged"] = pd.array(flagged[idx], dtype="boolean")
+    out["model"] = model[idx]
+    out["moderation_id"] = mod_id[idx]
+    out["error"] = error[idx]
+    out["result_json"] = raw[idx]
+    return out
+
+
+def category_columns(results: pd.DataFrame) -> list[str]:
+    """The category score columns of a results frame, in canonical order."""
+    from ._taxonomy import CATEGORIES
+
+    known = set(CATEGORIES)
+    return [c for c in results.columns if c in known]

@@ -1,0 +1,64 @@
+"""``modkit moderate INPUT -o OUTPUT``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._io import read_table, write_table
+from .._runner import moderate
+from ._common import add_backend_options, add_cache_options, backend_from_args, cache_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "moderate",
+        help="score texts with a moderation backend",
+        description="Score every text of INPUT (.txt one per line, .csv/.jsonl/.parquet with "
+        "a 'text' column) and write one row per input to OUTPUT (.csv/.jsonl/.parquet).",
+    )
+    p.add_argument("input", help="texts to score")
+    p.add_argument("-o", "--output", required=True, help="where to write the results")
+    p.add_argument("--text-column", default="text", help="column holding the texts")
+    add_backend_options(p)
+    add_cache_options(p)
+    p.add_argument("--batch-size", type=int, default=32, help="texts per request (default 32)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    p.add_argument("--max-retries", type=int, default=8, help="retries of transient failures")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    frame = read_table(args.input)
+    backend = backend_from_args(args)
+    cache = cache_from_args(args)
+    try:
+        results = moderate(
+            frame,
+            backend=backend,
+            cache=cache,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            max_retries=args.max_retries,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            text_column=args.text_column,
+        )
+    except Exception as exc:
+        partial = getattr(exc, "partial", None)
+        if partial is not None:
+            write_table(partial, args.output)
+            print(f"modkit moderate: partial results written to {args.output}",  # noqa: T201
+                  file=sys.stderr)
+        raise
+    finally:
+        if cache is not None:
+            cache.close()
+    write_table(results, args.output)
+    failed = int(results["error"].astype(bool).sum())
+    print(  # noqa: T201
+        f"modkit moderate: {len(results)} rows -> {args.output}"
+        + (f" ({failed} failed; see the 'error' column)" if failed else ""),
+        file=sys.stderr,
+    )
+    return 0
