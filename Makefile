@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m modkit.demo
+	$(BIN)/modkit demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check modkit tests benchmarks examples

@@ -64,7 +64,10 @@ class Cache:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, store_texts: bool = False,
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        store_texts: bool = False,
         timeout: float = 60.0,
     ) -> None:
         self.path = Path(path) if path is not None else default_cache_path()

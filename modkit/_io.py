@@ -19,8 +19,10 @@ OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
 def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     suffix = path.suffix.lower()
     if suffix not in allowed:
-        raise InputError(f"{path}: unsupported {what} format {suffix or '(none)'!r}; "
-                         f"use one of {', '.join(allowed)}")
+        raise InputError(
+            f"{path}: unsupported {what} format {suffix or '(none)'!r}; "
+            f"use one of {', '.join(allowed)}"
+        )
     return suffix
 
 
@@ -46,7 +48,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         return _read_jsonl(path)
     if suffix == ".csv":
         try:
-            return pd.read_csv(path, keep_default_na=False, na_values=[], dtype_backend=None)
+            return pd.read_csv(path, keep_default_na=False, na_values=[])
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"{path}: cannot parse CSV: {exc}") from None
     try:

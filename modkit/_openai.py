@@ -113,7 +113,9 @@ class OpenAIBackend(Backend):
             raw = await client.moderations.with_raw_response.create(
                 input=list(texts), model=self.model
             )
-            body_text = await raw.text()
+            body_text = raw.text  # read eagerly by with_raw_response (a property)
+            if callable(body_text):  # a later SDK may turn it into a coroutine method
+                body_text = await body_text()
         except openai.APITimeoutError as exc:
             raise TransientBackendError(f"request timed out after {self.timeout:g}s") from exc
         except openai.APIConnectionError as exc:

@@ -25,8 +25,9 @@ class ReplayBackend(SyncBackend):
 
     The file holds one JSON object per line with the text under ``input`` (or
     ``text``, or only its digest under ``input_sha256``), the result object under
-    ``result`` (an object or a JSON string, as ``modkit moderate -o out.jsonl`` writes
-    it), and optionally ``model`` and ``id``. Blank lines are skipped.
+    ``result`` (an object or a JSON string) or ``result_json`` (as ``modkit moderate -o
+    out.jsonl`` writes it), and optionally ``model`` and ``id``/``moderation_id``. Blank
+    lines and failed rows of modkit's output are skipped.
 
     Parameters
     ----------
@@ -59,7 +60,9 @@ class ReplayBackend(SyncBackend):
             if not isinstance(rec, dict):
                 raise InputError(f"{where}: expected a JSON object")
             digest = _record_digest(rec, where)
-            result = rec.get("result")
+            result = rec.get("result", rec.get("result_json"))
+            if result == "" and rec.get("error"):
+                continue  # a failed row of modkit's own output: nothing was recorded
             if isinstance(result, str):
                 try:
                     result = json.loads(result)

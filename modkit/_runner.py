@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import random
@@ -152,7 +153,9 @@ async def amoderate(
         failed = result["error"].astype(bool)
         if failed.any():
             first = result.loc[failed, "error"].iloc[0]
-            exc = ItemErrorsRaised(f"{int(failed.sum())} of {len(result)} texts failed; first: {first}")
+            exc = ItemErrorsRaised(
+                f"{int(failed.sum())} of {len(result)} texts failed; first: {first}"
+            )
             exc.partial = result
             raise exc
     return result
@@ -238,10 +241,8 @@ class _Throttle:
             while True:
                 wait = self.pause_until - loop.time()
                 if wait > 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.cond.wait(), timeout=wait)
-                    except TimeoutError:
-                        pass
                     continue
                 if self.in_flight < max(1, int(self.limit)):
                     self.in_flight += 1
@@ -322,8 +323,10 @@ class _Run:
             self.counts["cached"] = len(cached)
         todo = [(k, t) for k, t in unique.items() if k not in self.outcomes]
         queue: deque[_Batch] = deque(
-            _Batch([k for k, _ in todo[i : i + self.batch_size]],
-                   [t for _, t in todo[i : i + self.batch_size]])
+            _Batch(
+                [k for k, _ in todo[i : i + self.batch_size]],
+                [t for _, t in todo[i : i + self.batch_size]],
+            )
             for i in range(0, len(todo), self.batch_size)
         )
         self._open_bar(len(unique))
@@ -426,7 +429,9 @@ class _Run:
             else:
                 failed += 1
         if self.cache is not None and good:
-            self.cache.put_many(good, namespace=self.backend.cache_namespace, model=self.backend.model)
+            self.cache.put_many(
+                good, namespace=self.backend.cache_namespace, model=self.backend.model
+            )
         self._tick(len(good), failed)
 
 
@@ -443,7 +448,9 @@ def _assemble(
         keys, none_reason = [None] * n, missing_reason
     codes, uniques = pd.factorize(pd.Series(list(keys), dtype=object), use_na_sentinel=True)
     categories = order_categories(
-        k for res in outcomes.values() if isinstance(res, ModerationResult)
+        k
+        for res in outcomes.values()
+        if isinstance(res, ModerationResult)
         for k in res.category_scores
     )
     m = len(uniques)

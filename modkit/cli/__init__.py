@@ -15,7 +15,18 @@ from .._errors import ModkitError
 
 __all__ = ["main"]
 
-_COMMANDS = ("_moderate", "_serve", "_datasets")
+_COMMANDS = (
+    "_moderate",
+    "_serve",
+    "_datasets",
+    "_expand",
+    "_train",
+    "_fit",
+    "_validate",
+    "_apply",
+    "_notebook",
+    "_demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,11 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ModkitError as exc:
-        print(f"modkit {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"modkit {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"modkit {args.command}: interrupted (results so far are in the cache)",  # noqa: T201
-              file=sys.stderr)
+        print(
+            f"modkit {args.command}: interrupted (results so far are in the cache)",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -14,13 +14,22 @@ __all__ = ["add_backend_options", "add_cache_options", "backend_from_args", "cac
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--backend --base-url --model --api-key-env --replay``."""
     group = parser.add_argument_group("backend")
-    group.add_argument("--backend", choices=BACKEND_NAMES, default="local",
-                       help="which scorer (default: local, needs no network or key)")
+    group.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        default="local",
+        help="which scorer (default: local, needs no network or key)",
+    )
     group.add_argument("--base-url", help="an OpenAI-compatible endpoint (backend openai)")
-    group.add_argument("--model", help="model to ask for (backend openai; "
-                       "default omni-moderation-latest)")
-    group.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="NAME",
-                       help="environment variable holding the API key (default OPENAI_API_KEY)")
+    group.add_argument(
+        "--model", help="model to ask for (backend openai; default omni-moderation-latest)"
+    )
+    group.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key (default OPENAI_API_KEY)",
+    )
     group.add_argument("--replay", metavar="PATH", help="recorded results (backend replay)")
 
 
@@ -38,8 +47,9 @@ def backend_from_args(args: argparse.Namespace, *, api_key_env: str | None = Non
 def add_cache_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--cache PATH`` and ``--no-cache``."""
     group = parser.add_argument_group("cache")
-    group.add_argument("--cache", metavar="PATH",
-                       help="sqlite cache file (default: the user cache directory)")
+    group.add_argument(
+        "--cache", metavar="PATH", help="sqlite cache file (default: the user cache directory)"
+    )
     group.add_argument("--no-cache", action="store_true", help="do not read or write a cache")
 
 

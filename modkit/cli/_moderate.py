@@ -48,15 +48,17 @@ def run(args: argparse.Namespace) -> int:
         partial = getattr(exc, "partial", None)
         if partial is not None:
             write_table(partial, args.output)
-            print(f"modkit moderate: partial results written to {args.output}",  # noqa: T201
-                  file=sys.stderr)
+            print(
+                f"modkit moderate: partial results written to {args.output}",
+                file=sys.stderr,
+            )
         raise
     finally:
         if cache is not None:
             cache.close()
     write_table(results, args.output)
     failed = int(results["error"].astype(bool).sum())
-    print(  # noqa: T201
+    print(
         f"modkit moderate: {len(results)} rows -> {args.output}"
         + (f" ({failed} failed; see the 'error' column)" if failed else ""),
         file=sys.stderr,

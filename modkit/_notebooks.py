@@ -1,0 +1,167 @@
+"""Run modkit's notebooks headless with parameters, and export them as offline HTML."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._errors import InputError, ModkitError
+
+__all__ = ["NotebookError", "inject_parameters", "run_notebook", "strip_remote_scripts"]
+
+#: Script sources nbconvert's HTML would fetch from the internet; modkit's reports are offline.
+_OFFLINE_HTML_URLS = {
+    "require_js_url": "",
+    "mathjax_url": "",
+    "jquery_url": "",
+    "mermaid_js_url": "",
+    "mermaid_layout_elk_js_url": "",
+    "jupyter_widgets_base_url": "",
+    "widget_renderer_url": "",
+}
+
+
+class NotebookError(ModkitError):
+    """A notebook cell failed; the message names the notebook, the cell and the error."""
+
+
+def inject_parameters(nb: Any, parameters: Mapping[str, Any]) -> Any:
+    """Insert a cell after the one tagged ``parameters`` that overrides its values.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The notebook, changed in place and returned.
+    parameters : mapping
+        Names to Python literals (anything whose ``repr`` evaluates back to it).
+
+    Raises
+    ------
+    InputError
+        If parameters are given but no cell is tagged ``parameters``, or a name is not
+        an identifier.
+    """
+    import nbformat
+
+    if not parameters:
+        return nb
+    index = next(
+        (
+            i
+            for i, c in enumerate(nb.cells)
+            if "parameters" in c.get("metadata", {}).get("tags", [])
+        ),
+        None,
+    )
+    if index is None:
+        raise InputError("the notebook has no cell tagged 'parameters' to override")
+    lines = ["# Parameters injected by modkit"]
+    for name, value in parameters.items():
+        if not str(name).isidentifier():
+            raise InputError(f"parameter name {name!r} is not a Python identifier")
+        lines.append(f"{name} = {value!r}")
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(index + 1, cell)
+    return nb
+
+
+def run_notebook(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    timeout: int = 900,
+    html: bool = True,
+) -> dict[str, Path]:
+    """Execute a notebook top to bottom and write the executed copy (and HTML).
+
+    The kernel runs in the notebook's own folder, as Jupyter would, with this
+    interpreter's environment. Plotly figures are embedded with plotly.js and the HTML
+    loads no script from a CDN, so the report opens offline.
+
+    Parameters
+    ----------
+    path : path
+        The ``.ipynb`` file.
+    out_dir : path
+        Where ``NAME.ipynb`` (executed) and ``NAME.html`` go.
+    parameters : mapping, optional
+        Overrides for the cell tagged ``parameters``.
+    timeout : int, default 900
+        Seconds one cell may run.
+    html : bool, default True
+        Also export HTML.
+
+    Returns
+    -------
+    dict
+        ``{"ipynb": Path, "html": Path}`` (``html`` only if exported).
+
+    Raises
+    ------
+    NotebookError
+        A cell raised; the executed notebook up to the failure is still written.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: notebook not found")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable notebook ({exc})") from None
+    inject_parameters(nb, parameters or {})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    written: dict[str, Path] = {"ipynb": out / path.name}
+    failure: str | None = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        failure = _first_line_of_error(str(exc))
+    finally:
+        nbformat.write(nb, written["ipynb"])
+    if html:
+        written["html"] = _export_html(nb, out / f"{path.stem}.html")
+    if failure is not None:
+        raise NotebookError(f"{path}: a cell failed: {failure} (see {written['ipynb']})")
+    return written
+
+
+def _export_html(nb: Any, target: Path) -> Path:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", **_OFFLINE_HTML_URLS)
+    body, _ = exporter.from_notebook_node(nb)
+    target.write_text(strip_remote_scripts(body), encoding="utf-8")
+    return target
+
+
+_REMOTE_SCRIPT = re.compile(
+    r"<script\b[^>]*\bsrc=\"(?:(?:https?:)?//[^\"]*)?\"[^>]*>\s*</script>", re.IGNORECASE
+)
+
+
+def strip_remote_scripts(html: str) -> str:
+    """Remove ``<script src=...>`` tags that load from the network (or from nowhere)."""
+    return _REMOTE_SCRIPT.sub("", html)
+
+
+def _first_line_of_error(text: str) -> str:
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    lines = [ln for ln in clean.splitlines() if ln.strip()]
+    errs = [ln for ln in lines if re.match(r"^\w*(Error|Exception)\b", ln)]
+    return (errs[-1] if errs else lines[-1] if lines else "unknown error").strip()
