@@ -20,6 +20,7 @@ from ._replay import ReplayBackend
 from ._result import ItemError, ModerationResult
 from ._runner import amoderate, category_columns, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
+from .datasets import DatasetInfo, dataset_info, dataset_path, list_datasets, load_dataset
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "BatchRejectedError",
     "Cache",
     "DatasetError",
+    "DatasetInfo",
     "InputError",
     "ItemError",
     "ItemErrorsRaised",
@@ -47,6 +49,10 @@ __all__ = [
     "__version__",
     "amoderate",
     "category_columns",
+    "dataset_info",
+    "dataset_path",
+    "list_datasets",
+    "load_dataset",
     "make_backend",
     "moderate",
     "read_table",

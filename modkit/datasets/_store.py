@@ -1,0 +1,328 @@
+"""Finding, verifying and downloading registry files.
+
+Lookup order for a file: the ``data_dir`` argument, ``$MODKIT_DATA_DIR``, then the user
+cache (``$MODKIT_CACHE_DIR/datasets`` or ``platformdirs.user_cache_dir("modkit")/datasets``).
+A file that is found anywhere is always checked against its registered sha256; a file
+found nowhere is downloaded into the user cache unless downloads are off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._errors import DatasetError
+from ._registry import DatasetFile, DatasetInfo, dataset_info
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "FileStatus",
+    "candidate_dirs",
+    "dataset_path",
+    "downloads_allowed",
+    "file_sha256",
+    "locate",
+    "user_data_dir",
+    "verify_datasets",
+]
+
+log = logging.getLogger("modkit.datasets")
+
+#: Seconds a download may wait for the server (connect and each read).
+DEFAULT_TIMEOUT = 60.0
+
+_CHUNK = 1 << 20
+_MAX_BYTES = 512 << 20  # no registered file comes near this; stops a runaway download
+
+_verified_lock = threading.Lock()
+#: (resolved path, size, mtime_ns) -> sha256 hex, so repeated loads do not rehash.
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def user_data_dir() -> Path:
+    """The user cache folder for data sets (``$MODKIT_CACHE_DIR/datasets`` if set)."""
+    env = os.environ.get("MODKIT_CACHE_DIR")
+    if env:
+        return Path(env) / "datasets"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("modkit")) / "datasets"
+
+
+def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
+    """The folders searched, in order, each with where it came from.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        A folder to search first.
+
+    Returns
+    -------
+    list of (str, Path)
+        ``(origin, folder)`` pairs; origin is ``"data_dir"``, ``"MODKIT_DATA_DIR"`` or
+        ``"user cache"``.
+    """
+    dirs: list[tuple[str, Path]] = []
+    if data_dir is not None:
+        dirs.append(("data_dir", Path(data_dir).expanduser()))
+    env = os.environ.get("MODKIT_DATA_DIR")
+    if env:
+        dirs.append(("MODKIT_DATA_DIR", Path(env).expanduser()))
+    dirs.append(("user cache", user_data_dir()))
+    return dirs
+
+
+def downloads_allowed(download: bool | None = None) -> bool:
+    """Whether a missing file may be downloaded.
+
+    ``download=True`` or ``False`` decides; ``None`` allows it unless ``$MODKIT_OFFLINE``
+    is set to ``1``/``true``/``yes``/``on``.
+    """
+    if download is not None:
+        return bool(download)
+    return os.environ.get("MODKIT_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 hex digest of a file, streamed, remembered per (path, size, mtime).
+
+    Raises
+    ------
+    DatasetError
+        The file cannot be read.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        with _verified_lock:
+            cached = _digests.get(key)
+        if cached is not None:
+            return cached
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    hexdigest = digest.hexdigest()
+    with _verified_lock:
+        _digests[key] = hexdigest
+    return hexdigest
+
+
+def _check(path: Path, info: DatasetInfo, entry: DatasetFile) -> Path:
+    found = file_sha256(path)
+    if found != entry.sha256:
+        raise DatasetError(
+            f"{path}: corrupt or wrong version of {info.name}/{entry.part}: "
+            f"expected sha256 {entry.sha256}, found {found}. Fix: delete the file and "
+            f"run again to re-download it, or replace it with {entry.url}"
+        )
+    return path
+
+
+def _find(
+    entry: DatasetFile, data_dir: str | os.PathLike[str] | None
+) -> tuple[Path | None, list[Path]]:
+    looked: list[Path] = []
+    for _origin, folder in candidate_dirs(data_dir):
+        candidate = folder / entry.filename
+        looked.append(candidate)
+        if candidate.is_file():
+            return candidate, looked
+    return None, looked
+
+
+def _download(info: DatasetInfo, entry: DatasetFile, *, mirror: str | None, timeout: float) -> Path:
+    url = entry.mirror_url(mirror)
+    if not url.startswith(("https://", "http://")):
+        raise DatasetError(f"dataset mirror must be an http(s) URL, got {mirror!r}")
+    target = user_data_dir() / entry.filename
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"cannot create the data set cache {target.parent}: {exc}") from None
+    log.info("downloading %s/%s from %s", info.name, entry.part, url)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        total = 0
+        with os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(url, headers={"User-Agent": "modkit"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                while chunk := response.read(_CHUNK):
+                    total += len(chunk)
+                    if total > _MAX_BYTES:
+                        raise DatasetError(f"{url}: download larger than {_MAX_BYTES} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+        found = digest.hexdigest()
+        if found != entry.sha256:
+            raise DatasetError(
+                f"{url}: downloaded {info.name}/{entry.part} has sha256 {found}, expected "
+                f"{entry.sha256}; nothing was saved. Fix: check the mirror, or fetch "
+                f"{entry.url} by hand into a folder named by MODKIT_DATA_DIR"
+            )
+        os.replace(tmp, target)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response and its socket
+        raise DatasetError(
+            f"cannot download {info.name}/{entry.part} from {url}: HTTP {exc.code} {exc.reason}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DatasetError(
+            f"cannot download {info.name}/{entry.part} from {url}: {reason}. Fix: set "
+            f"MODKIT_DATA_DIR to a folder holding {entry.filename}"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _check(target, info, entry)
+
+
+def dataset_path(
+    name: str,
+    part: str | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool | None = None,
+    mirror: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
+    """The local path of a registry file, checked against its sha256.
+
+    Parameters
+    ----------
+    name : str
+        A registry name (see :func:`list_datasets`).
+    part : str, optional
+        A part of the data set (default: its first part).
+    data_dir : str or Path, optional
+        A folder searched before ``$MODKIT_DATA_DIR`` and the user cache.
+    download : bool, optional
+        Whether a file found nowhere may be downloaded into the user cache. Default:
+        yes, unless ``$MODKIT_OFFLINE=1``.
+    mirror : str, optional
+        A base URL replacing ``https://raw.githubusercontent.com/`` in the canonical URL
+        (default ``$MODKIT_DATASET_MIRROR``).
+    timeout : float, default 60
+        Seconds a download may wait for the server.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified file. The first file found is used: a corrupt one is an error,
+        never silently skipped for another copy.
+
+    Raises
+    ------
+    DatasetError
+        Unknown name or part; the file is missing (the message lists every place
+        searched and how to get it), corrupt (expected and found sha256), or the download
+        failed.
+    """
+    info = dataset_info(name)
+    entry = info.file(part)
+    found, looked = _find(entry, data_dir)
+    if found is not None:
+        return _check(found, info, entry)
+    if not downloads_allowed(download):
+        places = "\n".join(f"  {p}" for p in looked)
+        why = "download=False" if download is False else "MODKIT_OFFLINE is set"
+        raise DatasetError(
+            f"data set file {info.name}/{entry.part} ({entry.filename}) not found; looked in:\n"
+            f"{places}\nDownloads are off ({why}). Fix: set MODKIT_DATA_DIR to a folder "
+            f"holding {entry.filename}, or allow downloads to fetch {entry.url}"
+        )
+    if mirror is None:
+        mirror = os.environ.get("MODKIT_DATASET_MIRROR") or None
+    return _download(info, entry, mirror=mirror, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """The state of one registry file, as reported by :func:`verify_datasets`.
+
+    Attributes
+    ----------
+    name, part : str
+        Which file.
+    status : str
+        ``"ok"``, ``"missing"`` or ``"corrupt"``.
+    path : Path or None
+        Where it was found (``None`` if missing).
+    message : str
+        Details: the error message for a missing or corrupt file, else ``""``.
+    """
+
+    name: str
+    part: str
+    status: str
+    path: Path | None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the file is present and its sha256 matches."""
+        return self.status == "ok"
+
+
+def locate(
+    name: str, part: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """Where a registry file would be read from, without checking or downloading it."""
+    found, _ = _find(dataset_info(name).file(part), data_dir)
+    return found
+
+
+def verify_datasets(
+    names: list[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None
+) -> list[FileStatus]:
+    """Check every file of the named data sets (default: all) without downloading.
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Registry names; default every registered data set.
+    data_dir : str or Path, optional
+        A folder searched before ``$MODKIT_DATA_DIR`` and the user cache.
+
+    Returns
+    -------
+    list of FileStatus
+        One per file, in registry order.
+    """
+    from ._registry import list_datasets
+
+    infos = list_datasets() if names is None else [dataset_info(n) for n in names]
+    statuses = []
+    for info in infos:
+        for entry in info.files:
+            found, looked = _find(entry, data_dir)
+            if found is None:
+                where = ", ".join(str(p) for p in looked)
+                statuses.append(
+                    FileStatus(info.name, entry.part, "missing", None, f"not found in: {where}")
+                )
+                continue
+            try:
+                digest = file_sha256(found)
+            except DatasetError as exc:
+                statuses.append(FileStatus(info.name, entry.part, "corrupt", found, str(exc)))
+                continue
+            if digest != entry.sha256:
+                message = f"expected sha256 {entry.sha256}, found {digest}"
+                statuses.append(FileStatus(info.name, entry.part, "corrupt", found, message))
+            else:
+                statuses.append(FileStatus(info.name, entry.part, "ok", found))
+    return statuses
