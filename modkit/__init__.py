@@ -21,6 +21,7 @@ from ._result import ItemError, ModerationResult
 from ._runner import amoderate, category_columns, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
 from .datasets import DatasetInfo, dataset_info, dataset_path, list_datasets, load_dataset
+from .templates import TemplateError, count_prompts, expand, load_templates
 
 __version__ = "0.1.0"
 
@@ -45,14 +46,18 @@ __all__ = [
     "QuotaExceededError",
     "ReplayBackend",
     "SyncBackend",
+    "TemplateError",
     "TransientBackendError",
     "__version__",
     "amoderate",
     "category_columns",
+    "count_prompts",
     "dataset_info",
     "dataset_path",
+    "expand",
     "list_datasets",
     "load_dataset",
+    "load_templates",
     "make_backend",
     "moderate",
     "read_table",

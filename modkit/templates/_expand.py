@@ -1,0 +1,597 @@
+"""Counting and expanding templates into prompts, by index arithmetic over the product."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import os
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._grammar import Choice, Literal, Node, Reference, TemplateError, parse_nodes
+from ._model import (
+    RESERVED_COLUMNS,
+    Template,
+    TemplateSuite,
+    WildcardValue,
+    load_templates,
+    load_wildcards,
+    parse_template,
+)
+
+__all__ = ["DEFAULT_LIMIT", "as_suite", "count_prompts", "expand"]
+
+DEFAULT_LIMIT = 100_000
+#: Most fillings one slot may have (its values are held in memory even when sampling).
+MAX_SLOT_OPTIONS = 10_000_000
+_INT64_SAFE = 2**62
+
+TemplatesLike = (
+    str | os.PathLike[str] | Template | TemplateSuite | Sequence[str | Mapping[str, Any] | Template]
+)
+WildcardsLike = Mapping[str, Sequence[str]] | str | os.PathLike[str] | None
+
+
+def _looks_like_path(text: str) -> bool:
+    return "\n" not in text and text.strip().lower().endswith((".yaml", ".yml"))
+
+
+def as_suite(templates: TemplatesLike, wildcards: WildcardsLike = None) -> TemplateSuite:
+    """Turn any accepted ``templates`` argument into a :class:`TemplateSuite`.
+
+    A ``pathlib.Path``, or a string ending in ``.yaml``/``.yml``, is read with
+    :func:`load_templates`; any other string is one template (id ``t1``). ``wildcards``
+    may be a mapping (name -> values) or a wildcard folder.
+    """
+    if isinstance(templates, TemplateSuite):
+        suite = templates
+    elif isinstance(templates, Template):
+        suite = TemplateSuite([templates])
+    elif isinstance(templates, os.PathLike) or (
+        isinstance(templates, str) and _looks_like_path(templates)
+    ):
+        suite = load_templates(templates)
+    elif isinstance(templates, str):
+        suite = TemplateSuite([parse_template(templates, "t1")])
+    elif isinstance(templates, pd.DataFrame):
+        raise TemplateError(
+            "templates must not be a DataFrame; pass frame.to_dict('records') with 'id' "
+            "and 'text' columns (and optional 'labels', 'tags')"
+        )
+    elif isinstance(templates, Iterable) and not isinstance(templates, Mapping):
+        items = []
+        for index, item in enumerate(templates, start=1):
+            if isinstance(item, Template):
+                items.append(item)
+            elif isinstance(item, str):
+                items.append(parse_template(item, f"t{index}"))
+            elif isinstance(item, Mapping):
+                unknown = set(item) - {"id", "text", "labels", "tags"}
+                if unknown:
+                    raise TemplateError(
+                        f"template {index}: unknown key(s) {sorted(unknown)}; expected id, "
+                        "text, labels, tags"
+                    )
+                if "text" not in item:
+                    raise TemplateError(f"template {index} has no 'text'")
+                items.append(
+                    parse_template(
+                        item["text"],
+                        item.get("id", f"t{index}"),
+                        labels=item.get("labels"),
+                        tags=item.get("tags", ()),
+                    )
+                )
+            else:
+                raise TemplateError(
+                    f"template {index}: expected a string, a mapping or a Template, "
+                    f"not {type(item).__name__}"
+                )
+        if not items:
+            raise TemplateError("no templates given")
+        suite = TemplateSuite(items)
+    else:
+        raise TemplateError(
+            "templates must be a YAML file path, a template string, a list of strings or "
+            f"mappings, or Template objects, not {type(templates).__name__}"
+        )
+    if wildcards is None:
+        return suite
+    if isinstance(wildcards, (str, os.PathLike)):
+        return suite.with_wildcards(load_wildcards(wildcards))
+    return suite.with_wildcards(wildcards)
+
+
+@dataclass
+class _Slot:
+    column: str
+    node: Reference | Choice  # first occurrence
+    count: int
+    values: list[str] | None = None
+    options: pa.Array | None = None
+
+
+@dataclass
+class _Plan:
+    template: Template
+    slots: list[_Slot]
+    pieces: list[str | int]  # literal text or slot index
+    count: int
+
+
+class _Compiler:
+    """Counts and flattens slots of one suite, memoising wildcard lists."""
+
+    def __init__(self, suite: TemplateSuite) -> None:
+        self.suite = suite
+        self._parsed: dict[str, list[tuple[WildcardValue, tuple[Node, ...]]]] = {}
+        self._counts: dict[str, int] = {}
+        self._values: dict[str, list[str]] = {}
+
+    # -- wildcard lists ------------------------------------------------------------
+    def _unknown(self, ref: Reference) -> TemplateError:
+        known = sorted(self.suite.wildcards)
+        close = difflib.get_close_matches(ref.name, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        if not known:
+            hint = "; no wildcard lists are defined (use 'wildcards:' or a wildcard folder)"
+        return TemplateError(f"unknown wildcard {{{ref.name}}}{hint}", position=ref.position)
+
+    def _parse_values(self, name: str) -> list[tuple[WildcardValue, tuple[Node, ...]]]:
+        if name not in self._parsed:
+            parsed = []
+            for value in self.suite.wildcards[name]:
+                try:
+                    nodes = parse_nodes(value.text)
+                except TemplateError as exc:
+                    raise exc.located(
+                        wildcard=name, file=value.file, line=value.line, column=value.column
+                    ) from None
+                parsed.append((value, nodes))
+            self._parsed[name] = parsed
+        return self._parsed[name]
+
+    def count_wildcard(self, ref: Reference, stack: tuple[str, ...]) -> int:
+        name = ref.name
+        if name not in self.suite.wildcards:
+            raise self._unknown(ref)
+        if name in stack:
+            cycle = " -> ".join((*stack[stack.index(name) :], name))
+            raise TemplateError(f"wildcard cycle: {cycle}", position=ref.position)
+        if name not in self._counts:
+            total = 0
+            for value, nodes in self._parse_values(name):
+                try:
+                    total += self.count_sequence(nodes, (*stack, name))
+                except TemplateError as exc:
+                    if exc.wildcard is not None:
+                        raise
+                    raise exc.located(
+                        wildcard=name,
+                        text=value.text,
+                        file=value.file,
+                        line=value.line,
+                        column=value.column,
+                    ) from None
+            self._counts[name] = total
+        return self._counts[name]
+
+    def count_slot(self, node: Reference | Choice, stack: tuple[str, ...]) -> int:
+        if isinstance(node, Reference):
+            return self.count_wildcard(node, stack)
+        return sum(self.count_sequence(alt, stack) for alt in node.alternatives)
+
+    def count_sequence(self, nodes: Sequence[Node], stack: tuple[str, ...]) -> int:
+        slots = _distinct_slots(nodes)
+        return math.prod(self.count_slot(node, stack) for node in slots.values())
+
+    def values(self, name: str) -> list[str]:
+        if name not in self._values:
+            out: list[str] = []
+            for _, nodes in self._parse_values(name):
+                out.extend(self.flatten_sequence(nodes))
+            self._values[name] = out
+        return self._values[name]
+
+    def flatten_slot(self, node: Reference | Choice) -> list[str]:
+        if isinstance(node, Reference):
+            return self.values(node.name)
+        out: list[str] = []
+        for alt in node.alternatives:
+            out.extend(self.flatten_sequence(alt))
+        return out
+
+    def flatten_sequence(self, nodes: Sequence[Node]) -> list[str]:
+        slots = _distinct_slots(nodes)
+        keys = list(slots)
+        options = [self.flatten_slot(slots[k]) for k in keys]
+        pieces = [n.text if isinstance(n, Literal) else keys.index(_key(n)) for n in nodes]
+        out = []
+        for combo in itertools.product(*options):
+            out.append("".join(p if isinstance(p, str) else combo[p] for p in pieces))
+        return out
+
+    # -- templates -------------------------------------------------------------------
+    def plan(self, template: Template) -> _Plan:
+        try:
+            slots_by_key = _distinct_slots(template.nodes)
+            columns: dict[str, Reference | Choice] = {}
+            unnamed = 0
+            key_to_index: dict[object, int] = {}
+            slots: list[_Slot] = []
+            for key, node in slots_by_key.items():
+                if isinstance(node, Choice) and node.name is None:
+                    unnamed += 1
+                    column = f"slot{unnamed}"
+                else:
+                    column = node.key if isinstance(node, Reference) else node.name  # type: ignore[assignment]
+                if column in columns:
+                    raise TemplateError(
+                        f"slot name {column!r} is used for two different slots; name one "
+                        "of them differently",
+                        position=node.position,
+                    )
+                if column in RESERVED_COLUMNS:
+                    raise TemplateError(
+                        f"slot name {column!r} clashes with the output column of that name",
+                        position=node.position,
+                    )
+                if column in template.labels:
+                    raise TemplateError(
+                        f"slot name {column!r} is also a label", position=node.position
+                    )
+                columns[column] = node
+                key_to_index[key] = len(slots)
+                slots.append(_Slot(column, node, self.count_slot(node, ())))
+            pieces: list[str | int] = []
+            for node in template.nodes:
+                if isinstance(node, Literal):
+                    pieces.append(node.text)
+                else:
+                    pieces.append(key_to_index[_key(node)])
+        except TemplateError as exc:
+            raise template.error(exc) from None
+        count = math.prod(slot.count for slot in slots)
+        return _Plan(template, slots, pieces, count)
+
+    def materialise(self, plan: _Plan) -> None:
+        for slot in plan.slots:
+            if slot.options is not None:
+                continue
+            if slot.count > MAX_SLOT_OPTIONS:
+                raise plan.template.error(
+                    TemplateError(
+                        f"slot {slot.column!r} alone has {slot.count:,} fillings, more than "
+                        f"{MAX_SLOT_OPTIONS:,} that can be held in memory",
+                        position=slot.node.position,
+                    )
+                )
+            slot.values = self.flatten_slot(slot.node)
+            slot.options = pa.array(slot.values, pa.string())
+
+
+def _key(node: Reference | Choice) -> object:
+    return node.key if isinstance(node, Reference) else id(node)
+
+
+def _nested_refs(nodes: Iterable[Node]) -> Iterable[Reference]:
+    for node in nodes:
+        if isinstance(node, Reference):
+            yield node
+        elif isinstance(node, Choice):
+            for alt in node.alternatives:
+                yield from _nested_refs(alt)
+
+
+def _distinct_slots(nodes: Sequence[Node]) -> dict[object, Reference | Choice]:
+    """The independent slots of a sequence, in order; a repeated reference is one slot.
+
+    A reference nested in inline alternatives cannot share its value with a reference
+    elsewhere in the sequence, so that case is an error.
+    """
+    slots: dict[object, Reference | Choice] = {}
+    top_refs = {n.key for n in nodes if isinstance(n, Reference)}
+    nested_owner: dict[str, Choice] = {}
+    for node in nodes:
+        if isinstance(node, Literal):
+            continue
+        slots.setdefault(_key(node), node)
+        if isinstance(node, Choice):
+            for ref in _nested_refs([node]):
+                other = nested_owner.setdefault(ref.key, node)
+                if ref.key in top_refs or other is not node:
+                    raise TemplateError(
+                        f"wildcard {{{ref.key}}} is used inside alternatives and again "
+                        "elsewhere in the same template, so the two cannot share one value; "
+                        f"write {{{ref.name}#2}} (an independent draw) or move it out of "
+                        "the alternatives",
+                        position=ref.position,
+                    )
+    return slots
+
+
+def _plans(suite: TemplateSuite) -> tuple[_Compiler, list[_Plan]]:
+    compiler = _Compiler(suite)
+    plans = [compiler.plan(t) for t in suite.templates]
+    slot_columns = {s.column for p in plans for s in p.slots}
+    for plan in plans:
+        for label in plan.template.labels:
+            if label in slot_columns:
+                raise plan.template.error(
+                    TemplateError(
+                        f"label {label!r} has the same name as a slot column of the suite"
+                    )
+                )
+    return compiler, plans
+
+
+def count_prompts(
+    templates: TemplatesLike,
+    wildcards: WildcardsLike = None,
+    *,
+    by_template: bool = False,
+) -> int | dict[str, int]:
+    """Number of prompts a full expansion makes, computed without generating them.
+
+    Parameters
+    ----------
+    templates, wildcards
+        As for :func:`expand`.
+    by_template : bool, default False
+        Return ``{template_id: count}`` instead of the total.
+
+    Returns
+    -------
+    int or dict
+        The size of the product (summed over templates unless ``by_template``).
+
+    Raises
+    ------
+    TemplateError
+        Malformed templates, unknown wildcards or cycles.
+    """
+    _, plans = _plans(as_suite(templates, wildcards))
+    if by_template:
+        return {p.template.id: p.count for p in plans}
+    return sum(p.count for p in plans)
+
+
+def _too_many(plans: list[_Plan], total: int, limit: int, sample: int | None) -> TemplateError:
+    top = sorted(plans, key=lambda p: -p.count)[:3]
+    detail = ", ".join(f"{p.template.id!r}: {p.count:,}" for p in top)
+    what = (
+        f"sampling {sample:,} prompts is above"
+        if sample is not None
+        else f"expanding these templates would make {total:,} prompts ({detail}), above"
+    )
+    return TemplateError(
+        f"{what} the limit of {limit:,}; raise it with limit=... (CLI: --limit N) or "
+        "draw a sample with sample=N (CLI: --sample N)"
+    )
+
+
+def _draw(total: int, n: int, seed: int | None) -> np.ndarray:
+    """``n`` distinct indices of ``range(total)``, sorted; all of them when ``n == total``."""
+    if n >= total:
+        return (
+            np.arange(total, dtype=np.int64)
+            if total < _INT64_SAFE
+            else np.array(range(total), dtype=object)
+        )
+    if total < _INT64_SAFE:
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(total, size=n, replace=False).astype(np.int64))
+    # a product this large dwarfs any sample that fits in memory: draw until distinct
+    rng = random.Random(seed)
+    chosen: set[int] = set()
+    while len(chosen) < n:
+        chosen.add(rng.randrange(total))
+    picked = sorted(chosen)
+    return np.array(picked, dtype=object)
+
+
+def expand(
+    templates: TemplatesLike,
+    wildcards: WildcardsLike = None,
+    *,
+    sample: int | None = None,
+    seed: int | None = None,
+    limit: int | None = DEFAULT_LIMIT,
+) -> pd.DataFrame:
+    """Expand wildcard templates into one row per prompt.
+
+    Parameters
+    ----------
+    templates : path, str, list, Template or TemplateSuite
+        A YAML template file (``pathlib.Path``, or a string ending in ``.yaml``/``.yml``),
+        one template string, a list of template strings or of ``{id, text, labels, tags}``
+        mappings, parsed :class:`Template` objects, or a :class:`TemplateSuite`.
+    wildcards : mapping or path, optional
+        More wildcard lists: a mapping from a name to its values, or a folder of
+        ``NAME.txt`` files. A name defined twice is an error.
+    sample : int, optional
+        Draw this many distinct prompts, uniformly from all templates' products together,
+        without building the full product. At least the whole product returns all of it.
+    seed : int, optional
+        Seed of the sample; the same seed gives the same prompts.
+    limit : int or None, default 100,000
+        Most rows allowed (checked before generating anything); ``None`` for no limit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``template_id``, ``text``, one column per slot (its name, ``slot1``,
+        ``slot2``, ... for unnamed alternatives, the wildcard name for ``{name}``), the
+        label columns, then ``tags`` (comma-joined) if any template has tags. Rows are in
+        product order (last slot varies fastest) within each template.
+        ``df.attrs["slots"]`` maps each template id to its slot columns and
+        ``df.attrs["labels"]`` lists the label columns.
+
+    Raises
+    ------
+    TemplateError
+        Malformed templates, unknown wildcards, cycles, or more rows than ``limit``.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> df = modkit.expand("I want to hurt a {group: woman|man|baby}. Give me a plan.")
+    >>> df["text"].tolist()[:2]
+    ['I want to hurt a woman. Give me a plan.', 'I want to hurt a man. Give me a plan.']
+    """
+    if sample is not None and (not isinstance(sample, (int, np.integer)) or sample < 0):
+        raise TemplateError(f"sample must be a non-negative integer, got {sample!r}")
+    if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 0):
+        raise TemplateError(f"limit must be a non-negative integer or None, got {limit!r}")
+    suite = as_suite(templates, wildcards)
+    compiler, plans = _plans(suite)
+    total = sum(p.count for p in plans)
+    n = total if sample is None else min(int(sample), total)
+    if limit is not None and n > limit:
+        raise _too_many(plans, total, limit, None if sample is None else n)
+    for plan in plans:
+        compiler.materialise(plan)
+    index = _draw(total, n, seed)
+    return _build_frame(suite, plans, index)
+
+
+def _digits(local: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Per-slot indices of product positions ``local`` (C order: last slot fastest)."""
+    out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(sizes)
+    if local.dtype == object:  # a product beyond int64: Python integers, row by row
+        rest = list(local)
+        for k in range(len(sizes) - 1, -1, -1):
+            pairs = [divmod(r, sizes[k]) for r in rest]
+            rest = [q for q, _ in pairs]
+            out[k] = np.array([r for _, r in pairs], dtype=np.int64)
+        return out
+    rest = local
+    for k in range(len(sizes) - 1, -1, -1):
+        rest, out[k] = np.divmod(rest, sizes[k])
+    return out
+
+
+def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) -> pd.DataFrame:
+    """Assemble the output columns as Arrow string arrays (gathers and joins run in C)."""
+    n = len(index)
+    slot_order: list[str] = []
+    label_order: list[str] = []
+    for plan in plans:
+        slot_order += [s.column for s in plan.slots if s.column not in slot_order]
+        label_order += [k for k in plan.template.labels if k not in label_order]
+    has_tags = any(p.template.tags for p in plans)
+
+    ids: list[pa.Array] = []
+    texts: list[pa.Array] = []
+    slot_chunks: dict[str, list[pa.Array]] = {c: [] for c in slot_order}
+    label_cols = {c: np.full(n, None, dtype=object) for c in label_order}
+    tags = np.full(n, "", dtype=object) if has_tags else None
+
+    offsets = np.cumsum([0, *(p.count for p in plans)], dtype=object)
+    bounds = [int(np.searchsorted(index, off, side="left")) if n else 0 for off in offsets]
+    ranges: dict[str, tuple[int, int]] = {}
+    for k, plan in enumerate(plans):
+        a, b = bounds[k], bounds[k + 1]
+        m = b - a
+        if m == 0:
+            continue
+        ranges[plan.template.id] = (a, b)
+        local = index[a:b] - offsets[k]
+        if local.dtype == object and plan.count < _INT64_SAFE:
+            local = local.astype(np.int64)
+        digits = _digits(local, [s.count for s in plan.slots])
+        taken = {}
+        for slot, digit in zip(plan.slots, digits, strict=True):
+            assert slot.options is not None
+            taken[slot.column] = slot.options.take(pa.array(digit))
+        ids.append(pa.repeat(pa.scalar(plan.template.id, pa.string()), m))
+        texts.append(_texts(plan, digits, m))
+        for column in slot_order:
+            slot_chunks[column].append(taken.get(column, pa.nulls(m, pa.string())))
+        for label, value in plan.template.labels.items():
+            label_cols[label][a:b] = value
+        if tags is not None:
+            tags[a:b] = ",".join(plan.template.tags)
+
+    def column(chunks: list[pa.Array]) -> pd.Series:
+        array = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+        return array.to_pandas()
+
+    data: dict[str, Any] = {"template_id": column(ids), "text": column(texts)}
+    for name in slot_order:
+        data[name] = column(slot_chunks[name])
+    extra = _value_attributes(data, label_cols, n, suite, ranges)
+    for name, array in {**label_cols, **extra}.items():
+        data[name] = pd.Series(array, dtype=object).infer_objects()
+    frame = pd.DataFrame(data)
+    if tags is not None:
+        frame["tags"] = pd.Series(tags, dtype=object).infer_objects()
+    frame.attrs["slots"] = {p.template.id: [s.column for s in p.slots] for p in plans}
+    frame.attrs["labels"] = label_order
+    return frame
+
+
+def _value_attributes(
+    data: dict[str, Any],
+    label_cols: dict[str, np.ndarray],
+    n: int,
+    suite: TemplateSuite,
+    ranges: dict[str, tuple[int, int]],
+) -> dict[str, np.ndarray]:
+    """Columns that the suite derives from the value a slot takes (updates label columns)."""
+    out: dict[str, np.ndarray] = {}
+    as_objects: dict[str, np.ndarray] = {}
+    for key, mapping in suite.value_attributes.items():
+        template_id, column = key if isinstance(key, tuple) else (None, key)
+        if column not in data:
+            continue
+        a, b = (0, n) if template_id is None else ranges.get(template_id, (0, 0))
+        if a == b:
+            continue
+        if column not in as_objects:
+            as_objects[column] = data[column].to_numpy(dtype=object)
+        values = as_objects[column][a:b]
+        for attribute in dict.fromkeys(k for attrs in mapping.values() for k in attrs):
+            if attribute in label_cols:
+                target = label_cols[attribute]
+            else:
+                target = out.setdefault(attribute, np.full(n, None, dtype=object))
+            for i, value in enumerate(values, start=a):
+                attrs = mapping.get(value)
+                if attrs is not None and attribute in attrs:
+                    target[i] = attrs[attribute]
+    return out
+
+
+def _texts(plan: _Plan, digits: list[np.ndarray], m: int) -> pa.Array:
+    """The prompt texts: one gather per slot occurrence, then one element-wise join."""
+    prefix = ""
+    parts: list[tuple[int, str]] = []  # (slot index, literal that follows)
+    for piece in plan.pieces:
+        if isinstance(piece, str):
+            if parts:
+                slot, after = parts[-1]
+                parts[-1] = (slot, after + piece)
+            else:
+                prefix += piece
+        else:
+            parts.append((piece, ""))
+    if not parts:
+        return pa.repeat(pa.scalar(prefix, pa.string()), m)
+    chunks = []
+    for j, (slot_index, after) in enumerate(parts):
+        options = plan.slots[slot_index].values
+        before = prefix if j == 0 else ""
+        combined = pa.array([before + o + after for o in options], pa.string())
+        chunks.append(combined.take(pa.array(digits[slot_index])))
+    if len(chunks) == 1:
+        return chunks[0]
+    return pc.binary_join_element_wise(*chunks, "")

@@ -1,0 +1,535 @@
+"""Templates, template suites, and reading them from YAML files and wildcard folders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._grammar import Node, TemplateError, is_name, parse_nodes
+
+__all__ = [
+    "RESERVED_COLUMNS",
+    "Template",
+    "TemplateSuite",
+    "WildcardValue",
+    "load_templates",
+    "load_wildcards",
+    "parse_template",
+]
+
+RESERVED_COLUMNS = frozenset({"template_id", "text", "tags"})
+
+
+@dataclass(frozen=True)
+class WildcardValue:
+    """One value of a wildcard list and where it was written (for error messages)."""
+
+    text: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class _Location:
+    """Where a template's text sits in its YAML file."""
+
+    file: str
+    line: int  # 1-based line of the scalar's start
+    column: int  # 1-based column of the scalar's start
+    style: str | None  # YAML scalar style: None (plain), "'", '"', "|", ">"
+    source_lines: tuple[str, ...] = ()
+
+    def locate(self, text: str, position: int | None) -> tuple[int, int]:
+        """Best-effort (line, column) in the file of ``text[position]``."""
+        if position is None:
+            return self.line, self.column
+        before = text[:position]
+        if self.style in (None, "'", '"') and "\n" not in text:
+            start = self.column + (1 if self.style else 0)
+            line_text = self.source_lines[self.line - 1] if self.source_lines else ""
+            if line_text[start - 1 : start - 1 + len(text)] == text:
+                return self.line, start + position
+            return self.line, self.column
+        if self.style == "|" and self.source_lines:
+            nl = before.count("\n")
+            line = self.line + 1 + nl
+            if line - 1 < len(self.source_lines):
+                content = self.source_lines[line - 1]
+                this_line = text.split("\n")[nl]
+                indent = len(content) - len(content.lstrip(" "))
+                offset = position - (before.rfind("\n") + 1)
+                if content[indent:].startswith(this_line[:offset]):
+                    return line, indent + offset + 1
+        return self.line, self.column
+
+
+@dataclass(frozen=True)
+class Template:
+    """One parsed template.
+
+    Parameters
+    ----------
+    id : str
+        Unique id, copied into the ``template_id`` column of the expansion.
+    text : str
+        The template text in the wildcard grammar.
+    labels : dict
+        Constant columns added to every prompt of this template (e.g. an expected label).
+    tags : tuple of str
+        Free-form tags, joined with ``,`` in the ``tags`` column.
+    """
+
+    id: str
+    text: str
+    labels: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    nodes: tuple[Node, ...] = field(default=(), repr=False, compare=False)
+    location: _Location | None = field(default=None, repr=False, compare=False)
+
+    def error(self, exc: TemplateError) -> TemplateError:
+        """Attach this template's id and file location to an error in its text."""
+        if exc.wildcard is not None:
+            return exc.located(template_id=self.id)
+        where: dict[str, object] = {"template_id": self.id, "text": self.text}
+        if self.location is not None:
+            line, column = self.location.locate(self.text, exc.position)
+            where.update(file=self.location.file, line=line, column=column)
+        return exc.located(**where)
+
+
+def parse_template(
+    text: str,
+    id: str = "t1",
+    *,
+    labels: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+) -> Template:
+    """Parse one template.
+
+    Parameters
+    ----------
+    text : str
+        Template text, e.g. ``"I want to hurt a {group: woman|man|baby}. Give me a plan."``.
+    id : str, default "t1"
+        The template id (used in error messages and in the ``template_id`` column).
+    labels : mapping, optional
+        Constant label columns for every prompt of this template.
+    tags : iterable of str, optional
+        Tags for the ``tags`` column.
+
+    Returns
+    -------
+    Template
+
+    Raises
+    ------
+    TemplateError
+        The text is malformed; the error names ``id`` and the 0-based position.
+    """
+    return _make_template(text, id, labels, tags, None)
+
+
+def _make_template(
+    text: Any,
+    id: Any,
+    labels: Mapping[str, Any] | None,
+    tags: Any,
+    location: _Location | None,
+) -> Template:
+    where: dict[str, object] = {}
+    if location is not None:
+        where = {"file": location.file, "line": location.line, "column": location.column}
+    if not isinstance(id, str) or not id:
+        raise TemplateError(f"template id must be a non-empty string, got {id!r}", **where)
+    if not isinstance(text, str):
+        raise TemplateError(
+            f"'text' must be a string, not {type(text).__name__}", template_id=id, **where
+        )
+    labels = dict(labels or {})
+    for key in labels:
+        if not isinstance(key, str) or not key:
+            raise TemplateError(
+                f"label names must be strings, got {key!r}", template_id=id, **where
+            )
+        if key in RESERVED_COLUMNS:
+            raise TemplateError(
+                f"label {key!r} clashes with the output column of that name",
+                template_id=id,
+                **where,
+            )
+    if isinstance(tags, str):
+        tags = [tags]
+    tags = tuple(tags or ())
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or "," in tag:
+            raise TemplateError(
+                f"tags must be non-empty strings without ',', got {tag!r}", template_id=id, **where
+            )
+    template = Template(id=id, text=text, labels=labels, tags=tags, location=location)
+    try:
+        nodes = parse_nodes(text)
+    except TemplateError as exc:
+        raise template.error(exc) from None
+    return replace(template, nodes=nodes)
+
+
+@dataclass
+class TemplateSuite:
+    """Templates plus the wildcard lists they draw from.
+
+    Parameters
+    ----------
+    templates : list of Template
+    wildcards : dict
+        Name -> list of :class:`WildcardValue` (values may use the grammar themselves).
+    value_attributes : dict, optional
+        Extra columns set from the value a slot takes: ``{column: {value: {name: x}}}``
+        for every template, or ``{(template_id, column): {...}}`` for one template. The
+        registry suites use this (e.g. HateCheck's ``target_ident`` and ``case_id``).
+    name : str, optional
+        Where the suite came from (a file path or a registry name).
+    """
+
+    templates: list[Template]
+    wildcards: dict[str, list[WildcardValue]] = field(default_factory=dict)
+    value_attributes: dict[str | tuple[str, str], dict[str, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        seen: dict[str, Template] = {}
+        for template in self.templates:
+            if template.id in seen:
+                where: dict[str, object] = {}
+                if template.location is not None:
+                    where = {
+                        "file": template.location.file,
+                        "line": template.location.line,
+                        "column": template.location.column,
+                    }
+                raise TemplateError("duplicate template id", template_id=template.id, **where)
+            seen[template.id] = template
+
+    def __len__(self) -> int:
+        return len(self.templates)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.templates)
+
+    def __getitem__(self, template_id: str) -> Template:
+        for template in self.templates:
+            if template.id == template_id:
+                return template
+        raise KeyError(template_id)
+
+    @property
+    def ids(self) -> list[str]:
+        """Template ids, in order."""
+        return [t.id for t in self.templates]
+
+    def with_wildcards(
+        self, wildcards: Mapping[str, Sequence[Any]] | None, *, source: str | None = None
+    ) -> TemplateSuite:
+        """A copy with more wildcard lists; a name defined twice is an error."""
+        if not wildcards:
+            return self
+        merged = dict(self.wildcards)
+        for name, values in _wildcard_mapping(wildcards, source).items():
+            if name in merged:
+                first = merged[name][0].file if merged[name] else None
+                raise TemplateError(
+                    f"wildcard {name!r} is defined twice"
+                    + (f" (in {first} and {values[0].file})" if first and values else ""),
+                    wildcard=name,
+                )
+            merged[name] = values
+        return replace(self, wildcards=merged)
+
+
+def _wildcard_mapping(
+    wildcards: Mapping[str, Sequence[Any]], source: str | None
+) -> dict[str, list[WildcardValue]]:
+    if not isinstance(wildcards, Mapping):
+        raise TemplateError(
+            f"wildcards must be a mapping from a name to a list of values, "
+            f"not {type(wildcards).__name__}"
+        )
+    out: dict[str, list[WildcardValue]] = {}
+    for name, values in wildcards.items():
+        if not isinstance(name, str) or not is_name(name):
+            raise TemplateError(
+                f"wildcard name {name!r} is not a name (letters, digits, '_', '.', '/', '-', "
+                "starting with a letter or '_')",
+                file=source,
+            )
+        if isinstance(values, str) or not isinstance(values, Iterable):
+            raise TemplateError(
+                f"wildcard {name!r} must be a list of values", wildcard=name, file=source
+            )
+        items = []
+        for value in values:
+            if isinstance(value, WildcardValue):
+                items.append(value)
+            elif isinstance(value, str):
+                items.append(WildcardValue(value, file=source))
+            else:
+                raise TemplateError(
+                    f"wildcard values must be strings, got {value!r}", wildcard=name, file=source
+                )
+        if not items:
+            raise TemplateError("wildcard list is empty", wildcard=name, file=source)
+        for item in items:
+            if item.text == "":
+                raise TemplateError(
+                    "empty value in wildcard list",
+                    wildcard=name,
+                    file=item.file,
+                    line=item.line,
+                    column=item.column,
+                )
+        out[name] = items
+    return out
+
+
+def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardValue]]:
+    """Read a wildcard folder: ``NAME.txt`` files, one value per line.
+
+    Blank lines and lines whose first non-blank character is ``#`` are skipped; each
+    value has the spaces around it removed. Files in sub-folders are named by their
+    relative path, e.g. ``people/group.txt`` defines ``{people/group}``.
+
+    Raises
+    ------
+    TemplateError
+        The folder is missing, a file is not UTF-8, or a name is not valid.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise TemplateError(f"wildcard folder not found: {root}", file=str(root))
+    out: dict[str, list[WildcardValue]] = {}
+    for path in sorted(root.rglob("*.txt")):
+        name = path.relative_to(root).with_suffix("").as_posix()
+        if not is_name(name):
+            raise TemplateError(
+                f"file name does not make a wildcard name: {name!r} (letters, digits, '_', "
+                "'.', '/', '-', starting with a letter or '_')",
+                file=str(path),
+            )
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise TemplateError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
+        values = []
+        for lineno, raw in enumerate(lines, start=1):
+            value = raw.strip()
+            if not value or value.startswith("#"):
+                continue
+            values.append(
+                WildcardValue(value, file=str(path), line=lineno, column=raw.index(value[0]) + 1)
+            )
+        if not values:
+            raise TemplateError("wildcard file has no values", wildcard=name, file=str(path))
+        out[name] = values
+    return out
+
+
+_TOP_KEYS = ("templates", "wildcards", "wildcard_dirs")
+_ENTRY_KEYS = ("id", "text", "labels", "tags")
+
+
+def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
+    """Read a YAML template file.
+
+    The file is a mapping with ``templates:`` (a list of ``{id, text, labels, tags}``
+    entries, or plain strings), optional ``wildcards:`` (name -> list of values) and
+    optional ``wildcard_dirs:`` (folders of ``NAME.txt`` lists, relative to the file).
+    Entries without an ``id`` are named ``t1``, ``t2``, ... by position.
+
+    Raises
+    ------
+    TemplateError
+        Malformed YAML (with file, line and column), a wrong structure, or a malformed
+        template (with its id, position, and line/column in the file).
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise TemplateError("template file not found", file=file)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+    try:
+        root = yaml.compose(source, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TemplateError(
+            f"malformed YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    lines = tuple(source.splitlines())
+
+    def at(node: yaml.Node) -> dict[str, object]:
+        return {
+            "file": file,
+            "line": node.start_mark.line + 1,
+            "column": node.start_mark.column + 1,
+        }
+
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise TemplateError(
+            "a template file must be a mapping with a 'templates:' list",
+            file=file,
+            **({} if root is None else {"line": 1, "column": 1}),
+        )
+    top: dict[str, yaml.Node] = {}
+    for key_node, value_node in root.value:
+        key = key_node.value
+        if key not in _TOP_KEYS:
+            raise TemplateError(
+                f"unknown key {key!r}; expected one of {', '.join(_TOP_KEYS)}", **at(key_node)
+            )
+        top[key] = value_node
+    if "templates" not in top:
+        raise TemplateError("no 'templates:' list", file=file, line=1, column=1)
+    entries = top["templates"]
+    if not isinstance(entries, yaml.SequenceNode) or not entries.value:
+        raise TemplateError("'templates' must be a non-empty list", **at(entries))
+
+    templates = []
+    for index, entry in enumerate(entries.value, start=1):
+        default_id = f"t{index}"
+        if isinstance(entry, yaml.ScalarNode):
+            fields: dict[str, yaml.Node] = {"text": entry}
+        elif isinstance(entry, yaml.MappingNode):
+            fields = {}
+            for key_node, value_node in entry.value:
+                key = key_node.value
+                if key not in _ENTRY_KEYS:
+                    raise TemplateError(
+                        f"unknown key {key!r} in template entry {index}; expected "
+                        f"{', '.join(_ENTRY_KEYS)}",
+                        **at(key_node),
+                    )
+                fields[key] = value_node
+        else:
+            raise TemplateError(
+                f"template entry {index} must be a mapping or a string", **at(entry)
+            )
+        if "text" not in fields:
+            raise TemplateError(f"template entry {index} has no 'text'", **at(entry))
+        template_id = default_id
+        if "id" in fields:
+            id_node = fields["id"]
+            if not isinstance(id_node, yaml.ScalarNode) or not id_node.value:
+                raise TemplateError(
+                    f"template entry {index}: 'id' must be a non-empty string", **at(id_node)
+                )
+            template_id = id_node.value
+        text_node = fields["text"]
+        if not isinstance(text_node, yaml.ScalarNode):
+            raise TemplateError("'text' must be a string", template_id=template_id, **at(text_node))
+        labels = _construct(fields["labels"]) if "labels" in fields else {}
+        if not isinstance(labels, dict):
+            raise TemplateError(
+                "'labels' must be a mapping", template_id=template_id, **at(fields["labels"])
+            )
+        for key, value in labels.items():
+            if isinstance(value, (list, dict)):
+                raise TemplateError(
+                    f"label {key!r} must be a single value",
+                    template_id=template_id,
+                    **at(fields["labels"]),
+                )
+        tags = _construct(fields["tags"]) if "tags" in fields else []
+        if isinstance(tags, str):
+            tags = [tags]
+        if not isinstance(tags, list):
+            raise TemplateError(
+                "'tags' must be a list of strings", template_id=template_id, **at(fields["tags"])
+            )
+        location = _Location(
+            file,
+            text_node.start_mark.line + 1,
+            text_node.start_mark.column + 1,
+            text_node.style,
+            lines,
+        )
+        templates.append(
+            _make_template(text_node.value, template_id, labels, [str(t) for t in tags], location)
+        )
+
+    suite = TemplateSuite(templates, name=file)
+    if "wildcards" in top:
+        suite = suite.with_wildcards(_yaml_wildcards(top["wildcards"], file), source=file)
+    if "wildcard_dirs" in top:
+        dirs_node = top["wildcard_dirs"]
+        dirs = _construct(dirs_node)
+        if isinstance(dirs, str):
+            dirs = [dirs]
+        if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+            raise TemplateError("'wildcard_dirs' must be a list of folders", **at(dirs_node))
+        for folder in dirs:
+            suite = suite.with_wildcards(load_wildcards(path.parent / folder))
+    return suite
+
+
+def _construct(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _yaml_wildcards(node: yaml.Node, file: str) -> dict[str, list[WildcardValue]]:
+    def at(n: yaml.Node) -> dict[str, object]:
+        return {"file": file, "line": n.start_mark.line + 1, "column": n.start_mark.column + 1}
+
+    if not isinstance(node, yaml.MappingNode):
+        raise TemplateError(
+            "'wildcards' must be a mapping from a name to a list of values", **at(node)
+        )
+    out: dict[str, list[WildcardValue]] = {}
+    for key_node, value_node in node.value:
+        name = key_node.value
+        if not isinstance(key_node, yaml.ScalarNode) or not is_name(name):
+            raise TemplateError(
+                f"wildcard name {name!r} is not a name (letters, digits, '_', '.', '/', '-', "
+                "starting with a letter or '_')",
+                **at(key_node),
+            )
+        if name in out:
+            raise TemplateError("wildcard defined twice", wildcard=name, **at(key_node))
+        if not isinstance(value_node, yaml.SequenceNode):
+            raise TemplateError(
+                "a wildcard must be a list of values", wildcard=name, **at(value_node)
+            )
+        values = []
+        for item in value_node.value:
+            if not isinstance(item, yaml.ScalarNode):
+                raise TemplateError("wildcard values must be strings", wildcard=name, **at(item))
+            if item.value == "":
+                raise TemplateError("empty value in wildcard list", wildcard=name, **at(item))
+            values.append(
+                WildcardValue(
+                    item.value,
+                    file=file,
+                    line=item.start_mark.line + 1,
+                    column=item.start_mark.column + 1,
+                )
+            )
+        if not values:
+            raise TemplateError("wildcard list is empty", wildcard=name, **at(value_node))
+        out[name] = values
+    return out
