@@ -22,6 +22,19 @@ from ._runner import amoderate, category_columns, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
 from .datasets import DatasetInfo, dataset_info, dataset_path, list_datasets, load_dataset
 from .templates import TemplateError, count_prompts, expand, load_templates
+from .thresholds import (
+    CategoryThreshold,
+    Decision,
+    Objective,
+    ThresholdFile,
+    ThresholdFileError,
+    ThresholdSet,
+    fit_thresholds,
+    load_threshold_file,
+    load_thresholds,
+    parse_objective,
+    validate_threshold_file,
+)
 
 __version__ = "0.1.0"
 
@@ -35,18 +48,24 @@ __all__ = [
     "BatchOutcome",
     "BatchRejectedError",
     "Cache",
+    "CategoryThreshold",
     "DatasetError",
     "DatasetInfo",
+    "Decision",
     "InputError",
     "ItemError",
     "ItemErrorsRaised",
     "ModerationResult",
     "ModkitError",
+    "Objective",
     "OpenAIBackend",
     "QuotaExceededError",
     "ReplayBackend",
     "SyncBackend",
     "TemplateError",
+    "ThresholdFile",
+    "ThresholdFileError",
+    "ThresholdSet",
     "TransientBackendError",
     "__version__",
     "amoderate",
@@ -55,11 +74,16 @@ __all__ = [
     "dataset_info",
     "dataset_path",
     "expand",
+    "fit_thresholds",
     "list_datasets",
     "load_dataset",
     "load_templates",
+    "load_threshold_file",
+    "load_thresholds",
     "make_backend",
     "moderate",
+    "parse_objective",
     "read_table",
+    "validate_threshold_file",
     "write_table",
 ]

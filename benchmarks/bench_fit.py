@@ -1,0 +1,89 @@
+"""Cost of fit_thresholds versus scikit-learn's precision_recall_curve, and of the bootstrap.
+
+Run: .venv/bin/python benchmarks/bench_fit.py [--rows 1000000] [--repeat 3]
+
+Synthetic data: 13 categories, scores on a 1e-6 grid (many ties, like real endpoint
+scores), 5% positives, 10% of labels missing. Reported as ratios to 13 calls of
+``sklearn.metrics.precision_recall_curve`` on the same labelled rows, in CPU seconds of
+this process (``time.process_time``, best of --repeat), so other load on the machine
+distorts the ratios less than wall-clock time would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import precision_recall_curve
+
+from modkit import CATEGORIES
+from modkit.thresholds import fit_thresholds
+from modkit.thresholds._fit import _bootstrap
+
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    n, cats = args.rows, list(CATEGORIES)
+    y = (rng.random((n, len(cats))) < 0.05).astype(float)
+    s = np.where(y == 1, rng.beta(4, 2, y.shape), rng.beta(1, 6, y.shape)).round(6)
+    y[rng.random(y.shape) < 0.1] = np.nan
+    scores, labels = pd.DataFrame(s, columns=cats), pd.DataFrame(y, columns=cats)
+    masks = [~np.isnan(y[:, j]) for j in range(len(cats))]
+    pairs = [(y[m, j].astype(int), s[m, j]) for j, m in enumerate(masks)]
+
+    def sklearn_curves():
+        for yt, st in pairs:
+            precision_recall_curve(yt, st)
+
+    def fit(cv, b, review=None, confidence=None):
+        return lambda: fit_thresholds(
+            scores, labels, "precision>=0.9", review, cv=cv, bootstrap=b, confidence=confidence
+        )
+
+    base = best(sklearn_curves, args.repeat)
+    rows = [
+        ("13 x precision_recall_curve", base),
+        ("fit, cv=0, bootstrap=0", best(fit(0, 0), args.repeat)),
+        ("fit + review band, cv=0", best(fit(0, 0, "recall>=0.95"), args.repeat)),
+        ("fit, cv=5, bootstrap=0", best(fit(5, 0), args.repeat)),
+        ("fit, cv=5, bootstrap=1000 (default)", best(fit(5, 1000), args.repeat)),
+        ("fit, cv=5, bootstrap=1000, confidence=0.9", best(fit(5, 1000, None, 0.9), args.repeat)),
+    ]
+    print(
+        f"{n:,} rows x {len(cats)} categories; best of {args.repeat}; "
+        f"{platform.processor() or platform.machine()}, numpy {np.__version__}"
+    )
+    print("| what | CPU seconds | ratio to sklearn |")
+    print("|---|---:|---:|")
+    for name, t in rows:
+        print(f"| {name} | {t:.3f} | {t / base:.2f} |")
+    # The bootstrap resamples the pooled out-of-fold confusion counts (a multinomial draw
+    # is a row resample), so its cost does not grow with the rows: time it directly.
+    counts = (4_000, 500, 1_000, 90_000)
+    boot = best(
+        lambda: [
+            _bootstrap(counts, 1000, 0.95, np.random.default_rng(i)) for i in range(len(cats))
+        ],
+        args.repeat,
+    )
+    print(f"bootstrap alone (1000 resamples x {len(cats)} categories): {boot * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

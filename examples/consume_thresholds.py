@@ -1,0 +1,72 @@
+"""Decide allow / review / block from a modkit threshold file, with the standard library only.
+
+Usage::
+
+    python consume_thresholds.py thresholds.json '{"violence": 0.93, "hate": 0.02}'
+    echo '{"violence": 0.93}' | python consume_thresholds.py thresholds.json --profile output
+
+The category scores are a JSON object (the endpoint's ``category_scores``) given as the
+second argument or on stdin. Prints the action and the categories that fired, as JSON.
+The rule is the file's: a category fires at ``block`` when its score >= block, in review
+when review <= score < block; ``null`` thresholds never fire. The item is blocked if any
+category blocks, reviewed if none blocks and any is in review, ``unscored`` if none of the
+file's categories has a score, else allowed.
+"""
+
+import json
+import math
+import sys
+
+SUPPORTED_VERSION = 1
+
+
+def load_profile(path, profile="input"):
+    """Return ``{category: (review, block)}`` for one profile of the file."""
+    with open(path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    if doc.get("schema_version") != SUPPORTED_VERSION:
+        raise SystemExit(f"{path}: unsupported schema_version {doc.get('schema_version')!r}")
+    if doc.get("decision_rule") != "flag when score >= threshold":
+        raise SystemExit(f"{path}: unexpected decision_rule {doc.get('decision_rule')!r}")
+    try:
+        categories = doc["profiles"][profile]["categories"]
+    except KeyError:
+        raise SystemExit(f"{path}: no profile {profile!r}") from None
+    return {name: (entry.get("review"), entry.get("block")) for name, entry in categories.items()}
+
+
+def decide(thresholds, category_scores):
+    """Return ``(action, blocked_categories, review_categories)``."""
+    blocked, review, scored = [], [], False
+    for name, (low, high) in thresholds.items():
+        score = category_scores.get(name)
+        if score is None or (isinstance(score, float) and math.isnan(score)):
+            continue
+        scored = True
+        if high is not None and score >= high:
+            blocked.append(name)
+        elif low is not None and score >= low:
+            review.append(name)
+    if not scored:
+        return "unscored", blocked, review
+    return ("block" if blocked else "review" if review else "allow"), blocked, review
+
+
+def main(argv):
+    args = list(argv)
+    profile = "input"
+    if "--profile" in args:
+        i = args.index("--profile")
+        profile = args[i + 1]
+        del args[i : i + 2]
+    if not args:
+        raise SystemExit(__doc__)
+    scores = json.loads(args[1] if len(args) > 1 else sys.stdin.read())
+    action, blocked, review = decide(load_profile(args[0], profile), scores)
+    print(
+        json.dumps({"action": action, "blocked_categories": blocked, "review_categories": review})
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,182 @@
+"""``modkit fit SCORES LABELS -o thresholds.json --objective 'precision>=0.9'``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from .._errors import InputError
+from .._io import read_table
+from .._taxonomy import CATEGORIES
+from ..thresholds._fit import fit_thresholds
+from ..thresholds._labels import coerce_labels, coerce_scores
+from ..thresholds._set import PROFILES, ThresholdFile
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="fit per-category thresholds against labelled examples",
+        description="Choose per-category block (and review) thresholds from SCORES (the "
+        "output of 'modkit moderate') and LABELS (0, 1 or blank per category key). Rows are "
+        "matched by the --on column, by an 'id' column if both tables have one, else by "
+        "position. Decision rule: flag when score >= threshold.",
+    )
+    p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
+    p.add_argument("labels", help="labels table: one column per category key, 0/1/blank")
+    p.add_argument("-o", "--output", required=True, help="threshold file to write (.json)")
+    p.add_argument(
+        "--objective",
+        required=True,
+        help="goal of the block threshold: f1, fbeta:B, precision>=P, recall>=R, "
+        "fpr<=X, cost:fp=A,fn=B, fixed:T",
+    )
+    p.add_argument("--review", help="goal of the lower review threshold (e.g. 'recall>=0.95')")
+    p.add_argument(
+        "--objective-for",
+        action="append",
+        default=[],
+        metavar="CATEGORY=OBJ",
+        help="a different block objective for one category (repeatable)",
+    )
+    p.add_argument(
+        "--review-for",
+        action="append",
+        default=[],
+        metavar="CATEGORY=OBJ",
+        help="a different review objective for one category (repeatable)",
+    )
+    p.add_argument(
+        "--confidence", type=float, help="meet constrained objectives at this confidence (e.g. 0.9)"
+    )
+    p.add_argument("--cv", type=int, default=5, help="folds for out-of-fold metrics (default 5)")
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)"
+    )
+    p.add_argument(
+        "--min-positives",
+        type=int,
+        default=10,
+        help="fewer labelled positives gives no threshold (default 10)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--daily-volume", type=float, help="items per day, for the review queue")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="input",
+        help="input (user messages) or output (model responses)",
+    )
+    p.add_argument(
+        "--merge-into",
+        metavar="EXISTING",
+        help="keep the other profile of this threshold file in the output",
+    )
+    p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
+    p.set_defaults(func=run)
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        cat, sep, obj = item.partition("=")
+        if not sep or not cat:
+            raise InputError(f"{flag} {item!r}: expected CATEGORY=OBJECTIVE")
+        if cat not in CATEGORIES:
+            raise InputError(
+                f"{flag} {item!r}: unknown category {cat!r} (one of {', '.join(CATEGORIES)})"
+            )
+        out[cat] = obj
+    return out
+
+
+def _row_name(path: str):
+    csv = Path(path).suffix.lower() == ".csv"
+    return lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
+
+
+def _align(scores: pd.DataFrame, labels: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """Labels re-indexed onto the scores' rows."""
+    key = args.on or ("id" if "id" in scores.columns and "id" in labels.columns else None)
+    if key is None:
+        if len(scores) != len(labels):
+            raise InputError(
+                f"{args.labels} has {len(labels)} rows but {args.scores} has "
+                f"{len(scores)}; give both an 'id' column or use --on COLUMN"
+            )
+        return labels.set_axis(scores.index)
+    for path, frame in ((args.scores, scores), (args.labels, labels)):
+        if key not in frame.columns:
+            raise InputError(f"{path}: no column {key!r} to match rows on")
+    dup = labels[key].duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().argmax())
+        raise InputError(
+            f"{args.labels} {_row_name(args.labels)(i)} column {key!r}: "
+            f"duplicate value {labels[key].iloc[i]!r}"
+        )
+    sdup = scores[key].duplicated()
+    if sdup.any():
+        i = int(sdup.to_numpy().argmax())
+        raise InputError(
+            f"{args.scores} {_row_name(args.scores)(i)} column {key!r}: "
+            f"duplicate value {scores[key].iloc[i]!r}"
+        )
+    unknown = ~labels[key].isin(scores[key])
+    if unknown.any():
+        i = int(unknown.to_numpy().argmax())
+        raise InputError(
+            f"{args.labels} {_row_name(args.labels)(i)} column {key!r}: "
+            f"{labels[key].iloc[i]!r} is not in {args.scores}"
+        )
+    pos = pd.Series(scores.index, index=scores[key].to_numpy())
+    return labels.set_axis(pos.loc[labels[key].to_numpy()].to_numpy())
+
+
+def run(args: argparse.Namespace) -> int:
+    scores = read_table(args.scores).reset_index(drop=True)
+    labels = read_table(args.labels).reset_index(drop=True)
+    cats = [c for c in CATEGORIES if c in labels.columns]
+    if not cats:
+        raise InputError(
+            f"{args.labels}: no category columns (expected API spellings such as "
+            f"{', '.join(CATEGORIES[:4])})"
+        )
+    missing = [c for c in cats if c not in scores.columns]
+    if missing:
+        raise InputError(f"{args.labels} has category columns {missing} that {args.scores} lacks")
+    # Validate in each file's own row order so errors name the right row.
+    coerce_labels(labels, cats, source=args.labels, row_name=_row_name(args.labels))
+    coerce_scores(scores, cats, source=args.scores, row_name=_row_name(args.scores))
+    labels = _align(scores, labels, args)
+
+    objective: object = args.objective
+    per = _pairs(args.objective_for, "--objective-for")
+    if per:
+        objective = {"*": args.objective, **per}
+    review: object = args.review
+    rper = _pairs(args.review_for, "--review-for")
+    if rper:
+        review = {**({"*": args.review} if args.review else {}), **rper}
+    existing = ThresholdFile.load(args.merge_into) if args.merge_into else None
+    ts = fit_thresholds(
+        scores,
+        labels[cats],
+        objective,
+        review,
+        cv=args.cv,
+        bootstrap=args.bootstrap,
+        confidence=args.confidence,
+        min_positives=args.min_positives,
+        random_state=args.seed,
+        daily_volume=args.daily_volume,
+        profile=args.profile,
+    )
+    profiles = dict(existing.profiles) if existing else {}
+    profiles[args.profile] = ts
+    ThresholdFile(profiles).save(args.output)
+    print(ts.report())
+    print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")
+    return 0

@@ -1,0 +1,150 @@
+"""Label and score tables: coercion with errors that name the row and column, and the hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+
+__all__ = ["coerce_labels", "coerce_scores", "labels_sha256"]
+
+RowName = Callable[[int], str]
+
+
+def _default_row_name(index: pd.Index) -> RowName:
+    return lambda i: f"row {index[i]!r}"
+
+
+def _blank(obj: pd.Series) -> np.ndarray:
+    return (obj.isna() | obj.map(lambda x: isinstance(x, str) and not x.strip())).to_numpy(bool)
+
+
+def coerce_labels(
+    frame: pd.DataFrame,
+    categories: Sequence[str],
+    *,
+    source: str = "labels",
+    row_name: RowName | None = None,
+) -> np.ndarray:
+    """Labels as a float matrix (rows x categories) of 1.0, 0.0 and NaN (not labelled).
+
+    Accepted cells: 0, 1, True, False, ``"0"``, ``"1"`` (also ``"0.0"``/``"1.0"``), and
+    blank / NaN / None for "not labelled".
+
+    Raises
+    ------
+    InputError
+        Naming the source, row and column of the first bad value.
+    """
+    row_name = row_name or _default_row_name(frame.index)
+    out = np.full((len(frame), len(categories)), np.nan)
+    for j, c in enumerate(categories):
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            values = col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            out[:, j] = values
+            continue
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            obj = col
+            values = col.to_numpy(dtype=float, na_value=np.nan, copy=True)
+            blank = np.isnan(values)
+        else:
+            obj = col.astype(object)
+            blank = _blank(obj)
+            num = pd.to_numeric(
+                obj.where(~blank, None).map(lambda x: float(x) if isinstance(x, bool) else x),
+                errors="coerce",
+            )
+            values = num.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        bad = ~blank & ~((values == 0) | (values == 1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"{source} {row_name(i)} column {c!r}: label {_shown(obj.iloc[i])!r} is not "
+                "0, 1 or blank (blank = not labelled)"
+            )
+        values[blank] = np.nan
+        out[:, j] = values
+    return out
+
+
+def _shown(value: object) -> object:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def coerce_scores(
+    frame: pd.DataFrame,
+    categories: Sequence[str],
+    *,
+    source: str = "scores",
+    row_name: RowName | None = None,
+) -> np.ndarray:
+    """Scores as a float matrix; blank / NaN = not scored. Values must lie in [0, 1].
+
+    Raises
+    ------
+    InputError
+        Naming the source, row and column of the first non-number or out-of-range value.
+    """
+    row_name = row_name or _default_row_name(frame.index)
+    out = np.full((len(frame), len(categories)), np.nan)
+    for j, c in enumerate(categories):
+        col = frame[c]
+        if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            obj = col.astype(object)
+            blank = _blank(obj)
+            num = pd.to_numeric(obj.where(~blank, None), errors="coerce")
+            values = num.to_numpy(dtype=float, na_value=np.nan)
+            bad = ~blank & np.isnan(values)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise InputError(
+                    f"{source} {row_name(i)} column {c!r}: score {obj.iloc[i]!r} is not a number"
+                )
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"{source} {row_name(i)} column {c!r}: score {float(values[i])!r} is outside [0, 1]"
+            )
+        out[:, j] = values
+    return out
+
+
+def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
+    """A stable sha256 of labelled data.
+
+    It is the sha256 of this canonical CSV text (UTF-8, ``\\n`` line ends): a header of
+    the category keys in sorted order joined by ``,``, then one line per row (in the
+    scores' row order) with each cell ``1``, ``0`` or empty (not labelled).
+
+    Parameters
+    ----------
+    labels : ndarray
+        Rows x categories of 1.0 / 0.0 / NaN.
+    categories : sequence of str
+        The column names of ``labels``.
+    """
+    cats = list(categories)
+    order = sorted(range(len(cats)), key=lambda j: cats[j])
+    h = hashlib.sha256((",".join(cats[j] for j in order) + "\n").encode())
+    if len(cats) == 0:
+        return h.hexdigest()
+    m = labels[:, order]
+    n, k = m.shape
+    codes = np.where(m == 1, 1, np.where(m == 0, 0, 2)).astype(np.intp)
+    cells = np.empty((n, 2 * k), dtype=np.uint8)
+    cells[:, 0::2] = np.array([ord("0"), ord("1"), 0], dtype=np.uint8)[codes]  # 0 = empty
+    cells[:, 1::2] = ord(",")
+    cells[:, -1] = ord("\n")
+    flat = cells.ravel()
+    h.update(flat[flat != 0].tobytes())
+    return h.hexdigest()

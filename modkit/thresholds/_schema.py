@@ -1,0 +1,212 @@
+"""The threshold file's JSON Schema, and validation with errors that name JSON paths."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .._errors import InputError
+
+__all__ = [
+    "DECISION_RULE",
+    "SCHEMA_ID",
+    "SCHEMA_VERSION",
+    "ThresholdFileError",
+    "json_path",
+    "threshold_file_schema",
+    "validate_threshold_file",
+]
+
+#: The version of the threshold file format this modkit writes and reads.
+SCHEMA_VERSION = 1
+#: The ``$id`` of the shipped schema, also written as the file's ``$schema``.
+SCHEMA_ID = f"https://modkit.dev/schemas/threshold-file/{SCHEMA_VERSION}.json"
+#: The decision rule every threshold file states.
+DECISION_RULE = "flag when score >= threshold"
+_SCHEMA_FILE = f"threshold-file-{SCHEMA_VERSION}.schema.json"
+
+
+class ThresholdFileError(InputError):
+    """A threshold file is malformed.
+
+    Attributes
+    ----------
+    problems : list of (str, str)
+        Every problem found, as (JSON path, message), e.g.
+        ``('$.profiles.input.categories["self-harm/intent"].block', 'must be <= 1')``.
+    source : str
+        The file (or ``"<dict>"``).
+    """
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {path}: {msg}" for path, msg in problems]
+        head = (
+            lines[0]
+            if len(lines) == 1
+            else (f"{source}: {len(problems)} problems\n  " + "\n  ".join(lines))
+        )
+        super().__init__(head)
+
+
+def json_path(parts: Any) -> str:
+    """A JSONPath string (``$.a.b["c/d"][0]``) for a sequence of keys and indices."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            out += f".{part}"
+        else:
+            out += f"[{json.dumps(str(part))}]"
+    return out
+
+
+@functools.cache
+def threshold_file_schema() -> dict[str, Any]:
+    """The shipped JSON Schema (draft 2020-12) of threshold files, as a dict."""
+    text = resources.files(__package__).joinpath("schema", _SCHEMA_FILE).read_text("utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = threshold_file_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _message(error: Any) -> tuple[list[Any], str]:
+    path = list(error.absolute_path)
+    v = error.validator
+    if v == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        key = extra[0] if extra else "?"
+        return [*path, key], f"unknown key (allowed: {', '.join(allowed)})"
+    if v == "required":
+        missing = re.findall(r"'([^']*)' is a required property", error.message)
+        return path, f"missing key {missing[0]!r}" if missing else error.message
+    if v in ("minimum", "maximum"):
+        return path, f"{error.instance!r} is out of range [0, 1]" if (
+            error.schema.get("minimum") == 0 and error.schema.get("maximum") == 1
+        ) else error.message
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return path, f"expected {want}, got {json.dumps(error.instance)[:40]}"
+    if v == "const":
+        return (
+            path,
+            f"must be {json.dumps(error.validator_value)}, got {json.dumps(error.instance)[:60]}",
+        )
+    return path, error.message
+
+
+def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    profiles = doc.get("profiles")
+    if not isinstance(profiles, Mapping):
+        return problems
+    for pname, prof in profiles.items():
+        cats = prof.get("categories") if isinstance(prof, Mapping) else None
+        if not isinstance(cats, Mapping):
+            continue
+        for cat, entry in cats.items():
+            if not isinstance(entry, Mapping):
+                continue
+            b, r = entry.get("block"), entry.get("review")
+            num = (int, float)
+            if isinstance(b, num) and isinstance(r, num) and not isinstance(b, bool) and r > b:
+                problems.append(
+                    (
+                        json_path(["profiles", pname, "categories", cat, "review"]),
+                        f"review threshold {r} is above block threshold {b} (need review <= block)",
+                    )
+                )
+    return problems
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ThresholdFileError(str(path), [("$", f"not UTF-8 text (byte {exc.start})")]) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ThresholdFileError(
+            str(path), [("$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
+        ) from None
+    except ValueError as exc:
+        raise ThresholdFileError(str(path), [("$", str(exc))]) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (thresholds must be numbers in [0, 1] or null)")
+
+
+def validate_threshold_file(
+    path_or_dict: str | os.PathLike[str] | Mapping[str, Any],
+) -> dict[str, Any]:
+    """Check a threshold file against the schema and the rules the schema cannot say.
+
+    Parameters
+    ----------
+    path_or_dict : path or dict
+        A JSON file, or its parsed content.
+
+    Returns
+    -------
+    dict
+        The parsed document, when valid.
+
+    Raises
+    ------
+    ThresholdFileError
+        Listing every problem with its JSON path: unknown keys, wrong
+        ``schema_version``, unknown category keys, thresholds outside [0, 1] or
+        ``review`` above ``block``.
+    """
+    if isinstance(path_or_dict, Mapping):
+        source, doc = "<dict>", path_or_dict
+    else:
+        source = str(path_or_dict)
+        doc = _load_json(Path(path_or_dict))
+    if not isinstance(doc, Mapping):
+        raise ThresholdFileError(
+            source, [("$", f"expected a JSON object, got {type(doc).__name__}")]
+        )
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ThresholdFileError(
+            source,
+            [
+                (
+                    "$.schema_version",
+                    f"unsupported schema_version {json.dumps(version)}; this modkit reads version "
+                    f"{SCHEMA_VERSION}",
+                )
+            ],
+        )
+    problems = []
+    for error in sorted(
+        _validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
+    ):
+        parts, msg = _message(error)
+        problems.append((json_path(parts), msg))
+    problems.extend(_semantic(doc))
+    if problems:
+        raise ThresholdFileError(source, problems)
+    return dict(doc)

@@ -1,0 +1,701 @@
+"""Threshold sets: per-category ``review`` / ``block`` thresholds, decisions, the file."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from .._taxonomy import CATEGORIES, order_categories
+from ._schema import (
+    DECISION_RULE,
+    SCHEMA_ID,
+    SCHEMA_VERSION,
+    ThresholdFileError,
+    validate_threshold_file,
+)
+
+__all__ = [
+    "ACTIONS",
+    "PROFILES",
+    "CategoryThreshold",
+    "Decision",
+    "ThresholdFile",
+    "ThresholdSet",
+    "load_threshold_file",
+    "load_thresholds",
+]
+
+#: The profiles a threshold file may hold: user messages and model responses.
+PROFILES = ("input", "output")
+#: Possible actions, mildest first. ``unscored``: none of the set's categories had a score.
+ACTIONS = ("allow", "review", "block", "unscored")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("modkit")
+    except Exception:  # not installed (running from a source tree)
+        return "0+unknown"
+
+
+@dataclass
+class CategoryThreshold:
+    """The thresholds of one category and how they were chosen.
+
+    Attributes
+    ----------
+    block : float or None
+        Act (block) when ``score >= block``; ``None`` never blocks.
+    review : float or None
+        Send to a person when ``review <= score < block``; ``None`` never reviews.
+        Always ``review <= block`` when both are set.
+    objective : str
+        The objective of ``block`` in the mini-language (``"precision>=0.9"``).
+    review_objective : str or None
+        The objective of ``review``.
+    confidence : float or None
+        The confidence level a constrained objective was met at (``None``: point estimate).
+    status : {"ok", "fixed", "infeasible", "insufficient_data", "manual"}
+        ``infeasible``: no threshold met the constraint, so ``block`` is ``None``.
+        ``insufficient_data``: fewer than ``min_positives`` positives (or no negatives).
+    review_status : str or None
+        The same for ``review`` (``None`` without a review objective).
+    review_clamped : bool
+        The review objective asked for a threshold above ``block``; it was set to ``block``.
+    note : str
+        Why, in words, for the non-obvious outcomes.
+    n_pos, n_neg, n_unlabelled : int or None
+        Labelled positives / negatives the threshold was fitted on, and rows without a label.
+    in_sample : dict or None
+        Confusion counts and rates at ``block`` on the fitting rows (optimistic).
+    out_of_fold : dict or None
+        The honest estimate: ``folds``, pooled out-of-fold counts and rates, and
+        percentile-bootstrap ``ci`` for precision, recall and FPR at ``ci_level``.
+    threshold_spread : dict or None
+        ``min``/``max``/``std`` of the block threshold chosen on each fold's training rows,
+        and ``never``: folds where it was ``None``.
+    baselines : dict or None
+        ``endpoint_flagged`` (the endpoint's own per-category flag) and ``fixed_0.5``: the
+        same counts on the same labelled rows.
+    bands : dict or None
+        Share of all fitting rows with a score (labelled or not) per band, and ``n``.
+    """
+
+    block: float | None
+    review: float | None = None
+    objective: str = "manual"
+    review_objective: str | None = None
+    confidence: float | None = None
+    status: str = "manual"
+    review_status: str | None = None
+    review_clamped: bool = False
+    note: str = ""
+    n_pos: int | None = None
+    n_neg: int | None = None
+    n_unlabelled: int | None = None
+    in_sample: dict[str, Any] | None = None
+    out_of_fold: dict[str, Any] | None = None
+    threshold_spread: dict[str, Any] | None = None
+    baselines: dict[str, Any] | None = None
+    bands: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's JSON object for this category."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CategoryThreshold:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a threshold set says about one item.
+
+    Attributes
+    ----------
+    action : {"allow", "review", "block", "unscored"}
+        ``block`` if any category is at or above its ``block`` threshold; ``review`` if
+        none blocks and any is at or above its ``review`` threshold; ``unscored`` if no
+        category of the set had a (finite) score; else ``allow``.
+    blocked_categories : tuple of str
+        Categories at or above ``block`` (canonical order).
+    review_categories : tuple of str
+        Categories in their review band (at or above ``review``, below ``block``).
+    categories : dict of str to str
+        The action per evaluated category (``allow``/``review``/``block``).
+    """
+
+    action: str
+    blocked_categories: tuple[str, ...] = ()
+    review_categories: tuple[str, ...] = ()
+    categories: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        """True when the action is ``block`` (what a service would report as flagged)."""
+        return self.action == "block"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "blocked_categories": list(self.blocked_categories),
+            "review_categories": list(self.review_categories),
+            "categories": dict(self.categories),
+        }
+
+
+def _check_threshold(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: threshold must be a number or None, got {value!r}") from None
+    if not (0 <= v <= 1):
+        raise InputError(f"{where}: threshold {v} is outside [0, 1]")
+    return v
+
+
+def _as_float_or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)
+
+
+class ThresholdSet:
+    """Per-category thresholds of one profile, with everything needed to decide.
+
+    Build one with :func:`modkit.fit_thresholds`, :func:`modkit.load_thresholds`, or by
+    hand with :meth:`from_thresholds`.
+
+    Parameters
+    ----------
+    categories : mapping of str to CategoryThreshold
+        Keyed by the API's category spelling.
+    profile : {"input", "output"}
+        Which traffic the set is for: user messages or model responses.
+    model : str, optional
+        The model snapshot whose scores the thresholds were fitted on.
+    labels_sha256 : str, optional
+        sha256 of the labelled data (see :func:`modkit.thresholds.labels_sha256`).
+    created : str, optional
+        ISO 8601 time of the fit (UTC).
+    n_rows : int, optional
+        Rows of the fitting data.
+    daily_volume : float, optional
+        The daily volume the review queue estimate assumes.
+    bands : dict, optional
+        Overall share of fitting rows whose action would be allow / review / block /
+        unscored, and ``n``.
+    review_per_day : float, optional
+        ``bands["review"] * daily_volume``: the expected review queue per day.
+
+    Notes
+    -----
+    Decision rule: a category fires at ``block`` when ``score >= block``, in review when
+    ``review <= score < block``; ``None`` thresholds never fire. An item is blocked if any
+    category blocks, reviewed if none blocks and any is in review, else allowed.
+    """
+
+    def __init__(
+        self,
+        categories: Mapping[str, CategoryThreshold],
+        *,
+        profile: str = "input",
+        model: str | None = None,
+        labels_sha256: str | None = None,
+        created: str | None = None,
+        n_rows: int | None = None,
+        daily_volume: float | None = None,
+        bands: dict[str, Any] | None = None,
+        review_per_day: float | None = None,
+    ) -> None:
+        if profile not in PROFILES:
+            raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
+        unknown = [c for c in categories if c not in CATEGORIES]
+        if unknown:
+            raise InputError(
+                f"unknown category keys {unknown}; expected API spellings such as {CATEGORIES[:3]}"
+            )
+        cats = {}
+        for c in order_categories(categories):
+            ct = categories[c]
+            block = _check_threshold(ct.block, f"category {c!r} block")
+            review = _check_threshold(ct.review, f"category {c!r} review")
+            if block is not None and review is not None and review > block:
+                raise InputError(
+                    f"category {c!r}: review threshold {review} is above block threshold {block}"
+                )
+            cats[c] = ct
+        self.categories: dict[str, CategoryThreshold] = cats
+        self.profile = profile
+        self.model = model
+        self.labels_sha256 = labels_sha256
+        self.created = created
+        self.n_rows = n_rows
+        self.daily_volume = daily_volume
+        self.bands = bands
+        self.review_per_day = review_per_day
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_thresholds(
+        cls,
+        thresholds: Mapping[str, float | Mapping[str, float | None] | None],
+        *,
+        profile: str = "input",
+        model: str | None = None,
+    ) -> ThresholdSet:
+        """A set from plain numbers: ``{"violence": 0.7, "hate": {"block": 0.8, "review": 0.4}}``.
+
+        A bare number is the ``block`` threshold with no review band.
+        """
+        cats = {}
+        for c, v in thresholds.items():
+            if isinstance(v, Mapping):
+                extra = set(v) - {"block", "review"}
+                if extra:
+                    raise InputError(
+                        f"category {c!r}: unknown keys {sorted(extra)} (use 'block' and 'review')"
+                    )
+                block, review = v.get("block"), v.get("review")
+            else:
+                block, review = v, None
+            cats[c] = CategoryThreshold(
+                block=_check_threshold(block, f"category {c!r} block"),
+                review=_check_threshold(review, f"category {c!r} review"),
+            )
+        return cls(cats, profile=profile, model=model)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def block(self) -> dict[str, float | None]:
+        """``{category: block threshold}``."""
+        return {c: ct.block for c, ct in self.categories.items()}
+
+    @property
+    def review(self) -> dict[str, float | None]:
+        """``{category: review threshold}``."""
+        return {c: ct.review for c, ct in self.categories.items()}
+
+    def __getitem__(self, category: str) -> CategoryThreshold:
+        return self.categories[category]
+
+    def __iter__(self):
+        return iter(self.categories)
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{c}: review={ct.review if ct.review is None else round(ct.review, 4)} "
+            f"block={ct.block if ct.block is None else round(ct.block, 4)}"
+            for c, ct in self.categories.items()
+        )
+        return f"ThresholdSet(profile={self.profile!r}, {{{parts}}})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ThresholdSet)
+            and self.to_dict() == other.to_dict()
+            and (self.profile == other.profile)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ deciding
+    def decide(self, category_scores: Mapping[str, float | None]) -> Decision:
+        """Decide one item from its ``category_scores`` (as the endpoint returns them).
+
+        Categories the set does not hold are ignored; a category of the set that is
+        missing from ``category_scores`` (or ``None``/NaN) does not fire.
+        """
+        per: dict[str, str] = {}
+        blocked, reviewed = [], []
+        for c, ct in self.categories.items():
+            s = category_scores.get(c)
+            if s is None:
+                continue
+            try:
+                s = float(s)
+            except (TypeError, ValueError):
+                raise InputError(f"score of {c!r} must be a number, got {s!r}") from None
+            if math.isnan(s):
+                continue
+            if ct.block is not None and s >= ct.block:
+                per[c] = "block"
+                blocked.append(c)
+            elif ct.review is not None and s >= ct.review:
+                per[c] = "review"
+                reviewed.append(c)
+            else:
+                per[c] = "allow"
+        if not per:
+            action = "unscored"
+        else:
+            action = "block" if blocked else "review" if reviewed else "allow"
+        return Decision(action, tuple(blocked), tuple(reviewed), per)
+
+    def apply(self, results: pd.DataFrame, *, missing: str = "error") -> pd.DataFrame:
+        """Decide every row of a results frame at once (vectorised :meth:`decide`).
+
+        Parameters
+        ----------
+        results : DataFrame
+            One float column per category key, as :func:`modkit.moderate` returns.
+        missing : {"error", "ignore"}
+            What to do when a category of the set has no column: raise
+            :class:`~modkit.InputError`, or treat it as unscored.
+
+        Returns
+        -------
+        DataFrame
+            On ``results``' index: ``action``, ``blocked_categories`` and
+            ``review_categories`` (comma-separated category keys, ``""`` for none) and one
+            ``action:<category>`` column per category (``allow``/``review``/``block``, or
+            ``""`` where the score is missing).
+        """
+        if missing not in ("error", "ignore"):
+            raise InputError(f"missing must be 'error' or 'ignore', got {missing!r}")
+        cats = list(self.categories)
+        absent = [c for c in cats if c not in results.columns]
+        if absent and missing == "error":
+            raise InputError(
+                f"results have no score column for {absent} "
+                "(pass missing='ignore' to treat them as unscored)"
+            )
+        n = len(results)
+        scores = np.full((n, len(cats)), np.nan)
+        for j, c in enumerate(cats):
+            if c in results.columns:
+                try:
+                    scores[:, j] = pd.to_numeric(results[c], errors="raise").to_numpy(
+                        dtype=float, na_value=np.nan
+                    )
+                except (TypeError, ValueError):
+                    raise InputError(f"results column {c!r} holds non-numbers") from None
+        block = np.array([_as_float_or_inf(self.categories[c].block) for c in cats])
+        review = np.array([_as_float_or_inf(self.categories[c].review) for c in cats])
+        scored = ~np.isnan(scores)
+        with np.errstate(invalid="ignore"):
+            is_block = scores >= block
+            is_review = (scores >= review) & ~is_block
+        any_block = is_block.any(axis=1)
+        any_review = is_review.any(axis=1)
+        any_scored = scored.any(axis=1)
+        action = np.where(any_block, "block", np.where(any_review, "review", "allow"))
+        action = np.where(any_scored, action, "unscored").astype(object)
+        out = pd.DataFrame(index=results.index)
+        out["action"] = action
+        out["blocked_categories"] = _joined(is_block, cats)
+        out["review_categories"] = _joined(is_review, cats)
+        for j, c in enumerate(cats):
+            col = np.where(is_block[:, j], "block", np.where(is_review[:, j], "review", "allow"))
+            out[f"action:{c}"] = np.where(scored[:, j], col, "").astype(object)
+        return out
+
+    # ------------------------------------------------------------------ reports
+    def summary(self) -> pd.DataFrame:
+        """One row per category: thresholds, status, counts, out-of-fold rates with CIs."""
+        rows = []
+        for c, ct in self.categories.items():
+            oof = ct.out_of_fold or {}
+            ci = oof.get("ci") or {}
+            spread = ct.threshold_spread or {}
+            bands = ct.bands or {}
+            base = ct.baselines or {}
+            row = {
+                "category": c,
+                "review": ct.review,
+                "block": ct.block,
+                "objective": ct.objective,
+                "status": ct.status,
+                "review_objective": ct.review_objective,
+                "review_status": ct.review_status,
+                "n_pos": ct.n_pos,
+                "n_neg": ct.n_neg,
+            }
+            for m in ("precision", "recall", "fpr"):
+                lo_hi = ci.get(m) or (None, None)
+                row[f"oof_{m}"] = oof.get(m)
+                row[f"oof_{m}_lo"], row[f"oof_{m}_hi"] = lo_hi
+            row["threshold_min"] = spread.get("min")
+            row["threshold_max"] = spread.get("max")
+            for b in ("allow", "review", "block"):
+                row[f"share_{b}"] = bands.get(b)
+            for name, key in (("endpoint", "endpoint_flagged"), ("fixed_0.5", "fixed_0.5")):
+                conf = base.get(key) or {}
+                row[f"{name}_precision"] = conf.get("precision")
+                row[f"{name}_recall"] = conf.get("recall")
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("category") if rows else pd.DataFrame()
+
+    def report(self) -> str:
+        """A short plain-text report: one line per category, then the bands."""
+
+        def f(x: Any, spec: str = ".3f") -> str:
+            return "-" if x is None else format(x, spec)
+
+        def ci(oof: Mapping[str, Any], m: str) -> str:
+            v = oof.get(m)
+            lo_hi = (oof.get("ci") or {}).get(m)
+            s = f(v)
+            return s + (f" [{f(lo_hi[0])}, {f(lo_hi[1])}]" if lo_hi else "")
+
+        lines = [
+            f"profile {self.profile}: flag when score >= threshold"
+            + (f"; model {self.model}" if self.model else "")
+        ]
+        for c, ct in self.categories.items():
+            head = (
+                f"{c:24s} block {f(ct.block, '.4f'):>6s} review {f(ct.review, '.4f'):>6s} "
+                f"{ct.objective} [{ct.status}]"
+            )
+            if ct.n_pos is not None:
+                head += f" n_pos={ct.n_pos} n_neg={ct.n_neg}"
+            lines.append(head)
+            oof = ct.out_of_fold
+            if oof:
+                lines.append(
+                    f"    out-of-fold ({oof['folds']} folds, {int(oof['ci_level'] * 100)}% CI):"
+                    f" precision {ci(oof, 'precision')} recall {ci(oof, 'recall')}"
+                    f" fpr {ci(oof, 'fpr')}"
+                )
+            sp = ct.threshold_spread
+            if sp and sp.get("min") is not None:
+                lines.append(
+                    f"    threshold across folds: {f(sp['min'], '.4f')}..{f(sp['max'], '.4f')}"
+                    f" (std {f(sp['std'], '.4f')}, never-flag folds {sp['never']})"
+                )
+            for name, key in (("endpoint flagged", "endpoint_flagged"), ("fixed 0.5", "fixed_0.5")):
+                conf = (ct.baselines or {}).get(key)
+                if conf:
+                    lines.append(
+                        f"    {name:16s}: precision {f(conf['precision'])} recall "
+                        f"{f(conf['recall'])} fpr {f(conf['fpr'])}"
+                    )
+            if ct.review_clamped:
+                lines.append("    review threshold clamped to block")
+            if ct.note:
+                lines.append(f"    note: {ct.note}")
+        if self.bands:
+            b = self.bands
+            lines.append(
+                f"bands (share of {b['n']} rows): allow {b['allow']:.2%}, review "
+                f"{b['review']:.2%}, block {b['block']:.2%}"
+                + (f", unscored {b['unscored']:.2%}" if b.get("unscored") else "")
+            )
+        if self.review_per_day is not None:
+            lines.append(
+                f"expected review queue: {self.review_per_day:,.0f} per day at "
+                f"{self.daily_volume:,.0f} items per day"
+            )
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, Any]:
+        """The profile's JSON object (as it appears under ``profiles.<profile>``)."""
+        return {
+            "model": self.model,
+            "labels_sha256": self.labels_sha256,
+            "created": self.created,
+            "n_rows": self.n_rows,
+            "daily_volume": self.daily_volume,
+            "bands": self.bands,
+            "review_per_day": self.review_per_day,
+            "categories": {c: ct.to_dict() for c, ct in self.categories.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, profile: str = "input") -> ThresholdSet:
+        """A set from its profile object (not validated: see :class:`ThresholdFile`)."""
+        cats = {c: CategoryThreshold.from_dict(v) for c, v in data.get("categories", {}).items()}
+        return cls(
+            cats,
+            profile=profile,
+            **{
+                k: data.get(k)
+                for k in (
+                    "model",
+                    "labels_sha256",
+                    "created",
+                    "n_rows",
+                    "daily_volume",
+                    "bands",
+                    "review_per_day",
+                )
+            },
+        )
+
+    def save(self, path: str | os.PathLike[str], *, merge: bool = False) -> Path:
+        """Write a threshold file holding this set as its profile.
+
+        Parameters
+        ----------
+        path : path
+            The JSON file.
+        merge : bool, default False
+            If the file exists, keep its other profile (it is validated first) and
+            replace only this set's profile.
+        """
+        path = Path(path)
+        profiles: dict[str, ThresholdSet] = {}
+        if merge and path.exists():
+            profiles.update(ThresholdFile.load(path).profiles)
+        profiles[self.profile] = self
+        return ThresholdFile(profiles).save(path)
+
+
+def _joined(mask: np.ndarray, cats: list[str]) -> np.ndarray:
+    n = mask.shape[0]
+    acc = np.full(n, "", dtype=object)
+    for j, c in enumerate(cats):
+        acc = acc + np.where(mask[:, j], c + ",", "").astype(object)
+    return np.array([s[:-1] if s else s for s in acc], dtype=object) if n else acc
+
+
+def _common(values: Iterable[str | None]) -> str | None:
+    distinct = set(values)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+class ThresholdFile:
+    """A threshold file: one :class:`ThresholdSet` per profile (``input``, ``output``).
+
+    Parameters
+    ----------
+    profiles : mapping of str to ThresholdSet, or iterable of ThresholdSet
+        Each set's own ``profile`` must match its key.
+    created : str, optional
+        The file's ``created`` time (default: now, UTC).
+
+    Notes
+    -----
+    The file-level ``model`` and ``labels_sha256`` are those of the profiles when they
+    agree, else ``null`` (each profile keeps its own).
+    """
+
+    def __init__(
+        self,
+        profiles: Mapping[str, ThresholdSet] | Iterable[ThresholdSet],
+        *,
+        created: str | None = None,
+        modkit_version: str | None = None,
+    ) -> None:
+        items = (
+            profiles.items()
+            if isinstance(profiles, Mapping)
+            else ((ts.profile, ts) for ts in profiles)
+        )
+        self.profiles: dict[str, ThresholdSet] = {}
+        for name, ts in items:
+            if name not in PROFILES:
+                raise InputError(f"profile must be one of {PROFILES}, got {name!r}")
+            if ts.profile != name:
+                ts = ThresholdSet.from_dict(ts.to_dict(), profile=name)
+            self.profiles[name] = ts
+        if not self.profiles:
+            raise InputError("a threshold file needs at least one profile")
+        self.created = created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        self.modkit_version = modkit_version or _version()
+
+    def __getitem__(self, profile: str) -> ThresholdSet:
+        try:
+            return self.profiles[profile]
+        except KeyError:
+            raise InputError(
+                f"the file has no profile {profile!r} (profiles: {', '.join(self.profiles)})"
+            ) from None
+
+    def __contains__(self, profile: object) -> bool:
+        return profile in self.profiles
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's JSON document."""
+        sets = [self.profiles[p] for p in PROFILES if p in self.profiles]
+        return {
+            "$schema": SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "decision_rule": DECISION_RULE,
+            "model": _common(ts.model for ts in sets),
+            "labels_sha256": _common(ts.labels_sha256 for ts in sets),
+            "created": self.created,
+            "modkit_version": self.modkit_version,
+            "profiles": {ts.profile: ts.to_dict() for ts in sets},
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str = "<dict>") -> ThresholdFile:
+        """Validate a parsed file and build it (raises :class:`ThresholdFileError`)."""
+        try:
+            validate_threshold_file(doc)
+        except ThresholdFileError as exc:
+            raise ThresholdFileError(source, exc.problems) from None
+        profiles = {
+            p: ThresholdSet.from_dict(body, profile=p) for p, body in doc["profiles"].items()
+        }
+        return cls(profiles, created=doc.get("created"), modkit_version=doc.get("modkit_version"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ThresholdFile:
+        """Read and validate a threshold file."""
+        doc = validate_threshold_file(path)
+        return cls.from_dict(doc, source=str(path))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Validate and write the file (atomically: temporary name, then rename)."""
+        path = Path(path)
+        doc = self.to_dict()
+        try:
+            text = json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False)
+        except ValueError as exc:
+            raise InputError(f"{path}: cannot write a non-finite number ({exc})") from None
+        validate_threshold_file(doc)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def load_threshold_file(path: str | os.PathLike[str]) -> ThresholdFile:
+    """Read and validate a threshold file with all its profiles.
+
+    Raises
+    ------
+    ThresholdFileError
+        The file is malformed; the message names the JSON path of each problem.
+    """
+    return ThresholdFile.load(path)
+
+
+def load_thresholds(path: str | os.PathLike[str], profile: str = "input") -> ThresholdSet:
+    """Read one profile of a threshold file.
+
+    Parameters
+    ----------
+    path : path
+        The JSON file (validated against the shipped schema).
+    profile : {"input", "output"}, default "input"
+
+    Raises
+    ------
+    ThresholdFileError
+        The file is malformed (the message names the JSON path of each problem).
+    InputError
+        The file has no such profile.
+    """
+    return ThresholdFile.load(path)[profile]

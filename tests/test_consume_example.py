@@ -1,0 +1,76 @@
+"""examples/consume_thresholds.py needs only the standard library and agrees with decide()."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from modkit.thresholds import ThresholdFile, ThresholdSet
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "consume_thresholds.py"
+
+
+def _run(*args, stdin=None):
+    # -I -S: isolated mode, no site-packages, so anything beyond the standard library fails.
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(EXAMPLE), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_consumer_agrees_with_decide(tmp_path):
+    inp = ThresholdSet.from_thresholds(
+        {
+            "violence": {"review": 0.4, "block": 0.8},
+            "hate": 0.6,
+            "self-harm/intent": {"review": 0.2, "block": None},
+            "sexual": {"review": None, "block": None},
+        }
+    )
+    out = ThresholdSet.from_thresholds({"violence": 0.3}, profile="output")
+    path = tmp_path / "t.json"
+    ThresholdFile([inp, out]).save(path)
+    rng = np.random.default_rng(0)
+    cats = ["violence", "hate", "self-harm/intent", "sexual", "illicit"]
+    cases = [{}, {"violence": 0.8}, {"violence": 0.79999}, {"illicit": 1.0}]
+    for _ in range(12):
+        cases.append(
+            {
+                c: float(rng.choice([0.2, 0.4, 0.6, 0.8, rng.random()]))
+                for c in cats
+                if rng.random() < 0.8
+            }
+        )
+    for i, scores in enumerate(cases):
+        for profile, ts in (("input", inp), ("output", out)):
+            payload = json.dumps(scores)
+            if i % 2:
+                got = _run(str(path), payload, "--profile", profile)
+            else:
+                got = _run(str(path), "--profile", profile, stdin=payload)
+            want = ts.decide(scores)
+            assert got == {
+                "action": want.action,
+                "blocked_categories": list(want.blocked_categories),
+                "review_categories": list(want.review_categories),
+            }, scores
+
+
+def test_consumer_uses_only_the_standard_library():
+    source = EXAMPLE.read_text()
+    imports = {
+        line.split()[1].split(".")[0]
+        for line in source.splitlines()
+        if line.startswith(("import ", "from "))
+    }
+    assert imports <= set(sys.stdlib_module_names)
