@@ -78,7 +78,9 @@ def moderate(
     max_retries : int, default 8
         Retries of a transient failure (429, 408, 409, 5xx, connection error, timeout,
         a 200 whose body is not valid JSON or lacks ``results``) before the batch's
-        texts are recorded as failed.
+        texts are recorded as failed. A 429 that says when to retry (``retry-after``)
+        is flow control rather than failure: a batch may wait out ``4 * max_retries +
+        4`` of those.
     text_column : str, default "text"
         The column of a DataFrame that holds the texts.
 
@@ -223,13 +225,32 @@ class _Batch:
 
 @dataclass
 class _Throttle:
-    """Run-wide pacing: a pause every request honours, and an AIMD concurrency limit."""
+    """Run-wide pacing shared by every request of a run.
+
+    Three mechanisms:
+
+    * a pause every request honours (``retry-after`` of a 429, or an exhausted
+      ``x-ratelimit-remaining-*`` until its reset);
+    * pacing: when the rate-limit headers say fewer requests are left than could be in
+      flight, requests start one refill interval apart (the interval is
+      ``reset / (limit - remaining)``, the time the endpoint takes to grant one more
+      request), so the run settles at the budget instead of hammering it;
+    * without such headers, a 429 sets the pace at the success rate of the last few
+      seconds (what the budget let through); each further 429 slows it by 10 % and
+      each success speeds it up by 1 %, so it settles just under the budget;
+    * an AIMD concurrency limit, halved once per episode of 429s when neither tells
+      the pace, and grown back by one per ``limit`` successes.
+    """
 
     ceiling: int
     limit: float = 0.0
     in_flight: int = 0
     pause_until: float = 0.0
     last_cut: float = -1e9
+    interval: float = 0.0
+    next_start: float = 0.0
+    learned: bool = False  # interval learned from 429s (no rate-limit headers)
+    successes: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     cond: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def __post_init__(self) -> None:
@@ -239,13 +260,16 @@ class _Throttle:
         loop = asyncio.get_running_loop()
         async with self.cond:
             while True:
-                wait = self.pause_until - loop.time()
-                if wait > 0:
+                now = loop.time()
+                start_at = max(self.pause_until, self.next_start if self.interval else 0.0)
+                if start_at > now:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.cond.wait(), timeout=wait)
+                        await asyncio.wait_for(self.cond.wait(), timeout=start_at - now)
                     continue
                 if self.in_flight < max(1, int(self.limit)):
                     self.in_flight += 1
+                    if self.interval:
+                        self.next_start = max(now, self.next_start) + self.interval
                     return
                 await self.cond.wait()
 
@@ -256,22 +280,56 @@ class _Throttle:
 
     def on_success(self, rate: dict[str, float] | None) -> None:
         now = asyncio.get_running_loop().time()
+        self.successes.append(now)
         self.limit = min(float(self.ceiling), self.limit + 1.0 / max(self.limit, 1.0))
+        if self.learned:
+            self.interval *= 0.99  # probe for more budget, slowly
         if not rate:
             return
+        remaining = rate.get("remaining_requests")
+        reset = rate.get("reset_requests")
+        limit = rate.get("limit_requests")
+        if remaining is not None and reset is not None and limit and limit > remaining:
+            per_request = reset / (limit - remaining) if reset > 0 else 0.0
+            self.learned = False  # the headers know better
+            if remaining < 2 * self.ceiling:  # could run dry with what is in flight: pace
+                self.interval = per_request
+            elif remaining >= 4 * self.ceiling:  # plenty left: full speed again
+                self.interval = 0.0
         for kind in ("requests", "tokens"):
             remaining = rate.get(f"remaining_{kind}")
             reset = rate.get(f"reset_{kind}")
-            if remaining is not None and reset is not None and remaining < 1:
-                self.pause_until = max(self.pause_until, now + reset)
+            if remaining is None or reset is None or remaining >= 1:
+                continue
+            if kind == "requests" and self.interval:
+                continue  # paced already: the next start is one interval away
+            self.pause_until = max(self.pause_until, now + reset)
 
     def on_rate_limited(self, retry_after: float | None, attempt: int) -> None:
         now = asyncio.get_running_loop().time()
         delay = retry_after if retry_after is not None else _backoff(attempt)
         self.pause_until = max(self.pause_until, now + delay)
-        if now - self.last_cut > max(delay, 0.05):  # cut once per episode, not per 429
+        if self.interval and not self.learned:
+            return  # paced by the headers: concurrency is not what overran the budget
+        if self.interval:  # paced by what we learned, and still too fast: slow down
+            self.interval *= 1.1
+            return
+        rate = self._recent_success_rate(now)
+        if rate is not None:
+            # Over budget, with no headers to say by how much: what got through lately
+            # is what the budget allows. Pace there, then probe upwards (on_success).
+            self.interval = 1.0 / rate
+            self.learned = True
+        elif now - self.last_cut > max(delay, 0.05):  # cut once per episode, not per 429
             self.limit = max(1.0, self.limit / 2)
             self.last_cut = now
+
+    def _recent_success_rate(self, now: float) -> float | None:
+        """Successes per second over the last few seconds (None: too few to tell)."""
+        recent = [t for t in self.successes if now - t <= 5.0]
+        if len(recent) < 4 or now - recent[0] <= 0:
+            return None
+        return (len(recent) - 1) / (now - recent[0])
 
 
 def _backoff(attempt: int) -> float:
@@ -379,16 +437,22 @@ class _Run:
 
     async def _process(self, batch: _Batch, queue: deque[_Batch], throttle: _Throttle) -> None:
         attempt = 0
+        waits = 0  # 429s that said when to come back: flow control, allowed 4x as many
         while True:
             await throttle.acquire()
             try:
                 outcome = await self.backend.ascore_batch(batch.texts)
             except TransientBackendError as exc:
                 await throttle.release()
-                attempt += 1
+                if exc.rate_limited and exc.retry_after is not None:
+                    waits += 1
+                else:
+                    attempt += 1
                 if exc.rate_limited:
-                    throttle.on_rate_limited(exc.retry_after, attempt)
-                if attempt > self.max_retries or self.stop is not None:
+                    throttle.on_rate_limited(exc.retry_after, attempt + 1)
+                give_up = attempt > self.max_retries or waits > 4 * self.max_retries + 4
+                if give_up or self.stop is not None:
+                    attempt += waits
                     msg = f"failed after {attempt} attempts: {exc}"
                     self._record(batch, [ItemError(msg, exc.code)] * len(batch.keys))
                     return
@@ -469,22 +533,34 @@ def _assemble(
             flagged[i] = res.flagged
             model[i] = res.model
             mod_id[i] = res.id
-            raw[i] = json.dumps(res.to_dict(), separators=(",", ":"))
+            raw[i] = _result_json(res)
         elif isinstance(res, ItemError):
             error[i] = res.message
         else:
             error[i] = missing_reason
     error[m] = none_reason  # rows whose key is None
     idx = np.where(codes < 0, m, codes)
-    out = frame.copy()
-    for j, c in enumerate(categories):
-        out[c] = scores[idx, j]
-    out["flagged"] = pd.array(flagged[idx], dtype="boolean")
-    out["model"] = model[idx]
-    out["moderation_id"] = mod_id[idx]
-    out["error"] = error[idx]
-    out["result_json"] = raw[idx]
-    return out
+    columns: dict[str, Any] = {c: scores[idx, j] for j, c in enumerate(categories)}
+    columns["flagged"] = pd.array(flagged[idx], dtype="boolean")
+    columns["model"] = model[idx]
+    columns["moderation_id"] = mod_id[idx]
+    columns["error"] = error[idx]
+    columns["result_json"] = raw[idx]
+    added = pd.DataFrame(columns, index=frame.index)
+    kept = frame.drop(columns=[c for c in categories if c in frame.columns])
+    return pd.concat([kept, added], axis=1)
+
+
+def _result_json(res: ModerationResult) -> str:
+    """``json.dumps(res.to_dict())`` without copying the result's dicts first."""
+    body: dict[str, Any] = {
+        "flagged": res.flagged,
+        "categories": res.categories,
+        "category_scores": res.category_scores,
+    }
+    if res.category_applied_input_types:
+        body["category_applied_input_types"] = res.category_applied_input_types
+    return json.dumps(body, separators=(",", ":"))
 
 
 def category_columns(results: pd.DataFrame) -> list[str]:

@@ -11,8 +11,14 @@ from .._cache import Cache
 __all__ = ["add_backend_options", "add_cache_options", "backend_from_args", "cache_from_args"]
 
 
-def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend --base-url --model --api-key-env --replay``."""
+def add_backend_options(
+    parser: argparse.ArgumentParser, *, key_flag: str = "--api-key-env"
+) -> None:
+    """Add ``--backend --base-url --model --api-key-env --replay``.
+
+    ``key_flag`` renames the option naming the upstream key's variable (``modkit serve``
+    uses ``--api-key-env`` for its own bearer token and ``--upstream-api-key-env`` here).
+    """
     group = parser.add_argument_group("backend")
     group.add_argument(
         "--backend",
@@ -25,7 +31,8 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         "--model", help="model to ask for (backend openai; default omni-moderation-latest)"
     )
     group.add_argument(
-        "--api-key-env",
+        key_flag,
+        dest="upstream_key_env",
         default="OPENAI_API_KEY",
         metavar="NAME",
         help="environment variable holding the API key (default OPENAI_API_KEY)",
@@ -39,7 +46,7 @@ def backend_from_args(args: argparse.Namespace, *, api_key_env: str | None = Non
         args.backend,
         model=args.model,
         base_url=args.base_url,
-        api_key_env=api_key_env or args.api_key_env,
+        api_key_env=api_key_env or args.upstream_key_env,
         path=args.replay,
     )
 

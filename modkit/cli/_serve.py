@@ -1,0 +1,105 @@
+"""``modkit serve``: an OpenAI-compatible moderation server around a backend."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+
+from .._errors import InputError
+from ._common import add_backend_options, add_cache_options, backend_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..server import ServerLimits
+
+    d = ServerLimits()
+    p = sub.add_parser(
+        "serve",
+        help="serve a backend over an OpenAI-compatible HTTP API",
+        description="Serve POST /v1/moderations, GET /v1/models and GET /healthz, backed by "
+        "any modkit backend (local, replay, or openai to proxy upstream through the cache). "
+        "Malformed requests, image inputs and requests over the size limits get a 400 in "
+        "the OpenAI error shape. Cache: --cache PATH for any backend; without it only "
+        "--backend openai uses the default cache (the user cache directory).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="require 'Authorization: Bearer <value of $NAME>' on every /v1 request",
+    )
+    add_backend_options(p, key_flag="--upstream-api-key-env")
+    add_cache_options(p)
+    limits = p.add_argument_group("limits (over a limit: HTTP 400)")
+    limits.add_argument(
+        "--max-inputs",
+        type=int,
+        default=d.max_inputs,
+        help=f"texts per request (default {d.max_inputs})",
+    )
+    limits.add_argument(
+        "--max-input-chars",
+        type=int,
+        default=d.max_input_chars,
+        help=f"characters per text (default {d.max_input_chars})",
+    )
+    limits.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=d.max_body_bytes,
+        help=f"bytes per request body (default {d.max_body_bytes})",
+    )
+    p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._cache import Cache
+    from ..server import ServerLimits, create_app, serve
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise InputError(
+                f"--api-key-env {args.api_key_env}: the environment variable is not set or empty"
+            )
+    elif not _is_loopback(args.host):
+        print(
+            f"modkit serve: warning: listening on {args.host} without --api-key-env: "
+            "anyone who can reach this port can use the backend",
+            file=sys.stderr,
+        )
+    limits = ServerLimits(args.max_inputs, args.max_input_chars, args.max_body_bytes)
+    backend = backend_from_args(args)
+    # The cache: --cache PATH always; the default cache only when proxying a paid API.
+    cache = None
+    if not args.no_cache and (args.cache or args.backend == "openai"):
+        cache = Cache(args.cache) if args.cache else Cache()
+    app = create_app(backend, cache=cache, api_key=api_key, limits=limits)
+    print(
+        f"modkit serve: backend {backend.name} (model {backend.model}) at "
+        f"http://{args.host}:{args.port}/v1"
+        + (f", cache {cache.path}" if cache is not None else ", no cache")
+        + (f", bearer token from ${args.api_key_env}" if api_key else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        serve(app, host=args.host, port=args.port, access_log=not args.no_access_log)
+    finally:
+        if cache is not None:
+            cache.close()
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,10 @@
+"""An OpenAI-compatible moderation server around any modkit backend.
+
+>>> from modkit.server import create_app, serve
+>>> serve(modkit.ReplayBackend("data/openai-forum-2023.jsonl"), port=8000)  # doctest: +SKIP
+"""
+
+from ._app import Postprocess, ServerLimits, create_app
+from ._run import ServerThread, serve
+
+__all__ = ["Postprocess", "ServerLimits", "ServerThread", "create_app", "serve"]

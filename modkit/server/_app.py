@@ -1,0 +1,440 @@
+"""The OpenAI-compatible moderation server (a Starlette app)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .._backend import Backend
+from .._cache import Cache, cache_key
+from .._errors import (
+    AuthenticationError,
+    BackendError,
+    BatchRejectedError,
+    InputError,
+    QuotaExceededError,
+    TransientBackendError,
+)
+from .._result import ItemError, ModerationResult
+
+__all__ = ["ServerLimits", "create_app"]
+
+logger = logging.getLogger("modkit.server")
+
+#: ``postprocess(result) -> result``: applied to every result before it is sent.
+Postprocess = Callable[[ModerationResult], ModerationResult]
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Size limits of one ``POST /v1/moderations`` request; over a limit is a 400.
+
+    Attributes
+    ----------
+    max_inputs : int, default 256
+        Texts in one request's ``input`` list.
+    max_input_chars : int, default 32768
+        Characters in one text.
+    max_body_bytes : int, default 8 MiB
+        Bytes of the request body.
+    """
+
+    max_inputs: int = 256
+    max_input_chars: int = 32_768
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("max_inputs", "max_input_chars", "max_body_bytes"):
+            if getattr(self, name) < 1:
+                raise InputError(
+                    f"server limit {name} must be at least 1, got {getattr(self, name)}"
+                )
+
+
+class _RequestError(Exception):
+    """An error response in the OpenAI error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def create_app(
+    backend: Backend,
+    *,
+    cache: Cache | None = None,
+    api_key: str | None = None,
+    postprocess: Postprocess | None = None,
+    limits: ServerLimits | None = None,
+    close_backend: bool = True,
+) -> Starlette:
+    """Build the OpenAI-compatible moderation server around a backend.
+
+    Routes: ``POST /v1/moderations`` (``input``: a string, a list of strings, or a list
+    of ``{"type": "text", "text": ...}`` objects; optional ``model``), ``GET
+    /v1/models``, ``GET /v1/models/{id}`` and ``GET /healthz``.
+
+    Parameters
+    ----------
+    backend : Backend
+        Any modkit backend (local, replay, or ``openai`` to proxy upstream).
+    cache : Cache, optional
+        Look results up here first and store what the backend returns (keyed like
+        :func:`modkit.moderate`'s cache, so the two share entries).
+    api_key : str, optional
+        If set, every ``/v1`` request needs ``Authorization: Bearer <api_key>`` (401
+        otherwise). Compared in constant time; never logged.
+    postprocess : callable, optional
+        ``postprocess(result) -> result``, applied to each :class:`ModerationResult`
+        before it is serialised (e.g. to rewrite ``flagged`` and ``categories`` from a
+        threshold file). Cached results are stored before this step.
+    limits : ServerLimits, optional
+        Size limits of one request (default :class:`ServerLimits`).
+    close_backend : bool, default True
+        Close the backend's network resources when the app shuts down.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        An ASGI app; run it with :func:`modkit.server.serve` or any ASGI server.
+
+    Notes
+    -----
+    A request is answered with a 400 in the OpenAI error shape when its body is not
+    JSON, ``input`` is missing or of the wrong type, an input is an image, a limit of
+    :class:`ServerLimits` is exceeded, or the backend rejects one of the texts (the
+    message names the input's index, as the real endpoint does, so that
+    :func:`modkit.moderate` can split the batch and find it).
+    """
+    limits = limits or ServerLimits()
+    key_digest = hashlib.sha256(api_key.encode()).digest() if api_key else None
+
+    def check_auth(request: Request) -> None:
+        if key_digest is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = hashlib.sha256(token.strip().encode()).digest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given, key_digest):
+            raise _RequestError(
+                401,
+                "Incorrect or missing API key: send 'Authorization: Bearer <key>'.",
+                code="invalid_api_key",
+            )
+
+    async def moderations(request: Request) -> JSONResponse:
+        check_auth(request)
+        texts = await _read_inputs(request, limits)
+        try:
+            results = await _score(backend, cache, texts)
+        except _RequestError:
+            raise
+        except Exception as exc:  # a backend bug: answer 500, keep serving
+            logger.error("backend %r failed: %s", backend.name, type(exc).__name__)
+            raise _RequestError(
+                500, f"backend {backend.name!r} failed", type="server_error", code="backend_error"
+            ) from None
+        for i, res in enumerate(results):
+            if isinstance(res, ItemError):
+                raise _RequestError(
+                    400,
+                    f"input[{i}]: {res.message}",
+                    param=f"input[{i}]",
+                    code=res.code or "invalid_input",
+                )
+        scored = [r for r in results if isinstance(r, ModerationResult)]
+        if postprocess is not None:
+            scored = [postprocess(r) for r in scored]
+        model = next((r.model for r in scored if r.model), backend.model)
+        body = {
+            "id": f"modr-{uuid.uuid4().hex}",
+            "model": model,
+            "results": [_result_json(r) for r in scored],
+        }
+        return JSONResponse(body)
+
+    async def models(request: Request) -> JSONResponse:
+        check_auth(request)
+        return JSONResponse({"object": "list", "data": [_model_card(backend.model)]})
+
+    async def model(request: Request) -> JSONResponse:
+        check_auth(request)
+        name = request.path_params["model"]
+        if name != backend.model:
+            raise _RequestError(
+                404, f"The model {name!r} does not exist.", param="model", code="model_not_found"
+            )
+        return JSONResponse(_model_card(name))
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "backend": backend.name, "model": backend.model})
+
+    async def request_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, _RequestError)
+        return exc.response()
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        err = _RequestError(
+            exc.status_code, str(exc.detail), code="not_found" if exc.status_code == 404 else None
+        )
+        return err.response()
+
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("internal error: %s", type(exc).__name__)
+        return _RequestError(500, "internal server error", type="server_error").response()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_backend:
+                await backend.aclose()
+
+    routes = [
+        Route("/v1/moderations", moderations, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/models/{model:path}", model, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            _RequestError: request_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.backend = backend
+    app.state.limits = limits
+    return app
+
+
+def _model_card(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "modkit"}
+
+
+def _result_json(res: ModerationResult) -> dict[str, Any]:
+    out = res.to_dict()
+    if "category_applied_input_types" not in out:  # legacy results: text was the input
+        out["category_applied_input_types"] = {k: ["text"] for k in res.category_scores}
+    return out
+
+
+async def _read_inputs(request: Request, limits: ServerLimits) -> list[str]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise _too_big(int(declared), limits)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise _too_big(size, limits)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise _RequestError(
+            400, f"the request body is not valid JSON{where}", code="invalid_json"
+        ) from None
+    if not isinstance(payload, dict):
+        raise _RequestError(400, "the request body must be a JSON object", code="invalid_json")
+    model = payload.get("model")
+    if model is not None and not isinstance(model, str):
+        raise _RequestError(400, "'model' must be a string", param="model", code="invalid_type")
+    if "input" not in payload:
+        raise _RequestError(
+            400,
+            "missing required parameter 'input'",
+            param="input",
+            code="missing_required_parameter",
+        )
+    return _texts(payload["input"], limits)
+
+
+def _too_big(size: int, limits: ServerLimits) -> _RequestError:
+    return _RequestError(
+        400,
+        f"request body of {size} bytes is over this server's limit of "
+        f"{limits.max_body_bytes} bytes",
+        code="request_too_large",
+    )
+
+
+def _texts(value: Any, limits: ServerLimits) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise _RequestError(
+            400,
+            "'input' must be a string, a list of strings or a list of text objects, "
+            f"not {type(value).__name__}",
+            param="input",
+            code="invalid_type",
+        )
+    if not items:
+        raise _RequestError(400, "'input' is an empty list", param="input", code="invalid_value")
+    if len(items) > limits.max_inputs:
+        raise _RequestError(
+            400,
+            f"too many inputs: {len(items)} is over this server's limit of "
+            f"{limits.max_inputs} per request",
+            param="input",
+            code="too_many_inputs",
+        )
+    texts: list[str] = []
+    for i, item in enumerate(items):
+        text = _one_text(item, i)
+        if len(text) > limits.max_input_chars:
+            raise _RequestError(
+                400,
+                f"input[{i}]: {len(text)} characters is over this server's limit of "
+                f"{limits.max_input_chars} per input",
+                param=f"input[{i}]",
+                code="input_too_long",
+            )
+        texts.append(text)
+    return texts
+
+
+def _one_text(item: Any, i: int) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        kind = item.get("type")
+        if kind == "text" and isinstance(item.get("text"), str):
+            return str(item["text"])
+        if kind in ("image_url", "image", "input_image"):
+            raise _RequestError(
+                400,
+                f"input[{i}]: image inputs are not supported: this server scores text only",
+                param=f"input[{i}]",
+                code="unsupported_input_type",
+            )
+        raise _RequestError(
+            400,
+            f"input[{i}]: an input object needs type 'text' and a string 'text'",
+            param=f"input[{i}]",
+            code="invalid_type",
+        )
+    raise _RequestError(
+        400,
+        f"input[{i}]: expected a string, got {type(item).__name__}",
+        param=f"input[{i}]",
+        code="invalid_type",
+    )
+
+
+async def _score(
+    backend: Backend, cache: Cache | None, texts: Sequence[str]
+) -> list[ModerationResult | ItemError]:
+    """Score texts: cache hits first, one backend call for the distinct misses."""
+    ns, model = backend.cache_namespace, backend.model
+    keys = [cache_key(ns, model, t) for t in texts]
+    found: dict[str, ModerationResult | ItemError] = {}
+    if cache is not None:
+        found.update(await asyncio.to_thread(cache.get_many, set(keys)))
+    missing: dict[str, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in found:
+            missing.setdefault(key, text)
+    if missing:
+        fresh = await _call_backend(backend, list(missing.values()))
+        if len(fresh) != len(missing):
+            raise _RequestError(
+                502,
+                f"backend {backend.name!r} returned {len(fresh)} results for {len(missing)} texts",
+                type="server_error",
+            )
+        good: dict[str, tuple[ModerationResult, str]] = {}
+        for (key, text), res in zip(missing.items(), fresh, strict=True):
+            found[key] = res
+            if isinstance(res, ModerationResult):
+                good[key] = (res, text)
+        if cache is not None and good:
+            await asyncio.to_thread(cache.put_many, good, namespace=ns, model=model)
+    return [found[k] for k in keys]
+
+
+async def _call_backend(backend: Backend, texts: list[str]) -> list[ModerationResult | ItemError]:
+    try:
+        return list(await backend.ascore(texts))
+    except QuotaExceededError as exc:
+        raise _RequestError(
+            429, f"upstream: {exc}", type="insufficient_quota", code="insufficient_quota"
+        ) from None
+    except TransientBackendError as exc:
+        if exc.rate_limited:
+            headers = {}
+            if exc.retry_after is not None:
+                headers = {
+                    "retry-after-ms": f"{exc.retry_after * 1000:.0f}",
+                    "retry-after": str(max(1, round(exc.retry_after))),
+                }
+            raise _RequestError(
+                429,
+                f"upstream rate limit: {exc}",
+                type="requests",
+                code="rate_limit_exceeded",
+                headers=headers,
+            ) from None
+        raise _RequestError(503, f"upstream unavailable: {exc}", type="server_error") from None
+    except AuthenticationError as exc:
+        raise _RequestError(
+            502, f"upstream: {exc}", type="server_error", code="upstream_authentication"
+        ) from None
+    except BatchRejectedError as exc:
+        raise _RequestError(
+            400, f"upstream rejected the request: {exc}", code=exc.code or "invalid_input"
+        ) from None
+    except BackendError as exc:
+        raise _RequestError(
+            502, f"backend {backend.name!r} failed: {exc}", type="server_error"
+        ) from None

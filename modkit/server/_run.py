@@ -1,0 +1,137 @@
+"""Running the server: in the foreground (``serve``) or in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from .._backend import Backend
+from .._errors import ModkitError
+
+__all__ = ["ServerThread", "serve"]
+
+
+def _as_app(app_or_backend: Any, app_kwargs: dict[str, Any]) -> Any:
+    if isinstance(app_or_backend, Backend):
+        from ._app import create_app
+
+        return create_app(app_or_backend, **app_kwargs)
+    if app_kwargs:
+        raise ModkitError(f"options {sorted(app_kwargs)} need a Backend, not an app")
+    return app_or_backend
+
+
+def serve(
+    app_or_backend: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    access_log: bool = True,
+    **app_kwargs: Any,
+) -> None:
+    """Serve a backend (or an app from :func:`create_app`) with uvicorn until stopped.
+
+    Parameters
+    ----------
+    app_or_backend : Backend or ASGI app
+        A backend is wrapped with :func:`create_app` (``app_kwargs`` passed on).
+    host : str, default "127.0.0.1"
+        The interface to bind; the default accepts local connections only.
+    port : int, default 8000
+        The TCP port.
+    log_level : str, default "info"
+        uvicorn's log level.
+    access_log : bool, default True
+        Log one line per request (method, path, status; never headers).
+    **app_kwargs
+        ``cache``, ``api_key``, ``postprocess``, ``limits`` for :func:`create_app`.
+    """
+    import uvicorn
+
+    app = _as_app(app_or_backend, app_kwargs)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+
+
+class ServerThread:
+    """Serve an app from a background thread, on 127.0.0.1 at a free port by default.
+
+    For tests and notebooks: ``with ServerThread(create_app(backend)) as srv:
+    OpenAI(base_url=srv.url)``.
+
+    Parameters
+    ----------
+    app_or_backend : Backend or ASGI app
+        What to serve (a backend is wrapped with :func:`create_app`).
+    host : str, default "127.0.0.1"
+    port : int, default 0
+        0 picks a free port; read it from :attr:`port`.
+    **app_kwargs
+        Passed to :func:`create_app`.
+    """
+
+    def __init__(
+        self, app_or_backend: Any, *, host: str = "127.0.0.1", port: int = 0, **app_kwargs: Any
+    ) -> None:
+        self.app = _as_app(app_or_backend, app_kwargs)
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL for an OpenAI client: ``http://HOST:PORT/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self, timeout: float = 30.0) -> ServerThread:
+        """Bind, start serving, and return once the server accepts connections."""
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_config=None, access_log=False, lifespan="on", log_level="warning"
+        )
+        self._server = uvicorn.Server(config)
+
+        def run() -> None:
+            try:
+                self._server.run(sockets=[sock])
+            except BaseException as exc:  # surfaced by start()
+                self._error = exc
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="modkit-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise ModkitError(f"server failed to start: {self._error!r}")
+            if time.monotonic() > deadline:
+                raise ModkitError(f"server did not start within {timeout:g} s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the server to finish and join its thread (idempotent)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"ServerThread(url={self.url!r})"

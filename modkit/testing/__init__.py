@@ -1,0 +1,8 @@
+"""Test helpers: a fault-injecting OpenAI-compatible moderation server.
+
+>>> from modkit.testing import Fault, FaultServer
+"""
+
+from ._fault_server import Fault, FaultServer, RecordedRequest, fake_result
+
+__all__ = ["Fault", "FaultServer", "RecordedRequest", "fake_result"]
