@@ -341,9 +341,11 @@ def test_proxy_to_upstream_through_the_cache(tmp_path):
                 client.moderations.create(input=["four"])
             assert info.value.response.headers["retry-after"] == "3"
             upstream.push(Fault.unauthorized())
-            with pytest.raises(openai.InternalServerError) as info:
+            with pytest.raises(openai.PermissionDeniedError) as info:
                 client.moderations.create(input=["four"])
-            assert info.value.status_code == 502
+            assert info.value.status_code == 403
+            assert info.value.code == "upstream_authentication"
+            assert "sk-upstream" not in str(info.value)
         assert upstream.received_key("sk-upstream") and not upstream.received_key("sk-local")
 
 

@@ -427,8 +427,12 @@ async def _call_backend(backend: Backend, texts: list[str]) -> list[ModerationRe
             ) from None
         raise _RequestError(503, f"upstream unavailable: {exc}", type="server_error") from None
     except AuthenticationError as exc:
+        # 403, not 5xx: clients must not retry what only the server's operator can fix
         raise _RequestError(
-            502, f"upstream: {exc}", type="server_error", code="upstream_authentication"
+            403,
+            f"upstream rejected this server's credentials: {exc}",
+            type="permission_denied",
+            code="upstream_authentication",
         ) from None
     except BatchRejectedError as exc:
         raise _RequestError(
