@@ -2,7 +2,9 @@
 
 from ._backend import Backend, BatchOutcome, SyncBackend
 from ._backends import make_backend
+from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
+from ._crosstab import crosstab
 from ._errors import (
     AuthenticationError,
     BackendError,
@@ -69,8 +71,11 @@ __all__ = [
     "TransientBackendError",
     "__version__",
     "amoderate",
+    "bias_metrics",
     "category_columns",
     "count_prompts",
+    "counterfactual_gap",
+    "crosstab",
     "dataset_info",
     "dataset_path",
     "expand",

@@ -1,0 +1,330 @@
+"""Bias views of a results frame: counterfactual gaps and identity-term metrics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._crosstab import _check_by, _check_frame, _resolve_categories, scored_rows
+from ._errors import InputError
+
+__all__ = ["bias_metrics", "counterfactual_gap"]
+
+_GAP_COLUMNS = (
+    "category",
+    "gap",
+    "max_value",
+    "max_score",
+    "min_value",
+    "min_score",
+    "mean",
+    "n_values",
+    "n",
+)
+
+
+def counterfactual_gap(
+    results: pd.DataFrame,
+    slot: str,
+    *,
+    by: str | Sequence[str] | None = "template_id",
+    categories: Sequence[str] | None = None,
+    detail: bool = False,
+) -> pd.DataFrame:
+    """How much a template's scores move when only one slot's value changes.
+
+    For each template (each group of ``by``) and category, the score of each value of
+    ``slot`` is the mean over that value's prompts (prompts that differ in other slots
+    are averaged; put those slots in ``by`` to hold them fixed instead). The gap is
+    the largest minus the smallest of these per-value scores.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        A results frame from :func:`modkit.moderate` of expanded prompts.
+    slot : str
+        The slot column whose values are swapped, e.g. ``"group"``.
+    by : str, list of str or None, default "template_id"
+        What identifies "the same sentence". ``None``: the whole frame is one group.
+    categories : list of str, optional
+        Category keys (default: every category column).
+    detail : bool, default False
+        Return one row per group, slot value and category instead, with the value's
+        ``score``, its ``diff`` from the group mean (``score - mean``) and ``n``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Summary (default), sorted by ``gap`` descending: ``by...``, ``category``,
+        ``gap``, ``max_value``, ``max_score``, ``min_value``, ``min_score``, ``mean``
+        (mean of the per-value scores, each value weighted equally), ``n_values``
+        (slot values with a score) and ``n`` (scored prompts). With ``detail=True``:
+        ``by...``, ``slot``'s column, ``category``, ``score``, ``mean``, ``diff``, ``n``.
+        ``attrs["n_excluded"]`` counts rows left out because their ``error`` is set.
+
+    Raises
+    ------
+    InputError
+        If ``slot``, a ``by`` column or a category is not in the results, or no row
+        has a value for ``slot``.
+    """
+    frame = _check_frame(results)
+    (slot_col,) = _check_by(frame, [slot], "slot")
+    if by == "template_id" and by not in frame.columns:
+        raise InputError(
+            "counterfactual_gap: the results have no 'template_id' column; pass by= the "
+            "column(s) naming the template, or by=None to treat all rows as one template"
+        )
+    by_cols = [] if by is None else _check_by(frame, by)
+    if slot_col in by_cols:
+        raise InputError(f"slot {slot_col!r} is also listed in by; remove it from by")
+    cats = _resolve_categories(frame, categories, None)
+    scored, n_excluded = scored_rows(frame)
+    keep = scored[[*by_cols, slot_col]].notna().all(axis=1)
+    if not frame[slot_col].notna().any():
+        raise InputError(f"slot {slot_col!r}: no row has a value for it")
+    scored = scored.loc[keep]
+
+    key_cols = [*by_cols, slot_col]
+    long = scored[key_cols + cats].melt(
+        id_vars=key_cols, value_vars=cats, var_name="category", value_name="score"
+    )
+    long = long.dropna(subset=["score"])
+    group_keys = [*by_cols, "category"]
+    per_value = (
+        long.groupby([*group_keys, slot_col], sort=False)["score"]
+        .agg(score="mean", n="count")
+        .reset_index()
+    )
+    per_value["mean"] = per_value.groupby(group_keys, sort=False)["score"].transform("mean")
+    per_value["diff"] = per_value["score"] - per_value["mean"]
+    if detail:
+        out = per_value[[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]]
+        out = out.reset_index(drop=True)
+        out.attrs["n_excluded"] = n_excluded
+        out.attrs["slot"] = slot_col
+        return out
+
+    rows: list[dict[str, Any]] = []
+    for key, grp in per_value.groupby(group_keys, sort=False):
+        key_t = key if isinstance(key, tuple) else (key,)
+        imax = grp["score"].to_numpy().argmax()
+        imin = grp["score"].to_numpy().argmin()
+        row = dict(zip(group_keys, key_t, strict=True))
+        row.update(
+            gap=float(grp["score"].iloc[imax] - grp["score"].iloc[imin]),
+            max_value=grp[slot_col].iloc[imax],
+            max_score=float(grp["score"].iloc[imax]),
+            min_value=grp[slot_col].iloc[imin],
+            min_score=float(grp["score"].iloc[imin]),
+            mean=float(grp["score"].mean()),
+            n_values=len(grp),
+            n=int(grp["n"].sum()),
+        )
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=[*by_cols, *_GAP_COLUMNS])
+    out = out.sort_values("gap", ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs["n_excluded"] = n_excluded
+    out.attrs["slot"] = slot_col
+    return out
+
+
+def bias_metrics(
+    results: pd.DataFrame,
+    subgroup_col: str,
+    label_col: str,
+    category: str,
+    *,
+    threshold: float = 0.5,
+    pos_label: Any = 1,
+    subgroups: Sequence[Any] | None = None,
+    sep: str | None = None,
+) -> pd.DataFrame:
+    """Per-subgroup AUCs (Borkan et al. 2019) and error rates (Dixon et al. 2018).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        A results frame with a label column, e.g. HateCheck through
+        :func:`modkit.moderate`.
+    subgroup_col : str
+        The column naming each row's identity subgroup (e.g. ``"target_ident"``).
+        A cell may hold one value, a list/tuple/set of values, or (with ``sep``)
+        several values joined by ``sep``; a row belongs to each value it holds.
+        Rows with no value belong to the background of every subgroup.
+    label_col : str
+        The ground-truth column; a row is positive when it equals ``pos_label``.
+    category : str
+        The category whose score is the classifier output (e.g. ``"hate"``).
+    threshold : float, default 0.5
+        Flag when score >= threshold, for the false positive / negative rates.
+    pos_label : default 1
+        The positive label value (``1``, ``"hateful"``, ``"toxic"``...).
+    subgroups : list, optional
+        Which subgroups to report (default: every value, in order of appearance).
+    sep : str, optional
+        Split string cells of ``subgroup_col`` on this separator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subgroup: ``subgroup``, ``n``, ``n_pos``, ``n_neg``,
+        ``subgroup_auc`` (AUC within the subgroup), ``bpsn_auc`` (background positives
+        + subgroup negatives), ``bnsp_auc`` (background negatives + subgroup
+        positives), ``fpr`` and ``fnr`` at ``threshold`` within the subgroup,
+        ``fpr_diff`` and ``fnr_diff`` (``|overall rate - subgroup rate|``) and ``note``
+        (why a value is NaN, e.g. "subgroup_auc: subgroup has no negatives").
+        ``attrs["overall"]`` holds ``n``, ``n_pos``, ``auc``, ``fpr``, ``fnr``, ``fped``
+        and ``fned`` (the false positive / negative equality differences: the sums of
+        ``fpr_diff`` and ``fnr_diff`` over subgroups where they are defined; NaN if
+        none is),
+        ``threshold``, ``category`` and ``n_excluded`` (rows without a score or label).
+
+    Raises
+    ------
+    InputError
+        If a column is missing, the threshold is not a number, or no row is left.
+
+    Notes
+    -----
+    AUCs use :func:`sklearn.metrics.roc_auc_score`. An AUC needs both classes: when
+    one is missing the AUC is NaN and ``note`` says why; no exception is raised.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    frame = _check_frame(results)
+    _check_by(frame, [subgroup_col], "subgroup_col")
+    _check_by(frame, [label_col], "label_col")
+    _check_by(frame, [category], "category")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
+        raise InputError(f"threshold must be a number, got {threshold!r}")
+    if math.isnan(float(threshold)):
+        raise InputError("threshold is NaN")
+    scored, n_error = scored_rows(frame)
+    score = pd.to_numeric(scored[category], errors="coerce")
+    label = scored[label_col]
+    usable = score.notna() & label.notna()
+    n_excluded = n_error + int((~usable).sum())
+    if not usable.any():
+        raise InputError(
+            f"no row has both a {category!r} score and a {label_col!r} label "
+            f"({n_excluded} rows excluded)"
+        )
+    y = (label[usable] == pos_label).to_numpy()
+    s = score[usable].to_numpy(dtype=float)
+    members = [_members(v, sep) for v in scored.loc[usable, subgroup_col].tolist()]
+    if subgroups is None:
+        order: dict[Any, None] = {}
+        for m in members:
+            order.update(dict.fromkeys(m))
+        names = list(order)
+    else:
+        names = list(subgroups)
+    pred = s >= float(threshold)
+
+    def auc(mask: np.ndarray, what: str, notes: list[str]) -> float:
+        yy = y[mask]
+        if yy.size == 0:
+            notes.append(f"{what}: no rows")
+            return math.nan
+        if yy.all() or not yy.any():
+            missing = "negatives" if yy.all() else "positives"
+            notes.append(f"{what}: no {missing}")
+            return math.nan
+        return float(roc_auc_score(yy, s[mask]))
+
+    def rates(mask: np.ndarray, what: str, notes: list[str]) -> tuple[float, float]:
+        neg, pos = mask & ~y, mask & y
+        if neg.any():
+            fpr = float(pred[neg].mean())
+        else:
+            fpr = math.nan
+            notes.append(f"fpr: {what} has no negatives")
+        if pos.any():
+            fnr = float(1.0 - pred[pos].mean())
+        else:
+            fnr = math.nan
+            notes.append(f"fnr: {what} has no positives")
+        return fpr, fnr
+
+    everyone = np.ones(len(y), dtype=bool)
+    overall_notes: list[str] = []
+    overall_auc = auc(everyone, "auc", overall_notes)
+    overall_fpr, overall_fnr = rates(everyone, "the whole set", overall_notes)
+
+    rows = []
+    for name in names:
+        in_group = np.fromiter((name in m for m in members), dtype=bool, count=len(members))
+        notes: list[str] = []
+        sub_auc = auc(in_group, "subgroup_auc", notes)
+        bpsn = auc((~in_group & y) | (in_group & ~y), "bpsn_auc", notes)
+        bnsp = auc((~in_group & ~y) | (in_group & y), "bnsp_auc", notes)
+        fpr, fnr = rates(in_group, "subgroup", notes)
+        rows.append(
+            {
+                "subgroup": name,
+                "n": int(in_group.sum()),
+                "n_pos": int((in_group & y).sum()),
+                "n_neg": int((in_group & ~y).sum()),
+                "subgroup_auc": sub_auc,
+                "bpsn_auc": bpsn,
+                "bnsp_auc": bnsp,
+                "fpr": fpr,
+                "fnr": fnr,
+                "fpr_diff": abs(overall_fpr - fpr),
+                "fnr_diff": abs(overall_fnr - fnr),
+                "note": "; ".join(notes),
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "subgroup",
+            "n",
+            "n_pos",
+            "n_neg",
+            "subgroup_auc",
+            "bpsn_auc",
+            "bnsp_auc",
+            "fpr",
+            "fnr",
+            "fpr_diff",
+            "fnr_diff",
+            "note",
+        ],
+    )
+    out.attrs["overall"] = {
+        "category": category,
+        "threshold": float(threshold),
+        "n": len(y),
+        "n_pos": int(y.sum()),
+        "auc": overall_auc,
+        "fpr": overall_fpr,
+        "fnr": overall_fnr,
+        "fped": float(out["fpr_diff"].sum(min_count=1)),
+        "fned": float(out["fnr_diff"].sum(min_count=1)),
+        "n_excluded": n_excluded,
+        "note": "; ".join(overall_notes),
+    }
+    return out
+
+
+def _members(value: Any, sep: str | None) -> frozenset[Any]:
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return frozenset(v for v in value if not _missing(v))
+    if _missing(value):
+        return frozenset()
+    if sep is not None and isinstance(value, str):
+        return frozenset(p.strip() for p in value.split(sep) if p.strip())
+    return frozenset([value])
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

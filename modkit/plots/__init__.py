@@ -1,0 +1,18 @@
+"""Plotly figures of cross-tabs, scores and bias metrics.
+
+Every function returns a :class:`plotly.graph_objects.Figure` and never shows it.
+plotly is an optional dependency (``pip install 'modkit[notebook]'``); it is imported
+when a function is called.
+"""
+
+from ._figures import bias_chart, counterfactual_gap_chart, heatmap, score_strip
+from ._render import OFFLINE_RENDERER, use_offline_renderer
+
+__all__ = [
+    "OFFLINE_RENDERER",
+    "bias_chart",
+    "counterfactual_gap_chart",
+    "heatmap",
+    "score_strip",
+    "use_offline_renderer",
+]

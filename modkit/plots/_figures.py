@@ -1,0 +1,334 @@
+"""The figure functions of :mod:`modkit.plots`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._crosstab import _check_by, _check_frame, scored_rows
+from .._errors import InputError
+
+__all__ = ["bias_chart", "counterfactual_gap_chart", "heatmap", "score_strip"]
+
+_UNIT_STATS = {"mean", "median", "max", "p95", "flag_rate"}
+
+
+def _plotly() -> Any:
+    """Import plotly, or say how to install it."""
+    try:
+        import plotly
+        import plotly.graph_objects
+        import plotly.io
+    except ImportError as exc:
+        raise ImportError(
+            "modkit.plots needs plotly: pip install 'modkit[notebook]' (or pip install plotly)"
+        ) from exc
+    return plotly
+
+
+def row_label(value: Any) -> str:
+    """How a cross-tab row value is written on an axis (tuples joined by ' · ')."""
+    if isinstance(value, tuple):
+        return " · ".join(str(v) for v in value)
+    return str(value)
+
+
+def _wide(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """A wide cross-tab from a wide or long :func:`modkit.crosstab` frame."""
+    if {"category", "stat", "value"}.issubset(frame.columns):
+        stats = frame["stat"].unique()
+        if len(stats) != 1:
+            raise InputError(
+                f"heatmap: the long cross-tab holds several stats {list(stats)}; "
+                "select one, e.g. frame[frame['stat'] == 'mean']"
+            )
+        by = [c for c in frame.columns if c not in ("category", "stat", "value", "n")]
+        wide = frame.pivot_table(
+            index=by, columns="category", values="value", sort=False, dropna=False
+        )
+        return wide, str(stats[0])
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise InputError(
+            "heatmap: the cross-tab has several stats (MultiIndex columns); "
+            "select one, e.g. frame['mean']"
+        )
+    stat = frame.attrs.get("stat")
+    return frame, stat if isinstance(stat, str) else None
+
+
+def heatmap(
+    crosstab_frame: pd.DataFrame,
+    *,
+    title: str | None = None,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    colorscale: str = "Reds",
+    show_values: bool = True,
+) -> Any:
+    """A heatmap of a cross-tab: rows = the ``by`` values, columns = categories.
+
+    Parameters
+    ----------
+    crosstab_frame : pandas.DataFrame
+        The result of :func:`modkit.crosstab` with one stat (wide, or long filtered
+        to one stat).
+    title : str, optional
+        Default: names the statistic.
+    zmin, zmax : float, optional
+        Colour range. Default 0 and 1 for scores and rates, the data range for counts.
+    colorscale : str, default "Reds"
+        A plotly colour scale name.
+    show_values : bool, default True
+        Write each cell's value in it.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Heatmap`` trace whose ``z`` equals the cross-tab's values (NaN as None),
+        ``x`` the categories and ``y`` the row labels, first row at the top.
+    """
+    go = _plotly().graph_objects
+    wide, stat = _wide(_check_frame(crosstab_frame))
+    if stat in _UNIT_STATS or stat is None:
+        zmin = 0.0 if zmin is None else zmin
+        zmax = 1.0 if zmax is None else zmax
+    z = wide.to_numpy(dtype=float)
+    z_list = [[None if np.isnan(v) else float(v) for v in row] for row in z]
+    y = [row_label(v) for v in wide.index]
+    x = [str(c) for c in wide.columns]
+    fmt = ".0f" if stat == "count" else ".2f"
+    trace = go.Heatmap(
+        z=z_list,
+        x=x,
+        y=y,
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=colorscale,
+        colorbar={"title": {"text": stat or "value"}},
+        hovertemplate="%{y}<br>%{x}: %{z:" + fmt + "}<extra></extra>",
+        texttemplate="%{z:" + fmt + "}" if show_values else None,
+        xgap=1,
+        ygap=1,
+    )
+    fig = go.Figure(trace)
+    by_name = ", ".join(str(n) for n in wide.index.names if n is not None)
+    fig.update_layout(
+        title={"text": title if title is not None else f"{stat or 'value'} by {by_name}"},
+        xaxis={"title": {"text": "category"}, "side": "top", "tickangle": -35},
+        yaxis={"title": {"text": by_name}, "autorange": "reversed", "type": "category"},
+        height=max(300, 60 + 28 * len(y)),
+        margin={"t": 140},
+    )
+    return fig
+
+
+def score_strip(
+    results: pd.DataFrame,
+    by: str,
+    category: str,
+    *,
+    threshold: float | None = None,
+    title: str | None = None,
+) -> Any:
+    """Box plot with every point: one box per value of ``by``, for one category.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        A results frame from :func:`modkit.moderate`.
+    by : str
+        The column whose values make the boxes (e.g. a slot).
+    category : str
+        The category key whose scores are drawn.
+    threshold : float, optional
+        Draw a dashed line at this threshold.
+    title : str, optional
+        Default names the category and says how many rows were excluded.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Box`` trace per value (in order of first appearance) holding that
+        value's scores; hovering a point shows its prompt text.
+    """
+    go = _plotly().graph_objects
+    frame = _check_frame(results)
+    (by_col,) = _check_by(frame, [by])
+    _check_by(frame, [category], "category")
+    scored, n_excluded = scored_rows(frame)
+    scored = scored[scored[by_col].notna() & scored[category].notna()]
+    fig = go.Figure()
+    texts = scored["text"] if "text" in scored.columns else pd.Series("", index=scored.index)
+    for value, grp in scored.groupby(by_col, sort=False):
+        fig.add_trace(
+            go.Box(
+                y=grp[category].astype(float).tolist(),
+                name=str(value),
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                text=texts.loc[grp.index].astype(str).tolist(),
+                hovertemplate="%{text}<br>score %{y:.3f}<extra>" + str(value) + "</extra>",
+                showlegend=False,
+            )
+        )
+    if threshold is not None:
+        fig.add_hline(
+            y=float(threshold),
+            line_dash="dash",
+            annotation_text=f"threshold {float(threshold):g}",
+        )
+    note = f" ({n_excluded} unscored rows excluded)" if n_excluded else ""
+    fig.update_layout(
+        title={"text": title if title is not None else f"{category} score by {by_col}{note}"},
+        yaxis={"title": {"text": f"{category} score"}, "range": [-0.02, 1.02]},
+        xaxis={"title": {"text": by_col}},
+    )
+    return fig
+
+
+def counterfactual_gap_chart(
+    gap_frame: pd.DataFrame, *, top: int | None = 20, title: str | None = None
+) -> Any:
+    """A dumbbell chart of counterfactual gaps: one line per template and category.
+
+    Parameters
+    ----------
+    gap_frame : pandas.DataFrame
+        The summary of :func:`modkit.counterfactual_gap` (not ``detail=True``).
+    top : int or None, default 20
+        Keep the ``top`` largest gaps (``None``: all rows).
+    title : str, optional
+        Default names the slot.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Three traces: the lines (``"gap"``), the lowest-scoring value (``"min"``) and
+        the highest (``"max"``); the marker labels name the slot values.
+    """
+    go = _plotly().graph_objects
+    frame = _check_frame(gap_frame)
+    need = ["category", "gap", "min_value", "min_score", "max_value", "max_score"]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"counterfactual_gap_chart: the frame lacks {missing}; pass the summary of "
+            "modkit.counterfactual_gap(...) (detail=False)"
+        )
+    if top is not None:
+        frame = frame.nlargest(top, "gap", keep="first")
+    key_cols = [c for c in frame.columns if c not in (*need, "mean", "n_values", "n")]
+    labels = [
+        " · ".join(str(v) for v in (*row[key_cols].tolist(), row["category"]))
+        for _, row in frame.iterrows()
+    ]
+    line_x: list[float | None] = []
+    line_y: list[str | None] = []
+    for label, lo, hi in zip(labels, frame["min_score"], frame["max_score"], strict=True):
+        line_x += [float(lo), float(hi), None]
+        line_y += [label, label, None]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=line_x,
+            y=line_y,
+            mode="lines",
+            name="gap",
+            line={"color": "#bbbbbb", "width": 4},
+            hoverinfo="skip",
+        )
+    )
+    for end, colour in (("min", "#4c78a8"), ("max", "#e45756")):
+        fig.add_trace(
+            go.Scatter(
+                x=frame[f"{end}_score"].astype(float).tolist(),
+                y=labels,
+                mode="markers+text",
+                name=end,
+                marker={"color": colour, "size": 11},
+                text=frame[f"{end}_value"].astype(str).tolist(),
+                textposition="middle left" if end == "min" else "middle right",
+                customdata=frame["gap"].astype(float).tolist(),
+                hovertemplate="%{text}: %{x:.3f}<br>gap %{customdata:.3f}<extra>"
+                + end
+                + "</extra>",
+            )
+        )
+    slot = frame.attrs.get("slot", gap_frame.attrs.get("slot", "slot"))
+    fig.update_layout(
+        title={"text": title if title is not None else f"counterfactual gap across {slot}"},
+        xaxis={"title": {"text": "score"}, "range": [-0.1, 1.1]},
+        yaxis={"autorange": "reversed", "type": "category"},
+        height=max(300, 80 + 30 * len(labels)),
+    )
+    return fig
+
+
+def bias_chart(
+    bias_frame: pd.DataFrame,
+    *,
+    metrics: Sequence[str] = ("subgroup_auc", "bpsn_auc", "bnsp_auc"),
+    title: str | None = None,
+) -> Any:
+    """Grouped bars of per-subgroup bias metrics.
+
+    Parameters
+    ----------
+    bias_frame : pandas.DataFrame
+        The result of :func:`modkit.bias_metrics`.
+    metrics : list of str, default the three AUCs
+        Columns to draw, e.g. ``("fpr", "fnr")``.
+    title : str, optional
+        Default names the category and threshold from ``attrs["overall"]``.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Bar`` trace per metric, x = subgroups; hovering shows ``n`` and
+        ``n_pos``. A dotted line marks the overall AUC (AUC metrics) when known.
+    """
+    go = _plotly().graph_objects
+    frame = _check_frame(bias_frame)
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    missing = [m for m in [*metrics, "subgroup", "n", "n_pos"] if m not in frame.columns]
+    if missing:
+        raise InputError(
+            f"bias_chart: the frame lacks {missing}; pass the result of modkit.bias_metrics"
+        )
+    x = frame["subgroup"].astype(str).tolist()
+    custom = frame[["n", "n_pos"]].to_numpy().tolist()
+    fig = go.Figure()
+    for m in metrics:
+        vals = [None if pd.isna(v) else float(v) for v in frame[m]]
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=vals,
+                name=m,
+                customdata=custom,
+                hovertemplate="%{x}<br>" + m + " %{y:.3f}<br>n %{customdata[0]}, "
+                "positives %{customdata[1]}<extra></extra>",
+            )
+        )
+    overall = frame.attrs.get("overall") or {}
+    if any(m.endswith("auc") for m in metrics) and pd.notna(overall.get("auc", np.nan)):
+        fig.add_hline(
+            y=float(overall["auc"]),
+            line_dash="dot",
+            annotation_text=f"overall AUC {float(overall['auc']):.3f}",
+        )
+    if title is None:
+        title = "bias metrics by subgroup"
+        if overall:
+            title += f" — {overall.get('category')} at threshold {overall.get('threshold'):g}"
+    fig.update_layout(
+        title={"text": title},
+        barmode="group",
+        yaxis={"range": [0, 1.05]},
+        xaxis={"title": {"text": "subgroup"}},
+    )
+    return fig

@@ -1,0 +1,435 @@
+"""Figures of one category's threshold choice: PR and ROC curves, score distributions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from ..thresholds import ThresholdSet
+from ..thresholds._labels import coerce_labels, coerce_scores
+from ..thresholds._metrics import binary_curve
+from ._figures import _plotly
+
+__all__ = ["labelled_scores", "pr_curve", "roc_curve", "score_distribution"]
+
+_COLORS = {"block": "#d62728", "review": "#ff7f0e", "curve": "#1f77b4"}
+
+
+def _column(obj: Any, category: str, what: str) -> pd.DataFrame:
+    """A one-column frame named ``category`` from a frame, Series or array."""
+    if isinstance(obj, pd.DataFrame):
+        if category not in obj.columns:
+            raise InputError(
+                f"{what} have no column {category!r} (columns: {list(obj.columns)[:10]})"
+            )
+        return obj[[category]]
+    if isinstance(obj, pd.Series):
+        return obj.rename(category).to_frame()
+    try:
+        arr = np.asarray(obj)
+    except Exception:
+        arr = None
+    if arr is None or arr.ndim != 1:
+        raise InputError(f"{what} must be a DataFrame, a Series or a 1-d array")
+    return pd.DataFrame({category: arr})
+
+
+def labelled_scores(
+    scores: Any, labels: Any, category: str
+) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """The rows of one category with a finite score and a 0/1 label.
+
+    Parameters
+    ----------
+    scores : DataFrame, Series or array
+        A results frame (one column per category key) or one category's scores.
+    labels : DataFrame, Series or array
+        On the same index (frames and Series are aligned by index; arrays by position):
+        0/1/NaN, NaN = not labelled.
+    category : str
+        The category key.
+
+    Returns
+    -------
+    scores, labels : ndarray
+        Float scores and int 0/1 labels of the usable rows.
+    index : pandas.Index
+        Their index labels.
+
+    Raises
+    ------
+    InputError
+        A column is missing, a label is not 0/1/blank, a score is outside [0, 1], or the
+        two inputs have different lengths (arrays) or no common rows.
+    """
+    s = _column(scores, category, "scores")
+    y = _column(labels, category, "labels")
+    if isinstance(scores, pd.DataFrame | pd.Series) and isinstance(
+        labels, pd.DataFrame | pd.Series
+    ):
+        if not s.index.is_unique or not y.index.is_unique:
+            raise InputError("scores and labels must have unique index labels")
+        y = y.reindex(s.index)
+    elif len(s) != len(y):
+        raise InputError(f"scores have {len(s)} rows but labels have {len(y)}")
+    else:
+        y.index = s.index
+    sv = coerce_scores(s, [category], source="scores")[:, 0]
+    yv = coerce_labels(y, [category], source="labels")[:, 0]
+    keep = ~np.isnan(sv) & ~np.isnan(yv)
+    return sv[keep], yv[keep].astype(np.int64), s.index[keep]
+
+
+def _thresholds_of(thresholds: Any, category: str) -> dict[str, Any]:
+    """``{"block": t, "review": t, "oof": dict or None}`` from a set, a mapping or a number."""
+    if thresholds is None:
+        return {"block": None, "review": None, "oof": None}
+    if isinstance(thresholds, ThresholdSet):
+        if category not in thresholds.categories:
+            return {"block": None, "review": None, "oof": None}
+        ct = thresholds[category]
+        return {"block": ct.block, "review": ct.review, "oof": ct.out_of_fold}
+    if isinstance(thresholds, int | float) and not isinstance(thresholds, bool):
+        return {"block": float(thresholds), "review": None, "oof": None}
+    if isinstance(thresholds, dict):
+        v = thresholds.get(category)
+        if isinstance(v, dict):
+            return {"block": v.get("block"), "review": v.get("review"), "oof": None}
+        return {"block": v, "review": None, "oof": None}
+    raise InputError(
+        "thresholds must be a ThresholdSet, a number, or a mapping of category to "
+        f"threshold, not {type(thresholds).__name__}"
+    )
+
+
+def _rates(s: np.ndarray, y: np.ndarray, t: float) -> dict[str, float]:
+    flag = s >= t
+    tp = int((flag & (y == 1)).sum())
+    fp = int((flag & (y == 0)).sum())
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    return {
+        "precision": tp / (tp + fp) if tp + fp else np.nan,
+        "recall": tp / n_pos if n_pos else np.nan,
+        "fpr": fp / n_neg if n_neg else np.nan,
+        "flagged": tp + fp,
+    }
+
+
+def _curve_points(s: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    c = binary_curve(s, y)
+    n_pos, n_neg = c.n_pos, c.n_neg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "threshold": c.thresholds.astype(float),
+            "precision": c.tp / (c.tp + c.fp),
+            "recall": c.tp / n_pos if n_pos else np.full(len(c.tp), np.nan),
+            "fpr": c.fp / n_neg if n_neg else np.full(len(c.fp), np.nan),
+        }
+
+
+def _check(s: np.ndarray, y: np.ndarray, category: str, need_both: bool) -> None:
+    if len(s) == 0:
+        raise InputError(f"category {category!r}: no rows with both a score and a label")
+    if need_both and (y.min() == y.max()):
+        which = "positive" if y[0] == 0 else "negative"
+        raise InputError(f"category {category!r}: no {which} labels, so no curve can be drawn")
+
+
+def _ci_errors(oof: dict[str, Any], metric: str) -> dict[str, Any] | None:
+    ci = (oof.get("ci") or {}).get(metric)
+    v = oof.get(metric)
+    if not ci or v is None:
+        return None
+    lo, hi = ci
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [max(0.0, hi - v)],
+        "arrayminus": [max(0.0, v - lo)],
+        "color": _COLORS["block"],
+    }
+
+
+def _chosen_traces(
+    go: Any, s: np.ndarray, y: np.ndarray, th: dict[str, Any], x: str, yk: str, category: str
+) -> list[Any]:
+    traces = []
+    for name in ("review", "block"):
+        t = th[name]
+        if t is None:
+            continue
+        r = _rates(s, y, t)
+        traces.append(
+            go.Scatter(
+                x=[r[x]],
+                y=[r[yk]],
+                mode="markers",
+                name=f"{name} {t:.4g} (these rows)",
+                marker={"size": 12, "color": _COLORS[name], "symbol": "circle"},
+                customdata=[[t, r["flagged"]]],
+                hovertemplate=(
+                    f"{name} threshold %{{customdata[0]:.4f}}<br>{x} %{{x:.3f}}<br>"
+                    f"{yk} %{{y:.3f}}<br>flagged %{{customdata[1]}}<extra></extra>"
+                ),
+                meta={"kind": name, "threshold": t},
+            )
+        )
+    oof = th["oof"]
+    if th["block"] is not None and oof and oof.get(x) is not None and oof.get(yk) is not None:
+        level = oof.get("ci_level")
+        label = f"block, out-of-fold ({oof.get('folds')} folds"
+        label += f", {level:.0%} CI)" if level else ")"
+        traces.append(
+            go.Scatter(
+                x=[oof[x]],
+                y=[oof[yk]],
+                mode="markers",
+                name=label,
+                marker={
+                    "size": 12,
+                    "color": "white",
+                    "symbol": "diamond",
+                    "line": {"color": _COLORS["block"], "width": 2},
+                },
+                error_x=_ci_errors(oof, x),
+                error_y=_ci_errors(oof, yk),
+                hovertemplate=(
+                    f"out-of-fold estimate at block<br>{x} %{{x:.3f}}<br>{yk} %{{y:.3f}}"
+                    "<extra></extra>"
+                ),
+                meta={"kind": "block_oof"},
+            )
+        )
+    return traces
+
+
+def pr_curve(
+    scores: Any,
+    labels: Any,
+    thresholds: ThresholdSet | float | dict[str, Any] | None,
+    category: str,
+    *,
+    title: str | None = None,
+) -> Any:
+    """Precision-recall curve of one category with the chosen thresholds marked.
+
+    Parameters
+    ----------
+    scores : DataFrame, Series or array
+        A results frame of :func:`modkit.moderate` (or one category's scores).
+    labels : DataFrame, Series or array
+        0/1/NaN on the same index; unlabelled rows are left out.
+    thresholds : ThresholdSet, float, mapping, or None
+        A :class:`~modkit.ThresholdSet` (its ``review`` and ``block`` are marked, and the
+        out-of-fold precision / recall at ``block`` with their confidence intervals), a
+        number (one block threshold), ``{category: t or {"block": t, "review": t}}``,
+        or ``None`` for the curve alone.
+    category : str
+        The category key.
+    title : str, optional
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Trace ``curve``: one point per distinct score (flag when ``score >= threshold``),
+        ``x`` recall, ``y`` precision, ``customdata`` the threshold. Then one marker per
+        chosen threshold at its precision / recall on these rows, and the out-of-fold
+        estimate with error bars.
+
+    Notes
+    -----
+    The markers on the curve are measured on the rows given, which are usually the
+    rows the thresholds were fitted on (optimistic); the out-of-fold marker is the
+    honest estimate from :func:`modkit.fit_thresholds`.
+    """
+    go = _plotly().graph_objects
+    s, y, _ = labelled_scores(scores, labels, category)
+    _check(s, y, category, need_both=False)
+    if y.sum() == 0:
+        raise InputError(f"category {category!r}: no positive labels, so no PR curve")
+    pts = _curve_points(s, y)
+    th = _thresholds_of(thresholds, category)
+    base = float(y.mean())
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=pts["recall"],
+            y=pts["precision"],
+            mode="lines",
+            line={"shape": "hv", "color": _COLORS["curve"]},
+            name="precision-recall",
+            customdata=pts["threshold"],
+            hovertemplate=(
+                "threshold %{customdata:.4f}<br>recall %{x:.3f}<br>precision %{y:.3f}"
+                "<extra></extra>"
+            ),
+            meta={"kind": "curve"},
+        )
+    )
+    fig.add_hline(
+        y=base,
+        line={"dash": "dot", "color": "grey"},
+        annotation_text=f"positive rate {base:.3f}",
+        annotation_position="bottom right",
+    )
+    for tr in _chosen_traces(go, s, y, th, "recall", "precision", category):
+        fig.add_trace(tr)
+    fig.update_layout(
+        title={
+            "text": title
+            or f"{category}: precision vs recall (n_pos={int(y.sum())}, n_neg={int((y == 0).sum())})"
+        },
+        xaxis={"title": {"text": "recall"}, "range": [-0.02, 1.02]},
+        yaxis={"title": {"text": "precision"}, "range": [-0.02, 1.05]},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def roc_curve(
+    scores: Any,
+    labels: Any,
+    thresholds: ThresholdSet | float | dict[str, Any] | None,
+    category: str,
+    *,
+    title: str | None = None,
+) -> Any:
+    """ROC curve (recall vs false positive rate) of one category with the chosen points.
+
+    Parameters are those of :func:`pr_curve`.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Trace ``curve``: the point (0, 0) then one point per distinct score, ``x`` FPR,
+        ``y`` recall (TPR), ``customdata`` the threshold (``inf`` for the first point).
+        Then the chosen thresholds and the out-of-fold estimate at ``block`` with its
+        confidence intervals, as in :func:`pr_curve`. The area under the curve is in the
+        title.
+    """
+    go = _plotly().graph_objects
+    s, y, _ = labelled_scores(scores, labels, category)
+    _check(s, y, category, need_both=True)
+    pts = _curve_points(s, y)
+    fpr = np.concatenate([[0.0], pts["fpr"]])
+    tpr = np.concatenate([[0.0], pts["recall"]])
+    thr = np.concatenate([[np.inf], pts["threshold"]])
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    th = _thresholds_of(thresholds, category)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=fpr,
+            y=tpr,
+            mode="lines",
+            line={"color": _COLORS["curve"]},
+            name=f"ROC (AUC {auc:.3f})",
+            customdata=thr,
+            hovertemplate=(
+                "threshold %{customdata:.4f}<br>FPR %{x:.3f}<br>recall %{y:.3f}<extra></extra>"
+            ),
+            meta={"kind": "curve", "auc": auc},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line={"dash": "dot", "color": "grey"},
+            name="chance",
+            hoverinfo="skip",
+            meta={"kind": "chance"},
+        )
+    )
+    for tr in _chosen_traces(go, s, y, th, "fpr", "recall", category):
+        fig.add_trace(tr)
+    fig.update_layout(
+        title={"text": title or f"{category}: ROC, AUC {auc:.3f}"},
+        xaxis={"title": {"text": "false positive rate"}, "range": [-0.02, 1.02]},
+        yaxis={"title": {"text": "recall (true positive rate)"}, "range": [-0.02, 1.05]},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def score_distribution(
+    scores: Any,
+    labels: Any,
+    thresholds: ThresholdSet | float | dict[str, Any] | None,
+    category: str,
+    *,
+    nbins: int = 50,
+    log_y: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Histograms of one category's scores by label, with the thresholds drawn.
+
+    Parameters
+    ----------
+    scores, labels, thresholds, category
+        As for :func:`pr_curve` (only rows with a label are drawn).
+    nbins : int, default 50
+        Equal-width bins over [0, 1].
+    log_y : bool, default False
+        A log count axis (the positives are often a small minority).
+    title : str, optional
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``Histogram`` trace per label present (``label 0``, ``label 1``), overlaid,
+        in counts; vertical lines at ``review`` and ``block`` (flag when
+        ``score >= threshold``) as layout shapes.
+    """
+    go = _plotly().graph_objects
+    if not (isinstance(nbins, int) and nbins >= 1):
+        raise InputError(f"nbins must be a positive integer, got {nbins!r}")
+    s, y, _ = labelled_scores(scores, labels, category)
+    _check(s, y, category, need_both=False)
+    th = _thresholds_of(thresholds, category)
+    fig = go.Figure()
+    size = 1.0 / nbins
+    for lab, name, color in (
+        (0, "label 0 (negative)", "#7f7f7f"),
+        (1, "label 1 (positive)", "#9467bd"),
+    ):
+        sel = s[y == lab]
+        if len(sel) == 0:
+            continue
+        fig.add_trace(
+            go.Histogram(
+                x=sel,
+                name=f"{name}, n={len(sel)}",
+                xbins={"start": 0.0, "end": 1.0 + 1e-9, "size": size},
+                marker={"color": color},
+                opacity=0.6,
+                meta={"kind": "histogram", "label": lab},
+            )
+        )
+    for name in ("review", "block"):
+        t = th[name]
+        if t is None:
+            continue
+        r = _rates(s, y, t)
+        fig.add_vline(
+            x=t,
+            line={
+                "color": _COLORS[name],
+                "width": 2,
+                "dash": "dash" if name == "review" else "solid",
+            },
+            annotation_text=f"{name} {t:.3g}: P {r['precision']:.2f} R {r['recall']:.2f}",
+            annotation_position="top left" if name == "review" else "top right",
+        )
+    fig.update_layout(
+        barmode="overlay",
+        title={"text": title or f"{category}: scores by label (flag when score >= threshold)"},
+        xaxis={"title": {"text": f"{category} score"}, "range": [0, 1]},
+        yaxis={"title": {"text": "rows"}, "type": "log" if log_y else "linear"},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
