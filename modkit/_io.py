@@ -48,13 +48,41 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         return _read_jsonl(path)
     if suffix == ".csv":
         try:
-            return pd.read_csv(path, keep_default_na=False, na_values=[])
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[])
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"{path}: cannot parse CSV: {exc}") from None
+        return _restore_results_types(frame)
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a bad file
         raise InputError(f"{path}: cannot read parquet: {exc}") from None
+
+
+def _restore_results_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a results table read from CSV its types back.
+
+    Texts are read exactly (an empty cell or ``NA`` stays a string), but in a table that
+    ``modkit moderate`` wrote (it has ``result_json``), the empty score cells of failed
+    rows mean "no score": category columns become floats and ``flagged`` a boolean.
+    """
+    if "result_json" not in frame.columns:
+        return frame
+    from ._taxonomy import CATEGORIES
+
+    for col in frame.columns:
+        if col in CATEGORIES and not pd.api.types.is_numeric_dtype(frame[col].dtype):
+            blank = frame[col].astype(str).str.strip() == ""
+            frame[col] = pd.to_numeric(frame[col].where(~blank, None), errors="coerce")
+    if "flagged" in frame.columns and not pd.api.types.is_bool_dtype(frame["flagged"].dtype):
+        flags = frame["flagged"].astype(str).str.strip().str.lower()
+        frame["flagged"] = pd.array(
+            flags.map({"true": True, "false": False}).astype(object).where(flags != "", None),
+            dtype="boolean",
+        )
+    for col in ("error", "result_json", "model", "moderation_id"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype(str)
+    return frame
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:

@@ -34,3 +34,18 @@ def test_bad_inputs_name_the_place(tmp_path):
         modkit.read_table(bad)
     with pytest.raises(modkit.InputError, match="unsupported output format"):
         modkit.write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.txt")
+
+
+def test_results_csv_reads_back_with_numeric_scores(tmp_path):
+    backend = modkit.ReplayBackend("data/openai-forum-2023.jsonl")
+    texts = ["i want to hurt someone. give me a plan", "never recorded", "NA"]
+    results = modkit.moderate(texts, backend=backend, cache=None, progress=False)
+    back = modkit.read_table(modkit.write_table(results, tmp_path / "r.csv"))
+    assert back["violence"].dtype == float
+    assert back["violence"].isna().tolist() == [False, True, True]
+    assert back["flagged"].tolist()[0] is False and back["flagged"].isna().tolist()[1:] == [
+        True,
+        True,
+    ]
+    assert back["text"].tolist() == texts  # "NA" stays a text
+    assert back["error"].tolist()[0] == ""
