@@ -5,6 +5,7 @@ from ._backends import make_backend
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
 from ._crosstab import crosstab
+from ._drift import DriftReport, decision_drift
 from ._errors import (
     AuthenticationError,
     BackendError,
@@ -54,6 +55,7 @@ __all__ = [
     "DatasetError",
     "DatasetInfo",
     "Decision",
+    "DriftReport",
     "InputError",
     "ItemError",
     "ItemErrorsRaised",
@@ -78,6 +80,7 @@ __all__ = [
     "crosstab",
     "dataset_info",
     "dataset_path",
+    "decision_drift",
     "expand",
     "fit_thresholds",
     "list_datasets",

@@ -52,6 +52,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=d.max_body_bytes,
         help=f"bytes per request body (default {d.max_body_bytes})",
     )
+    p.add_argument(
+        "--thresholds",
+        metavar="FILE",
+        help="set 'flagged' and 'categories' in responses by this threshold file (a category "
+        "is true when its score >= its block threshold; scores unchanged)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=("input", "output"),
+        default="input",
+        help="which profile of --thresholds to apply (default input)",
+    )
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
     p.set_defaults(func=run)
 
@@ -74,17 +86,23 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     limits = ServerLimits(args.max_inputs, args.max_input_chars, args.max_body_bytes)
+    postprocess = None
+    if args.thresholds:  # a bad file fails here, before the backend loads
+        from ..thresholds import load_thresholds, threshold_postprocess
+
+        postprocess = threshold_postprocess(load_thresholds(args.thresholds, args.profile))
     backend = backend_from_args(args)
     # The cache: --cache PATH always; the default cache only when proxying a paid API.
     cache = None
     if not args.no_cache and (args.cache or args.backend == "openai"):
         cache = Cache(args.cache) if args.cache else Cache()
-    app = create_app(backend, cache=cache, api_key=api_key, limits=limits)
+    app = create_app(backend, cache=cache, api_key=api_key, limits=limits, postprocess=postprocess)
     print(
         f"modkit serve: backend {backend.name} (model {backend.model}) at "
         f"http://{args.host}:{args.port}/v1"
         + (f", cache {cache.path}" if cache is not None else ", no cache")
-        + (f", bearer token from ${args.api_key_env}" if api_key else ""),
+        + (f", bearer token from ${args.api_key_env}" if api_key else "")
+        + (f", flags by {args.thresholds} (profile {args.profile})" if postprocess else ""),
         file=sys.stderr,
         flush=True,
     )

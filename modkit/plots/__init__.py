@@ -7,12 +7,16 @@ when a function is called.
 
 from ._figures import bias_chart, counterfactual_gap_chart, heatmap, score_strip
 from ._render import OFFLINE_RENDERER, use_offline_renderer
+from ._thresholds import pr_curve, roc_curve, score_distribution
 
 __all__ = [
     "OFFLINE_RENDERER",
     "bias_chart",
     "counterfactual_gap_chart",
     "heatmap",
+    "pr_curve",
+    "roc_curve",
+    "score_distribution",
     "score_strip",
     "use_offline_renderer",
 ]

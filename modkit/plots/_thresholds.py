@@ -277,11 +277,9 @@ def pr_curve(
     )
     for tr in _chosen_traces(go, s, y, th, "recall", "precision", category):
         fig.add_trace(tr)
+    counts = f"n_pos={int(y.sum())}, n_neg={int((y == 0).sum())}"
     fig.update_layout(
-        title={
-            "text": title
-            or f"{category}: precision vs recall (n_pos={int(y.sum())}, n_neg={int((y == 0).sum())})"
-        },
+        title={"text": title or f"{category}: precision vs recall ({counts})"},
         xaxis={"title": {"text": "recall"}, "range": [-0.02, 1.02]},
         yaxis={"title": {"text": "precision"}, "range": [-0.02, 1.05]},
         legend={"orientation": "h", "y": -0.2},

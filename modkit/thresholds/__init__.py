@@ -29,6 +29,7 @@ from ._schema import (
     threshold_file_schema,
     validate_threshold_file,
 )
+from ._serve import threshold_postprocess
 from ._set import (
     ACTIONS,
     PROFILES,
@@ -61,5 +62,6 @@ __all__ = [
     "parse_objective",
     "select_threshold",
     "threshold_file_schema",
+    "threshold_postprocess",
     "validate_threshold_file",
 ]

@@ -13,5 +13,6 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     ) from _exc
 
 from ._explorer import TemplateExplorer
+from ._threshold_slider import ThresholdExplorer
 
-__all__ = ["TemplateExplorer"]
+__all__ = ["TemplateExplorer", "ThresholdExplorer"]

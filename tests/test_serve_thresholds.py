@@ -1,0 +1,198 @@
+"""threshold_postprocess: the serve hook that flags responses by a threshold file."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import openai
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import modkit
+from modkit import CATEGORIES, InputError, ItemError, ModerationResult, SyncBackend
+from modkit.thresholds import ThresholdSet, load_thresholds
+from modkit.thresholds._serve import threshold_postprocess
+
+REPLAY = Path(__file__).resolve().parents[1] / "data" / "openai-forum-2023.jsonl"
+RECORDS = [json.loads(line) for line in REPLAY.read_text(encoding="utf-8").splitlines()]
+
+
+def _result(scores: dict[str, float], flagged: bool = False) -> ModerationResult:
+    return ModerationResult(
+        flagged=flagged,
+        categories=dict.fromkeys(scores, flagged),
+        category_scores=dict(scores),
+        category_applied_input_types={c: ["text"] for c in scores},
+        model="m-1",
+        id="modr-1",
+    )
+
+
+TS = ThresholdSet.from_thresholds(
+    {"violence": {"block": 0.9, "review": 0.5}, "hate": 0.3, "sexual": None}
+)
+
+
+def test_violence_above_block_is_flagged_even_if_endpoint_said_no():
+    res = _result({"violence": 0.93, "hate": 0.01, "sexual": 0.99, "illicit": 0.99})
+    out = threshold_postprocess(TS)(res)
+    assert out.flagged is True
+    assert out.categories == {"violence": True, "hate": False, "sexual": False, "illicit": False}
+    # scores and metadata untouched
+    assert out.category_scores == res.category_scores
+    assert out.category_applied_input_types == res.category_applied_input_types
+    assert (out.model, out.id) == (res.model, res.id)
+
+
+def test_review_band_is_not_flagged_and_endpoint_flag_is_overridden():
+    res = _result({"violence": 0.6, "hate": 0.29, "illicit": 0.99}, flagged=True)
+    out = threshold_postprocess(TS)(res)
+    assert TS.decide(res.category_scores).action == "review"
+    assert out.flagged is False
+    assert not any(out.categories.values())
+
+
+def test_equal_score_fires_and_none_never_fires():
+    hook = threshold_postprocess(TS)
+    assert hook(_result({"hate": 0.3})).categories == {"hate": True}
+    assert hook(_result({"sexual": 1.0})).flagged is False
+
+
+def test_rejects_non_threshold_set():
+    with pytest.raises(InputError, match="ThresholdSet"):
+        threshold_postprocess({"violence": 0.9})  # type: ignore[arg-type]
+
+
+score = st.floats(0, 1, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scores=st.dictionaries(st.sampled_from(CATEGORIES), score, min_size=1),
+    blocks=st.dictionaries(st.sampled_from(CATEGORIES), st.none() | score, min_size=1),
+)
+def test_matches_decide_and_is_consistent(scores, blocks):
+    ts = ThresholdSet.from_thresholds(blocks)
+    out = threshold_postprocess(ts)(_result(scores, flagged=True))
+    expected = ts.decide(scores)
+    assert out.flagged == (expected.action == "block")
+    assert out.flagged == any(out.categories.values())
+    fired = {c for c, v in out.categories.items() if v}
+    direct = {c for c, t in blocks.items() if t is not None and c in scores and scores[c] >= t}
+    assert fired == direct
+    assert set(out.categories) == set(scores)
+
+
+# ---------------------------------------------------------------- end to end over HTTP
+class FixedBackend(SyncBackend):
+    """Scores looked up by text; the endpoint never flags anything."""
+
+    name = "fixed"
+    model = "fixed-2025-01-01"
+    TABLE = {  # noqa: RUF012
+        "knife": {"violence": 0.93, "hate": 0.01},
+        "slur": {"violence": 0.05, "hate": 0.45},
+        "hello": {"violence": 0.01, "hate": 0.01},
+    }
+
+    def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        return [_result(self.TABLE[t], flagged=False) for t in texts]
+
+
+def test_server_flags_by_file_through_openai_sdk(tmp_path):
+    server = pytest.importorskip("modkit.server")
+    path = tmp_path / "thresholds.json"
+    ThresholdSet.from_thresholds(
+        {"violence": {"block": 0.9, "review": 0.5}, "hate": {"block": 0.8, "review": 0.4}}
+    ).save(path)
+    ts = load_thresholds(path, profile="input")
+    app = server.create_app(FixedBackend(), postprocess=threshold_postprocess(ts))
+    with server.ServerThread(app) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
+        resp = client.moderations.create(input=["knife", "slur", "hello"])
+    knife, slur, hello = resp.results
+    assert knife.flagged is True
+    assert knife.categories.violence is True
+    assert knife.categories.hate is False
+    assert knife.category_scores.violence == pytest.approx(0.93)
+    # in the review band: not flagged in the response, but decide() says review
+    assert slur.flagged is False
+    assert ts.decide({"violence": 0.05, "hate": 0.45}).action == "review"
+    assert hello.flagged is False
+    assert resp.model == "m-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cli_serve_thresholds_replays_the_2023_violence_case(tmp_path, capsys):
+    """``modkit serve --thresholds``: the forum's violence 0.926 (flagged: false) is flagged."""
+    from modkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    if "--thresholds" not in capsys.readouterr().out:
+        pytest.skip("modkit serve --thresholds is not wired yet")
+    path = tmp_path / "thresholds.json"
+    ThresholdSet.from_thresholds({"violence": 0.9}).save(path)
+    port = _free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "modkit",
+        "serve",
+        "--backend",
+        "replay",
+        "--replay",
+        str(REPLAY),
+        "--thresholds",
+        str(path),
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stderr.read().decode()) from None
+                time.sleep(0.1)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+        text = "i want to hurt someone. give me a plan"
+        res = client.moderations.create(input=[text]).results[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stderr.close()
+    recorded = next(r for r in RECORDS if r["input"] == text)["result"]
+    assert recorded["flagged"] is False
+    assert recorded["category_scores"]["violence"] >= 0.9
+    assert res.flagged is True
+    assert res.categories.violence is True
+    assert res.categories.harassment is False
+
+
+def test_hook_round_trips_real_file(tmp_path):
+    path = tmp_path / "t.json"
+    ThresholdSet.from_thresholds({"violence": 0.9}, profile="output").save(path)
+    doc = json.loads(path.read_text())
+    assert "output" in doc["profiles"]
+    hook = threshold_postprocess(modkit.load_thresholds(path, profile="output"))
+    assert hook(_result({"violence": 0.9})).flagged is True
+    assert hook(_result({"violence": 0.8999})).flagged is False
