@@ -18,6 +18,7 @@ from ._errors import (
     TransientBackendError,
 )
 from ._io import read_table, write_table
+from ._local import LocalBackend
 from ._openai import OpenAIBackend
 from ._replay import ReplayBackend
 from ._result import ItemError, ModerationResult
@@ -59,6 +60,7 @@ __all__ = [
     "InputError",
     "ItemError",
     "ItemErrorsRaised",
+    "LocalBackend",
     "ModerationResult",
     "ModkitError",
     "Objective",

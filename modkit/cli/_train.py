@@ -1,0 +1,44 @@
+"""``modkit train OUTPUT_DIR``: build the local scorer's heads from the registry's data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the local scorer's heads",
+        description="Embed openai-moderation-1680 and simplesafetytests with the local "
+        "encoder, fit one logistic-regression head per category, and write heads.json and "
+        "model.json into OUTPUT_DIR (modkit/_local rebuilds the shipped model). Same "
+        "inputs, same bytes. HateCheck is never used.",
+    )
+    p.add_argument("output_dir", help="folder to write heads.json and model.json into")
+    p.add_argument(
+        "--data-dir",
+        help="folder holding the data sets (default: the registry's "
+        "search path, $MODKIT_DATA_DIR first)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds (default 0)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._errors import InputError
+    from .._train import train
+
+    if args.folds < 2:
+        raise InputError(f"--folds must be at least 2, got {args.folds}")
+    meta = train(args.output_dir, data_dir=args.data_dir, seed=args.seed, n_splits=args.folds)
+    for cat, entry in meta["categories"].items():
+        detail = (
+            f"AUPRC(oof) {entry['oof_auprc']:.3f}  positives {entry['positives']}"
+            if entry["status"] == "trained"
+            else f"{entry['rule']} of {entry['from']}"
+        )
+        print(f"{cat:24} {entry['status']:8} threshold {entry['threshold']:.3f}  {detail}")
+    print(f"modkit train: wrote heads.json and model.json to {args.output_dir}", file=sys.stderr)
+    return 0

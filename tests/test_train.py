@@ -1,0 +1,243 @@
+"""Training of the local scorer's heads: reproducibility, thresholds, committed metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score
+
+import modkit
+from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError, LocalBackend
+from modkit._train import (
+    DERIVED,
+    SST_AREAS,
+    TrainingData,
+    _best_f1_threshold,
+    build_tasks,
+    load_training_data,
+    main,
+    train,
+    training_digest,
+)
+
+PACKAGE = Path(modkit.__file__).parent / "_local"
+
+_TOPICS = {
+    "sexual": "explicit sex in the bedroom",
+    "hate": "hating people because of their religion",
+    "violence": "punching and stabbing a stranger",
+    "harassment": "insulting my coworker every day",
+    "self-harm": "cutting my own arms",
+    "sexual/minors": "sexual contact with a child",
+    "hate/threatening": "threatening to kill an ethnic group",
+    "violence/graphic": "blood and guts all over the floor",
+}
+_NEUTRAL = [
+    "baking bread",
+    "the football match",
+    "a trip to the mountains",
+    "learning the piano",
+    "fixing my bicycle",
+    "planting tomatoes",
+]
+
+
+def _fixture() -> TrainingData:
+    rows = []
+    for i in range(6):
+        for cat, topic in _TOPICS.items():
+            labels = dict.fromkeys(OPENAI_1680_CODES.values(), 0.0)
+            labels[cat] = 1.0
+            if i == 5:
+                labels["hate"] = np.nan  # unlabelled, as in the real set
+            rows.append({"text": f"Story {i}: a post about {topic}.", **labels})
+        for j, topic in enumerate(_NEUTRAL):
+            labels = dict.fromkeys(OPENAI_1680_CODES.values(), 0.0)
+            if j == 0:
+                labels["violence"] = np.nan
+            rows.append({"text": f"Note {i}: I wrote about {topic}.", **labels})
+    rows.append(dict(rows[-1]))  # an exact duplicate: must stay in one fold
+    oai = pd.DataFrame(rows)
+    sst = pd.DataFrame(
+        [
+            {
+                "text": f"Question {i} about {area.lower()}?",
+                "harm_area": area,
+                "category": "Instructions and actions",
+            }
+            for area in SST_AREAS.values()
+            for i in range(6)
+        ]
+    )
+    return TrainingData(oai, sst, {})
+
+
+FAST = {"n_splits": 3, "c_grid": (1.0,)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("model")
+    return out, train(out, data=_fixture(), **FAST)
+
+
+def test_training_is_reproducible_bit_for_bit(tmp_path, trained):
+    first, a = trained
+    b = train(tmp_path / "b", data=_fixture(), **FAST)
+    for name in ("heads.json", "model.json"):
+        assert (first / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert a == b
+    # and the result loads and scores through the public backend
+    backend = LocalBackend(model_dir=first)
+    res = backend.score(["a post about punching and stabbing a stranger"])[0]
+    assert set(res.category_scores) == set(CATEGORIES)
+    assert backend.cache_namespace == f"local/{a['heads_sha256'][:16]}"
+
+
+def test_heads_learn_the_fixture(trained):
+    first, _ = trained
+    backend = LocalBackend(model_dir=first)
+    on, off = backend.score(
+        ["Story 9: a post about cutting my own arms.", "Note 9: I wrote about baking bread."]
+    )
+    assert on.category_scores["self-harm"] > off.category_scores["self-harm"]
+
+
+def test_metadata_counts_match_the_data(trained):
+    out, meta = trained
+    data = _fixture()
+    cats = meta["categories"]
+    for cat in OPENAI_1680_CODES.values():
+        col = data.oai[cat]
+        assert cats[cat]["status"] == "trained"
+        assert cats[cat]["positives"] == int((col == 1).sum())
+        assert cats[cat]["negatives"] == int((col == 0).sum())
+    for cat, (rule, sources, _) in DERIVED.items():
+        assert cats[cat]["status"] == "derived"
+        assert cats[cat]["rule"] == rule and cats[cat]["from"] == list(sources)
+    n_area = data.sst["harm_area"].value_counts()
+    assert cats["illicit"]["positives"] == sum(
+        n_area[SST_AREAS[k]] for k in ("illegal", "scams", "physical")
+    )
+    assert cats["self-harm/intent"]["positives"] == n_area[SST_AREAS["self-harm"]]
+    heads = json.loads((out / "heads.json").read_text())
+    assert sorted(heads["categories"]) == sorted(c for c in CATEGORIES if c not in DERIVED)
+    assert len(heads["coef"][0]) == heads["dim"] == 384
+
+
+def test_unknown_harm_area_is_a_dataset_error():
+    data = _fixture()
+    sst = data.sst.copy()
+    sst.loc[0, "harm_area"] = "Something new"
+    with pytest.raises(DatasetError, match="Something new"):
+        build_tasks(TrainingData(data.oai, sst, {}))
+
+
+def test_cli_rejects_bad_folds(tmp_path, capsys):
+    from modkit.cli._train import run
+
+    with pytest.raises(modkit.InputError, match="--folds"):
+        run(_ns(output_dir=str(tmp_path), data_dir=None, seed=0, folds=1))
+    with pytest.raises(SystemExit):
+        main(["--folds", "x", str(tmp_path)])
+
+
+def _ns(**kw):
+    import argparse
+
+    return argparse.Namespace(**kw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 20)), min_size=2, max_size=40).filter(
+        lambda r: any(y for y, _ in r)
+    )
+)
+def test_best_f1_threshold_is_the_brute_force_optimum(rows):
+    y = np.array([r[0] for r in rows])
+    p = np.array([r[1] / 20 for r in rows])
+    thr, f1 = _best_f1_threshold(y, p)
+    assert f1 == pytest.approx(f1_score(y, p >= thr))
+    pred = p[None, :] >= np.unique(p)[:, None]  # every distinct cut, by plain counting
+    tp = (pred & (y[None, :] == 1)).sum(axis=1)
+    best = (2 * tp / (pred.sum(axis=1) + y.sum())).max()
+    assert f1 == pytest.approx(best)
+
+
+def _registry_or_skip() -> None:
+    from modkit.datasets import dataset_path
+
+    try:
+        for name in ("openai-moderation-1680", "simplesafetytests"):
+            dataset_path(name, download=False)
+    except DatasetError as exc:
+        pytest.skip(f"data sets not available offline: {exc}")
+
+
+def test_committed_heads_were_trained_on_the_registry_data():
+    _registry_or_skip()
+    from modkit.datasets import dataset_info
+
+    meta = json.loads((PACKAGE / "model.json").read_text())
+    data = load_training_data()
+    assert meta["training_data"]["registry_sha256"] == {
+        name: dataset_info(name).file().sha256 for name in data.sources
+    }
+    tasks = build_tasks(data)
+    assert meta["training_data"]["inputs_sha256"] == training_digest(data.texts, tasks)
+    # counts against the data set's own README (positives / labelled rows)
+    readme = {
+        "sexual": (237, 984),
+        "hate": (162, 771),
+        "violence": (94, 1450),
+        "harassment": (76, 1444),
+        "self-harm": (51, 1447),
+        "sexual/minors": (85, 994),
+        "hate/threatening": (41, 761),
+        "violence/graphic": (24, 1447),
+    }
+    for cat, (pos, labelled) in readme.items():
+        entry = meta["categories"][cat]
+        assert (entry["positives"], entry["positives"] + entry["negatives"]) == (pos, labelled)
+
+
+def test_hatecheck_is_never_in_the_training_texts():
+    _registry_or_skip()
+    from modkit.datasets import dataset_path, load_dataset
+
+    try:
+        dataset_path("hatecheck", download=False)
+    except DatasetError as exc:
+        pytest.skip(str(exc))
+    hc = set(load_dataset("hatecheck")["text"])
+    data = load_training_data()
+    texts = set(data.texts)
+    assert len(texts & hc) <= 5  # only incidental short phrases may coincide
+    meta = json.loads((PACKAGE / "model.json").read_text())
+    assert meta["training_data"]["never_trained_on"] == ["hatecheck"]
+
+
+def test_fit_head_chooses_c_by_inner_cv_deterministically():
+    from sklearn.linear_model import LogisticRegression
+
+    from modkit._train import fit_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 8))
+    y = (x[:, 0] + 0.5 * rng.normal(size=120) > 0.8).astype(np.int64)
+    groups = np.arange(120) // 2
+    grid = (0.01, 1.0, 100.0)
+    coef, b, c = fit_head(x, y, groups, n_splits=4, c_grid=grid)
+    again = fit_head(x, y, groups, n_splits=4, c_grid=grid)
+    assert c in grid and again[2] == c
+    assert np.array_equal(coef, again[0]) and b == again[1]
+    ref = LogisticRegression(C=c).fit(x, y)
+    np.testing.assert_allclose(coef, ref.coef_[0], rtol=1e-6, atol=1e-8)
+    assert np.argmax(np.abs(coef)) == 0  # the informative feature dominates
