@@ -27,7 +27,7 @@ from ._errors import (
     TransientBackendError,
 )
 from ._result import ItemError, ModerationResult
-from ._taxonomy import order_categories
+from ._taxonomy import CATEGORIES, order_categories
 
 __all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
 
@@ -193,9 +193,13 @@ def _as_frame(data: Any, text_column: str) -> pd.DataFrame:
                 f"not {type(data).__name__}"
             ) from None
         frame = pd.DataFrame({text_column: pd.Series(values, dtype=object)})
-    clash = [c for c in frame.columns if c in RESULT_COLUMNS or c == "moderation_id"]
+    clash = [c for c in frame.columns if c in RESULT_COLUMNS or c in CATEGORIES]
     if clash:
-        raise InputError(f"input columns {clash} clash with result columns; rename them")
+        raise InputError(
+            f"input columns {clash} clash with result columns (scores are named by category "
+            f"key); pass only the texts (frame[[{text_column!r}]]) or rename them, e.g. "
+            "frame.add_prefix('label_')"
+        )
     return frame
 
 

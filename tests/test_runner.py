@@ -7,6 +7,7 @@ import json
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -388,3 +389,15 @@ def test_rate_limited_retries_with_retry_after_are_flow_control_not_failure():
     backend = Flaky(100, no_hint)  # a 429 without retry-after counts as a failure
     df = moderate(["a"], backend=backend, cache=None, progress=False, max_retries=1)
     assert backend.calls == 2 and df["error"].iloc[0].startswith("failed after 2 attempts")
+
+
+def test_input_columns_named_like_categories_are_refused_not_overwritten():
+    forum = Path(__file__).resolve().parents[1] / "data" / "openai-forum-2023.jsonl"
+    frame = pd.DataFrame({"text": ["a"], "violence": [1.0]})  # e.g. labels kept beside texts
+    with pytest.raises(modkit.InputError, match=r"\['violence'\] clash with result columns"):
+        modkit.moderate(frame, backend=modkit.ReplayBackend(forum), cache=None, progress=False)
+
+
+_FORUM = (
+    __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "openai-forum-2023.jsonl"
+)

@@ -134,6 +134,30 @@ class LocalBackend(SyncBackend):
             columns=cols,
         )
 
+    def cross_fitted_scores(
+        self, *, data_dir: str | None = None, n_splits: int = 5, seed: int = 0
+    ) -> Any:
+        """This model's results on openai-moderation-1680, every row scored out-of-fold.
+
+        The heads were trained on those rows, so :func:`modkit.moderate` on them is
+        in-sample and flatters the model. Use these scores to fit or evaluate thresholds
+        on that set instead; see :func:`modkit._train.cross_fitted_results`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The shape :func:`modkit.moderate` returns.
+        """
+        from .._train import cross_fitted_results
+
+        return cross_fitted_results(
+            data_dir=data_dir,
+            model_dir=self._model_dir,
+            model_path=self._model_path,
+            n_splits=n_splits,
+            seed=seed,
+        )
+
     def load(self) -> LocalBackend:
         """Load the encoder now (otherwise the first batch does); returns ``self``."""
         _encoder(self._model_path, self._sha, self._threads)
