@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from _fakes import HashBackend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 import modkit
 from modkit import (
-    CATEGORIES,
     InputError,
-    ItemError,
-    ModerationResult,
-    SyncBackend,
     bias_metrics,
     counterfactual_gap,
 )
-
-
-class HashBackend(SyncBackend):
-    name = "hash"
-    model = "hash-1"
-
-    def score_batch(self, texts):
-        out = []
-        for text in texts:
-            if "FAIL" in text:
-                out.append(ItemError("rejected by test"))
-                continue
-            digest = hashlib.blake2b(text.encode()).digest()
-            scores = {c: digest[i] / 255 for i, c in enumerate(CATEGORIES)}
-            out.append(
-                ModerationResult(
-                    flagged=False,
-                    categories=dict.fromkeys(CATEGORIES, False),
-                    category_scores=scores,
-                    model="hash-1",
-                )
-            )
-        return out
-
 
 GROUPS = ["woman", "man", "Jew", "Christian", "baby"]
 

@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from _fakes import HashBackend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modkit
-from modkit import CATEGORIES, InputError, ItemError, ModerationResult, SyncBackend, crosstab
-
-
-class HashBackend(SyncBackend):
-    """Deterministic scores from a hash of the text; texts containing FAIL are rejected."""
-
-    name = "hash"
-    model = "hash-1"
-
-    def score_batch(self, texts):
-        out = []
-        for text in texts:
-            if "FAIL" in text:
-                out.append(ItemError("rejected by test"))
-                continue
-            digest = hashlib.blake2b(text.encode()).digest()  # 64 bytes
-            scores = {c: digest[i] / 255 for i, c in enumerate(CATEGORIES)}
-            # the endpoint's own flags deliberately use a different cut than any test
-            flags = {c: digest[32 + i] % 3 == 0 for i, c in enumerate(CATEGORIES)}
-            out.append(
-                ModerationResult(
-                    flagged=any(flags.values()),
-                    categories=flags,
-                    category_scores=scores,
-                    model="hash-1",
-                    id="modr-test",
-                )
-            )
-        return out
-
+from modkit import CATEGORIES, InputError, crosstab
 
 GROUPS = ["woman", "man", "Jew", "Christian", "baby"]
 

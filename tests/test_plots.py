@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 
@@ -12,11 +11,7 @@ import pytest
 
 import modkit
 from modkit import (
-    CATEGORIES,
     InputError,
-    ItemError,
-    ModerationResult,
-    SyncBackend,
     bias_metrics,
     counterfactual_gap,
     crosstab,
@@ -25,31 +20,9 @@ from modkit import (
 go = pytest.importorskip("plotly.graph_objects")
 pio = pytest.importorskip("plotly.io")
 
+from _fakes import HashBackend  # noqa: E402
+
 from modkit import plots  # noqa: E402
-
-
-class HashBackend(SyncBackend):
-    name = "hash"
-    model = "hash-1"
-
-    def score_batch(self, texts):
-        out = []
-        for text in texts:
-            if "FAIL" in text:
-                out.append(ItemError("rejected by test"))
-                continue
-            digest = hashlib.blake2b(text.encode()).digest()
-            scores = {c: digest[i] / 255 for i, c in enumerate(CATEGORIES)}
-            out.append(
-                ModerationResult(
-                    flagged=False,
-                    categories=dict.fromkeys(CATEGORIES, False),
-                    category_scores=scores,
-                    model="hash-1",
-                )
-            )
-        return out
-
 
 GROUPS = ["woman", "man", "Jew", "Christian", "baby"]
 

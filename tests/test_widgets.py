@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -10,7 +9,7 @@ import pandas as pd
 import pytest
 
 import modkit
-from modkit import CATEGORIES, InputError, ItemError, ModerationResult, SyncBackend
+from modkit import InputError
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("plotly")
@@ -28,29 +27,7 @@ except ImportError:
     HAVE_ANYWIDGET = False
 
 
-class HashBackend(SyncBackend):
-    name = "hash"
-    model = "hash-1"
-
-    def score_batch(self, texts):
-        out = []
-        for text in texts:
-            if "FAIL" in text:
-                out.append(ItemError("rejected by test"))
-                continue
-            digest = hashlib.blake2b(text.encode()).digest()
-            scores = {c: digest[i] / 255 for i, c in enumerate(CATEGORIES)}
-            out.append(
-                ModerationResult(
-                    flagged=scores["hate"] >= 0.5,
-                    categories={c: v >= 0.5 for c, v in scores.items()},
-                    category_scores=scores,
-                    model="hash-1",
-                    id="modr-xyz",
-                )
-            )
-        return out
-
+from _fakes import HashBackend
 
 GROUPS = ["woman", "man", "Jew", "Christian", "baby"]
 
@@ -158,7 +135,7 @@ def test_cell_selection_lists_prompts_and_json(explorer, results):
     assert "&quot;violence&quot;" in explorer.json_view.value or '"violence"' in (
         explorer.json_view.value
     )
-    assert "modr-xyz" in explorer.json_view.value
+    assert "modr-test" in explorer.json_view.value
 
 
 def test_unscored_prompt_shows_its_error(explorer, results):
