@@ -124,6 +124,8 @@ def run_notebook(
         nb,
         timeout=timeout,
         kernel_name="python3",
+        # the kernel listens on loopback only; keep its "TCP without encryption" notice quiet
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     written: dict[str, Path] = {"ipynb": out / path.name}

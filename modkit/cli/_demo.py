@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -43,12 +44,16 @@ def run(args: argparse.Namespace) -> int:
     for (_, rec), (_, res) in zip(recorded.iterrows(), results.iterrows(), strict=True):
         endpoint = rec["result"]
         top = max(endpoint["category_scores"], key=endpoint["category_scores"].get)
-        text = " ".join(str(rec["input"]).split())[:48]
+        text = " ".join(str(rec["input"]).split())[:44]
+        fired = [c for c, f in json.loads(res["result_json"])["categories"].items() if f]
         out.write(
-            f"  {text:<48}  endpoint {top}={endpoint['category_scores'][top]:.3f} "
-            f"flagged={endpoint['flagged']!s:<5}  local {top}={res[top]:.3f} "
-            f"flagged={bool(res['flagged'])}\n"
+            f"  {text:<44}  endpoint {top}={endpoint['category_scores'][top]:.3f} "
+            f"flagged={endpoint['flagged']!s:<5} | local {top}={res[top]:.3f} "
+            f"flags: {', '.join(fired) or 'none'}\n"
         )
+    out.write(
+        "  (the local scorer flags at its own default thresholds; fit yours in notebook 02)\n"
+    )
     results.to_csv(reports / "demo_scores.csv", index=False)
     written = [reports / "demo_scores.csv"]
     if not args.skip_notebooks:

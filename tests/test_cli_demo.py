@@ -1,0 +1,14 @@
+"""`modkit demo` (the job behind `make demo`), without the notebooks (tested elsewhere)."""
+
+import pandas as pd
+
+from modkit.cli import main
+
+
+def test_demo_scores_the_recorded_examples_on_the_local_scorer(tmp_path, capsys):
+    assert main(["demo", "--skip-notebooks", "--reports", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "endpoint violence=0.926 flagged=False" in out  # the case that started it all
+    scores = pd.read_csv(tmp_path / "demo_scores.csv")
+    assert len(scores) == 4 and (scores["model"] == "modkit-local-1").all()
+    assert str(tmp_path / "demo_scores.csv") in out
