@@ -1,0 +1,36 @@
+"""The newcomer's path from the shell: expand -> moderate -> apply, all offline."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+import modkit
+from modkit.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "templates" / "examples.yaml"
+
+
+def test_expand_then_moderate_then_apply(tmp_path, capsys):
+    prompts, scores, decisions = tmp_path / "p.csv", tmp_path / "s.parquet", tmp_path / "d.csv"
+    assert main(["expand", str(EXAMPLES), "-o", str(prompts), "--sample", "25", "--seed", "1"]) == 0
+    assert main(["moderate", str(prompts), "-o", str(scores), "--no-cache"]) == 0
+    expanded = pd.read_csv(prompts)
+    results = modkit.read_table(scores)
+    assert len(results) == len(expanded) == 25
+    # slot columns and template ids survive scoring, texts in the same order
+    assert results["text"].tolist() == expanded["text"].tolist()
+    assert results["template_id"].tolist() == expanded["template_id"].tolist()
+    assert "group" in results.columns and (results["error"] == "").all()
+    assert set(modkit.CATEGORIES) <= set(results.columns)
+
+    file = tmp_path / "t.json"
+    modkit.ThresholdSet.from_thresholds({"hate": {"block": 0.5, "review": 0.2}}).save(file)
+    assert main(["validate", str(file)]) == 0
+    assert main(["apply", str(file), str(scores), "-o", str(decisions)]) == 0
+    out = pd.read_csv(decisions)
+    hate = results["hate"].to_numpy()
+    expected = ["block" if h >= 0.5 else "review" if h >= 0.2 else "allow" for h in hate]
+    assert out["action"].tolist() == expected
+    assert json.loads(file.read_text())["decision_rule"].startswith("flag when score >= threshold")
+    capsys.readouterr()
