@@ -24,6 +24,11 @@ PLAIN = st.text(alphabet="abcxyz .,!?'-", max_size=6)  # no syntax at all
 WILDCARD_NAMES = ["group", "thing", "place"]
 
 
+def _one(text):
+    """One template given unambiguously (a bare string ending in .yaml/.yml is a file path)."""
+    return [{"id": "t1", "text": text}]
+
+
 @st.composite
 def models(draw, text=TEXT, value=VALUE):
     """(pieces, wildcards): pieces are ("lit", s), ("alt", name|None, [v]), ("ref", key)."""
@@ -111,9 +116,9 @@ def test_expansion_matches_the_reference_and_counts_equal_the_product(model):
     pieces, wildcards = model
     template = render(pieces)
     texts, rows, columns = reference(pieces, wildcards)
-    df = expand(template, escaped(wildcards), limit=None)
+    df = expand(_one(template), escaped(wildcards), limit=None)
     assert df["text"].tolist() == texts
-    assert count_prompts(template, escaped(wildcards)) == len(texts) == len(df)
+    assert count_prompts(_one(template), escaped(wildcards)) == len(texts) == len(df)
     assert df.attrs["slots"]["t1"] == columns
     for column in columns:
         assert df[column].tolist() == [row[column] for row in rows]
@@ -123,10 +128,10 @@ def test_expansion_matches_the_reference_and_counts_equal_the_product(model):
 @given(models(text=PLAIN, value=PLAIN.filter(bool)))
 def test_every_expansion_re_parses_as_itself(model):
     pieces, wildcards = model
-    df = expand(render(pieces), escaped(wildcards), limit=None)
+    df = expand(_one(render(pieces)), escaped(wildcards), limit=None)
     for text in df["text"].head(5):
         # no syntax left: each prompt is a template with no slots that gives itself
-        again = expand(text)
+        again = expand(_one(text))
         assert again["text"].tolist() == [text]
         assert again.attrs["slots"]["t1"] == []
 
@@ -135,15 +140,15 @@ def test_every_expansion_re_parses_as_itself(model):
 @given(models())
 def test_escaped_expansions_re_parse_as_themselves(model):
     pieces, wildcards = model
-    df = expand(render(pieces), escaped(wildcards), limit=None)
+    df = expand(_one(render(pieces)), escaped(wildcards), limit=None)
     for text in df["text"].head(5):
-        assert expand(escape(text))["text"].tolist() == [text]
+        assert expand(_one(escape(text)))["text"].tolist() == [text]
 
 
 @FAST
 @given(st.text(alphabet=st.one_of(ANY_CHAR, st.sampled_from(SPECIALS)), max_size=40))
 def test_escaping_round_trips(text):
-    df = expand(escape(text))
+    df = expand(_one(escape(text)))
     assert df["text"].tolist() == [text]
 
 
@@ -153,8 +158,8 @@ def test_sampling_is_reproducible_distinct_and_within_the_product(model, k, seed
     pieces, wildcards = model
     template = render(pieces)
     texts, _, _ = reference(pieces, wildcards)
-    first = expand(template, escaped(wildcards), sample=k, seed=seed, limit=None)
-    second = expand(template, escaped(wildcards), sample=k, seed=seed, limit=None)
+    first = expand(_one(template), escaped(wildcards), sample=k, seed=seed, limit=None)
+    second = expand(_one(template), escaped(wildcards), sample=k, seed=seed, limit=None)
     assert first.equals(second)
     assert len(first) == min(k, len(texts))
     # distinct fillings: positions in the product, recovered from the slot values
@@ -168,7 +173,7 @@ def test_sampling_is_reproducible_distinct_and_within_the_product(model, k, seed
 @given(st.text(alphabet=st.sampled_from("ab {}|\\:#"), max_size=30))
 def test_any_text_either_expands_or_raises_a_template_error(text):
     try:
-        df = expand(text, {"a": ["x", "y"]}, limit=10_000)
+        df = expand(_one(text), {"a": ["x", "y"]}, limit=10_000)
     except TemplateError as error:
         assert error.template_id == "t1"
         if error.position is not None:
