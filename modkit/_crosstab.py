@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from ._runner import category_columns
+from ._runner import category_columns, endpoint_flags
 
 __all__ = ["STATS", "crosstab"]
 
@@ -242,18 +241,7 @@ def _endpoint_flags(scored: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
             "flag_rate without thresholds reads the endpoint's flags from the "
             "'result_json' column, which the results lack; pass thresholds="
         )
-    rows = np.full((len(scored), len(cats)), np.nan)
-    for i, (idx, raw) in enumerate(scored["result_json"].items()):
-        if not isinstance(raw, str) or not raw:
-            continue
-        try:
-            flags = json.loads(raw).get("categories", {})
-        except (ValueError, AttributeError) as exc:
-            raise InputError(f"result_json of row {idx!r} is not a JSON object: {exc}") from None
-        for j, c in enumerate(cats):
-            if c in flags and flags[c] is not None:
-                rows[i, j] = float(bool(flags[c]))
-    return pd.DataFrame(rows, index=scored.index, columns=cats)
+    return pd.DataFrame(endpoint_flags(scored, cats), index=scored.index, columns=cats)
 
 
 def _describe_thresholds(thresholds: float | Mapping[str, float] | None) -> Any:

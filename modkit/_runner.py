@@ -567,6 +567,45 @@ def _result_json(res: ModerationResult) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+def endpoint_flags(
+    results: pd.DataFrame, categories: Sequence[str], *, strict: bool = True
+) -> np.ndarray:
+    """The endpoint's own per-category flags, parsed from the ``result_json`` column.
+
+    Parameters
+    ----------
+    results : DataFrame
+        A results frame with a ``result_json`` column.
+    categories : sequence of str
+        Which categories, in column order.
+    strict : bool, default True
+        Raise :class:`InputError` naming the row for a value that is not a JSON object;
+        otherwise such a row is left unknown.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_categories)
+        1.0 flagged, 0.0 not, NaN unknown (failed row, or a category the result lacks).
+    """
+    out = np.full((len(results), len(categories)), np.nan)
+    col = {c: j for j, c in enumerate(categories)}
+    for i, (idx, raw) in enumerate(results["result_json"].items()):
+        if not isinstance(raw, str) or not raw:
+            continue
+        try:
+            flags = json.loads(raw).get("categories") or {}
+        except (ValueError, AttributeError) as exc:
+            if strict:
+                msg = f"result_json of row {idx!r} is not a JSON object: {exc}"
+                raise InputError(msg) from None
+            continue
+        for c, v in flags.items():
+            j = col.get(c)
+            if j is not None and v is not None:
+                out[i, j] = float(bool(v))
+    return out
+
+
 def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order."""
     from ._taxonomy import CATEGORIES

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._runner import endpoint_flags as _flags_from_results
 from .._taxonomy import CATEGORIES
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import Curve, Selection, binary_curve, confusion, select_threshold
@@ -294,19 +294,7 @@ def _endpoint_flags(
         return out
     if "result_json" not in scores.columns:
         return None
-    out = np.full((len(scores), len(cats)), np.nan)
-    col = {c: j for j, c in enumerate(cats)}
-    for i, raw in enumerate(scores["result_json"].to_numpy(dtype=object)):
-        if not isinstance(raw, str) or not raw:
-            continue
-        try:
-            flags = json.loads(raw).get("categories") or {}
-        except (json.JSONDecodeError, AttributeError):
-            continue
-        for c, v in flags.items():
-            j = col.get(c)
-            if j is not None and isinstance(v, bool):
-                out[i, j] = float(v)
+    out = _flags_from_results(scores, cats, strict=False)
     return out if not np.isnan(out).all() else None
 
 
