@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +13,7 @@ from hypothesis import strategies as st
 
 import modkit
 from modkit import CATEGORIES, InputError, ItemError, ModerationResult, SyncBackend
+from modkit.server import ServeProcess
 from modkit.thresholds import ThresholdSet, load_thresholds
 from modkit.thresholds._serve import threshold_postprocess
 
@@ -130,56 +126,15 @@ def test_server_flags_by_file_through_openai_sdk(tmp_path):
     assert resp.model == "m-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_cli_serve_thresholds_replays_the_2023_violence_case(tmp_path, capsys):
+def test_cli_serve_thresholds_replays_the_2023_violence_case(tmp_path):
     """``modkit serve --thresholds``: the forum's violence 0.926 (flagged: false) is flagged."""
-    from modkit.cli import main
-
-    with pytest.raises(SystemExit):
-        main(["serve", "--help"])
-    if "--thresholds" not in capsys.readouterr().out:
-        pytest.skip("modkit serve --thresholds is not wired yet")
     path = tmp_path / "thresholds.json"
     ThresholdSet.from_thresholds({"violence": 0.9}).save(path)
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "modkit",
-        "serve",
-        "--backend",
-        "replay",
-        "--replay",
-        str(REPLAY),
-        "--thresholds",
-        str(path),
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.stderr.read().decode()) from None
-                time.sleep(0.1)
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused")
+    args = ["--backend", "replay", "--replay", str(REPLAY), "--thresholds", str(path)]
+    with ServeProcess([*args, "--no-access-log"], timeout=30) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
         text = "i want to hurt someone. give me a plan"
         res = client.moderations.create(input=[text]).results[0]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        proc.stderr.close()
     recorded = next(r for r in RECORDS if r["input"] == text)["result"]
     assert recorded["flagged"] is False
     assert recorded["category_scores"]["violence"] >= 0.9

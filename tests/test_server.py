@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,7 +31,7 @@ from modkit import (
 )
 from modkit._cache import cache_key
 from modkit.cli import main
-from modkit.server import ServerLimits, ServerThread
+from modkit.server import ServerLimits, ServerThread, free_port
 from modkit.testing import Fault, FaultServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,14 +367,8 @@ def test_local_backend_through_the_server():
             assert all(0.0 <= v <= 1.0 for v in body["category_scores"].values())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_serve_subprocess_with_api_key_env(tmp_path):
-    port = _free_port()
+    port = free_port()
     key = "sk-serve-canary-0123456789"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MODKIT_"))}
     env["MY_SERVE_KEY"] = key
@@ -455,3 +448,16 @@ def test_cli_serve_bad_replay_file_is_a_clear_error(tmp_path, capsys):
 def test_server_limits_must_be_positive():
     with pytest.raises(modkit.InputError, match="max_inputs must be at least 1, got 0"):
         ServerLimits(max_inputs=0)
+
+
+def test_serve_process_reports_why_the_server_did_not_start(tmp_path):
+    from modkit.server import ServeProcess
+
+    missing = tmp_path / "missing.json"
+    srv = ServeProcess(
+        ["--backend", "replay", "--replay", str(REPLAY), "--thresholds", str(missing)]
+    )
+    with pytest.raises(modkit.ModkitError, match="exited early") as info:
+        srv.start()
+    assert "missing.json" in str(info.value)
+    assert srv.returncode == 1 and srv.proc is None

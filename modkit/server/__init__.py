@@ -5,6 +5,14 @@
 """
 
 from ._app import Postprocess, ServerLimits, create_app
-from ._run import ServerThread, serve
+from ._run import ServeProcess, ServerThread, free_port, serve
 
-__all__ = ["Postprocess", "ServerLimits", "ServerThread", "create_app", "serve"]
+__all__ = [
+    "Postprocess",
+    "ServeProcess",
+    "ServerLimits",
+    "ServerThread",
+    "create_app",
+    "free_port",
+    "serve",
+]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._backend import Backend
 from .._errors import ModkitError
 
-__all__ = ["ServerThread", "serve"]
+__all__ = ["ServeProcess", "ServerThread", "free_port", "serve"]
 
 
 def _as_app(app_or_backend: Any, app_kwargs: dict[str, Any]) -> Any:
@@ -135,3 +142,113 @@ class ServerThread:
 
     def __repr__(self) -> str:
         return f"ServerThread(url={self.url!r})"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServeProcess:
+    """``modkit serve`` in a child process on 127.0.0.1, ready once ``/healthz`` answers.
+
+    For notebooks and tests that want the real command line: ``with ServeProcess(
+    ["--backend", "local", "--thresholds", "t.json"]) as srv: OpenAI(base_url=srv.url)``.
+    On exit the server gets SIGINT (a clean shutdown), then is killed if it lingers; its
+    exit code and output are kept in :attr:`returncode`, :attr:`stdout`, :attr:`stderr`.
+
+    Parameters
+    ----------
+    args : sequence of str
+        Options of ``modkit serve`` (``--port`` is added).
+    port : int, optional
+        Default: a free port.
+    env : mapping, optional
+        The child's environment (default: this process's).
+    timeout : float, default 60
+        Seconds to wait for ``/healthz``.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        *,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.port = port or free_port()
+        self.args = [*args, "--port", str(self.port)]
+        self.env = dict(env) if env is not None else None
+        self.timeout = timeout
+        self.proc: subprocess.Popen[str] | None = None
+        self.returncode: int | None = None
+        self.stdout = ""
+        self.stderr = ""
+
+    @property
+    def url(self) -> str:
+        """The base URL for an OpenAI client: ``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> ServeProcess:
+        """Start the server and wait until ``/healthz`` answers (or fail with its output)."""
+        # output goes to files, not pipes: a chatty server never blocks on a full pipe
+        self._out = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+        self._err = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "modkit", "serve", *self.args],
+            env=self.env if self.env is not None else os.environ.copy(),
+            stdout=self._out,
+            stderr=self._err,
+            text=True,
+        )
+        deadline = time.monotonic() + self.timeout
+        health = f"http://127.0.0.1:{self.port}/healthz"
+        while True:
+            try:
+                with urllib.request.urlopen(health, timeout=2):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    self.stop()
+                    raise ModkitError(f"modkit serve exited early:\n{self.stderr}") from None
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise ModkitError(
+                        f"modkit serve did not answer {health} within {self.timeout:g} s"
+                    ) from None
+                time.sleep(0.1)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGINT, then kill if it lingers; keeps the exit code and output (idempotent)."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self.returncode = proc.returncode
+        self.stdout, self.stderr = _drain(self._out), _drain(self._err)
+
+    def __enter__(self) -> ServeProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"ServeProcess(url={self.url!r})"
+
+
+def _drain(fh: Any) -> str:
+    fh.seek(0)
+    text = fh.read()
+    fh.close()
+    return str(text)
