@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._crosstab import _check_by, _check_frame, _resolve_categories, scored_rows
 from ._errors import InputError
+from ._validation import PROB, SequenceOf, validate_params
 
 __all__ = ["bias_metrics", "counterfactual_gap"]
 
@@ -27,6 +28,15 @@ _GAP_COLUMNS = (
 )
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "slot": [str],
+        "by": [None, str, SequenceOf(str)],
+        "categories": [None, str, SequenceOf(str)],
+        "detail": ["boolean"],
+    }
+)
 def counterfactual_gap(
     results: pd.DataFrame,
     slot: str,
@@ -133,6 +143,16 @@ def counterfactual_gap(
     return out
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "subgroup_col": [str],
+        "label_col": [str],
+        "category": [str],
+        "threshold": [PROB],
+        "sep": [None, str],
+    }
+)
 def bias_metrics(
     results: pd.DataFrame,
     subgroup_col: str,
@@ -160,7 +180,7 @@ def bias_metrics(
         The ground-truth column; a row is positive when it equals ``pos_label``.
     category : str
         The category whose score is the classifier output (e.g. ``"hate"``).
-    threshold : float, default 0.5
+    threshold : float in [0, 1], default 0.5
         Flag when score >= threshold, for the false positive / negative rates.
     pos_label : default 1
         The positive label value (``1``, ``"hateful"``, ``"toxic"``...).
@@ -187,7 +207,8 @@ def bias_metrics(
     Raises
     ------
     InputError
-        If a column is missing, the threshold is not a number, or no row is left.
+        If a column is missing, the threshold is not a number in [0, 1], or no row
+        is left.
 
     Notes
     -----
@@ -200,10 +221,6 @@ def bias_metrics(
     _check_by(frame, [subgroup_col], "subgroup_col")
     _check_by(frame, [label_col], "label_col")
     _check_by(frame, [category], "category")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
-        raise InputError(f"threshold must be a number, got {threshold!r}")
-    if math.isnan(float(threshold)):
-        raise InputError("threshold is NaN")
     scored, n_error = scored_rows(frame)
     score = pd.to_numeric(scored[category], errors="coerce")
     label = scored[label_col]

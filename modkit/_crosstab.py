@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._runner import category_columns, endpoint_flags
+from ._validation import PROB, MappingOf, SequenceOf, StrOptions, validate_params
 
 __all__ = ["STATS", "crosstab"]
 
@@ -18,6 +18,16 @@ __all__ = ["STATS", "crosstab"]
 STATS: tuple[str, ...] = ("mean", "median", "max", "p95", "std", "count", "flag_rate")
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "by": [str, SequenceOf(str)],
+        "stat": [StrOptions(STATS), SequenceOf(StrOptions(STATS))],
+        "categories": [None, str, SequenceOf(str)],
+        "thresholds": [None, PROB, MappingOf(str, PROB)],
+        "long": ["boolean"],
+    }
+)
 def crosstab(
     results: pd.DataFrame,
     by: str | Sequence[str],
@@ -46,8 +56,8 @@ def crosstab(
         Category keys to show (API spelling). Default: every category column of
         ``results``; with a ``thresholds`` mapping, the mapping's keys.
     thresholds : float or dict of str to float, optional
-        For ``flag_rate``: flag when score >= threshold, with one threshold for all
-        categories or one per category. Default: the endpoint's own per-category flags,
+        For ``flag_rate``: flag when score >= threshold, with one threshold in [0, 1]
+        for all categories or one per category. Default: the endpoint's own per-category flags,
         read from ``result_json``.
     long : bool, default False
         Return a tidy frame with columns ``by..., category, stat, value, n`` (``n``:
@@ -65,7 +75,8 @@ def crosstab(
     Raises
     ------
     InputError
-        If a column, category, statistic or threshold is unknown or malformed.
+        If a column, category, statistic or threshold is unknown or malformed (a
+        threshold outside [0, 1] included), naming the parameter and the value.
 
     Notes
     -----
@@ -205,15 +216,6 @@ def _resolve_categories(
     return cats
 
 
-def _check_threshold(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(f"{where}: threshold must be a number, got {value!r}")
-    out = float(value)
-    if math.isnan(out):
-        raise InputError(f"{where}: threshold is NaN")
-    return out
-
-
 def _flags(
     scored: pd.DataFrame, cats: list[str], thresholds: float | Mapping[str, float] | None
 ) -> pd.DataFrame:
@@ -224,10 +226,9 @@ def _flags(
         missing = [c for c in cats if c not in thresholds]
         if missing:
             raise InputError(f"thresholds: no threshold for category {missing[0]!r}")
-        limits = {c: _check_threshold(thresholds[c], f"thresholds[{c!r}]") for c in cats}
+        limits = {c: float(thresholds[c]) for c in cats}
     else:
-        t = _check_threshold(thresholds, "thresholds")
-        limits = dict.fromkeys(cats, t)
+        limits = dict.fromkeys(cats, float(thresholds))
     out = pd.DataFrame(index=scored.index)
     for c in cats:
         s = scored[c].astype(float)

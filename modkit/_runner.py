@@ -11,6 +11,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -28,6 +29,7 @@ from ._errors import (
 )
 from ._result import ItemError, ModerationResult
 from ._taxonomy import CATEGORIES, order_categories
+from ._validation import Hidden, Interval, Options, StrOptions, validate_params
 
 __all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
 
@@ -39,7 +41,19 @@ RESULT_COLUMNS = ("flagged", "model", "moderation_id", "error", "result_json")
 _DEFAULT = object()
 T = TypeVar("T")
 
+_MODERATE_PARAMS: dict[str, list[Any]] = {
+    "backend": [Backend, str, None],
+    "cache": [Cache, "path", None, Hidden(Options([_DEFAULT]))],
+    "batch_size": [Interval(Integral, 1, None)],
+    "concurrency": [Interval(Integral, 1, None)],
+    "progress": ["boolean"],
+    "errors": [StrOptions(["record", "raise"])],
+    "max_retries": [Interval(Integral, 0, None)],
+    "text_column": [str],
+}
 
+
+@validate_params(_MODERATE_PARAMS)
 def moderate(
     data: Sequence[str] | pd.Series | pd.DataFrame,
     *,
@@ -94,6 +108,9 @@ def moderate(
 
     Raises
     ------
+    InputError
+        A parameter out of its range (``batch_size=0``, ``errors="ignore"``...), named
+        with the value, or data that is not texts.
     AuthenticationError, QuotaExceededError, BackendError
         Failures that retrying cannot fix; the run stops at once. The exception's
         ``partial`` holds every result received before it, and so does the cache.
@@ -113,6 +130,7 @@ def moderate(
     )
 
 
+@validate_params(_MODERATE_PARAMS)
 async def amoderate(
     data: Sequence[str] | pd.Series | pd.DataFrame,
     *,
@@ -126,12 +144,6 @@ async def amoderate(
     text_column: str = "text",
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop."""
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    if concurrency < 1:
-        raise InputError(f"concurrency must be at least 1, got {concurrency}")
-    if errors not in ("record", "raise"):
-        raise InputError(f"errors must be 'record' or 'raise', got {errors!r}")
     frame = _as_frame(data, text_column)
     backend_obj = _resolve_backend(backend)
     own_cache = not isinstance(cache, Cache) and cache is not None

@@ -225,7 +225,7 @@ def test_bias_errors():
     df = _frame(["A"], [1], [0.5])
     with pytest.raises(InputError, match="label_col: no column 'gold'"):
         bias_metrics(df, "target", "gold", "hate")
-    with pytest.raises(InputError, match="threshold must be a number"):
+    with pytest.raises(InputError, match="threshold must be a number in"):
         bias_metrics(df, "target", "label", "hate", threshold="0.5")
     with pytest.raises(InputError, match="no row has both"):
         bias_metrics(_frame(["A"], [None], [0.5]), "target", "label", "hate")
