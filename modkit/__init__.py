@@ -2,6 +2,7 @@
 
 from ._backend import Backend, BatchOutcome, SyncBackend
 from ._backends import make_backend
+from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
 from ._crosstab import crosstab
@@ -49,6 +50,7 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BackendError",
+    "BatchAPI",
     "BatchOutcome",
     "BatchRejectedError",
     "Cache",

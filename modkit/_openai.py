@@ -101,6 +101,14 @@ class OpenAIBackend(Backend):
             self._loop = loop
         return self._client
 
+    def client(self) -> Any:
+        """The SDK's ``AsyncOpenAI`` client for the running event loop (SDK retries off).
+
+        For callers that need more of the API than ``/v1/moderations`` (the Batch API
+        path); call it from inside the loop that will use it.
+        """
+        return self._get_client()
+
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client, self._loop = self._client, None, None

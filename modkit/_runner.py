@@ -65,6 +65,7 @@ def moderate(
     errors: Literal["record", "raise"] = "record",
     max_retries: int = 8,
     text_column: str = "text",
+    via: str | Any = "requests",
 ) -> pd.DataFrame:
     """Score texts with a moderation backend and return one tidy row per input.
 
@@ -97,6 +98,13 @@ def moderate(
         4`` of those.
     text_column : str, default "text"
         The column of a DataFrame that holds the texts.
+    via : {"requests", "batch"} or BatchAPI, default "requests"
+        ``"requests"``: synchronous ``/v1/moderations`` requests. ``"batch"`` (or a
+        :class:`~modkit.BatchAPI` with its options): the OpenAI Batch API (openai
+        backend and a cache needed): uncached texts are uploaded as JSONL, batches are
+        polled until they end, results land in the cache, and an interrupted run
+        resumes its open batches when started again with the same cache.
+        ``batch_size``, ``concurrency`` and ``max_retries`` do not apply there.
 
     Returns
     -------
@@ -126,6 +134,7 @@ def moderate(
             errors=errors,
             max_retries=max_retries,
             text_column=text_column,
+            via=via,
         )
     )
 
@@ -142,14 +151,22 @@ async def amoderate(
     errors: Literal["record", "raise"] = "record",
     max_retries: int = 8,
     text_column: str = "text",
+    via: str | Any = "requests",
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop."""
     frame = _as_frame(data, text_column)
+    from ._batch import BatchRun, resolve_via
+
+    batch_api = resolve_via(via)
     backend_obj = _resolve_backend(backend)
     own_cache = not isinstance(cache, Cache) and cache is not None
     cache_obj = _resolve_cache(cache)
     try:
-        run = _Run(backend_obj, cache_obj, batch_size, concurrency, max_retries, progress)
+        run: _Run | BatchRun
+        if batch_api is not None:
+            run = BatchRun(backend_obj, cache_obj, batch_api, progress)
+        else:
+            run = _Run(backend_obj, cache_obj, batch_size, concurrency, max_retries, progress)
         try:
             outcomes, keys = await run.execute(frame[text_column])
         except BaseException as exc:

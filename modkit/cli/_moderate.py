@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._batch import BatchAPI
+from .._errors import InputError
 from .._io import read_table, write_table
 from .._runner import moderate
 from ._common import add_backend_options, add_cache_options, backend_from_args, cache_from_args
@@ -26,10 +28,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--max-retries", type=int, default=8, help="retries of transient failures")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    group = p.add_argument_group("OpenAI Batch API (--backend openai)")
+    group.add_argument(
+        "--batch-api",
+        action="store_true",
+        help="score through the Batch API (24 h window, its own rate limits); an "
+        "interrupted run resumes its batches when run again with the same cache",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between polls of open batches (default 30)",
+    )
+    group.add_argument(
+        "--max-wait",
+        type=float,
+        metavar="SECONDS",
+        help="stop polling after this long; unfinished rows say so and a rerun collects "
+        "them (default: wait for every batch; 0: submit and exit)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    via: str | BatchAPI = "requests"
+    if args.batch_api:
+        if args.backend != "openai":
+            raise InputError(f"--batch-api needs --backend openai, not {args.backend}")
+        if args.no_cache:
+            raise InputError(
+                "--batch-api needs a cache (results and open batch ids are kept there); "
+                "drop --no-cache"
+            )
+        via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
     frame = read_table(args.input)
     backend = backend_from_args(args)
     cache = cache_from_args(args)
@@ -43,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             max_retries=args.max_retries,
             progress=not args.no_progress and sys.stderr.isatty(),
             text_column=args.text_column,
+            via=via,
         )
     except Exception as exc:
         partial = getattr(exc, "partial", None)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from .._errors import ModkitError
 from .._taxonomy import CATEGORIES
+from ._batch_api import FakeBatchAPI
 
 __all__ = ["Fault", "FaultServer", "RecordedRequest", "fake_result"]
 
@@ -316,6 +317,9 @@ class FaultServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._busy = 0
         self.port: int = 0
+        #: The fake Files and Batch APIs (``/v1/files``, ``/v1/batches``) this server
+        #: also answers; batches score their requests as ``/v1/moderations`` would.
+        self.batch_api = FakeBatchAPI(self._score_request)
 
     # ----------------------------------------------------------------- lifecycle
     @property
@@ -502,6 +506,20 @@ class FaultServer:
                 "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "modkit"}],
             }
             return await _send(writer, 200, body, keep=keep)
+        if path.startswith(("/v1/files", "/v1/batches")):
+            if self._key_digest is not None and (
+                token is None or not hmac.compare_digest(_sha(token), self._key_digest)
+            ):
+                record(401, "unauthorized")
+                body = _err(
+                    "Incorrect API key provided.", "invalid_request_error", None, "invalid_api_key"
+                )
+                return await _send(writer, 401, body, keep=keep)
+            status, raw, ctype = self.batch_api.handle(
+                req.method, req.target, req.headers, req.body
+            )
+            record(status, "ok" if status < 400 else "bad_request")
+            return await _send_raw(writer, status, raw, (), keep=keep, content_type=ctype)
         if path != "/v1/moderations":
             record(404, "bad_request")
             return await _send(writer, 404, _err("not found", "invalid_request_error"), keep=keep)
@@ -595,6 +613,23 @@ class FaultServer:
         record(200, "ok", inputs, model)
         return await _send(writer, 200, body, limit_headers, keep=keep)
 
+    def _score_request(self, value: Any, model: str | None) -> tuple[int, dict[str, Any]]:
+        """Status and body of ``/v1/moderations`` for one request (no faults, no limiter)."""
+        raw = json.dumps({"input": value, "model": model}).encode()
+        inputs, model, problem = self._parse(raw)
+        if problem is not None:
+            return 400, _err(problem, "invalid_request_error", "input")
+        if self.reject is not None:
+            for i, text in enumerate(inputs):
+                why = self.reject(text)
+                if why:
+                    return 400, _err(f"input[{i}]: {why}", "invalid_request_error", f"input[{i}]")
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        results = [fake_result(t, self.categories) for t in inputs]
+        return 200, {"id": f"modr-fault-{seq:08x}", "model": self.model, "results": results}
+
     def _parse(self, raw: bytes) -> tuple[list[str], str | None, str | None]:
         try:
             payload = json.loads(raw)
@@ -673,10 +708,11 @@ async def _send_raw(
     headers: Iterable[tuple[str, str]] = (),
     *,
     keep: bool = True,
+    content_type: str = "application/json",
 ) -> bool:
     lines = [
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
-        "content-type: application/json",
+        f"content-type: {content_type}",
         f"content-length: {len(raw)}",
         f"connection: {'keep-alive' if keep else 'close'}",
         *(f"{k}: {v}" for k, v in headers),
