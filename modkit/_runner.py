@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._backend import Backend
+from ._batch import BatchAPI, BatchRun, resolve_via
 from ._cache import Cache, cache_key
 from ._errors import (
     BackendError,
@@ -50,6 +51,7 @@ _MODERATE_PARAMS: dict[str, list[Any]] = {
     "errors": [StrOptions(["record", "raise"])],
     "max_retries": [Interval(Integral, 0, None)],
     "text_column": [str],
+    "via": [StrOptions(["requests", "batch"]), BatchAPI],
 }
 
 
@@ -65,7 +67,7 @@ def moderate(
     errors: Literal["record", "raise"] = "record",
     max_retries: int = 8,
     text_column: str = "text",
-    via: str | Any = "requests",
+    via: Literal["requests", "batch"] | BatchAPI = "requests",
 ) -> pd.DataFrame:
     """Score texts with a moderation backend and return one tidy row per input.
 
@@ -151,12 +153,10 @@ async def amoderate(
     errors: Literal["record", "raise"] = "record",
     max_retries: int = 8,
     text_column: str = "text",
-    via: str | Any = "requests",
+    via: Literal["requests", "batch"] | BatchAPI = "requests",
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop."""
     frame = _as_frame(data, text_column)
-    from ._batch import BatchRun, resolve_via
-
     batch_api = resolve_via(via)
     backend_obj = _resolve_backend(backend)
     own_cache = not isinstance(cache, Cache) and cache is not None

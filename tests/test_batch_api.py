@@ -301,7 +301,7 @@ def test_bad_arguments(srv, tmp_path):
         modkit.moderate(["x"], backend="local", cache=tmp_path / "c", via="batch")
     with pytest.raises(InputError, match="needs a cache"):
         modkit.moderate(["x"], backend=_backend(srv), cache=None, via="batch")
-    with pytest.raises(InputError, match="via must be 'requests', 'batch'"):
+    with pytest.raises(InputError, match="moderate: via must be one of"):
         modkit.moderate(["x"], backend=_backend(srv), cache=None, via="batches")
     with pytest.raises(InputError, match="poll_interval"):
         BatchAPI(poll_interval=-1)
