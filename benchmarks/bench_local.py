@@ -27,9 +27,9 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from modkit import CATEGORIES
-from modkit._local import LocalBackend
-from modkit._local._heads import pool_windows
-from modkit._train import build_tasks, cross_val_scores, load_training_data
+from modkit.backends.local import LocalBackend
+from modkit.backends.local._heads import pool_windows
+from modkit.backends.local._train import build_tasks, cross_val_scores, load_training_data
 from modkit.datasets import load_dataset
 
 #: AUPRC of the MiniLM baseline measured in issue 3 (5-fold CV, openai-moderation-1680).
@@ -47,7 +47,7 @@ BASELINE = {
 _LOAD = """
 import time
 t0 = time.perf_counter()
-from modkit._local import LocalBackend
+from modkit.backends.local import LocalBackend
 t1 = time.perf_counter()
 b = LocalBackend().load()
 t2 = time.perf_counter()

@@ -1,7 +1,5 @@
 """modkit: a threshold exploration kit for content-moderation endpoints."""
 
-from ._backend import Backend, BatchOutcome, SyncBackend
-from ._backends import make_backend
 from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
@@ -18,13 +16,20 @@ from ._errors import (
     QuotaExceededError,
     TransientBackendError,
 )
+from ._frame import category_columns
 from ._io import read_table, write_table
-from ._local import LocalBackend
-from ._openai import OpenAIBackend
-from ._replay import ReplayBackend
 from ._result import ItemError, ModerationResult
-from ._runner import amoderate, category_columns, moderate
+from ._runner import amoderate, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
+from .backends import (
+    Backend,
+    BatchOutcome,
+    LocalBackend,
+    OpenAIBackend,
+    ReplayBackend,
+    SyncBackend,
+    make_backend,
+)
 from .datasets import DatasetInfo, dataset_info, dataset_path, list_datasets, load_dataset
 from .templates import TemplateError, count_prompts, expand, load_templates
 from .thresholds import (

@@ -29,11 +29,10 @@ from typing import Any
 
 import pandas as pd
 
-from ._backend import Backend
 from ._cache import Cache, cache_key
 from ._errors import AuthenticationError, BackendError, InputError
-from ._openai import OpenAIBackend
 from ._result import ItemError, ModerationResult
+from .backends import Backend, OpenAIBackend
 
 __all__ = ["BatchAPI", "BatchRun", "split_requests"]
 

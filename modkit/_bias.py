@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._crosstab import _check_by, _check_frame, _resolve_categories, scored_rows
 from ._errors import InputError
+from ._frame import check_columns, check_frame, resolve_categories, scored_rows
 from ._validation import PROB, SequenceOf, validate_params
 
 __all__ = ["bias_metrics", "counterfactual_gap"]
@@ -82,17 +82,17 @@ def counterfactual_gap(
         If ``slot``, a ``by`` column or a category is not in the results, or no row
         has a value for ``slot``.
     """
-    frame = _check_frame(results)
-    (slot_col,) = _check_by(frame, [slot], "slot")
+    frame = check_frame(results)
+    (slot_col,) = check_columns(frame, [slot], "slot")
     if by == "template_id" and by not in frame.columns:
         raise InputError(
             "counterfactual_gap: the results have no 'template_id' column; pass by= the "
             "column(s) naming the template, or by=None to treat all rows as one template"
         )
-    by_cols = [] if by is None else _check_by(frame, by)
+    by_cols = [] if by is None else check_columns(frame, by)
     if slot_col in by_cols:
         raise InputError(f"slot {slot_col!r} is also listed in by; remove it from by")
-    cats = _resolve_categories(frame, categories, None)
+    cats = resolve_categories(frame, categories, None)
     scored, n_excluded = scored_rows(frame)
     keep = scored[[*by_cols, slot_col]].notna().all(axis=1)
     if not frame[slot_col].notna().any():
@@ -217,10 +217,10 @@ def bias_metrics(
     """
     from sklearn.metrics import roc_auc_score
 
-    frame = _check_frame(results)
-    _check_by(frame, [subgroup_col], "subgroup_col")
-    _check_by(frame, [label_col], "label_col")
-    _check_by(frame, [category], "category")
+    frame = check_frame(results)
+    check_columns(frame, [subgroup_col], "subgroup_col")
+    check_columns(frame, [label_col], "label_col")
+    check_columns(frame, [category], "category")
     scored, n_error = scored_rows(frame)
     score = pd.to_numeric(scored[category], errors="coerce")
     label = scored[label_col]

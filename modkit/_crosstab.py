@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from ._runner import category_columns, endpoint_flags
+from ._frame import (
+    check_columns,
+    check_frame,
+    endpoint_flags,
+    resolve_categories,
+    scored_rows,
+)
 from ._validation import PROB, MappingOf, SequenceOf, StrOptions, validate_params
 
 __all__ = ["STATS", "crosstab"]
@@ -83,10 +89,10 @@ def crosstab(
     Rows whose ``error`` is non-empty were not scored and are excluded from every
     statistic; a NaN score is ignored for its own category only.
     """
-    frame = _check_frame(results)
-    by_cols = _check_by(frame, by)
+    frame = check_frame(results)
+    by_cols = check_columns(frame, by)
     stats = _check_stats(stat)
-    cats = _resolve_categories(frame, categories, thresholds)
+    cats = resolve_categories(frame, categories, thresholds)
     scored, n_excluded = scored_rows(frame)
     present = scored[by_cols].notna().all(axis=1)
     n_missing_by = int((~present).sum())
@@ -149,33 +155,6 @@ def crosstab(
     return out
 
 
-def scored_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Return the rows that were scored (empty ``error``) and how many were dropped."""
-    if "error" not in results.columns:
-        return results, 0
-    err = results["error"]
-    failed = err.notna() & (err.astype(str) != "")
-    return results.loc[~failed], int(failed.sum())
-
-
-def _check_frame(results: Any) -> pd.DataFrame:
-    if not isinstance(results, pd.DataFrame):
-        raise InputError(f"results must be a pandas DataFrame, not {type(results).__name__}")
-    return results
-
-
-def _check_by(frame: pd.DataFrame, by: str | Sequence[str], what: str = "by") -> list[str]:
-    cols = [by] if isinstance(by, str) else list(by)
-    if not cols:
-        raise InputError(f"{what} must name at least one column")
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{what}: no column {missing[0]!r} in the results (columns: {list(frame.columns)})"
-        )
-    return cols
-
-
 def _check_stats(stat: str | Sequence[str]) -> list[str]:
     stats = [stat] if isinstance(stat, str) else list(stat)
     if not stats:
@@ -186,34 +165,6 @@ def _check_stats(stat: str | Sequence[str]) -> list[str]:
     if len(set(stats)) != len(stats):
         raise InputError(f"stat lists a statistic twice: {stats}")
     return stats
-
-
-def _resolve_categories(
-    frame: pd.DataFrame,
-    categories: Sequence[str] | None,
-    thresholds: float | Mapping[str, float] | None,
-) -> list[str]:
-    if categories is None:
-        if isinstance(thresholds, Mapping):
-            cats = list(thresholds)
-        else:
-            cats = category_columns(frame)
-            if not cats:
-                raise InputError(
-                    "the results have no category score columns (expected keys such as "
-                    "'harassment' or 'self-harm/intent'); pass categories= to name them"
-                )
-    else:
-        cats = [categories] if isinstance(categories, str) else list(categories)
-    missing = [c for c in cats if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"category {missing[0]!r} is not a column of the results "
-            f"(category columns: {category_columns(frame)})"
-        )
-    if not cats:
-        raise InputError("categories is empty")
-    return cats
 
 
 def _flags(

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from ._runner import category_columns
+from ._frame import category_columns
 from .thresholds import ACTIONS, ThresholdSet, load_thresholds
 
 __all__ = ["DriftReport", "decision_drift"]

@@ -13,10 +13,10 @@ import pytest
 
 import modkit
 from modkit import CATEGORIES, BackendError, ItemError, LocalBackend, ModerationResult
-from modkit._local._encoder import MODEL_SHA256, STRIDE, WINDOW, Encoder, default_model_path
+from modkit.backends.local._encoder import MODEL_SHA256, STRIDE, WINDOW, Encoder, default_model_path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local"
-PACKAGE = Path(modkit.__file__).parent / "_local"
+PACKAGE = Path(modkit.__file__).parent / "backends" / "local"
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def test_make_backend_and_default_of_moderate(tmp_path):
 
 
 def test_batches_respect_the_token_budget():
-    from modkit._local._encoder import MAX_BATCH_TOKENS
+    from modkit.backends.local._encoder import MAX_BATCH_TOKENS
 
     enc = Encoder(batch_size=16)
     rng = np.random.default_rng(1)

@@ -18,7 +18,7 @@ from modkit import (
     QuotaExceededError,
     TransientBackendError,
 )
-from modkit._openai import parse_duration, rate_limit_headers, retry_after_seconds
+from modkit.backends._http import parse_duration, rate_limit_headers, retry_after_seconds
 from modkit.testing import Fault, FaultServer
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import modkit
-from modkit._replay import text_sha256
+from modkit.backends._replay import text_sha256
 
 FORUM = Path(__file__).resolve().parents[1] / "data" / "openai-forum-2023.jsonl"
 

@@ -29,8 +29,8 @@ from modkit import (
     TransientBackendError,
     moderate,
 )
-from modkit._backend import BatchOutcome
-from modkit._runner import _Throttle
+from modkit._pacing import Throttle
+from modkit.backends import BatchOutcome
 
 
 def _scores(text: str) -> dict[str, float]:
@@ -366,7 +366,7 @@ def test_low_remaining_requests_pace_the_run_at_the_refill_rate():
 
 def test_throttle_rate_limit_halves_concurrency_once_per_episode():
     async def scenario():
-        t = _Throttle(8)
+        t = Throttle(8)
         t.on_rate_limited(0.01, 1)
         t.on_rate_limited(0.01, 1)  # the same episode
         return t.limit

@@ -13,20 +13,20 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
 import modkit
+import modkit.cli
 from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError, LocalBackend
-from modkit._train import (
+from modkit.backends.local._train import (
     DERIVED,
     SST_AREAS,
     TrainingData,
     _best_f1_threshold,
     build_tasks,
     load_training_data,
-    main,
     train,
     training_digest,
 )
 
-PACKAGE = Path(modkit.__file__).parent / "_local"
+PACKAGE = Path(modkit.__file__).parent / "backends" / "local"
 
 _TOPICS = {
     "sexual": "explicit sex in the bedroom",
@@ -145,7 +145,7 @@ def test_cli_rejects_bad_folds(tmp_path, capsys):
     with pytest.raises(modkit.InputError, match="--folds"):
         run(_ns(output_dir=str(tmp_path), data_dir=None, seed=0, folds=1))
     with pytest.raises(SystemExit):
-        main(["--folds", "x", str(tmp_path)])
+        modkit.cli.main(["train", "--folds", "x", str(tmp_path)])
 
 
 def _ns(**kw):
@@ -227,7 +227,7 @@ def test_hatecheck_is_never_in_the_training_texts():
 def test_fit_head_chooses_c_by_inner_cv_deterministically():
     from sklearn.linear_model import LogisticRegression
 
-    from modkit._train import fit_head
+    from modkit.backends.local._train import fit_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 8))
@@ -248,7 +248,7 @@ def test_cross_fitted_scores_come_from_heads_that_never_saw_the_row(trained):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    from modkit._train import cross_fitted_results
+    from modkit.backends.local._train import cross_fitted_results
 
     model_dir, meta = trained
     data = _fixture()

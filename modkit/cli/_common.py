@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .._backend import Backend
-from .._backends import BACKEND_NAMES, make_backend
 from .._cache import Cache
+from ..backends import BACKEND_NAMES, Backend, make_backend
 
 __all__ = ["add_backend_options", "add_cache_options", "backend_from_args", "cache_from_args"]
 
@@ -42,13 +41,10 @@ def add_backend_options(
 
 def backend_from_args(args: argparse.Namespace, *, api_key_env: str | None = None) -> Backend:
     """Build the backend the options name."""
-    return make_backend(
-        args.backend,
-        model=args.model,
-        base_url=args.base_url,
-        api_key_env=api_key_env or args.upstream_key_env,
-        path=args.replay,
-    )
+    options = {"model": args.model, "base_url": args.base_url, "path": args.replay}
+    if args.backend == "openai":  # the only backend that reads a key (its flag has a default)
+        options["api_key_env"] = api_key_env or args.upstream_key_env
+    return make_backend(args.backend, **options)
 
 
 def add_cache_options(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train the local scorer's heads",
         description="Embed openai-moderation-1680 and simplesafetytests with the local "
         "encoder, fit one logistic-regression head per category, and write heads.json and "
-        "model.json into OUTPUT_DIR (modkit/_local rebuilds the shipped model). Same "
+        "model.json into OUTPUT_DIR (modkit/backends/local rebuilds the shipped model). Same "
         "inputs, same bytes. HateCheck is never used.",
     )
     p.add_argument("output_dir", help="folder to write heads.json and model.json into")
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._errors import InputError
-    from .._train import train
+    from ..backends.local import train
 
     if args.folds < 2:
         raise InputError(f"--folds must be at least 2, got {args.folds}")

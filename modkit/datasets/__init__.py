@@ -17,7 +17,7 @@ import os
 
 import pandas as pd
 
-from ._loaders import _LOADERS, read_dataset_file
+from ._loaders import LOADERS, read_dataset_file
 from ._registry import DatasetFile, DatasetInfo, dataset_info, list_datasets
 from ._store import (
     DEFAULT_TIMEOUT,
@@ -106,4 +106,4 @@ def load_dataset(
     path = dataset_path(
         name, part, data_dir=data_dir, download=download, mirror=mirror, timeout=timeout
     )
-    return _LOADERS[(info.name, entry.part)](path)
+    return LOADERS[(info.name, entry.part)](path)

@@ -208,7 +208,7 @@ def _csv_loader(*required: str) -> Loader:
     return load
 
 
-_LOADERS: dict[tuple[str, str], Loader] = {
+LOADERS: dict[tuple[str, str], Loader] = {
     ("openai-moderation-1680", "samples"): _read_openai_1680,
     ("hatecheck", "test_suite_cases"): _read_hatecheck_cases,
     ("hatecheck", "template_placeholders"): _read_hatecheck_placeholders,
@@ -252,4 +252,4 @@ def read_dataset_file(
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
-    return _LOADERS[(info.name, entry.part)](path)
+    return LOADERS[(info.name, entry.part)](path)

@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._crosstab import _check_by, _check_frame, scored_rows
 from .._errors import InputError
+from .._frame import check_columns, check_frame, scored_rows
 
 __all__ = ["bias_chart", "counterfactual_gap_chart", "heatmap", "score_strip"]
 
 _UNIT_STATS = {"mean", "median", "max", "p95", "flag_rate"}
 
 
-def _plotly() -> Any:
+def load_plotly() -> Any:
     """Import plotly, or say how to install it."""
     try:
         import plotly
@@ -90,8 +90,8 @@ def heatmap(
         One ``Heatmap`` trace whose ``z`` equals the cross-tab's values (NaN as None),
         ``x`` the categories and ``y`` the row labels, first row at the top.
     """
-    go = _plotly().graph_objects
-    wide, stat = _wide(_check_frame(crosstab_frame))
+    go = load_plotly().graph_objects
+    wide, stat = _wide(check_frame(crosstab_frame))
     if stat in _UNIT_STATS or stat is None:
         zmin = 0.0 if zmin is None else zmin
         zmax = 1.0 if zmax is None else zmax
@@ -154,10 +154,10 @@ def score_strip(
         One ``Box`` trace per value (in order of first appearance) holding that
         value's scores; hovering a point shows its prompt text.
     """
-    go = _plotly().graph_objects
-    frame = _check_frame(results)
-    (by_col,) = _check_by(frame, [by])
-    _check_by(frame, [category], "category")
+    go = load_plotly().graph_objects
+    frame = check_frame(results)
+    (by_col,) = check_columns(frame, [by])
+    check_columns(frame, [category], "category")
     scored, n_excluded = scored_rows(frame)
     scored = scored[scored[by_col].notna() & scored[category].notna()]
     fig = go.Figure()
@@ -210,8 +210,8 @@ def counterfactual_gap_chart(
         Three traces: the lines (``"gap"``), the lowest-scoring value (``"min"``) and
         the highest (``"max"``); the marker labels name the slot values.
     """
-    go = _plotly().graph_objects
-    frame = _check_frame(gap_frame)
+    go = load_plotly().graph_objects
+    frame = check_frame(gap_frame)
     need = ["category", "gap", "min_value", "min_score", "max_value", "max_score"]
     missing = [c for c in need if c not in frame.columns]
     if missing:
@@ -291,8 +291,8 @@ def bias_chart(
         One ``Bar`` trace per metric, x = subgroups; hovering shows ``n`` and
         ``n_pos``. A dotted line marks the overall AUC (AUC metrics) when known.
     """
-    go = _plotly().graph_objects
-    frame = _check_frame(bias_frame)
+    go = load_plotly().graph_objects
+    frame = check_frame(bias_frame)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     missing = [m for m in [*metrics, "subgroup", "n", "n_pos"] if m not in frame.columns]
     if missing:

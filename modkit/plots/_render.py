@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._figures import _plotly
+from ._figures import load_plotly
 
 __all__ = ["OFFLINE_RENDERER", "use_offline_renderer"]
 
@@ -13,7 +13,7 @@ OFFLINE_RENDERER = "modkit_offline"
 
 
 def _renderer_class() -> Any:
-    _plotly()
+    load_plotly()
     from plotly.io import to_html
     from plotly.io._base_renderers import HtmlRenderer
 
@@ -57,7 +57,7 @@ def use_offline_renderer() -> str:
     str
         The renderer string now in force.
     """
-    pio = _plotly().io
+    pio = load_plotly().io
     if OFFLINE_RENDERER not in pio.renderers:
         pio.renderers[OFFLINE_RENDERER] = _renderer_class()()
     name = f"plotly_mimetype+{OFFLINE_RENDERER}"

@@ -11,7 +11,7 @@ from .._errors import InputError
 from ..thresholds import ThresholdSet
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ..thresholds._metrics import binary_curve
-from ._figures import _plotly
+from ._figures import load_plotly as _plotly
 
 __all__ = ["labelled_scores", "pr_curve", "roc_curve", "score_distribution"]
 

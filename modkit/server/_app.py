@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .._backend import Backend
 from .._cache import Cache, cache_key
 from .._errors import (
     AuthenticationError,
@@ -30,6 +29,7 @@ from .._errors import (
     TransientBackendError,
 )
 from .._result import ItemError, ModerationResult
+from ..backends import Backend
 
 __all__ = ["ServerLimits", "create_app"]
 

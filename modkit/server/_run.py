@@ -14,8 +14,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._backend import Backend
 from .._errors import ModkitError
+from ..backends import Backend
 
 __all__ = ["ServeProcess", "ServerThread", "free_port", "serve"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from .._runner import endpoint_flags as _flags_from_results
+from .._frame import endpoint_flags as _flags_from_results
 from .._taxonomy import CATEGORIES
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import Curve, Selection, binary_curve, confusion, select_threshold

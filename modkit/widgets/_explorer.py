@@ -10,9 +10,9 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from .._crosstab import STATS, crosstab, scored_rows
+from .._crosstab import STATS, crosstab
 from .._errors import InputError
-from .._runner import RESULT_COLUMNS, category_columns
+from .._frame import RESULT_COLUMNS, category_columns, scored_rows
 from ..plots import heatmap
 from ..plots._figures import row_label
 

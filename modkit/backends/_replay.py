@@ -8,9 +8,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._backend import SyncBackend
-from ._errors import InputError
-from ._result import ItemError, ModerationResult
+from .._errors import InputError
+from .._result import ItemError, ModerationResult
+from ._base import SyncBackend
 
 __all__ = ["ReplayBackend", "text_sha256"]
 

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import os
 import re
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ._backend import Backend, BatchOutcome
-from ._errors import (
-    AuthenticationError,
-    BackendError,
-    BatchRejectedError,
-    QuotaExceededError,
-    TransientBackendError,
-)
-from ._result import ItemError, ModerationResult
+from .._errors import AuthenticationError, BackendError, TransientBackendError
+from .._result import ItemError, ModerationResult, parse_result
+from ._base import Backend, BatchOutcome
+from ._http import error_message, rate_limit_headers, status_error
 
 __all__ = ["OpenAIBackend"]
-
-_RETRYABLE = {408, 409, 429}
-_REJECTED = {400, 413, 422}
 
 
 class OpenAIBackend(Backend):
@@ -159,7 +150,7 @@ class OpenAIBackend(Backend):
         rid = str(body.get("id") or "")
         try:
             parsed: list[ModerationResult | ItemError] = [
-                _parse_result(r, model, rid, i) for i, r in enumerate(results)
+                parse_result(r, model, rid, i) for i, r in enumerate(results)
             ]
         except BackendError:
             raise
@@ -176,67 +167,15 @@ class OpenAIBackend(Backend):
         return re.sub(r"\bsk-[A-Za-z0-9_\-*]{3,}", "sk-***", text)
 
     def _status_error(self, exc: Any) -> BackendError:
-        status = int(exc.status_code)
-        code = getattr(exc, "code", None)
-        message = _error_message(exc)
-        message = self._scrub(Exception(message))
-        if status == 401:
-            return AuthenticationError(
-                f"authentication failed: check {self.api_key_env}", status_code=401, code=code
-            )
-        if status == 403:
-            return AuthenticationError(
-                f"permission denied (HTTP 403): {message}", status_code=403, code=code
-            )
-        if status == 429 and code == "insufficient_quota":
-            return QuotaExceededError(
-                "quota exceeded (HTTP 429 insufficient_quota): check the account's plan and "
-                "billing; not retried",
-                status_code=429,
-                code=code,
-            )
-        if status in _RETRYABLE or status >= 500:
-            return TransientBackendError(
-                f"HTTP {status}: {message}",
-                status_code=status,
-                code=code,
-                retry_after=retry_after_seconds(exc.response.headers),
-                rate_limited=status == 429,
-            )
-        if status == 404:
-            return BackendError(
-                f"not found (HTTP 404): check base_url and model {self.model!r}: {message}",
-                status_code=404,
-                code=code,
-            )
-        if status in _REJECTED:
-            return BatchRejectedError(f"HTTP {status}: {message}", status_code=status, code=code)
-        return BackendError(f"HTTP {status}: {message}", status_code=status, code=code)
-
-
-def _parse_result(r: Any, model: str, rid: str, i: int) -> ModerationResult:
-    """One result object; well-typed ones are taken as they are (no copies).
-
-    At thousands of results per second the copies and checks of
-    :meth:`ModerationResult.from_dict` are a measurable share of the client's time, so
-    a result whose fields already have the right types (as ``json.loads`` gives them)
-    is used directly; anything else goes through ``from_dict``, which converts or
-    raises a clear error.
-    """
-    if isinstance(r, dict) and type(r.get("flagged")) is bool:
-        cats = r.get("categories")
-        scores = r.get("category_scores")
-        applied = r.get("category_applied_input_types") or {}
-        if (
-            type(cats) is dict
-            and type(scores) is dict
-            and type(applied) is dict
-            and all(type(v) is bool for v in cats.values())
-            and all(type(v) is float for v in scores.values())
-            and all(type(v) is list for v in applied.values())
-        ):
-            return ModerationResult(r["flagged"], cats, scores, applied, model, rid)
-    return ModerationResult.from_dict(r, model=model, id=rid, where=f"results[{i}]")
+        message = self._scrub(Exception(error_message(exc)))
+        return status_error(
+            int(exc.status_code),
+            message,
+            code=getattr(exc, "code", None),
+            headers=exc.response.headers,
+            api_key_env=self.api_key_env,
+            model=self.model,
+        )
 
 
 class _Secret:
@@ -263,71 +202,3 @@ def _ssl_context() -> ssl.SSLContext:
     import httpx2
 
     return httpx2.create_ssl_context()
-
-
-def _error_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and inner.get("message"):
-            return str(inner["message"])
-        if body.get("message"):
-            return str(body["message"])
-    return str(getattr(exc, "message", "") or exc)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds), if sane."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / scale
-        except ValueError:
-            continue
-        if 0 <= seconds <= 600:
-            return seconds
-    return None
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(value: str) -> float | None:
-    """Parse a reset duration such as ``"1s"``, ``"6m0s"`` or ``"250ms"`` to seconds."""
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        return None
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
-
-def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, float] | None:
-    """The ``x-ratelimit-limit-*``, ``-remaining-*`` and ``-reset-*`` headers, when present.
-
-    Returns ``limit_requests``, ``remaining_requests``, ``reset_requests`` (seconds) and
-    the same for tokens, or None when the response has none of them.
-    """
-    out: dict[str, float] = {}
-    for kind in ("requests", "tokens"):
-        limit = headers.get(f"x-ratelimit-limit-{kind}")
-        if limit is not None:
-            with contextlib.suppress(ValueError):
-                out[f"limit_{kind}"] = float(limit)
-        remaining = headers.get(f"x-ratelimit-remaining-{kind}")
-        reset = headers.get(f"x-ratelimit-reset-{kind}")
-        if remaining is not None:
-            try:
-                out[f"remaining_{kind}"] = float(remaining)
-            except ValueError:
-                continue
-            seconds = parse_duration(reset) if reset else None
-            if seconds is not None:
-                out[f"reset_{kind}"] = seconds
-    return out or None

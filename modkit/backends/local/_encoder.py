@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import BackendError
+from ..._errors import BackendError
 
 __all__ = [
     "MAX_BATCH_TOKENS",

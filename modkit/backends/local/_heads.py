@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import BackendError
-from .._taxonomy import CATEGORIES
+from ..._errors import BackendError
+from ..._taxonomy import CATEGORIES
 
 __all__ = ["MODEL_DIR", "Heads", "load_heads", "pool_windows"]
 

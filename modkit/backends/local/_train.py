@@ -1,4 +1,4 @@
-"""Training of the local scorer's heads: ``modkit train`` / ``python -m modkit._train``.
+"""Training of the local scorer's heads (the CLI front end is ``modkit train``).
 
 One L2-regularised logistic regression per category over the mean-pooled sentence
 embedding. The regularisation strength ``C`` is chosen by inner cross-validation
@@ -25,11 +25,9 @@ HateCheck is never used here: it is the out-of-domain check.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._errors import DatasetError, InputError
-from ._taxonomy import CATEGORIES, OPENAI_1680_CODES
+from ..._errors import DatasetError, InputError
+from ..._taxonomy import CATEGORIES, OPENAI_1680_CODES
 
 __all__ = [
     "DERIVED",
@@ -121,7 +119,7 @@ class Task:
 
 def load_training_data(data_dir: str | os.PathLike[str] | None = None) -> TrainingData:
     """Load openai-moderation-1680 and simplesafetytests through the dataset registry."""
-    from .datasets import dataset_info, load_dataset
+    from ...datasets import dataset_info, load_dataset
 
     oai = load_dataset("openai-moderation-1680", data_dir=data_dir)
     sst = load_dataset("simplesafetytests", data_dir=data_dir)
@@ -306,8 +304,8 @@ def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
 
 
 def _embed(texts: Sequence[str], model_path: str | None) -> tuple[Any, Any, Any, str]:
-    from ._local._encoder import Encoder
-    from ._local._heads import pool_windows
+    from ._encoder import Encoder
+    from ._heads import pool_windows
 
     enc = Encoder(model_path)
     emb, owner = enc.embed(texts)
@@ -348,7 +346,7 @@ def train(
     dict
         The metadata written to ``model.json``.
     """
-    from ._local._encoder import STRIDE, VOCAB_SHA256, WINDOW
+    from ._encoder import STRIDE, VOCAB_SHA256, WINDOW
 
     data = data if data is not None else load_training_data(data_dir)
     tasks = build_tasks(data)
@@ -479,9 +477,9 @@ def cross_fitted_results(
     """
     from sklearn.model_selection import GroupKFold
 
-    from ._local._heads import load_heads
-    from ._result import ModerationResult
-    from ._runner import _assemble
+    from ..._frame import assemble
+    from ..._result import ModerationResult
+    from ._heads import load_heads
 
     data = data if data is not None else load_training_data(data_dir)
     shipped = load_heads(model_dir)
@@ -523,19 +521,4 @@ def cross_fitted_results(
             id=f"modr-crossfit-{i}",
         )
     frame = data.oai[["text"]].reset_index(drop=True)
-    return _assemble(frame, [str(i) for i in range(n_oai)], outcomes, "not scored")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m modkit._train OUTPUT_DIR`` (same as ``modkit train``)."""
-    from .cli._train import register
-
-    parser = argparse.ArgumentParser(prog="python -m modkit._train")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    return assemble(frame, [str(i) for i in range(n_oai)], outcomes, "not scored")

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._result import ItemError, ModerationResult
+from .._result import ItemError, ModerationResult
 
 __all__ = ["Backend", "BatchOutcome", "SyncBackend"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import SyncBackend
-from .._result import ItemError, ModerationResult
-from .._taxonomy import CATEGORIES
+from ..._result import ItemError, ModerationResult
+from ..._taxonomy import CATEGORIES
+from .._base import SyncBackend
 from ._encoder import MODEL_SHA256, Encoder
 from ._heads import Heads, load_heads
 
@@ -141,14 +141,14 @@ class LocalBackend(SyncBackend):
 
         The heads were trained on those rows, so :func:`modkit.moderate` on them is
         in-sample and flatters the model. Use these scores to fit or evaluate thresholds
-        on that set instead; see :func:`modkit._train.cross_fitted_results`.
+        on that set instead; see :func:`modkit.backends.local.cross_fitted_results`.
 
         Returns
         -------
         pandas.DataFrame
             The shape :func:`modkit.moderate` returns.
         """
-        from .._train import cross_fitted_results
+        from ._train import cross_fitted_results
 
         return cross_fitted_results(
             data_dir=data_dir,

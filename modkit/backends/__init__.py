@@ -1,0 +1,31 @@
+"""Moderation backends: the interface, the registry by name, and the built-in backends.
+
+* :class:`Backend` / :class:`SyncBackend` (``_base.py``): what a backend implements;
+* :func:`make_backend` (``_registry.py``): backends by name with typed options;
+* ``_http.py``: retry-after, rate-limit headers and HTTP status -> modkit error, shared
+  by HTTP backends;
+* :class:`OpenAIBackend` (``_openai.py``), :class:`ReplayBackend` (``_replay.py``) and
+  :class:`LocalBackend` (``local/``, with the local scorer's training code).
+
+Backends never import the analysis layer (cross-tabs, bias, thresholds, plots) or the CLI.
+"""
+
+from ._base import Backend, BatchOutcome, SyncBackend
+from ._openai import OpenAIBackend
+from ._registry import BACKEND_NAMES, BackendSpec, backend_spec, make_backend, register_backend
+from ._replay import ReplayBackend
+from .local import LocalBackend
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "BackendSpec",
+    "BatchOutcome",
+    "LocalBackend",
+    "OpenAIBackend",
+    "ReplayBackend",
+    "SyncBackend",
+    "backend_spec",
+    "make_backend",
+    "register_backend",
+]

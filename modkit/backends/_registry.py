@@ -1,0 +1,177 @@
+"""Backends by name, with typed per-backend options: ``make_backend("openai", model=...)``.
+
+Adding a backend is one :func:`register_backend` call: its name, a factory, and the
+constraint table of its options (the same constraints as :mod:`modkit._validation`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+from .._errors import InputError
+from .._validation import Interval, check_param
+from ._base import Backend
+
+__all__ = ["BACKEND_NAMES", "BackendSpec", "backend_spec", "make_backend", "register_backend"]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to build one backend by name.
+
+    Attributes
+    ----------
+    name : str
+        The name :func:`make_backend` and ``--backend`` take.
+    factory : str
+        ``"module:attribute"`` of the class (or function) to call with the options;
+        imported only when the backend is made.
+    options : dict of str to list
+        Option name -> constraints (see :mod:`modkit._validation`).
+    required : tuple of str
+        Options that must be given.
+    hints : dict of str to str
+        Extra words for the "option X is required" message (e.g. the CLI flag).
+    """
+
+    name: str
+    factory: str
+    options: Mapping[str, Sequence[Any]]
+    required: tuple[str, ...] = ()
+    hints: Mapping[str, str] = field(default_factory=dict)
+
+    def load(self) -> Callable[..., Backend]:
+        """The factory, imported."""
+        module, _, attr = self.factory.partition(":")
+        return getattr(importlib.import_module(module, __package__), attr)  # type: ignore[no-any-return]
+
+
+_REGISTRY: dict[str, BackendSpec] = {}
+
+
+def register_backend(spec: BackendSpec) -> None:
+    """Make a backend available by name (replacing one of the same name)."""
+    _REGISTRY[spec.name] = spec
+
+
+def backend_spec(name: str) -> BackendSpec:
+    """The :class:`BackendSpec` of a registered backend.
+
+    Raises
+    ------
+    InputError
+        If no backend has that name.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise InputError(
+            f"make_backend: unknown backend {name!r}: choose one of {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def make_backend(name: str, **options: Any) -> Backend:
+    """Build a backend from its name and its options.
+
+    Parameters
+    ----------
+    name : {"local", "openai", "replay"}
+        Which backend (or any name added with :func:`register_backend`).
+    **options
+        The backend's own options; an option given as ``None`` counts as not given
+        (so the CLI can pass every flag through). By backend:
+
+        * ``local``: ``model_dir`` (path), ``model_path`` (path), ``expected_sha256``
+          (str), ``threads`` (int >= 1); see :class:`modkit.LocalBackend`.
+        * ``openai``: ``model`` (str, default ``omni-moderation-latest``), ``base_url``
+          (str), ``api_key`` (str), ``api_key_env`` (str), ``timeout`` (seconds > 0);
+          see :class:`modkit.OpenAIBackend`.
+        * ``replay``: ``path`` (required; the JSON-lines file); see
+          :class:`modkit.ReplayBackend`.
+
+    Returns
+    -------
+    Backend
+        A new backend; the caller owns it (close it, or use it in a ``with`` block).
+
+    Raises
+    ------
+    InputError
+        For an unknown backend name, an option that does not apply to the backend
+        (``make_backend("local", model="omni-moderation-latest")``), a misspelt option
+        (with a suggestion), an option of the wrong type or range, or a missing
+        required option.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> modkit.make_backend("local", tiemout=5)
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: make_backend: option 'tiemout' does not apply to backend 'local' (its options: model_dir, model_path, expected_sha256, threads)
+    """  # noqa: E501
+    spec = backend_spec(name)
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        if key not in spec.options:
+            others = [n for n, s in _REGISTRY.items() if key in s.options]
+            close = difflib.get_close_matches(key, list(spec.options), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            if others:
+                hint = f"; it is an option of backend {' / '.join(map(repr, others))}"
+            raise InputError(
+                f"make_backend: option {key!r} does not apply to backend {name!r} "
+                f"(its options: {', '.join(spec.options) or 'none'}){hint}"
+            )
+        check_param(key, given[key], spec.options[key], f"make_backend({name!r})")
+    for key in spec.required:
+        if key not in given:
+            extra = f" ({spec.hints[key]})" if key in spec.hints else ""
+            raise InputError(f"make_backend: backend {name!r} needs option {key!r}{extra}")
+    return spec.load()(**given)
+
+
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+
+register_backend(
+    BackendSpec(
+        "local",
+        ".local:LocalBackend",
+        {
+            "model_dir": ["path"],
+            "model_path": ["path"],
+            "expected_sha256": [str],
+            "threads": [Interval(Integral, 1, None)],
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "openai",
+        "._openai:OpenAIBackend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "api_key": [str],
+            "api_key_env": [str],
+            "timeout": [_POSITIVE],
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "replay",
+        "._replay:ReplayBackend",
+        {"path": ["path"]},
+        required=("path",),
+        hints={"path": "the JSON-lines file of recorded results; CLI: --replay PATH"},
+    )
+)
+
+#: The names of the registered backends, in registration order.
+BACKEND_NAMES: tuple[str, ...] = tuple(_REGISTRY)

@@ -1,0 +1,169 @@
+"""The package's import graph: no cycles, no private names across modules, no upward imports.
+
+Parsed with ``ast`` (nothing is imported), counting imports inside functions too: a
+lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import modkit
+
+ROOT = Path(modkit.__file__).parent
+
+#: Layers from the bottom up; a module may import its own layer or lower ones only.
+LAYERS: list[tuple[str, ...]] = [
+    ("_errors", "_taxonomy", "_validation"),
+    ("_result", "_io", "_frame", "_cache", "_pacing", "datasets", "templates", "testing"),
+    ("backends",),
+    ("_runner", "_batch"),
+    ("_crosstab", "_bias", "_drift", "thresholds"),
+    ("plots", "widgets", "server", "_notebooks"),
+    ("cli", "__init__", "__main__"),
+]
+RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _imports(modules: dict[str, Path]) -> list[tuple[str, str, str | None, int]]:
+    """(importer, imported module, imported name or None, line) for modkit targets."""
+    out = []
+    for mod, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        is_pkg = path.name == "__init__.py"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out += [
+                    (mod, a.name, None, node.lineno)
+                    for a in node.names
+                    if a.name.startswith("modkit")
+                ]
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(mod, is_pkg, node)
+                if not target.startswith("modkit"):
+                    continue
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    if sub in modules:  # "from . import _x" imports a module, not a name
+                        out.append((mod, sub, None, node.lineno))
+                    else:
+                        out.append((mod, target, alias.name, node.lineno))
+    return out
+
+
+def _top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+MODULES = _modules()
+IMPORTS = _imports(MODULES)
+
+
+def test_every_top_level_module_has_a_layer():
+    tops = {_top(m) for m in MODULES}
+    assert tops <= set(RANK), f"add {sorted(tops - set(RANK))} to LAYERS"
+
+
+def test_no_private_names_across_modules():
+    bad = [
+        f"{src}:{line} imports {name} from {dst}"
+        for src, dst, name, line in IMPORTS
+        if name is not None and name.startswith("_") and not name.startswith("__") and src != dst
+    ]
+    assert bad == []
+
+
+def test_no_upward_imports():
+    bad = [
+        f"{src}:{line} ({LAYERS[RANK[_top(src)]][0]} layer) imports {dst}"
+        for src, dst, _, line in IMPORTS
+        if RANK[_top(dst)] > RANK[_top(src)]
+    ]
+    assert bad == []
+
+
+def test_backends_and_analysis_never_import_above_them():
+    for src, dst, _, _ in IMPORTS:
+        if _top(src) in ("backends", "_crosstab", "_bias", "_drift", "thresholds"):
+            assert _top(dst) not in ("cli", "plots", "widgets", "server"), (src, dst)
+        if _top(src) == "backends":
+            assert _top(dst) not in ("_runner", "_crosstab", "_bias", "_drift", "thresholds")
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_import_graph_has_no_cycle():
+    graph: dict[str, set[str]] = {}
+    for src, dst, _, _ in IMPORTS:
+        if dst in MODULES and dst != src and not src.startswith(dst + "."):
+            # a package's own __init__ re-exporting its children is not a dependency
+            # of the children on the package
+            if MODULES[src].name == "__init__.py" and dst.startswith(src + "."):
+                graph.setdefault(src, set()).add(dst)
+                continue
+            graph.setdefault(src, set()).add(dst)
+    assert _cycle(graph) is None
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}}) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["backends/local/vocab.txt", "backends/local/heads.json", "backends/local/model.json"]
+)
+def test_package_data_is_where_pyproject_ships_it(name):
+    import tomllib
+
+    globs = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["modkit"]
+    assert (ROOT / name).is_file()
+    assert any(Path(name).match(g) for g in globs), (name, globs)
