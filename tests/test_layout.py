@@ -167,3 +167,34 @@ def test_package_data_is_where_pyproject_ships_it(name):
     ]["modkit"]
     assert (ROOT / name).is_file()
     assert any(Path(name).match(g) for g in globs), (name, globs)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"name": "replay", "path": "x.jsonl", "modle": "x"},
+            "option 'modle' does not apply to backend 'replay' (its options: path)",
+        ),
+        (
+            {"name": "local", "model": "omni-moderation-latest"},
+            "option 'model' does not apply to backend 'local'",
+        ),
+        ({"name": "local", "tiemout": 5}, "option 'tiemout' does not apply to backend 'local'"),
+        ({"name": "openai", "modle": "x", "api_key": "k"}, "did you mean 'model'?"),
+        ({"name": "replay"}, "backend 'replay' needs option 'path'"),
+        ({"name": "openai", "timeout": 0, "api_key": "k"}, "timeout must be a number > 0; got 0"),
+        ({"name": "local", "threads": "4"}, "threads must be an integer >= 1; got '4'"),
+        ({"name": "nope"}, "unknown backend 'nope': choose one of local, openai, replay"),
+    ],
+)
+def test_make_backend_refuses_options_that_do_not_apply(options, message):
+    with pytest.raises(modkit.InputError) as info:
+        modkit.make_backend(**options)
+    assert message in str(info.value)
+
+
+def test_make_backend_passes_typed_options_through():
+    b = modkit.make_backend("openai", model="m", base_url="http://127.0.0.1:9/v1", timeout=3)
+    assert (b.model, b.timeout) == ("m", 3.0)
+    assert modkit.make_backend("local", model_dir=None).name == "local"  # None: not given
