@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._cache import Cache, cache_key
+from ._cache import Cache, text_keys
 from ._errors import AuthenticationError, BackendError, InputError
 from ._result import ItemError, ModerationResult
 from .backends import Backend, OpenAIBackend
@@ -286,14 +286,8 @@ class BatchRun:
     ) -> tuple[dict[str, ModerationResult | ItemError], list[str | None]]:
         backend = self.backend
         ns, model = backend.cache_namespace, backend.model
-        keys: list[str | None] = []
-        for value in texts.tolist():
-            if isinstance(value, str):
-                key = cache_key(ns, model, value)
-                self.texts.setdefault(key, value)
-                keys.append(key)
-            else:
-                keys.append(None)
+        keys, self.texts, unsendable = text_keys(texts.tolist(), ns, model)
+        self.outcomes.update(unsendable)
         self.keys = keys
         self.outcomes.update(self.cache.get_many(self.texts))
         todo = {k for k in self.texts if k not in self.outcomes}

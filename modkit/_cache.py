@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ._errors import InputError
-from ._result import ModerationResult
+from ._result import ItemError, ModerationResult
+from ._text import utf8_problem
 
-__all__ = ["Cache", "cache_key", "default_cache_path"]
+__all__ = ["Cache", "cache_key", "default_cache_path", "text_keys"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -47,6 +48,46 @@ def cache_key(namespace: str, model: str, text: str) -> str:
     """The sha256 hex digest that identifies ``text`` scored by ``model`` on a backend."""
     payload = json.dumps([namespace, model, text], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def text_keys(
+    texts: Iterable[object], namespace: str, model: str
+) -> tuple[list[str | None], dict[str, str], dict[str, ItemError]]:
+    """The cache key of every text of a run, the distinct texts to score, the unsendable.
+
+    Parameters
+    ----------
+    texts : iterable
+        One value per row; a value that is not a string gets the key None.
+    namespace, model : str
+        As for :func:`cache_key`.
+
+    Returns
+    -------
+    keys : list of str or None
+        One per row, in order.
+    unique : dict of str to str
+        key -> text, once per distinct text, in first-seen order.
+    errors : dict of str to ItemError
+        For each text that cannot be encoded as UTF-8 (a lone surrogate), its own
+        per-row key and error; such a text is never sent.
+    """
+    keys: list[str | None] = []
+    unique: dict[str, str] = {}
+    errors: dict[str, ItemError] = {}
+    for i, value in enumerate(texts):
+        if not isinstance(value, str):
+            keys.append(None)
+            continue
+        problem = utf8_problem(value)
+        if problem is not None:
+            key = f"unencodable:{i}"
+            errors[key] = ItemError(f"text {problem}", "invalid_text")
+        else:
+            key = cache_key(namespace, model, value)
+            unique.setdefault(key, value)
+        keys.append(key)
+    return keys, unique, errors
 
 
 class Cache:

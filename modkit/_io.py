@@ -1,19 +1,58 @@
-"""Reading input tables and writing result tables by file extension."""
+"""Reading input tables and writing result tables by file extension.
+
+What each format guarantees (also in README, "Input and output formats"):
+
+* ``.txt`` (input only): UTF-8; one text per line, where a line is everything between
+  two LF (``\\n``) characters. A CR right before the LF (a CRLF line end) belongs to the
+  line end; a leading UTF-8 byte-order mark is dropped; a final LF does not start an
+  empty last text. Every other character (a lone CR, U+2028/U+2029, U+0085, NUL, form
+  feed, tabs, quotes) is part of the text, and an empty line is an empty text.
+  So a text containing LF, or ending in CR, cannot be written as one ``.txt`` line.
+* ``.csv``: RFC 4180 (comma, double quotes, CRLF record ends); every text, whatever it
+  holds, is read back exactly; scores are written as the shortest decimal that reads
+  back as the same float (bit-exact); a row with more or fewer fields than the header,
+  or a stray quote, is an error naming its line.
+* ``.jsonl``: one JSON object per line; texts (even lone surrogates, as ``\\udxxx``
+  escapes) and scores read back exactly; missing scores are ``null``.
+* ``.parquet``: typed columns; texts and scores read back exactly.
+
+CSV and Parquet hold UTF-8, which has no encoding for a lone surrogate: such a text is
+written with U+FFFD in its place (a warning says how many), and JSONL keeps it exactly.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import logging
+import math
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._errors import InputError
+from ._taxonomy import CATEGORIES
+from ._text import replace_surrogates, utf8_problem
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "read_table", "write_table"]
 
+logger = logging.getLogger("modkit")
+
 INPUT_FORMATS = (".txt", ".csv", ".jsonl", ".parquet")
 OUTPUT_FORMATS = (".csv", ".jsonl", ".parquet")
+
+#: Columns of a results table that hold text even when every value looks like a number.
+_TEXT_COLUMNS = ("error", "result_json", "model", "moderation_id")
+_NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE
+)
+_INTEGER = re.compile(r"[+-]?\d{1,18}")
 
 
 def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
@@ -26,96 +65,290 @@ def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     return suffix
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], *, text_column: str = "text") -> pd.DataFrame:
     """Read a table of inputs: .txt (one text per line), .csv, .jsonl or .parquet.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file; its extension picks the format (see the module notes or README for
+        exactly what each format holds).
+    text_column : str, default "text"
+        A CSV column that always stays text (never read as numbers). A ``.txt`` file
+        gives one column of this name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per text (``.txt``) or record. CSV cells are typed per column: a column
+        whose every filled cell is a number is numeric (empty cells NaN), ``True`` /
+        ``False`` is boolean, anything else stays text (empty cells ``""``).
 
     Raises
     ------
     InputError
-        The file is missing or malformed; the message names the file and line.
+        The file is missing, not UTF-8, or malformed; the message names the file, line
+        and column.
     """
     path = Path(path)
     suffix = _suffix(path, INPUT_FORMATS, "input")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    if suffix == ".txt":
+    if suffix == ".parquet":
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        return pd.DataFrame({"text": pd.Series(lines, dtype=object)})
-    if suffix == ".jsonl":
-        return _read_jsonl(path)
-    if suffix == ".csv":
-        try:
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[])
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"{path}: cannot parse CSV: {exc}") from None
-        return _restore_results_types(frame)
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for a bad file
+            raise InputError(f"{path}: cannot read parquet: {exc}") from None
     try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for a bad file
-        raise InputError(f"{path}: cannot read parquet: {exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    text = _decode_utf8(path, data)
+    if suffix == ".txt":
+        return pd.DataFrame({text_column: _column(_txt_lines(text))})
+    if suffix == ".jsonl":
+        return _read_jsonl(path, text)
+    return _read_csv(path, text, text_column)
 
 
-def _restore_results_types(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give a results table read from CSV its types back.
-
-    Texts are read exactly (an empty cell or ``NA`` stays a string), but in a table that
-    ``modkit moderate`` wrote (it has ``result_json``), the empty score cells of failed
-    rows mean "no score": category columns become floats and ``flagged`` a boolean.
-    """
-    if "result_json" not in frame.columns:
-        return frame
-    from ._taxonomy import CATEGORIES
-
-    for col in frame.columns:
-        if col in CATEGORIES and not pd.api.types.is_numeric_dtype(frame[col].dtype):
-            blank = frame[col].astype(str).str.strip() == ""
-            frame[col] = pd.to_numeric(frame[col].where(~blank, None), errors="coerce")
-    if "flagged" in frame.columns and not pd.api.types.is_bool_dtype(frame["flagged"].dtype):
-        flags = frame["flagged"].astype(str).str.strip().str.lower()
-        frame["flagged"] = pd.array(
-            flags.map({"true": True, "false": False}).astype(object).where(flags != "", None),
-            dtype="boolean",
-        )
-    for col in ("error", "result_json", "model", "moderation_id"):
-        if col in frame.columns:
-            frame[col] = frame[col].astype(str)
-    return frame
+def _decode_utf8(path: Path, data: bytes) -> str:
+    """Decode a whole file, naming the line and byte column of the first bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"{path}:{line}:{col}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object per line")
-            rows.append(rec)
-    return pd.DataFrame(rows)
+def _txt_lines(text: str) -> list[str]:
+    """Split ``.txt`` content into texts: on LF only, dropping the CR of a CRLF."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the file ends with a line end
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _column(values: list[Any]) -> pd.Series:
+    """A column of Python values; texts that pyarrow cannot hold stay Python objects."""
+    try:
+        return pd.Series(values)
+    except UnicodeEncodeError:  # a lone surrogate: not storable as an arrow string
+        return pd.Series(values, dtype=object)
+
+
+def _read_csv(path: Path, text: str, text_column: str) -> pd.DataFrame:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"{path}: empty file; expected a header line of column names")
+        dupes = sorted({c for c in header if header.count(c) > 1})
+        if dupes:
+            raise InputError(f"{path}:1: column names repeated in the header: {dupes}")
+        rows: list[list[str]] = []
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise InputError(
+                    f"{path}:{reader.line_num}: {len(row)} fields where the header has "
+                    f"{len(header)} (a text with an unquoted comma or quote? put the field "
+                    'in double quotes and double any " inside it)'
+                )
+            rows.append(row)
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+    cells = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+    keep = {text_column, *_TEXT_COLUMNS}
+    typed = {
+        name: _typed(name, list(col), name in keep) for name, col in zip(header, cells, strict=True)
+    }
+    return pd.DataFrame(typed, columns=header)
+
+
+def _typed(name: str, cells: list[str], keep_text: bool) -> Any:
+    """Type one CSV column: bool, int, float (empty = NaN) or text."""
+    if keep_text:
+        return _column(cells)
+    filled = [c for c in cells if c != ""]
+    if not filled:
+        return np.full(len(cells), np.nan) if name in CATEGORIES else _column(cells)
+    if {c.lower() for c in filled} <= {"true", "false"}:
+        flags = [None if c == "" else c.lower() == "true" for c in cells]
+        if len(filled) == len(cells) and name != "flagged":
+            return np.array(flags, dtype=bool)
+        return pd.array(flags, dtype="boolean")
+    if all(_NUMBER.fullmatch(c) for c in filled):
+        if len(filled) == len(cells) and all(_INTEGER.fullmatch(c) for c in cells):
+            return np.array([int(c) for c in cells], dtype=np.int64)
+        # float() is correctly rounded: the shortest repr written reads back bit-exactly
+        return np.array([float(c) if c else math.nan for c in cells], dtype=float)
+    return _column(cells)
+
+
+def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InputError(f"{path}:{lineno}: JSON nested too deeply") from None
+        if not isinstance(rec, dict):
+            raise InputError(f"{path}:{lineno}: expected a JSON object per line")
+        rows.append(rec)
+    names: dict[str, None] = {}
+    for rec in rows:
+        names.update(dict.fromkeys(rec))
+    return pd.DataFrame(
+        {n: _json_column([rec.get(n) for rec in rows]) for n in names}, columns=list(names)
+    )
+
+
+def _json_column(values: list[Any]) -> Any:
+    """A JSONL column: true/false/null is boolean (null = NA), else as pandas infers."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present) and len(present) < len(values):
+        return pd.array(values, dtype="boolean")
+    return _column(values)
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table as .csv, .jsonl or .parquet (by extension); returns the path.
 
-    The file is written to a temporary name first and renamed, so a failure never
-    leaves a half-written output behind.
+    The file is written to a temporary name beside it first and renamed, so a failure
+    never leaves a half-written output (nor the temporary file) behind.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    path : str or PathLike
+        Where to write; its folder is created if missing.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        The extension is not an output format, or the path is a directory (or a link
+        to one) or cannot be written; the message names the path.
     """
     path = Path(path)
     suffix = _suffix(path, OUTPUT_FORMATS, "output")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if suffix == ".csv":
-        frame.to_csv(tmp, index=False)
-    elif suffix == ".jsonl":
-        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
-    else:
-        frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a file name ending in {suffix}")
+    writer = {".csv": _write_csv, ".jsonl": _write_jsonl, ".parquet": _write_parquet}[suffix]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            writer(frame, tmp)
+        except UnicodeEncodeError:  # only CSV and Parquet: JSON escapes surrogates
+            clean, n = _without_surrogates(frame)
+            logger.warning(
+                "%s: %d row(s) hold a lone surrogate, which UTF-8 cannot encode: written "
+                "as U+FFFD (use .jsonl to keep such texts exactly)",
+                path,
+                n,
+            )
+            writer(clean, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _without_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    out = frame.copy()
+    bad = np.zeros(len(frame), dtype=bool)
+    for col in frame.columns:
+        if frame[col].dtype != object:
+            continue
+        hit = np.array(
+            [isinstance(v, str) and utf8_problem(v) is not None for v in frame[col]], bool
+        )
+        if hit.any():
+            pairs = zip(frame[col], hit, strict=True)
+            out[col] = [replace_surrogates(v) if h else v for v, h in pairs]
+            bad |= hit
+    return out, int(bad.sum())
+
+
+def _cells(series: pd.Series, convert: Callable[[Any], Any]) -> list[Any]:
+    """A column as plain Python values; missing values (NaN, None, NA) become None."""
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"
+    if kind == "f":
+        return [None if math.isnan(v) else float(v) for v in series.to_numpy()]
+    if kind in "iu":
+        return [int(v) for v in series.to_numpy()]
+    if kind == "b":
+        return [bool(v) for v in series.to_numpy()]
+    out = []
+    for v in series.tolist():
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+        elif isinstance(v, str | bool | int | float):
+            out.append(v)
+        else:
+            out.append(convert(v))
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-able form of one cell (numpy scalars, lists, timestamps...)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, list | tuple | dict):
+        return v
+    return str(v)
+
+
+def _csv_cell(v: Any) -> Any:
+    plain = _plain(v)
+    return json.dumps(plain, ensure_ascii=False) if isinstance(plain, list | dict) else plain
+
+
+def _write_csv(frame: pd.DataFrame, tmp: Path) -> None:
+    columns = [_cells(frame[c], _csv_cell) for c in frame.columns]
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        # QUOTE_MINIMAL with a CRLF terminator quotes every field holding CR, LF, a
+        # comma or a quote; floats are written by repr (shortest round-trip decimal).
+        writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        writer.writerow([str(c) for c in frame.columns])
+        writer.writerows(zip(*columns, strict=True))
+
+
+def _write_jsonl(frame: pd.DataFrame, tmp: Path) -> None:
+    names = [str(c) for c in frame.columns]
+    columns = [_cells(frame[c], _plain) for c in frame.columns]
+    with tmp.open("wb") as fh:
+        for values in zip(*columns, strict=True):
+            record = dict(zip(names, values, strict=True))
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+            try:
+                data = line.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: keep it as a \\udxxx escape
+                data = json.dumps(record, separators=(",", ":")).encode("ascii")
+            fh.write(data + b"\n")
+
+
+def _write_parquet(frame: pd.DataFrame, tmp: Path) -> None:
+    frame.to_parquet(tmp, index=False)

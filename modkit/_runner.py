@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import pandas as pd
 
 from ._batch import BatchAPI, BatchRun, resolve_via
-from ._cache import Cache, cache_key
+from ._cache import Cache, text_keys
 from ._errors import (
     BackendError,
     BatchRejectedError,
@@ -247,15 +247,8 @@ class _Run:
         self, texts: pd.Series
     ) -> tuple[dict[str, ModerationResult | ItemError], list[str | None]]:
         ns, model = self.backend.cache_namespace, self.backend.model
-        unique: dict[str, str] = {}
-        keys: list[str | None] = []
-        for value in texts.tolist():
-            if isinstance(value, str):
-                key = cache_key(ns, model, value)
-                unique.setdefault(key, value)
-                keys.append(key)
-            else:
-                keys.append(None)
+        keys, unique, unsendable = text_keys(texts.tolist(), ns, model)
+        self.outcomes.update(unsendable)
         self.keys = keys
         if self.cache is not None:
             cached = self.cache.get_many(unique)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 "drop --no-cache"
             )
         via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
-    frame = read_table(args.input)
+    frame = read_table(args.input, text_column=args.text_column)
     backend = backend_from_args(args)
     cache = cache_from_args(args)
     try:

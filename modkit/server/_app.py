@@ -29,6 +29,7 @@ from .._errors import (
     TransientBackendError,
 )
 from .._result import ItemError, ModerationResult
+from .._text import utf8_problem
 from ..backends import Backend
 
 __all__ = ["ServerLimits", "create_app"]
@@ -332,6 +333,11 @@ def _texts(value: Any, limits: ServerLimits) -> list[str]:
     texts: list[str] = []
     for i, item in enumerate(items):
         text = _one_text(item, i)
+        problem = utf8_problem(text)
+        if problem is not None:
+            raise _RequestError(
+                400, f"input[{i}]: {problem}", param=f"input[{i}]", code="invalid_text"
+            )
         if len(text) > limits.max_input_chars:
             raise _RequestError(
                 400,

@@ -74,7 +74,10 @@ def coerce_labels(
 
 def _shown(value: object) -> object:
     item = getattr(value, "item", None)
-    return item() if callable(item) else value
+    value = item() if callable(item) else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a CSV column with blanks reads as floats: show "2", not "2.0"
+    return value
 
 
 def coerce_scores(
