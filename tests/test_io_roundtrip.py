@@ -127,6 +127,8 @@ def test_txt_lines_are_exactly_the_texts(tmp_path, texts, line_end, final, bom):
     # each text then a line end; the last line end may be left out unless the last
     # text is empty (else the file would end in the line end of the text before)
     final = bool(texts) and (final or texts[-1] == "")
+    # a file's first U+FEFF is a byte-order mark: a first text starting with one needs a BOM
+    bom = bom or bool(texts and texts[0].startswith("\ufeff"))
     body = line_end.join(texts) + (line_end if final else "")
     path = tmp_path / "in.txt"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body.encode("utf-8"))
