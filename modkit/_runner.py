@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Literal, TypeVar
@@ -18,6 +17,7 @@ from ._cache import Cache, text_keys
 from ._errors import (
     BackendError,
     BatchRejectedError,
+    InputError,
     ItemErrorsRaised,
     ModkitError,
     TransientBackendError,
@@ -27,6 +27,7 @@ from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult
 from ._validation import Hidden, Interval, Options, StrOptions, validate_params
 from .backends import Backend
+from .backends._base import run_sync
 
 __all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
 
@@ -71,7 +72,11 @@ def moderate(
         other columns are kept.
     backend : Backend or str, optional
         A backend object, or a name (``"local"``, ``"openai"``, ``"replay"`` needs an
-        object). Default: the local scorer.
+        object). Default: the local scorer. Ownership follows httpx: a backend made
+        here from a name is closed at the end of the run; one passed in is not (close
+        it yourself, e.g. ``with modkit.OpenAIBackend() as b:``). Likewise a cache
+        opened here from a path (or the default) is closed, a :class:`Cache` passed in
+        is not.
     cache : Cache, path, or None
         Default: the persistent cache in the user's cache directory. A path opens a
         cache there; ``None`` turns caching off.
@@ -118,8 +123,8 @@ def moderate(
         Failures that retrying cannot fix; the run stops at once. The exception's
         ``partial`` holds every result received before it, and so does the cache.
     """
-    return _run_sync(
-        lambda: amoderate(
+    return run_sync(
+        lambda: _amoderate(
             data,
             backend=backend,
             cache=cache,
@@ -130,6 +135,7 @@ def moderate(
             max_retries=max_retries,
             text_column=text_column,
             via=via,
+            own_loop=True,
         )
     )
 
@@ -148,9 +154,48 @@ async def amoderate(
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
 ) -> pd.DataFrame:
-    """Asynchronous :func:`moderate`, for callers already inside an event loop."""
+    """Asynchronous :func:`moderate`, for callers already inside an event loop.
+
+    A backend passed in is left open (its connections stay in the caller's loop for the
+    next call); close it with ``async with backend:`` or ``await backend.aclose()``.
+    """
+    return await _amoderate(
+        data,
+        backend=backend,
+        cache=cache,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        progress=progress,
+        errors=errors,
+        max_retries=max_retries,
+        text_column=text_column,
+        via=via,
+        own_loop=False,
+    )
+
+
+async def _amoderate(
+    data: Sequence[str] | pd.Series | pd.DataFrame,
+    *,
+    backend: Backend | str | None,
+    cache: Cache | str | Any | None,
+    batch_size: int,
+    concurrency: int,
+    progress: bool,
+    errors: Literal["record", "raise"],
+    max_retries: int,
+    text_column: str,
+    via: Any,
+    own_loop: bool,
+) -> pd.DataFrame:
+    """The run. Closes what it opened: a backend made from a name (or the default), a
+    cache opened from a path (or the default); with ``own_loop`` (:func:`moderate`'s
+    private loop) a caller's backend only releases what is bound to that loop."""
+    if isinstance(backend, Backend) and backend.closed:
+        raise InputError(f"backend {backend!r} is closed; make a new one")
     frame = input_frame(data, text_column)
     batch_api = resolve_via(via)
+    own_backend = not isinstance(backend, Backend)
     backend_obj = _resolve_backend(backend)
     own_cache = not isinstance(cache, Cache) and cache is not None
     cache_obj = _resolve_cache(cache)
@@ -168,7 +213,10 @@ async def amoderate(
                 exc.partial = assemble(frame, run.keys, run.outcomes, reason)
             raise
         finally:
-            await backend_obj.aclose()
+            if own_backend:
+                await backend_obj.aclose()
+            elif own_loop:
+                await backend_obj.arelease()
     finally:
         if own_cache and cache_obj is not None:
             cache_obj.close()
@@ -183,16 +231,6 @@ async def amoderate(
             exc.partial = result
             raise exc
     return result
-
-
-def _run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion, also from inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(factory())
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="modkit") as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 def _resolve_backend(backend: Backend | str | None) -> Backend:

@@ -27,7 +27,7 @@ def _call(backend: OpenAIBackend, texts: list[str]):
         try:
             return await backend.ascore_batch(texts)
         finally:
-            await backend.aclose()
+            await backend.arelease()
 
     return asyncio.run(go())
 

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any, Self, TypeVar
 
 from .._result import ItemError, ModerationResult
 
-__all__ = ["Backend", "BatchOutcome", "SyncBackend"]
+__all__ = ["Backend", "BatchOutcome", "SyncBackend", "run_sync"]
+
+T = TypeVar("T")
+
+
+def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion in a new event loop, also from inside a running one.
+
+    Inside a running loop (Jupyter) the coroutine runs in a worker thread with its own
+    loop, so the caller's loop is never blocked re-entrantly.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="modkit") as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 @dataclass
@@ -32,6 +50,11 @@ class Backend(ABC):
     :class:`ModerationResult` or :class:`ItemError` per input text, in input order, and
     raise :class:`~modkit.BackendError` (or a transient error the runner retries) for a
     failure of the whole batch.
+
+    A backend is a context manager, sync and async (``with backend:`` /
+    ``async with backend:``), closed on exit. Ownership follows httpx: whoever makes a
+    backend closes it. :func:`modkit.moderate` closes a backend it made from a name,
+    never one passed in.
     """
 
     #: Short backend name, part of every cache key.
@@ -58,8 +81,41 @@ class Backend(ABC):
         """Score a batch of texts (blocking); see :meth:`ascore`."""
         return asyncio.run(self.ascore(texts))
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
-        """Release network resources; the default does nothing."""
+    #: True once :meth:`close` / :meth:`aclose` ran; :func:`modkit.moderate` refuses it.
+    closed: bool = False
+
+    async def arelease(self) -> None:  # noqa: B027 - optional hook
+        """Release what is bound to the running event loop (e.g. an HTTP connection pool).
+
+        The backend stays open and opens what it needs again on next use.
+        :func:`modkit.moderate` calls this before the event loop it started ends. The
+        default does nothing.
+        """
+
+    async def aclose(self) -> None:
+        """Close the backend: release its resources; it is not to be used afterwards.
+
+        Subclasses that hold resources override :meth:`arelease` (and call
+        ``super().aclose()`` if they override this).
+        """
+        await self.arelease()
+        self.closed = True
+
+    def close(self) -> None:
+        """Blocking :meth:`aclose`."""
+        run_sync(self.aclose)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"

@@ -78,6 +78,8 @@ class OpenAIBackend(Backend):
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
 
     def _get_client(self) -> Any:
+        if self.closed:
+            raise BackendError("this OpenAIBackend is closed; make a new one")
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             from openai import AsyncOpenAI, DefaultAsyncHttpxClient
@@ -100,10 +102,14 @@ class OpenAIBackend(Backend):
         """
         return self._get_client()
 
-    async def aclose(self) -> None:
+    async def arelease(self) -> None:
+        """Close the HTTP client (its connections belong to one event loop)."""
         if self._client is not None:
-            client, self._client, self._loop = self._client, None, None
-            await client.close()
+            client, loop = self._client, self._loop
+            self._client, self._loop = None, None
+            if loop is asyncio.get_running_loop():
+                await client.close()
+            # else: its loop has ended, and its connections with it
 
     async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
         return (await self.ascore_batch(texts)).results

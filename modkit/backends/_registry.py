@@ -28,9 +28,10 @@ class BackendSpec:
     ----------
     name : str
         The name :func:`make_backend` and ``--backend`` take.
-    factory : str
-        ``"module:attribute"`` of the class (or function) to call with the options;
-        imported only when the backend is made.
+    factory : str or callable
+        The class (or function) to call with the options, or its ``"module:attribute"``
+        (relative to ``modkit.backends`` when it starts with a dot), imported only when
+        the backend is made.
     options : dict of str to list
         Option name -> constraints (see :mod:`modkit._validation`).
     required : tuple of str
@@ -40,13 +41,15 @@ class BackendSpec:
     """
 
     name: str
-    factory: str
+    factory: str | Callable[..., Backend]
     options: Mapping[str, Sequence[Any]]
     required: tuple[str, ...] = ()
     hints: Mapping[str, str] = field(default_factory=dict)
 
     def load(self) -> Callable[..., Backend]:
         """The factory, imported."""
+        if callable(self.factory):
+            return self.factory
         module, _, attr = self.factory.partition(":")
         return getattr(importlib.import_module(module, __package__), attr)  # type: ignore[no-any-return]
 

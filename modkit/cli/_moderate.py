@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             )
         raise
     finally:
+        backend.close()  # made here, so closed here: moderate never closes a caller's
         if cache is not None:
             cache.close()
     write_table(results, args.output)

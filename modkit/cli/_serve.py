@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         serve(app, host=args.host, port=args.port, access_log=not args.no_access_log)
     finally:
+        backend.close()  # made here, so closed here
         if cache is not None:
             cache.close()
     return 0

@@ -131,7 +131,9 @@ def create_app(
     limits : ServerLimits, optional
         Size limits of one request (default :class:`ServerLimits`).
     close_backend : bool, default True
-        Close the backend's network resources when the app shuts down.
+        Release the backend's network resources bound to the app's event loop when the
+        app shuts down (:meth:`Backend.arelease`); the backend itself is not closed,
+        since the caller made it.
 
     Returns
     -------
@@ -229,8 +231,8 @@ def create_app(
         try:
             yield
         finally:
-            if close_backend:
-                await backend.aclose()
+            if close_backend:  # what the app's loop opened; the backend stays the caller's
+                await backend.arelease()
 
     routes = [
         Route("/v1/moderations", moderations, methods=["POST"]),
