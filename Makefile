@@ -3,9 +3,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.modkit-installed
-export MODKIT_DATA_DIR ?= $(abspath ../shared/datasets)
+# absolute, resolved here once: notebook kernels run in notebooks/, not in this folder
+export MODKIT_DATA_DIR := $(abspath $(or $(MODKIT_DATA_DIR),../shared/datasets))
 
-.PHONY: demo test lint format venv clean
+GIT ?= git
+NBPYTHON ?= $(abspath $(BIN))/python
+
+.PHONY: demo lab hooks test lint format venv clean
 
 venv: $(STAMP)
 
@@ -17,6 +21,15 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/modkit demo
+
+lab: $(STAMP) hooks
+	$(BIN)/modkit lab
+
+# git strips notebook outputs on commit (JupyterLab autosaves them); cell ids are kept
+hooks:
+	$(GIT) config filter.nbstripout.clean '"$(NBPYTHON)" -m nbstripout --keep-id'
+	$(GIT) config filter.nbstripout.smudge cat
+	$(GIT) config diff.ipynb.textconv '"$(NBPYTHON)" -m nbstripout --keep-id -t'
 
 lint: $(STAMP)
 	$(BIN)/ruff check modkit tests benchmarks examples

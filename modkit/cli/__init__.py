@@ -25,6 +25,7 @@ _COMMANDS = (
     "_validate",
     "_apply",
     "_notebook",
+    "_lab",
     "_demo",
 )
 
@@ -61,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="modkit: %(message)s",
     )
     try:
+        from ..datasets import pin_data_dir
+
+        pin_data_dir()  # a relative MODKIT_DATA_DIR means: relative to where it was set
         return int(args.func(args) or 0)
     except ModkitError as exc:
         print(f"modkit {args.command}: error: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+from pathlib import Path
 
 from .._errors import InputError
 
@@ -24,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a parameter (VALUE is a Python literal, else a string)",
+        help="override a parameter (VALUE is a Python literal, else a string; a relative "
+        "path given to a parameter named *_file or *_dir is resolved against this folder)",
     )
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     p.set_defaults(func=run)
@@ -42,10 +44,24 @@ def parse_parameter(item: str) -> tuple[str, object]:
     return name.strip(), value
 
 
+def resolve_path_parameters(params: dict[str, object]) -> dict[str, object]:
+    """Make relative paths absolute for parameters named ``*_file`` or ``*_dir``.
+
+    The kernel runs in the notebook's folder; a path typed on the command line means a
+    path relative to the folder the command runs in.
+    """
+    out = dict(params)
+    for name, value in params.items():
+        if name.endswith(("_file", "_dir")) and isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            out[name] = str(path if path.is_absolute() else Path.cwd() / path)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from .._notebooks import run_notebook
 
-    params = dict(parse_parameter(p) for p in args.parameter)
+    params = resolve_path_parameters(dict(parse_parameter(p) for p in args.parameter))
     paths = run_notebook(args.notebook, args.output_dir, parameters=params, timeout=args.timeout)
     for kind, path in paths.items():
         print(f"{kind}: {path}", file=sys.stdout)

@@ -27,6 +27,7 @@ from ._store import (
     downloads_allowed,
     file_sha256,
     locate,
+    pin_data_dir,
     user_data_dir,
     verify_datasets,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "locate",
+    "pin_data_dir",
     "read_dataset_file",
     "user_data_dir",
     "verify_datasets",

@@ -29,6 +29,7 @@ __all__ = [
     "downloads_allowed",
     "file_sha256",
     "locate",
+    "pin_data_dir",
     "user_data_dir",
     "verify_datasets",
 ]
@@ -56,6 +57,53 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("modkit")) / "datasets"
 
 
+_pin_lock = threading.Lock()
+#: The relative value of ``$MODKIT_DATA_DIR`` seen before it was made absolute, the
+#: folder it was resolved against and the result (for error messages).
+_pinned_from: tuple[str, Path, Path] | None = None
+
+
+def pin_data_dir() -> Path | None:
+    """Make a relative ``$MODKIT_DATA_DIR`` absolute, once, against the current folder.
+
+    A relative value means "relative to where it was set". The first modkit code that
+    reads it (the CLI does so before anything else) resolves it against the current
+    working directory and writes the absolute path back into ``os.environ``, so that
+    notebook kernels and other child processes started later in other folders read the
+    same folder.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The absolute folder, or ``None`` when the variable is unset or empty.
+    """
+    global _pinned_from
+    with _pin_lock:
+        env = os.environ.get("MODKIT_DATA_DIR", "")
+        if not env.strip():
+            return None
+        folder = Path(env).expanduser()
+        if not folder.is_absolute():
+            base = Path.cwd()
+            folder = Path(os.path.normpath(base / folder))
+            _pinned_from = (env, base, folder)
+            os.environ["MODKIT_DATA_DIR"] = str(folder)
+            log.info("MODKIT_DATA_DIR=%s resolved against %s: %s", env, base, folder)
+        return folder
+
+
+def _where_searched(looked: list[Path]) -> str:
+    """The list of places searched, one a line, with how a relative setting was read."""
+    lines = [f"  {p}" for p in looked]
+    env = os.environ.get("MODKIT_DATA_DIR", "")
+    if _pinned_from is not None and env == str(_pinned_from[2]):
+        raw, base, _ = _pinned_from
+        lines.append(f"  (MODKIT_DATA_DIR={raw} was relative; it was resolved against {base})")
+    elif not env.strip():
+        lines.append("  (MODKIT_DATA_DIR is not set)")
+    return "\n".join(lines)
+
+
 def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, each with where it came from.
 
@@ -68,14 +116,15 @@ def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple
     -------
     list of (str, Path)
         ``(origin, folder)`` pairs; origin is ``"data_dir"``, ``"MODKIT_DATA_DIR"`` or
-        ``"user cache"``.
+        ``"user cache"``. A relative ``$MODKIT_DATA_DIR`` is made absolute first (see
+        :func:`pin_data_dir`).
     """
     dirs: list[tuple[str, Path]] = []
     if data_dir is not None:
         dirs.append(("data_dir", Path(data_dir).expanduser()))
-    env = os.environ.get("MODKIT_DATA_DIR")
-    if env:
-        dirs.append(("MODKIT_DATA_DIR", Path(env).expanduser()))
+    env = pin_data_dir()
+    if env is not None:
+        dirs.append(("MODKIT_DATA_DIR", env))
     dirs.append(("user cache", user_data_dir()))
     return dirs
 
@@ -142,15 +191,25 @@ def _find(
     return None, looked
 
 
-def _download(info: DatasetInfo, entry: DatasetFile, *, mirror: str | None, timeout: float) -> Path:
+def _download(
+    info: DatasetInfo,
+    entry: DatasetFile,
+    *,
+    mirror: str | None,
+    timeout: float,
+    looked: list[Path],
+) -> Path:
+    searched = f"\nNot found locally; looked in:\n{_where_searched(looked)}"
     url = entry.mirror_url(mirror)
     if not url.startswith(("https://", "http://")):
-        raise DatasetError(f"dataset mirror must be an http(s) URL, got {mirror!r}")
+        raise DatasetError(f"dataset mirror must be an http(s) URL, got {mirror!r}{searched}")
     target = user_data_dir() / entry.filename
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DatasetError(f"cannot create the data set cache {target.parent}: {exc}") from None
+        raise DatasetError(
+            f"cannot create the data set cache {target.parent}: {exc}{searched}"
+        ) from None
     log.info("downloading %s/%s from %s", info.name, entry.part, url)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
@@ -171,19 +230,20 @@ def _download(info: DatasetInfo, entry: DatasetFile, *, mirror: str | None, time
             raise DatasetError(
                 f"{url}: downloaded {info.name}/{entry.part} has sha256 {found}, expected "
                 f"{entry.sha256}; nothing was saved. Fix: check the mirror, or fetch "
-                f"{entry.url} by hand into a folder named by MODKIT_DATA_DIR"
+                f"{entry.url} by hand into a folder named by MODKIT_DATA_DIR{searched}"
             )
         os.replace(tmp, target)
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the response and its socket
         raise DatasetError(
-            f"cannot download {info.name}/{entry.part} from {url}: HTTP {exc.code} {exc.reason}"
+            f"cannot download {info.name}/{entry.part} from {url}: HTTP {exc.code} "
+            f"{exc.reason}{searched}"
         ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DatasetError(
             f"cannot download {info.name}/{entry.part} from {url}: {reason}. Fix: set "
-            f"MODKIT_DATA_DIR to a folder holding {entry.filename}"
+            f"MODKIT_DATA_DIR to a folder holding {entry.filename}{searched}"
         ) from None
     finally:
         tmp.unlink(missing_ok=True)
@@ -237,7 +297,7 @@ def dataset_path(
     if found is not None:
         return _check(found, info, entry)
     if not downloads_allowed(download):
-        places = "\n".join(f"  {p}" for p in looked)
+        places = _where_searched(looked)
         why = "download=False" if download is False else "MODKIT_OFFLINE is set"
         raise DatasetError(
             f"data set file {info.name}/{entry.part} ({entry.filename}) not found; looked in:\n"
@@ -246,7 +306,7 @@ def dataset_path(
         )
     if mirror is None:
         mirror = os.environ.get("MODKIT_DATASET_MIRROR") or None
-    return _download(info, entry, mirror=mirror, timeout=timeout)
+    return _download(info, entry, mirror=mirror, timeout=timeout, looked=looked)
 
 
 @dataclass(frozen=True)
