@@ -24,6 +24,7 @@ _COMMANDS = (
     "_fit",
     "_validate",
     "_apply",
+    "_export",
     "_notebook",
     "_lab",
     "_demo",

@@ -17,6 +17,7 @@ Examples
 >>> decisions = ts.apply(results)  # action, blocked_categories, ...  # doctest: +SKIP
 """
 
+from ._export import EXPORT_FORMATS, env_name, export_thresholds
 from ._fit import fit_thresholds
 from ._labels import labels_sha256
 from ._metrics import binary_curve, select_threshold
@@ -44,6 +45,7 @@ from ._set import (
 __all__ = [
     "ACTIONS",
     "DECISION_RULE",
+    "EXPORT_FORMATS",
     "OBJECTIVE_GRAMMAR",
     "PROFILES",
     "SCHEMA_ID",
@@ -55,6 +57,8 @@ __all__ = [
     "ThresholdFileError",
     "ThresholdSet",
     "binary_curve",
+    "env_name",
+    "export_thresholds",
     "fit_thresholds",
     "labels_sha256",
     "load_threshold_file",

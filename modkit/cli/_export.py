@@ -1,0 +1,65 @@
+"""``modkit export FILE --format env|yaml|litellm|rego|json-flat [-o OUT]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .._errors import InputError
+from ..thresholds._export import EXPORT_FORMATS, export_thresholds
+from ..thresholds._set import PROFILES, load_threshold_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a threshold file as env vars, YAML, a LiteLLM guardrail, Rego or flat JSON",
+        description="Write the thresholds of FILE in a form a consuming service reads. Each "
+        "form applies the file's rule: flag when score >= threshold; null never fires.",
+    )
+    p.add_argument("file", help="threshold file (.json)")
+    p.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS, dest="fmt")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.add_argument("--profile", choices=PROFILES, help="one profile (default: every profile)")
+    p.add_argument("--env-prefix", default="MODKIT_", help="env: variable prefix (MODKIT_)")
+    p.add_argument("--rego-package", default="modkit.thresholds", help="rego: package name")
+    p.add_argument(
+        "--litellm-api-base",
+        default="http://127.0.0.1:8000/v1",
+        help="litellm: where 'modkit serve --thresholds FILE' answers",
+    )
+    p.add_argument(
+        "--litellm-api-key-env",
+        default="MODKIT_SERVE_API_KEY",
+        metavar="NAME",
+        help="litellm: variable holding the server's key (the key is never written)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    tf = load_threshold_file(args.file)
+    text = export_thresholds(
+        tf,
+        args.fmt,
+        profile=args.profile,
+        env_prefix=args.env_prefix,
+        rego_package=args.rego_package,
+        litellm_api_base=args.litellm_api_base,
+        litellm_api_key_env=args.litellm_api_key_env,
+    )
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    print(f"modkit export: {args.fmt} -> {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,292 @@
+"""A threshold file in the forms services read: env, YAML, LiteLLM, Rego, flat JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._errors import InputError
+from ._schema import DECISION_RULE, SCHEMA_VERSION
+from ._set import PROFILES, ThresholdFile
+
+__all__ = ["EXPORT_FORMATS", "env_name", "export_thresholds"]
+
+#: The formats :func:`export_thresholds` writes.
+EXPORT_FORMATS = ("env", "yaml", "litellm", "rego", "json-flat")
+
+_RULE_TEXT = (
+    "per category: block when score >= block; else review when score >= review; "
+    "null never fires. The item: block if any category blocks, else review if any is in "
+    "review, else allow; unscored if none of the profile's categories has a score."
+)
+
+
+def env_name(prefix: str, profile: str, category: str, which: str) -> str:
+    """The environment variable of one threshold: ``PREFIX_PROFILE_CATEGORY_WHICH``.
+
+    Every character of the category key that is not a letter or digit becomes ``_`` and
+    letters are upper-cased: ``self-harm/intent`` -> ``SELF_HARM_INTENT``.
+    """
+    cat = re.sub(r"[^A-Za-z0-9]", "_", category).upper()
+    return f"{prefix}{profile.upper()}_{cat}_{which.upper()}"
+
+
+def _profiles(tf: ThresholdFile, profile: str | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{profile: {category: {"review": r, "block": b}}}`` for the chosen profile(s)."""
+    if profile is not None and profile not in PROFILES:
+        raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
+    names = [profile] if profile is not None else [p for p in PROFILES if p in tf.profiles]
+    out = {}
+    for name in names:
+        ts = tf[name]
+        out[name] = {c: {"review": ct.review, "block": ct.block} for c, ct in ts.categories.items()}
+    return out
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _header(tf: ThresholdFile, comment: str) -> list[str]:
+    doc = tf.to_dict()
+    return [
+        f"{comment} modkit threshold file (schema_version {SCHEMA_VERSION}), model "
+        f"{doc['model'] or 'not recorded'}, created {doc['created']}, "
+        f"modkit {doc['modkit_version']}",
+        f"{comment} decision rule: {_RULE_TEXT}",
+    ]
+
+
+def _export_env(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
+    lines = _header(tf, "#")
+    lines.append("# an empty value means: this threshold never fires")
+    lines.append(f"{prefix}SCHEMA_VERSION={SCHEMA_VERSION}")
+    for name, cats in _profiles(tf, profile).items():
+        lines.append(f"{prefix}{name.upper()}_CATEGORIES={','.join(cats)}")
+        for cat, t in cats.items():
+            for which in ("review", "block"):
+                lines.append(f"{env_name(prefix, name, cat, which)}={_num(t[which])}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_doc(tf: ThresholdFile, profile: str | None) -> dict[str, Any]:
+    doc = tf.to_dict()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "decision_rule": DECISION_RULE,
+        "model": doc["model"],
+        "created": doc["created"],
+        "profiles": {name: {"categories": cats} for name, cats in _profiles(tf, profile).items()},
+    }
+
+
+def _dump_yaml(doc: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _export_yaml(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
+    return "\n".join(_header(tf, "#")) + "\n" + _dump_yaml(_yaml_doc(tf, profile))
+
+
+def _export_litellm(
+    tf: ThresholdFile, profile: str | None, prefix: str, *, api_base: str, api_key_env: str
+) -> str:
+    profiles = _profiles(tf, profile)
+    modes = {"input": "pre_call", "output": "post_call"}
+    guardrails = []
+    for name in profiles:
+        guardrails.append(
+            {
+                "guardrail_name": f"modkit-{name}",
+                "litellm_params": {
+                    "guardrail": "openai_moderation",
+                    "mode": modes[name],
+                    "api_base": api_base.rstrip("/") + f"/{name}/v1"
+                    if len(profiles) > 1
+                    else api_base,
+                    "api_key": f"os.environ/{api_key_env}",
+                    "default_on": True,
+                },
+            }
+        )
+    lines = [
+        *_header(tf, "#"),
+        "# LiteLLM's openai_moderation guardrail blocks a request (HTTP 400) when the moderation",
+        "# response says flagged. Point it at 'modkit serve --thresholds THIS_FILE --profile P',",
+        "# whose 'flagged' is true exactly when some category's score >= its block threshold:",
+    ]
+    for name, cats in profiles.items():
+        lines.append(f"#   profile {name} ({modes[name]}), block thresholds:")
+        for cat, t in cats.items():
+            lines.append(f"#     {cat}: {_num(t['block']) or 'never'}")
+    lines.append("# The review band has no place in LiteLLM's guardrail: it is allowed through.")
+    return "\n".join(lines) + "\n" + _dump_yaml({"guardrails": guardrails})
+
+
+_REGO_RULES = """\
+profile := input.profile
+
+scored contains c if {
+	some c, _ in thresholds[profile]
+	is_number(input.category_scores[c])
+}
+
+blocked contains c if {
+	some c in scored
+	t := thresholds[profile][c].block
+	is_number(t)
+	input.category_scores[c] >= t
+}
+
+review contains c if {
+	some c in scored
+	not c in blocked
+	t := thresholds[profile][c].review
+	is_number(t)
+	input.category_scores[c] >= t
+}
+
+default action := "unscored"
+
+action := "block" if count(blocked) > 0
+
+action := "review" if {
+	count(blocked) == 0
+	count(review) > 0
+}
+
+action := "allow" if {
+	count(scored) > 0
+	count(blocked) == 0
+	count(review) == 0
+}
+
+decision := {
+	"action": action,
+	"blocked_categories": sort([c | some c in blocked]),
+	"review_categories": sort([c | some c in review]),
+}
+"""
+
+
+def _export_rego(tf: ThresholdFile, profile: str | None, prefix: str, *, package: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", package):
+        raise InputError(f"rego package {package!r} is not a dotted identifier")
+    profiles = _profiles(tf, profile)
+    data = json.dumps(profiles, indent=2, allow_nan=False)
+    lines = [
+        *_header(tf, "#"),
+        '# Query data.<package>.decision with input {"category_scores": {...}, "profile":',
+        f'# "input"|"output"}} (default {next(iter(profiles))}). Scores that are not numbers are',
+        "# left out, as a missing score is.",
+        f"package {package}",
+        "",
+        "import rego.v1",
+        "",
+        f"thresholds := {data}",
+        "",
+        f'default profile := "{next(iter(profiles))}"',
+        "",
+        _REGO_RULES,
+    ]
+    return "\n".join(lines)
+
+
+def _export_json_flat(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
+    doc = tf.to_dict()
+    flat: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "decision_rule": DECISION_RULE,
+        "model": doc["model"],
+        "created": doc["created"],
+    }
+    for name, cats in _profiles(tf, profile).items():
+        for cat, t in cats.items():
+            for which in ("review", "block"):
+                flat[f"{name}.{cat}.{which}"] = t[which]
+    return json.dumps(flat, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+_WRITERS: Mapping[str, Callable[..., str]] = {
+    "env": _export_env,
+    "yaml": _export_yaml,
+    "litellm": _export_litellm,
+    "rego": _export_rego,
+    "json-flat": _export_json_flat,
+}
+
+
+def export_thresholds(
+    thresholds: ThresholdFile,
+    fmt: str,
+    *,
+    profile: str | None = None,
+    env_prefix: str = "MODKIT_",
+    rego_package: str = "modkit.thresholds",
+    litellm_api_base: str = "http://127.0.0.1:8000/v1",
+    litellm_api_key_env: str = "MODKIT_SERVE_API_KEY",
+) -> str:
+    """Write a threshold file's thresholds in a form a consuming service reads.
+
+    Every form carries the same rule as :meth:`ThresholdSet.decide` ("flag when score >=
+    threshold"; ``null`` never fires) and the tests check each makes the same decisions:
+
+    * ``env``: ``KEY=value`` lines (a dotenv file; ``sh`` can source it):
+      ``MODKIT_INPUT_VIOLENCE_BLOCK=0.93`` (see :func:`env_name`); an empty value never
+      fires; ``MODKIT_INPUT_CATEGORIES`` lists the profile's categories.
+    * ``yaml``: ``profiles.<profile>.categories.<category>.{review,block}`` with the rule,
+      model and creation time.
+    * ``litellm``: a LiteLLM proxy ``config.yaml`` ``guardrails:`` section using LiteLLM's
+      ``openai_moderation`` guardrail (``pre_call`` for ``input``, ``post_call`` for
+      ``output``) pointed at ``modkit serve --thresholds FILE``, whose ``flagged`` is set by
+      the block thresholds (LiteLLM blocks on ``flagged``; it has no review band). The
+      thresholds are listed in comments. With both profiles, each gets
+      ``<api_base>/<profile>/v1``: serve one profile per base URL.
+    * ``rego``: an OPA policy (Rego v1) with the thresholds as data; query
+      ``data.<package>.decision`` with ``{"category_scores": {...}, "profile": "input"}``.
+    * ``json-flat``: one JSON object with keys ``<profile>.<category>.<review|block>``.
+
+    Parameters
+    ----------
+    thresholds : ThresholdFile
+        A loaded file (:func:`modkit.thresholds.load_threshold_file`).
+    fmt : {"env", "yaml", "litellm", "rego", "json-flat"}
+    profile : {"input", "output"}, optional
+        Export one profile; default every profile of the file.
+    env_prefix : str, default "MODKIT_"
+    rego_package : str, default "modkit.thresholds"
+    litellm_api_base : str, default "http://127.0.0.1:8000/v1"
+        Where ``modkit serve --thresholds`` answers.
+    litellm_api_key_env : str, default "MODKIT_SERVE_API_KEY"
+        The variable LiteLLM reads the server's key from (the key itself is never written).
+
+    Returns
+    -------
+    str
+        The exported text.
+
+    Raises
+    ------
+    InputError
+        Unknown format or profile, or a bad package name or prefix.
+    """
+    if fmt not in _WRITERS:
+        choices = ", ".join(EXPORT_FORMATS)
+        raise InputError(f"unknown export format {fmt!r}; choose one of {choices}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_prefix or "_"):
+        raise InputError(f"env prefix {env_prefix!r} must be letters, digits and underscores")
+    if fmt == "rego":
+        return _export_rego(thresholds, profile, env_prefix, package=rego_package)
+    if fmt == "litellm":
+        return _export_litellm(
+            thresholds,
+            profile,
+            env_prefix,
+            api_base=litellm_api_base,
+            api_key_env=litellm_api_key_env,
+        )
+    return _WRITERS[fmt](thresholds, profile, env_prefix)
