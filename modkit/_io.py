@@ -22,6 +22,7 @@ written with U+FFFD in its place (a warning says how many), and JSONL keeps it e
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -29,7 +30,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from ._errors import InputError
 from ._taxonomy import CATEGORIES
 from ._text import replace_surrogates, utf8_problem
 
-__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "read_table", "write_table"]
+__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "atomic_path", "read_table", "write_table"]
 
 logger = logging.getLogger("modkit")
 
@@ -252,26 +253,50 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a file name ending in {suffix}")
     writer = {".csv": _write_csv, ".jsonl": _write_jsonl, ".parquet": _write_parquet}[suffix]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            writer(frame, tmp)
-        except UnicodeEncodeError:  # only CSV and Parquet: JSON escapes surrogates
-            clean, n = _without_surrogates(frame)
-            logger.warning(
-                "%s: %d row(s) hold a lone surrogate, which UTF-8 cannot encode: written "
-                "as U+FFFD (use .jsonl to keep such texts exactly)",
-                path,
-                n,
-            )
-            writer(clean, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            try:
+                writer(frame, tmp)
+            except UnicodeEncodeError:  # only CSV and Parquet: JSON escapes surrogates
+                clean, n = _without_surrogates(frame)
+                logger.warning(
+                    "%s: %d row(s) hold a lone surrogate, which UTF-8 cannot encode: "
+                    "written as U+FFFD (use .jsonl to keep such texts exactly)",
+                    path,
+                    n,
+                )
+                writer(clean, tmp)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` on success.
+
+    On any failure (an exception, Ctrl-C) the temporary file is removed and ``path`` is
+    left as it was, so no half-written output and no temporary file stay behind.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The final file; its folder must exist.
+
+    Yields
+    ------
+    Path
+        ``.<name>.<pid>.tmp`` in the same folder (same file system, so the rename is
+        atomic).
+    """
+    final = Path(path)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def _without_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

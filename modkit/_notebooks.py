@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import InputError, ModkitError
+from ._io import atomic_path
 
 __all__ = ["NotebookError", "inject_parameters", "run_notebook", "strip_remote_scripts"]
 
@@ -148,7 +149,8 @@ def _export_html(nb: Any, target: Path) -> Path:
 
     exporter = HTMLExporter(template_name="lab", **_OFFLINE_HTML_URLS)
     body, _ = exporter.from_notebook_node(nb)
-    target.write_text(strip_remote_scripts(body), encoding="utf-8")
+    with atomic_path(target) as tmp:
+        tmp.write_text(strip_remote_scripts(body), encoding="utf-8")
     return target
 
 

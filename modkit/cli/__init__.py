@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .._errors import ModkitError
 
-__all__ = ["main"]
+__all__ = ["main", "one_line"]
 
 _COMMANDS = (
     "_moderate",
@@ -42,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log retries and timings")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on a failure, print the traceback too (or set MODKIT_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMANDS:
         try:
@@ -55,11 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 fine, 1 error, 2 usage, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 fine, 1 error, 2 usage, 130 interrupted).
+
+    Every failure, whatever its type, is one line on stderr (``modkit COMMAND: error:
+    ...``) and exit status 1; ``--debug`` or ``MODKIT_DEBUG=1`` prints the traceback
+    first. Outputs are written to a temporary name and renamed, so a failure leaves
+    neither a half-written output nor the temporary file.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("MODKIT_DEBUG", "").strip().lower() in _TRUE
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.DEBUG if debug else logging.INFO if args.verbose else logging.WARNING,
         format="modkit: %(message)s",
     )
     try:
@@ -67,15 +81,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         pin_data_dir()  # a relative MODKIT_DATA_DIR means: relative to where it was set
         return int(args.func(args) or 0)
-    except ModkitError as exc:
-        print(f"modkit {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
         print(
             f"modkit {args.command}: interrupted (results so far are in the cache)",
             file=sys.stderr,
         )
         return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"modkit {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: modkit's own errors by their message, any other
+    exception prefixed by its type (``KeyError: 'x'``), newlines joined with ``; ``."""
+    text = str(exc).strip()
+    if not isinstance(exc, ModkitError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        text += " (an unexpected error: run with --debug for the traceback)"
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..._errors import DatasetError, InputError
+from ..._io import atomic_path
 from ..._taxonomy import CATEGORIES, OPENAI_1680_CODES
 
 __all__ = [
@@ -429,8 +430,10 @@ def train(
     }
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "heads.json").write_bytes(raw)
-    (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(out / "heads.json") as tmp:
+        tmp.write_bytes(raw)
+    with atomic_path(out / "model.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
 
 
