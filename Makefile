@@ -13,7 +13,7 @@ NBPYTHON ?= $(abspath $(BIN))/python
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml modkit/_version.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[notebook,dev]'
@@ -39,8 +39,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix modkit tests benchmarks examples
 	$(BIN)/ruff format modkit tests benchmarks examples
 
+# Coverage of modkit by the whole suite; the floor is [tool.coverage.report] fail_under.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=modkit --cov-report=term:skip-covered
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .ruff_cache
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov

@@ -21,6 +21,7 @@ from ._io import read_table, write_table
 from ._result import ItemError, ModerationResult
 from ._runner import amoderate, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
+from ._version import __version__
 from .backends import (
     Backend,
     BatchOutcome,
@@ -45,8 +46,6 @@ from .thresholds import (
     parse_objective,
     validate_threshold_file,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CATEGORIES",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._taxonomy import CATEGORIES, order_categories
+from .._version import __version__
 from ._schema import (
     DECISION_RULE,
     SCHEMA_ID,
@@ -39,15 +40,6 @@ __all__ = [
 PROFILES = ("input", "output")
 #: Possible actions, mildest first. ``unscored``: none of the set's categories had a score.
 ACTIONS = ("allow", "review", "block", "unscored")
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("modkit")
-    except Exception:  # not installed (running from a source tree)
-        return "0+unknown"
 
 
 @dataclass
@@ -610,7 +602,7 @@ class ThresholdFile:
         if not self.profiles:
             raise InputError("a threshold file needs at least one profile")
         self.created = created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        self.modkit_version = modkit_version or _version()
+        self.modkit_version = modkit_version or __version__
 
     def __getitem__(self, profile: str) -> ThresholdSet:
         try:
