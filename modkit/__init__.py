@@ -3,7 +3,7 @@
 from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
-from ._crosstab import crosstab
+from ._crosstab import Statistic, crosstab, register_statistic
 from ._drift import DriftReport, decision_drift
 from ._errors import (
     AuthenticationError,
@@ -73,6 +73,7 @@ __all__ = [
     "OpenAIBackend",
     "QuotaExceededError",
     "ReplayBackend",
+    "Statistic",
     "SyncBackend",
     "TemplateError",
     "ThresholdFile",
@@ -100,6 +101,7 @@ __all__ = [
     "moderate",
     "parse_objective",
     "read_table",
+    "register_statistic",
     "validate_threshold_file",
     "write_table",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,19 +17,128 @@ from ._frame import (
     resolve_categories,
     scored_rows,
 )
-from ._validation import PROB, MappingOf, SequenceOf, StrOptions, validate_params
+from ._validation import PROB, KeysOf, MappingOf, SequenceOf, validate_params
 
-__all__ = ["STATS", "crosstab"]
+__all__ = ["STATISTICS", "STATS", "StatInput", "Statistic", "crosstab", "register_statistic"]
 
-#: The statistics :func:`crosstab` knows, in display order.
-STATS: tuple[str, ...] = ("mean", "median", "max", "p95", "std", "count", "flag_rate")
+
+@dataclass(frozen=True)
+class StatInput:
+    """What a statistic is computed from: one group per value of ``by``.
+
+    Attributes
+    ----------
+    scores : pandas.core.groupby.DataFrameGroupBy
+        The scored rows' category scores (float, NaN where missing), grouped.
+    flags : pandas.core.groupby.DataFrameGroupBy or None
+        1.0 flagged / 0.0 not / NaN unknown per row and category, grouped; only for a
+        statistic with ``on_flags=True``.
+    """
+
+    scores: Any
+    flags: Any = None
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """One cross-tab statistic: a name, how it is computed, the range of its values.
+
+    Attributes
+    ----------
+    name : str
+        What ``stat=`` takes and the long frame's ``stat`` column shows.
+    compute : callable
+        ``compute(StatInput) -> DataFrame`` (index = groups, columns = categories).
+    range : tuple of (float or None, float or None)
+        The values' range when scores lie in [0, 1]; ``None``: unbounded on that side.
+        ``(0, 1)`` puts a heatmap on a fixed 0..1 colour scale.
+    integer : bool
+        Values are counts (shown without decimals).
+    on_flags : bool
+        Computed over the per-row flags (``thresholds=`` or the endpoint's), not the
+        scores; its ``n`` counts rows with a known flag.
+    description : str
+        One line for the docs and the widgets.
+    """
+
+    name: str
+    compute: Callable[[StatInput], pd.DataFrame]
+    range: tuple[float | None, float | None] = (0.0, 1.0)
+    integer: bool = False
+    on_flags: bool = False
+    description: str = ""
+
+    @classmethod
+    def from_callable(cls, func: Callable[[np.ndarray], float]) -> Statistic:
+        """A statistic from ``func(scores) -> float``, called per group and category
+        with the non-NaN scores as a 1-d float array (never empty: an empty group's
+        cell is NaN). Its name is ``func.__name__``; its range is unknown."""
+        name = getattr(func, "__name__", None) or type(func).__name__
+
+        def one(col: pd.Series) -> float:
+            arr = col.dropna().to_numpy(dtype=float)
+            return float(func(arr)) if arr.size else np.nan
+
+        return cls(name, lambda g: g.scores.agg(one), range=(None, None), description=name)
+
+
+#: The statistics :func:`crosstab` knows by name, in display order. Add one with
+#: :func:`register_statistic`; this table is the only list (plots and widgets read it).
+STATISTICS: dict[str, Statistic] = {}
+
+
+def register_statistic(stat: Statistic) -> None:
+    """Make a statistic available by name to :func:`crosstab`, plots and widgets."""
+    STATISTICS[stat.name] = stat
+
+
+def _quantile(q: float) -> Callable[[StatInput], pd.DataFrame]:
+    return lambda g: g.scores.quantile(q, interpolation="linear")
+
+
+def _flag_rate(g: StatInput) -> pd.DataFrame:
+    return g.flags.mean()
+
+
+for _stat in (
+    Statistic("mean", lambda g: g.scores.mean(), description="mean score"),
+    Statistic("median", lambda g: g.scores.median(), description="median score"),
+    Statistic("max", lambda g: g.scores.max(), description="highest score"),
+    Statistic("p95", _quantile(0.95), description="95th percentile (linear, as numpy)"),
+    Statistic("p99", _quantile(0.99), description="99th percentile (linear, as numpy)"),
+    Statistic(
+        "std",
+        lambda g: g.scores.std(ddof=1),
+        range=(0.0, None),
+        description="sample standard deviation (ddof=1; NaN for one score)",
+    ),
+    Statistic(
+        "count",
+        lambda g: g.scores.count().astype("int64"),
+        range=(0.0, None),
+        integer=True,
+        description="scored rows",
+    ),
+    Statistic(
+        "flag_rate",
+        _flag_rate,
+        on_flags=True,
+        description="share of rows flagged (endpoint flags, or score >= threshold)",
+    ),
+):
+    register_statistic(_stat)
+
+#: The names of :data:`STATISTICS` (a live view: registered statistics appear here).
+STATS = STATISTICS.keys()
+
+_STAT = [KeysOf(STATISTICS), "callable"]
 
 
 @validate_params(
     {
         "results": [pd.DataFrame],
         "by": [str, SequenceOf(str)],
-        "stat": [StrOptions(STATS), SequenceOf(StrOptions(STATS))],
+        "stat": [*_STAT, SequenceOf(_STAT)],
         "categories": [None, str, SequenceOf(str)],
         "thresholds": [None, PROB, MappingOf(str, PROB)],
         "long": ["boolean"],
@@ -37,7 +147,7 @@ STATS: tuple[str, ...] = ("mean", "median", "max", "p95", "std", "count", "flag_
 def crosstab(
     results: pd.DataFrame,
     by: str | Sequence[str],
-    stat: str | Sequence[str] = "mean",
+    stat: str | Callable[[np.ndarray], float] | Sequence[Any] = "mean",
     *,
     categories: Sequence[str] | None = None,
     thresholds: float | Mapping[str, float] | None = None,
@@ -53,11 +163,15 @@ def crosstab(
     by : str or list of str
         The column(s) whose values make the rows, e.g. a slot column such as
         ``"group"``, or ``["template_id", "group"]``.
-    stat : str or list of str, default "mean"
-        One or more of ``mean``, ``median``, ``max``, ``p95`` (95th percentile,
-        numpy's default ``"linear"`` interpolation, as ``numpy.percentile``),
-        ``std`` (sample standard deviation, ``ddof=1`` as pandas; NaN for a single
-        score), ``count`` (scored rows) and ``flag_rate`` (share of rows flagged).
+    stat : str, callable, or list of them, default "mean"
+        Names from :data:`STATISTICS`: ``mean``, ``median``, ``max``, ``p95`` / ``p99``
+        (95th / 99th percentile, numpy's default ``"linear"`` interpolation, as
+        ``numpy.percentile``), ``std`` (sample standard deviation, ``ddof=1`` as
+        pandas; NaN for a single score), ``count`` (scored rows) and ``flag_rate``
+        (share of rows flagged); more with :func:`register_statistic`. A callable
+        ``f(scores) -> float`` is called per group and category with the non-NaN
+        scores (a 1-d float array), as pandas' ``agg``, and named by its
+        ``__name__`` (like scikit-learn's ``scoring`` or fairlearn's ``MetricFrame``).
     categories : list of str, optional
         Category keys to show (API spelling). Default: every category column of
         ``results``; with a ``thresholds`` mapping, the mapping's keys.
@@ -99,10 +213,6 @@ def crosstab(
     scored = scored.loc[present]
 
     values = scored[cats].astype(float)
-    flags = None
-    if "flag_rate" in stats:
-        flags = _flags(scored, cats, thresholds)
-
     keys = [scored[c] for c in by_cols]
     grouped = values.groupby(keys, sort=False, dropna=True)
     try:
@@ -113,57 +223,48 @@ def crosstab(
             "use columns of plain values"
         ) from None
     counts.columns = pd.Index(cats, name="category")
+    flags = None
+    if any(s.on_flags for s in stats):
+        flags = _flags(scored, cats, thresholds).groupby(keys, sort=False, dropna=True)
+    data = StatInput(grouped, flags)
     tables: dict[str, pd.DataFrame] = {}
+    ns: dict[str, pd.DataFrame] = {}
     for s in stats:
-        if s == "mean":
-            tables[s] = grouped.mean()
-        elif s == "median":
-            tables[s] = grouped.median()
-        elif s == "max":
-            tables[s] = grouped.max()
-        elif s == "p95":
-            tables[s] = grouped.quantile(0.95, interpolation="linear")
-        elif s == "std":
-            tables[s] = grouped.std(ddof=1)
-        elif s == "count":
-            tables[s] = counts.astype("int64")
-        else:  # flag_rate
-            assert flags is not None
-            fgroup = flags.groupby(keys, sort=False, dropna=True)
-            tables[s] = fgroup.mean()
-            tables["_flag_n"] = fgroup.count()
-    for table in tables.values():
+        tables[s.name] = s.compute(data)
+        ns[s.name] = flags.count() if s.on_flags else counts
+    for table in [*tables.values(), *ns.values()]:
         table.columns = pd.Index(cats, name="category")
         if len(by_cols) == 1:
             table.index = pd.Index(table.index, name=by_cols[0])
         else:
             table.index = table.index.set_names(by_cols)
+    names = [s.name for s in stats]
     attrs = {
-        "stat": stats[0] if len(stats) == 1 else list(stats),
+        "stat": names[0] if len(names) == 1 else names,
         "by": by_cols[0] if len(by_cols) == 1 else list(by_cols),
         "n_excluded": n_excluded,
         "n_missing_by": n_missing_by,
         "thresholds": _describe_thresholds(thresholds),
     }
     if long:
-        out = _to_long(tables, counts, stats, by_cols)
-    elif len(stats) == 1:
-        out = tables[stats[0]]
+        out = _to_long(tables, ns, by_cols)
+    elif len(names) == 1:
+        out = tables[names[0]]
     else:
-        out = pd.concat({s: tables[s] for s in stats}, axis=1, names=["stat", "category"])
+        out = pd.concat(tables, axis=1, names=["stat", "category"])
     out.attrs.update(attrs)
     return out
 
 
-def _check_stats(stat: str | Sequence[str]) -> list[str]:
-    stats = [stat] if isinstance(stat, str) else list(stat)
-    if not stats:
-        raise InputError("stat must name at least one statistic")
-    for s in stats:
-        if s not in STATS:
-            raise InputError(f"unknown stat {s!r}: choose from {', '.join(STATS)}")
-    if len(set(stats)) != len(stats):
-        raise InputError(f"stat lists a statistic twice: {stats}")
+def _check_stats(stat: Any) -> list[Statistic]:
+    """The statistics asked for (names already checked by the validator)."""
+    items = [stat] if isinstance(stat, str) or callable(stat) else list(stat)
+    if not items:
+        raise InputError("crosstab: stat must name at least one statistic")
+    stats = [STATISTICS[s] if isinstance(s, str) else Statistic.from_callable(s) for s in items]
+    names = [s.name for s in stats]
+    if len(set(names)) != len(names):
+        raise InputError(f"crosstab: stat lists a statistic twice: {names}")
     return stats
 
 
@@ -205,15 +306,14 @@ def _describe_thresholds(thresholds: float | Mapping[str, float] | None) -> Any:
 
 
 def _to_long(
-    tables: dict[str, pd.DataFrame], counts: pd.DataFrame, stats: list[str], by_cols: list[str]
+    tables: dict[str, pd.DataFrame], ns: dict[str, pd.DataFrame], by_cols: list[str]
 ) -> pd.DataFrame:
     parts = []
-    for s in stats:
-        n_table = tables["_flag_n"] if s == "flag_rate" else counts
-        value = tables[s].stack(future_stack=True).rename("value")
-        n = n_table.stack(future_stack=True).rename("n")
+    for name, table in tables.items():
+        value = table.stack(future_stack=True).rename("value")
+        n = ns[name].stack(future_stack=True).rename("n")
         part = pd.concat([value, n], axis=1).reset_index()
-        part.insert(len(by_cols) + 1, "stat", s)
+        part.insert(len(by_cols) + 1, "stat", name)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out["value"] = out["value"].astype(float)

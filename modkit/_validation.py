@@ -28,6 +28,8 @@ a type (``str``, ``pandas.DataFrame``, ``collections.abc.Mapping``...)
     A real or integral number in a range, e.g. ``Interval(Real, 0, 1, closed="both")``.
 :class:`StrOptions`
     One of a set of strings.
+:class:`KeysOf`
+    A key of a registry (a mapping read at call time, so it may grow).
 :class:`MappingOf`
     A mapping from keys of a type to values meeting a constraint.
 :class:`SequenceOf`
@@ -56,6 +58,7 @@ __all__ = [
     "PROB",
     "Hidden",
     "Interval",
+    "KeysOf",
     "MappingOf",
     "Options",
     "SequenceOf",
@@ -200,17 +203,37 @@ class MappingOf:
 
 @dataclass(frozen=True)
 class SequenceOf:
-    """A list, tuple, array or Index (never a bare string) whose items meet ``item``."""
+    """A list, tuple, array or Index (never a bare string) whose items meet ``item``
+    (a constraint, or a list of constraints of which each item meets one)."""
 
     item: Any
+
+    def _items(self) -> list[Any]:
+        return list(self.item) if isinstance(self.item, list) else [self.item]
+
+    def item_ok(self, value: Any) -> bool:
+        return any(_satisfies(value, c) for c in self._items())
 
     def is_satisfied_by(self, value: Any) -> bool:
         if not _is_list_like(value):
             return False
-        return all(_satisfies(v, self.item) for v in value)
+        return all(self.item_ok(v) for v in value)
 
     def __str__(self) -> str:
-        return f"a list of {_describe_one(self.item)}"
+        return f"a list of {describe(self._items())}"
+
+
+@dataclass(frozen=True, eq=False)
+class KeysOf:
+    """A key of a mapping, looked up at call time (a registry that may grow)."""
+
+    mapping: Mapping[str, Any]
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.mapping
+
+    def __str__(self) -> str:
+        return f"one of {{{', '.join(repr(k) for k in self.mapping)}}}"
 
 
 def _is_list_like(value: Any) -> bool:
@@ -261,7 +284,9 @@ def describe(constraints: Sequence[Any]) -> str:
     """Word a constraint list as the error does: ``"a, b or c"``."""
     shown = [c for c in constraints if not isinstance(c, Hidden)]
     parts = [
-        "a list of those" if isinstance(c, SequenceOf) and c.item in shown[:i] else _describe_one(c)
+        "a list of those"
+        if isinstance(c, SequenceOf) and all(x in shown[:i] for x in c._items())
+        else _describe_one(c)
         for i, c in enumerate(shown)
     ]
     # None reads best last, as in "a number in [0, 1] or None"
@@ -313,9 +338,9 @@ def check_param(name: str, value: Any, constraints: Sequence[Any], caller: str =
                 raise InputError(msg)
         if isinstance(c, SequenceOf) and _is_list_like(value):
             for i, item in enumerate(value):
-                if not _satisfies(item, c.item):
-                    msg = f"{prefix}{name}[{i}] must be {_describe_one(c.item)}; got {item!r}"
-                    raise InputError(msg)
+                if not c.item_ok(item):
+                    want = describe(c._items())
+                    raise InputError(f"{prefix}{name}[{i}] must be {want}; got {item!r}")
     raise InputError(f"{prefix}{where} must be {describe(constraints)}; got {_short(shown)}")
 
 

@@ -8,12 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._crosstab import STATISTICS
 from .._errors import InputError
 from .._frame import check_columns, check_frame, scored_rows
 
 __all__ = ["bias_chart", "counterfactual_gap_chart", "heatmap", "score_strip"]
-
-_UNIT_STATS = {"mean", "median", "max", "p95", "flag_rate"}
 
 
 def load_plotly() -> Any:
@@ -92,14 +91,15 @@ def heatmap(
     """
     go = load_plotly().graph_objects
     wide, stat = _wide(check_frame(crosstab_frame))
-    if stat in _UNIT_STATS or stat is None:
+    spec = STATISTICS.get(stat) if stat is not None else None
+    if stat is None or (spec is not None and spec.range == (0.0, 1.0)):
         zmin = 0.0 if zmin is None else zmin
         zmax = 1.0 if zmax is None else zmax
     z = wide.to_numpy(dtype=float)
     z_list = [[None if np.isnan(v) else float(v) for v in row] for row in z]
     y = [row_label(v) for v in wide.index]
     x = [str(c) for c in wide.columns]
-    fmt = ".0f" if stat == "count" else ".2f"
+    fmt = ".0f" if spec is not None and spec.integer else ".2f"
     trace = go.Heatmap(
         z=z_list,
         x=x,

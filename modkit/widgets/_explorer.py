@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from .._crosstab import STATS, crosstab
+from .._crosstab import STATISTICS, crosstab
 from .._errors import InputError
 from .._frame import RESULT_COLUMNS, category_columns, scored_rows
 from ..plots import heatmap
@@ -111,7 +111,9 @@ class TemplateExplorer:
             options=templates, value=templates[0], description="template"
         )
         self.slot_dropdown = w.Dropdown(options=[], description="rows")
-        self.stat_dropdown = w.Dropdown(options=list(STATS), value="mean", description="statistic")
+        self.stat_dropdown = w.Dropdown(
+            options=list(STATISTICS), value="mean", description="statistic"
+        )
         self.value_dropdown = w.Dropdown(options=[], description="row value")
         self.category_dropdown = w.Dropdown(
             options=self.categories, value=self.categories[0], description="category"
