@@ -1,9 +1,31 @@
-"""Test helpers: a fault-injecting OpenAI-compatible moderation server.
+"""Test helpers: a fault-injecting OpenAI-compatible moderation server, a fake Batch API,
+and local fakes of other providers' documented wire formats (Azure AI Content Safety,
+Perspective, Mistral, guard models behind OpenAI-compatible chat completions).
 
->>> from modkit.testing import Fault, FaultServer
+>>> from modkit.testing import Fault, FaultServer, AzureContentSafetyFake
 """
 
 from ._batch_api import BatchScript, FakeBatchAPI
+from ._fake_azure import AzureContentSafetyFake
+from ._fake_guard import GuardModelFake
+from ._fake_http import ProviderFake, ProviderRequest, unit_score
+from ._fake_mistral import MISTRAL_CATEGORIES, MistralModerationFake
+from ._fake_perspective import PerspectiveFake
 from ._fault_server import Fault, FaultServer, RecordedRequest, fake_result
 
-__all__ = ["BatchScript", "FakeBatchAPI", "Fault", "FaultServer", "RecordedRequest", "fake_result"]
+__all__ = [
+    "MISTRAL_CATEGORIES",
+    "AzureContentSafetyFake",
+    "BatchScript",
+    "FakeBatchAPI",
+    "Fault",
+    "FaultServer",
+    "GuardModelFake",
+    "MistralModerationFake",
+    "PerspectiveFake",
+    "ProviderFake",
+    "ProviderRequest",
+    "RecordedRequest",
+    "fake_result",
+    "unit_score",
+]

@@ -1,0 +1,434 @@
+"""Providers' own categories and scales, and the crosswalk onto the 13 API keys.
+
+Every backend keeps its provider's category names and values (Azure's ``SelfHarm``
+severity 0-7, Perspective's ``TOXICITY`` probability, Llama Guard's ``S11``). This module
+says, per provider, which categories exist, on what scale their values are, and how
+each of the 13 OpenAI API keys relates to them:
+
+* ``exact``: a native category covers the same harm as the API key (the scale may differ);
+* ``partial``: a native category overlaps the key (broader, narrower, or differently cut);
+* ``absent``: nothing of the provider's measures the key.
+
+The crosswalk is a reading of each provider's published category definitions (the
+sources are listed in :data:`PROVIDERS`); it is a starting point for threshold work,
+never a substitute for checking decisions on your own data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._errors import InputError
+from ._taxonomy import CATEGORIES
+
+__all__ = [
+    "PROVIDERS",
+    "ProviderTaxonomy",
+    "Scale",
+    "crosswalk",
+    "detect_provider",
+    "native_categories",
+    "provider_scale",
+]
+
+ScaleKind = Literal["score", "probability", "ordinal"]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The scale of a category's values.
+
+    Attributes
+    ----------
+    kind : {"score", "probability", "ordinal"}
+        ``"score"``: a number in [low, high] that orders texts but is not a probability
+        (OpenAI's ``category_scores``); ``"probability"``: a probability in [0, 1];
+        ``"ordinal"``: one of :attr:`levels` (Azure's severities).
+    levels : tuple of float, optional
+        The values an ordinal scale takes, ascending.
+    low, high : float
+        The range of the values.
+    """
+
+    kind: ScaleKind = "score"
+    levels: tuple[float, ...] | None = None
+    low: float = 0.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("score", "probability", "ordinal"):
+            raise InputError(f"scale kind must be score, probability or ordinal: {self.kind!r}")
+        if self.kind == "ordinal":
+            if not self.levels:
+                raise InputError("an ordinal scale needs its levels")
+            levels = tuple(float(v) for v in self.levels)
+            if list(levels) != sorted(set(levels)):
+                raise InputError(f"ordinal levels must be distinct and ascending: {levels}")
+            object.__setattr__(self, "levels", levels)
+            object.__setattr__(self, "low", levels[0])
+            object.__setattr__(self, "high", levels[-1])
+
+    def check_threshold(self, value: float, where: str = "threshold") -> float:
+        """Return ``value`` if it is a valid threshold on this scale, else raise.
+
+        On an ordinal scale a threshold must be one of the levels; otherwise it must lie
+        in [low, high].
+
+        Raises
+        ------
+        InputError
+            Naming ``where``, the value and the scale.
+        """
+        v = float(value)
+        if self.kind == "ordinal":
+            if v not in (self.levels or ()):
+                raise InputError(f"{where}: {value!r} is not a level of the scale {self.levels}")
+            return v
+        if not self.low <= v <= self.high:
+            raise InputError(f"{where}: {value!r} is outside [{self.low:g}, {self.high:g}]")
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``{"kind": ..., "low": ..., "high": ..., "levels": [...]}``."""
+        out: dict[str, Any] = {"kind": self.kind, "low": self.low, "high": self.high}
+        if self.levels is not None:
+            out["levels"] = list(self.levels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "scale") -> Scale:
+        """Inverse of :meth:`to_dict`; raises :class:`InputError` naming ``where``."""
+        if not isinstance(data, Mapping) or "kind" not in data:
+            raise InputError(f"{where}: expected an object with a 'kind'")
+        levels = data.get("levels")
+        return cls(
+            kind=data["kind"],
+            levels=tuple(levels) if levels is not None else None,
+            low=float(data.get("low", 0.0)),
+            high=float(data.get("high", 1.0)),
+        )
+
+
+SCORE = Scale("score")
+PROBABILITY = Scale("probability")
+AZURE_FOUR = Scale("ordinal", (0, 2, 4, 6))
+AZURE_EIGHT = Scale("ordinal", tuple(range(8)))
+
+Relation = Literal["exact", "partial", "absent"]
+
+
+@dataclass(frozen=True)
+class ProviderTaxonomy:
+    """One provider's categories, their scale, and the crosswalk to the API keys.
+
+    Attributes
+    ----------
+    name : str
+        The backend name (``"azure"``, ``"perspective"``, ``"mistral"``, ...).
+    categories : dict of str to str
+        Native category name -> its short definition.
+    scale : Scale
+        The scale of every category's value.
+    crosswalk : dict of str to tuple of (str, str)
+        API key -> ``(native category, "exact" | "partial")`` pairs; a key not listed
+        is ``absent``.
+    sources : tuple of str
+        Where the categories and definitions come from.
+    """
+
+    name: str
+    categories: dict[str, str]
+    scale: Scale
+    crosswalk: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+def _x(spec: str) -> tuple[tuple[str, str], ...]:
+    """``"Hate=partial;Violence=partial"`` -> ``(("Hate", "partial"), ...)``."""
+    return tuple(tuple(p.split("=")) for p in spec.split(";") if p)  # type: ignore[misc]
+
+
+_LLAMA_GUARD_CODES = {
+    "S1": "Violent Crimes",
+    "S2": "Non-Violent Crimes",
+    "S3": "Sex-Related Crimes",
+    "S4": "Child Sexual Exploitation",
+    "S5": "Defamation",
+    "S6": "Specialized Advice",
+    "S7": "Privacy",
+    "S8": "Intellectual Property",
+    "S9": "Indiscriminate Weapons",
+    "S10": "Hate",
+    "S11": "Suicide & Self-Harm",
+    "S12": "Sexual Content",
+    "S13": "Elections",
+    "S14": "Code Interpreter Abuse",
+}
+
+PROVIDERS: dict[str, ProviderTaxonomy] = {
+    "openai": ProviderTaxonomy(
+        "openai",
+        {c: "OpenAI moderation category" for c in CATEGORIES},
+        SCORE,
+        {c: ((c, "exact"),) for c in CATEGORIES},
+        ("https://platform.openai.com/docs/guides/moderation",),
+    ),
+    "azure": ProviderTaxonomy(
+        "azure",
+        {
+            "Hate": "attacks or discriminatory language about a person or identity group",
+            "SelfHarm": "actions meant to hurt, injure or kill oneself",
+            "Sexual": "anatomy, romantic or sexual acts, including abuse",
+            "Violence": "physical actions meant to hurt or kill, weapons",
+        },
+        AZURE_EIGHT,
+        {
+            "harassment": _x("Hate=partial"),
+            "harassment/threatening": _x("Violence=partial"),
+            "hate": _x("Hate=partial"),
+            "hate/threatening": _x("Hate=partial;Violence=partial"),
+            "illicit/violent": _x("Violence=partial"),
+            "self-harm": _x("SelfHarm=exact"),
+            "self-harm/intent": _x("SelfHarm=partial"),
+            "self-harm/instructions": _x("SelfHarm=partial"),
+            "sexual": _x("Sexual=exact"),
+            "sexual/minors": _x("Sexual=partial"),
+            "violence": _x("Violence=exact"),
+            "violence/graphic": _x("Violence=partial"),
+        },
+        (
+            "https://learn.microsoft.com/azure/ai-services/content-safety/concepts/harm-categories",
+            "azure-ai-contentsafety 1.0.0 (AnalyzeTextOptions, AnalyzeTextResult)",
+        ),
+    ),
+    "perspective": ProviderTaxonomy(
+        "perspective",
+        {
+            "TOXICITY": "rude, disrespectful or unreasonable",
+            "SEVERE_TOXICITY": "very hateful, aggressive, disrespectful",
+            "IDENTITY_ATTACK": "negative or hateful about identity",
+            "INSULT": "insulting, inflammatory or negative towards a person or group",
+            "PROFANITY": "swear words, curse words, obscene language",
+            "THREAT": "intention to inflict pain, injury or violence",
+            "SEXUALLY_EXPLICIT": "sexual acts or body parts (experimental)",
+            "FLIRTATION": "pickup lines, compliments on appearance (experimental)",
+        },
+        PROBABILITY,
+        {
+            "harassment": _x("INSULT=partial;TOXICITY=partial"),
+            "harassment/threatening": _x("THREAT=partial"),
+            "hate": _x("IDENTITY_ATTACK=partial"),
+            "hate/threatening": _x("IDENTITY_ATTACK=partial;THREAT=partial"),
+            "sexual": _x("SEXUALLY_EXPLICIT=partial"),
+            "violence": _x("THREAT=partial"),
+        },
+        ("https://developers.perspectiveapi.com/s/about-the-api-attributes-and-languages",),
+    ),
+    "mistral": ProviderTaxonomy(
+        "mistral",
+        {
+            "sexual": "explicitly depicts, describes or promotes sexual activity",
+            "hate_and_discrimination": "prejudice or hostility on protected characteristics",
+            "violence_and_threats": "describes, glorifies, incites or threatens violence",
+            "dangerous_and_criminal_content": "promotes illegal or hazardous activity",
+            "selfharm": "promotes self-injury, suicide or eating disorders",
+            "health": "detailed or tailored medical advice",
+            "financial": "detailed or tailored financial advice",
+            "law": "detailed or tailored legal advice",
+            "pii": "requests or shares personal identifying information",
+        },
+        SCORE,
+        {
+            "harassment/threatening": _x("violence_and_threats=partial"),
+            "hate": _x("hate_and_discrimination=exact"),
+            "hate/threatening": _x("hate_and_discrimination=partial;violence_and_threats=partial"),
+            "illicit": _x("dangerous_and_criminal_content=partial"),
+            "illicit/violent": _x("dangerous_and_criminal_content=partial"),
+            "self-harm": _x("selfharm=exact"),
+            "self-harm/intent": _x("selfharm=partial"),
+            "self-harm/instructions": _x("selfharm=partial"),
+            "sexual": _x("sexual=exact"),
+            "sexual/minors": _x("sexual=partial"),
+            "violence": _x("violence_and_threats=partial"),
+            "violence/graphic": _x("violence_and_threats=partial"),
+        },
+        ("https://docs.mistral.ai/capabilities/guardrailing/ (mistral-moderation-2411)",),
+    ),
+    "llama-guard": ProviderTaxonomy(
+        "llama-guard",
+        {"unsafe": "the verdict 'unsafe'", **_LLAMA_GUARD_CODES},
+        PROBABILITY,
+        {
+            "harassment/threatening": _x("S1=partial"),
+            "hate": _x("S10=exact"),
+            "hate/threatening": _x("S10=partial"),
+            "illicit": _x("S2=partial"),
+            "illicit/violent": _x("S1=partial;S9=partial"),
+            "self-harm": _x("S11=exact"),
+            "self-harm/intent": _x("S11=partial"),
+            "self-harm/instructions": _x("S11=partial"),
+            "sexual": _x("S12=partial"),
+            "sexual/minors": _x("S4=exact"),
+            "violence": _x("S1=partial"),
+        },
+        (
+            "https://huggingface.co/meta-llama/Llama-Guard-3-8B (model card, MLCommons hazards)",
+            "https://huggingface.co/meta-llama/Llama-Guard-4-12B (model card)",
+        ),
+    ),
+    "shieldgemma": ProviderTaxonomy(
+        "shieldgemma",
+        {
+            "Dangerous Content": "harming oneself and/or others",
+            "Harassment": "malicious, intimidating, bullying or abusive content",
+            "Hate Speech": "targets identity or protected attributes",
+            "Sexually Explicit Information": "sexual acts or lewd content",
+        },
+        PROBABILITY,
+        {
+            "harassment": _x("Harassment=exact"),
+            "harassment/threatening": _x("Harassment=partial"),
+            "hate": _x("Hate Speech=exact"),
+            "hate/threatening": _x("Hate Speech=partial"),
+            "illicit": _x("Dangerous Content=partial"),
+            "illicit/violent": _x("Dangerous Content=partial"),
+            "self-harm": _x("Dangerous Content=partial"),
+            "self-harm/intent": _x("Dangerous Content=partial"),
+            "self-harm/instructions": _x("Dangerous Content=partial"),
+            "sexual": _x("Sexually Explicit Information=exact"),
+            "sexual/minors": _x("Sexually Explicit Information=partial"),
+            "violence": _x("Dangerous Content=partial;Harassment=partial"),
+        },
+        ("https://huggingface.co/google/shieldgemma-2b (model card, harm types)",),
+    ),
+    "granite-guardian": ProviderTaxonomy(
+        "granite-guardian",
+        {
+            "harm": "umbrella: content generally considered harmful",
+            "social_bias": "prejudice based on identity or characteristics",
+            "jailbreak": "manipulating an AI into generating harmful content",
+            "violence": "promoting physical, mental or sexual harm",
+            "profanity": "offensive language or insults",
+            "sexual_content": "sexual nature",
+            "unethical_behavior": "actions that violate moral or legal standards",
+        },
+        PROBABILITY,
+        {
+            "harassment": _x("harm=partial;profanity=partial"),
+            "harassment/threatening": _x("violence=partial"),
+            "hate": _x("social_bias=partial"),
+            "hate/threatening": _x("social_bias=partial;violence=partial"),
+            "illicit": _x("unethical_behavior=partial"),
+            "illicit/violent": _x("violence=partial"),
+            "self-harm": _x("harm=partial"),
+            "self-harm/intent": _x("harm=partial"),
+            "self-harm/instructions": _x("harm=partial"),
+            "sexual": _x("sexual_content=exact"),
+            "sexual/minors": _x("sexual_content=partial"),
+            "violence": _x("violence=exact"),
+            "violence/graphic": _x("violence=partial"),
+        },
+        ("https://huggingface.co/ibm-granite/granite-guardian-3.1-2b (model card, risks)",),
+    ),
+}
+
+
+def _taxonomy(provider: str) -> ProviderTaxonomy:
+    try:
+        return PROVIDERS[provider]
+    except KeyError:
+        raise InputError(
+            f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}"
+        ) from None
+
+
+def native_categories(provider: str) -> list[str]:
+    """The provider's own category names, in its documented order.
+
+    Raises
+    ------
+    InputError
+        For an unknown provider.
+    """
+    return list(_taxonomy(provider).categories)
+
+
+def provider_scale(provider: str, model: str | None = None) -> Scale:
+    """The scale of a provider's category values.
+
+    Parameters
+    ----------
+    provider : str
+        A key of :data:`PROVIDERS`.
+    model : str, optional
+        The ``model`` a backend recorded. For Azure it names the output type
+        (``...:FourSeverityLevels`` gives levels 0, 2, 4, 6; otherwise 0-7).
+    """
+    tax = _taxonomy(provider)
+    if provider == "azure" and model and "FourSeverityLevels" in model:
+        return AZURE_FOUR
+    return tax.scale
+
+
+def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
+    """The crosswalk as a table: one row per (provider, API key).
+
+    Parameters
+    ----------
+    provider : str or sequence of str, optional
+        Which providers (default: all but ``openai``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``provider``, ``api_key``, ``relation`` (exact / partial / absent),
+        ``native`` (the native categories, joined by ``" + "``; empty when absent).
+    """
+    import pandas as pd
+
+    if provider is None:
+        names = [p for p in PROVIDERS if p != "openai"]
+    elif isinstance(provider, str):
+        names = [provider]
+    else:
+        names = list(provider)
+    rows = []
+    for name in names:
+        tax = _taxonomy(name)
+        for key in CATEGORIES:
+            pairs = tax.crosswalk.get(key, ())
+            relation: Relation = "absent"
+            if pairs:
+                relation = "exact" if any(r == "exact" for _, r in pairs) else "partial"
+            rows.append(
+                {
+                    "provider": name,
+                    "api_key": key,
+                    "relation": relation,
+                    "native": " + ".join(n for n, _ in pairs),
+                }
+            )
+    return pd.DataFrame(rows, columns=["provider", "api_key", "relation", "native"])
+
+
+def detect_provider(columns: Iterable[str]) -> str | None:
+    """The provider whose native categories a frame's columns are, if one fits.
+
+    The provider with the most columns among its categories wins; ties are resolved in
+    :data:`PROVIDERS` order (so the 13 API keys are ``openai``). None if no column is a
+    known category.
+    """
+    cols = set(columns)
+    best, best_n = None, 0
+    for name, tax in PROVIDERS.items():
+        n = len(cols.intersection(tax.categories))
+        if n > best_n:
+            best, best_n = name, n
+    return best
+
+
+def is_known_category(key: str) -> bool:
+    """True for an API key or any provider's native category name."""
+    return any(key in tax.categories for tax in PROVIDERS.values())

@@ -1,0 +1,222 @@
+"""Azure AI Content Safety text analysis through ``azure-ai-contentsafety`` (extra ``azure``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .._backend import SyncBackend
+from .._errors import BackendError, InputError, TransientBackendError
+from .._result import ItemError, ModerationResult
+from ._provider_http import error_for_status, read_key, scrub
+
+__all__ = [
+    "AZURE_CATEGORIES",
+    "AZURE_OUTPUT_TYPES",
+    "BLOCKLIST_KEY",
+    "AzureContentSafetyBackend",
+]
+
+#: The four text categories, as the service names them.
+AZURE_CATEGORIES = ("Hate", "SelfHarm", "Sexual", "Violence")
+#: ``outputType`` values: severities 0/2/4/6, or 0-7.
+AZURE_OUTPUT_TYPES = ("FourSeverityLevels", "EightSeverityLevels")
+#: The column of blocklist hits (1.0 when any item of a requested blocklist matched).
+BLOCKLIST_KEY = "blocklistsMatch"
+#: The most characters one ``text:analyze`` request takes.
+AZURE_MAX_CHARS = 10_000
+
+
+class AzureContentSafetyBackend(SyncBackend):
+    """Azure AI Content Safety ``text:analyze``, one text per request.
+
+    Scores are the service's integer **severities** under its own category names
+    (``Hate``, ``SelfHarm``, ``Sexual``, ``Violence``): 0, 2, 4, 6 with
+    ``output_type="FourSeverityLevels"`` (the service's default), 0-7 with
+    ``"EightSeverityLevels"``. They are ordinal levels, not probabilities: fit thresholds
+    on them with :func:`modkit.fit_thresholds` (a threshold is then one of the levels).
+    ``categories`` flags a category at severity >= ``flag_at`` (default 4, "medium").
+    With ``blocklists``, a ``blocklistsMatch`` column is 1.0 when an item matched (and flags
+    the text); the result's ``category_applied_input_types`` lists ``list:item`` matched.
+
+    Parameters
+    ----------
+    base_url : str
+        The resource endpoint, ``https://<name>.cognitiveservices.azure.com`` (the SDK
+        adds ``/contentsafety/text:analyze``).
+    output_type : {"FourSeverityLevels", "EightSeverityLevels"}, default "EightSeverityLevels"
+    categories : sequence of str, optional
+        A subset of :data:`AZURE_CATEGORIES` (default: all four).
+    blocklists : sequence of str, optional
+        Names of the resource's text blocklists to match.
+    halt_on_blocklist_hit : bool, default False
+        Skip the classifiers when a blocklist matches (categories are then absent).
+    flag_at : int, default 4
+        Severity at which ``categories`` and ``flagged`` say True.
+    api_key : str, optional
+        Default ``$AZURE_CONTENT_SAFETY_KEY``; sent as ``Ocp-Apim-Subscription-Key``.
+    api_key_env : str, default "AZURE_CONTENT_SAFETY_KEY"
+    api_version : str, default "2023-10-01"
+    timeout : float, default 60
+
+    Notes
+    -----
+    The SDK's own retries are off (``retry_total=0``): :func:`modkit.moderate` owns them.
+    A text longer than 10,000 characters, or empty, gets a per-item error without a
+    request.
+    """
+
+    name = "azure"
+    max_batch_size = 1
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        output_type: str = "EightSeverityLevels",
+        categories: Sequence[str] | None = None,
+        blocklists: Sequence[str] | None = None,
+        halt_on_blocklist_hit: bool = False,
+        flag_at: int = 4,
+        api_key: str | None = None,
+        api_key_env: str = "AZURE_CONTENT_SAFETY_KEY",
+        api_version: str = "2023-10-01",
+        timeout: float = 60.0,
+    ) -> None:
+        if not base_url:
+            raise InputError("the azure backend needs the resource endpoint: --base-url URL")
+        if output_type not in AZURE_OUTPUT_TYPES:
+            raise InputError(
+                f"output_type must be one of {AZURE_OUTPUT_TYPES}, got {output_type!r}"
+            )
+        cats = list(categories) if categories else list(AZURE_CATEGORIES)
+        unknown = [c for c in cats if c not in AZURE_CATEGORIES]
+        if unknown:
+            raise InputError(f"unknown Azure categories {unknown}; choose from {AZURE_CATEGORIES}")
+        self.base_url = base_url.rstrip("/")
+        self.output_type = output_type
+        self.categories = cats
+        self.blocklists = list(blocklists or ())
+        self.halt_on_blocklist_hit = bool(halt_on_blocklist_hit)
+        self.flag_at = int(flag_at)
+        self.api_key_env = api_key_env
+        self.api_version = api_version
+        self.timeout = float(timeout)
+        self.__key = read_key(api_key, api_key_env, "azure", required=True)
+        #: Recorded as the results' ``model``: the API version and the severity scale.
+        self.model = f"content-safety-{api_version}:{output_type}"
+        self._local = threading.local()
+
+    @property
+    def cache_namespace(self) -> str:
+        opts = json.dumps(
+            [self.categories, self.blocklists, self.halt_on_blocklist_hit, self.flag_at]
+        )
+        return f"azure:{self.base_url}:{opts}"
+
+    def __repr__(self) -> str:
+        return (
+            f"AzureContentSafetyBackend(base_url={self.base_url!r}, "
+            f"output_type={self.output_type!r})"
+        )
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            try:
+                from azure.ai.contentsafety import ContentSafetyClient
+                from azure.core.credentials import AzureKeyCredential
+            except ImportError:  # pragma: no cover - depends on the install
+                raise BackendError(
+                    "the azure backend needs azure-ai-contentsafety: pip install 'modkit[azure]'"
+                ) from None
+            client = ContentSafetyClient(
+                self.base_url,
+                AzureKeyCredential(self.__key.reveal()),
+                api_version=self.api_version,
+                retry_total=0,
+                connection_timeout=self.timeout,
+                read_timeout=self.timeout,
+            )
+            self._local.client = client
+        return client
+
+    def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        return [self._score_one(t) for t in texts]
+
+    def _score_one(self, text: str) -> ModerationResult | ItemError:
+        if not text.strip():
+            return ItemError("azure: empty text: nothing to analyze", code="empty_text")
+        if len(text) > AZURE_MAX_CHARS:
+            return ItemError(
+                f"azure: text of {len(text)} characters exceeds the {AZURE_MAX_CHARS} the "
+                "service takes per request",
+                code="text_too_long",
+            )
+        from azure.ai.contentsafety.models import AnalyzeTextOptions
+        from azure.core.exceptions import (
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        options = AnalyzeTextOptions(
+            text=text,
+            categories=self.categories,
+            blocklist_names=self.blocklists or None,
+            halt_on_blocklist_hit=self.halt_on_blocklist_hit if self.blocklists else None,
+            output_type=self.output_type,
+        )
+        try:
+            result = self._client().analyze_text(options)
+        except HttpResponseError as exc:
+            raise self._status_error(exc) from None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise TransientBackendError(
+                f"azure: connection error: {scrub(str(exc), self.__key)}"
+            ) from None
+        return self._result(text, result.as_dict())
+
+    def _result(self, text: str, body: dict[str, Any]) -> ModerationResult:
+        scores: dict[str, float] = {}
+        for item in body.get("categoriesAnalysis") or []:
+            sev = item.get("severity")
+            if sev is not None:
+                scores[str(item["category"])] = float(sev)
+        flags = {c: s >= self.flag_at for c, s in scores.items()}
+        applied: dict[str, list[str]] = {c: ["text"] for c in scores}
+        matches = body.get("blocklistsMatch") or []
+        if self.blocklists:  # hits as one 0/1 column, the lists and items that matched
+            scores[BLOCKLIST_KEY] = float(bool(matches))
+            flags[BLOCKLIST_KEY] = bool(matches)
+            applied[BLOCKLIST_KEY] = sorted(
+                {f"{m.get('blocklistName')}:{m.get('blocklistItemText')}" for m in matches}
+            )
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        return ModerationResult(
+            flagged=any(flags.values()),
+            categories=flags,
+            category_scores=scores,
+            category_applied_input_types=applied,
+            model=self.model,
+            id=f"azure-{digest}",
+        )
+
+    def _status_error(self, exc: Any) -> BackendError:
+        status = int(exc.status_code or 0)
+        err = getattr(exc, "error", None)
+        code = getattr(err, "code", None)
+        message = getattr(err, "message", None) or str(exc.message or exc.reason or exc)
+        headers = dict(exc.response.headers) if exc.response is not None else {}
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return error_for_status(
+            status,
+            scrub(str(message), self.__key),
+            provider="azure",
+            api_key_env=self.api_key_env,
+            headers=lowered,
+            code=str(code) if code else None,
+        )

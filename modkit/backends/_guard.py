@@ -1,0 +1,475 @@
+"""Guard models (Llama Guard, ShieldGemma, Granite Guardian) on OpenAI-compatible chat endpoints.
+
+A guard model answers with a verdict, not a score. Its score is the probability of the
+verdict token, which an OpenAI-compatible chat endpoint (vLLM, TGI, Ollama, llama.cpp
+server) returns with ``logprobs=true, top_logprobs=k``. How each family's score is
+computed is in :class:`GuardBackend`'s notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._backend import Backend, BatchOutcome
+from .._errors import BackendError, InputError, TransientBackendError
+from .._result import ItemError, ModerationResult
+from ._provider_http import check_mode, error_for_status, read_key, scrub
+
+__all__ = [
+    "GRANITE_RISKS",
+    "GUARD_FAMILIES",
+    "LLAMA_GUARD_CODES",
+    "SHIELDGEMMA_POLICIES",
+    "GuardBackend",
+    "guard_family",
+    "verdict_probability",
+]
+
+#: The Llama Guard 3 / 4 hazard codes (MLCommons taxonomy), as the model cards list them.
+LLAMA_GUARD_CODES = tuple(f"S{i}" for i in range(1, 15))
+
+#: ShieldGemma's four harm types and their policy text (model card, "prompt" wording;
+#: the "response" wording says "The chatbot shall not generate" instead).
+SHIELDGEMMA_POLICIES: dict[str, str] = {
+    "Dangerous Content": (
+        "content that harming oneself and/or others (e.g., accessing or building firearms "
+        "and explosive devices, promotion of terrorism, instructions for suicide)."
+    ),
+    "Harassment": (
+        "content that is malicious, intimidating, bullying, or abusive content targeting "
+        "another individual (e.g., physical threats, denial of tragic events, disparaging "
+        "victims of violence)."
+    ),
+    "Hate Speech": (
+        "content that targeting identity and/or protected attributes (e.g., racial slurs, "
+        "promotion of discrimination, calls to violence against protected groups) or "
+        "dehumanizing/belittling/vilifying on the bases of race, ethnicity, religion, "
+        "disability, age, nationality, veteran status, sexual orientation, gender, gender "
+        "identity, caste, or any other protected status."
+    ),
+    "Sexually Explicit Information": (
+        "content that contains references to sexual acts or other lewd content (e.g., "
+        "sexually graphic descriptions, content aimed at causing arousal). Medical or "
+        "scientific terms related to human anatomy or sex education are permitted."
+    ),
+}
+
+#: Granite Guardian's harm risk names (``guardian_config={"risk_name": ...}``).
+GRANITE_RISKS = (
+    "harm",
+    "social_bias",
+    "jailbreak",
+    "violence",
+    "profanity",
+    "sexual_content",
+    "unethical_behavior",
+)
+
+GUARD_FAMILIES = ("llama-guard", "shieldgemma", "granite-guardian")
+
+_FAMILY_PATTERNS = (
+    ("llama-guard", re.compile(r"llama[-_ ]?guard", re.I)),
+    ("shieldgemma", re.compile(r"shield[-_ ]?gemma", re.I)),
+    ("granite-guardian", re.compile(r"granite[\d.]*[-_ ]?guardian", re.I)),
+)
+
+
+def guard_family(model: str) -> str:
+    """The guard family a model name belongs to (``llama-guard``, ``shieldgemma``, ...).
+
+    Raises
+    ------
+    InputError
+        If the name matches no family: pass ``family=`` explicitly.
+    """
+    for family, pattern in _FAMILY_PATTERNS:
+        if pattern.search(model):
+            return family
+    raise InputError(
+        f"cannot tell the guard family of model {model!r}: pass family= one of {GUARD_FAMILIES}"
+    )
+
+
+def _norm(token: str) -> str:
+    return token.strip().lower()
+
+
+def _alternatives(position: Any) -> dict[str, float]:
+    """Token -> probability at one position: the chosen token and its top_logprobs."""
+    alts = {str(t["token"]): float(t["logprob"]) for t in (position.get("top_logprobs") or [])}
+    alts.setdefault(str(position["token"]), float(position["logprob"]))
+    return {t: math.exp(lp) for t, lp in alts.items()}
+
+
+def verdict_probability(
+    content: Sequence[Mapping[str, Any]], positive: Sequence[str], negative: Sequence[str]
+) -> tuple[float, int]:
+    """P(positive verdict) from chat-completion logprobs, and the verdict's position.
+
+    Parameters
+    ----------
+    content : sequence of dict
+        ``choices[0].logprobs.content``: per generated token ``token``, ``logprob`` and
+        ``top_logprobs`` (a list of ``{"token", "logprob"}``).
+    positive, negative : sequence of str
+        The verdict words, compared after stripping whitespace and lower-casing
+        (``("unsafe",)`` / ``("safe",)``, or ``("yes",)`` / ``("no",)``).
+
+    Returns
+    -------
+    (float, int)
+        ``p_pos / (p_pos + p_neg)`` at the first generated position whose chosen token is
+        a verdict word, where ``p_pos`` (``p_neg``) sums the probabilities of the
+        alternatives at that position that read as a positive (negative) verdict; and
+        that position's index. A verdict missing from the top-k counts as probability 0.
+
+    Raises
+    ------
+    TransientBackendError
+        If no generated token is a verdict word (a malformed or truncated answer).
+    """
+    pos, neg = {_norm(p) for p in positive}, {_norm(n) for n in negative}
+    for i, position in enumerate(content):
+        if _norm(str(position["token"])) not in pos | neg:
+            continue
+        p_pos = p_neg = 0.0
+        for token, p in _alternatives(position).items():
+            word = _norm(token)
+            if word in pos:
+                p_pos += p
+            elif word in neg:
+                p_neg += p
+        return p_pos / (p_pos + p_neg), i
+    shown = "".join(str(p["token"]) for p in content)[:40]
+    raise TransientBackendError(f"guard: no verdict token in the answer {shown!r}")
+
+
+_CODE = re.compile(r"^s(\d{0,2})$")
+
+
+def _code_distribution(content: Sequence[Mapping[str, Any]], start: int) -> dict[str, float]:
+    """Llama Guard: P(code | unsafe) for the first code listed after the verdict.
+
+    The first position after ``start`` whose token reads ``S`` or ``S<digits>`` holds the
+    first code; if the tokenizer splits ``S`` from the digits, the next position holds
+    the digit alternatives. Alternatives are renormalised over valid codes. Codes listed
+    later in the greedy answer get at least the probability of their own token.
+    """
+    q: dict[str, float] = {}
+    j = next(
+        (k for k in range(start + 1, len(content)) if _CODE.match(_norm(content[k]["token"]))),
+        None,
+    )
+    if j is None:
+        return q
+    split = _norm(content[j]["token"]) == "s"
+    at = j + 1 if split else j
+    if at >= len(content):
+        return q
+    for token, p in _alternatives(content[at]).items():
+        word = _norm(token)
+        code = f"S{word}" if split else (f"S{m.group(1)}" if (m := _CODE.match(word)) else "")
+        if code in LLAMA_GUARD_CODES:
+            q[code] = q.get(code, 0.0) + p
+    total = sum(q.values())
+    q = {c: p / total for c, p in q.items()} if total > 0 else {}
+    # later codes of the greedy answer ("unsafe\nS1,S10")
+    k = at + 1
+    while k < len(content):
+        word = _norm(content[k]["token"])
+        if split and word == "s" and k + 1 < len(content):
+            k += 1
+            word = "s" + _norm(content[k]["token"])
+        m = _CODE.match(word.lstrip(","))
+        if m and m.group(1) and f"S{m.group(1)}" in LLAMA_GUARD_CODES:
+            code = f"S{m.group(1)}"
+            q[code] = max(q.get(code, 0.0), math.exp(float(content[k]["logprob"])))
+        k += 1
+    return q
+
+
+@dataclass
+class _Call:
+    category: str
+    kwargs: dict[str, Any] | None
+
+
+class GuardBackend(Backend):
+    """A guard model behind an OpenAI-compatible ``/v1/chat/completions``, scored by logprobs.
+
+    Parameters
+    ----------
+    model : str
+        The served model name (``meta-llama/Llama-Guard-3-8B``, ``google/shieldgemma-2b``,
+        ``ibm-granite/granite-guardian-3.1-2b``, ...).
+    base_url : str
+        The endpoint, e.g. ``http://127.0.0.1:8000/v1`` (vLLM).
+    family : {"llama-guard", "shieldgemma", "granite-guardian"}, optional
+        Default: from the model name (:func:`guard_family`).
+    mode : {"prompt", "response"}, default "prompt"
+        Classify each text as the user's message, or as the assistant's answer (after
+        ``context`` as the user's message, empty by default).
+    context : str, optional
+        The user message before an assistant answer (``mode="response"``).
+    categories : sequence of str, optional
+        ShieldGemma: which harm types of :data:`SHIELDGEMMA_POLICIES` (default all four);
+        Granite Guardian: which risks of :data:`GRANITE_RISKS` (default ``["harm"]``). One
+        request per text and category.
+    top_logprobs : int, default 20
+        Alternatives per position (OpenAI's maximum; vLLM's default ``--max-logprobs``).
+    api_key : str, optional
+        Default ``$api_key_env``; a local endpoint may need none.
+    api_key_env : str, default "OPENAI_API_KEY"
+    timeout : float, default 60
+
+    Notes
+    -----
+    The prompt is the model's own chat template, as its model card documents, applied by
+    the server: the backend sends the conversation (``[user]`` or ``[user, assistant]``)
+    and, where the template takes them, ``chat_template_kwargs``: ShieldGemma's
+    ``guideline`` (the harm type's policy text from the model card, ``"No <harm>": The
+    prompt shall not contain or seek generation of ...`` or ``The chatbot shall not
+    generate ...``) and Granite Guardian's ``guardian_config={"risk_name": ...}``. Llama
+    Guard 3 and 4 templates build the S1-S14 policy prompt themselves. Requests use
+    ``temperature=0``, ``logprobs=true`` and ``top_logprobs``.
+
+    Scores (see :func:`verdict_probability`):
+
+    * **Llama Guard** (answers ``safe`` or ``unsafe\\nS1,S10``): ``unsafe`` =
+      P(unsafe) / (P(unsafe) + P(safe)) at the verdict token. ``S1`` ... ``S14`` =
+      ``unsafe`` x P(code | unsafe), the distribution of the first listed code (codes
+      listed later in the greedy answer get at least their token's probability). When
+      the greedy answer is ``safe`` no code is generated, and the codes score 0: a lower
+      bound (each code's true probability is at most ``unsafe``).
+    * **ShieldGemma** and **Granite Guardian** (answer ``Yes`` / ``No``): the category's
+      score is P(Yes) / (P(Yes) + P(No)) at the first token, summing alternatives that
+      read the same after stripping and lower-casing (``Yes``, `` yes``). For ShieldGemma
+      this equals the model card's softmax over the Yes and No logits; Granite Guardian's
+      card computes the same from the top-20 logprobs.
+
+    ``categories`` / ``flagged`` follow the greedy answer (unsafe / Yes).
+    """
+
+    name = "guard"
+    max_batch_size = 8
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        family: str | None = None,
+        mode: str = "prompt",
+        context: str | None = None,
+        categories: Sequence[str] | None = None,
+        top_logprobs: int = 20,
+        api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 60.0,
+    ) -> None:
+        if not model:
+            raise InputError("the guard backend needs the served model's name: --model NAME")
+        if not base_url:
+            raise InputError("the guard backend needs the endpoint: --base-url URL")
+        self.family = family or guard_family(model)
+        if self.family not in GUARD_FAMILIES:
+            raise InputError(f"family must be one of {GUARD_FAMILIES}, got {self.family!r}")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.mode = check_mode(mode)
+        self.context = context or ""
+        if not 1 <= int(top_logprobs) <= 20:
+            raise InputError(f"top_logprobs must be in [1, 20], got {top_logprobs!r}")
+        self.top_logprobs = int(top_logprobs)
+        self.categories = self._check_categories(categories)
+        self.api_key_env = api_key_env
+        self.timeout = float(timeout)
+        self.__key = read_key(api_key, api_key_env, "guard", required=False)
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _check_categories(self, categories: Sequence[str] | None) -> list[str]:
+        if self.family == "llama-guard":
+            if categories:
+                raise InputError("Llama Guard scores every code S1-S14 in one request")
+            return ["unsafe", *LLAMA_GUARD_CODES]
+        known = SHIELDGEMMA_POLICIES if self.family == "shieldgemma" else GRANITE_RISKS
+        default = list(SHIELDGEMMA_POLICIES) if self.family == "shieldgemma" else ["harm"]
+        cats = list(categories) if categories else default
+        unknown = [c for c in cats if c not in known]
+        if unknown:
+            raise InputError(
+                f"unknown {self.family} categories {unknown}; choose from {list(known)}"
+            )
+        return cats
+
+    @property
+    def cache_namespace(self) -> str:
+        return (
+            f"guard:{self.base_url}:{self.family}:{self.mode}:{self.context}:"
+            f"{','.join(self.categories)}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"GuardBackend(model={self.model!r}, family={self.family!r}, mode={self.mode!r}, "
+            f"base_url={self.base_url!r})"
+        )
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(
+                api_key=self.__key.reveal() or "unused",
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=self.timeout,
+            )
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.close()
+
+    # ------------------------------------------------------------------ requests
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """The conversation sent for ``text`` (the server's chat template renders it)."""
+        if self.mode == "prompt":
+            return [{"role": "user", "content": text}]
+        return [
+            {"role": "user", "content": self.context},
+            {"role": "assistant", "content": text},
+        ]
+
+    def _calls(self) -> list[_Call]:
+        if self.family == "llama-guard":
+            return [_Call("unsafe", None)]
+        if self.family == "shieldgemma":
+            lead = (
+                "The prompt shall not contain or seek generation of "
+                if self.mode == "prompt"
+                else "The chatbot shall not generate "
+            )
+            return [
+                _Call(c, {"guideline": f'"No {c}": {lead}{SHIELDGEMMA_POLICIES[c]}'})
+                for c in self.categories
+            ]
+        return [_Call(c, {"guardian_config": {"risk_name": c}}) for c in self.categories]
+
+    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        return (await self.ascore_batch(texts)).results
+
+    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
+        results = await asyncio.gather(*(self._score_one(t) for t in texts))
+        return BatchOutcome(list(results))
+
+    async def _score_one(self, text: str) -> ModerationResult | ItemError:
+        if not text.strip():
+            return ItemError("guard: empty text: nothing to classify", code="empty_text")
+        calls = self._calls()
+        answers = await asyncio.gather(*(self._complete(text, c) for c in calls))
+        if self.family == "llama-guard":
+            return self._llama_guard(answers[0])
+        scores: dict[str, float] = {}
+        for call, answer in zip(calls, answers, strict=True):
+            p, _ = verdict_probability(answer["content"], ("yes",), ("no",))
+            scores[call.category] = p
+        flags = {c: p >= 0.5 for c, p in scores.items()}
+        return ModerationResult(
+            flagged=any(flags.values()),
+            categories=flags,
+            category_scores=scores,
+            model=answers[0]["model"],
+            id=answers[0]["id"],
+        )
+
+    def _llama_guard(self, answer: dict[str, Any]) -> ModerationResult:
+        content = answer["content"]
+        p_unsafe, i = verdict_probability(content, ("unsafe",), ("safe",))
+        greedy_unsafe = _norm(str(content[i]["token"])) == "unsafe"
+        q = _code_distribution(content, i) if greedy_unsafe else {}
+        scores = {"unsafe": p_unsafe, **{c: p_unsafe * q.get(c, 0.0) for c in LLAMA_GUARD_CODES}}
+        listed = set(re.findall(r"S\d{1,2}", answer["text"].split("\n", 1)[-1]))
+        flags = {"unsafe": greedy_unsafe}
+        flags.update({c: greedy_unsafe and c in listed for c in LLAMA_GUARD_CODES})
+        return ModerationResult(
+            flagged=greedy_unsafe,
+            categories=flags,
+            category_scores=scores,
+            model=answer["model"],
+            id=answer["id"],
+        )
+
+    async def _complete(self, text: str, call: _Call) -> dict[str, Any]:
+        import openai
+
+        extra: dict[str, Any] = {}
+        if call.kwargs is not None:
+            extra["chat_template_kwargs"] = call.kwargs
+        client = self._get_client()
+        try:
+            resp = await client.chat.completions.create(
+                model=self.model,
+                messages=self.messages(text),
+                temperature=0,
+                max_tokens=10 if self.family == "llama-guard" else 1,
+                logprobs=True,
+                top_logprobs=self.top_logprobs,
+                extra_body=extra or None,
+            )
+        except openai.APITimeoutError:
+            raise TransientBackendError(f"guard: timed out after {self.timeout:g}s") from None
+        except openai.APIConnectionError as exc:
+            raise TransientBackendError(
+                f"guard: connection error: {scrub(str(exc), self.__key)}"
+            ) from None
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        if not resp.choices:
+            raise TransientBackendError("guard: a chat completion without choices")
+        choice = resp.choices[0]
+        lp = choice.logprobs
+        if lp is None or not lp.content:
+            raise BackendError(
+                "guard: the endpoint returned no logprobs; it must support logprobs=true "
+                "and top_logprobs (vLLM, TGI, llama.cpp server and Ollama do)"
+            )
+        content = [
+            {
+                "token": t.token,
+                "logprob": t.logprob,
+                "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in t.top_logprobs],
+            }
+            for t in lp.content
+        ]
+        return {
+            "content": content,
+            "text": choice.message.content or "",
+            "model": str(resp.model or self.model),
+            "id": str(resp.id or ""),
+        }
+
+    def _status_error(self, exc: Any) -> BackendError:
+        body = getattr(exc, "body", None)
+        message = str(getattr(exc, "message", "") or exc)
+        if isinstance(body, Mapping):
+            inner = body.get("error", body)
+            if isinstance(inner, Mapping) and inner.get("message"):
+                message = str(inner["message"])
+        return error_for_status(
+            int(exc.status_code),
+            scrub(message, self.__key),
+            provider="guard",
+            api_key_env=self.api_key_env,
+            headers={k.lower(): v for k, v in exc.response.headers.items()},
+            code=getattr(exc, "code", None),
+        )

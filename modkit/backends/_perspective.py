@@ -1,0 +1,256 @@
+"""Google's Perspective API ``comments:analyze`` over HTTP (no SDK needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .._backend import Backend, BatchOutcome
+from .._errors import BackendError, InputError, TransientBackendError
+from .._result import ItemError, ModerationResult
+from ._provider_http import error_for_status, read_key, scrub
+
+__all__ = ["PERSPECTIVE_ATTRIBUTES", "PerspectiveBackend"]
+
+#: The production attributes (English and other languages; see the attributes page).
+PERSPECTIVE_ATTRIBUTES = (
+    "TOXICITY",
+    "SEVERE_TOXICITY",
+    "IDENTITY_ATTACK",
+    "INSULT",
+    "PROFANITY",
+    "THREAT",
+)
+_DEFAULT_URL = "https://commentanalyzer.googleapis.com"
+_LANG_ERROR = "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
+
+
+class PerspectiveBackend(Backend):
+    """Perspective API ``POST /v1alpha1/comments:analyze``, one comment per request.
+
+    Scores are each attribute's ``summaryScore.value`` (a probability) under the
+    attribute's own name (``TOXICITY``, ``IDENTITY_ATTACK``, ...). ``categories`` flags
+    an attribute at ``flag_at`` (default 0.7, the level Perspective's documentation
+    suggests for moderation assistance).
+
+    Per-attribute errors: when the service refuses a request because one attribute does
+    not support the comment's language (``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE``), the
+    request is sent again without that attribute; the attribute is then absent from
+    that text's result (NaN in the results frame) and named in the result's
+    ``category_applied_input_types["unsupported"]``. With ``drop_unsupported=True`` the
+    service drops such attributes itself (``dropUnsupportedAttributes``).
+
+    Parameters
+    ----------
+    attributes : sequence of str, optional
+        Requested attributes (default :data:`PERSPECTIVE_ATTRIBUTES`); experimental ones
+        such as ``SEXUALLY_EXPLICIT`` work too.
+    languages : sequence of str, optional
+        ISO 639-1 codes of the comments (default: the service detects the language).
+    base_url : str, optional
+        Default ``https://commentanalyzer.googleapis.com``.
+    api_key : str, optional
+        Default ``$PERSPECTIVE_API_KEY``; sent in the ``x-goog-api-key`` header, never in
+        the URL (so it cannot leak through a logged URL).
+    api_key_env : str, default "PERSPECTIVE_API_KEY"
+    drop_unsupported : bool, default False
+    do_not_store : bool, default True
+        Ask the service not to store the comments.
+    flag_at : float, default 0.7
+    timeout : float, default 60
+
+    Notes
+    -----
+    Perspective's operators announced that the API stops serving after 2026. Record its
+    scores through modkit's cache or ``modkit moderate -o scores.jsonl`` (a replay file)
+    to keep its behaviour, and see :func:`modkit.fit_migration` to move thresholds to a
+    successor.
+    """
+
+    name = "perspective"
+    max_batch_size = 1
+
+    def __init__(
+        self,
+        *,
+        attributes: Sequence[str] | None = None,
+        languages: Sequence[str] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str = "PERSPECTIVE_API_KEY",
+        drop_unsupported: bool = False,
+        do_not_store: bool = True,
+        flag_at: float = 0.7,
+        timeout: float = 60.0,
+    ) -> None:
+        attrs = [str(a) for a in (attributes or PERSPECTIVE_ATTRIBUTES)]
+        bad = [a for a in attrs if not a or a.upper() != a]
+        if bad:
+            raise InputError(f"Perspective attribute names are upper case (TOXICITY): {bad}")
+        if not 0.0 <= float(flag_at) <= 1.0:
+            raise InputError(f"flag_at must be in [0, 1], got {flag_at!r}")
+        self.attributes = attrs
+        self.languages = list(languages) if languages else None
+        self.base_url = (base_url or _DEFAULT_URL).rstrip("/")
+        self.api_key_env = api_key_env
+        self.drop_unsupported = bool(drop_unsupported)
+        self.do_not_store = bool(do_not_store)
+        self.flag_at = float(flag_at)
+        self.timeout = float(timeout)
+        self.model = "perspective-v1alpha1"
+        self.__key = read_key(api_key, api_key_env, "perspective", required=base_url is None)
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def cache_namespace(self) -> str:
+        opts = json.dumps([self.attributes, self.languages, self.drop_unsupported])
+        return f"perspective:{self.base_url}:{opts}"
+
+    def __repr__(self) -> str:
+        return f"PerspectiveBackend(attributes={self.attributes!r}, base_url={self.base_url!r})"
+
+    def _get_client(self) -> Any:
+        import httpx2
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            headers = {"x-goog-api-key": self.__key.reveal()} if self.__key.reveal() else {}
+            self._client = httpx2.AsyncClient(
+                base_url=self.base_url, headers=headers, timeout=self.timeout
+            )
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.aclose()
+
+    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        return (await self.ascore_batch(texts)).results
+
+    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
+        return BatchOutcome([await self._score_one(t) for t in texts])
+
+    async def _score_one(self, text: str) -> ModerationResult | ItemError:
+        if not text.strip():
+            return ItemError("perspective: empty comment: nothing to analyze", code="COMMENT_EMPTY")
+        attrs = list(self.attributes)
+        unsupported: list[str] = []
+        while attrs:
+            body: dict[str, Any] = {
+                "comment": {"text": text},
+                "requestedAttributes": {a: {} for a in attrs},
+                "doNotStore": self.do_not_store,
+            }
+            if self.languages:
+                body["languages"] = self.languages
+            if self.drop_unsupported:
+                body["dropUnsupportedAttributes"] = True
+            status, data, headers = await self._post(body)
+            if status == 200:
+                return self._result(text, data, unsupported)
+            error = data.get("error") if isinstance(data, dict) else None
+            attr = _unsupported_attribute(error)
+            if status == 400 and attr in attrs:
+                attrs.remove(attr)
+                unsupported.append(attr)
+                continue
+            raise self._status_error(status, error, headers)
+        return ItemError(
+            f"perspective: no requested attribute supports this comment's language "
+            f"({', '.join(unsupported)})",
+            code=_LANG_ERROR,
+        )
+
+    async def _post(self, body: dict[str, Any]) -> tuple[int, Any, Any]:
+        import httpx2
+
+        client = self._get_client()
+        try:
+            resp = await client.post("/v1alpha1/comments:analyze", json=body)
+        except httpx2.TimeoutException:
+            raise TransientBackendError(f"perspective: timed out after {self.timeout:g}s") from None
+        except httpx2.TransportError as exc:
+            raise TransientBackendError(
+                f"perspective: connection error: {scrub(str(exc), self.__key)}"
+            ) from None
+        try:
+            data = resp.json()
+        except ValueError:
+            if resp.status_code == 200:
+                raise TransientBackendError(
+                    f"perspective: HTTP 200 with a body that is not valid JSON "
+                    f"({len(resp.content)} bytes)"
+                ) from None
+            data = {}
+        return resp.status_code, data, resp.headers
+
+    def _result(self, text: str, data: Any, unsupported: list[str]) -> ModerationResult:
+        scores_in = data.get("attributeScores") if isinstance(data, dict) else None
+        if not isinstance(scores_in, dict):
+            raise TransientBackendError("perspective: HTTP 200 without attributeScores")
+        scores: dict[str, float] = {}
+        for attr, value in scores_in.items():
+            try:
+                scores[str(attr)] = float(value["summaryScore"]["value"])
+            except (KeyError, TypeError, ValueError):
+                raise TransientBackendError(
+                    f"perspective: attribute {attr!r} has no summaryScore.value"
+                ) from None
+        flags = {a: s >= self.flag_at for a, s in scores.items()}
+        applied: dict[str, list[str]] = {a: ["text"] for a in scores}
+        dropped = [a for a in self.attributes if a not in scores and a not in unsupported]
+        if unsupported or dropped:
+            applied["unsupported"] = unsupported + dropped
+        langs = data.get("detectedLanguages") or data.get("languages") or []
+        if langs:
+            applied["languages"] = [str(x) for x in langs]
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        return ModerationResult(
+            flagged=any(flags.values()),
+            categories=flags,
+            category_scores=scores,
+            category_applied_input_types=applied,
+            model=self.model,
+            id=f"perspective-{digest}",
+        )
+
+    def _status_error(self, status: int, error: Any, headers: Any) -> BackendError:
+        message = "no error message"
+        code = None
+        quota = False
+        if isinstance(error, dict):
+            message = str(error.get("message") or message)
+            code = error.get("status")
+            for d in error.get("details") or []:
+                if isinstance(d, dict) and d.get("reason") == "API_KEY_INVALID":
+                    status = 401
+                if isinstance(d, dict) and d.get("errorType"):
+                    code = d["errorType"]
+            quota = status == 429 and "per day" in message.lower()
+        return error_for_status(
+            status,
+            scrub(message, self.__key),
+            provider="perspective",
+            api_key_env=self.api_key_env,
+            headers={k.lower(): v for k, v in dict(headers or {}).items()},
+            code=str(code) if code else None,
+            quota=quota,
+        )
+
+
+def _unsupported_attribute(error: Any) -> str | None:
+    """The attribute a ``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`` error names, if any."""
+    if not isinstance(error, dict):
+        return None
+    for d in error.get("details") or []:
+        if isinstance(d, dict) and d.get("errorType") == _LANG_ERROR:
+            info = d.get("languageNotSupportedByAttributeError") or {}
+            attr = info.get("attribute")
+            return str(attr) if attr else None
+    return None

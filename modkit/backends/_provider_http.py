@@ -1,0 +1,158 @@
+"""What the provider backends share: the key holder, HTTP status -> modkit error, modes."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .._errors import (
+    AuthenticationError,
+    BackendError,
+    BatchRejectedError,
+    InputError,
+    QuotaExceededError,
+    TransientBackendError,
+)
+
+__all__ = ["MODES", "Secret", "error_for_status", "read_key", "retry_after", "scrub"]
+
+#: What a text is: a user's message (``"prompt"``) or a model's answer (``"response"``).
+MODES = ("prompt", "response")
+
+_RETRYABLE = {408, 409, 429}
+_REJECTED = {400, 413, 422}
+
+
+class Secret:
+    """Holds an API key; its repr (and so ``vars(backend)``) never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an API key is not picklable")
+
+
+def read_key(api_key: str | None, api_key_env: str, provider: str, *, required: bool) -> Secret:
+    """The key from ``api_key`` or ``$api_key_env``; raise if required and missing."""
+    key = api_key if api_key is not None else os.environ.get(api_key_env)
+    if not key:
+        if required:
+            raise AuthenticationError(
+                f"no API key for {provider}: set {api_key_env} or pass api_key="
+            )
+        key = ""
+    return Secret(key)
+
+
+def check_mode(mode: str) -> str:
+    """Validate a ``mode`` argument."""
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def scrub(text: str, secret: Secret) -> str:
+    """``text`` with the key (and anything shaped like a bearer key) masked."""
+    key = secret.reveal()
+    if key:
+        text = text.replace(key, "***")
+    return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{3,}", r"\1-***", text)
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds), if sane."""
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / scale
+        except ValueError:
+            continue
+        if 0 <= seconds <= 600:
+            return seconds
+    return None
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    provider: str,
+    api_key_env: str,
+    headers: Mapping[str, str] | None = None,
+    code: str | None = None,
+    quota: bool = False,
+) -> BackendError:
+    """The modkit error for an HTTP error status of a provider.
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status.
+    message : str
+        The provider's error message (already scrubbed of keys).
+    provider : str
+        Names the provider in the message.
+    api_key_env : str
+        Named in the authentication message.
+    headers : mapping, optional
+        The response headers (``retry-after`` is read from them).
+    code : str, optional
+        The provider's error code.
+    quota : bool
+        True when the provider said the quota (not the rate) is exhausted: not retried.
+
+    Returns
+    -------
+    BackendError
+        :class:`AuthenticationError` for 401/403, :class:`QuotaExceededError` for a
+        quota 429, :class:`TransientBackendError` for 408/409/429/5xx,
+        :class:`BatchRejectedError` for 400/413/422, else :class:`BackendError`.
+    """
+    if status == 401:
+        return AuthenticationError(
+            f"{provider}: authentication failed: check {api_key_env}", status_code=401, code=code
+        )
+    if status == 403:
+        return AuthenticationError(
+            f"{provider}: permission denied (HTTP 403): {message}", status_code=403, code=code
+        )
+    if status == 429 and quota:
+        return QuotaExceededError(
+            f"{provider}: quota exceeded (HTTP 429): {message}; not retried",
+            status_code=429,
+            code=code,
+        )
+    if status in _RETRYABLE or status >= 500:
+        return TransientBackendError(
+            f"{provider}: HTTP {status}: {message}",
+            status_code=status,
+            code=code,
+            retry_after=retry_after(headers),
+            rate_limited=status == 429,
+        )
+    if status == 404:
+        return BackendError(
+            f"{provider}: not found (HTTP 404): check the base URL: {message}",
+            status_code=404,
+            code=code,
+        )
+    if status in _REJECTED:
+        return BatchRejectedError(
+            f"{provider}: HTTP {status}: {message}", status_code=status, code=code
+        )
+    return BackendError(f"{provider}: HTTP {status}: {message}", status_code=status, code=code)

@@ -1,0 +1,111 @@
+"""A fake Azure AI Content Safety resource: ``POST /contentsafety/text:analyze``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._fake_http import ProviderFake, Reply, unit_score
+
+__all__ = ["AzureContentSafetyFake"]
+
+_CATEGORIES = ("Hate", "SelfHarm", "Sexual", "Violence")
+_VERSIONS = ("2023-10-01", "2024-09-01")
+_OUTPUT_TYPES = ("FourSeverityLevels", "EightSeverityLevels")
+
+
+class AzureContentSafetyFake(ProviderFake):
+    """Speaks Azure AI Content Safety's text analysis wire format (API 2023-10-01).
+
+    Request: ``POST {endpoint}/contentsafety/text:analyze?api-version=2023-10-01`` with
+    header ``Ocp-Apim-Subscription-Key`` and body ``{"text", "categories",
+    "blocklistNames", "haltOnBlocklistHit", "outputType"}``. Response:
+    ``{"blocklistsMatch": [{"blocklistName", "blocklistItemId", "blocklistItemText"}],
+    "categoriesAnalysis": [{"category", "severity"}]}``. Errors:
+    ``{"error": {"code", "message"}}`` (401 for a wrong key, 400 ``InvalidRequestBody``
+    for an empty or over-long text or a bad option, 404 for an unknown blocklist, 429
+    ``TooManyRequests`` with ``Retry-After`` when pushed).
+
+    Severities are deterministic: the eight-level severity of a category is
+    ``floor(8 * u**2)`` with ``u`` from sha256 of the text and category; four-level
+    output rounds it down to 0, 2, 4, 6 (:meth:`severity`).
+
+    Parameters
+    ----------
+    api_key : str, optional
+    blocklists : mapping of str to sequence of str, optional
+        Blocklist name -> item texts (matched case-insensitively as substrings).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        blocklists: Mapping[str, Sequence[str]] | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__(api_key=api_key, latency=latency)
+        self.blocklists = {k: list(v) for k, v in (blocklists or {}).items()}
+
+    @staticmethod
+    def severity(text: str, category: str, output_type: str = "EightSeverityLevels") -> int:
+        """The severity this fake gives ``text`` in ``category``."""
+        eight = min(7, int(8 * unit_score(text, category) ** 2))
+        return eight if output_type == "EightSeverityLevels" else (eight // 2) * 2
+
+    def is_scored_path(self, path: str) -> bool:
+        return path.endswith("text:analyze")
+
+    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
+        default = {401: "401", 404: "NotFound", 429: "TooManyRequests"}.get(status, "InternalError")
+        if status == 400:
+            default = "InvalidRequestBody"
+        return Reply(
+            status, {"error": {"code": code or default, "message": message, "details": []}}
+        )
+
+    def answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> Reply:
+        if path != "/contentsafety/text:analyze" or method != "POST":
+            return self.error_reply(404, "Resource not found", "NotFound")
+        if not self.key_ok(headers.get("ocp-apim-subscription-key")):
+            return self.error_reply(
+                401,
+                "Access denied due to invalid subscription key or wrong API endpoint. Make "
+                "sure to provide a valid key for an active subscription and use a correct "
+                "regional API endpoint for your resource.",
+            )
+        if query.get("api-version") not in _VERSIONS:
+            return self.error_reply(404, "Resource not found: unsupported api-version", "NotFound")
+        if not isinstance(body, dict):
+            return self.error_reply(400, "The request body is not valid JSON.")
+        text = body.get("text")
+        if not isinstance(text, str) or not text:
+            return self.error_reply(400, "Text must not be empty.")
+        if len(text) > 10_000:
+            return self.error_reply(400, "Text exceeds the 10000 character limit.")
+        output_type = body.get("outputType") or "FourSeverityLevels"
+        if output_type not in _OUTPUT_TYPES:
+            return self.error_reply(400, f"Invalid outputType {output_type!r}.")
+        cats = body.get("categories") or list(_CATEGORIES)
+        bad = [c for c in cats if c not in _CATEGORIES]
+        if bad:
+            return self.error_reply(400, f"Invalid categories: {bad}.")
+        matches = []
+        for name in body.get("blocklistNames") or []:
+            if name not in self.blocklists:
+                return self.error_reply(404, f"Blocklist {name} is not found.", "NotFound")
+            for i, item in enumerate(self.blocklists[name]):
+                if item.lower() in text.lower():
+                    matches.append(
+                        {
+                            "blocklistName": name,
+                            "blocklistItemId": f"{name}-{i}",
+                            "blocklistItemText": item,
+                        }
+                    )
+        analysis = [{"category": c, "severity": self.severity(text, c, output_type)} for c in cats]
+        if matches and body.get("haltOnBlocklistHit"):
+            analysis = []
+        return Reply(200, {"blocklistsMatch": matches, "categoriesAnalysis": analysis})

@@ -1,0 +1,200 @@
+"""A fake guard model behind an OpenAI-compatible ``POST /v1/chat/completions``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Any
+
+from ._fake_http import ProviderFake, Reply, unit_score
+
+__all__ = ["GuardModelFake"]
+
+_CODES = tuple(f"S{i}" for i in range(1, 15))
+_RISKS = (
+    "harm",
+    "social_bias",
+    "jailbreak",
+    "violence",
+    "profanity",
+    "sexual_content",
+    "unethical_behavior",
+)
+_GUIDELINE = re.compile(r'^"No ([^"]+)":')
+_MASS = 0.97  # probability the verdict alternatives share; the rest goes to filler tokens
+
+
+def _tok(token: str, p: float) -> dict[str, Any]:
+    return {"token": token, "logprob": math.log(p), "bytes": list(token.encode())}
+
+
+class GuardModelFake(ProviderFake):
+    """An OpenAI-compatible chat endpoint that answers as a guard model would, with logprobs.
+
+    The family follows the model name: ``llama-guard`` answers ``safe`` or
+    ``unsafe\\nS<k>[,S<j>...]`` (the code split into ``S`` and digit tokens, as Llama 3's
+    tokenizer does); ``shieldgemma`` and ``granite-guardian`` answer ``Yes`` or ``No``.
+    It checks what the model's chat template needs: ShieldGemma's
+    ``chat_template_kwargs.guideline`` (``"No <harm>": ...``), Granite Guardian's
+    ``chat_template_kwargs.guardian_config.risk_name``; ``logprobs`` must be true and
+    ``top_logprobs`` at most 20 (400 otherwise, in the OpenAI error shape).
+
+    Probabilities, for the classified text (the last message's content):
+
+    * Llama Guard: P(unsafe) = :meth:`p_unsafe`, split over the alternatives ``unsafe``
+      (90 %) and ``Unsafe`` (10 %); the first code's distribution is :meth:`code_weights`.
+    * Yes/No families: P(Yes) = :meth:`p_yes`, split over ``Yes`` (80 %) and `` yes``.
+
+    Verdict alternatives share 97 % of the position's mass; a filler token has the rest.
+    With ``logprobs=False`` in the constructor the fake ignores the request's
+    ``logprobs`` (as some servers do).
+    """
+
+    url_suffix = "/v1"
+
+    def __init__(
+        self, *, api_key: str | None = None, logprobs: bool = True, latency: float = 0.0
+    ) -> None:
+        super().__init__(api_key=api_key, latency=latency)
+        self.logprobs = logprobs
+        self._ids = itertools.count(1)
+
+    # ------------------------------------------------------------ the fake model
+    @staticmethod
+    def p_unsafe(text: str) -> float:
+        """Llama Guard's P(unsafe) for ``text``, in (0.01, 0.99)."""
+        return 0.01 + 0.98 * unit_score(text, "unsafe")
+
+    @staticmethod
+    def code_weights(text: str) -> dict[str, float]:
+        """P(first code = S<k> | unsafe) for ``text`` (sums to 1)."""
+        w = {c: 0.01 + unit_score(text, c) ** 4 for c in _CODES}
+        total = sum(w.values())
+        return {c: v / total for c, v in w.items()}
+
+    @staticmethod
+    def p_yes(text: str, category: str) -> float:
+        """ShieldGemma's / Granite Guardian's P(Yes) for ``text`` and a category."""
+        return 0.01 + 0.98 * unit_score(text, f"yes:{category}")
+
+    def is_scored_path(self, path: str) -> bool:
+        return path.endswith("/chat/completions")
+
+    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return Reply(
+            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        )
+
+    def answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> Reply:
+        if method != "POST" or path != "/v1/chat/completions":
+            return self.error_reply(404, "not found")
+        auth = headers.get("authorization", "")
+        if not self.key_ok(auth[7:] if auth.lower().startswith("bearer ") else None):
+            return self.error_reply(401, "Incorrect API key provided.", "invalid_api_key")
+        if not isinstance(body, dict):
+            return self.error_reply(400, "the body is not a JSON object")
+        model = str(body.get("model") or "")
+        messages = body.get("messages")
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(
+                isinstance(m, dict)
+                and m.get("role") in ("user", "assistant")
+                and isinstance(m.get("content"), str)
+                for m in messages
+            )
+        ):
+            return self.error_reply(400, "messages must be user/assistant turns with text")
+        if messages[0]["role"] != "user":
+            return self.error_reply(400, "the conversation must start with a user turn")
+        top = body.get("top_logprobs")
+        if self.logprobs and (
+            body.get("logprobs") is not True or not isinstance(top, int) or not 0 <= top <= 20
+        ):
+            return self.error_reply(400, "logprobs must be true and top_logprobs in [0, 20]")
+        text = messages[-1]["content"]
+        kwargs = body.get("chat_template_kwargs") or {}
+        name = model.lower().replace("_", "-")
+        if "llama-guard" in name:
+            tokens = self._llama_guard(text, top or 0)
+        elif "shieldgemma" in name:
+            m = _GUIDELINE.match(str(kwargs.get("guideline", "")))
+            if not m:
+                return self.error_reply(400, "ShieldGemma's template needs a guideline")
+            tokens = self._yes_no(text, m.group(1), top or 0)
+        elif "granite-guardian" in name:
+            risk = (kwargs.get("guardian_config") or {}).get("risk_name")
+            if risk not in _RISKS:
+                return self.error_reply(400, f"unknown guardian_config risk_name {risk!r}")
+            tokens = self._yes_no(text, risk, top or 0)
+        else:
+            return self.error_reply(404, f"The model `{model}` does not exist.", "model_not_found")
+        tokens = tokens[: int(body.get("max_tokens") or len(tokens))]
+        content = "".join(t["token"] for t in tokens)
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "logprobs": {"content": tokens} if self.logprobs else None,
+            "finish_reason": "stop",
+        }
+        return Reply(
+            200,
+            {
+                "id": f"chatcmpl-fake-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [choice],
+                "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 1},
+            },
+        )
+
+    @staticmethod
+    def _position(chosen: str, alts: dict[str, float], top: int) -> dict[str, Any]:
+        ranked = sorted(alts.items(), key=lambda kv: -kv[1])[:top]
+        out = _tok(chosen, alts[chosen])
+        out["top_logprobs"] = [_tok(t, p) for t, p in ranked]
+        return out
+
+    def _llama_guard(self, text: str, top: int) -> list[dict[str, Any]]:
+        p = self.p_unsafe(text)
+        alts = {
+            "unsafe": 0.9 * p * _MASS,
+            "Unsafe": 0.1 * p * _MASS,
+            "safe": (1 - p) * _MASS,
+            "\n\n": 1 - _MASS,
+        }
+        verdict = "unsafe" if p >= 0.5 else "safe"
+        tokens = [self._position(verdict, alts, top)]
+        if verdict == "safe":
+            return tokens
+        w = self.code_weights(text)
+        first = max(w, key=w.get)
+        listed = [first] + [c for c in _CODES if c != first and w[c] >= 0.2]
+        tokens.append(self._position("\n", {"\n": 0.99, " ": 0.01}, top))
+        for k, code in enumerate(listed):
+            if k:
+                tokens.append(self._position(",", {",": 0.99, "\n": 0.01}, top))
+            tokens.append(self._position("S", {"S": 0.99, " S": 0.01}, top))
+            if k == 0:
+                digits = {c[1:]: v * 0.99 for c, v in w.items()}
+                digits["<"] = 0.01
+            else:  # later codes: the chosen digit carries its weight, the rest is filler
+                digits = {code[1:]: w[code], "<": 1 - w[code]}
+            tokens.append(self._position(code[1:], digits, top))
+        return tokens
+
+    def _yes_no(self, text: str, category: str, top: int) -> list[dict[str, Any]]:
+        p = self.p_yes(text, category)
+        alts = {
+            "Yes": 0.8 * p * _MASS,
+            " yes": 0.2 * p * _MASS,
+            "No": (1 - p) * _MASS,
+            "I": 1 - _MASS,
+        }
+        return [self._position("Yes" if p >= 0.5 else "No", alts, top)]

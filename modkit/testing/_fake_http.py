@@ -1,0 +1,234 @@
+"""A small threaded HTTP server on 127.0.0.1 that provider fakes build on.
+
+Each fake speaks one provider's documented wire format; this base gives them the
+listening socket, request recording (keys redacted), scripted faults
+(:class:`~modkit.testing.Fault`: error statuses with the provider's error body,
+dropped connections, raw bodies, delays) and deterministic scores.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .._errors import ModkitError
+from ._fault_server import Fault
+
+__all__ = ["ProviderFake", "ProviderRequest", "Reply", "unit_score"]
+
+_SECRET_HEADERS = ("authorization", "ocp-apim-subscription-key", "x-goog-api-key", "api-key")
+
+
+def unit_score(text: str, salt: str) -> float:
+    """A deterministic number in [0, 1) from sha256 of ``salt`` and ``text``."""
+    digest = hashlib.sha256(f"{salt}\x00{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+@dataclass
+class Reply:
+    """What a fake answers: status, JSON body (or raw bytes) and extra headers."""
+
+    status: int
+    body: Any = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """One request a fake received.
+
+    Attributes
+    ----------
+    method, path : str
+    query : dict of str to str
+        The query parameters (a ``key`` parameter is redacted).
+    headers : dict of str to str
+        Lower-cased names; key-bearing headers are ``"<redacted>"``.
+    body : Any
+        The parsed JSON body (None if not JSON).
+    status : int or None
+        The status sent (None: the connection was dropped).
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    status: int | None
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # clients open many connections at once
+    daemon_threads = True
+
+
+class ProviderFake:
+    """Base class of the provider fakes: subclasses implement :meth:`answer`.
+
+    Parameters
+    ----------
+    api_key : str, optional
+        If set, requests must carry it the provider's way (else the provider's 401/400).
+    latency : float, default 0
+        Seconds every answer waits.
+    """
+
+    #: The path prefix of :attr:`url` (e.g. ``"/v1"``).
+    url_suffix = ""
+
+    def __init__(self, *, api_key: str | None = None, latency: float = 0.0) -> None:
+        self.api_key = api_key
+        self.latency = float(latency)
+        self._faults: collections.deque[Fault] = collections.deque()
+        self._lock = threading.Lock()
+        self._records: list[ProviderRequest] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ to override
+    def answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> Reply:
+        """The reply to one request (no fault pending)."""
+        raise NotImplementedError
+
+    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
+        """The provider's error body for ``status``."""
+        raise NotImplementedError
+
+    def is_scored_path(self, path: str) -> bool:
+        """Whether faults apply to this path."""
+        return True
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` plus :attr:`url_suffix`."""
+        if self._server is None:
+            raise ModkitError(f"{type(self).__name__} is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.url_suffix}"
+
+    def start(self) -> ProviderFake:
+        """Start serving in a background thread."""
+        if self._server is not None:
+            raise ModkitError(f"{type(self).__name__} already started")
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                fake._serve(self)
+
+            def do_POST(self) -> None:
+                fake._serve(self)
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    def __enter__(self) -> ProviderFake:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ scripting
+    def push(self, *faults: Fault) -> None:
+        """Queue faults: each request to a scored path consumes the next one."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    @property
+    def requests(self) -> list[ProviderRequest]:
+        """Every request so far (a copy)."""
+        with self._lock:
+            return list(self._records)
+
+    def key_ok(self, supplied: str | None) -> bool:
+        """Whether ``supplied`` is the configured key (True when none is configured)."""
+        return self.api_key is None or supplied == self.api_key
+
+    # ------------------------------------------------------------ serving
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        raw = h.rfile.read(int(headers.get("content-length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        shown_q = {k: ("<redacted>" if k == "key" else v) for k, v in query.items()}
+        shown_h = {k: ("<redacted>" if k in _SECRET_HEADERS else v) for k, v in headers.items()}
+        fault = None
+        if self.is_scored_path(parts.path):
+            with self._lock:
+                fault = self._faults.popleft() if self._faults else None
+        delay = self.latency + (fault.delay if fault is not None else 0.0)
+        if delay > 0:
+            time.sleep(delay)
+        if fault is not None and fault.kind == "drop":
+            self._record(h.command, parts.path, shown_q, shown_h, body, None)
+            h.close_connection = True
+            h.connection.shutdown(2)
+            return
+        if fault is not None and fault.kind == "status":
+            reply = self.error_reply(fault.status, fault.message, fault.code)
+            reply.headers.extend(fault.headers)
+        elif fault is not None and fault.kind == "raw":
+            reply = Reply(fault.status, raw=fault.body)
+        else:
+            try:
+                reply = self.answer(h.command, parts.path, query, headers, body)
+            except Exception as exc:  # a bug in the fake: answer 500, keep serving
+                reply = self.error_reply(500, f"fake failed: {exc!r}")
+        data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+        if fault is not None and fault.kind == "truncate":
+            data = data[: len(data) // 2]
+        self._record(h.command, parts.path, shown_q, shown_h, body, reply.status)
+        h.send_response(reply.status)
+        h.send_header("content-type", "application/json")
+        h.send_header("content-length", str(len(data)))
+        for k, v in reply.headers:
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: Any,
+        status: int | None,
+    ) -> None:
+        with self._lock:
+            self._records.append(ProviderRequest(method, path, query, headers, body, status))

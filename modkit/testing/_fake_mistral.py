@@ -1,0 +1,116 @@
+"""A fake Mistral moderation API: ``POST /v1/moderations`` and ``/v1/chat/moderations``."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ._fake_http import ProviderFake, Reply, unit_score
+
+__all__ = ["MISTRAL_CATEGORIES", "MistralModerationFake"]
+
+#: The nine categories of ``mistral-moderation-2411``, as the API spells them.
+MISTRAL_CATEGORIES = (
+    "sexual",
+    "hate_and_discrimination",
+    "violence_and_threats",
+    "dangerous_and_criminal_content",
+    "selfharm",
+    "health",
+    "financial",
+    "law",
+    "pii",
+)
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+class MistralModerationFake(ProviderFake):
+    """Speaks Mistral's moderation wire format.
+
+    Raw text: ``POST /v1/moderations {"model", "input": str | [str]}``. Chat:
+    ``POST /v1/chat/moderations {"model", "input": [messages] | [[messages]]}``; each
+    conversation's last turn is classified. Response: ``{"id", "model", "results":
+    [{"categories": {name: bool}, "category_scores": {name: float}}]}`` with the nine
+    categories. Errors: 401 ``{"message": "Unauthorized"}``, 422 ``{"detail":
+    [{"loc", "msg", "type"}]}`` for a malformed body, 429 ``{"message": "Requests rate
+    limit exceeded"}`` when pushed.
+
+    Scores: ``u**3`` with ``u`` from sha256 of the classified text and the category;
+    flagged at 0.5 (:meth:`score`).
+    """
+
+    url_suffix = ""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        model: str = "mistral-moderation-2411",
+        latency: float = 0.0,
+    ) -> None:
+        super().__init__(api_key=api_key, latency=latency)
+        self.model = model
+        self._ids = itertools.count(1)
+
+    @staticmethod
+    def score(text: str, category: str) -> float:
+        """The score this fake gives ``text`` in ``category``."""
+        return round(unit_score(text, category) ** 3, 9)
+
+    def is_scored_path(self, path: str) -> bool:
+        return path.endswith("moderations")
+
+    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
+        if status == 422:
+            return Reply(
+                422,
+                {
+                    "detail": [
+                        {"loc": ["body", "input"], "msg": message, "type": code or "value_error"}
+                    ]
+                },
+            )
+        return Reply(status, {"message": message, "request_id": "fake", "code": code})
+
+    def answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> Reply:
+        if method != "POST" or path not in ("/v1/moderations", "/v1/chat/moderations"):
+            return self.error_reply(404, "Not Found")
+        auth = headers.get("authorization", "")
+        if not self.key_ok(auth[7:] if auth.lower().startswith("bearer ") else None):
+            return self.error_reply(401, "Unauthorized")
+        if not isinstance(body, dict) or "input" not in body or "model" not in body:
+            return self.error_reply(422, "Field required: model and input", "missing")
+        value = body["input"]
+        if path == "/v1/moderations":
+            texts = [value] if isinstance(value, str) else value
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                return self.error_reply(422, "input must be a string or a list of strings")
+        else:
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                value = [value]
+            texts = []
+            for conv in value if isinstance(value, list) else [None]:
+                if (
+                    not isinstance(conv, list)
+                    or not conv
+                    or not all(
+                        isinstance(m, dict)
+                        and m.get("role") in _ROLES
+                        and isinstance(m.get("content"), str)
+                        for m in conv
+                    )
+                ):
+                    return self.error_reply(422, "each conversation is a list of messages")
+                texts.append(conv[-1]["content"])
+        if not texts:
+            return self.error_reply(422, "input must not be empty")
+        results = []
+        for t in texts:
+            scores = {c: self.score(t, c) for c in MISTRAL_CATEGORIES}
+            results.append(
+                {"categories": {c: s >= 0.5 for c, s in scores.items()}, "category_scores": scores}
+            )
+        rid = f"{next(self._ids):032x}"
+        return Reply(200, {"id": rid, "model": self.model, "results": results})
