@@ -10,8 +10,6 @@ from modkit import AuthenticationError
 from modkit.backends._azure import BLOCKLIST_KEY, AzureContentSafetyBackend
 from modkit.testing import AzureContentSafetyFake, Fault
 
-pytest.importorskip("azure.ai.contentsafety")
-
 KEY = "azure-canary-key-7f3a9c"
 TEXTS = ["a calm sentence", "I will find you and hurt you", "another line", "ünïcode text"]
 CATS = ("Hate", "SelfHarm", "Sexual", "Violence")

@@ -10,8 +10,6 @@ from modkit import AuthenticationError
 from modkit.backends._mistral import MistralBackend
 from modkit.testing import MISTRAL_CATEGORIES, Fault, MistralModerationFake
 
-pytest.importorskip("mistralai")
-
 KEY = "mistral-canary-key-55e1"
 TEXTS = [f"text number {i}" for i in range(7)]
 
