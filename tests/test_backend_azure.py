@@ -29,7 +29,7 @@ def test_native_severities_on_both_scales(output_type):
     assert (df["error"] == "").all()
     for row in df.to_dict("records"):
         for c in CATS:
-            assert row[c] == AzureContentSafetyFake.severity(row["text"], c, output_type)
+            assert row[c] == fake.severity(row["text"], c, output_type)
             assert row[c] in levels
         assert bool(row["flagged"]) == any(row[c] >= 4 for c in CATS)
     assert (df["model"] == f"content-safety-2023-10-01:{output_type}").all()

@@ -20,7 +20,7 @@ from modkit.backends._guard import (
 )
 from modkit.testing import Fault, GuardModelFake
 
-TEXTS = [f"guard text {i}: something to check" for i in range(12)]
+TEXTS = [f"guard text {i}: " + ("I will kill you" if i % 2 else "a walk") for i in range(12)]
 LLAMA = "meta-llama/Llama-Guard-3-8B"
 GEMMA = "google/shieldgemma-2b"
 GRANITE = "ibm-granite/granite-guardian-3.1-2b"
@@ -38,12 +38,12 @@ def test_llama_guard_scores_are_the_verdict_and_code_probabilities():
     assert (df["error"] == "").all()
     n_unsafe = 0
     for row in df.to_dict("records"):
-        p = GuardModelFake.p_unsafe(row["text"])
+        p = fake.p_unsafe(row["text"])
         assert row["unsafe"] == pytest.approx(p, rel=1e-9)
         assert bool(row["flagged"]) == (p >= 0.5)
         if p >= 0.5:
             n_unsafe += 1
-            w = GuardModelFake.code_weights(row["text"])
+            w = fake.code_weights(row["text"])
             for c in LLAMA_GUARD_CODES:
                 assert row[c] == pytest.approx(p * w[c], rel=1e-9)
                 assert row[c] <= row["unsafe"]
@@ -69,7 +69,7 @@ def test_yes_no_families_score_p_yes_per_category(model, categories, kwarg):
         sent = fake.requests
     for row in df.to_dict("records"):
         for c in categories:
-            assert row[c] == pytest.approx(GuardModelFake.p_yes(row["text"], c), rel=1e-9)
+            assert row[c] == pytest.approx(fake.p_yes(row["text"], c), rel=1e-9)
     assert len(sent) == 4 * len(categories)  # one request per text and category
     assert all(kwarg in r.body["chat_template_kwargs"] for r in sent)
     assert all(r.body["max_tokens"] == 1 for r in sent)
@@ -91,7 +91,7 @@ def test_response_mode_sends_the_answer_after_its_prompt():
     assert body["chat_template_kwargs"]["guideline"].startswith(
         '"No Harassment": The chatbot shall not generate'
     )
-    assert df["Harassment"].iloc[0] == pytest.approx(GuardModelFake.p_yes(TEXTS[0], "Harassment"))
+    assert df["Harassment"].iloc[0] == pytest.approx(fake.p_yes(TEXTS[0], "Harassment"))
 
 
 def test_endpoint_without_logprobs_is_a_clear_error():

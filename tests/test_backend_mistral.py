@@ -21,12 +21,12 @@ def _run(fake, texts=TEXTS, **kw):
     )
 
 
-def _check(df, classified):
+def _check(fake, df, classified):
     assert (df["error"] == "").all()
     assert (df["model"] == "mistral-moderation-2411").all()
     for row, text in zip(df.to_dict("records"), classified, strict=True):
         for c in MISTRAL_CATEGORIES:
-            assert row[c] == MistralModerationFake.score(text, c)
+            assert row[c] == fake.score(text, c)
         assert bool(row["flagged"]) == any(row[c] >= 0.5 for c in MISTRAL_CATEGORIES)
 
 
@@ -34,7 +34,7 @@ def test_raw_text_endpoint_batches_and_keeps_the_nine_categories():
     with MistralModerationFake(api_key=KEY) as fake:
         df = _run(fake)
         sent = fake.requests
-    _check(df, TEXTS)
+    _check(fake, df, TEXTS)
     assert [r.path for r in sent] == ["/v1/moderations"] * 2  # 7 texts in batches of 4
     assert sent[0].body == {"model": "mistral-moderation-latest", "input": TEXTS[:4]}
     assert sent[0].headers["authorization"] == "<redacted>"
@@ -45,8 +45,8 @@ def test_chat_endpoint_in_both_modes():
         prompt = _run(fake, TEXTS[:2], endpoint="chat")
         answer = _run(fake, TEXTS[:2], endpoint="chat", mode="response", context="hi there")
         bodies = [r.body for r in fake.requests]
-    _check(prompt, TEXTS[:2])
-    _check(answer, TEXTS[:2])
+    _check(fake, prompt, TEXTS[:2])
+    _check(fake, answer, TEXTS[:2])
     turns = [[(m["role"], m["content"]) for m in conv] for conv in bodies[0]["input"]]
     assert turns == [[("user", t)] for t in TEXTS[:2]]
     assert [{k: m[k] for k in ("role", "content")} for m in bodies[1]["input"][0]] == [
@@ -59,7 +59,7 @@ def test_faults_are_retried_and_a_bad_key_stops_the_run():
     with MistralModerationFake(api_key=KEY) as fake:
         fake.push(Fault.rate_limited(retry_after=0.01), Fault.server_error(502), Fault.drop())
         df = _run(fake, TEXTS[:3])
-        _check(df, TEXTS[:3])
+        _check(fake, df, TEXTS[:3])
     with (
         MistralModerationFake(api_key="another") as fake,
         pytest.raises(AuthenticationError, match="MISTRAL_API_KEY") as info,

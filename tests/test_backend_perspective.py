@@ -28,7 +28,7 @@ def test_summary_scores_under_attribute_names_and_the_wire_format():
         sent = fake.requests
     for row in df.to_dict("records"):
         for a in attrs:
-            assert row[a] == PerspectiveFake.score(row["text"], a)
+            assert row[a] == fake.score(row["text"], a)
         assert bool(row["flagged"]) == any(row[a] >= 0.7 for a in attrs)
     assert len(sent) == len(TEXTS)  # one comment per request
     body = sent[0].body
@@ -46,7 +46,7 @@ def test_an_attribute_that_does_not_support_the_language_is_dropped_for_that_tex
     assert (df["error"] == "").all()
     assert not math.isnan(df["SEXUALLY_EXPLICIT"].iloc[0])
     assert math.isnan(df["SEXUALLY_EXPLICIT"].iloc[1])
-    assert df["TOXICITY"].iloc[1] == PerspectiveFake.score(SPANISH, "TOXICITY")
+    assert df["TOXICITY"].iloc[1] == fake.score(SPANISH, "TOXICITY")
     assert '"unsupported":["SEXUALLY_EXPLICIT"]' in df["result_json"].iloc[1]
     assert statuses.count(400) == 1  # one refusal, then the request without the attribute
 

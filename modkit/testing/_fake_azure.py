@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, unit_score
+from ._fake_http import ProviderFake, Reply, fake_score
 
 __all__ = ["AzureContentSafetyFake"]
 
@@ -27,7 +27,8 @@ class AzureContentSafetyFake(ProviderFake):
     ``TooManyRequests`` with ``Retry-After`` when pushed).
 
     Severities are deterministic: the eight-level severity of a category is
-    ``floor(8 * u**2)`` with ``u`` from sha256 of the text and category; four-level
+    ``floor(8 * s)`` (at most 7), ``s`` = :func:`~modkit.testing.fake_score` of the text
+    and category; four-level
     output rounds it down to 0, 2, 4, 6 (:meth:`severity`).
 
     Parameters
@@ -43,14 +44,14 @@ class AzureContentSafetyFake(ProviderFake):
         api_key: str | None = None,
         blocklists: Mapping[str, Sequence[str]] | None = None,
         latency: float = 0.0,
+        bias: Mapping[str, float] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, latency=latency)
+        super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.blocklists = {k: list(v) for k, v in (blocklists or {}).items()}
 
-    @staticmethod
-    def severity(text: str, category: str, output_type: str = "EightSeverityLevels") -> int:
+    def severity(self, text: str, category: str, output_type: str = "EightSeverityLevels") -> int:
         """The severity this fake gives ``text`` in ``category``."""
-        eight = min(7, int(8 * unit_score(text, category) ** 2))
+        eight = min(7, int(8 * fake_score(text, category, self.bias)))
         return eight if output_type == "EightSeverityLevels" else (eight // 2) * 2
 
     def is_scored_path(self, path: str) -> bool:

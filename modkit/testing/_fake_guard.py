@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, unit_score
+from ._fake_http import ProviderFake, Reply, fake_score, unit_score
 
 __all__ = ["GuardModelFake"]
 
@@ -54,17 +55,21 @@ class GuardModelFake(ProviderFake):
     url_suffix = "/v1"
 
     def __init__(
-        self, *, api_key: str | None = None, logprobs: bool = True, latency: float = 0.0
+        self,
+        *,
+        api_key: str | None = None,
+        logprobs: bool = True,
+        latency: float = 0.0,
+        bias: Mapping[str, float] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, latency=latency)
+        super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.logprobs = logprobs
         self._ids = itertools.count(1)
 
     # ------------------------------------------------------------ the fake model
-    @staticmethod
-    def p_unsafe(text: str) -> float:
+    def p_unsafe(self, text: str) -> float:
         """Llama Guard's P(unsafe) for ``text``, in (0.01, 0.99)."""
-        return 0.01 + 0.98 * unit_score(text, "unsafe")
+        return 0.01 + 0.98 * fake_score(text, "unsafe", self.bias)
 
     @staticmethod
     def code_weights(text: str) -> dict[str, float]:
@@ -73,10 +78,9 @@ class GuardModelFake(ProviderFake):
         total = sum(w.values())
         return {c: v / total for c, v in w.items()}
 
-    @staticmethod
-    def p_yes(text: str, category: str) -> float:
+    def p_yes(self, text: str, category: str) -> float:
         """ShieldGemma's / Granite Guardian's P(Yes) for ``text`` and a category."""
-        return 0.01 + 0.98 * unit_score(text, f"yes:{category}")
+        return 0.01 + 0.98 * fake_score(text, f"yes:{category}", self.bias)
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("/chat/completions")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from .._errors import ModkitError
 from ._fault_server import Fault
 
-__all__ = ["ProviderFake", "ProviderRequest", "Reply", "unit_score"]
+__all__ = ["HARM_WORDS", "ProviderFake", "ProviderRequest", "Reply", "fake_score", "unit_score"]
 
 _SECRET_HEADERS = ("authorization", "ocp-apim-subscription-key", "x-goog-api-key", "api-key")
 
@@ -30,6 +32,35 @@ def unit_score(text: str, salt: str) -> float:
     """A deterministic number in [0, 1) from sha256 of ``salt`` and ``text``."""
     digest = hashlib.sha256(f"{salt}\x00{text}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+#: Words that raise every fake provider's scores (a shared "harm" signal), and by how much.
+HARM_WORDS: dict[str, float] = {
+    "kill": 0.95,
+    "hurt": 0.8,
+    "attack": 0.7,
+    "destroy": 0.6,
+    "hate": 0.7,
+    "idiot": 0.6,
+    "stupid": 0.5,
+    "die": 0.6,
+}
+
+
+def fake_score(text: str, salt: str, bias: Mapping[str, float] | None = None) -> float:
+    """A fake provider's score in [0, 1]: a shared harm signal, per-salt noise and bias.
+
+    The signal is the largest :data:`HARM_WORDS` weight of the text's words, plus the
+    largest ``bias`` weight of its words (a provider's over-reaction to, say, identity
+    terms); it is scaled by 0.6-1.0 and 0.3 * u**3 of noise is added, with ``u`` from
+    :func:`unit_score` (so unrelated texts score low and providers agree on harm words).
+    """
+    words = re.findall(r"[\w']+", text.lower())
+    signal = max((HARM_WORDS.get(w, 0.0) for w in words), default=0.0)
+    if bias:
+        signal += max((float(bias.get(w, 0.0)) for w in words), default=0.0)
+    u, v = unit_score(text, salt), unit_score(text, salt + "#noise")
+    return min(1.0, max(0.0, min(1.0, signal) * (0.6 + 0.4 * u) + 0.3 * v**3))
 
 
 @dataclass
@@ -81,13 +112,23 @@ class ProviderFake:
         If set, requests must carry it the provider's way (else the provider's 401/400).
     latency : float, default 0
         Seconds every answer waits.
+    bias : mapping of str to float, optional
+        Word -> extra harm this fake reads into texts containing it (see
+        :func:`fake_score`), to model a provider that over-flags some group.
     """
 
     #: The path prefix of :attr:`url` (e.g. ``"/v1"``).
     url_suffix = ""
 
-    def __init__(self, *, api_key: str | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        latency: float = 0.0,
+        bias: Mapping[str, float] | None = None,
+    ) -> None:
         self.api_key = api_key
+        self.bias = dict(bias or {})
         self.latency = float(latency)
         self._faults: collections.deque[Fault] = collections.deque()
         self._lock = threading.Lock()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, unit_score
+from ._fake_http import ProviderFake, Reply, fake_score
 
 __all__ = ["MISTRAL_CATEGORIES", "MistralModerationFake"]
 
@@ -35,7 +36,7 @@ class MistralModerationFake(ProviderFake):
     [{"loc", "msg", "type"}]}`` for a malformed body, 429 ``{"message": "Requests rate
     limit exceeded"}`` when pushed.
 
-    Scores: ``u**3`` with ``u`` from sha256 of the classified text and the category;
+    Scores: :func:`~modkit.testing.fake_score` of the classified text and the category;
     flagged at 0.5 (:meth:`score`).
     """
 
@@ -47,15 +48,15 @@ class MistralModerationFake(ProviderFake):
         api_key: str | None = None,
         model: str = "mistral-moderation-2411",
         latency: float = 0.0,
+        bias: Mapping[str, float] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, latency=latency)
+        super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.model = model
         self._ids = itertools.count(1)
 
-    @staticmethod
-    def score(text: str, category: str) -> float:
+    def score(self, text: str, category: str) -> float:
         """The score this fake gives ``text`` in ``category``."""
-        return round(unit_score(text, category) ** 3, 9)
+        return round(fake_score(text, category, self.bias), 9)
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("moderations")

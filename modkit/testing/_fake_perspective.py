@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, unit_score
+from ._fake_http import ProviderFake, Reply, fake_score
 
 __all__ = ["PerspectiveFake"]
 
@@ -73,7 +73,7 @@ class PerspectiveFake(ProviderFake):
     with ``errorType`` ``COMMENT_EMPTY``, ``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`` (naming
     the attribute) or an unknown attribute; 429 ``RESOURCE_EXHAUSTED`` when pushed.
 
-    Scores: ``u**2`` with ``u`` from sha256 of the text and attribute (:meth:`score`).
+    Scores: :func:`~modkit.testing.fake_score` of the text and attribute (:meth:`score`).
     Languages: the request's, else a toy detector (:func:`detect_language`).
 
     Parameters
@@ -89,14 +89,14 @@ class PerspectiveFake(ProviderFake):
         api_key: str | None = None,
         attributes: Mapping[str, Sequence[str]] | None = None,
         latency: float = 0.0,
+        bias: Mapping[str, float] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, latency=latency)
+        super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.attributes = {k: tuple(v) for k, v in (attributes or DEFAULT_ATTRIBUTES).items()}
 
-    @staticmethod
-    def score(text: str, attribute: str) -> float:
+    def score(self, text: str, attribute: str) -> float:
         """The summary score this fake gives ``text`` for ``attribute``."""
-        return round(unit_score(text, attribute) ** 2, 9)
+        return round(fake_score(text, attribute, self.bias), 9)
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("comments:analyze")
