@@ -3,6 +3,7 @@
 from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
+from ._compare import agreement, compare_providers, provider_decisions, provider_gaps
 from ._crosstab import Statistic, crosstab, register_statistic
 from ._drift import DriftReport, decision_drift
 from ._errors import (
@@ -18,15 +19,21 @@ from ._errors import (
 )
 from ._frame import category_columns
 from ._io import read_table, write_table
+from ._migrate import Migration, default_mapping, fit_migration
+from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
 from ._runner import amoderate, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
 from ._version import __version__
 from .backends import (
+    AzureContentSafetyBackend,
     Backend,
     BatchOutcome,
+    GuardBackend,
     LocalBackend,
+    MistralBackend,
     OpenAIBackend,
+    PerspectiveBackend,
     ReplayBackend,
     SyncBackend,
     make_backend,
@@ -51,7 +58,9 @@ __all__ = [
     "CATEGORIES",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
+    "PROVIDERS",
     "AuthenticationError",
+    "AzureContentSafetyBackend",
     "Backend",
     "BackendError",
     "BatchAPI",
@@ -63,16 +72,22 @@ __all__ = [
     "DatasetInfo",
     "Decision",
     "DriftReport",
+    "GuardBackend",
     "InputError",
     "ItemError",
     "ItemErrorsRaised",
     "LocalBackend",
+    "Migration",
+    "MistralBackend",
     "ModerationResult",
     "ModkitError",
     "Objective",
     "OpenAIBackend",
+    "PerspectiveBackend",
+    "ProviderTaxonomy",
     "QuotaExceededError",
     "ReplayBackend",
+    "Scale",
     "Statistic",
     "SyncBackend",
     "TemplateError",
@@ -81,16 +96,22 @@ __all__ = [
     "ThresholdSet",
     "TransientBackendError",
     "__version__",
+    "agreement",
     "amoderate",
     "bias_metrics",
     "category_columns",
+    "compare_providers",
     "count_prompts",
     "counterfactual_gap",
     "crosstab",
+    "crosswalk",
     "dataset_info",
     "dataset_path",
     "decision_drift",
+    "default_mapping",
+    "detect_provider",
     "expand",
+    "fit_migration",
     "fit_thresholds",
     "list_datasets",
     "load_dataset",
@@ -100,6 +121,9 @@ __all__ = [
     "make_backend",
     "moderate",
     "parse_objective",
+    "provider_decisions",
+    "provider_gaps",
+    "provider_scale",
     "read_table",
     "register_statistic",
     "validate_threshold_file",

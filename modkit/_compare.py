@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
+from ._frame import endpoint_flags
 from ._native import PROVIDERS, detect_provider
-from ._runner import endpoint_flags
 from ._taxonomy import CATEGORIES
 
 __all__ = [

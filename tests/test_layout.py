@@ -17,11 +17,11 @@ ROOT = Path(modkit.__file__).parent
 
 #: Layers from the bottom up; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[str, ...]] = [
-    ("_errors", "_taxonomy", "_validation", "_text", "_version"),
+    ("_errors", "_taxonomy", "_validation", "_text", "_version", "_native"),
     ("_result", "_io", "_frame", "_cache", "_pacing", "datasets", "templates", "testing"),
     ("backends",),
     ("_runner", "_batch"),
-    ("_crosstab", "_bias", "_drift", "thresholds"),
+    ("_crosstab", "_bias", "_drift", "thresholds", "_compare", "_migrate"),
     ("plots", "widgets", "server", "_notebooks"),
     ("cli", "__init__", "__main__"),
 ]

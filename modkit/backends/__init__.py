@@ -5,24 +5,37 @@
 * ``_http.py``: retry-after, rate-limit headers and HTTP status -> modkit error, shared
   by HTTP backends;
 * :class:`OpenAIBackend` (``_openai.py``), :class:`ReplayBackend` (``_replay.py``) and
-  :class:`LocalBackend` (``local/``, with the local scorer's training code).
+  :class:`LocalBackend` (``local/``, with the local scorer's training code);
+* other providers, keeping their native categories and scales: :class:`GuardBackend`
+  (``_guard.py``: Llama Guard, ShieldGemma, Granite Guardian on OpenAI-compatible chat
+  endpoints, scored by logprobs), :class:`AzureContentSafetyBackend` (``_azure.py``),
+  :class:`PerspectiveBackend` (``_perspective.py``), :class:`MistralBackend`
+  (``_mistral.py``); ``_provider_http.py`` holds what they share.
 
 Backends never import the analysis layer (cross-tabs, bias, thresholds, plots) or the CLI.
 """
 
+from ._azure import AzureContentSafetyBackend
 from ._base import Backend, BatchOutcome, SyncBackend
+from ._guard import GuardBackend
+from ._mistral import MistralBackend
 from ._openai import OpenAIBackend
+from ._perspective import PerspectiveBackend
 from ._registry import BACKEND_NAMES, BackendSpec, backend_spec, make_backend, register_backend
 from ._replay import ReplayBackend
 from .local import LocalBackend
 
 __all__ = [
     "BACKEND_NAMES",
+    "AzureContentSafetyBackend",
     "Backend",
     "BackendSpec",
     "BatchOutcome",
+    "GuardBackend",
     "LocalBackend",
+    "MistralBackend",
     "OpenAIBackend",
+    "PerspectiveBackend",
     "ReplayBackend",
     "SyncBackend",
     "backend_spec",

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .._backend import SyncBackend
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
+from ._base import SyncBackend
 from ._provider_http import error_for_status, read_key, scrub
 
 __all__ = [

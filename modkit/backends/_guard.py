@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._backend import Backend, BatchOutcome
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
+from ._base import Backend, BatchOutcome
 from ._provider_http import check_mode, error_for_status, read_key, scrub
 
 __all__ = [

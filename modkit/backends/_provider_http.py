@@ -7,22 +7,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import (
-    AuthenticationError,
-    BackendError,
-    BatchRejectedError,
-    InputError,
-    QuotaExceededError,
-    TransientBackendError,
-)
+from .._errors import AuthenticationError, BackendError, InputError, QuotaExceededError
+from ._http import status_error
 
-__all__ = ["MODES", "Secret", "error_for_status", "read_key", "retry_after", "scrub"]
+__all__ = ["MODES", "Secret", "check_mode", "error_for_status", "read_key", "scrub"]
 
 #: What a text is: a user's message (``"prompt"``) or a model's answer (``"response"``).
 MODES = ("prompt", "response")
-
-_RETRYABLE = {408, 409, 429}
-_REJECTED = {400, 413, 422}
 
 
 class Secret:
@@ -70,23 +61,6 @@ def scrub(text: str, secret: Secret) -> str:
     return re.sub(r"\b(sk|key)-[A-Za-z0-9_\-*]{3,}", r"\1-***", text)
 
 
-def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds), if sane."""
-    if not headers:
-        return None
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / scale
-        except ValueError:
-            continue
-        if 0 <= seconds <= 600:
-            return seconds
-    return None
-
-
 def error_for_status(
     status: int,
     message: str,
@@ -119,40 +93,22 @@ def error_for_status(
     Returns
     -------
     BackendError
-        :class:`AuthenticationError` for 401/403, :class:`QuotaExceededError` for a
-        quota 429, :class:`TransientBackendError` for 408/409/429/5xx,
-        :class:`BatchRejectedError` for 400/413/422, else :class:`BackendError`.
+        As :func:`modkit.backends._http.status_error` maps statuses (401/403
+        authentication, quota 429 not retried, 408/409/429/5xx transient, 400/413/422
+        rejected), its message prefixed with the provider.
     """
-    if status == 401:
-        return AuthenticationError(
-            f"{provider}: authentication failed: check {api_key_env}", status_code=401, code=code
-        )
-    if status == 403:
-        return AuthenticationError(
-            f"{provider}: permission denied (HTTP 403): {message}", status_code=403, code=code
-        )
-    if status == 429 and quota:
+    if quota and status == 429:
         return QuotaExceededError(
             f"{provider}: quota exceeded (HTTP 429): {message}; not retried",
             status_code=429,
             code=code,
         )
-    if status in _RETRYABLE or status >= 500:
-        return TransientBackendError(
-            f"{provider}: HTTP {status}: {message}",
-            status_code=status,
-            code=code,
-            retry_after=retry_after(headers),
-            rate_limited=status == 429,
-        )
-    if status == 404:
-        return BackendError(
-            f"{provider}: not found (HTTP 404): check the base URL: {message}",
-            status_code=404,
-            code=code,
-        )
-    if status in _REJECTED:
-        return BatchRejectedError(
-            f"{provider}: HTTP {status}: {message}", status_code=status, code=code
-        )
-    return BackendError(f"{provider}: HTTP {status}: {message}", status_code=status, code=code)
+    err = status_error(
+        status,
+        message,
+        code=code,
+        headers=headers or {},
+        api_key_env=api_key_env,
+    )
+    err.args = (f"{provider}: {err}",)
+    return err

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .._errors import InputError
-from .._validation import Interval, check_param
+from .._validation import PROB, Interval, SequenceOf, StrOptions, check_param
 from ._base import Backend
 
 __all__ = ["BACKEND_NAMES", "BackendSpec", "backend_spec", "make_backend", "register_backend"]
@@ -83,7 +83,7 @@ def make_backend(name: str, **options: Any) -> Backend:
 
     Parameters
     ----------
-    name : {"local", "openai", "replay"}
+    name : {"local", "openai", "replay", "guard", "azure", "perspective", "mistral"}
         Which backend (or any name added with :func:`register_backend`).
     **options
         The backend's own options; an option given as ``None`` counts as not given
@@ -96,6 +96,17 @@ def make_backend(name: str, **options: Any) -> Backend:
           see :class:`modkit.OpenAIBackend`.
         * ``replay``: ``path`` (required; the JSON-lines file); see
           :class:`modkit.ReplayBackend`.
+        * ``guard``: ``model`` and ``base_url`` (required), ``family``, ``mode``,
+          ``context``, ``categories``, ``top_logprobs``, ``api_key``, ``api_key_env``,
+          ``timeout``; see :class:`modkit.GuardBackend`.
+        * ``azure``: ``base_url`` (required), ``output_type``, ``categories``,
+          ``blocklists``, ``halt_on_blocklist_hit``, ``flag_at``, ``api_version``, key
+          and timeout options; see :class:`modkit.AzureContentSafetyBackend`.
+        * ``perspective``: ``base_url``, ``attributes``, ``languages``,
+          ``drop_unsupported``, ``do_not_store``, ``flag_at``, key and timeout options;
+          see :class:`modkit.PerspectiveBackend`.
+        * ``mistral``: ``model``, ``base_url``, ``endpoint``, ``mode``, ``context``, key
+          and timeout options; see :class:`modkit.MistralBackend`.
 
     Returns
     -------
@@ -173,6 +184,75 @@ register_backend(
         {"path": ["path"]},
         required=("path",),
         hints={"path": "the JSON-lines file of recorded results; CLI: --replay PATH"},
+    )
+)
+
+_KEY = {"api_key": [str], "api_key_env": [str], "timeout": [_POSITIVE]}
+_TEXT_MODE = {"mode": [StrOptions(("prompt", "response"))], "context": [str]}
+register_backend(
+    BackendSpec(
+        "guard",
+        "._guard:GuardBackend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "family": [StrOptions(("llama-guard", "shieldgemma", "granite-guardian"))],
+            **_TEXT_MODE,
+            "categories": [SequenceOf(str)],
+            "top_logprobs": [Interval(Integral, 1, 20)],
+            **_KEY,
+        },
+        required=("model", "base_url"),
+        hints={
+            "model": "the served guard model's name; CLI: --model NAME",
+            "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "azure",
+        "._azure:AzureContentSafetyBackend",
+        {
+            "base_url": [str],
+            "output_type": [StrOptions(("FourSeverityLevels", "EightSeverityLevels"))],
+            "categories": [SequenceOf(str)],
+            "blocklists": [SequenceOf(str)],
+            "halt_on_blocklist_hit": ["boolean"],
+            "flag_at": [Interval(Integral, 0, 7)],
+            "api_version": [str],
+            **_KEY,
+        },
+        required=("base_url",),
+        hints={"base_url": "the resource endpoint; CLI: --base-url URL"},
+    )
+)
+register_backend(
+    BackendSpec(
+        "perspective",
+        "._perspective:PerspectiveBackend",
+        {
+            "base_url": [str],
+            "attributes": [SequenceOf(str)],
+            "languages": [SequenceOf(str)],
+            "drop_unsupported": ["boolean"],
+            "do_not_store": ["boolean"],
+            "flag_at": [PROB],
+            **_KEY,
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "mistral",
+        "._mistral:MistralBackend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "endpoint": [StrOptions(("raw", "chat"))],
+            **_TEXT_MODE,
+            **_KEY,
+        },
     )
 )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from .._cache import Cache
-from ..backends import BACKEND_NAMES, Backend, make_backend
+from .._errors import InputError
+from ..backends import BACKEND_NAMES, Backend, backend_spec, make_backend
 
 __all__ = ["add_backend_options", "add_cache_options", "backend_from_args", "cache_from_args"]
 
@@ -25,25 +27,50 @@ def add_backend_options(
         default="local",
         help="which scorer (default: local, needs no network or key)",
     )
-    group.add_argument("--base-url", help="an OpenAI-compatible endpoint (backend openai)")
     group.add_argument(
-        "--model", help="model to ask for (backend openai; default omni-moderation-latest)"
+        "--base-url",
+        help="the endpoint (openai: any OpenAI-compatible one; guard: a chat endpoint; "
+        "azure: the resource endpoint; perspective, mistral: to reach another host)",
+    )
+    group.add_argument(
+        "--model",
+        help="model to ask for (openai: default omni-moderation-latest; guard: the served "
+        "guard model; mistral: default mistral-moderation-latest)",
     )
     group.add_argument(
         key_flag,
         dest="upstream_key_env",
-        default="OPENAI_API_KEY",
+        default=None,
         metavar="NAME",
-        help="environment variable holding the API key (default OPENAI_API_KEY)",
+        help="environment variable holding the API key (default: the backend's, e.g. "
+        "OPENAI_API_KEY, AZURE_CONTENT_SAFETY_KEY, PERSPECTIVE_API_KEY, MISTRAL_API_KEY)",
     )
     group.add_argument("--replay", metavar="PATH", help="recorded results (backend replay)")
+    group.add_argument(
+        "--backend-option",
+        "-O",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another option of the backend (VALUE is read as JSON when it parses, else as "
+        "text), e.g. -O output_type=FourSeverityLevels -O 'attributes=[\"TOXICITY\"]'",
+    )
 
 
 def backend_from_args(args: argparse.Namespace, *, api_key_env: str | None = None) -> Backend:
     """Build the backend the options name."""
     options = {"model": args.model, "base_url": args.base_url, "path": args.replay}
-    if args.backend == "openai":  # the only backend that reads a key (its flag has a default)
+    if "api_key_env" in backend_spec(args.backend).options:
         options["api_key_env"] = api_key_env or args.upstream_key_env
+    for item in getattr(args, "backend_option", None) or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--backend-option {item!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        options[key.strip()] = value
     return make_backend(args.backend, **options)
 
 
