@@ -16,8 +16,8 @@ CATS = ("Hate", "SelfHarm", "Sexual", "Violence")
 
 
 def _run(fake, texts=TEXTS, **kw):
-    backend = AzureContentSafetyBackend(fake.url, api_key=KEY, **kw)
-    return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
+    with AzureContentSafetyBackend(fake.url, api_key=KEY, **kw) as backend:
+        return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
 
 
 @pytest.mark.parametrize("output_type", ["EightSeverityLevels", "FourSeverityLevels"])

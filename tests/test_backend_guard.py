@@ -27,8 +27,8 @@ GRANITE = "ibm-granite/granite-guardian-3.1-2b"
 
 
 def _run(fake, model, texts=TEXTS, **kw):
-    backend = GuardBackend(model, base_url=fake.url, **kw)
-    return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
+    with GuardBackend(model, base_url=fake.url, **kw) as backend:
+        return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
 
 
 def test_llama_guard_scores_are_the_verdict_and_code_probabilities():

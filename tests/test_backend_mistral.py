@@ -15,10 +15,10 @@ TEXTS = [f"text number {i}" for i in range(7)]
 
 
 def _run(fake, texts=TEXTS, **kw):
-    backend = MistralBackend(base_url=fake.url, api_key=KEY, **kw)
-    return modkit.moderate(
-        texts, backend=backend, cache=None, progress=False, max_retries=3, batch_size=4
-    )
+    with MistralBackend(base_url=fake.url, api_key=KEY, **kw) as backend:
+        return modkit.moderate(
+            texts, backend=backend, cache=None, progress=False, max_retries=3, batch_size=4
+        )
 
 
 def _check(fake, df, classified):

@@ -17,8 +17,8 @@ SPANISH = "el perro y la casa de los gatos es muy bonita"
 
 
 def _run(fake, texts=TEXTS, **kw):
-    backend = PerspectiveBackend(base_url=fake.url, api_key=KEY, **kw)
-    return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
+    with PerspectiveBackend(base_url=fake.url, api_key=KEY, **kw) as backend:
+        return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
 
 
 def test_summary_scores_under_attribute_names_and_the_wire_format():

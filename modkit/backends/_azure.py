@@ -109,6 +109,8 @@ class AzureContentSafetyBackend(SyncBackend):
         #: Recorded as the results' ``model``: the API version and the severity scale.
         self.model = f"content-safety-{api_version}:{output_type}"
         self._local = threading.local()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
 
     @property
     def cache_namespace(self) -> str:
@@ -124,6 +126,8 @@ class AzureContentSafetyBackend(SyncBackend):
         )
 
     def _client(self) -> Any:
+        if self.closed:
+            raise BackendError("this AzureContentSafetyBackend is closed; make a new one")
         client = getattr(self._local, "client", None)
         if client is None:
             try:
@@ -142,7 +146,18 @@ class AzureContentSafetyBackend(SyncBackend):
                 read_timeout=self.timeout,
             )
             self._local.client = client
+            with self._lock:
+                self._clients.append(client)
         return client
+
+    async def aclose(self) -> None:
+        """Close the SDK clients (one per worker thread) and the backend."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+        self._local = threading.local()
+        await super().aclose()
 
     def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
         return [self._score_one(t) for t in texts]

@@ -322,6 +322,8 @@ class GuardBackend(Backend):
         )
 
     def _get_client(self) -> Any:
+        if self.closed:
+            raise BackendError("this GuardBackend is closed; make a new one")
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             from openai import AsyncOpenAI
@@ -335,9 +337,11 @@ class GuardBackend(Backend):
             self._loop = loop
         return self._client
 
-    async def aclose(self) -> None:
-        client, self._client, self._loop = self._client, None, None
-        if client is not None:
+    async def arelease(self) -> None:
+        """Close the SDK client (its connections belong to one event loop)."""
+        client, loop = self._client, self._loop
+        self._client, self._loop = None, None
+        if client is not None and loop is asyncio.get_running_loop():
             await client.close()
 
     # ------------------------------------------------------------------ requests

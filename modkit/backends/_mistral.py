@@ -89,6 +89,8 @@ class MistralBackend(Backend):
         )
 
     def _get_client(self) -> Any:
+        if self.closed:
+            raise BackendError("this MistralBackend is closed; make a new one")
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             try:
@@ -105,9 +107,11 @@ class MistralBackend(Backend):
             self._loop = loop
         return self._client
 
-    async def aclose(self) -> None:
-        client, self._client, self._loop = self._client, None, None
-        if client is not None:
+    async def arelease(self) -> None:
+        """Close the SDK client (its connections belong to one event loop)."""
+        client, loop = self._client, self._loop
+        self._client, self._loop = None, None
+        if client is not None and loop is asyncio.get_running_loop():
             await client.__aexit__(None, None, None)
 
     def _conversation(self, text: str) -> list[dict[str, str]]:

@@ -116,6 +116,8 @@ class PerspectiveBackend(Backend):
     def _get_client(self) -> Any:
         import httpx2
 
+        if self.closed:
+            raise BackendError("this PerspectiveBackend is closed; make a new one")
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             headers = {"x-goog-api-key": self.__key.reveal()} if self.__key.reveal() else {}
@@ -125,9 +127,11 @@ class PerspectiveBackend(Backend):
             self._loop = loop
         return self._client
 
-    async def aclose(self) -> None:
-        client, self._client, self._loop = self._client, None, None
-        if client is not None:
+    async def arelease(self) -> None:
+        """Close the HTTP client (its connections belong to one event loop)."""
+        client, loop = self._client, self._loop
+        self._client, self._loop = None, None
+        if client is not None and loop is asyncio.get_running_loop():
             await client.aclose()
 
     async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
