@@ -9,7 +9,7 @@ export MODKIT_DATA_DIR := $(abspath $(or $(MODKIT_DATA_DIR),../shared/datasets))
 GIT ?= git
 NBPYTHON ?= $(abspath $(BIN))/python
 
-.PHONY: demo lab hooks test lint format venv clean
+.PHONY: demo lab hooks test lint format docs venv clean
 
 venv: $(STAMP)
 
@@ -32,16 +32,20 @@ hooks:
 	$(GIT) config diff.ipynb.textconv '"$(NBPYTHON)" -m nbstripout --keep-id -t'
 
 lint: $(STAMP)
-	$(BIN)/ruff check modkit tests benchmarks examples
-	$(BIN)/ruff format --check modkit tests benchmarks examples
+	$(BIN)/ruff check modkit tests benchmarks examples docs
+	$(BIN)/ruff format --check modkit tests benchmarks examples docs
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix modkit tests benchmarks examples
-	$(BIN)/ruff format modkit tests benchmarks examples
+	$(BIN)/ruff check --fix modkit tests benchmarks examples docs
+	$(BIN)/ruff format modkit tests benchmarks examples docs
+
+# The documentation site (mkdocs.yml), warnings are errors; written to site/.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 # Coverage of modkit by the whole suite; the floor is [tool.coverage.report] fail_under.
-test: lint
+test: lint docs
 	$(BIN)/python -m pytest --cov=modkit --cov-report=term:skip-covered
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
+	rm -rf $(VENV) reports site .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
