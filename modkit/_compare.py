@@ -261,15 +261,12 @@ def provider_gaps(table: pd.DataFrame) -> pd.DataFrame:
     rates = wide.to_numpy(dtype=float)
     has = ~np.isnan(rates).all(axis=1)
     names = np.asarray(wide.columns, dtype=object)
-    safe = np.where(np.isnan(rates), -np.inf, rates)
-    wide["most"] = np.where(has, names[np.argmax(safe, axis=1)], None)
-    safe = np.where(np.isnan(rates), np.inf, rates)
-    wide["least"] = np.where(has, names[np.argmin(safe, axis=1)], None)
-    with np.errstate(invalid="ignore"), pd.option_context("mode.chained_assignment", None):
-        wide["spread"] = np.nanmax(np.where(has[:, None], rates, 0), axis=1) - np.nanmin(
-            np.where(has[:, None], rates, 0), axis=1
-        )
-    wide.loc[~has, "spread"] = np.nan
+    high = np.where(np.isnan(rates), -np.inf, rates)
+    low = np.where(np.isnan(rates), np.inf, rates)
+    wide["most"] = np.where(has, names[np.argmax(high, axis=1)], None)
+    wide["least"] = np.where(has, names[np.argmin(low, axis=1)], None)
+    spread = np.where(has, high.max(axis=1) - low.min(axis=1), np.nan)
+    wide["spread"] = spread
     return wide.sort_values("spread", ascending=False, kind="stable").reset_index()
 
 
@@ -368,7 +365,7 @@ def pair_agreement(
     """Agreement and Cohen's kappa of two 0/1 decision vectors, with a bootstrap interval.
 
     Returns ``agreement`` (share equal), ``kappa``
-    (:func:`sklearn.metrics.cohen_kappa_score`; NaN when both vectors are constant) and
+    (:func:`sklearn.metrics.cohen_kappa_score`; NaN when both hold one same value) and
     ``kappa_low`` / ``kappa_high``: the percentile interval at ``level`` of ``n_boot``
     resamples of the rows (drawn as multinomial resamples of the 2x2 table).
     """
@@ -385,7 +382,7 @@ def pair_agreement(
     if n == 0:
         return out
     out["agreement"] = float((a == b).mean())
-    if len(set(a.tolist())) == 1 and len(set(b.tolist())) == 1:
+    if len(set(a.tolist()) | set(b.tolist())) == 1:  # chance agreement 1: undefined
         return out
     out["kappa"] = float(cohen_kappa_score(a, b))
     if n_boot:
