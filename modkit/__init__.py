@@ -18,6 +18,7 @@ from ._errors import (
     TransientBackendError,
 )
 from ._frame import category_columns
+from ._gate import CheckResult, GateReport, check_thresholds
 from ._io import read_table, write_table
 from ._migrate import Migration, default_mapping, fit_migration
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
@@ -68,10 +69,12 @@ __all__ = [
     "BatchRejectedError",
     "Cache",
     "CategoryThreshold",
+    "CheckResult",
     "DatasetError",
     "DatasetInfo",
     "Decision",
     "DriftReport",
+    "GateReport",
     "GuardBackend",
     "InputError",
     "ItemError",
@@ -100,6 +103,7 @@ __all__ = [
     "amoderate",
     "bias_metrics",
     "category_columns",
+    "check_thresholds",
     "compare_providers",
     "count_prompts",
     "counterfactual_gap",

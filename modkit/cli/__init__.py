@@ -27,6 +27,7 @@ _COMMANDS = (
     "_validate",
     "_apply",
     "_export",
+    "_check",
     "_notebook",
     "_lab",
     "_demo",

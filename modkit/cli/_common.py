@@ -1,15 +1,26 @@
-"""Options shared by the sub-commands that talk to a backend."""
+"""Options and helpers shared by the sub-commands (backends, cache, label alignment)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from .._cache import Cache
 from .._errors import InputError
 from ..backends import BACKEND_NAMES, Backend, backend_spec, make_backend
 
-__all__ = ["add_backend_options", "add_cache_options", "backend_from_args", "cache_from_args"]
+__all__ = [
+    "add_backend_options",
+    "add_cache_options",
+    "align_labels",
+    "backend_from_args",
+    "cache_from_args",
+    "row_name",
+]
 
 
 def add_backend_options(
@@ -88,3 +99,49 @@ def cache_from_args(args: argparse.Namespace) -> Cache | None:
     if args.no_cache:
         return None
     return Cache(args.cache) if args.cache else Cache()
+
+
+def row_name(path: str) -> Any:
+    """How rows of a table file are named in errors (CSV rows also by line)."""
+    csv = Path(path).suffix.lower() == ".csv"
+    return lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
+
+
+def align_labels(
+    scores: pd.DataFrame, labels: pd.DataFrame, on: str | None, scores_path: str, labels_path: str
+) -> pd.DataFrame:
+    """Labels re-indexed onto the scores' rows: by ``on``, by ``id``, else by position."""
+    key = on or ("id" if "id" in scores.columns and "id" in labels.columns else None)
+    if key is None:
+        if len(scores) != len(labels):
+            raise InputError(
+                f"{labels_path} has {len(labels)} rows but {scores_path} has "
+                f"{len(scores)}; give both an 'id' column or use --on COLUMN"
+            )
+        return labels.set_axis(scores.index)
+    for path, frame in ((scores_path, scores), (labels_path, labels)):
+        if key not in frame.columns:
+            raise InputError(f"{path}: no column {key!r} to match rows on")
+    dup = labels[key].duplicated()
+    if dup.any():
+        i = int(dup.to_numpy().argmax())
+        raise InputError(
+            f"{labels_path} {row_name(labels_path)(i)} column {key!r}: "
+            f"duplicate value {labels[key].iloc[i]!r}"
+        )
+    sdup = scores[key].duplicated()
+    if sdup.any():
+        i = int(sdup.to_numpy().argmax())
+        raise InputError(
+            f"{scores_path} {row_name(scores_path)(i)} column {key!r}: "
+            f"duplicate value {scores[key].iloc[i]!r}"
+        )
+    unknown = ~labels[key].isin(scores[key])
+    if unknown.any():
+        i = int(unknown.to_numpy().argmax())
+        raise InputError(
+            f"{labels_path} {row_name(labels_path)(i)} column {key!r}: "
+            f"{labels[key].iloc[i]!r} is not in {scores_path}"
+        )
+    pos = pd.Series(scores.index, index=scores[key].to_numpy())
+    return labels.set_axis(pos.loc[labels[key].to_numpy()].to_numpy())

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import pandas as pd
 
 from .._errors import InputError
 from .._io import read_table
@@ -13,6 +10,7 @@ from .._taxonomy import CATEGORIES
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ..thresholds._set import PROFILES, ThresholdFile
+from ._common import align_labels, row_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -92,49 +90,6 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
-def _row_name(path: str):
-    csv = Path(path).suffix.lower() == ".csv"
-    return lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
-
-
-def _align(scores: pd.DataFrame, labels: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
-    """Labels re-indexed onto the scores' rows."""
-    key = args.on or ("id" if "id" in scores.columns and "id" in labels.columns else None)
-    if key is None:
-        if len(scores) != len(labels):
-            raise InputError(
-                f"{args.labels} has {len(labels)} rows but {args.scores} has "
-                f"{len(scores)}; give both an 'id' column or use --on COLUMN"
-            )
-        return labels.set_axis(scores.index)
-    for path, frame in ((args.scores, scores), (args.labels, labels)):
-        if key not in frame.columns:
-            raise InputError(f"{path}: no column {key!r} to match rows on")
-    dup = labels[key].duplicated()
-    if dup.any():
-        i = int(dup.to_numpy().argmax())
-        raise InputError(
-            f"{args.labels} {_row_name(args.labels)(i)} column {key!r}: "
-            f"duplicate value {labels[key].iloc[i]!r}"
-        )
-    sdup = scores[key].duplicated()
-    if sdup.any():
-        i = int(sdup.to_numpy().argmax())
-        raise InputError(
-            f"{args.scores} {_row_name(args.scores)(i)} column {key!r}: "
-            f"duplicate value {scores[key].iloc[i]!r}"
-        )
-    unknown = ~labels[key].isin(scores[key])
-    if unknown.any():
-        i = int(unknown.to_numpy().argmax())
-        raise InputError(
-            f"{args.labels} {_row_name(args.labels)(i)} column {key!r}: "
-            f"{labels[key].iloc[i]!r} is not in {args.scores}"
-        )
-    pos = pd.Series(scores.index, index=scores[key].to_numpy())
-    return labels.set_axis(pos.loc[labels[key].to_numpy()].to_numpy())
-
-
 def run(args: argparse.Namespace) -> int:
     scores = read_table(args.scores).reset_index(drop=True)
     labels = read_table(args.labels).reset_index(drop=True)
@@ -148,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise InputError(f"{args.labels} has category columns {missing} that {args.scores} lacks")
     # Validate in each file's own row order so errors name the right row.
-    coerce_labels(labels, cats, source=args.labels, row_name=_row_name(args.labels))
-    coerce_scores(scores, cats, source=args.scores, row_name=_row_name(args.scores))
-    labels = _align(scores, labels, args)
+    coerce_labels(labels, cats, source=args.labels, row_name=row_name(args.labels))
+    coerce_scores(scores, cats, source=args.scores, row_name=row_name(args.scores))
+    labels = align_labels(scores, labels, args.on, args.scores, args.labels)
 
     objective: object = args.objective
     per = _pairs(args.objective_for, "--objective-for")

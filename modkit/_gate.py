@@ -1,0 +1,408 @@
+"""A CI gate: do a threshold file's promises and a bias gap still hold on new scores?"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pandas as pd
+
+from ._bias import counterfactual_gap
+from ._drift import decision_drift
+from ._errors import InputError
+from .thresholds import ThresholdSet, parse_objective
+
+__all__ = ["CheckResult", "GateReport", "check_thresholds"]
+
+_PROMISES = {"min_precision": "precision", "min_recall": "recall", "max_fpr": "fpr"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of the gate.
+
+    Attributes
+    ----------
+    kind : {"promise", "drift", "gap"}
+    name : str
+        What was checked, e.g. ``"violence block precision>=0.9"``.
+    status : {"pass", "fail", "skip"}
+    measured : float or None
+        The value on the new scores (a rate in [0, 1] or a score difference).
+    limit : float or None
+        The bound it is held to.
+    message : str
+        One line a person reads in the CI log.
+    details : dict
+        Counts and the parts of the measurement (JSON-serialisable).
+    """
+
+    kind: str
+    name: str
+    status: str
+    measured: float | None
+    limit: float | None
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GateReport:
+    """The checks of one :func:`check_thresholds` run; ``ok`` when none failed."""
+
+    checks: list[CheckResult]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed (skipped checks do not fail the gate)."""
+        return not self.failures
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        """The failed checks."""
+        return [c for c in self.checks if c.status == "fail"]
+
+    def counts(self) -> dict[str, int]:
+        """``{"pass": n, "fail": n, "skip": n}``."""
+        return {s: sum(c.status == s for c in self.checks) for s in ("pass", "fail", "skip")}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report: ``ok``, ``counts``, ``meta`` and every check."""
+        return {
+            "ok": self.ok,
+            "counts": self.counts(),
+            "meta": self.meta,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text (NaN written as ``null``)."""
+        return json.dumps(_finite(self.to_dict()), indent=2, ensure_ascii=False) + "\n"
+
+    def to_junit_xml(self, suite: str = "modkit check") -> str:
+        """A JUnit XML report: one ``testcase`` per check, ``failure`` / ``skipped``."""
+        counts = self.counts()
+        root = ET.Element("testsuites", name=suite)
+        ts = ET.SubElement(
+            root,
+            "testsuite",
+            name=suite,
+            tests=str(len(self.checks)),
+            failures=str(counts["fail"]),
+            skipped=str(counts["skip"]),
+            errors="0",
+        )
+        for c in self.checks:
+            case = ET.SubElement(ts, "testcase", classname=f"modkit.check.{c.kind}", name=c.name)
+            if c.status == "fail":
+                ET.SubElement(case, "failure", message=c.message, type=c.kind).text = c.message
+            elif c.status == "skip":
+                ET.SubElement(case, "skipped", message=c.message)
+            else:
+                ET.SubElement(case, "system-out").text = c.message
+        ET.indent(root)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+    def summary(self) -> str:
+        """One line per failed or skipped check, then the counts."""
+        lines = [f"{c.status.upper():<4} {c.name}: {c.message}" for c in self.checks]
+        n = self.counts()
+        verdict = "ok" if self.ok else "FAILED"
+        lines.append(f"{verdict}: {n['pass']} passed, {n['fail']} failed, {n['skip']} skipped")
+        return "\n".join(lines)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _finite(obj.item())
+    return obj
+
+
+def _rate(metric: str, s: np.ndarray, y: np.ndarray, t: float) -> tuple[float, int, int]:
+    """The metric at ``score >= t`` with its numerator and denominator."""
+    flag = s >= t
+    if metric == "precision":
+        k, n = int((flag & y).sum()), int(flag.sum())
+    elif metric == "recall":
+        k, n = int((flag & y).sum()), int(y.sum())
+    else:  # fpr
+        k, n = int((flag & ~y).sum()), int((~y).sum())
+    return (k / n if n else float("nan")), k, n
+
+
+def _violated(metric: str, k: int, n: int, target: float, confidence: float | None) -> bool:
+    """Whether the promise is broken: at the point estimate, or at ``confidence``."""
+    if confidence is None:
+        value = k / n
+        return value > target if metric == "fpr" else value < target
+    from scipy.stats import beta
+
+    alpha = 1.0 - confidence
+    if metric == "fpr":  # broken when even the lower bound is above the target
+        lower = 0.0 if k == 0 else float(beta.ppf(alpha, k, n - k + 1))
+        return lower > target
+    upper = 1.0 if k == n else float(beta.ppf(1 - alpha, k + 1, n - k))
+    return upper < target
+
+
+def _promise_checks(
+    ts: ThresholdSet,
+    results: pd.DataFrame,
+    labels: pd.DataFrame,
+    confidence: float | None,
+) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    for cat, ct in ts.categories.items():
+        for which, threshold, spec, status in (
+            ("block", ct.block, ct.objective, ct.status),
+            ("review", ct.review, ct.review_objective, ct.review_status),
+        ):
+            if not spec or spec == "manual":
+                continue
+            try:
+                obj = parse_objective(spec)
+            except InputError:
+                continue
+            metric = _PROMISES.get(obj.kind)
+            if metric is None:
+                continue  # f1, cost, fixed: an optimum, not a promise
+            target = float(obj.target)  # type: ignore[arg-type]
+            name = f"{cat} {which} {spec}"
+            if threshold is None or status not in ("ok", None):
+                out.append(
+                    CheckResult(
+                        "promise",
+                        name,
+                        "skip",
+                        None,
+                        target,
+                        f"no {which} threshold in the file (status {status}): nothing promised",
+                    )
+                )
+                continue
+            if cat not in labels.columns or cat not in results.columns:
+                out.append(
+                    CheckResult("promise", name, "skip", None, target, "no labels or scores for it")
+                )
+                continue
+            s = pd.to_numeric(results[cat], errors="coerce").to_numpy(dtype=float)
+            y = pd.to_numeric(labels[cat], errors="coerce").to_numpy(dtype=float)
+            keep = ~np.isnan(s) & ~np.isnan(y)
+            s, yb = s[keep], y[keep] == 1
+            value, k, n = _rate(metric, s, yb, float(threshold))
+            details = {"threshold": float(threshold), "k": k, "n": n, "n_rows": int(keep.sum())}
+            if n == 0:
+                out.append(
+                    CheckResult(
+                        "promise",
+                        name,
+                        "skip",
+                        None,
+                        target,
+                        f"{metric} undefined on the new rows (0 in its denominator)",
+                        details,
+                    )
+                )
+                continue
+            broken = _violated(metric, k, n, target, confidence)
+            how = "" if confidence is None else f" (at confidence {confidence:g})"
+            verb = "broken" if broken else "holds"
+            out.append(
+                CheckResult(
+                    "promise",
+                    name,
+                    "fail" if broken else "pass",
+                    value,
+                    target,
+                    f"{metric} {value:.3f} ({k}/{n}) at {which} >= {threshold:.4g}: "
+                    f"promise {spec} {verb}{how}",
+                    details,
+                )
+            )
+    return out
+
+
+def _gap_checks(
+    results: pd.DataFrame,
+    baseline: pd.DataFrame | None,
+    slot: str,
+    categories: Sequence[str],
+    max_gap: float | None,
+    tolerance: float,
+) -> list[CheckResult]:
+    by = "template_id" if "template_id" in results.columns else None  # else: one template
+    new = counterfactual_gap(results, slot, by=by, categories=categories)
+    old = (
+        None
+        if baseline is None
+        else counterfactual_gap(baseline, slot, by=by, categories=categories)
+    )
+    key_cols = [c for c in new.columns if c not in _GAP_COLS]
+    out: list[CheckResult] = []
+    old_gap: dict[tuple, float] = {}
+    if old is not None:
+        for _, row in old.iterrows():
+            old_gap[tuple(row[c] for c in [*key_cols, "category"])] = float(row["gap"])
+    for _, row in new.iterrows():
+        key = tuple(row[c] for c in [*key_cols, "category"])
+        name = f"gap over {slot}: " + " · ".join(str(k) for k in key)
+        gap = float(row["gap"])
+        limits = []
+        if max_gap is not None:
+            limits.append(max_gap)
+        if key in old_gap:
+            limits.append(old_gap[key] + tolerance)
+        details = {
+            "max_value": str(row["max_value"]),
+            "max_score": float(row["max_score"]),
+            "min_value": str(row["min_value"]),
+            "min_score": float(row["min_score"]),
+            "baseline_gap": old_gap.get(key),
+        }
+        if not limits:
+            continue
+        limit = min(limits)
+        bad = gap > limit
+        base = f", baseline {old_gap[key]:.3f} + {tolerance:g}" if key in old_gap else ""
+        out.append(
+            CheckResult(
+                "gap",
+                name,
+                "fail" if bad else "pass",
+                gap,
+                limit,
+                f"gap {gap:.3f} ({row['min_value']} {row['min_score']:.3f} .. "
+                f"{row['max_value']} {row['max_score']:.3f}), limit {limit:.3f}{base}",
+                details,
+            )
+        )
+    return out
+
+
+_GAP_COLS = {
+    "category",
+    "gap",
+    "max_value",
+    "max_score",
+    "min_value",
+    "min_score",
+    "mean",
+    "n_values",
+    "n",
+}
+
+
+def check_thresholds(
+    thresholds: ThresholdSet,
+    results: pd.DataFrame,
+    *,
+    labels: pd.DataFrame | None = None,
+    baseline: pd.DataFrame | None = None,
+    confidence: float | None = None,
+    max_changed: float | None = None,
+    gap_by: str | None = None,
+    gap_categories: Sequence[str] | None = None,
+    max_gap: float | None = None,
+    gap_tolerance: float = 0.05,
+) -> GateReport:
+    """Check a threshold file's promises and bias gaps against new scores.
+
+    Parameters
+    ----------
+    thresholds : ThresholdSet
+        One profile of the threshold file.
+    results : pandas.DataFrame
+        The new scores (a results frame: one float column per category key).
+    labels : pandas.DataFrame, optional
+        0/1/NaN per category key, aligned with ``results`` by index. With it, every
+        constrained objective of the file (``precision>=P``, ``recall>=R``, ``fpr<=X``, for
+        block and for review) is measured at the file's threshold on the new rows (flag
+        when score >= threshold). ``f1``, ``fbeta``, ``cost`` and ``fixed`` promise no
+        level and are not checked; a category without a threshold is skipped.
+    baseline : pandas.DataFrame, optional
+        The same prompts scored before (matched by ``text``): enables the drift check
+        (``max_changed``) and gap limits relative to the baseline.
+    confidence : float in (0, 1), optional
+        Fail a promise only when the data show it broken at this confidence (the
+        one-sided Clopper-Pearson bound is on the wrong side of the target). Default:
+        the point estimate must meet the target.
+    max_changed : float, optional
+        With ``baseline``: fail when more than this share of prompts change action.
+    gap_by : str, optional
+        A slot column: check :func:`modkit.counterfactual_gap` per template (the
+        ``template_id`` column; without one, all rows are one template) and category.
+    gap_categories : list of str, optional
+        Categories for the gap check (default: those of the threshold set).
+    max_gap : float, optional
+        Fail a template x category whose gap exceeds this.
+    gap_tolerance : float, default 0.05
+        With ``baseline``: fail a gap that grew by more than this over the baseline's.
+
+    Returns
+    -------
+    GateReport
+        ``ok`` is False when any check failed.
+
+    Raises
+    ------
+    InputError
+        Nothing to check (no labels, no baseline, no gap slot), a bad bound, or the
+        baseline and the new scores do not cover the same prompts.
+    """
+    if labels is None and baseline is None and gap_by is None:
+        raise InputError("nothing to check: give labels, a baseline or a gap slot")
+    for name, value in (("confidence", confidence), ("max_changed", max_changed)):
+        if value is not None and not 0.0 <= float(value) <= 1.0:
+            raise InputError(f"{name} must be in [0, 1], got {value}")
+    if gap_by is not None and max_gap is None and baseline is None:
+        raise InputError("the gap check needs max_gap or a baseline to compare with")
+    checks: list[CheckResult] = []
+    meta: dict[str, Any] = {"n_rows": len(results), "profile": thresholds.profile}
+    if "model" in results.columns and len(results):
+        meta["model"] = str(results["model"].iloc[0])
+    meta["thresholds_model"] = thresholds.model
+    if labels is not None:
+        if len(labels) != len(results) or not labels.index.equals(results.index):
+            raise InputError("labels must be aligned with the new scores (same index)")
+        checks += _promise_checks(thresholds, results, labels, confidence)
+    if baseline is not None:
+        drift = decision_drift(baseline, results, thresholds, names=("baseline", "new"))
+        changed = float(drift.decisions["changed"].mean()) if len(drift.decisions) else 0.0
+        n_changed = int(drift.decisions["changed"].sum())
+        transitions = {
+            str(k): int(v)
+            for k, v in drift.decisions.loc[drift.decisions["changed"], "transition"]
+            .value_counts()
+            .items()
+        }
+        if max_changed is not None:
+            bad = changed > max_changed
+            checks.append(
+                CheckResult(
+                    "drift",
+                    "decisions changed vs baseline",
+                    "fail" if bad else "pass",
+                    changed,
+                    float(max_changed),
+                    f"{n_changed} of {len(drift.decisions)} prompts changed action "
+                    f"({changed:.1%}; limit {max_changed:.1%})"
+                    + (f": {transitions}" if transitions else ""),
+                    {"n_changed": n_changed, "transitions": transitions},
+                )
+            )
+    if gap_by is not None:
+        cats = list(gap_categories or [c for c in thresholds.categories if c in results.columns])
+        checks += _gap_checks(results, baseline, gap_by, cats, max_gap, gap_tolerance)
+    return GateReport(checks, meta)
