@@ -136,7 +136,16 @@ def test_models_and_healthz(fake_srv):
         with pytest.raises(openai.NotFoundError):
             client.get("/no/such/route", cast_to=object)
     with urllib.request.urlopen(fake_srv.url.replace("/v1", "/healthz"), timeout=30) as r:
-        assert json.load(r) == {"status": "ok", "backend": "fake", "model": FakeBackend.model}
+        health = json.load(r)
+    assert health == {
+        "status": "ok",
+        "backend": "fake",
+        "model": FakeBackend.model,
+        "scoring": 0,
+        "queued": 0,
+        "max_concurrent": ServerLimits().max_concurrent,
+        "max_queue": ServerLimits().max_queue,
+    }
 
 
 def _error(exc_info) -> dict:

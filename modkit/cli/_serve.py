@@ -10,11 +10,47 @@ import sys
 from .._errors import InputError
 from ._common import add_backend_options, add_cache_options, backend_from_args
 
+#: ``--flag`` help per field of ServerLimits / HTTPOptions (the default is appended).
+_LIMIT_HELP = {
+    "max_inputs": "texts per request",
+    "max_input_chars": "characters per text",
+    "max_body_bytes": "bytes per request body",
+    "max_request_chars": "work budget: characters over all texts of a request",
+}
+_LOAD_HELP = {
+    "max_concurrent": "requests scored at once",
+    "max_queue": "requests waiting to be scored; more get 429 at once",
+    "scoring_timeout": "seconds from arrival to answer; later 503",
+    "body_timeout": "seconds to receive a request body; later 408",
+}
+_HTTP_HELP = {
+    "limit_concurrency": "connections at once; more get 503",
+    "keep_alive_timeout": "seconds an idle keep-alive connection stays open",
+    "header_timeout": "seconds a new connection has to send its headers",
+    "max_header_bytes": "bytes of request line plus headers",
+}
+
+
+def _add_fields(
+    p: argparse.ArgumentParser, title: str, defaults: object, helps: dict[str, str]
+) -> None:
+    """One ``--field-name`` option per field, typed and defaulted like the dataclass."""
+    group = p.add_argument_group(title)
+    for field, text in helps.items():
+        value = getattr(defaults, field)
+        group.add_argument(
+            "--" + field.replace("_", "-"),
+            type=type(value),
+            default=value,
+            help=f"{text} (default {value:g})"
+            if isinstance(value, float)
+            else f"{text} (default {value})",
+        )
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..server import ServerLimits
+    from ..server import HTTPOptions, ServerLimits
 
-    d = ServerLimits()
     p = sub.add_parser(
         "serve",
         help="serve a backend over an OpenAI-compatible HTTP API",
@@ -33,25 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_backend_options(p, key_flag="--upstream-api-key-env")
     add_cache_options(p)
-    limits = p.add_argument_group("limits (over a limit: HTTP 400)")
-    limits.add_argument(
-        "--max-inputs",
-        type=int,
-        default=d.max_inputs,
-        help=f"texts per request (default {d.max_inputs})",
-    )
-    limits.add_argument(
-        "--max-input-chars",
-        type=int,
-        default=d.max_input_chars,
-        help=f"characters per text (default {d.max_input_chars})",
-    )
-    limits.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=d.max_body_bytes,
-        help=f"bytes per request body (default {d.max_body_bytes})",
-    )
+    _add_fields(p, "limits (over a limit: HTTP 400)", ServerLimits(), _LIMIT_HELP)
+    _add_fields(p, "load (overload: HTTP 429 / 503 with Retry-After)", ServerLimits(), _LOAD_HELP)
+    _add_fields(p, "connections (uvicorn)", HTTPOptions(), _HTTP_HELP)
     p.add_argument(
         "--thresholds",
         metavar="FILE",
@@ -70,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._cache import Cache
-    from ..server import ServerLimits, create_app, serve
+    from ..server import HTTPOptions, ServerLimits, create_app, serve
 
     api_key = None
     if args.api_key_env:
@@ -85,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             "anyone who can reach this port can use the backend",
             file=sys.stderr,
         )
-    limits = ServerLimits(args.max_inputs, args.max_input_chars, args.max_body_bytes)
+    limits = ServerLimits(**{f: getattr(args, f) for f in (*_LIMIT_HELP, *_LOAD_HELP)})
+    http = HTTPOptions(**{f: getattr(args, f) for f in _HTTP_HELP})
     postprocess = None
     if args.thresholds:  # a bad file fails here, before the backend loads
         from ..thresholds import load_thresholds, threshold_postprocess
@@ -107,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        serve(app, host=args.host, port=args.port, access_log=not args.no_access_log)
+        serve(app, host=args.host, port=args.port, access_log=not args.no_access_log, http=http)
     finally:
         backend.close()  # made here, so closed here
         if cache is not None:

@@ -5,9 +5,11 @@
 """
 
 from ._app import Postprocess, ServerLimits, create_app
+from ._http import HTTPOptions
 from ._run import ServeProcess, ServerThread, free_port, serve
 
 __all__ = [
+    "HTTPOptions",
     "Postprocess",
     "ServeProcess",
     "ServerLimits",

@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._cache import Cache, cache_key
@@ -31,6 +31,8 @@ from .._errors import (
 from .._result import ItemError, ModerationResult
 from .._text import utf8_problem
 from ..backends import Backend
+from ._admission import Admission, Overloaded, ScoringTimeout
+from ._openapi import openapi_document
 
 __all__ = ["ServerLimits", "create_app"]
 
@@ -42,7 +44,7 @@ Postprocess = Callable[[ModerationResult], ModerationResult]
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """Size limits of one ``POST /v1/moderations`` request; over a limit is a 400.
+    """Limits of the server's work; a request over a size limit gets a 400.
 
     Attributes
     ----------
@@ -52,18 +54,47 @@ class ServerLimits:
         Characters in one text.
     max_body_bytes : int, default 8 MiB
         Bytes of the request body.
+    max_request_chars : int, default 65536
+        The work budget of one request: characters over all its texts (scoring time
+        grows with it; the local scorer takes about 10 s for 32k characters on 2 cores).
+    max_concurrent : int, default 4
+        Requests scored at once.
+    max_queue : int, default 32
+        Requests waiting for a scoring slot; when full, a request gets 429 with
+        ``Retry-After`` at once and ``/healthz`` says ``overloaded`` (503).
+    scoring_timeout : float, default 60
+        Seconds from a request's arrival to its answer (waiting included); later, 503
+        with ``Retry-After``. The work goes on to the end and its results are cached.
+    body_timeout : float, default 30
+        Seconds to receive a request's body; later, 408.
     """
 
     max_inputs: int = 256
     max_input_chars: int = 32_768
     max_body_bytes: int = 8 * 1024 * 1024
+    max_request_chars: int = 65_536
+    max_concurrent: int = 4
+    max_queue: int = 32
+    scoring_timeout: float = 60.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("max_inputs", "max_input_chars", "max_body_bytes"):
+        for name in (
+            "max_inputs",
+            "max_input_chars",
+            "max_body_bytes",
+            "max_request_chars",
+            "max_concurrent",
+        ):
             if getattr(self, name) < 1:
                 raise InputError(
                     f"server limit {name} must be at least 1, got {getattr(self, name)}"
                 )
+        if self.max_queue < 0:
+            raise InputError(f"server limit max_queue must be at least 0, got {self.max_queue}")
+        for name in ("scoring_timeout", "body_timeout"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"server limit {name} must be > 0, got {getattr(self, name)}")
 
 
 class _RequestError(Exception):
@@ -112,7 +143,8 @@ def create_app(
 
     Routes: ``POST /v1/moderations`` (``input``: a string, a list of strings, or a list
     of ``{"type": "text", "text": ...}`` objects; optional ``model``), ``GET
-    /v1/models``, ``GET /v1/models/{id}`` and ``GET /healthz``.
+    /v1/models``, ``GET /v1/models/{id}``, ``GET /healthz`` (``overloaded`` and a 503
+    when the queue is full) and ``GET /openapi.json`` (this API as OpenAPI 3.1).
 
     Parameters
     ----------
@@ -164,13 +196,33 @@ def create_app(
                 code="invalid_api_key",
             )
 
+    admission = Admission(limits.max_concurrent, limits.max_queue, limits.scoring_timeout)
+
     async def moderations(request: Request) -> JSONResponse:
         check_auth(request)
         texts = await _read_inputs(request, limits)
         try:
-            results = await _score(backend, cache, texts)
+            results = await admission.run(lambda: _score(backend, cache, texts))
         except _RequestError:
             raise
+        except Overloaded as exc:
+            raise _RequestError(
+                429,
+                f"this server is busy ({admission.active} requests scoring, "
+                f"{admission.waiting} waiting): retry after {exc.retry_after} s",
+                type="requests",
+                code="server_overloaded",
+                headers={"retry-after": str(exc.retry_after)},
+            ) from None
+        except ScoringTimeout as exc:
+            raise _RequestError(
+                503,
+                f"not scored within {exc.timeout:g} s (the server is busy or the texts are "
+                f"long): retry after {exc.retry_after} s",
+                type="server_error",
+                code="timeout",
+                headers={"retry-after": str(exc.retry_after)},
+            ) from None
         except Exception as exc:  # a backend bug: answer 500, keep serving
             logger.error("backend %r failed: %s", backend.name, type(exc).__name__)
             raise _RequestError(
@@ -209,7 +261,23 @@ def create_app(
         return JSONResponse(_model_card(name))
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "backend": backend.name, "model": backend.model})
+        state = admission.status()
+        body = {"status": state.pop("status"), "backend": backend.name, "model": backend.model}
+        return JSONResponse({**body, **state}, status_code=503 if admission.overloaded else 200)
+
+    document = openapi_document(
+        model=backend.model,
+        max_inputs=limits.max_inputs,
+        max_input_chars=limits.max_input_chars,
+        auth=key_digest is not None,
+    )
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        logger.info("client disconnected before its request body was complete")
+        return Response(status_code=400)  # nobody is listening: never sent
 
     async def request_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, _RequestError)
@@ -239,11 +307,13 @@ def create_app(
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/models/{model:path}", model, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
         exception_handlers={
             _RequestError: request_error,
+            ClientDisconnect: client_gone,
             HTTPException: http_error,
             Exception: internal_error,
         },
@@ -251,6 +321,7 @@ def create_app(
     )
     app.state.backend = backend
     app.state.limits = limits
+    app.state.admission = admission
     return app
 
 
@@ -269,25 +340,15 @@ async def _read_inputs(request: Request, limits: ServerLimits) -> list[str]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise _too_big(int(declared), limits)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.max_body_bytes:
-            raise _too_big(size, limits)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
     try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = (
-            f" at line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else ""
-        )
+        raw = await asyncio.wait_for(_read_body(request, limits), limits.body_timeout)
+    except TimeoutError:
         raise _RequestError(
-            400, f"the request body is not valid JSON{where}", code="invalid_json"
+            408,
+            f"the request body did not arrive within {limits.body_timeout:g} s",
+            code="request_timeout",
         ) from None
+    payload = _parse_json(raw)
     if not isinstance(payload, dict):
         raise _RequestError(400, "the request body must be a JSON object", code="invalid_json")
     model = payload.get("model")
@@ -301,6 +362,35 @@ async def _read_inputs(request: Request, limits: ServerLimits) -> list[str]:
             code="missing_required_parameter",
         )
     return _texts(payload["input"], limits)
+
+
+async def _read_body(request: Request, limits: ServerLimits) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise _too_big(size, limits)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON; anything the parser refuses is the client's 400 ``invalid_json``."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        where = f" at line {exc.lineno} column {exc.colno}"
+        reason = exc.msg
+    except UnicodeDecodeError:
+        where, reason = "", "not UTF-8"
+    except RecursionError:
+        where, reason = "", "nested too deeply"
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        where, reason = "", str(exc).split(":")[0]
+    raise _RequestError(
+        400, f"the request body is not valid JSON{where} ({reason})", code="invalid_json"
+    )
 
 
 def _too_big(size: int, limits: ServerLimits) -> _RequestError:
@@ -333,6 +423,7 @@ def _texts(value: Any, limits: ServerLimits) -> list[str]:
             code="too_many_inputs",
         )
     texts: list[str] = []
+    total = 0
     for i, item in enumerate(items):
         text = _one_text(item, i)
         problem = utf8_problem(text)
@@ -347,6 +438,16 @@ def _texts(value: Any, limits: ServerLimits) -> list[str]:
                 f"{limits.max_input_chars} per input",
                 param=f"input[{i}]",
                 code="input_too_long",
+            )
+        total += len(text)
+        if total > limits.max_request_chars:
+            raise _RequestError(
+                400,
+                f"the texts of this request hold more than this server's work budget of "
+                f"{limits.max_request_chars} characters per request (reached at input[{i}]): "
+                "send fewer or shorter texts per request",
+                param="input",
+                code="request_too_large",
             )
         texts.append(text)
     return texts

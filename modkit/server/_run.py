@@ -16,6 +16,7 @@ from typing import Any
 
 from .._errors import ModkitError
 from ..backends import Backend
+from ._http import HTTPOptions
 
 __all__ = ["ServeProcess", "ServerThread", "free_port", "serve"]
 
@@ -37,6 +38,7 @@ def serve(
     port: int = 8000,
     log_level: str = "info",
     access_log: bool = True,
+    http: HTTPOptions | None = None,
     **app_kwargs: Any,
 ) -> None:
     """Serve a backend (or an app from :func:`create_app`) with uvicorn until stopped.
@@ -53,13 +55,22 @@ def serve(
         uvicorn's log level.
     access_log : bool, default True
         Log one line per request (method, path, status; never headers).
+    http : HTTPOptions, optional
+        Connection limit, keep-alive and header timeouts (default :class:`HTTPOptions`).
     **app_kwargs
         ``cache``, ``api_key``, ``postprocess``, ``limits`` for :func:`create_app`.
     """
     import uvicorn
 
     app = _as_app(app_or_backend, app_kwargs)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        **(http or HTTPOptions()).uvicorn_kwargs(),
+    )
 
 
 class ServerThread:
@@ -75,14 +86,23 @@ class ServerThread:
     host : str, default "127.0.0.1"
     port : int, default 0
         0 picks a free port; read it from :attr:`port`.
+    http : HTTPOptions, optional
+        Connection limit, keep-alive and header timeouts (default :class:`HTTPOptions`).
     **app_kwargs
         Passed to :func:`create_app`.
     """
 
     def __init__(
-        self, app_or_backend: Any, *, host: str = "127.0.0.1", port: int = 0, **app_kwargs: Any
+        self,
+        app_or_backend: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        http: HTTPOptions | None = None,
+        **app_kwargs: Any,
     ) -> None:
         self.app = _as_app(app_or_backend, app_kwargs)
+        self.http = http or HTTPOptions()
         self.host = host
         self.port = port
         self._server: Any = None
@@ -103,7 +123,12 @@ class ServerThread:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="on", log_level="warning"
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            log_level="warning",
+            **self.http.uvicorn_kwargs(),
         )
         self._server = uvicorn.Server(config)
 
