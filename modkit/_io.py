@@ -248,10 +248,8 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         The extension is not an output format, or the path is a directory (or a link
         to one) or cannot be written; the message names the path.
     """
-    path = Path(path)
-    suffix = _suffix(path, OUTPUT_FORMATS, "output")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a file name ending in {suffix}")
+    path = check_output(path)
+    suffix = path.suffix.lower()
     writer = {".csv": _write_csv, ".jsonl": _write_jsonl, ".parquet": _write_parquet}[suffix]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -297,6 +295,40 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that a table can be written at ``path``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        The path is a directory or a link to one, its extension is not an output
+        format, a parent is not a folder, or its folder is not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(
+            f"{path}: is a directory{' (a link to one)' if path.is_symlink() else ''}; "
+            f"give a file name ending in {', '.join(OUTPUT_FORMATS)}"
+        )
+    _suffix(path, OUTPUT_FORMATS, "output")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{path}: cannot write: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot write: no permission to create files in {folder}")
+    return path
 
 
 def _without_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -376,4 +408,13 @@ def _write_jsonl(frame: pd.DataFrame, tmp: Path) -> None:
 
 
 def _write_parquet(frame: pd.DataFrame, tmp: Path) -> None:
-    frame.to_parquet(tmp, index=False)
+    import pyarrow as pa
+
+    try:
+        frame.to_parquet(tmp, index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        if isinstance(exc, UnicodeEncodeError):
+            raise
+        raise InputError(
+            f"cannot write parquet: {exc} (a column mixing types? write .jsonl instead)"
+        ) from None

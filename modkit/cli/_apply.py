@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._io import read_table, write_table
+from .._io import check_output, read_table, write_table
 from ..thresholds._set import PROFILES, load_thresholds
 
 _KEEP = ("id", "text")
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output)
     ts = load_thresholds(args.thresholds, profile=args.profile)
     scores = read_table(args.scores)
     decisions = ts.apply(scores, missing="ignore" if args.ignore_missing else "error")

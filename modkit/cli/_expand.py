@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .._errors import InputError
-from .._io import write_table
+from .._io import check_output, write_table
 from ..templates import DEFAULT_LIMIT, TemplateSuite, count_prompts, expand, load_wildcards
 from ..templates._expand import as_suite
 
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.output:
         raise InputError("-o/--output is required (or use --count)")
+    check_output(args.output)
     frame = expand(suite, sample=args.sample, seed=args.seed, limit=args.limit or None)
     write_table(frame, args.output)
     print(

@@ -7,7 +7,7 @@ import sys
 
 from .._batch import BatchAPI
 from .._errors import InputError
-from .._io import read_table, write_table
+from .._io import check_output, read_table, write_table
 from .._runner import moderate
 from ._common import add_backend_options, add_cache_options, backend_from_args, cache_from_args
 
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 "drop --no-cache"
             )
         via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
+    check_output(args.output)  # before any work: never score what cannot be written
     frame = read_table(args.input, text_column=args.text_column)
     backend = backend_from_args(args)
     cache = cache_from_args(args)
@@ -81,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         partial = getattr(exc, "partial", None)
         if partial is not None:
+            scored = int((~partial["error"].astype(bool)).sum())
             write_table(partial, args.output)
             print(
-                f"modkit moderate: partial results written to {args.output}",
+                f"modkit moderate: partial results written to {args.output} "
+                f"({scored} of {len(partial)} rows scored)",
                 file=sys.stderr,
             )
         raise

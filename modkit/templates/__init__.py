@@ -10,11 +10,12 @@ Grammar in brief (see the README for the full description):
 - the same ``{group}`` twice in one template takes the same value; ``{group#2}`` is an
   independent draw from the same list (its column is ``group#2``);
 - ``\\{``, ``\\}``, ``\\|``, ``\\:`` and ``\\\\`` stand for the literal characters;
-  whitespace is kept as written (except one space right after ``name:``).
+  whitespace is kept as written (except one space right after ``name:``);
+- slots nest, and wildcards refer to wildcards, at most ``MAX_NESTING`` (64) deep.
 """
 
 from ._expand import DEFAULT_LIMIT, count_prompts, expand
-from ._grammar import TemplateError, escape
+from ._grammar import MAX_NESTING, TemplateError, escape
 from ._model import (
     Template,
     TemplateSuite,
@@ -27,6 +28,7 @@ from ._suites import dixon_suite, hatecheck_suite
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "MAX_NESTING",
     "Template",
     "TemplateError",
     "TemplateSuite",

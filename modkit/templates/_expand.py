@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._grammar import Choice, Literal, Node, Reference, TemplateError, parse_nodes
+from ._grammar import MAX_NESTING, Choice, Literal, Node, Reference, TemplateError, parse_nodes
 from ._model import (
     RESERVED_COLUMNS,
     Template,
@@ -166,6 +166,11 @@ class _Compiler:
         if name in stack:
             cycle = " -> ".join((*stack[stack.index(name) :], name))
             raise TemplateError(f"wildcard cycle: {cycle}", position=ref.position)
+        if len(stack) >= MAX_NESTING:
+            chain = " -> ".join((*stack[:2], "...", *stack[-2:], name))
+            raise TemplateError(
+                f"wildcards nested more than {MAX_NESTING} deep: {chain}", position=ref.position
+            )
         if name not in self._counts:
             total = 0
             for value, nodes in self._parse_values(name):
@@ -451,14 +456,21 @@ def expand(
         raise TemplateError(f"sample must be a non-negative integer, got {sample!r}")
     if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 0):
         raise TemplateError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise TemplateError(f"seed must be a non-negative integer, got {seed!r}")
     suite = as_suite(templates, wildcards)
-    compiler, plans = _plans(suite)
-    total = sum(p.count for p in plans)
-    n = total if sample is None else min(int(sample), total)
-    if limit is not None and n > limit:
-        raise _too_many(plans, total, limit, None if sample is None else n)
-    for plan in plans:
-        compiler.materialise(plan)
+    try:
+        compiler, plans = _plans(suite)
+        total = sum(p.count for p in plans)
+        n = total if sample is None else min(int(sample), total)
+        if limit is not None and n > limit:
+            raise _too_many(plans, total, limit, None if sample is None else n)
+        for plan in plans:
+            compiler.materialise(plan)
+    except RecursionError:  # slots within wildcards within slots...: each level is bounded
+        raise TemplateError(
+            "templates nested too deeply (slots within wildcards within slots): flatten them"
+        ) from None
     index = _draw(total, n, seed)
     return _build_frame(suite, plans, index)
 

@@ -158,10 +158,15 @@ class Choice:
 Node = Literal | Reference | Choice
 
 
+#: Deepest nesting of slots (``{a|{b|{c}}}``) and of wildcard references accepted.
+MAX_NESTING = 64
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.i = 0
+        self.depth = 0
 
     def error(self, message: str, position: int) -> TemplateError:
         return TemplateError(message, position=position, text=self.text)
@@ -203,6 +208,15 @@ class _Parser:
         return nodes
 
     def group(self) -> Node:
+        if self.depth >= MAX_NESTING:
+            raise self.error(f"slots nested more than {MAX_NESTING} deep", self.i)
+        self.depth += 1
+        try:
+            return self._group()
+        finally:
+            self.depth -= 1
+
+    def _group(self) -> Node:
         text = self.text
         start = self.i
         self.i += 1  # the "{"
