@@ -7,6 +7,14 @@ from typing import Any
 
 from ._fake_http import ProviderFake, Reply, fake_score
 
+#: The harm kinds each category reacts to.
+_KINDS = {
+    "Hate": {"hate", "insult"},
+    "SelfHarm": {"selfharm"},
+    "Sexual": {"sexual"},
+    "Violence": {"violence"},
+}
+
 __all__ = ["AzureContentSafetyFake"]
 
 _CATEGORIES = ("Hate", "SelfHarm", "Sexual", "Violence")
@@ -51,7 +59,7 @@ class AzureContentSafetyFake(ProviderFake):
 
     def severity(self, text: str, category: str, output_type: str = "EightSeverityLevels") -> int:
         """The severity this fake gives ``text`` in ``category``."""
-        eight = min(7, int(8 * fake_score(text, category, self.bias)))
+        eight = min(7, int(8 * fake_score(text, category, self.bias, _KINDS.get(category))))
         return eight if output_type == "EightSeverityLevels" else (eight // 2) * 2
 
     def is_scored_path(self, path: str) -> bool:

@@ -22,6 +22,21 @@ _RISKS = (
     "sexual_content",
     "unethical_behavior",
 )
+#: The harm kinds each category reacts to (codes and policies; others: every kind).
+_KINDS: dict[str, set[str]] = {
+    "S1": {"violence"},
+    "S10": {"hate"},
+    "S11": {"selfharm"},
+    "S12": {"sexual"},
+    "Dangerous Content": {"violence", "selfharm"},
+    "Harassment": {"insult", "violence"},
+    "Hate Speech": {"hate"},
+    "Sexually Explicit Information": {"sexual"},
+    "social_bias": {"hate"},
+    "violence": {"violence"},
+    "profanity": {"insult"},
+    "sexual_content": {"sexual"},
+}
 _GUIDELINE = re.compile(r'^"No ([^"]+)":')
 _MASS = 0.97  # probability the verdict alternatives share; the rest goes to filler tokens
 
@@ -71,16 +86,21 @@ class GuardModelFake(ProviderFake):
         """Llama Guard's P(unsafe) for ``text``, in (0.01, 0.99)."""
         return 0.01 + 0.98 * fake_score(text, "unsafe", self.bias)
 
-    @staticmethod
-    def code_weights(text: str) -> dict[str, float]:
-        """P(first code = S<k> | unsafe) for ``text`` (sums to 1)."""
-        w = {c: 0.01 + unit_score(text, c) ** 4 for c in _CODES}
+    def code_weights(self, text: str) -> dict[str, float]:
+        """P(first code = S<k> | unsafe) for ``text`` (sums to 1): the codes whose harm
+        kinds the text carries weigh most."""
+        w = {
+            c: 0.01
+            + 0.1 * unit_score(text, c) ** 4
+            + fake_score(text, c, None, _KINDS.get(c, set()))
+            for c in _CODES
+        }
         total = sum(w.values())
         return {c: v / total for c, v in w.items()}
 
     def p_yes(self, text: str, category: str) -> float:
         """ShieldGemma's / Granite Guardian's P(Yes) for ``text`` and a category."""
-        return 0.01 + 0.98 * fake_score(text, f"yes:{category}", self.bias)
+        return 0.01 + 0.98 * fake_score(text, f"yes:{category}", self.bias, _KINDS.get(category))
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("/chat/completions")

@@ -23,7 +23,15 @@ from urllib.parse import parse_qs, urlsplit
 from .._errors import ModkitError
 from ._fault_server import Fault
 
-__all__ = ["HARM_WORDS", "ProviderFake", "ProviderRequest", "Reply", "fake_score", "unit_score"]
+__all__ = [
+    "HARM_KINDS",
+    "HARM_WORDS",
+    "ProviderFake",
+    "ProviderRequest",
+    "Reply",
+    "fake_score",
+    "unit_score",
+]
 
 _SECRET_HEADERS = ("authorization", "ocp-apim-subscription-key", "x-goog-api-key", "api-key")
 
@@ -34,31 +42,45 @@ def unit_score(text: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-#: Words that raise every fake provider's scores (a shared "harm" signal), and by how much.
-HARM_WORDS: dict[str, float] = {
-    "kill": 0.95,
-    "hurt": 0.8,
-    "attack": 0.7,
-    "destroy": 0.6,
-    "hate": 0.7,
-    "idiot": 0.6,
-    "stupid": 0.5,
-    "die": 0.6,
+#: Words that raise the fake providers' scores (a shared "harm" signal): weight and kind.
+HARM_WORDS: dict[str, tuple[float, str]] = {
+    "kill": (0.95, "violence"),
+    "hurt": (0.8, "violence"),
+    "attack": (0.7, "violence"),
+    "destroy": (0.6, "violence"),
+    "hate": (0.7, "hate"),
+    "idiot": (0.6, "insult"),
+    "stupid": (0.5, "insult"),
+    "suicide": (0.9, "selfharm"),
+    "nude": (0.8, "sexual"),
 }
+#: Every kind of harm the words carry.
+HARM_KINDS = frozenset(kind for _, kind in HARM_WORDS.values())
 
 
-def fake_score(text: str, salt: str, bias: Mapping[str, float] | None = None) -> float:
+def fake_score(
+    text: str,
+    salt: str,
+    bias: Mapping[str, float] | None = None,
+    kinds: frozenset[str] | set[str] | None = None,
+) -> float:
     """A fake provider's score in [0, 1]: a shared harm signal, per-salt noise and bias.
 
-    The signal is the largest :data:`HARM_WORDS` weight of the text's words, plus the
-    largest ``bias`` weight of its words (a provider's over-reaction to, say, identity
-    terms); it is scaled by 0.6-1.0 and 0.3 * u**3 of noise is added, with ``u`` from
-    :func:`unit_score` (so unrelated texts score low and providers agree on harm words).
+    The signal is the largest :data:`HARM_WORDS` weight among the text's words whose kind
+    is in ``kinds`` (default: every kind); when ``kinds`` holds ``"hate"`` or
+    ``"insult"`` (or is None), the largest ``bias`` weight of the text's words is added
+    (a provider's over-reaction to, say, identity terms). The signal is scaled by
+    0.6-1.0 and 0.3 * u**3 of noise is added, ``u`` from :func:`unit_score`: unrelated
+    texts score low, and providers agree on harm words.
     """
+    kinds = HARM_KINDS if kinds is None else kinds
     words = re.findall(r"[\w']+", text.lower())
-    signal = max((HARM_WORDS.get(w, 0.0) for w in words), default=0.0)
-    if bias:
-        signal += max((float(bias.get(w, 0.0)) for w in words), default=0.0)
+    signal = max(
+        (w for w, k in (HARM_WORDS.get(x, (0.0, "")) for x in words) if k in kinds),
+        default=0.0,
+    )
+    if bias and kinds & {"hate", "insult"}:
+        signal += max((float(bias.get(x, 0.0)) for x in words), default=0.0)
     u, v = unit_score(text, salt), unit_score(text, salt + "#noise")
     return min(1.0, max(0.0, min(1.0, signal) * (0.6 + 0.4 * u) + 0.3 * v**3))
 

@@ -23,6 +23,18 @@ MISTRAL_CATEGORIES = (
     "pii",
 )
 _ROLES = ("system", "user", "assistant", "tool")
+#: The harm kinds each category reacts to (the advice categories to none).
+_KINDS: dict[str, set[str]] = {
+    "sexual": {"sexual"},
+    "hate_and_discrimination": {"hate"},
+    "violence_and_threats": {"violence"},
+    "dangerous_and_criminal_content": {"violence"},
+    "selfharm": {"selfharm"},
+    "health": set(),
+    "financial": set(),
+    "law": set(),
+    "pii": set(),
+}
 
 
 class MistralModerationFake(ProviderFake):
@@ -56,7 +68,7 @@ class MistralModerationFake(ProviderFake):
 
     def score(self, text: str, category: str) -> float:
         """The score this fake gives ``text`` in ``category``."""
-        return round(fake_score(text, category, self.bias), 9)
+        return round(fake_score(text, category, self.bias, _KINDS.get(category)), 9)
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("moderations")

@@ -8,6 +8,18 @@ from typing import Any
 
 from ._fake_http import ProviderFake, Reply, fake_score
 
+#: The harm kinds each attribute reacts to.
+_KINDS = {
+    "TOXICITY": {"hate", "insult", "violence"},
+    "SEVERE_TOXICITY": {"hate", "violence"},
+    "IDENTITY_ATTACK": {"hate"},
+    "INSULT": {"insult", "hate"},
+    "PROFANITY": {"insult"},
+    "THREAT": {"violence"},
+    "SEXUALLY_EXPLICIT": {"sexual"},
+    "FLIRTATION": {"sexual"},
+}
+
 __all__ = ["PerspectiveFake"]
 
 _PROD = (
@@ -96,7 +108,7 @@ class PerspectiveFake(ProviderFake):
 
     def score(self, text: str, attribute: str) -> float:
         """The summary score this fake gives ``text`` for ``attribute``."""
-        return round(fake_score(text, attribute, self.bias), 9)
+        return round(fake_score(text, attribute, self.bias, _KINDS.get(attribute)), 9)
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("comments:analyze")
