@@ -44,6 +44,18 @@ CONTRACT = {
     "openai-moderation-1680": ["samples"],
     "hatecheck": ["test_suite_cases", "template_placeholders"],
     "simplesafetytests": ["test_cases"],
+    "multilingual-hatecheck": [
+        "arabic",
+        "dutch",
+        "french",
+        "german",
+        "hindi",
+        "italian",
+        "mandarin",
+        "polish",
+        "portuguese",
+        "spanish",
+    ],
     "dixon-madlibber": ["sentence_templates", "intersectional_sentence_templates", "words"],
 }
 
@@ -84,7 +96,7 @@ def _readme_table() -> list[dict[str, str]]:
             continue
         row = dict(zip(["file", "repo", "commit", "path", "license", "sha256"], cells, strict=True))
         row = {k: previous[k] if v == "(same)" else v for k, v in row.items()}
-        row["path"] = re.sub(r"\s*\(spaces:.*\)$", "", row["path"])
+        row["path"] = re.sub(r"\s*\(spaces?:.*\)$", "", row["path"])
         rows.append(row)
         previous = row
     return rows
@@ -222,6 +234,32 @@ def test_hatecheck_cases(shared):
     assert frame["case_id"].tolist() == [int(r["case_id"]) for r in rows]
     assert frame["functionality"].nunique() == 29
     assert frame["target_ident"].isna().sum() == sum(r["target_ident"] == "" for r in rows)
+
+
+@needs_shared
+@pytest.mark.parametrize("language", ["german", "mandarin"])
+def test_multilingual_hatecheck_part_per_language(shared, language):
+    frame = load_dataset("multilingual-hatecheck", language)
+    path = SHARED / "multilingual-hatecheck" / f"hatecheck_cases_final_{language}.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(frame) == len(rows) > 3000
+    assert frame["text"].tolist() == [r["test_case"] for r in rows]
+    assert frame["label"].tolist() == [int(r["label_gold"] == "hateful") for r in rows]
+    assert frame["mhc_case_id"].str.startswith(language).all()
+    assert not dataset_info("multilingual-hatecheck").trainable
+
+
+def test_multilingual_hatecheck_bad_label_names_the_line(tmp_path):
+    path = tmp_path / "mhc.csv"
+    path.write_text(
+        "mhc_case_id,functionality,test_case,label_gold,target_ident\n"
+        "german-1,f,Ich hasse Frauen.,hateful,women\n"
+        "german-2,f,Hallo.,maybe,women\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DatasetError, match=r"line 3: label_gold .*'maybe'"):
+        read_dataset_file(path, "multilingual-hatecheck", "german")
 
 
 @needs_shared

@@ -18,7 +18,7 @@ import os
 import pandas as pd
 
 from ._loaders import LOADERS, read_dataset_file
-from ._registry import DatasetFile, DatasetInfo, dataset_info, list_datasets
+from ._registry import MHC_LANGUAGES, DatasetFile, DatasetInfo, dataset_info, list_datasets
 from ._store import (
     DEFAULT_TIMEOUT,
     FileStatus,
@@ -33,6 +33,7 @@ from ._store import (
 )
 
 __all__ = [
+    "MHC_LANGUAGES",
     "DatasetFile",
     "DatasetInfo",
     "FileStatus",

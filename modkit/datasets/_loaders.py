@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._errors import DatasetError
 from .._taxonomy import OPENAI_1680_CODES
-from ._registry import dataset_info
+from ._registry import MHC_LANGUAGES, dataset_info
 
 __all__ = ["read_dataset_file"]
 
@@ -149,6 +149,26 @@ def _read_hatecheck_cases(path: Path) -> pd.DataFrame:
         path, required, integers=("case_id", "templ_id"), floats=("ref_case_id", "ref_templ_id")
     )
     _require_text(frame, "test_case", path)
+    _check_gold(frame, path)
+    frame["text"] = frame["test_case"]
+    frame["label"] = (frame["label_gold"] == "hateful").astype(np.int64)
+    return frame
+
+
+def _read_multilingual_hatecheck(path: Path) -> pd.DataFrame:
+    frame = _read_csv(
+        path,
+        ("mhc_case_id", "functionality", "test_case", "label_gold", "target_ident"),
+        floats=("ref_case_id", "ref_templ_id", "templ_id"),
+    )
+    _require_text(frame, "test_case", path)
+    _check_gold(frame, path)
+    frame["text"] = frame["test_case"]
+    frame["label"] = (frame["label_gold"] == "hateful").astype(np.int64)
+    return frame
+
+
+def _check_gold(frame: pd.DataFrame, path: Path) -> None:
     gold = frame["label_gold"]
     bad = ~gold.isin(["hateful", "non-hateful"])
     if bad.any():
@@ -157,9 +177,6 @@ def _read_hatecheck_cases(path: Path) -> pd.DataFrame:
             f"{path}, line {_record_line(path, index)}: label_gold must be 'hateful' or "
             f"'non-hateful', got {gold.iloc[index]!r}"
         )
-    frame["text"] = frame["test_case"]
-    frame["label"] = (gold == "hateful").astype(np.int64)
-    return frame
 
 
 def _read_hatecheck_placeholders(path: Path) -> pd.DataFrame:
@@ -213,6 +230,10 @@ LOADERS: dict[tuple[str, str], Loader] = {
     ("hatecheck", "test_suite_cases"): _read_hatecheck_cases,
     ("hatecheck", "template_placeholders"): _read_hatecheck_placeholders,
     ("simplesafetytests", "test_cases"): _read_simplesafetytests,
+    **{
+        ("multilingual-hatecheck", language): _read_multilingual_hatecheck
+        for language in MHC_LANGUAGES
+    },
     ("dixon-madlibber", "sentence_templates"): _csv_loader("template", "toxicity", "phrase"),
     ("dixon-madlibber", "intersectional_sentence_templates"): _csv_loader(
         "template", "toxicity", "phrase"

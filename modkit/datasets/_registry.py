@@ -13,6 +13,7 @@ from .._errors import DatasetError
 
 __all__ = [
     "GITHUB_RAW",
+    "MHC_LANGUAGES",
     "REGISTRY",
     "DatasetFile",
     "DatasetInfo",
@@ -142,6 +143,21 @@ _SST_COMMIT = "d7aee9a9422a5a5488f478fd79c2479c891c0f3b"
 _DIXON_REPO = "conversationai/unintended-ml-bias-analysis"
 _DIXON_COMMIT = "9c7d91aaa53406a362354661a93e07956d95e59a"
 _DIXON_DIR = "archive/unintended_ml_bias/new_madlibber/input_data/en/en-us/"
+_MHC_REPO = "rewire-online/multilingual-hatecheck"
+_MHC_COMMIT = "a03f2caf2023a402d85064bda243e46d280408f0"
+#: Multilingual HateCheck: language -> sha256 of ``hatecheck_cases_final_<language>.csv``.
+MHC_LANGUAGES = {
+    "arabic": "134d39c3b691801e24ab53fb14d3214fea69eb2b3c5288b3f00e31ca0ece1bee",
+    "dutch": "df67042194bf33837e77126aa994e01201d84edec8f0b46acec8fed0322d595d",
+    "french": "17cc2c7ec01ad28c31c1c53bbda8c7245b83e86d34017327964956ace1446586",
+    "german": "ecdef4611b877120d0a8feec9c0cd0dfc1efec7ead4bbd62eaf32f6cc80d2ee0",
+    "hindi": "ffebc31db02d59f603ac9728aa9b63d7db46de2cdc4c54468aabab82e5d8bd40",
+    "italian": "5339cd1e0d6e338c7ae9b831e74d653d6216a25120214d92b5d98d25a1c20674",
+    "mandarin": "d094336d73fb3b2817a04cac226687fcf91cb914deccd4d4096a85cf4a147414",
+    "polish": "88b8f9cfe4484f2e7543a7b28983b10f5942f04cc87c904c653a01318b7d1c04",
+    "portuguese": "839bcd08e59efb9a659ab3c7e82022844a57ae5babe705323a7956d2d9461ea8",
+    "spanish": "20d2388f4f3bafe744010a42f1ce7ddd5b2b09efa978fb0d8a0fc810487948aa",
+}
 
 _DATASETS: tuple[DatasetInfo, ...] = (
     DatasetInfo(
@@ -209,6 +225,38 @@ _DATASETS: tuple[DatasetInfo, ...] = (
                 path="template_placeholders.csv",
                 sha256="0ead74c40bcf633ab948b064937cbd4f2bdb0b3e0c8b0565843069b068dcadc7",
             ),
+        ),
+    ),
+    DatasetInfo(
+        name="multilingual-hatecheck",
+        title="Multilingual HateCheck",
+        description=(
+            "HateCheck's functional tests in 10 languages (Arabic, Dutch, French, German, "
+            "Hindi, Italian, Mandarin, Polish, Portuguese, Spanish), about 3,400 to 3,800 "
+            "cases each (36,582 in all), with gold labels hateful / non-hateful; one part "
+            "per language."
+        ),
+        use=(
+            "Per-language evaluation of any scorer and per-language bias views. Never "
+            "train on it: like HateCheck it is an out-of-domain check."
+        ),
+        license="CC-BY-4.0",
+        citation=(
+            "Röttger, Seelawi, Nozza, Talat and Vidgen (2022), 'Multilingual HateCheck: "
+            "Functional Tests for Multilingual Hate Speech Detection Models', WOAH 2022."
+        ),
+        source=f"https://github.com/{_MHC_REPO}",
+        trainable=False,
+        files=tuple(
+            DatasetFile(
+                part=language,
+                filename=f"multilingual-hatecheck/hatecheck_cases_final_{language}.csv",
+                repo=_MHC_REPO,
+                commit=_MHC_COMMIT,
+                path=f"MHC Final Cases/hatecheck_cases_final_{language}.csv",
+                sha256=sha,
+            )
+            for language, sha in MHC_LANGUAGES.items()
         ),
     ),
     DatasetInfo(
