@@ -11,20 +11,54 @@ The rule is the file's: a category fires at ``block`` when its score >= block, i
 when review <= score < block; ``null`` thresholds never fire. The item is blocked if any
 category blocks, reviewed if none blocks and any is in review, ``unscored`` if none of the
 file's categories has a score, else allowed.
+
+Category keys are spelled as the API spells them (``self-harm/intent``). A key that is
+not one of them is an error that names it (the ``openai`` SDK's ``model_dump()``
+spelling ``self_harm_intent`` gets "did you mean 'self-harm/intent'?"), so a misspelt
+score can never be silently ignored. Exit status 1 with one line on stderr on any error.
 """
 
 import json
 import math
 import sys
 
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSIONS = (1, 2)  # version 2 adds how a guarantee was obtained; same rule
+CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+
+
+def check_keys(category_scores):
+    """Exit naming the first key that is not a category key in the API's spelling."""
+    if not isinstance(category_scores, dict):
+        raise SystemExit("category scores must be a JSON object of category to score")
+    by_sdk = {c.replace("-", "_").replace("/", "_"): c for c in CATEGORIES}
+    for key in category_scores:
+        if key in CATEGORIES:
+            continue
+        hint = by_sdk.get(str(key).replace("-", "_").replace("/", "_").lower())
+        raise SystemExit(
+            f"unknown category key {key!r}" + (f"; did you mean {hint!r}?" if hint else "")
+        )
 
 
 def load_profile(path, profile="input"):
     """Return ``{category: (review, block)}`` for one profile of the file."""
     with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
-    if doc.get("schema_version") != SUPPORTED_VERSION:
+    if doc.get("schema_version") not in SUPPORTED_VERSIONS:
         raise SystemExit(f"{path}: unsupported schema_version {doc.get('schema_version')!r}")
     if doc.get("decision_rule") != "flag when score >= threshold":
         raise SystemExit(f"{path}: unexpected decision_rule {doc.get('decision_rule')!r}")
@@ -62,6 +96,7 @@ def main(argv):
     if not args:
         raise SystemExit(__doc__)
     scores = json.loads(args[1] if len(args) > 1 else sys.stdin.read())
+    check_keys(scores)
     action, blocked, review = decide(load_profile(args[0], profile), scores)
     print(
         json.dumps({"action": action, "blocked_categories": blocked, "review_categories": review})

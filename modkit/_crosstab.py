@@ -17,6 +17,7 @@ from ._frame import (
     resolve_categories,
     scored_rows,
 )
+from ._taxonomy import check_category_keys
 from ._validation import PROB, KeysOf, MappingOf, SequenceOf, validate_params
 
 __all__ = ["STATISTICS", "STATS", "StatInput", "Statistic", "crosstab", "register_statistic"]
@@ -206,6 +207,8 @@ def crosstab(
     frame = check_frame(results)
     by_cols = check_columns(frame, by)
     stats = _check_stats(stat)
+    if isinstance(thresholds, Mapping):
+        check_category_keys(thresholds, "crosstab: thresholds")
     cats = resolve_categories(frame, categories, thresholds)
     scored, n_excluded = scored_rows(frame)
     present = scored[by_cols].notna().all(axis=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +12,11 @@ import pandas as pd
 
 from ._errors import InputError
 from ._frame import category_columns
-from .thresholds import ACTIONS, ThresholdSet, load_thresholds
+from .thresholds import ACTIONS, ThresholdSet, as_threshold_set
 
 __all__ = ["DriftReport", "decision_drift"]
 
-ThresholdsLike = ThresholdSet | str | os.PathLike[str]
+ThresholdsLike = ThresholdSet | Mapping[str, Any] | str | os.PathLike[str]
 
 
 @dataclass
@@ -105,14 +106,7 @@ class DriftReport:
 
 
 def _as_set(thresholds: Any, profile: str, what: str) -> ThresholdSet:
-    if isinstance(thresholds, ThresholdSet):
-        return thresholds
-    if isinstance(thresholds, (str, os.PathLike)):
-        return load_thresholds(thresholds, profile=profile)
-    raise InputError(
-        f"{what} must be a ThresholdSet or the path of a threshold file, "
-        f"not {type(thresholds).__name__}"
-    )
+    return as_threshold_set(thresholds, None, profile=profile, what=what)
 
 
 def _keyed(results: Any, key: str, side: str) -> tuple[pd.DataFrame, int]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
+
+from ._errors import InputError
 
 __all__ = [
     "CATEGORIES",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
+    "api_spelling",
+    "check_category_keys",
     "order_categories",
+    "suggest_category",
 ]
 
 #: The 13 categories of the ``omni-moderation`` models, in the API's spelling.
@@ -62,3 +68,63 @@ def order_categories(keys: Iterable[str]) -> list[str]:
     seen = set(keys)
     known = [c for c in CATEGORIES if c in seen]
     return known + sorted(seen.difference(CATEGORIES))
+
+
+def _sdk_spelling(key: str) -> str:
+    return key.replace("-", "_").replace("/", "_")
+
+
+def api_spelling(key: object) -> str | None:
+    """The category key whose SDK attribute spelling ``key`` is (``self_harm_intent`` ->
+    ``self-harm/intent``), or ``None`` (also for keys already in the API's spelling)."""
+    if not isinstance(key, str) or key in CATEGORIES:
+        return None
+    by_sdk = {_sdk_spelling(c): c for c in CATEGORIES}
+    return by_sdk.get(_sdk_spelling(key.strip().lower()))
+
+
+def suggest_category(key: str) -> str | None:
+    """The API spelling a mistyped category key most likely means, or ``None``.
+
+    The ``openai`` SDK's ``model_dump()`` spellings (``self_harm_intent``) map to the
+    API's (``self-harm/intent``); other near misses go through :mod:`difflib`.
+    """
+    text = str(key)
+    sdk = api_spelling(text)
+    if sdk is not None:
+        return sdk
+    close = difflib.get_close_matches(text, CATEGORIES, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def check_category_keys(keys: Iterable[object], where: str, *, extra: Iterable[str] = ()) -> None:
+    """Raise if any key is not a category key in the API's spelling.
+
+    Parameters
+    ----------
+    keys : iterable
+        Keys to check (mapping keys, column names...).
+    where : str
+        What holds them, for the message (``"decide"``, ``"labels columns"``).
+    extra : iterable of str
+        Further keys that are allowed (``"*"``).
+
+    Raises
+    ------
+    InputError
+        Naming the first unknown key, with "did you mean ...?" when a category key is
+        near (e.g. the SDK's ``self_harm_intent`` for ``self-harm/intent``).
+    """
+    allowed = set(CATEGORIES).union(extra)
+    for key in keys:
+        if key in allowed:
+            continue
+        hint = suggest_category(str(key))
+        raise InputError(
+            f"{where}: unknown category key {key!r}"
+            + (
+                f"; did you mean {hint!r}?"
+                if hint
+                else f" (category keys use the API's spelling, e.g. {CATEGORIES[7]!r})"
+            )
+        )

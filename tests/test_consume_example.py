@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from modkit import InputError
 from modkit.thresholds import ThresholdFile, ThresholdSet
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "consume_thresholds.py"
@@ -64,6 +66,25 @@ def test_consumer_agrees_with_decide(tmp_path):
                 "blocked_categories": list(want.blocked_categories),
                 "review_categories": list(want.review_categories),
             }, scores
+
+
+def test_consumer_refuses_unknown_keys_like_decide(tmp_path):
+    ts = ThresholdSet.from_thresholds({"self-harm/intent": 0.5, "violence": 0.5})
+    path = tmp_path / "t.json"
+    ThresholdFile([ts]).save(path)
+    payload = json.dumps({"self_harm_intent": 0.99, "violence": 0.0})
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(EXAMPLE), str(path), payload],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert "did you mean 'self-harm/intent'?" in proc.stderr
+    with pytest.raises(InputError, match="did you mean 'self-harm/intent'"):
+        ts.decide({"self_harm_intent": 0.99, "violence": 0.0})
 
 
 def test_consumer_uses_only_the_standard_library():

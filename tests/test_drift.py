@@ -177,7 +177,9 @@ def test_missing_prompts_are_named(frames):
     with pytest.raises(InputError, match="no key column 'prompt'"):
         decision_drift(a, b, TS, key="prompt")
     with pytest.raises(InputError, match="ThresholdSet"):
-        decision_drift(a, b, {"violence": 0.5})
+        decision_drift(a, b, [0.5])
+    with pytest.raises(InputError, match="did you mean 'self-harm/intent'"):
+        decision_drift(a, b, {"self_harm_intent": 0.5})
     with pytest.raises(InputError, match="two different labels"):
         decision_drift(a, b, TS, names=("x", "x"))
 

@@ -30,6 +30,10 @@ OBJECTIVES = [
     "cost:fp=100,fn=1",
 ]
 
+# These tests pin the choice itself; FitWarning (small samples, ignored columns) has its
+# own tests in test_fit_guarantees.py.
+pytestmark = pytest.mark.filterwarnings("ignore::modkit.thresholds.FitWarning")
+
 
 def _highest(thresholds: np.ndarray, ok: np.ndarray) -> float | None:
     """The highest threshold among ``ok`` (``None`` for +inf, i.e. never flag)."""

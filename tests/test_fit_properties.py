@@ -19,6 +19,10 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 unit = st.floats(0, 1, allow_nan=False)
 prob = st.floats(0.01, 1, allow_nan=False)
 
+# These tests pin the choice itself; FitWarning (small samples, ignored columns) has its
+# own tests in test_fit_guarantees.py.
+pytestmark = pytest.mark.filterwarnings("ignore::modkit.thresholds.FitWarning")
+
 
 @st.composite
 def objectives(draw):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import modkit
 from modkit.thresholds import (
     SCHEMA_ID,
     SCHEMA_VERSION,
+    FitWarning,
     ThresholdFile,
     ThresholdFileError,
     ThresholdSet,
@@ -35,15 +37,17 @@ def _fitted(profile="input", seed=0):
     s = np.where(y == 1, rng.beta(4, 2, (n, 3)), rng.beta(1, 4, (n, 3))).round(3)
     cats = ["hate", "self-harm/intent", "violence"]
     scores = pd.DataFrame(s, columns=cats).assign(model="omni-moderation-2024-09-26")
-    return fit_thresholds(
-        scores,
-        pd.DataFrame(y, columns=cats),
-        "precision>=0.8",
-        review="recall>=0.9",
-        bootstrap=100,
-        daily_volume=5000,
-        profile=profile,
-    )
+    with warnings.catch_warnings():  # the clamped review band is not this file's subject
+        warnings.simplefilter("ignore", FitWarning)
+        return fit_thresholds(
+            scores,
+            pd.DataFrame(y, columns=cats),
+            "precision>=0.8",
+            review="recall>=0.9",
+            bootstrap=100,
+            daily_volume=5000,
+            profile=profile,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +201,7 @@ CAT = ["profiles", "input", "categories", "self-harm/intent"]
         ),
         (["profiles", "staging"], {"categories": {}}, "$.profiles.staging", "unknown key"),
         (["extra"], 1, "$.extra", "unknown key"),
-        (["schema_version"], 2, "$.schema_version", "unsupported schema_version 2"),
+        (["schema_version"], 3, "$.schema_version", "unsupported schema_version 3"),
         (["schema_version"], KeyError, "$.schema_version", "unsupported schema_version null"),
         (["decision_rule"], "flag when score > threshold", "$.decision_rule", "must be"),
         (
@@ -262,3 +266,50 @@ def test_apply_columns_and_unscored_rows():
     assert list(ts.apply(frame[["hate"]], missing="ignore")["action"])[:2] == ["block", "allow"]
     assert ts.decide({}).action == "unscored"
     assert ts.decide({"violence": 0.8}).flagged
+
+
+V1 = Path(__file__).parent / "fixtures" / "thresholds-v1.json"
+
+
+def test_version_1_files_still_load_and_save_as_version_2(tmp_path):
+    doc = json.loads(V1.read_text("utf-8"))
+    assert doc["schema_version"] == 1
+    validate_threshold_file(V1)  # the version 1 schema still applies to version 1 files
+    ts = load_thresholds(V1)
+    ct = ts["hate"]
+    assert ct.block == doc["profiles"]["input"]["categories"]["hate"]["block"]
+    assert ct.out_of_fold["interval"] == "percentile-bootstrap"  # what v1 computed
+    assert ct.method is None and ct.selection_ci is None
+    assert ts.decide({"hate": 1.0}).action == "block"
+    out = ts.save(tmp_path / "v2.json")
+    again = json.loads(out.read_text("utf-8"))
+    assert again["schema_version"] == SCHEMA_VERSION == 2
+    assert again["$schema"].endswith("/2.json")
+    assert load_thresholds(out).block == ts.block
+
+
+def test_version_2_records_method_delta_and_interval_types():
+    rng = np.random.default_rng(3)
+    n = 600
+    y = (rng.random(n) < 0.3).astype(int)
+    s = np.where(y == 1, rng.beta(5, 2, n), rng.beta(2, 6, n)).round(4)
+    ts = fit_thresholds(
+        pd.DataFrame({"hate": s}),
+        pd.DataFrame({"hate": y}),
+        "precision>=0.8",
+        confidence=0.9,
+        method="holm",
+        bootstrap=30,
+    )
+    doc = ThresholdFile([ts]).to_dict()
+    validate_threshold_file(doc)
+    entry = doc["profiles"]["input"]["categories"]["hate"]
+    assert entry["method"] == "holm"
+    assert entry["delta"] == pytest.approx(0.1)
+    assert entry["out_of_fold"]["interval"] == "clopper-pearson"
+    assert entry["selection_ci"]["method"] == "refit-bootstrap-oob"
+    assert entry["selection_ci"]["resamples"] == 30
+    assert entry["oof_status"] in ("meets", "misses")
+    bad = _edit(doc, ["profiles", "input", "categories", "hate", "method"], "bonferroni")
+    with pytest.raises(ThresholdFileError, match="method"):
+        validate_threshold_file(bad)

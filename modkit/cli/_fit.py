@@ -51,7 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cv", type=int, default=5, help="folds for out-of-fold metrics (default 5)")
     p.add_argument(
-        "--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (default 1000)"
+        "--method",
+        choices=("fixed_sequence", "holm"),
+        default="fixed_sequence",
+        help="multiple-testing procedure with --confidence (Learn then Test; default "
+        "fixed_sequence; holm for noisy score tops)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=200,
+        help="refit-bootstrap resamples for the exported threshold's intervals (default 200)",
     )
     p.add_argument(
         "--min-positives",
@@ -124,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         cv=args.cv,
         bootstrap=args.bootstrap,
         confidence=args.confidence,
+        method=args.method,
         min_positives=args.min_positives,
         random_state=args.seed,
         daily_volume=args.daily_volume,

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         profiles = doc["profiles"]
         n = sum(len(p["categories"]) for p in profiles.values())
         print(
-            f"{path}: ok (schema version {SCHEMA_VERSION}; profiles "
+            f"{path}: ok (schema version {doc['schema_version']}; profiles "
             f"{', '.join(profiles)}; {n} category thresholds)",
             file=sys.stderr,
         )

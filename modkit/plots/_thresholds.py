@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from ..thresholds import ThresholdSet
+from ..thresholds import Counts, ThresholdSet, as_threshold_set, binary_curve, rates
 from ..thresholds._labels import coerce_labels, coerce_scores
-from ..thresholds._metrics import binary_curve
 from ._figures import load_plotly as _plotly
 
 __all__ = ["labelled_scores", "pr_curve", "roc_curve", "score_distribution"]
@@ -87,47 +86,28 @@ def _thresholds_of(thresholds: Any, category: str) -> dict[str, Any]:
     """``{"block": t, "review": t, "oof": dict or None}`` from a set, a mapping or a number."""
     if thresholds is None:
         return {"block": None, "review": None, "oof": None}
-    if isinstance(thresholds, ThresholdSet):
-        if category not in thresholds.categories:
-            return {"block": None, "review": None, "oof": None}
-        ct = thresholds[category]
-        return {"block": ct.block, "review": ct.review, "oof": ct.out_of_fold}
-    if isinstance(thresholds, int | float) and not isinstance(thresholds, bool):
-        return {"block": float(thresholds), "review": None, "oof": None}
-    if isinstance(thresholds, dict):
-        v = thresholds.get(category)
-        if isinstance(v, dict):
-            return {"block": v.get("block"), "review": v.get("review"), "oof": None}
-        return {"block": v, "review": None, "oof": None}
-    raise InputError(
-        "thresholds must be a ThresholdSet, a number, or a mapping of category to "
-        f"threshold, not {type(thresholds).__name__}"
-    )
+    ts = as_threshold_set(thresholds, [category])
+    if category not in ts.categories:
+        return {"block": None, "review": None, "oof": None}
+    ct = ts[category]
+    return {"block": ct.block, "review": ct.review, "oof": ct.out_of_fold}
 
 
 def _rates(s: np.ndarray, y: np.ndarray, t: float) -> dict[str, float]:
     flag = s >= t
     tp = int((flag & (y == 1)).sum())
     fp = int((flag & (y == 0)).sum())
-    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-    return {
-        "precision": tp / (tp + fp) if tp + fp else np.nan,
-        "recall": tp / n_pos if n_pos else np.nan,
-        "fpr": fp / n_neg if n_neg else np.nan,
-        "flagged": tp + fp,
-    }
+    r = rates(Counts(tp, fp, int((y == 1).sum()), int((y == 0).sum())))
+    return {**{m: float(r[m]) for m in ("precision", "recall", "fpr")}, "flagged": tp + fp}
 
 
 def _curve_points(s: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     c = binary_curve(s, y)
-    n_pos, n_neg = c.n_pos, c.n_neg
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "threshold": c.thresholds.astype(float),
-            "precision": c.tp / (c.tp + c.fp),
-            "recall": c.tp / n_pos if n_pos else np.full(len(c.tp), np.nan),
-            "fpr": c.fp / n_neg if n_neg else np.full(len(c.fp), np.nan),
-        }
+    r = rates(Counts(c.tp, c.fp, c.n_pos, c.n_neg))
+    return {
+        "threshold": c.thresholds.astype(float),
+        **{m: r[m] for m in ("precision", "recall", "fpr")},
+    }
 
 
 def _check(s: np.ndarray, y: np.ndarray, category: str, need_both: bool) -> None:

@@ -17,15 +17,19 @@ Examples
 >>> decisions = ts.apply(results)  # action, blocked_categories, ...  # doctest: +SKIP
 """
 
+from ._coerce import as_threshold_set
 from ._export import EXPORT_FORMATS, env_name, export_thresholds
-from ._fit import fit_thresholds
+from ._fit import FitWarning, fit_thresholds
 from ._labels import labels_sha256
-from ._metrics import binary_curve, select_threshold
-from ._objectives import OBJECTIVE_GRAMMAR, Objective, parse_objective
+from ._metrics import METHODS, binary_curve, min_trials, select_threshold
+from ._objectives import OBJECTIVE_GRAMMAR, OBJECTIVE_KINDS, Objective, parse_objective
+from ._rates import Counts, rates
+from ._report import report, summary
 from ._schema import (
     DECISION_RULE,
     SCHEMA_ID,
     SCHEMA_VERSION,
+    SUPPORTED_VERSIONS,
     ThresholdFileError,
     threshold_file_schema,
     validate_threshold_file,
@@ -46,16 +50,22 @@ __all__ = [
     "ACTIONS",
     "DECISION_RULE",
     "EXPORT_FORMATS",
+    "METHODS",
     "OBJECTIVE_GRAMMAR",
+    "OBJECTIVE_KINDS",
     "PROFILES",
     "SCHEMA_ID",
     "SCHEMA_VERSION",
+    "SUPPORTED_VERSIONS",
     "CategoryThreshold",
+    "Counts",
     "Decision",
+    "FitWarning",
     "Objective",
     "ThresholdFile",
     "ThresholdFileError",
     "ThresholdSet",
+    "as_threshold_set",
     "binary_curve",
     "env_name",
     "export_thresholds",
@@ -63,8 +73,12 @@ __all__ = [
     "labels_sha256",
     "load_threshold_file",
     "load_thresholds",
+    "min_trials",
     "parse_objective",
+    "rates",
+    "report",
     "select_threshold",
+    "summary",
     "threshold_file_schema",
     "threshold_postprocess",
     "validate_threshold_file",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import warnings
 from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -12,13 +14,25 @@ import pandas as pd
 
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
-from .._taxonomy import CATEGORIES
+from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
+from .._validation import Interval, StrOptions, validate_params
 from ._labels import coerce_labels, coerce_scores, labels_sha256
-from ._metrics import Curve, Selection, binary_curve, confusion, select_threshold
+from ._metrics import METHODS, Curve, Selection, binary_curve, select_threshold
 from ._objectives import Objective, parse_objective
+from ._rates import Counts, confusion, rates
+from ._rule import actions, as_limits, bands
 from ._set import PROFILES, CategoryThreshold, ThresholdSet
 
-__all__ = ["fit_thresholds"]
+__all__ = ["FitWarning", "fit_thresholds"]
+
+
+class FitWarning(UserWarning):
+    """Something :func:`fit_thresholds` did that the caller may not expect.
+
+    Columns it ignores, labelled rows dropped for a missing score, a review threshold
+    clamped to ``block``, or an ``ok`` status resting on fewer than 10 positives.
+    """
+
 
 ObjectiveLike = str | Objective | Mapping[str, Any]
 
@@ -33,12 +47,7 @@ def _per_category(
     if spec is None:
         return dict.fromkeys(cats)
     if isinstance(spec, Mapping) and not _is_objective_dict(spec):
-        unknown = [k for k in spec if k != "*" and k not in CATEGORIES]
-        if unknown:
-            raise InputError(
-                f"{what}: unknown category keys {unknown} "
-                f"(use API spellings such as {CATEGORIES[:3]}, or '*')"
-            )
+        check_category_keys(spec, what, extra=("*",))
         default = parse_objective(spec["*"]) if "*" in spec else None
         out = {c: parse_objective(spec[c]) if c in spec else default for c in cats}
         missing = [c for c, o in out.items() if o is None]
@@ -70,6 +79,7 @@ def _select(
     n_pos: int,
     n_neg: int,
     confidence: float | None,
+    method: str,
     present: np.ndarray | None = None,
 ) -> Selection:
     return select_threshold(
@@ -80,11 +90,12 @@ def _select(
         n_pos,
         n_neg,
         confidence=confidence if obj.constrained else None,
+        method=method,
         present=present,
     )
 
 
-def _percentile_ci(values: np.ndarray, level: float) -> list[float] | None:
+def _percentiles(values: np.ndarray, level: float) -> list[float] | None:
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return None
@@ -92,21 +103,92 @@ def _percentile_ci(values: np.ndarray, level: float) -> list[float] | None:
     return [float(lo), float(hi)]
 
 
-def _bootstrap(
-    counts: tuple[int, int, int, int], b: int, level: float, rng: np.random.Generator
-) -> dict[str, list[float] | None]:
-    """Percentile CIs of precision, recall and FPR from resampling rows (multinomial)."""
-    n = sum(counts)
-    if b <= 0 or n == 0:
-        return {"precision": None, "recall": None, "fpr": None}
-    draws = rng.multinomial(n, np.asarray(counts, dtype=float) / n, size=b).astype(float)
-    tp, fp, fn, tn = draws.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "precision": _percentile_ci(tp / (tp + fp), level),
-            "recall": _percentile_ci(tp / (tp + fn), level),
-            "fpr": _percentile_ci(fp / (fp + tn), level),
-        }
+def _refit_bootstrap(
+    curve: Curve,
+    obj: Objective,
+    confidence: float | None,
+    method: str,
+    resamples: int,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """Intervals for the exported threshold that account for choosing it.
+
+    Each resample draws Poisson(1) row weights (the Poisson bootstrap), re-runs the
+    threshold choice on the weighted counts, and scores the chosen threshold on the rows
+    the resample left out (weight 0). The percentile intervals of those out-of-bag rates
+    cover both the choice's variability and the evaluation's.
+    """
+    n = len(curve.sorted_scores)
+    if resamples <= 0 or n == 0:
+        return None
+    y = curve.sorted_labels
+    starts = np.r_[0, curve.ends[:-1] + 1]
+    out = {m: np.full(resamples, np.nan) for m in ("precision", "recall", "fpr")}
+    never = 0
+    per = max(1, min(resamples, 2_000_000 // max(n, 1)))
+    done = 0
+    while done < resamples:
+        nb = min(per, resamples - done)
+        w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
+        w_all = np.add.reduceat(w, starts, axis=1).cumsum(axis=1)
+        w_pos = np.add.reduceat(w * y, starts, axis=1).cumsum(axis=1)
+        oob = (w == 0).astype(np.int32)
+        o_all = np.add.reduceat(oob, starts, axis=1).cumsum(axis=1)
+        o_pos = np.add.reduceat(oob * y, starts, axis=1).cumsum(axis=1)
+        for b in range(nb):
+            tp_b, n_b = w_pos[b], w_all[b]
+            if obj.kind == "fixed":
+                t = float(obj.target)  # type: ignore[arg-type]
+            else:
+                t = select_threshold(
+                    obj,
+                    curve.thresholds,
+                    tp_b,
+                    n_b - tp_b,
+                    int(tp_b[-1]),
+                    int(n_b[-1] - tp_b[-1]),
+                    confidence=confidence if obj.constrained else None,
+                    method=method,
+                    present=np.diff(n_b, prepend=0) > 0,
+                ).threshold
+            never += t is None
+            tp_o, fp_o = _flagged_counts(curve, t, o_pos[b], o_all[b])
+            r = rates(Counts(tp_o, fp_o, int(o_pos[b, -1]), int(o_all[b, -1] - o_pos[b, -1])))
+            for m in out:
+                out[m][done + b] = r[m]
+        done += nb
+    return {
+        "method": "refit-bootstrap-oob",
+        "level": level,
+        "resamples": int(resamples),
+        "never": int(never),
+        **{m: _percentiles(v, level) for m, v in out.items()},
+    }
+
+
+def _exact_ci(k: int, n: int, level: float) -> list[float] | None:
+    """Two-sided Clopper-Pearson interval (:meth:`scipy.stats.binomtest.proportion_ci`)."""
+    if n <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return [float(ci.low), float(ci.high)]
+
+
+def _oof_status(obj: Objective, oof: Mapping[str, Any]) -> str | None:
+    con = obj.constraint
+    if con is None:
+        return None
+    value = oof.get(con.metric)
+    if con.metric == "npv":
+        tn, fn = oof["tn"], oof["fn"]
+        value = tn / (tn + fn) if tn + fn else None
+    if value is None:
+        return None
+    target = float(obj.target)  # type: ignore[arg-type]
+    return "meets" if (value >= target if con.op == ">=" else value <= target) else "misses"
 
 
 def _folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,6 +211,7 @@ def _fit_category(
     cv: int,
     bootstrap: int,
     confidence: float | None,
+    method: str,
     min_positives: int,
     random_state: int,
     ci_level: float,
@@ -153,7 +236,7 @@ def _fit_category(
             return float(o.target), "fixed", ""
         if insufficient:
             return None, "insufficient_data", why
-        sel = _select(o, curve, curve.tp, curve.fp, n_pos, n_neg, confidence)
+        sel = _select(o, curve, curve.tp, curve.fp, n_pos, n_neg, confidence, method)
         return sel.threshold, sel.status, sel.note
 
     block, status, note = choose(obj)
@@ -164,7 +247,25 @@ def _fit_category(
         notes.append(f"review: {rnote}")
     clamped = block is not None and review is not None and review > block
     if clamped:
+        warnings.warn(
+            f"{cat}: the review objective {rev} chose {review:.6g}, above the block "
+            f"threshold {block:.6g}; review is clamped to block (no review band)",
+            FitWarning,
+            stacklevel=4,
+        )
         review = block
+    weak = [
+        name
+        for name, o, st in (("block", obj, status), ("review", rev, review_status))
+        if o is not None and o.kind != "fixed" and st == "ok"
+    ]
+    if weak and min_positives < 10 and n_pos < 10:
+        warnings.warn(
+            f"{cat}: status ok for {', '.join(weak)} rests on {n_pos} labelled positives "
+            f"(min_positives={min_positives}); treat it as anecdotal",
+            FitWarning,
+            stacklevel=4,
+        )
 
     in_sample = None
     if n_pos + n_neg:
@@ -199,20 +300,22 @@ def _fit_category(
                 t = float(obj.target)
             else:
                 t = _select(
-                    obj, curve, tr_tp, tr_n - tr_tp, tr_pos, tr_neg, confidence, present
+                    obj, curve, tr_tp, tr_n - tr_tp, tr_pos, tr_neg, confidence, method, present
                 ).threshold
             chosen.append(t)
             tp_f, fp_f = _flagged_counts(curve, t, ho_tp, ho_n)
             tp_oof += tp_f
             fp_oof += fp_f
-        counts = (tp_oof, fp_oof, n_pos - tp_oof, n_neg - fp_oof)
-        rng = np.random.default_rng([random_state, cat_seed, 1])
         out_of_fold = {
             "folds": k,
             **confusion(tp_oof, fp_oof, n_pos, n_neg),
             "ci_level": ci_level,
-            "bootstrap": int(bootstrap),
-            "ci": _bootstrap(counts, bootstrap, ci_level, rng),
+            "interval": "clopper-pearson",
+            "ci": {
+                "precision": _exact_ci(tp_oof, tp_oof + fp_oof, ci_level),
+                "recall": _exact_ci(tp_oof, n_pos, ci_level),
+                "fpr": _exact_ci(fp_oof, n_neg, ci_level),
+            },
         }
         ts = np.array([t for t in chosen if t is not None], dtype=float)
         spread = {
@@ -225,6 +328,11 @@ def _fit_category(
         notes.append(
             f"no out-of-fold estimate: cv={cv} with {n_pos} positives and {n_neg} negatives"
         )
+
+    selection_ci = None
+    if not (insufficient and obj.kind != "fixed") and n_pos and n_neg:
+        rng = np.random.default_rng([random_state, cat_seed, 1])
+        selection_ci = _refit_bootstrap(curve, obj, confidence, method, bootstrap, ci_level, rng)
 
     baselines = None
     if n_pos + n_neg:
@@ -241,27 +349,29 @@ def _fit_category(
         baselines = {"endpoint_flagged": endpoint, "fixed_0.5": confusion(tp5, fp5, n_pos, n_neg)}
 
     sb = s_all[scored]
-    bands = None
+    cat_bands = None
     if len(sb):
-        is_block = sb >= _inf(block)
-        is_review = (sb >= _inf(review)) & ~is_block
+        is_block, is_review, _ = bands(sb[:, None], as_limits([block]), as_limits([review]))
         nb = len(sb)
-        bands = {
+        cat_bands = {
             "allow": float(1 - (is_block.sum() + is_review.sum()) / nb),
             "review": float(is_review.sum() / nb),
             "block": float(is_block.sum() / nb),
             "n": int(nb),
         }
+    constrained = obj.constrained or (rev is not None and rev.constrained)
+    certified = confidence is not None and constrained
 
     return CategoryThreshold(
         block=block,
         review=review,
         objective=str(obj),
         review_objective=None if rev is None else str(rev),
-        confidence=confidence
-        if (confidence is not None and (obj.constrained or (rev is not None and rev.constrained)))
-        else None,
+        confidence=confidence if certified else None,
+        method=method if certified else None,
+        delta=round(1 - confidence, 12) if certified and confidence is not None else None,
         status=status or "ok",
+        oof_status=None if out_of_fold is None else _oof_status(obj, out_of_fold),
         review_status=review_status,
         review_clamped=clamped,
         note="; ".join(notes),
@@ -270,14 +380,11 @@ def _fit_category(
         n_unlabelled=int(scored.sum() - lab.sum()),
         in_sample=in_sample,
         out_of_fold=out_of_fold,
+        selection_ci=selection_ci,
         threshold_spread=spread,
         baselines=baselines,
-        bands=bands,
+        bands=cat_bands,
     )
-
-
-def _inf(t: float | None) -> float:
-    return math.inf if t is None else t
 
 
 def _endpoint_flags(
@@ -305,12 +412,49 @@ def _model(scores: pd.DataFrame) -> str | None:
     return ",".join(names) or None
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+def _check_columns(scores: pd.DataFrame, labels: pd.DataFrame) -> None:
+    """Refuse misspelt category columns; warn about label columns that are ignored."""
+    sdk = [c for c in scores.columns if api_spelling(c) is not None]
+    near = [c for c in labels.columns if c not in CATEGORIES and _near_category(c)]
+    for name, bad in (("scores", sdk), ("labels", near)):
+        if bad:
+            check_category_keys(bad[:1], f"fit_thresholds: {name} column")
+    ignored = [c for c in labels.columns if c not in CATEGORIES]
+    if ignored:
+        counts = {c: int(labels[c].notna().sum()) for c in ignored}
+        warnings.warn(
+            "labels columns that are not category keys are ignored: "
+            + ", ".join(f"{c!r} ({n} non-empty)" for c, n in counts.items()),
+            FitWarning,
+            stacklevel=4,
+        )
 
 
+def _near_category(column: Any) -> bool:
+    return isinstance(column, str) and suggest_category(column) is not None
+
+
+_OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
+
+
+@validate_params(
+    {
+        "scores": [pd.DataFrame],
+        "labels": [pd.DataFrame],
+        "objective": _OBJECTIVE_LIKE,
+        "review": [None, *_OBJECTIVE_LIKE],
+        "cv": [Interval(Integral, 0, None)],
+        "bootstrap": [Interval(Integral, 0, None)],
+        "confidence": [None, Interval(Real, 0, 1, closed="neither")],
+        "method": [StrOptions(METHODS)],
+        "min_positives": [Interval(Integral, 1, None)],
+        "random_state": [Interval(Integral, None, None)],
+        "daily_volume": [None, Interval(Real, 0, None)],
+        "profile": [StrOptions(PROFILES)],
+        "endpoint_flags": [None, pd.DataFrame],
+        "ci_level": [Interval(Real, 0, 1, closed="neither")],
+    }
+)
 def fit_thresholds(
     scores: pd.DataFrame,
     labels: pd.DataFrame,
@@ -318,8 +462,9 @@ def fit_thresholds(
     review: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     *,
     cv: int = 5,
-    bootstrap: int = 1000,
+    bootstrap: int = 200,
     confidence: float | None = None,
+    method: str = "fixed_sequence",
     min_positives: int = 10,
     random_state: int = 0,
     daily_volume: float | None = None,
@@ -355,14 +500,26 @@ def fit_thresholds(
     cv : int, default 5
         Folds of the stratified, seeded K-fold that gives the out-of-fold estimates
         (at most the number of positives / negatives; < 2 turns them off).
-    bootstrap : int, default 1000
-        Percentile-bootstrap resamples of the out-of-fold predictions for CIs of
-        precision, recall and FPR (0 turns them off).
-    confidence : float, optional
-        E.g. 0.9: a constrained objective must hold for the one-sided Clopper-Pearson
-        bound at this level (lower bound for precision / recall, upper for FPR), not
-        the point estimate. For ``precision>=p`` the candidates are walked from the
-        highest threshold down and the walk stops at the first one whose bound fails.
+    bootstrap : int, default 200
+        Resamples of the refit bootstrap that gives ``selection_ci``: intervals for the
+        exported threshold's precision, recall and FPR that account for choosing it
+        (the choice is re-run on each Poisson-bootstrap resample and scored on the rows
+        the resample left out). 0 turns it off. The out-of-fold intervals are exact
+        (Clopper-Pearson) and need no resampling.
+    confidence : float in (0, 1), optional
+        E.g. 0.9: certify a constrained objective (precision, recall, FPR, NPV) with
+        Learn then Test (Angelopoulos et al., Ann. Appl. Stat. 2025): the chance that
+        the certified threshold misses its target is at most ``delta = 1 -
+        confidence``, over the whole search. Each candidate is tested with an exact
+        binomial p-value; a candidate needs at least ``ceil(ln delta / ln q)`` trials
+        (e.g. flagged rows for ``precision>=q``) to pass at all.
+    method : {"fixed_sequence", "holm"}, default "fixed_sequence"
+        The multiple-testing procedure with ``confidence``. ``fixed_sequence`` walks the
+        candidates in a fixed order (highest threshold down for precision and FPR,
+        lowest up for recall and NPV) from the first one that could pass and stops at
+        the first failure. ``holm`` tests every candidate that could pass with Holm's
+        step-down correction and does not stop at a failure (better when the top of the
+        score range is noisy; each test is stricter).
     min_positives : int, default 10
         Fewer labelled positives (or no negatives) gives ``status="insufficient_data"``
         and no threshold, unless the objective is ``fixed``.
@@ -381,9 +538,28 @@ def fit_thresholds(
     Returns
     -------
     ThresholdSet
-        Thresholds chosen on all labelled rows, with per category the status, counts,
+        Thresholds chosen on all labelled rows, with per category the status (``ok``
+        only when the goal holds: at ``confidence`` when given, else on the point
+        estimate), ``oof_status`` (does the out-of-fold estimate meet the goal?), counts,
         in-sample and out-of-fold metrics, threshold spread across folds, baselines
         (endpoint flag, fixed 0.5) and the share of traffic per band.
+
+    Raises
+    ------
+    InputError
+        A parameter is out of range (one wording for all, from
+        :mod:`modkit._validation`), a label or score column is spelled as the SDK
+        spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
+        label is not 0/1/blank, a score is not a number in [0, 1], or labels are not on
+        the scores' index.
+
+    Warns
+    -----
+    FitWarning
+        With counts: label columns that are not category keys (ignored); labelled rows
+        dropped for a category because their score is missing; a review threshold
+        clamped to ``block``; status ``ok`` from fewer than 10 positives when
+        ``min_positives < 10``.
 
     Notes
     -----
@@ -392,19 +568,10 @@ def fit_thresholds(
     computed from integer counts, so the choice equals a brute-force search over
     :func:`sklearn.metrics.precision_recall_curve` (or ``roc_curve``) on the same rows.
     """
-    if not isinstance(scores, pd.DataFrame) or not isinstance(labels, pd.DataFrame):
-        raise InputError("scores and labels must be pandas DataFrames")
-    if profile not in PROFILES:
-        raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
-    cv = _check_int("cv", cv, 0)
-    bootstrap = _check_int("bootstrap", bootstrap, 0)
-    min_positives = _check_int("min_positives", min_positives, 1)
-    if confidence is not None and not (0 < confidence < 1):
-        raise InputError(f"confidence must be in (0, 1), got {confidence!r}")
-    if not (0 < ci_level < 1):
-        raise InputError(f"ci_level must be in (0, 1), got {ci_level!r}")
-    if daily_volume is not None and not (daily_volume >= 0 and math.isfinite(daily_volume)):
-        raise InputError(f"daily_volume must be a number >= 0, got {daily_volume!r}")
+    cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
+    if daily_volume is not None and not math.isfinite(daily_volume):
+        raise InputError(f"fit_thresholds: daily_volume must be finite; got {daily_volume!r}")
+    _check_columns(scores, labels)
     s_src, l_src = "scores", "labels"
     for name, frame in ((s_src, scores), (l_src, labels)):
         if not frame.index.is_unique:
@@ -430,6 +597,22 @@ def fit_thresholds(
     lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
     score_matrix = coerce_scores(scores, label_cats, source=s_src)
     flags = _endpoint_flags(scores, label_cats, endpoint_flags)
+    dropped = {
+        c: int(n)
+        for c, n in zip(
+            label_cats,
+            (~np.isnan(lab_matrix) & np.isnan(score_matrix)).sum(axis=0),
+            strict=True,
+        )
+        if n
+    }
+    if dropped:
+        warnings.warn(
+            "labelled rows without a score are left out: "
+            + ", ".join(f"{c}: {n}" for c, n in dropped.items()),
+            FitWarning,
+            stacklevel=3,
+        )
 
     cats = {}
     for j, c in enumerate(label_cats):
@@ -443,24 +626,27 @@ def fit_thresholds(
             cv=cv,
             bootstrap=bootstrap,
             confidence=confidence,
+            method=method,
             min_positives=min_positives,
             random_state=random_state,
             ci_level=ci_level,
         )
 
-    block = np.array([_inf(cats[c].block) for c in label_cats])
-    rev = np.array([_inf(cats[c].review) for c in label_cats])
     n = len(scores)
-    is_block = (score_matrix >= block).any(axis=1)
-    is_review = ((score_matrix >= rev) & ~(score_matrix >= block)).any(axis=1) & ~is_block
-    unscored = np.isnan(score_matrix).all(axis=1)
-    bands = None
+    action = actions(
+        *bands(
+            score_matrix,
+            as_limits([cats[c].block for c in label_cats]),
+            as_limits([cats[c].review for c in label_cats]),
+        )
+    )
+    overall = None
     if n:
-        bands = {
-            "allow": float((~is_block & ~is_review & ~unscored).sum() / n),
-            "review": float(is_review.sum() / n),
-            "block": float(is_block.sum() / n),
-            "unscored": float(unscored.sum() / n),
+        overall = {
+            "allow": float((action == "allow").sum() / n),
+            "review": float((action == "review").sum() / n),
+            "block": float((action == "block").sum() / n),
+            "unscored": float((action == "unscored").sum() / n),
             "n": n,
         }
     return ThresholdSet(
@@ -471,8 +657,8 @@ def fit_thresholds(
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         n_rows=n,
         daily_volume=None if daily_volume is None else float(daily_volume),
-        bands=bands,
+        bands=overall,
         review_per_day=None
-        if (daily_volume is None or bands is None)
-        else float(bands["review"] * daily_volume),
+        if (daily_volume is None or overall is None)
+        else float(overall["review"] * daily_volume),
     )

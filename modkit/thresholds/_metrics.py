@@ -3,17 +3,46 @@
 Decision rule: flag when ``score >= threshold``. The candidates are the distinct observed
 scores, so rows with equal scores are always flagged together. ``None`` as a threshold
 means "never flag".
+
+With ``confidence`` a constrained objective is certified by Learn then Test
+(Angelopoulos, Bates, Candès, Jordan and Lei, "Learn then Test: Calibrating predictive
+algorithms to achieve risk control", Ann. Appl. Stat., 2025): each candidate is a null
+hypothesis "the rate misses the target", tested with an exact binomial p-value, and the
+family of tests controls the chance of certifying any candidate that misses its target
+at ``delta = 1 - confidence``:
+
+* ``method="fixed_sequence"`` (default) tests the candidates in an order fixed before
+  looking at the labels (from the highest threshold down for precision and FPR, from the
+  lowest up for recall and NPV), starting at the first candidate that could pass at all
+  and stopping at the first failure; every test is at level ``delta``.
+* ``method="holm"`` tests every candidate that could pass with the Holm step-down
+  correction (Holm 1979); it does not stop at a failure, which helps when the top of the
+  score range is noisy, at the price of a smaller per-test level.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._objectives import Objective
+from .._errors import InputError
+from ._objectives import Constraint, Objective
+from ._rates import Counts, rates
 
-__all__ = ["Curve", "Selection", "binary_curve", "confusion", "select_threshold"]
+__all__ = [
+    "METHODS",
+    "Curve",
+    "Selection",
+    "binary_curve",
+    "min_trials",
+    "p_values",
+    "select_threshold",
+]
+
+#: Multiple-testing procedures for ``confidence=``.
+METHODS = ("fixed_sequence", "holm")
 
 
 @dataclass
@@ -62,12 +91,12 @@ def binary_curve(scores: np.ndarray, labels: np.ndarray) -> Curve:
 
     Parameters
     ----------
-    scores : ndarray of float
+    scores : ndarray of float, shape (n,)
         Finite scores.
-    labels : ndarray
-        0/1 (or bool) labels of the same length.
+    labels : ndarray, shape (n,)
+        0/1 (or bool) labels.
     """
-    order = np.argsort(scores)[::-1]
+    order = np.argsort(scores, kind="stable")[::-1]
     ss = scores[order]
     ys = labels[order].astype(np.int64, copy=False)
     n = len(ss)
@@ -81,20 +110,6 @@ def binary_curve(scores: np.ndarray, labels: np.ndarray) -> Curve:
     return Curve(ss, ys, order, ends, ss[ends], tp, fp)
 
 
-def confusion(tp: int, fp: int, n_pos: int, n_neg: int) -> dict[str, float | int | None]:
-    """Counts and precision / recall / FPR (``None`` where undefined)."""
-    fn, tn = n_pos - tp, n_neg - fp
-    return {
-        "tp": int(tp),
-        "fp": int(fp),
-        "fn": int(fn),
-        "tn": int(tn),
-        "precision": float(tp / (tp + fp)) if tp + fp else None,
-        "recall": float(tp / n_pos) if n_pos else None,
-        "fpr": float(fp / n_neg) if n_neg else None,
-    }
-
-
 @dataclass(frozen=True)
 class Selection:
     """The outcome of choosing a threshold.
@@ -106,109 +121,195 @@ class Selection:
     threshold : float or None
         The threshold (``None``: never flag).
     status : {"ok", "fixed", "infeasible"}
+        ``ok`` for a constrained objective means the constraint holds: at the stated
+        confidence when one was given, else on the point estimate.
     note : str
         Why, in words, for the non-obvious outcomes.
+    n_needed : int or None
+        With ``confidence``: the fewest trials (e.g. flagged rows for precision) with
+        which a candidate could pass at all.
     """
 
     index: int | None
     threshold: float | None
     status: str
     note: str = ""
+    n_needed: int | None = None
 
 
-def _lower_bound_meets(k: np.ndarray, n: np.ndarray, target: float, confidence: float):
-    """Whether the one-sided Clopper-Pearson lower bound on k / n is >= target.
+def min_trials(q: float, delta: float) -> int | None:
+    """The fewest trials with which an exact binomial test of "rate >= q" can pass.
 
-    The bound is the (1 - confidence) quantile of Beta(k, n - k + 1) (0 when k = 0); it is
-    >= target exactly when that distribution's CDF at target is <= 1 - confidence, which
-    needs the incomplete beta function, not its (slower) inverse.
+    With every trial a success the p-value is ``q ** n``, so a pass needs
+    ``n >= ceil(ln delta / ln q)``. ``None`` when ``q >= 1`` (never certifiable).
     """
-    from scipy.special import betainc
+    if q >= 1:
+        return None
+    if q <= 0:
+        return 1
+    n = max(1, math.ceil(math.log(delta) / math.log(q)))
+    while n > 1 and q ** (n - 1) <= delta:
+        n -= 1
+    while q**n > delta:
+        n += 1
+    return n
+
+
+def p_values(k: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """Exact one-sided binomial p-values of "rate < q" against k successes in n trials.
+
+    ``P(Binomial(n, q) >= k)`` (:func:`scipy.stats.binom.sf`); 1 when ``k = 0``. Small
+    p-values are evidence that the rate is at least ``q``.
+    """
+    from scipy.stats import binom
 
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
-    out = np.zeros(k.shape, dtype=bool)
-    ok = k > 0
-    out[ok] = betainc(k[ok], n[ok] - k[ok] + 1, target) <= 1 - confidence
-    return out
-
-
-def _upper_bound_meets(k: np.ndarray, n: np.ndarray, target: float, confidence: float):
-    """Whether the one-sided Clopper-Pearson upper bound on k / n is <= target.
-
-    The bound is the ``confidence`` quantile of Beta(k + 1, n - k) (1 when k = n).
-    """
-    from scipy.special import betainc
-
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    out = np.zeros(k.shape, dtype=bool)
-    ok = k < n
-    out[ok] = betainc(k[ok] + 1, n[ok] - k[ok], target) >= confidence
-    return out
-
-
-def _precision_run(
-    point_ok: np.ndarray,
-    allowed: np.ndarray,
-    tp: np.ndarray,
-    flagged: np.ndarray,
-    target: float,
-    confidence: float,
-) -> np.ndarray:
-    """The first run of candidates whose precision bound passes, walking down from the top.
-
-    Precision is not monotone in the threshold, so taking the lowest threshold whose
-    bound passes anywhere would pick up chance passes far down the curve; the walk
-    stops at the first allowed candidate that fails after the first that passes. The
-    bounds are computed in growing chunks, only as far down as the walk goes.
-    """
-    cand = np.flatnonzero(allowed)
-    out = np.zeros(len(point_ok), dtype=bool)
-    start: int | None = None
-    pos, size = 0, 1024
-    while pos < len(cand):
-        chunk = cand[pos : pos + size]
-        pp = point_ok[chunk]
-        passed = np.zeros(len(chunk), dtype=bool)
-        if pp.any():
-            sel = chunk[pp]
-            passed[pp] = _lower_bound_meets(tp[sel], flagged[sel], target, confidence)
-        first = 0
-        if start is None:
-            if not passed.any():
-                pos, size = pos + len(chunk), size * 2
-                continue
-            first = int(np.argmax(passed))
-            start = pos + first
-        fails = np.flatnonzero(~passed[first:])
-        if len(fails):
-            out[cand[start : pos + first + int(fails[0])]] = True
-            return out
-        pos, size = pos + len(chunk), size * 2
-    if start is not None:
-        out[cand[start:]] = True
-    return out
-
-
-def _monotone_boundary(pred, n: int) -> int:
-    """First index in [0, n] where a monotone predicate (False...True) becomes True."""
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    return np.asarray(binom.sf(k - 1, n, q), dtype=float)
 
 
 def _first_max(values: np.ndarray, allowed: np.ndarray) -> int | None:
-    """Index of the first (highest-threshold) maximum among the allowed entries."""
-    if not allowed.any():
+    """Index of the first (highest-threshold) maximum among the allowed finite entries."""
+    ok = allowed & np.isfinite(values)
+    if not ok.any():
         return None
-    masked = np.where(allowed, values, -np.inf)
+    masked = np.where(ok, values, -np.inf)
     return int(np.argmax(masked))
+
+
+def _fixed_sequence(seq: np.ndarray, k: np.ndarray, n: np.ndarray, q: float, delta: float):
+    """The prefix of ``seq`` that passes, and where the sequence stopped (or None).
+
+    p-values are computed in growing chunks, only as far as the walk goes.
+    """
+    pos, size = 0, 256
+    while pos < len(seq):
+        chunk = seq[pos : pos + size]
+        fails = np.flatnonzero(p_values(k[chunk], n[chunk], q) > delta)
+        if len(fails):
+            stop = pos + int(fails[0])
+            return seq[:stop], int(seq[stop])
+        pos, size = pos + len(chunk), size * 4
+    return seq, None
+
+
+def _holm(cand: np.ndarray, k: np.ndarray, n: np.ndarray, q: float, delta: float) -> np.ndarray:
+    """The candidates the Holm step-down procedure rejects at family-wise level delta."""
+    if len(cand) == 0:
+        return cand
+    p = p_values(k[cand], n[cand], q)
+    order = np.argsort(p, kind="stable")
+    m = len(cand)
+    ok = p[order] <= delta / (m - np.arange(m))
+    n_rej = m if ok.all() else int(np.argmin(ok))
+    return np.sort(cand[order[:n_rej]])
+
+
+def _constrained(
+    objective: Objective,
+    con: Constraint,
+    thresholds: np.ndarray,
+    counts: Counts,
+    allowed: np.ndarray,
+    confidence: float | None,
+    method: str,
+) -> Selection:
+    target = float(objective.target)  # type: ignore[arg-type]
+    r = rates(counts)
+    point = r[con.metric]
+    with np.errstate(invalid="ignore"):
+        meets = point >= target if con.op == ">=" else point <= target
+    meets = allowed & meets & np.isfinite(point)
+    n_needed = None
+    stop = None
+    if confidence is None:
+        ok = meets
+    else:
+        delta = 1.0 - confidence
+        q = con.level(target)
+        k = np.asarray(con.successes(counts))
+        n = np.asarray(con.trials(counts))
+        n_needed = min_trials(q, delta)
+        order = np.arange(len(thresholds))
+        if con.walk == "up":
+            order = order[::-1]
+        could = allowed[order] & (n[order] >= (np.inf if n_needed is None else n_needed))
+        seq = order[could]
+        if method == "fixed_sequence":
+            passed, stop = _fixed_sequence(seq, k, n, q, delta)
+        else:
+            passed = _holm(seq, k, n, q, delta)
+        ok = np.zeros(len(thresholds), dtype=bool)
+        ok[passed] = True
+    best_rate = r[con.maximise]
+    if con.metric == "fpr":
+        ok = ok & (counts.tp > 0)
+    i = _first_max(best_rate, ok)
+    if i is not None:
+        return Selection(i, float(thresholds[i]), "ok", n_needed=n_needed)
+    return Selection(
+        None,
+        None,
+        "infeasible",
+        _why_infeasible(
+            objective, con, thresholds, point, allowed, confidence, method, n_needed, stop, counts
+        ),
+        n_needed,
+    )
+
+
+def _why_infeasible(
+    objective: Objective,
+    con: Constraint,
+    thresholds: np.ndarray,
+    point: np.ndarray,
+    allowed: np.ndarray,
+    confidence: float | None,
+    method: str,
+    n_needed: int | None,
+    stop: int | None,
+    counts: Counts,
+) -> str:
+    cand = np.flatnonzero(allowed & np.isfinite(point))
+    parts = [f"no threshold meets {objective}"]
+    if confidence is not None:
+        parts[0] += f" at confidence {confidence:g} ({method.replace('_', '-')} test)"
+        if n_needed is None:
+            parts.append(
+                f"a {con.metric} target of 1 can never be certified at a confidence below 1"
+            )
+        else:
+            delta = 1 - confidence
+            q = con.level(float(objective.target))  # type: ignore[arg-type]
+            n_max = int(np.max(np.asarray(con.trials(counts)), initial=0))
+            parts.append(
+                f"a pass needs at least {n_needed} {con.trials_name} "
+                f"(ceil(ln {delta:g} / ln {q:g}), even with no errors)"
+                + (f" and the data have at most {n_max}" if n_max < n_needed else "")
+            )
+            if stop is not None:
+                k = int(np.asarray(con.successes(counts))[stop])
+                n = int(np.asarray(con.trials(counts))[stop])
+                parts.append(
+                    f"the test stopped at threshold {float(thresholds[stop]):.6g} "
+                    f"({k} of {n} {con.trials_name} count toward {con.metric}, "
+                    f"p = {float(p_values(np.array([k]), np.array([n]), q)[0]):.3g} > {delta:g})"
+                )
+    among = ""
+    if n_needed is not None:
+        big = cand[np.asarray(con.trials(counts))[cand] >= n_needed]
+        if len(big):
+            cand, among = big, f" among candidates with at least {n_needed} {con.trials_name}"
+    if len(cand):
+        sign = 1 if con.op == ">=" else -1
+        j = cand[np.nanargmax(sign * point[cand])]
+        parts.append(
+            f"best {con.metric} {float(point[j]):.4g} at threshold {float(thresholds[j]):.6g}"
+            f" (point estimate{among})"
+        )
+    else:
+        parts.append("no candidate threshold")
+    return "; ".join(parts) + "; never flagging"
 
 
 def select_threshold(
@@ -220,6 +321,7 @@ def select_threshold(
     n_neg: int,
     *,
     confidence: float | None = None,
+    method: str = "fixed_sequence",
     present: np.ndarray | None = None,
 ) -> Selection:
     """Choose a threshold for ``objective`` from counts at candidate thresholds.
@@ -227,16 +329,19 @@ def select_threshold(
     Parameters
     ----------
     objective : Objective
-    thresholds : ndarray
+    thresholds : ndarray, shape (m,)
         Candidate thresholds, descending.
-    tp, fp : ndarray
+    tp, fp : ndarray of int, shape (m,)
         Counts flagged at each candidate.
     n_pos, n_neg : int
         Positives and negatives in the data.
     confidence : float, optional
-        For constrained objectives: the one-sided Clopper-Pearson bound at this level
-        (lower bound on precision or recall, upper bound on FPR) must meet the target.
-    present : ndarray of bool, optional
+        For constrained objectives: certify the constraint at this level with Learn then
+        Test (family-wise error ``1 - confidence`` over all candidates; see the module
+        docstring). ``None``: the point estimate must meet the target.
+    method : {"fixed_sequence", "holm"}, default "fixed_sequence"
+        The multiple-testing procedure used with ``confidence``.
+    present : ndarray of bool, shape (m,), optional
         Which candidates are allowed (default all).
 
     Returns
@@ -244,80 +349,33 @@ def select_threshold(
     Selection
         Among equally good candidates the highest threshold wins. For ``cost`` "never
         flag" is a candidate too (above every score); it wins ties.
+
+    Raises
+    ------
+    InputError
+        ``method`` is unknown, or a callable objective returns the wrong shape.
     """
-    kind = objective.kind
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
     allowed = np.ones(len(thresholds), dtype=bool) if present is None else present
+    counts = Counts(np.asarray(tp), np.asarray(fp), n_pos, n_neg)
+    kind = objective.kind
+    con = objective.constraint
     if kind == "fixed":
-        return Selection(None, float(objective.target), "fixed")
-    if kind == "fbeta":
-        b2 = objective.beta**2
-        denom = (1 + b2) * tp + b2 * (n_pos - tp) + fp
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(denom > 0, (1 + b2) * tp / np.where(denom > 0, denom, 1), 0.0)
-        i = _first_max(f, allowed & (tp > 0))
-        if i is None:
-            return Selection(None, None, "infeasible", "no threshold flags a positive")
-        return Selection(i, float(thresholds[i]), "ok")
+        return Selection(None, float(objective.target), "fixed")  # type: ignore[arg-type]
+    if con is not None:
+        return _constrained(objective, con, thresholds, counts, allowed, confidence, method)
+    values = objective.score(counts)
     if kind == "cost":
-        cost = objective.fp_cost * fp + objective.fn_cost * (n_pos - tp)
-        never = objective.fn_cost * n_pos
-        i = _first_max(-cost, allowed)
-        if i is None or never <= cost[i]:
+        i = _first_max(values, allowed)
+        never = -objective.fn_cost * n_pos
+        if i is None or never >= values[i]:
             return Selection(None, None, "ok", "flagging nothing has the lowest cost")
         return Selection(i, float(thresholds[i]), "ok")
-    target = float(objective.target)
-    flagged = tp + fp
-    if kind == "min_precision":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            point = tp / flagged
-        ok = allowed & (point >= target)
-        if confidence is not None and ok.any():
-            ok = _precision_run(ok, allowed, tp, flagged, target, confidence)
-        i = _first_max(tp.astype(float), ok)
-        metric = "precision"
-        best = point
-    elif kind == "min_recall":
-        point = tp / n_pos
-        ok = allowed & (point >= target)
-        if confidence is not None and ok.any():
-            # tp never decreases down the candidates, so neither does its lower bound:
-            # the candidates that pass are those from one index on.
-            first = _monotone_boundary(
-                lambda i: bool(_lower_bound_meets(tp[i], n_pos, target, confidence)),
-                len(tp),
-            )
-            ok[:first] = False
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = tp / flagged
-        i = _first_max(precision, ok)
-        metric = "recall"
-        best = point
-    else:  # max_fpr
-        point = fp / n_neg
-        ok = allowed & (point <= target)
-        if confidence is not None and ok.any():
-            # fp never decreases down the candidates, so neither does its upper bound:
-            # the candidates that pass are those before one index.
-            first_fail = _monotone_boundary(
-                lambda i: not _upper_bound_meets(fp[i], n_neg, target, confidence),
-                len(fp),
-            )
-            ok[first_fail:] = False
-        i = _first_max(tp.astype(float), ok & (tp > 0))
-        metric = "fpr"
-        best = -point
+    if kind == "fbeta":
+        allowed = allowed & (counts.tp > 0)
+    i = _first_max(values, allowed)
     if i is None:
-        cand = np.flatnonzero(allowed)
-        if len(cand):
-            j = cand[np.nanargmax(best[cand])]
-            value = abs(float(best[j]))
-            note = (
-                f"no threshold meets {objective}"
-                + (f" at confidence {confidence}" if confidence is not None else "")
-                + f"; best {metric} {value:.4g} at threshold {float(thresholds[j]):.6g}"
-                " (point estimate); never flagging"
-            )
-        else:
-            note = f"no candidate threshold for {objective}; never flagging"
-        return Selection(None, None, "infeasible", note)
+        why = "no threshold flags a positive" if kind == "fbeta" else "no candidate has a value"
+        return Selection(None, None, "infeasible", why)
     return Selection(i, float(thresholds[i]), "ok")

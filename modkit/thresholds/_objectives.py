@@ -1,4 +1,4 @@
-"""Objectives: what a threshold is chosen for, and the mini-language that names them.
+"""Objectives: what a threshold is chosen for, the registry of kinds, and the mini-language.
 
 Grammar (spaces around tokens are ignored)::
 
@@ -7,35 +7,256 @@ Grammar (spaces around tokens are ignored)::
     precision>=P            maximise recall subject to precision >= P   (0 < P <= 1)
     recall>=R               maximise precision subject to recall >= R   (0 < R <= 1)
     fpr<=X                  maximise recall subject to FPR <= X         (0 <= X < 1)
+    npv>=V                  maximise precision subject to NPV >= V      (0 < V <= 1)
     cost:fp=A,fn=B          minimise A * FP + B * FN                    (A, B >= 0, not both 0)
     fixed:T                 use the threshold T                         (0 <= T <= 1)
+
+Every kind is one entry of :data:`OBJECTIVE_KINDS` (a name -> how it is computed, its
+direction, its valid range). A constraint is always stated as "a proportion of
+successes among trials is at least ``q``" (precision: true positives among flagged rows;
+recall: among positives; FPR <= X: true negatives among negatives at least 1 - X; NPV:
+true negatives among the rows left unflagged), which is what the confidence tests of
+:mod:`modkit.thresholds._metrics` need. Adding an objective is adding one entry here.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from .._errors import InputError
+from ._rates import Counts, rates
 
-__all__ = ["OBJECTIVE_GRAMMAR", "Objective", "parse_objective"]
-
-Kind = Literal["fbeta", "min_precision", "min_recall", "max_fpr", "cost", "fixed"]
-
-OBJECTIVE_GRAMMAR = "f1, fbeta:B, precision>=P, recall>=R, fpr<=X, cost:fp=A,fn=B, fixed:T"
-
-_CONSTRAINTS = {
-    "precision": ("min_precision", ">="),
-    "recall": ("min_recall", ">="),
-    "fpr": ("max_fpr", "<="),
-}
+__all__ = [
+    "OBJECTIVE_GRAMMAR",
+    "OBJECTIVE_KINDS",
+    "Constraint",
+    "Objective",
+    "ObjectiveKind",
+    "parse_objective",
+]
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+@dataclass(frozen=True)
+class Constraint:
+    """How a constrained kind turns counts into a binomial proportion to test.
+
+    Attributes
+    ----------
+    metric : str
+        The rate the user names (``precision``, ``recall``, ``fpr``, ``npv``).
+    op : {">=", "<="}
+        The direction of the user's bound on ``metric``.
+    successes, trials : callable
+        ``f(Counts) -> ndarray`` of int: the proportion tested is successes / trials.
+    level : callable
+        ``target -> q``: the tested proportion must be at least ``q``.
+    walk : {"down", "up"}
+        The fixed sequence of candidates: from the highest threshold down (``down``,
+        where the metric is trusted most at the top) or from the lowest up.
+    maximise : str
+        The rate maximised among the candidates that meet the constraint.
+    trials_name : str
+        What a trial is, in words ("flagged rows"), for notes.
+    """
+
+    metric: str
+    op: str
+    successes: Callable[[Counts], np.ndarray]
+    trials: Callable[[Counts], np.ndarray]
+    level: Callable[[float], float]
+    walk: str
+    maximise: str
+    trials_name: str
+
+
+@dataclass(frozen=True)
+class ObjectiveKind:
+    """One entry of the objective registry.
+
+    Attributes
+    ----------
+    name : str
+        The kind (``Objective.kind``).
+    token : str
+        Its name in the mini-language.
+    target_range : (low, high, low_open, high_open) or None
+        The valid range of ``target`` (``None``: the kind has no target).
+    describe : callable
+        ``Objective -> str``, the objective in words.
+    spell : callable
+        ``Objective -> str``, the canonical mini-language string.
+    constraint : Constraint or None
+        For constrained kinds.
+    """
+
+    name: str
+    token: str
+    target_range: tuple[float, float, bool, bool] | None
+    describe: Callable[[Objective], str]
+    spell: Callable[[Objective], str]
+    constraint: Constraint | None = None
+
+
+def _fmt(value: float | None) -> str:
+    v = float(value)  # type: ignore[arg-type]
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def _range_text(r: tuple[float, float, bool, bool]) -> str:
+    lo, hi, lo_open, hi_open = r
+    return f"{'(' if lo_open else '['}{_fmt(lo)}, {_fmt(hi)}{')' if hi_open else ']'}"
+
+
+def _in_range(v: float, r: tuple[float, float, bool, bool]) -> bool:
+    lo, hi, lo_open, hi_open = r
+    if not math.isfinite(v):
+        return False
+    return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+
+
+def _constrained(name: str, token: str, op: str, rng, constraint: Constraint) -> ObjectiveKind:
+    what = {"precision": "precision", "recall": "recall", "fpr": "FPR", "npv": "NPV"}[token]
+    return ObjectiveKind(
+        name,
+        token,
+        rng,
+        lambda o: f"maximise {constraint.maximise} subject to {what} {op} {_fmt(o.target)}",
+        lambda o: f"{token}{op}{_fmt(o.target)}",
+        constraint,
+    )
+
+
+#: The objective registry: kind name -> :class:`ObjectiveKind`.
+OBJECTIVE_KINDS: dict[str, ObjectiveKind] = {}
+
+
+def _register(kind: ObjectiveKind) -> None:
+    OBJECTIVE_KINDS[kind.name] = kind
+
+
+_register(
+    ObjectiveKind(
+        "fbeta",
+        "fbeta",
+        None,
+        lambda o: "maximise F1" if o.beta == 1 else f"maximise F-beta (beta={_fmt(o.beta)})",
+        lambda o: "f1" if o.beta == 1 else f"fbeta:{_fmt(o.beta)}",
+    )
+)
+_register(
+    _constrained(
+        "min_precision",
+        "precision",
+        ">=",
+        (0.0, 1.0, True, False),
+        Constraint(
+            "precision",
+            ">=",
+            lambda c: c.tp,
+            lambda c: c.tp + c.fp,
+            lambda t: t,
+            "down",
+            "recall",
+            "flagged rows",
+        ),
+    )
+)
+_register(
+    _constrained(
+        "min_recall",
+        "recall",
+        ">=",
+        (0.0, 1.0, True, False),
+        Constraint(
+            "recall",
+            ">=",
+            lambda c: c.tp,
+            lambda c: np.broadcast_to(c.n_pos, np.shape(c.tp)),
+            lambda t: t,
+            "up",
+            "precision",
+            "labelled positives",
+        ),
+    )
+)
+_register(
+    _constrained(
+        "max_fpr",
+        "fpr",
+        "<=",
+        (0.0, 1.0, False, True),
+        Constraint(
+            "fpr",
+            "<=",
+            lambda c: c.n_neg - c.fp,
+            lambda c: np.broadcast_to(c.n_neg, np.shape(c.fp)),
+            lambda t: 1.0 - t,
+            "down",
+            "recall",
+            "labelled negatives",
+        ),
+    )
+)
+_register(
+    _constrained(
+        "min_npv",
+        "npv",
+        ">=",
+        (0.0, 1.0, True, False),
+        Constraint(
+            "npv",
+            ">=",
+            lambda c: c.n_neg - c.fp,
+            lambda c: (c.n_neg - c.fp) + (c.n_pos - c.tp),
+            lambda t: t,
+            "up",
+            "precision",
+            "unflagged rows",
+        ),
+    )
+)
+_register(
+    ObjectiveKind(
+        "cost",
+        "cost",
+        None,
+        lambda o: f"minimise {_fmt(o.fp_cost)}*FP + {_fmt(o.fn_cost)}*FN",
+        lambda o: f"cost:fp={_fmt(o.fp_cost)},fn={_fmt(o.fn_cost)}",
+    )
+)
+_register(
+    ObjectiveKind(
+        "fixed",
+        "fixed",
+        (0.0, 1.0, False, False),
+        lambda o: f"fixed threshold {_fmt(o.target)}",
+        lambda o: f"fixed:{_fmt(o.target)}",
+    )
+)
+_register(
+    ObjectiveKind(
+        "callable",
+        "callable",
+        None,
+        lambda o: f"maximise {o.name}(tp, fp, n_pos, n_neg)",
+        lambda o: f"callable:{o.name}",
+    )
+)
+
+_BY_TOKEN = {k.token: k for k in OBJECTIVE_KINDS.values() if k.constraint is not None}
+
+#: The mini-language, for error messages.
+OBJECTIVE_GRAMMAR = (
+    "f1, fbeta:B, "
+    + ", ".join(f"{k.token}{k.constraint.op}X" for k in _BY_TOKEN.values() if k.constraint)
+    + ", cost:fp=A,fn=B, fixed:T"
+)
 
 
 @dataclass(frozen=True)
@@ -44,42 +265,56 @@ class Objective:
 
     Parameters
     ----------
-    kind : {"fbeta", "min_precision", "min_recall", "max_fpr", "cost", "fixed"}
-        ``fbeta``: maximise F-beta. ``min_precision``: maximise recall subject to
-        precision >= ``target``. ``min_recall``: maximise precision subject to recall >=
-        ``target``. ``max_fpr``: maximise recall subject to FPR <= ``target``. ``cost``:
-        minimise ``fp_cost * FP + fn_cost * FN``. ``fixed``: the threshold ``target``.
+    kind : str
+        A key of :data:`OBJECTIVE_KINDS`: ``fbeta`` (maximise F-beta),
+        ``min_precision`` / ``min_recall`` / ``min_npv`` (the rate >= ``target``),
+        ``max_fpr`` (FPR <= ``target``), ``cost`` (minimise ``fp_cost * FP + fn_cost *
+        FN``), ``fixed`` (the threshold ``target``) or ``callable`` (maximise ``func``).
     target : float, optional
         The bound of a constrained objective, or the fixed threshold.
     beta : float, default 1.0
         The beta of ``fbeta``.
     fp_cost, fn_cost : float, default 1.0
         Costs of one false positive and one false negative (``cost``).
+    func : callable, optional
+        For ``callable``: ``func(tp, fp, n_pos, n_neg) -> ndarray`` of scores to
+        maximise, one per candidate threshold (arrays of int64 counts; ``n_pos`` and
+        ``n_neg`` are ints), like scikit-learn's ``scoring`` callables.
+
+    Raises
+    ------
+    InputError
+        Unknown kind, or a parameter outside the kind's valid range.
 
     Notes
     -----
     ``str(objective)`` is the canonical mini-language string (``"precision>=0.9"``), and
-    :func:`parse_objective` reads it back.
+    :func:`parse_objective` reads it back (except ``callable``).
     """
 
-    kind: Kind
+    kind: str
     target: float | None = None
     beta: float = 1.0
     fp_cost: float = 1.0
     fn_cost: float = 1.0
+    func: Callable[..., Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        spec = OBJECTIVE_KINDS.get(self.kind)
+        if spec is None:
+            raise InputError(
+                f"unknown objective kind {self.kind!r} (known: {', '.join(OBJECTIVE_KINDS)})"
+            )
         k, t = self.kind, self.target
-        if k not in ("fbeta", "min_precision", "min_recall", "max_fpr", "cost", "fixed"):
-            raise InputError(f"unknown objective kind {k!r}")
+        if spec.target_range is not None and not (
+            t is not None and _in_range(float(t), spec.target_range)
+        ):
+            what = "threshold" if k == "fixed" else "target"
+            raise InputError(
+                f"objective {k}: {what} must be in {_range_text(spec.target_range)}, got {t}"
+            )
         if k == "fbeta" and not (math.isfinite(self.beta) and self.beta > 0):
             raise InputError(f"objective fbeta: beta must be > 0, got {self.beta}")
-        if k in ("min_precision", "min_recall") and not (t is not None and 0 < t <= 1):
-            raise InputError(f"objective {k}: target must be in (0, 1], got {t}")
-        if k == "max_fpr" and not (t is not None and 0 <= t < 1):
-            raise InputError(f"objective max_fpr: target must be in [0, 1), got {t}")
-        if k == "fixed" and not (t is not None and 0 <= t <= 1):
-            raise InputError(f"objective fixed: threshold must be in [0, 1], got {t}")
         if k == "cost" and not (
             math.isfinite(self.fp_cost)
             and math.isfinite(self.fn_cost)
@@ -91,44 +326,58 @@ class Objective:
                 f"objective cost: costs must be >= 0 and not both 0, "
                 f"got fp={self.fp_cost}, fn={self.fn_cost}"
             )
+        if k == "callable" and not callable(self.func):
+            raise InputError("objective callable: func must be callable")
+
+    @property
+    def spec(self) -> ObjectiveKind:
+        """The registry entry of this objective's kind."""
+        return OBJECTIVE_KINDS[self.kind]
+
+    @property
+    def constraint(self) -> Constraint | None:
+        """The constraint of a constrained kind (``None`` otherwise)."""
+        return self.spec.constraint
 
     @property
     def constrained(self) -> bool:
         """True for the objectives with a constraint (``confidence`` applies to them)."""
-        return self.kind in ("min_precision", "min_recall", "max_fpr")
+        return self.spec.constraint is not None
+
+    @property
+    def name(self) -> str:
+        """The callable's name (``callable`` kind)."""
+        return getattr(self.func, "__name__", "objective")
+
+    def score(self, counts: Counts) -> np.ndarray:
+        """The value maximised at each candidate (unconstrained kinds).
+
+        For ``fbeta`` the F-beta score (0 where undefined), for ``cost`` minus the
+        cost, for ``callable`` the callable's output.
+        """
+        if self.kind == "fbeta":
+            return rates(counts, beta=self.beta)["fbeta"]
+        if self.kind == "cost":
+            return -(self.fp_cost * counts.fp + self.fn_cost * (counts.n_pos - counts.tp))
+        if self.kind == "callable":
+            out = np.asarray(
+                self.func(counts.tp, counts.fp, int(counts.n_pos), int(counts.n_neg)),  # type: ignore[misc]
+                dtype=float,
+            )
+            if out.shape != np.shape(counts.tp):
+                raise InputError(
+                    f"objective {self.name}: returned shape {out.shape}, expected "
+                    f"{np.shape(counts.tp)} (one value per candidate threshold)"
+                )
+            return out
+        raise InputError(f"objective {self} has no score to maximise")
 
     def __str__(self) -> str:
-        k = self.kind
-        if k == "fbeta":
-            return "f1" if self.beta == 1 else f"fbeta:{_fmt(self.beta)}"
-        if k == "min_precision":
-            return f"precision>={_fmt(self.target)}"
-        if k == "min_recall":
-            return f"recall>={_fmt(self.target)}"
-        if k == "max_fpr":
-            return f"fpr<={_fmt(self.target)}"
-        if k == "cost":
-            return f"cost:fp={_fmt(self.fp_cost)},fn={_fmt(self.fn_cost)}"
-        return f"fixed:{_fmt(self.target)}"
+        return self.spec.spell(self)
 
     def describe(self) -> str:
         """The objective in words, for reports."""
-        k = self.kind
-        if k == "fbeta":
-            return (
-                f"maximise F{_fmt(self.beta)}"
-                if self.beta == 1
-                else (f"maximise F-beta (beta={_fmt(self.beta)})")
-            )
-        if k == "min_precision":
-            return f"maximise recall subject to precision >= {_fmt(self.target)}"
-        if k == "min_recall":
-            return f"maximise precision subject to recall >= {_fmt(self.target)}"
-        if k == "max_fpr":
-            return f"maximise recall subject to FPR <= {_fmt(self.target)}"
-        if k == "cost":
-            return f"minimise {_fmt(self.fp_cost)}*FP + {_fmt(self.fn_cost)}*FN"
-        return f"fixed threshold {_fmt(self.target)}"
+        return self.spec.describe(self)
 
 
 _NUMBER = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
@@ -155,6 +404,39 @@ def _check(text: str, pos: int, value: float, ok: bool, rng: str) -> None:
         )
 
 
+def _last_number(text: str, pos: int, what: str) -> tuple[float, int]:
+    value, end = _number(text, pos, what)
+    if end != len(text):
+        raise _bad(text, end, "unexpected text after the number")
+    return value, end
+
+
+def _parse_costs(text: str, pos: int) -> Objective:
+    costs: dict[str, float] = {}
+    while True:
+        m = re.compile(r"\s*(fp|fn)\s*=").match(text, pos)
+        if not m:
+            raise _bad(text, pos, "expected 'fp=' or 'fn='")
+        key = m.group(1)
+        if key in costs:
+            raise _bad(text, m.start(1), f"{key!r} given twice")
+        value, end = _number(text, m.end(), key)
+        _check(text, m.end(), value, value >= 0 and math.isfinite(value), "[0, inf)")
+        costs[key] = value
+        pos = end
+        if pos == len(text):
+            break
+        if text[pos] != ",":
+            raise _bad(text, pos, "expected ','")
+        pos += 1
+    if len(costs) != 2:
+        missing = "fn" if "fp" in costs else "fp"
+        raise _bad(text, len(text), f"missing {missing}=")
+    if costs["fp"] + costs["fn"] == 0:
+        raise _bad(text, 5, "costs fp and fn cannot both be 0")
+    return Objective("cost", fp_cost=costs["fp"], fn_cost=costs["fn"])
+
+
 def _parse_string(text: str) -> Objective:
     m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*", text)
     if not m:
@@ -164,76 +446,48 @@ def _parse_string(text: str) -> Objective:
         if pos != len(text):
             raise _bad(text, pos, "unexpected text after 'f1'")
         return Objective("fbeta", beta=1.0)
-    if name in _CONSTRAINTS:
-        kind, op = _CONSTRAINTS[name]
+    if name in _BY_TOKEN:
+        spec = _BY_TOKEN[name]
+        op = spec.constraint.op  # type: ignore[union-attr]
         if not text.startswith(op, pos):
             raise _bad(text, pos, f"expected {op!r} after {name!r}")
         vpos = pos + 2
-        value, end = _number(text, vpos, name)
-        if end != len(text):
-            raise _bad(text, end, "unexpected text after the number")
-        if kind == "max_fpr":
-            _check(text, vpos, value, 0 <= value < 1, "[0, 1)")
-        else:
-            _check(text, vpos, value, 0 < value <= 1, "(0, 1]")
-        return Objective(kind, target=value)
+        value, _ = _last_number(text, vpos, name)
+        rng = spec.target_range
+        _check(text, vpos, value, _in_range(value, rng), _range_text(rng))  # type: ignore[arg-type]
+        return Objective(spec.name, target=value)
     if name in ("fbeta", "fixed", "cost"):
         if not text.startswith(":", pos):
             raise _bad(text, pos, f"expected ':' after {name!r}")
         pos += 1
         if name == "fbeta":
-            value, end = _number(text, pos, "beta")
-            if end != len(text):
-                raise _bad(text, end, "unexpected text after the number")
+            value, _ = _last_number(text, pos, "beta")
             _check(text, pos, value, value > 0 and math.isfinite(value), "(0, inf)")
             return Objective("fbeta", beta=value)
         if name == "fixed":
-            value, end = _number(text, pos, "the threshold")
-            if end != len(text):
-                raise _bad(text, end, "unexpected text after the number")
+            value, _ = _last_number(text, pos, "the threshold")
             _check(text, pos, value, 0 <= value <= 1, "[0, 1]")
             return Objective("fixed", target=value)
-        costs: dict[str, float] = {}
-        while True:
-            m = re.compile(r"\s*(fp|fn)\s*=").match(text, pos)
-            if not m:
-                raise _bad(text, pos, "expected 'fp=' or 'fn='")
-            key = m.group(1)
-            if key in costs:
-                raise _bad(text, m.start(1), f"{key!r} given twice")
-            value, end = _number(text, m.end(), key)
-            _check(text, m.end(), value, value >= 0 and math.isfinite(value), "[0, inf)")
-            costs[key] = value
-            pos = end
-            if pos == len(text):
-                break
-            if text[pos] != ",":
-                raise _bad(text, pos, "expected ','")
-            pos += 1
-        if len(costs) != 2:
-            missing = "fn" if "fp" in costs else "fp"
-            raise _bad(text, len(text), f"missing {missing}=")
-        if costs["fp"] + costs["fn"] == 0:
-            raise _bad(text, 5, "costs fp and fn cannot both be 0")
-        return Objective("cost", fp_cost=costs["fp"], fn_cost=costs["fn"])
+        return _parse_costs(text, pos)
     raise _bad(text, m.start(1), f"unknown objective {m.group(1)!r}")
 
 
-def parse_objective(spec: str | Objective | Mapping[str, Any]) -> Objective:
-    """Read an objective from a string, a dict, or an :class:`Objective`.
+def parse_objective(spec: str | Objective | Mapping[str, Any] | Callable[..., Any]) -> Objective:
+    """Read an objective from a string, a dict, a callable or an :class:`Objective`.
 
     Parameters
     ----------
-    spec : str, dict or Objective
+    spec : str, dict, callable or Objective
         A mini-language string (``"precision>=0.9"``, see the module docstring), an
-        :class:`Objective`, or a dict of its fields (``{"kind": "min_precision",
-        "target": 0.9}``).
+        :class:`Objective`, a dict of its fields (``{"kind": "min_precision",
+        "target": 0.9}``), or a callable ``f(tp, fp, n_pos, n_neg) -> ndarray`` whose
+        largest value wins (as scikit-learn's ``scoring`` callables).
 
     Raises
     ------
     InputError
-        The string is malformed; the message names the string and the position (0-based)
-        of the problem.
+        The string is malformed (the message names the string and the 0-based position
+        of the problem), the kind is unknown, or a value is out of its range.
     """
     if isinstance(spec, Objective):
         return spec
@@ -248,8 +502,12 @@ def parse_objective(spec: str | Objective | Mapping[str, Any]) -> Objective:
                 + (f" (unknown: {unknown})" if unknown else "")
             )
         try:
-            fields = {k: (v if k == "kind" or v is None else float(v)) for k, v in spec.items()}
+            fields_ = {k: (v if k == "kind" or v is None else float(v)) for k, v in spec.items()}
         except (TypeError, ValueError):
             raise InputError(f"objective {dict(spec)!r}: values must be numbers") from None
-        return Objective(**fields)
-    raise InputError(f"objective must be a string, dict or Objective, not {type(spec).__name__}")
+        return Objective(**fields_)
+    if callable(spec):
+        return Objective("callable", func=spec)
+    raise InputError(
+        f"objective must be a string, dict, callable or Objective, not {type(spec).__name__}"
+    )

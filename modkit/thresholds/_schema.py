@@ -17,19 +17,22 @@ __all__ = [
     "DECISION_RULE",
     "SCHEMA_ID",
     "SCHEMA_VERSION",
+    "SUPPORTED_VERSIONS",
     "ThresholdFileError",
     "json_path",
+    "load_json",
     "threshold_file_schema",
     "validate_threshold_file",
 ]
 
-#: The version of the threshold file format this modkit writes and reads.
-SCHEMA_VERSION = 1
+#: The version of the threshold file format this modkit writes.
+SCHEMA_VERSION = 2
+#: The versions it reads (version 1 files load; saving writes version 2).
+SUPPORTED_VERSIONS = (1, 2)
 #: The ``$id`` of the shipped schema, also written as the file's ``$schema``.
 SCHEMA_ID = f"https://modkit.dev/schemas/threshold-file/{SCHEMA_VERSION}.json"
 #: The decision rule every threshold file states.
 DECISION_RULE = "flag when score >= threshold"
-_SCHEMA_FILE = f"threshold-file-{SCHEMA_VERSION}.schema.json"
 
 
 class ThresholdFileError(InputError):
@@ -70,17 +73,27 @@ def json_path(parts: Any) -> str:
 
 
 @functools.cache
-def threshold_file_schema() -> dict[str, Any]:
-    """The shipped JSON Schema (draft 2020-12) of threshold files, as a dict."""
-    text = resources.files(__package__).joinpath("schema", _SCHEMA_FILE).read_text("utf-8")
+def threshold_file_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    """The shipped JSON Schema (draft 2020-12) of threshold files, as a dict.
+
+    Parameters
+    ----------
+    version : {1, 2}, default 2
+        Version 2 adds, per category, the multiple-testing ``method``, ``delta``,
+        ``oof_status``, ``selection_ci`` and the out-of-fold ``interval`` type.
+    """
+    if version not in SUPPORTED_VERSIONS:
+        raise InputError(f"no threshold file schema version {version!r}")
+    name = f"threshold-file-{version}.schema.json"
+    text = resources.files(__package__).joinpath("schema", name).read_text("utf-8")
     return json.loads(text)
 
 
 @functools.cache
-def _validator() -> Any:
+def _validator(version: int) -> Any:
     from jsonschema import Draft202012Validator
 
-    schema = threshold_file_schema()
+    schema = threshold_file_schema(version)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
@@ -136,7 +149,8 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def _load_json(path: Path) -> Any:
+def load_json(path: Path) -> Any:
+    """Parse a threshold file's JSON (no schema check), with errors naming line and column."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -183,26 +197,26 @@ def validate_threshold_file(
         source, doc = "<dict>", path_or_dict
     else:
         source = str(path_or_dict)
-        doc = _load_json(Path(path_or_dict))
+        doc = load_json(Path(path_or_dict))
     if not isinstance(doc, Mapping):
         raise ThresholdFileError(
             source, [("$", f"expected a JSON object, got {type(doc).__name__}")]
         )
     version = doc.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise ThresholdFileError(
             source,
             [
                 (
                     "$.schema_version",
-                    f"unsupported schema_version {json.dumps(version)}; this modkit reads version "
-                    f"{SCHEMA_VERSION}",
+                    f"unsupported schema_version {json.dumps(version)}; this modkit reads "
+                    f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}",
                 )
             ],
         )
     problems = []
     for error in sorted(
-        _validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
+        _validator(version).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
     ):
         parts, msg = _message(error)
         problems.append((json_path(parts), msg))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -15,13 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from .._taxonomy import CATEGORIES, order_categories
+from .._taxonomy import api_spelling, check_category_keys, order_categories
 from .._version import __version__
+from ._labels import coerce_scores
+from ._rule import actions, as_limits, bands
 from ._schema import (
     DECISION_RULE,
     SCHEMA_ID,
     SCHEMA_VERSION,
     ThresholdFileError,
+    load_json,
     validate_threshold_file,
 )
 
@@ -59,9 +61,20 @@ class CategoryThreshold:
         The objective of ``review``.
     confidence : float or None
         The confidence level a constrained objective was met at (``None``: point estimate).
+    method : str or None
+        The multiple-testing procedure that certified it (``"fixed_sequence"`` or
+        ``"holm"``; ``None`` without ``confidence``).
+    delta : float or None
+        ``1 - confidence``: the allowed chance that any certified candidate misses the
+        target (family-wise error rate).
     status : {"ok", "fixed", "infeasible", "insufficient_data", "manual"}
+        ``ok``: the objective's goal holds: for a constrained objective at the stated
+        ``confidence`` when one was given, else on the point estimate of the fitting rows.
         ``infeasible``: no threshold met the constraint, so ``block`` is ``None``.
         ``insufficient_data``: fewer than ``min_positives`` positives (or no negatives).
+    oof_status : {"meets", "misses", None}
+        Whether the out-of-fold point estimate meets the constrained goal (its own check,
+        separate from ``status``; ``None``: no constraint or no out-of-fold estimate).
     review_status : str or None
         The same for ``review`` (``None`` without a review objective).
     review_clamped : bool
@@ -73,8 +86,16 @@ class CategoryThreshold:
     in_sample : dict or None
         Confusion counts and rates at ``block`` on the fitting rows (optimistic).
     out_of_fold : dict or None
-        The honest estimate: ``folds``, pooled out-of-fold counts and rates, and
-        percentile-bootstrap ``ci`` for precision, recall and FPR at ``ci_level``.
+        The honest estimate: ``folds``, pooled out-of-fold counts and rates, and ``ci``
+        for precision, recall and FPR at ``ci_level`` of type ``interval``
+        (``"clopper-pearson"``: exact; files of version 1 hold
+        ``"percentile-bootstrap"``).
+    selection_ci : dict or None
+        Intervals for the precision, recall and FPR of the *exported* threshold that
+        account for choosing it: ``method`` (``"refit-bootstrap-oob"``: the choice is
+        re-run on each bootstrap resample and scored on the rows left out of it),
+        ``level``, ``resamples``, ``never`` (resamples whose choice was "never flag")
+        and ``precision`` / ``recall`` / ``fpr`` as ``[low, high]``.
     threshold_spread : dict or None
         ``min``/``max``/``std`` of the block threshold chosen on each fold's training rows,
         and ``never``: folds where it was ``None``.
@@ -90,7 +111,10 @@ class CategoryThreshold:
     objective: str = "manual"
     review_objective: str | None = None
     confidence: float | None = None
+    method: str | None = None
+    delta: float | None = None
     status: str = "manual"
+    oof_status: str | None = None
     review_status: str | None = None
     review_clamped: bool = False
     note: str = ""
@@ -99,6 +123,7 @@ class CategoryThreshold:
     n_unlabelled: int | None = None
     in_sample: dict[str, Any] | None = None
     out_of_fold: dict[str, Any] | None = None
+    selection_ci: dict[str, Any] | None = None
     threshold_spread: dict[str, Any] | None = None
     baselines: dict[str, Any] | None = None
     bands: dict[str, Any] | None = None
@@ -110,7 +135,11 @@ class CategoryThreshold:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CategoryThreshold:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        oof = values.get("out_of_fold")
+        if isinstance(oof, Mapping) and "interval" not in oof:  # a version 1 file
+            values["out_of_fold"] = {**oof, "interval": "percentile-bootstrap"}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -160,10 +189,6 @@ def _check_threshold(value: Any, where: str) -> float | None:
     if not (0 <= v <= 1):
         raise InputError(f"{where}: threshold {v} is outside [0, 1]")
     return v
-
-
-def _as_float_or_inf(value: float | None) -> float:
-    return math.inf if value is None else float(value)
 
 
 class ThresholdSet:
@@ -216,11 +241,7 @@ class ThresholdSet:
     ) -> None:
         if profile not in PROFILES:
             raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
-        unknown = [c for c in categories if c not in CATEGORIES]
-        if unknown:
-            raise InputError(
-                f"unknown category keys {unknown}; expected API spellings such as {CATEGORIES[:3]}"
-            )
+        check_category_keys(categories, "threshold set")
         cats = {}
         for c in order_categories(categories):
             ct = categories[c]
@@ -254,6 +275,7 @@ class ThresholdSet:
 
         A bare number is the ``block`` threshold with no review band.
         """
+        check_category_keys(thresholds, "thresholds")
         cats = {}
         for c, v in thresholds.items():
             if isinstance(v, Mapping):
@@ -312,41 +334,48 @@ class ThresholdSet:
     def decide(self, category_scores: Mapping[str, float | None]) -> Decision:
         """Decide one item from its ``category_scores`` (as the endpoint returns them).
 
-        Categories the set does not hold are ignored; a category of the set that is
-        missing from ``category_scores`` (or ``None``/NaN) does not fire.
+        A category of the set that is missing from ``category_scores`` (or ``None`` /
+        NaN) does not fire; categories the set does not hold are not evaluated.
+
+        Raises
+        ------
+        InputError
+            A key is not a category key in the API's spelling (the SDK's
+            ``model_dump()`` spelling ``self_harm_intent`` gets "did you mean
+            'self-harm/intent'?"), or a score is not a number in [0, 1].
         """
-        per: dict[str, str] = {}
-        blocked, reviewed = [], []
-        for c, ct in self.categories.items():
+        if not isinstance(category_scores, Mapping):
+            raise InputError(
+                "decide: category_scores must be a mapping of category key to score, "
+                f"not {type(category_scores).__name__}"
+            )
+        check_category_keys(category_scores, "decide")
+        cats = list(self.categories)
+        row = {}
+        for c in cats:
             s = category_scores.get(c)
-            if s is None:
-                continue
-            try:
-                s = float(s)
-            except (TypeError, ValueError):
-                raise InputError(f"score of {c!r} must be a number, got {s!r}") from None
-            if math.isnan(s):
-                continue
-            if ct.block is not None and s >= ct.block:
-                per[c] = "block"
-                blocked.append(c)
-            elif ct.review is not None and s >= ct.review:
-                per[c] = "review"
-                reviewed.append(c)
-            else:
-                per[c] = "allow"
-        if not per:
-            action = "unscored"
-        else:
-            action = "block" if blocked else "review" if reviewed else "allow"
-        return Decision(action, tuple(blocked), tuple(reviewed), per)
+            row[c] = np.nan if s is None else s
+        frame = pd.DataFrame([row], columns=cats)
+        scores = coerce_scores(frame, cats, source="decide", row_name=lambda i: "scores")
+        is_block, is_review, scored = bands(
+            scores, as_limits(self.block.values()), as_limits(self.review.values())
+        )
+        per = {
+            c: ("block" if is_block[0, j] else "review" if is_review[0, j] else "allow")
+            for j, c in enumerate(cats)
+            if scored[0, j]
+        }
+        blocked = tuple(c for j, c in enumerate(cats) if is_block[0, j])
+        reviewed = tuple(c for j, c in enumerate(cats) if is_review[0, j])
+        action = str(actions(is_block, is_review, scored)[0])
+        return Decision(action, blocked, reviewed, per)
 
     def apply(self, results: pd.DataFrame, *, missing: str = "error") -> pd.DataFrame:
         """Decide every row of a results frame at once (vectorised :meth:`decide`).
 
         Parameters
         ----------
-        results : DataFrame
+        results : DataFrame, shape (n, ...)
             One float column per category key, as :func:`modkit.moderate` returns.
         missing : {"error", "ignore"}
             What to do when a category of the set has no column: raise
@@ -354,14 +383,26 @@ class ThresholdSet:
 
         Returns
         -------
-        DataFrame
+        DataFrame, shape (n, 3 + categories)
             On ``results``' index: ``action``, ``blocked_categories`` and
             ``review_categories`` (comma-separated category keys, ``""`` for none) and one
             ``action:<category>`` column per category (``allow``/``review``/``block``, or
             ``""`` where the score is missing).
+
+        Raises
+        ------
+        InputError
+            A category has no column (with ``missing="error"``), a column is spelled as
+            the SDK spells attributes (``self_harm_intent``), or a score is not a number
+            in [0, 1] (naming the row and column).
         """
         if missing not in ("error", "ignore"):
             raise InputError(f"missing must be 'error' or 'ignore', got {missing!r}")
+        if not isinstance(results, pd.DataFrame):
+            raise InputError(f"apply: results must be a DataFrame, not {type(results).__name__}")
+        misspelt = [c for c in results.columns if api_spelling(c) is not None]
+        if misspelt:
+            check_category_keys(misspelt[:1], "apply: results column")
         cats = list(self.categories)
         absent = [c for c in cats if c not in results.columns]
         if absent and missing == "error":
@@ -369,29 +410,17 @@ class ThresholdSet:
                 f"results have no score column for {absent} "
                 "(pass missing='ignore' to treat them as unscored)"
             )
-        n = len(results)
-        scores = np.full((n, len(cats)), np.nan)
-        for j, c in enumerate(cats):
-            if c in results.columns:
-                try:
-                    scores[:, j] = pd.to_numeric(results[c], errors="raise").to_numpy(
-                        dtype=float, na_value=np.nan
-                    )
-                except (TypeError, ValueError):
-                    raise InputError(f"results column {c!r} holds non-numbers") from None
-        block = np.array([_as_float_or_inf(self.categories[c].block) for c in cats])
-        review = np.array([_as_float_or_inf(self.categories[c].review) for c in cats])
-        scored = ~np.isnan(scores)
-        with np.errstate(invalid="ignore"):
-            is_block = scores >= block
-            is_review = (scores >= review) & ~is_block
-        any_block = is_block.any(axis=1)
-        any_review = is_review.any(axis=1)
-        any_scored = scored.any(axis=1)
-        action = np.where(any_block, "block", np.where(any_review, "review", "allow"))
-        action = np.where(any_scored, action, "unscored").astype(object)
+        present = [c for c in cats if c in results.columns]
+        scores = np.full((len(results), len(cats)), np.nan)
+        if present:
+            got = coerce_scores(results, present, source="results")
+            for j, c in enumerate(present):
+                scores[:, cats.index(c)] = got[:, j]
+        is_block, is_review, scored = bands(
+            scores, as_limits(self.block.values()), as_limits(self.review.values())
+        )
         out = pd.DataFrame(index=results.index)
-        out["action"] = action
+        out["action"] = actions(is_block, is_review, scored)
         out["blocked_categories"] = _joined(is_block, cats)
         out["review_categories"] = _joined(is_review, cats)
         for j, c in enumerate(cats):
@@ -401,101 +430,19 @@ class ThresholdSet:
 
     # ------------------------------------------------------------------ reports
     def summary(self) -> pd.DataFrame:
-        """One row per category: thresholds, status, counts, out-of-fold rates with CIs."""
-        rows = []
-        for c, ct in self.categories.items():
-            oof = ct.out_of_fold or {}
-            ci = oof.get("ci") or {}
-            spread = ct.threshold_spread or {}
-            bands = ct.bands or {}
-            base = ct.baselines or {}
-            row = {
-                "category": c,
-                "review": ct.review,
-                "block": ct.block,
-                "objective": ct.objective,
-                "status": ct.status,
-                "review_objective": ct.review_objective,
-                "review_status": ct.review_status,
-                "n_pos": ct.n_pos,
-                "n_neg": ct.n_neg,
-            }
-            for m in ("precision", "recall", "fpr"):
-                lo_hi = ci.get(m) or (None, None)
-                row[f"oof_{m}"] = oof.get(m)
-                row[f"oof_{m}_lo"], row[f"oof_{m}_hi"] = lo_hi
-            row["threshold_min"] = spread.get("min")
-            row["threshold_max"] = spread.get("max")
-            for b in ("allow", "review", "block"):
-                row[f"share_{b}"] = bands.get(b)
-            for name, key in (("endpoint", "endpoint_flagged"), ("fixed_0.5", "fixed_0.5")):
-                conf = base.get(key) or {}
-                row[f"{name}_precision"] = conf.get("precision")
-                row[f"{name}_recall"] = conf.get("recall")
-            rows.append(row)
-        return pd.DataFrame(rows).set_index("category") if rows else pd.DataFrame()
+        """One row per category: thresholds, status, counts, rates with intervals.
+
+        See :func:`modkit.thresholds.summary` for the columns.
+        """
+        from ._report import summary
+
+        return summary(self)
 
     def report(self) -> str:
-        """A short plain-text report: one line per category, then the bands."""
+        """A short plain-text report (see :func:`modkit.thresholds.report`)."""
+        from ._report import report
 
-        def f(x: Any, spec: str = ".3f") -> str:
-            return "-" if x is None else format(x, spec)
-
-        def ci(oof: Mapping[str, Any], m: str) -> str:
-            v = oof.get(m)
-            lo_hi = (oof.get("ci") or {}).get(m)
-            s = f(v)
-            return s + (f" [{f(lo_hi[0])}, {f(lo_hi[1])}]" if lo_hi else "")
-
-        lines = [
-            f"profile {self.profile}: flag when score >= threshold"
-            + (f"; model {self.model}" if self.model else "")
-        ]
-        for c, ct in self.categories.items():
-            head = (
-                f"{c:24s} block {f(ct.block, '.4f'):>6s} review {f(ct.review, '.4f'):>6s} "
-                f"{ct.objective} [{ct.status}]"
-            )
-            if ct.n_pos is not None:
-                head += f" n_pos={ct.n_pos} n_neg={ct.n_neg}"
-            lines.append(head)
-            oof = ct.out_of_fold
-            if oof:
-                lines.append(
-                    f"    out-of-fold ({oof['folds']} folds, {int(oof['ci_level'] * 100)}% CI):"
-                    f" precision {ci(oof, 'precision')} recall {ci(oof, 'recall')}"
-                    f" fpr {ci(oof, 'fpr')}"
-                )
-            sp = ct.threshold_spread
-            if sp and sp.get("min") is not None:
-                lines.append(
-                    f"    threshold across folds: {f(sp['min'], '.4f')}..{f(sp['max'], '.4f')}"
-                    f" (std {f(sp['std'], '.4f')}, never-flag folds {sp['never']})"
-                )
-            for name, key in (("endpoint flagged", "endpoint_flagged"), ("fixed 0.5", "fixed_0.5")):
-                conf = (ct.baselines or {}).get(key)
-                if conf:
-                    lines.append(
-                        f"    {name:16s}: precision {f(conf['precision'])} recall "
-                        f"{f(conf['recall'])} fpr {f(conf['fpr'])}"
-                    )
-            if ct.review_clamped:
-                lines.append("    review threshold clamped to block")
-            if ct.note:
-                lines.append(f"    note: {ct.note}")
-        if self.bands:
-            b = self.bands
-            lines.append(
-                f"bands (share of {b['n']} rows): allow {b['allow']:.2%}, review "
-                f"{b['review']:.2%}, block {b['block']:.2%}"
-                + (f", unscored {b['unscored']:.2%}" if b.get("unscored") else "")
-            )
-        if self.review_per_day is not None:
-            lines.append(
-                f"expected review queue: {self.review_per_day:,.0f} per day at "
-                f"{self.daily_volume:,.0f} items per day"
-            )
-        return "\n".join(lines)
+        return report(self)
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
@@ -632,6 +579,10 @@ class ThresholdFile:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "<dict>") -> ThresholdFile:
         """Validate a parsed file and build it (raises :class:`ThresholdFileError`)."""
+        if not isinstance(doc, Mapping):
+            raise ThresholdFileError(
+                source, [("$", f"expected a JSON object, got {type(doc).__name__}")]
+            )
         try:
             validate_threshold_file(doc)
         except ThresholdFileError as exc:
@@ -643,8 +594,8 @@ class ThresholdFile:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ThresholdFile:
-        """Read and validate a threshold file."""
-        doc = validate_threshold_file(path)
+        """Read and validate a threshold file (version 1 or 2; validated once)."""
+        doc = load_json(Path(path))
         return cls.from_dict(doc, source=str(path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -13,7 +13,7 @@ import pandas as pd
 from .._errors import InputError
 from .._taxonomy import CATEGORIES
 from ..plots._thresholds import labelled_scores
-from ..thresholds import ThresholdSet
+from ..thresholds import Counts, ThresholdSet, rates
 
 __all__ = ["ThresholdExplorer"]
 
@@ -210,15 +210,13 @@ class ThresholdExplorer:
         fp = flagged - tp
         n_pos = int(y.sum())
         n_neg = n - n_pos
-        fn, tn = n_pos - tp, n_neg - fp
+        r = rates(Counts(tp, fp, n_pos, n_neg))
         self.counts = {
             "tp": tp,
             "fp": fp,
-            "fn": fn,
-            "tn": tn,
-            "precision": tp / flagged if flagged else float("nan"),
-            "recall": tp / n_pos if n_pos else float("nan"),
-            "fpr": fp / n_neg if n_neg else float("nan"),
+            "fn": n_pos - tp,
+            "tn": n_neg - fp,
+            **{m: float(r[m]) for m in ("precision", "recall", "fpr")},
             "flagged": flagged,
             "n": n,
         }

@@ -1,0 +1,108 @@
+"""The one place that turns confusion counts into rates.
+
+Fitting, the bootstrap, the figures and the widgets all call :func:`rates` (arrays) or
+:func:`confusion` (one threshold), so precision, recall, FPR, NPV and F-beta are written
+out once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Counts", "confusion", "rates"]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Confusion counts at one or many thresholds.
+
+    Attributes
+    ----------
+    tp, fp : ndarray of int (or int)
+        Flagged rows (``score >= threshold``) that are positive / negative; any shape.
+    n_pos, n_neg : int or ndarray
+        Positives / negatives in the data (broadcast against ``tp``).
+    """
+
+    tp: Any
+    fp: Any
+    n_pos: Any
+    n_neg: Any
+
+    @property
+    def fn(self) -> Any:
+        return self.n_pos - self.tp
+
+    @property
+    def tn(self) -> Any:
+        return self.n_neg - self.fp
+
+    @property
+    def flagged(self) -> Any:
+        return self.tp + self.fp
+
+
+def _ratio(num: Any, den: Any) -> np.ndarray:
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def rates(counts: Counts, *, beta: float = 1.0) -> dict[str, np.ndarray]:
+    """Precision, recall, FPR, FNR, NPV and F-beta from counts (NaN where undefined).
+
+    Parameters
+    ----------
+    counts : Counts
+        Arrays of any (common, broadcastable) shape.
+    beta : float, default 1.0
+        The beta of ``fbeta``.
+
+    Returns
+    -------
+    dict of str to ndarray of float
+        ``precision`` = tp / (tp + fp), ``recall`` = tp / n_pos, ``fpr`` = fp / n_neg,
+        ``fnr`` = fn / n_pos, ``npv`` = tn / (tn + fn), ``flagged`` = tp + fp and
+        ``fbeta`` = (1 + b²) tp / ((1 + b²) tp + b² fn + fp) (0 when nothing is
+        flagged and there are no positives to find).
+    """
+    c = counts
+    b2 = beta * beta
+    tp = np.asarray(c.tp, dtype=float)
+    denom = (1 + b2) * tp + b2 * np.asarray(c.fn, dtype=float) + np.asarray(c.fp, dtype=float)
+    fb = _ratio((1 + b2) * tp, denom)
+    return {
+        "precision": _ratio(c.tp, c.flagged),
+        "recall": _ratio(c.tp, c.n_pos + 0 * tp),
+        "fpr": _ratio(c.fp, c.n_neg + 0 * tp),
+        "fnr": _ratio(c.fn, c.n_pos + 0 * tp),
+        "npv": _ratio(c.tn, c.tn + c.fn),
+        "flagged": np.asarray(c.flagged),
+        "fbeta": np.where(np.isnan(fb), 0.0, fb),
+    }
+
+
+def confusion(tp: int, fp: int, n_pos: int, n_neg: int) -> dict[str, float | int | None]:
+    """Counts and precision / recall / FPR at one threshold (``None`` where undefined).
+
+    The dict is the ``in_sample`` / ``baselines`` entry of a threshold file.
+    """
+    r = rates(Counts(int(tp), int(fp), int(n_pos), int(n_neg)))
+
+    def num(x: np.ndarray) -> float | None:
+        v = float(x)
+        return None if np.isnan(v) else v
+
+    return {
+        "tp": int(tp),
+        "fp": int(fp),
+        "fn": int(n_pos - tp),
+        "tn": int(n_neg - fp),
+        "precision": num(r["precision"]),
+        "recall": num(r["recall"]),
+        "fpr": num(r["fpr"]),
+    }
