@@ -103,6 +103,10 @@ def _percentiles(values: np.ndarray, level: float) -> list[float] | None:
     return [float(lo), float(hi)]
 
 
+#: Rows above which the refit bootstrap resamples a stratified subsample (conservative).
+BOOTSTRAP_ROWS = 50_000
+
+
 def _refit_bootstrap(
     curve: Curve,
     obj: Objective,
@@ -118,10 +122,22 @@ def _refit_bootstrap(
     threshold choice on the weighted counts, and scores the chosen threshold on the rows
     the resample left out (weight 0). The percentile intervals of those out-of-bag rates
     cover both the choice's variability and the evaluation's.
+
+    Above :data:`BOOTSTRAP_ROWS` labelled rows the resamples are drawn from a stratified
+    random subsample of that many rows (``rows`` says how many): the intervals are then
+    wider than the full data would give (conservative), and the cost stays bounded.
     """
     n = len(curve.sorted_scores)
     if resamples <= 0 or n == 0:
         return None
+    if n > BOOTSTRAP_ROWS:
+        keep = np.zeros(n, dtype=bool)
+        for cls in (0, 1):
+            idx = np.flatnonzero(curve.sorted_labels == cls)
+            take = round(len(idx) * BOOTSTRAP_ROWS / n)
+            keep[rng.choice(idx, size=take, replace=False)] = True
+        curve = binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
+        n = len(curve.sorted_scores)
     y = curve.sorted_labels
     starts = np.r_[0, curve.ends[:-1] + 1]
     out = {m: np.full(resamples, np.nan) for m in ("precision", "recall", "fpr")}
@@ -162,6 +178,7 @@ def _refit_bootstrap(
         "method": "refit-bootstrap-oob",
         "level": level,
         "resamples": int(resamples),
+        "rows": int(n),
         "never": int(never),
         **{m: _percentiles(v, level) for m, v in out.items()},
     }

@@ -94,7 +94,9 @@ class CategoryThreshold:
         Intervals for the precision, recall and FPR of the *exported* threshold that
         account for choosing it: ``method`` (``"refit-bootstrap-oob"``: the choice is
         re-run on each bootstrap resample and scored on the rows left out of it),
-        ``level``, ``resamples``, ``never`` (resamples whose choice was "never flag")
+        ``level``, ``resamples``, ``rows`` (labelled rows resampled: a stratified
+        subsample above 50,000, which widens the intervals), ``never`` (resamples whose
+        choice was "never flag")
         and ``precision`` / ``recall`` / ``fpr`` as ``[low, high]``.
     threshold_spread : dict or None
         ``min``/``max``/``std`` of the block threshold chosen on each fold's training rows,
