@@ -276,9 +276,11 @@ def _naive_confident(objective: str, s, y, confidence):
 @SETTINGS
 @given(
     scored_labels(min_size=30, max_size=150),
-    st.sampled_from(
-        ["precision>=0.6", "precision>=0.8", "recall>=0.7", "recall>=0.9", "fpr<=0.1", "fpr<=0.3"]
-    ),
+    # Recall and FPR are monotone in the threshold, so Learn then Test's fixed sequence
+    # equals "every candidate whose one-sided bound passes". Precision is not monotone:
+    # its fixed-sequence test is checked against a plain reference in
+    # test_fit_guarantees.py.
+    st.sampled_from(["recall>=0.7", "recall>=0.9", "fpr<=0.1", "fpr<=0.3"]),
     st.sampled_from([0.8, 0.95]),
 )
 def test_confident_choice_equals_naive_bounds(data, objective, confidence):

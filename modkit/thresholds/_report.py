@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from ._set import CategoryThreshold, ThresholdSet
+from ._objectives import parse_objective
+
+# Duck-typed on ThresholdSet / CategoryThreshold (``_set`` imports this module).
+ThresholdSet = Any
+CategoryThreshold = Any
 
 __all__ = ["oof_words", "report", "summary"]
 
@@ -92,8 +95,6 @@ def oof_words(ct: CategoryThreshold) -> str | None:
     """A sentence when the out-of-fold estimate misses the constrained goal, else None."""
     if ct.oof_status != "misses" or not ct.out_of_fold:
         return None
-    from ._objectives import parse_objective
-
     try:
         con = parse_objective(ct.objective).constraint
     except Exception:  # a hand-written objective string
@@ -114,8 +115,6 @@ def _status_words(ct: CategoryThreshold) -> str:
         method = (ct.method or "fixed_sequence").replace("_", "-")
         return f"ok: goal holds at confidence {ct.confidence:g} ({method} test)"
     try:
-        from ._objectives import parse_objective
-
         constrained = parse_objective(ct.objective).constrained
     except Exception:
         constrained = False
