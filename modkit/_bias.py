@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._bias_uncertainty import (
+    BiasBootstrap,
+    jigsaw_final_metric,
+    percentile_interval,
+    power_mean,
+)
 from ._errors import InputError
 from ._frame import check_columns, check_frame, resolve_categories, scored_rows
-from ._validation import PROB, SequenceOf, validate_params
+from ._validation import PROB, Interval, SequenceOf, validate_params
 
 __all__ = ["bias_metrics", "counterfactual_gap"]
 
@@ -151,6 +158,9 @@ def counterfactual_gap(
         "category": [str],
         "threshold": [PROB],
         "sep": [None, str],
+        "bootstrap": [Interval(Integral, 0, None)],
+        "ci_level": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": [Interval(Integral, None, None)],
     }
 )
 def bias_metrics(
@@ -163,6 +173,9 @@ def bias_metrics(
     pos_label: Any = 1,
     subgroups: Sequence[Any] | None = None,
     sep: str | None = None,
+    bootstrap: int = 200,
+    ci_level: float = 0.95,
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """Per-subgroup AUCs (Borkan et al. 2019) and error rates (Dixon et al. 2018).
 
@@ -188,6 +201,13 @@ def bias_metrics(
         Which subgroups to report (default: every value, in order of appearance).
     sep : str, optional
         Split string cells of ``subgroup_col`` on this separator.
+    bootstrap : int, default 200
+        Resamples for the percentile intervals (0 turns them off). Rows are resampled
+        within strata (the exact set of subgroups a row belongs to; the background is
+        one stratum), so every subgroup keeps its size.
+    ci_level : float in (0, 1), default 0.95
+    random_state : int, default 0
+        Seeds the resampling.
 
     Returns
     -------
@@ -197,12 +217,18 @@ def bias_metrics(
         + subgroup negatives), ``bnsp_auc`` (background negatives + subgroup
         positives), ``fpr`` and ``fnr`` at ``threshold`` within the subgroup,
         ``fpr_diff`` and ``fnr_diff`` (``|overall rate - subgroup rate|``) and ``note``
-        (why a value is NaN, e.g. "subgroup_auc: subgroup has no negatives").
+        (why a value is NaN, e.g. "subgroup_auc: subgroup has no negatives"). With
+        ``bootstrap``, each of ``subgroup_auc``, ``bpsn_auc``, ``bnsp_auc``,
+        ``fpr_diff`` and ``fnr_diff`` has ``<metric>_lo`` / ``<metric>_hi``.
         ``attrs["overall"]`` holds ``n``, ``n_pos``, ``auc``, ``fpr``, ``fnr``, ``fped``
         and ``fned`` (the false positive / negative equality differences: the sums of
         ``fpr_diff`` and ``fnr_diff`` over subgroups where they are defined; NaN if
-        none is),
-        ``threshold``, ``category`` and ``n_excluded`` (rows without a score or label).
+        none is), ``power_means`` (the generalised power mean, p = -5, of each bias
+        AUC over subgroups), ``final_metric`` (the Jigsaw Unintended Bias competition's
+        summary: 0.25 × overall AUC + 0.25 × the sum of the three power means; Borkan
+        et al. 2019), ``auc_ci`` and ``final_metric_ci`` (with ``bootstrap``),
+        ``threshold``, ``category``, ``ci_level``, ``bootstrap`` and ``n_excluded``
+        (rows without a score or label).
 
     Raises
     ------
@@ -314,7 +340,9 @@ def bias_metrics(
             "note",
         ],
     )
-    out.attrs["overall"] = {
+    auc_cols = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+    power = {m: power_mean(out[m].to_numpy(dtype=float)) for m in auc_cols}
+    overall = {
         "category": category,
         "threshold": float(threshold),
         "n": len(y),
@@ -324,9 +352,31 @@ def bias_metrics(
         "fnr": overall_fnr,
         "fped": float(out["fpr_diff"].sum(min_count=1)),
         "fned": float(out["fnr_diff"].sum(min_count=1)),
+        "power_means": power,
+        "final_metric": jigsaw_final_metric(
+            overall_auc, *(out[m].to_numpy(dtype=float) for m in auc_cols)
+        ),
+        "ci_level": ci_level,
+        "bootstrap": int(bootstrap),
         "n_excluded": n_excluded,
         "note": "; ".join(overall_notes),
     }
+    if bootstrap and len(names):
+        groups = np.array([[name in m for m in members] for name in names], dtype=bool).reshape(
+            len(names), len(members)
+        )
+        draws = BiasBootstrap(
+            s, y, groups, float(threshold), int(bootstrap), np.random.default_rng(random_state)
+        ).run()
+        for m in (*auc_cols, "fpr_diff", "fnr_diff"):
+            lo, hi = percentile_interval(draws[m], ci_level)
+            defined = out[m].notna().to_numpy()
+            out.insert(out.columns.get_loc(m) + 1, f"{m}_lo", np.where(defined, lo, np.nan))
+            out.insert(out.columns.get_loc(m) + 2, f"{m}_hi", np.where(defined, hi, np.nan))
+        for key, m in (("auc_ci", "auc"), ("final_metric_ci", "final_metric")):
+            lo, hi = percentile_interval(draws[m], ci_level)
+            overall[key] = [float(lo[0]), float(hi[0])]
+    out.attrs["overall"] = overall
     return out
 
 

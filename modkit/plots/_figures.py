@@ -304,11 +304,20 @@ def bias_chart(
     fig = go.Figure()
     for m in metrics:
         vals = [None if pd.isna(v) else float(v) for v in frame[m]]
+        error = None
+        if f"{m}_lo" in frame.columns and f"{m}_hi" in frame.columns:  # bootstrap intervals
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": (frame[f"{m}_hi"] - frame[m]).clip(lower=0).tolist(),
+                "arrayminus": (frame[m] - frame[f"{m}_lo"]).clip(lower=0).tolist(),
+            }
         fig.add_trace(
             go.Bar(
                 x=x,
                 y=vals,
                 name=m,
+                error_y=error,
                 customdata=custom,
                 hovertemplate="%{x}<br>" + m + " %{y:.3f}<br>n %{customdata[0]}, "
                 "positives %{customdata[1]}<extra></extra>",
@@ -325,6 +334,11 @@ def bias_chart(
         title = "bias metrics by subgroup"
         if overall:
             title += f" — {overall.get('category')} at threshold {overall.get('threshold'):g}"
+            if pd.notna(overall.get("final_metric", np.nan)):
+                ci = overall.get("final_metric_ci")
+                title += f"; final metric {overall['final_metric']:.3f}" + (
+                    f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+                )
     fig.update_layout(
         title={"text": title},
         barmode="group",

@@ -1,0 +1,177 @@
+"""Bootstrap intervals for bias metrics, and the Jigsaw benchmark's summary metric.
+
+The resampling keeps every stratum's size: rows are grouped by the exact set of subgroups
+they belong to (rows of no subgroup form the background stratum) and each resample draws
+that many rows with replacement within each stratum, so a small subgroup is never
+resampled away. AUCs on weighted rows use the Mann-Whitney form (ties count one half),
+vectorised over resamples.
+
+The summary is the final metric of the Kaggle "Jigsaw Unintended Bias in Toxicity
+Classification" competition (2019), from Borkan, Dixon, Sorensen, Thain and Vasserman,
+"Nuanced Metrics for Measuring Unintended Bias with Real Data for Text Classification"
+(WWW '19 Companion): ``0.25 * overall AUC + 0.25 * (M_p(subgroup AUCs) + M_p(BPSN AUCs) +
+M_p(BNSP AUCs))`` where ``M_p`` is the generalised power mean with ``p = -5``, which
+weights the worst subgroups most.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "JIGSAW_P",
+    "BiasBootstrap",
+    "jigsaw_final_metric",
+    "percentile_interval",
+    "power_mean",
+]
+
+#: The power of the generalised mean in the Jigsaw competition's final metric.
+JIGSAW_P = -5.0
+_CHUNK = 4_000_000  # resamples x rows held in memory at once
+
+
+def power_mean(values: Sequence[float] | np.ndarray, p: float = JIGSAW_P) -> float:
+    """Generalised power mean ``(mean(v ** p)) ** (1 / p)`` of the finite values.
+
+    NaN when no value is finite; 0 when ``p < 0`` and some value is 0.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan")
+    if p < 0 and (v <= 0).any():
+        return 0.0
+    return float(np.mean(v**p) ** (1.0 / p))
+
+
+def jigsaw_final_metric(
+    overall_auc: float,
+    subgroup_auc: Sequence[float],
+    bpsn_auc: Sequence[float],
+    bnsp_auc: Sequence[float],
+    p: float = JIGSAW_P,
+) -> float:
+    """``0.25 * overall + 0.25 * sum of the power means of the three bias AUCs``."""
+    means = [power_mean(a, p) for a in (subgroup_auc, bpsn_auc, bnsp_auc)]
+    return float(0.25 * overall_auc + 0.25 * sum(means))
+
+
+def _power_mean_rows(m: np.ndarray, p: float) -> np.ndarray:
+    """Row-wise :func:`power_mean` of a (resamples, subgroups) matrix."""
+    out = np.full(m.shape[0], np.nan)
+    for i, row in enumerate(m):
+        out[i] = power_mean(row, p)
+    return out
+
+
+class BiasBootstrap:
+    """Per-resample bias metrics for one scored, labelled set of rows.
+
+    Parameters
+    ----------
+    scores : ndarray of float, shape (n,)
+    y : ndarray of bool, shape (n,)
+        True for positives.
+    memberships : ndarray of bool, shape (k, n)
+        Row ``j`` belongs to subgroup ``i``.
+    threshold : float
+        Flag when score >= threshold (for FPR / FNR).
+    resamples : int
+    rng : numpy.random.Generator
+    """
+
+    def __init__(
+        self,
+        scores: np.ndarray,
+        y: np.ndarray,
+        memberships: np.ndarray,
+        threshold: float,
+        resamples: int,
+        rng: np.random.Generator,
+    ) -> None:
+        order = np.argsort(scores, kind="stable")
+        self.s = scores[order]
+        self.y = y[order]
+        self.m = memberships[:, order]
+        self.pred = self.s >= threshold
+        self.starts = np.r_[0, np.flatnonzero(self.s[1:] != self.s[:-1]) + 1]
+        self.resamples = resamples
+        self.rng = rng
+        keys = np.packbits(self.m, axis=0).T if len(self.m) else np.zeros((len(self.s), 1))
+        _, self.stratum = np.unique(keys, axis=0, return_inverse=True)
+        self.stratum = self.stratum.ravel()
+
+    def _weights(self, b: int) -> np.ndarray:
+        n = len(self.s)
+        w = np.zeros((b, n))
+        for st in np.unique(self.stratum):
+            idx = np.flatnonzero(self.stratum == st)
+            w[:, idx] = self.rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=b)
+        return w
+
+    def _auc(self, w: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        wp = np.add.reduceat(w * (mask & self.y), self.starts, axis=1)
+        wn = np.add.reduceat(w * (mask & ~self.y), self.starts, axis=1)
+        below = np.cumsum(wn, axis=1) - wn
+        num = (wp * (below + 0.5 * wn)).sum(axis=1)
+        den = wp.sum(axis=1) * wn.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+    def _rate(self, w: np.ndarray, mask: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        den = w @ mask.astype(float)
+        num = w @ (mask & hit).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+    def run(self) -> dict[str, np.ndarray]:
+        """Arrays of shape (resamples, k) per metric, and (resamples,) for overall ones.
+
+        Keys: ``subgroup_auc``, ``bpsn_auc``, ``bnsp_auc``, ``fpr_diff``, ``fnr_diff``
+        (per subgroup) and ``auc``, ``final_metric`` (overall).
+        """
+        k, n = self.m.shape[0], len(self.s)
+        out = {
+            m: np.full((self.resamples, k), np.nan)
+            for m in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr_diff", "fnr_diff")
+        }
+        auc = np.full(self.resamples, np.nan)
+        everyone = np.ones(n, dtype=bool)
+        per = max(1, _CHUNK // max(n, 1))
+        done = 0
+        while done < self.resamples:
+            b = min(per, self.resamples - done)
+            w = self._weights(b)
+            sl = slice(done, done + b)
+            auc[sl] = self._auc(w, everyone)
+            fpr_all = self._rate(w, ~self.y, self.pred)
+            fnr_all = self._rate(w, self.y, ~self.pred)
+            for i in range(k):
+                g = self.m[i]
+                out["subgroup_auc"][sl, i] = self._auc(w, g)
+                out["bpsn_auc"][sl, i] = self._auc(w, (~g & self.y) | (g & ~self.y))
+                out["bnsp_auc"][sl, i] = self._auc(w, (~g & ~self.y) | (g & self.y))
+                out["fpr_diff"][sl, i] = np.abs(fpr_all - self._rate(w, g & ~self.y, self.pred))
+                out["fnr_diff"][sl, i] = np.abs(fnr_all - self._rate(w, g & self.y, ~self.pred))
+            done += b
+        final = 0.25 * auc + 0.25 * sum(
+            _power_mean_rows(out[m], JIGSAW_P) for m in ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+        )
+        return {**out, "auc": auc, "final_metric": final}
+
+
+def percentile_interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise percentile interval ignoring NaN (NaN where a column has no value)."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim == 1:
+        v = v[:, None]
+    lo = np.full(v.shape[1], np.nan)
+    hi = np.full(v.shape[1], np.nan)
+    for j in range(v.shape[1]):
+        col = v[:, j][np.isfinite(v[:, j])]
+        if len(col):
+            lo[j], hi[j] = np.percentile(col, [50 * (1 - level), 50 * (1 + level)])
+    return lo, hi

@@ -1,0 +1,106 @@
+"""Bootstrap intervals for bias metrics and the Jigsaw power-mean summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+
+import modkit
+from modkit import plots
+from modkit._bias_uncertainty import BiasBootstrap, jigsaw_final_metric, power_mean
+
+
+def _frame(n_big=1500, n_small=40, seed=0):
+    rng = np.random.default_rng(seed)
+    groups = ["big"] * n_big + ["small"] * n_small + [None] * 1000
+    n = len(groups)
+    y = rng.random(n) < 0.3
+    small = np.array([g == "small" for g in groups])
+    # the small subgroup's negatives score higher: a real bias, hard to see on 40 rows
+    s = np.where(y, rng.beta(5, 2, n), rng.beta(2, 5 - 2 * small, n))
+    return pd.DataFrame({"hate": s, "label": y.astype(int), "target": groups})
+
+
+def test_intervals_bracket_the_estimates_and_small_subgroups_are_wider():
+    out = modkit.bias_metrics(_frame(), "target", "label", "hate", bootstrap=300).set_index(
+        "subgroup"
+    )
+    for m in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr_diff", "fnr_diff"):
+        assert (out[f"{m}_lo"] <= out[m] + 1e-9).all() and (out[m] <= out[f"{m}_hi"] + 1e-9).all()
+        width = out[f"{m}_hi"] - out[f"{m}_lo"]
+        assert width["small"] > width["big"]
+    overall = out.attrs["overall"]
+    lo, hi = overall["final_metric_ci"]
+    assert lo <= overall["final_metric"] <= hi
+    assert overall["ci_level"] == 0.95 and overall["bootstrap"] == 300
+
+
+def test_final_metric_is_the_jigsaw_formula():
+    out = modkit.bias_metrics(_frame(seed=1), "target", "label", "hate", bootstrap=0)
+    overall = out.attrs["overall"]
+    means = [
+        np.mean(out[m].to_numpy() ** -5) ** (-1 / 5)
+        for m in ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+    ]
+    assert overall["final_metric"] == pytest.approx(0.25 * overall["auc"] + 0.25 * sum(means))
+    assert overall["power_means"]["bpsn_auc"] == pytest.approx(means[1])
+    assert "subgroup_auc_lo" not in out.columns  # bootstrap=0: no intervals
+    # the power mean with p = -5 sits near the worst value
+    assert power_mean([0.9, 0.9, 0.5]) < 0.62
+    assert power_mean([0.8, 0.0]) == 0.0 and np.isnan(power_mean([np.nan]))
+    assert jigsaw_final_metric(1, [1], [1], [1]) == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(4, 60),
+    seed=st.integers(0, 1000),
+    decimals=st.sampled_from([1, 3]),
+)
+def test_weighted_auc_equals_sklearn_on_repeated_rows(n, seed, decimals):
+    rng = np.random.default_rng(seed)
+    s = rng.random(n).round(decimals)
+    y = rng.random(n) < 0.5
+    if y.all() or not y.any():
+        y[0] = not y[0]
+    bb = BiasBootstrap(s, y, np.zeros((0, n), bool), 0.5, 3, rng)
+    w = bb._weights(3)
+    got = bb._auc(w, np.ones(n, bool))
+    for i in range(3):
+        reps = w[i].astype(int)
+        ys, ss = np.repeat(bb.y, reps), np.repeat(bb.s, reps)
+        want = roc_auc_score(ys, ss) if 0 < ys.sum() < len(ys) else np.nan
+        assert got[i] == pytest.approx(want, nan_ok=True)
+
+
+def test_resampling_keeps_every_stratum_size():
+    frame = _frame(n_big=50, n_small=7, seed=3)
+    groups = np.array(
+        [[g == "big" for g in frame["target"]], [g == "small" for g in frame["target"]]]
+    )
+    bb = BiasBootstrap(
+        frame["hate"].to_numpy(),
+        frame["label"].to_numpy() == 1,
+        groups,
+        0.5,
+        20,
+        np.random.default_rng(0),
+    )
+    w = bb._weights(20)
+    assert (w @ bb.m[1] == 7).all() and (w @ bb.m[0] == 50).all()
+    assert (w.sum(axis=1) == len(frame)).all()
+
+
+def test_bias_chart_draws_error_bars():
+    out = modkit.bias_metrics(_frame(), "target", "label", "hate", bootstrap=100)
+    fig = plots.bias_chart(out)
+    bar = fig.data[0]
+    assert bar.error_y is not None and bar.error_y.array is not None
+    row = out.iloc[0]
+    assert bar.error_y.array[0] == pytest.approx(row["subgroup_auc_hi"] - row["subgroup_auc"])
+    assert bar.error_y.arrayminus[0] == pytest.approx(row["subgroup_auc"] - row["subgroup_auc_lo"])
+    assert "final metric" in fig.layout.title.text
