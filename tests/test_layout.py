@@ -21,7 +21,16 @@ LAYERS: list[tuple[str, ...]] = [
     ("_result", "_io", "_frame", "_cache", "_pacing", "datasets", "templates", "testing"),
     ("backends",),
     ("_runner", "_batch"),
-    ("_crosstab", "_bias", "_drift", "thresholds", "_compare", "_migrate", "_gate"),
+    (
+        "_crosstab",
+        "_bias",
+        "_bias_uncertainty",
+        "_drift",
+        "thresholds",
+        "_compare",
+        "_migrate",
+        "_gate",
+    ),
     ("plots", "widgets", "server", "_notebooks"),
     ("cli", "__init__", "__main__"),
 ]
