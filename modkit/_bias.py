@@ -88,6 +88,18 @@ def counterfactual_gap(
     InputError
         If ``slot``, a ``by`` column or a category is not in the results, or no row
         has a value for ``slot``.
+
+    Examples
+    --------
+    Two fillings of one slot, scored (here by hand) and compared within the template:
+
+    >>> import modkit
+    >>> prompts = modkit.expand("I want to hurt a {group: woman|man}. {verb: Help|Stop} me.")
+    >>> prompts["violence"] = [0.9, 0.8, 0.3, 0.2]
+    >>> gap = modkit.counterfactual_gap(prompts, "group", categories=["violence"])
+    >>> gap[["template_id", "category", "gap", "max_value", "min_value"]].round(2)
+      template_id  category  gap max_value min_value
+    0          t1  violence  0.6     woman       man
     """
     frame = check_frame(results)
     (slot_col,) = check_columns(frame, [slot], "slot")
@@ -240,6 +252,23 @@ def bias_metrics(
     -----
     AUCs use :func:`sklearn.metrics.roc_auc_score`. An AUC needs both classes: when
     one is missing the AUC is NaN and ``note`` says why; no exception is raised.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> results = pd.DataFrame(
+    ...     {
+    ...         "group": ["women", "women", "women", "men", "men", "men"],
+    ...         "label": [1, 1, 0, 1, 0, 0],
+    ...         "violence": [0.9, 0.4, 0.6, 0.8, 0.1, 0.3],
+    ...     }
+    ... )
+    >>> table = modkit.bias_metrics(results, "group", "label", "violence", threshold=0.5)
+    >>> table[["subgroup", "n", "subgroup_auc", "fpr", "fnr"]]
+      subgroup  n  subgroup_auc  fpr  fnr
+    0    women  3           0.5  1.0  0.5
+    1      men  3           1.0  0.0  0.0
     """
     from sklearn.metrics import roc_auc_score
 

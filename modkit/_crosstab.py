@@ -89,7 +89,28 @@ STATISTICS: dict[str, Statistic] = {}
 
 
 def register_statistic(stat: Statistic) -> None:
-    """Make a statistic available by name to :func:`crosstab`, plots and widgets."""
+    """Make a statistic available by name to :func:`crosstab`, plots and widgets.
+
+    Examples
+    --------
+    A statistic over the scores of each group (here the 90th percentile), then asked for
+    by name; :meth:`Statistic.from_callable` builds one from ``f(scores) -> float``:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> from modkit import Statistic, register_statistic
+    >>> register_statistic(
+    ...     Statistic("p90", lambda g: g.scores.quantile(0.9), description="90th percentile")
+    ... )
+    >>> frame = pd.DataFrame({"group": ["x", "x", "y"], "violence": [0.1, 0.5, 0.3]})
+    >>> modkit.crosstab(frame, "group", stat="p90")
+    category  violence
+    group
+    x             0.46
+    y             0.30
+    >>> from modkit._crosstab import STATISTICS
+    >>> del STATISTICS["p90"]  # the registry is process-wide: leave it as it was
+    """
     STATISTICS[stat.name] = stat
 
 

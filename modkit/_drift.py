@@ -191,6 +191,23 @@ def decision_drift(
     category a side has no score column for never fires on that side (listed in
     ``missing_categories``); a prompt a side could not score (``error``) is
     ``unscored`` there.
+
+    Examples
+    --------
+    The same three prompts scored by an old and a new model snapshot:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> old = pd.DataFrame({"text": ["t1", "t2", "t3"], "violence": [0.2, 0.6, 0.95]})
+    >>> new = old.assign(violence=[0.3, 0.4, 0.97])
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.9, "review": 0.5}})
+    >>> report = modkit.decision_drift(old, new, ts, names=("old", "new"))
+    >>> report
+    DriftReport('old' -> 'new': 1 of 3 decisions changed)
+    >>> report.decisions.loc["t2", ["action_a", "action_b"]].tolist()
+    ['review', 'allow']
+    >>> report.decisions["delta:violence"].round(2).tolist()
+    [0.1, -0.2, 0.02]
     """
     ts_a = _as_set(thresholds, profile, "thresholds")
     ts_b = ts_a if thresholds_b is None else _as_set(thresholds_b, profile, "thresholds_b")

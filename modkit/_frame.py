@@ -181,7 +181,18 @@ def endpoint_flags(
 
 
 def category_columns(results: pd.DataFrame) -> list[str]:
-    """The category score columns of a results frame, in canonical order."""
+    """The category score columns of a results frame, in canonical order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> frame = pd.DataFrame(
+    ...     {"text": ["a"], "group": ["x"], "violence": [0.9], "self-harm/intent": [0.2]}
+    ... )
+    >>> modkit.category_columns(frame)
+    ['violence', 'self-harm/intent']
+    """
     known = set(CATEGORIES)
     return [c for c in results.columns if c in known]
 

@@ -90,6 +90,20 @@ def read_table(path: str | os.PathLike[str], *, text_column: str = "text") -> pd
     InputError
         The file is missing, not UTF-8, or malformed; the message names the file, line
         and column.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> path = Path(tempfile.mkdtemp()) / "texts.txt"
+    >>> _ = path.write_text("first text\\nsecond text\\n", encoding="utf-8")
+    >>> modkit.read_table(path)["text"].tolist()
+    ['first text', 'second text']
+    >>> modkit.read_table(path.with_suffix(".xlsx"))
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: ...texts.xlsx: unsupported input format '.xlsx'; use one of ...
     """
     path = Path(path)
     suffix = _suffix(path, INPUT_FORMATS, "input")
@@ -247,6 +261,17 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     InputError
         The extension is not an output format, or the path is a directory (or a link
         to one) or cannot be written; the message names the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> import modkit
+    >>> scores = pd.DataFrame({"text": ['a, "quoted" text', 'b'], "violence": [0.25, 0.5]})
+    >>> path = modkit.write_table(scores, Path(tempfile.mkdtemp()) / "scores.csv")
+    >>> modkit.read_table(path).equals(scores)
+    True
     """
     path = check_output(path)
     suffix = path.suffix.lower()

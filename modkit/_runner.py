@@ -122,6 +122,25 @@ def moderate(
     AuthenticationError, QuotaExceededError, BackendError
         Failures that retrying cannot fix; the run stops at once. The exception's
         ``partial`` holds every result received before it, and so does the cache.
+
+    Examples
+    --------
+    Offline, against :class:`modkit.testing.FaultServer` (a local OpenAI-compatible
+    endpoint with deterministic fake scores) over real HTTP on 127.0.0.1:
+
+    >>> import modkit
+    >>> from modkit.testing import FaultServer
+    >>> with FaultServer() as server:
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     df = modkit.moderate(
+    ...         ["hello", "I will hurt you"], backend=backend, cache=None, progress=False
+    ...     )
+    >>> df[["text", "violence"]].round(2)
+                  text  violence
+    0            hello      0.04
+    1  I will hurt you      0.78
+    >>> df["self-harm/intent"].between(0, 1).all()
+    np.True_
     """
     return run_sync(
         lambda: _amoderate(
@@ -158,6 +177,21 @@ async def amoderate(
 
     A backend passed in is left open (its connections stay in the caller's loop for the
     next call); close it with ``async with backend:`` or ``await backend.aclose()``.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> import modkit
+    >>> from modkit.testing import FaultServer
+    >>> async def main(url):
+    ...     async with modkit.OpenAIBackend(base_url=url, api_key="sk-test") as backend:
+    ...         return await modkit.amoderate(
+    ...             ["hello"], backend=backend, cache=None, progress=False
+    ...         )
+    >>> with FaultServer() as server:
+    ...     df = asyncio.run(main(server.url))
+    >>> len(df), round(float(df.loc[0, "violence"]), 2)
+    (1, 0.04)
     """
     return await _amoderate(
         data,

@@ -58,7 +58,31 @@ _REGISTRY: dict[str, BackendSpec] = {}
 
 
 def register_backend(spec: BackendSpec) -> None:
-    """Make a backend available by name (replacing one of the same name)."""
+    """Make a backend available by name (replacing one of the same name).
+
+    Examples
+    --------
+    A backend class importable as ``"package.module:Class"``, with the constraints of its
+    options (the registry is process-wide, so this example only shows the call):
+
+    >>> import modkit
+    >>> from modkit.backends import BackendSpec, register_backend
+    >>> spec = BackendSpec(
+    ...     "recorded",
+    ...     "modkit.backends:ReplayBackend",
+    ...     {"path": ["path"]},
+    ...     required=("path",),
+    ... )
+    >>> register_backend(spec)  # doctest: +SKIP
+    >>> modkit.make_backend("recorded", path="responses.jsonl")  # doctest: +SKIP
+
+    Registering a name again replaces its spec:
+
+    >>> from modkit.backends import backend_spec
+    >>> register_backend(backend_spec("replay"))
+    >>> backend_spec("replay").factory
+    '._replay:ReplayBackend'
+    """
     _REGISTRY[spec.name] = spec
 
 
@@ -69,6 +93,15 @@ def backend_spec(name: str) -> BackendSpec:
     ------
     InputError
         If no backend has that name.
+
+    Examples
+    --------
+    >>> from modkit.backends import backend_spec
+    >>> spec = backend_spec("openai")
+    >>> spec.name, list(spec.options)
+    ('openai', ['model', 'base_url', 'api_key', 'api_key_env', 'timeout'])
+    >>> backend_spec("replay").required
+    ('path',)
     """
     try:
         return _REGISTRY[name]

@@ -103,6 +103,15 @@ def load_dataset(
     ------
     DatasetError
         Unknown name or part, a missing or corrupt file, or a failed download.
+
+    Examples
+    --------
+    With the data sets in ``$MODKIT_DATA_DIR`` (as ``make test`` sets it):
+
+    >>> from modkit.datasets import load_dataset
+    >>> cases = load_dataset("hatecheck", download=False)
+    >>> len(cases), {"test_case", "label_gold", "target_ident"} <= set(cases.columns)
+    (3728, True)
     """
     info = dataset_info(name)
     entry = info.file(part)

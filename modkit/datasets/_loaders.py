@@ -267,6 +267,13 @@ def read_dataset_file(
     ------
     DatasetError
         Unknown name or part, missing file, or a parse error naming the file and line.
+
+    Examples
+    --------
+    >>> from modkit.datasets import dataset_path, read_dataset_file
+    >>> path = dataset_path("hatecheck", download=False)  # or a copy you edited
+    >>> len(read_dataset_file(path, "hatecheck"))
+    3728
     """
     info = dataset_info(name)
     entry = info.file(part)

@@ -343,6 +343,12 @@ def list_datasets() -> list[DatasetInfo]:
     Returns
     -------
     list of DatasetInfo
+
+    Examples
+    --------
+    >>> from modkit.datasets import list_datasets
+    >>> {"openai-moderation-1680", "hatecheck"} <= {info.name for info in list_datasets()}
+    True
     """
     return list(_DATASETS)
 
@@ -363,6 +369,17 @@ def dataset_info(name: str) -> DatasetInfo:
     ------
     DatasetError
         ``name`` is not registered; the message lists the valid names.
+
+    Examples
+    --------
+    >>> from modkit.datasets import dataset_info
+    >>> info = dataset_info("hatecheck")
+    >>> info.license, [f.part for f in info.files]
+    ('CC-BY-4.0', ['test_suite_cases', 'template_placeholders'])
+    >>> dataset_info("hatechek")
+    Traceback (most recent call last):
+    ...
+    modkit._errors.DatasetError: ...
     """
     try:
         return REGISTRY[name]

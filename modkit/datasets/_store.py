@@ -48,7 +48,14 @@ _digests: dict[tuple[str, int, int], str] = {}
 
 
 def user_data_dir() -> Path:
-    """The user cache folder for data sets (``$MODKIT_CACHE_DIR/datasets`` if set)."""
+    """The user cache folder for data sets (``$MODKIT_CACHE_DIR/datasets`` if set).
+
+    Examples
+    --------
+    >>> from modkit.datasets import user_data_dir
+    >>> user_data_dir().name
+    'datasets'
+    """
     env = os.environ.get("MODKIT_CACHE_DIR")
     if env:
         return Path(env) / "datasets"
@@ -76,6 +83,15 @@ def pin_data_dir() -> Path | None:
     -------
     pathlib.Path or None
         The absolute folder, or ``None`` when the variable is unset or empty.
+
+    Examples
+    --------
+    >>> import os
+    >>> from pathlib import Path
+    >>> from modkit.datasets import pin_data_dir
+    >>> pinned = pin_data_dir()
+    >>> pinned is None or (pinned.is_absolute() and os.environ["MODKIT_DATA_DIR"] == str(pinned))
+    True
     """
     global _pinned_from
     with _pin_lock:
@@ -118,6 +134,13 @@ def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple
         ``(origin, folder)`` pairs; origin is ``"data_dir"``, ``"MODKIT_DATA_DIR"`` or
         ``"user cache"``. A relative ``$MODKIT_DATA_DIR`` is made absolute first (see
         :func:`pin_data_dir`).
+
+    Examples
+    --------
+    >>> from modkit.datasets import candidate_dirs
+    >>> label, folder = candidate_dirs("my-data")[0]
+    >>> label, folder.name
+    ('data_dir', 'my-data')
     """
     dirs: list[tuple[str, Path]] = []
     if data_dir is not None:
@@ -134,6 +157,12 @@ def downloads_allowed(download: bool | None = None) -> bool:
 
     ``download=True`` or ``False`` decides; ``None`` allows it unless ``$MODKIT_OFFLINE``
     is set to ``1``/``true``/``yes``/``on``.
+
+    Examples
+    --------
+    >>> from modkit.datasets import downloads_allowed
+    >>> downloads_allowed(False), downloads_allowed(True)
+    (False, True)
     """
     if download is not None:
         return bool(download)
@@ -147,6 +176,16 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     ------
     DatasetError
         The file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from modkit.datasets import file_sha256
+    >>> path = Path(tempfile.mkdtemp()) / "abc.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> file_sha256(path)
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
     """
     path = Path(path)
     try:
@@ -290,6 +329,14 @@ def dataset_path(
         Unknown name or part; the file is missing (the message lists every place
         searched and how to get it), corrupt (expected and found sha256), or the download
         failed.
+
+    Examples
+    --------
+    With the data sets in ``$MODKIT_DATA_DIR`` (as ``make test`` sets it):
+
+    >>> from modkit.datasets import dataset_path
+    >>> dataset_path("hatecheck", download=False).name
+    'hatecheck-test-suite-cases.csv'
     """
     info = dataset_info(name)
     entry = info.file(part)
@@ -340,7 +387,16 @@ class FileStatus:
 def locate(
     name: str, part: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> Path | None:
-    """Where a registry file would be read from, without checking or downloading it."""
+    """Where a registry file would be read from, without checking or downloading it.
+
+    Examples
+    --------
+    With the data sets in ``$MODKIT_DATA_DIR`` (as ``make test`` sets it):
+
+    >>> from modkit.datasets import locate
+    >>> locate("hatecheck", "template_placeholders").name
+    'hatecheck-template-placeholders.csv'
+    """
     found, _ = _find(dataset_info(name).file(part), data_dir)
     return found
 
@@ -361,6 +417,14 @@ def verify_datasets(
     -------
     list of FileStatus
         One per file, in registry order.
+
+    Examples
+    --------
+    With the data sets in ``$MODKIT_DATA_DIR`` (as ``make test`` sets it):
+
+    >>> from modkit.datasets import verify_datasets
+    >>> [(s.part, s.status) for s in verify_datasets(["hatecheck"])]
+    [('test_suite_cases', 'ok'), ('template_placeholders', 'ok')]
     """
     from ._registry import list_datasets
 

@@ -88,6 +88,18 @@ def heatmap(
     plotly.graph_objects.Figure
         One ``Heatmap`` trace whose ``z`` equals the cross-tab's values (NaN as None),
         ``x`` the categories and ``y`` the row labels, first row at the top.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> from modkit.plots import heatmap
+    >>> results = pd.DataFrame(
+    ...     {"group": ["women", "women", "men", "men"], "violence": [0.9, 0.6, 0.8, 0.1]}
+    ... )
+    >>> fig = heatmap(modkit.crosstab(results, "group"), title="mean violence")
+    >>> fig.data[0].type, list(fig.data[0].y), list(fig.data[0].x)
+    ('heatmap', ['women', 'men'], ['violence'])
     """
     go = load_plotly().graph_objects
     wide, stat = _wide(check_frame(crosstab_frame))
@@ -153,6 +165,17 @@ def score_strip(
     plotly.graph_objects.Figure
         One ``Box`` trace per value (in order of first appearance) holding that
         value's scores; hovering a point shows its prompt text.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.plots import score_strip
+    >>> results = pd.DataFrame(
+    ...     {"group": ["women", "women", "men", "men"], "violence": [0.9, 0.6, 0.8, 0.1]}
+    ... )
+    >>> fig = score_strip(results, "group", "violence", threshold=0.5)
+    >>> [trace.type for trace in fig.data]
+    ['box', 'box']
     """
     go = load_plotly().graph_objects
     frame = check_frame(results)
@@ -209,6 +232,17 @@ def counterfactual_gap_chart(
     plotly.graph_objects.Figure
         Three traces: the lines (``"gap"``), the lowest-scoring value (``"min"``) and
         the highest (``"max"``); the marker labels name the slot values.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.plots import counterfactual_gap_chart
+    >>> prompts = modkit.expand("I want to hurt a {group: woman|man}.")
+    >>> prompts["violence"] = [0.9, 0.3]
+    >>> gaps = modkit.counterfactual_gap(prompts, "group", categories=["violence"])
+    >>> fig = counterfactual_gap_chart(gaps)
+    >>> type(fig).__name__
+    'Figure'
     """
     go = load_plotly().graph_objects
     frame = check_frame(gap_frame)
@@ -290,6 +324,22 @@ def bias_chart(
     plotly.graph_objects.Figure
         One ``Bar`` trace per metric, x = subgroups; hovering shows ``n`` and
         ``n_pos``. A dotted line marks the overall AUC (AUC metrics) when known.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> from modkit.plots import bias_chart
+    >>> results = pd.DataFrame(
+    ...     {
+    ...         "group": ["women", "women", "men", "men"],
+    ...         "label": [1, 0, 1, 0],
+    ...         "violence": [0.9, 0.6, 0.8, 0.1],
+    ...     }
+    ... )
+    >>> fig = bias_chart(modkit.bias_metrics(results, "group", "label", "violence"))
+    >>> [trace.name for trace in fig.data]
+    ['subgroup_auc', 'bpsn_auc', 'bnsp_auc']
     """
     go = load_plotly().graph_objects
     frame = check_frame(bias_frame)

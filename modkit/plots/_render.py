@@ -56,6 +56,15 @@ def use_offline_renderer() -> str:
     -------
     str
         The renderer string now in force.
+
+    Examples
+    --------
+    >>> import plotly.io as pio
+    >>> from modkit.plots import use_offline_renderer
+    >>> before = pio.renderers.default
+    >>> use_offline_renderer()
+    'plotly_mimetype+modkit_offline'
+    >>> pio.renderers.default = before  # this example leaves the process as it was
     """
     pio = load_plotly().io
     if OFFLINE_RENDERER not in pio.renderers:

@@ -224,6 +224,16 @@ def pr_curve(
     The markers on the curve are measured on the rows given, which are usually the
     rows the thresholds were fitted on (optimistic); the out-of-fold marker is the
     honest estimate from :func:`modkit.fit_thresholds`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.plots import pr_curve
+    >>> scores = pd.DataFrame({"violence": [0.9, 0.6, 0.8, 0.1]})
+    >>> labels = pd.Series([1, 0, 1, 0])
+    >>> fig = pr_curve(scores, labels, 0.5, "violence")
+    >>> fig.layout.xaxis.title.text, fig.layout.yaxis.title.text
+    ('recall', 'precision')
     """
     go = _plotly().graph_objects
     s, y, _ = labelled_scores(scores, labels, category)
@@ -287,6 +297,16 @@ def roc_curve(
         Then the chosen thresholds and the out-of-fold estimate at ``block`` with its
         confidence intervals, as in :func:`pr_curve`. The area under the curve is in the
         title.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.plots import roc_curve
+    >>> scores = pd.DataFrame({"violence": [0.9, 0.6, 0.8, 0.1]})
+    >>> labels = pd.Series([1, 0, 1, 0])
+    >>> fig = roc_curve(scores, labels, {"violence": 0.5}, "violence")
+    >>> fig.layout.xaxis.title.text
+    'false positive rate'
     """
     go = _plotly().graph_objects
     s, y, _ = labelled_scores(scores, labels, category)
@@ -362,6 +382,16 @@ def score_distribution(
         One ``Histogram`` trace per label present (``label 0``, ``label 1``), overlaid,
         in counts; vertical lines at ``review`` and ``block`` (flag when
         ``score >= threshold``) as layout shapes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.plots import score_distribution
+    >>> scores = pd.DataFrame({"violence": [0.9, 0.6, 0.8, 0.1]})
+    >>> labels = pd.Series([1, 0, 1, 0])
+    >>> fig = score_distribution(scores, labels, 0.5, "violence", nbins=10)
+    >>> [trace.name for trace in fig.data]
+    ['label 0 (negative), n=2', 'label 1 (positive), n=2']
     """
     go = _plotly().graph_objects
     if not (isinstance(nbins, int) and nbins >= 1):

@@ -179,6 +179,23 @@ def create_app(
     :class:`ServerLimits` is exceeded, or the backend rejects one of the texts (the
     message names the input's index, as the real endpoint does, so that
     :func:`modkit.moderate` can split the batch and find it).
+
+    Examples
+    --------
+    A key-protected server around a backend (here one that scores with
+    :class:`modkit.testing.FaultServer`), called with the official ``openai`` SDK:
+
+    >>> import modkit
+    >>> from openai import OpenAI
+    >>> from modkit.server import ServerThread, create_app
+    >>> from modkit.testing import FaultServer
+    >>> with FaultServer() as upstream:
+    ...     backend = modkit.OpenAIBackend(base_url=upstream.url, api_key="sk-upstream")
+    ...     with ServerThread(create_app(backend, api_key="sk-local")) as server:
+    ...         with OpenAI(base_url=server.url, api_key="sk-local") as client:
+    ...             response = client.moderations.create(input=["hello"])
+    >>> len(response.results), round(response.results[0].category_scores.violence, 2)
+    (1, 0.04)
     """
     limits = limits or ServerLimits()
     key_digest = hashlib.sha256(api_key.encode()).digest() if api_key else None

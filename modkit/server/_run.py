@@ -59,6 +59,15 @@ def serve(
         Connection limit, keep-alive and header timeouts (default :class:`HTTPOptions`).
     **app_kwargs
         ``cache``, ``api_key``, ``postprocess``, ``limits`` for :func:`create_app`.
+
+    Examples
+    --------
+    Blocks until interrupted, so not run here (see :class:`ServerThread` and
+    :class:`ServeProcess` for a server in the background):
+
+    >>> import modkit
+    >>> from modkit.server import serve
+    >>> serve(modkit.make_backend("local"), port=8000)  # doctest: +SKIP
     """
     import uvicorn
 
@@ -170,7 +179,14 @@ class ServerThread:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now."""
+    """A TCP port that is free on ``host`` right now.
+
+    Examples
+    --------
+    >>> from modkit.server import free_port
+    >>> 1024 <= free_port() <= 65535
+    True
+    """
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

@@ -362,6 +362,14 @@ def count_prompts(
     ------
     TemplateError
         Malformed templates, unknown wildcards or cycles.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> modkit.count_prompts("{a|b} and {x|y|z}")
+    6
+    >>> modkit.count_prompts(["{a|b}", "{c|d|e}"], by_template=True)
+    {'t1': 2, 't2': 3}
     """
     _, plans = _plans(as_suite(templates, wildcards))
     if by_template:

@@ -131,6 +131,16 @@ def parse_template(
     ------
     TemplateError
         The text is malformed; the error names ``id`` and the 0-based position.
+
+    Examples
+    --------
+    >>> from modkit.templates import parse_template
+    >>> parse_template("I want to hurt a {group: woman|man}.", "hurt", labels={"label": 1})
+    Template(id='hurt', text='I want to hurt a {group: woman|man}.', labels={'label': 1}, tags=())
+    >>> parse_template("a {b", "broken")
+    Traceback (most recent call last):
+    ...
+    modkit.templates._grammar.TemplateError: template 'broken': unbalanced '{': ...
     """
     return _make_template(text, id, labels, tags, None)
 
@@ -305,10 +315,25 @@ def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardVal
     value has the spaces around it removed. Files in sub-folders are named by their
     relative path, e.g. ``people/group.txt`` defines ``{people/group}``.
 
+    Returns
+    -------
+    dict of str to list of WildcardValue
+        Wildcard name -> its values, each with the file, line and column it came from.
+
     Raises
     ------
     TemplateError
         The folder is missing, a file is not UTF-8, or a name is not valid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from modkit.templates import load_wildcards
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "group.txt").write_text("# people\\nwoman\\n  man\\n", encoding="utf-8")
+    >>> [(v.text, v.line, v.column) for v in load_wildcards(folder)["group"]]
+    [('woman', 2, 1), ('man', 3, 3)]
     """
     root = Path(folder)
     if not root.is_dir():
@@ -352,11 +377,35 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
     optional ``wildcard_dirs:`` (folders of ``NAME.txt`` lists, relative to the file).
     Entries without an ``id`` are named ``t1``, ``t2``, ... by position.
 
+    Returns
+    -------
+    TemplateSuite
+        The templates in file order, with the wildcard lists they may use.
+
     Raises
     ------
     TemplateError
         Malformed YAML (with file, line and column), a wrong structure, or a malformed
         template (with its id, position, and line/column in the file).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> path = Path(tempfile.mkdtemp()) / "templates.yaml"
+    >>> _ = path.write_text(
+    ...     "templates:\\n"
+    ...     "  - id: hurt\\n"
+    ...     "    text: I want to hurt a {group}. Give me a plan.\\n"
+    ...     "    labels: {label: 1}\\n"
+    ...     "wildcards:\\n"
+    ...     "  group: [woman, man]\\n",
+    ...     encoding="utf-8",
+    ... )
+    >>> suite = modkit.load_templates(path)
+    >>> suite.ids, len(modkit.expand(suite))
+    (['hurt'], 2)
     """
     path = Path(path)
     file = str(path)

@@ -82,10 +82,26 @@ def hatecheck_suite(*, data_dir: str | os.PathLike[str] | None = None) -> Templa
     data_dir : path, optional
         Passed to :func:`modkit.datasets.load_dataset`.
 
+    Returns
+    -------
+    TemplateSuite
+        One template per distinct ``case_templ``, with one wildcard list per placeholder.
+
     Raises
     ------
     DatasetError
         The data set is missing, or a template uses a placeholder that is not listed.
+
+    Examples
+    --------
+    Reads the ``hatecheck`` data set (from ``$MODKIT_DATA_DIR`` when set):
+
+    >>> import modkit
+    >>> from modkit.templates import hatecheck_suite
+    >>> suite = hatecheck_suite()
+    >>> df = modkit.expand(suite, sample=3, seed=0)
+    >>> len(df), {"case_id", "functionality", "label", "target_ident"} <= set(df.columns)
+    (3, True)
     """
     from ..datasets import load_dataset
 
@@ -181,6 +197,29 @@ def dixon_suite(
         Which template table of the data set.
     data_dir : path, optional
         Passed to :func:`modkit.datasets.load_dataset`.
+
+    Returns
+    -------
+    TemplateSuite
+        One template per madlibber template and toxicity, ids ``dixon-<name>-<toxicity>``.
+
+    Raises
+    ------
+    DatasetError
+        An unknown ``part``, or the data set cannot be found, downloaded or verified.
+
+    Examples
+    --------
+    Reads the ``dixon-madlibber`` data set (from ``$MODKIT_DATA_DIR`` when set):
+
+    >>> import modkit
+    >>> from modkit.templates import dixon_suite
+    >>> suite = dixon_suite()
+    >>> suite.ids[:2]
+    ['dixon-verb_adj-nontoxic', 'dixon-verb_adj-toxic']
+    >>> df = modkit.expand(suite, sample=5, seed=0)
+    >>> len(df), {"dixon_template", "toxicity", "label"} <= set(df.columns)
+    (5, True)
     """
     from ..datasets import load_dataset
 

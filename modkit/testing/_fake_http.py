@@ -37,7 +37,14 @@ _SECRET_HEADERS = ("authorization", "ocp-apim-subscription-key", "x-goog-api-key
 
 
 def unit_score(text: str, salt: str) -> float:
-    """A deterministic number in [0, 1) from sha256 of ``salt`` and ``text``."""
+    """A deterministic number in [0, 1) from sha256 of ``salt`` and ``text``.
+
+    Examples
+    --------
+    >>> from modkit.testing import unit_score
+    >>> round(unit_score("hello", "salt"), 6)
+    0.796427
+    """
     digest = hashlib.sha256(f"{salt}\x00{text}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 

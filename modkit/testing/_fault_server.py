@@ -205,6 +205,15 @@ def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, 
 
     Scores come from sha256 of the text (cubed, so most are small); a category is
     flagged when its score is at least 0.5.
+
+    Examples
+    --------
+    >>> from modkit.testing import fake_result
+    >>> result = fake_result("hello", categories=["violence", "hate"])
+    >>> sorted(result["category_scores"])
+    ['hate', 'violence']
+    >>> fake_result("hello") == fake_result("hello")  # deterministic
+    True
     """
     scores = {c: round(_unit(text, c) ** 3, 9) for c in categories}
     flags = {c: s >= 0.5 for c, s in scores.items()}
