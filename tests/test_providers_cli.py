@@ -130,7 +130,7 @@ def test_moderate_cli_with_guard_and_a_clear_error_for_a_wrong_option(tmp_path, 
 
 
 @pytest.mark.parametrize("provider", ["mistral", "perspective"])
-def test_serve_proxies_a_provider_with_its_native_categories(provider):
+def test_serve_proxies_a_provider_with_its_native_categories_through_the_cache(provider):
     fake_cls = MistralModerationFake if provider == "mistral" else PerspectiveFake
     with fake_cls(api_key="upstream-secret") as fake:
         env = {**os.environ, "UPSTREAM_KEY": "upstream-secret"}
@@ -146,6 +146,10 @@ def test_serve_proxies_a_provider_with_its_native_categories(provider):
             client = OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
             raw = client.moderations.with_raw_response.create(input=TEXTS, model=provider)
             body = raw.http_response.json()
+            sent = len(fake.requests)
+            again = client.moderations.with_raw_response.create(input=TEXTS, model=provider)
+            assert again.http_response.json()["results"] == body["results"]
+            assert len(fake.requests) == sent  # answered from the default cache
     assert len(body["results"]) == len(TEXTS)
     cats = MISTRAL_CATEGORIES if provider == "mistral" else ("TOXICITY", "THREAT")
     for text, result in zip(TEXTS, body["results"], strict=True):

@@ -18,7 +18,7 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
-from ._provider_http import check_mode, error_for_status, read_key, scrub
+from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
 
 __all__ = [
     "GRANITE_RISKS",
@@ -290,8 +290,7 @@ class GuardBackend(Backend):
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.__key = read_key(api_key, api_key_env, "guard", required=False)
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients = LoopBound(self._make_client, lambda c: c.close())
 
     def _check_categories(self, categories: Sequence[str] | None) -> list[str]:
         if self.family == "llama-guard":
@@ -321,28 +320,24 @@ class GuardBackend(Backend):
             f"base_url={self.base_url!r})"
         )
 
+    def _make_client(self) -> Any:
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(
+            api_key=self.__key.reveal() or "unused",
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+        )
+
     def _get_client(self) -> Any:
         if self.closed:
             raise BackendError("this GuardBackend is closed; make a new one")
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            from openai import AsyncOpenAI
-
-            self._client = AsyncOpenAI(
-                api_key=self.__key.reveal() or "unused",
-                base_url=self.base_url,
-                max_retries=0,
-                timeout=self.timeout,
-            )
-            self._loop = loop
-        return self._client
+        return self._clients.get()
 
     async def arelease(self) -> None:
-        """Close the SDK client (its connections belong to one event loop)."""
-        client, loop = self._client, self._loop
-        self._client, self._loop = None, None
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.close()
+        """Close the client of the running event loop (its connections belong to it)."""
+        await self._clients.release()
 
     # ------------------------------------------------------------------ requests
     def messages(self, text: str) -> list[dict[str, str]]:

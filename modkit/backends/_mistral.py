@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
-from ._provider_http import check_mode, error_for_status, read_key, scrub
+from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
 
 __all__ = ["MistralBackend"]
 
@@ -74,8 +73,7 @@ class MistralBackend(Backend):
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.__key = read_key(api_key, api_key_env, "mistral", required=base_url is None)
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients = LoopBound(self._make_client, lambda c: c.__aexit__(None, None, None))
 
     @property
     def cache_namespace(self) -> str:
@@ -88,31 +86,27 @@ class MistralBackend(Backend):
             f"base_url={self.base_url!r})"
         )
 
+    def _make_client(self) -> Any:
+        try:
+            from mistralai.client import Mistral
+        except ImportError:  # pragma: no cover - depends on the install
+            raise BackendError(
+                "the mistral backend needs the mistralai package: pip install 'modkit[mistral]'"
+            ) from None
+        return Mistral(
+            api_key=self.__key.reveal() or "unused",
+            server_url=self.base_url,
+            timeout_ms=int(self.timeout * 1000),
+        )
+
     def _get_client(self) -> Any:
         if self.closed:
             raise BackendError("this MistralBackend is closed; make a new one")
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            try:
-                from mistralai.client import Mistral
-            except ImportError:  # pragma: no cover - depends on the install
-                raise BackendError(
-                    "the mistral backend needs the mistralai package: pip install 'modkit[mistral]'"
-                ) from None
-            self._client = Mistral(
-                api_key=self.__key.reveal() or "unused",
-                server_url=self.base_url,
-                timeout_ms=int(self.timeout * 1000),
-            )
-            self._loop = loop
-        return self._client
+        return self._clients.get()
 
     async def arelease(self) -> None:
-        """Close the SDK client (its connections belong to one event loop)."""
-        client, loop = self._client, self._loop
-        self._client, self._loop = None, None
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.__aexit__(None, None, None)
+        """Close the client of the running event loop (its connections belong to it)."""
+        await self._clients.release()
 
     def _conversation(self, text: str) -> list[dict[str, str]]:
         if self.mode == "prompt":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -11,7 +10,7 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
-from ._provider_http import error_for_status, read_key, scrub
+from ._provider_http import LoopBound, error_for_status, read_key, scrub
 
 __all__ = ["PERSPECTIVE_ATTRIBUTES", "PerspectiveBackend"]
 
@@ -102,8 +101,7 @@ class PerspectiveBackend(Backend):
         self.timeout = float(timeout)
         self.model = "perspective-v1alpha1"
         self.__key = read_key(api_key, api_key_env, "perspective", required=base_url is None)
-        self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients = LoopBound(self._make_client, lambda c: c.aclose())
 
     @property
     def cache_namespace(self) -> str:
@@ -113,26 +111,20 @@ class PerspectiveBackend(Backend):
     def __repr__(self) -> str:
         return f"PerspectiveBackend(attributes={self.attributes!r}, base_url={self.base_url!r})"
 
-    def _get_client(self) -> Any:
+    def _make_client(self) -> Any:
         import httpx2
 
+        headers = {"x-goog-api-key": self.__key.reveal()} if self.__key.reveal() else {}
+        return httpx2.AsyncClient(base_url=self.base_url, headers=headers, timeout=self.timeout)
+
+    def _get_client(self) -> Any:
         if self.closed:
             raise BackendError("this PerspectiveBackend is closed; make a new one")
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            headers = {"x-goog-api-key": self.__key.reveal()} if self.__key.reveal() else {}
-            self._client = httpx2.AsyncClient(
-                base_url=self.base_url, headers=headers, timeout=self.timeout
-            )
-            self._loop = loop
-        return self._client
+        return self._clients.get()
 
     async def arelease(self) -> None:
-        """Close the HTTP client (its connections belong to one event loop)."""
-        client, loop = self._client, self._loop
-        self._client, self._loop = None, None
-        if client is not None and loop is asyncio.get_running_loop():
-            await client.aclose()
+        """Close the client of the running event loop (its connections belong to it)."""
+        await self._clients.release()
 
     async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
         return (await self.ascore_batch(texts)).results

@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._errors import AuthenticationError, BackendError, InputError, QuotaExceededError
 from ._http import status_error
 
-__all__ = ["MODES", "Secret", "check_mode", "error_for_status", "read_key", "scrub"]
+__all__ = [
+    "MODES",
+    "LoopBound",
+    "Secret",
+    "check_mode",
+    "error_for_status",
+    "read_key",
+    "scrub",
+]
 
 #: What a text is: a user's message (``"prompt"``) or a model's answer (``"response"``).
 MODES = ("prompt", "response")
+
+
+class LoopBound:
+    """One async HTTP client per event loop: made on first use in a loop, closed in it.
+
+    An async client's connections belong to the loop that opened them; each
+    :func:`modkit.moderate` call runs its own loop. :meth:`get` makes a client for the
+    running loop when needed; :meth:`release` closes it if its loop is the running one
+    (else that loop has ended, and its connections with it).
+
+    Parameters
+    ----------
+    make : callable
+        ``make() -> client``, called inside the running loop.
+    close : callable
+        ``close(client) -> awaitable``.
+    """
+
+    def __init__(self, make: Callable[[], Any], close: Callable[[Any], Awaitable[Any]]) -> None:
+        self._make, self._close = make, close
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> Any:
+        """The client for the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client, self._loop = self._make(), loop
+        return self._client
+
+    async def release(self) -> None:
+        """Close the client if it belongs to the running loop; forget it either way."""
+        client, loop = self._client, self._loop
+        self._client, self._loop = None, None
+        if client is not None and loop is asyncio.get_running_loop():
+            await self._close(client)
 
 
 class Secret:

@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Serve POST /v1/moderations, GET /v1/models and GET /healthz, backed by "
         "any modkit backend (local, replay, or openai to proxy upstream through the cache). "
         "Malformed requests, image inputs and requests over the size limits get a 400 in "
-        "the OpenAI error shape. Cache: --cache PATH for any backend; without it only "
-        "--backend openai uses the default cache (the user cache directory).",
+        "the OpenAI error shape. Cache: --cache PATH for any backend; without it the remote "
+        "backends (openai, azure, perspective, mistral, guard) use the default cache (the "
+        "user cache directory).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
@@ -113,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
 
         postprocess = threshold_postprocess(load_thresholds(args.thresholds, args.profile))
     backend = backend_from_args(args)
-    # The cache: --cache PATH always; the default cache only when proxying a paid API.
+    # The cache: --cache PATH always; the default cache only when proxying a remote API
+    # (paid, rate-limited, or going away: a cached answer keeps its behaviour).
     cache = None
-    if not args.no_cache and (args.cache or args.backend == "openai"):
+    remote = ("openai", "azure", "perspective", "mistral", "guard")
+    if not args.no_cache and (args.cache or args.backend in remote):
         cache = Cache(args.cache) if args.cache else Cache()
     app = create_app(backend, cache=cache, api_key=api_key, limits=limits, postprocess=postprocess)
     print(
