@@ -8,6 +8,15 @@ here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
 """
 
 from ._backend import LocalBackend
+from ._contrast import CONTRAST_DIR, contrast_sha256, is_heldout, load_contrast
 from ._train import cross_fitted_results, train
 
-__all__ = ["LocalBackend", "cross_fitted_results", "train"]
+__all__ = [
+    "CONTRAST_DIR",
+    "LocalBackend",
+    "contrast_sha256",
+    "cross_fitted_results",
+    "is_heldout",
+    "load_contrast",
+    "train",
+]
