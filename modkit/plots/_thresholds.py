@@ -161,7 +161,8 @@ def _chosen_traces(
     if th["block"] is not None and oof and oof.get(x) is not None and oof.get(yk) is not None:
         level = oof.get("ci_level")
         label = f"block, out-of-fold ({oof.get('folds')} folds"
-        label += f", {level:.0%} CI)" if level else ")"
+        kind = oof.get("interval", "percentile-bootstrap")
+        label += f", {level:.0%} {kind} CI)" if level else ")"
         traces.append(
             go.Scatter(
                 x=[oof[x]],
