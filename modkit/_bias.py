@@ -119,44 +119,112 @@ def counterfactual_gap(
     scored = scored.loc[keep]
 
     key_cols = [*by_cols, slot_col]
-    long = scored[key_cols + cats].melt(
-        id_vars=key_cols, value_vars=cats, var_name="category", value_name="score"
-    )
-    long = long.dropna(subset=["score"])
-    group_keys = [*by_cols, "category"]
-    per_value = (
-        long.groupby([*group_keys, slot_col], sort=False)["score"]
-        .agg(score="mean", n="count")
-        .reset_index()
-    )
-    per_value["mean"] = per_value.groupby(group_keys, sort=False)["score"].transform("mean")
-    per_value["diff"] = per_value["score"] - per_value["mean"]
-    if detail:
-        out = per_value[[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]]
-        out = out.reset_index(drop=True)
-        out.attrs["n_excluded"] = n_excluded
-        out.attrs["slot"] = slot_col
-        return out
-
-    rows: list[dict[str, Any]] = []
-    for key, grp in per_value.groupby(group_keys, sort=False):
-        key_t = key if isinstance(key, tuple) else (key,)
-        imax = grp["score"].to_numpy().argmax()
-        imin = grp["score"].to_numpy().argmin()
-        row = dict(zip(group_keys, key_t, strict=True))
-        row.update(
-            gap=float(grp["score"].iloc[imax] - grp["score"].iloc[imin]),
-            max_value=grp[slot_col].iloc[imax],
-            max_score=float(grp["score"].iloc[imax]),
-            min_value=grp[slot_col].iloc[imin],
-            min_score=float(grp["score"].iloc[imin]),
-            mean=float(grp["score"].mean()),
-            n_values=len(grp),
-            n=int(grp["n"].sum()),
+    values = scored[cats].astype(float)
+    grouped = values.groupby([scored[c] for c in key_cols], sort=False, dropna=True)
+    means = grouped.mean()
+    counts = grouped.count()
+    keys = means.index.to_frame(index=False)  # (by..., slot) per value, first-seen order
+    if list(keys.columns) != key_cols:
+        keys.columns = key_cols
+    n_cnt = counts.to_numpy(dtype=np.int64)
+    score = means.to_numpy(dtype=float)
+    if not len(keys):
+        empty = pd.DataFrame(columns=[*by_cols, *_GAP_COLUMNS])
+        if detail:
+            empty = pd.DataFrame(
+                columns=[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]
+            )
+        empty.attrs.update(n_excluded=n_excluded, slot=slot_col)
+        return empty
+    if by_cols:
+        tcode = (
+            pd.MultiIndex.from_frame(keys[by_cols]).factorize()[0]
+            if len(by_cols) > 1
+            else (pd.factorize(keys[by_cols[0]])[0])
         )
-        rows.append(row)
-    out = pd.DataFrame(rows, columns=[*by_cols, *_GAP_COLUMNS])
+    else:
+        tcode = np.zeros(len(keys), dtype=np.int64)
+    per = _per_template(score, n_cnt, tcode)
+    if detail:
+        return _gap_detail(keys, by_cols, slot_col, cats, score, n_cnt, tcode, per, n_excluded)
+    has = per["n_values"] > 0  # (template, category) pairs with a score
+    cat_idx, t_idx = np.nonzero(has.T)  # category-major, templates in first-seen order
+    first_row = per["first"][t_idx]
+    out = (
+        keys.loc[first_row, by_cols].reset_index(drop=True)
+        if by_cols
+        else pd.DataFrame(index=range(len(t_idx)))
+    )
+    slot_values = keys[slot_col]
+    out["category"] = np.asarray(cats, dtype=object)[cat_idx]
+    out["gap"] = per["max"][t_idx, cat_idx] - per["min"][t_idx, cat_idx]
+    out["max_value"] = slot_values.take(per["argmax"][t_idx, cat_idx]).to_numpy()
+    out["max_score"] = per["max"][t_idx, cat_idx]
+    out["min_value"] = slot_values.take(per["argmin"][t_idx, cat_idx]).to_numpy()
+    out["min_score"] = per["min"][t_idx, cat_idx]
+    out["mean"] = per["mean"][t_idx, cat_idx]
+    out["n_values"] = per["n_values"][t_idx, cat_idx].astype(np.int64)
+    out["n"] = per["n"][t_idx, cat_idx].astype(np.int64)
+    out = out[[*by_cols, *_GAP_COLUMNS]]
     out = out.sort_values("gap", ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs["n_excluded"] = n_excluded
+    out.attrs["slot"] = slot_col
+    return out
+
+
+def _per_template(score: np.ndarray, n: np.ndarray, tcode: np.ndarray) -> dict[str, np.ndarray]:
+    """Per template (rows of the result) and category (columns), without a Python loop:
+    max, min and the first per-value row reaching them, mean of the per-value scores,
+    how many values have a score, scored prompts, and each template's first row."""
+    order = np.argsort(tcode, kind="stable")  # a template's values stay in first-seen order
+    t_sorted = tcode[order]
+    starts = np.flatnonzero(np.r_[True, t_sorted[1:] != t_sorted[:-1]])
+    s = score[order]
+    present = ~np.isnan(s)
+    gid = np.cumsum(np.r_[True, t_sorted[1:] != t_sorted[:-1]]) - 1
+    with np.errstate(invalid="ignore"):
+        gmax = np.fmax.reduceat(s, starts, axis=0)
+        gmin = np.fmin.reduceat(s, starts, axis=0)
+    n_values = np.add.reduceat(present, starts, axis=0)
+    total = np.add.reduceat(np.where(present, s, 0.0), starts, axis=0)
+    rows = np.arange(len(s))[:, None]
+    big = len(s)
+    at_max = np.minimum.reduceat(np.where(s == gmax[gid], rows, big), starts, axis=0)
+    at_min = np.minimum.reduceat(np.where(s == gmin[gid], rows, big), starts, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n_values
+    return {
+        "max": gmax,
+        "min": gmin,
+        "mean": mean,
+        "n_values": n_values,
+        "n": np.add.reduceat(n[order], starts, axis=0),
+        "argmax": order[np.minimum(at_max, big - 1)],
+        "argmin": order[np.minimum(at_min, big - 1)],
+        "first": order[starts],
+    }
+
+
+def _gap_detail(
+    keys: pd.DataFrame,
+    by_cols: list[str],
+    slot_col: str,
+    cats: list[str],
+    score: np.ndarray,
+    n: np.ndarray,
+    tcode: np.ndarray,
+    per: dict[str, np.ndarray],
+    n_excluded: int,
+) -> pd.DataFrame:
+    """One row per template, slot value and category (with a score), category-major."""
+    cat_idx, row_idx = np.nonzero(~np.isnan(score).T)
+    out = keys.loc[row_idx, [*by_cols, slot_col]].reset_index(drop=True)
+    out["category"] = np.asarray(cats, dtype=object)[cat_idx]
+    out["score"] = score[row_idx, cat_idx]
+    out["mean"] = per["mean"][tcode[row_idx], cat_idx]
+    out["diff"] = out["score"] - out["mean"]
+    out["n"] = n[row_idx, cat_idx].astype(np.int64)
+    out = out[[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]]
     out.attrs["n_excluded"] = n_excluded
     out.attrs["slot"] = slot_col
     return out

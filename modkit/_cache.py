@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ._errors import InputError
-from ._result import ItemError, ModerationResult
+from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._text import utf8_problem
 
 __all__ = ["Cache", "cache_key", "default_cache_path", "text_keys"]
@@ -32,6 +33,16 @@ CREATE TABLE IF NOT EXISTS results (
     created REAL NOT NULL
 )
 """
+#: Columns added in modkit 0.2 (NULL in rows written before): the compact form of a
+#: result (:meth:`ResultRows.compact`), the response's model and id, and the length of
+#: the ``result_json`` prefix of ``result`` (``result`` is that JSON with ``model`` and
+#: ``id`` appended, so older readers still parse it).
+_COMPACT_COLUMNS = (
+    ("packed", "BLOB"),
+    ("snapshot", "TEXT"),
+    ("rid", "TEXT"),
+    ("raw_len", "INTEGER"),
+)
 
 
 def default_cache_path() -> Path:
@@ -50,8 +61,12 @@ def cache_key(namespace: str, model: str, text: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+#: Characters json.dumps(ensure_ascii=False) escapes in a string.
+_PLAIN = re.compile(r'["\\\x00-\x1f]').search
+
+
 def text_keys(
-    texts: Iterable[object], namespace: str, model: str
+    texts: Iterable[object], namespace: str, model: str, *, digest: bool = True
 ) -> tuple[list[str | None], dict[str, str], dict[str, ItemError]]:
     """The cache key of every text of a run, the distinct texts to score, the unsendable.
 
@@ -61,6 +76,9 @@ def text_keys(
         One value per row; a value that is not a string gets the key None.
     namespace, model : str
         As for :func:`cache_key`.
+    digest : bool, default True
+        Keys are :func:`cache_key` digests. ``False`` (a run without a cache): the key
+        is the text itself behind a ``"="`` (nothing is hashed); it only deduplicates.
 
     Returns
     -------
@@ -75,17 +93,37 @@ def text_keys(
     keys: list[str | None] = []
     unique: dict[str, str] = {}
     errors: dict[str, ItemError] = {}
+    # cache_key's JSON is '["<namespace>","<model>",<text>]': hash the prefix once
+    prefix = hashlib.sha256(
+        json.dumps([namespace, model], ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+        + b","
+    )
+    dumps = json.dumps
+    seen: dict[str, str] = {}  # text -> key, so a repeated text is hashed once
     for i, value in enumerate(texts):
         if not isinstance(value, str):
             keys.append(None)
             continue
-        problem = utf8_problem(value)
-        if problem is not None:
-            key = f"unencodable:{i}"
-            errors[key] = ItemError(f"text {problem}", "invalid_text")
-        else:
-            key = cache_key(namespace, model, value)
-            unique.setdefault(key, value)
+        key = seen.get(value)
+        if key is None:
+            try:
+                if _PLAIN(value) is None:  # JSON would not escape anything: skip dumps
+                    payload = f'"{value}"'.encode()
+                else:
+                    payload = dumps(value, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                key = f"unencodable:{i}"
+                errors[key] = ItemError(f"text {utf8_problem(value)}", "invalid_text")
+                keys.append(key)
+                continue
+            if digest:
+                h = prefix.copy()
+                h.update(payload + b"]")
+                key = h.hexdigest()
+            else:
+                key = "=" + value
+            seen[value] = key
+            unique[key] = value
         keys.append(key)
     return keys, unique, errors
 
@@ -122,6 +160,7 @@ class Cache:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
+            self._add_compact_columns()
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a usable modkit cache ({exc})") from exc
 
@@ -144,26 +183,105 @@ class Cache:
         return found
 
     def put_many(
-        self, items: Mapping[str, tuple[ModerationResult, str]], *, namespace: str, model: str
+        self,
+        items: Mapping[str, tuple[ModerationResult, str]],
+        *,
+        namespace: str,
+        model: str,
+        raws: Mapping[str, str] | None = None,
     ) -> None:
-        """Store results; ``items`` maps key -> (result, text). One transaction."""
+        """Store results; ``items`` maps key -> (result, text). One transaction.
+
+        ``raws`` may give a result's ``result_json`` string already made, so it is not
+        serialised twice.
+        """
         now = time.time()
-        rows = [
-            (key, namespace, model, _encode(res), text if self.store_texts else None, now)
-            for key, (res, text) in items.items()
-        ]
+        raws = raws or {}
+        rows = []
+        for key, (res, text) in items.items():
+            raw = raws.get(key) or result_json(res)
+            blob = f'{raw[:-1]},"model":{json.dumps(res.model)},"id":{json.dumps(res.id)}}}'
+            rows.append(
+                (
+                    key,
+                    namespace,
+                    model,
+                    blob,
+                    text if self.store_texts else None,
+                    now,
+                    ResultRows.compact(res),
+                    res.model,
+                    res.id,
+                    len(raw) - 1,
+                )
+            )
         if not rows:
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO results (key, namespace, model, result, text, "
+                    "created, packed, snapshot, rid, raw_len) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    rows,
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def get_rows(
+        self, keys: Iterable[str], *, raw: bool = True
+    ) -> tuple[ResultRows, dict[str, ModerationResult]]:
+        """The cached results among ``keys`` in compact, columnar form.
+
+        Parameters
+        ----------
+        keys : iterable of str
+        raw : bool, default True
+            Also return each result's ``result_json`` string.
+
+        Returns
+        -------
+        rows : ResultRows
+            Every found result that has a compact form (no JSON is parsed for these).
+        others : dict of str to ModerationResult
+            Found results without one (written by an older modkit, or holding a
+            category outside :data:`~modkit.CATEGORIES`), decoded from their JSON.
+        """
+        keys = list(keys)
+        result = "result" if raw else "CASE WHEN packed IS NULL THEN result END"
+        cols = f"key, packed, snapshot, rid, raw_len, {result}"
+        found: list[tuple] = []
+        old: list[tuple[str, str]] = []
+        with self._lock:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                cur = self._conn.execute(
+                    f"SELECT {cols} FROM results WHERE key IN ({marks})", chunk
+                )
+                for row in cur.fetchall():
+                    if row[1] is None:
+                        old.append((row[0], row[5]))
+                    else:
+                        found.append(row)
+        k = [r[0] for r in found]
+        raws = [r[5][: r[4]] + "}" for r in found] if raw else None
+        rows = ResultRows.unpack(
+            k, [r[1] for r in found], [r[2] for r in found], [r[3] for r in found], raws
+        )
+        return rows, {key: _decode(blob) for key, blob in old}
+
+    def _add_compact_columns(self) -> None:
+        have = {r[1] for r in self._conn.execute("PRAGMA table_info(results)")}
+        for name, kind in _COMPACT_COLUMNS:
+            if name not in have:
+                try:
+                    self._conn.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def __len__(self) -> int:
         with self._lock:
@@ -184,13 +302,6 @@ class Cache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _encode(res: ModerationResult) -> str:
-    body = res.to_dict()
-    body["model"] = res.model
-    body["id"] = res.id
-    return json.dumps(body, separators=(",", ":"))
 
 
 def _decode(blob: str) -> ModerationResult:

@@ -14,6 +14,7 @@ from ._frame import (
     check_columns,
     check_frame,
     endpoint_flags,
+    has_endpoint_flags,
     resolve_categories,
     scored_rows,
 )
@@ -313,10 +314,11 @@ def _flags(
 
 
 def _endpoint_flags(scored: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
-    if "result_json" not in scored.columns:
+    if not has_endpoint_flags(scored):
         raise InputError(
             "flag_rate without thresholds reads the endpoint's flags from the "
-            "'result_json' column, which the results lack; pass thresholds="
+            "'flagged/<category>' columns (or 'result_json'), which the results lack; "
+            "pass thresholds="
         )
     return pd.DataFrame(endpoint_flags(scored, cats), index=scored.index, columns=cats)
 

@@ -19,24 +19,31 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from ._result import ItemError, ModerationResult
+from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._taxonomy import CATEGORIES, order_categories
 
 __all__ = [
+    "FLAG_PREFIX",
     "RESULT_COLUMNS",
     "assemble",
     "category_columns",
     "check_columns",
     "check_frame",
     "endpoint_flags",
+    "flag_column",
+    "has_endpoint_flags",
     "input_frame",
+    "is_result_column",
     "resolve_categories",
-    "result_json",
     "scored_rows",
 ]
 
-#: Columns every results frame has besides the inputs and the category scores.
+#: Columns every results frame has besides the inputs, the category scores and the
+#: per-category flags (``result_json`` unless turned off).
 RESULT_COLUMNS = ("flagged", "model", "moderation_id", "error", "result_json")
+#: Prefix of the per-category flag columns: ``flagged/<category>``.
+FLAG_PREFIX = "flagged/"
+_CAT_INDEX = {c: j for j, c in enumerate(CATEGORIES)}
 
 
 def input_frame(data: Any, text_column: str) -> pd.DataFrame:
@@ -67,7 +74,7 @@ def input_frame(data: Any, text_column: str) -> pd.DataFrame:
                 f"not {type(data).__name__}"
             ) from None
         frame = pd.DataFrame({text_column: pd.Series(values, dtype=object)})
-    clash = [c for c in frame.columns if c in RESULT_COLUMNS or c in CATEGORIES]
+    clash = [c for c in frame.columns if is_result_column(c) or c in CATEGORIES]
     if clash:
         raise InputError(
             f"input columns {clash} clash with result columns (scores are named by category "
@@ -77,84 +84,153 @@ def input_frame(data: Any, text_column: str) -> pd.DataFrame:
     return frame
 
 
+def flag_column(category: str) -> str:
+    """The name of the column holding the endpoint's flag for ``category``.
+
+    ``"flagged/" + category``, e.g. ``"flagged/self-harm/intent"``: no category key
+    starts with ``flagged``, so these never clash with the score columns (named by the
+    bare key) nor with the overall ``flagged`` column.
+    """
+    return FLAG_PREFIX + category
+
+
+def is_result_column(name: object) -> bool:
+    """True for the columns :func:`modkit.moderate` adds besides the scores."""
+    return isinstance(name, str) and (name in RESULT_COLUMNS or name.startswith(FLAG_PREFIX))
+
+
 def assemble(
     frame: pd.DataFrame,
     keys: Sequence[str | None],
-    outcomes: dict[str, ModerationResult | ItemError],
+    outcomes: Mapping[str, ModerationResult | ItemError],
     missing_reason: str,
+    *,
+    rows: ResultRows | None = None,
+    raws: Mapping[str, str] | None = None,
+    keep_json: bool = True,
 ) -> pd.DataFrame:
-    """Build the results frame: per unique key once, then broadcast to the rows."""
+    """Build the results frame: per unique key once, then broadcast to the rows.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The inputs, one row per text.
+    keys : sequence of str or None
+        The key of each row (None: not a text).
+    outcomes : mapping of str to ModerationResult or ItemError
+        Results and per-item errors by key.
+    missing_reason : str
+        The ``error`` of a row whose key has no outcome.
+    rows : ResultRows, optional
+        More results in compact form (a warm cache): assembled without a Python loop.
+    raws : mapping of str to str, optional
+        ``result_json`` strings already made for some keys of ``outcomes``.
+    keep_json : bool, default True
+        Add the ``result_json`` column.
+
+    Returns
+    -------
+    DataFrame
+        The inputs, one float column per category seen (canonical order), ``flagged``,
+        one nullable boolean ``flagged/<category>`` column per category, ``model``,
+        ``moderation_id``, ``error`` and (with ``keep_json``) ``result_json``.
+    """
     n = len(frame)
     none_reason = "text is missing or not a string"
     if len(keys) != n:  # stopped before the texts were even read
         keys, none_reason = [None] * n, missing_reason
-    codes, uniques = pd.factorize(pd.Series(list(keys), dtype=object), use_na_sentinel=True)
-    categories = order_categories(
-        k
-        for res in outcomes.values()
-        if isinstance(res, ModerationResult)
-        for k in res.category_scores
-    )
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=True)
+    index = pd.Index(uniques)
+    fresh = [r for r in outcomes.values() if isinstance(r, ModerationResult)]
+    extra = [
+        c
+        for c in order_categories(k for r in fresh for k in r.category_scores)
+        if c not in _CAT_INDEX
+    ]
+    universe = [*CATEGORIES, *extra]
+    col = {c: j for j, c in enumerate(universe)}
     m = len(uniques)
-    scores = np.full((m + 1, len(categories)), np.nan)
-    flagged = np.full(m + 1, None, dtype=object)
+    scores = np.full((m + 1, len(universe)), np.nan)
+    flags = np.full((m + 1, len(universe)), -1, dtype=np.int8)
+    flagged = np.full(m + 1, -1, dtype=np.int8)
     model = np.full(m + 1, "", dtype=object)
     mod_id = np.full(m + 1, "", dtype=object)
-    error = np.full(m + 1, "", dtype=object)
-    raw = np.full(m + 1, "", dtype=object)
-    col = {c: j for j, c in enumerate(categories)}
-    for i, key in enumerate(uniques):
-        res = outcomes.get(key)
+    error = np.full(m + 1, missing_reason, dtype=object)
+    raw = np.full(m + 1, "", dtype=object) if keep_json else None
+    if rows is not None and len(rows):
+        at = index.get_indexer(rows.keys)
+        ok = at >= 0
+        at = at[ok]
+        k = len(CATEGORIES)
+        scores[at, :k] = rows.scores[ok]
+        flags[at, :k] = rows.flags[ok]
+        flagged[at] = rows.flagged[ok]
+        model[at] = np.asarray(rows.model, dtype=object)[ok]
+        mod_id[at] = np.asarray(rows.id, dtype=object)[ok]
+        error[at] = ""
+        if raw is not None and rows.raw is not None:
+            raw[at] = np.asarray(rows.raw, dtype=object)[ok]
+    raws = raws or {}
+    where = index.get_indexer(list(outcomes)) if outcomes else []
+    for i, (key, res) in zip(where, outcomes.items(), strict=True):
+        if i < 0:
+            continue
         if isinstance(res, ModerationResult):
             for c, v in res.category_scores.items():
                 scores[i, col[c]] = v
+            for c, f in res.categories.items():
+                j = col.get(c)
+                if j is not None:
+                    flags[i, j] = bool(f)
             flagged[i] = res.flagged
             model[i] = res.model
             mod_id[i] = res.id
-            raw[i] = result_json(res)
-        elif isinstance(res, ItemError):
-            error[i] = res.message
+            error[i] = ""
+            if raw is not None:
+                raw[i] = raws.get(key) or result_json(res)
         else:
-            error[i] = missing_reason
+            error[i] = res.message
     error[m] = none_reason  # rows whose key is None
     idx = np.where(codes < 0, m, codes)
-    columns: dict[str, Any] = {c: scores[idx, j] for j, c in enumerate(categories)}
-    columns["flagged"] = pd.array(flagged[idx], dtype="boolean")
+    seen = ~np.isnan(scores[:m]).all(axis=0)
+    categories = [c for c, s in zip(universe, seen, strict=True) if s]
+    columns: dict[str, Any] = {c: scores[idx, col[c]] for c in categories}
+    columns["flagged"] = _nullable_bool(flagged[idx])
+    for c in categories:
+        columns[flag_column(c)] = _nullable_bool(flags[idx, col[c]])
     columns["model"] = model[idx]
     columns["moderation_id"] = mod_id[idx]
     columns["error"] = error[idx]
-    columns["result_json"] = raw[idx]
+    if raw is not None:
+        columns["result_json"] = raw[idx]
     added = pd.DataFrame(columns, index=frame.index)
-    kept = frame.drop(columns=[c for c in categories if c in frame.columns])
+    kept = frame.drop(columns=[c for c in added.columns if c in frame.columns])
     return pd.concat([kept, added], axis=1)
 
 
-def result_json(res: ModerationResult) -> str:
-    """``json.dumps(res.to_dict())`` without copying the result's dicts first."""
-    body: dict[str, Any] = {
-        "flagged": res.flagged,
-        "categories": res.categories,
-        "category_scores": res.category_scores,
-    }
-    if res.category_applied_input_types:
-        body["category_applied_input_types"] = res.category_applied_input_types
-    return json.dumps(body, separators=(",", ":"))
+def _nullable_bool(values: np.ndarray) -> pd.arrays.BooleanArray:
+    """int8 1 / 0 / -1 as a pandas nullable boolean array (-1: NA)."""
+    return pd.arrays.BooleanArray(values == 1, values < 0)
 
 
 def endpoint_flags(
     results: pd.DataFrame, categories: Sequence[str], *, strict: bool = True
 ) -> np.ndarray:
-    """The endpoint's own per-category flags, parsed from the ``result_json`` column.
+    """The endpoint's own per-category flags of a results frame.
+
+    Read from the ``flagged/<category>`` columns (see :func:`flag_column`); a category
+    without one (a frame written by an older modkit) is parsed from ``result_json``.
 
     Parameters
     ----------
     results : DataFrame
-        A results frame with a ``result_json`` column.
+        A results frame.
     categories : sequence of str
         Which categories, in column order.
     strict : bool, default True
-        Raise :class:`InputError` naming the row for a value that is not a JSON object;
-        otherwise such a row is left unknown.
+        Raise :class:`InputError` naming the row for a ``result_json`` value that is not
+        a JSON object, or a flag cell that is not true/false/empty; otherwise such a
+        cell is left unknown.
 
     Returns
     -------
@@ -162,7 +238,16 @@ def endpoint_flags(
         1.0 flagged, 0.0 not, NaN unknown (failed row, or a category the result lacks).
     """
     out = np.full((len(results), len(categories)), np.nan)
-    col = {c: j for j, c in enumerate(categories)}
+    parse: list[int] = []
+    for j, c in enumerate(categories):
+        name = flag_column(c)
+        if name in results.columns:
+            out[:, j] = _flag_values(results[name], name, strict)
+        else:
+            parse.append(j)
+    if not parse or "result_json" not in results.columns:
+        return out
+    col = {categories[j]: j for j in parse}
     for i, (idx, raw) in enumerate(results["result_json"].items()):
         if not isinstance(raw, str) or not raw:
             continue
@@ -177,6 +262,34 @@ def endpoint_flags(
             j = col.get(c)
             if j is not None and v is not None:
                 out[i, j] = float(bool(v))
+    return out
+
+
+def has_endpoint_flags(results: pd.DataFrame) -> bool:
+    """True if the frame holds the endpoint's flags (flag columns or ``result_json``)."""
+    return "result_json" in results.columns or any(
+        isinstance(c, str) and c.startswith(FLAG_PREFIX) for c in results.columns
+    )
+
+
+def _flag_values(col: pd.Series, name: str, strict: bool) -> np.ndarray:
+    """A flag column as floats 1 / 0 / NaN, whatever it was read back as."""
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    values = col.astype(object)
+    out = np.full(len(col), np.nan)
+    text = values.map(lambda v: str(v).strip().lower() if v is not None else "")
+    out[(text == "true").to_numpy()] = 1.0
+    out[(text == "1").to_numpy() | (text == "1.0").to_numpy()] = 1.0
+    out[(text == "false").to_numpy() | (text == "0").to_numpy() | (text == "0.0").to_numpy()] = 0.0
+    blank = text.isin(["", "nan", "none", "<na>"]).to_numpy()
+    bad = np.isnan(out) & ~blank
+    if strict and bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"column {name!r} row {col.index[i]!r}: {values.iloc[i]!r} is not a flag "
+            "(true / false / empty)"
+        )
     return out
 
 

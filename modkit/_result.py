@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import InputError
+import numpy as np
 
-__all__ = ["ItemError", "ModerationResult", "parse_result"]
+from ._errors import InputError
+from ._taxonomy import CATEGORIES
+
+__all__ = ["ItemError", "ModerationResult", "ResultRows", "parse_result", "result_json"]
+
+_COL = {c: j for j, c in enumerate(CATEGORIES)}
 
 
 @dataclass(frozen=True)
@@ -132,3 +139,107 @@ def parse_result(r: Any, model: str, rid: str, i: int) -> ModerationResult:
         ):
             return ModerationResult(r["flagged"], cats, scores, applied, model, rid)
     return ModerationResult.from_dict(r, model=model, id=rid, where=f"results[{i}]")
+
+
+def result_json(res: ModerationResult) -> str:
+    """The result object as compact JSON, as the ``result_json`` column holds it.
+
+    ``json.dumps(res.to_dict(), separators=(",", ":"))`` without copying the result's
+    dicts first.
+    """
+    body: dict[str, Any] = {
+        "flagged": res.flagged,
+        "categories": res.categories,
+        "category_scores": res.category_scores,
+    }
+    if res.category_applied_input_types:
+        body["category_applied_input_types"] = res.category_applied_input_types
+    return json.dumps(body, separators=(",", ":"))
+
+
+@dataclass
+class ResultRows:
+    """Many results in columns: row ``i`` is the result stored under ``keys[i]``.
+
+    The compact form the cache returns and the results frame is assembled from, so a
+    warm run never parses JSON nor rebuilds a :class:`ModerationResult` per text.
+    Only results whose categories are all in :data:`~modkit.CATEGORIES` have this form.
+
+    Attributes
+    ----------
+    keys : list of str
+        Shape (n,).
+    scores : ndarray of float64, shape (n, len(CATEGORIES))
+        In :data:`~modkit.CATEGORIES` order; NaN where the result lacks the category.
+    flags : ndarray of int8, shape (n, len(CATEGORIES))
+        The endpoint's per-category flags: 1, 0, or -1 where the result lacks one.
+    flagged : ndarray of bool, shape (n,)
+    model, id : list of str
+        The snapshot the response named, the response id.
+    raw : list of str or None
+        The ``result_json`` strings, when asked for.
+    """
+
+    keys: list[str]
+    scores: np.ndarray
+    flags: np.ndarray
+    flagged: np.ndarray
+    model: list[str]
+    id: list[str]
+    raw: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @staticmethod
+    def compact(res: ModerationResult) -> bytes | None:
+        """The packed scores/flags of one result (``None``: a category outside
+        :data:`~modkit.CATEGORIES`, so the result has no compact form)."""
+        scores = np.full(len(CATEGORIES), np.nan)
+        flags = np.full(len(CATEGORIES) + 1, -1, dtype=np.int8)
+        for c, v in res.category_scores.items():
+            j = _COL.get(c)
+            if j is None:
+                return None
+            scores[j] = v
+        for c, f in res.categories.items():
+            j = _COL.get(c)
+            if j is None:
+                return None
+            flags[j] = bool(f)
+        flags[-1] = bool(res.flagged)
+        return scores.tobytes() + flags.tobytes()
+
+    @classmethod
+    def unpack(
+        cls,
+        keys: list[str],
+        packed: Sequence[bytes],
+        model: list[str],
+        id: list[str],
+        raw: list[str] | None = None,
+    ) -> ResultRows:
+        """Rows from :meth:`compact` byte strings (all of one length), vectorised."""
+        k = len(CATEGORIES)
+        width = 9 * k + 1
+        buf = np.frombuffer(b"".join(packed), dtype=np.uint8).reshape(len(keys), width)
+        scores = buf[:, : 8 * k].copy().view(np.float64)
+        flags = buf[:, 8 * k :].view(np.int8)
+        return cls(keys, scores, flags[:, :k].copy(), flags[:, k] == 1, model, id, raw)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ResultRows]) -> ResultRows:
+        """One ``ResultRows`` of several (``raw`` kept only if every part has it)."""
+        k = len(CATEGORIES)
+        if not parts:
+            return cls([], np.empty((0, k)), np.empty((0, k), np.int8), np.empty(0, bool), [], [])
+        raws = [p.raw for p in parts]
+        return cls(
+            [key for p in parts for key in p.keys],
+            np.concatenate([p.scores for p in parts]),
+            np.concatenate([p.flags for p in parts]),
+            np.concatenate([p.flagged for p in parts]),
+            [m for p in parts for m in p.model],
+            [i for p in parts for i in p.id],
+            None if any(r is None for r in raws) else [x for r in raws for x in r],  # type: ignore[union-attr]
+        )

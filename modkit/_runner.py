@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._frame import RESULT_COLUMNS, assemble, input_frame
 from ._pacing import Throttle, backoff
-from ._result import ItemError, ModerationResult
+from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._validation import Hidden, Interval, Options, StrOptions, validate_params
 from .backends import Backend
 from .backends._base import run_sync
@@ -46,6 +46,7 @@ _MODERATE_PARAMS: dict[str, list[Any]] = {
     "max_retries": [Interval(Integral, 0, None)],
     "text_column": [str],
     "via": [StrOptions(["requests", "batch"]), BatchAPI],
+    "result_json": ["boolean"],
 }
 
 
@@ -62,6 +63,7 @@ def moderate(
     max_retries: int = 8,
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
+    result_json: bool = True,
 ) -> pd.DataFrame:
     """Score texts with a moderation backend and return one tidy row per input.
 
@@ -105,14 +107,21 @@ def moderate(
         polled until they end, results land in the cache, and an interrupted run
         resumes its open batches when started again with the same cache.
         ``batch_size``, ``concurrency`` and ``max_retries`` do not apply there.
+    result_json : bool, default True
+        Keep the endpoint's full result object as JSON in a ``result_json`` column.
+        Nothing in modkit needs it (scores and the per-category flags have their own
+        columns); ``False`` makes large frames smaller and faster to build.
 
     Returns
     -------
     pandas.DataFrame
         One row per input in input order: the input columns, one score column per
         category named by its API key (``df["self-harm/intent"]``), ``flagged``,
-        ``model`` (the snapshot the response named), ``moderation_id``, ``error``
-        (empty when fine) and ``result_json`` (the endpoint's result object).
+        the endpoint's per-category flags as nullable boolean columns
+        ``flagged/<category>`` (``df["flagged/self-harm/intent"]``; the prefix keeps
+        them apart from the score columns), ``model`` (the snapshot the response
+        named), ``moderation_id``, ``error`` (empty when fine) and ``result_json``
+        (the endpoint's result object; see ``result_json=``).
 
     Raises
     ------
@@ -154,6 +163,7 @@ def moderate(
             max_retries=max_retries,
             text_column=text_column,
             via=via,
+            result_json=result_json,
             own_loop=True,
         )
     )
@@ -172,6 +182,7 @@ async def amoderate(
     max_retries: int = 8,
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
+    result_json: bool = True,
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop.
 
@@ -204,6 +215,7 @@ async def amoderate(
         max_retries=max_retries,
         text_column=text_column,
         via=via,
+        result_json=result_json,
         own_loop=False,
     )
 
@@ -220,6 +232,7 @@ async def _amoderate(
     max_retries: int,
     text_column: str,
     via: Any,
+    result_json: bool,
     own_loop: bool,
 ) -> pd.DataFrame:
     """The run. Closes what it opened: a backend made from a name (or the default), a
@@ -238,13 +251,15 @@ async def _amoderate(
         if batch_api is not None:
             run = BatchRun(backend_obj, cache_obj, batch_api, progress)
         else:
-            run = _Run(backend_obj, cache_obj, batch_size, concurrency, max_retries, progress)
+            run = _Run(
+                backend_obj, cache_obj, batch_size, concurrency, max_retries, progress, result_json
+            )
         try:
-            outcomes, keys = await run.execute(frame[text_column])
+            await run.execute(frame[text_column])
         except BaseException as exc:
             if isinstance(exc, ModkitError):
                 reason = f"not scored: run stopped: {exc}"
-                exc.partial = assemble(frame, run.keys, run.outcomes, reason)
+                exc.partial = _frame_of(run, frame, reason, result_json)
             raise
         finally:
             if own_backend:
@@ -254,7 +269,7 @@ async def _amoderate(
     finally:
         if own_cache and cache_obj is not None:
             cache_obj.close()
-    result = assemble(frame, keys, outcomes, "not scored")
+    result = _frame_of(run, frame, "not scored", result_json)
     if errors == "raise":
         failed = result["error"].astype(bool)
         if failed.any():
@@ -265,6 +280,19 @@ async def _amoderate(
             exc.partial = result
             raise exc
     return result
+
+
+def _frame_of(run: Any, frame: pd.DataFrame, reason: str, keep_json: bool) -> pd.DataFrame:
+    """The results frame of a run (finished or stopped)."""
+    return assemble(
+        frame,
+        run.keys,
+        run.outcomes,
+        reason,
+        rows=getattr(run, "rows", None),
+        raws=getattr(run, "raws", None),
+        keep_json=keep_json,
+    )
 
 
 def _resolve_backend(backend: Backend | str | None) -> Backend:
@@ -300,8 +328,12 @@ class _Run:
         concurrency: int,
         max_retries: int,
         progress: bool,
+        keep_json: bool = True,
     ) -> None:
         self.backend = backend
+        self.keep_json = keep_json
+        self.rows: ResultRows | None = None  # cached results, compact
+        self.raws: dict[str, str] = {}  # result_json of fresh results, made once
         self.cache = cache
         self.batch_size = batch_size
         if backend.max_batch_size:
@@ -319,14 +351,19 @@ class _Run:
         self, texts: pd.Series
     ) -> tuple[dict[str, ModerationResult | ItemError], list[str | None]]:
         ns, model = self.backend.cache_namespace, self.backend.model
-        keys, unique, unsendable = text_keys(texts.tolist(), ns, model)
+        # no cache: nothing is hashed, the text itself deduplicates
+        keys, unique, unsendable = text_keys(
+            texts.tolist(), ns, model, digest=self.cache is not None
+        )
         self.outcomes.update(unsendable)
         self.keys = keys
+        done: set[str] = set()
         if self.cache is not None:
-            cached = self.cache.get_many(unique)
-            self.outcomes.update(cached)
-            self.counts["cached"] = len(cached)
-        todo = [(k, t) for k, t in unique.items() if k not in self.outcomes]
+            self.rows, others = self.cache.get_rows(unique, raw=self.keep_json)
+            self.outcomes.update(others)
+            done.update(self.rows.keys)
+            self.counts["cached"] = len(self.rows) + len(others)
+        todo = [(k, t) for k, t in unique.items() if k not in self.outcomes and k not in done]
         queue: deque[_Batch] = deque(
             _Batch(
                 [k for k, _ in todo[i : i + self.batch_size]],
@@ -439,8 +476,15 @@ class _Run:
                 good[key] = (res, text)
             else:
                 failed += 1
-        if self.cache is not None and good:
-            self.cache.put_many(
-                good, namespace=self.backend.cache_namespace, model=self.backend.model
-            )
+        if good and (self.keep_json or self.cache is not None):
+            raws = {key: result_json(res) for key, (res, _) in good.items()}  # once
+            if self.keep_json:
+                self.raws.update(raws)
+            if self.cache is not None:
+                self.cache.put_many(
+                    good,
+                    namespace=self.backend.cache_namespace,
+                    model=self.backend.model,
+                    raws=raws,
+                )
         self._tick(len(good), failed)

@@ -166,9 +166,18 @@ def test_bad_arguments_give_clear_errors(results, kwargs, message):
         crosstab(results, **kwargs)
 
 
-def test_flag_rate_without_result_json_asks_for_thresholds(results):
+def test_flag_rate_without_endpoint_flags_asks_for_thresholds(results):
+    flags = [c for c in results.columns if c.startswith("flagged/")]
+    assert flags  # moderate adds one flag column per category
     with pytest.raises(InputError, match="thresholds"):
-        crosstab(results.drop(columns="result_json"), "group", "flag_rate")
+        crosstab(results.drop(columns=["result_json", *flags]), "group", "flag_rate")
+
+
+def test_flag_rate_reads_the_flag_columns_or_result_json_alike(results):
+    flags = [c for c in results.columns if c.startswith("flagged/")]
+    from_columns = crosstab(results.drop(columns="result_json"), "group", "flag_rate")
+    from_json = crosstab(results.drop(columns=flags), "group", "flag_rate")
+    pd.testing.assert_frame_equal(from_columns, from_json)
 
 
 def test_frame_without_category_columns():

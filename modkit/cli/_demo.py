@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from .._errors import InputError
+from .._frame import category_columns, flag_column
 from .._io import read_table
 from .._runner import moderate
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         endpoint = rec["result"]
         top = max(endpoint["category_scores"], key=endpoint["category_scores"].get)
         text = " ".join(str(rec["input"]).split())[:44]
-        fired = [c for c, f in json.loads(res["result_json"])["categories"].items() if f]
+        fired = [c for c in category_columns(results) if res[flag_column(c)] is True]
         out.write(
             f"  {text:<44}  endpoint {top}={endpoint['category_scores'][top]:.3f} "
             f"flagged={endpoint['flagged']!s:<5} | local {top}={res[top]:.3f} "

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--max-retries", type=int, default=8, help="retries of transient failures")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--no-result-json",
+        action="store_true",
+        help="leave out the result_json column (scores and per-category flags are kept)",
+    )
     group = p.add_argument_group("OpenAI Batch API (--backend openai)")
     group.add_argument(
         "--batch-api",
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             max_retries=args.max_retries,
             progress=not args.no_progress and sys.stderr.isatty(),
             text_column=args.text_column,
+            result_json=not args.no_result_json,
             via=via,
         )
     except Exception as exc:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .._crosstab import STATISTICS, crosstab
 from .._errors import InputError
-from .._frame import RESULT_COLUMNS, category_columns, scored_rows
+from .._frame import category_columns, is_result_column, scored_rows
 from ..plots import heatmap
 from ..plots._figures import row_label
 
@@ -207,7 +207,7 @@ class TemplateExplorer:
         return out
 
     def _infer_slots(self, rows: pd.DataFrame) -> list[str]:
-        skip = set(self.categories) | set(RESULT_COLUMNS) | _NOT_SLOTS
+        skip = set(self.categories) | {c for c in rows.columns if is_result_column(c)} | _NOT_SLOTS
         if self.template_column:
             skip.add(self.template_column)
         cols = []
