@@ -313,3 +313,21 @@ def test_version_2_records_method_delta_and_interval_types():
     bad = _edit(doc, ["profiles", "input", "categories", "hate", "method"], "bonferroni")
     with pytest.raises(ThresholdFileError, match="method"):
         validate_threshold_file(bad)
+
+
+def test_load_and_merge_validate_each_document_once(tmp_path, monkeypatch):
+    import modkit.thresholds._set as set_module
+
+    calls = []
+    real = set_module.validate_threshold_file
+    monkeypatch.setattr(
+        set_module, "validate_threshold_file", lambda doc: calls.append(1) or real(doc)
+    )
+    path = _fitted().save(tmp_path / "t.json")
+    assert len(calls) == 1  # the written document
+    calls.clear()
+    load_thresholds(path)
+    assert len(calls) == 1
+    calls.clear()
+    _fitted(profile="output").save(path, merge=True)
+    assert len(calls) == 2  # the existing file once, the merged document once
