@@ -62,6 +62,16 @@ def test_equal_score_fires_and_none_never_fires():
     assert hook(_result({"sexual": 1.0})).flagged is False
 
 
+def test_an_upstream_category_the_file_does_not_know_is_kept_not_refused():
+    # The endpoint may add a category (issue 9: unknown extras are kept in the result);
+    # the hook leaves it unevaluated instead of refusing the response.
+    res = _result({"violence": 0.95, "weapons/new": 0.99})
+    out = threshold_postprocess(TS)(res)
+    assert out.flagged is True
+    assert out.categories == {"violence": True, "weapons/new": False}
+    assert out.category_scores == res.category_scores
+
+
 def test_rejects_non_threshold_set():
     with pytest.raises(InputError, match="ThresholdSet"):
         threshold_postprocess({"violence": 0.9})  # type: ignore[arg-type]

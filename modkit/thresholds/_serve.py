@@ -62,7 +62,10 @@ def threshold_postprocess(
         )
 
     def postprocess(result: ModerationResult) -> ModerationResult:
-        decision = ts.decide(result.category_scores)
+        # The endpoint's own keys: a category the set does not hold (a new upstream one
+        # included) is not evaluated, so it is left out rather than refused.
+        held = {c: v for c, v in result.category_scores.items() if c in ts.categories}
+        decision = ts.decide(held)
         blocked = set(decision.blocked_categories)
         keys = dict.fromkeys([*result.categories, *result.category_scores])
         categories = {c: c in blocked for c in keys}
