@@ -437,6 +437,7 @@ def bias_metrics(
             "note",
         ],
     )
+    out.attrs["subgroup_col"] = subgroup_col
     auc_cols = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
     power = {m: power_mean(out[m].to_numpy(dtype=float)) for m in auc_cols}
     overall = {

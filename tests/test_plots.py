@@ -167,3 +167,42 @@ def test_missing_plotly_gives_install_hint(results, monkeypatch):
         plots.heatmap(crosstab(results, "group"))
     with pytest.raises(ImportError, match="needs plotly"):
         plots.use_offline_renderer()
+
+
+def test_axis_titles_come_from_the_data(results):
+    grid = crosstab(results, ["template_id", "group"], "mean", categories=["hate"])
+    fig = plots.heatmap(grid["hate"].unstack("group"))
+    assert fig.layout.xaxis.title.text == "group"  # the columns' name, not "category"
+    assert fig.layout.yaxis.title.text == "template_id"
+    assert plots.heatmap(crosstab(results, "group", "mean")).layout.xaxis.title.text == "category"
+    bias = bias_metrics(results, "group", "label", "violence", threshold=0.5)
+    chart = plots.bias_chart(bias, metrics=("fpr", "fnr"))
+    assert chart.layout.xaxis.title.text == "group"
+    assert chart.layout.yaxis.title.text == "rate"
+    assert plots.bias_chart(bias).layout.yaxis.title.text == "AUC"
+    gap = counterfactual_gap(results, "group", categories=["hate"])
+    assert plots.counterfactual_gap_chart(gap).layout.xaxis.title.text == "hate score"
+
+
+def test_bias_chart_sorted_like_its_table_with_a_fixed_height(results):
+    bias = bias_metrics(results, "group", "label", "violence", threshold=0.2)
+    table = bias.sort_values("fpr", ascending=False, na_position="last", kind="stable")
+    fig = plots.bias_chart(bias, metrics=("fpr", "fnr"), sort_by="fpr")
+    assert list(fig.data[0].x) == table["subgroup"].astype(str).tolist()
+    assert list(fig.data[0].y) == pytest.approx(table["fpr"].tolist(), nan_ok=True)
+    assert fig.layout.height == 420
+    assert plots.bias_chart(bias, height=300).layout.height == 300
+    with pytest.raises(InputError, match="sort_by"):
+        plots.bias_chart(bias, sort_by="nope")
+
+
+def test_labels_are_not_clipped_and_numbers_share_one_format(results):
+    gap = counterfactual_gap(results, "group")
+    fig = plots.counterfactual_gap_chart(gap, top=5)
+    assert all(t.cliponaxis is False for t in fig.data if t.mode == "markers+text")
+    strip = plots.score_strip(results, "group", "hate", threshold=0.5)
+    (note,) = strip.layout.annotations
+    assert note.text == "threshold 0.500"
+    assert strip.layout.height == 420
+    hm = plots.heatmap(crosstab(results, "group", "mean"))
+    assert hm.data[0].texttemplate == "%{z:.3f}" and ":.3f}" in hm.data[0].hovertemplate

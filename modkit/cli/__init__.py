@@ -28,6 +28,8 @@ _COMMANDS = (
     "_apply",
     "_export",
     "_check",
+    "_report",
+    "_analysis",
     "_notebook",
     "_lab",
     "_demo",

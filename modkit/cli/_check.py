@@ -21,6 +21,7 @@ from ._common import (
     backend_from_args,
     cache_from_args,
     row_name,
+    write_text_file,
 )
 
 
@@ -87,15 +88,6 @@ def _suite_scores(args: argparse.Namespace) -> pd.DataFrame:
     return results
 
 
-def _write(path: str, text: str) -> None:
-    out = Path(path)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     ts = load_thresholds(args.thresholds, profile=args.profile)
     if args.scores:
@@ -132,10 +124,10 @@ def run(args: argparse.Namespace) -> int:
     )
     report.meta.update({"thresholds": str(args.thresholds), "scores": str(source)})
     if args.json_out:
-        _write(args.json_out, report.to_json())
+        write_text_file(args.json_out, report.to_json())
     else:
         sys.stdout.write(report.to_json())
     if args.junit:
-        _write(args.junit, report.to_junit_xml())
+        write_text_file(args.junit, report.to_junit_xml())
     print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1

@@ -20,6 +20,7 @@ __all__ = [
     "backend_from_args",
     "cache_from_args",
     "row_name",
+    "write_text_file",
 ]
 
 
@@ -145,3 +146,24 @@ def align_labels(
         )
     pos = pd.Series(scores.index, index=scores[key].to_numpy())
     return labels.set_axis(pos.loc[labels[key].to_numpy()].to_numpy())
+
+
+def write_text_file(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically: a temporary name beside it, then a rename.
+
+    Raises
+    ------
+    InputError
+        The file or its folder cannot be written (the message names the path).
+    """
+    import os
+
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return out

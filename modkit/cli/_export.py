@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-from .._errors import InputError
 from ..thresholds._export import EXPORT_FORMATS, export_thresholds
 from ..thresholds._set import PROFILES, load_threshold_file
+from ._common import write_text_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,13 +51,6 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    out = Path(args.output)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    out = write_text_file(args.output, text)
     print(f"modkit export: {args.fmt} -> {out}", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ when a function is called.
 
 from ._figures import bias_chart, counterfactual_gap_chart, heatmap, score_strip
 from ._render import OFFLINE_RENDERER, use_offline_renderer
+from ._report import html_report
 from ._thresholds import pr_curve, roc_curve, score_distribution
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "bias_chart",
     "counterfactual_gap_chart",
     "heatmap",
+    "html_report",
     "pr_curve",
     "roc_curve",
     "score_distribution",

@@ -14,6 +14,11 @@ from .._frame import check_columns, check_frame, scored_rows
 
 __all__ = ["bias_chart", "counterfactual_gap_chart", "heatmap", "score_strip"]
 
+#: One number format for scores and rates in every figure (cells, hovers, annotations).
+SCORE_FMT = ".3f"
+#: Figure heights in pixels: fixed, so a figure never collapses in a notebook output area.
+DEFAULT_HEIGHT = 420
+
 
 def load_plotly() -> Any:
     """Import plotly, or say how to install it."""
@@ -111,7 +116,7 @@ def heatmap(
     z_list = [[None if np.isnan(v) else float(v) for v in row] for row in z]
     y = [row_label(v) for v in wide.index]
     x = [str(c) for c in wide.columns]
-    fmt = ".0f" if spec is not None and spec.integer else ".2f"
+    fmt = ".0f" if spec is not None and spec.integer else SCORE_FMT
     trace = go.Heatmap(
         z=z_list,
         x=x,
@@ -127,12 +132,24 @@ def heatmap(
     )
     fig = go.Figure(trace)
     by_name = ", ".join(str(n) for n in wide.index.names if n is not None)
+    # the columns' own name when the table has one (e.g. "target_ident" after unstack)
+    col_name = wide.columns.name if wide.columns.name is not None else "category"
     fig.update_layout(
         title={"text": title if title is not None else f"{stat or 'value'} by {by_name}"},
-        xaxis={"title": {"text": "category"}, "side": "top", "tickangle": -35},
-        yaxis={"title": {"text": by_name}, "autorange": "reversed", "type": "category"},
-        height=max(300, 60 + 28 * len(y)),
-        margin={"t": 140},
+        xaxis={
+            "title": {"text": str(col_name)},
+            "side": "top",
+            "tickangle": -35,
+            "automargin": True,
+        },
+        yaxis={
+            "title": {"text": by_name},
+            "autorange": "reversed",
+            "type": "category",
+            "automargin": True,
+        },
+        height=max(DEFAULT_HEIGHT, 160 + 28 * len(y)),
+        margin={"t": 160},
     )
     return fig
 
@@ -194,7 +211,11 @@ def score_strip(
                 jitter=0.4,
                 pointpos=0,
                 text=texts.loc[grp.index].astype(str).tolist(),
-                hovertemplate="%{text}<br>score %{y:.3f}<extra>" + str(value) + "</extra>",
+                hovertemplate="%{text}<br>score %{y:"
+                + SCORE_FMT
+                + "}<extra>"
+                + str(value)
+                + "</extra>",
                 showlegend=False,
             )
         )
@@ -202,13 +223,15 @@ def score_strip(
         fig.add_hline(
             y=float(threshold),
             line_dash="dash",
-            annotation_text=f"threshold {float(threshold):g}",
+            annotation_text=f"threshold {float(threshold):{SCORE_FMT}}",
+            annotation_position="top left",
         )
     note = f" ({n_excluded} unscored rows excluded)" if n_excluded else ""
     fig.update_layout(
         title={"text": title if title is not None else f"{category} score by {by_col}{note}"},
-        yaxis={"title": {"text": f"{category} score"}, "range": [-0.02, 1.02]},
-        xaxis={"title": {"text": by_col}},
+        yaxis={"title": {"text": f"{category} score"}, "range": [-0.02, 1.08]},
+        xaxis={"title": {"text": by_col}, "automargin": True},
+        height=DEFAULT_HEIGHT,
     )
     return fig
 
@@ -286,18 +309,26 @@ def counterfactual_gap_chart(
                 marker={"color": colour, "size": 11},
                 text=frame[f"{end}_value"].astype(str).tolist(),
                 textposition="middle left" if end == "min" else "middle right",
+                cliponaxis=False,
                 customdata=frame["gap"].astype(float).tolist(),
-                hovertemplate="%{text}: %{x:.3f}<br>gap %{customdata:.3f}<extra>"
+                hovertemplate="%{text}: %{x:"
+                + SCORE_FMT
+                + "}<br>gap %{customdata:"
+                + SCORE_FMT
+                + "}<extra>"
                 + end
                 + "</extra>",
             )
         )
     slot = frame.attrs.get("slot", gap_frame.attrs.get("slot", "slot"))
+    cats = frame["category"].unique()
+    x_title = f"{cats[0]} score" if len(cats) == 1 else "score (per category)"
     fig.update_layout(
         title={"text": title if title is not None else f"counterfactual gap across {slot}"},
-        xaxis={"title": {"text": "score"}, "range": [-0.1, 1.1]},
-        yaxis={"autorange": "reversed", "type": "category"},
-        height=max(300, 80 + 30 * len(labels)),
+        xaxis={"title": {"text": x_title}, "range": [-0.25, 1.25]},
+        yaxis={"autorange": "reversed", "type": "category", "automargin": True},
+        height=max(DEFAULT_HEIGHT, 120 + 30 * len(labels)),
+        legend={"orientation": "h", "y": -0.12},
     )
     return fig
 
@@ -307,6 +338,9 @@ def bias_chart(
     *,
     metrics: Sequence[str] = ("subgroup_auc", "bpsn_auc", "bnsp_auc"),
     title: str | None = None,
+    sort_by: str | None = None,
+    ascending: bool = False,
+    height: int = DEFAULT_HEIGHT,
 ) -> Any:
     """Grouped bars of per-subgroup bias metrics.
 
@@ -318,12 +352,22 @@ def bias_chart(
         Columns to draw, e.g. ``("fpr", "fnr")``.
     title : str, optional
         Default names the category and threshold from ``attrs["overall"]``.
+    sort_by : str, optional
+        Order the bars by this column (as ``frame.sort_values(sort_by)`` would, NaN
+        last), so the chart reads like a table sorted the same way. Default: the
+        frame's own row order.
+    ascending : bool, default False
+        Sort direction for ``sort_by``.
+    height : int, default 420
+        Figure height in pixels (fixed, so the chart keeps its size in any notebook).
 
     Returns
     -------
     plotly.graph_objects.Figure
         One ``Bar`` trace per metric, x = subgroups; hovering shows ``n`` and
-        ``n_pos``. A dotted line marks the overall AUC (AUC metrics) when known.
+        ``n_pos``. A dotted line marks the overall AUC (AUC metrics) when known. The x
+        axis is titled with the subgroup column's name (``attrs["subgroup_col"]``) when
+        the frame records it.
 
     Examples
     --------
@@ -349,6 +393,10 @@ def bias_chart(
         raise InputError(
             f"bias_chart: the frame lacks {missing}; pass the result of modkit.bias_metrics"
         )
+    if sort_by is not None:
+        if sort_by not in frame.columns:
+            raise InputError(f"bias_chart: sort_by {sort_by!r} is not a column of the frame")
+        frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
     x = frame["subgroup"].astype(str).tolist()
     custom = frame[["n", "n_pos"]].to_numpy().tolist()
     fig = go.Figure()
@@ -369,7 +417,7 @@ def bias_chart(
                 name=m,
                 error_y=error,
                 customdata=custom,
-                hovertemplate="%{x}<br>" + m + " %{y:.3f}<br>n %{customdata[0]}, "
+                hovertemplate="%{x}<br>" + m + " %{y:" + SCORE_FMT + "}<br>n %{customdata[0]}, "
                 "positives %{customdata[1]}<extra></extra>",
             )
         )
@@ -378,21 +426,33 @@ def bias_chart(
         fig.add_hline(
             y=float(overall["auc"]),
             line_dash="dot",
-            annotation_text=f"overall AUC {float(overall['auc']):.3f}",
+            annotation_text=f"overall AUC {float(overall['auc']):{SCORE_FMT}}",
+            annotation_position="top left",
         )
     if title is None:
         title = "bias metrics by subgroup"
         if overall:
-            title += f" — {overall.get('category')} at threshold {overall.get('threshold'):g}"
+            thr = overall.get("threshold")
+            at = f" at threshold {float(thr):{SCORE_FMT}}" if thr is not None else ""
+            title += f" — {overall.get('category')}{at}"
             if pd.notna(overall.get("final_metric", np.nan)):
                 ci = overall.get("final_metric_ci")
-                title += f"; final metric {overall['final_metric']:.3f}" + (
-                    f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+                title += f"; final metric {overall['final_metric']:{SCORE_FMT}}" + (
+                    f" [{ci[0]:{SCORE_FMT}}, {ci[1]:{SCORE_FMT}}]" if ci else ""
                 )
+    aucs = all(m.endswith("auc") for m in metrics)
+    rates = all(m in ("fpr", "fnr", "fpr_diff", "fnr_diff") for m in metrics)
+    y_title = "AUC" if aucs else "rate" if rates else ", ".join(metrics)
     fig.update_layout(
         title={"text": title},
         barmode="group",
-        yaxis={"range": [0, 1.05]},
-        xaxis={"title": {"text": "subgroup"}},
+        yaxis={"range": [0, 1.1], "title": {"text": y_title}},
+        xaxis={
+            "title": {"text": str(frame.attrs.get("subgroup_col", "subgroup"))},
+            "automargin": True,
+            "tickangle": -45 if len(x) > 12 else 0,
+        },
+        height=height,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )
     return fig

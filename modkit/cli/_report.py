@@ -1,0 +1,70 @@
+"""``modkit report SCORES --by SLOT [--labels FILE] [--thresholds FILE] -o report.html``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .._io import read_table
+from ..thresholds._set import PROFILES, load_thresholds
+from ._common import align_labels, write_text_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="a self-contained offline HTML report: cross-tabs, gaps, bias, thresholds",
+        description="Write one HTML page (plotly.js embedded, opens offline) with, per slot "
+        "(--by), a cross-tab heatmap, the counterfactual gaps and, with a label column, "
+        "bias metrics (subgroup/BPSN/BNSP AUC, FPR/FNR); with --thresholds, block rates, "
+        "the file's table and each category's scores against its thresholds.",
+    )
+    p.add_argument("scores", help="results table (output of 'modkit moderate')")
+    p.add_argument("--by", action="append", required=True, metavar="SLOT", help="slot column(s)")
+    p.add_argument("-o", "--output", required=True, help="the .html file to write")
+    p.add_argument("--labels", help="labels table: a label column and/or 0/1 per category")
+    p.add_argument("--on", metavar="COLUMN", help="column matching score and label rows")
+    p.add_argument(
+        "--label-column", default="label", help="0/1 harmful label for bias metrics (label)"
+    )
+    p.add_argument("--thresholds", help="threshold file (.json)")
+    p.add_argument("--profile", choices=PROFILES, default="input", help="default: input")
+    p.add_argument(
+        "--category", action="append", metavar="KEY", help="categories shown (default: all)"
+    )
+    p.add_argument(
+        "--bias-category", action="append", metavar="KEY", help="classifier for bias (hate)"
+    )
+    p.add_argument("--bias-threshold", type=float, help="threshold for FPR/FNR")
+    p.add_argument("--stat", default="p95", help="heatmap statistic (default p95)")
+    p.add_argument("--title", help="page title")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..plots import html_report
+
+    results = read_table(args.scores).reset_index(drop=True)
+    labels = None
+    if args.labels:
+        raw = read_table(args.labels).reset_index(drop=True)
+        labels = align_labels(results, raw, args.on, args.scores, args.labels)
+        labels = labels.reindex(results.index)
+    ts = load_thresholds(args.thresholds, profile=args.profile) if args.thresholds else None
+    page = html_report(
+        results,
+        args.by,
+        labels=labels,
+        label_column=args.label_column,
+        thresholds=ts,
+        categories=args.category,
+        bias_categories=args.bias_category,
+        bias_threshold=args.bias_threshold,
+        stat=args.stat,
+        title=args.title,
+        source=os.path.basename(args.scores),
+    )
+    out = write_text_file(args.output, page)
+    print(f"modkit report: {len(results)} rows -> {out} ({len(page) // 1024} KiB)", file=sys.stderr)
+    return 0
