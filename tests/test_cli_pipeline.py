@@ -34,3 +34,22 @@ def test_expand_then_moderate_then_apply(tmp_path, capsys):
     assert out["action"].tolist() == expected
     assert json.loads(file.read_text())["decision_rule"].startswith("flag when score >= threshold")
     capsys.readouterr()
+
+
+def test_apply_keeps_every_input_column(tmp_path):
+    prompts, scores, decisions = tmp_path / "p.csv", tmp_path / "s.csv", tmp_path / "d.csv"
+    assert main(["expand", str(EXAMPLES), "-o", str(prompts), "--sample", "12", "--seed", "2"]) == 0
+    assert main(["moderate", str(prompts), "-o", str(scores), "--no-cache"]) == 0
+    file = tmp_path / "t.json"
+    modkit.ThresholdSet.from_thresholds({"hate": 0.5}).save(file)
+    assert main(["apply", str(file), str(scores), "-o", str(decisions)]) == 0
+    inputs = pd.read_csv(prompts, keep_default_na=False)
+    out = pd.read_csv(decisions, keep_default_na=False)
+    assert list(out.columns[: len(inputs.columns)]) == list(inputs.columns)
+    assert out[inputs.columns].astype(str).equals(inputs.astype(str))
+    assert "hate" not in out.columns and "result_json" not in out.columns
+    assert main(["apply", str(file), str(scores), "-o", str(decisions), "--keep-scores"]) == 0
+    assert {"hate", "result_json"} <= set(pd.read_csv(decisions).columns)
+    assert main(["apply", str(file), str(scores), "-o", str(decisions), "--columns", "text"]) == 0
+    assert list(pd.read_csv(decisions).columns[:2]) == ["text", "action"]
+    assert main(["apply", str(file), str(scores), "-o", str(decisions), "--columns", "nope"]) == 1

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._errors import InputError
+from .._frame import RESULT_COLUMNS, category_columns
 from .._io import check_output, read_table, write_table
 from ..thresholds._set import PROFILES, load_thresholds
-
-_KEEP = ("id", "text")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,9 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "apply",
         help="decide allow / review / block for scored rows by a threshold file",
         description="Apply one profile of a threshold file to SCORES (the output of 'modkit "
-        "moderate') and write one row per input: its id/text columns if any, action "
-        "(allow, review, block, or unscored), blocked_categories, review_categories "
-        "(comma-separated) and action:<category> per category.",
+        "moderate') and write one row per input: every input column (template_id, text, "
+        "slot and label columns...; not the score and result columns unless --keep-scores), "
+        "then action (allow, review, block, or unscored), blocked_categories, "
+        "review_categories (comma-separated) and action:<category> per category.",
     )
     p.add_argument("thresholds", help="threshold file (.json)")
     p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
@@ -29,6 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="treat categories without a score column as unscored",
     )
+    p.add_argument(
+        "--keep-scores",
+        action="store_true",
+        help="also keep the score columns and flagged/model/moderation_id/error/result_json",
+    )
+    p.add_argument(
+        "--columns",
+        metavar="COL,...",
+        help="keep only these input columns (comma-separated; default: all of them)",
+    )
     p.set_defaults(func=run)
 
 
@@ -37,8 +48,21 @@ def run(args: argparse.Namespace) -> int:
     ts = load_thresholds(args.thresholds, profile=args.profile)
     scores = read_table(args.scores)
     decisions = ts.apply(scores, missing="ignore" if args.ignore_missing else "error")
-    keep = [c for c in _KEEP if c in scores.columns]
-    out = scores[keep].join(decisions) if keep else decisions
+    result_cols = set(category_columns(scores)) | set(RESULT_COLUMNS)
+    if args.columns:
+        keep = [c.strip() for c in args.columns.split(",") if c.strip()]
+        unknown = [c for c in keep if c not in scores.columns]
+        if unknown:
+            raise InputError(f"{args.scores}: no column {unknown[0]!r} (--columns)")
+    else:
+        keep = [c for c in scores.columns if args.keep_scores or c not in result_cols]
+    clash = [c for c in keep if c in decisions.columns]
+    if clash:
+        raise InputError(
+            f"{args.scores}: input column {clash[0]!r} has the name of a decision column; "
+            "rename it or leave it out with --columns"
+        )
+    out = scores[keep].join(decisions)
     write_table(out, args.output)
     counts = decisions["action"].value_counts()
     summary = ", ".join(

@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ DEFAULT_LIMIT = 100_000
 #: Most fillings one slot may have (its values are held in memory even when sampling).
 MAX_SLOT_OPTIONS = 10_000_000
 _INT64_SAFE = 2**62
+#: Names of unnamed choices (``slot1``, ``slot2.slot1``...): nested, they take a prefix.
+_UNNAMED = re.compile(r"slot\d+(\.|$)")
 
 TemplatesLike = (
     str | os.PathLike[str] | Template | TemplateSuite | Sequence[str | Mapping[str, Any] | Template]
@@ -117,6 +120,8 @@ class _Slot:
     count: int
     values: list[str] | None = None
     options: pa.Array | None = None
+    #: output column -> the choice made inside each option (None where it made none)
+    nested: dict[str, pa.Array] | None = None
 
 
 @dataclass
@@ -135,6 +140,7 @@ class _Compiler:
         self._parsed: dict[str, list[tuple[WildcardValue, tuple[Node, ...]]]] = {}
         self._counts: dict[str, int] = {}
         self._values: dict[str, list[str]] = {}
+        self._choices: dict[str, list[dict[str, str]]] = {}
 
     # -- wildcard lists ------------------------------------------------------------
     def _unknown(self, ref: Reference) -> TemplateError:
@@ -199,30 +205,58 @@ class _Compiler:
         return math.prod(self.count_slot(node, stack) for node in slots.values())
 
     def values(self, name: str) -> list[str]:
+        return self.values_with_choices(name)[0]
+
+    def values_with_choices(self, name: str) -> tuple[list[str], list[dict[str, str]]]:
+        """A wildcard list flattened, with the nested choices that made each value."""
         if name not in self._values:
             out: list[str] = []
+            choices: list[dict[str, str]] = []
             for _, nodes in self._parse_values(name):
-                out.extend(self.flatten_sequence(nodes))
+                texts, made = self.flatten_sequence(nodes)
+                out.extend(texts)
+                choices.extend(made)
             self._values[name] = out
-        return self._values[name]
+            self._choices[name] = choices
+        return self._values[name], self._choices[name]
 
-    def flatten_slot(self, node: Reference | Choice) -> list[str]:
+    def flatten_slot(self, node: Reference | Choice) -> tuple[list[str], list[dict[str, str]]]:
+        """Every filling of a slot, and for each the choices made inside it."""
         if isinstance(node, Reference):
-            return self.values(node.name)
+            return self.values_with_choices(node.name)
         out: list[str] = []
+        choices: list[dict[str, str]] = []
         for alt in node.alternatives:
-            out.extend(self.flatten_sequence(alt))
-        return out
+            texts, made = self.flatten_sequence(alt)
+            out.extend(texts)
+            choices.extend(made)
+        return out, choices
 
-    def flatten_sequence(self, nodes: Sequence[Node]) -> list[str]:
+    def flatten_sequence(self, nodes: Sequence[Node]) -> tuple[list[str], list[dict[str, str]]]:
+        """Every filling of a sequence; each with ``{column: value}`` of the choices in it.
+
+        A slot of the sequence is named as at the top level (the wildcard's key, the
+        choice's name, ``slotK`` for the K-th unnamed choice of this sequence); a choice
+        nested deeper keeps its name unless it is unnamed or the sequence already has a
+        slot of that name, then it is ``<slot>.<name>``.
+        """
         slots = _distinct_slots(nodes)
         keys = list(slots)
-        options = [self.flatten_slot(slots[k]) for k in keys]
+        flat = [self.flatten_slot(slots[k]) for k in keys]
+        names = _slot_names([slots[k] for k in keys])
         pieces = [n.text if isinstance(n, Literal) else keys.index(_key(n)) for n in nodes]
         out = []
-        for combo in itertools.product(*options):
-            out.append("".join(p if isinstance(p, str) else combo[p] for p in pieces))
-        return out
+        made = []
+        ranges = [range(len(f[0])) for f in flat]
+        for combo in itertools.product(*ranges):
+            out.append("".join(p if isinstance(p, str) else flat[p][0][combo[p]] for p in pieces))
+            chosen = {names[j]: flat[j][0][i] for j, i in enumerate(combo)}
+            for j, i in enumerate(combo):
+                for inner, value in flat[j][1][i].items():
+                    own = inner not in chosen and not _UNNAMED.match(inner)
+                    chosen.setdefault(inner if own else f"{names[j]}.{inner}", value)
+            made.append(chosen)
+        return out, made
 
     # -- templates -------------------------------------------------------------------
     def plan(self, template: Template) -> _Plan:
@@ -279,8 +313,41 @@ class _Compiler:
                         position=slot.node.position,
                     )
                 )
-            slot.values = self.flatten_slot(slot.node)
+            slot.values, made = self.flatten_slot(slot.node)
             slot.options = pa.array(slot.values, pa.string())
+            inner = list(dict.fromkeys(k for d in made for k in d))
+            slot.nested = {
+                _nested_column(plan, slot, k): pa.array([d.get(k) for d in made], pa.string())
+                for k in inner
+            }
+
+
+def _slot_names(nodes: Sequence[Reference | Choice]) -> list[str]:
+    """Column names of a sequence's distinct slots, as the top level names them."""
+    names, unnamed = [], 0
+    for node in nodes:
+        if isinstance(node, Choice) and node.name is None:
+            unnamed += 1
+            names.append(f"slot{unnamed}")
+        else:
+            names.append(node.key if isinstance(node, Reference) else str(node.name))
+    return names
+
+
+def _nested_column(plan: _Plan, slot: _Slot, inner: str) -> str:
+    """The output column of a choice made inside ``slot``'s values.
+
+    Its own name, unless it is an unnamed choice (``slotK``) or the template already
+    has a column of that name (a slot, a label, an output column, or a choice nested
+    in an earlier slot): then ``<slot>.<name>``.
+    """
+    taken = {s.column for s in plan.slots} | set(plan.template.labels) | set(RESERVED_COLUMNS)
+    for other in plan.slots:
+        if other is slot:
+            break
+        taken |= set(other.nested or {})
+    own = inner not in taken and not _UNNAMED.match(inner)
+    return inner if own else f"{slot.column}.{inner}"
 
 
 def _key(node: Reference | Choice) -> object:
@@ -505,7 +572,10 @@ def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) ->
     slot_order: list[str] = []
     label_order: list[str] = []
     for plan in plans:
-        slot_order += [s.column for s in plan.slots if s.column not in slot_order]
+        for sl in plan.slots:
+            for col in (sl.column, *(sl.nested or {})):
+                if col not in slot_order:
+                    slot_order.append(col)
         label_order += [k for k in plan.template.labels if k not in label_order]
     has_tags = any(p.template.tags for p in plans)
 
@@ -531,7 +601,10 @@ def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) ->
         taken = {}
         for slot, digit in zip(plan.slots, digits, strict=True):
             assert slot.options is not None
-            taken[slot.column] = slot.options.take(pa.array(digit))
+            picked = pa.array(digit)
+            taken[slot.column] = slot.options.take(picked)
+            for col, inner in (slot.nested or {}).items():
+                taken[col] = inner.take(picked)
         ids.append(pa.repeat(pa.scalar(plan.template.id, pa.string()), m))
         texts.append(_texts(plan, digits, m))
         for column in slot_order:
@@ -554,7 +627,9 @@ def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) ->
     frame = pd.DataFrame(data)
     if tags is not None:
         frame["tags"] = pd.Series(tags, dtype=object).infer_objects()
-    frame.attrs["slots"] = {p.template.id: [s.column for s in p.slots] for p in plans}
+    frame.attrs["slots"] = {
+        p.template.id: [c for s in p.slots for c in (s.column, *(s.nested or {}))] for p in plans
+    }
     frame.attrs["labels"] = label_order
     return frame
 
