@@ -86,3 +86,15 @@ def test_cross_tab_by_a_nested_choice():
     assert list(table.index) == ["men", "women"]
     want = results[results["kind"] == "men"]["hate"].mean()
     assert table.loc["men", "hate"] == want
+
+
+def test_an_alternative_that_is_only_a_wildcard_adds_no_column():
+    df = modkit.expand(
+        "Hi {target: {kind}}!",
+        wildcards={
+            "kind": ["{age} men", "women"],
+            **{k: v for k, v in WILDCARDS.items() if k == "age"},
+        },
+    )
+    assert df.attrs["slots"]["t1"] == ["target", "age"]  # no `kind`: it is the slot itself
+    assert df.set_index("text").loc["Hi old men!", "age"] == "old"

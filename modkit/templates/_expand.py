@@ -238,7 +238,8 @@ class _Compiler:
         A slot of the sequence is named as at the top level (the wildcard's key, the
         choice's name, ``slotK`` for the K-th unnamed choice of this sequence); a choice
         nested deeper keeps its name unless it is unnamed or the sequence already has a
-        slot of that name, then it is ``<slot>.<name>``.
+        slot of that name, then it is ``<slot>.<name>``. A sequence that is a single slot
+        and nothing else is an alias of it and records only the slot's inner choices.
         """
         slots = _distinct_slots(nodes)
         keys = list(slots)
@@ -250,7 +251,10 @@ class _Compiler:
         ranges = [range(len(f[0])) for f in flat]
         for combo in itertools.product(*ranges):
             out.append("".join(p if isinstance(p, str) else flat[p][0][combo[p]] for p in pieces))
-            chosen = {names[j]: flat[j][0][i] for j, i in enumerate(combo)}
+            # a sequence that is one slot and nothing else (`{target: {IDENTITY_P}}`) only
+            # renames that slot: its own name adds no column, its inner choices do
+            alias = len(nodes) == 1 and len(keys) == 1
+            chosen = {} if alias else {names[j]: flat[j][0][i] for j, i in enumerate(combo)}
             for j, i in enumerate(combo):
                 for inner, value in flat[j][1][i].items():
                     own = inner not in chosen and not _UNNAMED.match(inner)
