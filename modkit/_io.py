@@ -30,7 +30,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,14 @@ from ._errors import InputError
 from ._taxonomy import CATEGORIES
 from ._text import replace_surrogates, utf8_problem
 
-__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "atomic_path", "read_table", "write_table"]
+__all__ = [
+    "INPUT_FORMATS",
+    "OUTPUT_FORMATS",
+    "atomic_path",
+    "iter_jsonl",
+    "read_table",
+    "write_table",
+]
 
 logger = logging.getLogger("modkit")
 
@@ -210,20 +217,54 @@ def _typed(name: str, cells: list[str], keep_text: bool) -> Any:
     return _column(cells)
 
 
-def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for lineno, line in enumerate(text.split("\n"), start=1):
+def iter_jsonl(
+    lines: Iterable[str],
+    source: str | os.PathLike[str],
+    *,
+    error: type[Exception] = InputError,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The one JSON-lines reader: one JSON object per line, blank lines skipped.
+
+    Used by :func:`read_table`, the replay backend and the data set loaders, so a bad
+    line reads the same everywhere: ``<source>:<line>:<column>: invalid JSON (<why>)``.
+
+    Parameters
+    ----------
+    lines : iterable of str
+        The file's lines (an open text file, or ``text.split("\n")``).
+    source : str or PathLike
+        Names the file in errors.
+    error : exception type, default InputError
+        What to raise (the data set loaders raise :class:`~modkit.DatasetError`).
+
+    Yields
+    ------
+    (int, dict)
+        The 1-based line number and the object on it.
+
+    Raises
+    ------
+    InputError (or ``error``)
+        A line that is not valid JSON (with its column), nested too deeply, or not an
+        object.
+    """
+    for lineno, line in enumerate(lines, start=1):
+        line = line.rstrip("\r\n")  # so a column number counts within the line
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+            raise error(f"{source}:{lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
         except RecursionError:
-            raise InputError(f"{path}:{lineno}: JSON nested too deeply") from None
+            raise error(f"{source}:{lineno}: JSON nested too deeply") from None
         if not isinstance(rec, dict):
-            raise InputError(f"{path}:{lineno}: expected a JSON object per line")
-        rows.append(rec)
+            raise error(f"{source}:{lineno}: expected a JSON object per line")
+        yield lineno, rec
+
+
+def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
+    rows = [rec for _, rec in iter_jsonl(text.split("\n"), path)]
     names: dict[str, None] = {}
     for rec in rows:
         names.update(dict.fromkeys(rec))

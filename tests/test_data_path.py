@@ -210,3 +210,38 @@ def test_vectorised_gap_equals_the_plain_computation(data, one_template):
     detail = counterfactual_gap(df, "group", by=by or None, detail=True)
     assert len(detail) == sum(w[-2] for w in want)
     np.testing.assert_allclose(detail["diff"], detail["score"] - detail["mean"])
+
+
+# --- the one JSON-lines reader --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('\n \n{"text": \n', r"f\.jsonl:3:10: invalid JSON \(Expecting value\)"),
+        ("\n[1, 2]\n", r"f\.jsonl:2: expected a JSON object per line"),
+        ("[" * 100_000 + "\n", r"f\.jsonl:1: JSON nested too deeply"),
+    ],
+)
+def test_one_jsonl_reader_one_wording(tmp_path, content, message):
+    from modkit import DatasetError, InputError, ReplayBackend, read_table
+    from modkit.datasets import read_dataset_file
+
+    path = tmp_path / "f.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        read_table(path)
+    with pytest.raises(InputError, match=message):
+        ReplayBackend(path)
+    with pytest.raises(DatasetError, match=message):
+        read_dataset_file(path, "openai-moderation-1680")
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5))))
+def test_iter_jsonl_reads_back_what_json_wrote(records):
+    from modkit._io import iter_jsonl
+
+    lines = [json.dumps(r) for r in records]
+    got = list(iter_jsonl([*lines, "", "  "], "x"))
+    assert [rec for _, rec in got] == records
+    assert [n for n, _ in got] == list(range(1, len(records) + 1))

@@ -496,13 +496,13 @@ def test_offline_environment_blocks_the_download(env, mirror):
 def test_jsonl_parse_errors_name_file_and_line(tmp_path):
     path = tmp_path / "custom.jsonl"
     path.write_text('{"prompt": "a", "S": 1}\n\n{"prompt": "b", "S": 0\n', encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"custom\.jsonl, line 3: not valid JSON"):
+    with pytest.raises(DatasetError, match=r"custom\.jsonl:3:\d+: invalid JSON"):
         read_dataset_file(path, "openai-moderation-1680")
     path.write_text('{"prompt": "a", "S": 1}\n{"prompt": "b", "H": 2}\n', encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"line 2: label 'H' must be 0 or 1"):
+    with pytest.raises(DatasetError, match=r"custom\.jsonl:2: label 'H' must be 0 or 1"):
         read_dataset_file(path, "openai-moderation-1680")
     path.write_text('{"text": "a"}\n', encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"line 1: field 'prompt'"):
+    with pytest.raises(DatasetError, match=r"custom\.jsonl:1: field 'prompt'"):
         read_dataset_file(path, "openai-moderation-1680")
     gz = tmp_path / "broken.jsonl.gz"
     gz.write_bytes(gzip.compress(b'{"prompt": "a"}\n' * 50)[:-20])

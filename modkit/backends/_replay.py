@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import InputError
+from .._io import iter_jsonl
 from .._result import ItemError, ModerationResult
 from ._base import SyncBackend
 
@@ -49,16 +50,8 @@ class ReplayBackend(SyncBackend):
         self._file_sha256 = hashlib.sha256(raw).hexdigest()
         self._records: dict[str, ModerationResult] = {}
         models: set[str] = set()
-        for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for lineno, rec in iter_jsonl(raw.decode("utf-8").split("\n"), self.path):
             where = f"{self.path}:{lineno}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{where}:{exc.colno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{where}: expected a JSON object")
             digest = _record_digest(rec, where)
             result = rec.get("result", rec.get("result_json"))
             if result == "" and rec.get("error"):

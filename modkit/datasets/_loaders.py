@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import DatasetError
+from .._io import iter_jsonl
 from .._taxonomy import OPENAI_1680_CODES
 from ._registry import MHC_LANGUAGES, dataset_info
 
@@ -41,22 +41,10 @@ def _read_openai_1680(path: Path) -> pd.DataFrame:
     lineno = 0
     try:
         with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(
-                        f"{path}, line {lineno}: not valid JSON: {exc.msg}"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise DatasetError(f"{path}, line {lineno}: expected a JSON object")
+            for lineno, record in iter_jsonl(fh, path, error=DatasetError):
                 prompt = record.get("prompt")
                 if not isinstance(prompt, str):
-                    raise DatasetError(
-                        f"{path}, line {lineno}: field 'prompt' missing or not a string"
-                    )
+                    raise DatasetError(f"{path}:{lineno}: field 'prompt' missing or not a string")
                 texts.append(prompt)
                 for code, key in OPENAI_1680_CODES.items():
                     labels[key].append(_label(record.get(code), path, lineno, code))
@@ -74,7 +62,7 @@ def _label(value: object, path: Path, lineno: int, code: str) -> float:
         return math.nan
     if isinstance(value, bool | int | float) and value in (0, 1):
         return float(value)
-    raise DatasetError(f"{path}, line {lineno}: label {code!r} must be 0 or 1, got {value!r}")
+    raise DatasetError(f"{path}:{lineno}: label {code!r} must be 0 or 1, got {value!r}")
 
 
 def _record_line(path: Path, index: int) -> int:
