@@ -15,11 +15,9 @@ import pandas as pd
 from ._bias import counterfactual_gap
 from ._drift import decision_drift
 from ._errors import InputError
-from .thresholds import ThresholdSet, parse_objective
+from .thresholds import Constraint, Counts, ThresholdSet, parse_objective, rates
 
 __all__ = ["CheckResult", "GateReport", "check_thresholds"]
-
-_PROMISES = {"min_precision": "precision", "min_recall": "recall", "max_fpr": "fpr"}
 
 
 @dataclass(frozen=True)
@@ -130,31 +128,32 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def _rate(metric: str, s: np.ndarray, y: np.ndarray, t: float) -> tuple[float, int, int]:
-    """The metric at ``score >= t`` with its numerator and denominator."""
+def _rate(con: Constraint, s: np.ndarray, y: np.ndarray, t: float) -> tuple[float, int, int]:
+    """The metric at ``score >= t``, and the proportion its promise is tested on.
+
+    Returns the metric's value and ``k`` successes of ``n`` trials as the objective
+    registry states the constraint (for ``fpr<=X``: unflagged negatives of all negatives,
+    which must be at least ``1 - X``).
+    """
     flag = s >= t
-    if metric == "precision":
-        k, n = int((flag & y).sum()), int(flag.sum())
-    elif metric == "recall":
-        k, n = int((flag & y).sum()), int(y.sum())
-    else:  # fpr
-        k, n = int((flag & ~y).sum()), int((~y).sum())
-    return (k / n if n else float("nan")), k, n
+    counts = Counts(int((flag & y).sum()), int((flag & ~y).sum()), int(y.sum()), int((~y).sum()))
+    k, n = int(con.successes(counts)), int(con.trials(counts))
+    return float(rates(counts)[con.metric]), k, n
 
 
-def _violated(metric: str, k: int, n: int, target: float, confidence: float | None) -> bool:
-    """Whether the promise is broken: at the point estimate, or at ``confidence``."""
+def _violated(con: Constraint, k: int, n: int, target: float, confidence: float | None) -> bool:
+    """Whether the promise is broken: at the point estimate, or at ``confidence``.
+
+    At ``confidence`` it is broken when even the one-sided Clopper-Pearson upper bound on
+    ``k / n`` is below the level the registry derives from the target.
+    """
+    q = con.level(target)
     if confidence is None:
-        value = k / n
-        return value > target if metric == "fpr" else value < target
+        return k / n < q
     from scipy.stats import beta
 
-    alpha = 1.0 - confidence
-    if metric == "fpr":  # broken when even the lower bound is above the target
-        lower = 0.0 if k == 0 else float(beta.ppf(alpha, k, n - k + 1))
-        return lower > target
-    upper = 1.0 if k == n else float(beta.ppf(1 - alpha, k + 1, n - k))
-    return upper < target
+    upper = 1.0 if k == n else float(beta.ppf(confidence, k + 1, n - k))
+    return upper < q
 
 
 def _promise_checks(
@@ -175,9 +174,10 @@ def _promise_checks(
                 obj = parse_objective(spec)
             except InputError:
                 continue
-            metric = _PROMISES.get(obj.kind)
-            if metric is None:
-                continue  # f1, cost, fixed: an optimum, not a promise
+            con = obj.constraint
+            if con is None:
+                continue  # f1, cost, fixed, callables: an optimum, not a promise
+            metric = con.metric
             target = float(obj.target)  # type: ignore[arg-type]
             name = f"{cat} {which} {spec}"
             if threshold is None or status not in ("ok", None):
@@ -201,7 +201,7 @@ def _promise_checks(
             y = pd.to_numeric(labels[cat], errors="coerce").to_numpy(dtype=float)
             keep = ~np.isnan(s) & ~np.isnan(y)
             s, yb = s[keep], y[keep] == 1
-            value, k, n = _rate(metric, s, yb, float(threshold))
+            value, k, n = _rate(con, s, yb, float(threshold))
             details = {"threshold": float(threshold), "k": k, "n": n, "n_rows": int(keep.sum())}
             if n == 0:
                 out.append(
@@ -216,7 +216,7 @@ def _promise_checks(
                     )
                 )
                 continue
-            broken = _violated(metric, k, n, target, confidence)
+            broken = _violated(con, k, n, target, confidence)
             how = "" if confidence is None else f" (at confidence {confidence:g})"
             verb = "broken" if broken else "holds"
             out.append(
@@ -226,8 +226,8 @@ def _promise_checks(
                     "fail" if broken else "pass",
                     value,
                     target,
-                    f"{metric} {value:.3f} ({k}/{n}) at {which} >= {threshold:.4g}: "
-                    f"promise {spec} {verb}{how}",
+                    f"{metric} {value:.3f} ({k} of {n} {con.trials_name} count toward it) "
+                    f"at {which} >= {threshold:.4g}: promise {spec} {verb}{how}",
                     details,
                 )
             )

@@ -394,3 +394,22 @@ def test_decide_and_apply_refuse_unknown_keys_and_bad_scores():
         modkit.crosstab(
             frame.assign(g=["a", "b"]), "g", "flag_rate", thresholds={"self_harm_intent": 0.5}
         )
+
+
+def test_npv_promise_is_checked_by_the_gate_from_the_registry():
+    rng = np.random.default_rng(8)
+    n = 3000
+    y = (rng.random(n) < 0.2).astype(int)
+    s = np.where(y == 1, rng.beta(5, 2, n), rng.beta(2, 5, n)).round(4)
+    ts = fit_thresholds(
+        pd.DataFrame({"hate": s}), pd.DataFrame({"hate": y}), "npv>=0.95", cv=0, bootstrap=0
+    )
+    same = modkit.check_thresholds(ts, pd.DataFrame({"hate": s}), labels=pd.DataFrame({"hate": y}))
+    (check,) = [c for c in same.checks if c.kind == "promise"]
+    assert check.name == "hate block npv>=0.95" and check.status == "pass"
+    assert "unflagged rows count toward it" in check.message
+    worse = np.where(y == 1, rng.beta(2, 2, n), rng.beta(2, 5, n)).round(4)  # positives slip by
+    shifted = modkit.check_thresholds(
+        ts, pd.DataFrame({"hate": worse}), labels=pd.DataFrame({"hate": y})
+    )
+    assert [c.status for c in shifted.checks if c.kind == "promise"] == ["fail"]

@@ -22,7 +22,14 @@ from ._export import EXPORT_FORMATS, env_name, export_thresholds
 from ._fit import FitWarning, fit_thresholds
 from ._labels import labels_sha256
 from ._metrics import METHODS, binary_curve, min_trials, select_threshold
-from ._objectives import OBJECTIVE_GRAMMAR, OBJECTIVE_KINDS, Objective, parse_objective
+from ._objectives import (
+    OBJECTIVE_GRAMMAR,
+    OBJECTIVE_KINDS,
+    Constraint,
+    Objective,
+    ObjectiveKind,
+    parse_objective,
+)
 from ._rates import Counts, rates
 from ._report import report, summary
 from ._schema import (
@@ -58,10 +65,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "SUPPORTED_VERSIONS",
     "CategoryThreshold",
+    "Constraint",
     "Counts",
     "Decision",
     "FitWarning",
     "Objective",
+    "ObjectiveKind",
     "ThresholdFile",
     "ThresholdFileError",
     "ThresholdSet",
