@@ -142,8 +142,10 @@ def test_serve_proxies_a_provider_with_its_native_categories_through_the_cache(p
             "--upstream-api-key-env",
             "UPSTREAM_KEY",
         ]
-        with ServeProcess(args, env=env) as srv:
-            client = OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
+        with (
+            ServeProcess(args, env=env) as srv,
+            OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client,
+        ):
             raw = client.moderations.with_raw_response.create(input=TEXTS, model=provider)
             body = raw.http_response.json()
             sent = len(fake.requests)
