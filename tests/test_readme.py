@@ -77,6 +77,7 @@ def _console_commands() -> list[tuple[int, list[str]]]:
             if not text.startswith("$ "):
                 continue
             command = text[2:].split("  #")[0]
+            command = re.sub(r"\[(-[^\]]*)\]", r"\1", command)  # [--opt X]: check it too
             words = shlex.split(command, comments=True)
             while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
                 words.pop(0)  # NAME=value before the command
