@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections.abc import Mapping
@@ -11,7 +12,21 @@ from typing import Any
 from ._errors import InputError, ModkitError
 from ._io import atomic_path
 
-__all__ = ["NotebookError", "inject_parameters", "run_notebook", "strip_remote_scripts"]
+__all__ = [
+    "NotebookError",
+    "inject_parameters",
+    "run_notebook",
+    "static_widgets",
+    "strip_remote_scripts",
+]
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_NOTE = (
+    '<p style="color:#666;font-style:italic;border-left:3px solid #ccc;padding-left:.6em">'
+    "Interactive widget ({name}): it needs a live kernel. Open the notebook in JupyterLab "
+    "(<code>make lab</code>) to use it; the figures and tables above are its static "
+    "view.</p>"
+)
 
 #: Script sources nbconvert's HTML would fetch from the internet; modkit's reports are offline.
 _OFFLINE_HTML_URLS = {
@@ -144,11 +159,75 @@ def run_notebook(
     return written
 
 
+def static_widgets(nb: Any) -> Any:
+    """A copy of an executed notebook for a static page: widgets replaced by a note.
+
+    An offline page cannot load the widget manager's JavaScript, so a widget output would
+    be blank while its saved state (megabytes for the explorers) rides along unused. A
+    progress bar (``tqdm.auto``) is rendered from its saved state as text (its final
+    description, bar and counts); any other widget view is replaced by a short note
+    naming the widget. The notebook's widget state is dropped. The notebook itself is
+    not changed.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The copy.
+    """
+    import copy
+
+    out = copy.deepcopy(nb)
+    saved = out.metadata.pop("widgets", None) or {}
+    state = saved.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in out.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if not data or _WIDGET_VIEW not in data:
+                continue
+            plain = str(data.get("text/plain", "")).strip()
+            model_id = (data[_WIDGET_VIEW] or {}).get("model_id")
+            bar = _progress_text(state, model_id)
+            if bar is not None:  # a progress bar: its final text is its static view
+                output["data"] = {"text/html": f"<pre>{html.escape(bar)}</pre>", "text/plain": bar}
+                continue
+            name = state.get(model_id, {}).get("model_name", "").removesuffix("Model")
+            name = name or re.sub(r"\(.*", "", plain) or "widget"
+            note = _WIDGET_NOTE.format(name=html.escape(name))
+            output["data"] = {"text/html": note, "text/plain": f"[{name}: interactive widget]"}
+    return out
+
+
+def _progress_text(state: Mapping[str, Any], model_id: str | None) -> str | None:
+    """The text of a saved progress bar (a box holding a progress model), else None."""
+    model = state.get(model_id or "", {})
+    kids = [
+        state.get(str(ref).removeprefix("IPY_MODEL_"), {})
+        for ref in model.get("state", {}).get("children", [])
+    ]
+    if not any(k.get("model_name", "").endswith("ProgressModel") for k in kids):
+        return None
+    parts = []
+    for kid in kids:
+        st = kid.get("state", {})
+        if kid.get("model_name", "").endswith("ProgressModel"):
+            done, total = st.get("value", 0), st.get("max", 0) or 1
+            filled = round(10 * min(max(done / total, 0.0), 1.0))
+            parts.append("|" + "#" * filled + " " * (10 - filled) + "|")
+        else:
+            text = re.sub(r"<[^>]+>", "", html.unescape(str(st.get("value", ""))))
+            parts.append(re.sub(r"\s+", " ", text))  # tqdm pads with figure spaces
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
 def _export_html(nb: Any, target: Path) -> Path:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab", **_OFFLINE_HTML_URLS)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(static_widgets(nb))
     with atomic_path(target) as tmp:
         tmp.write_text(strip_remote_scripts(body), encoding="utf-8")
     return target

@@ -12,3 +12,14 @@ def test_demo_scores_the_recorded_examples_on_the_local_scorer(tmp_path, capsys)
     scores = pd.read_csv(tmp_path / "demo_scores.csv")
     assert len(scores) == 4 and (scores["model"] == "modkit-local-1").all()
     assert str(tmp_path / "demo_scores.csv") in out
+
+
+def test_demo_says_when_each_notebook_starts_and_finishes(tmp_path, capsys):
+    assert main(["demo", "--only", "00_quickstart.ipynb", "--reports", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    started = [ln for ln in lines if ln.startswith("[1/1] 00_quickstart.ipynb: started")]
+    finished = [ln for ln in lines if ln.startswith("[1/1] 00_quickstart.ipynb: finished in")]
+    assert len(started) == len(finished) == 1
+    assert lines.index(started[0]) < lines.index(finished[0])
+    assert finished[0].endswith(str(tmp_path / "00_quickstart.html"))
+    assert main(["demo", "--only", "nope.ipynb", "--reports", str(tmp_path)]) == 1

@@ -68,3 +68,27 @@ def test_cli_notebook_command(tmp_path, capsys):
     assert "html:" in capsys.readouterr().out
     assert main(["notebook", str(tmp_path / "missing.ipynb")]) == 1
     assert "notebook not found" in capsys.readouterr().err
+
+
+def test_exported_html_replaces_widgets_with_a_note_and_drops_their_state(tmp_path):
+    pytest.importorskip("ipywidgets")
+    src = _notebook(
+        tmp_path / "w.ipynb",
+        body="import ipywidgets as w\nfrom tqdm.auto import tqdm\n"
+        "for _ in tqdm(range(3), desc='counting'):\n    pass\n"
+        "w.VBox([w.IntSlider(value=n), w.Dropdown(options=['a', 'b'])])",
+    )
+    paths = run_notebook(src, tmp_path / "out")
+    executed = nbformat.read(paths["ipynb"], as_version=4)
+    views = [
+        o
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert len(views) == 2  # the bar and the box really are widgets in the notebook
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "widget-state+json" not in page and "widget-view+json" not in page
+    assert "Interactive widget (VBox)" in page and "make lab" in page
+    assert "counting: 100%" in page and "3/3" in page  # the finished bar, from its state
+    assert len(page) < 1_000_000

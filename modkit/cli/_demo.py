@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .._errors import InputError
@@ -25,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reports", default="reports", help="output folder (default reports/)")
     p.add_argument("--backend", default="local", help="backend for the notebooks")
     p.add_argument("--skip-notebooks", action="store_true", help="only the moderation job")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NOTEBOOK",
+        help="run only this notebook (file name; repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -57,12 +64,25 @@ def run(args: argparse.Namespace) -> int:
     results.to_csv(reports / "demo_scores.csv", index=False)
     written = [reports / "demo_scores.csv"]
     if not args.skip_notebooks:
-        for nb in sorted((_ROOT / "notebooks").glob("*.ipynb")):
-            out.write(f"running {nb.name} ...\n")
+        notebooks = sorted((_ROOT / "notebooks").glob("*.ipynb"))
+        if args.only:
+            unknown = sorted(set(args.only) - {nb.name for nb in notebooks})
+            if unknown:
+                raise InputError(f"--only: no notebook {unknown[0]!r} in {_ROOT / 'notebooks'}")
+            notebooks = [nb for nb in notebooks if nb.name in args.only]
+        for nb in notebooks:
+            k = notebooks.index(nb) + 1
+            out.write(f"[{k}/{len(notebooks)}] {nb.name}: started {time.strftime('%H:%M:%S')}\n")
             out.flush()
+            t0 = time.monotonic()
             paths = run_notebook(
                 nb, reports, parameters={"backend": args.backend, "reports_dir": str(reports)}
             )
+            out.write(
+                f"[{k}/{len(notebooks)}] {nb.name}: finished in {time.monotonic() - t0:.0f} s "
+                f"-> {paths['html']}\n"
+            )
+            out.flush()
             written.append(paths["html"])
         if (reports / "thresholds.json").exists():
             written.append(reports / "thresholds.json")

@@ -135,7 +135,14 @@ class LocalBackend(SyncBackend):
         )
 
     def cross_fitted_scores(
-        self, *, data_dir: str | None = None, n_splits: int = 5, seed: int = 0
+        self,
+        *,
+        data_dir: str | None = None,
+        data: Any = None,
+        n_splits: int = 5,
+        seed: int = 0,
+        cache: bool = True,
+        progress: bool = True,
     ) -> Any:
         """This model's results on openai-moderation-1680, every row scored out-of-fold.
 
@@ -143,20 +150,53 @@ class LocalBackend(SyncBackend):
         in-sample and flatters the model. Use these scores to fit or evaluate thresholds
         on that set instead; see :func:`modkit.backends.local.cross_fitted_results`.
 
+        Parameters
+        ----------
+        data_dir : path, optional
+            Where the training data sets are (see :func:`modkit.datasets.load_dataset`).
+        data : TrainingData, optional
+            In-memory training data instead of the registry's (tests, experiments).
+        n_splits, seed : int
+            Folds and the seed of their assignment.
+        cache : bool, default True
+            Keep the result on disk (``$MODKIT_CACHE_DIR/crossfit`` or the user cache
+            directory), keyed by the sha256 of the heads, the encoder, the training inputs,
+            ``n_splits`` and ``seed``: a second call returns in about a second; any
+            change of model or data computes afresh.
+        progress : bool, default True
+            Show a ``tqdm.auto`` bar while texts are embedded (minutes on 2 cores).
+
         Returns
         -------
         pandas.DataFrame
             The shape :func:`modkit.moderate` returns.
         """
-        from ._train import cross_fitted_results
+        from ._crossfit import cached_frame, crossfit_key
+        from ._train import build_tasks, cross_fitted_results, load_training_data, training_digest
 
-        return cross_fitted_results(
-            data_dir=data_dir,
-            model_dir=self._model_dir,
-            model_path=self._model_path,
+        if data is None:
+            data = load_training_data(data_dir)
+
+        def compute() -> Any:
+            return cross_fitted_results(
+                data=data,
+                model_dir=self._model_dir,
+                model_path=self._model_path,
+                n_splits=n_splits,
+                seed=seed,
+                progress=progress,
+            )
+
+        if not cache:
+            return compute()
+        key = crossfit_key(
+            heads_sha256=_heads(self._model_dir).sha256,
+            encoder_sha256=self._sha,
+            data_sha256=training_digest(data.texts, build_tasks(data)),
             n_splits=n_splits,
             seed=seed,
         )
+        return cached_frame(key, compute)
 
     def load(self) -> LocalBackend:
         """Load the encoder now (otherwise the first batch does); returns ``self``."""

@@ -304,13 +304,33 @@ def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
     return h.hexdigest()
 
 
-def _embed(texts: Sequence[str], model_path: str | None) -> tuple[Any, Any, Any, str]:
+def _embed(
+    texts: Sequence[str], model_path: str | None, progress: str | None = None
+) -> tuple[Any, Any, Any, str]:
+    """Window embeddings of ``texts``; with ``progress`` (a label), in chunks of 64 texts
+    under a ``tqdm.auto`` bar (the same windows, batched per chunk)."""
     from ._encoder import Encoder
     from ._heads import pool_windows
 
     enc = Encoder(model_path)
-    emb, owner = enc.embed(texts)
+    if progress is None:
+        emb, owner = enc.embed(texts)
+    else:
+        from tqdm.auto import tqdm
+
+        parts, owners = [], []
+        with tqdm(total=len(texts), desc=progress, unit="text") as bar:
+            for start in range(0, len(texts), _PROGRESS_CHUNK):
+                e, o = enc.embed(texts[start : start + _PROGRESS_CHUNK])
+                parts.append(e)
+                owners.append(o + start)
+                bar.update(min(_PROGRESS_CHUNK, len(texts) - start))
+        emb, owner = np.concatenate(parts), np.concatenate(owners)
     return pool_windows(emb, owner, len(texts)), emb, owner, enc.sha256
+
+
+#: Texts per encoder call when a progress bar is shown.
+_PROGRESS_CHUNK = 64
 
 
 def train(
@@ -445,6 +465,7 @@ def cross_fitted_results(
     model_path: str | None = None,
     n_splits: int = 5,
     seed: int = 0,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """The local scorer's results on openai-moderation-1680, each row scored honestly.
 
@@ -471,6 +492,8 @@ def cross_fitted_results(
         Folds.
     seed : int, default 0
         Seed of the fold assignment.
+    progress : bool, default False
+        Show a ``tqdm.auto`` bar while the texts are embedded (where the time goes).
 
     Returns
     -------
@@ -492,7 +515,8 @@ def cross_fitted_results(
     texts = data.texts
     n_oai = len(data.oai)
     groups = pd.factorize(pd.Series(texts, dtype=object))[0]
-    pooled, emb, owner, _ = _embed(texts, model_path)
+    label = "cross-fitting: embedding texts" if progress else None
+    pooled, emb, owner, _ = _embed(texts, model_path, label)
     fold = np.full(len(texts), -1)
     splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for k, (_, held) in enumerate(splitter.split(np.zeros(n_oai), groups=groups[:n_oai])):
