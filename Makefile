@@ -34,6 +34,7 @@ hooks:
 lint: $(STAMP)
 	$(BIN)/ruff check modkit tests benchmarks examples docs
 	$(BIN)/ruff format --check modkit tests benchmarks examples docs
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix modkit tests benchmarks examples docs

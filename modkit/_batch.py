@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -112,7 +112,12 @@ def resolve_via(via: Any) -> BatchAPI | None:
 
 def request_line(key: str, model: str, value: Any) -> bytes:
     """One JSONL request line (with its newline) for ``/v1/moderations``."""
-    line = {"custom_id": key, "method": "POST", "url": ENDPOINT, "body": {"model": model}}
+    line: dict[str, Any] = {
+        "custom_id": key,
+        "method": "POST",
+        "url": ENDPOINT,
+        "body": {"model": model},
+    }
     line["body"]["input"] = value
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
@@ -572,10 +577,11 @@ def parse_output_line(line: str, *, where: str) -> tuple[str, ModerationResult |
     results = body.get("results") if isinstance(body, Mapping) else None
     if not isinstance(results, list) or len(results) != 1:
         raise InputError(f"{where}: a 200 body without exactly one result")
+    meta = cast(Mapping[str, Any], body)  # it held the results: a mapping
     result = ModerationResult.from_dict(
         results[0],
-        model=str(body.get("model") or ""),
-        id=str(body.get("id") or ""),
+        model=str(meta.get("model") or ""),
+        id=str(meta.get("id") or ""),
         where=f"{where}: results[0]",
     )
     return key, result

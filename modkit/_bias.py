@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -452,7 +452,7 @@ def bias_metrics(
         "fned": float(out["fnr_diff"].sum(min_count=1)),
         "power_means": power,
         "final_metric": jigsaw_final_metric(
-            overall_auc, *(out[m].to_numpy(dtype=float) for m in auc_cols)
+            overall_auc, *(out[col].to_numpy(dtype=float) for col in auc_cols)  # type: ignore[arg-type]
         ),
         "ci_level": ci_level,
         "bootstrap": int(bootstrap),
@@ -466,13 +466,14 @@ def bias_metrics(
         draws = BiasBootstrap(
             s, y, groups, float(threshold), int(bootstrap), np.random.default_rng(random_state)
         ).run()
-        for m in (*auc_cols, "fpr_diff", "fnr_diff"):
-            lo, hi = percentile_interval(draws[m], ci_level)
-            defined = out[m].notna().to_numpy()
-            out.insert(out.columns.get_loc(m) + 1, f"{m}_lo", np.where(defined, lo, np.nan))
-            out.insert(out.columns.get_loc(m) + 2, f"{m}_hi", np.where(defined, hi, np.nan))
-        for key, m in (("auc_ci", "auc"), ("final_metric_ci", "final_metric")):
-            lo, hi = percentile_interval(draws[m], ci_level)
+        for col in (*auc_cols, "fpr_diff", "fnr_diff"):
+            lo, hi = percentile_interval(draws[col], ci_level)
+            defined = out[col].notna().to_numpy()
+            at = cast(int, out.columns.get_loc(col))  # a unique column: its position
+            out.insert(at + 1, f"{col}_lo", np.where(defined, lo, np.nan))
+            out.insert(at + 2, f"{col}_hi", np.where(defined, hi, np.nan))
+        for key, col in (("auc_ci", "auc"), ("final_metric_ci", "final_metric")):
+            lo, hi = percentile_interval(draws[col], ci_level)
             overall[key] = [float(lo[0]), float(hi[0])]
     out.attrs["overall"] = overall
     return out

@@ -49,9 +49,9 @@ def power_mean(values: Sequence[float] | np.ndarray, p: float = JIGSAW_P) -> flo
 
 def jigsaw_final_metric(
     overall_auc: float,
-    subgroup_auc: Sequence[float],
-    bpsn_auc: Sequence[float],
-    bnsp_auc: Sequence[float],
+    subgroup_auc: Sequence[float] | np.ndarray,
+    bpsn_auc: Sequence[float] | np.ndarray,
+    bnsp_auc: Sequence[float] | np.ndarray,
     p: float = JIGSAW_P,
 ) -> float:
     """``0.25 * overall + 0.25 * sum of the power means of the three bias AUCs``."""

@@ -263,8 +263,9 @@ def provider_gaps(table: pd.DataFrame) -> pd.DataFrame:
     names = np.asarray(wide.columns, dtype=object)
     high = np.where(np.isnan(rates), -np.inf, rates)
     low = np.where(np.isnan(rates), np.inf, rates)
-    wide["most"] = np.where(has, names[np.argmax(high, axis=1)], None)
-    wide["least"] = np.where(has, names[np.argmin(low, axis=1)], None)
+    none = np.array(None, dtype=object)  # (a bare None reads as where's one-argument form)
+    wide["most"] = np.where(has, names[np.argmax(high, axis=1)], none)
+    wide["least"] = np.where(has, names[np.argmin(low, axis=1)], none)
     spread = np.where(has, high.max(axis=1) - low.min(axis=1), np.nan)
     wide["spread"] = spread
     return wide.sort_values("spread", ascending=False, kind="stable").reset_index()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -256,7 +256,7 @@ def crosstab(
     ns: dict[str, pd.DataFrame] = {}
     for s in stats:
         tables[s.name] = s.compute(data)
-        ns[s.name] = flags.count() if s.on_flags else counts
+        ns[s.name] = flags.count() if s.on_flags and flags is not None else counts
     for table in [*tables.values(), *ns.values()]:
         table.columns = pd.Index(cats, name="category")
         if len(by_cols) == 1:
@@ -336,8 +336,9 @@ def _to_long(
 ) -> pd.DataFrame:
     parts = []
     for name, table in tables.items():
-        value = table.stack(future_stack=True).rename("value")
-        n = ns[name].stack(future_stack=True).rename("n")
+        # one level of columns (the categories): stacking gives a Series
+        value = cast(pd.Series, table.stack(future_stack=True)).rename("value")
+        n = cast(pd.Series, ns[name].stack(future_stack=True)).rename("n")
         part = pd.concat([value, n], axis=1).reset_index()
         part.insert(len(by_cols) + 1, "stat", name)
         parts.append(part)

@@ -422,7 +422,7 @@ def _cells(series: pd.Series, convert: Callable[[Any], Any]) -> list[Any]:
         return [int(v) for v in series.to_numpy()]
     if kind == "b":
         return [bool(v) for v in series.to_numpy()]
-    out = []
+    out: list[str | bool | int | float | None] = []
     for v in series.tolist():
         if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             out.append(None)

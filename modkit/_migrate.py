@@ -199,6 +199,7 @@ def fit_migration(
     for role, name in (("source", sname), ("target", tname)):
         if name not in PROVIDERS:
             raise InputError(f"cannot tell the {role} provider: pass {role}_provider=")
+    assert sname is not None and tname is not None  # both are in PROVIDERS
     pairs = (
         dict(mapping)
         if mapping is not None

@@ -59,14 +59,15 @@ class ModerationResult:
 
     @classmethod
     def from_dict(
-        cls, result: dict[str, Any], *, model: str = "", id: str = "", where: str = "result"
+        cls, result: Any, *, model: str = "", id: str = "", where: str = "result"
     ) -> ModerationResult:
         """Build a result from the endpoint's JSON result object.
 
         Parameters
         ----------
         result : dict
-            One element of the response's ``results`` list.
+            One element of the response's ``results`` list (any other JSON value is an
+            :class:`InputError`).
         model, id : str
             The response's ``model`` and ``id``.
         where : str

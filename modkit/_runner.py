@@ -274,11 +274,11 @@ async def _amoderate(
         failed = result["error"].astype(bool)
         if failed.any():
             first = result.loc[failed, "error"].iloc[0]
-            exc = ItemErrorsRaised(
+            raised = ItemErrorsRaised(
                 f"{int(failed.sum())} of {len(result)} texts failed; first: {first}"
             )
-            exc.partial = result
-            raise exc
+            raised.partial = result
+            raise raised
     return result
 
 

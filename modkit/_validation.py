@@ -397,7 +397,7 @@ def validate_params(constraints: Mapping[str, Sequence[Any]]) -> Callable[[F], F
                 return func(*args, **kwargs)
 
         wrapper.__modkit_constraints__ = dict(constraints)
-        return wrapper  # type: ignore[no-any-return]
+        return wrapper
 
     return decorator
 

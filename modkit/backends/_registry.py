@@ -51,7 +51,7 @@ class BackendSpec:
         if callable(self.factory):
             return self.factory
         module, _, attr = self.factory.partition(":")
-        return getattr(importlib.import_module(module, __package__), attr)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module, __package__), attr)
 
 
 _REGISTRY: dict[str, BackendSpec] = {}
@@ -220,8 +220,11 @@ register_backend(
     )
 )
 
-_KEY = {"api_key": [str], "api_key_env": [str], "timeout": [_POSITIVE]}
-_TEXT_MODE = {"mode": [StrOptions(("prompt", "response"))], "context": [str]}
+_KEY: dict[str, list[Any]] = {"api_key": [str], "api_key_env": [str], "timeout": [_POSITIVE]}
+_TEXT_MODE: dict[str, list[Any]] = {
+    "mode": [StrOptions(("prompt", "response"))],
+    "context": [str],
+}
 register_backend(
     BackendSpec(
         "guard",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .._errors import InputError
 from .._io import read_table
@@ -117,11 +118,11 @@ def run(args: argparse.Namespace) -> int:
     coerce_scores(scores, cats, source=args.scores, row_name=row_name(args.scores))
     labels = align_labels(scores, labels, args.on, args.scores, args.labels)
 
-    objective: object = args.objective
+    objective: Any = args.objective
     per = _pairs(args.objective_for, "--objective-for")
     if per:
         objective = {"*": args.objective, **per}
-    review: object = args.review
+    review: Any = args.review
     rper = _pairs(args.review_for, "--review-for")
     if rper:
         review = {**({"*": args.review} if args.review else {}), **rper}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Literal
 
 from .._batch import BatchAPI
 from .._errors import InputError
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    via: str | BatchAPI = "requests"
+    via: Literal["requests"] | BatchAPI = "requests"
     if args.batch_api:
         if args.backend != "openai":
             raise InputError(f"--batch-api needs --backend openai, not {args.backend}")

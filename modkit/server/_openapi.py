@@ -133,7 +133,7 @@ def openapi_document(
             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
         },
     }
-    security = [{"bearer": []}] if auth else []
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if auth else []
     v1_errors = (400, 401) if auth else (400,)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -295,11 +295,11 @@ class _Compiler:
                 key_to_index[key] = len(slots)
                 slots.append(_Slot(column, node, self.count_slot(node, ())))
             pieces: list[str | int] = []
-            for node in template.nodes:
-                if isinstance(node, Literal):
-                    pieces.append(node.text)
+            for part in template.nodes:
+                if isinstance(part, Literal):
+                    pieces.append(part.text)
                 else:
-                    pieces.append(key_to_index[_key(node)])
+                    pieces.append(key_to_index[_key(part)])
         except TemplateError as exc:
             raise template.error(exc) from None
         count = math.prod(slot.count for slot in slots)
@@ -474,10 +474,10 @@ def _draw(total: int, n: int, seed: int | None) -> np.ndarray:
         rng = np.random.default_rng(seed)
         return np.sort(rng.choice(total, size=n, replace=False).astype(np.int64))
     # a product this large dwarfs any sample that fits in memory: draw until distinct
-    rng = random.Random(seed)
+    py_rng = random.Random(seed)
     chosen: set[int] = set()
     while len(chosen) < n:
-        chosen.add(rng.randrange(total))
+        chosen.add(py_rng.randrange(total))
     picked = sorted(chosen)
     return np.array(picked, dtype=object)
 
@@ -557,6 +557,7 @@ def expand(
 def _digits(local: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """Per-slot indices of product positions ``local`` (C order: last slot fastest)."""
     out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(sizes)
+    rest: Any
     if local.dtype == object:  # a product beyond int64: Python integers, row by row
         rest = list(local)
         for k in range(len(sizes) - 1, -1, -1):
@@ -611,8 +612,8 @@ def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) ->
                 taken[col] = inner.take(picked)
         ids.append(pa.repeat(pa.scalar(plan.template.id, pa.string()), m))
         texts.append(_texts(plan, digits, m))
-        for column in slot_order:
-            slot_chunks[column].append(taken.get(column, pa.nulls(m, pa.string())))
+        for slot_column in slot_order:
+            slot_chunks[slot_column].append(taken.get(slot_column, pa.nulls(m, pa.string())))
         for label, value in plan.template.labels.items():
             label_cols[label][a:b] = value
         if tags is not None:
@@ -688,6 +689,7 @@ def _texts(plan: _Plan, digits: list[np.ndarray], m: int) -> pa.Array:
     chunks = []
     for j, (slot_index, after) in enumerate(parts):
         options = plan.slots[slot_index].values
+        assert options is not None  # materialise() filled every slot's values
         before = prefix if j == 0 else ""
         combined = pa.array([before + o + after for o in options], pa.string())
         chunks.append(combined.take(pa.array(digits[slot_index])))

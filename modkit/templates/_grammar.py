@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .._errors import InputError
 
@@ -107,9 +108,9 @@ class TemplateError(InputError):
                 head += f"\n    {shown}\n    {' ' * self.position}^"
         return head
 
-    def located(self, **where: object) -> TemplateError:
+    def located(self, **where: Any) -> TemplateError:
         """A copy with more location fields filled in (fields already set are kept)."""
-        fields = {
+        fields: dict[str, Any] = {
             "template_id": self.template_id,
             "position": self.position,
             "text": self.text,
@@ -121,7 +122,7 @@ class TemplateError(InputError):
         for key, value in where.items():
             if fields.get(key) is None:
                 fields[key] = value
-        return TemplateError(self.reason, **fields)  # type: ignore[arg-type]
+        return TemplateError(self.reason, **fields)
 
 
 @dataclass(frozen=True)

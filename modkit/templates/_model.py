@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ class Template:
         """Attach this template's id and file location to an error in its text."""
         if exc.wildcard is not None:
             return exc.located(template_id=self.id)
-        where: dict[str, object] = {"template_id": self.id, "text": self.text}
+        where: dict[str, Any] = {"template_id": self.id, "text": self.text}
         if self.location is not None:
             line, column = self.location.locate(self.text, exc.position)
             where.update(file=self.location.file, line=line, column=column)
@@ -152,7 +152,7 @@ def _make_template(
     tags: Any,
     location: _Location | None,
 ) -> Template:
-    where: dict[str, object] = {}
+    where: dict[str, Any] = {}
     if location is not None:
         where = {"file": location.file, "line": location.line, "column": location.column}
     if not isinstance(id, str) or not id:
@@ -217,7 +217,7 @@ class TemplateSuite:
         seen: dict[str, Template] = {}
         for template in self.templates:
             if template.id in seen:
-                where: dict[str, object] = {}
+                where: dict[str, Any] = {}
                 if template.location is not None:
                     where = {
                         "file": template.location.file,
@@ -230,7 +230,7 @@ class TemplateSuite:
     def __len__(self) -> int:
         return len(self.templates)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Template]:
         return iter(self.templates)
 
     def __getitem__(self, template_id: str) -> Template:
@@ -428,7 +428,7 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
         ) from None
     lines = tuple(source.splitlines())
 
-    def at(node: yaml.Node) -> dict[str, object]:
+    def at(node: yaml.Node) -> dict[str, Any]:
         return {
             "file": file,
             "line": node.start_mark.line + 1,
@@ -439,7 +439,8 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
         raise TemplateError(
             "a template file must be a mapping with a 'templates:' list",
             file=file,
-            **({} if root is None else {"line": 1, "column": 1}),
+            line=None if root is None else 1,
+            column=None if root is None else 1,
         )
     top: dict[str, yaml.Node] = {}
     for key_node, value_node in root.value:
@@ -542,7 +543,7 @@ def _construct(node: yaml.Node) -> Any:
 
 
 def _yaml_wildcards(node: yaml.Node, file: str) -> dict[str, list[WildcardValue]]:
-    def at(n: yaml.Node) -> dict[str, object]:
+    def at(n: yaml.Node) -> dict[str, Any]:
         return {"file": file, "line": n.start_mark.line + 1, "column": n.start_mark.column + 1}
 
     if not isinstance(node, yaml.MappingNode):

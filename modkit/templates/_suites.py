@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import pandas as pd
 
@@ -54,7 +55,7 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value))
 
 
-def _case_fields(case: dict[str, Any]) -> dict[str, Any]:
+def _case_fields(case: Mapping[Any, Any]) -> dict[str, Any]:
     ident = case["target_ident"]
     return {
         "case_id": int(case["case_id"]),
@@ -137,7 +138,7 @@ def hatecheck_suite(*, data_dir: str | os.PathLike[str] | None = None) -> Templa
             "label_gold": str(first["label_gold"]),
             "label": int(first["label"]),
             "direction": str(first["direction"]),
-            "templ_id": int(templ_id),  # type: ignore[call-overload]
+            "templ_id": int(cast(Any, templ_id)),
             "case_templ": case_templ,
         }
         template_id = f"hatecheck-{templ_id}"
@@ -267,7 +268,7 @@ def dixon_suite(
         }
         templates.append(parse_template(text, template_id, labels=labels))
     identities = words[words["type"] == "identity"]
-    attributes = {
+    attributes: dict[str | tuple[str, str], dict[str, dict[str, Any]]] = {
         "identity": {
             str(w): {"identity_subtype": None if _missing(s) else str(s)}
             for w, s in zip(identities["word"], identities["subtype"], strict=True)

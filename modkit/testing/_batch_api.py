@@ -281,7 +281,7 @@ class FakeBatchAPI:
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body
         )
-        fields: dict[str, tuple[str | None, bytes]] = {}
+        fields: dict[str, tuple[str | None, Any]] = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)

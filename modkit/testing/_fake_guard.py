@@ -198,7 +198,7 @@ class GuardModelFake(ProviderFake):
         if verdict == "safe":
             return tokens
         w = self.code_weights(text)
-        first = max(w, key=w.get)
+        first = max(w, key=lambda code: w[code])
         listed = [first] + [c for c in _CODES if c != first and w[c] >= 0.2]
         tokens.append(self._position("\n", {"\n": 0.99, " ": 0.01}, top))
         for k, code in enumerate(listed):

@@ -7,7 +7,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -155,7 +155,7 @@ def _refit_bootstrap(
         for b in range(nb):
             tp_b, n_b = w_pos[b], w_all[b]
             if obj.kind == "fixed":
-                t = float(obj.target)  # type: ignore[arg-type]
+                t: float | None = float(cast(float, obj.target))  # fixed: target is set
             else:
                 t = select_threshold(
                     obj,
@@ -250,7 +250,7 @@ def _fit_category(
         if o is None:
             return None, None, ""
         if o.kind == "fixed":
-            return float(o.target), "fixed", ""
+            return float(cast(float, o.target)), "fixed", ""
         if insufficient:
             return None, "insufficient_data", why
         sel = _select(o, curve, curve.tp, curve.fp, n_pos, n_neg, confidence, method)
@@ -314,7 +314,7 @@ def _fit_category(
             present = np.diff(tr_n, prepend=0) > 0
             tr_pos, tr_neg = int(tr_tp[-1]), int(tr_n[-1] - tr_tp[-1])
             if obj.kind == "fixed":
-                t = float(obj.target)
+                t: float | None = float(cast(float, obj.target))
             else:
                 t = _select(
                     obj, curve, tr_tp, tr_n - tr_tp, tr_pos, tr_neg, confidence, method, present
@@ -638,7 +638,7 @@ def fit_thresholds(
             score_matrix[:, j],
             lab_matrix[:, j],
             None if flags is None else flags[:, j],
-            objectives[c],
+            cast(Objective, objectives[c]),  # required=True: every category has one
             reviews[c],
             cv=cv,
             bootstrap=bootstrap,

@@ -362,7 +362,7 @@ class Objective:
         if self.kind == "callable":
             out = np.asarray(
                 self.func(counts.tp, counts.fp, int(counts.n_pos), int(counts.n_neg)),  # type: ignore[misc]
-                dtype=float,
+                dtype=np.float64,
             )
             if out.shape != np.shape(counts.tp):
                 raise InputError(
@@ -502,7 +502,9 @@ def parse_objective(spec: str | Objective | Mapping[str, Any] | Callable[..., An
                 + (f" (unknown: {unknown})" if unknown else "")
             )
         try:
-            fields_ = {k: (v if k == "kind" or v is None else float(v)) for k, v in spec.items()}
+            fields_: dict[str, Any] = {
+                k: (v if k == "kind" or v is None else float(v)) for k, v in spec.items()
+            }
         except (TypeError, ValueError):
             raise InputError(f"objective {dict(spec)!r}: values must be numbers") from None
         return Objective(**fields_)

@@ -11,14 +11,14 @@ rates of cross-tabs all call these functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
 __all__ = ["actions", "as_limits", "bands", "flags"]
 
 
-def as_limits(values: Sequence[float | None]) -> np.ndarray:
+def as_limits(values: Iterable[float | None]) -> np.ndarray:
     """Thresholds as a float array, ``None`` -> ``inf`` (never fires)."""
     return np.array([math.inf if v is None else float(v) for v in values], dtype=float)
 

@@ -126,7 +126,7 @@ def _message(error: Any) -> tuple[list[Any], str]:
 
 
 def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
-    problems = []
+    problems: list[tuple[str, str]] = []
     profiles = doc.get("profiles")
     if not isinstance(profiles, Mapping):
         return problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,7 @@ def _fail(path: Path, why: str) -> BackendError:
     return BackendError(f"local model file {path} is invalid: {why}")
 
 
-def load_heads(model_dir: str | Path | None = None) -> Heads:
+def load_heads(model_dir: str | os.PathLike[str] | None = None) -> Heads:
     """Read ``heads.json`` and ``model.json`` from ``model_dir`` (default: the shipped ones).
 
     Raises

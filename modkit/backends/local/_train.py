@@ -305,7 +305,7 @@ def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
 
 
 def _embed(
-    texts: Sequence[str], model_path: str | None, progress: str | None = None
+    texts: Sequence[str], model_path: str | os.PathLike[str] | None, progress: str | None = None
 ) -> tuple[Any, Any, Any, str]:
     """Window embeddings of ``texts``; with ``progress`` (a label), in chunks of 64 texts
     under a ``tqdm.auto`` bar (the same windows, batched per chunk)."""
@@ -341,7 +341,7 @@ def train(
     seed: int = 0,
     n_splits: int = 5,
     c_grid: Sequence[float] = C_GRID,
-    model_path: str | None = None,
+    model_path: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train every head and write ``heads.json`` and ``model.json`` into ``output_dir``.
 
@@ -462,7 +462,7 @@ def cross_fitted_results(
     data: TrainingData | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     model_dir: str | os.PathLike[str] | None = None,
-    model_path: str | None = None,
+    model_path: str | os.PathLike[str] | None = None,
     n_splits: int = 5,
     seed: int = 0,
     progress: bool = False,
