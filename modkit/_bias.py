@@ -452,7 +452,8 @@ def bias_metrics(
         "fned": float(out["fnr_diff"].sum(min_count=1)),
         "power_means": power,
         "final_metric": jigsaw_final_metric(
-            overall_auc, *(out[col].to_numpy(dtype=float) for col in auc_cols)  # type: ignore[arg-type]
+            overall_auc,
+            *(out[col].to_numpy(dtype=float) for col in auc_cols),  # type: ignore[arg-type]
         ),
         "ci_level": ci_level,
         "bootstrap": int(bootstrap),

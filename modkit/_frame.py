@@ -259,9 +259,9 @@ def endpoint_flags(
                 raise InputError(msg) from None
             continue
         for c, v in flags.items():
-            j = col.get(c)
-            if j is not None and v is not None:
-                out[i, j] = float(bool(v))
+            pos = col.get(c)
+            if pos is not None and v is not None:
+                out[i, pos] = float(bool(v))
     return out
 
 

@@ -222,8 +222,8 @@ def html_report(
         stats = crosstab(scored, slot, ["mean", "p95", "max", "count"], categories=categories)
         parts.append(_table(stats))
         if thresholds is not None:
-            block = {c: thresholds[c].block for c in categories if c in thresholds.categories}
-            block = {c: float(t) for c, t in block.items() if t is not None}
+            blocks = {c: thresholds[c].block for c in categories if c in thresholds.categories}
+            block = {c: float(t) for c, t in blocks.items() if t is not None}
             if block:
                 rates = crosstab(scored, slot, "flag_rate", thresholds=block)
                 parts.append(f"<h3>Block rate at the file's thresholds by {html.escape(slot)}</h3>")

@@ -118,8 +118,8 @@ def load_contrast(
                 raise DatasetError(f"{path}: every template needs a {column!r} label")
         for tid, group in frame.groupby("template_id", sort=False):
             where = f"{path}, template {tid!r}"
-            if tid in seen:
-                raise DatasetError(f"{where}: id already used in {seen[tid]}")
+            if str(tid) in seen:  # template ids are strings
+                raise DatasetError(f"{where}: id already used in {seen[str(tid)]}")
             seen[str(tid)] = path.name
             if len(group) > per_template:
                 group = group.sample(per_template, random_state=seed).sort_index()
