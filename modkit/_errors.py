@@ -87,6 +87,9 @@ class TransientBackendError(BackendError):
         Seconds the server asked the client to wait (``retry-after-ms``/``retry-after``).
     rate_limited : bool
         True for a 429: the runner slows the whole run, not only this request.
+    unreachable : bool
+        True when no connection could be made at all (refused, or no such host): a run
+        that has never reached the endpoint stops after a few of these.
     """
 
     def __init__(
@@ -97,10 +100,12 @@ class TransientBackendError(BackendError):
         code: str | None = None,
         retry_after: float | None = None,
         rate_limited: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message, status_code=status_code, code=code)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        self.unreachable = unreachable
 
 
 class BatchRejectedError(BackendError):

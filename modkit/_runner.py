@@ -319,6 +319,10 @@ class _Batch:
     texts: list[str]
 
 
+#: Refused connections, before the endpoint ever answered, that stop a run.
+_UNREACHABLE_ATTEMPTS = 3
+
+
 class _Run:
     def __init__(
         self,
@@ -345,6 +349,8 @@ class _Run:
         self.outcomes: dict[str, ModerationResult | ItemError] = {}
         self.counts = {"cached": 0, "sent": 0, "failed": 0}
         self.stop: BaseException | None = None
+        self.reached = False  # has the endpoint answered anything in this run?
+        self.unreachable = 0  # connections refused before it ever answered
         self.bar: Any = None
 
     async def execute(
@@ -419,6 +425,23 @@ class _Run:
                         self.stop.__cause__ = exc
                 return
 
+    def _check_reachable(self, exc: TransientBackendError) -> None:
+        """Stop a run that has never reached its endpoint after a few refused connections.
+
+        Once anything answered, a refused connection is a restart worth waiting out.
+        """
+        if not exc.unreachable:
+            self.reached = True
+            return
+        if self.reached:
+            return
+        self.unreachable += 1
+        if self.unreachable >= _UNREACHABLE_ATTEMPTS:
+            raise BackendError(
+                f"{exc} ({self.unreachable} attempts; nothing answered): is the server "
+                "running, and the base URL right?"
+            ) from exc
+
     async def _process(self, batch: _Batch, queue: deque[_Batch], throttle: Throttle) -> None:
         attempt = 0
         waits = 0  # 429s that said when to come back: flow control, allowed 4x as many
@@ -428,6 +451,7 @@ class _Run:
                 outcome = await self.backend.ascore_batch(batch.texts)
             except TransientBackendError as exc:
                 await throttle.release()
+                self._check_reachable(exc)
                 if exc.rate_limited and exc.retry_after is not None:
                     waits += 1
                 else:
@@ -447,6 +471,7 @@ class _Run:
                 continue
             except BatchRejectedError as exc:
                 await throttle.release()
+                self.reached = True
                 if len(batch.keys) == 1:
                     self._record(batch, [ItemError(str(exc), exc.code)])
                     return
@@ -458,6 +483,7 @@ class _Run:
                 await throttle.release()
                 raise
             await throttle.release()
+            self.reached = True
             throttle.on_success(outcome.rate_limit)
             if len(outcome.results) != len(batch.keys):
                 raise BackendError(

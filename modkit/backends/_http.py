@@ -21,6 +21,7 @@ from .._errors import (
 )
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "REJECTED_STATUSES",
     "RETRYABLE_STATUSES",
     "error_message",
@@ -28,6 +29,7 @@ __all__ = [
     "rate_limit_headers",
     "retry_after_seconds",
     "status_error",
+    "unreachable",
 ]
 
 #: Statuses worth retrying besides every 5xx.
@@ -169,3 +171,28 @@ def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, float] | None:
             if seconds is not None:
                 out[f"reset_{kind}"] = seconds
     return out or None
+
+
+#: Where the official SDK sends requests when no ``base_url`` is given.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says no connection could be made at all.
+
+    Connection refused, or a host name that does not resolve; not a reset or a timeout
+    of a connection that was made (those are worth retrying as usual).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        text = str(current)
+        if "Connection refused" in text or "Name or service not known" in text:
+            return True
+        if "All connection attempts failed" in text or "nodename nor servname" in text:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

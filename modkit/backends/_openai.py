@@ -14,7 +14,7 @@ from typing import Any
 from .._errors import AuthenticationError, BackendError, TransientBackendError
 from .._result import ItemError, ModerationResult, parse_result
 from ._base import Backend, BatchOutcome
-from ._http import error_message, rate_limit_headers, status_error
+from ._http import DEFAULT_BASE_URL, error_message, rate_limit_headers, status_error, unreachable
 
 __all__ = ["OpenAIBackend"]
 
@@ -133,6 +133,12 @@ class OpenAIBackend(Backend):
         except openai.APITimeoutError as exc:
             raise TransientBackendError(f"request timed out after {self.timeout:g}s") from exc
         except openai.APIConnectionError as exc:
+            if unreachable(exc):
+                raise TransientBackendError(
+                    f"cannot connect to {self.base_url or DEFAULT_BASE_URL}: "
+                    f"{self._scrub(exc.__cause__ or exc)}",
+                    unreachable=True,
+                ) from exc
             raise TransientBackendError(f"connection error: {self._scrub(exc)}") from exc
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from None
