@@ -1,0 +1,318 @@
+"""Per-shard sorted score counts, their exact merge, and thresholds chosen from them.
+
+The threshold fit of :func:`modkit.fit_thresholds` depends on the labelled rows of a
+category only through the confusion counts at each distinct score: for every distinct
+score, how many positives and negatives have it. Those counts add up across shards, so
+a fit on the merged counts picks exactly the thresholds a fit on all rows in one place
+would. This module needs no Ray: :mod:`modkit.ray` maps :func:`score_counts` over a
+Dataset's blocks and merges them on the driver.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from .._taxonomy import CATEGORIES
+from ..thresholds import (
+    CategoryThreshold,
+    Objective,
+    ThresholdSet,
+    parse_objective,
+    select_threshold,
+)
+
+__all__ = ["ScoreCounts", "fit_from_counts", "merge_counts", "score_counts"]
+
+
+@dataclass(frozen=True)
+class ScoreCounts:
+    """One category's counts per distinct score, scores descending.
+
+    Attributes
+    ----------
+    scores : ndarray of float, shape (k,)
+        The distinct scores of the scored rows, highest first.
+    pos, neg, unlabelled : ndarray of int64, shape (k,)
+        Rows with that score labelled 1, labelled 0, and not labelled.
+    """
+
+    scores: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+    unlabelled: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, scores: np.ndarray, labels: np.ndarray) -> ScoreCounts:
+        """Count rows: ``scores`` NaN = not scored (left out), ``labels`` 0/1/NaN."""
+        scores = np.asarray(scores, dtype=float)
+        labels = np.asarray(labels, dtype=float)
+        keep = ~np.isnan(scores)
+        s, y = scores[keep], labels[keep]
+        uniq, inv = np.unique(-s, return_inverse=True)  # ascending -s: descending s
+        k = len(uniq)
+        pos = np.bincount(inv[y == 1], minlength=k).astype(np.int64)
+        neg = np.bincount(inv[y == 0], minlength=k).astype(np.int64)
+        unl = np.bincount(inv[np.isnan(y)], minlength=k).astype(np.int64)
+        return cls(-uniq, pos, neg, unl)
+
+    @property
+    def n_pos(self) -> int:
+        return int(self.pos.sum())
+
+    @property
+    def n_neg(self) -> int:
+        return int(self.neg.sum())
+
+
+def score_counts(
+    frame: pd.DataFrame, *, label_prefix: str = "label_", categories: Iterable[str] | None = None
+) -> dict[str, ScoreCounts]:
+    """Counts per category of one shard: score columns and ``label_prefix + key`` labels.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Score columns named by category key (as :func:`modkit.moderate` returns) and
+        label columns ``label_<key>`` holding 0/1 (bool) or NaN (not labelled).
+    label_prefix : str, default "label_"
+        What precedes the category key in a label column's name.
+    categories : iterable of str, optional
+        Which categories (default: every key that has both a score and a label column).
+
+    Returns
+    -------
+    dict of str to ScoreCounts
+
+    Raises
+    ------
+    InputError
+        If a label is not 0, 1 or missing, or a named category lacks a column.
+    """
+    cats = (
+        [c for c in CATEGORIES if c in frame.columns and label_prefix + c in frame.columns]
+        if categories is None
+        else list(categories)
+    )
+    out = {}
+    for c in cats:
+        for col in (c, label_prefix + c):
+            if col not in frame.columns:
+                raise InputError(f"no column {col!r} (columns: {list(frame.columns)[:12]})")
+        scores = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        raw = frame[label_prefix + c]
+        labels = pd.to_numeric(raw.astype("object"), errors="coerce")
+        labels = labels.to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isnan(labels) & (labels != 0) & (labels != 1)
+        bad |= np.isnan(labels) & raw.notna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = raw.iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise InputError(
+                f"column {label_prefix + c!r}, row {frame.index[i]!r}: label "
+                f"{value!r} is not 0, 1 or missing"
+            )
+        out[c] = ScoreCounts.from_arrays(scores, labels)
+    return out
+
+
+def merge_counts(parts: Iterable[Mapping[str, ScoreCounts]]) -> dict[str, ScoreCounts]:
+    """Merge shards' counts exactly: per category, add the counts of equal scores.
+
+    Parameters
+    ----------
+    parts : iterable of dict of str to ScoreCounts
+        One mapping per shard (a category may be absent from some).
+
+    Returns
+    -------
+    dict of str to ScoreCounts
+        Categories in canonical order; equal to :func:`score_counts` of all rows at once.
+    """
+    grouped: dict[str, list[ScoreCounts]] = {}
+    for part in parts:
+        for c, sc in part.items():
+            grouped.setdefault(c, []).append(sc)
+    out = {}
+    for c in sorted(grouped, key=lambda k: CATEGORIES.index(k) if k in CATEGORIES else 99):
+        items = grouped[c]
+        s = np.concatenate([i.scores for i in items])
+        uniq, inv = np.unique(-s, return_inverse=True)
+        k = len(uniq)
+
+        def add(name: str, inv: np.ndarray = inv, k: int = k, items: list = items) -> np.ndarray:
+            w = np.concatenate([getattr(i, name) for i in items])
+            return np.bincount(inv, weights=w, minlength=k).astype(np.int64)
+
+        out[c] = ScoreCounts(-uniq, add("pos"), add("neg"), add("unlabelled"))
+    return out
+
+
+def fit_from_counts(
+    counts: Mapping[str, ScoreCounts],
+    objective: str | Objective | Mapping[str, Any],
+    review: str | Objective | Mapping[str, Any] | None = None,
+    *,
+    confidence: float | None = None,
+    min_positives: int = 10,
+    profile: str = "input",
+    model: str | None = None,
+) -> ThresholdSet:
+    """Choose ``block`` (and ``review``) thresholds from merged counts.
+
+    The same choice as :func:`modkit.fit_thresholds` on the rows the counts came from
+    (candidates are the distinct labelled scores; ties go to the highest threshold;
+    :func:`modkit.thresholds.select_threshold` decides), with per category the status,
+    ``n_pos``/``n_neg``/``n_unlabelled``, the in-sample confusion at ``block`` and the
+    share of scored rows per band. What needs the rows themselves is left out:
+    out-of-fold estimates, bootstrap intervals, the endpoint-flag baseline and the
+    set-wide bands (``None``).
+
+    Parameters
+    ----------
+    counts : dict of str to ScoreCounts
+        From :func:`merge_counts`.
+    objective, review : str, Objective, or mapping of category to those
+        As for :func:`modkit.fit_thresholds` (one objective, or one per category with
+        ``"*"`` as the default).
+    confidence : float, optional
+        Clopper-Pearson level for constrained objectives.
+    min_positives : int, default 10
+        Fewer labelled positives (or no negatives): ``status="insufficient_data"``.
+    profile : {"input", "output"}
+    model : str, optional
+        Recorded in the file.
+
+    Returns
+    -------
+    ThresholdSet
+
+    Raises
+    ------
+    InputError
+        For an unknown category key, a bad objective, or no objective for a category.
+    """
+    if confidence is not None and not 0 < confidence < 1:
+        raise InputError(f"confidence must be in (0, 1), got {confidence!r}")
+    objectives = _per_category(objective, counts, "objective", required=True)
+    reviews = _per_category(review, counts, "review", required=False)
+    cats = {}
+    for c, sc in counts.items():
+        cats[c] = _category(sc, objectives[c], reviews[c], confidence, min_positives)
+    return ThresholdSet(
+        cats,
+        profile=profile,
+        model=model,
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _per_category(
+    spec: Any, counts: Mapping[str, ScoreCounts], what: str, required: bool
+) -> dict[str, Objective | None]:
+    if spec is None:
+        return dict.fromkeys(counts)
+    if isinstance(spec, Mapping) and "kind" not in spec:
+        unknown = [k for k in spec if k != "*" and k not in CATEGORIES]
+        if unknown:
+            raise InputError(f"{what}: unknown category keys {unknown}")
+        default = parse_objective(spec["*"]) if "*" in spec else None
+        out = {c: parse_objective(spec[c]) if c in spec else default for c in counts}
+        missing = [c for c, o in out.items() if o is None]
+        if required and missing:
+            raise InputError(f"{what}: no objective for categories {missing}; add a '*' default")
+        return out
+    obj = parse_objective(spec)
+    return dict.fromkeys(counts, obj)
+
+
+def _category(
+    sc: ScoreCounts,
+    obj: Objective | None,
+    rev: Objective | None,
+    confidence: float | None,
+    min_positives: int,
+) -> CategoryThreshold:
+    labelled = (sc.pos + sc.neg) > 0
+    thresholds = sc.scores[labelled]
+    tp = np.cumsum(sc.pos[labelled])
+    fp = np.cumsum(sc.neg[labelled])
+    n_pos, n_neg = sc.n_pos, sc.n_neg
+    insufficient = n_pos < min_positives or n_neg == 0
+    why = (
+        f"{n_pos} positives and {n_neg} negatives labelled; fitting needs at least "
+        f"{min_positives} positives and 1 negative"
+    )
+
+    def choose(o: Objective | None) -> tuple[float | None, str | None, str]:
+        if o is None:
+            return None, None, ""
+        if o.kind == "fixed":
+            return float(o.target), "fixed", ""
+        if insufficient:
+            return None, "insufficient_data", why
+        conf = confidence if o.constrained else None
+        sel = select_threshold(o, thresholds, tp, fp, n_pos, n_neg, confidence=conf)
+        return sel.threshold, sel.status, sel.note
+
+    assert obj is not None
+    block, status, note = choose(obj)
+    review, review_status, rnote = choose(rev)
+    notes = [note] if note else []
+    if rnote and rnote != note:
+        notes.append(f"review: {rnote}")
+    clamped = block is not None and review is not None and review > block
+    if clamped:
+        review = block
+
+    def at(t: float | None) -> tuple[int, int]:
+        if t is None:
+            return 0, 0
+        k = int(np.searchsorted(-thresholds, -t, side="right"))
+        return (int(tp[k - 1]), int(fp[k - 1])) if k else (0, 0)
+
+    in_sample = None
+    if n_pos + n_neg:
+        t_p, f_p = at(block)
+        in_sample = {
+            "tp": t_p,
+            "fp": f_p,
+            "fn": n_pos - t_p,
+            "tn": n_neg - f_p,
+            "precision": t_p / (t_p + f_p) if t_p + f_p else None,
+            "recall": t_p / n_pos if n_pos else None,
+            "fpr": f_p / n_neg if n_neg else None,
+        }
+    total = sc.pos + sc.neg + sc.unlabelled
+    n = int(total.sum())
+    bands = None
+    if n:
+        inf = np.inf
+        is_block = sc.scores >= (inf if block is None else block)
+        is_review = (sc.scores >= (inf if review is None else review)) & ~is_block
+        b, r = int(total[is_block].sum()), int(total[is_review].sum())
+        bands = {"allow": float(1 - (b + r) / n), "review": r / n, "block": b / n, "n": n}
+    constrained = obj.constrained or (rev is not None and rev.constrained)
+    return CategoryThreshold(
+        block=block,
+        review=review,
+        objective=str(obj),
+        review_objective=None if rev is None else str(rev),
+        confidence=confidence if (confidence is not None and constrained) else None,
+        status=status or "ok",
+        review_status=review_status,
+        review_clamped=clamped,
+        note="; ".join(notes),
+        n_pos=n_pos,
+        n_neg=n_neg,
+        n_unlabelled=int(sc.unlabelled.sum()),
+        in_sample=in_sample,
+        bands=bands,
+    )

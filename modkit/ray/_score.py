@@ -1,0 +1,322 @@
+"""Scoring a Ray Dataset with any modkit backend, and fitting thresholds on it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._backend import Backend, BatchOutcome
+from .._errors import InputError
+from .._result import ItemError, ModerationResult
+from .._taxonomy import CATEGORIES
+from ._counts import ScoreCounts, fit_from_counts, merge_counts, score_counts
+
+__all__ = ["RateBudget", "fit_thresholds_dataset", "score_dataset"]
+
+_RESULT_COLUMNS = ("flagged", "model", "moderation_id", "error", "result_json")
+
+BackendSpec = str | Callable[[], Backend]
+
+
+class RateBudget:
+    """A requests-per-minute budget shared by every worker (run it as a Ray actor).
+
+    Each call of :meth:`reserve` books the next free slot, ``60 / rpm`` seconds after
+    the previous one, and returns how long the caller should wait for it, so workers
+    together never start more than ``rpm`` requests a minute (after a first burst of
+    ``burst``).
+
+    Parameters
+    ----------
+    rpm : float
+        Requests per minute for all workers together.
+    burst : int, default 1
+        Requests that may start at once before pacing begins.
+    """
+
+    def __init__(self, rpm: float, burst: int = 1) -> None:
+        if not rpm > 0:
+            raise InputError(f"rpm must be > 0, got {rpm!r}")
+        self.interval = 60.0 / float(rpm)
+        self.burst = max(1, int(burst))
+        self.next = time.monotonic() - self.interval * self.burst
+        self.granted = 0
+
+    def reserve(self) -> float:
+        """Book one request; returns seconds to wait before sending it."""
+        now = time.monotonic()
+        floor = now - self.interval * self.burst
+        slot = max(self.next + self.interval, floor + self.interval)
+        self.next = slot
+        self.granted += 1
+        return max(0.0, slot - now)
+
+    def count(self) -> int:
+        """Requests booked so far."""
+        return self.granted
+
+
+class _Budgeted(Backend):
+    """Wraps a backend so that every batch call first books a slot of a RateBudget."""
+
+    def __init__(self, inner: Backend, budget: Any) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.name = inner.name
+        self.model = inner.model
+        self.max_batch_size = inner.max_batch_size
+
+    @property
+    def cache_namespace(self) -> str:
+        return self.inner.cache_namespace
+
+    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+        return (await self.ascore_batch(texts)).results
+
+    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
+        wait = await self.budget.reserve.remote()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return await self.inner.ascore_batch(texts)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _make_backend(spec: BackendSpec, options: Mapping[str, Any]) -> Backend:
+    if isinstance(spec, str):
+        from .._backends import make_backend
+
+        return make_backend(spec, **dict(options))
+    backend = spec()
+    if not isinstance(backend, Backend):
+        raise InputError(f"the backend factory returned {type(backend).__name__}, not a Backend")
+    return backend
+
+
+class _Scorer:
+    """One Ray Data actor: its own backend and cache, ``moderate`` per block."""
+
+    def __init__(
+        self,
+        spec: BackendSpec,
+        options: Mapping[str, Any],
+        cache: str | None,
+        budget: Any,
+        moderate_kwargs: Mapping[str, Any],
+    ) -> None:
+        from .._cache import Cache
+
+        backend = _make_backend(spec, options)
+        self.backend = _Budgeted(backend, budget) if budget is not None else backend
+        self.cache = Cache(cache) if cache is not None else None
+        self.kwargs = dict(moderate_kwargs)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        from .._runner import moderate
+
+        out = moderate(batch, backend=self.backend, cache=self.cache, progress=False, **self.kwargs)
+        return _stable_columns(out, batch.columns)
+
+
+def _stable_columns(out: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
+    """The same columns in the same order for every block (missing scores as NaN)."""
+    for c in CATEGORIES:
+        if c not in out.columns:
+            out[c] = np.nan
+    out["flagged"] = out["flagged"].astype(object)  # nullable bool -> arrow-friendly
+    return out[[*inputs, *CATEGORIES, *_RESULT_COLUMNS]]
+
+
+def score_dataset(
+    ds: Any,
+    backend: BackendSpec = "local",
+    *,
+    backend_options: Mapping[str, Any] | None = None,
+    cache: str | None = None,
+    num_workers: int = 1,
+    num_cpus: float = 1.0,
+    rpm: float | None = None,
+    rows_per_call: int = 256,
+    text_column: str = "text",
+    batch_size: int = 32,
+    concurrency: int = 4,
+    max_retries: int = 8,
+) -> Any:
+    """Score the texts of a Ray Dataset with a modkit backend, one actor per worker.
+
+    Each worker builds its own backend and opens its own cache, then runs
+    :func:`modkit.moderate` on blocks of ``rows_per_call`` rows (so batching, retries,
+    rate-limit handling and per-item errors behave as in one process).
+
+    Parameters
+    ----------
+    ds : ray.data.Dataset
+        Rows with a ``text`` column (see ``text_column``); other columns are kept.
+    backend : str or callable, default "local"
+        A backend name (``"local"``, ``"openai"``, ``"replay"``; built in each worker
+        with ``make_backend(name, **backend_options)``) or a picklable zero-argument
+        callable returning a Backend (e.g. ``functools.partial(OpenAIBackend,
+        base_url=...)``). API keys are read from each worker's environment, never
+        shipped with the task.
+    backend_options : dict, optional
+        Keyword arguments of :func:`modkit.make_backend`.
+    cache : str, optional
+        A cache file each worker opens (sqlite; safe to share between the processes of
+        one machine; on a cluster give a node-local path). Default: no cache.
+    num_workers : int, default 1
+        Scoring actors (Ray Data ``ActorPoolStrategy(size=num_workers)``).
+    num_cpus : float, default 1
+        CPUs reserved per actor (the local scorer uses one; an HTTP backend mostly
+        waits, so a fraction such as 0.25 packs more workers on a node).
+    rpm : float, optional
+        Requests per minute for all workers together, enforced by one shared
+        :class:`RateBudget` actor (for HTTP backends; each worker still backs off on
+        429s by itself).
+    rows_per_call : int, default 256
+        Rows handed to one ``moderate`` call.
+    text_column, batch_size, concurrency, max_retries
+        As for :func:`modkit.moderate` (per worker).
+
+    Returns
+    -------
+    ray.data.Dataset
+        Lazily scored: the input columns, one score column per category key (all
+        13 keys, NaN where a backend has no such category), ``flagged``, ``model``,
+        ``moderation_id``, ``error`` and ``result_json``.
+
+    Raises
+    ------
+    InputError
+        For a backend object (not picklable with its key: pass a name or a factory)
+        or out-of-range numbers.
+    """
+    import ray
+    import ray.data
+
+    if isinstance(backend, Backend):
+        raise InputError(
+            "pass the backend as a name or a zero-argument factory (each worker builds "
+            "its own; a backend object may hold an API key, which is never pickled)"
+        )
+    for name, value in (("num_workers", num_workers), ("rows_per_call", rows_per_call)):
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+    budget = None
+    if rpm is not None:
+        budget = ray.remote(num_cpus=0)(RateBudget).remote(rpm)
+    kwargs = {
+        "text_column": text_column,
+        "batch_size": batch_size,
+        "concurrency": concurrency,
+        "max_retries": max_retries,
+    }
+    scored = ds.map_batches(
+        _Scorer,
+        fn_constructor_kwargs={
+            "spec": backend,
+            "options": dict(backend_options or {}),
+            "cache": None if cache is None else str(cache),
+            "budget": budget,
+            "moderate_kwargs": kwargs,
+        },
+        batch_size=rows_per_call,
+        batch_format="pandas",
+        compute=ray.data.ActorPoolStrategy(size=num_workers),
+        num_cpus=num_cpus,
+    )
+    if budget is not None:
+        scored._modkit_budget = budget  # keep the actor alive as long as the dataset
+    return scored
+
+
+def _count_block(batch: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
+    """A block's sorted counts as rows (category, score, pos, neg, unlabelled)."""
+    rows = []
+    for c, sc in score_counts(batch, label_prefix=label_prefix).items():
+        rows.append(
+            pd.DataFrame(
+                {
+                    "category": c,
+                    "score": sc.scores,
+                    "pos": sc.pos,
+                    "neg": sc.neg,
+                    "unlabelled": sc.unlabelled,
+                }
+            )
+        )
+    if not rows:
+        return pd.DataFrame(
+            {
+                "category": pd.Series(dtype=object),
+                "score": pd.Series(dtype=float),
+                **{k: pd.Series(dtype=np.int64) for k in ("pos", "neg", "unlabelled")},
+            }
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def fit_thresholds_dataset(
+    ds: Any,
+    objective: Any,
+    review: Any = None,
+    *,
+    label_prefix: str = "label_",
+    confidence: float | None = None,
+    min_positives: int = 10,
+    profile: str = "input",
+) -> Any:
+    """Fit thresholds on a scored, labelled Ray Dataset by merging per-block counts.
+
+    Each block is reduced to its sorted counts (per category and distinct score: how
+    many rows are labelled positive, negative, or not at all); the driver merges them
+    exactly and chooses thresholds with :func:`modkit.ray.fit_from_counts`, so the
+    thresholds equal those of :func:`modkit.fit_thresholds` on all rows at once.
+
+    Parameters
+    ----------
+    ds : ray.data.Dataset
+        Score columns named by category key and labels in ``label_<key>`` columns
+        (0/1 or missing).
+    objective, review, confidence, min_positives, profile
+        As for :func:`modkit.fit_thresholds`.
+    label_prefix : str, default "label_"
+
+    Returns
+    -------
+    ThresholdSet
+        See :func:`modkit.ray.fit_from_counts` for what it holds.
+    """
+    table = ds.map_batches(
+        _count_block, fn_kwargs={"label_prefix": label_prefix}, batch_format="pandas"
+    ).to_pandas()
+    parts = []
+    for c, group in table.groupby("category", sort=False):
+        parts.append(
+            {
+                str(c): ScoreCounts(
+                    group["score"].to_numpy(float),
+                    group["pos"].to_numpy(np.int64),
+                    group["neg"].to_numpy(np.int64),
+                    group["unlabelled"].to_numpy(np.int64),
+                )
+            }
+        )
+    counts = merge_counts(parts)
+    if not counts:
+        raise InputError(
+            f"no category has both a score column and a {label_prefix}<key> label column"
+        )
+    return fit_from_counts(
+        counts,
+        objective,
+        review,
+        confidence=confidence,
+        min_positives=min_positives,
+        profile=profile,
+    )

@@ -1,0 +1,137 @@
+"""Sharded fitting without Ray: per-shard sorted counts merge exactly, and thresholds
+chosen from the merged counts equal ``modkit.fit_thresholds`` on all rows at once."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import modkit
+from modkit import InputError
+from modkit.ray import ScoreCounts, fit_from_counts, merge_counts, score_counts
+
+CATS = ["violence", "hate", "self-harm/intent"]
+OBJECTIVES = [
+    "precision>=0.8",
+    "recall>=0.9",
+    "fpr<=0.1",
+    "f1",
+    "fbeta:0.5",
+    "cost:fp=1,fn=5",
+    "fixed:0.4",
+]
+
+
+def _frame(rng: np.random.Generator, n: int, levels: int) -> pd.DataFrame:
+    """Scores on a coarse grid (many ties), labels with missing values, some unscored."""
+    data = {}
+    for c in CATS:
+        s = rng.integers(0, levels, n) / levels
+        s[rng.random(n) < 0.05] = np.nan
+        y = (rng.random(n) < 0.2 + 0.6 * np.nan_to_num(s)).astype(float)
+        y[rng.random(n) < 0.1] = np.nan
+        data[c] = s
+        data[f"label_{c}"] = y
+    return pd.DataFrame(data)
+
+
+def _single_machine(frame: pd.DataFrame, objective, review, confidence):
+    labels = frame[[f"label_{c}" for c in CATS]].rename(columns=lambda k: k[6:])
+    return modkit.fit_thresholds(
+        frame[CATS],
+        labels,
+        objective,
+        review,
+        cv=0,
+        bootstrap=0,
+        confidence=confidence,
+        min_positives=3,
+    )
+
+
+def _same(sharded, single) -> None:
+    for c in CATS:
+        a, b = sharded.categories[c], single.categories[c]
+        assert (a.block, a.review, a.status, a.review_status) == (
+            b.block,
+            b.review,
+            b.status,
+            b.review_status,
+        ), c
+        assert (a.n_pos, a.n_neg, a.n_unlabelled) == (b.n_pos, b.n_neg, b.n_unlabelled)
+        assert a.in_sample == b.in_sample
+        assert a.bands == pytest.approx(b.bands)
+        assert a.review_clamped == b.review_clamped and a.note == b.note
+
+
+@settings(max_examples=40)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300),
+    levels=st.sampled_from([3, 20, 1000]),
+    cuts=st.lists(st.integers(0, 300), max_size=6),
+    objective=st.sampled_from(OBJECTIVES),
+    review=st.sampled_from([None, "recall>=0.95", "fpr<=0.3"]),
+    confidence=st.sampled_from([None, 0.8]),
+)
+def test_sharded_fit_equals_single_machine_fit(
+    seed, n, levels, cuts, objective, review, confidence
+):
+    frame = _frame(np.random.default_rng(seed), n, levels)
+    bounds = sorted({0, n, *(min(c, n) for c in cuts)})
+    shards = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    merged = merge_counts(score_counts(s) for s in shards)
+    whole = score_counts(frame)
+    for c in CATS:
+        for field in ("scores", "pos", "neg", "unlabelled"):
+            np.testing.assert_array_equal(getattr(merged[c], field), getattr(whole[c], field))
+    single = _single_machine(frame, objective, review, confidence)
+    sharded = fit_from_counts(merged, objective, review, confidence=confidence, min_positives=3)
+    _same(sharded, single)
+
+
+def test_counts_are_sorted_and_add_up():
+    frame = pd.DataFrame(
+        {
+            "violence": [0.2, 0.9, 0.2, np.nan, 0.5],
+            "label_violence": [1, 0, None, 1, True],
+        }
+    )
+    sc = score_counts(frame)["violence"]
+    np.testing.assert_array_equal(sc.scores, [0.9, 0.5, 0.2])
+    np.testing.assert_array_equal(sc.pos, [0, 1, 1])
+    np.testing.assert_array_equal(sc.neg, [1, 0, 0])
+    np.testing.assert_array_equal(sc.unlabelled, [0, 0, 1])
+    assert (sc.n_pos, sc.n_neg) == (2, 1)
+    assert isinstance(sc, ScoreCounts)
+
+
+def test_per_category_objectives_and_saving(tmp_path):
+    frame = _frame(np.random.default_rng(3), 400, 50)
+    spec = {"violence": "recall>=0.9", "*": "f1"}
+    ts = fit_from_counts(score_counts(frame), spec, min_positives=3)
+    _same(ts, _single_machine(frame, spec, None, None))
+    ts.save(tmp_path / "t.json")
+    again = modkit.load_thresholds(tmp_path / "t.json")
+    assert again.categories["violence"].block == ts.categories["violence"].block
+
+
+def test_bad_labels_and_specs_are_named():
+    frame = pd.DataFrame({"violence": [0.1, 0.2], "label_violence": [1, 2]})
+    with pytest.raises(InputError, match=r"'label_violence', row 1: label 2 is not 0, 1"):
+        score_counts(frame)
+    frame = pd.DataFrame({"violence": [0.1], "label_violence": ["yes"]})
+    with pytest.raises(InputError, match="label 'yes' is not 0, 1 or missing"):
+        score_counts(frame)
+    counts = score_counts(pd.DataFrame({"violence": [0.1], "label_violence": [1]}))
+    with pytest.raises(InputError, match="no objective for categories"):
+        fit_from_counts(counts, {"hate": "f1"})
+    with pytest.raises(InputError, match="unknown category keys"):
+        fit_from_counts(counts, {"violent": "f1"})
+    with pytest.raises(InputError, match="no column 'hate'"):
+        score_counts(frame, categories=["hate"])
