@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "_migrate",
         "_gate",
     ),
-    ("plots", "widgets", "server", "_notebooks"),
+    ("plots", "widgets", "server", "_notebooks", "ray"),
     ("cli", "__init__", "__main__"),
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

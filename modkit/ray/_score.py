@@ -10,15 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._backend import Backend, BatchOutcome
 from .._errors import InputError
+from .._frame import RESULT_COLUMNS, flag_column
 from .._result import ItemError, ModerationResult
 from .._taxonomy import CATEGORIES
+from ..backends import Backend, BatchOutcome
 from ._counts import ScoreCounts, fit_from_counts, merge_counts, score_counts
 
 __all__ = ["RateBudget", "fit_thresholds_dataset", "score_dataset"]
-
-_RESULT_COLUMNS = ("flagged", "model", "moderation_id", "error", "result_json")
 
 BackendSpec = str | Callable[[], Backend]
 
@@ -90,7 +89,7 @@ class _Budgeted(Backend):
 
 def _make_backend(spec: BackendSpec, options: Mapping[str, Any]) -> Backend:
     if isinstance(spec, str):
-        from .._backends import make_backend
+        from ..backends import make_backend
 
         return make_backend(spec, **dict(options))
     backend = spec()
@@ -125,12 +124,19 @@ class _Scorer:
 
 
 def _stable_columns(out: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
-    """The same columns in the same order for every block (missing scores as NaN)."""
+    """The same columns in the same order for every block (missing ones as NaN / None)."""
+    flags = [flag_column(c) for c in CATEGORIES]
     for c in CATEGORIES:
         if c not in out.columns:
             out[c] = np.nan
-    out["flagged"] = out["flagged"].astype(object)  # nullable bool -> arrow-friendly
-    return out[[*inputs, *CATEGORIES, *_RESULT_COLUMNS]]
+    for name in ("flagged", *flags):
+        # nullable booleans as objects (True / False / None): one Arrow type per block
+        out[name] = out[name].astype(object) if name in out.columns else None
+        out[name] = out[name].where(out[name].notna(), None)
+    rest = [c for c in RESULT_COLUMNS if c != "flagged"]
+    for name in rest:
+        out[name] = out[name].astype(object)
+    return out[[*inputs, *CATEGORIES, "flagged", *flags, *rest]]
 
 
 def score_dataset(
@@ -187,8 +193,9 @@ def score_dataset(
     -------
     ray.data.Dataset
         Lazily scored: the input columns, one score column per category key (all
-        13 keys, NaN where a backend has no such category), ``flagged``, ``model``,
-        ``moderation_id``, ``error`` and ``result_json``.
+        13 keys, NaN where a backend has no such category), ``flagged``, the
+        endpoint's per-category flags ``flagged/<key>``, ``model``, ``moderation_id``,
+        ``error`` and ``result_json``.
 
     Raises
     ------
