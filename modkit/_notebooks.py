@@ -194,8 +194,9 @@ def static_widgets(nb: Any) -> Any:
             if bar is not None:  # a progress bar: its final text is its static view
                 output["data"] = {"text/html": f"<pre>{html.escape(bar)}</pre>", "text/plain": bar}
                 continue
-            name = state.get(model_id, {}).get("model_name", "").removesuffix("Model")
-            name = name or re.sub(r"\(.*", "", plain) or "widget"
+            cls = re.match(r"([A-Za-z_]\w*)\(", plain)  # the Python class, e.g. TemplateExplorer
+            model = state.get(model_id, {}).get("model_name", "").removesuffix("Model")
+            name = (cls.group(1) if cls else model) or "widget"
             note = _WIDGET_NOTE.format(name=html.escape(name))
             output["data"] = {"text/html": note, "text/plain": f"[{name}: interactive widget]"}
     return out
