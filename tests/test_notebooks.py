@@ -30,3 +30,39 @@ def test_notebook_executes_offline(path, tmp_path):
     nb = nbformat.read(paths["ipynb"], as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+@pytest.mark.slow
+def test_calibration_notebook_runs_on_your_own_labels_and_scores(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    import modkit
+
+    rng = np.random.default_rng(0)
+    n = 400
+    cats = ["violence", "hate", "sexual"]
+    labels = pd.DataFrame({c: (rng.random(n) < 0.25).astype(float) for c in cats})
+    labels.loc[labels.index[:20], "hate"] = np.nan  # not labelled
+    labels.insert(0, "id", [f"r{i}" for i in range(n)])
+    labels.insert(1, "text", [f"my text number {i}" for i in range(n)])
+    scores = labels[["id", "text"]].copy()
+    for c in modkit.CATEGORIES:
+        y = labels[c].fillna(0).to_numpy() if c in cats else np.zeros(n)
+        scores[c] = np.clip(0.6 * y + 0.5 * rng.random(n), 0, 1)
+    scores["model"] = "my-model-1"
+    scores["error"] = ""
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    scores.sample(frac=1.0, random_state=1).to_csv(tmp_path / "scores.csv", index=False)
+    nb = ROOT / "notebooks" / "02_calibrate_thresholds.ipynb"
+    params = {
+        "reports_dir": str(tmp_path),
+        "labels_file": str(tmp_path / "labels.csv"),
+        "scores_file": str(tmp_path / "scores.csv"),
+        "bootstrap": 0,
+    }
+    run_notebook(nb, tmp_path / "out", parameters=params, html=False)
+    ts = modkit.load_thresholds(tmp_path / "thresholds.json")
+    assert ts.model == "my-model-1" and set(cats) <= set(ts.categories)
+    assert ts["violence"].n_pos == int(labels["violence"].sum())
+    assert ts["hate"].n_pos + ts["hate"].n_neg == n - 20
