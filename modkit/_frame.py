@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._result import ItemError, ModerationResult, ResultRows, result_json
-from ._taxonomy import CATEGORIES, order_categories
+from ._taxonomy import CATEGORIES, looks_like_category, order_categories
 
 __all__ = [
     "FLAG_PREFIX",
@@ -142,10 +142,11 @@ def assemble(
     codes, uniques = pd.factorize(np.asarray(keys, dtype=object), use_na_sentinel=True)
     index = pd.Index(uniques)
     fresh = [r for r in outcomes.values() if isinstance(r, ModerationResult)]
+    present = {k for r in fresh for k in r.category_scores}  # even when null (NaN)
     extra = [
         c
-        for c in order_categories(k for r in fresh for k in r.category_scores)
-        if c not in _CAT_INDEX
+        for c in order_categories(present)
+        if c not in _CAT_INDEX and looks_like_category(c)  # new categories get a column
     ]
     universe = [*CATEGORIES, *extra]
     col = {c: j for j, c in enumerate(universe)}
@@ -177,7 +178,9 @@ def assemble(
             continue
         if isinstance(res, ModerationResult):
             for c, v in res.category_scores.items():
-                scores[i, col[c]] = v
+                j = col.get(c)
+                if j is not None:  # else only in result_json
+                    scores[i, j] = v
             for c, f in res.categories.items():
                 j = col.get(c)
                 if j is not None:
@@ -192,7 +195,7 @@ def assemble(
             error[i] = res.message
     error[m] = none_reason  # rows whose key is None
     idx = np.where(codes < 0, m, codes)
-    seen = ~np.isnan(scores[:m]).all(axis=0)
+    seen = ~np.isnan(scores[:m]).all(axis=0) | np.isin(universe, list(present))
     categories = [c for c, s in zip(universe, seen, strict=True) if s]
     columns: dict[str, Any] = {c: scores[idx, col[c]] for c in categories}
     columns["flagged"] = _nullable_bool(flagged[idx])

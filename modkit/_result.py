@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,14 @@ import numpy as np
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
 
-__all__ = ["ItemError", "ModerationResult", "ResultRows", "parse_result", "result_json"]
+__all__ = [
+    "ItemError",
+    "ModerationResult",
+    "ResultRows",
+    "parse_result",
+    "parse_results",
+    "result_json",
+]
 
 _COL = {c: j for j, c in enumerate(CATEGORIES)}
 
@@ -43,13 +51,18 @@ class ModerationResult:
     category_applied_input_types: dict[str, list[str]] = field(default_factory=dict)
     model: str = ""
     id: str = ""
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the result object as the endpoint's JSON has it (without model/id)."""
+        """Return the result object as the endpoint's JSON has it (without model/id).
+
+        A score that is NaN (the endpoint sent ``null`` or nothing) is ``None`` (JSON
+        ``null``) again.
+        """
         out: dict[str, Any] = {
             "flagged": self.flagged,
             "categories": dict(self.categories),
-            "category_scores": dict(self.category_scores),
+            "category_scores": _nulls(self.category_scores),
         }
         if self.category_applied_input_types:
             out["category_applied_input_types"] = {
@@ -76,29 +89,72 @@ class ModerationResult:
         Raises
         ------
         InputError
-            If a required field is missing or has the wrong type.
+            The result is not a JSON object, or has no ``category_scores`` object.
+
+        Notes
+        -----
+        The one parser of result objects (the OpenAI backend, the replay backend, the
+        cache and the server's proxy path use it). It is lenient per category, since
+        the endpoint's shape drifts: a score that is ``null``, missing (a category in
+        ``categories`` only) or not a number is NaN, and a flag that is not a boolean is
+        left out (unknown), each with a line in :attr:`notes`; unknown categories are
+        kept. A missing ``flagged`` is true when any flag is.
         """
         if not isinstance(result, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(result).__name__}")
-        for name in ("flagged", "categories", "category_scores"):
-            if name not in result:
-                raise InputError(f"{where}: missing field {name!r}")
-        cats, scores = result["categories"], result["category_scores"]
-        if not isinstance(cats, dict) or not isinstance(scores, dict):
-            raise InputError(f"{where}: 'categories' and 'category_scores' must be objects")
-        try:
-            parsed_scores = {str(k): float(v) for k, v in scores.items()}
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: field 'category_scores' holds a non-number") from exc
-        applied = result.get("category_applied_input_types") or {}
+        scores = result.get("category_scores")
+        if not isinstance(scores, dict):
+            raise InputError(f"{where}: no 'category_scores' object")
+        cats = result.get("categories")
+        notes: list[str] = []
+        if not isinstance(cats, dict):
+            notes.append("'categories' is not an object: flags unknown")
+            cats = {}
+        parsed_scores: dict[str, float] = {}
+        for k, v in scores.items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                parsed_scores[str(k)] = float(v)
+            else:
+                parsed_scores[str(k)] = math.nan
+                notes.append(f"category_scores[{k!r}] is {_shown(v)}: NaN")
+        for k in cats:
+            if k not in scores:
+                parsed_scores[str(k)] = math.nan
+                notes.append(f"category_scores[{k!r}] is missing: NaN")
+        flags = {str(k): v for k, v in cats.items() if isinstance(v, bool)}
+        notes += [
+            f"categories[{k!r}] is {_shown(v)}: unknown"
+            for k, v in cats.items()
+            if not isinstance(v, bool)
+        ]
+        flagged = result.get("flagged")
+        if not isinstance(flagged, bool):
+            notes.append(f"'flagged' is {_shown(flagged)}: true when any category is")
+            flagged = any(flags.values())
+        applied = result.get("category_applied_input_types")
+        applied = {
+            str(k): [str(t) for t in v]
+            for k, v in (applied.items() if isinstance(applied, dict) else ())
+            if isinstance(v, list)
+        }
         return cls(
-            flagged=bool(result["flagged"]),
-            categories={str(k): bool(v) for k, v in cats.items()},
+            flagged=flagged,
+            categories=flags,
             category_scores=parsed_scores,
-            category_applied_input_types={str(k): list(v) for k, v in applied.items()},
+            category_applied_input_types=applied,
             model=model,
             id=id,
+            notes=tuple(notes),
         )
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _nulls(scores: dict[str, float]) -> dict[str, float | None]:
+    """``scores`` with NaN as None (JSON ``null``), copied."""
+    return {k: (None if v != v else v) for k, v in scores.items()}
 
 
 @dataclass(frozen=True)
@@ -115,6 +171,21 @@ class ItemError:
 
     message: str
     code: str | None = None
+
+
+def parse_results(
+    results: Sequence[Any], model: str, rid: str
+) -> list[ModerationResult | ItemError]:
+    """The ``results`` of one response: a result per element, or an :class:`ItemError`
+    naming ``results[i]`` for an element that is not a result at all. Never raises, so a
+    200 whose JSON parsed with the right number of results is never retried."""
+    out: list[ModerationResult | ItemError] = []
+    for i, r in enumerate(results):
+        try:
+            out.append(parse_result(r, model, rid, i))
+        except InputError as exc:
+            out.append(ItemError(f"the endpoint's result is malformed: {exc}", "malformed_result"))
+    return out
 
 
 def parse_result(r: Any, model: str, rid: str, i: int) -> ModerationResult:
@@ -134,6 +205,7 @@ def parse_result(r: Any, model: str, rid: str, i: int) -> ModerationResult:
             type(cats) is dict
             and type(scores) is dict
             and type(applied) is dict
+            and cats.keys() == scores.keys()
             and all(type(v) is bool for v in cats.values())
             and all(type(v) is float for v in scores.values())
             and all(type(v) is list for v in applied.values())
@@ -148,10 +220,11 @@ def result_json(res: ModerationResult) -> str:
     ``json.dumps(res.to_dict(), separators=(",", ":"))`` without copying the result's
     dicts first.
     """
+    scores = res.category_scores
     body: dict[str, Any] = {
         "flagged": res.flagged,
         "categories": res.categories,
-        "category_scores": res.category_scores,
+        "category_scores": _nulls(scores) if any(v != v for v in scores.values()) else scores,
     }
     if res.category_applied_input_types:
         body["category_applied_input_types"] = res.category_applied_input_types

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -270,6 +270,7 @@ async def _amoderate(
         if own_cache and cache_obj is not None:
             cache_obj.close()
     result = _frame_of(run, frame, "not scored", result_json)
+    _report_notes(run, result)
     if errors == "raise":
         failed = result["error"].astype(bool)
         if failed.any():
@@ -280,6 +281,25 @@ async def _amoderate(
             raised.partial = result
             raise raised
     return result
+
+
+def _report_notes(run: Any, result: pd.DataFrame) -> None:
+    """Say what the response parser noticed (null or missing categories: NaN), once.
+
+    Counts per note go to ``result.attrs["notes"]`` and one warning is logged.
+    """
+    notes = Counter(
+        note
+        for res in run.outcomes.values()
+        if isinstance(res, ModerationResult)
+        for note in res.notes
+    )
+    if not notes:
+        return
+    result.attrs["notes"] = dict(notes)
+    shown = "; ".join(f"{note} ({n} results)" for note, n in notes.most_common(5))
+    more = f"; and {len(notes) - 5} more" if len(notes) > 5 else ""
+    logger.warning("the endpoint's results changed shape: %s%s", shown, more)
 
 
 def _frame_of(run: Any, frame: pd.DataFrame, reason: str, keep_json: bool) -> pd.DataFrame:

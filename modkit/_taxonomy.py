@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 from ._errors import InputError
@@ -13,6 +14,7 @@ __all__ = [
     "OPENAI_1680_CODES",
     "api_spelling",
     "check_category_keys",
+    "looks_like_category",
     "order_categories",
     "suggest_category",
 ]
@@ -50,6 +52,18 @@ OPENAI_1680_CODES: dict[str, str] = {
     "H2": "hate/threatening",
     "V2": "violence/graphic",
 }
+
+
+_CATEGORY_LIKE = re.compile(r"[a-z][a-z0-9_-]{0,63}(?:/[a-z][a-z0-9_-]{0,63})?")
+
+
+def looks_like_category(key: str) -> bool:
+    """True for a key spelled like the API's categories (``violence``, ``self-harm/intent``).
+
+    A new category the endpoint adds gets its own score column when it looks like one;
+    anything else is kept only in the full result (``result_json``).
+    """
+    return isinstance(key, str) and _CATEGORY_LIKE.fullmatch(key) is not None
 
 
 def order_categories(keys: Iterable[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import pickle
 
 import pytest
@@ -13,6 +14,7 @@ from modkit import (
     AuthenticationError,
     BackendError,
     BatchRejectedError,
+    ItemError,
     ModerationResult,
     OpenAIBackend,
     QuotaExceededError,
@@ -111,14 +113,6 @@ BODIES = {
     "no results": ('{"id": "modr-1", "model": "m"}', "no 'results'"),
     "not an object": ('["results"]', "no 'results'"),
     "one result short": ('{"id": "x", "model": "m", "results": []}', "got 0 results"),
-    "result lacks fields": (
-        '{"id": "x", "model": "m", "results": [{"flagged": true}]}',
-        "malformed",
-    ),
-    "score not a number": (
-        '{"results": [{"flagged": false, "categories": {}, "category_scores": {"hate": "high"}}]}',
-        "malformed",
-    ),
 }
 
 
@@ -128,6 +122,22 @@ def test_200_bodies_that_are_not_moderation_responses_are_transient(body, match)
         srv.push(Fault.raw(body))
         with pytest.raises(TransientBackendError, match=match):
             _call(OpenAIBackend(base_url=srv.url, api_key="k"), ["x"])
+
+
+def test_a_200_with_the_right_count_is_never_transient_what_can_be_kept_is_kept():
+    lacks = '{"id": "x", "model": "m", "results": [{"flagged": true}]}'
+    not_number = (
+        '{"results": [{"flagged": false, "categories": {}, "category_scores": {"hate": "high"}}]}'
+    )
+    with FaultServer() as srv:
+        srv.push(Fault.raw(lacks), Fault.raw(not_number))
+        backend = OpenAIBackend(base_url=srv.url, api_key="k")
+        (first,) = _call(backend, ["x"]).results
+        (second,) = _call(backend, ["x"]).results
+    assert isinstance(first, ItemError) and first.code == "malformed_result"
+    assert "no 'category_scores' object" in first.message
+    assert math.isnan(second.category_scores["hate"])
+    assert second.notes == ("category_scores['hate'] is 'high': NaN",)
 
 
 def test_connection_refused_is_transient():

@@ -56,5 +56,5 @@ def test_malformed_replay_file_names_file_and_line(tmp_path):
     with pytest.raises(modkit.InputError, match=r"bad\.jsonl:2:"):
         modkit.ReplayBackend(bad)
     bad.write_text('{"input": "a", "result": {"flagged": false}}\n')
-    with pytest.raises(modkit.InputError, match=r"bad\.jsonl:1: field 'result': missing field"):
+    with pytest.raises(modkit.InputError, match=r"bad\.jsonl:1: field 'result': no 'category_sc"):
         modkit.ReplayBackend(bad)

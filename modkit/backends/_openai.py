@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import AuthenticationError, BackendError, TransientBackendError
-from .._result import ItemError, ModerationResult, parse_result
+from .._result import ItemError, ModerationResult, parse_results
 from ._base import Backend, BatchOutcome
 from ._http import DEFAULT_BASE_URL, error_message, rate_limit_headers, status_error, unreachable
 
@@ -160,14 +160,7 @@ class OpenAIBackend(Backend):
             )
         model = str(body.get("model") or self.model)
         rid = str(body.get("id") or "")
-        try:
-            parsed: list[ModerationResult | ItemError] = [
-                parse_result(r, model, rid, i) for i, r in enumerate(results)
-            ]
-        except BackendError:
-            raise
-        except Exception as exc:  # malformed result objects: the server is at fault
-            raise TransientBackendError(f"malformed response body: {exc}") from None
+        parsed = parse_results(results, model, rid)  # never raises: never retried
         return BatchOutcome(parsed, rate)
 
     def _scrub(self, exc: BaseException) -> str:

@@ -246,6 +246,13 @@ def create_app(
                 500, f"backend {backend.name!r} failed", type="server_error", code="backend_error"
             ) from None
         for i, res in enumerate(results):
+            if isinstance(res, ItemError) and res.code == "malformed_result":
+                raise _RequestError(  # upstream's fault, not the client's text
+                    502,
+                    f"upstream result for input[{i}]: {res.message}",
+                    type="server_error",
+                    code="upstream_malformed_result",
+                )
             if isinstance(res, ItemError):
                 raise _RequestError(
                     400,

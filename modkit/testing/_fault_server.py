@@ -42,7 +42,7 @@ _REASONS = {
     503: "Service Unavailable",
 }
 
-FaultKind = Literal["delay", "status", "drop", "truncate", "raw"]
+FaultKind = Literal["delay", "status", "drop", "truncate", "raw", "drift"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ class Fault:
         prove that clients scrub it.
     body : bytes
         The body of a ``"raw"`` fault.
+    nulls, missing : tuple of str
+        Of a ``"drift"`` fault: categories sent as ``null`` (in ``categories`` and
+        ``category_scores``), and categories left out of ``category_scores``.
+    extra : tuple of (str, float)
+        Of a ``"drift"`` fault: categories the endpoint does not know yet, with a score.
     """
 
     kind: FaultKind
@@ -84,6 +89,9 @@ class Fault:
     delay: float = 0.0
     echo_key: bool = False
     body: bytes = b""
+    nulls: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    extra: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def rate_limited(
@@ -152,6 +160,27 @@ class Fault:
         """Send ``body`` verbatim (e.g. valid JSON that is not a moderation response)."""
         data = body.encode() if isinstance(body, str) else bytes(body)
         return cls("raw", status, body=data)
+
+    @classmethod
+    def drift(
+        cls,
+        *,
+        nulls: tuple[str, ...] = ("illicit", "illicit/violent"),
+        missing: tuple[str, ...] = (),
+        extra: dict[str, float] | None = None,
+    ) -> Fault:
+        """A 200 whose results drifted in shape, as the real endpoint's did for a while.
+
+        By default ``illicit`` and ``illicit/violent`` are ``null`` in ``categories`` and
+        ``category_scores``; ``missing`` categories are left out of ``category_scores``;
+        ``extra`` adds categories the client does not know.
+        """
+        return cls(
+            "drift",
+            nulls=tuple(nulls),
+            missing=tuple(missing),
+            extra=tuple((extra or {}).items()),
+        )
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -615,6 +644,16 @@ class FaultServer:
             "model": self.model,
             "results": results,
         }
+        if fault is not None and fault.kind == "drift":
+            for result in results:
+                for c in fault.nulls:
+                    result["categories"][c] = None
+                    result["category_scores"][c] = None
+                for c in fault.missing:
+                    result["category_scores"].pop(c, None)
+                for c, v in fault.extra:
+                    result["categories"][c] = v >= 0.5
+                    result["category_scores"][c] = v
         if fault is not None and fault.kind == "truncate":
             record(200, "truncated", inputs, model)
             raw = json.dumps(body).encode()
