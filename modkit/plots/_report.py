@@ -33,7 +33,8 @@ max-width:1200px;padding:1.5em;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ddd}
 h3{margin-top:1.5em}.meta{color:#555}.note{color:#555;font-size:.92em;max-width:60em}
 table.tbl{border-collapse:collapse;font-size:.85em;margin:.6em 0}
-table.tbl th,table.tbl td{border:1px solid #ddd;padding:3px 7px;text-align:right}
+table.tbl th,table.tbl td{border:1px solid #ddd;padding:3px 7px;text-align:right;
+white-space:nowrap}.tblwrap{overflow-x:auto;max-width:100%}
 table.tbl th{background:#f4f4f4}table.tbl td:first-child,table.tbl th:first-child{text-align:left}
 nav a{margin-right:1em}
 """
@@ -46,7 +47,7 @@ def _fmt(x: Any) -> str:
 
 
 def _table(frame: pd.DataFrame, *, index: bool = True, max_rows: int = 60) -> str:
-    shown = frame.head(max_rows)
+    shown = frame.head(max_rows).map(lambda v: np.nan if v is None else v)
     body = shown.to_html(
         classes="tbl",
         index=index,
@@ -60,7 +61,7 @@ def _table(frame: pd.DataFrame, *, index: bool = True, max_rows: int = 60) -> st
         if len(frame) > max_rows
         else ""
     )
-    return body + more
+    return f'<div class="tblwrap">{body}</div>{more}'
 
 
 def _figure(fig: Any) -> str:
