@@ -108,6 +108,23 @@ def provider_decisions(
     ------
     InputError
         For an unknown provider or relation, or a frame with no native category.
+
+    Examples
+    --------
+    Azure AI Content Safety severities (0..7) through the crosswalk to the API's keys:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> azure = pd.DataFrame(
+    ...     {"Hate": [0, 4, 2, 6], "Violence": [0, 2, 6, 0], "SelfHarm": 0, "Sexual": 0}
+    ... )
+    >>> decisions = modkit.provider_decisions(azure, thresholds={"Hate": 4, "Violence": 4})
+    >>> decisions[["hate", "violence"]]
+       hate  violence
+    0   0.0       0.0
+    1   1.0       0.0
+    2   0.0       1.0
+    3   1.0       0.0
     """
     bad = [r for r in relations if r not in _RELATIONS]
     if bad:
@@ -212,6 +229,28 @@ def compare_providers(
     DataFrame
         Long form: the ``by`` columns, ``provider``, ``category`` (API key), ``n`` (rows
         with a decision), ``flagged`` and ``flag_rate``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> group = ["x", "x", "y", "y"]
+    >>> azure = pd.DataFrame(
+    ...     {"group": group, "Hate": [0, 4, 2, 6], "Violence": 0, "SelfHarm": 0, "Sexual": 0}
+    ... )
+    >>> openai = pd.DataFrame({"group": group, "hate": [0.1, 0.2, 0.3, 0.9], "violence": 0.0})
+    >>> table = modkit.compare_providers(
+    ...     {"azure": azure, "openai": openai},
+    ...     "group",
+    ...     thresholds={"azure": {"Hate": 4}, "openai": {"hate": 0.5}},
+    ...     categories=["hate"],
+    ... )
+    >>> table[["group", "provider", "flag_rate"]]
+      group provider  flag_rate
+    0     x    azure        0.5
+    1     y    azure        0.5
+    2     x   openai        0.0
+    3     y   openai        0.5
     """
     frames = aligned_results(results)
     first = next(iter(frames.values()))
@@ -247,6 +286,26 @@ def provider_gaps(table: pd.DataFrame) -> pd.DataFrame:
         One row per (slot values, category): each provider's flag rate as a column,
         ``most`` (the provider with the highest rate), ``least`` and ``spread``
         (highest minus lowest rate), sorted by ``spread`` descending.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> group = ["x", "x", "y", "y"]
+    >>> azure = pd.DataFrame(
+    ...     {"group": group, "Hate": [0, 4, 2, 6], "Violence": 0, "SelfHarm": 0, "Sexual": 0}
+    ... )
+    >>> openai = pd.DataFrame({"group": group, "hate": [0.1, 0.2, 0.3, 0.9], "violence": 0.0})
+    >>> table = modkit.compare_providers(
+    ...     {"azure": azure, "openai": openai},
+    ...     "group",
+    ...     thresholds={"azure": {"Hate": 4}, "openai": {"hate": 0.5}},
+    ...     categories=["hate"],
+    ... )
+    >>> modkit.provider_gaps(table)[["group", "most", "least", "spread"]]
+      group   most   least  spread
+    0     x  azure  openai     0.5
+    1     y  azure   azure     0.0
     """
     need = {"provider", "category", "flag_rate"}
     if not need.issubset(table.columns):
@@ -319,6 +378,22 @@ def agreement(
     -----
     Cohen (1960), "A coefficient of agreement for nominal scales". The interval is the
     percentile bootstrap over rows (Efron & Tibshirani 1993), resampling the 2x2 table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> azure = pd.DataFrame({"Hate": [0, 4, 2, 6], "Violence": 0, "SelfHarm": 0, "Sexual": 0})
+    >>> openai = pd.DataFrame({"hate": [0.1, 0.8, 0.3, 0.9], "violence": 0.0})
+    >>> table = modkit.agreement(
+    ...     {"azure": azure, "openai": openai},
+    ...     thresholds={"azure": {"Hate": 4}, "openai": {"hate": 0.5}},
+    ...     categories=["hate"],
+    ...     n_boot=50,
+    ... )
+    >>> table[["category", "provider_a", "provider_b", "kappa"]]
+      category provider_a provider_b  kappa
+    0     hate      azure     openai    1.0
     """
     if not 0 < level < 1:
         raise InputError(f"level must be in (0, 1), got {level!r}")

@@ -225,6 +225,27 @@ def crosstab(
     -----
     Rows whose ``error`` is non-empty were not scored and are excluded from every
     statistic; a NaN score is ignored for its own category only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import modkit
+    >>> results = pd.DataFrame(
+    ...     {
+    ...         "group": ["women", "women", "men"],
+    ...         "violence": [0.9, 0.7, 0.2],
+    ...         "hate": [0.2, 0.4, 0.0],
+    ...     }
+    ... )
+    >>> modkit.crosstab(results, "group")
+    category  violence  hate
+    group
+    women          0.8   0.3
+    men            0.2   0.0
+    >>> modkit.crosstab(results, "group", "max", long=True).head(2)
+       group  category stat  value  n
+    0  women  violence  max    0.9  2
+    1  women      hate  max    0.4  2
     """
     frame = check_frame(results)
     by_cols = check_columns(frame, by)

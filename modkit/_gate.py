@@ -360,6 +360,19 @@ def check_thresholds(
     InputError
         Nothing to check (no labels, no baseline, no gap slot), a bad bound, or the
         baseline and the new scores do not cover the same prompts.
+
+    Examples
+    --------
+    Decisions on new scores against a baseline run, allowing 10% to change:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.5}})
+    >>> baseline = pd.DataFrame({"text": ["a", "b", "c", "d"], "violence": [0.9, 0.6, 0.7, 0.1]})
+    >>> new = baseline.assign(violence=[0.9, 0.2, 0.7, 0.1])
+    >>> gate = modkit.check_thresholds(ts, new, baseline=baseline, max_changed=0.1)
+    >>> gate.ok, [(c.name, c.status, c.measured) for c in gate.checks]
+    (False, [('decisions changed vs baseline', 'fail', 0.25)])
     """
     if labels is None and baseline is None and gap_by is None:
         raise InputError("nothing to check: give labels, a baseline or a gap slot")

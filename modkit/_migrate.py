@@ -39,6 +39,12 @@ def default_mapping(
     takes the source category with the highest total (ties: crosswalk order). A starting
     point only: pass ``mapping=`` to :func:`fit_migration` to choose. With
     ``source_columns`` / ``target_columns``, only categories among them are paired.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> modkit.default_mapping("perspective", "azure")
+    {'Hate': 'IDENTITY_ATTACK', 'Sexual': 'SEXUALLY_EXPLICIT', 'Violence': 'THREAT'}
     """
     src, tgt = PROVIDERS[source], PROVIDERS[target]
     s_ok = set(source_columns) if source_columns is not None else set(src.categories)
@@ -189,6 +195,23 @@ def fit_migration(
     highest threshold); on an ordinal scale that is one of the levels. Out of fold, the
     threshold is chosen on the other folds and applied to the held-out one; agreement
     and kappa are computed on the pooled held-out decisions.
+
+    Examples
+    --------
+    Perspective's THREAT probability (flag at 0.5) reproduced by Azure's Violence severity:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> threat = [0.1, 0.2, 0.9, 0.8, 0.3, 0.95, 0.1, 0.7]
+    >>> perspective = pd.DataFrame({"THREAT": threat})
+    >>> azure = pd.DataFrame(
+    ...     {"Violence": [0, 0, 6, 4, 2, 6, 0, 4], "Hate": 0, "SelfHarm": 0, "Sexual": 0}
+    ... )
+    >>> migration = modkit.fit_migration(
+    ...     perspective, azure, source_thresholds={"THREAT": 0.5}, folds=2, n_boot=20
+    ... )
+    >>> migration.source, migration.target, migration.thresholds["Violence"]
+    ('perspective', 'azure', 4.0)
     """
     if int(folds) < 2:
         raise InputError(f"folds must be at least 2, got {folds!r}")

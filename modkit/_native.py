@@ -365,6 +365,13 @@ def provider_scale(provider: str, model: str | None = None) -> Scale:
     model : str, optional
         The ``model`` a backend recorded. For Azure it names the output type
         (``...:FourSeverityLevels`` gives levels 0, 2, 4, 6; otherwise 0-7).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> scale = modkit.provider_scale("azure")
+    >>> scale.kind, scale.low, scale.high
+    ('ordinal', 0.0, 7.0)
     """
     tax = _taxonomy(provider)
     if provider == "azure" and model and "FourSeverityLevels" in model:
@@ -385,6 +392,13 @@ def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
     pandas.DataFrame
         Columns ``provider``, ``api_key``, ``relation`` (exact / partial / absent),
         ``native`` (the native categories, joined by ``" + "``; empty when absent).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> table = modkit.crosswalk("azure")
+    >>> table.loc[table["api_key"] == "hate", ["native", "relation"]].values.tolist()
+    [['Hate', 'partial']]
     """
     import pandas as pd
 
@@ -419,6 +433,14 @@ def detect_provider(columns: Iterable[str]) -> str | None:
     The provider with the most columns among its categories wins; ties are resolved in
     :data:`PROVIDERS` order (so the 13 API keys are ``openai``). None if no column is a
     known category.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> modkit.detect_provider(["text", "Hate", "Violence", "SelfHarm", "Sexual"])
+    'azure'
+    >>> modkit.detect_provider(["text", "violence", "self-harm/intent"])
+    'openai'
     """
     cols = set(columns)
     best, best_n = None, 0

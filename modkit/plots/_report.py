@@ -167,6 +167,17 @@ def html_report(
     ------
     InputError
         A slot, category or label column is missing, or ``labels`` is not aligned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.plots import html_report
+    >>> results = pd.DataFrame(
+    ...     {"group": ["women", "women", "men", "men"], "violence": [0.9, 0.6, 0.8, 0.1]}
+    ... )
+    >>> page = html_report(results, "group", title="violence by group")
+    >>> page.startswith("<!DOCTYPE html>"), '<script src="http' in page  # offline: no CDN
+    (True, False)
     """
     frame = check_frame(results)
     slots = [by] if isinstance(by, str) else list(by)

@@ -50,6 +50,14 @@ def as_threshold_set(
         (with "did you mean ...?"), a number comes without ``categories``, or the type
         is none of the above. :class:`~modkit.thresholds.ThresholdFileError` for a
         malformed file.
+
+    Examples
+    --------
+    >>> from modkit.thresholds import as_threshold_set
+    >>> as_threshold_set({"violence": 0.5})
+    ThresholdSet(profile='input', {violence: review=None block=0.5})
+    >>> as_threshold_set(0.5, ["violence", "hate"])["hate"].block
+    0.5
     """
     if isinstance(thresholds, ThresholdSet):
         return thresholds

@@ -28,6 +28,12 @@ def env_name(prefix: str, profile: str, category: str, which: str) -> str:
 
     Every character of the category key that is not a letter or digit becomes ``_`` and
     letters are upper-cased: ``self-harm/intent`` -> ``SELF_HARM_INTENT``.
+
+    Examples
+    --------
+    >>> from modkit.thresholds import env_name
+    >>> env_name("MODKIT_", "input", "self-harm/intent", "block")
+    'MODKIT_INPUT_SELF_HARM_INTENT_BLOCK'
     """
     cat = re.sub(r"[^A-Za-z0-9]", "_", category).upper()
     return f"{prefix}{profile.upper()}_{cat}_{which.upper()}"
@@ -273,6 +279,15 @@ def export_thresholds(
     ------
     InputError
         Unknown format or profile, or a bad package name or prefix.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.thresholds import ThresholdFile, export_thresholds
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.8, "review": 0.5}})
+    >>> text = export_thresholds(ThresholdFile({"input": ts}), "env")
+    >>> [line for line in text.splitlines() if line.startswith("MODKIT_INPUT_VIOLENCE")]
+    ['MODKIT_INPUT_VIOLENCE_REVIEW=0.5', 'MODKIT_INPUT_VIOLENCE_BLOCK=0.8']
     """
     if fmt not in _WRITERS:
         choices = ", ".join(EXPORT_FORMATS)

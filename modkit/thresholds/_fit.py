@@ -584,6 +584,24 @@ def fit_thresholds(
     flag" counts as the highest candidate. Precision, recall, FPR, F-beta and cost are
     computed from integer counts, so the choice equals a brute-force search over
     :func:`sklearn.metrics.precision_recall_curve` (or ``roc_curve``) on the same rows.
+
+    Examples
+    --------
+    Scores and labels for one category (400 rows, 30% positives):
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import modkit
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(400) < 0.3
+    >>> s = np.clip(np.where(y, rng.normal(0.7, 0.15, 400), rng.normal(0.3, 0.15, 400)), 0, 1)
+    >>> scores = pd.DataFrame({"violence": s})
+    >>> labels = pd.DataFrame({"violence": y.astype(int)})
+    >>> ts = modkit.fit_thresholds(scores, labels, "precision>=0.9", cv=3, bootstrap=0)
+    >>> 0.4 < ts["violence"].block < 0.7, ts["violence"].review is None
+    (True, True)
+    >>> ts.decide({"violence": 0.95}).action
+    'block'
     """
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):

@@ -135,6 +135,14 @@ def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
         Rows x categories of 1.0 / 0.0 / NaN.
     categories : sequence of str
         The column names of ``labels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds import labels_sha256
+    >>> digest = labels_sha256(np.array([[1], [0]]), ["violence"])
+    >>> len(digest), digest == labels_sha256(np.array([[1], [0]]), ["violence"])
+    (64, True)
     """
     cats = list(categories)
     order = sorted(range(len(cats)), key=lambda j: cats[j])

@@ -95,6 +95,14 @@ def binary_curve(scores: np.ndarray, labels: np.ndarray) -> Curve:
         Finite scores.
     labels : ndarray, shape (n,)
         0/1 (or bool) labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds import binary_curve
+    >>> curve = binary_curve(np.array([0.9, 0.6, 0.8, 0.1]), np.array([1, 0, 1, 0]))
+    >>> curve.thresholds.tolist(), curve.tp.tolist(), curve.fp.tolist()
+    ([0.9, 0.8, 0.6, 0.1], [1, 2, 2, 2], [0, 0, 1, 2])
     """
     order = np.argsort(scores, kind="stable")[::-1]
     ss = scores[order]
@@ -142,6 +150,12 @@ def min_trials(q: float, delta: float) -> int | None:
 
     With every trial a success the p-value is ``q ** n``, so a pass needs
     ``n >= ceil(ln delta / ln q)``. ``None`` when ``q >= 1`` (never certifiable).
+
+    Examples
+    --------
+    >>> from modkit.thresholds import min_trials
+    >>> min_trials(0.9, 0.05)
+    29
     """
     if q >= 1:
         return None
@@ -354,6 +368,18 @@ def select_threshold(
     ------
     InputError
         ``method`` is unknown, or a callable objective returns the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import modkit
+    >>> from modkit.thresholds import binary_curve, select_threshold
+    >>> curve = binary_curve(np.array([0.9, 0.6, 0.8, 0.1]), np.array([1, 0, 1, 0]))
+    >>> chosen = select_threshold(
+    ...     modkit.parse_objective("recall>=0.5"), curve.thresholds, curve.tp, curve.fp, 2, 2
+    ... )
+    >>> chosen.threshold, chosen.status
+    (0.9, 'ok')
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")

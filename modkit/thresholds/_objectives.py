@@ -488,6 +488,19 @@ def parse_objective(spec: str | Objective | Mapping[str, Any] | Callable[..., An
     InputError
         The string is malformed (the message names the string and the 0-based position
         of the problem), the kind is unknown, or a value is out of its range.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> objective = modkit.parse_objective("precision>=0.9")
+    >>> objective.kind, objective.target, str(objective)
+    ('min_precision', 0.9, 'precision>=0.9')
+    >>> str(modkit.parse_objective({"kind": "min_recall", "target": 0.8}))
+    'recall>=0.8'
+    >>> modkit.parse_objective("precison>=0.9")
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: objective 'precison>=0.9': unknown objective 'precison' ...
     """
     if isinstance(spec, Objective):
         return spec

@@ -69,6 +69,14 @@ def rates(counts: Counts, *, beta: float = 1.0) -> dict[str, np.ndarray]:
         ``fnr`` = fn / n_pos, ``npv`` = tn / (tn + fn), ``flagged`` = tp + fp and
         ``fbeta`` = (1 + b²) tp / ((1 + b²) tp + b² fn + fp) (0 when nothing is
         flagged and there are no positives to find).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds import Counts, rates
+    >>> r = rates(Counts(tp=np.array([8]), fp=np.array([2]), n_pos=10, n_neg=90))
+    >>> {k: round(float(v[0]), 3) for k, v in r.items() if k in ("precision", "recall", "fpr")}
+    {'precision': 0.8, 'recall': 0.8, 'fpr': 0.022}
     """
     c = counts
     b2 = beta * beta

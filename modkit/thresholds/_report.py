@@ -43,6 +43,16 @@ def summary(ts: ThresholdSet) -> pd.DataFrame:
         interval that accounts for choosing it); ``threshold_min`` / ``threshold_max``
         across folds; ``share_allow`` / ``share_review`` / ``share_block``; and the
         endpoint-flag and fixed-0.5 baselines' precision and recall.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.thresholds import summary
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.8, "review": 0.5}})
+    >>> summary(ts)[["review", "block"]]
+              review  block
+    category
+    violence     0.5    0.8
     """
     rows = []
     for c, ct in ts.categories.items():
@@ -128,6 +138,14 @@ def report(ts: ThresholdSet) -> str:
     estimate with its intervals (and a sentence when it misses the goal), the exported
     threshold's selection-aware intervals, the threshold's spread across folds, the
     baselines and notes; then the bands and the expected review queue.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.thresholds import report
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.8, "review": 0.5}})
+    >>> print(report(ts).splitlines()[0])
+    profile input: flag when score >= threshold
     """
     lines = [
         f"profile {ts.profile}: flag when score >= threshold"

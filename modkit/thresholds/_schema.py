@@ -192,6 +192,21 @@ def validate_threshold_file(
         Listing every problem with its JSON path: unknown keys, wrong
         ``schema_version``, unknown category keys, thresholds outside [0, 1] or
         ``review`` above ``block``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> path = Path(tempfile.mkdtemp()) / "thresholds.json"
+    >>> _ = modkit.ThresholdSet.from_thresholds({"violence": 0.8}).save(path)
+    >>> document = modkit.validate_threshold_file(path)
+    >>> document["decision_rule"]
+    'flag when score >= threshold'
+    >>> modkit.validate_threshold_file({"schema_version": 2})
+    Traceback (most recent call last):
+    ...
+    modkit.thresholds._schema.ThresholdFileError: ...
     """
     if isinstance(path_or_dict, Mapping):
         source, doc = "<dict>", path_or_dict

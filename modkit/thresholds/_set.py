@@ -623,6 +623,17 @@ def load_threshold_file(path: str | os.PathLike[str]) -> ThresholdFile:
     ------
     ThresholdFileError
         The file is malformed; the message names the JSON path of each problem.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> path = Path(tempfile.mkdtemp()) / "thresholds.json"
+    >>> _ = modkit.ThresholdSet.from_thresholds({"violence": 0.8}).save(path)
+    >>> file = modkit.load_threshold_file(path)
+    >>> list(file.profiles), file.profiles["input"]["violence"].block
+    (['input'], 0.8)
     """
     return ThresholdFile.load(path)
 
@@ -642,5 +653,17 @@ def load_thresholds(path: str | os.PathLike[str], profile: str = "input") -> Thr
         The file is malformed (the message names the JSON path of each problem).
     InputError
         The file has no such profile.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> path = Path(tempfile.mkdtemp()) / "thresholds.json"
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.8, "review": 0.5}})
+    >>> _ = ts.save(path)
+    >>> ts = modkit.load_thresholds(path, profile="input")
+    >>> ts.decide({"violence": 0.6}).action
+    'review'
     """
     return ThresholdFile.load(path)[profile]
