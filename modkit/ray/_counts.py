@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -107,8 +107,8 @@ def score_counts(
                 raise InputError(f"no column {col!r} (columns: {list(frame.columns)[:12]})")
         scores = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         raw = frame[label_prefix + c]
-        labels = pd.to_numeric(raw.astype("object"), errors="coerce")
-        labels = labels.to_numpy(dtype=float, na_value=np.nan)
+        numeric = pd.to_numeric(raw.astype("object"), errors="coerce")
+        labels = numeric.to_numpy(dtype=float, na_value=np.nan)
         bad = ~np.isnan(labels) & (labels != 0) & (labels != 1)
         bad |= np.isnan(labels) & raw.notna().to_numpy()
         if bad.any():
@@ -255,7 +255,7 @@ def _category(
         if o is None:
             return None, None, ""
         if o.kind == "fixed":
-            return float(o.target), "fixed", ""
+            return float(cast(float, o.target)), "fixed", ""  # fixed: target is set
         if insufficient:
             return None, "insufficient_data", why
         conf = confidence if o.constrained else None

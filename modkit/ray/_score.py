@@ -120,7 +120,7 @@ class _Scorer:
         from .._runner import moderate
 
         out = moderate(batch, backend=self.backend, cache=self.cache, progress=False, **self.kwargs)
-        return _stable_columns(out, batch.columns)
+        return _stable_columns(out, list(batch.columns))
 
 
 def _stable_columns(out: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
