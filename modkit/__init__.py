@@ -19,6 +19,7 @@ from ._errors import (
 )
 from ._frame import category_columns
 from ._gate import CheckResult, GateReport, check_thresholds
+from ._images import IMAGE_CATEGORIES, image_part, images_in_folder, multimodal_input
 from ._io import read_table, write_table
 from ._migrate import Migration, default_mapping, fit_migration
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
@@ -57,6 +58,7 @@ from .thresholds import (
 
 __all__ = [
     "CATEGORIES",
+    "IMAGE_CATEGORIES",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
     "PROVIDERS",
@@ -117,6 +119,8 @@ __all__ = [
     "expand",
     "fit_migration",
     "fit_thresholds",
+    "image_part",
+    "images_in_folder",
     "list_datasets",
     "load_dataset",
     "load_templates",
@@ -124,6 +128,7 @@ __all__ = [
     "load_thresholds",
     "make_backend",
     "moderate",
+    "multimodal_input",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",

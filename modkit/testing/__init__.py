@@ -11,7 +11,13 @@ from ._fake_guard import GuardModelFake
 from ._fake_http import ProviderFake, ProviderRequest, unit_score
 from ._fake_mistral import MISTRAL_CATEGORIES, MistralModerationFake
 from ._fake_perspective import PerspectiveFake
-from ._fault_server import Fault, FaultServer, RecordedRequest, fake_result
+from ._fault_server import (
+    Fault,
+    FaultServer,
+    RecordedRequest,
+    fake_multimodal_result,
+    fake_result,
+)
 
 __all__ = [
     "MISTRAL_CATEGORIES",
@@ -26,6 +32,7 @@ __all__ = [
     "ProviderFake",
     "ProviderRequest",
     "RecordedRequest",
+    "fake_multimodal_result",
     "fake_result",
     "unit_score",
 ]

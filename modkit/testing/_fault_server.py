@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._errors import ModkitError
+from .._errors import InputError, ModkitError
+from .._images import IMAGE_CATEGORIES, check_parts, input_types
 from .._taxonomy import CATEGORIES
 from ._batch_api import FakeBatchAPI
 
-__all__ = ["Fault", "FaultServer", "RecordedRequest", "fake_result"]
+__all__ = ["Fault", "FaultServer", "RecordedRequest", "fake_multimodal_result", "fake_result"]
 
 _REASONS = {
     200: "OK",
@@ -251,6 +252,32 @@ def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, 
         "categories": flags,
         "category_scores": scores,
         "category_applied_input_types": {c: ["text"] for c in categories},
+    }
+
+
+def fake_multimodal_result(
+    parts: Sequence[dict[str, Any]], categories: Sequence[str] = CATEGORIES
+) -> dict[str, Any]:
+    """The deterministic result a :class:`FaultServer` sends for one multimodal input.
+
+    Scores come from sha256 of the parts' canonical JSON; ``category_applied_input_types``
+    says ``"text"`` when the input has a text part and ``"image"`` for an image part and
+    a category in :data:`modkit.IMAGE_CATEGORIES`; a category applied to neither scores
+    0 with ``[]``, as the endpoint does for an image-only input and a text-only category.
+    """
+    key = json.dumps(list(parts), sort_keys=True, separators=(",", ":"))
+    kinds = input_types(parts)
+    applied = {
+        c: [t for t in ("text", "image") if t in kinds and (t == "text" or c in IMAGE_CATEGORIES)]
+        for c in categories
+    }
+    scores = {c: round(_unit(key, c) ** 3, 9) if applied[c] else 0.0 for c in categories}
+    flags = {c: s >= 0.5 for c, s in scores.items()}
+    return {
+        "flagged": any(flags.values()),
+        "categories": flags,
+        "category_scores": scores,
+        "category_applied_input_types": applied,
     }
 
 
@@ -565,7 +592,7 @@ class FaultServer:
             record(405, "bad_request")
             return await _send(writer, 405, _err("use POST", "invalid_request_error"), keep=keep)
 
-        inputs, model, problem = self._parse(req.body)
+        inputs, model, problem, parts = self._parse_all(req.body)
         if self._key_digest is not None and (
             token is None or not hmac.compare_digest(_sha(token), self._key_digest)
         ):
@@ -610,7 +637,7 @@ class FaultServer:
             seq = self._seq
         # The answer is computed first and the latency counts from the request's
         # arrival, so that ``latency`` is the time to answer, whatever the CPU load.
-        results = [fake_result(t, self.categories) for t in inputs]
+        results = self._results(inputs, parts)
         delay = self.latency + (fault.delay if fault is not None else 0.0)
         delay -= time.monotonic() - received
         if delay > 0:
@@ -664,7 +691,7 @@ class FaultServer:
     def _score_request(self, value: Any, model: str | None) -> tuple[int, dict[str, Any]]:
         """Status and body of ``/v1/moderations`` for one request (no faults, no limiter)."""
         raw = json.dumps({"input": value, "model": model}).encode()
-        inputs, model, problem = self._parse(raw)
+        inputs, model, problem, parts = self._parse_all(raw)
         if problem is not None:
             return 400, _err(problem, "invalid_request_error", "input")
         if self.reject is not None:
@@ -675,27 +702,44 @@ class FaultServer:
         with self._lock:
             self._seq += 1
             seq = self._seq
-        results = [fake_result(t, self.categories) for t in inputs]
+        results = self._results(inputs, parts)
         return 200, {"id": f"modr-fault-{seq:08x}", "model": self.model, "results": results}
 
-    def _parse(self, raw: bytes) -> tuple[list[str], str | None, str | None]:
+    def _parse_all(
+        self, raw: bytes
+    ) -> tuple[list[str], str | None, str | None, list[dict[str, Any]] | None]:
         try:
             payload = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            return [], None, "the body is not valid JSON"
+            return [], None, "the body is not valid JSON", None
         if not isinstance(payload, dict):
-            return [], None, "the body must be a JSON object"
+            return [], None, "the body must be a JSON object", None
         model = payload.get("model")
         value = payload.get("input")
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            # one multimodal input: text and image_url parts
+            key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            try:
+                parts = check_parts(value)
+            except InputError as exc:
+                return [key], model, str(exc), None
+            if "image" in input_types(parts) and str(model or "").startswith("text-moderation"):
+                return [key], model, f"model {model!r} does not accept image inputs", None
+            return [key], model, None, parts
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return [], model, "'input' must be a string or a list of strings"
+            return [], model, "'input' must be a string, a list of strings or a list of parts", None
         if not value:
-            return [], model, "'input' is empty"
+            return [], model, "'input' is empty", None
         if len(value) > self.max_inputs:
-            return value, model, f"too many inputs: {len(value)} > {self.max_inputs}"
-        return value, model, None
+            return value, model, f"too many inputs: {len(value)} > {self.max_inputs}", None
+        return value, model, None, None
+
+    def _results(self, inputs: list[str], parts: list[dict[str, Any]] | None) -> list[dict]:
+        if parts is not None:
+            return [fake_multimodal_result(parts, self.categories)]
+        return [fake_result(t, self.categories) for t in inputs]
 
 
 @dataclass

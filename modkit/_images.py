@@ -1,0 +1,199 @@
+"""Multimodal inputs in the moderation endpoint's shape: text parts and image parts.
+
+One multimodal input is a list of parts, ``{"type": "text", "text": ...}`` and
+``{"type": "image_url", "image_url": {"url": ...}}``, the url being ``https://``,
+``http://`` or a ``data:image/<png|jpeg|gif|webp>;base64,...`` URL (local files are
+sent as data URLs). Source of the shape and of which categories apply to images: the
+public moderation guide (``omni-moderation`` models; images are scored for the
+``self-harm``, ``sexual`` and ``violence`` families except ``sexual/minors``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import InputError
+
+__all__ = [
+    "IMAGE_CATEGORIES",
+    "IMAGE_TYPES",
+    "check_parts",
+    "image_part",
+    "images_in_folder",
+    "input_types",
+    "multimodal_input",
+    "text_part",
+]
+
+#: Categories the ``omni-moderation`` models score on images (the rest: text only).
+IMAGE_CATEGORIES: tuple[str, ...] = (
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "violence",
+    "violence/graphic",
+)
+
+#: File suffix -> MIME type of the image formats the endpoint accepts.
+IMAGE_TYPES: dict[str, str] = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+
+#: Largest image file turned into a data URL (bytes).
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+_DATA_URL = re.compile(r"data:(image/(?:png|jpeg|gif|webp));base64,(.*)", re.DOTALL)
+
+
+def text_part(text: str) -> dict[str, Any]:
+    """``{"type": "text", "text": text}``."""
+    if not isinstance(text, str):
+        raise InputError(f"a text part needs a string, not {type(text).__name__}")
+    return {"type": "text", "text": text}
+
+
+def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYTES) -> dict:
+    """An image part from a URL, a data URL, or a local image file (read as a data URL).
+
+    Parameters
+    ----------
+    source : str or path
+        ``https://...`` / ``http://...`` / ``data:image/...;base64,...`` as they are,
+        or a path to a ``.png``, ``.jpg``/``.jpeg``, ``.gif`` or ``.webp`` file.
+    max_bytes : int, default 20 MiB
+        Largest file read.
+
+    Returns
+    -------
+    dict
+        ``{"type": "image_url", "image_url": {"url": ...}}``.
+
+    Raises
+    ------
+    InputError
+        Naming the path for a missing, too large or unsupported file, or the value for
+        a malformed data URL.
+    """
+    text = os.fspath(source)
+    if text.startswith(("https://", "http://")):
+        return {"type": "image_url", "image_url": {"url": text}}
+    if text.startswith("data:"):
+        _check_data_url(text, "image")
+        return {"type": "image_url", "image_url": {"url": text}}
+    path = Path(text)
+    mime = IMAGE_TYPES.get(path.suffix.lower())
+    if mime is None:
+        raise InputError(
+            f"{path}: not an image the endpoint accepts "
+            f"(suffixes: {', '.join(sorted(IMAGE_TYPES))}), nor a URL"
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{path}: {size} bytes, more than the {max_bytes} allowed")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the image ({exc.strerror or exc})") from None
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def multimodal_input(
+    text: str | None = None, images: Iterable[str | os.PathLike[str]] = ()
+) -> list[dict[str, Any]]:
+    """One multimodal input: an optional text part, then one image part per source.
+
+    Raises
+    ------
+    InputError
+        If there is neither text nor image, or an image source is bad (see
+        :func:`image_part`).
+    """
+    parts = [] if text is None else [text_part(text)]
+    parts += [image_part(s) for s in images]
+    if not parts:
+        raise InputError("a multimodal input needs a text or at least one image")
+    return parts
+
+
+def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
+    """The image files of a folder as data URLs, sorted by file name.
+
+    Raises
+    ------
+    InputError
+        If the folder does not exist or holds no image file.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder of images")
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_TYPES and p.is_file())
+    if not files:
+        raise InputError(f"{root}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
+    return [image_part(p)["image_url"]["url"] for p in files]
+
+
+def check_parts(value: Any, where: str = "input") -> list[dict[str, Any]]:
+    """Validate one multimodal input (a list of parts) and return it.
+
+    Raises
+    ------
+    InputError
+        Naming the part and field at fault, e.g. ``input[1].image_url.url: ...``.
+    """
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes) or not value:
+        raise InputError(f"{where}: a multimodal input must be a non-empty list of parts")
+    for i, part in enumerate(value):
+        at = f"{where}[{i}]"
+        if not isinstance(part, dict):
+            raise InputError(f"{at}: a part must be an object, not {type(part).__name__}")
+        kind = part.get("type")
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise InputError(f"{at}.text: must be a string")
+        elif kind == "image_url":
+            inner = part.get("image_url")
+            url = inner.get("url") if isinstance(inner, dict) else None
+            if not isinstance(url, str):
+                raise InputError(f"{at}.image_url.url: must be a string")
+            if url.startswith("data:"):
+                _check_data_url(url, f"{at}.image_url.url")
+            elif not url.startswith(("https://", "http://")):
+                raise InputError(f"{at}.image_url.url: must be an http(s) or data: URL")
+        else:
+            raise InputError(f"{at}.type: must be 'text' or 'image_url', got {kind!r}")
+    return list(value)
+
+
+def input_types(parts: Sequence[dict[str, Any]]) -> set[str]:
+    """Which input types a multimodal input holds: a subset of ``{"text", "image"}``."""
+    kinds = {p.get("type") for p in parts if isinstance(p, dict)}
+    out = set()
+    if "text" in kinds:
+        out.add("text")
+    if "image_url" in kinds:
+        out.add("image")
+    return out
+
+
+def _check_data_url(url: str, where: str) -> None:
+    match = _DATA_URL.fullmatch(url)
+    if match is None:
+        raise InputError(
+            f"{where}: a data URL must be data:image/<png|jpeg|gif|webp>;base64,<data>"
+        )
+    try:
+        base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{where}: the data URL's base64 payload is not valid") from None

@@ -1,0 +1,156 @@
+"""Multimodal inputs: image parts from files, folders and URLs, their validation, and the
+FaultServer answering them (synchronously and in batches) to the official SDK."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import openai
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import modkit
+from modkit import IMAGE_CATEGORIES, InputError, image_part, images_in_folder, multimodal_input
+from modkit._images import check_parts, input_types
+from modkit.testing import FaultServer, fake_multimodal_result
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_image_part_reads_files_as_data_urls(tmp_path):
+    (tmp_path / "a.PNG").write_bytes(PNG)
+    part = image_part(tmp_path / "a.PNG")
+    url = part["image_url"]["url"]
+    assert part["type"] == "image_url" and url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == PNG
+    web = "https://example.org/cat.jpg"
+    assert image_part(web) == {"type": "image_url", "image_url": {"url": web}}
+
+
+def test_image_part_errors_name_the_file(tmp_path):
+    with pytest.raises(InputError, match=r"missing\.png: cannot read the image"):
+        image_part(tmp_path / "missing.png")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match=r"notes\.txt: not an image the endpoint accepts"):
+        image_part(tmp_path / "notes.txt")
+    (tmp_path / "big.gif").write_bytes(b"x" * 11)
+    with pytest.raises(InputError, match=r"big\.gif: 11 bytes, more than the 10 allowed"):
+        image_part(tmp_path / "big.gif", max_bytes=10)
+    with pytest.raises(InputError, match="base64 payload is not valid"):
+        image_part("data:image/png;base64,@@@")
+
+
+def test_folder_of_images_in_name_order(tmp_path):
+    for name in ("b.jpg", "a.webp", "c.txt"):
+        (tmp_path / name).write_bytes(PNG)
+    urls = images_in_folder(tmp_path)
+    assert [u.split(";")[0] for u in urls] == ["data:image/webp", "data:image/jpeg"]
+    with pytest.raises(InputError, match="no image files"):
+        images_in_folder(_empty(tmp_path))
+    with pytest.raises(InputError, match="not a folder of images"):
+        images_in_folder(tmp_path / "absent")
+    parts = multimodal_input("a caption", urls[:1])
+    assert [p["type"] for p in parts] == ["text", "image_url"]
+    with pytest.raises(InputError, match="needs a text or at least one image"):
+        multimodal_input()
+
+
+def _empty(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    return folder
+
+
+_text = st.builds(lambda t: {"type": "text", "text": t}, st.text(max_size=20))
+_image = st.builds(
+    lambda b: {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(b).decode()},
+    },
+    st.binary(max_size=20),
+)
+
+
+@given(st.lists(st.one_of(_text, _image), min_size=1, max_size=5), st.data())
+def test_check_parts_accepts_valid_and_names_the_broken_field(parts, data):
+    assert check_parts(parts) == parts
+    kinds = {"text" if p["type"] == "text" else "image" for p in parts}
+    assert input_types(parts) == kinds
+    i = data.draw(st.integers(0, len(parts) - 1))
+    broken = json.loads(json.dumps(parts))
+    field = data.draw(st.sampled_from(["type", "payload"]))
+    if field == "type":
+        broken[i]["type"] = "audio"
+        match = rf"input\[{i}\]\.type: must be 'text' or 'image_url'"
+    elif broken[i]["type"] == "text":
+        broken[i]["text"] = 3
+        match = rf"input\[{i}\]\.text: must be a string"
+    else:
+        broken[i]["image_url"]["url"] = "ftp://x/y.png"
+        match = rf"input\[{i}\]\.image_url\.url: must be an http\(s\) or data: URL"
+    with pytest.raises(InputError, match=match):
+        check_parts(broken)
+
+
+def _applied(result) -> dict:
+    return result.model_dump(by_alias=True)["category_applied_input_types"]
+
+
+def test_fault_server_scores_multimodal_inputs_for_the_official_sdk(tmp_path):
+    (tmp_path / "x.png").write_bytes(PNG)
+    parts = multimodal_input("look at this", [tmp_path / "x.png"])
+    image_only = [image_part(tmp_path / "x.png")]
+    with FaultServer() as srv, openai.OpenAI(base_url=srv.url, api_key="sk-x") as client:
+        both = client.moderations.create(model="omni-moderation-latest", input=parts)
+        only = client.moderations.create(model="omni-moderation-latest", input=image_only)
+        text = client.moderations.create(model="omni-moderation-latest", input=["plain"])
+        with pytest.raises(openai.BadRequestError, match=r"input\[1\]\.image_url\.url"):
+            client.moderations.create(
+                model="omni-moderation-latest",
+                input=[parts[0], {"type": "image_url", "image_url": {"url": "file:///x.png"}}],
+            )
+        with pytest.raises(openai.BadRequestError, match="does not accept image inputs"):
+            client.moderations.create(model="text-moderation-latest", input=image_only)
+        recorded = srv.moderation_requests()
+    assert len(both.results) == len(only.results) == 1  # one multimodal input, one result
+    applied = _applied(both.results[0])
+    assert applied == fake_multimodal_result(parts)["category_applied_input_types"]
+    for cat, kinds in applied.items():
+        assert kinds == (["text", "image"] if cat in IMAGE_CATEGORIES else ["text"])
+    image_applied = _applied(only.results[0])
+    scores = only.results[0].model_dump(by_alias=True)["category_scores"]
+    for cat in modkit.CATEGORIES:
+        if cat in IMAGE_CATEGORIES:
+            assert image_applied[cat] == ["image"]
+        else:
+            assert image_applied[cat] == [] and scores[cat] == 0.0
+    assert _applied(text.results[0])["violence"] == ["text"]
+    assert [r.outcome for r in recorded] == ["ok", "ok", "ok", "bad_request", "bad_request"]
+
+
+def test_batch_api_fake_answers_multimodal_lines(tmp_path):
+    (tmp_path / "x.png").write_bytes(PNG)
+    parts = multimodal_input("caption", [tmp_path / "x.png"])
+    line = {
+        "custom_id": "mm-1",
+        "method": "POST",
+        "url": "/v1/moderations",
+        "body": {"model": "omni-moderation-latest", "input": parts},
+    }
+    with FaultServer() as srv, openai.OpenAI(base_url=srv.url, api_key="sk-x") as client:
+        uploaded = client.files.create(
+            file=("in.jsonl", json.dumps(line).encode()), purpose="batch"
+        )
+        batch = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/moderations", completion_window="24h"
+        )
+        while batch.status not in ("completed", "failed"):
+            batch = client.batches.retrieve(batch.id)
+        out = json.loads(client.files.content(batch.output_file_id).text)
+    assert batch.status == "completed"
+    result = out["response"]["body"]["results"][0]
+    assert result == fake_multimodal_result(parts)
