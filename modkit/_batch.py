@@ -29,8 +29,9 @@ from typing import Any, cast
 
 import pandas as pd
 
-from ._cache import Cache, text_keys
+from ._cache import Cache, cache_key, text_keys
 from ._errors import AuthenticationError, BackendError, InputError
+from ._images import check_parts
 from ._result import ItemError, ModerationResult
 from .backends import Backend, OpenAIBackend
 
@@ -291,8 +292,10 @@ class BatchRun:
     ) -> tuple[dict[str, ModerationResult | ItemError], list[str | None]]:
         backend = self.backend
         ns, model = backend.cache_namespace, backend.model
-        keys, self.texts, unsendable = text_keys(texts.tolist(), ns, model)
+        values = texts.tolist()
+        keys, self.texts, unsendable = text_keys(values, ns, model)
         self.outcomes.update(unsendable)
+        self._multimodal(values, keys, ns, model)
         self.keys = keys
         self.outcomes.update(self.cache.get_many(self.texts))
         todo = {k for k in self.texts if k not in self.outcomes}
@@ -311,6 +314,25 @@ class BatchRun:
             if self.bar is not None:
                 self.bar.close()
         return self.outcomes, keys
+
+    def _multimodal(self, values: list[Any], keys: list[str | None], ns: str, model: str) -> None:
+        """Key rows holding one multimodal input (a list of text / image_url parts).
+
+        The key hashes the parts' JSON (a list, so it never equals a text's key); parts
+        that are malformed get a per-row error naming the part and field.
+        """
+        for i, value in enumerate(values):
+            if keys[i] is not None or not isinstance(value, list) or not value:
+                continue
+            try:
+                parts = check_parts(value, where=f"row {i}: input")
+            except InputError as exc:
+                keys[i] = f"invalid-input:{i}"
+                self.outcomes[keys[i]] = ItemError(str(exc), "invalid_input")
+                continue
+            canonical = json.loads(json.dumps(parts, sort_keys=True))
+            keys[i] = key = cache_key(ns, model, canonical)
+            self.texts.setdefault(key, canonical)
 
     # ------------------------------------------------------------------ submit
     async def _resume(self, ledger: Ledger, todo: set[str], ns: str, model: str) -> list[_Open]:
@@ -447,7 +469,9 @@ class BatchRun:
                     outcome = ItemError(message, outcome.code)
                 got[key] = outcome
         good = {
-            k: (r, self.texts.get(k, "")) for k, r in got.items() if isinstance(r, ModerationResult)
+            k: (r, _as_text(self.texts.get(k, "")))
+            for k, r in got.items()
+            if isinstance(r, ModerationResult)
         }
         self.cache.put_many(good, namespace=self.backend.cache_namespace, model=self.backend.model)
         for key, outcome in got.items():
@@ -585,6 +609,11 @@ def parse_output_line(line: str, *, where: str) -> tuple[str, ModerationResult |
         where=f"{where}: results[0]",
     )
     return key, result
+
+
+def _as_text(value: Any) -> str:
+    """What the cache stores as the input (with store_texts): a text, or parts' JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _why_missing(batch: Any) -> str:

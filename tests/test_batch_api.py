@@ -376,3 +376,35 @@ def test_cli_killed_mid_poll_resumes_without_resubmitting(tmp_path):
     for path in tmp_path.iterdir():
         assert key.encode() not in path.read_bytes()
     assert key not in rerun.stderr
+
+
+def test_multimodal_inputs_through_batches(srv, tmp_path):
+    from modkit import IMAGE_CATEGORIES, image_part, multimodal_input
+    from modkit.testing import fake_multimodal_result
+
+    png = tmp_path / "x.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n fake image bytes")
+    parts = multimodal_input("a caption", [png])
+    bad = [{"type": "text", "text": "ok"}, {"type": "image_url", "image_url": {"url": "x"}}]
+    rows = ["plain text", parts, [dict(p) for p in parts], bad, [image_part(png)]]
+    cache = Cache(tmp_path / "c.sqlite3", store_texts=True)
+    df = modkit.moderate(rows, backend=_backend(srv), cache=cache, via=FAST, progress=False)
+    assert df["error"].iloc[[0, 1, 2, 4]].tolist() == [""] * 4
+    assert df["error"].iloc[3] == ("row 3: input[1].image_url.url: must be an http(s) or data: URL")
+    lines = srv.batch_api.input_lines(srv.batch_api.uploads()[0].id)
+    assert len(lines) == 3  # the repeated multimodal input is sent once
+    assert lines[1]["body"]["input"] == json.loads(json.dumps(parts, sort_keys=True))
+    applied = json.loads(df["result_json"].iloc[1])["category_applied_input_types"]
+    assert applied == fake_multimodal_result(parts)["category_applied_input_types"]
+    assert applied["violence"] == ["text", "image"] and applied["hate"] == ["text"]
+    image_only = json.loads(df["result_json"].iloc[4])
+    assert all(
+        image_only["category_applied_input_types"][c]
+        == (["image"] if c in IMAGE_CATEGORIES else [])
+        for c in modkit.CATEGORIES
+    )
+    assert df["flagged"].iloc[1] == fake_multimodal_result(parts)["flagged"]
+    again = modkit.moderate(rows, backend=_backend(srv), cache=cache, via=FAST, progress=False)
+    assert len(srv.batch_api.uploads()) == 1  # all from the cache
+    pd.testing.assert_frame_equal(again, df)
+    cache.close()
