@@ -10,6 +10,7 @@ import pandas as pd
 from .._errors import InputError
 from ..thresholds import Counts, ThresholdSet, as_threshold_set, binary_curve, rates
 from ..thresholds._labels import coerce_labels, coerce_scores
+from ._figures import SCORE_FMT
 from ._figures import load_plotly as _plotly
 
 __all__ = ["labelled_scores", "pr_curve", "roc_curve", "score_distribution"]
@@ -431,8 +432,14 @@ def score_distribution(
                 "width": 2,
                 "dash": "dash" if name == "review" else "solid",
             },
-            annotation_text=f"{name} {t:.3g}: P {r['precision']:.2f} R {r['recall']:.2f}",
-            annotation_position="top left" if name == "review" else "top right",
+            annotation_text=(
+                f"{name} {t:{SCORE_FMT}}: P {r['precision']:{SCORE_FMT}} "
+                f"R {r['recall']:{SCORE_FMT}}"
+            ),
+            # the label reads away from the nearer edge (never over the axis), review
+            # below block so the two never overlap
+            annotation_position=("bottom" if name == "review" else "top")
+            + (" right" if t < 0.5 else " left"),
         )
     fig.update_layout(
         barmode="overlay",
