@@ -17,7 +17,7 @@ from ._bias_uncertainty import (
     power_mean,
 )
 from ._errors import InputError
-from ._frame import check_columns, check_frame, resolve_categories, scored_rows
+from ._frame import check_columns, check_frame, resolve_categories, scored_mask, scored_rows
 from ._validation import PROB, Interval, SequenceOf, validate_params
 
 __all__ = ["bias_metrics", "counterfactual_gap"]
@@ -112,23 +112,27 @@ def counterfactual_gap(
     if slot_col in by_cols:
         raise InputError(f"slot {slot_col!r} is also listed in by; remove it from by")
     cats = resolve_categories(frame, categories, None)
-    scored, n_excluded = scored_rows(frame)
-    keep = scored[[*by_cols, slot_col]].notna().all(axis=1)
     if not frame[slot_col].notna().any():
         raise InputError(f"slot {slot_col!r}: no row has a value for it")
-    scored = scored.loc[keep]
-
     key_cols = [*by_cols, slot_col]
-    values = scored[cats].astype(float)
-    grouped = values.groupby([scored[c] for c in key_cols], sort=False, dropna=True)
-    means = grouped.mean()
-    counts = grouped.count()
-    keys = means.index.to_frame(index=False)  # (by..., slot) per value, first-seen order
-    if list(keys.columns) != key_cols:
-        keys.columns = key_cols
-    n_cnt = counts.to_numpy(dtype=np.int64)
-    score = means.to_numpy(dtype=float)
-    if not len(keys):
+    ok = scored_mask(frame)
+    n_excluded = int((~ok).sum())
+    ok &= frame[key_cols].notna().all(axis=1).to_numpy()
+    # only the columns needed, and no copy of the others (result_json...)
+    sel = np.flatnonzero(ok)
+    # Integer codes once per key column (first-seen order), then one code per
+    # (template, slot value) pair: no groupby over Arrow strings, no copy of the frame.
+    codes, uniques = [], []
+    for c in key_cols:
+        code, uniq = pd.factorize(frame[c].take(sel) if len(sel) < len(frame) else frame[c])
+        codes.append(code.astype(np.int64))
+        uniques.append(uniq)
+    combined = np.zeros(len(sel), dtype=np.int64)
+    for code, uniq in zip(codes, uniques, strict=True):
+        combined = combined * max(len(uniq), 1) + code
+    pair, pair_values = pd.factorize(combined)  # per-value rows, first-seen order
+    n_pairs = len(pair_values)
+    if not n_pairs:
         empty = pd.DataFrame(columns=[*by_cols, *_GAP_COLUMNS])
         if detail:
             empty = pd.DataFrame(
@@ -136,37 +140,53 @@ def counterfactual_gap(
             )
         empty.attrs.update(n_excluded=n_excluded, slot=slot_col)
         return empty
+    score = np.empty((n_pairs, len(cats)))
+    n_cnt = np.empty((n_pairs, len(cats)), dtype=np.int64)
+    for j, c in enumerate(cats):
+        v = frame[c].to_numpy(dtype=float, na_value=np.nan)[sel]
+        present = ~np.isnan(v)
+        n_cnt[:, j] = np.bincount(pair, weights=present, minlength=n_pairs)
+        total = np.bincount(pair, weights=np.where(present, v, 0.0), minlength=n_pairs)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score[:, j] = total / n_cnt[:, j]
+    # the key values of each pair, decoded from the mixed-radix code
+    rest = np.asarray(pair_values, dtype=np.int64)
+    parts = []
+    for code_uniq in reversed(uniques):
+        radix = max(len(code_uniq), 1)
+        parts.append(rest % radix)
+        rest = rest // radix
+    parts.reverse()
+    keys = pd.DataFrame(
+        {c: uniq.take(part) for c, uniq, part in zip(key_cols, uniques, parts, strict=True)}
+    )
     if by_cols:
-        tcode = (
-            pd.MultiIndex.from_frame(keys[by_cols]).factorize()[0]
-            if len(by_cols) > 1
-            else (pd.factorize(keys[by_cols[0]])[0])
-        )
+        tcode = pd.factorize(np.asarray(pair_values, dtype=np.int64) // max(len(uniques[-1]), 1))[0]
     else:
-        tcode = np.zeros(len(keys), dtype=np.int64)
+        tcode = np.zeros(n_pairs, dtype=np.int64)
     per = _per_template(score, n_cnt, tcode)
     if detail:
         return _gap_detail(keys, by_cols, slot_col, cats, score, n_cnt, tcode, per, n_excluded)
     has = per["n_values"] > 0  # (template, category) pairs with a score
     cat_idx, t_idx = np.nonzero(has.T)  # category-major, templates in first-seen order
+    gap = per["max"][t_idx, cat_idx] - per["min"][t_idx, cat_idx]
+    order = np.argsort(-gap, kind="stable")  # gap descending, ties in that order
+    cat_idx, t_idx, gap = cat_idx[order], t_idx[order], gap[order]
     first_row = per["first"][t_idx]
-    out = (
-        keys.loc[first_row, by_cols].reset_index(drop=True)
-        if by_cols
-        else pd.DataFrame(index=range(len(t_idx)))
+    slot_values = keys[slot_col].array
+    columns: dict[str, Any] = {c: keys[c].array.take(first_row) for c in by_cols}
+    columns["category"] = pd.array(cats).take(cat_idx)
+    columns.update(
+        gap=gap,
+        max_value=slot_values.take(per["argmax"][t_idx, cat_idx]),
+        max_score=per["max"][t_idx, cat_idx],
+        min_value=slot_values.take(per["argmin"][t_idx, cat_idx]),
+        min_score=per["min"][t_idx, cat_idx],
+        mean=per["mean"][t_idx, cat_idx],
+        n_values=per["n_values"][t_idx, cat_idx].astype(np.int64),
+        n=per["n"][t_idx, cat_idx].astype(np.int64),
     )
-    slot_values = keys[slot_col]
-    out["category"] = np.asarray(cats, dtype=object)[cat_idx]
-    out["gap"] = per["max"][t_idx, cat_idx] - per["min"][t_idx, cat_idx]
-    out["max_value"] = slot_values.take(per["argmax"][t_idx, cat_idx]).to_numpy()
-    out["max_score"] = per["max"][t_idx, cat_idx]
-    out["min_value"] = slot_values.take(per["argmin"][t_idx, cat_idx]).to_numpy()
-    out["min_score"] = per["min"][t_idx, cat_idx]
-    out["mean"] = per["mean"][t_idx, cat_idx]
-    out["n_values"] = per["n_values"][t_idx, cat_idx].astype(np.int64)
-    out["n"] = per["n"][t_idx, cat_idx].astype(np.int64)
-    out = out[[*by_cols, *_GAP_COLUMNS]]
-    out = out.sort_values("gap", ascending=False, kind="stable").reset_index(drop=True)
+    out = pd.DataFrame(columns, columns=[*by_cols, *_GAP_COLUMNS])
     out.attrs["n_excluded"] = n_excluded
     out.attrs["slot"] = slot_col
     return out

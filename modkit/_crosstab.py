@@ -14,6 +14,8 @@ from ._frame import (
     check_columns,
     check_frame,
     endpoint_flags,
+    flag_column,
+    group_codes,
     has_endpoint_flags,
     resolve_categories,
     scored_rows,
@@ -254,36 +256,39 @@ def crosstab(
         check_category_keys(thresholds, "crosstab: thresholds")
     cats = resolve_categories(frame, categories, thresholds)
     scored, n_excluded = scored_rows(frame)
-    present = scored[by_cols].notna().all(axis=1)
-    n_missing_by = int((~present).sum())
-    scored = scored.loc[present]
-
-    values = scored[cats].astype(float)
-    keys = [scored[c] for c in by_cols]
-    grouped = values.groupby(keys, sort=False, dropna=True)
     try:
-        counts = grouped.count()
+        codes, index = group_codes(scored, by_cols)  # the by values factorised once
     except TypeError:
         raise InputError(
             f"by: column(s) {by_cols} hold values that cannot be grouped (lists?); "
             "use columns of plain values"
         ) from None
-    counts.columns = pd.Index(cats, name="category")
+    present = codes >= 0
+    n_missing_by = int((~present).sum())
+    if n_missing_by:
+        scored, codes = scored.loc[present], codes[present]
+
+    values = scored[cats]
+    if not all(values[c].dtype == np.float64 for c in cats):
+        values = values.astype(float)
+    grouped = values.groupby(codes, sort=False)
     flags = None
     if any(s.on_flags for s in stats):
-        flags = _flags(scored, cats, thresholds).groupby(keys, sort=False, dropna=True)
+        flags = _flags(scored, cats, thresholds).groupby(codes, sort=False)
     data = StatInput(grouped, flags)
+    counts = None
     tables: dict[str, pd.DataFrame] = {}
     ns: dict[str, pd.DataFrame] = {}
     for s in stats:
-        tables[s.name] = s.compute(data)
-        ns[s.name] = flags.count() if s.on_flags and flags is not None else counts
-    for table in [*tables.values(), *ns.values()]:
-        table.columns = pd.Index(cats, name="category")
-        if len(by_cols) == 1:
-            table.index = pd.Index(table.index, name=by_cols[0])
+        tables[s.name] = s.compute(data).astype(float) if s.on_flags else s.compute(data)
+        if s.on_flags and flags is not None:
+            ns[s.name] = flags.count()
         else:
-            table.index = table.index.set_names(by_cols)
+            counts = grouped.count() if counts is None else counts
+            ns[s.name] = counts
+    for table in {id(t): t for t in [*tables.values(), *ns.values()]}.values():
+        table.columns = pd.Index(cats, name="category")
+        table.index = index.take(table.index.to_numpy())
     names = [s.name for s in stats]
     attrs = {
         "stat": names[0] if len(names) == 1 else names,
@@ -335,6 +340,9 @@ def _flags(
 
 
 def _endpoint_flags(scored: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
+    names = [flag_column(c) for c in cats]
+    if all(n in scored.columns and str(scored[n].dtype) in ("boolean", "bool") for n in names):
+        return scored[names].set_axis(cats, axis=1)  # the columns as they are: no parsing
     if not has_endpoint_flags(scored):
         raise InputError(
             "flag_rate without thresholds reads the endpoint's flags from the "

@@ -31,10 +31,12 @@ __all__ = [
     "check_frame",
     "endpoint_flags",
     "flag_column",
+    "group_codes",
     "has_endpoint_flags",
     "input_frame",
     "is_result_column",
     "resolve_categories",
+    "scored_mask",
     "scored_rows",
 ]
 
@@ -313,13 +315,20 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     return [c for c in results.columns if c in known]
 
 
+def scored_mask(results: pd.DataFrame) -> np.ndarray:
+    """A boolean array, True for the rows that were scored (empty ``error``)."""
+    if "error" not in results.columns:
+        return np.ones(len(results), dtype=bool)
+    err = results["error"]
+    return ~(err.notna() & (err.astype(str) != "")).to_numpy()
+
+
 def scored_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Return the rows that were scored (empty ``error``) and how many were dropped."""
-    if "error" not in results.columns:
+    ok = scored_mask(results)
+    if ok.all():
         return results, 0
-    err = results["error"]
-    failed = err.notna() & (err.astype(str) != "")
-    return results.loc[~failed], int(failed.sum())
+    return results.loc[ok], int((~ok).sum())
 
 
 def check_frame(results: Any) -> pd.DataFrame:
@@ -371,3 +380,44 @@ def resolve_categories(
     if not cats:
         raise InputError("categories is empty")
     return cats
+
+
+def group_codes(frame: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, pd.Index]:
+    """Integer group codes of the rows by the values of ``cols``, factorised once.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    cols : sequence of str
+        One or more columns.
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n_rows,)
+        0, 1, ... in order of first appearance; -1 where a value of ``cols`` is missing.
+    index : Index or MultiIndex
+        The groups' key values, ``index[code]`` (named by ``cols``).
+
+    Raises
+    ------
+    TypeError
+        If a column holds values that cannot be hashed (lists).
+    """
+    cols = list(cols)
+    parts = [pd.factorize(frame[c], use_na_sentinel=True) for c in cols]
+    if len(cols) == 1:
+        code, uniq = parts[0]
+        return code.astype(np.int64), pd.Index(uniq, name=cols[0])
+    missing = np.zeros(len(frame), dtype=bool)
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for code, uniq in parts:
+        missing |= code < 0
+        combined = combined * max(len(uniq), 1) + np.maximum(code, 0)
+        combined = pd.factorize(combined)[0].astype(np.int64)  # compress: no overflow
+    combined[missing] = -1
+    codes = np.full(len(frame), -1, dtype=np.int64)
+    codes[~missing] = pd.factorize(combined[~missing])[0]
+    running = np.maximum.accumulate(np.r_[-1, codes[:-1]]) if len(codes) else codes
+    first = np.flatnonzero(codes > running)  # each group's first row
+    index = pd.MultiIndex.from_arrays([frame[c].take(first).to_numpy() for c in cols], names=cols)
+    return codes, index
