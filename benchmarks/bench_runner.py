@@ -14,7 +14,9 @@ separate process so that the server and the client do not share one interpreter 
    that budget it used (successful requests over the requests the token bucket could
    grant in the run's time), with nothing lost and nothing scored twice.
 
-Targets (issue 2): >= 50x the naive loop, within 1.5x of the ideal, >= 90 % of the budget.
+Targets: >= 100x the naive loop and within 1.2x of the ideal (issue 8; issue 2 asked for
+50x and 1.5x), >= 90 % of the budget. The run uses ``cache=None``: nothing is hashed and
+each result is serialised once (for its ``result_json``).
 """
 
 from __future__ import annotations
@@ -164,9 +166,9 @@ def speed(args: argparse.Namespace) -> list[tuple[str, str]]:
             f"modkit.moderate (batch {args.batch_size}, concurrency {args.concurrency})",
             f"{rate:,.0f} texts/s ({best:.3f} s for {args.n})",
         ),
-        ("speed-up over the naive loop", f"{rate / naive_rate:,.1f}x (target >= 50x)"),
+        ("speed-up over the naive loop", f"{rate / naive_rate:,.1f}x (target >= 100x)"),
         ("latency-bound ideal ceil(n/(b*c))*latency", f"{ideal:.3f} s"),
-        ("modkit time / ideal", f"{best / ideal:.2f}x (target <= 1.5x)"),
+        ("modkit time / ideal", f"{best / ideal:.2f}x (target <= 1.2x)"),
     ]
 
 
