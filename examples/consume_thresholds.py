@@ -16,6 +16,12 @@ Category keys are spelled as the API spells them (``self-harm/intent``). A key t
 not one of them is an error that names it (the ``openai`` SDK's ``model_dump()``
 spelling ``self_harm_intent`` gets "did you mean 'self-harm/intent'?"), so a misspelt
 score can never be silently ignored. Exit status 1 with one line on stderr on any error.
+
+A profile with a ``provider`` (thresholds fitted on another provider's own categories and
+scale, e.g. Azure's ``Hate`` severities 0-7) holds that provider's category names, and
+its ``scale`` says the range of scores (``low``, ``high``). Its keys are not the API's, so
+they are not checked against the list above; instead every score must be a number
+within the scale's range, and a category of the file missing from the scores is unscored.
 """
 
 import json
@@ -40,10 +46,24 @@ CATEGORIES = (
 )
 
 
-def check_keys(category_scores):
-    """Exit naming the first key that is not a category key in the API's spelling."""
+def check_keys(category_scores, scale=None):
+    """Exit naming the first key that is not a category key in the API's spelling.
+
+    With a provider's ``scale`` (a profile with a ``provider``), keys are the provider's
+    own: instead, every score must be a number in the scale's [low, high].
+    """
     if not isinstance(category_scores, dict):
         raise SystemExit("category scores must be a JSON object of category to score")
+    if scale is not None:
+        low, high = scale["low"], scale["high"]
+        for key, score in category_scores.items():
+            if score is None:
+                continue
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
+                raise SystemExit(f"score of {key!r} is not a number: {score!r}")
+            if not math.isnan(score) and not low <= score <= high:
+                raise SystemExit(f"score of {key!r} is {score!r}, outside [{low}, {high}]")
+        return
     by_sdk = {c.replace("-", "_").replace("/", "_"): c for c in CATEGORIES}
     for key in category_scores:
         if key in CATEGORIES:
@@ -56,6 +76,11 @@ def check_keys(category_scores):
 
 def load_profile(path, profile="input"):
     """Return ``{category: (review, block)}`` for one profile of the file."""
+    return read_profile(path, profile)[0]
+
+
+def read_profile(path, profile="input"):
+    """Return ``({category: (review, block)}, scale)``; ``scale`` is None for API keys."""
     with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
     if doc.get("schema_version") not in SUPPORTED_VERSIONS:
@@ -63,10 +88,15 @@ def load_profile(path, profile="input"):
     if doc.get("decision_rule") != "flag when score >= threshold":
         raise SystemExit(f"{path}: unexpected decision_rule {doc.get('decision_rule')!r}")
     try:
-        categories = doc["profiles"][profile]["categories"]
+        prof = doc["profiles"][profile]
+        categories = prof["categories"]
     except KeyError:
         raise SystemExit(f"{path}: no profile {profile!r}") from None
-    return {name: (entry.get("review"), entry.get("block")) for name, entry in categories.items()}
+    scale = None
+    if prof.get("provider") not in (None, "openai"):
+        scale = prof.get("scale") or {"low": -math.inf, "high": math.inf}
+    thresholds = {name: (e.get("review"), e.get("block")) for name, e in categories.items()}
+    return thresholds, scale
 
 
 def decide(thresholds, category_scores):
@@ -96,8 +126,9 @@ def main(argv):
     if not args:
         raise SystemExit(__doc__)
     scores = json.loads(args[1] if len(args) > 1 else sys.stdin.read())
-    check_keys(scores)
-    action, blocked, review = decide(load_profile(args[0], profile), scores)
+    thresholds, scale = read_profile(args[0], profile)
+    check_keys(scores, scale)
+    action, blocked, review = decide(thresholds, scores)
     print(
         json.dumps({"action": action, "blocked_categories": blocked, "review_categories": review})
     )

@@ -20,6 +20,7 @@ from ._compare import aligned_results, kappa_from_counts, native_flags, pair_agr
 from ._errors import InputError
 from ._native import PROVIDERS, Scale, detect_provider, provider_scale
 from ._taxonomy import CATEGORIES
+from .thresholds import ThresholdSet
 
 __all__ = ["Migration", "default_mapping", "fit_migration"]
 
@@ -125,6 +126,22 @@ class Migration:
     thresholds: dict[str, float | None]
     report: pd.DataFrame
     diff: pd.DataFrame = field(repr=False)
+
+    def to_threshold_set(self, *, profile: str = "input") -> ThresholdSet:
+        """The migrated thresholds as a :class:`~modkit.ThresholdSet` on the target's scale.
+
+        The set records the target provider, model and scale, so ``save`` writes a
+        threshold file that ``modkit serve --backend <target> --thresholds`` and the
+        standard-library consumer apply. Each category's ``block`` is its threshold
+        (None: never flag); no review band.
+        """
+        return ThresholdSet.from_thresholds(
+            dict(self.thresholds),
+            profile=profile,
+            model=self.model,
+            provider=self.target,
+            scale=self.scale,
+        )
 
     def summary(self) -> str:
         """A few lines: per pair, the threshold and the out-of-fold agreement."""

@@ -31,6 +31,7 @@ __all__ = [
     "detect_provider",
     "native_categories",
     "provider_scale",
+    "result_keys",
 ]
 
 ScaleKind = Literal["score", "probability", "ordinal"]
@@ -449,6 +450,19 @@ def detect_provider(columns: Iterable[str]) -> str | None:
         if n > best_n:
             best, best_n = name, n
     return best
+
+
+def result_keys(provider: str) -> list[str]:
+    """Every score key a provider's results may hold: its categories, and for Azure the
+    ``blocklistsMatch`` column.
+
+    Raises
+    ------
+    InputError
+        For an unknown provider.
+    """
+    keys = native_categories(provider)
+    return [*keys, "blocklistsMatch"] if provider == "azure" else keys
 
 
 def is_known_category(key: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any, cast
 
@@ -14,6 +14,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
+from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import Interval, StrOptions, validate_params
 from ._labels import coerce_labels, coerce_scores, labels_sha256
@@ -47,7 +48,7 @@ def _per_category(
     if spec is None:
         return dict.fromkeys(cats)
     if isinstance(spec, Mapping) and not _is_objective_dict(spec):
-        check_category_keys(spec, what, extra=("*",))
+        check_category_keys(spec, what, extra=("*", *cats))
         default = parse_objective(spec["*"]) if "*" in spec else None
         out = {c: parse_objective(spec[c]) if c in spec else default for c in cats}
         missing = [c for c, o in out.items() if o is None]
@@ -429,14 +430,17 @@ def _model(scores: pd.DataFrame) -> str | None:
     return ",".join(names) or None
 
 
-def _check_columns(scores: pd.DataFrame, labels: pd.DataFrame) -> None:
+def _check_columns(
+    scores: pd.DataFrame, labels: pd.DataFrame, known: Sequence[str] = CATEGORIES
+) -> None:
     """Refuse misspelt category columns; warn about label columns that are ignored."""
-    sdk = [c for c in scores.columns if api_spelling(c) is not None]
-    near = [c for c in labels.columns if c not in CATEGORIES and _near_category(c)]
-    for name, bad in (("scores", sdk), ("labels", near)):
-        if bad:
-            check_category_keys(bad[:1], f"fit_thresholds: {name} column")
-    ignored = [c for c in labels.columns if c not in CATEGORIES]
+    if known is CATEGORIES:
+        sdk = [c for c in scores.columns if api_spelling(c) is not None]
+        near = [c for c in labels.columns if c not in CATEGORIES and _near_category(c)]
+        for name, bad in (("scores", sdk), ("labels", near)):
+            if bad:
+                check_category_keys(bad[:1], f"fit_thresholds: {name} column")
+    ignored = [c for c in labels.columns if c not in known]
     if ignored:
         counts = {c: int(labels[c].notna().sum()) for c in ignored}
         warnings.warn(
@@ -470,6 +474,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "profile": [StrOptions(PROFILES)],
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
+        "provider": [None, str],
     }
 )
 def fit_thresholds(
@@ -488,6 +493,7 @@ def fit_thresholds(
     profile: str = "input",
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
+    provider: str | None = None,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -551,6 +557,14 @@ def fit_thresholds(
         the ``categories`` of the ``result_json`` column, when present.
     ci_level : float, default 0.95
         Level of the bootstrap intervals.
+    provider : str, optional
+        Fit on a provider's own categories and scale (a key of :data:`modkit.PROVIDERS`,
+        e.g. ``"azure"``): label and score columns are then its categories (``Hate``,
+        ``SelfHarm``...), scores lie on its scale, and on an ordinal scale every
+        threshold is one of the levels (the candidates are the observed scores). The
+        set records the provider, model and scale. Default: detected from the score
+        columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
+        scores.
 
     Returns
     -------
@@ -606,7 +620,12 @@ def fit_thresholds(
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):
         raise InputError(f"fit_thresholds: daily_volume must be finite; got {daily_volume!r}")
-    _check_columns(scores, labels)
+    native = provider if provider is not None else detect_provider(scores.columns)
+    if native == "openai":
+        native = None
+    known = CATEGORIES if native is None else tuple(result_keys(native))
+    scale = None if native is None else provider_scale(native, _model(scores))
+    _check_columns(scores, labels, known)
     s_src, l_src = "scores", "labels"
     for name, frame in ((s_src, scores), (l_src, labels)):
         if not frame.index.is_unique:
@@ -617,11 +636,16 @@ def fit_thresholds(
             f"{l_src}: {len(extra)} rows are not in {s_src} "
             f"(first index {extra[0]!r}); labels must share the scores' index"
         )
-    label_cats = [c for c in CATEGORIES if c in labels.columns]
+    label_cats = [c for c in known if c in labels.columns]
     if not label_cats:
         raise InputError(
-            f"{l_src}: no category columns (expected API spellings such as "
-            f"{', '.join(CATEGORIES[:4])}); columns: {list(labels.columns)[:10]}"
+            f"{l_src}: no category columns (expected "
+            + (
+                f"API spellings such as {', '.join(CATEGORIES[:4])}"
+                if native is None
+                else f"{native}'s categories {', '.join(known)}"
+            )
+            + f"); columns: {list(labels.columns)[:10]}"
         )
     absent = [c for c in label_cats if c not in scores.columns]
     if absent:
@@ -630,7 +654,8 @@ def fit_thresholds(
     reviews = _per_category(review, label_cats, "review", required=False)
     lab_matrix = coerce_labels(labels, label_cats, source=l_src)
     lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
-    score_matrix = coerce_scores(scores, label_cats, source=s_src)
+    score_range = {} if scale is None else {"low": scale.low, "high": scale.high}
+    score_matrix = coerce_scores(scores, label_cats, source=s_src, **score_range)
     flags = _endpoint_flags(scores, label_cats, endpoint_flags)
     dropped = {
         c: int(n)
@@ -696,4 +721,6 @@ def fit_thresholds(
         review_per_day=None
         if (daily_volume is None or overall is None)
         else float(overall["review"] * daily_volume),
+        provider=native,
+        scale=scale,
     )

@@ -86,8 +86,13 @@ def coerce_scores(
     *,
     source: str = "scores",
     row_name: RowName | None = None,
+    low: float = 0.0,
+    high: float = 1.0,
 ) -> np.ndarray:
-    """Scores as a float matrix; blank / NaN = not scored. Values must lie in [0, 1].
+    """Scores as a float matrix; blank / NaN = not scored. Values must lie in [low, high].
+
+    ``low`` / ``high`` default to [0, 1]; a provider's native scale widens them (Azure's
+    severities: [0, 7]).
 
     Raises
     ------
@@ -112,11 +117,12 @@ def coerce_scores(
                     f"{source} {row_name(i)} column {c!r}: score {obj.iloc[i]!r} is not a number"
                 )
         with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
+            bad = ~np.isnan(values) & ~((values >= low) & (values <= high))
         if bad.any():
             i = int(np.argmax(bad))
             raise InputError(
-                f"{source} {row_name(i)} column {c!r}: score {float(values[i])!r} is outside [0, 1]"
+                f"{source} {row_name(i)} column {c!r}: score {float(values[i])!r} is outside "
+                f"[{low:g}, {high:g}]"
             )
         out[:, j] = values
     return out

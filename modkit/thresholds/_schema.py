@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
+from .._native import Scale
 
 __all__ = [
     "DECISION_RULE",
@@ -106,6 +107,12 @@ def _message(error: Any) -> tuple[list[Any], str]:
         extra = sorted(set(error.instance) - set(allowed))
         key = extra[0] if extra else "?"
         return [*path, key], f"unknown key (allowed: {', '.join(allowed)})"
+    if "propertyNames" in error.absolute_schema_path:  # a category key of no provider
+        allowed = error.validator_value if v == "enum" else []
+        return [*path, error.instance], (
+            f"unknown key (allowed: {', '.join(allowed)}; a provider's own categories "
+            "need the profile's 'provider')"
+        )
     if v == "required":
         missing = re.findall(r"'([^']*)' is a required property", error.message)
         return path, f"missing key {missing[0]!r}" if missing else error.message
@@ -139,6 +146,7 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
                 continue
             b, r = entry.get("block"), entry.get("review")
             num = (int, float)
+            problems += _scale_problems(prof, pname, cat, entry)
             if isinstance(b, num) and isinstance(r, num) and not isinstance(b, bool) and r > b:
                 problems.append(
                     (
@@ -147,6 +155,28 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
                     )
                 )
     return problems
+
+
+def _scale_problems(
+    prof: Mapping[str, Any], pname: str, cat: str, entry: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """Thresholds of a provider's category must lie on the profile's scale."""
+    scale_doc = prof.get("scale")
+    if not prof.get("provider") or not isinstance(scale_doc, Mapping):
+        return []
+    try:
+        scale = Scale.from_dict(scale_doc)
+    except InputError as exc:
+        return [(json_path(["profiles", pname, "scale"]), str(exc))]
+    out = []
+    for key in ("block", "review"):
+        value = entry.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                scale.check_threshold(value, "threshold")
+            except InputError as exc:
+                out.append((json_path(["profiles", pname, "categories", cat, key]), str(exc)))
+    return out
 
 
 def load_json(path: Path) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._native import Scale, provider_scale, result_keys
 from .._taxonomy import api_spelling, check_category_keys, order_categories
 from .._version import __version__
 from ._labels import coerce_scores
@@ -181,13 +182,15 @@ class Decision:
         }
 
 
-def _check_threshold(value: Any, where: str) -> float | None:
+def _check_threshold(value: Any, where: str, scale: Scale | None = None) -> float | None:
     if value is None:
         return None
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise InputError(f"{where}: threshold must be a number or None, got {value!r}") from None
+    if scale is not None:
+        return scale.check_threshold(v, where)
     if not (0 <= v <= 1):
         raise InputError(f"{where}: threshold {v} is outside [0, 1]")
     return v
@@ -220,6 +223,14 @@ class ThresholdSet:
         unscored, and ``n``.
     review_per_day : float, optional
         ``bands["review"] * daily_volume``: the expected review queue per day.
+    provider : str, optional
+        Whose categories and scale the thresholds are on (a key of
+        :data:`modkit.PROVIDERS`, e.g. ``"azure"``). Then the categories are the
+        provider's own (``Hate``, ``SelfHarm``...) and thresholds and scores lie on its
+        scale. None (or ``"openai"``): the API's category keys, in [0, 1].
+    scale : Scale or dict, optional
+        The scale of the scores (default for a provider: :func:`modkit.provider_scale`
+        of the provider and model). On an ordinal scale every threshold is a level.
 
     Notes
     -----
@@ -240,15 +251,19 @@ class ThresholdSet:
         daily_volume: float | None = None,
         bands: dict[str, Any] | None = None,
         review_per_day: float | None = None,
+        provider: str | None = None,
+        scale: Scale | Mapping[str, Any] | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
-        check_category_keys(categories, "threshold set")
+        self.provider = provider
+        self.scale = _resolve_scale(provider, model, scale)
+        check_category_keys(categories, "threshold set", extra=self._native_keys)
         cats = {}
         for c in order_categories(categories):
             ct = categories[c]
-            block = _check_threshold(ct.block, f"category {c!r} block")
-            review = _check_threshold(ct.review, f"category {c!r} review")
+            block = _check_threshold(ct.block, f"category {c!r} block", self.scale)
+            review = _check_threshold(ct.review, f"category {c!r} review", self.scale)
             if block is not None and review is not None and review > block:
                 raise InputError(
                     f"category {c!r}: review threshold {review} is above block threshold {block}"
@@ -272,12 +287,17 @@ class ThresholdSet:
         *,
         profile: str = "input",
         model: str | None = None,
+        provider: str | None = None,
+        scale: Scale | Mapping[str, Any] | None = None,
     ) -> ThresholdSet:
         """A set from plain numbers: ``{"violence": 0.7, "hate": {"block": 0.8, "review": 0.4}}``.
 
-        A bare number is the ``block`` threshold with no review band.
+        A bare number is the ``block`` threshold with no review band. With ``provider``
+        (and ``scale``), keys are the provider's categories and numbers lie on its scale:
+        ``from_thresholds({"Hate": 4}, provider="azure")``.
         """
-        check_category_keys(thresholds, "thresholds")
+        resolved = _resolve_scale(provider, model, scale)
+        check_category_keys(thresholds, "thresholds", extra=_native_keys(provider))
         cats = {}
         for c, v in thresholds.items():
             if isinstance(v, Mapping):
@@ -290,10 +310,10 @@ class ThresholdSet:
             else:
                 block, review = v, None
             cats[c] = CategoryThreshold(
-                block=_check_threshold(block, f"category {c!r} block"),
-                review=_check_threshold(review, f"category {c!r} review"),
+                block=_check_threshold(block, f"category {c!r} block", resolved),
+                review=_check_threshold(review, f"category {c!r} review", resolved),
             )
-        return cls(cats, profile=profile, model=model)
+        return cls(cats, profile=profile, model=model, provider=provider, scale=resolved)
 
     # ------------------------------------------------------------------ access
     @property
@@ -351,14 +371,16 @@ class ThresholdSet:
                 "decide: category_scores must be a mapping of category key to score, "
                 f"not {type(category_scores).__name__}"
             )
-        check_category_keys(category_scores, "decide")
+        check_category_keys(category_scores, "decide", extra=self._native_keys)
         cats = list(self.categories)
         row = {}
         for c in cats:
             s = category_scores.get(c)
             row[c] = np.nan if s is None else s
         frame = pd.DataFrame([row], columns=cats)
-        scores = coerce_scores(frame, cats, source="decide", row_name=lambda i: "scores")
+        scores = coerce_scores(
+            frame, cats, source="decide", row_name=lambda i: "scores", **self._score_range
+        )
         is_block, is_review, scored = bands(
             scores, as_limits(self.block.values()), as_limits(self.review.values())
         )
@@ -402,7 +424,9 @@ class ThresholdSet:
             raise InputError(f"missing must be 'error' or 'ignore', got {missing!r}")
         if not isinstance(results, pd.DataFrame):
             raise InputError(f"apply: results must be a DataFrame, not {type(results).__name__}")
-        misspelt = [c for c in results.columns if api_spelling(c) is not None]
+        misspelt = [
+            c for c in results.columns if c not in self._native_keys and api_spelling(c) is not None
+        ]
         if misspelt:
             check_category_keys(misspelt[:1], "apply: results column")
         cats = list(self.categories)
@@ -415,7 +439,7 @@ class ThresholdSet:
         present = [c for c in cats if c in results.columns]
         scores = np.full((len(results), len(cats)), np.nan)
         if present:
-            got = coerce_scores(results, present, source="results")
+            got = coerce_scores(results, present, source="results", **self._score_range)
             for j, c in enumerate(present):
                 scores[:, cats.index(c)] = got[:, j]
         is_block, is_review, scored = bands(
@@ -429,6 +453,16 @@ class ThresholdSet:
             col = np.where(is_block[:, j], "block", np.where(is_review[:, j], "review", "allow"))
             out[f"action:{c}"] = np.where(scored[:, j], col, "").astype(object)
         return out
+
+    @property
+    def _native_keys(self) -> tuple[str, ...]:
+        return _native_keys(self.provider)
+
+    @property
+    def _score_range(self) -> dict[str, float]:
+        if self.scale is None:
+            return {}
+        return {"low": self.scale.low, "high": self.scale.high}
 
     # ------------------------------------------------------------------ reports
     def summary(self) -> pd.DataFrame:
@@ -449,8 +483,11 @@ class ThresholdSet:
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
         """The profile's JSON object (as it appears under ``profiles.<profile>``)."""
-        return {
-            "model": self.model,
+        out: dict[str, Any] = {"model": self.model}
+        if self.provider is not None:  # a provider's own categories and scale
+            out["provider"] = self.provider
+            out["scale"] = None if self.scale is None else self.scale.to_dict()
+        return out | {
             "labels_sha256": self.labels_sha256,
             "created": self.created,
             "n_rows": self.n_rows,
@@ -467,6 +504,8 @@ class ThresholdSet:
         return cls(
             cats,
             profile=profile,
+            provider=data.get("provider"),
+            scale=data.get("scale"),
             **{
                 k: data.get(k)
                 for k in (
@@ -667,3 +706,25 @@ def load_thresholds(path: str | os.PathLike[str], profile: str = "input") -> Thr
     'review'
     """
     return ThresholdFile.load(path)[profile]
+
+
+def _native_keys(provider: str | None) -> tuple[str, ...]:
+    """The keys a provider's results may hold besides the API's (none for OpenAI's)."""
+    if provider is None or provider == "openai":
+        return ()
+    return tuple(result_keys(provider))
+
+
+def _resolve_scale(
+    provider: str | None, model: str | None, scale: Scale | Mapping[str, Any] | None
+) -> Scale | None:
+    """The set's scale: given, or the provider's (None for the API's [0, 1] scores)."""
+    if isinstance(scale, Scale):
+        return scale
+    if isinstance(scale, Mapping):
+        return Scale.from_dict(scale)
+    if scale is not None:
+        raise InputError(f"scale must be a Scale or a mapping, not {type(scale).__name__}")
+    if provider is None or provider == "openai":
+        return None
+    return provider_scale(provider, model)
