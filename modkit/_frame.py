@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
+from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._taxonomy import CATEGORIES, looks_like_category, order_categories
 
@@ -148,7 +149,8 @@ def assemble(
     extra = [
         c
         for c in order_categories(present)
-        if c not in _CAT_INDEX and looks_like_category(c)  # new categories get a column
+        # new categories get a column, and so do other providers' own (``Hate``, ``S10``)
+        if c not in _CAT_INDEX and (looks_like_category(c) or is_known_category(c))
     ]
     universe = [*CATEGORIES, *extra]
     col = {c: j for j, c in enumerate(universe)}

@@ -29,6 +29,7 @@ __all__ = [
     "Scale",
     "crosswalk",
     "detect_provider",
+    "is_known_category",
     "native_categories",
     "provider_scale",
     "result_keys",
@@ -466,5 +467,6 @@ def result_keys(provider: str) -> list[str]:
 
 
 def is_known_category(key: str) -> bool:
-    """True for an API key or any provider's native category name."""
-    return any(key in tax.categories for tax in PROVIDERS.values())
+    """True for an API key, any provider's native category name, or another score key a
+    provider's results hold (Azure's ``blocklistsMatch``)."""
+    return key == "blocklistsMatch" or any(key in tax.categories for tax in PROVIDERS.values())

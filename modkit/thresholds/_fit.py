@@ -654,8 +654,8 @@ def fit_thresholds(
     reviews = _per_category(review, label_cats, "review", required=False)
     lab_matrix = coerce_labels(labels, label_cats, source=l_src)
     lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
-    score_range = {} if scale is None else {"low": scale.low, "high": scale.high}
-    score_matrix = coerce_scores(scores, label_cats, source=s_src, **score_range)
+    low, high = (0.0, 1.0) if scale is None else (scale.low, scale.high)
+    score_matrix = coerce_scores(scores, label_cats, source=s_src, low=low, high=high)
     flags = _endpoint_flags(scores, label_cats, endpoint_flags)
     dropped = {
         c: int(n)

@@ -378,8 +378,9 @@ class ThresholdSet:
             s = category_scores.get(c)
             row[c] = np.nan if s is None else s
         frame = pd.DataFrame([row], columns=cats)
+        low, high = self._score_range
         scores = coerce_scores(
-            frame, cats, source="decide", row_name=lambda i: "scores", **self._score_range
+            frame, cats, source="decide", row_name=lambda i: "scores", low=low, high=high
         )
         is_block, is_review, scored = bands(
             scores, as_limits(self.block.values()), as_limits(self.review.values())
@@ -439,7 +440,8 @@ class ThresholdSet:
         present = [c for c in cats if c in results.columns]
         scores = np.full((len(results), len(cats)), np.nan)
         if present:
-            got = coerce_scores(results, present, source="results", **self._score_range)
+            low, high = self._score_range
+            got = coerce_scores(results, present, source="results", low=low, high=high)
             for j, c in enumerate(present):
                 scores[:, cats.index(c)] = got[:, j]
         is_block, is_review, scored = bands(
@@ -459,10 +461,9 @@ class ThresholdSet:
         return _native_keys(self.provider)
 
     @property
-    def _score_range(self) -> dict[str, float]:
-        if self.scale is None:
-            return {}
-        return {"low": self.scale.low, "high": self.scale.high}
+    def _score_range(self) -> tuple[float, float]:
+        """The range scores must lie in: the scale's, or [0, 1]."""
+        return (0.0, 1.0) if self.scale is None else (self.scale.low, self.scale.high)
 
     # ------------------------------------------------------------------ reports
     def summary(self) -> pd.DataFrame:
