@@ -7,8 +7,6 @@ import math
 import pickle
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from modkit import (
     AuthenticationError,
@@ -20,7 +18,6 @@ from modkit import (
     QuotaExceededError,
     TransientBackendError,
 )
-from modkit.backends._http import parse_duration, rate_limit_headers, retry_after_seconds
 from modkit.testing import Fault, FaultServer
 
 
@@ -178,47 +175,3 @@ def test_cache_namespace_names_the_endpoint():
     b = OpenAIBackend(base_url="http://127.0.0.1:2/v1", api_key="k")
     assert a.cache_namespace == "openai:http://127.0.0.1:1/v1"
     assert a.cache_namespace != b.cache_namespace
-
-
-@pytest.mark.parametrize(
-    "value,seconds",
-    [
-        ("1s", 1.0),
-        ("250ms", 0.25),
-        ("6m0s", 360.0),
-        ("1h2m3s", 3723.0),
-        ("0.5", 0.5),
-        ("2.5s", 2.5),
-        ("", None),
-        ("soon", None),
-        ("1x", None),
-        ("s1", None),
-    ],
-)
-def test_parse_duration(value, seconds):
-    assert parse_duration(value) == seconds
-
-
-@given(h=st.integers(0, 5), m=st.integers(0, 59), s=st.integers(0, 59), ms=st.integers(0, 999))
-def test_property_parse_duration_sums_its_parts(h, m, s, ms):
-    text = "".join(f"{n}{u}" for n, u in ((h, "h"), (m, "m"), (s, "s"), (ms, "ms")) if n)
-    if not text:
-        return
-    assert parse_duration(text) == pytest.approx(h * 3600 + m * 60 + s + ms / 1000)
-
-
-def test_retry_after_and_rate_limit_header_parsing():
-    assert retry_after_seconds({"retry-after": "3"}) == 3
-    assert retry_after_seconds({"retry-after-ms": "40", "retry-after": "3"}) == 0.04
-    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
-    assert retry_after_seconds({"retry-after": "-1"}) is None
-    assert retry_after_seconds({"retry-after": "100000"}) is None
-    assert rate_limit_headers({}) is None
-    assert rate_limit_headers(
-        {
-            "x-ratelimit-limit-requests": "500",
-            "x-ratelimit-remaining-requests": "499",
-            "x-ratelimit-reset-requests": "120ms",
-            "x-ratelimit-remaining-tokens": "x",
-        }
-    ) == {"limit_requests": 500, "remaining_requests": 499, "reset_requests": 0.12}

@@ -29,7 +29,6 @@ from modkit import (
     TransientBackendError,
     moderate,
 )
-from modkit._pacing import Throttle
 from modkit.backends import BatchOutcome
 
 
@@ -362,16 +361,6 @@ def test_low_remaining_requests_pace_the_run_at_the_refill_rate():
     )
     gaps = np.diff(sorted(backend.starts))[1:]  # the first answer sets the pace
     assert (gaps >= 0.1 * 0.9).all()
-
-
-def test_throttle_rate_limit_halves_concurrency_once_per_episode():
-    async def scenario():
-        t = Throttle(8)
-        t.on_rate_limited(0.01, 1)
-        t.on_rate_limited(0.01, 1)  # the same episode
-        return t.limit
-
-    assert asyncio.run(scenario()) == 4
 
 
 def test_rate_limited_retries_with_retry_after_are_flow_control_not_failure():
