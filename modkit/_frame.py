@@ -303,6 +303,9 @@ def _flag_values(col: pd.Series, name: str, strict: bool) -> np.ndarray:
 def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 
+    The API's keys first, then any other provider's own categories (see
+    :func:`modkit.crosswalk`) in column order.
+
     Examples
     --------
     >>> import pandas as pd
@@ -314,7 +317,9 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     ['violence', 'self-harm/intent']
     """
     known = set(CATEGORIES)
-    return [c for c in results.columns if c in known]
+    api = [c for c in results.columns if c in known]
+    # other providers' own categories (Azure's Hate, Perspective's TOXICITY) after them
+    return api + [c for c in results.columns if c not in known and is_known_category(c)]
 
 
 def scored_mask(results: pd.DataFrame) -> np.ndarray:

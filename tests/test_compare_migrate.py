@@ -185,6 +185,12 @@ def test_perspective_to_azure_migration_end_to_end(tmp_path):
             old = modkit.moderate(prompts, backend=pb, cache=None, progress=False)
         with AzureContentSafetyBackend(af.url, api_key="a") as ab:
             new = modkit.moderate(prompts, backend=ab, cache=None, progress=False)
+    assert modkit.category_columns(new) == ["Hate", "SelfHarm", "Sexual", "Violence"]
+    assert "IDENTITY_ATTACK" in modkit.category_columns(old)
+    by_group = modkit.crosstab(new, "group", stat="mean")  # analysis works on native columns
+    assert by_group.loc["Jews", "Hate"] == pytest.approx(
+        new.loc[new.group == "Jews", "Hate"].mean()
+    )
     m = fit_migration(old, new, source_thresholds={"IDENTITY_ATTACK": 0.5, "THREAT": 0.5})
     assert m.source == "perspective" and m.target == "azure"
     assert set(m.thresholds) == {"Hate", "Violence"}

@@ -4,6 +4,15 @@ A guard model answers with a verdict, not a score. Its score is the probability 
 verdict token, which an OpenAI-compatible chat endpoint (vLLM, TGI, Ollama, llama.cpp
 server) returns with ``logprobs=true, top_logprobs=k``. How each family's score is
 computed is in :class:`GuardBackend`'s notes.
+
+Sources (model cards): Llama Guard 3, https://huggingface.co/meta-llama/Llama-Guard-3-8B
+and https://www.llama.com/docs/model-cards-and-prompt-formats/llama-guard-3/ (S1-S14,
+"safe" / "unsafe" then the violated codes); Llama Guard 4,
+https://huggingface.co/meta-llama/Llama-Guard-4-12B; ShieldGemma,
+https://huggingface.co/google/shieldgemma-2b (harm types, policy texts, P(Yes) as the
+softmax of the Yes/No logits); Granite Guardian,
+https://huggingface.co/ibm-granite/granite-guardian-3.1-2b (``guardian_config`` risk
+names, probability of risk from the top-20 logprobs of Yes/No).
 """
 
 from __future__ import annotations
