@@ -1,6 +1,7 @@
 """Do the threshold file's promises hold? Coverage of fit_thresholds against closed-form truth.
 
-Run (full size, about 25 minutes on 2 cores)::
+Run (full size: 37 minutes of wall time on this project's 2-core machine under a load
+average of 15-19, with ``nice``)::
 
     nice .venv/bin/python benchmarks/bench_coverage.py --reps 300 --interval-reps 100 --jobs 2
 
@@ -275,8 +276,9 @@ def main() -> None:
         progress=progress,
     )
     print(
-        f"confidence {CONFIDENCE}, method {args.method}, {args.reps} reps per cell, "
-        f"{args.resamples} refit-bootstrap resamples; {time.time() - t0:.0f} s wall"
+        f"confidence {CONFIDENCE}, method {args.method}, {args.reps} reps per cell "
+        f"({args.interval_reps} with intervals, {args.resamples} refit-bootstrap resamples); "
+        f"{time.time() - t0:.0f} s wall"
     )
     print(markdown(table))
     print(
