@@ -252,8 +252,10 @@ def crosstab(
     frame = check_frame(results)
     by_cols = check_columns(frame, by)
     stats = _check_stats(stat)
-    if isinstance(thresholds, Mapping):
-        check_category_keys(thresholds, "crosstab: thresholds")
+    if isinstance(thresholds, Mapping):  # a key that is no column must be an API key
+        check_category_keys(
+            [k for k in thresholds if k not in frame.columns], "crosstab: thresholds"
+        )
     cats = resolve_categories(frame, categories, thresholds)
     scored, n_excluded = scored_rows(frame)
     try:

@@ -394,6 +394,10 @@ def test_decide_and_apply_refuse_unknown_keys_and_bad_scores():
         modkit.crosstab(
             frame.assign(g=["a", "b"]), "g", "flag_rate", thresholds={"self_harm_intent": 0.5}
         )
+    # Another provider's own category (a column of the frame) is not an API key, and fine.
+    other = pd.DataFrame({"TOXICITY": [0.9, 0.1], "g": ["a", "b"]})
+    rates = modkit.crosstab(other, "g", "flag_rate", thresholds={"TOXICITY": 0.5})
+    assert rates.loc["a", "TOXICITY"] == 1.0 and rates.loc["b", "TOXICITY"] == 0.0
 
 
 def test_npv_promise_is_checked_by_the_gate_from_the_registry():
