@@ -219,10 +219,12 @@ def test_modkit_lab_runs_the_quickstart_through_the_jupyter_server(tmp_path):
     finally:
         if kernel is not None:
             kernel.close()
-        proc.terminate()
+        proc.terminate()  # `modkit lab` has become JupyterLab: the server itself stops
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
         proc.stderr.close()
+    with pytest.raises(httpx.TransportError):  # nothing is left listening
+        httpx.get(f"{base}/api/status", timeout=5)

@@ -73,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             "JupyterLab is not installed: pip install 'modkit[notebook]' (or run 'make lab')"
         )
-    try:
+    sys.stderr.flush()
+    if os.name == "posix":
+        # become JupyterLab: signals (Ctrl-C, a supervisor's SIGTERM) reach it directly and
+        # no server is left behind when this process is stopped
+        os.execve(sys.executable, cmd, env)
+    try:  # pragma: no cover - Windows has no exec that keeps the process
         return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:  # JupyterLab has shut down on the same Ctrl-C
+    except KeyboardInterrupt:  # pragma: no cover - JupyterLab shut down on the same Ctrl-C
         return 130
