@@ -342,3 +342,16 @@ def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
     with pytest.raises(InputError, match="unknown export format"):
         export_thresholds(_file(SPEC), "toml")
     assert modkit.thresholds.EXPORT_FORMATS == ("env", "yaml", "litellm", "rego", "json-flat")
+
+
+def test_litellm_with_both_profiles_points_each_guardrail_at_its_server():
+    tf = _file(SPEC, profiles=("input", "output"))
+    doc = yaml.safe_load(
+        export_thresholds(
+            tf, "litellm", litellm_api_base="http://a/v1", litellm_output_api_base="http://b/v1"
+        )
+    )
+    got = {g["litellm_params"]["mode"]: g["litellm_params"]["api_base"] for g in doc["guardrails"]}
+    assert got == {"pre_call": "http://a/v1", "post_call": "http://b/v1"}
+    only_out = yaml.safe_load(export_thresholds(tf, "litellm", profile="output"))
+    assert only_out["guardrails"][0]["litellm_params"]["api_base"] == "http://127.0.0.1:8000/v1"

@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="litellm: where 'modkit serve --thresholds FILE' answers",
     )
     p.add_argument(
+        "--litellm-output-api-base",
+        default="http://127.0.0.1:8001/v1",
+        help="litellm: where the output profile is served, when both are exported",
+    )
+    p.add_argument(
         "--litellm-api-key-env",
         default="MODKIT_SERVE_API_KEY",
         metavar="NAME",
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         env_prefix=args.env_prefix,
         rego_package=args.rego_package,
         litellm_api_base=args.litellm_api_base,
+        litellm_output_api_base=args.litellm_output_api_base,
         litellm_api_key_env=args.litellm_api_key_env,
     )
     if args.output is None:

@@ -99,7 +99,13 @@ def _export_yaml(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
 
 
 def _export_litellm(
-    tf: ThresholdFile, profile: str | None, prefix: str, *, api_base: str, api_key_env: str
+    tf: ThresholdFile,
+    profile: str | None,
+    prefix: str,
+    *,
+    api_base: str,
+    output_api_base: str,
+    api_key_env: str,
 ) -> str:
     profiles = _profiles(tf, profile)
     modes = {"input": "pre_call", "output": "post_call"}
@@ -111,8 +117,10 @@ def _export_litellm(
                 "litellm_params": {
                     "guardrail": "openai_moderation",
                     "mode": modes[name],
-                    "api_base": api_base.rstrip("/") + f"/{name}/v1"
-                    if len(profiles) > 1
+                    # one `modkit serve --profile P` per profile; a lone output profile
+                    # is served at api_base
+                    "api_base": output_api_base
+                    if name == "output" and len(profiles) > 1
                     else api_base,
                     "api_key": f"os.environ/{api_key_env}",
                     "default_on": True,
@@ -234,6 +242,7 @@ def export_thresholds(
     env_prefix: str = "MODKIT_",
     rego_package: str = "modkit.thresholds",
     litellm_api_base: str = "http://127.0.0.1:8000/v1",
+    litellm_output_api_base: str = "http://127.0.0.1:8001/v1",
     litellm_api_key_env: str = "MODKIT_SERVE_API_KEY",
 ) -> str:
     """Write a threshold file's thresholds in a form a consuming service reads.
@@ -250,8 +259,8 @@ def export_thresholds(
       ``openai_moderation`` guardrail (``pre_call`` for ``input``, ``post_call`` for
       ``output``) pointed at ``modkit serve --thresholds FILE``, whose ``flagged`` is set by
       the block thresholds (LiteLLM blocks on ``flagged``; it has no review band). The
-      thresholds are listed in comments. With both profiles, each gets
-      ``<api_base>/<profile>/v1``: serve one profile per base URL.
+      thresholds are listed in comments. With both profiles the output guardrail points
+      at ``litellm_output_api_base``: run one ``modkit serve --profile P`` per profile.
     * ``rego``: an OPA policy (Rego v1) with the thresholds as data; query
       ``data.<package>.decision`` with ``{"category_scores": {...}, "profile": "input"}``.
     * ``json-flat``: one JSON object with keys ``<profile>.<category>.<review|block>``.
@@ -266,6 +275,11 @@ def export_thresholds(
     env_prefix : str, default "MODKIT_"
     rego_package : str, default "modkit.thresholds"
     litellm_api_base : str, default "http://127.0.0.1:8000/v1"
+        Where ``modkit serve --thresholds FILE --profile input`` answers (or the file's
+        only profile).
+    litellm_output_api_base : str, default "http://127.0.0.1:8001/v1"
+        Where ``modkit serve --thresholds FILE --profile output`` answers, when the
+        export holds both profiles.
         Where ``modkit serve --thresholds`` answers.
     litellm_api_key_env : str, default "MODKIT_SERVE_API_KEY"
         The variable LiteLLM reads the server's key from (the key itself is never written).
@@ -302,6 +316,7 @@ def export_thresholds(
             profile,
             env_prefix,
             api_base=litellm_api_base,
+            output_api_base=litellm_output_api_base,
             api_key_env=litellm_api_key_env,
         )
     return _WRITERS[fmt](thresholds, profile, env_prefix)
