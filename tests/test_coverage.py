@@ -49,3 +49,11 @@ def test_fast_subset_meets_the_coverage_goal(bench):
     assert (steep["certified"] > 0.5).all()  # the guarantee is not bought by never flagging
     assert (steep["sel_cov"] >= 0.9 - 3 * np.sqrt(0.09 / steep["sel_n"])).all(), table
     assert set(bench.markdown(table).splitlines()[0].split(" | ")) >= {"coverage", "sel_cov"}
+
+
+def test_holm_keeps_the_promise_on_the_plateau(bench):
+    reps = 60
+    cell = bench.Cell("plateau", 2000, 0.1, "precision>=0.8")
+    row = bench.run_cell((cell, reps, 1, "holm", 0, 0))
+    assert row["coverage"] >= 0.9 - 2 * math.sqrt(0.9 * 0.1 / reps)
+    assert np.isnan(row["sel_cov"]) and row["sel_n"] == 0  # no intervals requested
