@@ -94,6 +94,15 @@ def score_counts(
     ------
     InputError
         If a label is not 0, 1 or missing, or a named category lacks a column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.ray import score_counts
+    >>> shard = pd.DataFrame({"violence": [0.9, 0.2, 0.9], "label_violence": [1, 0, None]})
+    >>> counts = score_counts(shard)["violence"]
+    >>> counts.n_pos, counts.n_neg, counts.scores.tolist()
+    (1, 1, [0.9, 0.2])
     """
     cats = (
         [c for c in CATEGORIES if c in frame.columns and label_prefix + c in frame.columns]
@@ -135,6 +144,18 @@ def merge_counts(parts: Iterable[Mapping[str, ScoreCounts]]) -> dict[str, ScoreC
     -------
     dict of str to ScoreCounts
         Categories in canonical order; equal to :func:`score_counts` of all rows at once.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.ray import merge_counts, score_counts
+    >>> rows = pd.DataFrame({"violence": [0.9, 0.2, 0.9, 0.4], "label_violence": [1, 0, 1, 0]})
+    >>> merged = merge_counts([score_counts(rows.iloc[:2]), score_counts(rows.iloc[2:])])
+    >>> whole = score_counts(rows)
+    >>> merged["violence"].scores.tolist() == whole["violence"].scores.tolist()
+    True
+    >>> merged["violence"].pos.tolist(), merged["violence"].neg.tolist()
+    ([2, 0, 0], [0, 1, 1])
     """
     grouped: dict[str, list[ScoreCounts]] = {}
     for part in parts:
@@ -198,6 +219,25 @@ def fit_from_counts(
     ------
     InputError
         For an unknown category key, a bad objective, or no objective for a category.
+
+    Examples
+    --------
+    Counts from two shards give the threshold that fitting all rows at once gives:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import modkit
+    >>> from modkit.ray import fit_from_counts, merge_counts, score_counts
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(400) < 0.3
+    >>> s = np.clip(np.where(y, rng.normal(0.7, 0.15, 400), rng.normal(0.3, 0.15, 400)), 0, 1)
+    >>> rows = pd.DataFrame({"violence": s, "label_violence": y.astype(int)})
+    >>> counts = merge_counts([score_counts(rows.iloc[:200]), score_counts(rows.iloc[200:])])
+    >>> ts = fit_from_counts(counts, "precision>=0.9")
+    >>> labels = rows[["label_violence"]].set_axis(["violence"], axis=1)
+    >>> direct = modkit.fit_thresholds(rows[["violence"]], labels, "precision>=0.9", bootstrap=0)
+    >>> ts["violence"].block == direct["violence"].block
+    True
     """
     if confidence is not None and not 0 < confidence < 1:
         raise InputError(f"confidence must be in (0, 1), got {confidence!r}")

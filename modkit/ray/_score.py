@@ -202,6 +202,16 @@ def score_dataset(
     InputError
         For a backend object (not picklable with its key: pass a name or a factory)
         or out-of-range numbers.
+
+    Examples
+    --------
+    Needs a Ray cluster (``tests/test_ray.py`` runs this on a local one):
+
+    >>> import ray  # doctest: +SKIP
+    >>> from modkit.ray import score_dataset
+    >>> ds = ray.data.from_items([{"text": "hello"}, {"text": "I will hurt you"}])  # doctest: +SKIP
+    >>> scored = score_dataset(ds, "local", num_workers=2)  # doctest: +SKIP
+    >>> scored.to_pandas()[["text", "violence"]]  # doctest: +SKIP
     """
     import ray
     import ray.data
@@ -298,6 +308,15 @@ def fit_thresholds_dataset(
     -------
     ThresholdSet
         See :func:`modkit.ray.fit_from_counts` for what it holds.
+
+    Examples
+    --------
+    Needs a Ray cluster (``tests/test_ray.py`` runs this on a local one); ``labelled`` holds
+    score columns and ``label_<key>`` columns:
+
+    >>> from modkit.ray import fit_thresholds_dataset
+    >>> ts = fit_thresholds_dataset(labelled, "precision>=0.9")  # doctest: +SKIP
+    >>> ts["violence"].block  # doctest: +SKIP
     """
     table = ds.map_batches(
         _count_block, fn_kwargs={"label_prefix": label_prefix}, batch_format="pandas"
