@@ -327,8 +327,8 @@ class BatchRun:
             try:
                 parts = check_parts(value, where=f"row {i}: input")
             except InputError as exc:
-                keys[i] = f"invalid-input:{i}"
-                self.outcomes[keys[i]] = ItemError(str(exc), "invalid_input")
+                keys[i] = bad = f"invalid-input:{i}"
+                self.outcomes[bad] = ItemError(str(exc), "invalid_input")
                 continue
             canonical = json.loads(json.dumps(parts, sort_keys=True))
             keys[i] = key = cache_key(ns, model, canonical)

@@ -84,6 +84,23 @@ def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYT
     InputError
         Naming the path for a missing, too large or unsupported file, or the value for
         a malformed data URL.
+
+    Examples
+    --------
+    >>> import base64
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> modkit.image_part("https://example.org/cat.png")
+    {'type': 'image_url', 'image_url': {'url': 'https://example.org/cat.png'}}
+    >>> png = base64.b64decode(
+    ...     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8"
+    ...     "AAAAASUVORK5CYII="
+    ... )
+    >>> path = Path(tempfile.mkdtemp()) / "pixel.png"
+    >>> _ = path.write_bytes(png)
+    >>> modkit.image_part(path)["image_url"]["url"][:22]
+    'data:image/png;base64,'
     """
     text = os.fspath(source)
     if text.startswith(("https://", "http://")):
@@ -119,6 +136,17 @@ def multimodal_input(
     InputError
         If there is neither text nor image, or an image source is bad (see
         :func:`image_part`).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> [part["type"] for part in parts], parts[0]["text"]
+    (['text', 'image_url'], 'a caption')
+    >>> modkit.multimodal_input()
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: a multimodal input needs a text or at least one image
     """
     parts = [] if text is None else [text_part(text)]
     parts += [image_part(s) for s in images]
@@ -134,6 +162,22 @@ def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
     ------
     InputError
         If the folder does not exist or holds no image file.
+
+    Examples
+    --------
+    >>> import base64
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> png = base64.b64decode(
+    ...     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8"
+    ...     "AAAAASUVORK5CYII="
+    ... )
+    >>> _ = (folder / "b.png").write_bytes(png)
+    >>> _ = (folder / "notes.txt").write_text("not an image", encoding="utf-8")
+    >>> [url[:22] for url in modkit.images_in_folder(folder)]
+    ['data:image/png;base64,']
     """
     root = Path(folder)
     if not root.is_dir():

@@ -264,6 +264,15 @@ def fake_multimodal_result(
     says ``"text"`` when the input has a text part and ``"image"`` for an image part and
     a category in :data:`modkit.IMAGE_CATEGORIES`; a category applied to neither scores
     0 with ``[]``, as the endpoint does for an image-only input and a text-only category.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import fake_multimodal_result
+    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> applied = fake_multimodal_result(parts)["category_applied_input_types"]
+    >>> applied["violence"], applied["harassment"]
+    (['text', 'image'], ['text'])
     """
     key = json.dumps(list(parts), sort_keys=True, separators=(",", ":"))
     kinds = input_types(parts)
