@@ -182,6 +182,41 @@ class Cache:
                     found[key] = _decode(blob)
         return found
 
+    def other_models(self, texts: Iterable[str], *, namespace: str, model: str) -> dict[str, int]:
+        """How many of ``texts`` are cached under another model of ``namespace``.
+
+        For a run keyed by a snapshot: results scored by an older snapshot of the same
+        alias are kept, never served, and counted here.
+
+        Returns
+        -------
+        dict of str to int
+            Per other model, the number of ``texts`` it has a result for.
+        """
+        texts = list(texts)
+        with self._lock:
+            models = [
+                m
+                for (m,) in self._conn.execute(
+                    "SELECT DISTINCT model FROM results WHERE namespace = ?", (namespace,)
+                )
+                if m != model
+            ]
+        out: dict[str, int] = {}
+        for other in models:
+            keys = [cache_key(namespace, other, t) for t in texts]
+            n = 0
+            with self._lock:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    n += self._conn.execute(
+                        f"SELECT COUNT(*) FROM results WHERE key IN ({marks})", chunk
+                    ).fetchone()[0]
+            if n:
+                out[other] = n
+        return out
+
     def put_many(
         self,
         items: Mapping[str, tuple[ModerationResult, str]],

@@ -26,7 +26,7 @@ from ._frame import RESULT_COLUMNS, assemble, input_frame
 from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._validation import Hidden, Interval, Options, StrOptions, validate_params
-from .backends import Backend
+from .backends import Backend, is_alias, resolve_snapshot
 from .backends._base import run_sync
 
 __all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
@@ -271,6 +271,7 @@ async def _amoderate(
             cache_obj.close()
     result = _frame_of(run, frame, "not scored", result_json)
     _report_notes(run, result)
+    _report_snapshots(run, result)
     if errors == "raise":
         failed = result["error"].astype(bool)
         if failed.any():
@@ -281,6 +282,22 @@ async def _amoderate(
             raised.partial = result
             raise raised
     return result
+
+
+def _report_snapshots(run: Any, result: pd.DataFrame) -> None:
+    """Say how many texts had results from another snapshot (kept, not served)."""
+    others = getattr(run, "other_snapshots", None)
+    if not others:
+        return
+    result.attrs["other_snapshots"] = dict(others)
+    shown = ", ".join(f"{n} from {m!r}" for m, n in others.items())
+    logger.warning(
+        "%s now answers with %r: %d cached results from other snapshots (%s) were scored again",
+        run.backend.model,
+        run.key_model,
+        sum(others.values()),
+        shown,
+    )
 
 
 def _report_notes(run: Any, result: pd.DataFrame) -> None:
@@ -369,6 +386,11 @@ class _Run:
         self.outcomes: dict[str, ModerationResult | ItemError] = {}
         self.counts = {"cached": 0, "sent": 0, "failed": 0}
         self.stop: BaseException | None = None
+        self.resolves = bool(getattr(backend, "resolves_aliases", False))
+        self.key_model = backend.model  # the snapshot that answers today, once known
+        self.other_snapshots: dict[str, int] = {}  # cached under another snapshot: rescored
+        self.fresh_models: set[str] = set()  # snapshots this run's responses named
+        self.cached_objects: dict[str, ModerationResult] = {}
         self.reached = False  # has the endpoint answered anything in this run?
         self.unreachable = 0  # connections refused before it ever answered
         self.bar: Any = None
@@ -387,27 +409,15 @@ class _Run:
         if self.cache is not None:
             self.rows, others = self.cache.get_rows(unique, raw=self.keep_json)
             self.outcomes.update(others)
+            self.cached_objects = dict(others)
             done.update(self.rows.keys)
             self.counts["cached"] = len(self.rows) + len(others)
         todo = [(k, t) for k, t in unique.items() if k not in self.outcomes and k not in done]
-        queue: deque[_Batch] = deque(
-            _Batch(
-                [k for k, _ in todo[i : i + self.batch_size]],
-                [t for _, t in todo[i : i + self.batch_size]],
-            )
-            for i in range(0, len(todo), self.batch_size)
-        )
         self._open_bar(len(unique))
         try:
-            if queue:
-                throttle = Throttle(self.concurrency)
-                workers = [
-                    asyncio.create_task(self._worker(queue, throttle))
-                    for _ in range(min(self.concurrency, len(queue)))
-                ]
-                await asyncio.gather(*workers, return_exceptions=True)
-                if self.stop is not None:
-                    raise self.stop
+            await self._drain(todo)
+            if self.resolves and is_alias(model) and self.counts["cached"]:
+                await self._rescore_other_snapshots(unique)
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -513,6 +523,75 @@ class _Run:
             self._record(batch, outcome.results)
             return
 
+    def _store(self, good: dict[str, tuple[ModerationResult, str]], raws: dict[str, str]) -> None:
+        assert self.cache is not None
+        self.cache.put_many(
+            good, namespace=self.backend.cache_namespace, model=self.backend.model, raws=raws
+        )
+
+    async def _rescore_other_snapshots(self, unique: dict[str, str]) -> None:
+        """Cached results of an alias scored by a snapshot other than today's are scored
+        again (and replaced in the cache); how many, per snapshot, is reported.
+
+        Today's snapshot is the one this run's responses named; a run served wholly from
+        the cache asks with one small request (:func:`~modkit.backends.resolve_snapshot`).
+        """
+        fresh = {m for m in self.fresh_models if m}
+        if len(fresh) > 1:  # the alias moved during the run: today's is unclear
+            current = None
+        elif fresh:
+            current = next(iter(fresh))
+        else:
+            current = await resolve_snapshot(self.backend)
+        if current is None:
+            logger.warning(
+                "%r: cannot tell which snapshot answers now; cached results used as they are",
+                self.backend.model,
+            )
+            return
+        cached_models = dict(zip(self.rows.keys, self.rows.model, strict=True))
+        cached_models.update({k: r.model for k, r in self.cached_objects.items() if r.model})
+        stale = [k for k in unique if (m := cached_models.get(k)) and m != current]  # in order
+        if not stale:
+            return
+        self.other_snapshots = dict(Counter(cached_models[k] for k in stale))
+        self.key_model = current
+        gone = set(stale)
+        keep = [i for i, k in enumerate(self.rows.keys) if k not in gone]
+        rows = self.rows
+        self.rows = ResultRows(
+            keys=[rows.keys[i] for i in keep],
+            scores=rows.scores[keep],
+            flags=rows.flags[keep],
+            flagged=rows.flagged[keep],
+            model=[rows.model[i] for i in keep],
+            id=[rows.id[i] for i in keep],
+            raw=None if rows.raw is None else [rows.raw[i] for i in keep],
+        )
+        for k in gone:
+            self.outcomes.pop(k, None)
+        self.counts["cached"] -= len(stale)
+        await self._drain([(k, unique[k]) for k in stale])
+
+    async def _drain(self, todo: list[tuple[str, str]]) -> None:
+        """Score (key, text) pairs in batches with the run's workers; raise what stopped it."""
+        queue: deque[_Batch] = deque(
+            _Batch([k for k, _ in part], [t for _, t in part])
+            for part in (
+                todo[i : i + self.batch_size] for i in range(0, len(todo), self.batch_size)
+            )
+        )
+        if not queue:
+            return
+        throttle = Throttle(self.concurrency)
+        workers = [
+            asyncio.create_task(self._worker(queue, throttle))
+            for _ in range(min(self.concurrency, len(queue)))
+        ]
+        await asyncio.gather(*workers, return_exceptions=True)
+        if self.stop is not None:
+            raise self.stop
+
     def _record(self, batch: _Batch, results: Sequence[ModerationResult | ItemError]) -> None:
         good: dict[str, tuple[ModerationResult, str]] = {}
         failed = 0
@@ -520,6 +599,7 @@ class _Run:
             self.outcomes[key] = res
             if isinstance(res, ModerationResult):
                 good[key] = (res, text)
+                self.fresh_models.add(res.model)
             else:
                 failed += 1
         if good and (self.keep_json or self.cache is not None):
@@ -527,10 +607,5 @@ class _Run:
             if self.keep_json:
                 self.raws.update(raws)
             if self.cache is not None:
-                self.cache.put_many(
-                    good,
-                    namespace=self.backend.cache_namespace,
-                    model=self.backend.model,
-                    raws=raws,
-                )
+                self._store(good, raws)
         self._tick(len(good), failed)

@@ -24,6 +24,7 @@ import modkit
 from modkit import BatchAPI, Cache, InputError, ItemErrorsRaised, OpenAIBackend, read_table
 from modkit._batch import parse_output_line, request_line, split_requests
 from modkit._cache import cache_key
+from modkit.backends import PROBE_TEXT
 from modkit.cli import main
 from modkit.testing import BatchScript, FaultServer, fake_result
 
@@ -87,7 +88,8 @@ def test_scores_through_batches_split_under_the_request_limit(srv, tmp_path):
     pd.testing.assert_frame_equal(again, df)
     sync = modkit.moderate(texts[:7], backend=_backend(srv), cache=cache, progress=False)
     assert len(srv.batch_api.uploads()) == len(uploads)
-    assert not srv.moderation_requests()
+    # only the one request that asks which snapshot the alias answers with today
+    assert [r.inputs for r in srv.moderation_requests()] == [[PROBE_TEXT]]
     assert sync["flagged"].tolist() == df["flagged"].iloc[:7].tolist()
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from modkit import read_table
+from modkit.backends import PROBE_TEXT
 from modkit.cli import main
 from modkit.testing import Fault, FaultServer
 
@@ -74,10 +75,11 @@ def test_cache_option_and_no_cache(tmp_path, srv):
     args = ["moderate", str(src), *_openai_args(srv)]
     assert main([*args, "-o", str(tmp_path / "a.csv"), "--cache", str(cache)]) == 0
     assert main([*args, "-o", str(tmp_path / "b.csv"), "--cache", str(cache)]) == 0
-    assert len(srv.moderation_requests()) == 1  # the second run came from the cache
+    # the second run came from the cache: it only asked which snapshot the alias is today
+    assert [r.inputs for r in srv.moderation_requests()][1:] == [[PROBE_TEXT]]
     pd.testing.assert_frame_equal(read_table(tmp_path / "a.csv"), read_table(tmp_path / "b.csv"))
     assert main([*args, "-o", str(tmp_path / "c.csv"), "--no-cache"]) == 0
-    assert len(srv.moderation_requests()) == 2
+    assert len(srv.moderation_requests()) == 3
     assert not (tmp_path / "default-cache").exists()
     assert main([*args, "-o", str(tmp_path / "d.csv")]) == 0  # default: the user cache
     assert (tmp_path / "default-cache" / "moderations.sqlite3").exists()

@@ -6,6 +6,7 @@
   by HTTP backends;
 * :class:`OpenAIBackend` (``_openai.py``), :class:`ReplayBackend` (``_replay.py``) and
   :class:`LocalBackend` (``local/``, with the local scorer's training code);
+* :func:`resolve_snapshot` (``_snapshot.py``): which snapshot an alias answers with now;
 * other providers, keeping their native categories and scales: :class:`GuardBackend`
   (``_guard.py``: Llama Guard, ShieldGemma, Granite Guardian on OpenAI-compatible chat
   endpoints, scored by logprobs), :class:`AzureContentSafetyBackend` (``_azure.py``),
@@ -23,10 +24,12 @@ from ._openai import OpenAIBackend
 from ._perspective import PerspectiveBackend
 from ._registry import BACKEND_NAMES, BackendSpec, backend_spec, make_backend, register_backend
 from ._replay import ReplayBackend
+from ._snapshot import PROBE_TEXT, is_alias, resolve_snapshot
 from .local import LocalBackend
 
 __all__ = [
     "BACKEND_NAMES",
+    "PROBE_TEXT",
     "AzureContentSafetyBackend",
     "Backend",
     "BackendSpec",
@@ -39,6 +42,8 @@ __all__ = [
     "ReplayBackend",
     "SyncBackend",
     "backend_spec",
+    "is_alias",
     "make_backend",
     "register_backend",
+    "resolve_snapshot",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import os
@@ -44,6 +45,9 @@ class OpenAIBackend(Backend):
     """
 
     name = "openai"
+    #: ``model`` may be an alias whose snapshot moves: the runner resolves it once per run
+    #: and keys the cache by the snapshot (see :func:`modkit.backends.resolve_snapshot`).
+    resolves_aliases = True
 
     def __init__(
         self,
@@ -69,6 +73,16 @@ class OpenAIBackend(Backend):
         self.__key = _Secret(key)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._parent: OpenAIBackend | None = None  # a with_model() clone uses its client
+
+    def with_model(self, model: str) -> OpenAIBackend:
+        """The same endpoint and key, asking for ``model`` (shares the HTTP client;
+        closing this backend closes it for both)."""
+        clone = copy.copy(self)
+        clone.model = model
+        clone._parent = self._parent or self  # one HTTP client, the parent's
+        clone._client, clone._loop = None, None
+        return clone
 
     @property
     def cache_namespace(self) -> str:
@@ -78,6 +92,8 @@ class OpenAIBackend(Backend):
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
 
     def _get_client(self) -> Any:
+        if self._parent is not None:
+            return self._parent._get_client()
         if self.closed:
             raise BackendError("this OpenAIBackend is closed; make a new one")
         loop = asyncio.get_running_loop()

@@ -120,9 +120,19 @@ def run(args: argparse.Namespace) -> int:
     remote = ("openai", "azure", "perspective", "mistral", "guard")
     if not args.no_cache and (args.cache or args.backend in remote):
         cache = Cache(args.cache) if args.cache else Cache()
-    app = create_app(backend, cache=cache, api_key=api_key, limits=limits, postprocess=postprocess)
+    pinned = bool(args.model)  # --model NAME: serve that model only (others: 400)
+    app = create_app(
+        backend,
+        cache=cache,
+        api_key=api_key,
+        limits=limits,
+        postprocess=postprocess,
+        pin_model=pinned,
+    )
     print(
-        f"modkit serve: backend {backend.name} (model {backend.model}) at "
+        f"modkit serve: backend {backend.name} (model {backend.model}"
+        + (", pinned" if pinned else "")
+        + ") at "
         f"http://{args.host}:{args.port}/v1"
         + (f", cache {cache.path}" if cache is not None else ", no cache")
         + (f", bearer token from ${args.api_key_env}" if api_key else "")

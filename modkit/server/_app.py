@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from .._errors import (
 )
 from .._result import ItemError, ModerationResult
 from .._text import utf8_problem
-from ..backends import Backend
+from ..backends import Backend, is_alias, resolve_snapshot
 from ._admission import Admission, Overloaded, ScoringTimeout
 from ._openapi import openapi_document
 
@@ -138,6 +139,7 @@ def create_app(
     postprocess: Postprocess | None = None,
     limits: ServerLimits | None = None,
     close_backend: bool = True,
+    pin_model: bool = False,
 ) -> Starlette:
     """Build the OpenAI-compatible moderation server around a backend.
 
@@ -166,6 +168,12 @@ def create_app(
         Release the backend's network resources bound to the app's event loop when the
         app shuts down (:meth:`Backend.arelease`); the backend itself is not closed,
         since the caller made it.
+    pin_model : bool, default False
+        Serve only ``backend.model``: a request naming another ``model`` gets a 400
+        ``model_mismatch``. Otherwise a backend that can ask for any model (the OpenAI
+        backend: ``modkit serve --backend openai`` without ``--model``) forwards the
+        client's ``model`` upstream, and any other backend answers with its own model,
+        which the response's ``model`` names.
 
     Returns
     -------
@@ -215,11 +223,14 @@ def create_app(
 
     admission = Admission(limits.max_concurrent, limits.max_queue, limits.scoring_timeout)
 
+    routing = _Models(backend, pinned=pin_model)
+
     async def moderations(request: Request) -> JSONResponse:
         check_auth(request)
-        texts = await _read_inputs(request, limits)
+        texts, asked = await _read_inputs(request, limits)
+        scorer = routing.backend_for(asked)
         try:
-            results = await admission.run(lambda: _score(backend, cache, texts))
+            results = await admission.run(lambda: _score(scorer, cache, texts, routing))
         except _RequestError:
             raise
         except Overloaded as exc:
@@ -360,7 +371,7 @@ def _result_json(res: ModerationResult) -> dict[str, Any]:
     return out
 
 
-async def _read_inputs(request: Request, limits: ServerLimits) -> list[str]:
+async def _read_inputs(request: Request, limits: ServerLimits) -> tuple[list[str], str | None]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise _too_big(int(declared), limits)
@@ -385,7 +396,7 @@ async def _read_inputs(request: Request, limits: ServerLimits) -> list[str]:
             param="input",
             code="missing_required_parameter",
         )
-    return _texts(payload["input"], limits)
+    return _texts(payload["input"], limits), model
 
 
 async def _read_body(request: Request, limits: ServerLimits) -> bytes:
@@ -505,8 +516,56 @@ def _one_text(item: Any, i: int) -> str:
     )
 
 
+class _Models:
+    """Which backend scores a request that names a ``model``, and which snapshot an
+    alias answers with (remembered for a minute, so cached results of a snapshot the
+    alias has moved on from are never served)."""
+
+    SNAPSHOT_TTL = 60.0
+
+    def __init__(self, backend: Backend, *, pinned: bool) -> None:
+        self.backend = backend
+        self.pinned = pinned
+        self.forwards = bool(getattr(backend, "resolves_aliases", False)) and not pinned
+        self.clones: dict[str, Backend] = {}
+        self.snapshots: dict[str, tuple[str, float]] = {}
+
+    def backend_for(self, asked: str | None) -> Backend:
+        if asked is None or asked == self.backend.model:
+            return self.backend
+        if self.pinned:
+            raise _RequestError(
+                400,
+                f"this server serves model {self.backend.model!r} only; the request asked "
+                f"for {asked!r}",
+                param="model",
+                code="model_mismatch",
+            )
+        if not self.forwards:
+            return self.backend  # answers with its own model, named in the response
+        if asked not in self.clones:
+            self.clones[asked] = self.backend.with_model(asked)  # type: ignore[attr-defined]
+        return self.clones[asked]
+
+    def saw(self, model: str, snapshot: str) -> None:
+        self.snapshots[model] = (snapshot, time.monotonic())
+
+    async def snapshot(self, backend: Backend) -> str | None:
+        """Today's snapshot of ``backend.model`` (None: cannot tell)."""
+        model = backend.model
+        if not getattr(backend, "resolves_aliases", False) or not is_alias(model):
+            return model
+        known = self.snapshots.get(model)
+        if known is not None and time.monotonic() - known[1] < self.SNAPSHOT_TTL:
+            return known[0]
+        current = await resolve_snapshot(backend)
+        if current is not None:
+            self.saw(model, current)
+        return current
+
+
 async def _score(
-    backend: Backend, cache: Cache | None, texts: Sequence[str]
+    backend: Backend, cache: Cache | None, texts: Sequence[str], models: _Models
 ) -> list[ModerationResult | ItemError]:
     """Score texts: cache hits first, one backend call for the distinct misses."""
     ns, model = backend.cache_namespace, backend.model
@@ -514,6 +573,13 @@ async def _score(
     found: dict[str, ModerationResult | ItemError] = {}
     if cache is not None:
         found.update(await asyncio.to_thread(cache.get_many, set(keys)))
+    if found and getattr(backend, "resolves_aliases", False) and is_alias(model):
+        current = await models.snapshot(backend)  # never serve another snapshot's result
+        found = {
+            k: r
+            for k, r in found.items()
+            if current is not None and isinstance(r, ModerationResult) and r.model == current
+        }
     missing: dict[str, str] = {}
     for key, text in zip(keys, texts, strict=True):
         if key not in found:
@@ -531,6 +597,8 @@ async def _score(
             found[key] = res
             if isinstance(res, ModerationResult):
                 good[key] = (res, text)
+                if res.model:
+                    models.saw(model, res.model)
         if cache is not None and good:
             await asyncio.to_thread(cache.put_many, good, namespace=ns, model=model)
     return [found[k] for k in keys]
