@@ -17,8 +17,21 @@ PROBE_TEXT = "Which snapshot answers this request?"
 
 
 def is_alias(model: str) -> bool:
-    """True for a model name that is not a dated snapshot (``omni-moderation-latest``,
-    ``text-moderation-stable``); ``omni-moderation-2024-09-26`` is a snapshot."""
+    """True for a model name that is not a dated snapshot.
+
+    Parameters
+    ----------
+    model : str
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_alias("omni-moderation-latest"), is_alias("omni-moderation-2024-09-26")
+    (True, False)
+    """
     return not _DATED.search(model)
 
 
@@ -43,6 +56,19 @@ async def resolve_snapshot(backend: Any, model: str | None = None) -> str | None
     ------
     AuthenticationError, QuotaExceededError, BackendError
         As any request would.
+
+    Examples
+    --------
+    >>> import asyncio, modkit
+    >>> from modkit.testing import FaultServer
+    >>> async def today(backend):
+    ...     try:
+    ...         return await resolve_snapshot(backend)
+    ...     finally:
+    ...         await backend.aclose()
+    >>> with FaultServer(model="omni-moderation-2024-09-26") as srv:
+    ...     asyncio.run(today(modkit.OpenAIBackend(base_url=srv.url, api_key="sk-unused")))
+    'omni-moderation-2024-09-26'
     """
     model = model or backend.model
     if not getattr(backend, "resolves_aliases", False) or not is_alias(model):
