@@ -549,7 +549,9 @@ class _Run:
                 self.backend.model,
             )
             return
-        cached_models = dict(zip(self.rows.keys, self.rows.model, strict=True))
+        rows = self.rows
+        assert rows is not None  # read from the cache before this is called
+        cached_models = dict(zip(rows.keys, rows.model, strict=True))
         cached_models.update({k: r.model for k, r in self.cached_objects.items() if r.model})
         stale = [k for k in unique if (m := cached_models.get(k)) and m != current]  # in order
         if not stale:
@@ -557,8 +559,7 @@ class _Run:
         self.other_snapshots = dict(Counter(cached_models[k] for k in stale))
         self.key_model = current
         gone = set(stale)
-        keep = [i for i, k in enumerate(self.rows.keys) if k not in gone]
-        rows = self.rows
+        keep = [i for i, k in enumerate(rows.keys) if k not in gone]
         self.rows = ResultRows(
             keys=[rows.keys[i] for i in keep],
             scores=rows.scores[keep],
