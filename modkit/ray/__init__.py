@@ -11,7 +11,7 @@ over shards and collect small tables.
 """
 
 from ._counts import ScoreCounts, fit_from_counts, merge_counts, score_counts
-from ._score import RateBudget, fit_thresholds_dataset, score_dataset
+from ._score import RateBudget, fit_thresholds_dataset, rate_budget, score_dataset
 
 __all__ = [
     "RateBudget",
@@ -19,6 +19,7 @@ __all__ = [
     "fit_from_counts",
     "fit_thresholds_dataset",
     "merge_counts",
+    "rate_budget",
     "score_counts",
     "score_dataset",
 ]

@@ -17,7 +17,7 @@ from .._taxonomy import CATEGORIES
 from ..backends import Backend, BatchOutcome
 from ._counts import ScoreCounts, fit_from_counts, merge_counts, score_counts
 
-__all__ = ["RateBudget", "fit_thresholds_dataset", "score_dataset"]
+__all__ = ["RateBudget", "fit_thresholds_dataset", "rate_budget", "score_dataset"]
 
 BackendSpec = str | Callable[[], Backend]
 
@@ -45,6 +45,7 @@ class RateBudget:
         self.burst = max(1, int(burst))
         self.next = time.monotonic() - self.interval * self.burst
         self.granted = 0
+        self.booked: list[float] = []  # the last 100,000 slots (monotonic seconds)
 
     def reserve(self) -> float:
         """Book one request; returns seconds to wait before sending it."""
@@ -53,11 +54,30 @@ class RateBudget:
         slot = max(self.next + self.interval, floor + self.interval)
         self.next = slot
         self.granted += 1
+        self.booked.append(slot)
+        if len(self.booked) > 100_000:
+            del self.booked[:50_000]
         return max(0.0, slot - now)
 
     def count(self) -> int:
         """Requests booked so far."""
         return self.granted
+
+    def slots(self) -> list[float]:
+        """The start times booked so far (the last 100,000; monotonic seconds)."""
+        return list(self.booked)
+
+
+def rate_budget(rpm: float, burst: int = 1) -> Any:
+    """Start a :class:`RateBudget` actor (no CPU reserved) and return its handle.
+
+    Pass it as ``score_dataset(..., budget=handle)`` to share one budget between several
+    datasets or runs; ``ray.get(handle.count.remote())`` tells how many requests it let
+    through.
+    """
+    import ray
+
+    return ray.remote(num_cpus=0)(RateBudget).remote(rpm, burst)
 
 
 class _Budgeted(Backend):
@@ -148,6 +168,7 @@ def score_dataset(
     num_workers: int = 1,
     num_cpus: float = 1.0,
     rpm: float | None = None,
+    budget: Any = None,
     rows_per_call: int = 256,
     text_column: str = "text",
     batch_size: int = 32,
@@ -184,6 +205,8 @@ def score_dataset(
         Requests per minute for all workers together, enforced by one shared
         :class:`RateBudget` actor (for HTTP backends; each worker still backs off on
         429s by itself).
+    budget : ray.actor.ActorHandle, optional
+        A budget from :func:`rate_budget` to use instead (shared with other runs).
     rows_per_call : int, default 256
         Rows handed to one ``moderate`` call.
     text_column, batch_size, concurrency, max_retries
@@ -224,9 +247,8 @@ def score_dataset(
     for name, value in (("num_workers", num_workers), ("rows_per_call", rows_per_call)):
         if not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be an integer >= 1, got {value!r}")
-    budget = None
-    if rpm is not None:
-        budget = ray.remote(num_cpus=0)(RateBudget).remote(rpm)
+    if budget is None and rpm is not None:
+        budget = rate_budget(rpm)
     kwargs = {
         "text_column": text_column,
         "batch_size": batch_size,
@@ -247,8 +269,6 @@ def score_dataset(
         compute=ray.data.ActorPoolStrategy(size=num_workers),
         num_cpus=num_cpus,
     )
-    if budget is not None:
-        scored._modkit_budget = budget  # keep the actor alive as long as the dataset
     return scored
 
 
