@@ -19,7 +19,13 @@ from ._errors import (
 )
 from ._frame import category_columns
 from ._gate import CheckResult, GateReport, check_thresholds
-from ._images import IMAGE_CATEGORIES, image_part, images_in_folder, multimodal_input
+from ._images import (
+    IMAGE_CATEGORIES,
+    image_part,
+    images_in_folder,
+    multimodal_input,
+    with_images,
+)
 from ._io import read_table, write_table
 from ._migrate import Migration, default_mapping, fit_migration
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
@@ -136,5 +142,6 @@ __all__ = [
     "read_table",
     "register_statistic",
     "validate_threshold_file",
+    "with_images",
     "write_table",
 ]

@@ -16,7 +16,9 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import pandas as pd
 
 from ._errors import InputError
 
@@ -29,6 +31,7 @@ __all__ = [
     "input_types",
     "multimodal_input",
     "text_part",
+    "with_images",
 ]
 
 #: Categories the ``omni-moderation`` models score on images (the rest: text only).
@@ -186,6 +189,89 @@ def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
     if not files:
         raise InputError(f"{root}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
     return [image_part(p)["image_url"]["url"] for p in files]
+
+
+def with_images(
+    frame: pd.DataFrame,
+    images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    how: Literal["product", "zip"] = "product",
+    text_column: str = "text",
+    input_column: str = "input",
+    image_column: str = "image",
+) -> pd.DataFrame:
+    """Fill an image slot: pair the texts of a frame (e.g. expanded templates) with images.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows with a ``text_column`` (other columns are kept), such as
+        :func:`modkit.expand` returns.
+    images : folder, or sequence of URLs / paths
+        A folder (every image file in it, by name) or a list of ``https://`` / ``data:``
+        URLs and image file paths.
+    how : {"product", "zip"}, default "product"
+        ``"product"``: every row with every image (``len(frame) * n_images`` rows, row
+        by row). ``"zip"``: the i-th row with the i-th image (lengths must match).
+    text_column, input_column, image_column : str
+        Where the text is read, where the multimodal input (text part + image part) is
+        written, and where the image's name (file name or URL) is written.
+
+    Returns
+    -------
+    DataFrame
+        The rows with ``input_column`` (one list of parts per row, ready for
+        ``moderate(..., text_column=input_column, via="batch")``) and ``image_column``.
+
+    Raises
+    ------
+    InputError
+        For a missing text column, a column that exists already, no images, unequal
+        lengths with ``"zip"``, or a bad image (see :func:`image_part`).
+    """
+    if text_column not in frame.columns:
+        raise InputError(f"no {text_column!r} column (columns: {list(frame.columns)[:12]})")
+    for name in (input_column, image_column):
+        if name in frame.columns:
+            raise InputError(f"column {name!r} exists already: pick another name")
+    if how not in ("product", "zip"):
+        raise InputError(f"how must be 'product' or 'zip', got {how!r}")
+    if isinstance(images, str | os.PathLike) and Path(images).is_dir():
+        root = Path(images)
+        files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_TYPES)
+        sources: list[Any] = [p for p in files if p.is_file()]
+        if not sources:
+            raise InputError(f"{root}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
+    elif isinstance(images, str | os.PathLike):
+        sources = [images]
+    else:
+        sources = list(images)
+    if not sources:
+        raise InputError("no images given")
+    parts = [image_part(s) for s in sources]
+    names = [Path(os.fspath(s)).name if not _is_url(s) else os.fspath(s)[:200] for s in sources]
+    base = frame.reset_index(drop=True)
+    if how == "zip":
+        if len(sources) != len(base):
+            raise InputError(
+                f"how='zip' pairs row i with image i: {len(base)} rows, {len(sources)} images"
+            )
+        rows, picks = base, list(range(len(sources)))
+    else:
+        rows = base.loc[base.index.repeat(len(sources))].reset_index(drop=True)
+        picks = list(range(len(sources))) * len(base)
+    out = rows.copy()
+    texts = rows[text_column].tolist()
+    out[input_column] = [
+        [text_part(t), parts[j]] if isinstance(t, str) else [parts[j]]
+        for t, j in zip(texts, picks, strict=True)
+    ]
+    out[image_column] = [names[j] for j in picks]
+    return out
+
+
+def _is_url(source: Any) -> bool:
+    return isinstance(source, str) and source.startswith(("https://", "http://", "data:"))
 
 
 def check_parts(value: Any, where: str = "input") -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import base64
 import json
 
 import openai
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -154,3 +155,48 @@ def test_batch_api_fake_answers_multimodal_lines(tmp_path):
     assert batch.status == "completed"
     result = out["response"]["body"]["results"][0]
     assert result == fake_multimodal_result(parts)
+
+
+def test_template_with_an_image_slot_through_batches(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("b.png", "a.jpg", "notes.txt"):
+        (folder / name).write_bytes(PNG)
+    prompts = modkit.expand("a {animal} in this picture", {"animal": ["cat", "dog", "fox"]})
+    frame = modkit.with_images(prompts, folder)
+    assert len(frame) == 3 * 2
+    assert frame["image"].tolist() == ["a.jpg", "b.png"] * 3
+    assert frame["animal"].tolist() == ["cat", "cat", "dog", "dog", "fox", "fox"]
+    first = frame["input"].iloc[0]
+    assert first[0] == {"type": "text", "text": "a cat in this picture"}
+    assert first[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    with FaultServer() as srv:
+        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x")
+        via = modkit.BatchAPI(poll_interval=0.01)
+        df = modkit.moderate(
+            frame, backend=backend, cache=tmp_path / "c", text_column="input", via=via
+        )
+    assert (df["error"] == "").all()
+    assert df["image"].tolist() == frame["image"].tolist()
+    for parts, raw in zip(frame["input"], df["result_json"], strict=True):
+        result = json.loads(raw)
+        assert result["category_scores"] == fake_multimodal_result(parts)["category_scores"]
+        assert result["category_applied_input_types"]["violence"] == ["text", "image"]
+
+
+def test_with_images_zip_urls_and_errors(tmp_path):
+    frame = pd.DataFrame({"text": ["one", "two"], "id": [1, 2]})
+    urls = ["https://example.org/1.png", "https://example.org/2.png"]
+    zipped = modkit.with_images(frame, urls, how="zip")
+    assert zipped["image"].tolist() == urls and zipped["id"].tolist() == [1, 2]
+    assert [p[1]["image_url"]["url"] for p in zipped["input"]] == urls
+    with pytest.raises(InputError, match="2 rows, 1 images"):
+        modkit.with_images(frame, urls[:1], how="zip")
+    with pytest.raises(InputError, match="no 'prompt' column"):
+        modkit.with_images(frame, urls, text_column="prompt")
+    with pytest.raises(InputError, match="column 'id' exists already"):
+        modkit.with_images(frame, urls, image_column="id")
+    with pytest.raises(InputError, match="no image files"):
+        modkit.with_images(frame, _empty(tmp_path))
+    with pytest.raises(InputError, match=r"nope\.png: cannot read the image"):
+        modkit.with_images(frame, [tmp_path / "nope.png"])
