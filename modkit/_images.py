@@ -262,10 +262,11 @@ def with_images(
         picks = list(range(len(sources))) * len(base)
     out = rows.copy()
     texts = rows[text_column].tolist()
-    out[input_column] = [
+    inputs = [
         [text_part(t), parts[j]] if isinstance(t, str) else [parts[j]]
         for t, j in zip(texts, picks, strict=True)
     ]
+    out[input_column] = pd.Series(inputs, index=out.index, dtype=object)
     out[image_column] = [names[j] for j in picks]
     return out
 
