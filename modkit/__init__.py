@@ -21,6 +21,7 @@ from ._frame import category_columns
 from ._gate import CheckResult, GateReport, check_thresholds
 from ._images import (
     IMAGE_CATEGORIES,
+    applied_input_types,
     image_part,
     images_in_folder,
     multimodal_input,
@@ -109,6 +110,7 @@ __all__ = [
     "__version__",
     "agreement",
     "amoderate",
+    "applied_input_types",
     "bias_metrics",
     "category_columns",
     "check_thresholds",

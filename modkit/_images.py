@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -21,10 +22,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from ._errors import InputError
+from ._taxonomy import order_categories
 
 __all__ = [
+    "APPLIED_PREFIX",
     "IMAGE_CATEGORIES",
     "IMAGE_TYPES",
+    "applied_input_types",
     "check_parts",
     "image_part",
     "images_in_folder",
@@ -52,6 +56,9 @@ IMAGE_TYPES: dict[str, str] = {
     ".gif": "image/gif",
     ".webp": "image/webp",
 }
+
+#: Prefix of the columns :func:`applied_input_types` adds (``applied/violence``).
+APPLIED_PREFIX = "applied/"
 
 #: Largest image file turned into a data URL (bytes).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -273,6 +280,53 @@ def with_images(
 
 def _is_url(source: Any) -> bool:
     return isinstance(source, str) and source.startswith(("https://", "http://", "data:"))
+
+
+def applied_input_types(results: pd.DataFrame) -> pd.DataFrame:
+    """``category_applied_input_types`` as columns: ``applied/<key>`` per category.
+
+    Parameters
+    ----------
+    results : DataFrame
+        A results frame with a ``result_json`` column (as :func:`modkit.moderate`
+        returns).
+
+    Returns
+    -------
+    DataFrame
+        ``results`` with one string column per category the results name, e.g.
+        ``applied/violence`` = ``"text,image"``, ``"image"``, ``"text"`` or ``""``
+        (applied to nothing); missing (``None``) for a failed row or a model that does
+        not say.
+
+    Raises
+    ------
+    InputError
+        If there is no ``result_json`` column, or a value is not a JSON object (naming
+        the row).
+    """
+    if "result_json" not in results.columns:
+        raise InputError("no 'result_json' column: pass the frame modkit.moderate returned")
+    parsed: list[dict[str, Any] | None] = []
+    for idx, raw in results["result_json"].items():
+        if not isinstance(raw, str) or not raw:
+            parsed.append(None)
+            continue
+        try:
+            body = json.loads(raw)
+            applied = body.get("category_applied_input_types")
+        except (ValueError, AttributeError):
+            raise InputError(f"result_json of row {idx!r} is not a JSON object") from None
+        parsed.append(applied if isinstance(applied, dict) else None)
+    cats = order_categories({c for p in parsed if p for c in p})
+    out = results.copy()
+    for c in cats:
+        out[APPLIED_PREFIX + c] = pd.Series(
+            [",".join(p[c]) if p and isinstance(p.get(c), list) else None for p in parsed],
+            index=results.index,
+            dtype=object,
+        )
+    return out
 
 
 def check_parts(value: Any, where: str = "input") -> list[dict[str, Any]]:

@@ -200,3 +200,27 @@ def test_with_images_zip_urls_and_errors(tmp_path):
         modkit.with_images(frame, _empty(tmp_path))
     with pytest.raises(InputError, match=r"nope\.png: cannot read the image"):
         modkit.with_images(frame, [tmp_path / "nope.png"])
+
+
+def test_applied_input_types_as_columns(tmp_path):
+    (tmp_path / "x.png").write_bytes(PNG)
+    rows = [multimodal_input("caption", [tmp_path / "x.png"]), [image_part(tmp_path / "x.png")]]
+    rows.append([{"type": "text", "text": "only"}, {"type": "image_url", "image_url": {}}])
+    with FaultServer() as srv:
+        df = modkit.moderate(
+            rows,
+            backend=modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x"),
+            cache=tmp_path / "c",
+            via=modkit.BatchAPI(poll_interval=0.01),
+        )
+    out = modkit.applied_input_types(df)
+    assert out["applied/violence"].tolist() == ["text,image", "image", None]
+    assert out["applied/hate"].tolist() == ["text", "", None]
+    assert [c for c in out.columns if c.startswith("applied/")] == [
+        f"applied/{c}" for c in modkit.CATEGORIES
+    ]
+    with pytest.raises(InputError, match="no 'result_json' column"):
+        modkit.applied_input_types(df.drop(columns="result_json"))
+    bad = df.assign(result_json=["[1]", "", ""])
+    with pytest.raises(InputError, match="result_json of row 0 is not a JSON object"):
+        modkit.applied_input_types(bad)
