@@ -235,6 +235,20 @@ def with_images(
     InputError
         For a missing text column, a column that exists already, no images, unequal
         lengths with ``"zip"``, or a bad image (see :func:`image_part`).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> prompts = modkit.expand("Is this {animal: cat|dog} dangerous?")
+    >>> rows = modkit.with_images(
+    ...     prompts, ["https://example.org/a.png", "https://example.org/b.png"], how="zip"
+    ... )
+    >>> rows[["text", "image"]]
+                            text                      image
+    0  Is this cat dangerous?  https://example.org/a.png
+    1  Is this dog dangerous?  https://example.org/b.png
+    >>> [part["type"] for part in rows.loc[0, "input"]]
+    ['text', 'image_url']
     """
     if text_column not in frame.columns:
         raise InputError(f"no {text_column!r} column (columns: {list(frame.columns)[:12]})")

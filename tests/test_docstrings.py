@@ -38,6 +38,7 @@ NOT_RUN = {
     # start a local Ray cluster (seconds, several processes): tests/test_ray.py runs them
     "modkit.ray.score_dataset",
     "modkit.ray.fit_thresholds_dataset",
+    "modkit.ray.rate_budget",
 }
 
 

@@ -74,6 +74,16 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
     Pass it as ``score_dataset(..., budget=handle)`` to share one budget between several
     datasets or runs; ``ray.get(handle.count.remote())`` tells how many requests it let
     through.
+
+    Examples
+    --------
+    Needs a Ray cluster (``tests/test_ray.py`` runs this on a local one):
+
+    >>> import ray  # doctest: +SKIP
+    >>> from modkit.ray import rate_budget, score_dataset
+    >>> budget = rate_budget(rpm=600)  # doctest: +SKIP
+    >>> scored = score_dataset(ds, "openai", budget=budget)  # doctest: +SKIP
+    >>> ray.get(budget.count.remote())  # doctest: +SKIP
     """
     import ray
 
