@@ -404,6 +404,16 @@ class _Run:
             texts.tolist(), ns, model, digest=self.cache is not None
         )
         self.outcomes.update(unsendable)
+        for i, value in enumerate(texts.tolist()):
+            if keys[i] is None and isinstance(value, list) and value:
+                # a multimodal input (text and image parts): not on the request path yet
+                keys[i] = key = f"multimodal:{i}"
+                self.outcomes[key] = ItemError(
+                    f"a multimodal input (list of parts) is scored with via='batch' (OpenAI "
+                    f"Batch API); the request path of backend {self.backend.name!r} takes "
+                    "texts only",
+                    "multimodal_input",
+                )
         self.keys = keys
         done: set[str] = set()
         if self.cache is not None:

@@ -224,3 +224,16 @@ def test_applied_input_types_as_columns(tmp_path):
     bad = df.assign(result_json=["[1]", "", ""])
     with pytest.raises(InputError, match="result_json of row 0 is not a JSON object"):
         modkit.applied_input_types(bad)
+
+
+def test_request_path_gives_multimodal_rows_a_clear_error(tmp_path):
+    (tmp_path / "x.png").write_bytes(PNG)
+    rows = ["a plain text", multimodal_input("caption", [tmp_path / "x.png"])]
+    df = modkit.moderate(rows, backend="local", cache=None, progress=False)
+    assert df["error"].iloc[0] == ""
+    assert (
+        df["error"]
+        .iloc[1]
+        .startswith("a multimodal input (list of parts) is scored with via='batch'")
+    )
+    assert "backend 'local'" in df["error"].iloc[1]
