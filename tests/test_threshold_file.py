@@ -331,3 +331,19 @@ def test_load_and_merge_validate_each_document_once(tmp_path, monkeypatch):
     calls.clear()
     _fitted(profile="output").save(path, merge=True)
     assert len(calls) == 2  # the existing file once, the merged document once
+
+
+def test_a_failed_save_leaves_no_temporary_file_and_the_old_file_intact(tmp_path):
+    ts = ThresholdSet.from_thresholds({"violence": 0.7})
+    blocked = tmp_path / "taken.json"
+    blocked.mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(modkit.InputError, match=r"taken\.json: cannot write"):
+        ts.save(blocked)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.json"]
+    assert blocked.is_dir() and not any(blocked.iterdir())
+    # a successful save over an existing file replaces it and leaves nothing beside it
+    path = tmp_path / "t.json"
+    path.write_text("old", encoding="utf-8")
+    ts.save(path)
+    assert load_thresholds(path).block == {"violence": 0.7}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "taken.json"]

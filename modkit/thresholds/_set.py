@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._io import atomic_path
 from .._native import Scale, provider_scale, result_keys
 from .._taxonomy import api_spelling, check_category_keys, order_categories
 from .._version import __version__
@@ -641,7 +642,14 @@ class ThresholdFile:
         return cls.from_dict(doc, source=str(path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Validate and write the file (atomically: temporary name, then rename)."""
+        """Validate and write the file (atomically: temporary name, then rename).
+
+        Raises
+        ------
+        InputError
+            The file cannot be written (the message names it); no temporary file stays
+            behind and an existing file at ``path`` is left as it was.
+        """
         path = Path(path)
         doc = self.to_dict()
         try:
@@ -649,10 +657,12 @@ class ThresholdFile:
         except ValueError as exc:
             raise InputError(f"{path}: cannot write a non-finite number ({exc})") from None
         validate_threshold_file(doc)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
         return path
 
 
