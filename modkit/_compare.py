@@ -19,6 +19,7 @@ from ._errors import InputError
 from ._frame import endpoint_flags
 from ._native import PROVIDERS, detect_provider
 from ._taxonomy import CATEGORIES
+from .thresholds._rule import flag_values
 
 __all__ = [
     "agreement",
@@ -72,7 +73,7 @@ def native_flags(
         if c not in thr:
             continue
         scores = pd.to_numeric(results[c], errors="coerce").to_numpy(dtype=float)
-        out[c] = np.where(np.isnan(scores), np.nan, (scores >= thr[c]).astype(float))
+        out[c] = flag_values(scores, thr[c])
     return pd.DataFrame(out, index=results.index)
 
 

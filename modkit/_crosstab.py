@@ -22,6 +22,7 @@ from ._frame import (
 )
 from ._taxonomy import check_category_keys
 from ._validation import PROB, KeysOf, MappingOf, SequenceOf, validate_params
+from .thresholds._rule import flag_values
 
 __all__ = ["STATISTICS", "STATS", "StatInput", "Statistic", "crosstab", "register_statistic"]
 
@@ -336,8 +337,7 @@ def _flags(
         limits = dict.fromkeys(cats, float(thresholds))
     out = pd.DataFrame(index=scored.index)
     for c in cats:
-        s = scored[c].astype(float)
-        out[c] = np.where(s.isna(), np.nan, (s >= limits[c]).astype(float))
+        out[c] = flag_values(scored[c].to_numpy(dtype=float), limits[c])
     return out
 
 

@@ -21,6 +21,8 @@ from ._errors import InputError
 from ._native import PROVIDERS, Scale, detect_provider, provider_scale
 from ._taxonomy import CATEGORIES
 from .thresholds import ThresholdSet
+from .thresholds._rule import as_limits
+from .thresholds._rule import flags as rule_flags
 
 __all__ = ["Migration", "default_mapping", "fit_migration"]
 
@@ -85,9 +87,8 @@ def _best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float | Non
 
 
 def _decide(scores: np.ndarray, threshold: float | None) -> np.ndarray:
-    if threshold is None:
-        return np.zeros(len(scores), dtype=int)
-    return (scores >= threshold).astype(int)
+    """0/1 per score under the one decision rule (``None`` never fires)."""
+    return rule_flags(scores, as_limits([threshold])[0]).astype(int)
 
 
 @dataclass

@@ -202,3 +202,27 @@ def test_perspective_to_azure_migration_end_to_end(tmp_path):
         t = float(new.loc[r["row"], r["target_category"]] >= m.thresholds[r["target_category"]])
         assert s == r["source"] and t == r["target"] and s != t
     assert "reproduces IDENTITY_ATTACK" in m.summary()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=10, max_size=60), st.floats(0.05, 0.95))
+def test_migration_decides_with_the_one_rule(values, cut):
+    """Report rate and diff follow score >= threshold, as crosstab's flag_rate does."""
+    v = np.array(values)
+    src = _frame({"IDENTITY_ATTACK": v})
+    tgt = _frame({"TOXICITY": np.round(v, 1)})
+    m = fit_migration(
+        src,
+        tgt,
+        source_thresholds={"IDENTITY_ATTACK": cut},
+        mapping={"TOXICITY": "IDENTITY_ATTACK"},
+    )
+    thr = m.thresholds["TOXICITY"]
+    rate = m.report["target_rate"].iloc[0]
+    if thr is None:
+        assert rate == 0.0
+        return
+    tgt["all"] = "all"
+    expected = modkit.crosstab(tgt, "all", "flag_rate", thresholds={"TOXICITY": thr})
+    assert rate == pytest.approx(expected.loc["all", "TOXICITY"])
+    assert set(m.diff["target"]) <= {0, 1}

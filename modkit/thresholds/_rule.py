@@ -4,8 +4,8 @@ A category fires when ``score >= threshold`` (scikit-learn's convention); ``None
 ``inf``) never fires and a missing score (NaN) fires nothing. With a ``block`` and a
 ``review`` threshold a category is ``block`` at or above ``block`` and ``review`` at or
 above ``review`` but below ``block``. :meth:`ThresholdSet.decide`,
-:meth:`ThresholdSet.apply`, the bands of :func:`modkit.fit_thresholds` and the flag
-rates of cross-tabs all call these functions.
+:meth:`ThresholdSet.apply`, the bands of :func:`modkit.fit_thresholds`, the flag
+rates of cross-tabs, provider comparisons and migrations all call these functions.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["actions", "as_limits", "bands", "flags"]
+__all__ = ["actions", "as_limits", "bands", "flag_values", "flags"]
 
 
 def as_limits(values: Iterable[float | None]) -> np.ndarray:
@@ -34,6 +34,23 @@ def flags(scores: np.ndarray, threshold: np.ndarray | float) -> np.ndarray:
     """
     with np.errstate(invalid="ignore"):
         return np.asarray(scores, dtype=float) >= threshold
+
+
+def flag_values(scores: np.ndarray, threshold: np.ndarray | float) -> np.ndarray:
+    """``score >= threshold`` as 1.0 / 0.0, and NaN where the score is NaN (unknown).
+
+    Parameters
+    ----------
+    scores : ndarray of float, shape (n,) or (n, k)
+    threshold : float or ndarray of shape (k,)
+        Broadcast against ``scores``; ``inf`` never fires.
+
+    Returns
+    -------
+    ndarray of float, the shape of ``scores``
+    """
+    s = np.asarray(scores, dtype=float)
+    return np.where(np.isnan(s), np.nan, flags(s, threshold).astype(float))
 
 
 def bands(
