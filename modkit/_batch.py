@@ -29,9 +29,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from ._cache import Cache, cache_key, text_keys
+from ._cache import Cache, multimodal_keys, text_keys
 from ._errors import AuthenticationError, BackendError, InputError
-from ._images import check_parts
 from ._result import ItemError, ModerationResult
 from .backends import Backend, OpenAIBackend
 
@@ -293,9 +292,12 @@ class BatchRun:
         backend = self.backend
         ns, model = backend.cache_namespace, backend.model
         values = texts.tolist()
-        keys, self.texts, unsendable = text_keys(values, ns, model)
+        keys, texts_of, unsendable = text_keys(values, ns, model)
+        self.texts = dict(texts_of)  # and multimodal inputs, below
         self.outcomes.update(unsendable)
-        self._multimodal(values, keys, ns, model)
+        parts, invalid = multimodal_keys(values, keys, ns, model)
+        self.texts.update(parts)
+        self.outcomes.update(invalid)
         self.keys = keys
         self.outcomes.update(self.cache.get_many(self.texts))
         todo = {k for k in self.texts if k not in self.outcomes}
@@ -314,25 +316,6 @@ class BatchRun:
             if self.bar is not None:
                 self.bar.close()
         return self.outcomes, keys
-
-    def _multimodal(self, values: list[Any], keys: list[str | None], ns: str, model: str) -> None:
-        """Key rows holding one multimodal input (a list of text / image_url parts).
-
-        The key hashes the parts' JSON (a list, so it never equals a text's key); parts
-        that are malformed get a per-row error naming the part and field.
-        """
-        for i, value in enumerate(values):
-            if keys[i] is not None or not isinstance(value, list) or not value:
-                continue
-            try:
-                parts = check_parts(value, where=f"row {i}: input")
-            except InputError as exc:
-                keys[i] = bad = f"invalid-input:{i}"
-                self.outcomes[bad] = ItemError(str(exc), "invalid_input")
-                continue
-            canonical = json.loads(json.dumps(parts, sort_keys=True))
-            keys[i] = key = cache_key(ns, model, canonical)
-            self.texts.setdefault(key, canonical)
 
     # ------------------------------------------------------------------ submit
     async def _resume(self, ledger: Ledger, todo: set[str], ns: str, model: str) -> list[_Open]:

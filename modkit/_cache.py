@@ -14,10 +14,12 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ._errors import InputError
+from ._images import check_parts
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._text import utf8_problem
 
@@ -55,10 +57,62 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir("modkit")) / "moderations.sqlite3"
 
 
-def cache_key(namespace: str, model: str, text: str) -> str:
-    """The sha256 hex digest that identifies ``text`` scored by ``model`` on a backend."""
+def cache_key(namespace: str, model: str, text: str | list[dict[str, Any]]) -> str:
+    """The sha256 hex digest that identifies ``text`` (or a multimodal input's parts)
+    scored by ``model`` on a backend."""
     payload = json.dumps([namespace, model, text], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def multimodal_keys(
+    values: Sequence[object],
+    keys: list[str | None],
+    namespace: str,
+    model: str,
+    *,
+    digest: bool = True,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, ItemError]]:
+    """Key the rows that hold one multimodal input (a list of text / image_url parts).
+
+    Parameters
+    ----------
+    values : sequence
+        One value per row (as given to :func:`text_keys`).
+    keys : list of str or None
+        :func:`text_keys`'s keys, completed in place for the multimodal rows.
+    namespace, model : str
+        As for :func:`cache_key`.
+    digest : bool, default True
+        As for :func:`text_keys` (``False``: the key is ``"~"`` + the parts' JSON).
+
+    Returns
+    -------
+    unique : dict of str to list of parts
+        key -> the parts in canonical form (keys sorted), once per distinct input. The
+        key hashes the parts' JSON (a list), so it never equals a text's key.
+    errors : dict of str to ItemError
+        A per-row key and error for each malformed list of parts, naming the row, part
+        and field (``row 3: input[1].image_url.url: ...``); such a row is never sent.
+    """
+    unique: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, ItemError] = {}
+    for i, value in enumerate(values):
+        if keys[i] is not None or not isinstance(value, list | tuple) or not value:
+            continue
+        try:
+            parts = check_parts(value, where=f"row {i}: input")
+        except InputError as exc:
+            keys[i] = bad = f"invalid-input:{i}"
+            errors[bad] = ItemError(str(exc), "invalid_input")
+            continue
+        canonical = json.loads(json.dumps(parts, sort_keys=True))
+        if digest:
+            key = cache_key(namespace, model, canonical)
+        else:
+            key = "~" + json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+        keys[i] = key
+        unique.setdefault(key, canonical)
+    return unique, errors
 
 
 #: Characters json.dumps(ensure_ascii=False) escapes in a string.

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
+from ._images import APPLIED_PREFIX
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._taxonomy import CATEGORIES, looks_like_category, order_categories
@@ -99,7 +100,9 @@ def flag_column(category: str) -> str:
 
 def is_result_column(name: object) -> bool:
     """True for the columns :func:`modkit.moderate` adds besides the scores."""
-    return isinstance(name, str) and (name in RESULT_COLUMNS or name.startswith(FLAG_PREFIX))
+    return isinstance(name, str) and (
+        name in RESULT_COLUMNS or name.startswith((FLAG_PREFIX, APPLIED_PREFIX))
+    )
 
 
 def assemble(

@@ -228,7 +228,7 @@ def with_images(
     -------
     DataFrame
         The rows with ``input_column`` (one list of parts per row, ready for
-        ``moderate(..., text_column=input_column, via="batch")``) and ``image_column``.
+        ``moderate(..., text_column=input_column)``) and ``image_column``.
 
     Raises
     ------

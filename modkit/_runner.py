@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import pandas as pd
 
 from ._batch import BatchAPI, BatchRun, resolve_via
-from ._cache import Cache, text_keys
+from ._cache import Cache, multimodal_keys, text_keys
 from ._errors import (
     BackendError,
     BatchRejectedError,
@@ -23,11 +24,12 @@ from ._errors import (
     TransientBackendError,
 )
 from ._frame import RESULT_COLUMNS, assemble, input_frame
+from ._images import applied_input_types
 from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._validation import Hidden, Interval, Options, StrOptions, validate_params
 from .backends import Backend, is_alias, resolve_snapshot
-from .backends._base import run_sync
+from .backends._base import refuse_parts, run_sync
 
 __all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
 
@@ -241,6 +243,8 @@ async def _amoderate(
     if isinstance(backend, Backend) and backend.closed:
         raise InputError(f"backend {backend!r} is closed; make a new one")
     frame = input_frame(data, text_column)
+    multimodal = any(isinstance(v, list | tuple) for v in frame[text_column].tolist())
+    keep_json = result_json or multimodal  # applied/<key> columns are read from it
     batch_api = resolve_via(via)
     own_backend = not isinstance(backend, Backend)
     backend_obj = _resolve_backend(backend)
@@ -252,7 +256,7 @@ async def _amoderate(
             run = BatchRun(backend_obj, cache_obj, batch_api, progress)
         else:
             run = _Run(
-                backend_obj, cache_obj, batch_size, concurrency, max_retries, progress, result_json
+                backend_obj, cache_obj, batch_size, concurrency, max_retries, progress, keep_json
             )
         try:
             await run.execute(frame[text_column])
@@ -269,7 +273,11 @@ async def _amoderate(
     finally:
         if own_cache and cache_obj is not None:
             cache_obj.close()
-    result = _frame_of(run, frame, "not scored", result_json)
+    result = _frame_of(run, frame, "not scored", keep_json)
+    if multimodal:  # which categories looked at which part: applied/<key> columns
+        result = applied_input_types(result)
+        if not result_json:
+            result = result.drop(columns="result_json")
     _report_notes(run, result)
     _report_snapshots(run, result)
     if errors == "raise":
@@ -353,7 +361,12 @@ def _resolve_cache(cache: Any) -> Cache | None:
 @dataclass
 class _Batch:
     keys: list[str]
-    texts: list[str]
+    texts: list[Any]  # texts, or multimodal inputs (lists of parts)
+
+
+def _parts_json(parts: Any) -> str:
+    """What the cache stores as a multimodal input's text: its parts' JSON."""
+    return json.dumps(parts, ensure_ascii=False)
 
 
 #: Refused connections, before the endpoint ever answered, that stop a run.
@@ -394,6 +407,7 @@ class _Run:
         self.reached = False  # has the endpoint answered anything in this run?
         self.unreachable = 0  # connections refused before it ever answered
         self.bar: Any = None
+        self.has_parts = False  # did the run hold multimodal inputs?
 
     async def execute(
         self, texts: pd.Series
@@ -404,16 +418,15 @@ class _Run:
             texts.tolist(), ns, model, digest=self.cache is not None
         )
         self.outcomes.update(unsendable)
-        for i, value in enumerate(texts.tolist()):
-            if keys[i] is None and isinstance(value, list) and value:
-                # a multimodal input (text and image parts): not on the request path yet
-                keys[i] = key = f"multimodal:{i}"
-                self.outcomes[key] = ItemError(
-                    f"a multimodal input (list of parts) is scored with via='batch' (OpenAI "
-                    f"Batch API); the request path of backend {self.backend.name!r} takes "
-                    "texts only",
-                    "multimodal_input",
-                )
+        parts, invalid = multimodal_keys(
+            texts.tolist(), keys, ns, model, digest=self.cache is not None
+        )
+        self.outcomes.update(invalid)
+        self.has_parts = bool(parts)
+        if not self.backend.accepts_images:  # answered here, never sent
+            for key, value in parts.items():
+                self.outcomes[key] = refuse_parts(self.backend, value)
+        unique.update(parts)  # type: ignore[arg-type]  # texts and multimodal inputs
         self.keys = keys
         done: set[str] = set()
         if self.cache is not None:
@@ -586,12 +599,15 @@ class _Run:
 
     async def _drain(self, todo: list[tuple[str, str]]) -> None:
         """Score (key, text) pairs in batches with the run's workers; raise what stopped it."""
+        plain = [(k, t) for k, t in todo if isinstance(t, str)]
         queue: deque[_Batch] = deque(
             _Batch([k for k, _ in part], [t for _, t in part])
             for part in (
-                todo[i : i + self.batch_size] for i in range(0, len(todo), self.batch_size)
+                plain[i : i + self.batch_size] for i in range(0, len(plain), self.batch_size)
             )
         )
+        # a multimodal input is one request of its own (the endpoint's input is its parts)
+        queue.extend(_Batch([k], [t]) for k, t in todo if not isinstance(t, str))
         if not queue:
             return
         throttle = Throttle(self.concurrency)
@@ -609,7 +625,7 @@ class _Run:
         for key, text, res in zip(batch.keys, batch.texts, results, strict=True):
             self.outcomes[key] = res
             if isinstance(res, ModerationResult):
-                good[key] = (res, text)
+                good[key] = (res, text if isinstance(text, str) else _parts_json(text))
                 self.fresh_models.add(res.model)
             else:
                 failed += 1

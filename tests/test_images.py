@@ -226,14 +226,71 @@ def test_applied_input_types_as_columns(tmp_path):
         modkit.applied_input_types(bad)
 
 
-def test_request_path_gives_multimodal_rows_a_clear_error(tmp_path):
+def test_request_path_scores_mixed_rows_over_http(tmp_path):
+    """Texts and multimodal inputs in one run, one request per multimodal input, keys that
+    include the image parts, ``applied/<key>`` columns, all against the FaultServer."""
     (tmp_path / "x.png").write_bytes(PNG)
-    rows = ["a plain text", multimodal_input("caption", [tmp_path / "x.png"])]
+    (tmp_path / "y.gif").write_bytes(PNG + b"\x00")  # another image, the same caption
+    with_x = multimodal_input("caption", [tmp_path / "x.png"])
+    with_y = multimodal_input("caption", [tmp_path / "y.gif"])
+    image_only = [image_part(tmp_path / "x.png")]
+    bad = [{"type": "text", "text": "t"}, {"type": "image_url", "image_url": {"url": "ftp://x"}}]
+    rows = ["plain one", with_x, "plain two", with_y, with_x, image_only, bad, "plain one"]
+    cache = modkit.Cache(tmp_path / "c")
+    with FaultServer() as srv:
+        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x")
+        df = modkit.moderate(rows, backend=backend, cache=cache, progress=False, result_json=False)
+        first = srv.moderation_requests()
+        again = modkit.moderate(rows, backend=backend, cache=cache, progress=False)
+        second = srv.moderation_requests()[len(first) :]
+        backend.close()
+    cache.close()
+    assert [r.outcome for r in first] == ["ok"] * 4
+    # the FaultServer records a multimodal input as its parts' canonical JSON
+    canonical = {
+        json.dumps(p, sort_keys=True, separators=(",", ":")): p
+        for p in (with_x, with_y, image_only)
+    }
+    texts = [r.inputs for r in first if r.inputs[0] not in canonical]
+    assert texts == [["plain one", "plain two"]]  # the texts together, deduplicated
+    sent_parts = [r.inputs for r in first if r.inputs[0] in canonical]
+    assert len(sent_parts) == 3 and all(len(i) == 1 for i in sent_parts)  # one per request
+    assert {i[0] for i in sent_parts} == set(canonical)  # with_x once, with_y, image_only
+    # all cached, multimodal inputs too: only the one probe of which snapshot answers now
+    assert [r.inputs for r in second] == [[modkit.backends.PROBE_TEXT]]
+    assert "result_json" not in df.columns
+    for i in (1, 3, 4, 5):
+        expected = fake_multimodal_result(rows[i])
+        assert df["violence"].iloc[i] == pytest.approx(expected["category_scores"]["violence"])
+    assert df["violence"].iloc[1] != df["violence"].iloc[3]  # the image is in the key
+    assert df["error"].iloc[6].startswith("row 6: input[1].image_url.url: must be an http(s)")
+    assert (df["error"].drop(index=6) == "").all()
+    assert df["applied/violence"].tolist() == [
+        "text",
+        "text,image",
+        "text",
+        "text,image",
+        "text,image",
+        "image",
+        None,
+        "text",
+    ]
+    assert df["applied/hate"].iloc[5] == ""
+    pd.testing.assert_frame_equal(df, again.drop(columns="result_json"))
+
+
+def test_local_backend_answers_image_parts_with_a_per_item_error(tmp_path):
+    (tmp_path / "x.png").write_bytes(PNG)
+    rows = [
+        "a plain text",
+        multimodal_input("caption", [tmp_path / "x.png"]),
+        [{"type": "text", "text": "only text parts"}],
+    ]
     df = modkit.moderate(rows, backend="local", cache=None, progress=False)
-    assert df["error"].iloc[0] == ""
-    assert (
-        df["error"]
-        .iloc[1]
-        .startswith("a multimodal input (list of parts) is scored with via='batch'")
+    assert df["error"].iloc[0] == "" and df["violence"].notna().iloc[0]
+    assert df["error"].iloc[1] == (
+        "input[1] is an image part: backend 'local' scores text only "
+        "(no local image scorer yet; use the openai backend for images)"
     )
-    assert "backend 'local'" in df["error"].iloc[1]
+    assert df["error"].iloc[2].startswith("input is a list of parts: backend 'local' takes")
+    assert df["violence"].iloc[1:].isna().all()

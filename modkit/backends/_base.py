@@ -11,7 +11,7 @@ from typing import Any, Self, TypeVar
 
 from .._result import ItemError, ModerationResult
 
-__all__ = ["Backend", "BatchOutcome", "SyncBackend", "run_sync"]
+__all__ = ["Backend", "BatchOutcome", "SyncBackend", "refuse_parts", "run_sync"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,10 @@ class Backend(ABC):
     model: str = ""
     #: The largest batch the backend accepts in one call (``None``: no limit).
     max_batch_size: int | None = None
+    #: Whether :meth:`ascore_batch` takes multimodal inputs (a list of text / image_url
+    #: parts) besides texts. Callers answer such inputs for other backends with
+    #: :func:`refuse_parts` and never send them.
+    accepts_images: bool = False
 
     @property
     def cache_namespace(self) -> str:
@@ -119,6 +123,40 @@ class Backend(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
+
+
+def refuse_parts(backend: Backend, parts: Sequence[Any], where: str = "input") -> ItemError:
+    """The per-item error for a multimodal input given to a backend that scores texts only.
+
+    Parameters
+    ----------
+    backend : Backend
+        A backend whose :attr:`~Backend.accepts_images` is false.
+    parts : sequence of dict
+        The input's parts (validated).
+    where : str, default "input"
+        How the input is named in the message (``"row 3: input"``, ``"input[2]"``).
+
+    Returns
+    -------
+    ItemError
+        Code ``"unsupported_input_type"``; the message names the first image part (or
+        says a list of parts needs a multimodal backend when all parts are texts).
+    """
+    images = [
+        i for i, p in enumerate(parts) if isinstance(p, dict) and p.get("type") == "image_url"
+    ]
+    if images:
+        message = (
+            f"{where}[{images[0]}] is an image part: backend {backend.name!r} scores text only "
+            "(no local image scorer yet; use the openai backend for images)"
+        )
+    else:
+        message = (
+            f"{where} is a list of parts: backend {backend.name!r} takes plain texts "
+            "(pass the text itself, or use the openai backend)"
+        )
+    return ItemError(message, "unsupported_input_type")
 
 
 class SyncBackend(Backend):

@@ -48,6 +48,8 @@ class OpenAIBackend(Backend):
     #: ``model`` may be an alias whose snapshot moves: the runner resolves it once per run
     #: and keys the cache by the snapshot (see :func:`modkit.backends.resolve_snapshot`).
     resolves_aliases = True
+    #: ``omni-moderation`` models score inputs of text and image_url parts.
+    accepts_images = True
 
     def __init__(
         self,
@@ -127,10 +129,33 @@ class OpenAIBackend(Backend):
                 await client.close()
             # else: its loop has ended, and its connections with it
 
-    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
+    async def ascore(self, texts: Sequence[Any]) -> list[ModerationResult | ItemError]:
         return (await self.ascore_batch(texts)).results
 
-    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
+    async def ascore_batch(self, texts: Sequence[Any]) -> BatchOutcome:
+        """Score texts and multimodal inputs (lists of text / image_url parts).
+
+        The endpoint takes either a list of texts or one multimodal input (its ``input``
+        is then the list of parts, answered with one result), so each multimodal input
+        is its own request; the texts go together in one.
+        """
+        multi = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if not multi:
+            return await self._post(list(texts))
+        if len(texts) == 1:
+            return await self._post(list(texts[0]))
+        results: list[ModerationResult | ItemError | None] = [None] * len(texts)
+        plain = [i for i, t in enumerate(texts) if isinstance(t, str)]
+        outcome = None
+        for group in [[i] for i in multi] + ([plain] if plain else []):
+            outcome = await self.ascore_batch([texts[i] for i in group])
+            for i, res in zip(group, outcome.results, strict=True):
+                results[i] = res
+        assert outcome is not None and all(r is not None for r in results)
+        return BatchOutcome([r for r in results if r is not None], outcome.rate_limit)
+
+    async def _post(self, value: list[Any]) -> BatchOutcome:
+        """One request whose ``input`` is ``value`` (texts, or one input's parts)."""
         import httpx2
         import openai
 
@@ -143,7 +168,7 @@ class OpenAIBackend(Backend):
             raw = await client.post(
                 "/moderations",
                 cast_to=httpx2.Response,
-                body={"input": list(texts), "model": self.model},
+                body={"input": value, "model": self.model},
             )
             body_text = raw.text
         except openai.APITimeoutError as exc:
@@ -170,10 +195,9 @@ class OpenAIBackend(Backend):
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise TransientBackendError(f"HTTP {raw.status_code} with no 'results' in the body")
-        if len(results) != len(texts):
-            raise TransientBackendError(
-                f"sent {len(texts)} inputs, got {len(results)} results back"
-            )
+        sent = 1 if value and isinstance(value[0], dict) else len(value)
+        if len(results) != sent:
+            raise TransientBackendError(f"sent {sent} inputs, got {len(results)} results back")
         model = str(body.get("model") or self.model)
         rid = str(body.get("id") or "")
         parsed = parse_results(results, model, rid)  # never raises: never retried
