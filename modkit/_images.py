@@ -318,6 +318,21 @@ def applied_input_types(results: pd.DataFrame) -> pd.DataFrame:
     InputError
         If there is no ``result_json`` column, or a value is not a JSON object (naming
         the row).
+
+    Examples
+    --------
+    One result as the endpoint returns it for a text-and-image input (here the
+    deterministic one :class:`modkit.testing.FaultServer` sends):
+
+    >>> import json
+    >>> import pandas as pd
+    >>> import modkit
+    >>> from modkit.testing import fake_multimodal_result
+    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> results = pd.DataFrame({"result_json": [json.dumps(fake_multimodal_result(parts))]})
+    >>> modkit.applied_input_types(results)[["applied/violence", "applied/harassment"]]
+      applied/violence applied/harassment
+    0       text,image               text
     """
     if "result_json" not in results.columns:
         raise InputError("no 'result_json' column: pass the frame modkit.moderate returned")
