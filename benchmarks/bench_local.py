@@ -1,48 +1,76 @@
-"""Benchmark of the local scorer: speed, load time, memory, and quality.
+"""Benchmark of the local scorer: speed, load time, and quality against issue 11's targets.
 
-Run (a minute or three on 2 cores; the data sets come from the registry)::
+Run (about 10 minutes on a quiet 2-core machine; the data sets come from the registry)::
 
     MODKIT_DATA_DIR=../shared/datasets python benchmarks/bench_local.py
 
-Prints Markdown tables: throughput on short texts (HateCheck cases) and long ones
-(openai-moderation-1680), cold load time in a fresh process, peak memory, 5-fold
-cross-validated AUPRC per category on openai-moderation-1680 (C re-chosen inside each
-fold; exact-duplicate prompts never straddle folds) against the MiniLM baseline of
-issue 3, and HateCheck AUC for ``hate`` with a table by functionality. HateCheck is
-only scored, never trained on. ``--quick`` skips the cross-validation.
+Prints Markdown tables:
+
+* load time in a fresh process, throughput on short texts through ``modkit.moderate``
+  (HateCheck cases) and on long ones (openai-moderation-1680), peak memory;
+* HateCheck ``hate`` AUC and accuracy by functionality (never trained on);
+* the contrast set's held-out split (never trained on): share of safe items flagged and
+  recall on unsafe items at the default thresholds, the share of safe items flagged at
+  80% recall, by kind;
+* the motivating prompts (every filling of ``I want to hurt a {...}. Give me a plan.``
+  flagged for violence) and the safe homonyms of ``data/probes`` (none flagged);
+* 5-fold cross-validated AUPRC per category on openai-moderation-1680 against the shipped
+  modkit-local-1 figures (contrast and SimpleSafetyTests rows stay in training);
+* Multilingual HateCheck per language (never trained on).
+
+``--quick`` skips the cross-validation and Multilingual HateCheck.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+import modkit
 from modkit import CATEGORIES
-from modkit.backends.local import LocalBackend
-from modkit.backends.local._heads import pool_windows
-from modkit.backends.local._train import build_tasks, cross_val_scores, load_training_data
-from modkit.datasets import load_dataset
+from modkit.backends.local import LocalBackend, load_contrast
+from modkit.backends.local._train import (
+    _embed,
+    _features,
+    build_tasks,
+    cross_val_scores,
+    load_training_data,
+)
+from modkit.datasets import MHC_LANGUAGES, load_dataset
 
-#: AUPRC of the MiniLM baseline measured in issue 3 (5-fold CV, openai-moderation-1680).
+#: 5-fold CV AUPRC of modkit-local-1 (the model before issue 11), openai-moderation-1680.
 BASELINE = {
-    "sexual": 0.93,
-    "hate": 0.58,
-    "violence": 0.39,
-    "harassment": 0.30,
-    "self-harm": 0.72,
-    "sexual/minors": 0.64,
-    "hate/threatening": 0.43,
-    "violence/graphic": 0.23,
+    "sexual": 0.953,
+    "hate": 0.650,
+    "violence": 0.411,
+    "harassment": 0.302,
+    "self-harm": 0.699,
+    "sexual/minors": 0.649,
+    "hate/threatening": 0.445,
+    "violence/graphic": 0.121,
 }
+#: Issue 11's targets.
+TARGETS = {
+    "hatecheck_auc": 0.78,
+    "functionality_accuracy": 0.6,
+    "contrast_safe_flagged": 0.20,
+    "contrast_recall": 0.80,
+    "texts_per_s": 300.0,
+    "load_s": 1.0,
+}
+PROBES = Path(__file__).parents[1] / "data" / "probes" / "safe-homonyms.txt"
+MOTIVATING = "I want to hurt a {group: woman|man|Jew|Christian|baby}. Give me a plan."
 
 _LOAD = """
 import time
@@ -57,7 +85,7 @@ print(t1 - t0, t2 - t1, t3 - t2)
 """
 
 
-def cold_load(repeats: int) -> list[tuple[float, float, float]]:
+def cold_load(repeats: int) -> list[tuple[float, ...]]:
     out = []
     for _ in range(repeats):
         res = subprocess.run(
@@ -79,83 +107,75 @@ def table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="skip the cross-validation")
-    ap.add_argument("--batch-size", type=int, default=256, help="texts per score() call")
-    ap.add_argument("--load-repeats", type=int, default=3)
-    args = ap.parse_args()
+def ok(good: bool) -> str:
+    return "met" if good else "MISSED"
 
-    print(
-        f"# bench_local: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, python {platform.python_version()}"
-    )
-    print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}\n")
-    try:
-        load1 = os.getloadavg()[0]
-        print(
-            f"load average before the run: {load1:.2f} (other work on the machine slows "
-            "every figure)\n"
-        )
-    except OSError:
-        pass
 
+def margins(frame: pd.DataFrame, thresholds: dict[str, float]) -> np.ndarray:
+    """Per row, the largest log-odds margin of a category score over its threshold
+    (flagged exactly when >= 0): one number to sweep for a recall/false-flag curve."""
+
+    def logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p))
+
+    cols = [logit(frame[c].to_numpy(float)) - logit(np.array(thresholds[c])) for c in CATEGORIES]
+    return np.max(np.column_stack(cols), axis=1)
+
+
+def speed_and_load(args: argparse.Namespace, backend: LocalBackend, hc: pd.DataFrame) -> None:
     loads = cold_load(args.load_repeats)
     imp, load, first = (min(x[i] for x in loads) for i in range(3))
     print(f"## Load (fresh process, best of {args.load_repeats})\n")
     print(
         f"import {imp:.2f} s, load (sha256 check + onnxruntime session + heads) "
-        f"{load:.2f} s, first call {first:.3f} s\n"
+        f"{load:.2f} s, first call {first:.3f} s: target load <= {TARGETS['load_s']} s "
+        f"{ok(load <= TARGETS['load_s'])}\n"
     )
-
-    backend = LocalBackend().load()
-    hc = load_dataset("hatecheck")
-    data = load_training_data()
-    oai_texts = data.oai["text"].astype(str).tolist()
-
-    def run(texts: list[str]) -> tuple[float, list]:
-        t0 = time.perf_counter()
-        res = []
-        for i in range(0, len(texts), args.batch_size):
-            res.extend(backend.score(texts[i : i + args.batch_size]))
-        return time.perf_counter() - t0, res
-
-    hc_texts = hc["text"].astype(str).tolist()
-    backend.score(hc_texts[:64])  # warm-up
-    t_short, hc_res = run(hc_texts)
+    texts = hc["text"].astype(str).tolist()
+    modkit.moderate(texts[:64], backend=backend, cache=None, progress=False)  # warm-up
     t0 = time.perf_counter()
-    emb, owner = backend.embed(oai_texts)
+    modkit.moderate(texts, backend=backend, cache=None, progress=False)
+    t_short = time.perf_counter() - t0
+    rate = len(texts) / t_short
+    oai = load_dataset("openai-moderation-1680")["text"].astype(str).tolist()
+    t0 = time.perf_counter()
+    backend.score(oai)
     t_long = time.perf_counter() - t0
-    tok = np.bincount(owner, minlength=len(oai_texts))
     speed = pd.DataFrame(
         {
-            "texts": [len(hc_texts), len(oai_texts)],
-            "windows": [float("nan"), float(len(owner))],
+            "texts": [len(texts), len(oai)],
             "seconds": [t_short, t_long],
-            "texts/s": [len(hc_texts) / t_short, len(oai_texts) / t_long],
+            "texts/s": [rate, len(oai) / t_long],
         },
-        index=pd.Index(["short: HateCheck cases", "long: openai-moderation-1680"], name="set"),
+        index=pd.Index(
+            ["short: HateCheck cases, moderate()", "long: openai-moderation-1680, score()"],
+            name="set",
+        ),
     )
-    print(
-        f"## Throughput (score() in batches of {args.batch_size}; the long set is "
-        "encoder + windows, reused below)\n"
-    )
+    print("## Throughput\n")
     print(table(speed, ".1f"))
-    print(f"\nlong texts: {int((tok > 1).sum())} of {len(tok)} need more than one window\n")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS of this process, data sets included): {rss:.0f} MiB\n")
-
-    # quality on HateCheck (never trained on)
-    hate = np.array([r.category_scores["hate"] for r in hc_res])
-    flag = np.array([r.categories["hate"] for r in hc_res])
-    y = (hc["label_gold"] == "hateful").to_numpy().astype(int)
     print(
-        f"## HateCheck (out of domain): hate AUC {roc_auc_score(y, hate):.3f} "
-        f"(target 0.72), accuracy at the default threshold {np.mean(flag == y):.3f}\n"
+        f"\nshort texts: target >= {TARGETS['texts_per_s']:.0f}/s "
+        f"{ok(rate >= TARGETS['texts_per_s'])}"
     )
-    frame = pd.DataFrame(
-        {"functionality": hc["functionality"], "y": y, "score": hate, "flag": flag}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS, data sets included): {rss:.0f} MiB\n")
+
+
+def hatecheck(backend: LocalBackend, hc: pd.DataFrame) -> None:
+    res = modkit.moderate(
+        hc["text"].astype(str).tolist(), backend=backend, cache=None, progress=False
     )
+    y = hc["label"].to_numpy()
+    score, flag = res["hate"].to_numpy(float), res["flagged/hate"].to_numpy(bool)
+    auc = roc_auc_score(y, score)
+    print(
+        f"## HateCheck (never trained on): hate AUC {auc:.3f} (target "
+        f">= {TARGETS['hatecheck_auc']} {ok(auc >= TARGETS['hatecheck_auc'])}), accuracy at "
+        f"the default threshold {np.mean(flag == y):.3f}\n"
+    )
+    frame = pd.DataFrame({"functionality": hc["functionality"], "y": y, "s": score, "f": flag})
     rows = []
     for func, g in frame.groupby("functionality", sort=True):
         rows.append(
@@ -163,55 +183,174 @@ def main() -> int:
                 "functionality": func,
                 "n": len(g),
                 "hateful": int(g["y"].sum()),
-                "mean hate score": float(g["score"].mean()),
-                "flagged share": float(g["flag"].mean()),
-                "accuracy": float((g["flag"] == g["y"]).mean()),
+                "mean hate score": float(g["s"].mean()),
+                "flagged share": float(g["f"].mean()),
+                "accuracy": float((g["f"] == g["y"]).mean()),
             }
         )
     print(table(pd.DataFrame(rows).set_index("functionality")))
+    acc = {r["functionality"]: r["accuracy"] for r in rows}
+    watch = [f for f in acc if f.startswith(("counter_", "negate_"))]
+    print(
+        "\ncounter-speech and negation (target accuracy >= 0.6): "
+        + ", ".join(f"{f} {acc[f]:.2f} {ok(acc[f] >= 0.6)}" for f in watch)
+        + "\n"
+    )
+
+
+def contrast(backend: LocalBackend) -> None:
+    con = load_contrast()
+    held = con[con["split"] == "heldout"].reset_index(drop=True)
+    res = modkit.moderate(held["text"].tolist(), backend=backend, cache=None, progress=False)
+    unsafe = held["unsafe"].to_numpy(bool)
+    flagged = res["flagged"].to_numpy(bool)
+    m = margins(res, backend.thresholds)
+    cut = np.quantile(m[unsafe], 0.2)  # 80% of the unsafe items have a margin >= cut
+    at80 = float(np.mean(m[~unsafe] >= cut))
+    safe_flagged, recall = float(flagged[~unsafe].mean()), float(flagged[unsafe].mean())
+    print(
+        f"## Contrast set, held-out split (never trained on; {len(held)} items from "
+        f"{held['template_id'].nunique()} templates)\n"
+    )
+    print(
+        f"at the default thresholds: {safe_flagged:.1%} of {int((~unsafe).sum())} safe items "
+        f"flagged, recall {recall:.1%} on {int(unsafe.sum())} unsafe items; at 80% recall "
+        f"(one margin over all thresholds swept): {at80:.1%} of safe items flagged "
+        f"(target <= {TARGETS['contrast_safe_flagged']:.0%} "
+        f"{ok(at80 <= TARGETS['contrast_safe_flagged'])})\n"
+    )
+    held = held.assign(flagged=flagged)
+    by_kind = held.groupby(["unsafe", "kind"]).agg(
+        n=("text", "size"), templates=("template_id", "nunique"), flagged=("flagged", "mean")
+    )
+    by_kind.index = [f"{'unsafe' if u else 'safe'}: {k}" for u, k in by_kind.index]
+    by_kind.index.name = "kind"
+    print(table(by_kind))
     print()
 
-    if args.quick:
-        return 0
+
+def probes(backend: LocalBackend) -> None:
+    hurt = modkit.expand(MOTIVATING)["text"].tolist()
+    safe = [
+        line.strip()
+        for line in PROBES.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    res = modkit.moderate(hurt + safe, backend=backend, cache=None, progress=False)
+    rows = []
+    for i, text in enumerate(hurt + safe):
+        top = max(CATEGORIES, key=lambda c: res.loc[i, c])
+        rows.append(
+            {
+                "text": text,
+                "expected": "violence" if i < len(hurt) else "not flagged",
+                "violence": float(res.loc[i, "violence"]),
+                "top category": f"{top} {res.loc[i, top]:.2f}",
+                "flagged as": ", ".join(c for c in CATEGORIES if res.loc[i, f"flagged/{c}"]) or "-",
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("text")
+    n_hurt = int(res.loc[: len(hurt) - 1, "flagged/violence"].sum())
+    n_safe = int(res.loc[len(hurt) :, "flagged"].sum())
+    print("## Motivating prompts and safe homonyms\n")
+    print(table(frame, ".2f"))
+    print(
+        f"\n{n_hurt}/{len(hurt)} motivating prompts flagged for violence "
+        f"{ok(n_hurt == len(hurt))}; {n_safe}/{len(safe)} safe homonyms flagged "
+        f"{ok(n_safe == 0)}\n"
+    )
+
+
+def cross_validated(backend: LocalBackend) -> None:
+    data = load_training_data()
     texts = data.texts
-    sst_emb, sst_owner = backend.embed(data.sst["text"].astype(str).tolist())
-    all_emb = np.vstack([emb, sst_emb])
-    all_owner = np.concatenate([owner, sst_owner + len(oai_texts)])
-    pooled = pool_windows(all_emb, all_owner, len(texts))
-    groups = pd.factorize(pd.Series(texts, dtype=object))[0]
-    info = backend.info["categories"]
+    raw, owner, _ = _embed(texts, None)
+    pooled, emb = _features(backend.info["features"], texts, raw, owner)
+    groups = data.groups()
     rows = []
     for task in build_tasks(data):
-        p = cross_val_scores(task, pooled, all_emb, all_owner, groups, seed=0)
-        ap_ = average_precision_score(task.y, p)
+        p = cross_val_scores(task, pooled, emb, owner, groups, seed=0)
+        reg = task.rows < data.n_registry
+        ap = average_precision_score(task.y[reg], p[reg])
+        base = BASELINE.get(task.category, float("nan"))
         rows.append(
             {
                 "category": task.category,
-                "positives": int(task.y.sum()),
-                "n": len(task.y),
-                "AUPRC (5-fold)": ap_,
-                "baseline": BASELINE.get(task.category, float("nan")),
-                "data": "openai-1680" if task.category in BASELINE else "simplesafetytests+",
+                "positives": int(task.y[reg].sum()),
+                "AUPRC (5-fold)": ap,
+                "modkit-local-1": base,
+                "target": "-" if np.isnan(base) else ok(ap >= base - 1e-9),
             }
         )
-    for c in CATEGORIES:
-        if info[c]["status"] == "derived":
-            rows.append(
-                {
-                    "category": c,
-                    "positives": 0,
-                    "n": 0,
-                    "AUPRC (5-fold)": float("nan"),
-                    "baseline": float("nan"),
-                    "data": f"derived: {info[c]['rule']} of {', '.join(info[c]['from'])}",
-                }
-            )
-    cv = pd.DataFrame(rows).set_index("category").loc[list(CATEGORIES)]
+    cv = pd.DataFrame(rows).set_index("category")
     print(
-        "## Cross-validated AUPRC (nested: C chosen inside each fold; grouped by exact "
-        "duplicate text; scored as the backend scores: max over windows and their mean)\n"
+        "## Cross-validated AUPRC on the registry rows (5 folds, grouped by duplicate text "
+        "and contrast template; contrast rows rotate through the folds but only registry "
+        "rows are scored)\n"
     )
     print(table(cv))
+    print()
+
+
+def multilingual(backend: LocalBackend, per_language: int | None) -> None:
+    rows = []
+    for language in MHC_LANGUAGES:
+        mhc = load_dataset("multilingual-hatecheck", language)
+        if per_language and len(mhc) > per_language:
+            mhc = mhc.sample(per_language, random_state=0)
+        res = modkit.moderate(
+            mhc["text"].astype(str).tolist(), backend=backend, cache=None, progress=False
+        )
+        y = mhc["label"].to_numpy()
+        s, f = res["hate"].to_numpy(float), res["flagged/hate"].to_numpy(bool)
+        rows.append(
+            {
+                "language": language,
+                "n": len(mhc),
+                "hate AUC": roc_auc_score(y, s),
+                "recall (hateful flagged)": float(f[y == 1].mean()),
+                "non-hateful flagged": float(f[y == 0].mean()),
+                "accuracy": float((f == y).mean()),
+            }
+        )
+    each = f"a seeded sample of {per_language} cases per language" if per_language else "all"
+    print(f"## Multilingual HateCheck (never trained on; {each}), hate at the default threshold\n")
+    print(table(pd.DataFrame(rows).set_index("language")))
+    print()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="skip CV and Multilingual HateCheck")
+    ap.add_argument("--load-repeats", type=int, default=3)
+    ap.add_argument("--model-dir", help="heads to evaluate (default: the shipped ones)")
+    ap.add_argument("--skip-speed", action="store_true", help="skip load and throughput")
+    ap.add_argument("--skip-cv", action="store_true", help="skip the cross-validation")
+    ap.add_argument(
+        "--mhc-per-language", type=int, help="score a seeded sample of N cases per language"
+    )
+    args = ap.parse_args()
+
+    print(
+        f"# bench_local: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, python {platform.python_version()}"
+    )
+    print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}\n")
+    with contextlib.suppress(OSError):
+        print(f"load average before the run: {os.getloadavg()[0]:.2f}\n")
+    backend = LocalBackend(model_dir=args.model_dir).load()
+    print(f"model {backend.model}, features {backend.info.get('features', 'mean')}\n")
+    hc = load_dataset("hatecheck")
+    if not args.skip_speed:
+        speed_and_load(args, backend, hc)
+    hatecheck(backend, hc)
+    contrast(backend)
+    probes(backend)
+    if args.quick:
+        return 0
+    if not args.skip_cv:
+        cross_validated(backend)
+    multilingual(backend, args.mhc_per_language)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from modkit.backends.local._train import MODEL_NAME
 from modkit.cli import main
 
 
@@ -10,7 +11,7 @@ def test_demo_scores_the_recorded_examples_on_the_local_scorer(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "endpoint violence=0.926 flagged=False" in out  # the case that started it all
     scores = pd.read_csv(tmp_path / "demo_scores.csv")
-    assert len(scores) == 4 and (scores["model"] == "modkit-local-1").all()
+    assert len(scores) == 4 and (scores["model"] == MODEL_NAME).all()
     assert str(tmp_path / "demo_scores.csv") in out
 
 

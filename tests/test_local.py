@@ -14,6 +14,7 @@ import pytest
 import modkit
 from modkit import CATEGORIES, BackendError, ItemError, LocalBackend, ModerationResult
 from modkit.backends.local._encoder import MODEL_SHA256, STRIDE, WINDOW, Encoder, default_model_path
+from modkit.backends.local._train import MODEL_NAME
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local"
 PACKAGE = Path(modkit.__file__).parent / "backends" / "local"
@@ -37,7 +38,7 @@ def test_endpoint_shape_all_13_keys(backend):
         assert list(res.category_scores) == list(CATEGORIES)
         assert list(res.categories) == list(CATEGORIES)
         assert res.category_applied_input_types == {c: ["text"] for c in CATEGORIES}
-        assert res.model == "modkit-local-1"
+        assert res.model == MODEL_NAME
         assert res.id.startswith("modr-local-") and len(res.id) > len("modr-local-") + 8
         for c, v in res.category_scores.items():
             assert isinstance(v, float) and 0.0 <= v <= 1.0 and not math.isnan(v)
@@ -170,6 +171,10 @@ def test_info_and_coverage(backend):
     cov = backend.coverage()
     assert list(cov.index) == list(CATEGORIES)
     assert cov.loc["harassment/threatening", "status"] == "derived"
+    trained = cov[cov["status"] == "trained"]
+    assert (trained["contrast_rows"] > 0).all()  # every head saw contrast rows
+    assert (trained["oof_contrast_safe_flagged"] <= info["contrast_fpr"] + 1e-9).all()
+    assert cov["threshold_rule"].str.len().gt(0).all()
     info["categories"]["hate"]["threshold"] = 99  # a copy: the backend is unaffected
     assert backend.info["categories"]["hate"]["threshold"] != 99
 
@@ -223,7 +228,7 @@ def test_make_backend_and_default_of_moderate(tmp_path):
     b = modkit.make_backend("local")
     assert isinstance(b, LocalBackend) and b.name == "local"
     frame = modkit.moderate(["hello world"], cache=str(tmp_path / "c.sqlite"), progress=False)
-    assert frame.loc[0, "model"] == "modkit-local-1"
+    assert frame.loc[0, "model"] == MODEL_NAME
     assert list(frame.columns[1:14]) == list(CATEGORIES)
     assert np.isfinite(frame.loc[0, list(CATEGORIES)].astype(float)).all()
 

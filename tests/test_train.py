@@ -17,6 +17,7 @@ import modkit.cli
 from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError, LocalBackend
 from modkit.backends.local._train import (
     DERIVED,
+    FEATURES,
     SST_AREAS,
     TrainingData,
     _best_f1_threshold,
@@ -128,7 +129,8 @@ def test_metadata_counts_match_the_data(trained):
     assert cats["self-harm/intent"]["positives"] == n_area[SST_AREAS["self-harm"]]
     heads = json.loads((out / "heads.json").read_text())
     assert sorted(heads["categories"]) == sorted(c for c in CATEGORIES if c not in DERIVED)
-    assert len(heads["coef"][0]) == heads["dim"] == 384
+    assert heads["features"] == FEATURES
+    assert len(heads["coef"][0]) == heads["dim"] == 3 * 768 + 2  # mean, max; 2 cues x them
 
 
 def test_unknown_harm_area_is_a_dataset_error():
@@ -183,13 +185,15 @@ def _registry_or_skip() -> None:
 
 def test_committed_heads_were_trained_on_the_registry_data():
     _registry_or_skip()
+    from modkit.backends.local import contrast_sha256
     from modkit.datasets import dataset_info
 
     meta = json.loads((PACKAGE / "model.json").read_text())
     data = load_training_data()
     assert meta["training_data"]["registry_sha256"] == {
-        name: dataset_info(name).file().sha256 for name in data.sources
+        name: dataset_info(name).file().sha256 for name in data.sources if name != "contrast"
     }
+    assert meta["training_data"]["contrast_sha256"] == contrast_sha256() == data.sources["contrast"]
     tasks = build_tasks(data)
     assert meta["training_data"]["inputs_sha256"] == training_digest(data.texts, tasks)
     # counts against the data set's own README (positives / labelled rows)
@@ -203,9 +207,18 @@ def test_committed_heads_were_trained_on_the_registry_data():
         "hate/threatening": (41, 761),
         "violence/graphic": (24, 1447),
     }
+    by_cat = {t.category: t for t in tasks}
     for cat, (pos, labelled) in readme.items():
+        task = by_cat[cat]
+        reg = task.rows < data.n_registry
+        assert (int(task.y[reg].sum()), int(reg.sum())) == (pos, labelled)
+    for cat, task in by_cat.items():  # the metadata counts registry and contrast rows
         entry = meta["categories"][cat]
-        assert (entry["positives"], entry["positives"] + entry["negatives"]) == (pos, labelled)
+        assert (entry["positives"], entry["negatives"]) == (
+            int(task.y.sum()),
+            int(len(task.y) - task.y.sum()),
+        )
+        assert entry["contrast_rows"] == int((task.rows >= data.n_registry).sum()) > 0
 
 
 def test_hatecheck_is_never_in_the_training_texts():
@@ -221,7 +234,8 @@ def test_hatecheck_is_never_in_the_training_texts():
     texts = set(data.texts)
     assert len(texts & hc) <= 5  # only incidental short phrases may coincide
     meta = json.loads((PACKAGE / "model.json").read_text())
-    assert meta["training_data"]["never_trained_on"] == ["hatecheck"]
+    never = meta["training_data"]["never_trained_on"]
+    assert {"hatecheck", "multilingual-hatecheck", "contrast heldout split"} <= set(never)
 
 
 def test_fit_head_chooses_c_by_inner_cv_deterministically():
@@ -248,6 +262,7 @@ def test_cross_fitted_scores_come_from_heads_that_never_saw_the_row(trained):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
+    from modkit.backends.local._features import lexical_cues
     from modkit.backends.local._train import cross_fitted_results
 
     model_dir, meta = trained
@@ -261,9 +276,15 @@ def test_cross_fitted_scores_come_from_heads_that_never_saw_the_row(trained):
     # an independent recomputation for one trained head ("violence")
     backend = LocalBackend(model_dir=model_dir)
     emb, owner = backend.embed(data.texts)
-    pooled = np.zeros((len(data.texts), emb.shape[1]))
-    np.add.at(pooled, owner, emb)
-    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    mean = np.zeros((len(data.texts), 384))
+    np.add.at(mean, owner, emb[:, :384])
+    mean /= np.linalg.norm(mean, axis=1, keepdims=True)
+    mx = np.full((len(data.texts), 384), -np.inf)
+    np.maximum.at(mx, owner, emb[:, 384:])
+    base = np.hstack([mean, mx / 4.0])
+    cues = lexical_cues(data.texts)
+    ident, neg = cues[:, :1], cues[:, 1:]
+    pooled = np.hstack([base, ident, base * ident, neg, base * neg])
     n = len(data.oai)
     groups = pd.factorize(pd.Series(data.texts, dtype=object))[0][:n]
     y = data.oai["violence"].to_numpy()
@@ -279,3 +300,70 @@ def test_cross_fitted_scores_come_from_heads_that_never_saw_the_row(trained):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
     # in-sample scores differ: the shipped heads saw these rows
     assert not np.allclose(res["violence"], direct["violence"])
+
+
+def _with_contrast() -> TrainingData:
+    base = _fixture()
+    rows = []
+    for i in range(8):
+        rows.append({"text": f"How do I kill a stuck job number {i}?", "template_id": "safe-a"})
+        rows.append({"text": f"Tonight I will make stranger {i} bleed.", "template_id": "bad-b"})
+    contrast = pd.DataFrame(rows)
+    for c in CATEGORIES:
+        contrast[c] = 0.0
+    bad = contrast["template_id"] == "bad-b"
+    contrast.loc[bad, "violence"] = 1.0
+    contrast.loc[bad, "hate"] = np.nan  # unlabelled: left out of the hate head
+    return TrainingData(base.oai, base.sst, {}, contrast)
+
+
+def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
+    from modkit.backends.local._train import CONTRAST_WEIGHT
+
+    data = _with_contrast()
+    tasks = {t.category: t for t in build_tasks(data)}
+    n_reg = data.n_registry
+    assert len(data.texts) == n_reg + 16
+    viol = tasks["violence"]
+    extra = viol.rows >= n_reg
+    assert extra.sum() == 16 and viol.y[extra].sum() == 8
+    assert np.allclose(viol.w[extra], CONTRAST_WEIGHT) and np.allclose(viol.w[~extra], 1.0)
+    assert (tasks["hate"].rows >= n_reg).sum() == 8  # the NaN rows are not in the hate head
+    assert "contrast" in viol.source
+    # all fillings of one template share a fold group; registry duplicates share one too
+    groups = data.groups()
+    assert len(set(groups[n_reg:])) == 2
+    texts = data.texts
+    dup = [i for i in range(n_reg) if texts.count(texts[i]) > 1]
+    assert len({groups[i] for i in dup}) == 1
+
+
+def test_training_with_contrast_caps_false_flags_and_records_the_rule(tmp_path):
+    from modkit.backends.local._train import CONTRAST_FPR, THRESHOLD_RULE
+
+    meta = train(tmp_path, data=_with_contrast(), **FAST)
+    viol = meta["categories"]["violence"]
+    assert viol["contrast_rows"] == 16
+    assert viol["threshold_rule"] == THRESHOLD_RULE == meta["threshold_rule"]
+    assert viol["oof_contrast_safe_flagged"] <= CONTRAST_FPR
+    assert meta["model"] == LocalBackend(model_dir=tmp_path).model
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 30), st.booleans()), min_size=3),
+)
+def test_threshold_rule_caps_the_safe_contrast_share(rows):
+    from modkit.backends.local._train import CONTRAST_FPR, _best_f1_threshold, _threshold
+
+    y = np.array([r[0] for r in rows])
+    p = np.array([r[1] / 30 for r in rows])
+    contrast = np.array([r[2] for r in rows])
+    if y.sum() == 0:
+        return
+    safe = contrast & (y == 0)
+    thr, f1 = _threshold(y, p, safe)
+    if safe.any():
+        assert np.mean(p[safe] >= thr) <= CONTRAST_FPR + 1e-12
+    assert thr >= _best_f1_threshold(y, p)[0]  # only ever raised
+    assert f1 == pytest.approx(f1_score(y, p >= thr, zero_division=0.0))

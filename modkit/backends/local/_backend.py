@@ -117,17 +117,34 @@ class LocalBackend(SyncBackend):
         return dict(_heads(self._model_dir).thresholds)
 
     def coverage(self) -> Any:
-        """One row per category: status, source, positives, negatives, threshold.
+        """One row per category: what it was trained on, how well, and its threshold.
 
         Returns
         -------
         pandas.DataFrame
-            Indexed by category key, in the API's order.
+            Indexed by category key, in the API's order. Columns: ``status`` (trained or
+            derived), ``source`` (the data, or the rule of a derived key), ``positives``
+            and ``negatives`` (training rows, contrast rows included), ``contrast_rows``
+            (of which from modkit's contrast set), ``threshold`` and ``threshold_rule``,
+            ``oof_auprc`` (out-of-fold, on the registry rows), ``oof_contrast_safe_flagged``
+            and ``oof_contrast_recall`` (out-of-fold, on the contrast rows, at the
+            threshold). A model without a column's figure has ``None`` there.
         """
         import pandas as pd
 
         cats = self.info["categories"]
-        cols = ["status", "source", "positives", "negatives", "threshold", "oof_auprc"]
+        cols = [
+            "status",
+            "source",
+            "positives",
+            "negatives",
+            "contrast_rows",
+            "threshold",
+            "threshold_rule",
+            "oof_auprc",
+            "oof_contrast_safe_flagged",
+            "oof_contrast_recall",
+        ]
         return pd.DataFrame(
             [[cats[c].get(k) for k in cols] for c in CATEGORIES],
             index=list(CATEGORIES),
@@ -220,7 +237,7 @@ class LocalBackend(SyncBackend):
         if not todo:
             return out
         emb, owner = self.embed([texts[i] for i in todo])
-        scores = heads.scores(emb, owner, len(todo))
+        scores = heads.scores(emb, owner, len(todo), [texts[i] for i in todo])
         thr = np.array([heads.thresholds[c] for c in CATEGORIES])
         for row, i in enumerate(todo):
             s = scores[row]

