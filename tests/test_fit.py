@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 import modkit
-from modkit.thresholds import fit_thresholds, parse_objective
+from modkit.thresholds import binary_curve, fit_thresholds, parse_objective
 
 OBJECTIVES = [
     "f1",
@@ -177,6 +179,47 @@ def test_endpoint_flags_read_from_result_json():
     assert got["tp"] == int((flags & (y == 1)).sum())
     assert got["fp"] == int((flags & (y == 0)).sum())
     assert ts.model == "omni-x"
+
+
+@pytest.mark.parametrize("result_json", [True, False])
+def test_endpoint_baseline_from_a_frame_straight_out_of_moderate(result_json):
+    from _fakes import HashBackend
+
+    texts = [f"text {i}" for i in range(200)] + ["FAIL once"]
+    frame = modkit.moderate(
+        texts, backend=HashBackend(), cache=None, progress=False, result_json=result_json
+    )
+    assert ("result_json" in frame.columns) == result_json
+    rng = np.random.default_rng(0)
+    labels = pd.DataFrame({"violence": (rng.random(len(frame)) < 0.3).astype(int)})
+    ts = fit_thresholds(frame, labels, "f1", cv=0, bootstrap=0)
+    got = ts["violence"].baselines["endpoint_flagged"]
+    flags = frame["flagged/violence"].astype("boolean")
+    keep = flags.notna().to_numpy() & frame["violence"].notna().to_numpy()
+    f, y = flags.to_numpy(dtype=bool, na_value=False)[keep], labels["violence"].to_numpy()[keep]
+    assert got is not None
+    assert (got["tp"], got["fp"]) == (int((f & (y == 1)).sum()), int((f & (y == 0)).sum()))
+    assert ts.model == "hash-1"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]), min_size=1, max_size=40),
+    st.data(),
+)
+def test_binary_curve_counts_and_order_equal_an_argsort(values, data):
+    s = np.array(values)
+    y = np.array(data.draw(st.lists(st.integers(0, 1), min_size=len(s), max_size=len(s))))
+    curve = binary_curve(s, y)
+    order = np.argsort(s, kind="stable")[::-1]
+    ss, ys = s[order], y[order]
+    ends = np.append(np.flatnonzero(ss[1:] != ss[:-1]), len(ss) - 1)
+    assert curve.sorted_scores.tolist() == ss.tolist()
+    assert curve.ends.tolist() == ends.tolist() and curve.thresholds.tolist() == ss[ends].tolist()
+    assert curve.tp.tolist() == np.cumsum(ys)[ends].tolist()
+    assert curve.fp.tolist() == (ends + 1 - np.cumsum(ys)[ends]).tolist()
+    assert curve.order.tolist() == order.tolist()
+    assert curve.sorted_labels.tolist() == ys.tolist()
 
 
 def test_out_of_fold_equals_independent_fits_on_the_training_folds():

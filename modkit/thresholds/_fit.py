@@ -14,6 +14,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
+from .._frame import has_endpoint_flags
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import Interval, StrOptions, validate_params
@@ -417,7 +418,7 @@ def _endpoint_flags(
             if c in flags.columns:
                 out[:, j] = coerce_labels(flags, [c], source="endpoint_flags")[:, 0]
         return out
-    if "result_json" not in scores.columns:
+    if not has_endpoint_flags(scores):  # flagged/<category> columns or result_json
         return None
     out = _flags_from_results(scores, cats, strict=False)
     return out if not np.isnan(out).all() else None
@@ -426,7 +427,7 @@ def _endpoint_flags(
 def _model(scores: pd.DataFrame) -> str | None:
     if "model" not in scores.columns:
         return None
-    names = sorted({str(m) for m in scores["model"].dropna() if str(m)})
+    names = sorted({str(m) for m in scores["model"].dropna().unique()} - {""})
     return ",".join(names) or None
 
 
@@ -506,8 +507,9 @@ def fit_thresholds(
     scores : DataFrame
         One float column per category key (API spelling), as :func:`modkit.moderate`
         returns; NaN = not scored (the row is left out for that category). Optional
-        ``model`` and ``result_json`` columns feed the file's ``model`` and the
-        endpoint-flag baseline.
+        ``model`` column feeds the file's ``model``; the endpoint's flags (the
+        ``flagged/<category>`` columns, or ``result_json``) feed the endpoint-flag
+        baseline.
     labels : DataFrame
         On the same index (a subset is fine: missing rows are unlabelled): 0/1/NaN per
         category key. Every category with a label column is fitted; NaN rows are left
@@ -554,7 +556,8 @@ def fit_thresholds(
     profile : {"input", "output"}, default "input"
     endpoint_flags : DataFrame, optional
         The endpoint's own per-category flags (bool / 0 / 1) for the comparison; default:
-        the ``categories`` of the ``result_json`` column, when present.
+        the frame's ``flagged/<category>`` columns (as ``moderate`` returns them, also
+        with ``result_json=False``), else the ``categories`` of ``result_json``.
     ci_level : float, default 0.95
         Level of the bootstrap intervals.
     provider : str, optional
