@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import openai
 import pandas as pd
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 import modkit
 from modkit import IMAGE_CATEGORIES, InputError, image_part, images_in_folder, multimodal_input
 from modkit._images import check_parts, input_types
+from modkit.server import ServeProcess, ServerThread
 from modkit.testing import FaultServer, fake_multimodal_result
 
 PNG = base64.b64decode(
@@ -294,3 +296,66 @@ def test_local_backend_answers_image_parts_with_a_per_item_error(tmp_path):
     )
     assert df["error"].iloc[2].startswith("input is a list of parts: backend 'local' takes")
     assert df["violence"].iloc[1:].isna().all()
+
+
+def test_template_with_an_image_slot_through_modkit_serve_openai(tmp_path):
+    """expand + with_images, sent by the official SDK to ``modkit serve --backend openai``,
+    forwarded upstream (the FaultServer), answered and cached per multimodal input."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(PNG)
+    (folder / "b.gif").write_bytes(PNG + b"\x01")
+    prompts = modkit.expand("is this {animal} dangerous?", {"animal": ["cat", "dog"]})
+    frame = modkit.with_images(prompts, folder)
+    with FaultServer(api_key="sk-upstream") as upstream:
+        env = {**os.environ, "UPSTREAM_KEY": "sk-upstream"}
+        args = ["--backend", "openai", "--base-url", upstream.url]
+        args += ["--upstream-api-key-env", "UPSTREAM_KEY", "--cache", str(tmp_path / "c")]
+        with (
+            ServeProcess([*args, "--no-access-log"], env=env) as srv,
+            openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client,
+        ):
+            answers = [
+                client.moderations.create(model="omni-moderation-latest", input=parts)
+                for parts in frame["input"]
+            ]
+            forwarded = len(upstream.moderation_requests())
+            again = client.moderations.create(
+                model="omni-moderation-latest", input=frame["input"].iloc[0]
+            )
+            mixed = client.moderations.create(model="omni-moderation-latest", input=["plain"])
+            with pytest.raises(openai.BadRequestError) as info:
+                client.moderations.create(
+                    model="omni-moderation-latest",
+                    input=[{"type": "image_url", "image_url": {"url": "file:///etc/x.png"}}],
+                )
+    assert forwarded == len(frame) == 4
+    for parts, resp in zip(frame["input"], answers, strict=True):
+        assert len(resp.results) == 1
+        got = resp.results[0].model_dump(by_alias=True)
+        want = fake_multimodal_result(parts)
+        assert got["category_scores"] == pytest.approx(want["category_scores"])
+        assert got["category_applied_input_types"] == want["category_applied_input_types"]
+    assert again.results[0].model_dump() == answers[0].results[0].model_dump()  # cached
+    assert mixed.results[0].model_dump(by_alias=True)["category_applied_input_types"][
+        "violence"
+    ] == ["text"]
+    assert info.value.body["param"] == "input[0]"
+    assert "input[0].image_url.url: must be an http(s) or data: URL" in info.value.body["message"]
+    assert "sk-upstream" not in srv.stdout + srv.stderr
+
+
+def test_serve_with_a_text_only_backend_refuses_image_parts(tmp_path):
+    (tmp_path / "x.png").write_bytes(PNG)
+    parts = multimodal_input("caption", [tmp_path / "x.png"])
+    with (
+        ServerThread(modkit.make_backend("local")) as srv,
+        openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client,
+    ):
+        with pytest.raises(openai.BadRequestError) as info:
+            client.moderations.create(input=parts)
+        ok = client.moderations.create(input=[{"type": "text", "text": "caption"}])
+    body = info.value.body
+    assert (body["param"], body["code"]) == ("input[1]", "unsupported_input_type")
+    assert "input[1] is an image part: backend 'local' scores text only" in body["message"]
+    assert len(ok.results) == 1

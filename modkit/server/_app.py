@@ -29,9 +29,10 @@ from .._errors import (
     QuotaExceededError,
     TransientBackendError,
 )
+from .._images import check_parts
 from .._result import ItemError, ModerationResult
 from .._text import utf8_problem
-from ..backends import Backend, is_alias, resolve_snapshot
+from ..backends import Backend, is_alias, refuse_parts, resolve_snapshot
 from ._admission import Admission, Overloaded, ScoringTimeout
 from ._openapi import openapi_document
 
@@ -229,6 +230,7 @@ def create_app(
         check_auth(request)
         texts, asked = await _read_inputs(request, limits)
         scorer = routing.backend_for(asked)
+        _check_accepts(scorer, texts)
         try:
             results = await admission.run(lambda: _score(scorer, cache, texts, routing))
         except _RequestError:
@@ -371,7 +373,23 @@ def _result_json(res: ModerationResult) -> dict[str, Any]:
     return out
 
 
-async def _read_inputs(request: Request, limits: ServerLimits) -> tuple[list[str], str | None]:
+def _check_accepts(backend: Backend, inputs: Sequence[Any]) -> None:
+    """A 400 naming the image part when a text-only backend gets a multimodal input."""
+    if backend.accepts_images:
+        return
+    for value in inputs:
+        if not isinstance(value, str):
+            error = refuse_parts(backend, value)
+            j = next((i for i, p in enumerate(value) if p.get("type") == "image_url"), 0)
+            raise _RequestError(
+                400,
+                f"image inputs are not supported: {error.message}",
+                param=f"input[{j}]",
+                code="unsupported_input_type",
+            )
+
+
+async def _read_inputs(request: Request, limits: ServerLimits) -> tuple[list[Any], str | None]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise _too_big(int(declared), limits)
@@ -437,7 +455,18 @@ def _too_big(size: int, limits: ServerLimits) -> _RequestError:
     )
 
 
-def _texts(value: Any, limits: ServerLimits) -> list[str]:
+def _texts(value: Any, limits: ServerLimits) -> list[Any]:
+    """The request's inputs: texts, or one multimodal input (a list of parts).
+
+    As the endpoint does, a list holding an ``image_url`` part is one multimodal input
+    (one result); a list of strings or text objects is that many texts.
+    """
+    if (
+        isinstance(value, list)
+        and any(isinstance(v, dict) and v.get("type") == "image_url" for v in value)
+        and all(isinstance(v, dict) for v in value)
+    ):
+        return [_parts(value, limits)]
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
         raise _RequestError(
@@ -457,7 +486,7 @@ def _texts(value: Any, limits: ServerLimits) -> list[str]:
             param="input",
             code="too_many_inputs",
         )
-    texts: list[str] = []
+    texts: list[Any] = []
     total = 0
     for i, item in enumerate(items):
         text = _one_text(item, i)
@@ -486,6 +515,34 @@ def _texts(value: Any, limits: ServerLimits) -> list[str]:
             )
         texts.append(text)
     return texts
+
+
+def _parts(value: list[Any], limits: ServerLimits) -> list[dict[str, Any]]:
+    """One multimodal input, validated; its text parts within the per-input limit."""
+    try:
+        parts = check_parts(value, where="input")
+    except InputError as exc:
+        message = str(exc)
+        param = message.split(":", 1)[0].split(".", 1)[0]
+        raise _RequestError(400, message, param=param, code="invalid_value") from None
+    chars = 0
+    for i, part in enumerate(parts):
+        if part["type"] == "text":
+            problem = utf8_problem(part["text"])
+            if problem is not None:
+                raise _RequestError(
+                    400, f"input[{i}].text: {problem}", param=f"input[{i}]", code="invalid_text"
+                )
+            chars += len(part["text"])
+    if chars > limits.max_input_chars:
+        raise _RequestError(
+            400,
+            f"input: {chars} characters of text is over this server's limit of "
+            f"{limits.max_input_chars} per input",
+            param="input",
+            code="input_too_long",
+        )
+    return parts
 
 
 def _one_text(item: Any, i: int) -> str:
@@ -565,11 +622,14 @@ class _Models:
 
 
 async def _score(
-    backend: Backend, cache: Cache | None, texts: Sequence[str], models: _Models
+    backend: Backend, cache: Cache | None, texts: Sequence[Any], models: _Models
 ) -> list[ModerationResult | ItemError]:
     """Score texts: cache hits first, one backend call for the distinct misses."""
     ns, model = backend.cache_namespace, backend.model
-    keys = [cache_key(ns, model, t) for t in texts]
+    keys = [
+        cache_key(ns, model, t if isinstance(t, str) else json.loads(json.dumps(t, sort_keys=True)))
+        for t in texts
+    ]
     found: dict[str, ModerationResult | ItemError] = {}
     if cache is not None:
         found.update(await asyncio.to_thread(cache.get_many, set(keys)))
@@ -580,7 +640,7 @@ async def _score(
             for k, r in found.items()
             if current is not None and isinstance(r, ModerationResult) and r.model == current
         }
-    missing: dict[str, str] = {}
+    missing: dict[str, Any] = {}
     for key, text in zip(keys, texts, strict=True):
         if key not in found:
             missing.setdefault(key, text)
@@ -596,7 +656,7 @@ async def _score(
         for (key, text), res in zip(missing.items(), fresh, strict=True):
             found[key] = res
             if isinstance(res, ModerationResult):
-                good[key] = (res, text)
+                good[key] = (res, text if isinstance(text, str) else json.dumps(text))
                 if res.model:
                     models.saw(model, res.model)
         if cache is not None and good:
@@ -604,7 +664,7 @@ async def _score(
     return [found[k] for k in keys]
 
 
-async def _call_backend(backend: Backend, texts: list[str]) -> list[ModerationResult | ItemError]:
+async def _call_backend(backend: Backend, texts: list[Any]) -> list[ModerationResult | ItemError]:
     try:
         return list(await backend.ascore(texts))
     except QuotaExceededError as exc:
