@@ -12,8 +12,8 @@ import pandas as pd
 
 from ._bias_uncertainty import (
     BiasBootstrap,
+    estimate_interval,
     jigsaw_final_metric,
-    percentile_interval,
     power_mean,
 )
 from ._errors import InputError
@@ -21,6 +21,14 @@ from ._frame import check_columns, check_frame, resolve_categories, scored_mask,
 from ._validation import PROB, Interval, SequenceOf, validate_params
 
 __all__ = ["bias_metrics", "counterfactual_gap"]
+
+#: The note for an interval widened to reach its estimate (the resamples lie almost all
+#: on one side of it, typically because of a subgroup of a few rows).
+_WIDENED = (
+    "{0}: the resamples lie almost all on one side of the estimate (subgroups of a few "
+    "rows); the interval is the percentile interval widened to the estimate"
+)
+
 
 _GAP_COLUMNS = (
     "category",
@@ -302,9 +310,15 @@ def bias_metrics(
     sep : str, optional
         Split string cells of ``subgroup_col`` on this separator.
     bootstrap : int, default 200
-        Resamples for the percentile intervals (0 turns them off). Rows are resampled
-        within strata (the exact set of subgroups a row belongs to; the background is
-        one stratum), so every subgroup keeps its size.
+        Resamples for the intervals (0 turns them off). Rows are resampled within
+        strata (the exact set of subgroups a row belongs to, the background being one,
+        crossed with the label), so every subgroup keeps its size and its numbers of
+        positives and negatives: an AUC defined on the data is defined in every
+        resample. The intervals are bias-corrected percentile intervals (Efron &
+        Tibshirani 1993, 14.3), as the power means and small subgroups' AUCs have
+        skewed resampling distributions. Where the resamples lie almost all on one
+        side of the estimate the interval is the percentile interval widened to reach
+        the estimate, and ``note`` says so: an interval always contains its estimate.
     ci_level : float in (0, 1), default 0.95
     random_state : int, default 0
         Seeds the resampling.
@@ -319,7 +333,9 @@ def bias_metrics(
         ``fpr_diff`` and ``fnr_diff`` (``|overall rate - subgroup rate|``) and ``note``
         (why a value is NaN, e.g. "subgroup_auc: subgroup has no negatives"). With
         ``bootstrap``, each of ``subgroup_auc``, ``bpsn_auc``, ``bnsp_auc``,
-        ``fpr_diff`` and ``fnr_diff`` has ``<metric>_lo`` / ``<metric>_hi``.
+        ``fpr_diff`` and ``fnr_diff`` has ``<metric>_lo`` / ``<metric>_hi``; a widened
+        interval is named in ``note`` (in ``attrs["overall"]["note"]`` for ``auc_ci``
+        and ``final_metric_ci``).
         ``attrs["overall"]`` holds ``n``, ``n_pos``, ``auc``, ``fpr``, ``fnr``, ``fped``
         and ``fned`` (the false positive / negative equality differences: the sums of
         ``fpr_diff`` and ``fnr_diff`` over subgroups where they are defined; NaN if
@@ -460,7 +476,7 @@ def bias_metrics(
     out.attrs["subgroup_col"] = subgroup_col
     auc_cols = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
     power = {m: power_mean(out[m].to_numpy(dtype=float)) for m in auc_cols}
-    overall = {
+    overall: dict[str, Any] = {
         "category": category,
         "threshold": float(threshold),
         "n": len(y),
@@ -487,15 +503,23 @@ def bias_metrics(
         draws = BiasBootstrap(
             s, y, groups, float(threshold), int(bootstrap), np.random.default_rng(random_state)
         ).run()
+        row_notes = [[n] if n else [] for n in out["note"]]
         for col in (*auc_cols, "fpr_diff", "fnr_diff"):
-            lo, hi = percentile_interval(draws[col], ci_level)
-            defined = out[col].notna().to_numpy()
+            estimate = out[col].to_numpy(dtype=float)
+            lo, hi, widened = estimate_interval(draws[col], estimate, ci_level)
             at = cast(int, out.columns.get_loc(col))  # a unique column: its position
-            out.insert(at + 1, f"{col}_lo", np.where(defined, lo, np.nan))
-            out.insert(at + 2, f"{col}_hi", np.where(defined, hi, np.nan))
+            out.insert(at + 1, f"{col}_lo", lo)  # NaN where the estimate is NaN
+            out.insert(at + 2, f"{col}_hi", hi)
+            for i in np.flatnonzero(widened):
+                row_notes[i].append(_WIDENED.format(col))
+        out["note"] = ["; ".join(n) for n in row_notes]
         for key, col in (("auc_ci", "auc"), ("final_metric_ci", "final_metric")):
-            lo, hi = percentile_interval(draws[col], ci_level)
+            lo, hi, widened = estimate_interval(draws[col], overall[col], ci_level)
             overall[key] = [float(lo[0]), float(hi[0])]
+            if widened[0]:
+                overall["note"] = "; ".join(
+                    filter(None, [str(overall["note"]), _WIDENED.format(key)])
+                )
     out.attrs["overall"] = overall
     return out
 

@@ -1,10 +1,22 @@
 """Bootstrap intervals for bias metrics, and the Jigsaw benchmark's summary metric.
 
 The resampling keeps every stratum's size: rows are grouped by the exact set of subgroups
-they belong to (rows of no subgroup form the background stratum) and each resample draws
-that many rows with replacement within each stratum, so a small subgroup is never
-resampled away. AUCs on weighted rows use the Mann-Whitney form (ties count one half),
-vectorised over resamples.
+they belong to (rows of no subgroup form the background stratum) and by their label, and
+each resample draws that many rows with replacement within each stratum. So a small
+subgroup is never resampled away, and it keeps its numbers of positives and negatives:
+every AUC defined on the data is defined in every resample, and the power means of the
+resamples run over the same subgroups as the estimate (the stratified bootstrap that
+pROC uses for AUCs; Carpenter & Bithell 2000). AUCs on weighted rows use the
+Mann-Whitney form (ties count one half), vectorised over resamples.
+
+Intervals are bias-corrected percentile intervals (Efron 1981; Efron & Tibshirani 1993,
+section 14.3): the power mean with ``p = -5`` follows the worst subgroup, so with small
+subgroups its bootstrap distribution is skewed below the estimate and a plain percentile
+interval can lie wholly below it. When even the corrected interval misses the estimate
+(the resamples lie almost all on one side of it, as when a subgroup of three rows has an
+AUC of 0 in most resamples), :func:`estimate_interval` reports the percentile interval
+widened to reach the estimate and says so; :func:`modkit.bias_metrics` puts that in its
+notes.
 
 The summary is the final metric of the Kaggle "Jigsaw Unintended Bias in Toxicity
 Classification" competition (2019), from Borkan, Dixon, Sorensen, Thain and Vasserman,
@@ -23,6 +35,9 @@ import numpy as np
 __all__ = [
     "JIGSAW_P",
     "BiasBootstrap",
+    "bias_corrected_interval",
+    "estimate_interval",
+    "interval_excludes",
     "jigsaw_final_metric",
     "percentile_interval",
     "power_mean",
@@ -100,7 +115,8 @@ class BiasBootstrap:
         self.starts = np.r_[0, np.flatnonzero(self.s[1:] != self.s[:-1]) + 1]
         self.resamples = resamples
         self.rng = rng
-        keys = np.packbits(self.m, axis=0).T if len(self.m) else np.zeros((len(self.s), 1))
+        # stratum = (the set of subgroups a row belongs to, its label)
+        keys = np.packbits(np.vstack([self.m, self.y[None, :]]), axis=0).T
         _, self.stratum = np.unique(keys, axis=0, return_inverse=True)
         self.stratum = self.stratum.ravel()
 
@@ -175,3 +191,90 @@ def percentile_interval(values: np.ndarray, level: float) -> tuple[np.ndarray, n
         if len(col):
             lo[j], hi[j] = np.percentile(col, [50 * (1 - level), 50 * (1 + level)])
     return lo, hi
+
+
+def bias_corrected_interval(
+    values: np.ndarray, estimate: np.ndarray | float, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise bias-corrected (BC) percentile interval, ignoring NaN resamples.
+
+    With ``z0 = Phi^-1(share of resamples below the estimate, ties counting one half)``
+    the interval runs between the ``Phi(2 z0 -/+ z)`` quantiles of the resamples, where
+    ``z = Phi^-1((1 + level) / 2)`` (Efron 1981; Efron & Tibshirani 1993, section 14.3).
+    When the resamples are centred on the estimate (``z0 = 0``) it is the percentile
+    interval; when they are skewed to one side it moves towards the estimate.
+
+    Parameters
+    ----------
+    values : ndarray of shape (resamples,) or (resamples, k)
+        The statistic per resample.
+    estimate : float or ndarray of shape (k,)
+        The statistic on the data.
+    level : float in (0, 1)
+
+    Returns
+    -------
+    lo, hi : ndarray of shape (k,)
+        NaN where a column has no finite resample or its estimate is NaN.
+    """
+    from scipy.special import ndtr, ndtri
+
+    v = np.asarray(values, dtype=float)
+    if v.ndim == 1:
+        v = v[:, None]
+    est = np.broadcast_to(np.asarray(estimate, dtype=float), (v.shape[1],))
+    lo = np.full(v.shape[1], np.nan)
+    hi = np.full(v.shape[1], np.nan)
+    z = float(ndtri((1 + level) / 2))
+    for j in range(v.shape[1]):
+        col = v[:, j][np.isfinite(v[:, j])]
+        if not len(col) or not np.isfinite(est[j]):
+            continue
+        below = (np.sum(col < est[j]) + 0.5 * np.sum(col == est[j])) / len(col)
+        edge = 0.5 / len(col)  # keep z0 finite when every resample lies on one side
+        z0 = float(ndtri(np.clip(below, edge, 1 - edge)))
+        q = ndtr([2 * z0 - z, 2 * z0 + z])
+        lo[j], hi[j] = np.quantile(col, q)
+    return lo, hi
+
+
+def interval_excludes(estimate: float, lo: float, hi: float) -> bool:
+    """True when a finite estimate lies outside its (finite) interval ``[lo, hi]``."""
+    if not all(np.isfinite(x) for x in (estimate, lo, hi)):
+        return False
+    tol = 1e-12 * max(1.0, abs(estimate))
+    return bool(estimate < lo - tol or estimate > hi + tol)
+
+
+def estimate_interval(
+    values: np.ndarray, estimate: np.ndarray | float, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An interval per column that always contains its finite estimate.
+
+    The bias-corrected interval (:func:`bias_corrected_interval`); where that misses
+    the estimate, the percentile interval (:func:`percentile_interval`) widened to reach
+    the estimate.
+
+    Parameters
+    ----------
+    values : ndarray of shape (resamples,) or (resamples, k)
+    estimate : float or ndarray of shape (k,)
+    level : float in (0, 1)
+
+    Returns
+    -------
+    lo, hi : ndarray of shape (k,)
+    widened : ndarray of bool, shape (k,)
+        True where the interval was widened: the resamples are skewed to one side of
+        the estimate and the interval says little more than "unstable".
+    """
+    v = np.asarray(values, dtype=float)
+    k = 1 if v.ndim == 1 else v.shape[1]
+    est = np.broadcast_to(np.asarray(estimate, dtype=float), (k,))
+    lo, hi = bias_corrected_interval(v, est, level)
+    widened = np.array([interval_excludes(*t) for t in zip(est, lo, hi, strict=True)], bool)
+    if widened.any():
+        p_lo, p_hi = percentile_interval(v, level)
+        lo = np.where(widened, np.fmin(p_lo, est), lo)
+        hi = np.where(widened, np.fmax(p_hi, est), hi)
+    return lo, hi, widened

@@ -11,7 +11,13 @@ from sklearn.metrics import roc_auc_score
 
 import modkit
 from modkit import plots
-from modkit._bias_uncertainty import BiasBootstrap, jigsaw_final_metric, power_mean
+from modkit._bias_uncertainty import (
+    BiasBootstrap,
+    bias_corrected_interval,
+    estimate_interval,
+    jigsaw_final_metric,
+    power_mean,
+)
 
 
 def _frame(n_big=1500, n_small=40, seed=0):
@@ -104,3 +110,61 @@ def test_bias_chart_draws_error_bars():
     assert bar.error_y.array[0] == pytest.approx(row["subgroup_auc_hi"] - row["subgroup_auc"])
     assert bar.error_y.arrayminus[0] == pytest.approx(row["subgroup_auc"] - row["subgroup_auc_lo"])
     assert "final metric" in fig.layout.title.text
+
+
+def _tiny_subgroups(k=20, seed=0):
+    """A big subgroup plus ``k`` subgroups of three rows: AUC 0.5 each (one positive
+    above the negative, one below), so most resamples hold some subgroup at AUC 0."""
+    rng = np.random.default_rng(seed)
+    y = list(rng.random(300) < 0.4)
+    s = list(np.where(y, rng.beta(4, 2, 300), rng.beta(2, 4, 300)).round(3))
+    g = ["big"] * 300
+    for i in range(k):
+        y += [True, True, False]
+        s += [0.9, 0.3, 0.6]
+        g += [f"tiny{i}"] * 3
+    return pd.DataFrame({"hate": s, "label": np.array(y).astype(int), "target": g})
+
+
+def test_small_subgroups_never_leave_the_estimate_outside_its_interval():
+    out = modkit.bias_metrics(_tiny_subgroups(), "target", "label", "hate", bootstrap=200)
+    overall = out.attrs["overall"]
+    lo, hi = overall["final_metric_ci"]
+    assert lo <= overall["final_metric"] <= hi
+    assert lo < overall["final_metric"] - 0.1  # the downside the resamples show is kept
+    assert "final_metric_ci: the resamples lie almost all on one side" in overall["note"]
+    for m in ("subgroup_auc", "bpsn_auc", "bnsp_auc", "fpr_diff", "fnr_diff"):
+        ok = out[m].notna()
+        assert (out.loc[ok, f"{m}_lo"] <= out.loc[ok, m] + 1e-9).all()
+        assert (out.loc[ok, m] <= out.loc[ok, f"{m}_hi"] + 1e-9).all()
+    title = plots.bias_chart(out).layout.title.text
+    assert "widened to the estimate" in title
+
+
+def test_resampling_keeps_each_subgroups_positives_and_negatives():
+    frame = _tiny_subgroups(k=3)
+    names = sorted(set(frame["target"]))
+    groups = np.array([(frame["target"] == n).to_numpy() for n in names])
+    y = frame["label"].to_numpy() == 1
+    bb = BiasBootstrap(frame["hate"].to_numpy(), y, groups, 0.5, 50, np.random.default_rng(0))
+    w = bb._weights(50)
+    for i in range(len(names)):
+        assert len(set(w @ (bb.m[i] & bb.y))) == 1 and len(set(w @ (bb.m[i] & ~bb.y))) == 1
+    draws = bb.run()
+    assert np.isfinite(draws["subgroup_auc"]).all()  # defined on the data: in every resample
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.floats(0, 1) | st.just(np.nan), min_size=1, max_size=50),
+    st.floats(0, 1),
+    st.sampled_from([0.8, 0.9, 0.95]),
+)
+def test_estimate_interval_always_contains_the_estimate(values, estimate, level):
+    lo, hi, widened = estimate_interval(np.array(values), estimate, level)
+    if np.isfinite(values).any():
+        assert lo[0] - 1e-12 <= estimate <= hi[0] + 1e-12
+        b_lo, b_hi = bias_corrected_interval(np.array(values), estimate, level)
+        assert widened[0] == (not b_lo[0] - 1e-12 <= estimate <= b_hi[0] + 1e-12)
+    else:
+        assert np.isnan(lo[0]) and np.isnan(hi[0]) and not widened[0]

@@ -440,6 +440,8 @@ def bias_chart(
                 title += f"; final metric {overall['final_metric']:{SCORE_FMT}}" + (
                     f" [{ci[0]:{SCORE_FMT}}, {ci[1]:{SCORE_FMT}}]" if ci else ""
                 )
+                if "final_metric_ci: the resamples lie" in str(overall.get("note")):
+                    title += " (interval widened to the estimate: small subgroups)"
     aucs = all(m.endswith("auc") for m in metrics)
     rates = all(m in ("fpr", "fnr", "fpr_diff", "fnr_diff") for m in metrics)
     y_title = "AUC" if aucs else "rate" if rates else ", ".join(metrics)
