@@ -16,6 +16,7 @@ from .._errors import AuthenticationError, BackendError, TransientBackendError
 from .._result import ItemError, ModerationResult, parse_results
 from ._base import Backend, BatchOutcome
 from ._http import DEFAULT_BASE_URL, error_message, rate_limit_headers, status_error, unreachable
+from ._provider_http import Secret
 
 __all__ = ["OpenAIBackend"]
 
@@ -72,7 +73,7 @@ class OpenAIBackend(Backend):
                     "(or use the local backend, which needs none)"
                 )
             key = "unused"  # a compatible endpoint may need no key; the SDK wants one
-        self.__key = _Secret(key)
+        self.__key = Secret(key)
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._parent: OpenAIBackend | None = None  # a with_model() clone uses its client
@@ -221,24 +222,6 @@ class OpenAIBackend(Backend):
             api_key_env=self.api_key_env,
             model=self.model,
         )
-
-
-class _Secret:
-    """Holds an API key; its repr (and so ``vars(backend)``) never shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("an API key is not picklable")
 
 
 @functools.lru_cache(maxsize=1)
