@@ -30,7 +30,8 @@ _WIDENED = (
 )
 
 
-_GAP_COLUMNS = (
+#: The value columns of :func:`counterfactual_gap` (the others are its ``by`` keys).
+GAP_COLUMNS = (
     "category",
     "gap",
     "max_value",
@@ -141,7 +142,7 @@ def counterfactual_gap(
     pair, pair_values = pd.factorize(combined)  # per-value rows, first-seen order
     n_pairs = len(pair_values)
     if not n_pairs:
-        empty = pd.DataFrame(columns=[*by_cols, *_GAP_COLUMNS])
+        empty = pd.DataFrame(columns=[*by_cols, *GAP_COLUMNS])
         if detail:
             empty = pd.DataFrame(
                 columns=[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]
@@ -194,7 +195,7 @@ def counterfactual_gap(
         n_values=per["n_values"][t_idx, cat_idx].astype(np.int64),
         n=per["n"][t_idx, cat_idx].astype(np.int64),
     )
-    out = pd.DataFrame(columns, columns=[*by_cols, *_GAP_COLUMNS])
+    out = pd.DataFrame(columns, columns=[*by_cols, *GAP_COLUMNS])
     out.attrs["n_excluded"] = n_excluded
     out.attrs["slot"] = slot_col
     return out

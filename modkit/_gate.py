@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pandas as pd
 
-from ._bias import counterfactual_gap
+from ._bias import GAP_COLUMNS, counterfactual_gap
 from ._drift import decision_drift
 from ._errors import InputError
 from .thresholds import Constraint, Counts, ThresholdSet, parse_objective, rates
@@ -249,7 +249,7 @@ def _gap_checks(
         if baseline is None
         else counterfactual_gap(baseline, slot, by=by, categories=categories)
     )
-    key_cols = [c for c in new.columns if c not in _GAP_COLS]
+    key_cols = [c for c in new.columns if c not in GAP_COLUMNS]
     out: list[CheckResult] = []
     old_gap: dict[tuple, float] = {}
     if old is not None:
@@ -289,19 +289,6 @@ def _gap_checks(
             )
         )
     return out
-
-
-_GAP_COLS = {
-    "category",
-    "gap",
-    "max_value",
-    "max_score",
-    "min_value",
-    "min_score",
-    "mean",
-    "n_values",
-    "n",
-}
 
 
 def check_thresholds(
