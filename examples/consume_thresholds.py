@@ -6,7 +6,12 @@ Usage::
     echo '{"violence": 0.93}' | python consume_thresholds.py thresholds.json --profile output
 
 The category scores are a JSON object (the endpoint's ``category_scores``) given as the
-second argument or on stdin. Prints the action and the categories that fired, as JSON.
+second argument or on stdin; or the endpoint's whole result object (with
+``category_scores`` and ``category_applied_input_types``), so that thresholds that differ
+by input type (a category's optional ``by_input_type``: ``{"image": {"block": ...}}``)
+apply: each type the category was applied to uses its own thresholds (or the category's),
+and the lowest applies; without ``category_applied_input_types`` an item counts as text.
+Prints the action and the categories that fired, as JSON.
 The rule is the file's: a category fires at ``block`` when its score >= block, in review
 when review <= score < block; ``null`` thresholds never fire. The item is blocked if any
 category blocks, reviewed if none blocks and any is in review, ``unscored`` if none of the
@@ -79,8 +84,30 @@ def load_profile(path, profile="input"):
     return read_profile(path, profile)[0]
 
 
+def lowest(values):
+    """The lowest threshold (fires first); None (never fires) only if all are None."""
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def limits_for(entry, types):
+    """``(review, block)`` of a category entry for an item of these input types."""
+    by_type = entry.get("by_input_type") or {}
+    kinds = ["text"] if types is None else list(types)
+    if not by_type or not kinds:
+        return entry.get("review"), entry.get("block")
+    pairs = [by_type.get(kind, entry) for kind in kinds]
+    return lowest([p.get("review") for p in pairs]), lowest([p.get("block") for p in pairs])
+
+
 def read_profile(path, profile="input"):
     """Return ``({category: (review, block)}, scale)``; ``scale`` is None for API keys."""
+    thresholds, scale, _ = read_entries(path, profile)
+    return thresholds, scale
+
+
+def read_entries(path, profile="input"):
+    """Return ``(thresholds, scale, entries)``: also each category's file entry."""
     with open(path, encoding="utf-8") as fh:
         doc = json.load(fh)
     if doc.get("schema_version") not in SUPPORTED_VERSIONS:
@@ -96,7 +123,7 @@ def read_profile(path, profile="input"):
     if prof.get("provider") not in (None, "openai"):
         scale = prof.get("scale") or {"low": -math.inf, "high": math.inf}
     thresholds = {name: (e.get("review"), e.get("block")) for name, e in categories.items()}
-    return thresholds, scale
+    return thresholds, scale, categories
 
 
 def decide(thresholds, category_scores):
@@ -126,7 +153,15 @@ def main(argv):
     if not args:
         raise SystemExit(__doc__)
     scores = json.loads(args[1] if len(args) > 1 else sys.stdin.read())
-    thresholds, scale = read_profile(args[0], profile)
+    thresholds, scale, entries = read_entries(args[0], profile)
+    if isinstance(scores, dict) and isinstance(scores.get("category_scores"), dict):
+        applied = scores.get("category_applied_input_types") or {}  # a whole result
+        scores = scores["category_scores"]
+        if not isinstance(applied, dict):
+            raise SystemExit("category_applied_input_types must be a JSON object")
+    else:
+        applied = {}
+    thresholds = {name: limits_for(entries[name], applied.get(name)) for name in thresholds}
     check_keys(scores, scale)
     action, blocked, review = decide(thresholds, scores)
     print(

@@ -154,6 +154,20 @@ def _semantic(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
                         f"review threshold {r} is above block threshold {b} (need review <= block)",
                     )
                 )
+            typed = entry.get("by_input_type")
+            for kind, sub in typed.items() if isinstance(typed, Mapping) else ():
+                if not isinstance(sub, Mapping):
+                    continue
+                b, r = sub.get("block"), sub.get("review")
+                if isinstance(b, num) and isinstance(r, num) and r > b:
+                    where = ["profiles", pname, "categories", cat, "by_input_type", kind]
+                    problems.append(
+                        (
+                            json_path([*where, "review"]),
+                            f"review threshold {r} is above block threshold {b} "
+                            "(need review <= block)",
+                        )
+                    )
     return problems
 
 

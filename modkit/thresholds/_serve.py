@@ -31,7 +31,8 @@ def threshold_postprocess(
         ``hook(result) -> result``: a new :class:`~modkit.ModerationResult` with
 
         * ``flagged`` = the set's action for the scores is ``"block"``
-          (:meth:`ThresholdSet.decide`);
+          (:meth:`ThresholdSet.decide`, given the result's
+          ``category_applied_input_types``: thresholds that differ by input type apply);
         * ``categories[c]`` = ``score >= block`` of category ``c``, for every category
           of the set that the result has a score for (a ``None`` block threshold is
           ``False``: it never fires);
@@ -65,7 +66,8 @@ def threshold_postprocess(
         # The endpoint's own keys: a category the set does not hold (a new upstream one
         # included) is not evaluated, so it is left out rather than refused.
         held = {c: v for c, v in result.category_scores.items() if c in ts.categories}
-        decision = ts.decide(held)
+        applied = result.category_applied_input_types or None  # thresholds by input type
+        decision = ts.decide(held, applied)
         blocked = set(decision.blocked_categories)
         keys = dict.fromkeys([*result.categories, *result.category_scores])
         categories = {c: c in blocked for c in keys}

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._images import APPLIED_PREFIX
 from .._io import atomic_path
 from .._native import Scale, provider_scale, result_keys
 from .._taxonomy import api_spelling, check_category_keys, order_categories
@@ -31,6 +32,7 @@ from ._schema import (
 
 __all__ = [
     "ACTIONS",
+    "INPUT_TYPES",
     "PROFILES",
     "CategoryThreshold",
     "Decision",
@@ -108,6 +110,15 @@ class CategoryThreshold:
         same counts on the same labelled rows.
     bands : dict or None
         Share of all fitting rows with a score (labelled or not) per band, and ``n``.
+    by_input_type : dict or None
+        Thresholds that differ by input type: ``{"image": {"block": 0.6, "review": 0.3}}``
+        (keys ``"text"`` and/or ``"image"``, the types of the endpoint's
+        ``category_applied_input_types``). For an item, the thresholds of each type the
+        category was applied to are used (the category's own ``block`` / ``review`` for a
+        type without an entry) and the lowest of them applies: the category fires when
+        any applied type's rule fires. An item whose types are unknown (a text, results
+        without ``category_applied_input_types``) counts as ``"text"``; a category applied
+        to no part uses its own thresholds. ``None``: one set of thresholds for all.
     """
 
     block: float | None
@@ -131,10 +142,45 @@ class CategoryThreshold:
     threshold_spread: dict[str, Any] | None = None
     baselines: dict[str, Any] | None = None
     bands: dict[str, Any] | None = None
+    by_input_type: dict[str, dict[str, float | None]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The file's JSON object for this category."""
-        return asdict(self)
+        """The file's JSON object for this category (``by_input_type`` only when set)."""
+        out = asdict(self)
+        if out["by_input_type"] is None:
+            del out["by_input_type"]
+        return out
+
+    def limits_for(self, types: Iterable[str] | None) -> tuple[float | None, float | None]:
+        """The ``(block, review)`` thresholds for an item of these input types.
+
+        Parameters
+        ----------
+        types : iterable of {"text", "image"} or None
+            The category's ``category_applied_input_types`` entry for the item; ``None``
+            (unknown) counts as ``["text"]``; empty uses the category's own thresholds.
+
+        Returns
+        -------
+        (block, review) : float or None each
+            The lowest per applied type (see :attr:`by_input_type`); ``None`` never fires.
+        """
+        if not self.by_input_type:
+            return self.block, self.review
+        kinds = ["text"] if types is None else list(types)
+        if not kinds:
+            return self.block, self.review
+        blocks, reviews = [], []
+        for kind in kinds:
+            entry = self.by_input_type.get(kind)
+            block, review = (
+                (self.block, self.review)
+                if entry is None
+                else (entry.get("block"), entry.get("review"))
+            )
+            blocks.append(block)
+            reviews.append(review)
+        return _lowest(blocks), _lowest(reviews)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CategoryThreshold:
@@ -181,6 +227,44 @@ class Decision:
             "review_categories": list(self.review_categories),
             "categories": dict(self.categories),
         }
+
+
+#: Input types thresholds may differ by (the types of ``category_applied_input_types``).
+INPUT_TYPES = ("text", "image")
+
+
+def _typed_copy(value: Any) -> Any:
+    """A copy of a ``by_input_type`` mapping (checked later, by :class:`ThresholdSet`)."""
+    if not isinstance(value, Mapping):
+        return value
+    return {k: dict(e) if isinstance(e, Mapping) else e for k, e in value.items()}
+
+
+def _lowest(values: list[float | None]) -> float | None:
+    """The lowest threshold (the one that fires first); None (never) only if all are."""
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _check_by_input_type(value: Any, where: str, scale: Scale | None) -> None:
+    """Check a category's ``by_input_type`` (types, keys, ranges, review <= block)."""
+    if value is None:
+        return
+    if not isinstance(value, Mapping) or not value:
+        raise InputError(f"{where}: by_input_type must be a non-empty mapping of input type")
+    for kind, entry in value.items():
+        at = f"{where} by_input_type[{kind!r}]"
+        if kind not in INPUT_TYPES:
+            raise InputError(f"{at}: input type must be one of {INPUT_TYPES}")
+        if not isinstance(entry, Mapping) or "block" not in entry:
+            raise InputError(f"{at}: needs a mapping with 'block' (and optional 'review')")
+        extra = set(entry) - {"block", "review"}
+        if extra:
+            raise InputError(f"{at}: unknown keys {sorted(extra)} (use 'block' and 'review')")
+        block = _check_threshold(entry.get("block"), f"{at} block", scale)
+        review = _check_threshold(entry.get("review"), f"{at} review", scale)
+        if block is not None and review is not None and review > block:
+            raise InputError(f"{at}: review threshold {review} is above block threshold {block}")
 
 
 def _check_threshold(value: Any, where: str, scale: Scale | None = None) -> float | None:
@@ -269,6 +353,7 @@ class ThresholdSet:
                 raise InputError(
                     f"category {c!r}: review threshold {review} is above block threshold {block}"
                 )
+            _check_by_input_type(ct.by_input_type, f"category {c!r}", self.scale)
             cats[c] = ct
         self.categories: dict[str, CategoryThreshold] = cats
         self.profile = profile
@@ -293,7 +378,9 @@ class ThresholdSet:
     ) -> ThresholdSet:
         """A set from plain numbers: ``{"violence": 0.7, "hate": {"block": 0.8, "review": 0.4}}``.
 
-        A bare number is the ``block`` threshold with no review band. With ``provider``
+        A bare number is the ``block`` threshold with no review band. A mapping may add
+        ``"by_input_type": {"image": {"block": 0.5}}`` (see
+        :attr:`CategoryThreshold.by_input_type`). With ``provider``
         (and ``scale``), keys are the provider's categories and numbers lie on its scale:
         ``from_thresholds({"Hate": 4}, provider="azure")``.
         """
@@ -302,17 +389,20 @@ class ThresholdSet:
         cats = {}
         for c, v in thresholds.items():
             if isinstance(v, Mapping):
-                extra = set(v) - {"block", "review"}
+                extra = set(v) - {"block", "review", "by_input_type"}
                 if extra:
                     raise InputError(
-                        f"category {c!r}: unknown keys {sorted(extra)} (use 'block' and 'review')"
+                        f"category {c!r}: unknown keys {sorted(extra)} "
+                        "(use 'block', 'review' and 'by_input_type')"
                     )
                 block, review = v.get("block"), v.get("review")
+                by_type = v.get("by_input_type")
             else:
-                block, review = v, None
+                block, review, by_type = v, None, None
             cats[c] = CategoryThreshold(
                 block=_check_threshold(block, f"category {c!r} block", resolved),
                 review=_check_threshold(review, f"category {c!r} review", resolved),
+                by_input_type=_typed_copy(by_type),
             )
         return cls(cats, profile=profile, model=model, provider=provider, scale=resolved)
 
@@ -354,11 +444,18 @@ class ThresholdSet:
     __hash__ = None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ deciding
-    def decide(self, category_scores: Mapping[str, float | None]) -> Decision:
+    def decide(
+        self,
+        category_scores: Mapping[str, float | None],
+        category_applied_input_types: Mapping[str, Iterable[str]] | None = None,
+    ) -> Decision:
         """Decide one item from its ``category_scores`` (as the endpoint returns them).
 
         A category of the set that is missing from ``category_scores`` (or ``None`` /
         NaN) does not fire; categories the set does not hold are not evaluated.
+        ``category_applied_input_types`` (the endpoint's, for a multimodal input) picks
+        the thresholds of categories with :attr:`CategoryThreshold.by_input_type`;
+        without it every category counts as applied to text.
 
         Raises
         ------
@@ -383,8 +480,15 @@ class ThresholdSet:
         scores = coerce_scores(
             frame, cats, source="decide", row_name=lambda i: "scores", low=low, high=high
         )
+        applied = category_applied_input_types or {}
+        if not isinstance(applied, Mapping):
+            raise InputError(
+                "decide: category_applied_input_types must be a mapping of category key to "
+                f"a list of input types, not {type(applied).__name__}"
+            )
+        limits = [self.categories[c].limits_for(applied.get(c)) for c in cats]
         is_block, is_review, scored = bands(
-            scores, as_limits(self.block.values()), as_limits(self.review.values())
+            scores, as_limits(b for b, _ in limits), as_limits(r for _, r in limits)
         )
         per = {
             c: ("block" if is_block[0, j] else "review" if is_review[0, j] else "allow")
@@ -402,7 +506,11 @@ class ThresholdSet:
         Parameters
         ----------
         results : DataFrame, shape (n, ...)
-            One float column per category key, as :func:`modkit.moderate` returns.
+            One float column per category key, as :func:`modkit.moderate` returns. For
+            categories whose thresholds differ by input type
+            (:attr:`CategoryThreshold.by_input_type`), the ``applied/<category>``
+            columns (``"text,image"``...; :func:`modkit.applied_input_types`) pick each
+            row's thresholds; without them every row counts as text.
         missing : {"error", "ignore"}
             What to do when a category of the set has no column: raise
             :class:`~modkit.InputError`, or treat it as unscored.
@@ -445,9 +553,8 @@ class ThresholdSet:
             got = coerce_scores(results, present, source="results", low=low, high=high)
             for j, c in enumerate(present):
                 scores[:, cats.index(c)] = got[:, j]
-        is_block, is_review, scored = bands(
-            scores, as_limits(self.block.values()), as_limits(self.review.values())
-        )
+        block, review = self._row_limits(results, cats)
+        is_block, is_review, scored = bands(scores, block, review)
         out = pd.DataFrame(index=results.index)
         out["action"] = actions(is_block, is_review, scored)
         out["blocked_categories"] = _joined(is_block, cats)
@@ -456,6 +563,32 @@ class ThresholdSet:
             col = np.where(is_block[:, j], "block", np.where(is_review[:, j], "review", "allow"))
             out[f"action:{c}"] = np.where(scored[:, j], col, "").astype(object)
         return out
+
+    def _row_limits(self, results: pd.DataFrame, cats: list[str]) -> tuple[Any, Any]:
+        """Block and review limits, shape (k,), or (n, k) when a category's thresholds
+        differ by input type (read from the ``applied/<category>`` columns)."""
+        block = as_limits(self.block.values())
+        review = as_limits(self.review.values())
+        typed = [j for j, c in enumerate(cats) if self.categories[c].by_input_type]
+        if not typed:
+            return block, review
+        n = len(results)
+        block = np.tile(block, (n, 1))
+        review = np.tile(review, (n, 1))
+        for j in typed:
+            ct = self.categories[cats[j]]
+            column = results.get(APPLIED_PREFIX + cats[j])
+            values = [None] * n if column is None else column.tolist()
+            cache: dict[Any, tuple[float, float]] = {}
+            for i, value in enumerate(values):
+                key = value if isinstance(value, str) else None  # None / NaN: unknown
+                if key not in cache:
+                    types = None if key is None else [t for t in key.split(",") if t]
+                    b, r = ct.limits_for(types)
+                    lim = as_limits([b, r])
+                    cache[key] = (float(lim[0]), float(lim[1]))
+                block[i, j], review[i, j] = cache[key]
+        return block, review
 
     @property
     def _native_keys(self) -> tuple[str, ...]:
