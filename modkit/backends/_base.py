@@ -142,6 +142,21 @@ def refuse_parts(backend: Backend, parts: Sequence[Any], where: str = "input") -
     ItemError
         Code ``"unsupported_input_type"``; the message names the first image part (or
         says a list of parts needs a multimodal backend when all parts are texts).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.backends import SyncBackend, refuse_parts
+    >>> class TextOnly(SyncBackend):
+    ...     name = "text-only"
+    ...     def score_batch(self, texts):
+    ...         raise NotImplementedError
+    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> error = refuse_parts(TextOnly(), parts, where="row 0: input")
+    >>> error.code
+    'unsupported_input_type'
+    >>> print(error.message)
+    row 0: input[1] is an image part: backend 'text-only' scores text only (...)
     """
     images = [
         i for i, p in enumerate(parts) if isinstance(p, dict) and p.get("type") == "image_url"
