@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -11,7 +10,7 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import SyncBackend
-from ._provider_http import error_for_status, read_key, scrub
+from ._provider_http import error_for_status, native_result, read_key, scrub
 
 __all__ = [
     "AZURE_CATEGORIES",
@@ -210,15 +209,7 @@ class AzureContentSafetyBackend(SyncBackend):
             applied[BLOCKLIST_KEY] = sorted(
                 {f"{m.get('blocklistName')}:{m.get('blocklistItemText')}" for m in matches}
             )
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-        return ModerationResult(
-            flagged=any(flags.values()),
-            categories=flags,
-            category_scores=scores,
-            category_applied_input_types=applied,
-            model=self.model,
-            id=f"azure-{digest}",
-        )
+        return native_result("azure", text, flags, scores, applied, self.model)
 
     def _status_error(self, exc: Any) -> BackendError:
         status = int(exc.status_code or 0)

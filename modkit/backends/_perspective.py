@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
-from ._provider_http import LoopBound, error_for_status, read_key, scrub
+from ._provider_http import LoopBound, error_for_status, native_result, read_key, scrub
 
 __all__ = ["PERSPECTIVE_ATTRIBUTES", "PerspectiveBackend"]
 
@@ -206,15 +205,7 @@ class PerspectiveBackend(Backend):
         langs = data.get("detectedLanguages") or data.get("languages") or []
         if langs:
             applied["languages"] = [str(x) for x in langs]
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-        return ModerationResult(
-            flagged=any(flags.values()),
-            categories=flags,
-            category_scores=scores,
-            category_applied_input_types=applied,
-            model=self.model,
-            id=f"perspective-{digest}",
-        )
+        return native_result("perspective", text, flags, scores, applied, self.model)
 
     def _status_error(self, status: int, error: Any, headers: Any) -> BackendError:
         message = "no error message"

@@ -1,14 +1,17 @@
-"""What the provider backends share: the key holder, HTTP status -> modkit error, modes."""
+"""What the provider backends share: the key holder, HTTP status -> modkit error, modes,
+and the result of one text."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._errors import AuthenticationError, BackendError, InputError, QuotaExceededError
+from .._result import ModerationResult
 from ._http import status_error
 
 __all__ = [
@@ -17,6 +20,7 @@ __all__ = [
     "Secret",
     "check_mode",
     "error_for_status",
+    "native_result",
     "read_key",
     "scrub",
 ]
@@ -157,3 +161,27 @@ def error_for_status(
     )
     err.args = (f"{provider}: {err}",)
     return err
+
+
+def native_result(
+    provider: str,
+    text: str,
+    flags: dict[str, bool],
+    scores: dict[str, float],
+    applied: dict[str, list[str]],
+    model: str,
+) -> ModerationResult:
+    """One text's result in a provider's native categories.
+
+    ``flagged`` is any category's flag; the ``id`` is ``<provider>-`` and the first 16
+    hex digits of the text's sha256 (the provider returns none), so a text keeps its id.
+    """
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return ModerationResult(
+        flagged=any(flags.values()),
+        categories=flags,
+        category_scores=scores,
+        category_applied_input_types=applied,
+        model=model,
+        id=f"{provider}-{digest}",
+    )
