@@ -27,6 +27,9 @@ from ..thresholds import (
     parse_objective,
     select_threshold,
 )
+from ..thresholds._rates import confusion
+from ..thresholds._rule import as_limits
+from ..thresholds._rule import bands as rule_bands
 
 __all__ = ["ScoreCounts", "fit_from_counts", "merge_counts", "score_counts"]
 
@@ -320,24 +323,15 @@ def _category(
 
     in_sample = None
     if n_pos + n_neg:
-        t_p, f_p = at(block)
-        in_sample = {
-            "tp": t_p,
-            "fp": f_p,
-            "fn": n_pos - t_p,
-            "tn": n_neg - f_p,
-            "precision": t_p / (t_p + f_p) if t_p + f_p else None,
-            "recall": t_p / n_pos if n_pos else None,
-            "fpr": f_p / n_neg if n_neg else None,
-        }
+        in_sample = confusion(*at(block), n_pos, n_neg)
     total = sc.pos + sc.neg + sc.unlabelled
     n = int(total.sum())
     bands = None
     if n:
-        inf = np.inf
-        is_block = sc.scores >= (inf if block is None else block)
-        is_review = (sc.scores >= (inf if review is None else review)) & ~is_block
-        b, r = int(total[is_block].sum()), int(total[is_review].sum())
+        is_block, is_review, _ = rule_bands(
+            sc.scores[:, None], as_limits([block]), as_limits([review])
+        )
+        b, r = int(total[is_block[:, 0]].sum()), int(total[is_review[:, 0]].sum())
         bands = {"allow": float(1 - (b + r) / n), "review": r / n, "block": b / n, "n": n}
     constrained = obj.constrained or (rev is not None and rev.constrained)
     return CategoryThreshold(
