@@ -19,6 +19,7 @@ from ._errors import InputError
 from ._frame import endpoint_flags
 from ._native import PROVIDERS, detect_provider
 from ._taxonomy import CATEGORIES
+from .thresholds import as_threshold_set
 from .thresholds._rule import flag_values
 
 __all__ = [
@@ -33,21 +34,6 @@ __all__ = [
 _RELATIONS = ("exact", "partial")
 
 
-def _threshold_map(thresholds: Any) -> dict[str, float] | None:
-    """``{native category: block threshold}`` from a mapping or a ThresholdSet."""
-    if thresholds is None:
-        return None
-    block = getattr(thresholds, "block", None)
-    if isinstance(block, Mapping):
-        return {str(k): float(v) for k, v in block.items() if v is not None}
-    if isinstance(thresholds, Mapping):
-        return {str(k): float(v) for k, v in thresholds.items() if v is not None}
-    raise InputError(
-        f"thresholds must be a mapping of category to number or a ThresholdSet, "
-        f"not {type(thresholds).__name__}"
-    )
-
-
 def native_flags(
     results: pd.DataFrame, categories: Sequence[str], thresholds: Any = None
 ) -> pd.DataFrame:
@@ -59,15 +45,18 @@ def native_flags(
         One provider's results frame.
     categories : sequence of str
         Native category columns of ``results``.
-    thresholds : mapping or ThresholdSet, optional
-        Native-unit thresholds; a category without one is left out. Default: the
-        provider's own flags from ``result_json``.
+    thresholds : ThresholdSet, mapping or path, optional
+        Native-unit thresholds, read by :func:`modkit.thresholds.as_threshold_set` with
+        the frame's provider (keys must be its categories, numbers on its scale); a
+        category without one is left out. Default: the provider's own flags.
     """
     cats = list(categories)
-    thr = _threshold_map(thresholds)
-    if thr is None:
+    if thresholds is None:
         flags = endpoint_flags(results, cats, strict=False)
         return pd.DataFrame(flags, columns=cats, index=results.index)
+    provider = detect_provider(results.columns)
+    block = as_threshold_set(thresholds, provider=provider).block  # keys checked
+    thr = {c: v for c, v in block.items() if v is not None}
     out = {}
     for c in cats:
         if c not in thr:

@@ -226,3 +226,18 @@ def test_migration_decides_with_the_one_rule(values, cut):
     expected = modkit.crosstab(tgt, "all", "flag_rate", thresholds={"TOXICITY": thr})
     assert rate == pytest.approx(expected.loc["all", "TOXICITY"])
     assert set(m.diff["target"]) <= {0, 1}
+
+
+def test_provider_thresholds_go_through_the_one_converter(tmp_path):
+    azure = pd.DataFrame(
+        {"Hate": [0, 4, 2, 6], "Violence": [0, 2, 6, 0], "SelfHarm": 0, "Sexual": 0}
+    )
+    by_map = modkit.provider_decisions(azure, thresholds={"Hate": 4, "Violence": 4})
+    ts = modkit.ThresholdSet.from_thresholds({"Hate": 4, "Violence": 4}, provider="azure")
+    path = ts.save(tmp_path / "azure.json")
+    for spec in (ts, path, str(path)):
+        pd.testing.assert_frame_equal(modkit.provider_decisions(azure, thresholds=spec), by_map)
+    with pytest.raises(modkit.InputError, match="Hatred"):  # a misspelt key is named
+        modkit.provider_decisions(azure, thresholds={"Hatred": 4})
+    with pytest.raises(modkit.InputError, match="not a level"):  # off the severity scale
+        modkit.provider_decisions(azure, thresholds={"Hate": 4.5})

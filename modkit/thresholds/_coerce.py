@@ -22,6 +22,7 @@ def as_threshold_set(
     *,
     profile: str = "input",
     what: str = "thresholds",
+    provider: str | None = None,
 ) -> ThresholdSet:
     """Turn a ThresholdSet, a number, a mapping or a path into a :class:`ThresholdSet`.
 
@@ -38,6 +39,9 @@ def as_threshold_set(
         The profile read from a file, or given to a set built from numbers.
     what : str, default "thresholds"
         The parameter's name, for error messages.
+    provider : str, optional
+        For a number or a mapping: the keys are this provider's native categories and
+        the numbers lie on its scale (see :meth:`ThresholdSet.from_thresholds`).
 
     Returns
     -------
@@ -73,10 +77,10 @@ def as_threshold_set(
         if categories is None:
             raise InputError(f"{what}: a single threshold needs the categories it applies to")
         return ThresholdSet.from_thresholds(
-            dict.fromkeys(categories, float(thresholds)), profile=profile
+            dict.fromkeys(categories, float(thresholds)), profile=profile, provider=provider
         )
     if isinstance(thresholds, Mapping):
-        return ThresholdSet.from_thresholds(thresholds, profile=profile)
+        return ThresholdSet.from_thresholds(thresholds, profile=profile, provider=provider)
     raise InputError(
         f"{what} must be a ThresholdSet, a number in [0, 1], a mapping of category to "
         f"threshold or the path of a threshold file, not {type(thresholds).__name__}"
