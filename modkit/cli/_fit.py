@@ -7,7 +7,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._io import read_table
-from .._taxonomy import CATEGORIES
+from .._taxonomy import CATEGORIES, check_category_keys, suggest_category
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ..thresholds._set import PROFILES, ThresholdFile
@@ -104,7 +104,14 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     scores = read_table(args.scores).reset_index(drop=True)
     labels = read_table(args.labels).reset_index(drop=True)
-    cats = [c for c in CATEGORIES if c in labels.columns]
+    # Every label column except the row keys goes to fit_thresholds, so its checks apply
+    # as in the Python API (a misspelt key is refused, an unknown one is warned about).
+    keys = {"id", "text", args.on}
+    passed = [c for c in labels.columns if c not in keys]
+    near = [c for c in passed if c not in CATEGORIES and suggest_category(str(c))]
+    if near:
+        check_category_keys(near[:1], f"{args.labels}: column")
+    cats = [c for c in CATEGORIES if c in passed]
     if not cats:
         raise InputError(
             f"{args.labels}: no category columns (expected API spellings such as "
@@ -129,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     existing = ThresholdFile.load(args.merge_into) if args.merge_into else None
     ts = fit_thresholds(
         scores,
-        labels[cats],
+        labels[passed],
         objective,
         review,
         cv=args.cv,

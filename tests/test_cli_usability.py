@@ -1,0 +1,62 @@
+"""CLI defects a new user found: each test goes through ``modkit.cli.main``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modkit.cli import main
+from modkit.thresholds import FitWarning
+
+
+@pytest.fixture
+def fit_tables(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 200
+    y = (rng.random(n) < 0.3).astype(int)
+    s = np.where(y == 1, rng.beta(4, 2, n), rng.beta(1, 4, n)).round(4)
+    ids = [f"x{i}" for i in range(n)]
+    scores = pd.DataFrame({"id": ids, "text": [f"t{i}" for i in range(n)], "violence": s})
+    labels = pd.DataFrame({"id": ids, "text": [f"t{i}" for i in range(n)], "violence": y})
+    sp, lp = tmp_path / "scores.csv", tmp_path / "labels.csv"
+    scores.to_csv(sp, index=False)
+    return sp, lp, labels
+
+
+def _fit(sp, lp, out, *extra):
+    return main(
+        [
+            "fit",
+            str(sp),
+            str(lp),
+            "-o",
+            str(out),
+            "--objective",
+            "f1",
+            "--bootstrap",
+            "0",
+            "--cv",
+            "2",
+            *extra,
+        ]
+    )
+
+
+def test_fit_refuses_sdk_spelt_label_column(fit_tables, tmp_path, capsys):
+    sp, lp, labels = fit_tables
+    labels.assign(self_harm_intent=labels["violence"]).to_csv(lp, index=False)
+    out = tmp_path / "t.json"
+    assert _fit(sp, lp, out) == 1
+    err = capsys.readouterr().err
+    assert "'self_harm_intent'" in err and "did you mean 'self-harm/intent'?" in err
+    assert not out.exists()
+
+
+def test_fit_warns_about_unknown_label_column(fit_tables, tmp_path, capsys):
+    sp, lp, labels = fit_tables
+    labels.assign(bogus_cat=1).to_csv(lp, index=False)
+    out = tmp_path / "t.json"
+    with pytest.warns(FitWarning, match="bogus_cat"):
+        assert _fit(sp, lp, out) == 0
+    assert out.exists()
