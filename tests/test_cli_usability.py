@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,3 +64,28 @@ def test_fit_warns_about_unknown_label_column(fit_tables, tmp_path, capsys):
     with pytest.warns(FitWarning, match="bogus_cat"):
         assert _fit(sp, lp, out) == 0
     assert out.exists()
+
+
+def test_serve_refuses_port_out_of_range(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--port", "99999"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--port" in err and "1..65535" in err and "Traceback" not in err
+
+
+def test_serve_on_busy_port_is_one_line(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "modkit", "serve", "--port", str(port), "--no-cache"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"modkit serve: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
+    assert "Traceback" not in proc.stderr and "ERROR" not in proc.stderr

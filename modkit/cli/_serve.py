@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "user cache directory).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="TCP port, 1..65535 (default 8000)")
     p.add_argument(
         "--api-key-env",
         metavar="NAME",
@@ -147,6 +147,16 @@ def run(args: argparse.Namespace) -> int:
         if cache is not None:
             cache.close()
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in 1..65535; got {port}")
+    return port
 
 
 def _is_loopback(host: str) -> bool:

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._errors import ModkitError
+from .._errors import InputError, ModkitError
 from ..backends import Backend
 from ._http import HTTPOptions
 
@@ -60,6 +60,12 @@ def serve(
     **app_kwargs
         ``cache``, ``api_key``, ``postprocess``, ``limits`` for :func:`create_app`.
 
+    Raises
+    ------
+    InputError
+        The port is outside 0..65535, or ``host:port`` cannot be bound ("cannot listen on
+        127.0.0.1:8000: address already in use").
+
     Examples
     --------
     Blocks until interrupted, so not run here (see :class:`ServerThread` and
@@ -72,7 +78,8 @@ def serve(
     import uvicorn
 
     app = _as_app(app_or_backend, app_kwargs)
-    uvicorn.run(
+    sock = _listen(host, port)  # bound here, so a busy port is one clear error
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -80,6 +87,23 @@ def serve(
         access_log=access_log,
         **(http or HTTPOptions()).uvicorn_kwargs(),
     )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``; ``InputError`` naming both when it cannot be."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InputError(f"port must be an integer in 1..65535; got {port!r}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        reason = reason[:1].lower() + reason[1:]
+        raise InputError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 class ServerThread:
