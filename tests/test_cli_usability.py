@@ -89,3 +89,19 @@ def test_serve_on_busy_port_is_one_line(capsys):
         f"modkit serve: error: cannot listen on 127.0.0.1:{port}: address already in use"
     )
     assert "Traceback" not in proc.stderr and "ERROR" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["fit", "train", "expand"])
+def test_negative_seed_is_one_clear_line(command, fit_tables, tmp_path, capsys):
+    sp, lp, labels = fit_tables
+    labels.to_csv(lp, index=False)
+    suite = tmp_path / "suite.txt"
+    suite.write_text("hello {a|b}\n", encoding="utf-8")
+    argv = {
+        "fit": ["fit", str(sp), str(lp), "-o", str(tmp_path / "t.json"), "--objective", "f1"],
+        "train": ["train", str(tmp_path / "heads")],
+        "expand": ["expand", str(suite), "--sample", "1", "-o", str(tmp_path / "p.csv")],
+    }[command]
+    assert main([*argv, "--seed", "-1"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"modkit {command}: error: seed must be a non-negative integer, got -1\n"

@@ -19,6 +19,7 @@ __all__ = [
     "align_labels",
     "backend_from_args",
     "cache_from_args",
+    "check_seed",
     "row_name",
     "write_text_file",
 ]
@@ -100,6 +101,12 @@ def cache_from_args(args: argparse.Namespace) -> Cache | None:
     if args.no_cache:
         return None
     return Cache(args.cache) if args.cache else Cache()
+
+
+def check_seed(seed: int | None) -> None:
+    """Refuse a negative ``--seed`` up front, in the words ``modkit expand`` uses."""
+    if seed is not None and seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def row_name(path: str) -> Any:

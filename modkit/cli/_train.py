@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .._errors import InputError
     from ..backends.local import train
+    from ._common import check_seed
 
+    check_seed(args.seed)
     if args.folds < 2:
         raise InputError(f"--folds must be at least 2, got {args.folds}")
     meta = train(args.output_dir, data_dir=args.data_dir, seed=args.seed, n_splits=args.folds)

@@ -470,7 +470,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "confidence": [None, Interval(Real, 0, 1, closed="neither")],
         "method": [StrOptions(METHODS)],
         "min_positives": [Interval(Integral, 1, None)],
-        "random_state": [Interval(Integral, None, None)],
+        "random_state": [Interval(Integral, 0, None)],
         "daily_volume": [None, Interval(Real, 0, None)],
         "profile": [StrOptions(PROFILES)],
         "endpoint_flags": [None, pd.DataFrame],
@@ -550,7 +550,7 @@ def fit_thresholds(
         and no threshold, unless the objective is ``fixed``.
     random_state : int, default 0
         Seeds the folds and the bootstrap (per category, so a category's numbers do not
-        depend on which other categories are fitted).
+        depend on which other categories are fitted); an integer >= 0.
     daily_volume : float, optional
         Items per day, for the expected review queue (``review_per_day``).
     profile : {"input", "output"}, default "input"
