@@ -102,3 +102,16 @@ def test_cli_crosstab_gap_and_bias_tables(scored, tmp_path):
     assert main(["bias", str(scores), "--by", "group", "--category", "hate", "-o", str(bias)]) == 0
     got = pd.read_json(bias, lines=True)
     assert got["subgroup"].tolist() == GROUPS
+
+
+def test_cli_report_refuses_a_named_label_column_that_is_not_there(scored, tmp_path, capsys):
+    scores = tmp_path / "scores.csv"
+    scored.to_csv(scores, index=False)
+    out = tmp_path / "r.html"
+    argv = ["report", str(scores), "--by", "group", "--label-column", "nolabel", "-o", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == (f"modkit report: error: --label-column 'nolabel': no such column in {scores}\n")
+    assert not out.exists()
+    # without --label-column the default (label) is used when present
+    assert main([*argv[:4], "-o", str(out)]) == 0 and out.exists()

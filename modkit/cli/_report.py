@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from .._errors import InputError
 from .._io import read_table
 from ..thresholds._set import PROFILES, load_thresholds
 from ._common import align_labels, write_text_file
@@ -26,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", help="labels table: a label column and/or 0/1 per category")
     p.add_argument("--on", metavar="COLUMN", help="column matching score and label rows")
     p.add_argument(
-        "--label-column", default="label", help="0/1 harmful label for bias metrics (label)"
+        "--label-column",
+        help="0/1 harmful label for bias metrics (default: 'label' if there is one; a named "
+        "column must exist)",
     )
     p.add_argument("--thresholds", help="threshold file (.json)")
     p.add_argument("--profile", choices=PROFILES, default="input", help="default: input")
@@ -51,12 +54,17 @@ def run(args: argparse.Namespace) -> int:
         raw = read_table(args.labels).reset_index(drop=True)
         labels = align_labels(results, raw, args.on, args.scores, args.labels)
         labels = labels.reindex(results.index)
+    if args.label_column is not None:
+        where = [f for f in (labels, results) if f is not None]
+        if not any(args.label_column in f.columns for f in where):
+            files = f"{args.labels} or {args.scores}" if labels is not None else args.scores
+            raise InputError(f"--label-column {args.label_column!r}: no such column in {files}")
     ts = load_thresholds(args.thresholds, profile=args.profile) if args.thresholds else None
     page = html_report(
         results,
         args.by,
         labels=labels,
-        label_column=args.label_column,
+        label_column=args.label_column or "label",
         thresholds=ts,
         categories=args.category,
         bias_categories=args.bias_category,
