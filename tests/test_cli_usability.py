@@ -105,3 +105,15 @@ def test_negative_seed_is_one_clear_line(command, fit_tables, tmp_path, capsys):
     assert main([*argv, "--seed", "-1"]) == 1
     err = capsys.readouterr().err
     assert err == f"modkit {command}: error: seed must be a non-negative integer, got -1\n"
+
+
+def test_usage_errors_are_one_line_with_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(tmp_path / "t.json"), "--format", "toml"])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and "usage:" not in captured.err
+    assert lines[0].startswith("modkit export: error: argument --format")
+    assert "invalid choice: 'toml' (choose from" in lines[0]

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .._errors import ModkitError
 
@@ -36,13 +37,23 @@ _COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``modkit fit: error: ...``)
+    on stderr with exit status 2; ``--help`` still shows the full usage. Sub-command
+    parsers are made by the same class (``add_subparsers`` uses the parent's type)."""
+
+    def error(self, message: str) -> NoReturn:
+        text = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+        self.exit(2, f"{self.prog}: error: {text}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     import importlib
 
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="modkit", description="Threshold exploration kit for moderation endpoints."
     )
     parser.add_argument("--version", action="version", version=f"modkit {__version__}")
