@@ -189,15 +189,20 @@ def test_apply_and_validate(tables, tmp_path, capsys):
     assert list(got["action:violence"]) == list(want["action:violence"])
     capsys.readouterr()
     assert main(["validate", str(th)]) == 0
+    assert "ok (schema version" in capsys.readouterr().err
     doc = json.loads(th.read_text())
     doc["profiles"]["input"]["categories"]["violence"]["block"] = 3
     doc["profiles"]["input"]["categories"]["violence"]["colour"] = "red"
     th.write_text(json.dumps(doc))
     assert main(["validate", str(th)]) == 1
-    lines = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
     assert len(lines) == 2
     assert any(
-        line.startswith(f"{th}: $.profiles.input.categories.violence.block: 3 is out of")
+        line.startswith(
+            f"modkit validate: error: {th}: $.profiles.input.categories.violence.block: 3 is out of"
+        )
         for line in lines
     )
     assert any("categories.violence.colour: unknown key" in line for line in lines)

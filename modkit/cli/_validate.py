@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check threshold files against the schema",
         description="Check threshold files against the shipped JSON Schema (version "
         f"{SCHEMA_VERSION}) and the rules it cannot express (review <= block). Prints one "
-        "line per problem with its JSON path; exit status 1 if any file has a problem.",
+        "line per problem with its JSON path on stderr ('modkit validate: error: FILE: "
+        "PATH: problem'); exit status 1 if any file has a problem.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="threshold files (.json)")
     p.set_defaults(func=run)
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             doc = validate_threshold_file(path)
         except ThresholdFileError as exc:
             for where, msg in exc.problems:
-                print(f"{path}: {where}: {msg}")
+                print(f"modkit validate: error: {path}: {where}: {msg}", file=sys.stderr)
             status = 1
             continue
         profiles = doc["profiles"]
