@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from modkit.cli import main
-from modkit.thresholds import FitWarning
 
 
 @pytest.fixture
@@ -57,13 +56,24 @@ def test_fit_refuses_sdk_spelt_label_column(fit_tables, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_fit_warns_about_unknown_label_column(fit_tables, tmp_path, capsys):
+def test_fit_warns_about_unknown_label_column_in_one_line(fit_tables, tmp_path):
     sp, lp, labels = fit_tables
     labels.assign(bogus_cat=1).to_csv(lp, index=False)
     out = tmp_path / "t.json"
-    with pytest.warns(FitWarning, match="bogus_cat"):
-        assert _fit(sp, lp, out) == 0
+    argv = ["fit", str(sp), str(lp), "-o", str(out), "--objective", "f1", "--cv", "2"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "modkit", *argv, "--bootstrap", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
     assert out.exists()
+    lines = proc.stderr.splitlines()
+    assert (
+        "modkit: labels columns that are not category keys are ignored: 'bogus_cat' (200 non-empty)"
+    ) in lines
+    assert "FitWarning" not in proc.stderr and "warnings.warn" not in proc.stderr
 
 
 def test_serve_refuses_port_out_of_range(capsys):

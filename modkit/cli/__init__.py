@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -94,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..datasets import pin_data_dir
 
         pin_data_dir()  # a relative MODKIT_DATA_DIR means: relative to where it was set
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            # Warnings are messages to the user: one 'modkit: ...' line each, through
+            # the same logging setup as moderate's (no file, line or source shown).
+            warnings.filterwarnings("default", category=UserWarning)
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         if debug:
             traceback.print_exc()
@@ -111,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _TRUE = {"1", "true", "yes", "on"}
+
+
+def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+    logging.getLogger("modkit").warning("%s", message)
 
 
 def one_line(exc: BaseException) -> str:
