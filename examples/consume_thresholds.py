@@ -108,8 +108,15 @@ def read_profile(path, profile="input"):
 
 def read_entries(path, profile="input"):
     """Return ``(thresholds, scale, entries)``: also each category's file entry."""
-    with open(path, encoding="utf-8") as fh:
-        doc = json.load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise SystemExit(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SystemExit(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SystemExit(f"{path}: not a threshold file (expected a JSON object)")
     if doc.get("schema_version") not in SUPPORTED_VERSIONS:
         raise SystemExit(f"{path}: unsupported schema_version {doc.get('schema_version')!r}")
     if doc.get("decision_rule") != "flag when score >= threshold":
@@ -152,7 +159,10 @@ def main(argv):
         del args[i : i + 2]
     if not args:
         raise SystemExit(__doc__)
-    scores = json.loads(args[1] if len(args) > 1 else sys.stdin.read())
+    try:
+        scores = json.loads(args[1] if len(args) > 1 else sys.stdin.read())
+    except ValueError as exc:
+        raise SystemExit(f"scores: not valid JSON: {exc}") from None
     thresholds, scale, entries = read_entries(args[0], profile)
     if isinstance(scores, dict) and isinstance(scores.get("category_scores"), dict):
         applied = scores.get("category_applied_input_types") or {}  # a whole result

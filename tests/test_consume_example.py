@@ -95,3 +95,25 @@ def test_consumer_uses_only_the_standard_library():
         if line.startswith(("import ", "from "))
     }
     assert imports <= set(sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize("bad", ["scores", "file"])
+def test_consumer_malformed_json_is_one_line(tmp_path, bad):
+    path = tmp_path / "t.json"
+    ThresholdFile([ThresholdSet.from_thresholds({"violence": 0.5})]).save(path)
+    payload = '{"violence": 0.9}'
+    if bad == "scores":
+        payload = "{bad"
+    else:
+        path.write_text("{bad", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(EXAMPLE), str(path), payload],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    where = "scores" if bad == "scores" else str(path)
+    assert len(lines) == 1 and lines[0].startswith(f"{where}: not valid JSON: "), proc.stderr
