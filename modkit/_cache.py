@@ -167,7 +167,7 @@ def text_keys(
                     payload = dumps(value, ensure_ascii=False).encode("utf-8")
             except UnicodeEncodeError:
                 key = f"unencodable:{i}"
-                errors[key] = ItemError(f"text {utf8_problem(value)}", "invalid_text")
+                errors[key] = ItemError(str(utf8_problem(value)), "invalid_text")
                 keys.append(key)
                 continue
             if digest:

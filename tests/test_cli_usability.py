@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -127,3 +128,12 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path, capsys):
     assert len(lines) == 1 and "usage:" not in captured.err
     assert lines[0].startswith("modkit export: error: argument --format")
     assert "invalid choice: 'toml' (choose from" in lines[0]
+
+
+def test_lone_surrogate_item_error_has_no_stray_prefix(tmp_path, capsys):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text('{"text": "ok"}\n{"text": "abc\\ud83d"}\n', encoding="utf-8")
+    assert main(["moderate", str(src), "-o", str(out), "--no-cache", "--no-progress"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert not rows[0]["error"]
+    assert rows[1]["error"] == "lone surrogate U+D83D at character 3 cannot be encoded as UTF-8"
