@@ -22,7 +22,7 @@ from ._errors import InputError
 from ._images import APPLIED_PREFIX
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
-from ._taxonomy import CATEGORIES, looks_like_category, order_categories
+from ._taxonomy import CATEGORIES, did_you_mean, looks_like_category, order_categories
 
 __all__ = [
     "FLAG_PREFIX",
@@ -384,8 +384,9 @@ def resolve_categories(
     missing = [c for c in cats if c not in frame.columns]
     if missing:
         raise InputError(
-            f"category {missing[0]!r} is not a column of the results "
-            f"(category columns: {category_columns(frame)})"
+            f"category {missing[0]!r} is not a column of the results"
+            + (did_you_mean(missing[0]) if missing[0] not in CATEGORIES else "")
+            + f" (category columns: {category_columns(frame)})"
         )
     if not cats:
         raise InputError("categories is empty")

@@ -14,6 +14,7 @@ __all__ = [
     "OPENAI_1680_CODES",
     "api_spelling",
     "check_category_keys",
+    "did_you_mean",
     "looks_like_category",
     "order_categories",
     "suggest_category",
@@ -111,6 +112,16 @@ def suggest_category(key: str) -> str | None:
     return close[0] if close else None
 
 
+def did_you_mean(key: object) -> str:
+    """``"; did you mean 'self-harm/intent'?"`` for a near category key, else ``""``.
+
+    The one wording of the hint (from :func:`suggest_category`), appended to messages
+    about a key or column that is not a category key.
+    """
+    hint = suggest_category(str(key))
+    return f"; did you mean {hint!r}?" if hint else ""
+
+
 def check_category_keys(keys: Iterable[object], where: str, *, extra: Iterable[str] = ()) -> None:
     """Raise if any key is not a category key in the API's spelling.
 
@@ -133,12 +144,8 @@ def check_category_keys(keys: Iterable[object], where: str, *, extra: Iterable[s
     for key in keys:
         if key in allowed:
             continue
-        hint = suggest_category(str(key))
+        hint = did_you_mean(key)
         raise InputError(
             f"{where}: unknown category key {key!r}"
-            + (
-                f"; did you mean {hint!r}?"
-                if hint
-                else f" (category keys use the API's spelling, e.g. {CATEGORIES[7]!r})"
-            )
+            + (hint or f" (category keys use the API's spelling, e.g. {CATEGORIES[7]!r})")
         )

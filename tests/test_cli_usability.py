@@ -137,3 +137,25 @@ def test_lone_surrogate_item_error_has_no_stray_prefix(tmp_path, capsys):
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert not rows[0]["error"]
     assert rows[1]["error"] == "lone surrogate U+D83D at character 3 cannot be encoded as UTF-8"
+
+
+def test_validate_and_gap_hint_the_api_spelling(tmp_path, capsys):
+    from modkit.thresholds import ThresholdFile, ThresholdSet
+
+    path = tmp_path / "t.json"
+    ThresholdFile([ThresholdSet.from_thresholds({"violence": 0.5})]).save(path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    cats = doc["profiles"]["input"]["categories"]
+    cats["self_harm_intent"] = cats["violence"]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "categories.self_harm_intent: unknown key; did you mean 'self-harm/intent'?" in err
+
+    scores = tmp_path / "s.csv"
+    pd.DataFrame(
+        {"text": ["a", "b"], "group": ["x", "y"], "template_id": "t", "violence": [0.1, 0.2]}
+    ).to_csv(scores, index=False)
+    assert main(["gap", str(scores), "--slot", "group", "--category", "self_harm_intent"]) == 1
+    err = capsys.readouterr().err
+    assert "'self_harm_intent'" in err and "did you mean 'self-harm/intent'?" in err

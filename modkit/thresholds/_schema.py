@@ -13,6 +13,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._native import Scale
+from .._taxonomy import did_you_mean
 
 __all__ = [
     "DECISION_RULE",
@@ -110,7 +111,8 @@ def _message(error: Any) -> tuple[list[Any], str]:
     if "propertyNames" in error.absolute_schema_path:  # a category key of no provider
         allowed = error.validator_value if v == "enum" else []
         return [*path, error.instance], (
-            f"unknown key (allowed: {', '.join(allowed)}; a provider's own categories "
+            f"unknown key{did_you_mean(error.instance)} (allowed: {', '.join(allowed)}; "
+            "a provider's own categories "
             "need the profile's 'provider')"
         )
     if v == "required":
