@@ -15,6 +15,7 @@ import pandas as pd
 from ._bias import GAP_COLUMNS, counterfactual_gap
 from ._drift import decision_drift
 from ._errors import InputError
+from ._validation import LEVEL, PROB, validate_params
 from .thresholds import Constraint, Counts, ThresholdSet, parse_objective, rates
 
 __all__ = ["CheckResult", "GateReport", "check_thresholds"]
@@ -291,6 +292,7 @@ def _gap_checks(
     return out
 
 
+@validate_params({"confidence": [None, LEVEL], "max_changed": [None, PROB]})
 def check_thresholds(
     thresholds: ThresholdSet,
     results: pd.DataFrame,
@@ -363,9 +365,6 @@ def check_thresholds(
     """
     if labels is None and baseline is None and gap_by is None:
         raise InputError("nothing to check: give labels, a baseline or a gap slot")
-    for name, value in (("confidence", confidence), ("max_changed", max_changed)):
-        if value is not None and not 0.0 <= float(value) <= 1.0:
-            raise InputError(f"{name} must be in [0, 1], got {value}")
     if gap_by is not None and max_gap is None and baseline is None:
         raise InputError("the gap check needs max_gap or a baseline to compare with")
     checks: list[CheckResult] = []

@@ -55,6 +55,7 @@ import pandas as pd
 from ._errors import InputError
 
 __all__ = [
+    "LEVEL",
     "PROB",
     "Hidden",
     "Interval",
@@ -404,3 +405,6 @@ def validate_params(constraints: Mapping[str, Sequence[Any]]) -> Callable[[F], F
 
 #: A probability-like number, e.g. a threshold on a score in [0, 1].
 PROB = Interval(Real, 0, 1, closed="both")
+
+#: A confidence level: strictly between 0 and 1 (0 and 1 promise nothing / everything).
+LEVEL = Interval(Real, 0, 1, closed="neither")

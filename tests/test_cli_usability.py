@@ -159,3 +159,21 @@ def test_validate_and_gap_hint_the_api_spelling(tmp_path, capsys):
     assert main(["gap", str(scores), "--slot", "group", "--category", "self_harm_intent"]) == 1
     err = capsys.readouterr().err
     assert "'self_harm_intent'" in err and "did you mean 'self-harm/intent'?" in err
+
+
+@pytest.mark.parametrize("level", ["0", "1", "1.5"])
+def test_fit_and_check_confidence_follow_one_rule(level, fit_tables, tmp_path, capsys):
+    from modkit.thresholds import ThresholdFile, ThresholdSet
+
+    sp, lp, labels = fit_tables
+    labels.to_csv(lp, index=False)
+    out = tmp_path / "t.json"
+    assert _fit(sp, lp, out, "--confidence", level) == 1
+    fit_err = capsys.readouterr().err
+    ts = tmp_path / "ts.json"
+    ThresholdFile([ThresholdSet.from_thresholds({"violence": 0.5})]).save(ts)
+    argv = ["check", str(ts), "--scores", str(sp), "--baseline", str(sp)]
+    assert main([*argv, "--confidence", level]) == 1
+    check_err = capsys.readouterr().err
+    rule = f"confidence must be a number in (0, 1) or None; got {level}"
+    assert rule in fit_err and rule in check_err, (fit_err, check_err)

@@ -17,7 +17,7 @@ from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
-from .._validation import Interval, StrOptions, validate_params
+from .._validation import LEVEL, Interval, StrOptions, validate_params
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import METHODS, Curve, Selection, binary_curve, select_threshold
 from ._objectives import Objective, parse_objective
@@ -467,7 +467,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "review": [None, *_OBJECTIVE_LIKE],
         "cv": [Interval(Integral, 0, None)],
         "bootstrap": [Interval(Integral, 0, None)],
-        "confidence": [None, Interval(Real, 0, 1, closed="neither")],
+        "confidence": [None, LEVEL],
         "method": [StrOptions(METHODS)],
         "min_positives": [Interval(Integral, 1, None)],
         "random_state": [Interval(Integral, 0, None)],
