@@ -115,3 +115,19 @@ def test_cli_report_refuses_a_named_label_column_that_is_not_there(scored, tmp_p
     assert not out.exists()
     # without --label-column the default (label) is used when present
     assert main([*argv[:4], "-o", str(out)]) == 0 and out.exists()
+
+
+def test_cli_report_bias_overall_line_is_readable(scored, tmp_path):
+    scores = tmp_path / "scores.csv"
+    scored.to_csv(scores, index=False)
+    out = tmp_path / "r.html"
+    assert main(["report", str(scores), "--by", "group", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    lines = re.findall(r"Overall: (.*?)\. Columns ending", page)
+    assert lines
+    for line in lines:
+        assert line.startswith(f"rows {len(scored)}, positives {int(scored['label'].sum())}, AUC ")
+        assert "power means (subgroup AUC " in line and "final metric " in line
+        assert "{" not in line and "_" not in line and "'" not in line
+        numbers = re.findall(r"\d+\.\d+", line)
+        assert numbers and all(len(n.split(".")[1]) == 3 for n in numbers), line

@@ -46,6 +46,47 @@ def _fmt(x: Any) -> str:
     return html.escape(str(x))
 
 
+#: Readable names of bias_metrics' ``attrs["overall"]`` entries, in the order shown.
+_OVERALL_LABELS = {
+    "n": "rows",
+    "n_pos": "positives",
+    "auc": "AUC",
+    "auc_ci": "AUC interval",
+    "fpr": "FPR",
+    "fnr": "FNR",
+    "fped": "FPED",
+    "fned": "FNED",
+    "power_means": "power means",
+    "final_metric": "final metric",
+    "final_metric_ci": "final metric interval",
+    "n_excluded": "rows excluded",
+}
+_POWER_LABELS = {"subgroup_auc": "subgroup AUC", "bpsn_auc": "BPSN AUC", "bnsp_auc": "BNSP AUC"}
+
+
+def _overall_text(overall: dict[str, Any]) -> str:
+    """The whole-set bias numbers as one escaped line: readable names, 3 decimals."""
+    parts = []
+    for key, label in _OVERALL_LABELS.items():
+        value = overall.get(key)
+        if value is None or (key == "n_excluded" and not value):
+            continue
+        if isinstance(value, dict):
+            inner = ", ".join(f"{_POWER_LABELS.get(k, k)} {_fmt(v)}" for k, v in value.items())
+            text = f"{label} ({inner})"
+        elif isinstance(value, list | tuple):
+            text = f"{label} [{', '.join(_fmt(float(v)) for v in value)}]"
+        else:
+            text = f"{html.escape(label)} {_fmt(value)}"
+        parts.append(text)
+    if overall.get("bootstrap"):
+        level = float(overall.get("ci_level", 0.9))
+        parts.append(f"intervals at {level:.0%} from {int(overall['bootstrap'])} resamples")
+    if overall.get("note"):
+        parts.append(html.escape(str(overall["note"])))
+    return ", ".join(parts)
+
+
 def _table(frame: pd.DataFrame, *, index: bool = True, max_rows: int = 60) -> str:
     shown = frame.head(max_rows).map(lambda v: np.nan if v is None else v)
     body = shown.to_html(
@@ -276,13 +317,12 @@ def html_report(
                 parts.append(f'<p class="note">{html.escape(str(exc))}</p>')
                 continue
             bias = bias.sort_values("fpr", ascending=False, na_position="last", kind="stable")
-            overall = {k: v for k, v in bias.attrs.get("overall", {}).items() if k != "category"}
+            overall = _overall_text(bias.attrs.get("overall", {}))
             parts.append(
                 '<p class="note">Subgroup / BPSN / BNSP AUC (Borkan et al. 2019); FPR and FNR at '
                 "the threshold and their difference from the whole set (Dixon et al. 2018). "
-                "Overall: "
-                + ", ".join(f"{k} {_fmt(v)}" for k, v in overall.items())
-                + ". Columns ending _lo/_hi are interval bounds where computed.</p>"
+                f"Overall: {overall}. Columns ending _lo/_hi are interval bounds where "
+                "computed.</p>"
             )
             parts.append(_table(bias.reset_index(drop=True), index=False))
             parts.append(_figure(bias_chart(bias, metrics=("fpr", "fnr"))))
