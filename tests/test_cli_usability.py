@@ -177,3 +177,24 @@ def test_fit_and_check_confidence_follow_one_rule(level, fit_tables, tmp_path, c
     check_err = capsys.readouterr().err
     rule = f"confidence must be a number in (0, 1) or None; got {level}"
     assert rule in fit_err and rule in check_err, (fit_err, check_err)
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "want"), [("fit", "t.txt", ".json"), ("report", "x.pdf", ".html")]
+)
+def test_wrong_output_extension_is_refused_before_any_work(
+    command, name, want, fit_tables, tmp_path, capsys
+):
+    sp, lp, labels = fit_tables
+    labels.to_csv(lp, index=False)
+    out = tmp_path / name
+    argv = {
+        "fit": ["fit", str(sp), str(lp), "-o", str(out), "--objective", "f1"],
+        "report": ["report", str(sp), "--by", "text", "-o", str(out)],
+    }[command]
+    assert main(argv) == 1
+    ext = name.rsplit(".", 1)[1]
+    assert capsys.readouterr().err == (
+        f"modkit {command}: error: {out}: unsupported output format '.{ext}'; use {want}\n"
+    )
+    assert not out.exists()

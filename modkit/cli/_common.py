@@ -20,6 +20,7 @@ __all__ = [
     "backend_from_args",
     "cache_from_args",
     "check_seed",
+    "check_suffix",
     "row_name",
     "write_text_file",
 ]
@@ -101,6 +102,14 @@ def cache_from_args(args: argparse.Namespace) -> Cache | None:
     if args.no_cache:
         return None
     return Cache(args.cache) if args.cache else Cache()
+
+
+def check_suffix(path: str, suffix: str) -> None:
+    """Refuse, before any work, an output whose extension is not ``suffix`` (``.json``),
+    in the words ``modkit moderate`` uses for its tables."""
+    got = Path(path).suffix.lower()
+    if got != suffix:
+        raise InputError(f"{path}: unsupported output format {got or '(none)'!r}; use {suffix}")
 
 
 def check_seed(seed: int | None) -> None:

@@ -11,7 +11,7 @@ from .._taxonomy import CATEGORIES, check_category_keys, suggest_category
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ..thresholds._set import PROFILES, ThresholdFile
-from ._common import align_labels, check_seed, row_name
+from ._common import align_labels, check_seed, check_suffix, row_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -103,6 +103,7 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
+    check_suffix(args.output, ".json")
     scores = read_table(args.scores).reset_index(drop=True)
     labels = read_table(args.labels).reset_index(drop=True)
     # Every label column except the row keys goes to fit_thresholds, so its checks apply

@@ -9,7 +9,7 @@ import sys
 from .._errors import InputError
 from .._io import read_table
 from ..thresholds._set import PROFILES, load_thresholds
-from ._common import align_labels, write_text_file
+from ._common import align_labels, check_suffix, write_text_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..plots import html_report
 
+    check_suffix(args.output, ".html")
     results = read_table(args.scores).reset_index(drop=True)
     labels = None
     if args.labels:
