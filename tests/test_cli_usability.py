@@ -29,22 +29,8 @@ def fit_tables(tmp_path):
 
 
 def _fit(sp, lp, out, *extra):
-    return main(
-        [
-            "fit",
-            str(sp),
-            str(lp),
-            "-o",
-            str(out),
-            "--objective",
-            "f1",
-            "--bootstrap",
-            "0",
-            "--cv",
-            "2",
-            *extra,
-        ]
-    )
+    argv = ["fit", str(sp), str(lp), "-o", str(out), "--objective", "f1"]
+    return main([*argv, "--bootstrap", "0", "--cv", "2", *extra])
 
 
 def test_fit_refuses_sdk_spelt_label_column(fit_tables, tmp_path, capsys):

@@ -16,9 +16,9 @@ from modkit.thresholds import ThresholdFile, ThresholdSet
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "consume_thresholds.py"
 
 
-def _run(*args, stdin=None):
+def _proc(*args, stdin=None):
     # -I -S: isolated mode, no site-packages, so anything beyond the standard library fails.
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-I", "-S", str(EXAMPLE), *args],
         input=stdin,
         capture_output=True,
@@ -26,6 +26,10 @@ def _run(*args, stdin=None):
         timeout=60,
         check=False,
     )
+
+
+def _run(*args, stdin=None):
+    proc = _proc(*args, stdin=stdin)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -106,13 +110,7 @@ def test_consumer_malformed_json_is_one_line(tmp_path, bad):
         payload = "{bad"
     else:
         path.write_text("{bad", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", str(EXAMPLE), str(path), payload],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _proc(str(path), payload)
     assert proc.returncode == 1 and proc.stdout == ""
     lines = proc.stderr.splitlines()
     where = "scores" if bad == "scores" else str(path)
