@@ -89,6 +89,8 @@ def serve(
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn has shut down cleanly and re-raised it (as uvicorn.run does)
     finally:
         sock.close()
 
