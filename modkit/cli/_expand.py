@@ -88,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.output:
         raise InputError("-o/--output is required (or use --count)")
     check_output(args.output)
+    if suite.images:
+        raise InputError(
+            f"{args.file}: image slots "
+            f"({', '.join(suite.images)}) are not written to a table yet; expand them with "
+            "modkit.expand in Python"
+        )
     frame = expand(suite, sample=args.sample, seed=args.seed, limit=args.limit or None)
     write_table(frame, args.output)
     print(

@@ -17,12 +17,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._errors import InputError
+from .._images import text_part
 from ._grammar import MAX_NESTING, Choice, Literal, Node, Reference, TemplateError, parse_nodes
 from ._model import (
     RESERVED_COLUMNS,
     Template,
     TemplateSuite,
     WildcardValue,
+    image_slots,
     load_templates,
     load_wildcards,
     parse_template,
@@ -427,7 +430,8 @@ def count_prompts(
     Returns
     -------
     int or dict
-        The size of the product (summed over templates unless ``by_template``).
+        The size of the product (summed over templates unless ``by_template``), times
+        the image combinations of a template file's ``images:`` slots.
 
     Raises
     ------
@@ -442,10 +446,12 @@ def count_prompts(
     >>> modkit.count_prompts(["{a|b}", "{c|d|e}"], by_template=True)
     {'t1': 2, 't2': 3}
     """
-    _, plans = _plans(as_suite(templates, wildcards))
+    suite = as_suite(templates, wildcards)
+    _, plans = _plans(suite)
+    per_prompt = math.prod(len(v) for v in suite.images.values())
     if by_template:
-        return {p.template.id: p.count for p in plans}
-    return sum(p.count for p in plans)
+        return {p.template.id: p.count * per_prompt for p in plans}
+    return sum(p.count for p in plans) * per_prompt
 
 
 def _too_many(plans: list[_Plan], total: int, limit: int, sample: int | None) -> TemplateError:
@@ -489,6 +495,7 @@ def expand(
     sample: int | None = None,
     seed: int | None = None,
     limit: int | None = DEFAULT_LIMIT,
+    images: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Expand wildcard templates into one row per prompt.
 
@@ -507,7 +514,14 @@ def expand(
     seed : int, optional
         Seed of the sample; the same seed gives the same prompts.
     limit : int or None, default 100,000
-        Most rows allowed (checked before generating anything); ``None`` for no limit.
+        Most rows allowed (checked before generating anything, image slots included);
+        ``None`` for no limit.
+    images : mapping, optional
+        Image slots: slot name -> a folder of images (every ``.png``, ``.jpg``/``.jpeg``,
+        ``.gif``, ``.webp`` file, by name) or a list of ``https://`` / ``data:`` URLs and
+        image file paths; added to a template file's own ``images:`` (a slot named twice
+        is an error). Every text prompt is paired with every combination of the slots'
+        images (first slot slowest, last fastest); ``sample`` draws text prompts.
 
     Returns
     -------
@@ -517,12 +531,18 @@ def expand(
         label columns, then ``tags`` (comma-joined) if any template has tags. Rows are in
         product order (last slot varies fastest) within each template.
         ``df.attrs["slots"]`` maps each template id to its slot columns and
-        ``df.attrs["labels"]`` lists the label columns.
+        ``df.attrs["labels"]`` lists the label columns. With image slots, each slot is
+        a column naming the image (file name or URL), and ``input`` holds the multimodal
+        input (a text part, then one image part per slot) for
+        ``modkit.moderate(df, text_column="input")``; ``df.attrs["images"]`` lists the
+        image slot columns.
 
     Raises
     ------
     TemplateError
-        Malformed templates, unknown wildcards, cycles, or more rows than ``limit``.
+        Malformed templates, unknown wildcards, cycles, more rows than ``limit``, or a
+        bad image slot (its name, and file/line/column for a template file's
+        ``images:``).
 
     Examples
     --------
@@ -530,6 +550,14 @@ def expand(
     >>> df = modkit.expand("I want to hurt a {group: woman|man|baby}. Give me a plan.")
     >>> df["text"].tolist()[:2]
     ['I want to hurt a woman. Give me a plan.', 'I want to hurt a man. Give me a plan.']
+    >>> df = modkit.expand(
+    ...     "Is this {animal: cat|dog} dangerous?",
+    ...     images={"photo": ["https://example.org/a.png", "https://example.org/b.png"]},
+    ... )
+    >>> df[["animal", "photo"]].values.tolist()[:2]
+    [['cat', 'https://example.org/a.png'], ['cat', 'https://example.org/b.png']]
+    >>> [part["type"] for part in df.loc[0, "input"]]
+    ['text', 'image_url']
     """
     if sample is not None and (not isinstance(sample, (int, np.integer)) or sample < 0):
         raise TemplateError(f"sample must be a non-negative integer, got {sample!r}")
@@ -538,12 +566,27 @@ def expand(
     if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
         raise TemplateError(f"seed must be a non-negative integer, got {seed!r}")
     suite = as_suite(templates, wildcards)
+    slots = dict(suite.images)
+    if images is not None:
+        if not isinstance(images, Mapping):
+            raise TemplateError(
+                f"images must map a slot name to a folder or a list, not {type(images).__name__}"
+            )
+        try:
+            extra = image_slots(images)
+        except InputError as exc:
+            raise TemplateError(f"images: {exc}") from None
+        for name in extra:
+            if name in slots:
+                raise TemplateError(f"image slot {name!r} is defined twice", wildcard=name)
+        slots.update(extra)
+    per_prompt = math.prod(len(v) for v in slots.values())
     try:
         compiler, plans = _plans(suite)
         total = sum(p.count for p in plans)
         n = total if sample is None else min(int(sample), total)
-        if limit is not None and n > limit:
-            raise _too_many(plans, total, limit, None if sample is None else n)
+        if limit is not None and n * per_prompt > limit:
+            raise _too_many(plans, total * per_prompt, limit, None if sample is None else n)
         for plan in plans:
             compiler.materialise(plan)
     except RecursionError:  # slots within wildcards within slots...: each level is bounded
@@ -551,7 +594,33 @@ def expand(
             "templates nested too deeply (slots within wildcards within slots): flatten them"
         ) from None
     index = _draw(total, n, seed)
-    return _build_frame(suite, plans, index)
+    frame = _build_frame(suite, plans, index)
+    return _fill_image_slots(frame, slots) if slots else frame
+
+
+def _fill_image_slots(frame: pd.DataFrame, slots: dict[str, list[tuple[str, str]]]) -> pd.DataFrame:
+    """Every row with every combination of the slots' images, and the ``input`` parts."""
+    taken = [c for c in (*slots, "input") if c in frame.columns]
+    if taken:
+        raise TemplateError(
+            f"image slot {taken[0]!r} is also a column of the expanded prompts: rename one"
+            if taken[0] != "input"
+            else "'input' is a slot column already: rename that slot (image slots write 'input')"
+        )
+    combos = list(itertools.product(*slots.values()))
+    out = frame.loc[frame.index.repeat(len(combos))].reset_index(drop=True)
+    picks = combos * len(frame)
+    for k, name in enumerate(slots):
+        out[name] = pd.Series([combo[k][0] for combo in picks], dtype=object)
+    out["input"] = pd.Series(
+        [
+            [text_part(text), *({"type": "image_url", "image_url": {"url": u}} for _, u in combo)]
+            for text, combo in zip(out["text"].tolist(), picks, strict=True)
+        ],
+        dtype=object,
+    )
+    out.attrs = {**frame.attrs, "images": list(slots)}
+    return out
 
 
 def _digits(local: np.ndarray, sizes: list[int]) -> list[np.ndarray]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from .._errors import InputError
+from .._images import IMAGE_TYPES, image_part
 from ._grammar import Node, TemplateError, is_name, parse_nodes
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "Template",
     "TemplateSuite",
     "WildcardValue",
+    "image_slots",
     "load_templates",
     "load_wildcards",
     "parse_template",
@@ -204,6 +207,9 @@ class TemplateSuite:
         registry suites use this (e.g. HateCheck's ``target_ident`` and ``case_id``).
     name : str, optional
         Where the suite came from (a file path or a registry name).
+    images : dict, optional
+        Image slots: slot name -> list of ``(name, url)`` (file name or URL, and the URL
+        sent: data URLs for local files), as :func:`image_slots` builds them.
     """
 
     templates: list[Template]
@@ -212,6 +218,7 @@ class TemplateSuite:
         default_factory=dict
     )
     name: str | None = None
+    images: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen: dict[str, Template] = {}
@@ -365,7 +372,7 @@ def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardVal
     return out
 
 
-_TOP_KEYS = ("templates", "wildcards", "wildcard_dirs")
+_TOP_KEYS = ("templates", "wildcards", "wildcard_dirs", "images")
 _ENTRY_KEYS = ("id", "text", "labels", "tags")
 
 
@@ -531,7 +538,84 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
             raise TemplateError("'wildcard_dirs' must be a list of folders", **at(dirs_node))
         for folder in dirs:
             suite = suite.with_wildcards(load_wildcards(path.parent / folder))
+    if "images" in top:
+        images_node = top["images"]
+        if not isinstance(images_node, yaml.MappingNode) or not images_node.value:
+            raise TemplateError(
+                "'images' must map a slot name to a folder or a list of images", **at(images_node)
+            )
+        slots: dict[str, Any] = {}
+        for key_node, value_node in images_node.value:
+            try:
+                slots.update(image_slots({key_node.value: _construct(value_node)}, path.parent))
+            except InputError as exc:
+                raise TemplateError(f"images.{key_node.value}: {exc}", **at(value_node)) from None
+        suite = replace(suite, images=slots)
     return suite
+
+
+def image_slots(
+    images: Mapping[str, Any], base: str | os.PathLike[str] | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """Resolve image slots: slot name -> a folder, or a list of URLs / image file paths.
+
+    Parameters
+    ----------
+    images : mapping
+        Slot name -> a folder (every image file in it, by file name), or a list of
+        ``https://`` / ``data:`` URLs and image file paths.
+    base : path, optional
+        Folder relative paths are read from (the template file's folder).
+
+    Returns
+    -------
+    dict
+        Slot name -> list of ``(name, url)``: the file name or URL (its first 200
+        characters) and the URL sent (a data URL for a local file).
+
+    Raises
+    ------
+    InputError
+        For an empty slot name, an empty list, a missing folder or a bad image.
+
+    Examples
+    --------
+    >>> from modkit.templates import image_slots
+    >>> image_slots({"photo": ["https://example.org/a.png"]})
+    {'photo': [('https://example.org/a.png', 'https://example.org/a.png')]}
+    """
+    root = Path(base) if base is not None else Path()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for slot, spec in images.items():
+        if not isinstance(slot, str) or not is_name(slot):
+            raise InputError(f"image slot name {slot!r} must be a word (letters, digits, _)")
+        if isinstance(spec, str | os.PathLike) and not _is_url(os.fspath(spec)):
+            folder = root / spec
+            if not folder.is_dir():
+                raise InputError(f"{folder}: not a folder of images")
+            files = sorted(
+                p for p in folder.iterdir() if p.suffix.lower() in IMAGE_TYPES and p.is_file()
+            )
+            if not files:
+                raise InputError(f"{folder}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
+            out[slot] = [(p.name, image_part(p)["image_url"]["url"]) for p in files]
+            continue
+        sources = [spec] if isinstance(spec, str) else spec
+        if not isinstance(sources, list | tuple) or not sources:
+            raise InputError(f"image slot {slot!r}: a folder or a non-empty list of images")
+        values = []
+        for i, source in enumerate(sources):
+            if not isinstance(source, str | os.PathLike):
+                raise InputError(f"image slot {slot!r}[{i}]: a URL or a path, not {source!r}")
+            text = os.fspath(source)
+            url = image_part(text if _is_url(text) else root / text)["image_url"]["url"]
+            values.append((text[:200] if _is_url(text) else Path(text).name, url))
+        out[slot] = values
+    return out
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("https://", "http://", "data:"))
 
 
 def _construct(node: yaml.Node) -> Any:
