@@ -189,13 +189,27 @@ def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
     >>> [url[:22] for url in modkit.images_in_folder(folder)]
     ['data:image/png;base64,']
     """
+    return [image_part(p)["image_url"]["url"] for p in image_files(folder)]
+
+
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files of a folder (by suffix, see ``IMAGE_TYPES``), sorted by file name.
+
+    The one folder rule of :func:`images_in_folder`, :func:`with_images` and the image
+    slots of templates.
+
+    Raises
+    ------
+    InputError
+        If the folder does not exist or holds no image file.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise InputError(f"{root}: not a folder of images")
     files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_TYPES and p.is_file())
     if not files:
         raise InputError(f"{root}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
-    return [image_part(p)["image_url"]["url"] for p in files]
+    return files
 
 
 def with_images(
@@ -258,11 +272,7 @@ def with_images(
     if how not in ("product", "zip"):
         raise InputError(f"how must be 'product' or 'zip', got {how!r}")
     if isinstance(images, str | os.PathLike) and Path(images).is_dir():
-        root = Path(images)
-        files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_TYPES)
-        sources: list[Any] = [p for p in files if p.is_file()]
-        if not sources:
-            raise InputError(f"{root}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
+        sources: list[Any] = list(image_files(images))
     elif isinstance(images, str | os.PathLike):
         sources = [images]
     else:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .._errors import InputError
-from .._images import IMAGE_TYPES, image_part
+from .._images import image_files, image_part
 from ._grammar import Node, TemplateError, is_name, parse_nodes
 
 __all__ = [
@@ -590,14 +590,7 @@ def image_slots(
         if not isinstance(slot, str) or not is_name(slot):
             raise InputError(f"image slot name {slot!r} must be a word (letters, digits, _)")
         if isinstance(spec, str | os.PathLike) and not _is_url(os.fspath(spec)):
-            folder = root / spec
-            if not folder.is_dir():
-                raise InputError(f"{folder}: not a folder of images")
-            files = sorted(
-                p for p in folder.iterdir() if p.suffix.lower() in IMAGE_TYPES and p.is_file()
-            )
-            if not files:
-                raise InputError(f"{folder}: no image files ({', '.join(sorted(IMAGE_TYPES))})")
+            files = image_files(root / spec)
             out[slot] = [(p.name, image_part(p)["image_url"]["url"]) for p in files]
             continue
         sources = [spec] if isinstance(spec, str) else spec
