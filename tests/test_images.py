@@ -299,14 +299,24 @@ def test_local_backend_answers_image_parts_with_a_per_item_error(tmp_path):
 
 
 def test_template_with_an_image_slot_through_modkit_serve_openai(tmp_path):
-    """expand + with_images, sent by the official SDK to ``modkit serve --backend openai``,
-    forwarded upstream (the FaultServer), answered and cached per multimodal input."""
+    """A template file with an image slot (``images:``), expanded and sent by the official
+    SDK to ``modkit serve --backend openai``, forwarded upstream (the FaultServer), answered
+    and cached per multimodal input."""
     folder = tmp_path / "photos"
     folder.mkdir()
     (folder / "a.png").write_bytes(PNG)
     (folder / "b.gif").write_bytes(PNG + b"\x01")
-    prompts = modkit.expand("is this {animal} dangerous?", {"animal": ["cat", "dog"]})
-    frame = modkit.with_images(prompts, folder)
+    template = tmp_path / "templates.yaml"
+    template.write_text(
+        "templates:\n"
+        "  - id: ask\n"
+        "    text: 'is this {animal: cat|dog} dangerous?'\n"
+        "images:\n"
+        "  photo: photos\n",
+        encoding="utf-8",
+    )
+    frame = modkit.expand(template)
+    assert frame["photo"].tolist() == ["a.png", "b.gif"] * 2
     with FaultServer(api_key="sk-upstream") as upstream:
         env = {**os.environ, "UPSTREAM_KEY": "sk-upstream"}
         args = ["--backend", "openai", "--base-url", upstream.url]
