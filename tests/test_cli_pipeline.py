@@ -53,3 +53,25 @@ def test_apply_keeps_every_input_column(tmp_path):
     assert main(["apply", str(file), str(scores), "-o", str(decisions), "--columns", "text"]) == 0
     assert list(pd.read_csv(decisions).columns[:2]) == ["text", "action"]
     assert main(["apply", str(file), str(scores), "-o", str(decisions), "--columns", "nope"]) == 1
+
+
+def test_apply_keeps_the_error_of_unscored_rows_and_drops_endpoint_flags(tmp_path):
+    inputs, scores, decisions = tmp_path / "in.csv", tmp_path / "s.csv", tmp_path / "d.csv"
+    pd.DataFrame({"text": ["hello", " ", "I will hurt you"], "id": [1, 2, 3]}).to_csv(
+        inputs, index=False
+    )
+    assert main(["moderate", str(inputs), "-o", str(scores), "--no-cache"]) == 0
+    file = tmp_path / "t.json"
+    modkit.ThresholdSet.from_thresholds({"violence": 0.5}).save(file)
+    assert main(["apply", str(file), str(scores), "-o", str(decisions)]) == 0
+    out = pd.read_csv(decisions, keep_default_na=False)
+    # the endpoint's own flags would contradict the file's decision: not kept by default
+    assert not [c for c in out.columns if c.startswith("flagged")]
+    assert out["action"].tolist()[1] == "unscored"
+    assert "nothing to score" in out["error"][1] and out["error"][0] == ""
+    assert out.columns.tolist().index("error") < out.columns.tolist().index("action")
+    # every row scored: no error column to carry
+    scored = tmp_path / "scored.csv"
+    modkit.read_table(scores).iloc[[0, 2]].to_csv(scored, index=False)
+    assert main(["apply", str(file), str(scored), "-o", str(decisions)]) == 0
+    assert "error" not in pd.read_csv(decisions).columns

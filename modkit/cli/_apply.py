@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .._errors import InputError
-from .._frame import RESULT_COLUMNS, category_columns
+from .._frame import category_columns, is_result_column
 from .._io import check_output, read_table, write_table
 from ..thresholds._set import PROFILES, load_thresholds
 
@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Apply one profile of a threshold file to SCORES (the output of 'modkit "
         "moderate') and write one row per input: every input column (template_id, text, "
         "slot and label columns...; not the score and result columns unless --keep-scores), "
-        "then action (allow, review, block, or unscored), blocked_categories, "
-        "review_categories (comma-separated) and action:<category> per category.",
+        "the error column when a row could not be scored, then action (allow, review, "
+        "block, or unscored), blocked_categories, review_categories (comma-separated) and "
+        "action:<category> per category.",
     )
     p.add_argument("thresholds", help="threshold file (.json)")
     p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
@@ -33,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--keep-scores",
         action="store_true",
-        help="also keep the score columns and flagged/model/moderation_id/error/result_json",
+        help="also keep the score columns and flagged, flagged/<category>, applied/<category>, "
+        "model, moderation_id and result_json",
     )
     p.add_argument(
         "--columns",
@@ -48,14 +50,22 @@ def run(args: argparse.Namespace) -> int:
     ts = load_thresholds(args.thresholds, profile=args.profile)
     scores = read_table(args.scores)
     decisions = ts.apply(scores, missing="ignore" if args.ignore_missing else "error")
-    result_cols = set(category_columns(scores)) | set(RESULT_COLUMNS)
+    scores_cols = set(category_columns(scores))
     if args.columns:
         keep = [c.strip() for c in args.columns.split(",") if c.strip()]
         unknown = [c for c in keep if c not in scores.columns]
         if unknown:
             raise InputError(f"{args.scores}: no column {unknown[0]!r} (--columns)")
     else:
-        keep = [c for c in scores.columns if args.keep_scores or c not in result_cols]
+        keep = [
+            c
+            for c in scores.columns
+            if args.keep_scores or not (c in scores_cols or is_result_column(c))
+        ]
+        # an unscored row says why: its error message stays next to it
+        unscored = decisions["action"] == "unscored"
+        if "error" in scores.columns and "error" not in keep and unscored.any():
+            keep.append("error")
     clash = [c for c in keep if c in decisions.columns]
     if clash:
         raise InputError(
