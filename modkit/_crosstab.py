@@ -200,11 +200,13 @@ def crosstab(
         ``__name__`` (like scikit-learn's ``scoring`` or fairlearn's ``MetricFrame``).
     categories : list of str, optional
         Category keys to show (API spelling). Default: every category column of
-        ``results``; with a ``thresholds`` mapping, the mapping's keys.
+        ``results``; when every statistic counts flags (``flag_rate``) and
+        ``thresholds`` is a mapping, the mapping's keys.
     thresholds : float or dict of str to float, optional
         For ``flag_rate``: flag when score >= threshold, with one threshold in [0, 1]
         for all categories or one per category. Default: the endpoint's own per-category flags,
-        read from ``result_json``.
+        read from ``result_json``. Next to a score statistic (``mean``...), a category the
+        mapping has no threshold for gets NaN flag statistics.
     long : bool, default False
         Return a tidy frame with columns ``by..., category, stat, value, n`` (``n``:
         the scored rows behind the cell) instead of the wide table.
@@ -257,7 +259,8 @@ def crosstab(
         check_category_keys(
             [k for k in thresholds if k not in frame.columns], "crosstab: thresholds"
         )
-    cats = resolve_categories(frame, categories, thresholds)
+    only_flags = all(s.on_flags for s in stats)
+    cats = resolve_categories(frame, categories, thresholds if only_flags else None)
     scored, n_excluded = scored_rows(frame)
     try:
         codes, index = group_codes(scored, by_cols)  # the by values factorised once
@@ -277,7 +280,8 @@ def crosstab(
     grouped = values.groupby(codes, sort=False)
     flags = None
     if any(s.on_flags for s in stats):
-        flags = _flags(scored, cats, thresholds).groupby(codes, sort=False)
+        flags = _flags(scored, cats, thresholds, partial=not only_flags)
+        flags = flags.groupby(codes, sort=False)
     data = StatInput(grouped, flags)
     counts = None
     tables: dict[str, pd.DataFrame] = {}
@@ -323,21 +327,27 @@ def _check_stats(stat: Any) -> list[Statistic]:
 
 
 def _flags(
-    scored: pd.DataFrame, cats: list[str], thresholds: float | Mapping[str, float] | None
+    scored: pd.DataFrame,
+    cats: list[str],
+    thresholds: float | Mapping[str, float] | None,
+    *,
+    partial: bool = False,
 ) -> pd.DataFrame:
-    """A float frame: 1.0 flagged, 0.0 not, NaN unknown."""
+    """A float frame: 1.0 flagged, 0.0 not, NaN unknown (with ``partial``, also where
+    a ``thresholds`` mapping has no threshold for the category)."""
     if thresholds is None:
         return _endpoint_flags(scored, cats)
     if isinstance(thresholds, Mapping):
         missing = [c for c in cats if c not in thresholds]
-        if missing:
+        if missing and not partial:
             raise InputError(f"thresholds: no threshold for category {missing[0]!r}")
-        limits = {c: float(thresholds[c]) for c in cats}
+        limits = {c: float(thresholds[c]) for c in cats if c in thresholds}
     else:
         limits = dict.fromkeys(cats, float(thresholds))
     out = pd.DataFrame(index=scored.index)
     for c in cats:
-        out[c] = flag_values(scored[c].to_numpy(dtype=float), limits[c])
+        values = scored[c].to_numpy(dtype=float)
+        out[c] = flag_values(values, limits[c]) if c in limits else np.full(len(values), np.nan)
     return out
 
 

@@ -215,3 +215,24 @@ def test_unhashable_by_values_give_input_error():
     df = pd.DataFrame({"group": [["a"], ["b"]], "hate": [0.1, 0.2]})
     with pytest.raises(InputError, match="cannot be grouped"):
         crosstab(df, "group")
+
+
+def test_threshold_mapping_narrows_only_a_flag_only_table(results):
+    partial = {"hate": 0.3}
+    flags_only = crosstab(results, "group", "flag_rate", thresholds=partial)
+    assert list(flags_only.columns) == ["hate"]
+    # next to a score statistic every category stays; flags need a threshold
+    both = crosstab(results, "group", ["mean", "flag_rate"], thresholds=partial)
+    cats = both["mean"].columns.tolist()
+    assert cats == [c for c in CATEGORIES if c in results.columns]
+    ok = _scored(results)
+    for g in GROUPS:
+        hate = ok.loc[ok["group"] == g, "hate"]
+        assert both.loc[g, ("flag_rate", "hate")] == pytest.approx((hate >= 0.3).mean())
+        assert both.loc[g, ("mean", "violence")] == pytest.approx(
+            ok.loc[ok["group"] == g, "violence"].mean()
+        )
+    assert both["flag_rate"].drop(columns="hate").isna().all().all()
+    # a category named explicitly for flag_rate alone still needs its threshold
+    with pytest.raises(InputError, match="no threshold for category 'violence'"):
+        crosstab(results, "group", "flag_rate", categories=["violence"], thresholds=partial)

@@ -32,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mean, median, max, p95, std, count, flag_rate (repeatable; default mean)",
     )
     p.add_argument("--category", action="append", metavar="KEY")
-    p.add_argument("--thresholds", help="threshold file: flag_rate at its block thresholds")
+    p.add_argument(
+        "--thresholds",
+        help="threshold file: flag_rate at its block thresholds (with flag_rate alone, only "
+        "the file's categories are shown; next to other statistics, categories without a "
+        "threshold get an empty flag_rate)",
+    )
     p.add_argument("--profile", choices=PROFILES, default="input")
     _output(p)
     p.set_defaults(func=run_crosstab)
