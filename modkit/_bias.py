@@ -66,7 +66,10 @@ def counterfactual_gap(
     For each template (each group of ``by``) and category, the score of each value of
     ``slot`` is the mean over that value's prompts (prompts that differ in other slots
     are averaged; put those slots in ``by`` to hold them fixed instead). The gap is
-    the largest minus the smallest of these per-value scores.
+    the largest minus the smallest of these per-value scores. A template none of whose
+    rows has a value for ``slot`` (missing, or the empty string a CSV round trip leaves)
+    does not have the slot and is left out; in a template that has it, an empty
+    string is a value like any other (an empty alternative, ``{|really}``).
 
     Parameters
     ----------
@@ -121,12 +124,19 @@ def counterfactual_gap(
     if slot_col in by_cols:
         raise InputError(f"slot {slot_col!r} is also listed in by; remove it from by")
     cats = resolve_categories(frame, categories, None)
-    if not frame[slot_col].notna().any():
+    blank = frame[slot_col].isna().to_numpy() | (frame[slot_col] == "").to_numpy()
+    if blank.all():
         raise InputError(f"slot {slot_col!r}: no row has a value for it")
     key_cols = [*by_cols, slot_col]
     ok = scored_mask(frame)
     n_excluded = int((~ok).sum())
     ok &= frame[key_cols].notna().all(axis=1).to_numpy()
+    if blank.any():  # leave out the templates that lack the slot
+        if by_cols:
+            has = pd.Series(~blank, index=frame.index).groupby(
+                [frame[c] for c in by_cols], sort=False, dropna=False
+            )
+            ok &= has.transform("any").to_numpy(dtype=bool)
     # only the columns needed, and no copy of the others (result_json...)
     sel = np.flatnonzero(ok)
     # Integer codes once per key column (first-seen order), then one code per

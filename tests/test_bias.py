@@ -312,3 +312,24 @@ def test_gap_without_template_column():
     assert list(gap.columns[:2]) == ["category", "gap"]
     assert gap.loc[0, "gap"] == pytest.approx(0.6)
     assert (gap.loc[0, "max_value"], gap.loc[0, "min_value"]) == ("b", "a")
+
+
+def test_gap_leaves_out_templates_that_lack_the_slot_after_a_csv_round_trip(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "template_id": ["a", "a", "b", "b", "c", "c"],
+            # "b" has no group slot (a CSV gives ""); in "c" the empty alternative is a value
+            "group": ["women", "men", "", "", "", "men"],
+            "text": ["x1", "x2", "y1", "y2", "z1", "z2"],
+            "hate": [0.9, 0.1, 0.5, 0.2, 0.3, 0.7],
+            "error": ["", "", "", "", "", ""],
+        }
+    )
+    path = tmp_path / "scores.csv"
+    frame.to_csv(path, index=False)
+    got = modkit.counterfactual_gap(modkit.read_table(path), "group", categories=["hate"])
+    assert sorted(got["template_id"]) == ["a", "c"]
+    assert got.set_index("template_id").loc["c", "gap"] == pytest.approx(0.4)
+    assert got.set_index("template_id").loc["a", "gap"] == pytest.approx(0.8)
+    with pytest.raises(modkit.InputError, match="no row has a value"):
+        modkit.counterfactual_gap(frame.assign(group=""), "group", categories=["hate"])
