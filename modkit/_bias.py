@@ -131,12 +131,11 @@ def counterfactual_gap(
     ok = scored_mask(frame)
     n_excluded = int((~ok).sum())
     ok &= frame[key_cols].notna().all(axis=1).to_numpy()
-    if blank.any():  # leave out the templates that lack the slot
-        if by_cols:
-            has = pd.Series(~blank, index=frame.index).groupby(
-                [frame[c] for c in by_cols], sort=False, dropna=False
-            )
-            ok &= has.transform("any").to_numpy(dtype=bool)
+    if blank.any() and by_cols:  # leave out the templates that lack the slot
+        has = pd.Series(~blank, index=frame.index).groupby(
+            [frame[c] for c in by_cols], sort=False, dropna=False
+        )
+        ok &= has.transform("any").to_numpy(dtype=bool)
     # only the columns needed, and no copy of the others (result_json...)
     sel = np.flatnonzero(ok)
     # Integer codes once per key column (first-seen order), then one code per
