@@ -306,7 +306,8 @@ def bias_metrics(
         The column naming each row's identity subgroup (e.g. ``"target_ident"``).
         A cell may hold one value, a list/tuple/set of values, or (with ``sep``)
         several values joined by ``sep``; a row belongs to each value it holds.
-        Rows with no value belong to the background of every subgroup.
+        Rows with no value (missing, or a blank string as a CSV round trip leaves)
+        belong to the background of every subgroup.
     label_col : str
         The ground-truth column; a row is positive when it equals ``pos_label``.
     category : str
@@ -545,6 +546,9 @@ def _members(value: Any, sep: str | None) -> frozenset[Any]:
 
 
 def _missing(value: Any) -> bool:
+    """No subgroup: NaN/None, or a blank string (what a CSV round trip leaves)."""
+    if isinstance(value, str):
+        return not value.strip()
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

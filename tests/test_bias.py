@@ -333,3 +333,32 @@ def test_gap_leaves_out_templates_that_lack_the_slot_after_a_csv_round_trip(tmp_
     assert got.set_index("template_id").loc["a", "gap"] == pytest.approx(0.8)
     with pytest.raises(modkit.InputError, match="no row has a value"):
         modkit.counterfactual_gap(frame.assign(group=""), "group", categories=["hate"])
+
+
+def test_bias_metrics_blank_subgroups_are_background_not_a_subgroup(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "group": ["women"] * 20 + ["men"] * 20 + [""] * 20,
+            "label": rng.integers(0, 2, n),
+            "hate": rng.random(n),
+            "error": [""] * n,
+        }
+    )
+    path = tmp_path / "scores.csv"
+    frame.to_csv(path, index=False)
+    read = modkit.read_table(path)
+    got = modkit.bias_metrics(read, "group", "label", "hate", bootstrap=0)
+    assert got["subgroup"].tolist() == ["women", "men"]
+    # the blank rows are background: same figures as with real missing values
+    as_nan = modkit.bias_metrics(
+        frame.replace({"group": {"": None}}), "group", "label", "hate", bootstrap=0
+    )
+    assert np.allclose(got["bpsn_auc"], as_nan["bpsn_auc"])
+    assert (
+        got["bpsn_auc"].tolist()
+        != modkit.bias_metrics(frame[frame["group"] != ""], "group", "label", "hate", bootstrap=0)[
+            "bpsn_auc"
+        ].tolist()
+    )
