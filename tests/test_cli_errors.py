@@ -125,3 +125,27 @@ def test_in_a_real_process(tmp_path):
     )
     assert proc.returncode == 1
     assert "Traceback (most recent call last)" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "wording"),
+    [
+        ("--cv", "-3", "--cv must be an integer >= 0; got -3"),
+        ("--bootstrap", "-1", "--bootstrap must be an integer >= 0; got -1"),
+        ("--confidence", "2", "--confidence must be a number in (0, 1)"),
+        ("--min-positives", "0", "--min-positives must be an integer >= 1; got 0"),
+    ],
+)
+def test_a_bad_option_value_is_named_as_the_option(tmp_path, capsys, option, value, wording):
+    texts = [f"text {i}" for i in range(20)]
+    scores, labels = tmp_path / "s.csv", tmp_path / "l.csv"
+    pd.DataFrame({"text": texts, "hate": [i / 20 for i in range(20)], "error": ""}).to_csv(
+        scores, index=False
+    )
+    pd.DataFrame({"text": texts, "hate": [i % 2 for i in range(20)]}).to_csv(labels, index=False)
+    argv = ["fit", str(scores), str(labels), "-o", str(tmp_path / "t.json"), "--objective", "f1"]
+    assert main([*argv, option, value]) == 1
+    (line,) = _stderr_lines(capsys)
+    # the command line's words, not the Python function's (fit_thresholds: min_positives)
+    assert line.startswith(f"modkit fit: error: {wording}"), line
+    assert not (tmp_path / "t.json").exists()

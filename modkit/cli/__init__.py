@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(f"modkit {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"modkit {args.command}: error: {_as_options(one_line(exc), args)}", file=sys.stderr)
         return 1
 
 
@@ -121,6 +122,21 @@ _TRUE = {"1", "true", "yes", "on"}
 
 def _show_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
     logging.getLogger("modkit").warning("%s", message)
+
+
+#: "fit_thresholds: min_positives must be ..." as the Python API words a bad argument.
+_PARAM_ERROR = re.compile(r"^(?:[a-z][a-z0-9_]*: )?([a-z][a-z0-9_]*)(\[[^\]]*\])? must be ")
+
+
+def _as_options(text: str, args: argparse.Namespace) -> str:
+    """A Python-API message about a parameter, worded for the command line: the
+    function's name dropped and the parameter named as its option (``--min-positives``)
+    when the command has an option of that name."""
+    m = _PARAM_ERROR.match(text)
+    if m is None or m.group(1) not in vars(args):
+        return text
+    option = "--" + m.group(1).replace("_", "-")
+    return f"{option}{m.group(2) or ''} must be {text[m.end() :]}"
 
 
 def one_line(exc: BaseException) -> str:
