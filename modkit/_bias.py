@@ -132,10 +132,10 @@ def counterfactual_gap(
     n_excluded = int((~ok).sum())
     ok &= frame[key_cols].notna().all(axis=1).to_numpy()
     if blank.any() and by_cols:  # leave out the templates that lack the slot
-        has = pd.Series(~blank, index=frame.index).groupby(
+        filled = pd.Series(~blank, index=frame.index).groupby(
             [frame[c] for c in by_cols], sort=False, dropna=False
         )
-        ok &= has.transform("any").to_numpy(dtype=bool)
+        ok &= filled.transform("any").to_numpy(dtype=bool)
     # only the columns needed, and no copy of the others (result_json...)
     sel = np.flatnonzero(ok)
     # Integer codes once per key column (first-seen order), then one code per

@@ -280,8 +280,8 @@ def crosstab(
     grouped = values.groupby(codes, sort=False)
     flags = None
     if any(s.on_flags for s in stats):
-        flags = _flags(scored, cats, thresholds, partial=not only_flags)
-        flags = flags.groupby(codes, sort=False)
+        flag_frame = _flags(scored, cats, thresholds, partial=not only_flags)
+        flags = flag_frame.groupby(codes, sort=False)
     data = StatInput(grouped, flags)
     counts = None
     tables: dict[str, pd.DataFrame] = {}

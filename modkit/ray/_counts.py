@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from ..thresholds import (
     parse_objective,
     select_threshold,
 )
+from ..thresholds._metrics import Selection, choose_threshold
 from ..thresholds._rates import confusion
 from ..thresholds._rule import as_limits
 from ..thresholds._rule import bands as rule_bands
@@ -288,22 +289,13 @@ def _category(
     tp = np.cumsum(sc.pos[labelled])
     fp = np.cumsum(sc.neg[labelled])
     n_pos, n_neg = sc.n_pos, sc.n_neg
-    insufficient = n_pos < min_positives or n_neg == 0
-    why = (
-        f"{n_pos} positives and {n_neg} negatives labelled; fitting needs at least "
-        f"{min_positives} positives and 1 negative"
-    )
 
     def choose(o: Objective | None) -> tuple[float | None, str | None, str]:
-        if o is None:
-            return None, None, ""
-        if o.kind == "fixed":
-            return float(cast(float, o.target)), "fixed", ""  # fixed: target is set
-        if insufficient:
-            return None, "insufficient_data", why
-        conf = confidence if o.constrained else None
-        sel = select_threshold(o, thresholds, tp, fp, n_pos, n_neg, confidence=conf)
-        return sel.threshold, sel.status, sel.note
+        def select(o: Objective) -> Selection:
+            conf = confidence if o.constrained else None
+            return select_threshold(o, thresholds, tp, fp, n_pos, n_neg, confidence=conf)
+
+        return choose_threshold(o, n_pos, n_neg, min_positives, select)
 
     assert obj is not None
     block, status, note = choose(obj)

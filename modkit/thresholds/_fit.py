@@ -19,7 +19,14 @@ from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, Interval, StrOptions, validate_params
 from ._labels import coerce_labels, coerce_scores, labels_sha256
-from ._metrics import METHODS, Curve, Selection, binary_curve, select_threshold
+from ._metrics import (
+    METHODS,
+    Curve,
+    Selection,
+    binary_curve,
+    choose_threshold,
+    select_threshold,
+)
 from ._objectives import Objective, parse_objective
 from ._rates import Counts, confusion, rates
 from ._rule import actions, as_limits, bands
@@ -243,20 +250,15 @@ def _fit_category(
     n_at = curve.ends + 1
     notes = []
     insufficient = n_pos < min_positives or n_neg == 0
-    why = (
-        f"{n_pos} positives and {n_neg} negatives labelled; fitting needs at least "
-        f"{min_positives} positives and 1 negative"
-    )
 
     def choose(o: Objective | None) -> tuple[float | None, str | None, str]:
-        if o is None:
-            return None, None, ""
-        if o.kind == "fixed":
-            return float(cast(float, o.target)), "fixed", ""
-        if insufficient:
-            return None, "insufficient_data", why
-        sel = _select(o, curve, curve.tp, curve.fp, n_pos, n_neg, confidence, method)
-        return sel.threshold, sel.status, sel.note
+        return choose_threshold(
+            o,
+            n_pos,
+            n_neg,
+            min_positives,
+            lambda o: _select(o, curve, curve.tp, curve.fp, n_pos, n_neg, confidence, method),
+        )
 
     block, status, note = choose(obj)
     if note:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -37,6 +39,7 @@ __all__ = [
     "Curve",
     "Selection",
     "binary_curve",
+    "choose_threshold",
     "min_trials",
     "p_values",
     "select_threshold",
@@ -420,3 +423,31 @@ def select_threshold(
         why = "no threshold flags a positive" if kind == "fbeta" else "no candidate has a value"
         return Selection(None, None, "infeasible", why)
     return Selection(i, float(thresholds[i]), "ok")
+
+
+def choose_threshold(
+    objective: Objective | None,
+    n_pos: int,
+    n_neg: int,
+    min_positives: int,
+    select: Callable[[Objective], Selection],
+) -> tuple[float | None, str | None, str]:
+    """One category's threshold for ``objective``: ``(threshold, status, note)``.
+
+    No objective gives ``(None, None, "")``; a fixed objective its target with status
+    ``"fixed"``; fewer than ``min_positives`` positives or no negative gives
+    ``(None, "insufficient_data", why)``; anything else is ``select(objective)``'s
+    choice (:func:`select_threshold` on the caller's counts).
+    """
+    if objective is None:
+        return None, None, ""
+    if objective.kind == "fixed":
+        return float(cast(float, objective.target)), "fixed", ""
+    if n_pos < min_positives or n_neg == 0:
+        why = (
+            f"{n_pos} positives and {n_neg} negatives labelled; fitting needs at least "
+            f"{min_positives} positives and 1 negative"
+        )
+        return None, "insufficient_data", why
+    sel = select(objective)
+    return sel.threshold, sel.status, sel.note
