@@ -270,7 +270,8 @@ def fit_migration(
 
     Notes
     -----
-    Each threshold is the distinct target score that maximises Cohen's kappa between
+    Each threshold is the distinct target score that maximises Cohen's kappa (Cohen 1960;
+    computed from the 2x2 counts as :func:`sklearn.metrics.cohen_kappa_score` does) between
     the target's decisions (score >= threshold) and the source's decisions (ties: the
     highest threshold); on an ordinal scale that is one of the levels. Out of fold, the
     threshold is chosen on the other folds and applied to the held-out one; agreement

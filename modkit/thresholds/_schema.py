@@ -47,6 +47,16 @@ class ThresholdFileError(InputError):
         ``('$.profiles.input.categories["self-harm/intent"].block', 'must be <= 1')``.
     source : str
         The file (or ``"<dict>"``).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> try:
+    ...     modkit.validate_threshold_file({"schema_version": 2, "profiles": {}})
+    ... except modkit.ThresholdFileError as exc:
+    ...     error = exc
+    >>> isinstance(error, modkit.InputError), error.source, error.problems[0][0]
+    (True, '<dict>', '$')
     """
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
@@ -237,7 +247,9 @@ def validate_threshold_file(
     ThresholdFileError
         Listing every problem with its JSON path: unknown keys, wrong
         ``schema_version``, unknown category keys, thresholds outside [0, 1] or
-        ``review`` above ``block``.
+        ``review`` above ``block``; or a file that is not UTF-8 JSON.
+    InputError
+        The file does not exist.
 
     Examples
     --------
