@@ -65,6 +65,8 @@ def serve(
     InputError
         The port is outside 0..65535, or ``host:port`` cannot be bound ("cannot listen on
         127.0.0.1:8000: address already in use").
+    ModkitError
+        ``app_kwargs`` given with an app (they apply to a backend only).
 
     Examples
     --------
@@ -126,6 +128,11 @@ class ServerThread:
         Connection limit, keep-alive and header timeouts (default :class:`HTTPOptions`).
     **app_kwargs
         Passed to :func:`create_app`.
+
+    Raises
+    ------
+    ModkitError
+        ``app_kwargs`` given with an app (they apply to a backend only).
 
     Examples
     --------
