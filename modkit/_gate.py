@@ -37,7 +37,7 @@ class CheckResult:
     measured : float or None
         The value on the new scores (a rate in [0, 1] or a score difference).
     limit : float or None
-        The bound it is held to.
+        The bound it is held to, in the units of ``measured``.
     message : str
         One line a person reads in the CI log.
     details : dict

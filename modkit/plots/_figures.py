@@ -181,7 +181,7 @@ def score_strip(
     category : str
         The category key whose scores are drawn.
     threshold : float, optional
-        Draw a dashed line at this threshold.
+        Draw a dashed line at this threshold (a score, in [0, 1] for the API's scores).
     title : str, optional
         Default names the category and says how many rows were excluded.
 

@@ -289,7 +289,8 @@ class Objective:
     beta : float, default 1.0
         The beta of ``fbeta``.
     fp_cost, fn_cost : float, default 1.0
-        Costs of one false positive and one false negative (``cost``).
+        Costs of one false positive and one false negative (``cost``), in any one unit
+        (only their ratio changes the choice).
     func : callable, optional
         For ``callable``: ``func(tp, fp, n_pos, n_neg) -> ndarray`` of scores to
         maximise, one per candidate threshold (arrays of int64 counts; ``n_pos`` and

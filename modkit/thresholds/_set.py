@@ -355,7 +355,7 @@ class ThresholdSet:
     n_rows : int, optional
         Rows of the fitting data.
     daily_volume : float, optional
-        The daily volume the review queue estimate assumes.
+        The daily volume the review queue estimate assumes (items per day).
     bands : dict, optional
         Overall share of fitting rows whose action would be allow / review / block /
         unscored, and ``n``.
