@@ -50,13 +50,19 @@ class ThresholdFileError(InputError):
 
     Examples
     --------
+    Raised by :func:`modkit.validate_threshold_file` and the loaders, one message for
+    every problem:
+
     >>> import modkit
-    >>> try:
-    ...     modkit.validate_threshold_file({"schema_version": 2, "profiles": {}})
-    ... except modkit.ThresholdFileError as exc:
-    ...     error = exc
-    >>> isinstance(error, modkit.InputError), error.source, error.problems[0][0]
-    (True, '<dict>', '$')
+    >>> error = modkit.ThresholdFileError(
+    ...     "t.json", [("$.schema_version", "unsupported"), ("$.profiles", "is required")]
+    ... )
+    >>> print(error)
+    t.json: 2 problems
+      t.json: $.schema_version: unsupported
+      t.json: $.profiles: is required
+    >>> isinstance(error, modkit.InputError), error.problems[0][0]
+    (True, '$.schema_version')
     """
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
