@@ -29,18 +29,20 @@ PACKAGES = (
 )
 
 
-def _public_functions():
+def _public(kind):
+    """(public name, object) of the names in the packages' ``__all__`` that are ``kind``,
+    each object once (under the first package that exports it)."""
     seen = {}
     for package in PACKAGES:
         module = importlib.import_module(package)
         for name in module.__all__:
             obj = getattr(module, name)
-            if inspect.isfunction(obj):
+            if kind(obj):
                 seen.setdefault(f"{obj.__module__}.{obj.__qualname__}", (f"{package}.{name}", obj))
     return sorted(seen.values(), key=lambda pair: pair[0])
 
 
-FUNCTIONS = _public_functions()
+FUNCTIONS = _public(inspect.isfunction)
 
 #: Functions whose examples cannot run as doctests, and why (keep this short).
 NOT_RUN = {
@@ -92,18 +94,7 @@ def test_the_example_finder_reads_numpydoc_sections():
 
 
 # ---------------------------------------------------------------- numpydoc sections
-def _public_classes():
-    seen = {}
-    for package in PACKAGES:
-        module = importlib.import_module(package)
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if inspect.isclass(obj) and obj.__module__.startswith("modkit"):
-                seen.setdefault(f"{obj.__module__}.{obj.__qualname__}", (f"{package}.{name}", obj))
-    return sorted(seen.values(), key=lambda pair: pair[0])
-
-
-CLASSES = _public_classes()
+CLASSES = _public(lambda obj: inspect.isclass(obj) and obj.__module__.startswith("modkit"))
 
 
 def _public_methods():
