@@ -72,6 +72,16 @@ class BatchAPI:
     ------
     InputError
         If a value is out of range.
+
+    Examples
+    --------
+    >>> from modkit import BatchAPI
+    >>> BatchAPI(poll_interval=5, max_wait=0).max_requests_per_file
+    50000
+    >>> BatchAPI(poll_interval=-1)
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: poll_interval must be >= 0 seconds, got -1
     """
 
     poll_interval: float = 30.0

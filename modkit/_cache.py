@@ -194,6 +194,28 @@ class Cache:
         Also store each text beside its result (off by default: only digests).
     timeout : float, default 60
         Seconds to wait for another process's write lock.
+
+    Raises
+    ------
+    InputError
+        Naming the path, when the file exists but is not an sqlite database modkit can
+        use.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from modkit import Cache
+    >>> from modkit._cache import cache_key
+    >>> from modkit._result import ModerationResult
+    >>> result = ModerationResult(False, {"violence": False}, {"violence": 0.02}, model="m-1")
+    >>> key = cache_key("openai", "m-1", "hello")
+    >>> with Cache(Path(tempfile.mkdtemp()) / "cache.sqlite3") as cache:
+    ...     cache.put_many({key: (result, "hello")}, namespace="openai", model="m-1")
+    ...     found = cache.get_many([key, "no-such-key"])
+    ...     n = len(cache)
+    >>> n, found[key].category_scores
+    (1, {'violence': 0.02})
     """
 
     def __init__(
@@ -222,7 +244,18 @@ class Cache:
         return f"Cache({str(self.path)!r}, store_texts={self.store_texts})"
 
     def get_many(self, keys: Iterable[str]) -> dict[str, ModerationResult]:
-        """Return the cached results among ``keys`` (missing keys are absent)."""
+        """Return the cached results among ``keys``.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Cache keys (:func:`cache_key` digests).
+
+        Returns
+        -------
+        dict of str to ModerationResult
+            The found keys and their results; a key not cached is absent.
+        """
         keys = list(keys)
         found: dict[str, ModerationResult] = {}
         with self._lock:
@@ -241,6 +274,15 @@ class Cache:
 
         For a run keyed by a snapshot: results scored by an older snapshot of the same
         alias are kept, never served, and counted here.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            The texts of the run.
+        namespace : str
+            The backend's cache namespace.
+        model : str
+            The run's model: results under it are not counted.
 
         Returns
         -------
@@ -279,10 +321,19 @@ class Cache:
         model: str,
         raws: Mapping[str, str] | None = None,
     ) -> None:
-        """Store results; ``items`` maps key -> (result, text). One transaction.
+        """Store results in one transaction (a key already stored is replaced).
 
-        ``raws`` may give a result's ``result_json`` string already made, so it is not
-        serialised twice.
+        Parameters
+        ----------
+        items : mapping of str to (ModerationResult, str)
+            Cache key -> (result, text); the text is stored only with ``store_texts``.
+        namespace : str
+            The backend's cache namespace.
+        model : str
+            The model the results were asked of (the run's key, maybe an alias).
+        raws : mapping of str to str, optional
+            A result's ``result_json`` string already made, so it is not serialised
+            twice.
         """
         now = time.time()
         raws = raws or {}
@@ -327,6 +378,7 @@ class Cache:
         Parameters
         ----------
         keys : iterable of str
+            Cache keys (:func:`cache_key` digests).
         raw : bool, default True
             Also return each result's ``result_json`` string.
 

@@ -216,9 +216,17 @@ def compare_providers(
 
     Returns
     -------
-    DataFrame
-        Long form: the ``by`` columns, ``provider``, ``category`` (API key), ``n`` (rows
-        with a decision), ``flagged`` and ``flag_rate``.
+    DataFrame, shape (n_groups * n_providers * n_keys, len(by) + 5)
+        Long form, one row per (slot values, provider, API key): the ``by`` columns,
+        ``provider``, ``category`` (API key), ``n`` (rows with a decision), ``flagged``
+        and ``flag_rate`` (``flagged / n``, a proportion in [0, 1]; NaN when ``n`` is 0).
+
+    Raises
+    ------
+    InputError
+        When ``results`` is not a non-empty mapping, its frames differ in length or in
+        their ``text`` column, a ``by`` column is missing from the first frame, or (as in
+        :func:`provider_decisions`) a provider, relation or API key is unknown.
 
     Examples
     --------
@@ -270,12 +278,25 @@ def compare_providers(
 def provider_gaps(table: pd.DataFrame) -> pd.DataFrame:
     """Which provider flags which group more often, from :func:`compare_providers`.
 
+    Parameters
+    ----------
+    table : DataFrame
+        The long table :func:`compare_providers` returns (at least the columns
+        ``provider``, ``category`` and ``flag_rate``; other columns but ``n`` and
+        ``flagged`` are read as slot columns).
+
     Returns
     -------
-    DataFrame
-        One row per (slot values, category): each provider's flag rate as a column,
-        ``most`` (the provider with the highest rate), ``least`` and ``spread``
-        (highest minus lowest rate), sorted by ``spread`` descending.
+    DataFrame, shape (n_groups * n_keys, n_slots + 1 + n_providers + 3)
+        One row per (slot values, category): the slot columns, ``category``, each
+        provider's flag rate (in [0, 1]) as a column named after the provider, ``most``
+        (the provider with the highest rate), ``least`` and ``spread`` (highest minus
+        lowest rate), sorted by ``spread`` descending.
+
+    Raises
+    ------
+    InputError
+        When ``table`` lacks one of ``provider``, ``category``, ``flag_rate``.
 
     Examples
     --------
@@ -355,14 +376,22 @@ def agreement(
     level : float, default 0.95
         Confidence level of the percentile bootstrap interval.
     random_state : int, default 0
+        Seed of the bootstrap's generator (:func:`numpy.random.default_rng`).
 
     Returns
     -------
-    DataFrame
+    DataFrame, shape (n_pairs, 10)
         One row per (category, provider_a, provider_b) both decide: ``n`` (rows both
-        decided), ``rate_a``, ``rate_b`` (flag rates), ``agreement`` (share of equal
-        decisions), ``kappa`` (:func:`sklearn.metrics.cohen_kappa_score`; NaN when
-        both are constant), ``kappa_low``, ``kappa_high``.
+        decided), ``rate_a``, ``rate_b`` (flag rates in [0, 1]), ``agreement`` (share
+        of equal decisions, in [0, 1]), ``kappa`` (in [-1, 1],
+        :func:`sklearn.metrics.cohen_kappa_score`; NaN when both are constant),
+        ``kappa_low``, ``kappa_high`` (NaN when ``n_boot`` is 0).
+
+    Raises
+    ------
+    InputError
+        When ``level`` is not in (0, 1), ``n_boot`` is negative, or ``results`` fails
+        the checks of :func:`compare_providers`.
 
     Notes
     -----

@@ -64,6 +64,16 @@ class Statistic:
         scores; its ``n`` counts rows with a known flag.
     description : str
         One line for the docs and the widgets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit import Statistic
+    >>> def spread(scores):
+    ...     return scores.max() - scores.min()
+    >>> stat = Statistic.from_callable(spread)
+    >>> stat.name, stat.range
+    ('spread', (None, None))
     """
 
     name: str
@@ -75,9 +85,21 @@ class Statistic:
 
     @classmethod
     def from_callable(cls, func: Callable[[np.ndarray], float]) -> Statistic:
-        """A statistic from ``func(scores) -> float``, called per group and category
-        with the non-NaN scores as a 1-d float array (never empty: an empty group's
-        cell is NaN). Its name is ``func.__name__``; its range is unknown."""
+        """A statistic from ``func(scores) -> float``, called per group and category.
+
+        Parameters
+        ----------
+        func : callable
+            ``func(scores) -> float``, called with the non-NaN scores of one group and
+            category as a 1-d float ndarray of shape (n_scored,) (never empty: an empty
+            group's cell is NaN without calling it).
+
+        Returns
+        -------
+        Statistic
+            Named ``func.__name__`` (the type's name for a callable object), with an
+            unknown range ``(None, None)``; register it with :func:`register_statistic`.
+        """
         name = getattr(func, "__name__", None) or type(func).__name__
 
         def one(col: pd.Series) -> float:
@@ -94,6 +116,12 @@ STATISTICS: dict[str, Statistic] = {}
 
 def register_statistic(stat: Statistic) -> None:
     """Make a statistic available by name to :func:`crosstab`, plots and widgets.
+
+    Parameters
+    ----------
+    stat : Statistic
+        Registered under ``stat.name``, replacing a statistic of that name (the registry
+        is process-wide).
 
     Examples
     --------

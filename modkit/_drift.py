@@ -51,6 +51,20 @@ class DriftReport:
         fire there, e.g. ``illicit`` on a legacy model).
     duplicates : dict of str to int
         Rows dropped from each side because their key repeated (the first is kept).
+
+    Examples
+    --------
+    Made by :func:`modkit.decision_drift`:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> old = pd.DataFrame({"text": ["t1", "t2"], "violence": [0.2, 0.95]})
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.9}})
+    >>> report = modkit.decision_drift(old, old.assign(violence=[0.92, 0.95]), ts)
+    >>> report.n_changed
+    1
+    >>> report.transition_counts().to_dict()
+    {'allow -> block': 1}
     """
 
     decisions: pd.DataFrame
@@ -72,12 +86,27 @@ class DriftReport:
         return int(self.decisions["changed"].sum())
 
     def transition_counts(self) -> pd.Series:
-        """Counts of each changed transition (``"allow -> block"`` ...), largest first."""
+        """Counts of each changed transition (``"allow -> block"`` ...), largest first.
+
+        Returns
+        -------
+        Series, shape (n_transitions,)
+            Named ``n``: prompts per transition, indexed by the transition's label; only
+            transitions that change the action (empty when nothing changed).
+        """
         t = self.decisions.loc[self.decisions["changed"], "transition"]
         return t.value_counts().rename("n")
 
     def summary(self) -> str:
-        """A few lines of plain text: how many decisions changed, and how."""
+        """A few lines of plain text: how many decisions changed, and how.
+
+        Returns
+        -------
+        str
+            Newline-separated lines: the count and share of changed decisions, each
+            transition's count, per category the prompts newly (no longer) blocked with
+            the mean score change, and the categories a side has no score for.
+        """
         n = len(self.decisions)
         a, b = self.names
         lines = [

@@ -29,17 +29,50 @@ class ModkitError(Exception):
     partial : pandas.DataFrame or None
         Set by :func:`modkit.moderate` when a run stops early: every result received
         before the error, with the unscored rows' ``error`` column saying why.
+
+    Examples
+    --------
+    One ``except`` catches every error modkit raises on purpose:
+
+    >>> import modkit
+    >>> try:
+    ...     modkit.parse_objective("precision>=2")
+    ... except modkit.ModkitError as exc:
+    ...     print(type(exc).__name__)
+    InputError
     """
 
     partial: Any = None
 
 
 class InputError(ModkitError, ValueError):
-    """Input data is malformed: the message names the file, line, column or field."""
+    """Input data is malformed: the message names the file, line, column or field.
+
+    Also a :class:`ValueError`, so code that catches ``ValueError`` keeps working.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> modkit.ThresholdSet.from_thresholds({"violence": 1.5})
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: category 'violence' block: threshold 1.5 is outside [0, 1]
+    >>> issubclass(modkit.InputError, ValueError)
+    True
+    """
 
 
 class DatasetError(ModkitError):
-    """A registry data set is missing, corrupt, or cannot be parsed."""
+    """A registry data set is missing, corrupt, or cannot be parsed.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> modkit.dataset_info("no-such-set")
+    Traceback (most recent call last):
+    ...
+    modkit._errors.DatasetError: unknown data set 'no-such-set'...
+    """
 
 
 class BackendError(ModkitError):
@@ -53,6 +86,13 @@ class BackendError(ModkitError):
         The HTTP status code of the failing response, if any.
     code : str, optional
         The error ``code`` of the endpoint's error body, if any.
+
+    Examples
+    --------
+    >>> from modkit import BackendError
+    >>> error = BackendError("HTTP 404: no such model", status_code=404, code="model_not_found")
+    >>> error.status_code, error.code, str(error)
+    (404, 'model_not_found', 'HTTP 404: no such model')
     """
 
     def __init__(
@@ -64,17 +104,64 @@ class BackendError(ModkitError):
 
 
 class AuthenticationError(BackendError):
-    """The endpoint rejected the credentials (HTTP 401/403)."""
+    """The endpoint rejected the credentials (HTTP 401/403), or no key was given.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import Fault, FaultServer
+    >>> with FaultServer() as server:
+    ...     server.push(Fault.unauthorized())
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-wrong")
+    ...     try:
+    ...         modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
+    ...     except modkit.AuthenticationError as exc:
+    ...         error = exc
+    >>> error.status_code, isinstance(error, modkit.BackendError)
+    (401, True)
+    """
 
 
 class QuotaExceededError(BackendError):
-    """The account has no quota left (HTTP 429 with code ``insufficient_quota``)."""
+    """The account has no quota left (HTTP 429 with code ``insufficient_quota``).
+
+    Not retried, unlike other 429s (:class:`TransientBackendError`).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import Fault, FaultServer
+    >>> with FaultServer() as server:
+    ...     server.push(Fault.quota())
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     try:
+    ...         modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
+    ...     except modkit.QuotaExceededError as exc:
+    ...         error = exc
+    >>> error.status_code, error.code
+    (429, 'insufficient_quota')
+    """
 
 
 class ItemErrorsRaised(ModkitError):
     """Raised by ``moderate(..., errors="raise")`` after a run in which items failed.
 
     The run is finished first, so :attr:`partial` holds every result.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import Fault, FaultServer
+    >>> with FaultServer() as server:
+    ...     server.push(Fault.bad_request("input[0] is not acceptable"))
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     try:
+    ...         _ = modkit.moderate(["hello"], backend=backend, cache=None, progress=False,
+    ...                             errors="raise")
+    ...     except modkit.ItemErrorsRaised as exc:
+    ...         error = exc
+    >>> len(error.partial), bool(error.partial.loc[0, "error"])
+    (1, True)
     """
 
 
@@ -90,6 +177,15 @@ class TransientBackendError(BackendError):
     unreachable : bool
         True when no connection could be made at all (refused, or no such host): a run
         that has never reached the endpoint stops after a few of these.
+
+    Examples
+    --------
+    >>> from modkit import BackendError, TransientBackendError
+    >>> error = TransientBackendError(
+    ...     "HTTP 429", status_code=429, retry_after=2.0, rate_limited=True
+    ... )
+    >>> isinstance(error, BackendError), error.retry_after, error.rate_limited
+    (True, 2.0, True)
     """
 
     def __init__(
@@ -113,4 +209,11 @@ class BatchRejectedError(BackendError):
 
     The runner splits the batch to find the texts at fault; each gets an ``error``
     value and the rest are scored.
+
+    Examples
+    --------
+    >>> from modkit import BackendError, BatchRejectedError
+    >>> error = BatchRejectedError("input[1] is too long", status_code=400)
+    >>> isinstance(error, BackendError), error.status_code
+    (True, 400)
     """

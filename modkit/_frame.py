@@ -309,6 +309,19 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     The API's keys first, then any other provider's own categories (see
     :func:`modkit.crosswalk`) in column order.
 
+    Parameters
+    ----------
+    results : DataFrame
+        A results frame (from :func:`modkit.moderate`, or read back with
+        :func:`modkit.read_table`); only its column names are read.
+
+    Returns
+    -------
+    list of str
+        The column names that are category keys: the API's in the frame's column order,
+        then other providers' known categories; ``text``, slot and ``error`` columns are
+        left out.
+
     Examples
     --------
     >>> import pandas as pd

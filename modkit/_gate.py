@@ -28,17 +28,27 @@ class CheckResult:
     Attributes
     ----------
     kind : {"promise", "drift", "gap"}
+        What sort of check: a threshold file's promise, the share of decisions changed
+        against a baseline, or a counterfactual gap.
     name : str
         What was checked, e.g. ``"violence block precision>=0.9"``.
     status : {"pass", "fail", "skip"}
+        The outcome; a skipped check (nothing to measure) does not fail the gate.
     measured : float or None
         The value on the new scores (a rate in [0, 1] or a score difference).
     limit : float or None
-        The bound it is held to.
+        The bound it is held to, in the units of ``measured``.
     message : str
         One line a person reads in the CI log.
     details : dict
         Counts and the parts of the measurement (JSON-serialisable).
+
+    Examples
+    --------
+    >>> from modkit import CheckResult
+    >>> check = CheckResult("drift", "decisions changed", "pass", 0.02, 0.1, "2% changed")
+    >>> check.status, check.measured <= check.limit
+    ('pass', True)
     """
 
     kind: str
@@ -52,7 +62,31 @@ class CheckResult:
 
 @dataclass
 class GateReport:
-    """The checks of one :func:`check_thresholds` run; ``ok`` when none failed."""
+    """The checks of one :func:`check_thresholds` run; ``ok`` when none failed.
+
+    Attributes
+    ----------
+    checks : list of CheckResult
+        Every check, in the order they ran (promises, drift, gaps).
+    meta : dict
+        What was checked against (JSON-serialisable), written into :meth:`to_dict`.
+
+    Examples
+    --------
+    >>> from modkit import CheckResult, GateReport
+    >>> report = GateReport(
+    ...     [
+    ...         CheckResult("gap", "gap over group", "fail", 0.3, 0.2, "gap 0.300"),
+    ...         CheckResult("drift", "decisions changed", "pass", 0.0, 0.1, "none changed"),
+    ...     ]
+    ... )
+    >>> report.ok, report.counts()
+    (False, {'pass': 1, 'fail': 1, 'skip': 0})
+    >>> print(report.summary())
+    FAIL gap over group: gap 0.300
+    PASS decisions changed: none changed
+    FAILED: 1 passed, 1 failed, 0 skipped
+    """
 
     checks: list[CheckResult]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -68,11 +102,24 @@ class GateReport:
         return [c for c in self.checks if c.status == "fail"]
 
     def counts(self) -> dict[str, int]:
-        """``{"pass": n, "fail": n, "skip": n}``."""
+        """How many checks ended in each status.
+
+        Returns
+        -------
+        dict of str to int
+            ``{"pass": n, "fail": n, "skip": n}``.
+        """
         return {s: sum(c.status == s for c in self.checks) for s in ("pass", "fail", "skip")}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report: ``ok``, ``counts``, ``meta`` and every check."""
+        """The JSON report.
+
+        Returns
+        -------
+        dict
+            ``ok``, ``counts`` (as :meth:`counts`), ``meta`` and ``checks`` (each check's
+            fields as a dict).
+        """
         return {
             "ok": self.ok,
             "counts": self.counts(),
@@ -81,11 +128,30 @@ class GateReport:
         }
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as JSON text (NaN written as ``null``)."""
+        """:meth:`to_dict` as JSON text.
+
+        Returns
+        -------
+        str
+            Indented JSON ending in a newline; a NaN or infinite number is ``null``.
+        """
         return json.dumps(_finite(self.to_dict()), indent=2, ensure_ascii=False) + "\n"
 
     def to_junit_xml(self, suite: str = "modkit check") -> str:
-        """A JUnit XML report: one ``testcase`` per check, ``failure`` / ``skipped``."""
+        """A JUnit XML report, as CI systems read test results.
+
+        Parameters
+        ----------
+        suite : str, default "modkit check"
+            The ``name`` of the ``testsuites`` and ``testsuite`` elements.
+
+        Returns
+        -------
+        str
+            An XML document: one ``testcase`` per check (class ``modkit.check.<kind>``),
+            with a ``failure`` element for a failed check, ``skipped`` for a skipped one
+            and the message as ``system-out`` for a passed one.
+        """
         counts = self.counts()
         root = ET.Element("testsuites", name=suite)
         ts = ET.SubElement(
@@ -109,7 +175,14 @@ class GateReport:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 
     def summary(self) -> str:
-        """One line per failed or skipped check, then the counts."""
+        """A plain-text report for a CI log.
+
+        Returns
+        -------
+        str
+            One line per check (status, name and message), then the verdict with the
+            counts.
+        """
         lines = [f"{c.status.upper():<4} {c.name}: {c.message}" for c in self.checks]
         n = self.counts()
         verdict = "ok" if self.ok else "FAILED"
@@ -327,7 +400,7 @@ def check_thresholds(
         Fail a promise only when the data show it broken at this confidence (the
         one-sided Clopper-Pearson bound is on the wrong side of the target). Default:
         the point estimate must meet the target.
-    max_changed : float, optional
+    max_changed : float in [0, 1], optional
         With ``baseline``: fail when more than this share of prompts change action.
     gap_by : str, optional
         A slot column: check :func:`modkit.counterfactual_gap` per template (the
@@ -335,9 +408,11 @@ def check_thresholds(
     gap_categories : list of str, optional
         Categories for the gap check (default: those of the threshold set).
     max_gap : float, optional
-        Fail a template x category whose gap exceeds this.
+        Fail a template x category whose gap (in the scores' units: a difference of mean
+        scores) exceeds this.
     gap_tolerance : float, default 0.05
-        With ``baseline``: fail a gap that grew by more than this over the baseline's.
+        With ``baseline``: fail a gap that grew by more than this (scores' units) over
+        the baseline's.
 
     Returns
     -------
@@ -349,6 +424,13 @@ def check_thresholds(
     InputError
         Nothing to check (no labels, no baseline, no gap slot), a bad bound, or the
         baseline and the new scores do not cover the same prompts.
+
+    Notes
+    -----
+    With ``confidence``, a promise on a rate ``k / n`` is broken when the one-sided
+    Clopper-Pearson upper bound (Clopper & Pearson 1934; the beta quantile
+    ``scipy.stats.beta.ppf(confidence, k + 1, n - k)``) is below the level the objective
+    requires.
 
     Examples
     --------

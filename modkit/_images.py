@@ -82,7 +82,7 @@ def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYT
         ``https://...`` / ``http://...`` / ``data:image/...;base64,...`` as they are,
         or a path to a ``.png``, ``.jpg``/``.jpeg``, ``.gif`` or ``.webp`` file.
     max_bytes : int, default 20 MiB
-        Largest file read.
+        Largest file read, in bytes (``MAX_IMAGE_BYTES``: 20 * 1024 * 1024).
 
     Returns
     -------
@@ -141,6 +141,20 @@ def multimodal_input(
 ) -> list[dict[str, Any]]:
     """One multimodal input: an optional text part, then one image part per source.
 
+    Parameters
+    ----------
+    text : str, optional
+        The text part, first when given.
+    images : iterable of str or path, default ()
+        Image sources, each as :func:`image_part` takes (URL, data URL or image file).
+
+    Returns
+    -------
+    list of dict
+        The content parts, ``{"type": "text", "text": ...}`` then one
+        ``{"type": "image_url", "image_url": {"url": ...}}`` per image, in order: the
+        ``input`` of one item of the moderation endpoint.
+
     Raises
     ------
     InputError
@@ -168,10 +182,22 @@ def multimodal_input(
 def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
     """The image files of a folder as data URLs, sorted by file name.
 
+    Parameters
+    ----------
+    folder : str or path
+        A folder; its files with an image suffix (``.png``, ``.jpg``/``.jpeg``, ``.gif``,
+        ``.webp``, case-insensitive) are read, other files and sub-folders are ignored.
+
+    Returns
+    -------
+    list of str
+        One ``data:image/...;base64,...`` URL per image file, sorted by file name.
+
     Raises
     ------
     InputError
-        If the folder does not exist or holds no image file.
+        If the folder does not exist or holds no image file, or a file is larger than
+        ``MAX_IMAGE_BYTES`` (20 MiB).
 
     Examples
     --------

@@ -43,6 +43,24 @@ def default_mapping(
     point only: pass ``mapping=`` to :func:`fit_migration` to choose. With
     ``source_columns`` / ``target_columns``, only categories among them are paired.
 
+    Parameters
+    ----------
+    source, target : str
+        Keys of :data:`modkit.PROVIDERS`: the provider being left and its successor.
+    source_columns, target_columns : iterable of str, optional
+        The columns each side's results hold (default: all the provider's categories).
+
+    Returns
+    -------
+    dict of str to str
+        ``{target category: source category}``, in the target's category order; a
+        target category that shares no API key with a source category is left out.
+
+    Raises
+    ------
+    KeyError
+        When ``source`` or ``target`` is not a key of :data:`modkit.PROVIDERS`.
+
     Examples
     --------
     >>> import modkit
@@ -117,6 +135,27 @@ class Migration:
         otherwise than the source; columns ``row``, ``text`` (if known),
         ``target_category``, ``source_category``, ``source``, ``target``,
         ``target_score``.
+
+    Examples
+    --------
+    Made by :func:`fit_migration`:
+
+    >>> import pandas as pd
+    >>> import modkit
+    >>> perspective = pd.DataFrame({"THREAT": [0.1, 0.9, 0.8, 0.2]})
+    >>> azure = pd.DataFrame({"Violence": [0, 6, 4, 2], "Hate": 0, "SelfHarm": 0, "Sexual": 0})
+    >>> migration = modkit.fit_migration(
+    ...     perspective,
+    ...     azure,
+    ...     source_thresholds={"THREAT": 0.5},
+    ...     mapping={"Violence": "THREAT"},
+    ...     folds=2,
+    ...     n_boot=0,
+    ... )
+    >>> migration.mapping, migration.thresholds
+    ({'Violence': 'THREAT'}, {'Violence': 4.0})
+    >>> len(migration.diff)
+    0
     """
 
     source: str
@@ -135,6 +174,17 @@ class Migration:
         threshold file that ``modkit serve --backend <target> --thresholds`` and the
         standard-library consumer apply. Each category's ``block`` is its threshold
         (None: never flag); no review band.
+
+        Parameters
+        ----------
+        profile : {"input", "output"}, default "input"
+            The profile the set is for (what the endpoint scores: prompts or replies).
+
+        Returns
+        -------
+        ThresholdSet
+            One category per mapped target category, thresholds in the target's native
+            units.
         """
         return ThresholdSet.from_thresholds(
             dict(self.thresholds),
@@ -145,7 +195,15 @@ class Migration:
         )
 
     def summary(self) -> str:
-        """A few lines: per pair, the threshold and the out-of-fold agreement."""
+        """A few lines: per pair, the threshold and the out-of-fold agreement.
+
+        Returns
+        -------
+        str
+            Newline-separated: a header naming source, target and model, one line per
+            mapped pair (threshold, out-of-fold agreement and kappa with its interval,
+            folds, ``n``), and the count of differing in-sample decisions.
+        """
         lines = [f"migration {self.source} -> {self.target} ({self.model or 'model unknown'})"]
         for r in self.report.to_dict("records"):
             thr = (
@@ -194,11 +252,15 @@ def fit_migration(
     n_boot : int, default 1000
         Bootstrap resamples of the out-of-fold kappa's interval.
     level : float, default 0.95
+        Confidence level of the kappa's percentile bootstrap interval.
     random_state : int, default 0
+        Seed of the fold assignment and the bootstrap.
 
     Returns
     -------
     Migration
+        The fitted thresholds (target's native units), the per-pair report and the
+        in-sample decision diff.
 
     Raises
     ------
@@ -208,7 +270,8 @@ def fit_migration(
 
     Notes
     -----
-    Each threshold is the distinct target score that maximises Cohen's kappa between
+    Each threshold is the distinct target score that maximises Cohen's kappa (Cohen 1960;
+    computed from the 2x2 counts as :func:`sklearn.metrics.cohen_kappa_score` does) between
     the target's decisions (score >= threshold) and the source's decisions (ties: the
     highest threshold); on an ordinal scale that is one of the levels. Out of fold, the
     threshold is chosen on the other folds and applied to the held-out one; agreement

@@ -51,7 +51,26 @@ class Scale:
     levels : tuple of float, optional
         The values an ordinal scale takes, ascending.
     low, high : float
-        The range of the values.
+        The range of the values (for an ordinal scale, its first and last level).
+
+    Raises
+    ------
+    InputError
+        For an unknown ``kind``, or an ordinal scale whose levels are missing, repeated
+        or not ascending.
+
+    Examples
+    --------
+    >>> from modkit import Scale
+    >>> severity = Scale("ordinal", (0, 2, 4, 6))
+    >>> severity.low, severity.high
+    (0.0, 6.0)
+    >>> severity.check_threshold(4)
+    4.0
+    >>> severity.check_threshold(3)
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: threshold: 3 is not a level of the scale (0.0, 2.0, 4.0, 6.0)
     """
 
     kind: ScaleKind = "score"
@@ -78,6 +97,18 @@ class Scale:
         On an ordinal scale a threshold must be one of the levels; otherwise it must lie
         in [low, high].
 
+        Parameters
+        ----------
+        value : float
+            The threshold, in the scale's units.
+        where : str, default "threshold"
+            What the error message calls the value (e.g. ``"threshold of 'Hate'"``).
+
+        Returns
+        -------
+        float
+            ``value`` as a float.
+
         Raises
         ------
         InputError
@@ -93,7 +124,14 @@ class Scale:
         return v
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``{"kind": ..., "low": ..., "high": ..., "levels": [...]}``."""
+        """JSON form of the scale.
+
+        Returns
+        -------
+        dict
+            ``{"kind": ..., "low": ..., "high": ...}``, with ``"levels": [...]`` for an
+            ordinal scale.
+        """
         out: dict[str, Any] = {"kind": self.kind, "low": self.low, "high": self.high}
         if self.levels is not None:
             out["levels"] = list(self.levels)
@@ -101,7 +139,26 @@ class Scale:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "scale") -> Scale:
-        """Inverse of :meth:`to_dict`; raises :class:`InputError` naming ``where``."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : mapping
+            ``{"kind": ..., "low": ..., "high": ..., "levels": [...]}``; ``low`` /
+            ``high`` default to 0 and 1, ``levels`` to none.
+        where : str, default "scale"
+            What the error message calls ``data`` (e.g. a field of a threshold file).
+
+        Returns
+        -------
+        Scale
+
+        Raises
+        ------
+        InputError
+            Naming ``where``, when ``data`` is not a mapping with a ``kind``, or (raised
+            by :class:`Scale`) its kind or levels are invalid.
+        """
         if not isinstance(data, Mapping) or "kind" not in data:
             raise InputError(f"{where}: expected an object with a 'kind'")
         levels = data.get("levels")
@@ -138,6 +195,13 @@ class ProviderTaxonomy:
         is ``absent``.
     sources : tuple of str
         Where the categories and definitions come from.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> azure = modkit.PROVIDERS["azure"]
+    >>> list(azure.categories), azure.scale.kind
+    (['Hate', 'SelfHarm', 'Sexual', 'Violence'], 'ordinal')
     """
 
     name: str
@@ -368,6 +432,18 @@ def provider_scale(provider: str, model: str | None = None) -> Scale:
         The ``model`` a backend recorded. For Azure it names the output type
         (``...:FourSeverityLevels`` gives levels 0, 2, 4, 6; otherwise 0-7).
 
+    Returns
+    -------
+    Scale
+        ``PROVIDERS[provider].scale`` (``"probability"`` in [0, 1] for Perspective and
+        the guard models, ``"score"`` in [0, 1] for OpenAI and Mistral, ``"ordinal"``
+        severities for Azure), Azure's four levels for a ``FourSeverityLevels`` model.
+
+    Raises
+    ------
+    InputError
+        For an unknown provider.
+
     Examples
     --------
     >>> import modkit
@@ -391,9 +467,15 @@ def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``provider``, ``api_key``, ``relation`` (exact / partial / absent),
-        ``native`` (the native categories, joined by ``" + "``; empty when absent).
+    pandas.DataFrame, shape (n_providers * 13, 4)
+        One row per provider and API key (:data:`modkit.CATEGORIES`), columns
+        ``provider``, ``api_key``, ``relation`` (exact / partial / absent), ``native``
+        (the native categories, joined by ``" + "``; empty when absent).
+
+    Raises
+    ------
+    InputError
+        For an unknown provider.
 
     Examples
     --------
@@ -435,6 +517,16 @@ def detect_provider(columns: Iterable[str]) -> str | None:
     The provider with the most columns among its categories wins; ties are resolved in
     :data:`PROVIDERS` order (so the 13 API keys are ``openai``). None if no column is a
     known category.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names (e.g. ``frame.columns``); other columns are ignored.
+
+    Returns
+    -------
+    str or None
+        A key of :data:`PROVIDERS`, or None.
 
     Examples
     --------

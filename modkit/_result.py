@@ -43,6 +43,20 @@ class ModerationResult:
         The model snapshot the response names (not a ``-latest`` alias).
     id : str
         The response's id (``modr-...``); shared by the texts of one request.
+    notes : tuple of str
+        What :meth:`from_dict` made of a malformed part of the result (one line each).
+
+    Examples
+    --------
+    >>> from modkit import ModerationResult
+    >>> result = ModerationResult.from_dict(
+    ...     {"flagged": True, "categories": {"hate": True}, "category_scores": {"hate": 0.91}},
+    ...     model="omni-moderation-2024-09-26",
+    ... )
+    >>> result.flagged, result.category_scores
+    (True, {'hate': 0.91})
+    >>> result.to_dict()["categories"]
+    {'hate': True}
     """
 
     flagged: bool
@@ -58,6 +72,12 @@ class ModerationResult:
 
         A score that is NaN (the endpoint sent ``null`` or nothing) is ``None`` (JSON
         ``null``) again.
+
+        Returns
+        -------
+        dict
+            ``flagged``, ``categories``, ``category_scores`` and, when known,
+            ``category_applied_input_types``; copies, safe to change.
         """
         out: dict[str, Any] = {
             "flagged": self.flagged,
@@ -85,6 +105,10 @@ class ModerationResult:
             The response's ``model`` and ``id``.
         where : str
             Names the source in error messages (a file and line, say).
+
+        Returns
+        -------
+        ModerationResult
 
         Raises
         ------
@@ -167,6 +191,12 @@ class ItemError:
         Why, in one line.
     code : str, optional
         The endpoint's error code, if any.
+
+    Examples
+    --------
+    >>> from modkit import ItemError
+    >>> ItemError("input too long", code="context_length_exceeded").message
+    'input too long'
     """
 
     message: str

@@ -116,9 +116,10 @@ def moderate(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per input in input order: the input columns, one score column per
-        category named by its API key (``df["self-harm/intent"]``), ``flagged``,
+    pandas.DataFrame, shape (n_inputs, n_input_columns + n_categories + ...)
+        One row per input in input order: the input columns, one float score column per
+        category named by its API key (``df["self-harm/intent"]``; in the backend's
+        native units, [0, 1] for OpenAI; NaN for a text that failed), ``flagged``,
         the endpoint's per-category flags as nullable boolean columns
         ``flagged/<category>`` (``df["flagged/self-harm/intent"]``; the prefix keeps
         them apart from the score columns), ``model`` (the snapshot the response
@@ -133,6 +134,9 @@ def moderate(
     AuthenticationError, QuotaExceededError, BackendError
         Failures that retrying cannot fix; the run stops at once. The exception's
         ``partial`` holds every result received before it, and so does the cache.
+    ItemErrorsRaised
+        With ``errors="raise"``, after a run in which some texts failed; its ``partial``
+        holds every result.
 
     Examples
     --------
@@ -190,6 +194,27 @@ async def amoderate(
 
     A backend passed in is left open (its connections stay in the caller's loop for the
     next call); close it with ``async with backend:`` or ``await backend.aclose()``.
+
+    Parameters
+    ----------
+    data, backend, cache, batch_size, concurrency, progress, errors, max_retries
+        As in :func:`moderate`.
+    text_column, via, result_json
+        As in :func:`moderate`.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_inputs, ...)
+        As :func:`moderate` returns: one row per input, in input order.
+
+    Raises
+    ------
+    InputError
+        A parameter out of its range, or data that is not texts (as :func:`moderate`).
+    AuthenticationError, QuotaExceededError, BackendError
+        Failures that retrying cannot fix; ``partial`` holds the results so far.
+    ItemErrorsRaised
+        With ``errors="raise"``, after a run in which some texts failed.
 
     Examples
     --------

@@ -58,14 +58,38 @@ class AzureContentSafetyBackend(SyncBackend):
     api_key : str, optional
         Default ``$AZURE_CONTENT_SAFETY_KEY``; sent as ``Ocp-Apim-Subscription-Key``.
     api_key_env : str, default "AZURE_CONTENT_SAFETY_KEY"
+        The variable the key is read from.
     api_version : str, default "2023-10-01"
+        The service's ``api-version``.
     timeout : float, default 60
+        Seconds per request.
+
+    Raises
+    ------
+    InputError
+        With no ``base_url``, an unknown ``output_type`` or an unknown category.
+    AuthenticationError
+        When neither ``api_key`` nor ``$api_key_env`` gives a key.
 
     Notes
     -----
     The SDK's own retries are off (``retry_total=0``): :func:`modkit.moderate` owns them.
     A text longer than 10,000 characters, or empty, gets a per-item error without a
     request.
+
+    Examples
+    --------
+    Offline, against the local fake of the service:
+
+    >>> import modkit
+    >>> from modkit.testing import AzureContentSafetyFake
+    >>> with AzureContentSafetyFake(api_key="k") as fake:
+    ...     with modkit.AzureContentSafetyBackend(fake.url, api_key="k") as backend:
+    ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
+    >>> modkit.category_columns(df)
+    ['Hate', 'SelfHarm', 'Sexual', 'Violence']
+    >>> df[["Hate", "Violence"]].isin(range(8)).all().all()
+    np.True_
     """
 
     name = "azure"

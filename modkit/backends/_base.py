@@ -34,8 +34,20 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 class BatchOutcome:
     """What one batch call returned: the results, and rate-limit headers if any.
 
-    ``rate_limit`` holds ``remaining_requests``/``reset_requests`` (and the same for
-    tokens) in requests and seconds, when the endpoint sent them.
+    Attributes
+    ----------
+    results : list of ModerationResult or ItemError
+        One per input, in input order.
+    rate_limit : dict of str to float, optional
+        ``remaining_requests`` (requests) / ``reset_requests`` (seconds), and the same
+        for tokens (tokens / seconds), when the endpoint sent them.
+
+    Examples
+    --------
+    >>> from modkit import BatchOutcome, ItemError
+    >>> outcome = BatchOutcome([ItemError("empty text")], {"remaining_requests": 99.0})
+    >>> len(outcome.results), outcome.rate_limit["remaining_requests"]
+    (1, 99.0)
     """
 
     results: list[ModerationResult | ItemError]
@@ -55,6 +67,22 @@ class Backend(ABC):
     ``async with backend:``), closed on exit. Ownership follows httpx: whoever makes a
     backend closes it. :func:`modkit.moderate` closes a backend it made from a name,
     never one passed in.
+
+    Examples
+    --------
+    A backend that flags texts containing "hate" (for a CPU-bound scorer, subclass
+    :class:`SyncBackend` instead):
+
+    >>> import asyncio
+    >>> from modkit import Backend, ModerationResult
+    >>> class Keyword(Backend):
+    ...     name, model = "keyword", "v1"
+    ...     async def ascore(self, texts):
+    ...         hits = ["hate" in t for t in texts]
+    ...         return [ModerationResult(h, {"hate": h}, {"hate": float(h)}) for h in hits]
+    >>> with Keyword() as backend:
+    ...     [r.flagged for r in backend.score(["hello", "I hate you"])]
+    [False, True]
     """
 
     #: Short backend name, part of every cache key.
@@ -75,14 +103,68 @@ class Backend(ABC):
 
     @abstractmethod
     async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        """Score a batch of texts (asynchronously)."""
+        """Score a batch of texts (asynchronously).
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The batch (at most :attr:`max_batch_size` texts; with
+            :attr:`accepts_images`, an item may be a list of multimodal parts).
+
+        Returns
+        -------
+        list of ModerationResult or ItemError
+            Exactly one per text, in input order; an :class:`ItemError` for a text the
+            endpoint could not score.
+
+        Raises
+        ------
+        BackendError
+            A failure of the whole batch that retrying will not fix
+            (:class:`~modkit.AuthenticationError`, :class:`~modkit.QuotaExceededError`,
+            :class:`~modkit.BatchRejectedError` among them).
+        TransientBackendError
+            A failure worth retrying (429, 5xx, connection error, timeout).
+        """
 
     async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        """Score a batch and report rate-limit headers; the runner calls this."""
+        """Score a batch and report rate-limit headers; the runner calls this.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            As in :meth:`ascore`.
+
+        Returns
+        -------
+        BatchOutcome
+            The results of :meth:`ascore` (the default reports no rate limit).
+
+        Raises
+        ------
+        BackendError, TransientBackendError
+            As :meth:`ascore`.
+        """
         return BatchOutcome(await self.ascore(texts))
 
     def score(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        """Score a batch of texts (blocking); see :meth:`ascore`."""
+        """Score a batch of texts (blocking); see :meth:`ascore`.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            As in :meth:`ascore`.
+
+        Returns
+        -------
+        list of ModerationResult or ItemError
+            One per text, in input order.
+
+        Raises
+        ------
+        BackendError, TransientBackendError
+            As :meth:`ascore` (no retry here: :func:`modkit.moderate` retries).
+        """
         return asyncio.run(self.ascore(texts))
 
     #: True once :meth:`close` / :meth:`aclose` ran; :func:`modkit.moderate` refuses it.
@@ -179,11 +261,43 @@ class SyncBackend(Backend):
 
     Implement :meth:`score_batch`; :meth:`ascore` runs it in a worker thread so a
     server's event loop stays responsive.
+
+    Examples
+    --------
+    >>> from modkit import ModerationResult, SyncBackend
+    >>> class Length(SyncBackend):
+    ...     name, model = "length", "v1"
+    ...     def score_batch(self, texts):
+    ...         return [
+    ...             ModerationResult(False, {}, {"harassment": min(len(t) / 100, 1.0)})
+    ...             for t in texts
+    ...         ]
+    >>> Length().score(["a" * 30])[0].category_scores
+    {'harassment': 0.3}
     """
 
     @abstractmethod
     def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        """Score a batch of texts."""
+        """Score a batch of texts (blocking; :meth:`ascore` runs it in a thread).
+
+        Parameters
+        ----------
+        texts : list of str
+            The batch, as in :meth:`Backend.ascore`.
+
+        Returns
+        -------
+        list of ModerationResult or ItemError
+            Exactly one per text, in input order.
+
+        Raises
+        ------
+        BackendError
+            A failure of the whole batch that retrying will not fix.
+        TransientBackendError
+            A failure worth retrying (a backend that calls a service: 429, 5xx,
+            connection error, timeout).
+        """
 
     async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
         return await asyncio.to_thread(self.score_batch, list(texts))

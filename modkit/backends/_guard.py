@@ -234,7 +234,15 @@ class GuardBackend(Backend):
     api_key : str, optional
         Default ``$api_key_env``; a local endpoint may need none.
     api_key_env : str, default "OPENAI_API_KEY"
+        The variable the key is read from.
     timeout : float, default 60
+        Seconds per request.
+
+    Raises
+    ------
+    InputError
+        With no ``model`` or ``base_url``, an unknown family or mode, ``top_logprobs``
+        outside [1, 20], categories for Llama Guard, or an unknown category.
 
     Notes
     -----
@@ -262,6 +270,20 @@ class GuardBackend(Backend):
       card computes the same from the top-20 logprobs.
 
     ``categories`` / ``flagged`` follow the greedy answer (unsafe / Yes).
+
+    Examples
+    --------
+    Offline, against a local fake of a guard model's chat completions:
+
+    >>> import modkit
+    >>> from modkit.testing import GuardModelFake
+    >>> with GuardModelFake() as fake:
+    ...     with modkit.GuardBackend("google/shieldgemma-2b", base_url=fake.url) as backend:
+    ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
+    >>> backend.family, len(modkit.category_columns(df))
+    ('shieldgemma', 4)
+    >>> bool(df[modkit.category_columns(df)].stack().between(0, 1).all())
+    True
     """
 
     name = "guard"
@@ -350,7 +372,20 @@ class GuardBackend(Backend):
 
     # ------------------------------------------------------------------ requests
     def messages(self, text: str) -> list[dict[str, str]]:
-        """The conversation sent for ``text`` (the server's chat template renders it)."""
+        """The conversation sent for ``text`` (the server's chat template renders it).
+
+        Parameters
+        ----------
+        text : str
+            The text classified.
+
+        Returns
+        -------
+        list of dict
+            ``[{"role": "user", "content": text}]`` with ``mode="prompt"``; with
+            ``mode="response"``, the user's ``context`` then
+            ``{"role": "assistant", "content": text}``.
+        """
         if self.mode == "prompt":
             return [{"role": "user", "content": text}]
         return [

@@ -40,12 +40,33 @@ class MistralBackend(Backend):
     api_key : str, optional
         Default ``$MISTRAL_API_KEY``. Never written to a cache, an output, a log or a repr.
     api_key_env : str, default "MISTRAL_API_KEY"
+        The variable the key is read from.
     timeout : float, default 60
         Seconds per request.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``endpoint`` or ``mode``.
+    AuthenticationError
+        With no ``base_url`` (the real service) and no key in ``api_key`` or
+        ``$api_key_env``.
 
     Notes
     -----
     The SDK's retries are off (no ``retry_config``): :func:`modkit.moderate` owns retries.
+
+    Examples
+    --------
+    Offline, against a local fake of Mistral's moderation endpoint:
+
+    >>> import modkit
+    >>> from modkit.testing import MISTRAL_CATEGORIES, MistralModerationFake
+    >>> with MistralModerationFake(api_key="k") as fake:
+    ...     with modkit.MistralBackend(base_url=fake.url, api_key="k") as backend:
+    ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
+    >>> sorted(modkit.category_columns(df)) == sorted(MISTRAL_CATEGORIES)
+    True
     """
 
     name = "mistral"

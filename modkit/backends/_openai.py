@@ -39,10 +39,28 @@ class OpenAIBackend(Backend):
     api_key_env : str, default "OPENAI_API_KEY"
         The variable the key is read from, named in the 401 message.
 
+    Raises
+    ------
+    AuthenticationError
+        With neither ``base_url`` (nor ``$OPENAI_BASE_URL``) nor a key.
+
     Notes
     -----
     The SDK's own retries are off (``max_retries=0``): :func:`modkit.moderate` owns the
     one retry policy, so retries are never stacked.
+
+    Examples
+    --------
+    Offline, against :class:`modkit.testing.FaultServer` (an OpenAI-compatible endpoint
+    on 127.0.0.1):
+
+    >>> import modkit
+    >>> from modkit.testing import FaultServer
+    >>> with FaultServer() as server:
+    ...     with modkit.OpenAIBackend(base_url=server.url, api_key="sk-test") as backend:
+    ...         df = modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
+    >>> len(modkit.category_columns(df)), bool(df["violence"].between(0, 1).all())
+    (13, True)
     """
 
     name = "openai"
@@ -79,8 +97,19 @@ class OpenAIBackend(Backend):
         self._parent: OpenAIBackend | None = None  # a with_model() clone uses its client
 
     def with_model(self, model: str) -> OpenAIBackend:
-        """The same endpoint and key, asking for ``model`` (shares the HTTP client;
-        closing this backend closes it for both)."""
+        """The same endpoint and key, asking for another model.
+
+        Parameters
+        ----------
+        model : str
+            The model the clone asks for.
+
+        Returns
+        -------
+        OpenAIBackend
+            A clone that shares this backend's HTTP client: closing this backend
+            closes it for both.
+        """
         clone = copy.copy(self)
         clone.model = model
         clone._parent = self._parent or self  # one HTTP client, the parent's
@@ -118,6 +147,17 @@ class OpenAIBackend(Backend):
 
         For callers that need more of the API than ``/v1/moderations`` (the Batch API
         path); call it from inside the loop that will use it.
+
+        Returns
+        -------
+        openai.AsyncOpenAI
+            Made on first use in each event loop, with this backend's key, base URL
+            and timeout.
+
+        Raises
+        ------
+        BackendError
+            When the backend is closed.
         """
         return self._get_client()
 
@@ -139,6 +179,27 @@ class OpenAIBackend(Backend):
         The endpoint takes either a list of texts or one multimodal input (its ``input``
         is then the list of parts, answered with one result), so each multimodal input
         is its own request; the texts go together in one.
+
+        Parameters
+        ----------
+        texts : sequence of str or list of dict
+            Texts, and multimodal inputs as :func:`modkit.multimodal_input` makes them.
+
+        Returns
+        -------
+        BatchOutcome
+            One result per input in input order, and the ``x-ratelimit-*`` headers of the
+            last request (requests / tokens remaining, seconds to reset).
+
+        Raises
+        ------
+        BackendError
+            Closed backend, or a failure retrying will not fix
+            (:class:`~modkit.AuthenticationError`, :class:`~modkit.QuotaExceededError`,
+            :class:`~modkit.BatchRejectedError` for a 400/413/422).
+        TransientBackendError
+            429, 408, 409, 5xx, connection error, timeout, or a 200 whose body is not a
+            moderation response.
         """
         multi = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if not multi:

@@ -54,11 +54,24 @@ class PerspectiveBackend(Backend):
         Default ``$PERSPECTIVE_API_KEY``; sent in the ``x-goog-api-key`` header, never in
         the URL (so it cannot leak through a logged URL).
     api_key_env : str, default "PERSPECTIVE_API_KEY"
+        The variable the key is read from.
     drop_unsupported : bool, default False
+        Ask the service to drop attributes that do not support the comment's language
+        (``dropUnsupportedAttributes``) instead of refusing the request.
     do_not_store : bool, default True
         Ask the service not to store the comments.
     flag_at : float, default 0.7
+        Probability in [0, 1] at which ``categories`` and ``flagged`` say True.
     timeout : float, default 60
+        Seconds per request.
+
+    Raises
+    ------
+    InputError
+        For an attribute name that is not upper case, or ``flag_at`` outside [0, 1].
+    AuthenticationError
+        With no ``base_url`` (the real service) and no key in ``api_key`` or
+        ``$api_key_env``.
 
     Notes
     -----
@@ -66,6 +79,22 @@ class PerspectiveBackend(Backend):
     scores through modkit's cache or ``modkit moderate -o scores.jsonl`` (a replay file)
     to keep its behaviour, and see :func:`modkit.fit_migration` to move thresholds to a
     successor.
+
+    Examples
+    --------
+    Offline, against a local fake of the service:
+
+    >>> import modkit
+    >>> from modkit.testing import PerspectiveFake
+    >>> with PerspectiveFake(api_key="k") as fake:
+    ...     with modkit.PerspectiveBackend(
+    ...         base_url=fake.url, api_key="k", attributes=["TOXICITY", "THREAT"]
+    ...     ) as backend:
+    ...         df = modkit.moderate(["a comment"], backend=backend, cache=None, progress=False)
+    >>> sorted(modkit.category_columns(df))
+    ['THREAT', 'TOXICITY']
+    >>> bool(df[["TOXICITY", "THREAT"]].stack().between(0, 1).all())
+    True
     """
 
     name = "perspective"

@@ -38,6 +38,13 @@ class BackendSpec:
         Options that must be given.
     hints : dict of str to str
         Extra words for the "option X is required" message (e.g. the CLI flag).
+
+    Examples
+    --------
+    >>> from modkit.backends import BackendSpec, ReplayBackend
+    >>> spec = BackendSpec("recorded", "modkit.backends:ReplayBackend", {"path": ["path"]})
+    >>> spec.load() is ReplayBackend
+    True
     """
 
     name: str
@@ -47,7 +54,19 @@ class BackendSpec:
     hints: Mapping[str, str] = field(default_factory=dict)
 
     def load(self) -> Callable[..., Backend]:
-        """The factory, imported."""
+        """The factory, imported.
+
+        Returns
+        -------
+        callable
+            :attr:`factory` itself when it is callable, else the attribute its
+            ``"module:attribute"`` names (imported now).
+
+        Raises
+        ------
+        ImportError, AttributeError
+            When the module or attribute named by a string factory does not exist.
+        """
         if callable(self.factory):
             return self.factory
         module, _, attr = self.factory.partition(":")
@@ -59,6 +78,12 @@ _REGISTRY: dict[str, BackendSpec] = {}
 
 def register_backend(spec: BackendSpec) -> None:
     """Make a backend available by name (replacing one of the same name).
+
+    Parameters
+    ----------
+    spec : BackendSpec
+        Registered under ``spec.name`` for :func:`make_backend` and ``--backend`` (the
+        registry is process-wide).
 
     Examples
     --------
@@ -88,6 +113,15 @@ def register_backend(spec: BackendSpec) -> None:
 
 def backend_spec(name: str) -> BackendSpec:
     """The :class:`BackendSpec` of a registered backend.
+
+    Parameters
+    ----------
+    name : str
+        A registered backend name (``"openai"``, ``"local"``, ...).
+
+    Returns
+    -------
+    BackendSpec
 
     Raises
     ------

@@ -35,9 +35,34 @@ class ReplayBackend(SyncBackend):
     path : str or Path
         The JSON-lines file.
 
+    Raises
+    ------
+    InputError
+        Naming the file (and line), when it is missing, a line is not JSON, a record has
+        neither text nor digest, or its result is not a result object.
+
     Notes
     -----
     A text with no record gets a per-item error naming the text's sha256.
+
+    Examples
+    --------
+    >>> import json
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from modkit import ReplayBackend
+    >>> record = {
+    ...     "input": "hello",
+    ...     "result": {"flagged": False, "categories": {}, "category_scores": {"hate": 0.01}},
+    ...     "model": "omni-moderation-2024-09-26",
+    ... }
+    >>> path = Path(tempfile.mkdtemp()) / "scores.jsonl"
+    >>> _ = path.write_text(json.dumps(record) + "\\n", encoding="utf-8")
+    >>> backend = ReplayBackend(path)
+    >>> backend.model, backend.score(["hello"])[0].category_scores
+    ('omni-moderation-2024-09-26', {'hate': 0.01})
+    >>> backend.score(["never recorded"])[0].code
+    'replay_miss'
     """
 
     name = "replay"

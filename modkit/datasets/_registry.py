@@ -44,6 +44,15 @@ class DatasetFile:
         The file's path inside the repository (unencoded).
     sha256 : str
         The hex sha256 digest of the file's bytes.
+
+    Examples
+    --------
+    >>> from modkit.datasets import dataset_info
+    >>> entry = dataset_info("hatecheck").file("template_placeholders")
+    >>> entry.url.startswith("https://raw.githubusercontent.com/paul-rottger/hatecheck-data/")
+    True
+    >>> entry.mirror_url("https://mirror.example/raw/")[:31]
+    'https://mirror.example/raw/paul'
     """
 
     part: str
@@ -59,7 +68,20 @@ class DatasetFile:
         return f"{GITHUB_RAW}{self.repo}/{self.commit}/{quote(self.path)}"
 
     def mirror_url(self, mirror: str | None) -> str:
-        """The download URL with :data:`GITHUB_RAW` replaced by ``mirror`` (if given)."""
+        """The download URL with :data:`GITHUB_RAW` replaced by ``mirror`` (if given).
+
+        Parameters
+        ----------
+        mirror : str or None
+            A base URL laid out as ``raw.githubusercontent.com`` (``owner/name/commit/
+            path`` below it); a trailing ``/`` is optional. ``None`` or ``""``: no
+            mirror.
+
+        Returns
+        -------
+        str
+            :attr:`url` under ``mirror``, or :attr:`url` itself.
+        """
         if not mirror:
             return self.url
         return mirror.rstrip("/") + "/" + self.url[len(GITHUB_RAW) :]
@@ -89,6 +111,13 @@ class DatasetInfo:
         The parts, the default one first.
     trainable : bool
         False for evaluation-only sets that no scorer may be trained on.
+
+    Examples
+    --------
+    >>> from modkit.datasets import dataset_info
+    >>> info = dataset_info("hatecheck")
+    >>> info.parts, info.trainable
+    (('test_suite_cases', 'template_placeholders'), False)
     """
 
     name: str
@@ -118,6 +147,15 @@ class DatasetInfo:
 
     def file(self, part: str | None = None) -> DatasetFile:
         """The :class:`DatasetFile` of ``part`` (default: :attr:`default_part`).
+
+        Parameters
+        ----------
+        part : str, optional
+            One of :attr:`parts`.
+
+        Returns
+        -------
+        DatasetFile
 
         Raises
         ------

@@ -50,6 +50,12 @@ _digests: dict[tuple[str, int, int], str] = {}
 def user_data_dir() -> Path:
     """The user cache folder for data sets (``$MODKIT_CACHE_DIR/datasets`` if set).
 
+    Returns
+    -------
+    pathlib.Path
+        ``$MODKIT_CACHE_DIR/datasets``, else ``datasets`` in the platform's user cache
+        folder (:func:`platformdirs.user_cache_dir`); it may not exist yet.
+
     Examples
     --------
     >>> from modkit.datasets import user_data_dir
@@ -158,6 +164,15 @@ def downloads_allowed(download: bool | None = None) -> bool:
     ``download=True`` or ``False`` decides; ``None`` allows it unless ``$MODKIT_OFFLINE``
     is set to ``1``/``true``/``yes``/``on``.
 
+    Parameters
+    ----------
+    download : bool, optional
+        The caller's choice; ``None`` defers to ``$MODKIT_OFFLINE``.
+
+    Returns
+    -------
+    bool
+
     Examples
     --------
     >>> from modkit.datasets import downloads_allowed
@@ -171,6 +186,16 @@ def downloads_allowed(download: bool | None = None) -> bool:
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The sha256 hex digest of a file, streamed, remembered per (path, size, mtime).
+
+    Parameters
+    ----------
+    path : str or path
+        The file.
+
+    Returns
+    -------
+    str
+        64 lower-case hex digits.
 
     Raises
     ------
@@ -370,6 +395,12 @@ class FileStatus:
         Where it was found (``None`` if missing).
     message : str
         Details: the error message for a missing or corrupt file, else ``""``.
+
+    Examples
+    --------
+    >>> from modkit.datasets import FileStatus
+    >>> FileStatus("hatecheck", "test_suite_cases", "missing", None, "not found").ok
+    False
     """
 
     name: str
@@ -388,6 +419,26 @@ def locate(
     name: str, part: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> Path | None:
     """Where a registry file would be read from, without checking or downloading it.
+
+    Parameters
+    ----------
+    name : str
+        A registry name (:func:`modkit.datasets.list_datasets`).
+    part : str, optional
+        One of the data set's parts (default: its default part).
+    data_dir : str or path, optional
+        A folder searched before ``$MODKIT_DATA_DIR`` and the user cache.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The first file of that name in the folders of :func:`candidate_dirs`, or
+        ``None`` when none has it.
+
+    Raises
+    ------
+    DatasetError
+        For an unknown data set or part.
 
     Examples
     --------
@@ -417,6 +468,11 @@ def verify_datasets(
     -------
     list of FileStatus
         One per file, in registry order.
+
+    Raises
+    ------
+    DatasetError
+        For an unknown name in ``names``.
 
     Examples
     --------

@@ -94,6 +94,14 @@ def heatmap(
         One ``Heatmap`` trace whose ``z`` equals the cross-tab's values (NaN as None),
         ``x`` the categories and ``y`` the row labels, first row at the top.
 
+    Raises
+    ------
+    InputError
+        When ``crosstab_frame`` is not a DataFrame, or holds several statistics (long
+        form with several ``stat`` values, or MultiIndex columns).
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
+
     Examples
     --------
     >>> import pandas as pd
@@ -173,7 +181,7 @@ def score_strip(
     category : str
         The category key whose scores are drawn.
     threshold : float, optional
-        Draw a dashed line at this threshold.
+        Draw a dashed line at this threshold (a score, in [0, 1] for the API's scores).
     title : str, optional
         Default names the category and says how many rows were excluded.
 
@@ -182,6 +190,13 @@ def score_strip(
     plotly.graph_objects.Figure
         One ``Box`` trace per value (in order of first appearance) holding that
         value's scores; hovering a point shows its prompt text.
+
+    Raises
+    ------
+    InputError
+        When ``results`` is not a DataFrame or lacks the ``by`` or ``category`` column.
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
 
     Examples
     --------
@@ -255,6 +270,14 @@ def counterfactual_gap_chart(
     plotly.graph_objects.Figure
         Three traces: the lines (``"gap"``), the lowest-scoring value (``"min"``) and
         the highest (``"max"``); the marker labels name the slot values.
+
+    Raises
+    ------
+    InputError
+        When ``gap_frame`` is not a DataFrame or lacks a summary column (``category``,
+        ``gap``, ``min_value``, ``min_score``, ``max_value``, ``max_score``).
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
 
     Examples
     --------
@@ -368,6 +391,14 @@ def bias_chart(
         ``n_pos``. A dotted line marks the overall AUC (AUC metrics) when known. The x
         axis is titled with the subgroup column's name (``attrs["subgroup_col"]``) when
         the frame records it.
+
+    Raises
+    ------
+    InputError
+        When ``bias_frame`` is not a DataFrame, lacks a metric or ``subgroup`` /
+        ``n`` / ``n_pos``, or ``sort_by`` is not one of its columns.
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
 
     Examples
     --------

@@ -212,6 +212,7 @@ def pr_curve(
     category : str
         The category key.
     title : str, optional
+        Default names the category and the counts of positives and negatives.
 
     Returns
     -------
@@ -220,6 +221,15 @@ def pr_curve(
         ``x`` recall, ``y`` precision, ``customdata`` the threshold. Then one marker per
         chosen threshold at its precision / recall on these rows, and the out-of-fold
         estimate with error bars.
+
+    Raises
+    ------
+    InputError
+        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        outside [0, 1], inputs that do not line up; or no labelled row with a
+        score, or no positive label.
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
 
     Notes
     -----
@@ -289,7 +299,10 @@ def roc_curve(
 ) -> Any:
     """ROC curve (recall vs false positive rate) of one category with the chosen points.
 
-    Parameters are those of :func:`pr_curve`.
+    Parameters
+    ----------
+    scores, labels, thresholds, category, title
+        As for :func:`pr_curve`.
 
     Returns
     -------
@@ -297,8 +310,18 @@ def roc_curve(
         Trace ``curve``: the point (0, 0) then one point per distinct score, ``x`` FPR,
         ``y`` recall (TPR), ``customdata`` the threshold (``inf`` for the first point).
         Then the chosen thresholds and the out-of-fold estimate at ``block`` with its
-        confidence intervals, as in :func:`pr_curve`. The area under the curve is in the
-        title.
+        confidence intervals, as in :func:`pr_curve`. The area under the curve (the
+        trapezoidal rule over these points, as :func:`sklearn.metrics.roc_auc_score`)
+        is in the title.
+
+    Raises
+    ------
+    InputError
+        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        outside [0, 1], inputs that do not line up; or no labelled row with a
+        score, or labels of one class only.
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
 
     Examples
     --------
@@ -377,6 +400,7 @@ def score_distribution(
     log_y : bool, default False
         A log count axis (the positives are often a small minority).
     title : str, optional
+        Default names the category.
 
     Returns
     -------
@@ -384,6 +408,15 @@ def score_distribution(
         One ``Histogram`` trace per label present (``label 0``, ``label 1``), overlaid,
         in counts; vertical lines at ``review`` and ``block`` (flag when
         ``score >= threshold``) as layout shapes.
+
+    Raises
+    ------
+    InputError
+        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        outside [0, 1], inputs that do not line up; or no labelled row with a
+        score, or ``nbins`` not a positive integer.
+    ImportError
+        When plotly is not installed (the ``notebook`` extra).
 
     Examples
     --------

@@ -45,6 +45,18 @@ class ScoreCounts:
         The distinct scores of the scored rows, highest first.
     pos, neg, unlabelled : ndarray of int64, shape (k,)
         Rows with that score labelled 1, labelled 0, and not labelled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.ray import ScoreCounts
+    >>> counts = ScoreCounts.from_arrays(
+    ...     np.array([0.9, 0.2, 0.9, np.nan]), np.array([1.0, 0.0, np.nan, 1.0])
+    ... )
+    >>> counts.scores.tolist(), counts.pos.tolist(), counts.unlabelled.tolist()
+    ([0.9, 0.2], [1, 0], [1, 0])
+    >>> counts.n_pos, counts.n_neg
+    (1, 1)
     """
 
     scores: np.ndarray
@@ -54,7 +66,20 @@ class ScoreCounts:
 
     @classmethod
     def from_arrays(cls, scores: np.ndarray, labels: np.ndarray) -> ScoreCounts:
-        """Count rows: ``scores`` NaN = not scored (left out), ``labels`` 0/1/NaN."""
+        """Count rows per distinct score.
+
+        Parameters
+        ----------
+        scores : ndarray of float, shape (n,)
+            One category's scores; NaN = not scored (the row is left out).
+        labels : ndarray of float, shape (n,)
+            0/1/NaN on the same rows; NaN = not labelled.
+
+        Returns
+        -------
+        ScoreCounts
+            With shape (k,) arrays, k the number of distinct scores.
+        """
         scores = np.asarray(scores, dtype=float)
         labels = np.asarray(labels, dtype=float)
         keep = ~np.isnan(scores)

@@ -35,7 +35,22 @@ class RateBudget:
     rpm : float
         Requests per minute for all workers together.
     burst : int, default 1
-        Requests that may start at once before pacing begins.
+        Requests that may start at once before pacing begins (at least 1).
+
+    Raises
+    ------
+    InputError
+        When ``rpm`` is not > 0.
+
+    Examples
+    --------
+    The class works without Ray (as an actor, through :func:`rate_budget`):
+
+    >>> from modkit.ray import RateBudget
+    >>> budget = RateBudget(rpm=60, burst=2)
+    >>> waits = [budget.reserve() for _ in range(3)]
+    >>> waits[0] == waits[1] == 0.0, 0.9 < waits[2] <= 1.0, budget.count()
+    (True, True, 3)
     """
 
     def __init__(self, rpm: float, burst: int = 1) -> None:
@@ -48,7 +63,13 @@ class RateBudget:
         self.booked: list[float] = []  # the last 100,000 slots (monotonic seconds)
 
     def reserve(self) -> float:
-        """Book one request; returns seconds to wait before sending it."""
+        """Book one request.
+
+        Returns
+        -------
+        float
+            Seconds (>= 0) to wait before sending it.
+        """
         now = time.monotonic()
         floor = now - self.interval * self.burst
         slot = max(self.next + self.interval, floor + self.interval)
@@ -60,11 +81,24 @@ class RateBudget:
         return max(0.0, slot - now)
 
     def count(self) -> int:
-        """Requests booked so far."""
+        """Requests booked so far.
+
+        Returns
+        -------
+        int
+            Calls of :meth:`reserve` since the budget started.
+        """
         return self.granted
 
     def slots(self) -> list[float]:
-        """The start times booked so far (the last 100,000; monotonic seconds)."""
+        """The start times booked so far.
+
+        Returns
+        -------
+        list of float
+            The last 100,000 (at most) booked slots, in :func:`time.monotonic` seconds
+            of the process that holds the budget, ascending.
+        """
         return list(self.booked)
 
 
@@ -74,6 +108,24 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
     Pass it as ``score_dataset(..., budget=handle)`` to share one budget between several
     datasets or runs; ``ray.get(handle.count.remote())`` tells how many requests it let
     through.
+
+    Parameters
+    ----------
+    rpm : float
+        Requests per minute for all workers together (> 0).
+    burst : int, default 1
+        Requests that may start at once before pacing begins.
+
+    Returns
+    -------
+    ray.actor.ActorHandle
+        A handle of a :class:`RateBudget` actor; a bad ``rpm`` surfaces as the actor's
+        error on its first call (Ray makes the actor asynchronously).
+
+    Raises
+    ------
+    ImportError
+        When Ray is not installed (the ``ray`` extra).
 
     Examples
     --------
@@ -333,11 +385,19 @@ def fit_thresholds_dataset(
     objective, review, confidence, min_positives, profile
         As for :func:`modkit.fit_thresholds`.
     label_prefix : str, default "label_"
+        The prefix of the label columns (``label_prefix + key``).
 
     Returns
     -------
     ThresholdSet
         See :func:`modkit.ray.fit_from_counts` for what it holds.
+
+    Raises
+    ------
+    InputError
+        When no category has both a score column and a label column, or (as
+        :func:`modkit.ray.fit_from_counts`) for an unknown category key or a bad
+        objective.
 
     Examples
     --------

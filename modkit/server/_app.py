@@ -69,6 +69,22 @@ class ServerLimits:
         with ``Retry-After``. The work goes on to the end and its results are cached.
     body_timeout : float, default 30
         Seconds to receive a request's body; later, 408.
+
+    Raises
+    ------
+    InputError
+        When a size or concurrency limit is below 1, ``max_queue`` is negative, or a
+        timeout is not > 0.
+
+    Examples
+    --------
+    >>> from modkit.server import ServerLimits
+    >>> ServerLimits(max_inputs=32, scoring_timeout=10).max_request_chars
+    65536
+    >>> ServerLimits(max_concurrent=0)
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: server limit max_concurrent must be at least 1, got 0
     """
 
     max_inputs: int = 256

@@ -26,6 +26,19 @@ class HTTPOptions:
         closed (a client that trickles headers cannot hold a connection open).
     max_header_bytes : int, default 16384
         Bytes of a request line plus headers; more is answered 400 and closed.
+
+    Raises
+    ------
+    InputError
+        When ``limit_concurrency`` or ``max_header_bytes`` is below 1, or a timeout is
+        not > 0.
+
+    Examples
+    --------
+    >>> from modkit.server import HTTPOptions
+    >>> kwargs = HTTPOptions(keep_alive_timeout=2).uvicorn_kwargs()
+    >>> kwargs["timeout_keep_alive"], kwargs["limit_concurrency"]
+    (2, 128)
     """
 
     limit_concurrency: int = 128
@@ -42,7 +55,15 @@ class HTTPOptions:
                 raise InputError(f"{name} must be > 0, got {getattr(self, name)}")
 
     def uvicorn_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``uvicorn.Config`` that apply these options."""
+        """Keyword arguments for ``uvicorn.Config`` that apply these options.
+
+        Returns
+        -------
+        dict
+            ``http`` (uvicorn's h11 protocol class, closing connections whose first
+            headers are late), ``limit_concurrency``, ``timeout_keep_alive`` (seconds)
+            and ``h11_max_incomplete_event_size`` (bytes).
+        """
         return {
             "http": _protocol(self.header_timeout),
             "limit_concurrency": self.limit_concurrency,

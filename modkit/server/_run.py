@@ -65,6 +65,8 @@ def serve(
     InputError
         The port is outside 0..65535, or ``host:port`` cannot be bound ("cannot listen on
         127.0.0.1:8000: address already in use").
+    ModkitError
+        ``app_kwargs`` given with an app (they apply to a backend only).
 
     Examples
     --------
@@ -119,12 +121,34 @@ class ServerThread:
     app_or_backend : Backend or ASGI app
         What to serve (a backend is wrapped with :func:`create_app`).
     host : str, default "127.0.0.1"
+        The IPv4 interface to bind.
     port : int, default 0
         0 picks a free port; read it from :attr:`port`.
     http : HTTPOptions, optional
         Connection limit, keep-alive and header timeouts (default :class:`HTTPOptions`).
     **app_kwargs
         Passed to :func:`create_app`.
+
+    Raises
+    ------
+    ModkitError
+        ``app_kwargs`` given with an app (they apply to a backend only).
+
+    Examples
+    --------
+    >>> import json
+    >>> import urllib.request
+    >>> from modkit import ModerationResult, SyncBackend
+    >>> from modkit.server import ServerThread
+    >>> class Calm(SyncBackend):
+    ...     name, model = "calm", "calm-1"
+    ...     def score_batch(self, texts):
+    ...         return [ModerationResult(False, {"hate": False}, {"hate": 0.0}) for _ in texts]
+    >>> with ServerThread(Calm()) as server:
+    ...     with urllib.request.urlopen(server.url + "/models") as response:
+    ...         models = json.load(response)
+    >>> [m["id"] for m in models["data"]]
+    ['calm-1']
     """
 
     def __init__(
@@ -150,7 +174,25 @@ class ServerThread:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self, timeout: float = 30.0) -> ServerThread:
-        """Bind, start serving, and return once the server accepts connections."""
+        """Bind, start serving, and return once the server accepts connections.
+
+        Parameters
+        ----------
+        timeout : float, default 30
+            Seconds to wait for the server to accept connections.
+
+        Returns
+        -------
+        ServerThread
+            ``self``, with :attr:`port` set to the bound port.
+
+        Raises
+        ------
+        ModkitError
+            The server failed to start, or did not start within ``timeout``.
+        OSError
+            ``host:port`` cannot be bound (e.g. the port is in use).
+        """
         import uvicorn
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -187,7 +229,14 @@ class ServerThread:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the server to finish and join its thread (idempotent)."""
+        """Ask the server to finish and join its thread (idempotent).
+
+        Parameters
+        ----------
+        timeout : float, default 30
+            Seconds to wait for the thread to end (it is a daemon thread: one that
+            lingers does not keep the interpreter alive).
+        """
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -206,6 +255,16 @@ class ServerThread:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``host`` right now.
+
+    Parameters
+    ----------
+    host : str, default "127.0.0.1"
+        The IPv4 interface the port is free on.
+
+    Returns
+    -------
+    int
+        A port the system chose; another process may take it before it is used.
 
     Examples
     --------
@@ -236,6 +295,16 @@ class ServeProcess:
         The child's environment (default: this process's).
     timeout : float, default 60
         Seconds to wait for ``/healthz``.
+
+    Examples
+    --------
+    Starts a Python process (seconds), so not run here; ``tests/test_server.py`` runs it:
+
+    >>> from openai import OpenAI
+    >>> from modkit.server import ServeProcess
+    >>> with ServeProcess(["--backend", "local"]) as server:  # doctest: +SKIP
+    ...     client = OpenAI(base_url=server.url, api_key="unused")
+    ...     result = client.moderations.create(input="hello").results[0]
     """
 
     def __init__(
@@ -261,7 +330,20 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> ServeProcess:
-        """Start the server and wait until ``/healthz`` answers (or fail with its output)."""
+        """Start the server and wait until ``/healthz`` answers (or fail with its output).
+
+        Returns
+        -------
+        ServeProcess
+            ``self``, with the child running.
+
+        Raises
+        ------
+        ModkitError
+            The child exited early (the message holds its standard error), or
+            ``/healthz`` did not answer within :attr:`timeout` seconds (the child is
+            stopped).
+        """
         # output goes to files, not pipes: a chatty server never blocks on a full pipe
         self._out = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self._err = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
@@ -290,7 +372,13 @@ class ServeProcess:
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGINT, then kill if it lingers; keeps the exit code and output (idempotent)."""
+        """SIGINT, then kill if it lingers; keeps the exit code and output (idempotent).
+
+        Parameters
+        ----------
+        timeout : float, default 30
+            Seconds to wait after SIGINT before killing the child.
+        """
         if self.proc is None:
             return
         proc, self.proc = self.proc, None

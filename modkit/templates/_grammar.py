@@ -61,6 +61,16 @@ class TemplateError(InputError):
         The template or wildcard file.
     line, column : int or None
         1-based line and column in ``file``.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> try:
+    ...     modkit.expand("I met a {who}.")
+    ... except modkit.TemplateError as exc:
+    ...     error = exc
+    >>> isinstance(error, modkit.InputError), error.template_id, error.position
+    (True, 't1', 8)
     """
 
     def __init__(
@@ -109,7 +119,19 @@ class TemplateError(InputError):
         return head
 
     def located(self, **where: Any) -> TemplateError:
-        """A copy with more location fields filled in (fields already set are kept)."""
+        """A copy with more location fields filled in (fields already set are kept).
+
+        Parameters
+        ----------
+        **where
+            Any of ``template_id``, ``position``, ``text``, ``wildcard``, ``file``,
+            ``line``, ``column``.
+
+        Returns
+        -------
+        TemplateError
+            A new error with the same reason; its message names every location field.
+        """
         fields: dict[str, Any] = {
             "template_id": self.template_id,
             "position": self.position,
@@ -282,6 +304,16 @@ def escape(text: str) -> str:
 
     Every ``{``, ``}``, ``|``, ``:`` and ``\`` gets a backslash, so the result is also
     safe as one alternative inside ``{...|...}``.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        ``text`` with a backslash before each grammar character.
 
     Examples
     --------

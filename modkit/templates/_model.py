@@ -30,7 +30,23 @@ RESERVED_COLUMNS = frozenset({"template_id", "text", "tags"})
 
 @dataclass(frozen=True)
 class WildcardValue:
-    """One value of a wildcard list and where it was written (for error messages)."""
+    """One value of a wildcard list and where it was written (for error messages).
+
+    Attributes
+    ----------
+    text : str
+        The value, in the wildcard grammar (it may hold slots and wildcards itself).
+    file : str or None
+        The file it was read from.
+    line, column : int or None
+        1-based line and column of the value in ``file``.
+
+    Examples
+    --------
+    >>> from modkit.templates import WildcardValue
+    >>> WildcardValue("a {size: small|big} dog", file="animals.txt", line=3, column=1).line
+    3
+    """
 
     text: str
     file: str | None = None
@@ -86,6 +102,15 @@ class Template:
         Constant columns added to every prompt of this template (e.g. an expected label).
     tags : tuple of str
         Free-form tags, joined with ``,`` in the ``tags`` column.
+
+    Examples
+    --------
+    Made by :func:`~modkit.templates.parse_template` and :func:`modkit.load_templates`:
+
+    >>> from modkit.templates import parse_template
+    >>> template = parse_template("a {group: woman|man}", "t1", tags=["identity"])
+    >>> template.id, template.tags
+    ('t1', ('identity',))
     """
 
     id: str
@@ -96,7 +121,19 @@ class Template:
     location: _Location | None = field(default=None, repr=False, compare=False)
 
     def error(self, exc: TemplateError) -> TemplateError:
-        """Attach this template's id and file location to an error in its text."""
+        """Attach this template's id and file location to an error in its text.
+
+        Parameters
+        ----------
+        exc : TemplateError
+            An error raised while parsing or expanding this template's text.
+
+        Returns
+        -------
+        TemplateError
+            A copy naming the template (and, for an error in the text itself, the
+            text, file, line and column); fields already set are kept.
+        """
         if exc.wildcard is not None:
             return exc.located(template_id=self.id)
         where: dict[str, Any] = {"template_id": self.id, "text": self.text}
@@ -199,6 +236,7 @@ class TemplateSuite:
     Parameters
     ----------
     templates : list of Template
+        The templates, in order; ids must be unique.
     wildcards : dict
         Name -> list of :class:`WildcardValue` (values may use the grammar themselves).
     value_attributes : dict, optional
@@ -210,6 +248,22 @@ class TemplateSuite:
     images : dict, optional
         Image slots: slot name -> list of ``(name, url)`` (file name or URL, and the URL
         sent: data URLs for local files), as :func:`image_slots` builds them.
+
+    Raises
+    ------
+    TemplateError
+        When two templates share an id.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.templates import TemplateSuite, parse_template
+    >>> suite = TemplateSuite([parse_template("I met a {who}.", "met")])
+    >>> suite = suite.with_wildcards({"who": ["nurse", "doctor"]})
+    >>> suite.ids, len(suite.wildcards["who"])
+    (['met'], 2)
+    >>> modkit.expand(suite)["text"].tolist()
+    ['I met a nurse.', 'I met a doctor.']
     """
 
     templates: list[Template]
@@ -254,7 +308,26 @@ class TemplateSuite:
     def with_wildcards(
         self, wildcards: Mapping[str, Sequence[Any]] | None, *, source: str | None = None
     ) -> TemplateSuite:
-        """A copy with more wildcard lists; a name defined twice is an error."""
+        """A copy with more wildcard lists; a name defined twice is an error.
+
+        Parameters
+        ----------
+        wildcards : mapping of str to sequence of str or WildcardValue, or None
+            Name -> its values (non-empty strings); ``None`` or empty: no change.
+        source : str, optional
+            The file the lists came from, named in error messages.
+
+        Returns
+        -------
+        TemplateSuite
+            A new suite (``self`` when ``wildcards`` is empty).
+
+        Raises
+        ------
+        TemplateError
+            A name already defined, a name that is not a name, a list that is empty or
+            not a list, or a value that is not a non-empty string.
+        """
         if not wildcards:
             return self
         merged = dict(self.wildcards)
@@ -322,6 +395,11 @@ def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardVal
     value has the spaces around it removed. Files in sub-folders are named by their
     relative path, e.g. ``people/group.txt`` defines ``{people/group}``.
 
+    Parameters
+    ----------
+    folder : str or path
+        The folder, searched recursively for ``*.txt`` files.
+
     Returns
     -------
     dict of str to list of WildcardValue
@@ -383,6 +461,11 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
     entries, or plain strings), optional ``wildcards:`` (name -> list of values) and
     optional ``wildcard_dirs:`` (folders of ``NAME.txt`` lists, relative to the file).
     Entries without an ``id`` are named ``t1``, ``t2``, ... by position.
+
+    Parameters
+    ----------
+    path : str or path
+        The YAML file (UTF-8).
 
     Returns
     -------

@@ -74,6 +74,17 @@ class BatchScript:
         The validation error's message (``"fail"``).
     line : int
         The validation error's line (``"fail"``).
+
+    Examples
+    --------
+    The next batch created on a :class:`~modkit.testing.FaultServer` expires after one
+    request has run:
+
+    >>> from modkit.testing import BatchScript, FaultServer
+    >>> with FaultServer() as server:
+    ...     server.batch_api.script(BatchScript("expire", after=1))
+    >>> BatchScript("fail", message="bad line", line=3).outcome
+    'fail'
     """
 
     outcome: Literal["expire", "cancel", "fail"]
@@ -150,8 +161,33 @@ class FakeBatchAPI:
     per_poll : int, optional
         Requests run per retrieve of an ``in_progress`` batch (default: all at once).
     max_requests, max_bytes : int
-        The input file limits (default: the public API's, 50,000 and 200 MB); a file
-        over them fails validation.
+        The input file limits, in requests and bytes (default: the public API's,
+        50,000 and 200 MB); a file over them fails validation.
+
+    Examples
+    --------
+    Every :class:`~modkit.testing.FaultServer` answers ``/v1/files`` and
+    ``/v1/batches`` with one (``server.batch_api``); run through the Batch API:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> from modkit.testing import FaultServer
+    >>> with FaultServer() as server:
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     cache = modkit.Cache(Path(tempfile.mkdtemp()) / "cache.sqlite3")
+    ...     df = modkit.moderate(
+    ...         ["a", "b"],
+    ...         backend=backend,
+    ...         cache=cache,
+    ...         progress=False,
+    ...         via=modkit.BatchAPI(poll_interval=0),
+    ...     )
+    ...     cache.close()
+    ...     upload = server.batch_api.uploads()[0]
+    ...     sent = [line["body"]["input"] for line in server.batch_api.input_lines(upload.id)]
+    >>> sent, (df["error"] == "").all()
+    (['a', 'b'], np.True_)
     """
 
     def __init__(
@@ -176,12 +212,24 @@ class FakeBatchAPI:
 
     # ------------------------------------------------------------------ scripting
     def hold(self, held: bool = True) -> None:
-        """Keep (or stop keeping) every batch ``in_progress`` with nothing run."""
+        """Keep (or stop keeping) every batch ``in_progress`` with nothing run.
+
+        Parameters
+        ----------
+        held : bool, default True
+            True holds the batches; False lets them run on the next retrieve.
+        """
         with self._lock:
             self._held = held
 
     def script(self, *scripts: BatchScript) -> None:
-        """Queue outcomes: each batch created from now on takes the next one."""
+        """Queue outcomes: each batch created from now on takes the next one.
+
+        Parameters
+        ----------
+        *scripts : BatchScript
+            Appended to the queue; a batch created with the queue empty completes.
+        """
         with self._lock:
             self._scripts.extend(scripts)
 
@@ -190,17 +238,47 @@ class FakeBatchAPI:
 
         With ``after_creating`` the batch is created first (a response lost on the
         way back), so a client that retries blindly would run the file twice.
+
+        Parameters
+        ----------
+        n : int, default 1
+            How many creations fail.
+        after_creating : bool, default False
+            Create the batch, then answer 500.
         """
         with self._lock:
             self._create_faults.extend([after_creating] * n)
 
     def uploads(self) -> list[StoredFile]:
-        """The files clients uploaded with purpose ``batch``, in upload order."""
+        """The files clients uploaded with purpose ``batch``, in upload order.
+
+        Returns
+        -------
+        list of StoredFile
+            Each with its ``id``, ``purpose`` and raw ``data`` (bytes).
+        """
         with self._lock:
             return [f for f in self.files.values() if f.purpose == "batch"]
 
     def input_lines(self, file_id: str) -> list[dict[str, Any]]:
-        """The request lines of an uploaded file, parsed."""
+        """The request lines of an uploaded file, parsed.
+
+        Parameters
+        ----------
+        file_id : str
+            An uploaded file's id.
+
+        Returns
+        -------
+        list of dict
+            One JSON object per non-blank line (``custom_id``, ``method``, ``url``,
+            ``body``).
+
+        Raises
+        ------
+        KeyError
+            For an unknown file id.
+        """
         with self._lock:
             data = self.files[file_id].data
         return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
@@ -209,7 +287,26 @@ class FakeBatchAPI:
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, bytes, str]:
-        """Answer one request: (status, body, content type)."""
+        """Answer one request to ``/v1/files...`` or ``/v1/batches...``.
+
+        Parameters
+        ----------
+        method : str
+            ``"GET"`` or ``"POST"``.
+        target : str
+            The request target, path and query (``/v1/batches?limit=10``).
+        headers : dict of str to str
+            Lower-cased header names (``content-type`` for a multipart upload).
+        body : bytes
+            The raw request body.
+
+        Returns
+        -------
+        (int, bytes, str)
+            The HTTP status, the body, and its content type (JSON, or
+            ``application/octet-stream`` for a file's content); an error is answered
+            in the OpenAI error shape, never raised.
+        """
         path, _, query = target.partition("?")
         parts = [p for p in path.split("/") if p][1:]  # drop "v1"
         with self._lock:

@@ -42,8 +42,19 @@ class AzureContentSafetyFake(ProviderFake):
     Parameters
     ----------
     api_key : str, optional
+        The key requests must carry in ``Ocp-Apim-Subscription-Key`` (none: any).
     blocklists : mapping of str to sequence of str, optional
         Blocklist name -> item texts (matched case-insensitively as substrings).
+    latency, bias
+        As for :class:`ProviderFake` (seconds per answer; word -> extra harm).
+
+    Examples
+    --------
+    >>> from modkit.testing import AzureContentSafetyFake
+    >>> fake = AzureContentSafetyFake()
+    >>> eight = fake.severity("hello", "Hate")
+    >>> eight in range(8), fake.severity("hello", "Hate", "FourSeverityLevels") == eight // 2 * 2
+    (True, True)
     """
 
     def __init__(
@@ -58,7 +69,21 @@ class AzureContentSafetyFake(ProviderFake):
         self.blocklists = {k: list(v) for k, v in (blocklists or {}).items()}
 
     def severity(self, text: str, category: str, output_type: str = "EightSeverityLevels") -> int:
-        """The severity this fake gives ``text`` in ``category``."""
+        """The severity this fake gives ``text`` in ``category``.
+
+        Parameters
+        ----------
+        text : str
+            The analyzed text.
+        category : str
+            ``Hate``, ``SelfHarm``, ``Sexual`` or ``Violence``.
+        output_type : {"EightSeverityLevels", "FourSeverityLevels"}
+            The scale: 0-7, or 0, 2, 4, 6 (the eight-level value rounded down).
+
+        Returns
+        -------
+        int
+        """
         eight = min(7, int(8 * fake_score(text, category, self.bias, _KINDS.get(category))))
         return eight if output_type == "EightSeverityLevels" else (eight // 2) * 2
 

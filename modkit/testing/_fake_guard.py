@@ -65,6 +65,22 @@ class GuardModelFake(ProviderFake):
     Verdict alternatives share 97 % of the position's mass; a filler token has the rest.
     With ``logprobs=False`` in the constructor the fake ignores the request's
     ``logprobs`` (as some servers do).
+
+    Parameters
+    ----------
+    api_key : str, optional
+        The bearer token requests must carry (none: any).
+    logprobs : bool, default True
+        False: answer without logprobs whatever the request asks.
+    latency, bias
+        As for :class:`ProviderFake` (seconds per answer; word -> extra harm).
+
+    Examples
+    --------
+    >>> from modkit.testing import GuardModelFake
+    >>> fake = GuardModelFake()
+    >>> 0.01 < fake.p_unsafe("hello") < 0.99, round(sum(fake.code_weights("hello").values()), 9)
+    (True, 1.0)
     """
 
     url_suffix = "/v1"
@@ -83,12 +99,34 @@ class GuardModelFake(ProviderFake):
 
     # ------------------------------------------------------------ the fake model
     def p_unsafe(self, text: str) -> float:
-        """Llama Guard's P(unsafe) for ``text``, in (0.01, 0.99)."""
+        """Llama Guard's P(unsafe) for ``text``.
+
+        Parameters
+        ----------
+        text : str
+            The classified text.
+
+        Returns
+        -------
+        float
+            A probability in [0.01, 0.99].
+        """
         return 0.01 + 0.98 * fake_score(text, "unsafe", self.bias)
 
     def code_weights(self, text: str) -> dict[str, float]:
-        """P(first code = S<k> | unsafe) for ``text`` (sums to 1): the codes whose harm
-        kinds the text carries weigh most."""
+        """P(first code = S<k> | unsafe) for ``text``: the codes whose harm kinds the
+        text carries weigh most.
+
+        Parameters
+        ----------
+        text : str
+            The classified text.
+
+        Returns
+        -------
+        dict of str to float
+            ``S1`` ... ``S14`` -> probability; the values sum to 1.
+        """
         w = {
             c: 0.01
             + 0.1 * unit_score(text, c) ** 4
@@ -99,7 +137,20 @@ class GuardModelFake(ProviderFake):
         return {c: v / total for c, v in w.items()}
 
     def p_yes(self, text: str, category: str) -> float:
-        """ShieldGemma's / Granite Guardian's P(Yes) for ``text`` and a category."""
+        """ShieldGemma's / Granite Guardian's P(Yes) for ``text`` and a category.
+
+        Parameters
+        ----------
+        text : str
+            The classified text.
+        category : str
+            A ShieldGemma harm type or a Granite Guardian risk name.
+
+        Returns
+        -------
+        float
+            A probability in [0.01, 0.99].
+        """
         return 0.01 + 0.98 * fake_score(text, f"yes:{category}", self.bias, _KINDS.get(category))
 
     def is_scored_path(self, path: str) -> bool:

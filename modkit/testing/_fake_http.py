@@ -39,6 +39,18 @@ _SECRET_HEADERS = ("authorization", "ocp-apim-subscription-key", "x-goog-api-key
 def unit_score(text: str, salt: str) -> float:
     """A deterministic number in [0, 1) from sha256 of ``salt`` and ``text``.
 
+    Parameters
+    ----------
+    text : str
+        The text.
+    salt : str
+        Makes independent numbers for the same text (a category, a provider).
+
+    Returns
+    -------
+    float
+        The first 8 bytes of ``sha256(salt + "\\x00" + text)`` over 2**64, in [0, 1).
+
     Examples
     --------
     >>> from modkit.testing import unit_score
@@ -109,6 +121,7 @@ class ProviderRequest:
     Attributes
     ----------
     method, path : str
+        The request line (the path without its query).
     query : dict of str to str
         The query parameters (a ``key`` parameter is redacted).
     headers : dict of str to str
@@ -117,6 +130,17 @@ class ProviderRequest:
         The parsed JSON body (None if not JSON).
     status : int or None
         The status sent (None: the connection was dropped).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import PerspectiveFake
+    >>> with PerspectiveFake(api_key="k") as fake:
+    ...     with modkit.PerspectiveBackend(base_url=fake.url, api_key="k") as backend:
+    ...         _ = modkit.moderate(["hi"], backend=backend, cache=None, progress=False)
+    ...     request = fake.requests[0]
+    >>> request.method, request.status, request.headers["x-goog-api-key"]
+    ('POST', 200, '<redacted>')
     """
 
     method: str
@@ -144,6 +168,25 @@ class ProviderFake:
     bias : mapping of str to float, optional
         Word -> extra harm this fake reads into texts containing it (see
         :func:`fake_score`), to model a provider that over-flags some group.
+
+    Examples
+    --------
+    A fake that answers every request with a constant JSON body:
+
+    >>> import json
+    >>> import urllib.request
+    >>> from modkit.testing import ProviderFake
+    >>> from modkit.testing._fake_http import Reply
+    >>> class Echo(ProviderFake):
+    ...     def answer(self, method, path, query, headers, body):
+    ...         return Reply(200, {"path": path})
+    ...     def error_reply(self, status, message, code=None):
+    ...         return Reply(status, {"error": message})
+    >>> with Echo() as fake:
+    ...     with urllib.request.urlopen(fake.url + "/ping") as response:
+    ...         reply = json.load(response)
+    >>> reply, fake.requests[0].path
+    ({'path': '/ping'}, '/ping')
     """
 
     #: The path prefix of :attr:`url` (e.g. ``"/v1"``).
@@ -169,15 +212,60 @@ class ProviderFake:
     def answer(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
     ) -> Reply:
-        """The reply to one request (no fault pending)."""
+        """The reply to one request (no fault pending).
+
+        Parameters
+        ----------
+        method : str
+            ``"GET"`` or ``"POST"``.
+        path : str
+            The path, without the query.
+        query : dict of str to str
+            The query parameters.
+        headers : dict of str to str
+            Lower-cased header names.
+        body : Any
+            The parsed JSON body (None if empty or not JSON).
+
+        Returns
+        -------
+        Reply
+            The status, JSON body (or raw bytes) and extra headers sent back.
+        """
         raise NotImplementedError
 
     def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
-        """The provider's error body for ``status``."""
+        """The provider's error reply for ``status``.
+
+        Parameters
+        ----------
+        status : int
+            The HTTP status.
+        message : str
+            What went wrong.
+        code : str, optional
+            The provider's error code, when it has one.
+
+        Returns
+        -------
+        Reply
+            The error in the provider's documented error shape.
+        """
         raise NotImplementedError
 
     def is_scored_path(self, path: str) -> bool:
-        """Whether faults apply to this path."""
+        """Whether faults apply to this path.
+
+        Parameters
+        ----------
+        path : str
+            A request's path.
+
+        Returns
+        -------
+        bool
+            True (the default) for every path; subclasses name their scoring path.
+        """
         return True
 
     # ------------------------------------------------------------ lifecycle
@@ -189,7 +277,18 @@ class ProviderFake:
         return f"http://127.0.0.1:{self._server.server_address[1]}{self.url_suffix}"
 
     def start(self) -> ProviderFake:
-        """Start serving in a background thread."""
+        """Start serving in a background thread on 127.0.0.1, at a free port.
+
+        Returns
+        -------
+        ProviderFake
+            ``self``, serving at :attr:`url`.
+
+        Raises
+        ------
+        ModkitError
+            When already started.
+        """
         if self._server is not None:
             raise ModkitError(f"{type(self).__name__} already started")
         fake = self
@@ -231,7 +330,14 @@ class ProviderFake:
 
     # ------------------------------------------------------------ scripting
     def push(self, *faults: Fault) -> None:
-        """Queue faults: each request to a scored path consumes the next one."""
+        """Queue faults: each request to a scored path consumes the next one.
+
+        Parameters
+        ----------
+        *faults : Fault
+            Appended to the queue (the fault kinds of :class:`FaultServer`, answered in
+            the provider's error shape).
+        """
         with self._lock:
             self._faults.extend(faults)
 
@@ -242,7 +348,18 @@ class ProviderFake:
             return list(self._records)
 
     def key_ok(self, supplied: str | None) -> bool:
-        """Whether ``supplied`` is the configured key (True when none is configured)."""
+        """Whether ``supplied`` is the configured key.
+
+        Parameters
+        ----------
+        supplied : str or None
+            The key a request carried.
+
+        Returns
+        -------
+        bool
+            True when it matches, or when no key is configured.
+        """
         return self.api_key is None or supplied == self.api_key
 
     # ------------------------------------------------------------ serving

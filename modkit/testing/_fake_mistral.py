@@ -50,6 +50,21 @@ class MistralModerationFake(ProviderFake):
 
     Scores: :func:`~modkit.testing.fake_score` of the classified text and the category;
     flagged at 0.5 (:meth:`score`).
+
+    Parameters
+    ----------
+    api_key : str, optional
+        The bearer token requests must carry (none: any).
+    model : str, default "mistral-moderation-2411"
+        The model the responses name.
+    latency, bias
+        As for :class:`ProviderFake` (seconds per answer; word -> extra harm).
+
+    Examples
+    --------
+    >>> from modkit.testing import MistralModerationFake
+    >>> 0 <= MistralModerationFake().score("hello", "violence_and_threats") <= 1
+    True
     """
 
     url_suffix = ""
@@ -67,7 +82,20 @@ class MistralModerationFake(ProviderFake):
         self._ids = itertools.count(1)
 
     def score(self, text: str, category: str) -> float:
-        """The score this fake gives ``text`` in ``category``."""
+        """The score this fake gives ``text`` in ``category``.
+
+        Parameters
+        ----------
+        text : str
+            The classified text (a conversation's last turn).
+        category : str
+            One of :data:`MISTRAL_CATEGORIES`.
+
+        Returns
+        -------
+        float
+            In [0, 1], rounded to 9 decimals.
+        """
         return round(fake_score(text, category, self.bias, _KINDS.get(category)), 9)
 
     def is_scored_path(self, path: str) -> bool:

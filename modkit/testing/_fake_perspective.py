@@ -90,9 +90,20 @@ class PerspectiveFake(ProviderFake):
 
     Parameters
     ----------
+    api_key : str, optional
+        The key requests must carry (``key`` query parameter or ``x-goog-api-key``).
     attributes : mapping of str to sequence of str, optional
         Attribute -> supported languages (default: production attributes in 17
         languages, ``SEXUALLY_EXPLICIT`` and ``FLIRTATION`` in English only).
+    latency, bias
+        As for :class:`ProviderFake` (seconds per answer; word -> extra harm).
+
+    Examples
+    --------
+    >>> from modkit.testing import PerspectiveFake
+    >>> fake = PerspectiveFake()
+    >>> 0 <= fake.score("hello", "TOXICITY") <= 1
+    True
     """
 
     def __init__(
@@ -107,7 +118,20 @@ class PerspectiveFake(ProviderFake):
         self.attributes = {k: tuple(v) for k, v in (attributes or DEFAULT_ATTRIBUTES).items()}
 
     def score(self, text: str, attribute: str) -> float:
-        """The summary score this fake gives ``text`` for ``attribute``."""
+        """The summary score this fake gives ``text`` for ``attribute``.
+
+        Parameters
+        ----------
+        text : str
+            The comment.
+        attribute : str
+            A Perspective attribute (``TOXICITY``, ``THREAT``, ...).
+
+        Returns
+        -------
+        float
+            A probability in [0, 1], rounded to 9 decimals.
+        """
         return round(fake_score(text, attribute, self.bias, _KINDS.get(attribute)), 9)
 
     def is_scored_path(self, path: str) -> bool:
@@ -120,6 +144,24 @@ class PerspectiveFake(ProviderFake):
         code: str | None = None,
         details: list[dict[str, Any]] | None = None,
     ) -> Reply:
+        """The error in Google's shape ``{"error": {"code", "message", "status", "details"}}``.
+
+        Parameters
+        ----------
+        status : int
+            The HTTP status (also the body's ``code``).
+        message : str
+            What went wrong.
+        code : str, optional
+            The body's ``status`` (default: Google's name for ``status``, e.g.
+            ``INVALID_ARGUMENT`` for 400).
+        details : list of dict, optional
+            The ``details`` entries (e.g. an ``errorType``).
+
+        Returns
+        -------
+        Reply
+        """
         names = {
             400: "INVALID_ARGUMENT",
             403: "PERMISSION_DENIED",

@@ -56,7 +56,7 @@ class Fault:
 
     Attributes
     ----------
-    kind : {"delay", "status", "drop", "truncate"}
+    kind : {"delay", "status", "drop", "truncate", "raw", "drift"}
         ``"delay"`` answers normally after :attr:`delay` extra seconds; ``"status"`` sends
         an error response in the OpenAI error shape; ``"drop"`` closes the connection
         without a response; ``"truncate"`` sends a 200 with the first half of the body;
@@ -79,6 +79,18 @@ class Fault:
         ``category_scores``), and categories left out of ``category_scores``.
     extra : tuple of (str, float)
         Of a ``"drift"`` fault: categories the endpoint does not know yet, with a score.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import Fault, FaultServer
+    >>> with FaultServer() as server:
+    ...     server.push(Fault.server_error(503), Fault.rate_limited(retry_after=0))
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     df = modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
+    ...     outcomes = [r.outcome for r in server.moderation_requests()]
+    >>> outcomes, df.loc[0, "error"]
+    (['fault', 'fault', 'ok'], '')
     """
 
     kind: FaultKind
@@ -98,7 +110,19 @@ class Fault:
     def rate_limited(
         cls, retry_after: float | None = None, *, retry_after_ms: float | None = None
     ) -> Fault:
-        """A 429 ``rate_limit_exceeded``, optionally with ``retry-after``(``-ms``) headers."""
+        """A 429 ``rate_limit_exceeded``, optionally with ``retry-after``(``-ms``) headers.
+
+        Parameters
+        ----------
+        retry_after : float, optional
+            Seconds, sent as the ``retry-after`` header.
+        retry_after_ms : float, optional
+            Milliseconds, sent as the ``retry-after-ms`` header.
+
+        Returns
+        -------
+        Fault
+        """
         headers: list[tuple[str, str]] = []
         if retry_after is not None:
             headers.append(("retry-after", f"{retry_after:g}"))
@@ -115,7 +139,12 @@ class Fault:
 
     @classmethod
     def quota(cls) -> Fault:
-        """A 429 ``insufficient_quota`` (no credit left: clients must not retry)."""
+        """A 429 ``insufficient_quota`` (no credit left: clients must not retry).
+
+        Returns
+        -------
+        Fault
+        """
         return cls(
             "status",
             429,
@@ -126,7 +155,17 @@ class Fault:
 
     @classmethod
     def unauthorized(cls, *, echo_key: bool = False) -> Fault:
-        """A 401 ``invalid_api_key``; with ``echo_key`` the message repeats the token."""
+        """A 401 ``invalid_api_key``.
+
+        Parameters
+        ----------
+        echo_key : bool, default False
+            The message repeats the request's bearer token (a misbehaving server).
+
+        Returns
+        -------
+        Fault
+        """
         return cls(
             "status",
             401,
@@ -138,27 +177,71 @@ class Fault:
 
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
-        """A 5xx (or any status) ``server_error``."""
+        """A 5xx (or any status) ``server_error``.
+
+        Parameters
+        ----------
+        status : int, default 500
+            The HTTP status.
+
+        Returns
+        -------
+        Fault
+        """
         return cls("status", status, "server_error", None, "The server had an error.")
 
     @classmethod
     def bad_request(cls, message: str = "Invalid request.", code: str | None = None) -> Fault:
-        """A 400 ``invalid_request_error`` for the whole request."""
+        """A 400 ``invalid_request_error`` for the whole request.
+
+        Parameters
+        ----------
+        message : str, default "Invalid request."
+            The error's ``message``.
+        code : str, optional
+            The error's ``code``.
+
+        Returns
+        -------
+        Fault
+        """
         return cls("status", 400, "invalid_request_error", code, message)
 
     @classmethod
     def drop(cls) -> Fault:
-        """Close the connection after reading the request, without a response."""
+        """Close the connection after reading the request, without a response.
+
+        Returns
+        -------
+        Fault
+        """
         return cls("drop")
 
     @classmethod
     def truncate(cls) -> Fault:
-        """A 200 whose JSON body is cut in half (its Content-Length matches the half)."""
+        """A 200 whose JSON body is cut in half (its Content-Length matches the half).
+
+        Returns
+        -------
+        Fault
+        """
         return cls("truncate")
 
     @classmethod
     def raw(cls, body: bytes | str, status: int = 200) -> Fault:
-        """Send ``body`` verbatim (e.g. valid JSON that is not a moderation response)."""
+        """Send ``body`` verbatim (e.g. valid JSON that is not a moderation response).
+
+        Parameters
+        ----------
+        body : bytes or str
+            The response body (a str is sent as UTF-8).
+        status : int, default 200
+            The HTTP status.
+
+        Returns
+        -------
+        Fault
+        """
         data = body.encode() if isinstance(body, str) else bytes(body)
         return cls("raw", status, body=data)
 
@@ -175,6 +258,19 @@ class Fault:
         By default ``illicit`` and ``illicit/violent`` are ``null`` in ``categories`` and
         ``category_scores``; ``missing`` categories are left out of ``category_scores``;
         ``extra`` adds categories the client does not know.
+
+        Parameters
+        ----------
+        nulls : tuple of str, default ("illicit", "illicit/violent")
+            Categories sent as ``null``.
+        missing : tuple of str, default ()
+            Categories left out of ``category_scores``.
+        extra : dict of str to float, optional
+            Unknown categories and their scores, added.
+
+        Returns
+        -------
+        Fault
         """
         return cls(
             "drift",
@@ -185,7 +281,17 @@ class Fault:
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
-        """Answer normally, ``seconds`` later than usual."""
+        """Answer normally, ``seconds`` later than usual.
+
+        Parameters
+        ----------
+        seconds : float
+            The extra delay, in seconds.
+
+        Returns
+        -------
+        Fault
+        """
         return cls("delay", delay=float(seconds))
 
 
@@ -212,6 +318,17 @@ class RecordedRequest:
         status) or ``"bad_request"``.
     received : float
         :func:`time.monotonic` when the request was read.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.testing import FaultServer
+    >>> with FaultServer() as server:
+    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     _ = modkit.moderate(["a", "b"], backend=backend, cache=None, progress=False)
+    ...     request = server.moderation_requests()[0]
+    >>> request.method, request.path, request.inputs, request.headers["authorization"]
+    ('POST', '/v1/moderations', ['a', 'b'], '<redacted>')
     """
 
     method: str
@@ -235,6 +352,20 @@ def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, 
 
     Scores come from sha256 of the text (cubed, so most are small); a category is
     flagged when its score is at least 0.5.
+
+    Parameters
+    ----------
+    text : str
+        The input text.
+    categories : sequence of str, default every API key
+        The categories scored.
+
+    Returns
+    -------
+    dict
+        A result object as the endpoint sends it: ``flagged``, ``categories``,
+        ``category_scores`` (in [0, 1], rounded to 9 decimals) and
+        ``category_applied_input_types`` (``["text"]`` each).
 
     Examples
     --------
@@ -264,6 +395,18 @@ def fake_multimodal_result(
     says ``"text"`` when the input has a text part and ``"image"`` for an image part and
     a category in :data:`modkit.IMAGE_CATEGORIES`; a category applied to neither scores
     0 with ``[]``, as the endpoint does for an image-only input and a text-only category.
+
+    Parameters
+    ----------
+    parts : sequence of dict
+        The input's parts, as :func:`modkit.multimodal_input` makes them.
+    categories : sequence of str, default every API key
+        The categories scored.
+
+    Returns
+    -------
+    dict
+        A result object as the endpoint sends it (scores in [0, 1]).
 
     Examples
     --------
@@ -349,10 +492,18 @@ class FaultServer:
 
     Examples
     --------
-    >>> with FaultServer(latency=0.01) as srv:  # doctest: +SKIP
+    A dropped connection and a rate limit, retried: each text is scored once in the end.
+
+    >>> import modkit
+    >>> from modkit.testing import Fault, FaultServer
+    >>> texts = ["hello", "I will hurt you"]
+    >>> with FaultServer(latency=0.01) as srv:
     ...     srv.push(Fault.rate_limited(retry_after=0.1), Fault.drop())
-    ...     df = modkit.moderate(texts, backend=OpenAIBackend(base_url=srv.url), cache=None)
-    ...     assert max(srv.scored_counts().values()) == 1
+    ...     backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-test")
+    ...     df = modkit.moderate(texts, backend=backend, cache=None, progress=False)
+    ...     scored = srv.scored_counts()
+    >>> dict(scored), (df["error"] == "").all()
+    ({'hello': 1, 'I will hurt you': 1}, np.True_)
     """
 
     def __init__(
@@ -402,7 +553,18 @@ class FaultServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> FaultServer:
-        """Start serving in a background thread; returns once the port is bound."""
+        """Start serving in a background thread; returns once the port is bound.
+
+        Returns
+        -------
+        FaultServer
+            ``self``, serving at :attr:`url`.
+
+        Raises
+        ------
+        ModkitError
+            Already started, failed to start, or not started within 30 s.
+        """
         if self._thread is not None:
             raise ModkitError("FaultServer already started")
         self._thread = threading.Thread(target=self._main, name="FaultServer", daemon=True)
@@ -433,17 +595,39 @@ class FaultServer:
 
     # ----------------------------------------------------------------- scripting
     def push(self, *faults: Fault) -> None:
-        """Queue faults: each moderation request consumes the next one, in order."""
+        """Queue faults: each moderation request consumes the next one, in order.
+
+        Parameters
+        ----------
+        *faults : Fault
+            Appended to the queue.
+        """
         with self._lock:
             self._faults.extend(faults)
 
     def pending_faults(self) -> int:
-        """How many queued faults are not consumed yet."""
+        """How many queued faults are not consumed yet.
+
+        Returns
+        -------
+        int
+        """
         with self._lock:
             return len(self._faults)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no request is being handled (e.g. after killing a client)."""
+        """Wait until no request is being handled (e.g. after killing a client).
+
+        Parameters
+        ----------
+        timeout : float, default 30
+            Seconds to wait at most.
+
+        Returns
+        -------
+        bool
+            True once idle, False if still busy after ``timeout``.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -466,18 +650,36 @@ class FaultServer:
             return list(self._records)
 
     def moderation_requests(self) -> list[RecordedRequest]:
-        """The ``POST /v1/moderations`` requests received so far."""
+        """The ``POST /v1/moderations`` requests received so far.
+
+        Returns
+        -------
+        list of RecordedRequest
+            In arrival order (a copy).
+        """
         return [r for r in self.requests if r.path.rstrip("/").endswith("/moderations")]
 
     def sent_counts(self) -> collections.Counter[str]:
-        """How many times each text arrived (retries included)."""
+        """How many times each text arrived (retries included).
+
+        Returns
+        -------
+        collections.Counter of str
+            Text -> moderation requests that carried it.
+        """
         counts: collections.Counter[str] = collections.Counter()
         for r in self.moderation_requests():
             counts.update(r.inputs or [])
         return counts
 
     def scored_counts(self) -> collections.Counter[str]:
-        """How many times each text was answered with a complete 200 result."""
+        """How many times each text was answered with a complete 200 result.
+
+        Returns
+        -------
+        collections.Counter of str
+            Text -> requests answered ``ok``.
+        """
         counts: collections.Counter[str] = collections.Counter()
         for r in self.moderation_requests():
             if r.outcome == "ok":
@@ -485,7 +687,18 @@ class FaultServer:
         return counts
 
     def received_key(self, key: str) -> bool:
-        """True if any request carried ``Authorization: Bearer <key>``."""
+        """Whether any request carried ``Authorization: Bearer <key>``.
+
+        Parameters
+        ----------
+        key : str
+            The key asked about (compared by sha256 digest, in constant time; keys are
+            never stored).
+
+        Returns
+        -------
+        bool
+        """
         digest = _sha(key)
         return any(
             r.key_sha256 is not None and hmac.compare_digest(r.key_sha256, digest)
@@ -493,7 +706,18 @@ class FaultServer:
         )
 
     def result_for(self, text: str) -> dict[str, Any]:
-        """The result object this server sends for ``text``."""
+        """The result object this server sends for ``text``.
+
+        Parameters
+        ----------
+        text : str
+            An input text.
+
+        Returns
+        -------
+        dict
+            :func:`fake_result` of ``text`` over the server's categories.
+        """
         return fake_result(text, self.categories)
 
     # ----------------------------------------------------------------- serving

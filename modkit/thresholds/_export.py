@@ -29,6 +29,22 @@ def env_name(prefix: str, profile: str, category: str, which: str) -> str:
     Every character of the category key that is not a letter or digit becomes ``_`` and
     letters are upper-cased: ``self-harm/intent`` -> ``SELF_HARM_INTENT``.
 
+    Parameters
+    ----------
+    prefix : str
+        Written as it is, first (e.g. ``"MODKIT_"``).
+    profile : str
+        The profile (``"input"`` / ``"output"``), upper-cased.
+    category : str
+        The category key.
+    which : str
+        ``"block"`` or ``"review"``, upper-cased.
+
+    Returns
+    -------
+    str
+        The variable's name.
+
     Examples
     --------
     >>> from modkit.thresholds import env_name

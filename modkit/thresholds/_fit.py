@@ -40,6 +40,14 @@ class FitWarning(UserWarning):
 
     Columns it ignores, labelled rows dropped for a missing score, a review threshold
     clamped to ``block``, or an ``ok`` status resting on fewer than 10 positives.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from modkit.thresholds import FitWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", FitWarning)  # silence fit_thresholds' notes
+    ...     warnings.warn("2 labelled rows dropped", FitWarning)
     """
 
 
@@ -532,7 +540,8 @@ def fit_thresholds(
         exported threshold's precision, recall and FPR that account for choosing it
         (the choice is re-run on each Poisson-bootstrap resample and scored on the rows
         the resample left out). 0 turns it off. The out-of-fold intervals are exact
-        (Clopper-Pearson) and need no resampling.
+        (Clopper & Pearson 1934, via :meth:`scipy.stats.binomtest` ``proportion_ci``)
+        and need no resampling.
     confidence : float in (0, 1), optional
         E.g. 0.9: certify a constrained objective (precision, recall, FPR, NPV) with
         Learn then Test (Angelopoulos et al., Ann. Appl. Stat. 2025): the chance that
@@ -545,7 +554,7 @@ def fit_thresholds(
         candidates in a fixed order (highest threshold down for precision and FPR,
         lowest up for recall and NPV) from the first one that could pass and stops at
         the first failure. ``holm`` tests every candidate that could pass with Holm's
-        step-down correction and does not stop at a failure (better when the top of the
+        step-down correction (Holm 1979) and does not stop at a failure (better when the top of the
         score range is noisy; each test is stricter).
     min_positives : int, default 10
         Fewer labelled positives (or no negatives) gives ``status="insufficient_data"``

@@ -142,6 +142,12 @@ def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
     categories : sequence of str
         The column names of ``labels``.
 
+    Returns
+    -------
+    str
+        64 lower-case hex digits; the same for the same labels whatever the column
+        order.
+
     Examples
     --------
     >>> import numpy as np

@@ -113,6 +113,13 @@ def binary_curve(scores: np.ndarray, labels: np.ndarray) -> Curve:
     labels : ndarray, shape (n,)
         0/1 (or bool) labels.
 
+    Returns
+    -------
+    Curve
+        ``thresholds`` (the distinct scores, descending, shape (n_distinct,)) with
+        ``tp`` / ``fp``: the positives / negatives at or above each (flag when
+        ``score >= threshold``), shape (n_distinct,) each.
+
     Examples
     --------
     >>> import numpy as np
@@ -168,6 +175,19 @@ def min_trials(q: float, delta: float) -> int | None:
 
     With every trial a success the p-value is ``q ** n``, so a pass needs
     ``n >= ceil(ln delta / ln q)``. ``None`` when ``q >= 1`` (never certifiable).
+
+    Parameters
+    ----------
+    q : float
+        The rate to certify, a proportion in [0, 1] (e.g. a precision target).
+    delta : float
+        The test's level, a probability in (0, 1) (``1 - confidence``).
+
+    Returns
+    -------
+    int or None
+        The number of trials (at least 1; 1 when ``q <= 0``), or ``None`` when
+        ``q >= 1``.
 
     Examples
     --------

@@ -63,6 +63,13 @@ class Constraint:
         The rate maximised among the candidates that meet the constraint.
     trials_name : str
         What a trial is, in words ("flagged rows"), for notes.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> con = modkit.parse_objective("precision>=0.9").constraint
+    >>> con.metric, con.op, con.trials_name, con.level(0.9)
+    ('precision', '>=', 'flagged rows', 0.9)
     """
 
     metric: str
@@ -93,6 +100,13 @@ class ObjectiveKind:
         ``Objective -> str``, the canonical mini-language string.
     constraint : Constraint or None
         For constrained kinds.
+
+    Examples
+    --------
+    >>> from modkit.thresholds import OBJECTIVE_KINDS
+    >>> kind = OBJECTIVE_KINDS["max_fpr"]
+    >>> kind.token, kind.target_range
+    ('fpr', (0.0, 1.0, False, True))
     """
 
     name: str
@@ -275,7 +289,8 @@ class Objective:
     beta : float, default 1.0
         The beta of ``fbeta``.
     fp_cost, fn_cost : float, default 1.0
-        Costs of one false positive and one false negative (``cost``).
+        Costs of one false positive and one false negative (``cost``), in any one unit
+        (only their ratio changes the choice).
     func : callable, optional
         For ``callable``: ``func(tp, fp, n_pos, n_neg) -> ndarray`` of scores to
         maximise, one per candidate threshold (arrays of int64 counts; ``n_pos`` and
@@ -289,7 +304,20 @@ class Objective:
     Notes
     -----
     ``str(objective)`` is the canonical mini-language string (``"precision>=0.9"``), and
-    :func:`parse_objective` reads it back (except ``callable``).
+    :func:`parse_objective` reads it back (except ``callable``). F-beta is van
+    Rijsbergen's effectiveness measure (van Rijsbergen 1979, "Information Retrieval",
+    ch. 7): ``(1 + b²) tp / ((1 + b²) tp + b² fn + fp)``, the value
+    :func:`sklearn.metrics.fbeta_score` gives (0 where undefined).
+
+    Examples
+    --------
+    >>> from modkit import Objective
+    >>> str(Objective("min_precision", target=0.9)), str(Objective("cost", fp_cost=1, fn_cost=5))
+    ('precision>=0.9', 'cost:fp=1,fn=5')
+    >>> Objective("min_precision", target=1.5)
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: objective min_precision: target must be in (0, 1], got 1.5
     """
 
     kind: str
@@ -354,6 +382,24 @@ class Objective:
 
         For ``fbeta`` the F-beta score (0 where undefined), for ``cost`` minus the
         cost, for ``callable`` the callable's output.
+
+        Parameters
+        ----------
+        counts : Counts
+            ``tp`` and ``fp`` at each candidate threshold (int64 arrays of shape
+            (n_candidates,)), and ``n_pos`` / ``n_neg``.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_candidates,)
+            The value to maximise at each candidate (F-beta in [0, 1]; minus the cost in
+            the costs' units; the callable's output).
+
+        Raises
+        ------
+        InputError
+            For a constrained or ``fixed`` objective (nothing to maximise), or a
+            callable whose output is not one value per candidate.
         """
         if self.kind == "fbeta":
             return rates(counts, beta=self.beta)["fbeta"]
@@ -376,7 +422,13 @@ class Objective:
         return self.spec.spell(self)
 
     def describe(self) -> str:
-        """The objective in words, for reports."""
+        """The objective in words, for reports.
+
+        Returns
+        -------
+        str
+            E.g. ``"maximise recall subject to precision >= 0.9"``.
+        """
         return self.spec.describe(self)
 
 
@@ -482,6 +534,11 @@ def parse_objective(spec: str | Objective | Mapping[str, Any] | Callable[..., An
         :class:`Objective`, a dict of its fields (``{"kind": "min_precision",
         "target": 0.9}``), or a callable ``f(tp, fp, n_pos, n_neg) -> ndarray`` whose
         largest value wins (as scikit-learn's ``scoring`` callables).
+
+    Returns
+    -------
+    Objective
+        ``spec`` itself when it is an :class:`Objective`.
 
     Raises
     ------

@@ -25,6 +25,14 @@ class Counts:
         Flagged rows (``score >= threshold``) that are positive / negative; any shape.
     n_pos, n_neg : int or ndarray
         Positives / negatives in the data (broadcast against ``tp``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds import Counts
+    >>> counts = Counts(tp=np.array([8, 9]), fp=np.array([1, 4]), n_pos=10, n_neg=90)
+    >>> counts.fn.tolist(), counts.tn.tolist(), counts.flagged.tolist()
+    ([2, 1], [89, 86], [9, 13])
     """
 
     tp: Any

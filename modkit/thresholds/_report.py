@@ -139,6 +139,17 @@ def report(ts: ThresholdSet) -> str:
     threshold's selection-aware intervals, the threshold's spread across folds, the
     baselines and notes; then the bands and the expected review queue.
 
+    Parameters
+    ----------
+    ts : ThresholdSet
+        A fitted set (a hand-made set reports its thresholds only).
+
+    Returns
+    -------
+    str
+        Newline-separated lines; rates as proportions, the review queue in items per
+        day.
+
     Examples
     --------
     >>> import modkit

@@ -47,6 +47,22 @@ class ThresholdFileError(InputError):
         ``('$.profiles.input.categories["self-harm/intent"].block', 'must be <= 1')``.
     source : str
         The file (or ``"<dict>"``).
+
+    Examples
+    --------
+    Raised by :func:`modkit.validate_threshold_file` and the loaders, one message for
+    every problem:
+
+    >>> import modkit
+    >>> error = modkit.ThresholdFileError(
+    ...     "t.json", [("$.schema_version", "unsupported"), ("$.profiles", "is required")]
+    ... )
+    >>> print(error)
+    t.json: 2 problems
+      t.json: $.schema_version: unsupported
+      t.json: $.profiles: is required
+    >>> isinstance(error, modkit.InputError), error.problems[0][0]
+    (True, '$.schema_version')
     """
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
@@ -237,7 +253,9 @@ def validate_threshold_file(
     ThresholdFileError
         Listing every problem with its JSON path: unknown keys, wrong
         ``schema_version``, unknown category keys, thresholds outside [0, 1] or
-        ``review`` above ``block``.
+        ``review`` above ``block``; or a file that is not UTF-8 JSON.
+    InputError
+        The file does not exist.
 
     Examples
     --------

@@ -41,6 +41,11 @@ def threshold_postprocess(
         ``category_scores``, ``category_applied_input_types``, ``model`` and ``id``
         are untouched.
 
+    Raises
+    ------
+    InputError
+        When ``ts`` is not a :class:`~modkit.ThresholdSet` (a path, say).
+
     Notes
     -----
     Categories the file does not hold are reported ``False``, not the endpoint's own

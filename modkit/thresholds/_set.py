@@ -119,6 +119,15 @@ class CategoryThreshold:
         any applied type's rule fires. An item whose types are unknown (a text, results
         without ``category_applied_input_types``) counts as ``"text"``; a category applied
         to no part uses its own thresholds. ``None``: one set of thresholds for all.
+
+    Examples
+    --------
+    >>> from modkit import CategoryThreshold
+    >>> ct = CategoryThreshold(0.8, review=0.5, by_input_type={"image": {"block": 0.6}})
+    >>> ct.limits_for(["text"]), ct.limits_for(["text", "image"])
+    ((0.8, 0.5), (0.6, 0.5))
+    >>> CategoryThreshold.from_dict(ct.to_dict()) == ct
+    True
     """
 
     block: float | None
@@ -145,7 +154,14 @@ class CategoryThreshold:
     by_input_type: dict[str, dict[str, float | None]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The file's JSON object for this category (``by_input_type`` only when set)."""
+        """The file's JSON object for this category.
+
+        Returns
+        -------
+        dict
+            Every attribute by name (``by_input_type`` only when set); thresholds in the
+            set's score units.
+        """
         out = asdict(self)
         if out["by_input_type"] is None:
             del out["by_input_type"]
@@ -184,6 +200,23 @@ class CategoryThreshold:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CategoryThreshold:
+        """Inverse of :meth:`to_dict` (not validated: :class:`ThresholdSet` checks values).
+
+        Parameters
+        ----------
+        data : mapping
+            A category's object of a threshold file; unknown keys are ignored, and a
+            version 1 file's ``out_of_fold`` gets ``interval: "percentile-bootstrap"``.
+
+        Returns
+        -------
+        CategoryThreshold
+
+        Raises
+        ------
+        TypeError
+            When ``data`` lacks ``block`` (the one field without a default).
+        """
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         oof = values.get("out_of_fold")
@@ -208,6 +241,18 @@ class Decision:
         Categories in their review band (at or above ``review``, below ``block``).
     categories : dict of str to str
         The action per evaluated category (``allow``/``review``/``block``).
+
+    Examples
+    --------
+    Made by :meth:`ThresholdSet.decide`:
+
+    >>> import modkit
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": 0.8, "hate": 0.5})
+    >>> decision = ts.decide({"violence": 0.9, "hate": 0.1})
+    >>> decision.action, decision.blocked_categories, decision.flagged
+    ('block', ('violence',), True)
+    >>> decision.to_dict()["categories"]
+    {'hate': 'allow', 'violence': 'block'}
     """
 
     action: str
@@ -221,6 +266,14 @@ class Decision:
         return self.action == "block"
 
     def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready values (what ``modkit serve`` returns).
+
+        Returns
+        -------
+        dict
+            ``action``, ``blocked_categories`` and ``review_categories`` (lists) and
+            ``categories`` (category -> action).
+        """
         return {
             "action": self.action,
             "blocked_categories": list(self.blocked_categories),
@@ -302,7 +355,7 @@ class ThresholdSet:
     n_rows : int, optional
         Rows of the fitting data.
     daily_volume : float, optional
-        The daily volume the review queue estimate assumes.
+        The daily volume the review queue estimate assumes (items per day).
     bands : dict, optional
         Overall share of fitting rows whose action would be allow / review / block /
         unscored, and ``n``.
@@ -317,11 +370,27 @@ class ThresholdSet:
         The scale of the scores (default for a provider: :func:`modkit.provider_scale`
         of the provider and model). On an ordinal scale every threshold is a level.
 
+    Raises
+    ------
+    InputError
+        For an unknown profile or category key, a threshold off the scale (outside
+        [0, 1] for the API's scores; not a level on an ordinal scale), a review
+        threshold above its block threshold, or a malformed ``by_input_type``.
+
     Notes
     -----
     Decision rule: a category fires at ``block`` when ``score >= block``, in review when
     ``review <= score < block``; ``None`` thresholds never fire. An item is blocked if any
     category blocks, reviewed if none blocks and any is in review, else allowed.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.8, "review": 0.5}})
+    >>> ts
+    ThresholdSet(profile='input', {violence: review=0.5 block=0.8})
+    >>> ts.block, ts.decide({"violence": 0.6}).action
+    ({'violence': 0.8}, 'review')
     """
 
     def __init__(
@@ -383,6 +452,34 @@ class ThresholdSet:
         :attr:`CategoryThreshold.by_input_type`). With ``provider``
         (and ``scale``), keys are the provider's categories and numbers lie on its scale:
         ``from_thresholds({"Hate": 4}, provider="azure")``.
+
+        Parameters
+        ----------
+        thresholds : mapping of str to (float or mapping or None)
+            Category key -> a ``block`` threshold, or ``{"block", "review",
+            "by_input_type"}``; ``None`` never fires. In [0, 1] for the API's scores,
+            else on the provider's scale.
+        profile : {"input", "output"}, default "input"
+            Which traffic the set is for.
+        model : str, optional
+            The model snapshot the thresholds are for (for Azure it also picks the
+            scale, see :func:`modkit.provider_scale`).
+        provider : str, optional
+            A key of :data:`modkit.PROVIDERS` whose categories and scale the keys and
+            numbers are on (default: the API's keys, in [0, 1]).
+        scale : Scale or dict, optional
+            The scale, when it is not the provider's default.
+
+        Returns
+        -------
+        ThresholdSet
+            Every category ``manual`` (no objective, no statistics).
+
+        Raises
+        ------
+        InputError
+            For an unknown category key or mapping key, a threshold that is not a
+            number or None, a threshold off the scale, or a review above its block.
         """
         resolved = _resolve_scale(provider, model, scale)
         check_category_keys(thresholds, "thresholds", extra=_native_keys(provider))
@@ -456,6 +553,19 @@ class ThresholdSet:
         ``category_applied_input_types`` (the endpoint's, for a multimodal input) picks
         the thresholds of categories with :attr:`CategoryThreshold.by_input_type`;
         without it every category counts as applied to text.
+
+        Parameters
+        ----------
+        category_scores : mapping of str to float or None
+            Category key -> score, on the set's scale ([0, 1] for the API's scores).
+        category_applied_input_types : mapping of str to list of str, optional
+            Category key -> the input types (``"text"``, ``"image"``) it was applied to.
+
+        Returns
+        -------
+        Decision
+            The action (``allow`` / ``review`` / ``block`` / ``unscored``) and the
+            categories behind it.
 
         Raises
         ------
@@ -603,21 +713,40 @@ class ThresholdSet:
     def summary(self) -> pd.DataFrame:
         """One row per category: thresholds, status, counts, rates with intervals.
 
-        See :func:`modkit.thresholds.summary` for the columns.
+        Returns
+        -------
+        pandas.DataFrame, shape (n_categories, n_columns)
+            Indexed by ``category``; see :func:`modkit.thresholds.summary` for the
+            columns (thresholds in score units, rates and shares in [0, 1]).
         """
         from ._report import summary
 
         return summary(self)
 
     def report(self) -> str:
-        """A short plain-text report (see :func:`modkit.thresholds.report`)."""
+        """A short plain-text report.
+
+        Returns
+        -------
+        str
+            As :func:`modkit.thresholds.report` writes it: per category, thresholds,
+            status and the out-of-fold rates.
+        """
         from ._report import report
 
         return report(self)
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
-        """The profile's JSON object (as it appears under ``profiles.<profile>``)."""
+        """The profile's JSON object (as it appears under ``profiles.<profile>``).
+
+        Returns
+        -------
+        dict
+            ``model``, (``provider`` and ``scale`` for a provider's set),
+            ``labels_sha256``, ``created``, ``n_rows``, ``daily_volume``, ``bands``,
+            ``review_per_day`` and ``categories`` (each :meth:`CategoryThreshold.to_dict`).
+        """
         out: dict[str, Any] = {"model": self.model}
         if self.provider is not None:  # a provider's own categories and scale
             out["provider"] = self.provider
@@ -634,7 +763,25 @@ class ThresholdSet:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, profile: str = "input") -> ThresholdSet:
-        """A set from its profile object (not validated: see :class:`ThresholdFile`)."""
+        """A set from its profile object (not schema-validated: see :class:`ThresholdFile`).
+
+        Parameters
+        ----------
+        data : mapping
+            A profile object, as :meth:`to_dict` makes it.
+        profile : {"input", "output"}, default "input"
+            The profile the set is for.
+
+        Returns
+        -------
+        ThresholdSet
+
+        Raises
+        ------
+        InputError
+            As the constructor: an unknown profile or category, a threshold off the
+            scale, a review above its block.
+        """
         cats = {c: CategoryThreshold.from_dict(v) for c, v in data.get("categories", {}).items()}
         return cls(
             cats,
@@ -665,6 +812,18 @@ class ThresholdSet:
         merge : bool, default False
             If the file exists, keep its other profile (it is validated first) and
             replace only this set's profile.
+
+        Returns
+        -------
+        Path
+            ``path``, written.
+
+        Raises
+        ------
+        ThresholdFileError
+            With ``merge``, when the existing file is malformed.
+        InputError
+            The file cannot be written (see :meth:`ThresholdFile.save`).
         """
         path = Path(path)
         profiles: dict[str, ThresholdSet] = {}
@@ -696,11 +855,29 @@ class ThresholdFile:
         Each set's own ``profile`` must match its key.
     created : str, optional
         The file's ``created`` time (default: now, UTC).
+    modkit_version : str, optional
+        The modkit version that wrote the file (default: this one).
+
+    Raises
+    ------
+    InputError
+        For a profile other than ``input`` / ``output``, or no profile at all.
 
     Notes
     -----
     The file-level ``model`` and ``labels_sha256`` are those of the profiles when they
     agree, else ``null`` (each profile keeps its own).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> prompts = modkit.ThresholdSet.from_thresholds({"violence": 0.8})
+    >>> replies = modkit.ThresholdSet.from_thresholds({"violence": 0.6}, profile="output")
+    >>> file = modkit.ThresholdFile([prompts, replies])
+    >>> file["output"].block
+    {'violence': 0.6}
+    >>> modkit.ThresholdFile.from_dict(file.to_dict())["input"] == prompts
+    True
     """
 
     def __init__(
@@ -739,7 +916,15 @@ class ThresholdFile:
         return profile in self.profiles
 
     def to_dict(self) -> dict[str, Any]:
-        """The file's JSON document."""
+        """The file's JSON document.
+
+        Returns
+        -------
+        dict
+            ``$schema``, ``schema_version``, ``decision_rule``, ``model``,
+            ``labels_sha256``, ``created``, ``modkit_version`` and ``profiles`` (each
+            :meth:`ThresholdSet.to_dict`).
+        """
         sets = [self.profiles[p] for p in PROFILES if p in self.profiles]
         return {
             "$schema": SCHEMA_ID,
@@ -754,7 +939,27 @@ class ThresholdFile:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "<dict>") -> ThresholdFile:
-        """Validate a parsed file and build it (raises :class:`ThresholdFileError`)."""
+        """Validate a parsed file and build it.
+
+        Parameters
+        ----------
+        doc : mapping
+            The parsed JSON document (version 1 or 2 of the schema).
+        source : str, default "<dict>"
+            Where it came from, named in error messages (a path).
+
+        Returns
+        -------
+        ThresholdFile
+
+        Raises
+        ------
+        ThresholdFileError
+            The document does not match the schema; every problem is listed with its
+            JSON path.
+        InputError
+            A check beyond the schema fails (e.g. a threshold off its provider's scale).
+        """
         if not isinstance(doc, Mapping):
             raise ThresholdFileError(
                 source, [("$", f"expected a JSON object, got {type(doc).__name__}")]
@@ -770,18 +975,48 @@ class ThresholdFile:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ThresholdFile:
-        """Read and validate a threshold file (version 1 or 2; validated once)."""
+        """Read and validate a threshold file (version 1 or 2; validated once).
+
+        Parameters
+        ----------
+        path : str or path
+            The JSON file.
+
+        Returns
+        -------
+        ThresholdFile
+
+        Raises
+        ------
+        InputError
+            The file does not exist.
+        ThresholdFileError
+            The file is not UTF-8 JSON, or does not match the schema.
+        """
         doc = load_json(Path(path))
         return cls.from_dict(doc, source=str(path))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Validate and write the file (atomically: temporary name, then rename).
 
+        Parameters
+        ----------
+        path : str or path
+            The JSON file; missing folders are made.
+
+        Returns
+        -------
+        Path
+            ``path``, written.
+
         Raises
         ------
         InputError
-            The file cannot be written (the message names it); no temporary file stays
-            behind and an existing file at ``path`` is left as it was.
+            The file cannot be written, or holds a non-finite number (the message names
+            it); no temporary file stays behind and an existing file at ``path`` is left
+            as it was.
+        ThresholdFileError
+            The document would not match the schema.
         """
         path = Path(path)
         doc = self.to_dict()
@@ -802,8 +1037,19 @@ class ThresholdFile:
 def load_threshold_file(path: str | os.PathLike[str]) -> ThresholdFile:
     """Read and validate a threshold file with all its profiles.
 
+    Parameters
+    ----------
+    path : str or path
+        The JSON file (validated against the shipped schema, version 1 or 2).
+
+    Returns
+    -------
+    ThresholdFile
+
     Raises
     ------
+    InputError
+        The file does not exist.
     ThresholdFileError
         The file is malformed; the message names the JSON path of each problem.
 
@@ -829,13 +1075,18 @@ def load_thresholds(path: str | os.PathLike[str], profile: str = "input") -> Thr
     path : path
         The JSON file (validated against the shipped schema).
     profile : {"input", "output"}, default "input"
+        Which profile to read.
+
+    Returns
+    -------
+    ThresholdSet
 
     Raises
     ------
     ThresholdFileError
         The file is malformed (the message names the JSON path of each problem).
     InputError
-        The file has no such profile.
+        The file does not exist, or has no such profile.
 
     Examples
     --------

@@ -74,6 +74,25 @@ class TemplateExplorer:
         The pretty-printed ``result_json`` of the selected prompt (or its error).
     widget : ipywidgets.VBox
         The whole view.
+
+    Raises
+    ------
+    InputError
+        When ``results`` is not a DataFrame or has no rows, a category is not one of its
+        columns, or it has no category score column.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.widgets import TemplateExplorer
+    >>> prompts = modkit.expand("I want to hurt a {group: woman|man}.")
+    >>> prompts["violence"] = [0.9, 0.3]
+    >>> explorer = TemplateExplorer(prompts, figure_widget=False)
+    >>> explorer.slots_of("t1")
+    ['group']
+    >>> explorer.select_cell("man", "violence")
+    >>> explorer.selected_prompts["text"].tolist()
+    ['I want to hurt a man.']
     """
 
     def __init__(
@@ -173,7 +192,23 @@ class TemplateExplorer:
         return self.template_dropdown.value
 
     def slots_of(self, template: str) -> list[str]:
-        """The slot columns of one template."""
+        """The slot columns of one template.
+
+        Parameters
+        ----------
+        template : str
+            A template id of the results (``"(all)"`` without a template column).
+
+        Returns
+        -------
+        list of str
+            Its slot columns, in the order the row picker offers them.
+
+        Raises
+        ------
+        KeyError
+            For a template id the results do not hold.
+        """
         return list(self._slots[template])
 
     def _rows(self, template: str) -> pd.DataFrame:
@@ -242,7 +277,14 @@ class TemplateExplorer:
 
     # ----- handlers ------------------------------------------------------------------
     def on_template_change(self, change: Any = None) -> None:
-        """A template was picked: offer its slots, redraw, select the first cell."""
+        """A template was picked: offer its slots, redraw, select the first cell.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         slots = self.slots_of(self.template)
         self._busy = True
         try:
@@ -253,7 +295,14 @@ class TemplateExplorer:
         self.on_slot_change()
 
     def on_slot_change(self, change: Any = None) -> None:
-        """The row slot changed: recompute the cross-tab and the cell picker."""
+        """The row slot changed: recompute the cross-tab and the cell picker.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         if self._busy:
             return
         self._refresh_table()
@@ -267,13 +316,27 @@ class TemplateExplorer:
         self.on_cell_change()
 
     def on_stat_change(self, change: Any = None) -> None:
-        """The statistic changed: recompute and redraw the heatmap."""
+        """The statistic changed: recompute and redraw the heatmap.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         if self._busy:
             return
         self._refresh_table()
 
     def on_cell_change(self, change: Any = None) -> None:
-        """A cell (row value, category) was picked: list the prompts behind it."""
+        """A cell (row value, category) was picked: list the prompts behind it.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         if self._busy:
             return
         rows = self._rows(self.template)
@@ -307,7 +370,14 @@ class TemplateExplorer:
         self.on_prompt_change()
 
     def on_prompt_change(self, change: Any = None) -> None:
-        """A prompt was picked: show the endpoint's full JSON result for it."""
+        """A prompt was picked: show the endpoint's full JSON result for it.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         if self._busy:
             return
         idx = self.prompt_dropdown.value
@@ -337,7 +407,22 @@ class TemplateExplorer:
         )
 
     def on_heatmap_click(self, trace: Any, points: Any, state: Any = None) -> None:
-        """Handle a click on the heatmap (a plotly ``on_click`` callback)."""
+        """Handle a click on the heatmap (a plotly ``on_click`` callback).
+
+        Parameters
+        ----------
+        trace : plotly.graph_objects.Heatmap
+            The clicked trace (not read).
+        points : plotly.callbacks.Points
+            The clicked points; the first one's ``ys`` / ``xs`` select the cell.
+        state : plotly.callbacks.InputDeviceState, optional
+            The mouse state (not read).
+
+        Raises
+        ------
+        InputError
+            As :meth:`select_cell`, for a point that is not a cell of the cross-tab.
+        """
         ys = list(getattr(points, "ys", []) or [])
         xs = list(getattr(points, "xs", []) or [])
         if not ys or not xs:
@@ -345,7 +430,20 @@ class TemplateExplorer:
         self.select_cell(ys[0], xs[0])
 
     def select_cell(self, row: Any, category: str) -> None:
-        """Select a cell by its row value (or row label) and category key."""
+        """Select a cell by its row value (or row label) and category key.
+
+        Parameters
+        ----------
+        row : object
+            A value of the row slot, or its label (tuples joined by ``" · "``).
+        category : str
+            One of the explorer's categories.
+
+        Raises
+        ------
+        InputError
+            For a row or category that is not in the cross-tab on screen.
+        """
         label = row_label(row)
         if label not in self._row_values:
             raise InputError(f"no row {label!r} in the cross-tab (rows: {list(self._row_values)})")

@@ -57,6 +57,23 @@ class ThresholdExplorer:
         ``distance`` (``|score - threshold|``), nearest first.
     widget : ipywidgets.VBox
         The whole view.
+
+    Raises
+    ------
+    InputError
+        When ``scores`` or ``labels`` is not a DataFrame, ``thresholds`` is not a
+        :class:`~modkit.ThresholdSet`, ``n_examples`` is not a positive integer, a
+        category is not a column of both frames, or no category has a labelled row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.widgets import ThresholdExplorer
+    >>> scores = pd.DataFrame({"text": list("abcd"), "violence": [0.9, 0.6, 0.8, 0.1]})
+    >>> labels = pd.DataFrame({"violence": [1, 0, 1, 0]})
+    >>> explorer = ThresholdExplorer(scores, labels).set("violence", 0.7)
+    >>> {k: explorer.counts[k] for k in ("tp", "fp", "precision", "recall")}
+    {'tp': 2, 'fp': 0, 'precision': 1.0, 'recall': 1.0}
     """
 
     def __init__(
@@ -179,7 +196,14 @@ class ThresholdExplorer:
 
     # ----- handlers ------------------------------------------------------------------
     def on_category_change(self, change: Any = None) -> None:
-        """A category was picked: move the slider to its block threshold and redraw."""
+        """A category was picked: move the slider to its block threshold and redraw.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         c = self.category
         review, block = self._file_thresholds(c)
         if self.thresholds is None:
@@ -199,7 +223,14 @@ class ThresholdExplorer:
             self.on_threshold_change()
 
     def on_threshold_change(self, change: Any = None) -> None:
-        """The slider moved: recompute the confusion matrix and the nearest examples."""
+        """The slider moved: recompute the confusion matrix and the nearest examples.
+
+        Parameters
+        ----------
+        change : dict, optional
+            The ipywidgets change notification (not read; ``None`` when called
+            directly).
+        """
         d = self._data[self.category]
         t = self.threshold
         s, y = d["s"], d["y"]
@@ -224,7 +255,25 @@ class ThresholdExplorer:
         self._nearest(k)
 
     def set(self, category: str, threshold: float) -> ThresholdExplorer:
-        """Select a category and a threshold (as a user would); returns ``self``."""
+        """Select a category and a threshold (as a user would).
+
+        Parameters
+        ----------
+        category : str
+            One of the explorer's categories.
+        threshold : float
+            The slider's new value, a score in [0, 1] (flag when ``score >= threshold``).
+
+        Returns
+        -------
+        ThresholdExplorer
+            ``self``, with :attr:`counts` and :attr:`nearest` updated.
+
+        Raises
+        ------
+        InputError
+            For an unknown category, or a threshold outside [0, 1].
+        """
         if category not in self._data:
             raise InputError(f"unknown category {category!r} (categories: {self.categories})")
         if not (0.0 <= float(threshold) <= 1.0):
