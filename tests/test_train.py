@@ -318,7 +318,7 @@ def _with_contrast() -> TrainingData:
 
 
 def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
-    from modkit.backends.local._train import CONTRAST_WEIGHT
+    from modkit.backends.local._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
 
     data = _with_contrast()
     tasks = {t.category: t for t in build_tasks(data)}
@@ -329,6 +329,12 @@ def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
     assert extra.sum() == 16 and viol.y[extra].sum() == 8
     assert np.allclose(viol.w[extra], CONTRAST_WEIGHT) and np.allclose(viol.w[~extra], 1.0)
     assert (tasks["hate"].rows >= n_reg).sum() == 8  # the NaN rows are not in the hate head
+    # a head listed in CONTRAST_WEIGHTS weighs its contrast rows by its own entry
+    for cat, weight in CONTRAST_WEIGHTS.items():
+        t = tasks[cat]
+        assert contrast_weight(cat) == weight != CONTRAST_WEIGHT
+        assert np.allclose(t.w[t.rows >= n_reg], weight) and np.allclose(t.w[t.rows < n_reg], 1)
+        assert f"weight {weight}" in t.source
     assert "contrast" in viol.source
     # all fillings of one template share a fold group; registry duplicates share one too
     groups = data.groups()

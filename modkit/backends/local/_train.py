@@ -23,7 +23,7 @@ Where the labels come from (``TASKS``):
   ``self-harm/instructions`` = ``self-harm/intent`` (no public set separates them);
 * every trained head also gets the ``train`` split of modkit's contrast set
   (``data/contrast``, :func:`load_contrast`) wherever a contrast row is labelled for its
-  category, weighted :data:`CONTRAST_WEIGHT` each: safe look-alikes (homonyms,
+  category, weighted :func:`contrast_weight` each: safe look-alikes (homonyms,
   counter-speech, negation, ...) as negatives and trigger-free intent as positives.
 
 HateCheck and Multilingual HateCheck are never used here: they are out-of-domain checks,
@@ -53,6 +53,7 @@ __all__ = [
     "Task",
     "TrainingData",
     "build_tasks",
+    "contrast_weight",
     "cross_fitted_results",
     "cross_val_scores",
     "fit_head",
@@ -62,13 +63,19 @@ __all__ = [
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
-MODEL_NAME = "modkit-local-2"
+MODEL_NAME = "modkit-local-3"
 #: The feature set the heads read (see ``_features.py``).
 FEATURES = "mean+max+identity+negation"
-#: Sample weight of a contrast row (a registry row weighs 1): chosen by measurement, see
-#: the README (more weight reads intent better on HateCheck but costs AUPRC on
-#: openai-moderation-1680).
+#: Sample weight of a contrast row (a registry row weighs 1) in a head that
+#: :data:`CONTRAST_WEIGHTS` does not list: chosen by measurement, see the README (more
+#: weight reads intent better on HateCheck but costs AUPRC on openai-moderation-1680).
 CONTRAST_WEIGHT = 0.3
+#: Per-head exceptions to :data:`CONTRAST_WEIGHT`, chosen by measurement (README): at 0.6
+#: the self-harm head stops flagging a figurative "cutting" probe that it flags at 0.1 and
+#: 0.3, and the harassment head's cross-validated AUPRC is 0.291 against 0.286 (0.270 at
+#: 0.1). For sexual and sexual/minors (all contrast rows safe) 0.1 moved that AUPRC by
+#: under 0.003, so they keep the default.
+CONTRAST_WEIGHTS: dict[str, float] = {"harassment": 0.6, "self-harm": 0.6}
 #: At most this share of the safe contrast rows (out-of-fold) may be flagged.
 CONTRAST_FPR = 0.10
 #: How each trained head's default threshold is chosen.
@@ -256,15 +263,38 @@ def build_tasks(data: TrainingData) -> list[Task]:
                 raise DatasetError(f"contrast rows lack a label column {cat!r}")
             lab = data.contrast[cat].to_numpy(dtype=np.float64)
             keep = np.flatnonzero(~np.isnan(lab))
-            w = np.r_[t.w, np.full(len(keep), CONTRAST_WEIGHT)]
+            weight = contrast_weight(cat)
+            w = np.r_[t.w, np.full(len(keep), weight)]
             tasks[cat] = Task(
                 cat,
                 np.r_[t.rows, data.n_registry + keep],
                 np.r_[t.y, lab[keep].astype(np.int64)],
-                f"{t.source}; + modkit contrast set, train split (weight {CONTRAST_WEIGHT})",
+                f"{t.source}; + modkit contrast set, train split (weight {weight})",
                 w,
             )
     return [tasks[c] for c in CATEGORIES if c in tasks]
+
+
+def contrast_weight(category: str) -> float:
+    """The sample weight of a contrast row in ``category``'s head (a registry row weighs 1).
+
+    Parameters
+    ----------
+    category : str
+        A trained category key.
+
+    Returns
+    -------
+    float
+        :data:`CONTRAST_WEIGHTS` for that key, else :data:`CONTRAST_WEIGHT`.
+
+    Examples
+    --------
+    >>> from modkit.backends.local._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
+    >>> contrast_weight("harassment") == CONTRAST_WEIGHTS.get("harassment", CONTRAST_WEIGHT)
+    True
+    """
+    return float(CONTRAST_WEIGHTS.get(category, CONTRAST_WEIGHT))
 
 
 def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[Any]:
@@ -565,7 +595,7 @@ def train(
             "never_trained_on": ["hatecheck", "multilingual-hatecheck", "contrast heldout split"],
         },
         "features": FEATURES,
-        "contrast_weight": CONTRAST_WEIGHT,
+        "contrast_weight": {t.category: contrast_weight(t.category) for t in tasks},
         "contrast_fpr": CONTRAST_FPR,
         "threshold_rule": THRESHOLD_RULE,
         "seed": seed,
