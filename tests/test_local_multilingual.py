@@ -353,3 +353,64 @@ def test_coverage_of_the_multilingual_model(multi):
     assert (cov.loc[cov["status"] == "trained", "oof_auprc"] > 0).all()
     assert multi.info["encoder"]["kind"] == "multilingual"
     assert json.loads((MULTILINGUAL_DIR / "model.json").read_text())["model"] == multi.model
+
+
+#: Hand-written for this test (not from Multilingual HateCheck, which is evaluation only):
+#: per language, explicit hate against a group and a friendly sentence about the same group.
+#: Measured before writing the test: the multilingual model orders all 9 pairs with a hate
+#: score margin of at least 0.10 (the default model gets 6 of 9). A sanity check of the
+#: direction only: its Multilingual HateCheck AUC in these languages is 0.63-0.67.
+_PAIRS = {
+    "fr": [
+        (
+            "Les immigrés sont des parasites, il faut tous les chasser du pays.",
+            "Les immigrés ont ouvert une nouvelle boulangerie dans notre quartier.",
+        ),
+        (
+            "Je déteste les musulmans, ce sont tous des terroristes.",
+            "Mes voisins musulmans m'ont invité à dîner pour l'Aïd.",
+        ),
+        (
+            "Les femmes sont stupides et ne devraient pas avoir le droit de voter.",
+            "Les femmes de mon équipe ont gagné le tournoi de football.",
+        ),
+    ],
+    "de": [
+        (
+            "Ausländer sind Ungeziefer und gehören alle abgeschoben.",
+            "Meine ausländischen Kollegen haben mir beim Umzug geholfen.",
+        ),
+        (
+            "Ich hasse Juden, sie sind der Abschaum der Menschheit.",
+            "Die jüdische Gemeinde feiert heute ein Fest im Park.",
+        ),
+        (
+            "Frauen sind dumm und sollten den Mund halten.",
+            "Die Frauen in meinem Chor singen wunderbar.",
+        ),
+    ],
+    "es": [
+        (
+            "Los inmigrantes son basura y hay que echarlos a todos.",
+            "Los inmigrantes de mi barrio abrieron un restaurante nuevo.",
+        ),
+        (
+            "Odio a los gays, son una enfermedad.",
+            "Mis amigos gays organizaron una fiesta de cumpleaños.",
+        ),
+        (
+            "Las mujeres son inferiores y no sirven para nada.",
+            "Las mujeres del club ganaron el campeonato de ajedrez.",
+        ),
+    ],
+}
+
+
+@needs_extra
+@pytest.mark.parametrize("language", sorted(_PAIRS))
+def test_hateful_scores_above_neutral_in_french_german_spanish(multi, language):
+    pairs = _PAIRS[language]
+    res = multi.score([t for pair in pairs for t in pair])
+    hate = [r.category_scores["hate"] for r in res]
+    for i, (hateful, neutral) in enumerate(pairs):
+        assert hate[2 * i] > hate[2 * i + 1] + 0.05, (hateful, neutral, hate[2 * i : 2 * i + 2])

@@ -177,7 +177,7 @@ def word_windows(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     >>> from modkit.backends.local._multilingual import word_windows
     >>> windows, owner = word_windows(["short text", " ".join(["w"] * 100)])
     >>> [len(w.split()) for w in windows], owner.tolist()
-    [[2, 80, 80], [0, 1, 1]]
+    ([2, 80, 80], [0, 1, 1])
     """
     step = WINDOW_WORDS - OVERLAP_WORDS
     out: list[str] = []
