@@ -208,6 +208,25 @@ def test_training_on_the_multilingual_encoder_writes_its_recipe(tmp_path, monkey
         train(tmp_path / "x", data=_fixture(), encoder="e5", **FAST)
 
 
+def test_cross_fitting_uses_the_encoder_the_model_names(tmp_path, monkeypatch):
+    from test_train import FAST, _fixture
+
+    from modkit.backends.local import _encoders, cross_fitted_results, train
+
+    kinds = []
+
+    def stand_in(kind, path=None, **kw):
+        kinds.append(kind)
+        return _StandInEncoder()
+
+    monkeypatch.setattr(_encoders, "make_encoder", stand_in)
+    train(tmp_path, data=_fixture(), encoder="multilingual", **FAST)
+    frame = cross_fitted_results(data=_fixture(), model_dir=tmp_path, n_splits=3)
+    assert kinds == ["multilingual", "multilingual"]
+    assert len(frame) == len(_fixture().oai)
+    assert frame["model"].iloc[0].startswith("modkit-local-multilingual-1 (cross-fitted")
+
+
 def test_cli_train_passes_the_encoder(tmp_path, monkeypatch):
     import modkit.backends.local as local
     import modkit.cli

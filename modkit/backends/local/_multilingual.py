@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..._errors import BackendError
-from ._encoder import sha256_file
+from ._encoder import check_model_file
 
 __all__ = [
     "MODEL_FILE",
@@ -235,14 +235,7 @@ class MultilingualEncoder:
         threads: int | None = None,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise BackendError(f"multilingual encoder model not found: {path}")
-        found = sha256_file(path)
-        if found != expected_sha256:
-            raise BackendError(
-                f"multilingual encoder model {path} failed its integrity check: expected "
-                f"sha256 {expected_sha256}, found {found}; reinstall: {PIP_HINT}"
-            )
+        found = check_model_file(path, expected_sha256, "multilingual encoder", f"with {PIP_HINT}")
         why = unsupported_platform()
         if why is not None:
             raise BackendError(why)
