@@ -16,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml modkit/_version.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebook,ray,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[notebook,ray,multilingual,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
