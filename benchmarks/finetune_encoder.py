@@ -55,7 +55,9 @@ Time on the shared 2-core machine at load average about 7 (2 torch threads): abo
 minutes for the baseline (embedding 7,624 texts with the frozen encoder, the fp32 check,
 the logistic heads), 11-14 minutes per epoch, 6-7 minutes to embed everything with the
 fine-tuned fp32 model, 2 minutes with its int8 ONNX: 26 minutes in all with 1 epoch, 44
-with 2 (wall times in ``benchmarks/results/finetune.md``). Prints Markdown to stdout and
+with 2; at load average 2-3 an epoch takes 4 minutes (wall times in
+``benchmarks/results/finetune.md``). With the same seed, threads and versions, a repeat
+run gives bit-identical weights and figures (measured once). Prints Markdown to stdout and
 progress to stderr; the fine-tuned weights, embeddings and ONNX files go to ``--out``.
 """
 
