@@ -101,7 +101,7 @@ def test_negative_seed_is_one_clear_line(command, fit_tables, tmp_path, capsys):
     }[command]
     assert main([*argv, "--seed", "-1"]) == 1
     err = capsys.readouterr().err
-    assert err == f"modkit {command}: error: seed must be a non-negative integer, got -1\n"
+    assert err == f"modkit {command}: error: --seed must be a non-negative integer, got -1\n"
 
 
 def test_usage_errors_are_one_line_with_exit_2(tmp_path, capsys):
