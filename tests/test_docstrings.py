@@ -119,13 +119,7 @@ CALLABLES += _public_methods()
 CALLABLE_IDS = [name for name, _, _ in CALLABLES]
 
 #: Public callables whose docstrings this audit does not hold to its sections, and why.
-SECTIONS_EXEMPT = {
-    # modkit/backends/local is being rewritten on another branch (issue 11); its methods
-    # are documented with that work
-    "modkit.LocalBackend.load",
-    "modkit.LocalBackend.embed",
-    "modkit.LocalBackend.score_batch",
-}
+SECTIONS_EXEMPT: set[str] = set()
 
 
 #: Classes whose examples cannot run as doctests, and why.

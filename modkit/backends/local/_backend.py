@@ -262,18 +262,71 @@ class LocalBackend(SyncBackend):
         return cached_frame(key, compute)
 
     def load(self) -> LocalBackend:
-        """Load the encoder now (otherwise the first batch does); returns ``self``."""
+        """Load the encoder now (otherwise the first batch does).
+
+        Loading checks the model file's sha256, opens the encoder session and reads the
+        heads; it is done once per process and encoder (later calls are free).
+
+        Returns
+        -------
+        LocalBackend
+            ``self``, so ``LocalBackend().load()`` can be written in one line.
+
+        Raises
+        ------
+        BackendError
+            The encoder package is missing (the message gives the pip command), the
+            model file is missing or its sha256 differs from ``expected_sha256``, or the
+            runtime cannot load it.
+        """
         _encoder(self.encoder, self._model_path, self._sha, self._threads)
         return self
 
     def embed(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Window embeddings and their owners (see :meth:`Encoder.embed`)."""
+        """Window embeddings of ``texts`` and the text each window belongs to.
+
+        Parameters
+        ----------
+        texts : sequence of str, length n
+            Non-empty texts (long ones are split into overlapping windows).
+
+        Returns
+        -------
+        embeddings : ndarray of float32, shape (n_windows, dim)
+            ``dim`` is 768 for the default encoder (normalised mean, then maximum over
+            the window's tokens) and 384 for ``encoder="multilingual"`` (normalised mean).
+        owner : ndarray of int, shape (n_windows,)
+            The index into ``texts`` of each window (sorted; every text has at least one).
+
+        Raises
+        ------
+        BackendError
+            As :meth:`load`.
+        """
         enc = _encoder(self.encoder, self._model_path, self._sha, self._threads)
         with _RUN_LOCK:
             return enc.embed(texts)
 
     def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        """Score texts; one result (or :class:`~modkit.ItemError`) per text, in order."""
+        """Score texts: one result per text, in order.
+
+        Parameters
+        ----------
+        texts : sequence of str, length n
+
+        Returns
+        -------
+        list of ModerationResult or ItemError, length n
+            A :class:`~modkit.ModerationResult` with all 13 category keys, scores in
+            [0, 1] and ``flagged`` at the model's default thresholds (flag when score >=
+            threshold); an :class:`~modkit.ItemError` for an empty or whitespace-only
+            text (nothing to score) or a value that is not a string.
+
+        Raises
+        ------
+        BackendError
+            As :meth:`load`.
+        """
         heads = _heads(self._model_dir)
         out: list[ModerationResult | ItemError] = [ItemError(EMPTY_TEXT)] * len(texts)
         todo = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
