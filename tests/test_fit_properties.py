@@ -291,3 +291,38 @@ def test_confident_choice_equals_naive_bounds(data, objective, confidence):
         assert got == want
     else:
         assert got == pytest.approx(want, abs=0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(30, 300),
+    signal=st.floats(0.0, 0.8),
+    metric=st.sampled_from(["precision", "recall", "fpr"]),
+)
+def test_strictest_certified_is_the_first_goal_any_method_certifies(seed, n, signal, metric):
+    from modkit.thresholds import METHODS, strictest_certified
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    scores = pd.DataFrame({"hate": np.clip(signal * y + rng.random(n) * (1 - signal), 0, 1)})
+    labels = pd.DataFrame({"hate": y.astype(float)})
+    targets = [0.1, 0.3, 0.5, 0.7, 0.9]
+    got = strictest_certified(scores, labels, metric=metric, targets=targets)
+    op = ">=" if metric != "fpr" else "<="
+    order = sorted(targets, reverse=op == ">=")
+
+    def block(t, method):
+        ts = fit_thresholds(
+            scores, labels, f"{metric}{op}{t:g}", confidence=0.9, method=method, cv=0, bootstrap=0
+        )
+        return ts["hate"].block
+
+    row = got.loc["hate"]
+    expected = next(
+        ((t, m, block(t, m)) for t in order for m in METHODS if block(t, m) is not None), None
+    )
+    if expected is None:
+        assert math.isnan(row["target"]) and row["method"] == "" and math.isnan(row["threshold"])
+    else:
+        assert (row["target"], row["method"], row["threshold"]) == expected

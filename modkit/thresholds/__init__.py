@@ -19,7 +19,7 @@ Examples
 
 from ._coerce import as_threshold_set
 from ._export import EXPORT_FORMATS, env_name, export_thresholds
-from ._fit import FitWarning, fit_thresholds
+from ._fit import FitWarning, fit_thresholds, strictest_certified
 from ._labels import labels_sha256
 from ._metrics import METHODS, binary_curve, min_trials, select_threshold
 from ._objectives import (
@@ -87,6 +87,7 @@ __all__ = [
     "rates",
     "report",
     "select_threshold",
+    "strictest_certified",
     "summary",
     "threshold_file_schema",
     "threshold_postprocess",

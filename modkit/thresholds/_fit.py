@@ -17,7 +17,7 @@ from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
-from .._validation import LEVEL, Interval, StrOptions, validate_params
+from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import (
     METHODS,
@@ -32,7 +32,7 @@ from ._rates import Counts, confusion, rates
 from ._rule import actions, as_limits, bands
 from ._set import PROFILES, CategoryThreshold, ThresholdSet
 
-__all__ = ["FitWarning", "fit_thresholds"]
+__all__ = ["FitWarning", "fit_thresholds", "strictest_certified"]
 
 
 class FitWarning(UserWarning):
@@ -737,4 +737,104 @@ def fit_thresholds(
         else float(overall["review"] * daily_volume),
         provider=native,
         scale=scale,
+    )
+
+
+#: Constrained metrics :func:`strictest_certified` probes, and their comparison.
+_PROBED = {"precision": ">=", "recall": ">=", "npv": ">=", "fpr": "<="}
+
+
+@validate_params(
+    {
+        "scores": [pd.DataFrame],
+        "labels": [pd.DataFrame],
+        "metric": [StrOptions(tuple(_PROBED))],
+        "targets": [SequenceOf(PROB)],
+        "confidence": [LEVEL],
+        "methods": [SequenceOf(StrOptions(METHODS))],
+    }
+)
+def strictest_certified(
+    scores: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    metric: str = "precision",
+    targets: Sequence[float] = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2),
+    confidence: float = 0.9,
+    methods: Sequence[str] = METHODS,
+) -> pd.DataFrame:
+    """Per category, the strictest goal on ``metric`` that the labelled rows certify.
+
+    Tries ``metric>=t`` (``fpr<=t`` for ``fpr``) for every ``t`` in ``targets``, from the
+    strictest, with :func:`fit_thresholds` (``confidence``, ``cv=0``, ``bootstrap=0``)
+    and each multiple-testing method in ``methods`` in turn; a category's answer is the
+    first goal and method that give it a block threshold. The methods fail differently:
+    the fixed sequence stops at the first failure from the top of the score range (one
+    high-scoring false alarm ends it), Holm tests every candidate at a stricter level, so
+    a looser goal can fail where a stricter one passed and both are tried.
+
+    Parameters
+    ----------
+    scores, labels : DataFrame, shape (n, ...)
+        As for :func:`fit_thresholds`: score columns and 1 / 0 / NaN label columns per
+        category key; the categories are those of ``labels``.
+    metric : {"precision", "recall", "npv", "fpr"}, default "precision"
+    targets : sequence of float in [0, 1]
+        The goals to try (any order; tried strictest first).
+    confidence : float in (0, 1), default 0.9
+    methods : sequence of {"fixed_sequence", "holm"}, default both
+
+    Returns
+    -------
+    DataFrame, shape (n_categories, 3)
+        Index ``category``; ``target`` (the strictest certified goal, NaN if none),
+        ``method`` (``""`` if none) and ``threshold`` (its block threshold, NaN if none).
+
+    Raises
+    ------
+    InputError
+        As :func:`fit_thresholds`, or for a bad ``metric``, ``targets``, ``confidence``
+        or ``methods``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> import modkit
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 400)
+    >>> scores = pd.DataFrame({"hate": np.clip(0.3 * y + rng.random(400) * 0.7, 0, 1)})
+    >>> got = modkit.thresholds.strictest_certified(scores, pd.DataFrame({"hate": y}))
+    >>> list(got.columns), got.index.tolist()
+    (['target', 'method', 'threshold'], ['hate'])
+    """
+    op = _PROBED[metric]
+    order = sorted(set(targets), reverse=op == ">=")
+    found: dict[str, tuple[float, str, float]] = {}
+    cats = list(labels.columns)
+    for t in order:
+        for method in methods:
+            todo = [c for c in cats if c not in found]
+            if not todo:
+                break
+            ts = fit_thresholds(
+                scores,
+                labels[todo],
+                f"{metric}{op}{t:g}",
+                confidence=confidence,
+                method=method,
+                cv=0,
+                bootstrap=0,
+            )
+            for c in todo:
+                block = ts[c].block if c in ts.categories else None
+                if block is not None:
+                    found[c] = (float(t), method, float(block))
+    return pd.DataFrame(
+        {
+            "target": [found[c][0] if c in found else np.nan for c in cats],
+            "method": [found[c][1] if c in found else "" for c in cats],
+            "threshold": [found[c][2] if c in found else np.nan for c in cats],
+        },
+        index=pd.Index(cats, name="category"),
     )
