@@ -174,8 +174,13 @@ def report(ts: ThresholdSet) -> str:
         if oof:
             kind = oof.get("interval", "percentile-bootstrap")
             ci = oof.get("ci") or {}
+            what = (
+                "procedure, each fold's own threshold; no interval"
+                if kind == "none"
+                else f"{oof['ci_level']:.0%} {kind}"
+            )
             lines.append(
-                f"    out-of-fold ({oof['folds']} folds, {oof['ci_level']:.0%} {kind}):"
+                f"    out-of-fold ({oof['folds']} folds, {what}):"
                 + "".join(f" {m} {_with_ci(oof.get(m), ci.get(m))}" for m in _RATES)
                 + (f" [{ct.oof_status}]" if ct.oof_status else "")
             )
@@ -186,7 +191,9 @@ def report(ts: ThresholdSet) -> str:
         if sel:
             lines.append(
                 f"    exported threshold ({sel['level']:.0%} refit-bootstrap, "
-                f"{sel['resamples']} resamples, scored out of bag):"
+                f"{sel['resamples']} resamples, scored out of bag"
+                + (", joined with exact" if sel["method"].endswith("clopper-pearson") else "")
+                + "):"
                 + "".join(f" {m} [{_f(_pair(sel, m)[0])}, {_f(_pair(sel, m)[1])}]" for m in _RATES)
             )
         sp = ct.threshold_spread
