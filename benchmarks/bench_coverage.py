@@ -21,11 +21,31 @@ Columns:
 * ``certified``: share of fits with status ``ok``.
 * ``recall_given_up``: mean true recall of the point-estimate threshold (no confidence)
   minus that of the certified threshold, the price of the guarantee.
-* ``oof_cov`` / ``sel_cov``: coverage of the exported threshold's true value of the
-  objective's metric by the 90% out-of-fold Clopper-Pearson interval and by the 90%
-  refit-bootstrap interval (``selection_ci``), among the first ``--interval-reps`` fits
-  with a threshold and an interval (``sel_n`` of them). Goal for ``sel_cov``: at least
-  0.9 minus two standard errors.
+* ``sel_cov``: coverage of the exported threshold's true value of the objective's metric
+  by the 90% ``selection_ci``, among the first ``--interval-reps`` fits with a threshold
+  and an interval (``sel_n`` of them). Goal: at least 0.9 minus two standard errors.
+
+Other parts (``--part``), each over ``--reps`` fits per cell (goal: nominal minus two
+standard errors in every interval cell)::
+
+    nice .venv/bin/python benchmarks/bench_coverage.py --part selection --reps 300 --jobs 2
+    nice .venv/bin/python benchmarks/bench_coverage.py --part holm --reps 300
+    nice .venv/bin/python benchmarks/bench_coverage.py --part migration --reps 300 --jobs 2
+    nice .venv/bin/python benchmarks/bench_coverage.py --part bias --reps 300 --jobs 2
+
+* ``selection``: the 90% ``selection_ci`` of precision, recall and FPR (each its own
+  cell, over the fits that export a threshold), steep family, with certified goals and
+  with point-estimate goals whose thresholds can flag one or two rows (``tiny``);
+  ``degenerate`` counts one-point intervals and ``none_with_ci`` intervals reported for a
+  ``None`` threshold (both must be 0).
+* ``holm``: ``method="holm"`` with every distinct score in the family (``all_``, the old
+  procedure) and with the label-free geometric grid (``grid_``): coverage of the
+  promise, share of fits exporting a threshold and mean true recall.
+* ``migration``: ``fit_migration``'s 95% kappa interval against the exported threshold's
+  true kappa (source flags ``Z1 >= c``, target score ``Phi(0.8 Z1 + 0.6 Z2)``, closed form
+  from the bivariate normal).
+* ``bias``: ``bias_metrics``' 95% subgroup / BPSN / BNSP AUC intervals of two disjoint
+  subgroups (10% and 5% of rows) against the binormal closed form.
 
 The fast subset (``--fast``) is what ``tests/test_coverage.py`` runs.
 """
