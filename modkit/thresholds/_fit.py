@@ -612,9 +612,12 @@ def fit_thresholds(
         The multiple-testing procedure with ``confidence``. ``fixed_sequence`` walks the
         candidates in a fixed order (highest threshold down for precision and FPR,
         lowest up for recall and NPV) from the first one that could pass and stops at
-        the first failure. ``holm`` tests every candidate that could pass with Holm's
-        step-down correction (Holm 1979) and does not stop at a failure (better when the top of the
-        score range is noisy; each test is stricter).
+        the first failure. ``holm`` tests a label-free geometric grid of the candidates
+        that could pass (one per factor 1.1 of flagged rows; unflagged rows for NPV) with
+        Holm's step-down correction (Holm 1979) and does not stop at a failure (better
+        when the top of the score range is noisy; each test is stricter). The grid is a
+        function of the scores alone, so Learn then Test's guarantee, which holds for any
+        finite family fixed before the labels are seen, stands.
     min_positives : int, default 10
         Fewer labelled positives (or no negatives) gives ``status="insufficient_data"``
         and no threshold, unless the objective is ``fixed``.
@@ -829,7 +832,7 @@ def strictest_certified(
     and each multiple-testing method in ``methods`` in turn; a category's answer is the
     first goal and method that give it a block threshold. The methods fail differently:
     the fixed sequence stops at the first failure from the top of the score range (one
-    high-scoring false alarm ends it), Holm tests every candidate at a stricter level, so
+    high-scoring false alarm ends it), Holm tests a grid of candidates at a stricter level, so
     a looser goal can fail where a stricter one passed and both are tried.
 
     Parameters

@@ -15,9 +15,10 @@ at ``delta = 1 - confidence``:
   looking at the labels (from the highest threshold down for precision and FPR, from the
   lowest up for recall and NPV), starting at the first candidate that could pass at all
   and stopping at the first failure; every test is at level ``delta``.
-* ``method="holm"`` tests every candidate that could pass with the Holm step-down
-  correction (Holm 1979); it does not stop at a failure, which helps when the top of the
-  score range is noisy, at the price of a smaller per-test level.
+* ``method="holm"`` tests a geometric grid of the candidates that could pass
+  (:func:`holm_family`: built from the scores alone, never the labels) with the Holm
+  step-down correction (Holm 1979); it does not stop at a failure, which helps when the
+  top of the score range is noisy, at the price of a smaller per-test level.
 """
 
 from __future__ import annotations
