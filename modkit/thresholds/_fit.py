@@ -155,20 +155,28 @@ def _refit_bootstrap(
             keep[rng.choice(idx, size=take, replace=False)] = True
         curve = binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
         n = len(curve.sorted_scores)
-    y = curve.sorted_labels
-    starts = np.r_[0, curve.ends[:-1] + 1]
+    ends = curve.ends
+    pos = np.flatnonzero(curve.sorted_labels)  # positives' places in the sorted rows
+    # positives at or above each distinct score: the cumulative sums over the positives'
+    # columns alone (a few % of the rows), read at each group's last positive
+    upto = np.searchsorted(pos, ends, side="right")
     out = {m: np.full(resamples, np.nan) for m in ("precision", "recall", "fpr")}
     never = 0
     per = max(1, min(resamples, 2_000_000 // max(n, 1)))
     done = 0
+
+    def at_ends(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative sums of every row and of the positives, at each group's end."""
+        every = np.cumsum(x, axis=1, dtype=np.int64)[:, ends]
+        cum_pos = np.zeros((x.shape[0], len(pos) + 1), dtype=np.int64)
+        np.cumsum(x[:, pos], axis=1, out=cum_pos[:, 1:])
+        return every, cum_pos[:, upto]
+
     while done < resamples:
         nb = min(per, resamples - done)
         w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
-        w_all = np.add.reduceat(w, starts, axis=1).cumsum(axis=1)
-        w_pos = np.add.reduceat(w * y, starts, axis=1).cumsum(axis=1)
-        oob = (w == 0).astype(np.int32)
-        o_all = np.add.reduceat(oob, starts, axis=1).cumsum(axis=1)
-        o_pos = np.add.reduceat(oob * y, starts, axis=1).cumsum(axis=1)
+        w_all, w_pos = at_ends(w)
+        o_all, o_pos = at_ends(w == 0)
         for b in range(nb):
             tp_b, n_b = w_pos[b], w_all[b]
             if obj.kind == "fixed":

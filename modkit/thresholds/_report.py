@@ -41,9 +41,10 @@ def summary(ts: ThresholdSet) -> pd.DataFrame:
         fpr: ``oof_m`` (the fitting procedure's out-of-fold estimate) with
         ``oof_m_lo`` / ``oof_m_hi`` (type in ``oof_interval``; ``"none"``, and so
         missing, for files modkit writes now) and ``sel_m_lo`` / ``sel_m_hi`` (the
-        exported threshold's interval that accounts for choosing it); ``threshold_min`` / ``threshold_max``
-        across folds; ``share_allow`` / ``share_review`` / ``share_block``; and the
-        endpoint-flag and fixed-0.5 baselines' precision and recall.
+        exported threshold's interval that accounts for choosing it);
+        ``threshold_min`` / ``threshold_max`` across folds; ``share_allow`` /
+        ``share_review`` / ``share_block``; and the endpoint-flag and fixed-0.5
+        baselines' precision and recall.
 
     Examples
     --------
