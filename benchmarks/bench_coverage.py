@@ -28,7 +28,8 @@ Columns:
 Other parts (``--part``), each over ``--reps`` fits per cell (goal: nominal minus two
 standard errors in every interval cell)::
 
-    nice .venv/bin/python benchmarks/bench_coverage.py --part selection --reps 300 --jobs 2
+    nice .venv/bin/python benchmarks/bench_coverage.py --part selection --reps 300 --jobs 2 \
+        --resamples 50
     nice .venv/bin/python benchmarks/bench_coverage.py --part holm --reps 300
     nice .venv/bin/python benchmarks/bench_coverage.py --part migration --reps 300 --jobs 2
     nice .venv/bin/python benchmarks/bench_coverage.py --part bias --reps 300 --jobs 2
@@ -259,8 +260,13 @@ SEL_GOALS = (
     ("precision>=0.9", None),
     ("f1", None),
 )
-SEL_NS = (500, 2000, 10_000)
+SEL_NS = (500, 2000)
 SEL_PREVALENCES = (0.02, 0.1)
+#: The larger size, for two goals only (the refit bootstrap's cost grows with the rows).
+SEL_LARGE = (
+    (Cell("steep", 10_000, 0.1, "precision>=0.8"), CONFIDENCE),
+    (Cell("steep", 10_000, 0.1, "precision>=0.9"), None),
+)
 RATES = ("precision", "recall", "fpr")
 
 
@@ -272,7 +278,7 @@ def sel_cells(fast: bool = False) -> list[tuple[Cell, float | None]]:
         for n in SEL_NS
         for pi in SEL_PREVALENCES
         for goal, conf in SEL_GOALS
-    ]
+    ] + list(SEL_LARGE)
 
 
 def run_sel_cell(args: tuple[Cell, float | None, int, int, int]) -> dict[str, object]:
