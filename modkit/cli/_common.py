@@ -49,7 +49,7 @@ def add_backend_options(
     group.add_argument(
         "--model",
         help="model to ask for (openai: default omni-moderation-latest; guard: the served "
-        "guard model; mistral: default mistral-moderation-latest)",
+        "guard model; mistral: default mistral-moderation-2603)",
     )
     group.add_argument(
         key_flag,
