@@ -12,7 +12,9 @@
   endpoints, scored by logprobs), :class:`AzureContentSafetyBackend` (``_azure.py``),
   :class:`PerspectiveBackend` (``_perspective.py``), :class:`MistralBackend`
   (``_mistral.py``), :class:`PolicyBackend` (``_policy.py``: policy-prompt models such as
-  gpt-oss-safeguard), :class:`Qwen3GuardBackend` (``_qwen3guard.py``: three tiers);
+  gpt-oss-safeguard), :class:`Qwen3GuardBackend` (``_qwen3guard.py``: three tiers),
+  :class:`GraniteGuardian33Backend` (``_granite33.py``: Granite Guardian 3.3's think /
+  score answers);
   ``_provider_http.py`` holds what they share, ``_verdict.py`` reads a label token's
   probability.
 
@@ -21,6 +23,7 @@ Backends never import the analysis layer (cross-tabs, bias, thresholds, plots) o
 
 from ._azure import AzureContentSafetyBackend
 from ._base import Backend, BatchOutcome, SyncBackend, refuse_parts
+from ._granite33 import GraniteGuardian33Backend, parse_granite_score
 from ._guard import GuardBackend
 from ._mistral import (
     MISTRAL_DEFAULT_MODEL,
@@ -56,6 +59,7 @@ __all__ = [
     "Backend",
     "BackendSpec",
     "BatchOutcome",
+    "GraniteGuardian33Backend",
     "GuardBackend",
     "LocalBackend",
     "MistralBackend",
@@ -72,6 +76,7 @@ __all__ = [
     "deprecated_model_message",
     "is_alias",
     "make_backend",
+    "parse_granite_score",
     "parse_policy_answer",
     "parse_qwen3guard",
     "perspective_end_message",

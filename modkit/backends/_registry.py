@@ -151,8 +151,8 @@ def make_backend(name: str, **options: Any) -> Backend:
 
     Parameters
     ----------
-    name : {"local", "openai", "replay", "guard", "policy", "qwen3guard", "azure", \
-"perspective", "mistral"}
+    name : {"local", "openai", "replay", "guard", "policy", "qwen3guard", \
+"granite-guardian-3.3", "azure", "perspective", "mistral"}
         Which backend (or any name added with :func:`register_backend`).
     **options
         The backend's own options; an option given as ``None`` counts as not given
@@ -177,6 +177,10 @@ def make_backend(name: str, **options: Any) -> Backend:
         * ``qwen3guard``: ``model`` and ``base_url`` (required), ``mode``, ``context``,
           ``reading`` (``strict`` / ``loose``), ``top_logprobs``, key and timeout options;
           see :class:`modkit.Qwen3GuardBackend`.
+        * ``granite-guardian-3.3``: ``model`` and ``base_url`` (required),
+          ``categories``, ``think``, ``mode``, ``context``, ``top_logprobs``,
+          ``max_tokens``, key and timeout options; see
+          :class:`modkit.GraniteGuardian33Backend`.
         * ``azure``: ``base_url`` (required), ``output_type``, ``categories``,
           ``blocklists``, ``halt_on_blocklist_hit``, ``flag_at``, ``api_version``, key
           and timeout options; see :class:`modkit.AzureContentSafetyBackend`.
@@ -331,6 +335,27 @@ register_backend(
         required=("model", "base_url"),
         hints={
             "model": "the served Qwen3Guard-Gen model's name; CLI: --model NAME",
+            "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "granite-guardian-3.3",
+        "._granite33:GraniteGuardian33Backend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "categories": [SequenceOf(str)],
+            "think": ["boolean"],
+            **_TEXT_MODE,
+            "top_logprobs": [Interval(Integral, 1, 20)],
+            "max_tokens": [Interval(Integral, 1, None)],
+            **_KEY,
+        },
+        required=("model", "base_url"),
+        hints={
+            "model": "the served Granite Guardian 3.3 model's name; CLI: --model NAME",
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
         },
     )

@@ -8,6 +8,7 @@ OpenAI-compatible chat completions).
 
 from ._batch_api import BatchScript, FakeBatchAPI
 from ._fake_azure import AzureContentSafetyFake
+from ._fake_granite33 import GraniteGuardianThinkFake
 from ._fake_guard import GuardModelFake
 from ._fake_http import ProviderFake, ProviderRequest, unit_score
 from ._fake_mistral import (
@@ -36,6 +37,7 @@ __all__ = [
     "FakeBatchAPI",
     "Fault",
     "FaultServer",
+    "GraniteGuardianThinkFake",
     "GuardModelFake",
     "MistralModerationFake",
     "PerspectiveFake",
