@@ -301,3 +301,19 @@ def test_the_score_is_the_label_probability_over_http(p):
     with Fixed() as fake:
         df, _ = _run(fake, policy, texts=["t"])
     assert df["violence"].iloc[0] == pytest.approx(p)
+
+
+def test_the_cache_answers_the_same_policy_and_asks_again_after_an_edit(policies, tmp_path):
+    v, _ = policies
+    cache = modkit.Cache(tmp_path / "cache.sqlite")
+    with PolicyModelFake() as fake:
+        for _ in range(2):
+            with PolicyBackend(MODEL, base_url=fake.url, policy=v) as backend:
+                first = modkit.moderate(TEXTS, backend=backend, cache=cache, progress=False)
+        assert len(fake.requests) == len(TEXTS)  # the second run came from the cache
+        v.write_text(VIOLENCE + "Edited.\n", encoding="utf-8")
+        with PolicyBackend(MODEL, base_url=fake.url, policy=v) as backend:
+            edited = modkit.moderate(TEXTS, backend=backend, cache=cache, progress=False)
+        assert len(fake.requests) == 2 * len(TEXTS)
+    cache.close()
+    assert first["model"].iloc[0] != edited["model"].iloc[0]
