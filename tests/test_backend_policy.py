@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,6 +97,11 @@ def test_one_policy_file_is_recorded_by_its_own_sha256_and_an_edit_is_a_new_snap
     path = ts.save(tmp_path / "t.json")
     loaded = modkit.load_thresholds(path)
     assert loaded.model == old
+    labels = pd.DataFrame({"violence": before["text"].str.contains("kill").astype(float)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", modkit.thresholds.FitWarning)  # few rows
+        fitted = modkit.fit_thresholds(before, labels, "f1")
+    assert fitted.model == old  # the fitted file records the policy's sha256
     gate = modkit.check_thresholds(loaded, after, baseline=before, max_changed=1.0)
     assert gate.meta["thresholds_model"] == old and gate.meta["model"] != old
     drift = modkit.decision_drift(before, after, loaded)
@@ -270,6 +277,36 @@ _token = st.fixed_dictionaries(
         ),
     }
 )
+
+
+_answer_piece = st.sampled_from(
+    ['{"', "violation", '": ', "1", "0", " 1", "true", "}", "I", " think", "\n", "unsafe", " "]
+)
+_answer_token = st.fixed_dictionaries(
+    {
+        "token": _answer_piece,
+        "logprob": st.floats(-30, 0),
+        "top_logprobs": st.lists(
+            st.fixed_dictionaries({"token": _answer_piece, "logprob": st.floats(-30, 0)}),
+            max_size=4,
+        ),
+    }
+)
+
+
+@given(st.lists(_answer_token, max_size=10), st.booleans(), st.text(max_size=20))
+def test_any_answer_gives_a_score_only_with_a_label(tokens, spelled, other):
+    """Any model text and logprobs: a label and a probability, a label alone (a vote or a
+    per-row error follows), or a parse error; never an exception, never a score without a
+    label."""
+    content = "".join(t["token"] for t in tokens) if spelled else other
+    verdict, p = PolicyBackend.label_score(content, tokens)
+    if verdict is None:
+        assert p is None
+    if p is not None:
+        assert 0.0 <= p <= 1.0
+        chosen = tokens[token_at(tokens, content, verdict.start)]
+        assert chosen["token"].strip(" \"'{}").lower() in ("1", "0", "true", "unsafe")
 
 
 @given(st.lists(_token, max_size=6), st.text(max_size=10), st.integers(-2, 12))

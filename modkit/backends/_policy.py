@@ -467,7 +467,7 @@ class PolicyBackend(Backend):
             verdict = self._parse(category, answer)
             if isinstance(verdict, ItemError):
                 return verdict
-            p = self._token_probability(answer, verdict)
+            _, p = self.label_score(answer.text, answer.tokens)
             if p is not None:
                 return p, verdict.violation, "logprobs", answer
             if not answer.tokens:
@@ -494,16 +494,43 @@ class PolicyBackend(Backend):
         return share, share >= 0.5, f"vote{self.votes}", answers[0]
 
     @staticmethod
-    def _token_probability(answer: _Answer, verdict: PolicyVerdict) -> float | None:
-        if not answer.tokens:
-            return None
-        i = token_at(answer.tokens, answer.text, verdict.start)
-        if i is None:
-            return None
-        probs = label_probabilities(answer.tokens[i], _label)
-        if probs is None:
-            return None
-        return probs.get("violation", 0.0)
+    def label_score(
+        content: object, tokens: Sequence[Mapping[str, Any]] | None
+    ) -> tuple[PolicyVerdict | None, float | None]:
+        """The label of one answer and, from its logprobs, P(violation) (never raises).
+
+        Parameters
+        ----------
+        content : str
+            The answer text (``message.content``).
+        tokens : sequence of dict or None
+            ``logprobs.content`` (``token``, ``logprob``, ``top_logprobs``); None when the
+            endpoint returned none.
+
+        Returns
+        -------
+        (PolicyVerdict or None, float or None)
+            The label (:func:`parse_policy_answer`; None: a parse error) and the
+            probability of a violating label at the label's token, in [0, 1] (None
+            without a label, without logprobs, or when the tokens do not spell the
+            answer or the label's token reads as no label).
+
+        Examples
+        --------
+        >>> import math
+        >>> from modkit.backends import PolicyBackend
+        >>> tokens = [{"token": "1", "logprob": math.log(0.7),
+        ...            "top_logprobs": [{"token": "0", "logprob": math.log(0.3)}]}]
+        >>> verdict, p = PolicyBackend.label_score("1", tokens)
+        >>> verdict.violation, round(p, 3)
+        (True, 0.7)
+        """
+        verdict = parse_policy_answer(content)
+        if verdict is None or not tokens or not isinstance(content, str):
+            return verdict, None
+        i = token_at(tokens, content, verdict.start)
+        probs = label_probabilities(tokens[i], _label) if i is not None else None
+        return verdict, None if probs is None else probs.get("violation", 0.0)
 
     async def _complete(self, category: str, text: str, *, logprobs: bool) -> _Answer:
         import openai
