@@ -17,7 +17,7 @@ Backends never import the analysis layer (cross-tabs, bias, thresholds, plots) o
 """
 
 from ._azure import AzureContentSafetyBackend
-from ._base import Backend, BatchOutcome, SyncBackend, refuse_parts
+from ._base import Backend, BatchOutcome, SyncBackend, refusal, refuse_parts
 from ._guard import GuardBackend
 from ._mistral import MistralBackend
 from ._openai import OpenAIBackend
@@ -44,6 +44,7 @@ __all__ = [
     "backend_spec",
     "is_alias",
     "make_backend",
+    "refusal",
     "refuse_parts",
     "register_backend",
     "resolve_snapshot",
