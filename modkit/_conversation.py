@@ -23,12 +23,14 @@ import pandas as pd
 
 from ._errors import InputError
 from ._images import APPLIED_PREFIX, check_parts, text_part
+from ._result import ModerationResult
 
 __all__ = [
     "CONVERSATION_STRATEGIES",
     "ROLES",
     "ConversationPlan",
     "check_conversation",
+    "combine_results",
     "combine_scores",
     "combine_units",
     "is_conversation",
@@ -459,3 +461,80 @@ def _row_json(
         },
     }
     return json.dumps(body, ensure_ascii=False)
+
+
+def combine_results(
+    results: Sequence[ModerationResult], messages: Sequence[int], strategy: str
+) -> tuple[ModerationResult, dict[str, Any]]:
+    """One result for a conversation from its units' results (the max rule).
+
+    Parameters
+    ----------
+    results : sequence of ModerationResult
+        One per unit (message, window or whole conversation), in order.
+    messages : sequence of int
+        The message index each unit stands for.
+    strategy : str
+        The strategy the units came from (recorded).
+
+    Returns
+    -------
+    result : ModerationResult
+        Per category the max score over units (categories any unit has), flags true
+        when any unit's is, ``flagged`` the any, applied input types the union; model
+        and id of the deciding unit.
+    record : dict
+        ``{"strategy", "rule": "max", "messages", "decided_by"}``: what was scored and
+        which message decided (:func:`combine_scores`).
+
+    Raises
+    ------
+    InputError
+        With no results, or lengths that differ.
+
+    Examples
+    --------
+    >>> from modkit import ModerationResult
+    >>> from modkit._conversation import combine_results
+    >>> quiet = ModerationResult(False, {"violence": False}, {"violence": 0.1})
+    >>> loud = ModerationResult(True, {"violence": True}, {"violence": 0.9})
+    >>> result, record = combine_results([quiet, loud], [0, 1], "per_message")
+    >>> result.flagged, result.category_scores, record["decided_by"]
+    (True, {'violence': 0.9}, 1)
+    """
+    if not results or len(results) != len(messages):
+        raise InputError("combine_results needs one message index per result, and a result")
+    cats = list(dict.fromkeys(c for r in results for c in r.category_scores))
+    scores = np.array(
+        [[_as_float(r.category_scores.get(c)) for c in cats] for r in results], dtype=float
+    ).reshape(len(results), len(cats))
+    flags = np.array(
+        [[bool(r.categories.get(c, False)) for c in cats] for r in results], dtype=bool
+    ).reshape(len(results), len(cats))
+    combined, pick = combine_scores(scores, flags)
+    decider = results[0 if pick is None else pick]
+    applied: dict[str, list[str]] = {}
+    for c in cats:
+        seen = {t for r in results for t in r.category_applied_input_types.get(c, [])}
+        if seen:
+            applied[c] = [t for t in ("text", "image") if t in seen]
+    categories = {c: bool(flags[:, j].any()) for j, c in enumerate(cats)}
+    result = ModerationResult(
+        flagged=any(r.flagged for r in results),
+        categories=categories,
+        category_scores={c: float(v) for c, v in zip(cats, combined.tolist(), strict=True)},
+        category_applied_input_types=applied,
+        model=decider.model,
+        id=decider.id,
+    )
+    record = {
+        "strategy": strategy,
+        "rule": "max",
+        "messages": [int(m) for m in messages],
+        "decided_by": None if pick is None else int(messages[pick]),
+    }
+    return result, record
+
+
+def _as_float(value: Any) -> float:
+    return math.nan if value is None else float(value)

@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .._conversation import is_conversation
 from .._errors import BackendError, InputError, TransientBackendError
@@ -465,7 +465,7 @@ class GuardBackend(Backend):
             ``{"role": "assistant", "content": text}``; a conversation unchanged.
         """
         if is_conversation(text):
-            return [{"role": m["role"], "content": m["content"]} for m in text]
+            return [{"role": m["role"], "content": m["content"]} for m in cast(list, text)]
         if self.mode == "prompt":
             return [{"role": "user", "content": text}]
         return [
