@@ -84,6 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep the other profile of this threshold file in the output",
     )
     p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
+    p.add_argument(
+        "--by-input-type",
+        action="store_true",
+        help="also fit text and image thresholds per category from the applied/<category> "
+        "columns (multimodal results)",
+    )
     p.set_defaults(func=run)
 
 
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         daily_volume=args.daily_volume,
         profile=args.profile,
+        by_input_type=args.by_input_type,
     )
     profiles = dict(existing.profiles) if existing else {}
     profiles[args.profile] = ts
