@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._batch import BatchAPI, BatchRun, resolve_via
 from ._cache import Cache, multimodal_keys, text_keys
-from ._conversation import combine_units, is_conversation, plan_conversations
+from ._conversation import combine_units, is_conversation, parse_strategy, plan_conversations
 from ._errors import (
     BackendError,
     BatchRejectedError,
@@ -287,6 +287,8 @@ async def _amoderate(
     if isinstance(backend, Backend) and backend.closed:
         raise InputError(f"backend {backend!r} is closed; make a new one")
     frame = input_frame(data, text_column)
+    if conversation is not None:
+        parse_strategy(conversation)  # a bad name is refused before any work
     if not units and any(is_conversation(v) for v in frame[text_column].tolist()):
         return await _moderate_conversations(
             frame,

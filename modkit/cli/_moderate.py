@@ -34,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="leave out the result_json column (scores and per-category flags are kept)",
     )
+    p.add_argument(
+        "--conversation",
+        metavar="STRATEGY",
+        help="how conversations (lists of role/content messages) are scored: native, "
+        "per_message, last_turn or window:K (default: native for guard models, else "
+        "per_message)",
+    )
     group = p.add_argument_group("OpenAI Batch API (--backend openai)")
     group.add_argument(
         "--batch-api",
@@ -85,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             result_json=not args.no_result_json,
             via=via,
+            conversation=args.conversation,
         )
     except Exception as exc:
         partial = getattr(exc, "partial", None)
