@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -720,7 +720,7 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
         if "messages" in fields:
             templates.append(
                 _make_turns(
-                    _yaml_turns(text_node, template_id, file, lines, at),
+                    _yaml_turns(cast(yaml.SequenceNode, text_node), template_id, file, lines, at),
                     template_id,
                     labels,
                     [str(t) for t in tags],
@@ -731,7 +731,7 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
             file,
             text_node.start_mark.line + 1,
             text_node.start_mark.column + 1,
-            text_node.style,
+            cast(yaml.ScalarNode, text_node).style,
             lines,
         )
         templates.append(
