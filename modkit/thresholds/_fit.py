@@ -589,7 +589,7 @@ def fit_thresholds(
         multimodal inputs): the rows a category was applied to an image (``"image"``,
         ``"text,image"``) form the ``image`` group, the rows applied to text alone (or
         of unknown type: a plain text) the ``text`` group, and rows applied to nothing
-        are left out of both. Each group gets the same objectives, fitted as a category
+        are left out of both; a category whose rows are of one type keeps one set. Each group gets the same objectives, fitted as a category
         of its own (same procedure, folds and certification; no bootstrap), and lands
         in the category's :attr:`~modkit.CategoryThreshold.by_input_type`; a group with
         too few labelled rows (``min_positives``) is left out with a :class:`FitWarning`,
@@ -798,12 +798,13 @@ def _input_type_groups(
     scores: pd.DataFrame, cats: Sequence[str]
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per category, ``{"text": mask, "image": mask}`` of rows by the input types the
-    category was applied to (``applied/<category>``; unknown counts as text).
+    category was applied to (``applied/<category>``; unknown counts as text); only
+    categories with rows of both types.
 
     Raises
     ------
     InputError
-        If no category has an ``applied/<category>`` column.
+        If no fitted category has an ``applied/<category>`` column.
     """
     out: dict[str, dict[str, np.ndarray]] = {}
     for c in cats:
@@ -816,8 +817,9 @@ def _input_type_groups(
         ]
         image = np.array([k is not None and "image" in k for k in kinds], dtype=bool)
         text = np.array([k is None or k == {"text"} for k in kinds], dtype=bool)
-        out[c] = {kind: mask for kind, mask in (("text", text), ("image", image)) if mask.any()}
-    if not out:
+        if text.any() and image.any():  # one type alone: the category's own thresholds
+            out[c] = {"text": text, "image": image}
+    if not any(APPLIED_PREFIX + c in scores.columns for c in cats):
         raise InputError(
             "by_input_type=True needs applied/<category> columns (modkit.moderate adds them "
             "for multimodal inputs; modkit.applied_input_types reads them from result_json)"
