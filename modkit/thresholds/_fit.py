@@ -588,13 +588,14 @@ def fit_thresholds(
         (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
         multimodal inputs): the rows a category was applied to an image (``"image"``,
         ``"text,image"``) form the ``image`` group, the rows applied to text alone (or
-        of unknown type: a plain text) the ``text`` group, and rows applied to nothing
-        are left out of both; a category whose rows are of one type keeps one set. Each group gets the same objectives, fitted as a category
-        of its own (same procedure, folds and certification; no bootstrap), and lands
-        in the category's :attr:`~modkit.CategoryThreshold.by_input_type`; a group with
-        too few labelled rows (``min_positives``) is left out with a :class:`FitWarning`,
-        and its items use the category's own thresholds (fitted on all rows). The band
-        shares (``bands``) then follow the per-type thresholds.
+        of unknown type: a plain text) the ``text`` group; rows applied to nothing are
+        left out of both, and a category whose rows are all of one type keeps one set.
+        Each group gets the same objectives, fitted as a category of its own (same
+        procedure and certification; no bootstrap), and lands in the category's
+        :attr:`~modkit.CategoryThreshold.by_input_type`; a group with too few labelled
+        rows (``min_positives``) is left out with a :class:`FitWarning`, and its items
+        use the category's own thresholds (fitted on all rows). The band shares
+        (``bands``) then follow the per-type thresholds.
 
     Returns
     -------
