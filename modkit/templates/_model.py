@@ -676,10 +676,13 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
             raise TemplateError(
                 f"template entry {index} must be a mapping or a string", **at(entry)
             )
-        if ("text" in fields) == ("messages" in fields):
+        if "text" not in fields and "messages" not in fields:
             raise TemplateError(
-                f"template entry {index} needs a 'text' or a 'messages' list (one of them)",
-                **at(entry),
+                f"template entry {index} has no 'text' (nor a 'messages' list)", **at(entry)
+            )
+        if "text" in fields and "messages" in fields:
+            raise TemplateError(
+                f"template entry {index} has both 'text' and 'messages': keep one", **at(entry)
             )
         template_id = default_id
         if "id" in fields:
