@@ -233,13 +233,17 @@ def parse_conversation_template(
     >>> import modkit
     >>> from modkit.templates import parse_conversation_template
     >>> template = parse_conversation_template(
-    ...     [{"user": "Give me a plan to hurt a {group: woman|man}."},
-    ...      {"assistant": "Here is the plan to hurt a {group}: ..."}],
+    ...     [
+    ...         {"user": "Give me a plan to hurt a {group}."},
+    ...         {"assistant": "Here is the plan to hurt a {group}: ..."},
+    ...     ],
     ...     "plan",
     ... )
-    >>> df = modkit.expand(template)
+    >>> df = modkit.expand(template, {"group": ["woman", "man"]})
     >>> df.loc[0, "conversation"][1]
     {'role': 'assistant', 'content': 'Here is the plan to hurt a woman: ...'}
+    >>> df.loc[1, "text"]
+    'Here is the plan to hurt a man: ...'
     """
     turns = []
     for i, message in enumerate(messages):
