@@ -445,9 +445,10 @@ def test_a_malformed_turn_is_located_in_the_file(tmp_path):
         modkit.load_templates(path)
 
 
-def test_cli_expand_then_moderate_conversations(tmp_path):
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])  # CSV: conversations as JSON text
+def test_cli_expand_then_moderate_conversations(tmp_path, suffix):
     suite = REPO / "data" / "templates" / "forum-conversations.yaml"
-    prompts, scores = tmp_path / "p.jsonl", tmp_path / "s.jsonl"
+    prompts, scores = tmp_path / f"p{suffix}", tmp_path / f"s{suffix}"
     cli = [sys.executable, "-m", "modkit"]
     subprocess.run([*cli, "expand", str(suite), "-o", str(prompts)], check=True)
     done = subprocess.run(
@@ -469,6 +470,8 @@ def test_cli_expand_then_moderate_conversations(tmp_path):
     assert done.returncode == 0, done.stderr
     df = modkit.read_table(scores)
     assert (df["conversation_strategy"] == "window:3").all() and (df["error"] == "").all()
+    convs = [json.loads(c) if suffix == ".csv" else c for c in df["conversation"]]
+    assert df["decided_by"].tolist() == [len(c) - 1 for c in convs]  # a window: its last
     bad = subprocess.run(
         [
             *cli,
