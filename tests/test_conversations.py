@@ -502,3 +502,23 @@ def test_window_units_hold_the_last_k_messages(roles, k):
     kept = conv[-k:]
     assert plan.units == ["\n".join(f"{m['role']}: {m['content']}" for m in kept)]
     assert plan.message == [len(conv) - 1]
+
+
+def test_serve_counts_conversations_against_the_request_limits():
+    from modkit.server import ServerLimits
+
+    limits = ServerLimits(max_input_chars=60, max_request_chars=100)
+    short = [{"role": "user", "content": "x" * 30}, {"role": "assistant", "content": "y" * 25}]
+    with (
+        ServerThread(create_app(modkit.LocalBackend(), limits=limits)) as server,
+        OpenAI(base_url=server.url, api_key="unused") as client,
+    ):
+        ok = client.moderations.create(input=[short])  # type: ignore[arg-type]
+        with pytest.raises(openai.BadRequestError) as budget:
+            client.moderations.create(input=[short, short])  # type: ignore[arg-type]
+        with pytest.raises(openai.BadRequestError) as long:
+            client.moderations.create(input=short + short)  # type: ignore[arg-type]
+    assert len(ok.results) == 1
+    assert budget.value.body["code"] == "request_too_large"
+    assert "reached at input[1]" in budget.value.body["message"]
+    assert long.value.body["code"] == "input_too_long"

@@ -570,7 +570,7 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
     ):
         return [_parts(value, limits)]
     if is_conversation(value):  # one conversation: one result
-        return [_conversation(value, "input", limits)]
+        return [_conversation(value, "input", limits)[0]]
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         if len(value) > limits.max_inputs:
             raise _RequestError(
@@ -580,7 +580,21 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
                 param="input",
                 code="too_many_inputs",
             )
-        return [_conversation(v, f"input[{i}]", limits) for i, v in enumerate(value)]
+        conversations, total = [], 0
+        for i, v in enumerate(value):
+            messages, chars = _conversation(v, f"input[{i}]", limits)
+            total += chars
+            if total > limits.max_request_chars:
+                raise _RequestError(
+                    400,
+                    f"the texts of this request hold more than this server's work budget of "
+                    f"{limits.max_request_chars} characters per request (reached at "
+                    f"input[{i}]): send fewer or shorter conversations per request",
+                    param="input",
+                    code="request_too_large",
+                )
+            conversations.append(messages)
+        return conversations
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
         raise _RequestError(
@@ -631,8 +645,9 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
     return texts
 
 
-def _conversation(value: Any, where: str, limits: ServerLimits) -> list[dict[str, Any]]:
-    """One conversation, validated; its texts within the per-input limit."""
+def _conversation(value: Any, where: str, limits: ServerLimits) -> tuple[list[dict[str, Any]], int]:
+    """One conversation, validated, and its characters of text (within the per-input
+    limit)."""
     try:
         messages = check_conversation(value, where=where)
     except InputError as exc:
@@ -662,7 +677,7 @@ def _conversation(value: Any, where: str, limits: ServerLimits) -> list[dict[str
             param=where,
             code="input_too_long",
         )
-    return messages
+    return messages, chars
 
 
 def _parts(value: list[Any], limits: ServerLimits) -> list[dict[str, Any]]:
