@@ -343,32 +343,39 @@ def combine_units(
     rows that are not conversations). A row with a failed unit (or a malformed
     conversation) gets the error, naming the message, and no scores.
     """
-    owner = np.asarray(plan.owner, dtype=np.int64)
     message = np.asarray(plan.message, dtype=np.int64)
     cats = [c for c in categories if c in units.columns]
-    unit_scores = units[cats].to_numpy(dtype=float) if cats else np.empty((len(units), 0))
-    flag_cols = [flag_prefix + c for c in cats]
-    unit_flags = np.column_stack(
-        [units[c].fillna(False).to_numpy(dtype=bool) for c in flag_cols if c in units.columns]
-        or [np.zeros(len(units), dtype=bool)]
-    )
-    if unit_flags.shape[1] != len(cats):
-        unit_flags = np.zeros((len(units), len(cats)), dtype=bool)
+    m = len(units)
+    unit_scores = units[cats].to_numpy(dtype=float) if cats else np.empty((m, 0))
+    # unit flags: 1 true, 0 false, -1 missing
+    unit_flags = np.full((m, len(cats)), -1, dtype=np.int8)
+    for k, cat in enumerate(cats):
+        flag_col = units.get(flag_prefix + cat)
+        if flag_col is not None:
+            known = flag_col.notna().to_numpy()
+            unit_flags[known, k] = flag_col[known].astype(bool).to_numpy(dtype=np.int8)
+    f = units["flagged"]
+    unit_flagged = np.where(f.notna().to_numpy(), f.fillna(False).astype(bool), -1)
+    unit_error = units["error"].fillna("").astype(str).tolist()
+    unit_model = units["model"].astype(str).tolist()
+    unit_id = units["moderation_id"].astype(str).tolist()
+    unit_raw = units["result_json"].tolist() if "result_json" in units.columns else None
     applied_cols = [c for c in units.columns if str(c).startswith(APPLIED_PREFIX)]
+    unit_applied = {c: units[c].tolist() for c in applied_cols}
     n = len(frame)
     scores = np.full((n, len(cats)), np.nan)
-    flags: list[list[Any]] = [[pd.NA] * len(cats) for _ in range(n)]
-    flagged: list[Any] = [pd.NA] * n
+    flags = np.full((n, len(cats)), -1, dtype=np.int8)
+    flagged = np.full(n, -1, dtype=np.int8)
     model = [""] * n
     mod_id = [""] * n
     error = [""] * n
     raw = [""] * n
     decided: list[Any] = [pd.NA] * n
     applied: dict[str, list[Any]] = {c: [None] * n for c in applied_cols}
-    unit_error = units["error"].fillna("").astype(str).tolist()
     by_row: dict[int, list[int]] = {}
-    for j, r in enumerate(owner.tolist()):
+    for j, r in enumerate(plan.owner):
         by_row.setdefault(r, []).append(j)
+    single = plan.strategy in ("per_message", "last_turn")
     for r in range(n):
         if r in plan.errors:
             error[r] = plan.errors[r]
@@ -377,45 +384,41 @@ def combine_units(
         if not js:
             error[r] = "not scored"
             continue
-        failed = [j for j in js if unit_error[j]]
-        if failed:
-            j = failed[0]
-            single = message[j] >= 0 and plan.strategy in ("per_message", "last_turn")
-            prefix = f"message {message[j]}: " if single else ""
-            error[r] = prefix + unit_error[j]
+        failed = next((j for j in js if unit_error[j]), None)
+        if failed is not None:
+            named = single and message[failed] >= 0
+            error[r] = (f"message {message[failed]}: " if named else "") + unit_error[failed]
             continue
-        combined, pick = combine_scores(unit_scores[js], unit_flags[js])
+        block = unit_flags[js]
+        combined, pick = combine_scores(unit_scores[js], block == 1)
         scores[r] = combined
-        for c in range(len(cats)):
-            values = units[flag_cols[c]].iloc[js] if flag_cols[c] in units.columns else None
-            if values is not None and values.notna().any():
-                flags[r][c] = bool(values.fillna(False).any())
-        f = units["flagged"].iloc[js]
-        flagged[r] = bool(f.fillna(False).any()) if f.notna().any() else pd.NA
+        flags[r] = np.where((block >= 0).any(axis=0), (block == 1).any(axis=0), -1)
+        fl = unit_flagged[js]
+        flagged[r] = int((fl == 1).any()) if (fl >= 0).any() else -1
         decider = js[pick if pick is not None else -1]
-        model[r] = str(units["model"].iloc[decider])
-        mod_id[r] = str(units["moderation_id"].iloc[decider])
+        model[r], mod_id[r] = unit_model[decider], unit_id[decider]
         is_conv = r in plan.conversation_rows
         if is_conv:
             decided[r] = int(message[decider])
         for col in applied_cols:
-            kinds = [units[col].iloc[j] for j in js]
-            if all(not isinstance(v, str) for v in kinds):
-                continue
-            seen = {t for v in kinds if isinstance(v, str) for t in v.split(",") if t}
-            applied[col][r] = ",".join(t for t in ("text", "image") if t in seen)
+            kinds = [unit_applied[col][j] for j in js]
+            if any(isinstance(v, str) for v in kinds):
+                seen = {t for v in kinds if isinstance(v, str) for t in v.split(",") if t}
+                applied[col][r] = ",".join(t for t in ("text", "image") if t in seen)
         if keep_json:
-            raw[r] = _row_json(units, js, cats, scores[r], flags[r], flagged[r], is_conv, plan)
-            if is_conv:
+            if not is_conv and unit_raw is not None:
+                raw[r] = str(unit_raw[js[0]])
+            else:
+                raw[r] = _row_json(cats, scores[r], flags[r], flagged[r], plan, js)
                 body = json.loads(raw[r])
                 body["conversation"]["decided_by"] = int(message[decider])
                 raw[r] = json.dumps(body, ensure_ascii=False)
     out = frame.copy()
-    for c, name in enumerate(cats):
-        out[name] = scores[:, c]
-    out["flagged"] = pd.array(flagged, dtype="boolean")
-    for c, name in enumerate(cats):
-        out[flag_prefix + name] = pd.array([row[c] for row in flags], dtype="boolean")
+    for k, name in enumerate(cats):
+        out[name] = scores[:, k]
+    out["flagged"] = _nullable(flagged)
+    for k, name in enumerate(cats):
+        out[flag_prefix + name] = _nullable(flags[:, k])
     out["model"] = pd.Series(model, index=out.index, dtype=object)
     out["moderation_id"] = pd.Series(mod_id, index=out.index, dtype=object)
     out["error"] = pd.Series(error, index=out.index, dtype=object)
@@ -432,27 +435,28 @@ def combine_units(
     return out
 
 
+def _nullable(values: np.ndarray) -> pd.arrays.BooleanArray:
+    """1 / 0 / -1 (missing) as a nullable boolean array."""
+    return pd.arrays.BooleanArray(values == 1, values < 0)
+
+
 def _row_json(
-    units: pd.DataFrame,
-    js: list[int],
     cats: Sequence[str],
     scores: np.ndarray,
-    flags: list[Any],
-    flagged: Any,
-    is_conv: bool,
+    flags: np.ndarray,
+    flagged: int,
     plan: ConversationPlan,
+    js: list[int],
 ) -> str:
     """The combined result object: the endpoint's shape plus a ``conversation`` record."""
-    if not is_conv and "result_json" in units.columns:
-        return str(units["result_json"].iloc[js[0]])
     body: dict[str, Any] = {
-        "flagged": None if flagged is pd.NA else bool(flagged),
+        "flagged": None if flagged < 0 else bool(flagged),
         "categories": {
-            c: (None if f is pd.NA else bool(f)) for c, f in zip(cats, flags, strict=True)
+            c: (None if f < 0 else bool(f)) for c, f in zip(cats, flags.tolist(), strict=True)
         },
         "category_scores": {
-            c: (None if math.isnan(s) else float(s))
-            for c, s in zip(cats, scores.tolist(), strict=True)
+            c: (None if math.isnan(v) else float(v))
+            for c, v in zip(cats, scores.tolist(), strict=True)
         },
         "conversation": {
             "strategy": plan.strategy,
