@@ -113,7 +113,9 @@ class Backend(ABC):
         ----------
         texts : sequence of str
             The batch (at most :attr:`max_batch_size` texts; with
-            :attr:`accepts_images`, an item may be a list of multimodal parts).
+            :attr:`accepts_images`, an item may be a list of multimodal parts; with
+            :attr:`accepts_conversations`, a conversation: a list of role/content
+            messages).
 
         Returns
         -------

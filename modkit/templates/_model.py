@@ -146,7 +146,8 @@ class Template:
         """
         if exc.wildcard is not None:
             return exc.located(template_id=self.id)
-        where: dict[str, Any] = {"template_id": self.id, "text": self.text}
+        shown = self.text.replace(TURN_SEPARATOR, "\u21b5")  # turns: one character each
+        where: dict[str, Any] = {"template_id": self.id, "text": shown}
         if self.location is not None:
             line, column = self.location.locate(self.text, exc.position)
             where.update(file=self.location.file, line=line, column=column)
