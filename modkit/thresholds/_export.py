@@ -191,9 +191,9 @@ has_threshold(c) if is_number(thresholds[profile][c].block)
 
 has_threshold(c) if is_number(thresholds[profile][c].review)
 
-policy(c) := p if {
-	p := thresholds[profile][c].unthresholded
-} else := unthresholded[profile]
+profile_policy := object.get(unthresholded, profile, "backend_flag")
+
+policy(c) := object.get(object.get(thresholds, profile, {}), [c, "unthresholded"], profile_policy)
 
 scored contains c if {
 	some c, _ in thresholds[profile]

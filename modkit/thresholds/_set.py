@@ -41,8 +41,8 @@ __all__ = [
     "RULES",
     "CategoryThreshold",
     "Decision",
-    "ThresholdPolicyWarning",
     "ThresholdFile",
+    "ThresholdPolicyWarning",
     "ThresholdSet",
     "load_threshold_file",
     "load_thresholds",
@@ -382,7 +382,8 @@ def _check_by_input_type(value: Any, where: str, scale: Scale | None) -> None:
 def _check_policy(value: Any, where: str) -> str:
     """An ``unthresholded`` policy, checked."""
     if value not in UNTHRESHOLDED:
-        raise InputError(f"{where}: policy must be one of {', '.join(UNTHRESHOLDED)}; got {value!r}")
+        choices = ", ".join(UNTHRESHOLDED)
+        raise InputError(f"{where}: policy must be one of {choices}; got {value!r}")
     return str(value)
 
 
@@ -887,7 +888,9 @@ class ThresholdSet:
         check_category_keys(flags, "decide: categories", extra=self._native_keys)
         for c, f in flags.items():
             if f is not None and not isinstance(f, bool | np.bool_):
-                raise InputError(f"decide: categories[{c!r}]: flag must be true or false, got {f!r}")
+                raise InputError(
+                    f"decide: categories[{c!r}]: flag must be true or false, got {f!r}"
+                )
         cats = order_categories({*self.categories, *category_scores, *flags})
         row = {}
         for c in cats:
@@ -1267,8 +1270,7 @@ class ThresholdFile:
             raise InputError("a threshold file needs at least one profile")
         if unthresholded is None:
             unthresholded = (
-                _common(ts.unthresholded for ts in self.profiles.values())
-                or UNTHRESHOLDED_DEFAULT
+                _common(ts.unthresholded for ts in self.profiles.values()) or UNTHRESHOLDED_DEFAULT
             )
         self.unthresholded = _check_policy(unthresholded, "unthresholded")
         self.created = created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
