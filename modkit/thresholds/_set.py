@@ -452,8 +452,8 @@ def describe_policy(ts: ThresholdSet) -> str:
     """One line: which categories of a set have no threshold and what decides them."""
     meaning = {
         "backend_flag": "the backend's own flag (no flag: review)",
-        "review": "review where the backend flags them (no flag: review)",
-        "never_flag": "never flagged (the file opts out)",
+        "review": "the backend's own flag sending to review (no flag: review)",
+        "never_flag": "the file's opt-out (never flagged)",
     }
     groups: dict[str, list[str]] = {}
     for c, policy in ts.unthresholded_categories.items():
