@@ -375,9 +375,11 @@ def test_serve_flags_the_issue_example_with_a_four_category_file(four, tmp_path,
     replay = tmp_path / "recorded.jsonl"
     replay.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     args = ["--backend", "replay", "--replay", str(replay), "--thresholds", str(path)]
-    with ServeProcess([*args, "--no-access-log"], timeout=60) as srv:
-        with openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client:
-            res, hello = client.moderations.create(input=[SUICIDE, "hello"]).results
+    with (
+        ServeProcess([*args, "--no-access-log"], timeout=60) as srv,
+        openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client,
+    ):
+        res, hello = client.moderations.create(input=[SUICIDE, "hello"]).results
     assert res.flagged is True
     assert res.categories.self_harm_intent is True
     assert res.categories.violence is False

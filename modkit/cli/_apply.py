@@ -92,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
         hit = (rules == rule).sum()
         hit = hit[hit > 0]
         if len(hit):
-            cats = ", ".join(f"{c.removeprefix('rule:')} {int(n)}" for c, n in hit.items())
+            cats = ", ".join(f"{str(c).removeprefix('rule:')} {int(n)}" for c, n in hit.items())
             print(f"modkit apply: {what}: {cats} (rows)", file=sys.stderr)
     return 0

@@ -659,7 +659,7 @@ class ThresholdSet:
         check_category_keys(thresholds, "thresholds", extra=_native_keys(provider))
         cats = {}
         for c, v in thresholds.items():
-            policy = None
+            policy: str | None = None
             if isinstance(v, Mapping):
                 extra = set(v) - {"block", "review", "by_input_type", "unthresholded"}
                 if extra:
@@ -668,7 +668,9 @@ class ThresholdSet:
                         "(use 'block', 'review', 'by_input_type' and 'unthresholded')"
                     )
                 block, review = v.get("block"), v.get("review")
-                by_type, policy = v.get("by_input_type"), v.get("unthresholded")
+                by_type, own = v.get("by_input_type"), cast(Any, v.get("unthresholded"))
+                if own is not None:
+                    policy = _check_policy(own, f"category {c!r} unthresholded")
             else:
                 block, review, by_type = v, None, None
             cats[c] = CategoryThreshold(
