@@ -757,8 +757,8 @@ def _not_fitted(
         if c not in label_cats:
             out[c] = "no label column"
         elif ct is not None and ct.block is None and ct.review is None:
-            why = f"{ct.status}: {ct.note}" if ct.note else ct.status
-            out[c] = f"{why} ({ct.n_pos} positives, {ct.n_neg} negatives)"
+            counts = f"{ct.n_pos} positives, {ct.n_neg} negatives"
+            out[c] = f"{ct.status}: {ct.note}" if ct.note else f"{ct.status} ({counts})"
     return out
 
 
