@@ -604,7 +604,10 @@ def fit_thresholds(
         only when the goal holds: at ``confidence`` when given, else on the point
         estimate), ``oof_status`` (does the out-of-fold estimate meet the goal?), counts,
         in-sample and out-of-fold metrics, threshold spread across folds, baselines
-        (endpoint flag, fixed 0.5) and the share of traffic per band.
+        (endpoint flag, fixed 0.5) and the share of traffic per band. Its
+        ``not_fitted`` maps every category of the taxonomy that got no threshold to why
+        (no label column, too few positives, no threshold meets the objective); the
+        set's ``unthresholded`` policy decides those (default: the backend's own flag).
 
     Raises
     ------
@@ -753,6 +756,7 @@ def fit_thresholds(
         if typed:
             cats[c] = dataclasses.replace(cats[c], by_input_type=typed)
 
+    not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)
     block_limits = as_limits([cats[c].block for c in label_cats])
     review_limits = as_limits([cats[c].review for c in label_cats])
@@ -792,6 +796,7 @@ def fit_thresholds(
         else float(overall["review"] * daily_volume),
         provider=native,
         scale=scale,
+        not_fitted=not_fitted,
     )
 
 
@@ -825,6 +830,23 @@ def _input_type_groups(
             "by_input_type=True needs applied/<category> columns (modkit.moderate adds them "
             "for multimodal inputs; modkit.applied_input_types reads them from result_json)"
         )
+    return out
+
+
+def _not_fitted(
+    known: Sequence[str], label_cats: list[str], cats: Mapping[str, CategoryThreshold]
+) -> dict[str, str]:
+    """Each category of the taxonomy without a threshold, and why."""
+    out = {}
+    for c in known:
+        if c == "blocklistsMatch":  # Azure's blocklist column is no category
+            continue
+        ct = cats.get(c)
+        if c not in label_cats:
+            out[c] = "no label column"
+        elif ct is not None and ct.block is None and ct.review is None:
+            counts = f"{ct.n_pos} positives, {ct.n_neg} negatives"
+            out[c] = f"{ct.status}: {ct.note}" if ct.note else f"{ct.status} ({counts})"
     return out
 
 
