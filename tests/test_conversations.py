@@ -522,3 +522,24 @@ def test_serve_counts_conversations_against_the_request_limits():
     assert budget.value.body["code"] == "request_too_large"
     assert "reached at input[1]" in budget.value.body["message"]
     assert long.value.body["code"] == "input_too_long"
+
+
+def test_conversations_through_the_batch_api_match_the_request_path(tmp_path):
+    image_turn = {"role": "user", "content": [{"type": "text", "text": "and this?"}, _image()]}
+    convs = [FORUM, [*SPLIT, image_turn]]
+    with FaultServer() as server:
+        backend = _openai(server)
+        batch = modkit.moderate(
+            convs,
+            backend=backend,
+            cache=tmp_path / "c.sqlite3",
+            via=modkit.BatchAPI(poll_interval=0.01),
+            progress=False,
+        )
+        direct = _run(backend, convs)
+        assert any(r.path.endswith("/batches") for r in server.requests)
+    cats = modkit.category_columns(direct)
+    assert batch["error"].tolist() == ["", ""]
+    assert np.allclose(batch[cats].to_numpy(dtype=float), direct[cats].to_numpy(dtype=float))
+    assert batch["decided_by"].tolist() == direct["decided_by"].tolist()
+    assert batch["applied/violence"].tolist() == ["text", "text,image"]
