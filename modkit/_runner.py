@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Literal, TypeVar
@@ -27,7 +27,15 @@ from ._frame import RESULT_COLUMNS, assemble, input_frame
 from ._images import applied_input_types
 from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult, ResultRows, result_json
-from ._validation import Hidden, Interval, Options, StrOptions, validate_params
+from ._validation import (
+    Hidden,
+    Interval,
+    MappingOf,
+    Options,
+    SequenceOf,
+    StrOptions,
+    validate_params,
+)
 from .backends import Backend, is_alias, resolve_snapshot
 from .backends._base import refuse_parts, run_sync
 
@@ -49,6 +57,7 @@ _MODERATE_PARAMS: dict[str, list[Any]] = {
     "text_column": [str],
     "via": [StrOptions(["requests", "batch"]), BatchAPI],
     "result_json": ["boolean"],
+    "labels_from": [None, SequenceOf(str), MappingOf(str, str)],
 }
 
 
@@ -66,6 +75,7 @@ def moderate(
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
     result_json: bool = True,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Score texts with a moderation backend and return one tidy row per input.
 
@@ -113,6 +123,13 @@ def moderate(
         Keep the endpoint's full result object as JSON in a ``result_json`` column.
         Nothing in modkit needs it (scores and the per-category flags have their own
         columns); ``False`` makes large frames smaller and faster to build.
+    labels_from : list of str or dict of str to str, optional
+        The input columns that hold labels (a dict maps a column to its category key).
+        Default: every ``label_<category>`` column and every column named by a bare
+        category key (``violence``). Label columns are kept, renamed
+        ``label_<category>`` (a bare key names the score column) with values 1.0 / 0.0
+        / NaN (not labelled), so ``fit_thresholds(results, objective=...)`` reads them;
+        see :func:`modkit.parse_labels` for the values accepted.
 
     Returns
     -------
@@ -170,6 +187,7 @@ def moderate(
             text_column=text_column,
             via=via,
             result_json=result_json,
+            labels_from=labels_from,
             own_loop=True,
         )
     )
@@ -189,6 +207,7 @@ async def amoderate(
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
     result_json: bool = True,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop.
 
@@ -199,7 +218,7 @@ async def amoderate(
     ----------
     data, backend, cache, batch_size, concurrency, progress, errors, max_retries
         As in :func:`moderate`.
-    text_column, via, result_json
+    text_column, via, result_json, labels_from
         As in :func:`moderate`.
 
     Returns
@@ -243,6 +262,7 @@ async def amoderate(
         text_column=text_column,
         via=via,
         result_json=result_json,
+        labels_from=labels_from,
         own_loop=False,
     )
 
@@ -261,13 +281,14 @@ async def _amoderate(
     via: Any,
     result_json: bool,
     own_loop: bool,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The run. Closes what it opened: a backend made from a name (or the default), a
     cache opened from a path (or the default); with ``own_loop`` (:func:`moderate`'s
     private loop) a caller's backend only releases what is bound to that loop."""
     if isinstance(backend, Backend) and backend.closed:
         raise InputError(f"backend {backend!r} is closed; make a new one")
-    frame = input_frame(data, text_column)
+    frame = input_frame(data, text_column, labels_from)
     multimodal = any(isinstance(v, list | tuple) for v in frame[text_column].tolist())
     keep_json = result_json or multimodal  # applied/<key> columns are read from it
     batch_api = resolve_via(via)

@@ -15,6 +15,7 @@ import pandas as pd
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
+from .._labels import align_rows, parse_labels
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
@@ -462,6 +463,27 @@ def _check_columns(
         )
 
 
+def _labels_for(
+    scores: pd.DataFrame, labels: pd.DataFrame | None, on: str | None, known: Sequence[str]
+) -> pd.DataFrame:
+    """The labels as :func:`modkit.parse_labels` reads them (bare category keys, 1.0 /
+    0.0 / NaN), beside the table's other columns (warned about as ignored)."""
+    if labels is None:
+        parsed = parse_labels(scores, columns="prefixed", categories=known, source="scores")
+        if not parsed.shape[1]:
+            raise InputError(
+                "fit_thresholds: no labels: pass labels= (a table with a column per "
+                "category key), or keep label_<category> columns beside the scores "
+                f"(columns: {list(scores.columns)[:10]})"
+            )
+        return parsed
+    if on is not None:
+        labels = align_rows(scores, labels, on)
+    parsed = parse_labels(labels, categories=known)
+    used = set(parsed.attrs["columns"]) | {on, "id", "text"}
+    return pd.concat([parsed, labels[[c for c in labels.columns if c not in used]]], axis=1)
+
+
 def _near_category(column: Any) -> bool:
     return isinstance(column, str) and suggest_category(column) is not None
 
@@ -472,8 +494,8 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
 @validate_params(
     {
         "scores": [pd.DataFrame],
-        "labels": [pd.DataFrame],
-        "objective": _OBJECTIVE_LIKE,
+        "labels": [None, pd.DataFrame],
+        "objective": [None, *_OBJECTIVE_LIKE],
         "review": [None, *_OBJECTIVE_LIKE],
         "cv": [Interval(Integral, 0, None)],
         "bootstrap": [Interval(Integral, 0, None)],
@@ -486,12 +508,13 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "on": [None, str],
     }
 )
 def fit_thresholds(
     scores: pd.DataFrame,
-    labels: pd.DataFrame,
-    objective: ObjectiveLike | Mapping[str, ObjectiveLike],
+    labels: pd.DataFrame | None = None,
+    objective: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     review: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     *,
     cv: int = 5,
@@ -505,6 +528,7 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    on: str | None = None,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -520,12 +544,16 @@ def fit_thresholds(
         ``model`` column feeds the file's ``model``; the endpoint's flags (the
         ``flagged/<category>`` columns, or ``result_json``) feed the endpoint-flag
         baseline.
-    labels : DataFrame
-        On the same index (a subset is fine: missing rows are unlabelled): 0/1/NaN per
-        category key. Every category with a label column is fitted; NaN rows are left
-        out for that category only.
+    labels : DataFrame, optional
+        Labels per category key: columns named by the bare key or ``label_<key>``,
+        values 1/0, true/false, yes/no or blank (not labelled), as
+        :func:`modkit.parse_labels` reads them. On the same index as ``scores`` (a
+        subset is fine: missing rows are unlabelled), or matched on the column ``on``.
+        Default: the ``label_<category>`` columns of ``scores`` itself (labels kept
+        beside the texts through :func:`modkit.moderate`). Every category with a label
+        column is fitted; NaN rows are left out for that category only.
     objective : str, Objective, dict, or mapping of category to those
-        The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
+        Required. The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
         ``"fbeta:0.5"``, ``"recall>=0.95"``, ``"fpr<=0.01"``, ``"cost:fp=1,fn=10"``,
         ``"fixed:0.7"`` (see :func:`modkit.thresholds.parse_objective`). A mapping gives
         one per category; ``"*"`` is the default for the others.
@@ -579,6 +607,9 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    on : str, optional
+        A key column of both ``scores`` and ``labels`` (``"id"``) to match rows on,
+        instead of the index.
 
     Returns
     -------
@@ -639,6 +670,9 @@ def fit_thresholds(
         native = None
     known = CATEGORIES if native is None else tuple(result_keys(native))
     scale = None if native is None else provider_scale(native, _model(scores))
+    if objective is None:
+        raise InputError("fit_thresholds: objective is required, e.g. 'precision>=0.9'")
+    labels = _labels_for(scores, labels, on, known)
     _check_columns(scores, labels, known)
     s_src, l_src = "scores", "labels"
     for name, frame in ((s_src, scores), (l_src, labels)):
