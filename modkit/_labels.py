@@ -377,7 +377,7 @@ def align_rows(
     Examples
     --------
     >>> import pandas as pd
-    >>> from modkit import align_rows
+    >>> from modkit._labels import align_rows
     >>> scores = pd.DataFrame({"id": ["a", "b"], "violence": [0.9, 0.1]})
     >>> labels = pd.DataFrame({"id": ["b"], "violence": [0]})
     >>> align_rows(scores, labels, "id").index.tolist()

@@ -22,7 +22,7 @@ from modkit import CATEGORIES, InputError, parse_labels
 from modkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "labels.csv"
+EXAMPLE = ROOT / "data" / "labels.csv"
 
 #: Every accepted way of writing each canonical value.
 SPELLINGS = {
