@@ -270,3 +270,19 @@ def test_notebook_style_labels_from_a_dataset_loader_keep_working():
     pd.testing.assert_frame_equal(
         parse_labels(beside, columns="prefixed"), parse_labels(data[["violence", "hate"]])
     )
+
+
+def test_plots_and_explorer_read_labels_beside_the_scores(example_results):
+    pytest.importorskip("plotly")
+    from modkit.plots._thresholds import labelled_scores
+    from modkit.widgets import ThresholdExplorer
+
+    res = example_results
+    separate = parse_labels(modkit.read_table(EXAMPLE))
+    for c in ("violence", "hate"):
+        a = labelled_scores(res, res, c)
+        b = labelled_scores(res, separate, c)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    explorer = ThresholdExplorer(res, res)
+    assert {"violence", "hate", "harassment"} <= set(explorer.category_dropdown.options)
