@@ -143,36 +143,18 @@ def label_values(
     >>> label_values(pd.Series(["yes", "No", "", None, 1, "TRUE", 0.0])).tolist()
     [1.0, 0.0, nan, nan, 1.0, 1.0, 0.0]
     """
-    n = len(column)
-    out = np.full(n, np.nan)
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     if pd.api.types.is_numeric_dtype(column.dtype):
         out = column.to_numpy(dtype=float, na_value=np.nan, copy=True)
         bad = ~np.isnan(out) & (out != 0) & (out != 1)
     else:
-        obj = column.astype(object).to_numpy()
-        bad = np.zeros(n, dtype=bool)
-        for i, v in enumerate(obj):
-            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-                continue
-            if isinstance(v, (bool, np.bool_)):
-                out[i] = float(v)
-            elif isinstance(v, (int, float, np.integer, np.floating)):
-                if v in (0, 1):
-                    out[i] = float(v)
-                else:
-                    bad[i] = True
-            elif isinstance(v, str):
-                text = v.strip().lower()
-                if text:
-                    got = LABEL_VALUES.get(text)
-                    if got is None:
-                        bad[i] = True
-                    else:
-                        out[i] = got
-            else:
-                bad[i] = True
+        # one vectorised pass: every cell as lower-case text ("True" -> "true", 1 -> "1")
+        text = column.astype(object).astype("string").str.strip().str.lower()
+        blank = text.isna() | (text == "")
+        got = text.map(LABEL_VALUES, na_action="ignore").astype("Float64")
+        out = got.to_numpy(dtype=float, na_value=np.nan)
+        bad = (~blank & got.isna()).to_numpy(dtype=bool, na_value=False)
     if bad.any():
         i = int(np.argmax(bad))
         where = _row_namer(column.index, row_name)(i)
