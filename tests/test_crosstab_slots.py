@@ -109,3 +109,22 @@ def test_html_report_says_how_many_rows_lack_the_slot(expanded):
 
     page = html_report(modkit.read_table(expanded), "group")
     assert "2 scored rows have no group value" in page
+
+
+def test_bias_metrics_never_make_a_subgroup_of_rows_without_one(tmp_path, capsys):
+    frame = pd.DataFrame(
+        {
+            "target_ident": ["women", "women", "men", "men", "", None, "", "women"],
+            "label": [1, 0, 1, 0, 1, 0, 0, 1],
+            "hate": [0.9, 0.2, 0.8, 0.3, 0.7, 0.1, 0.4, 0.6],
+        }
+    )
+    bias = modkit.bias_metrics(frame, "target_ident", "label", "hate", bootstrap=0)
+    assert bias["subgroup"].tolist() == ["women", "men"]
+    assert bias.attrs["n_missing_by"] == 3
+    path = tmp_path / "b.csv"
+    frame.to_csv(path, index=False)
+    assert main(["bias", str(path), "--by", "target_ident", "--category", "hate"]) == 0
+    out, err = capsys.readouterr()
+    assert "modkit bias: 3 rows have no target_ident value" in err
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["women", "men"]

@@ -130,4 +130,11 @@ def run_bias(args: argparse.Namespace) -> int:
     table = bias_metrics(
         results, args.by, args.label, args.category, threshold=args.threshold, pos_label=pos
     )
+    lacking = int(table.attrs.get("n_missing_by", 0))
+    if lacking:
+        print(
+            f"modkit bias: {lacking} rows have no {args.by} value: never a subgroup, part of "
+            "every subgroup's background",
+            file=sys.stderr,
+        )
     return _emit(table, args, index=False)
