@@ -661,6 +661,20 @@ def fit_thresholds(
     (True, True)
     >>> ts.decide({"violence": 0.95}).action
     'block'
+
+    The same labels kept beside the scores (``label_<category>``, as
+    :func:`modkit.moderate` keeps a labels file's columns), or in a table matched on ``id``:
+
+    >>> beside = scores.assign(label_violence=np.where(y, "yes", "no"))
+    >>> same = modkit.fit_thresholds(beside, objective="precision>=0.9", cv=3, bootstrap=0)
+    >>> same["violence"].block == ts["violence"].block
+    True
+    >>> table = labels.assign(id=range(400)).iloc[::-1]
+    >>> joined = modkit.fit_thresholds(
+    ...     scores.assign(id=range(400)), table, "precision>=0.9", cv=3, bootstrap=0, on="id"
+    ... )
+    >>> joined["violence"].block == ts["violence"].block
+    True
     """
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):
