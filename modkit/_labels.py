@@ -433,8 +433,9 @@ def labels_beside_texts(
     -------
     pandas.DataFrame
         ``frame`` with each label column replaced, in place in the column order, by
-        ``label_<category>`` holding 1.0 / 0.0 / NaN. ``attrs["renamed"]`` maps each
-        column whose name changed to its new name.
+        ``label_<category>`` holding 1.0 / 0.0 / NaN (``frame`` itself when it has no
+        label columns). ``attrs["renamed"]`` maps each column whose name changed to its
+        new name.
 
     Raises
     ------
@@ -464,6 +465,8 @@ def labels_beside_texts(
             "are; name label columns label_<category> (or list it in labels_from / "
             "--labels-from to read it as labels)"
         )
+    if not pairs:
+        return frame  # no labels: the inputs as they are
     taken = {label_column(cat): col for col, cat in pairs.items()}
     clash = [new for new, col in taken.items() if new in frame.columns and new != col]
     if clash:
