@@ -23,6 +23,9 @@ pytestmark = [
     pytest.mark.slow,
     # Ray's own modules warn at import and shutdown; modkit's code must not.
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
+    # Ray's pandas blocks call reset_index(inplace=True), deprecated in pandas 3.1 (modkit
+    # calls no inplace method)
+    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
