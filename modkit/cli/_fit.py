@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,8 @@ from .._labels import parse_labels
 from .._taxonomy import CATEGORIES
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_scores
-from ..thresholds._set import PROFILES, ThresholdFile
+from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
+from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
 from ._common import align_labels, check_seed, check_suffix, row_name
 
 
@@ -93,6 +95,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep the other profile of this threshold file in the output",
     )
     p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
+    p.add_argument(
+        "--unthresholded",
+        choices=UNTHRESHOLDED,
+        default=UNTHRESHOLDED_DEFAULT,
+        help="what decides a category left without a threshold: backend_flag (the "
+        "backend's own flag; default), review (its flag sends to review) or never_flag "
+        "(an explicit opt-out)",
+    )
+    p.add_argument(
+        "--unthresholded-for",
+        action="append",
+        default=[],
+        metavar="CATEGORY=POLICY",
+        help="that policy for one category (repeatable), e.g. sexual=never_flag",
+    )
     p.set_defaults(func=run)
 
 
@@ -175,9 +192,32 @@ def run(args: argparse.Namespace) -> int:
         daily_volume=args.daily_volume,
         profile=args.profile,
     )
+    not_fitted = ts.not_fitted
+    ts = ts.with_policy(args.unthresholded)
+    by_policy: dict[str, list[str]] = {}
+    for cat, policy in _pairs(args.unthresholded_for, "--unthresholded-for").items():
+        if policy not in UNTHRESHOLDED:
+            raise InputError(
+                f"--unthresholded-for {cat}={policy}: policy must be one of "
+                f"{', '.join(UNTHRESHOLDED)}"
+            )
+        by_policy.setdefault(policy, []).append(cat)
+    for policy, cats_ in by_policy.items():
+        ts = ts.with_policy(policy, cats_)
     profiles = dict(existing.profiles) if existing else {}
     profiles[args.profile] = ts
     ThresholdFile(profiles).save(args.output)
     print(ts.report())
+    if not_fitted:
+        print(
+            f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
+            + "; ".join(f"{c}: {why}" for c, why in not_fitted.items())
+            + "); without a threshold they are decided by "
+            + "; ".join(
+                f"{POLICY_MEANING[p]} (unthresholded: {p})"
+                for p in dict.fromkeys(ts.policy_for(c) for c in not_fitted)
+            ),
+            file=sys.stderr,
+        )
     print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")
     return 0

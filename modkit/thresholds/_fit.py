@@ -618,7 +618,10 @@ def fit_thresholds(
         only when the goal holds: at ``confidence`` when given, else on the point
         estimate), ``oof_status`` (does the out-of-fold estimate meet the goal?), counts,
         in-sample and out-of-fold metrics, threshold spread across folds, baselines
-        (endpoint flag, fixed 0.5) and the share of traffic per band.
+        (endpoint flag, fixed 0.5) and the share of traffic per band. Its
+        ``not_fitted`` maps every category of the taxonomy that got no threshold to why
+        (no label column, too few positives, no threshold meets the objective); the
+        set's ``unthresholded`` policy decides those (default: the backend's own flag).
 
     Raises
     ------
@@ -754,6 +757,7 @@ def fit_thresholds(
             ci_level=ci_level,
         )
 
+    not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)
     action = actions(
         *bands(
@@ -785,7 +789,25 @@ def fit_thresholds(
         else float(overall["review"] * daily_volume),
         provider=native,
         scale=scale,
+        not_fitted=not_fitted,
     )
+
+
+def _not_fitted(
+    known: Sequence[str], label_cats: list[str], cats: Mapping[str, CategoryThreshold]
+) -> dict[str, str]:
+    """Each category of the taxonomy without a threshold, and why."""
+    out = {}
+    for c in known:
+        if c == "blocklistsMatch":  # Azure's blocklist column is no category
+            continue
+        ct = cats.get(c)
+        if c not in label_cats:
+            out[c] = "no label column"
+        elif ct is not None and ct.block is None and ct.review is None:
+            counts = f"{ct.n_pos} positives, {ct.n_neg} negatives"
+            out[c] = f"{ct.status}: {ct.note}" if ct.note else f"{ct.status} ({counts})"
+    return out
 
 
 #: Constrained metrics :func:`strictest_certified` probes, and their comparison.
