@@ -96,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
     p.add_argument(
+        "--by-input-type",
+        action="store_true",
+        help="also fit text and image thresholds per category from the applied/<category> "
+        "columns (multimodal results)",
+    )
+    p.add_argument(
         "--unthresholded",
         choices=UNTHRESHOLDED,
         default=UNTHRESHOLDED_DEFAULT,
@@ -191,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         daily_volume=args.daily_volume,
         profile=args.profile,
+        by_input_type=args.by_input_type,
     )
     not_fitted = ts.not_fitted
     ts = ts.with_policy(args.unthresholded)
