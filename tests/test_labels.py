@@ -286,3 +286,15 @@ def test_plots_and_explorer_read_labels_beside_the_scores(example_results):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     explorer = ThresholdExplorer(res, res)
     assert {"violence", "hate", "harassment"} <= set(explorer.category_dropdown.options)
+
+
+def test_labels_beside_conversations_travel_with_them():
+    conv = [
+        {"role": "user", "content": "hello there"},
+        {"role": "assistant", "content": "hi, how can I help?"},
+        {"role": "user", "content": "I will find you and hurt you."},
+    ]
+    data = pd.DataFrame({"text": [conv, "have a nice day"], "violence": ["yes", "no"]})
+    df = modkit.moderate(data, backend="local", cache=None, progress=False)
+    assert df["label_violence"].tolist() == [1.0, 0.0]
+    assert df["violence"].between(0, 1).all() and len(df) == 2
