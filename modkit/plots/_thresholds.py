@@ -64,8 +64,9 @@ def labelled_scores(
     Raises
     ------
     InputError
-        A column is missing, a label is not 0/1/blank, a score is outside [0, 1], or the
-        two inputs have different lengths (arrays) or no common rows.
+        A column is missing, a label does not parse (1/0, true/false, yes/no, blank),
+        a score is outside [0, 1], or the two inputs have different lengths (arrays) or
+        no common rows.
     """
     s = _column(scores, category, "scores")
     beside = label_column(category)
@@ -232,7 +233,7 @@ def pr_curve(
     Raises
     ------
     InputError
-        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        As :func:`labelled_scores`: a missing column, a label that does not parse, a score
         outside [0, 1], inputs that do not line up; or no labelled row with a
         score, or no positive label.
     ImportError
@@ -324,7 +325,7 @@ def roc_curve(
     Raises
     ------
     InputError
-        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        As :func:`labelled_scores`: a missing column, a label that does not parse, a score
         outside [0, 1], inputs that do not line up; or no labelled row with a
         score, or labels of one class only.
     ImportError
@@ -419,7 +420,7 @@ def score_distribution(
     Raises
     ------
     InputError
-        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        As :func:`labelled_scores`: a missing column, a label that does not parse, a score
         outside [0, 1], inputs that do not line up; or no labelled row with a
         score, or ``nbins`` not a positive integer.
     ImportError

@@ -646,8 +646,9 @@ def fit_thresholds(
         A parameter is out of range (one wording for all, from
         :mod:`modkit._validation`), a label or score column is spelled as the SDK
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
-        label is not 0/1/blank, a score is not a number in [0, 1], or labels are not on
-        the scores' index.
+        label does not parse (1/0, true/false, yes/no, blank), a score is not a number
+        in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
+        scores have no ``label_<category>`` column.
 
     Warns
     -----
