@@ -100,7 +100,9 @@ def test_round_trip(tmp_path, doc):
         "threshold_spread",
     ):
         assert key in entry
-    assert entry["out_of_fold"]["ci"]["precision"] is not None
+    assert entry["out_of_fold"]["interval"] == "none"  # the procedure's estimate: no interval
+    assert entry["out_of_fold"]["ci"]["precision"] is None
+    assert entry["selection_ci"]["precision"] is not None
 
 
 def test_two_profiles_in_one_file(tmp_path):
@@ -310,8 +312,14 @@ def test_version_2_records_method_delta_and_interval_types():
     entry = doc["profiles"]["input"]["categories"]["hate"]
     assert entry["method"] == "holm"
     assert entry["delta"] == pytest.approx(0.1)
-    assert entry["out_of_fold"]["interval"] == "clopper-pearson"
-    assert entry["selection_ci"]["method"] == "refit-bootstrap-oob"
+    assert entry["out_of_fold"]["interval"] == "none"
+    assert entry["selection_ci"]["method"] == "refit-bootstrap-oob+clopper-pearson"
+    older = _edit(
+        doc,
+        ["profiles", "input", "categories", "hate", "selection_ci", "method"],
+        "refit-bootstrap-oob",
+    )
+    validate_threshold_file(older)  # files written before the exact hull still load
     assert entry["selection_ci"]["resamples"] == 30
     assert entry["oof_status"] in ("meets", "misses")
     bad = _edit(doc, ["profiles", "input", "categories", "hate", "method"], "bonferroni")

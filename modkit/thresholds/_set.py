@@ -122,14 +122,18 @@ class CategoryThreshold:
     in_sample : dict or None
         Confusion counts and rates at ``block`` on the fitting rows (optimistic).
     out_of_fold : dict or None
-        The honest estimate: ``folds``, pooled out-of-fold counts and rates, and ``ci``
-        for precision, recall and FPR at ``ci_level`` of type ``interval``
-        (``"clopper-pearson"``: exact; files of version 1 hold
-        ``"percentile-bootstrap"``).
+        The fitting procedure's held-out performance (each fold's own threshold counted
+        on its held-out rows): ``folds``, pooled counts and rates, and ``ci`` of type
+        ``interval``: ``"none"`` (all ``None``: no interval is claimed; modkit writes
+        this), ``"clopper-pearson"`` (older files) or ``"percentile-bootstrap"``
+        (version 1 files). Not the exported threshold's rates: see ``selection_ci``.
     selection_ci : dict or None
         Intervals for the precision, recall and FPR of the *exported* threshold that
-        account for choosing it: ``method`` (``"refit-bootstrap-oob"``: the choice is
-        re-run on each bootstrap resample and scored on the rows left out of it),
+        account for choosing it (``None`` when it is ``None``): ``method``
+        (``"refit-bootstrap-oob+clopper-pearson"``: the out-of-bag interval of a refit
+        bootstrap, where the choice is re-run on each resample and scored on the rows
+        left out of it, joined with the exact interval of the threshold's counts;
+        ``"refit-bootstrap-oob"`` in older files),
         ``level``, ``resamples``, ``rows`` (labelled rows resampled: a stratified
         subsample above 50,000, which widens the intervals), ``never`` (resamples whose
         choice was "never flag")
