@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="litellm: variable holding the server's key (the key is never written)",
     )
+    p.add_argument(
+        "--litellm-review",
+        choices=("pass", "block"),
+        default="pass",
+        help="litellm: what happens to an item whose action is review (LiteLLM has no review "
+        "band): pass (default; record it with serve --decision-log) or block (serve with "
+        "--flag-review)",
+    )
     p.set_defaults(func=run)
 
 
@@ -55,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         litellm_api_base=args.litellm_api_base,
         litellm_output_api_base=args.litellm_output_api_base,
         litellm_api_key_env=args.litellm_api_key_env,
+        litellm_review=args.litellm_review,
     )
     if args.output is None:
         sys.stdout.write(text)

@@ -1,0 +1,217 @@
+"""modkit serve in production: shadow mode, the decision log, the ``modkit`` action field,
+per-request profiles (issue 22), end to end over HTTP with the official openai SDK."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+import openai
+import pytest
+
+import modkit
+from modkit import ModerationResult, SyncBackend
+from modkit.server import DecisionPolicy, ServeProcess, ServerThread, ThresholdSource, create_app
+from modkit.testing import FaultServer, fake_result
+
+CATS = ("violence", "hate")
+
+
+class Dial(SyncBackend):
+    """Scores read from the text: ``"violence=0.7 hate=0.1 ..."``; flags at 0.5."""
+
+    name, model = "dial", "dial-1"
+
+    def score_batch(self, texts):
+        out = []
+        for t in texts:
+            scores = {c: 0.0 for c in CATS}
+            scores.update({k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", t)})
+            flags = {c: s >= 0.5 for c, s in scores.items()}
+            out.append(ModerationResult(any(flags.values()), flags, scores, model="dial-1"))
+        return out
+
+
+def _file(tmp_path: Path, name: str, thresholds: dict, profile: str = "input") -> Path:
+    return modkit.ThresholdSet.from_thresholds(thresholds, profile=profile).save(tmp_path / name)
+
+
+def _both(tmp_path: Path) -> Path:
+    path = tmp_path / "new.json"
+    inp = modkit.ThresholdSet.from_thresholds(
+        {"violence": {"block": 0.8, "review": 0.4}, "hate": 0.3}
+    )
+    out = modkit.ThresholdSet.from_thresholds({"violence": 0.2, "hate": 0.9}, profile="output")
+    modkit.ThresholdFile([inp, out]).save(path)
+    return path
+
+
+def test_shadow_answers_with_backend_flags_and_logs_what_the_file_would_do(tmp_path):
+    new = _both(tmp_path)
+    log_path = tmp_path / "log" / "decisions.jsonl"
+    log = modkit.DecisionLog(log_path)
+    policy = DecisionPolicy(ThresholdSource.load(new), shadow=True, log=log, actions=True)
+    texts = ["violence=0.45", "violence=0.6", "hate=0.35", "violence=0.9 hate=0.1", "calm"]
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        response = client.moderations.create(input=texts)
+    log.close()
+    # answers: the backend's own flags (>= 0.5), whatever the new file says
+    assert [r.flagged for r in response.results] == [False, True, False, True, False]
+    # the extension field survives the SDK's models and carries the enforced action
+    actions = [r.model_extra["modkit"]["action"] for r in response.results]
+    assert actions == ["allow", "block", "allow", "block", "allow"]
+    assert response.results[1].modkit["categories"]["violence"] == "block"
+    frame = modkit.read_decision_log(log_path)
+    assert list(frame["decision"]) == ["review", "review", "block", "block", "allow"]
+    assert list(frame["enforced"]) == actions
+    assert set(frame["mode"]) == {"shadow"} and set(frame["enforced_source"]) == {"backend"}
+    assert list(frame["violence"]) == [0.45, 0.6, 0.0, 0.9, 0.0]
+    assert frame["decision/hate"].tolist() == ["allow", "allow", "block", "allow", "allow"]
+    assert frame["thresholds_sha256"].iloc[0] == hashlib.sha256(new.read_bytes()).hexdigest()
+    assert (frame["request_id"] == response.id).all() and list(frame["index"]) == [0, 1, 2, 3, 4]
+    # text is hashed by default, never stored
+    assert "text" not in frame.columns
+    assert "violence=0.45" not in log_path.read_text()
+    assert frame["text_sha256"].iloc[0] == hashlib.sha256(b"violence=0.45").hexdigest()
+    assert (frame["latency_ms"] >= 0).all() and frame["time"].dt.tz is not None
+
+
+def test_shadow_against_an_enforced_file_answers_by_the_enforced_one(tmp_path):
+    new = _both(tmp_path)
+    old = _file(tmp_path, "old.json", {"violence": 0.3, "hate": 0.95})
+    log = modkit.DecisionLog(tmp_path / "d.jsonl")
+    policy = DecisionPolicy(
+        ThresholdSource.load(new), shadow=True, enforced=ThresholdSource.load(old), log=log
+    )
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        response = client.moderations.create(input=["violence=0.35", "hate=0.5"])
+    log.close()
+    assert [r.flagged for r in response.results] == [True, False]  # by old.json
+    assert response.results[0].model_extra.get("modkit") is None  # --actions not asked
+    frame = modkit.read_decision_log(tmp_path / "d.jsonl")
+    assert list(frame["enforced"]) == ["block", "allow"]
+    assert list(frame["decision"]) == ["allow", "block"]  # what new.json would do
+    assert set(frame["enforced_source"]) == {"enforced"}
+
+
+def test_enforce_mode_review_band_reaches_the_client(tmp_path):
+    policy = DecisionPolicy(ThresholdSource.load(_both(tmp_path)), actions=True)
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        res = client.moderations.create(input=["violence=0.6", "violence=0.85"]).results
+    assert (res[0].flagged, res[0].modkit["action"]) == (False, "review")
+    assert res[0].modkit["categories"]["violence"] == "review"
+    assert (res[1].flagged, res[1].modkit["action"]) == (True, "block")
+
+
+def test_profile_per_request_by_header_and_unknown_profile_is_a_400(tmp_path):
+    log = modkit.DecisionLog(tmp_path / "d.jsonl")
+    policy = DecisionPolicy(ThresholdSource.load(_both(tmp_path)), log=log, actions=True)
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        as_input = client.moderations.create(input="violence=0.3").results[0]
+        as_output = client.moderations.create(
+            input="violence=0.3", extra_headers={"X-Modkit-Profile": "output"}
+        ).results[0]
+        with pytest.raises(openai.BadRequestError) as info:
+            client.moderations.create(input="x", extra_headers={"X-Modkit-Profile": "tenant-9"})
+    log.close()
+    assert (as_input.flagged, as_output.flagged) == (False, True)
+    assert as_output.modkit["profile"] == "output"
+    body = info.value.body
+    assert body["code"] == "unknown_profile" and body["param"] == "X-Modkit-Profile"
+    assert "'tenant-9'" in body["message"] and "input, output" in body["message"]
+    frame = modkit.read_decision_log(tmp_path / "d.jsonl")
+    assert list(frame["profile"]) == ["input", "output"]  # the refused one is not logged
+
+
+def test_concurrent_clients_lose_and_duplicate_no_record(tmp_path):
+    log_path = tmp_path / "d.jsonl"
+    log = modkit.DecisionLog(log_path, rotate_bytes=20_000)  # several rotations on the way
+    policy = DecisionPolicy(
+        ThresholdSource.load(_both(tmp_path)), shadow=True, log=log, text="store"
+    )
+    sent = [f"violence=0.{i % 10} n={i}" for i in range(400)]
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=5)
+
+        def send(chunk):
+            return client.moderations.create(input=chunk).id
+
+        chunks = [sent[i : i + 4] for i in range(0, len(sent), 4)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(send, chunks))
+    log.close()
+    frame = modkit.read_decision_log(log_path)
+    assert len(frame.attrs["files"]) > 1  # rotated
+    assert sorted(frame["text"]) == sorted(sent)  # none lost, none twice
+    assert frame.groupby("request_id").size().to_dict() == dict.fromkeys(ids, 4)
+    for _, group in frame.groupby("request_id"):  # a request's records stay together
+        assert list(group["index"]) == [0, 1, 2, 3]
+
+
+def test_serve_cli_shadow_with_decision_log_over_http(tmp_path):
+    new = _file(tmp_path, "new.json", {"violence": 0.01})
+    log_path = tmp_path / "decisions.jsonl"
+    texts = [f"text {i}" for i in range(6)]
+    with FaultServer() as upstream:
+        env = {**os.environ, "UPSTREAM_KEY": "sk-upstream"}
+        args = [
+            "--backend",
+            "openai",
+            "--base-url",
+            upstream.url,
+            "--upstream-api-key-env",
+            "UPSTREAM_KEY",
+            "--no-cache",
+            "--thresholds",
+            str(new),
+            "--shadow",
+            "--decision-log",
+            str(log_path),
+            "--log-text",
+            "drop",
+            "--actions",
+            "--no-access-log",
+        ]
+        with ServeProcess(args, env=env, timeout=60) as srv:
+            client = openai.OpenAI(base_url=srv.url, api_key="unused")
+            results = client.moderations.create(input=texts).results
+    expected = [fake_result(t) for t in texts]
+    assert [r.flagged for r in results] == [e["flagged"] for e in expected]  # upstream's own
+    assert srv.returncode == 0, srv.stderr
+    frame = modkit.read_decision_log(log_path)
+    assert len(frame) == 6 and "text" not in frame and "text_sha256" not in frame
+    would = ["block" if e["category_scores"]["violence"] >= 0.01 else "allow" for e in expected]
+    assert frame["decision/violence"].tolist() == would
+    assert "shadow" in srv.stderr and "sk-upstream" not in log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shadow"], "--shadow needs --thresholds FILE"),
+        (["--decision-log", "x.jsonl"], "--decision-log needs --thresholds FILE"),
+        (["--thresholds", "T", "--enforced", "T"], "--enforced needs --shadow"),
+        (["--thresholds", "T", "--profile", "tenant"], "--profile tenant: "),
+    ],
+)
+def test_serve_cli_refuses_rollout_options_that_do_not_fit(tmp_path, args, message):
+    import subprocess
+
+    t = _file(tmp_path, "t.json", {"violence": 0.5})
+    args = [str(t) if a == "T" else a for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-m", "modkit", "serve", "--backend", "local", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Traceback" not in proc.stderr
