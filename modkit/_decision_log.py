@@ -368,8 +368,8 @@ def read_decision_log(path: str | os.PathLike[str]) -> pd.DataFrame:
     >>> with modkit.DecisionLog(path) as log:
     ...     log.write([record])
     >>> frame = modkit.read_decision_log(path)
-    >>> frame[["violence", "decision", "decision/violence"]].iloc[0].tolist()
-    [0.91, 'block', 'block']
+    >>> float(frame["violence"].iloc[0]), frame["decision"].iloc[0], frame["decision/violence"][0]
+    (0.91, 'block', 'block')
     """
     files = log_files(path)
     records, torn = _records(files)

@@ -119,11 +119,9 @@ def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
     x = [t.isoformat() for t in o["period"]]
     parts.append("<h2>Would block (logged file) and did block (enforced)</h2>")
     fig = go.Figure()
-    _band(
-        fig, x, o["would_block"], o["would_block_lo"], o["would_block_hi"], "would block", "#c62828"
-    )
+    _band(fig, x, o, "would_block", "would_block", "would block", "#c62828")
     if o["did_block"].notna().any():
-        _band(fig, x, o["did_block"], o["did_block_lo"], o["did_block_hi"], "did block", "#1565c0")
+        _band(fig, x, o, "did_block", "did_block", "did block", "#1565c0")
     fig.add_trace(go.Scatter(x=x, y=list(o["review_rate"]), name="review", line_color="#ef6c00"))
     fig.update_layout(yaxis_title="share of inputs", height=360)
     parts.append(_fig(fig))
@@ -133,16 +131,8 @@ def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
         parts.append(f"<h2>{html.escape(str(cat))}</h2>")
         rx = [t.isoformat() for t in rates["period"]]
         fig = go.Figure()
-        _band(fig, rx, rates["flag_rate"], rates["flag_lo"], rates["flag_hi"], "flag", "#c62828")
-        _band(
-            fig,
-            rx,
-            rates["review_rate"],
-            rates["review_lo"],
-            rates["review_hi"],
-            "review",
-            "#ef6c00",
-        )
+        _band(fig, rx, rates, "flag_rate", "flag", "flag", "#c62828")
+        _band(fig, rx, rates, "review_rate", "review", "review", "#ef6c00")
         fig.add_trace(
             go.Scatter(
                 x=rx,

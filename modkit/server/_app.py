@@ -205,6 +205,11 @@ def create_app(
     starlette.applications.Starlette
         An ASGI app; run it with :func:`modkit.server.serve` or any ASGI server.
 
+    Raises
+    ------
+    InputError
+        Both ``postprocess`` and ``decisions`` given.
+
     Notes
     -----
     A request is answered with a 400 in the OpenAI error shape when its body is not

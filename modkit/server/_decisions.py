@@ -26,7 +26,20 @@ PROFILE_HEADER = "X-Modkit-Profile"
 
 
 class UnknownProfileError(InputError):
-    """A request named a profile the threshold file does not hold (answered with 400)."""
+    """A request named a profile the threshold file does not hold (answered with 400).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.server import DecisionPolicy, ThresholdSource, UnknownProfileError
+    >>> file = modkit.ThresholdFile([modkit.ThresholdSet.from_thresholds({"hate": 0.5})])
+    >>> policy = DecisionPolicy(ThresholdSource(file))
+    >>> try:
+    ...     policy.profile_for({"x-modkit-profile": "tenant-7"})
+    ... except UnknownProfileError as error:
+    ...     print(str(error)[:57])
+    unknown profile 'tenant-7' in header X-Modkit-Profile (th
+    """
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,13 @@ class ThresholdSource:
         return cls(file, str(path), digest)
 
     def describe(self) -> dict[str, Any]:
-        """What a log record says about the file: path, sha256, schema version, created."""
+        """What a log record says about the file.
+
+        Returns
+        -------
+        dict
+            ``path``, ``sha256``, ``schema_version`` and ``created``.
+        """
         return {
             "path": self.path,
             "sha256": self.sha256,
