@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import json
 import os
 import re
 import sys
@@ -14,7 +15,7 @@ import openai
 import pytest
 
 import modkit
-from modkit import ModerationResult, SyncBackend
+from modkit import InputError, ModerationResult, SyncBackend
 from modkit.server import DecisionPolicy, ServeProcess, ServerThread, ThresholdSource, create_app
 from modkit.testing import FaultServer, fake_result
 
@@ -215,3 +216,44 @@ def test_serve_cli_refuses_rollout_options_that_do_not_fit(tmp_path, args, messa
     )
     assert proc.returncode != 0
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_flag_review_makes_review_flagged_for_flag_only_consumers(tmp_path):
+    policy = DecisionPolicy(ThresholdSource.load(_both(tmp_path)), actions=True, flag_review=True)
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        res = client.moderations.create(input=["violence=0.6", "violence=0.1"]).results
+    assert (res[0].flagged, res[0].categories.violence, res[0].modkit["action"]) == (
+        True,
+        True,
+        "review",
+    )
+    assert (res[1].flagged, res[1].modkit["action"]) == (False, "allow")
+
+
+@pytest.mark.parametrize("fmt", ["env", "yaml", "litellm", "rego", "json-flat"])
+def test_every_export_says_what_it_does_with_review(tmp_path, fmt):
+    from modkit.thresholds import export_thresholds, load_threshold_file
+
+    text = export_thresholds(load_threshold_file(_both(tmp_path)), fmt)
+    if fmt == "json-flat":
+        assert "route it to a person" in json.loads(text)["review_band"]
+    else:
+        assert "# review: an item whose action is review" in text
+
+
+def test_litellm_export_offers_pass_or_block_for_review(tmp_path):
+    import subprocess
+
+    path = _both(tmp_path)
+    run = [sys.executable, "-m", "modkit", "export", str(path), "--format", "litellm"]
+    passed = subprocess.run(run, capture_output=True, text=True, check=True).stdout
+    blocked = subprocess.run(
+        [*run, "--litellm-review", "block"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "# review: PASSED" in passed and "--decision-log" in passed
+    assert "# review: BLOCKED" in blocked and "--flag-review" in blocked
+    with pytest.raises(InputError, match="litellm_review must be pass or block"):
+        from modkit.thresholds import export_thresholds, load_threshold_file
+
+        export_thresholds(load_threshold_file(path), "litellm", litellm_review="tag")
