@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("_errors", "_taxonomy", "_validation", "_text", "_version", "_native", "_images"),
     (
         "_result",
+        "_conversation",
         "_io",
         "_frame",
         "_cache",

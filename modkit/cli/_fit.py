@@ -12,7 +12,7 @@ from .._taxonomy import CATEGORIES, check_category_keys, suggest_category
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
-from ..thresholds._set import PROFILES, ThresholdFile
+from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
 from ._common import align_labels, check_seed, check_suffix, row_name
 
 
@@ -86,6 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep the other profile of this threshold file in the output",
     )
     p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
+    p.add_argument(
+        "--by-input-type",
+        action="store_true",
+        help="also fit text and image thresholds per category from the applied/<category> "
+        "columns (multimodal results)",
+    )
     p.add_argument(
         "--unthresholded",
         choices=UNTHRESHOLDED,
@@ -166,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         daily_volume=args.daily_volume,
         profile=args.profile,
+        by_input_type=args.by_input_type,
     )
     not_fitted = ts.not_fitted
     ts = ts.with_policy(args.unthresholded)
@@ -187,8 +194,11 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
             + "; ".join(f"{c}: {why}" for c, why in not_fitted.items())
-            + "); no threshold, so "
-            + ts.describe_policy().split("; ", 1)[-1],
+            + "); without a threshold they are decided by "
+            + "; ".join(
+                f"{POLICY_MEANING[p]} (unthresholded: {p})"
+                for p in dict.fromkeys(ts.policy_for(c) for c in not_fitted)
+            ),
             file=sys.stderr,
         )
     print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")

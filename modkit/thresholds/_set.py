@@ -448,13 +448,17 @@ def _decide_bands(
     return is_block, is_review, decided, np.where(decided, rule, "").astype(object)
 
 
+#: Each ``unthresholded`` policy in words (for messages).
+POLICY_MEANING = {
+    "backend_flag": "the backend's own flag (no flag: review)",
+    "review": "the backend's own flag sending to review (no flag: review)",
+    "never_flag": "the file's opt-out (never flagged)",
+}
+
+
 def describe_policy(ts: ThresholdSet) -> str:
     """One line: which categories of a set have no threshold and what decides them."""
-    meaning = {
-        "backend_flag": "the backend's own flag (no flag: review)",
-        "review": "the backend's own flag sending to review (no flag: review)",
-        "never_flag": "the file's opt-out (never flagged)",
-    }
+    meaning = POLICY_MEANING
     groups: dict[str, list[str]] = {}
     for c, policy in ts.unthresholded_categories.items():
         groups.setdefault(policy, []).append(c)
