@@ -257,3 +257,77 @@ def test_litellm_export_offers_pass_or_block_for_review(tmp_path):
         from modkit.thresholds import export_thresholds, load_threshold_file
 
         export_thresholds(load_threshold_file(path), "litellm", litellm_review="tag")
+
+
+def _tenants(tmp_path: Path) -> Path:
+    """input and output profiles, and named ones for a tenant and a language."""
+    path = tmp_path / "tenants.json"
+    sets = [
+        modkit.ThresholdSet.from_thresholds({"violence": 0.8}),
+        modkit.ThresholdSet.from_thresholds({"violence": 0.9}, profile="output"),
+        modkit.ThresholdSet.from_thresholds(
+            {"violence": 0.2}, profile="tenant_kids", applies_to="input"
+        ),
+        modkit.ThresholdSet.from_dict(
+            {"applies_to": "output", "categories": {"violence": {"block": 0.5}}}, profile="lang_de"
+        ),
+    ]
+    modkit.ThresholdFile(sets).save(path)
+    return path
+
+
+def test_named_profiles_round_trip_and_are_picked_per_request(tmp_path):
+    path = _tenants(tmp_path)
+    file = modkit.load_threshold_file(path)
+    assert list(file.profiles) == ["input", "output", "tenant_kids", "lang_de"]
+    assert (file["tenant_kids"].applies_to, file["lang_de"].applies_to) == ("input", "output")
+    doc = json.loads(path.read_text())
+    assert doc["profiles"]["tenant_kids"]["applies_to"] == "input"
+    assert "applies_to" not in doc["profiles"]["input"]  # the plain ones stay as they were
+    log = modkit.DecisionLog(tmp_path / "d.jsonl")
+    policy = DecisionPolicy(ThresholdSource.load(path), log=log, actions=True)
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        flags = {
+            name: client.moderations.create(
+                input="violence=0.6", extra_headers={"X-Modkit-Profile": name}
+            )
+            .results[0]
+            .flagged
+            for name in ("input", "output", "tenant_kids", "lang_de")
+        }
+        with pytest.raises(openai.BadRequestError) as info:
+            client.moderations.create(input="x", extra_headers={"X-Modkit-Profile": "tenant_x"})
+    log.close()
+    assert flags == {"input": False, "output": False, "tenant_kids": True, "lang_de": True}
+    assert "input, output, tenant_kids, lang_de" in info.value.body["message"]
+    frame = modkit.read_decision_log(tmp_path / "d.jsonl")
+    assert list(frame["profile"]) == ["input", "output", "tenant_kids", "lang_de"]
+
+
+@pytest.mark.parametrize(
+    ("profile", "applies_to", "message"),
+    [
+        ("tenant_a", None, "named profile 'tenant_a' needs applies_to"),
+        ("Tenant A", "input", "profile must be input, output or a named profile"),
+        ("input", "output", "profile 'input': applies_to must be 'input'"),
+    ],
+)
+def test_bad_profile_names_are_refused(profile, applies_to, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        modkit.ThresholdSet.from_thresholds(
+            {"violence": 0.5}, profile=profile, applies_to=applies_to
+        )
+
+
+def test_named_profiles_in_exports(tmp_path):
+    from modkit.thresholds import export_thresholds, load_threshold_file
+
+    file = load_threshold_file(_tenants(tmp_path))
+    env = export_thresholds(file, "env")
+    assert "MODKIT_TENANT_KIDS_VIOLENCE_BLOCK=0.2" in env
+    litellm = export_thresholds(file, "litellm", profile="lang_de")
+    assert "mode: post_call" in litellm and "modkit serve --profile lang_de" in litellm
+    assert "default_on: false" in litellm
+    with pytest.raises(InputError, match="no profile 'tenant_x'"):
+        export_thresholds(file, "yaml", profile="tenant_x")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..thresholds._export import EXPORT_FORMATS, export_thresholds
-from ..thresholds._set import PROFILES, load_threshold_file
+from ..thresholds._set import load_threshold_file
 from ._common import write_text_file
 
 
@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="threshold file (.json)")
     p.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS, dest="fmt")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    p.add_argument("--profile", choices=PROFILES, help="one profile (default: every profile)")
+    p.add_argument(
+        "--profile",
+        help="one profile: input, output or a named one of the file (default: every profile)",
+    )
     p.add_argument("--env-prefix", default="MODKIT_", help="env: variable prefix (MODKIT_)")
     p.add_argument("--rego-package", default="modkit.thresholds", help="rego: package name")
     p.add_argument(

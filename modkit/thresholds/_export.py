@@ -72,9 +72,13 @@ def env_name(prefix: str, profile: str, category: str, which: str) -> str:
 
 def _profiles(tf: ThresholdFile, profile: str | None) -> dict[str, dict[str, dict[str, Any]]]:
     """``{profile: {category: {"review": r, "block": b}}}`` for the chosen profile(s)."""
-    if profile is not None and profile not in PROFILES:
-        raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
-    names = [profile] if profile is not None else [p for p in PROFILES if p in tf.profiles]
+    if profile is not None and profile not in tf.profiles:
+        raise InputError(
+            f"the file has no profile {profile!r} (profiles: {', '.join(tf.profiles)})"
+        )
+    ordered = [p for p in PROFILES if p in tf.profiles]
+    ordered += [p for p in tf.profiles if p not in ordered]  # named profiles after them
+    names = [profile] if profile is not None else ordered
     out = {}
     for name in names:
         ts = tf[name]
@@ -103,7 +107,7 @@ def _header(tf: ThresholdFile, comment: str) -> list[str]:
         f"modkit {doc['modkit_version']}",
         f"{comment} decision rule: {_RULE_TEXT}",
         f"{comment} {REVIEW_TEXT}",
-        *(f"{comment} {tf[name].describe_policy()}" for name in PROFILES if name in tf),
+        *(f"{comment} {ts.describe_policy()}" for ts in tf.profiles.values()),
     ]
 
 
@@ -162,19 +166,21 @@ def _export_litellm(
     modes = {"input": "pre_call", "output": "post_call"}
     guardrails = []
     for name in profiles:
+        kind = tf[name].applies_to  # a named profile (tenant, surface) says input or output
         guardrails.append(
             {
                 "guardrail_name": f"modkit-{name}",
                 "litellm_params": {
                     "guardrail": "openai_moderation",
-                    "mode": modes[name],
+                    "mode": modes[kind],
                     # one `modkit serve --profile P` per profile; a lone output profile
                     # is served at api_base
                     "api_base": output_api_base
-                    if name == "output" and len(profiles) > 1
+                    if kind == "output" and len(profiles) > 1
                     else api_base,
                     "api_key": f"os.environ/{api_key_env}",
-                    "default_on": True,
+                    # a named profile is for some keys or teams only: they turn it on
+                    "default_on": name in PROFILES,
                 },
             }
         )
@@ -185,7 +191,14 @@ def _export_litellm(
         "# whose 'flagged' is true exactly when some category's score >= its block threshold:",
     ]
     for name, cats in profiles.items():
-        lines.append(f"#   profile {name} ({modes[name]}), block thresholds:")
+        kind = tf[name].applies_to
+        if name not in PROFILES:
+            lines.append(
+                f"#   named profile {name} ({kind}): LiteLLM cannot send X-Modkit-Profile, so "
+                f"serve it with its own 'modkit serve --profile {name}' at that api_base; "
+                "off by default (turn the guardrail on per key or team)"
+            )
+        lines.append(f"#   profile {name} ({modes[kind]}), block thresholds:")
         for cat, t in cats.items():
             lines.append(f"#     {cat}: {_num(t['block']) or 'none'}")
         lines.append(
