@@ -331,3 +331,25 @@ def test_named_profiles_in_exports(tmp_path):
     assert "default_on: false" in litellm
     with pytest.raises(InputError, match="no profile 'tenant_x'"):
         export_thresholds(file, "yaml", profile="tenant_x")
+
+
+def test_conversations_are_decided_and_logged_once_each(tmp_path):
+    """A conversation input (issue 23's serve path) is one result, one decision, one record
+    hashing the conversation itself; its ``conversation`` record and the ``modkit`` field sit
+    side by side."""
+    conv = [
+        {"role": "user", "content": "violence=0.2"},
+        {"role": "assistant", "content": "violence=0.85"},
+    ]
+    log = modkit.DecisionLog(tmp_path / "d.jsonl")
+    policy = DecisionPolicy(ThresholdSource.load(_both(tmp_path)), log=log, actions=True)
+    with ServerThread(create_app(Dial(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        res = client.moderations.create(input=[conv, conv[:1]]).results  # type: ignore[arg-type]
+    log.close()
+    assert [r.modkit["action"] for r in res] == ["block", "allow"]  # max over the messages
+    assert res[0].model_extra["conversation"]["strategy"] == "per_message"
+    frame = modkit.read_decision_log(tmp_path / "d.jsonl")
+    digest = hashlib.sha256(json.dumps(conv, sort_keys=True).encode()).hexdigest()
+    assert len(frame) == 2 and frame["text_sha256"].iloc[0] == digest
+    assert list(frame["violence"]) == [0.85, 0.2]
