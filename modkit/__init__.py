@@ -31,6 +31,7 @@ from ._images import (
     with_images,
 )
 from ._io import read_table, write_table
+from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
 from ._monitor import MonitorReport, monitor
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
@@ -74,6 +75,7 @@ __all__ = [
     "CATEGORIES",
     "CONVERSATION_STRATEGIES",
     "IMAGE_CATEGORIES",
+    "LABEL_PREFIX",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
     "PROVIDERS",
@@ -144,6 +146,9 @@ __all__ = [
     "fit_thresholds",
     "image_part",
     "images_in_folder",
+    "label_column",
+    "label_values",
+    "labels_beside_texts",
     "list_datasets",
     "load_dataset",
     "load_templates",
@@ -153,6 +158,7 @@ __all__ = [
     "moderate",
     "monitor",
     "multimodal_input",
+    "parse_labels",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",
