@@ -353,3 +353,47 @@ def test_conversations_are_decided_and_logged_once_each(tmp_path):
     digest = hashlib.sha256(json.dumps(conv, sort_keys=True).encode()).hexdigest()
     assert len(frame) == 2 and frame["text_sha256"].iloc[0] == digest
     assert list(frame["violence"]) == [0.85, 0.2]
+
+
+def test_a_killed_server_leaves_every_flushed_record_readable(tmp_path):
+    """SIGKILL (no shutdown, no close): what the writer flushed is on file and readable."""
+    import signal
+    import time
+
+    t = _file(tmp_path, "t.json", {"violence": 0.5})
+    log_path = tmp_path / "decisions.jsonl"
+    with FaultServer() as upstream:
+        env = {**os.environ, "UPSTREAM_KEY": "sk-upstream"}
+        args = [
+            "--backend",
+            "openai",
+            "--base-url",
+            upstream.url,
+            "--upstream-api-key-env",
+            "UPSTREAM_KEY",
+            "--no-cache",
+            "--thresholds",
+            str(t),
+            "--shadow",
+            "--decision-log",
+            str(log_path),
+            "--no-access-log",
+        ]
+        srv = ServeProcess(args, env=env, timeout=60).start()
+        try:
+            client = openai.OpenAI(base_url=srv.url, api_key="unused")
+            for i in range(10):
+                client.moderations.create(input=[f"a {i}", f"b {i}", f"c {i}"])
+            deadline = time.monotonic() + 30  # the writer flushes once per wake-up
+            while time.monotonic() < deadline:
+                if log_path.read_bytes().count(b"\n") == 30:
+                    break
+                time.sleep(0.05)
+            assert srv.proc is not None
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait()
+        finally:
+            srv.stop()
+    frame = modkit.read_decision_log(log_path)
+    assert len(frame) == 30 and frame.attrs["torn_lines"] == 0
+    assert frame.groupby("request_id").size().tolist() == [3] * 10
