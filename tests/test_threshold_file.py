@@ -202,7 +202,13 @@ CAT = ["profiles", "input", "categories", "self-harm/intent"]
             "$.profiles.input.categories.violense",
             "unknown key",
         ),
-        (["profiles", "staging"], {"categories": {}}, "$.profiles.staging", "unknown key"),
+        (["profiles", "Staging"], {"categories": {}}, "$.profiles.Staging", "unknown key"),
+        (
+            ["profiles", "staging"],  # a named profile must say which traffic it is for
+            {"categories": {}},
+            "$.profiles.staging",
+            "missing key 'applies_to'",
+        ),
         (["extra"], 1, "$.extra", "unknown key"),
         (["schema_version"], 4, "$.schema_version", "unsupported schema_version 4"),
         (["schema_version"], KeyError, "$.schema_version", "unsupported schema_version null"),

@@ -31,6 +31,7 @@ _COMMANDS = (
     "_apply",
     "_export",
     "_check",
+    "_monitor",
     "_report",
     "_analysis",
     "_notebook",
