@@ -21,6 +21,7 @@ PACKAGES = (
     "modkit.datasets",
     "modkit.plots",
     "modkit.ray",
+    "modkit.review",
     "modkit.server",
     "modkit.templates",
     "modkit.testing",
