@@ -30,6 +30,7 @@ _COMMANDS = (
     "_validate",
     "_apply",
     "_export",
+    "_review",
     "_check",
     "_report",
     "_analysis",

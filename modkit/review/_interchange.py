@@ -145,8 +145,9 @@ def export_sample(
     - ``label-studio``: a JSON list of tasks (Label Studio's basic task format): each
       ``data`` holds the sample's row (``modkit_id`` is the sample's ``id``, ``text``
       the text); ``predictions`` hold modkit's decision per category (``yes`` for
-      block, ``no`` for allow; ``score`` the category score) as ``choices`` results
-      for the controls of :func:`label_studio_config`; existing verdicts are
+      block, ``no`` for allow) as ``choices`` results
+      for the controls of :func:`label_studio_config`, the prediction's ``score``
+      the highest category score); existing verdicts are
       ``annotations`` (``completed_by`` the reviewer).
     - ``argilla``: a JSON list of Argilla v2 records as ``Record.to_dict`` writes
       them (``dataset.records.to_json``): ``id`` is the sample's id, ``fields.text``
@@ -229,12 +230,14 @@ def _ls_task(
                 "type": "choices",
                 "value": {"choices": [choice]},
             }
-            if isinstance(row.get(cat), int | float):
-                r["score"] = row[cat]
             result.append(r)
     task: dict[str, Any] = {"data": data}
     if result:
-        task["predictions"] = [{"model_version": _AGENT, "result": result}]
+        scores = [row[c] for c in cats if isinstance(row.get(c), int | float)]
+        prediction: dict[str, Any] = {"model_version": _AGENT, "result": result}
+        if scores:
+            prediction["score"] = max(scores)
+        task["predictions"] = [prediction]
     annotations: dict[str, list[dict[str, Any]]] = {}
     for g in given:
         annotations.setdefault(str(g["reviewer"]), []).append(
