@@ -198,6 +198,15 @@ def export_sample(
             raise InputError(f"the sample has no {col!r} column (modkit.audit.draw writes one)")
     cats = sample_categories(sample)
     v = _verdict_frame(sample, verdicts, cats, reviewer)
+    known = set(sample["id"].astype(str))
+    for i, rec in enumerate(v.to_dict(orient="records"), start=1):
+        if str(rec["id"]) not in known:
+            raise InputError(f"verdict {i} field 'id': {rec['id']!r} is not in the sample")
+        if rec["category"] not in cats:
+            raise InputError(
+                f"verdict {i} field 'category': {rec['category']!r} is not asked by the "
+                f"sample (it asks {cats})"
+            )
     base = [c for c in sample.columns if not str(c).startswith(LABEL_PREFIX) and c != "n_reviewers"]
     by_item: dict[str, list[dict[str, Any]]] = {}
     for rec in v.to_dict(orient="records"):
@@ -307,7 +316,8 @@ def _export_csv(
             rows.append(row)
     buf = io.StringIO()
     cols = [*base.columns, "reviewer", *(LABEL_PREFIX + c for c in cats)]
-    writer = csv.DictWriter(buf, fieldnames=[str(c) for c in cols], lineterminator="\n")
+    # RFC 4180 line ends: a field holding a carriage return or a newline is quoted
+    writer = csv.DictWriter(buf, fieldnames=[str(c) for c in cols], lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({str(k): "" if _plain(x) is None else _plain(x) for k, x in row.items()})
@@ -387,21 +397,24 @@ def read_verdicts(
     if not p.is_file():
         raise InputError(f"{p}: file not found")
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        text = p.read_bytes().decode("utf-8-sig")  # no newline translation: csv reads them
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read ({exc})") from None
     cats = list(categories) if categories is not None else None
+    refs: list[tuple[str, str, str]] = []  # (where, field, id) of every row read
     if p.suffix.lower() == ".csv":
-        rows = _read_csv(p, text, cats, reviewer)
+        rows = _read_csv(p, text, cats, reviewer, refs)
     elif p.suffix.lower() == ".json":
-        rows = _read_json(p, text, cats)
+        rows = _read_json(p, text, cats, refs)
     else:
         raise InputError(f"{p}: unsupported verdicts file {p.suffix!r}; use .json or .csv")
-    known = None if ids is None else set(map(str, ids))
+    if ids is not None:
+        known = set(map(str, ids))
+        for where, field, item in refs:
+            if item not in known:
+                raise InputError(f"{where} field '{field}': unknown item id {item!r}")
     seen: dict[tuple[str, str, str], tuple[Any, str]] = {}
     for r in rows:
-        if known is not None and r["id"] not in known:
-            raise InputError(f"{r['where']} field '{r['id_field']}': unknown item id {r['id']!r}")
         key = (r["id"], r["reviewer"], r["category"])
         if key in seen:
             old, where = seen[key]
@@ -434,7 +447,11 @@ def _verdict(
 
 
 def _read_csv(
-    p: Path, text: str, cats: list[str] | None, reviewer: str | None
+    p: Path,
+    text: str,
+    cats: list[str] | None,
+    reviewer: str | None,
+    refs: list[tuple[str, str, str]],
 ) -> list[dict[str, Any]]:
     reader = csv.reader(io.StringIO(text))
     try:
@@ -471,6 +488,7 @@ def _read_csv(
             item = rec["id"].strip()
             if not item:
                 raise InputError(f"{where} field 'id': empty")
+            refs.append((where, "id", item))
             who = (rec.get("reviewer") or "").strip() or (reviewer or "")
             filled = [h for h in label_cols if rec[h].strip()]
             if filled and not who:
@@ -528,7 +546,9 @@ def _answer(value: Any, where: str, field: str) -> int | None:
     raise InputError(f"{where} field '{field}': {value!r} is not one of {list(CHOICES)}")
 
 
-def _read_json(p: Path, text: str, cats: list[str] | None) -> list[dict[str, Any]]:
+def _read_json(
+    p: Path, text: str, cats: list[str] | None, refs: list[tuple[str, str, str]]
+) -> list[dict[str, Any]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -544,9 +564,9 @@ def _read_json(p: Path, text: str, cats: list[str] | None) -> list[dict[str, Any
         if not isinstance(rec, dict):
             raise InputError(f"{where}: expected an object, got {type(rec).__name__}")
         if "data" in rec:
-            rows += _read_ls_task(rec, where, names)
+            rows += _read_ls_task(rec, where, names, refs)
         elif "fields" in rec:
-            rows += _read_argilla_record(rec, where, names)
+            rows += _read_argilla_record(rec, where, names, refs)
         else:
             raise InputError(
                 f"{where}: neither a Label Studio task ('data') nor an Argilla record ('fields')"
@@ -555,7 +575,10 @@ def _read_json(p: Path, text: str, cats: list[str] | None) -> list[dict[str, Any
 
 
 def _read_ls_task(
-    rec: dict[str, Any], where: str, names: dict[str, str] | None
+    rec: dict[str, Any],
+    where: str,
+    names: dict[str, str] | None,
+    refs: list[tuple[str, str, str]],
 ) -> list[dict[str, Any]]:
     data = rec["data"]
     if not isinstance(data, dict):
@@ -564,6 +587,7 @@ def _read_ls_task(
     if raw is None or str(raw).strip() == "":
         raise InputError(f"{where} field 'data.modkit_id': missing")
     item = str(raw)
+    refs.append((where, "data.modkit_id", item))
     rows = []
     for j, ann in enumerate(rec.get("annotations") or [], start=1):
         if not isinstance(ann, dict):
@@ -599,12 +623,16 @@ def _read_ls_task(
 
 
 def _read_argilla_record(
-    rec: dict[str, Any], where: str, names: dict[str, str] | None
+    rec: dict[str, Any],
+    where: str,
+    names: dict[str, str] | None,
+    refs: list[tuple[str, str, str]],
 ) -> list[dict[str, Any]]:
     raw = rec.get("id")
     if raw is None or str(raw).strip() == "":
         raise InputError(f"{where} field 'id': missing")
     item = str(raw)
+    refs.append((where, "id", item))
     responses = rec.get("responses") or {}
     if not isinstance(responses, dict):
         raise InputError(f"{where} field 'responses': expected an object by question name")
