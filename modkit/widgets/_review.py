@@ -192,7 +192,7 @@ class ReviewQueue:
             else [c for c in sample_cols if c not in skip and not c.startswith("decision/")]
         )
         self._pos = self._first_open(0)
-        self._cat = 0
+        self._cat = self._first_open_category()
         self._build()
         self._render()
 
@@ -287,6 +287,12 @@ class ReviewQueue:
             if not self._finished(self._ids[k]):
                 return k
         return len(self._ids)
+
+    def _first_open_category(self) -> int:
+        item = self.item_id
+        if item is None:
+            return 0
+        return next((k for k, c in enumerate(self.categories) if c not in self._answers[item]), 0)
 
     def _render(self) -> None:
         n = len(self._ids)
@@ -390,8 +396,8 @@ class ReviewQueue:
         if later or open_cats:
             self._cat = (later or open_cats)[0]
         else:
-            self._cat = 0
             self._pos = self._first_open(self._pos + 1)
+            self._cat = self._first_open_category()
 
     def press(self, key: str) -> ReviewQueue:
         """Act as the key ``key`` pressed in the queue (what the key handler calls).
@@ -429,10 +435,10 @@ class ReviewQueue:
             self._cat = (self._cat - 1) % len(self.categories)
         elif key in ("s", "ArrowRight"):
             self._pos = min(self._pos + 1, n)
-            self._cat = 0
+            self._cat = self._first_open_category()
         elif key in ("b", "ArrowLeft"):
             self._pos = max(self._pos - 1, 0)
-            self._cat = 0
+            self._cat = self._first_open_category()
         else:
             raise InputError(f"unknown key {key!r}; the keys are {list(KEYS)}")
         self._refresh(start)
