@@ -18,7 +18,8 @@ from ._interchange import (
     question_name,
     read_verdicts,
 )
-from ._store import LABEL_PREFIX, RESOLUTIONS, ReviewStore, label_value, sample_categories
+from ._labels import LABEL_PREFIX, label_value, sample_categories
+from ._store import RESOLUTIONS, ReviewStore
 
 __all__ = [
     "CHOICES",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from ._store import DECISION_PREFIX, LABEL_PREFIX, label_value, sample_categories
+from ._labels import DECISION_PREFIX, LABEL_PREFIX, label_value, sample_categories
 
 __all__ = [
     "CHOICES",
@@ -210,7 +210,7 @@ def export_sample(
     base = [c for c in sample.columns if not str(c).startswith(LABEL_PREFIX) and c != "n_reviewers"]
     by_item: dict[str, list[dict[str, Any]]] = {}
     for rec in v.to_dict(orient="records"):
-        by_item.setdefault(str(rec["id"]), []).append(rec)
+        by_item.setdefault(str(rec["id"]), []).append({str(k): x for k, x in rec.items()})
     if fmt == "csv":
         return _export_csv(sample[base], by_item, cats)
     out = []

@@ -76,7 +76,7 @@ def _key_widget(hint: str) -> Any | None:
     except ImportError:  # pragma: no cover - depends on the environment
         return None
 
-    class _Keys(anywidget.AnyWidget):  # type: ignore[misc]
+    class _Keys(anywidget.AnyWidget):
         _esm = _KEYS_ESM
         _css = _KEYS_CSS
         pressed = traitlets.Unicode("").tag(sync=True)
