@@ -301,24 +301,13 @@ def estimate(
                 notes.append(f"rests on {int(r.n_domain[k])} labelled rows")
             rows.append(_row(c, metric, ct.block, r, k, n_lab, INTERVAL_METHOD, "; ".join(notes)))
         band = (np.nan_to_num(s, nan=-np.inf) >= review) & ~f
-        if pop_scores is not None and c in pop_scores.columns:
+        if review >= block:
+            rows.append(_exact(c, ct.review, 0.0, "no review band"))
+        elif pop_scores is not None and c in pop_scores.columns:
             ps = pop_scores[c].to_numpy()
             ps = ps[~np.isnan(ps)]
             share = float(((ps >= review) & (ps < block)).mean()) if len(ps) else float("nan")
-            rows.append(
-                {
-                    "category": c,
-                    "metric": "review_load",
-                    "threshold": ct.review,
-                    "estimate": share,
-                    "lower": share,
-                    "upper": share,
-                    "n_labelled": 0,
-                    "n_effective": float(len(ps)),
-                    "method": "exact",
-                    "note": "counted on the population",
-                }
-            )
+            rows.append(_exact(c, ct.review, share, f"counted on the {len(ps)} traffic rows"))
         else:
             rl = stratified_ratio(
                 band.astype(float), np.ones(len(s)), design, level=level, labelled=~np.isnan(s)
@@ -336,6 +325,21 @@ def estimate(
                 )
             )
     return AuditEstimate(pd.DataFrame(rows), level, len(frame))
+
+
+def _exact(c: str, threshold: float | None, share: float, note: str) -> dict[str, Any]:
+    return {
+        "category": c,
+        "metric": "review_load",
+        "threshold": threshold,
+        "estimate": share,
+        "lower": share,
+        "upper": share,
+        "n_labelled": 0,
+        "n_effective": float("nan"),
+        "method": "exact",
+        "note": note,
+    }
 
 
 def _row(

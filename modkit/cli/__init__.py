@@ -36,6 +36,7 @@ _COMMANDS = (
     "_notebook",
     "_lab",
     "_demo",
+    "_audit",
 )
 
 
