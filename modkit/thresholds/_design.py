@@ -19,6 +19,7 @@ sample shows no variation (``R`` is 0 or 1) the effective size is Kish's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -290,3 +291,254 @@ def ratio_pvalue(est: RatioEstimate, target: float, op: str) -> np.ndarray:
         p = np.where(n - x > 0, beta.sf(target, x + 1, np.maximum(n - x, 1e-12)), 1.0)
     p = np.where(np.isfinite(est.estimate) & (n > 0), p, 1.0)
     return np.clip(p, 0.0, 1.0)
+
+
+def design_for(design: pd.DataFrame, index: pd.Index) -> tuple[Design, np.ndarray]:
+    """A sample's design on a scores frame's rows.
+
+    Parameters
+    ----------
+    design : DataFrame
+        The sample: ``inclusion_probability`` and ``stratum`` columns, on ``index``'s
+        labels (a subset of them).
+    index : Index
+        The scores frame's index.
+
+    Returns
+    -------
+    design : Design
+        Over the rows of ``index`` that are in ``design``, in ``index``'s order.
+    mask : ndarray of bool, shape (len(index),)
+        Which rows of ``index`` those are.
+
+    Raises
+    ------
+    InputError
+        ``design``'s index has labels that are not in ``index``, or a bad column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit.thresholds._design import design_for
+    >>> d = pd.DataFrame({"inclusion_probability": [0.5], "stratum": ["a"]}, index=[2])
+    >>> design_for(d, pd.Index([1, 2]))[1].tolist()
+    [False, True]
+    """
+    extra = design.index.difference(index)
+    if len(extra):
+        raise InputError(
+            f"design: {len(extra)} rows are not in scores (first index {extra[0]!r}); "
+            "the design must share the scores' index"
+        )
+    mask = index.isin(design.index)
+    return design_from_frame(design.reindex(index[mask]), source="design"), np.asarray(mask)
+
+
+def refuse_band_labels(scores: np.ndarray, labels: np.ndarray, cats: list[str]) -> None:
+    """Refuse to certify from labels confined to one score band of the scored rows.
+
+    Labels from the review queue (scores in ``[review, block)``) are not a sample of
+    the traffic: precision, recall and FPR above and below that band are unobserved.
+    Under random labelling the share of scored rows outside the labelled rows' score
+    range is about ``2 / (labelled + 1)``; above ``max(5%, 20 / labelled)`` the labels
+    were selected by score.
+
+    Parameters
+    ----------
+    scores, labels : ndarray of float, shape (n, len(cats))
+        Scores and 1/0/NaN labels.
+    cats : list of str
+        The categories of the columns.
+
+    Raises
+    ------
+    InputError
+        Naming the category, the labelled score range and the share outside it, and
+        what to do (an audit sample and ``design=``, or fit on the labelled rows alone
+        to certify for that score range only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds._design import refuse_band_labels
+    >>> s = np.linspace(0, 1, 101)[:, None]
+    >>> refuse_band_labels(s, np.where(np.arange(101) % 2, 1.0, 0.0)[:, None], ["hate"])
+    """
+    for j, c in enumerate(cats):
+        s, y = scores[:, j], labels[:, j]
+        scored = ~np.isnan(s)
+        lab = scored & ~np.isnan(y)
+        rest = scored & np.isnan(y)
+        n_lab = int(lab.sum())
+        if n_lab == 0 or not rest.any():
+            continue
+        lo, hi = float(s[lab].min()), float(s[lab].max())
+        outside = float(((s[rest] < lo) | (s[rest] > hi)).sum() / scored.sum())
+        if outside > max(0.05, 20 / n_lab):
+            raise InputError(
+                f"{c}: the {n_lab} labelled rows' scores lie in [{lo:.4g}, {hi:.4g}] while "
+                f"{outside:.0%} of the scored rows lie outside it: labels from one score band "
+                "(the review queue's, say) are not a sample of the traffic, and a "
+                f"certificate from them holds only for rows scored in [{lo:.4g}, {hi:.4g}]. "
+                "Draw an audit sample (modkit.audit.draw) and pass design=, or fit on the "
+                "labelled rows alone to certify for that score range only"
+            )
+
+
+def certify_by_design(
+    ct: Any,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    design: tuple[Design, np.ndarray],
+    objective: Any,
+    review: Any,
+    *,
+    confidence: float | None,
+    method: str,
+) -> Any:
+    """Re-choose a fitted category's thresholds with design-based Learn then Test.
+
+    Each candidate (the labelled rows' distinct scores, at most 400 quantiles) is tested
+    with :func:`ratio_pvalue` on :func:`stratified_ratio` (H0: the constraint fails on
+    the traffic) at ``delta = 1 - confidence``, by the fixed sequence (from the
+    highest threshold down for precision and FPR, from the lowest up for recall and
+    NPV, starting where a candidate has enough labelled rows to pass at all) or Holm's
+    step-down (Angelopoulos et al., Ann. Appl. Stat. 2025, Learn then Test).
+
+    Parameters
+    ----------
+    ct : CategoryThreshold
+        The unweighted fit (kept for ``insufficient_data`` and fixed objectives).
+    scores, labels : ndarray of float, shape (n,)
+        The category's scores and 1/0/NaN labels on the scores frame's rows.
+    design : (Design, mask)
+        From :func:`design_for`.
+    objective, review : Objective or None
+        The block and review objectives.
+    confidence : float
+        The certificate's level.
+    method : {"fixed_sequence", "holm"}
+        The multiple-testing procedure.
+
+    Returns
+    -------
+    CategoryThreshold
+
+    Raises
+    ------
+    InputError
+        No ``confidence``, an objective that is neither constrained nor fixed, or
+        labelled rows outside the design.
+
+    Examples
+    --------
+    >>> from modkit.thresholds._design import certify_by_design  # see fit_thresholds
+    """
+    from dataclasses import replace
+
+    if confidence is None:
+        raise InputError("design: certifying for the traffic needs confidence (e.g. 0.9)")
+    d, mask = design
+    lab = ~np.isnan(labels) & ~np.isnan(scores)
+    if (lab & ~mask).any():
+        raise InputError(
+            f"design: {int((lab & ~mask).sum())} labelled rows are not in the design frame"
+        )
+    s, y = scores[mask], labels[mask]
+    known = ~np.isnan(y) & ~np.isnan(s)
+    delta = 1 - float(confidence)
+    if ct.status == "insufficient_data":
+        return ct
+    out = {}
+    notes = []
+    for name, obj in (("block", objective), ("review", review)):
+        if obj is None or obj.kind == "fixed":
+            continue
+        if not obj.constrained:
+            raise InputError(
+                f"design: {name} objective {obj} is not a constraint; with design= use "
+                "precision>=, recall>=, fpr<= or npv>= (or fixed:T)"
+            )
+        t = _ltt_design(obj, s, y, known, d, delta, method)
+        out[name] = t
+        out[f"{name}_status"] = "ok" if t is not None else "infeasible"
+        if t is None:
+            notes.append(f"{name}: no candidate certified for the traffic")
+    block = out.get("block", ct.block)
+    review_t = out.get("review", ct.review)
+    if block is not None and review_t is not None and review_t > block:
+        review_t = block
+    notes.append(
+        "certified for the traffic from an audit sample (design-based Learn then Test, "
+        "Korn-Graubard p-values)"
+    )
+    return replace(
+        ct,
+        block=block,
+        review=review_t,
+        status=out.get("block_status", ct.status),
+        review_status=out.get("review_status", ct.review_status),
+        confidence=float(confidence),
+        method=method,
+        delta=round(delta, 12),
+        note="; ".join([n for n in (ct.note, *notes) if n]),
+        in_sample=None,
+        baselines=None,
+        bands=None,
+    )
+
+
+def _ltt_design(
+    obj: Any,
+    s: np.ndarray,
+    y: np.ndarray,
+    known: np.ndarray,
+    d: Design,
+    delta: float,
+    method: str,
+) -> float | None:
+    from ._metrics import min_trials
+
+    con = obj.constraint
+    metric, op, target = con.metric, con.op, float(obj.target)
+    cand = np.unique(s[known])
+    if len(cand) > 400:
+        cand = np.unique(np.quantile(s[known], np.linspace(0, 1, 400), method="inverted_cdf"))
+    flag = np.nan_to_num(s, nan=-np.inf)[:, None] >= cand[None, :]
+    pos = (y == 1)[:, None]
+    neg = (y == 0)[:, None]
+    ones = np.ones_like(flag)
+    if metric == "precision":
+        a, b = flag & pos, flag
+    elif metric == "recall":
+        a, b = flag & pos, ones & pos
+    elif metric == "fpr":
+        a, b = flag & neg, ones & neg
+    else:  # npv
+        a, b = ~flag & neg, ~flag
+    est = stratified_ratio(a.astype(float), b.astype(float), d, labelled=known)
+    p = ratio_pvalue(est, target, op)
+    descending = metric in ("precision", "fpr")
+    order = np.arange(len(cand))[::-1] if descending else np.arange(len(cand))
+    need = min_trials(target, delta) if metric in ("precision", "npv") else None
+    trials = (b & known[:, None]).sum(axis=0)
+    can = np.ones(len(cand), dtype=bool) if need is None else trials >= need
+    order = order[can[order]]
+    passed: list[int] = []
+    if method == "holm":
+        ps = p[order]
+        rank = np.argsort(ps, kind="stable")
+        m = len(ps)
+        for i, k in enumerate(rank):
+            if ps[k] > delta / (m - i):
+                break
+            passed.append(int(order[k]))
+    else:
+        for k in order:
+            if p[k] > delta:
+                break
+            passed.append(int(k))
+    if not passed:
+        return None
+    chosen = cand[passed]
+    return float(chosen.min() if descending else chosen.max())
