@@ -101,18 +101,43 @@ def _from_cache(cache: Cache) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def file_rows(source: str) -> Any:
+    """How errors name row ``i`` (0-based) of ``source``: CSV rows also by line.
+
+    Parameters
+    ----------
+    source : str
+        A path or a name such as ``"scores"``.
+
+    Returns
+    -------
+    callable
+        ``i -> "row 3 (line 4)"`` for a .csv, ``"row 3"`` otherwise.
+
+    Examples
+    --------
+    >>> from modkit.audit._draw import file_rows
+    >>> file_rows("sample.csv")(2), file_rows("scores")(2)
+    ('row 3 (line 4)', 'row 3')
+    """
+    csv = source.lower().endswith(".csv")
+    return lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
+
+
 def _row_ids(frame: pd.DataFrame, inputs: list[str], source: str) -> np.ndarray:
     if "id" in frame.columns:
         ids = frame["id"].astype(object)
         blank = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
         if blank.any():
             i = int(blank.argmax())
-            raise InputError(f"{source} row {i + 1} column 'id': empty")
+            raise InputError(f"{source} {file_rows(source)(i)} column 'id': empty")
         text = ids.astype(str)
         dup = text.duplicated().to_numpy()
         if dup.any():
             i = int(dup.argmax())
-            raise InputError(f"{source} row {i + 1} column 'id': duplicate value {text.iloc[i]!r}")
+            raise InputError(
+                f"{source} {file_rows(source)(i)} column 'id': duplicate value {text.iloc[i]!r}"
+            )
         return text.to_numpy(dtype=object)
     cols = inputs or list(frame.columns)
     seen: dict[str, int] = {}
@@ -372,7 +397,9 @@ def draw(
         One row per item to label, in a random order (label them in this order; a
         partial review stays a random sample of each stratum): ``id``, the input
         columns (``text``, slots...), the score columns, ``stratum``,
-        ``inclusion_probability`` (in (0, 1], summing to ``n``) and
+        ``inclusion_probability`` (in (0, 1]: ``n_h / N_h`` of the row's stratum, so
+        the probabilities of all traffic rows sum to ``n`` and the weights
+        ``1 / inclusion_probability`` of the sample to the traffic's rows) and
         ``decision/<category>`` (``allow``/``review``/``block``, as
         :meth:`ThresholdSet.apply`) per category of the file. With ``labelled``, its
         rows come first, with their labels, and the probabilities are those of the
@@ -395,8 +422,8 @@ def draw(
     >>> traffic = pd.DataFrame({"text": [f"t{i}" for i in range(2000)],
     ...                         "violence": rng.beta(0.3, 6, 2000)})
     >>> sample = draw(traffic, ThresholdSet({"violence": 0.5}), 100, seed=1)
-    >>> len(sample), round(float(sample["inclusion_probability"].sum()))
-    (100, 100)
+    >>> len(sample), round(float((1 / sample["inclusion_probability"]).sum()))
+    (100, 2000)
     >>> sorted(sample["stratum"].unique())[:2]
     ['violence:allow-1', 'violence:allow-2']
     """
@@ -409,10 +436,9 @@ def draw(
             f"{source}: no score column for the thresholds' categories {list(ts.categories)[:6]}"
         )
     low, high = (0.0, 1.0) if ts.scale is None else (ts.scale.low, ts.scale.high)
-    matrix = coerce_scores(frame, cats, source=source, low=low, high=high)
-    scored = ~np.isnan(matrix).all(axis=1)
-    frame, matrix = frame[scored], matrix[scored]
-    big_n = len(frame)
+    matrix = coerce_scores(
+        frame, cats, source=source, row_name=file_rows(source), low=low, high=high
+    )
     score_cols = category_columns(frame)
     inputs = [
         c
@@ -423,6 +449,9 @@ def draw(
         and not str(c).startswith((LABEL_PREFIX, DECISION_PREFIX))
     ]
     ids = _row_ids(frame, inputs, source)
+    scored = ~np.isnan(matrix).all(axis=1)
+    frame, matrix, ids = frame[scored], matrix[scored], ids[scored]
+    big_n = len(frame)
     rng = np.random.default_rng(seed)
 
     if method == "uniform":

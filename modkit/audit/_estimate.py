@@ -18,7 +18,7 @@ from .._validation import LEVEL, Interval, StrOptions, validate_params
 from ..thresholds._coerce import as_threshold_set
 from ..thresholds._design import design_from_frame, stratified_ratio
 from ..thresholds._labels import coerce_labels, coerce_scores
-from ._draw import LABEL_PREFIX, load_traffic
+from ._draw import LABEL_PREFIX, file_rows, load_traffic
 
 __all__ = ["AUDIT_METRICS", "INTERVAL_METHOD", "AuditEstimate", "estimate"]
 
@@ -155,11 +155,6 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _row_name(source: str) -> Any:
-    csv = source.lower().endswith(".csv")
-    return lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
-
-
 @validate_params(
     {
         "confidence": [LEVEL],
@@ -244,7 +239,7 @@ def estimate(
         )
     ts = as_threshold_set(thresholds, profile=profile)
     design = design_from_frame(frame, source=source)
-    row_name = _row_name(source)
+    row_name = file_rows(source)
     label_cols = [c for c in frame.columns if isinstance(c, str) and c.startswith(LABEL_PREFIX)]
     for col in label_cols:
         key = col[len(LABEL_PREFIX) :]
@@ -269,7 +264,7 @@ def estimate(
     labels = coerce_labels(
         frame, [LABEL_PREFIX + c for c in cats], source=source, row_name=row_name
     )
-    scores = coerce_scores(frame, cats, source=source, low=low, high=high)
+    scores = coerce_scores(frame, cats, source=source, row_name=row_name, low=low, high=high)
     pop_scores = None
     if population is not None:
         pop, pop_source = load_traffic(population)

@@ -98,21 +98,28 @@ def design_from_frame(frame: pd.DataFrame, *, source: str = "sample") -> Design:
     bad = ~(np.isfinite(pi) & (pi > 0) & (pi <= 1))
     if bad.any():
         i = int(bad.argmax())
+        value = frame["inclusion_probability"].iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value
         raise InputError(
-            f"{source} row {i + 1} column 'inclusion_probability': "
-            f"{frame['inclusion_probability'].iloc[i]!r} is not a number in (0, 1]"
+            f"{source} {_rows(source)(i)} column 'inclusion_probability': "
+            f"{value!r} is not a number in (0, 1]"
         )
     if "stratum" in frame.columns:
         strata = frame["stratum"].astype(object)
-        blank = strata.isna().to_numpy()
+        blank = strata.isna().to_numpy() | (strata.astype(str).str.strip() == "").to_numpy()
         if blank.any():
             i = int(blank.argmax())
-            raise InputError(f"{source} row {i + 1} column 'stratum': empty")
+            raise InputError(f"{source} {_rows(source)(i)} column 'stratum': empty")
         codes, uniques = pd.factorize(strata.astype(str), sort=True)
         names = [str(u) for u in uniques]
     else:
         codes, names = np.zeros(len(frame), dtype=np.int64), ["all"]
     return Design(np.asarray(codes, dtype=np.int64), names, pi)
+
+
+def _rows(source: str) -> Any:
+    csv = source.lower().endswith(".csv")
+    return lambda i: f"row {i + 1} (line {i + 2})" if csv else f"row {i + 1}"
 
 
 @dataclass(frozen=True)
