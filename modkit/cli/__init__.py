@@ -37,6 +37,7 @@ _COMMANDS = (
     "_notebook",
     "_lab",
     "_demo",
+    "_audit",
 )
 
 

@@ -18,6 +18,7 @@ from .._frame import has_endpoint_flags
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
+from ._design import certify_by_design, design_for, refuse_band_labels
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import (
     METHODS,
@@ -486,6 +487,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "design": [None, pd.DataFrame],
     }
 )
 def fit_thresholds(
@@ -505,6 +507,7 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    design: pd.DataFrame | None = None,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -579,6 +582,16 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    design : DataFrame, optional
+        The labelled rows are an audit sample of the traffic (:func:`modkit.audit.draw`):
+        a frame on the scores' index with its ``inclusion_probability`` and ``stratum``
+        columns (the sample itself). Constrained objectives are then certified for the
+        traffic, not the sample: Learn then Test with design-based p-values (the dual
+        of the Korn & Graubard interval of a stratified ratio estimator, see
+        :func:`modkit.audit.estimate`); needs ``confidence``, and out-of-fold and
+        bootstrap intervals (which assume i.i.d. rows) are off. Without it, with
+        ``confidence``, labels confined to one score band of the scored rows (the
+        review queue's) are refused: they are not a sample of the traffic.
 
     Returns
     -------
@@ -596,7 +609,9 @@ def fit_thresholds(
         :mod:`modkit._validation`), a label or score column is spelled as the SDK
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
         label is not 0/1/blank, a score is not a number in [0, 1], or labels are not on
-        the scores' index.
+        the scores' index; with ``confidence`` and no ``design``, labels confined to one
+        score band while the scored rows spread beyond it; with ``design``, no
+        ``confidence``, an objective that is not constrained, or design rows missing.
 
     Warns
     -----
@@ -688,6 +703,10 @@ def fit_thresholds(
             stacklevel=3,
         )
 
+    if design is None and confidence is not None:
+        refuse_band_labels(score_matrix, lab_matrix, label_cats)
+    if design is not None:
+        cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
     cats = {}
     for j, c in enumerate(label_cats):
         cats[c] = _fit_category(
@@ -705,6 +724,17 @@ def fit_thresholds(
             random_state=random_state,
             ci_level=ci_level,
         )
+        if design is not None:
+            cats[c] = certify_by_design(
+                cats[c],
+                score_matrix[:, j],
+                lab_matrix[:, j],
+                design_for(design, scores.index),
+                cast(Objective, objectives[c]),
+                reviews[c],
+                confidence=confidence,
+                method=method,
+            )
 
     n = len(scores)
     action = actions(
