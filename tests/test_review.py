@@ -317,9 +317,14 @@ def test_cli_export_fill_import_status(tmp_path, capsys):
     assert main(["review", "import", str(second), "--store", str(store), "--reviewer", "bo"]) == 0
     err = capsys.readouterr().err
     assert "1 conflicting verdict(s)" in err and "ana" in err
-    assert main(["review", "status", str(store), "-o", str(out)]) == 0
+    fit_labels = tmp_path / "fit-labels.csv"
+    status = ["review", "status", str(store), "-o", str(out), "--fit-labels", str(fit_labels)]
+    assert main(status) == 0
     assert "ana" in capsys.readouterr().out
     assert np.isnan(pd.read_csv(out)["label_violence"][0])
+    table = pd.read_csv(fit_labels, dtype={"id": str})
+    assert list(table.columns) == ["id", *CATS]  # what 'modkit fit SCORES LABELS --on id' reads
+    assert table["violence"].tolist()[1] == 0.0
     ls = tmp_path / "tasks.json"
     assert main(["review", "export", str(sample_path), "-f", "label-studio", "-o", str(ls)]) == 0
     assert (tmp_path / "tasks.label-config.xml").read_text().startswith("<View>")

@@ -12,6 +12,7 @@ from .._errors import InputError
 from .._io import check_output, read_table, write_table
 from ..review import (
     EXPORT_FORMATS,
+    LABEL_PREFIX,
     RESOLUTIONS,
     ReviewStore,
     export_sample,
@@ -70,6 +71,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("-o", "--output", help="labelled sample to write (.csv/.jsonl/.parquet)")
     i.add_argument("--reviewer", help="reviewer of CSV rows whose reviewer cell is empty")
     i.add_argument(
+        "--fit-labels",
+        metavar="PATH",
+        help="also write the labels table 'modkit fit' reads: id and one 0/1/blank column "
+        "per category",
+    )
+    i.add_argument(
         "--resolution",
         choices=RESOLUTIONS,
         default="unanimous",
@@ -88,6 +95,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("store", help="review store (.sqlite)")
     s.add_argument("-o", "--output", help="labelled sample to write (.csv/.jsonl/.parquet)")
     s.add_argument("--resolution", choices=RESOLUTIONS, default="unanimous")
+    s.add_argument(
+        "--fit-labels",
+        metavar="PATH",
+        help="also write the labels table 'modkit fit' reads: id and one 0/1/blank column "
+        "per category",
+    )
     s.set_defaults(func=run_status)
 
 
@@ -156,11 +169,29 @@ def _report(store: ReviewStore, resolution: str) -> pd.DataFrame:
     return labelled
 
 
-def run_import(args: argparse.Namespace) -> int:
-    if not args.store and not args.output:
-        raise InputError("give --store STORE.sqlite, -o LABELLED.csv, or both")
+def _write_outputs(args: argparse.Namespace, labelled: pd.DataFrame, cats: list[str]) -> None:
+    name = f"modkit review {args.review_command}"
     if args.output:
-        check_output(args.output)
+        out = write_table(labelled, args.output)
+        print(f"{name}: labelled sample -> {out}", file=sys.stderr)
+    if args.fit_labels:
+        table = labelled[["id", *(LABEL_PREFIX + c for c in cats)]]
+        out = write_table(
+            table.rename(columns=lambda c: c.removeprefix(LABEL_PREFIX)), args.fit_labels
+        )
+        print(f"{name}: labels for 'modkit fit ... --on id' -> {out}", file=sys.stderr)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    for path in (args.output, args.fit_labels):
+        if path:
+            check_output(path)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    if not args.store and not args.output and not args.fit_labels:
+        raise InputError("give --store STORE.sqlite, -o LABELLED.csv, or both")
+    _check_outputs(args)
     if not args.store and not args.sample:
         raise InputError("--sample is needed without --store (the ids to check against)")
     sample = read_sample(args.sample) if args.sample else None
@@ -174,21 +205,18 @@ def run_import(args: argparse.Namespace) -> int:
         where = args.store or "memory"
         print(f"modkit review import: {n} verdicts from {args.file} -> {where}", file=sys.stderr)
         labelled = _report(store, args.resolution)
+        cats = list(store.categories)
     finally:
         store.close()
-    if args.output:
-        out = write_table(labelled, args.output)
-        print(f"modkit review import: labelled sample -> {out}", file=sys.stderr)
+    _write_outputs(args, labelled, cats)
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    if args.output:
-        check_output(args.output)
+    _check_outputs(args)
     with _existing_store(args.store) as store:
         print(store.progress().to_string(index=False))
         labelled = _report(store, args.resolution)
-    if args.output:
-        out = write_table(labelled, args.output)
-        print(f"modkit review status: labelled sample -> {out}", file=sys.stderr)
+        cats = list(store.categories)
+    _write_outputs(args, labelled, cats)
     return 0
