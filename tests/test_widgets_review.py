@@ -118,3 +118,27 @@ def test_assigned_share_and_errors():
         ReviewQueue(store, "ana", categories=["sexual"])
     with pytest.raises(InputError, match="holds no sample"):
         ReviewQueue(ReviewStore(":memory:"), "ana")
+
+
+def test_keys_arriving_on_another_thread_are_stored(tmp_path):
+    # ipykernel delivers widget messages (the key handler's) on a thread other than the
+    # one that ran the cell creating the store: found in JupyterLab, every key after the
+    # first was lost to sqlite3's same-thread check.
+    import threading
+
+    store = ReviewStore(tmp_path / "r.sqlite").add_sample(make_sample())
+    queue = ReviewQueue(store, "ana")
+    errors = []
+
+    def typist(keys):
+        try:
+            for key in keys:
+                queue.press(key)
+        except Exception as exc:  # pragma: no cover - the failure being tested
+            errors.append(exc)
+
+    worker = threading.Thread(target=typist, args=("ynyn",))
+    worker.start()
+    worker.join()
+    assert errors == []
+    assert len(store.verdicts()) == 4 and queue.item_id == "item-2"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,21 @@ _VERDICT_COLUMNS = [
     "recorded_at",
     "source",
 ]
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Run a store method under the store's lock: ipykernel delivers widget messages
+    on another thread than the cell's, and one SQLite connection serves both."""
+
+    @functools.wraps(method)
+    def wrapper(self: ReviewStore, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _now() -> str:
@@ -125,10 +142,13 @@ class ReviewStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
+        self._lock = threading.RLock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
@@ -153,6 +173,7 @@ class ReviewStore:
     def _set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    @_locked
     def close(self) -> None:
         """Close the file (every recorded verdict is already committed)."""
         self._conn.close()
@@ -163,12 +184,14 @@ class ReviewStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_locked
     def __repr__(self) -> str:
         n = self._conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
         v = self._conn.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
         return f"ReviewStore({self.path!r}, items={n}, verdicts={v}, categories={self.categories})"
 
     # -- the sample -------------------------------------------------------------------
+    @_locked
     def add_sample(
         self, sample: pd.DataFrame, *, categories: Sequence[str] | None = None
     ) -> ReviewStore:
@@ -248,6 +271,7 @@ class ReviewStore:
         self.categories = cats
         return self
 
+    @_locked
     def ids(self) -> list[str]:
         """The item ids, in sample order.
 
@@ -257,6 +281,7 @@ class ReviewStore:
         """
         return [r[0] for r in self._conn.execute("SELECT id FROM items ORDER BY position")]
 
+    @_locked
     def item(self, item_id: str) -> dict[str, Any]:
         """One item's stored row (id, text, slots, scores, decisions).
 
@@ -278,6 +303,7 @@ class ReviewStore:
             raise InputError(f"{self.path}: unknown item id {item_id!r}")
         return dict(json.loads(row[0]))
 
+    @_locked
     def sample(self) -> pd.DataFrame:
         """The stored sample, without verdicts.
 
@@ -293,6 +319,7 @@ class ReviewStore:
         return pd.DataFrame.from_records(recs, columns=cols)
 
     # -- assignment -------------------------------------------------------------------
+    @_locked
     def assign(self, reviewers: Sequence[str], *, overlap: int = 0, seed: int = 0) -> pd.DataFrame:
         """Split the items among reviewers, with an overlap set every reviewer sees.
 
@@ -347,6 +374,7 @@ class ReviewStore:
             raise
         return pd.DataFrame(pairs, columns=["id", "reviewer"])
 
+    @_locked
     def assigned(self, reviewer: str) -> list[str]:
         """The ids in ``reviewer``'s share, in sample order (every id without an assignment).
 
@@ -369,6 +397,7 @@ class ReviewStore:
             )
         ]
 
+    @_locked
     def queue(self, reviewer: str) -> list[str]:
         """The ids ``reviewer`` has still to finish, in sample order.
 
@@ -386,6 +415,7 @@ class ReviewStore:
         done = self.reviewed(reviewer)
         return [i for i in self.assigned(reviewer) if len(done.get(i, {})) < len(self.categories)]
 
+    @_locked
     def reviewed(self, reviewer: str) -> dict[str, dict[str, int | None]]:
         """``reviewer``'s latest verdicts: ``{id: {category: 1 / 0 / None}}``.
 
@@ -416,6 +446,7 @@ class ReviewStore:
         if self._conn.execute("SELECT 1 FROM items WHERE id = ?", (item,)).fetchone() is None:
             raise InputError(f"{where} field 'id': unknown item id {item!r}")
 
+    @_locked
     def record(
         self,
         item_id: str,
@@ -462,6 +493,7 @@ class ReviewStore:
         )
         return int(cur.lastrowid or 0)
 
+    @_locked
     def record_many(self, verdicts: pd.DataFrame, *, source: str = "import") -> int:
         """Store many verdicts in one transaction: all of them, or none on an error.
 
@@ -518,6 +550,7 @@ class ReviewStore:
             raise
         return len(rows)
 
+    @_locked
     def import_verdicts(self, path: str | os.PathLike[str], *, reviewer: str | None = None) -> int:
         """Read a file of verdicts (:func:`modkit.review.read_verdicts`) and store them.
 
@@ -544,6 +577,7 @@ class ReviewStore:
         found = read_verdicts(path, ids=self.ids(), categories=self.categories, reviewer=reviewer)
         return self.record_many(found, source=Path(path).name)
 
+    @_locked
     def verdicts(self, *, latest: bool = True) -> pd.DataFrame:
         """The verdicts, oldest first.
 
@@ -568,6 +602,7 @@ class ReviewStore:
         frame["label"] = pd.to_numeric(frame["label"], errors="coerce").astype(float)
         return frame
 
+    @_locked
     def conflicts(self) -> pd.DataFrame:
         """Items and categories on which reviewers' latest definite verdicts differ.
 
@@ -593,6 +628,7 @@ class ReviewStore:
                 )
         return pd.DataFrame(rows, columns=["id", "category", "yes", "no", "n_reviewers"])
 
+    @_locked
     def labelled(self, *, resolution: str = "unanimous") -> pd.DataFrame:
         """The labelled sample: the stored sample plus ``label_<category>`` columns.
 
@@ -642,6 +678,7 @@ class ReviewStore:
         )
         return out
 
+    @_locked
     def agreement(self) -> pd.DataFrame:
         """Agreement per category on the items two or more reviewers labelled.
 
@@ -653,6 +690,7 @@ class ReviewStore:
         """
         return agreement_table(self.verdicts(), self.categories)
 
+    @_locked
     def progress(self) -> pd.DataFrame:
         """Per reviewer: items assigned, finished, and verdicts given.
 

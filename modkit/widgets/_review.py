@@ -38,6 +38,10 @@ function render({ model, el }) {
   let count = 0;
   const area = el.closest(".jp-OutputArea-output, .output_subarea")
     || el.parentElement || el;
+  // JupyterLab's command-mode shortcuts (a, b, j, k, s, y...) skip events from inside
+  // an element carrying this attribute: the queue's keys never edit the notebook.
+  area.setAttribute("data-lm-suppress-shortcuts", "true");
+  box.setAttribute("data-lm-suppress-shortcuts", "true");
   const onKey = (e) => {
     if (e.target && ["INPUT", "TEXTAREA", "SELECT"].includes(e.target.tagName)) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -53,7 +57,7 @@ function render({ model, el }) {
   area.addEventListener("keydown", onKey);
   box.addEventListener("focus", () => box.classList.add("modkit-focus"));
   box.addEventListener("blur", () => box.classList.remove("modkit-focus"));
-  model.on("change:focus", () => box.focus());
+  model.on("change:focus", () => setTimeout(() => box.focus(), 0));
   setTimeout(() => box.focus(), 50);
   return () => area.removeEventListener("keydown", onKey);
 }
