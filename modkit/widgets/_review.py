@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as w
 
 from .._errors import InputError
+from .._frame import category_columns
 from ..review import ReviewStore
 
 __all__ = ["ReviewQueue"]
@@ -88,6 +89,10 @@ def _key_widget(hint: str) -> Any | None:
         focus = traitlets.Int(0).tag(sync=True)
 
     return _Keys(hint=hint)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 class ReviewQueue:
@@ -188,8 +193,10 @@ class ReviewQueue:
         self._answers: dict[str, dict[str, int | None]] = {
             i: {c: v for c, v in done.get(i, {}).items() if c in cats} for i in self._ids
         }
-        sample_cols = list(store.sample().columns) if show_columns is None else []
+        stored = store.sample()
+        sample_cols = list(stored.columns) if show_columns is None else []
         skip = {"id", "text", "stratum", "inclusion_probability", *store.categories}
+        skip |= set(category_columns(stored))  # other categories' scores are not slots
         self.show_columns = (
             list(show_columns)
             if show_columns is not None
@@ -216,7 +223,7 @@ class ReviewQueue:
             )
             b.observe(self._on_click(c), names="value")
             label = w.HTML(layout={"width": "260px"})
-            rows.append(w.HBox([label, b]))
+            rows.append(w.HBox([label, b], layout={"padding": "0 0 0 4px"}))
             self._buttons[c] = b
         self._rows = rows
         self._back = w.Button(description="← back", layout={"width": "90px"})
@@ -320,7 +327,7 @@ class ReviewQueue:
         row = self.store.item(item)
         slots = "".join(
             f"<span style='margin-right:14px'><span style='color:#777'>{html.escape(str(c))}:"
-            f"</span> {html.escape(str(row.get(c)))}</span>"
+            f"</span> {html.escape(_fmt(row.get(c)))}</span>"
             for c in self.show_columns
             if row.get(c) is not None
         )
@@ -348,11 +355,13 @@ class ReviewQueue:
                 f"{mark}{html.escape(c)}</span> <span style='color:#777;font-size:12px'>"
                 f"({html.escape(', '.join(bits))}) · {given}</span>"
             )
+            r.layout.border_left = (
+                "3px solid #1976d2" if k == self._cat else "3px solid transparent"
+            )
             b = self._buttons[c]
             self._quiet = True
             try:
                 b.value = _LABEL[answers[c]] if c in answers else None
-                b.button_style = "info" if k == self._cat else ""
             finally:
                 self._quiet = False
 
