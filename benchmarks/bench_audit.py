@@ -113,13 +113,39 @@ def half_widths(design, traffic, ts, reps, rng):
     return {m: float(np.nanmedian(v)) for m, v in out.items()}
 
 
+def adaptive_half_widths(traffic, ts, n, metrics, reps, seed0):
+    """Median half-widths of two-batch adaptive audits (n // 2, then the rest)."""
+    truth_of = traffic.set_index("id")["truth"]
+    out = {"precision": [], "recall": []}
+    for r in range(reps):
+        first = draw(traffic, ts, n // 2, seed=seed0 + r, method="ais", metrics=metrics)
+        first["label_" + CAT] = truth_of.loc[first["id"]].to_numpy()
+        both = draw(
+            traffic,
+            ts,
+            n - n // 2,
+            seed=seed0 + reps + r,
+            method="ais",
+            metrics=metrics,
+            labelled=first,
+        )
+        both["label_" + CAT] = truth_of.loc[both["id"]].to_numpy()
+        f = estimate(both, ts, confidence=LEVEL).frame.set_index("metric")
+        for m in out:
+            out[m].append((f.loc[m, "upper"] - f.loc[m, "lower"]) / 2)
+    return {m: float(np.nanmedian(v)) for m, v in out.items()}
+
+
 def labels_needed(traffic, ts, method, metrics, metric, reps, rng, prior=None, target=0.05):
     """Smallest n (log-interpolated on a grid) whose median half-width <= target."""
     grid = np.unique(np.geomspace(60, min(len(traffic), 40_000), 22).astype(int))
     prev_n, prev_w = None, None
     for n in grid:
-        d = Design(traffic, ts, int(n), method, metrics, prior)
-        w = half_widths(d, traffic, ts, reps, rng)[metric]
+        if method == "ais":
+            w = adaptive_half_widths(traffic, ts, int(n), metrics, reps, int(n) * 1000)[metric]
+        else:
+            d = Design(traffic, ts, int(n), method, metrics, prior)
+            w = half_widths(d, traffic, ts, reps, rng)[metric]
         if w <= target:
             if prev_n is None:
                 return float(n)
@@ -197,6 +223,9 @@ def main() -> None:
             ),
             "neyman (all three)": labels_needed(
                 traffic, ts, "neyman", ["precision", "recall", "fpr"], metric, args.grid_reps, rng
+            ),
+            "ais (this metric, 2 batches)": labels_needed(
+                traffic, ts, "ais", [metric], metric, max(args.grid_reps // 3, 3), rng
             ),
             "oracle (this metric)": labels_needed(
                 traffic, ts, "neyman", [metric], metric, args.grid_reps, rng, prior={CAT: y}

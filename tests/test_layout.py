@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
         "_compare",
         "_migrate",
         "_gate",
+        "audit",
     ),
     ("plots", "widgets", "server", "_notebooks", "ray"),
     ("cli", "__init__", "__main__"),
