@@ -19,9 +19,11 @@ counted.
    allocation (the same strata, allocated with the true labels as the prior).
 2. **Coverage** of the 90% intervals over ``--reps`` audits of ``--n`` labels for
    precision, recall and FPR (Neyman, uniform, and adaptive: ``ais`` in two batches),
-   and of the refit ``fit_thresholds(..., confidence=0.9, design=sample)``: the share
-   of refits whose certified constraint holds on the population. Goal: at least
-   0.9 - 2 SE (0.865 at 300 repetitions).
+   and of the refit ``fit_thresholds(..., confidence=0.9, design=sample)`` for
+   ``precision>=0.3`` (the plateau caps precision near 0.37) and ``recall>=0.8``: the
+   share of refits whose certified constraint holds on the population ("never flag"
+   holds; ``certified`` is the share that found a threshold). Goal: at least 0.9 - 2 SE
+   (0.865 at 300 repetitions).
 
 Samples are drawn with numpy from the allocation :func:`modkit.audit.draw` chooses
 (the design is fixed given the traffic; only the random rows vary); every estimate goes
@@ -158,7 +160,8 @@ def labels_needed(traffic, ts, method, metrics, metric, reps, rng, prior=None, t
 
 def coverage(traffic, ts, truth, n, reps, rng, method):
     hits = {m: [] for m in ("precision", "recall", "fpr")}
-    refit = {"precision>=0.7": [], "recall>=0.8": []}
+    refit = {"precision>=0.3": [], "recall>=0.8": []}
+    certified = {g: [] for g in refit}
     design = (
         None if method == "ais" else Design(traffic, ts, n, method, ["precision", "recall", "fpr"])
     )
@@ -188,11 +191,13 @@ def coverage(traffic, ts, truth, n, reps, rng, method):
                         min_positives=1,
                     )
                 t = fit[CAT].block
+                certified[goal].append(t is not None)
                 metric, target = goal.split(">=")
                 holds = t is None or true_rates(traffic, t)[metric] >= float(target)
                 refit[goal].append(bool(holds))
     out = {m: float(np.mean(v)) for m, v in hits.items()}
     out.update({f"refit {g}": float(np.mean(v)) for g, v in refit.items() if v})
+    out.update({f"certified {g}": float(np.mean(v)) for g, v in certified.items() if v})
     return out
 
 
