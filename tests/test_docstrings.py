@@ -17,6 +17,7 @@ import modkit
 #: The public packages: each lists its public names in ``__all__``.
 PACKAGES = (
     "modkit",
+    "modkit.audit",
     "modkit.backends",
     "modkit.datasets",
     "modkit.plots",

@@ -161,7 +161,7 @@ def _band_ranks(s: np.ndarray, block: float | None, review: float | None) -> np.
     allow = ok & (s < low)
     if allow.any():
         cuts = np.unique(np.quantile(s[allow], ALLOW_CUTS))
-        rank[allow] = np.searchsorted(cuts, s[allow], side="right")
+        rank[allow] = np.searchsorted(cuts, s[allow], side="left")
     for sel, base in ((ok & (s >= low) & (s < high), 5), (ok & (s >= high), 7)):
         if sel.any():
             rank[sel] = base + (s[sel] > np.median(s[sel]))
@@ -202,9 +202,9 @@ def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> n
     Examples
     --------
     >>> import numpy as np
-    >>> from modkit import ThresholdSet
+    >>> from modkit import CategoryThreshold, ThresholdSet
     >>> from modkit.audit import strata
-    >>> ts = ThresholdSet({"violence": 0.8})
+    >>> ts = ThresholdSet({"violence": CategoryThreshold(0.8)})
     >>> strata(np.array([[0.9], [0.1]]), ts, ["violence"]).tolist()
     ['violence:block-1', 'violence:allow-1']
     """
@@ -416,12 +416,11 @@ def draw(
     --------
     >>> import numpy as np
     >>> import pandas as pd
-    >>> from modkit import ThresholdSet
     >>> from modkit.audit import draw
     >>> rng = np.random.default_rng(0)
     >>> traffic = pd.DataFrame({"text": [f"t{i}" for i in range(2000)],
     ...                         "violence": rng.beta(0.3, 6, 2000)})
-    >>> sample = draw(traffic, ThresholdSet({"violence": 0.5}), 100, seed=1)
+    >>> sample = draw(traffic, {"violence": 0.5}, 100, seed=1)
     >>> len(sample), round(float((1 / sample["inclusion_probability"]).sum()))
     (100, 2000)
     >>> sorted(sample["stratum"].unique())[:2]
@@ -544,7 +543,7 @@ def _previous_rows(labelled: pd.DataFrame, ids: np.ndarray) -> np.ndarray:
     if unknown.any():
         i = int(unknown.to_numpy().argmax())
         raise InputError(f"labelled row {i + 1} column 'id': {got.iloc[i]!r} is not in the traffic")
-    return where.loc[got.to_numpy()].to_numpy()
+    return where.reindex(pd.Index(got.to_numpy())).to_numpy()
 
 
 def _posterior(

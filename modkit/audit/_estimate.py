@@ -215,12 +215,11 @@ def estimate(
     --------
     >>> import numpy as np
     >>> import pandas as pd
-    >>> from modkit import ThresholdSet
     >>> from modkit.audit import draw, estimate
     >>> rng = np.random.default_rng(0)
     >>> s = rng.beta(0.3, 6, 5000)
     >>> traffic = pd.DataFrame({"text": [f"t{i}" for i in range(5000)], "violence": s})
-    >>> ts = ThresholdSet({"violence": 0.5})
+    >>> ts = {"violence": 0.5}
     >>> sample = draw(traffic, ts, 300, seed=1)
     >>> sample["label_violence"] = (rng.random(300) < sample["violence"]).astype(int)
     >>> est = estimate(sample, ts)
@@ -285,7 +284,13 @@ def estimate(
         pos = y == 1
         a = np.column_stack([f & pos, f & pos, f & (y == 0)]).astype(float)
         b = np.column_stack([f, pos, y == 0]).astype(float)
-        r = stratified_ratio(a, b, design, level=level, labelled=known)
+        prior = np.clip((np.nan_to_num(s, nan=low) - low) / (high - low), 0, 1)
+        ff = f.astype(float)
+        da = np.column_stack([ff, ff, -ff])
+        db = np.column_stack([np.zeros(len(s)), np.ones(len(s)), -np.ones(len(s))])
+        r = stratified_ratio(
+            a, b, design, level=level, labelled=known, floor=(np.nan_to_num(y), prior, da, db)
+        )
         n_lab = int(known.sum())
         empty = _unlabelled_strata(design, known)
         for k, metric in enumerate(("precision", "recall", "fpr")):

@@ -14,6 +14,13 @@ sample size ``R (1 - R) / var`` (degrees-of-freedom adjusted), which keeps the
 exact interval's shape near 0 and 1, where normal intervals under-cover. When the
 sample shows no variation (``R`` is 0 or 1) the effective size is Kish's
 ``(sum w)^2 / sum w^2`` over the ratio's domain (Kish 1965).
+
+A stratum whose few sampled rows all carry the same label has an estimated variance of
+0, although the label is not certain there; given the rows' prior probabilities (the
+scores), each stratum's variance is at least the one its labels would have at the rate
+``(positives + mean prior) / (rows + 1)`` (one pseudo-row at the stratum's mean score),
+so a sample that happens to look homogeneous in every stratum cannot make an interval
+collapse.
 """
 
 from __future__ import annotations
@@ -165,6 +172,7 @@ def stratified_ratio(
     *,
     level: float = 0.9,
     labelled: np.ndarray | None = None,
+    floor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> RatioEstimate:
     """Design-weighted ratio ``sum(a) / sum(b)`` with a Korn-Graubard interval.
 
@@ -180,6 +188,10 @@ def stratified_ratio(
         Rows whose label is known (default all). Within a stratum the labelled rows
         stand for the whole stratum (their weights are scaled by sampled / labelled):
         labels missing at random within a stratum.
+    floor : (y, prior, da, db), optional
+        The variance floor (see the module notes): per row the 0/1 label ``y`` (any
+        value on unlabelled rows), the prior probability of a positive label, and how
+        ``a`` and ``b`` change when the label goes from 0 to 1 (arrays shaped as ``a``).
 
     Returns
     -------
@@ -231,6 +243,8 @@ def stratified_ratio(
         # most 1 for 0/1 indicators, so its variance is at most 1/4)
         lone = (nh == 1) & (fpc > 0)
         var_h = np.where(lone, (big_n[:, None] ** 2) * 0.25, var_h)
+        if floor is not None:
+            var_h = np.maximum(var_h, _floor(floor, keep, one_d, codes, h, n_h, w, r0, m))
         var = (fpc * np.maximum(var_h, 0)).sum(axis=0) / np.where(big_b > 0, big_b, np.nan) ** 2
     n_dom = (b > 0).sum(axis=0)
     # Kish's effective size over the domain, for a sample without variation
@@ -254,6 +268,29 @@ def stratified_ratio(
     lower = np.where(undefined, np.nan, np.minimum(lower, r0))
     upper = np.where(undefined, np.nan, np.maximum(upper, r0))
     return RatioEstimate(r, lower, upper, var, np.where(undefined, np.nan, n_eff), n_dom)
+
+
+def _floor(
+    floor: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    keep: np.ndarray,
+    one_d: bool,
+    codes: np.ndarray,
+    h: int,
+    n_h: np.ndarray,
+    w: np.ndarray,
+    r0: np.ndarray,
+    m: np.ndarray,
+) -> np.ndarray:
+    """Per stratum (H, k): the with-replacement variance of the stratum total of
+    ``w (a - R b)`` if its labels were Bernoulli at the smoothed rate."""
+    y, prior, da, db = (np.asarray(x, dtype=float) for x in floor)
+    da, db = (x[:, None] if one_d else x for x in (da, db))
+    y, prior, da, db = y[keep], prior[keep], da[keep], db[keep]
+    x_h = np.bincount(codes, weights=np.nan_to_num(y), minlength=h)
+    pbar = np.bincount(codes, weights=prior, minlength=h) / np.maximum(n_h, 1)
+    rate = (x_h + pbar) / (n_h + 1)
+    de = w[:, None] * (da - r0[None, :] * db)  # change of w e when the label flips
+    return (rate * (1 - rate))[:, None] * (m @ (de * de))
 
 
 def ratio_pvalue(est: RatioEstimate, target: float, op: str) -> np.ndarray:
@@ -456,7 +493,8 @@ def certify_by_design(
     delta = 1 - float(confidence)
     if ct.status == "insufficient_data":
         return ct
-    out = {}
+    out: dict[str, float | None] = {}
+    status: dict[str, str] = {}
     notes = []
     for name, obj in (("block", objective), ("review", review)):
         if obj is None or obj.kind == "fixed":
@@ -468,7 +506,7 @@ def certify_by_design(
             )
         t = _ltt_design(obj, s, y, known, d, delta, method)
         out[name] = t
-        out[f"{name}_status"] = "ok" if t is not None else "infeasible"
+        status[name] = "ok" if t is not None else "infeasible"
         if t is None:
             notes.append(f"{name}: no candidate certified for the traffic")
     block = out.get("block", ct.block)
@@ -483,8 +521,8 @@ def certify_by_design(
         ct,
         block=block,
         review=review_t,
-        status=out.get("block_status", ct.status),
-        review_status=out.get("review_status", ct.review_status),
+        status=status.get("block", ct.status),
+        review_status=status.get("review", ct.review_status),
         confidence=float(confidence),
         method=method,
         delta=round(delta, 12),
@@ -515,15 +553,23 @@ def _ltt_design(
     pos = (y == 1)[:, None]
     neg = (y == 0)[:, None]
     ones = np.ones_like(flag)
+    fl = flag.astype(float)
     if metric == "precision":
-        a, b = flag & pos, flag
+        a, b, da, db = flag & pos, flag, fl, 0 * fl
     elif metric == "recall":
-        a, b = flag & pos, ones & pos
+        a, b, da, db = flag & pos, ones & pos, fl, 1 + 0 * fl
     elif metric == "fpr":
-        a, b = flag & neg, ones & neg
+        a, b, da, db = flag & neg, ones & neg, -fl, -1 + 0 * fl
     else:  # npv
-        a, b = ~flag & neg, ~flag
-    est = stratified_ratio(a.astype(float), b.astype(float), d, labelled=known)
+        a, b, da, db = ~flag & neg, ~flag, fl - 1, 0 * fl
+    prior = np.clip(np.nan_to_num(s), 0, 1)
+    est = stratified_ratio(
+        a.astype(float),
+        b.astype(float),
+        d,
+        labelled=known,
+        floor=(np.nan_to_num(y), prior, da, db),
+    )
     p = ratio_pvalue(est, target, op)
     descending = metric in ("precision", "fpr")
     order = np.arange(len(cand))[::-1] if descending else np.arange(len(cand))
