@@ -352,3 +352,41 @@ def test_cli_import_error_is_one_line_and_stores_nothing(tmp_path, capsys):
     assert "--sample is needed" in capsys.readouterr().err
     assert main(["review", "status", str(tmp_path / "none.sqlite")]) == 1
     assert "no such review store" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["label-studio", "argilla", "csv"])
+def test_cli_export_with_store_verdicts_comes_back_the_same(tmp_path, fmt):
+    sample_path = tmp_path / "sample.csv"
+    make_sample().to_csv(sample_path, index=False)
+    store_path = tmp_path / "review.sqlite"
+    with ReviewStore(store_path) as store:
+        store.add_sample(make_sample())
+        store.record("0001", "violence", 1, reviewer="ana")
+        store.record("0001", "violence", 0, reviewer="bo")
+        store.record("0002", "self-harm/intent", None, reviewer="ana")
+        before = store.verdicts()[["id", "reviewer", "category", "label"]]
+    out = tmp_path / ("out.csv" if fmt == "csv" else "out.json")
+    args = [
+        "review",
+        "export",
+        str(sample_path),
+        "-f",
+        fmt,
+        "-o",
+        str(out),
+        "--store",
+        str(store_path),
+    ]
+    assert main(args) == 0
+    copy = tmp_path / "copy.sqlite"
+    assert (
+        main(["review", "import", str(out), "--sample", str(sample_path), "--store", str(copy)])
+        == 0
+    )
+    with ReviewStore(copy) as store:
+        after = store.verdicts()[["id", "reviewer", "category", "label"]]
+    key = ["id", "reviewer", "category"]
+    pd.testing.assert_frame_equal(
+        after.sort_values(key).reset_index(drop=True),
+        before.sort_values(key).reset_index(drop=True),
+    )
