@@ -13,8 +13,9 @@ are the simulated truth; the population's true precision, recall and FPR at bloc
 counted.
 
 1. **Labels needed** for the 90% interval of precision (recall) at block to be at most
-   +/-0.05 (median half-width over ``--grid-reps`` samples, on a geometric grid of
-   sample sizes, log-interpolated): uniform random sampling; the Neyman design aimed at
+   +/-0.05 (median half-width over ``--grid-reps`` samples; from a pilot of 1,000 labels
+   the ``1 / sqrt(n)`` law predicts n, measured again until the measurement is within
+   10% of its prediction): uniform random sampling; the Neyman design aimed at
    that metric (``metrics=[metric]``) and at all three (the default); the oracle
    allocation (the same strata, allocated with the true labels as the prior).
 2. **Coverage** of the 90% intervals over ``--reps`` audits of ``--n`` labels for
@@ -139,23 +140,23 @@ def adaptive_half_widths(traffic, ts, n, metrics, reps, seed0):
 
 
 def labels_needed(traffic, ts, method, metrics, metric, reps, rng, prior=None, target=0.05):
-    """Smallest n (log-interpolated on a grid) whose median half-width <= target."""
-    grid = np.unique(np.geomspace(60, min(len(traffic), 40_000), 22).astype(int))
-    prev_n, prev_w = None, None
-    for n in grid:
+    """Labels for the median half-width to reach ``target``: from a pilot of 1,000,
+    the ``1 / sqrt(n)`` law predicts n, which is measured again, until a measurement
+    lies within 10% of its prediction (at most 4 rounds); the last prediction."""
+    n = 1000
+    pred = float("nan")
+    for _ in range(4):
         if method == "ais":
-            w = adaptive_half_widths(traffic, ts, int(n), metrics, reps, int(n) * 1000)[metric]
+            w = adaptive_half_widths(traffic, ts, n, metrics, reps, n * 1000)[metric]
         else:
-            d = Design(traffic, ts, int(n), method, metrics, prior)
+            d = Design(traffic, ts, n, method, metrics, prior)
             w = half_widths(d, traffic, ts, reps, rng)[metric]
-        if w <= target:
-            if prev_n is None:
-                return float(n)
-            # log-log interpolation between the last failing and this grid point
-            t = (math.log(prev_w) - math.log(target)) / (math.log(prev_w) - math.log(w))
-            return float(math.exp(math.log(prev_n) + t * (math.log(n) - math.log(prev_n))))
-        prev_n, prev_w = n, w
-    return float("nan")
+        pred = n * (w / target) ** 2
+        nxt = int(min(max(round(pred), 40), len(traffic)))
+        if abs(nxt - n) <= 0.1 * n:
+            break
+        n = nxt
+    return float(pred)
 
 
 def coverage(traffic, ts, truth, n, reps, rng, method):
@@ -206,10 +207,15 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--prevalence", type=float, default=0.02)
     ap.add_argument("--reps", type=int, default=300, help="audits per coverage cell")
-    ap.add_argument("--grid-reps", type=int, default=25, help="samples per grid point")
+    ap.add_argument("--grid-reps", type=int, default=25, help="samples per measured sample size")
     ap.add_argument("--n", type=int, default=1000, help="labels per audit (coverage)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/results/audit.json")
+    ap.add_argument(
+        "--parts",
+        default="needed,neyman,uniform,ais",
+        help="what to run (comma-separated): needed, neyman, uniform, ais",
+    )
     args = ap.parse_args()
     t0 = time.time()
     rng = np.random.default_rng(args.seed)
@@ -219,8 +225,9 @@ def main() -> None:
     print(f"traffic: {args.rows} rows, prevalence {args.prevalence}, truth {truth}")
     y = traffic["truth"].to_numpy(dtype=float)
 
+    parts = set(args.parts.split(","))
     needed = {}
-    for metric in ("precision", "recall"):
+    for metric in ("precision", "recall") if "needed" in parts else ():
         row = {
             "uniform": labels_needed(traffic, ts, "uniform", [metric], metric, args.grid_reps, rng),
             "neyman (this metric)": labels_needed(
@@ -230,7 +237,7 @@ def main() -> None:
                 traffic, ts, "neyman", ["precision", "recall", "fpr"], metric, args.grid_reps, rng
             ),
             "ais (this metric, 2 batches)": labels_needed(
-                traffic, ts, "ais", [metric], metric, max(args.grid_reps // 3, 3), rng
+                traffic, ts, "ais", [metric], metric, max(args.grid_reps // 2, 3), rng
             ),
             "oracle (this metric)": labels_needed(
                 traffic, ts, "neyman", [metric], metric, args.grid_reps, rng, prior={CAT: y}
@@ -240,7 +247,7 @@ def main() -> None:
         print(metric, {k: round(v) for k, v in row.items()}, f"{time.time() - t0:.0f}s")
 
     cov = {}
-    for method in ("neyman", "uniform", "ais"):
+    for method in [m for m in ("neyman", "uniform", "ais") if m in parts]:
         cov[method] = coverage(traffic, ts, truth, args.n, args.reps, rng, method)
         print(method, cov[method], f"{time.time() - t0:.0f}s")
 
@@ -257,6 +264,7 @@ def main() -> None:
         "n": args.n,
         "wall_seconds": round(time.time() - t0, 1),
         "loadavg": os.getloadavg(),
+        "parts": sorted(parts),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

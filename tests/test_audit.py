@@ -482,3 +482,23 @@ def test_audit_estimate_result_object():
     need = est.labels_needed(0.2)
     assert need["metric"].tolist() == ["precision"]  # exact rows need no labels
     assert int(need["labels_needed"].iloc[0]) == 300  # 100 * (0.4 / 0.2)^2 - 100
+
+
+def test_design_refit_reports_its_own_clamping_not_the_unweighted_one(tmp_path):
+    traffic, y = _traffic(20_000, seed=8, prevalence=0.05)
+    sample = _label(draw(traffic, TS, 400, seed=0), y)
+    labels = sample[["label_violence"]].set_axis(["violence"], axis=1)
+    with pytest.warns(modkit.thresholds.FitWarning, match="certified review threshold") as got:
+        fit = modkit.fit_thresholds(
+            sample[["violence"]],
+            labels,
+            "precision>=0.8",
+            review="recall>=0.95",
+            confidence=0.9,
+            design=sample,
+        )
+    assert len(got) == 1
+    ct = fit["violence"]
+    assert ct.review_clamped and ct.review == ct.block
+    fit.save(tmp_path / "t.json")  # the file round-trips
+    assert modkit.load_thresholds(tmp_path / "t.json")["violence"] == ct

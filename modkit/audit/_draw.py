@@ -208,6 +208,14 @@ def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> n
     >>> strata(np.array([[0.9], [0.1]]), ts, ["violence"]).tolist()
     ['violence:block-1', 'violence:allow-1']
     """
+    codes, names = _strata_codes(score_matrix, ts, cats)
+    return np.asarray(names, dtype=object)[codes]
+
+
+def _strata_codes(
+    score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Stratum codes 0..H-1 (in the order of the sorted names) and the names."""
     ranks = np.column_stack(
         [
             _band_ranks(score_matrix[:, j], ts.categories[c].block, ts.categories[c].review)
@@ -216,9 +224,12 @@ def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> n
     )
     best = ranks.argmax(axis=1)
     top = ranks[np.arange(len(ranks)), best]
-    names = np.array([f"{c}:" for c in cats], dtype=object)[best]
-    bands = np.array([_BAND_NAMES[int(k)] for k in range(9)], dtype=object)[top]
-    return (names + bands).astype(object)
+    keys, codes = np.unique(best * 9 + top, return_inverse=True)
+    names = [f"{cats[int(k) // 9]}:{_BAND_NAMES[int(k) % 9]}" for k in keys]
+    order = np.argsort(names, kind="stable")
+    remap = np.empty(len(order), dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return remap[codes], [names[i] for i in order]
 
 
 def _anticipated_s2(
@@ -457,7 +468,8 @@ def draw(
         names = np.array(["all"], dtype=object)
         codes = np.zeros(big_n, dtype=np.int64)
     else:
-        names, codes = np.unique(strata(matrix, ts, cats), return_inverse=True)
+        codes, name_list = _strata_codes(matrix, ts, cats)
+        names = np.array(name_list, dtype=object)
     h = len(names)
     sizes = np.bincount(codes, minlength=h)
 
@@ -504,13 +516,13 @@ def draw(
     new_rows = rng.permutation(np.concatenate(new)) if new else np.zeros(0, dtype=np.int64)
     pi = alloc / sizes
 
-    decisions = ts.apply(frame[cats], missing="ignore")
+    decisions = ts.apply(frame.iloc[new_rows][cats], missing="ignore")
     out = frame.iloc[new_rows][inputs + score_cols].copy()
     out.insert(0, "id", ids[new_rows])
     out["stratum"] = names[codes[new_rows]].astype(str)
     out["inclusion_probability"] = pi[codes[new_rows]]
     for c in cats:
-        out[DECISION_PREFIX + c] = decisions[f"action:{c}"].to_numpy()[new_rows]
+        out[DECISION_PREFIX + c] = decisions[f"action:{c}"].to_numpy()
     out = out.reset_index(drop=True)
     if labelled is not None:
         old = labelled.reset_index(drop=True).copy()

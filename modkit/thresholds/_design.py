@@ -511,7 +511,8 @@ def certify_by_design(
             notes.append(f"{name}: no candidate certified for the traffic")
     block = out.get("block", ct.block)
     review_t = out.get("review", ct.review)
-    if block is not None and review_t is not None and review_t > block:
+    clamped = block is not None and review_t is not None and review_t > block
+    if clamped:
         review_t = block
     notes.append(
         "certified for the traffic from an audit sample (design-based Learn then Test, "
@@ -523,6 +524,7 @@ def certify_by_design(
         review=review_t,
         status=status.get("block", ct.status),
         review_status=status.get("review", ct.review_status),
+        review_clamped=bool(clamped),
         confidence=float(confidence),
         method=method,
         delta=round(delta, 12),

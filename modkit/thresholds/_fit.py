@@ -730,21 +730,24 @@ def fit_thresholds(
     cats = {}
     groups = _input_type_groups(scores, label_cats) if by_input_type else {}
     for j, c in enumerate(label_cats):
-        cats[c] = _fit_category(
-            c,
-            score_matrix[:, j],
-            lab_matrix[:, j],
-            None if flags is None else flags[:, j],
-            cast(Objective, objectives[c]),  # required=True: every category has one
-            reviews[c],
-            cv=cv,
-            bootstrap=bootstrap,
-            confidence=confidence,
-            method=method,
-            min_positives=min_positives,
-            random_state=random_state,
-            ci_level=ci_level,
-        )
+        with warnings.catch_warnings():
+            if design is not None:  # the unweighted choice is replaced below
+                warnings.simplefilter("ignore", FitWarning)
+            cats[c] = _fit_category(
+                c,
+                score_matrix[:, j],
+                lab_matrix[:, j],
+                None if flags is None else flags[:, j],
+                cast(Objective, objectives[c]),  # required=True: every category has one
+                reviews[c],
+                cv=cv,
+                bootstrap=bootstrap,
+                confidence=confidence,
+                method=method,
+                min_positives=min_positives,
+                random_state=random_state,
+                ci_level=ci_level,
+            )
         if design is not None:
             cats[c] = certify_by_design(
                 cats[c],
@@ -756,6 +759,13 @@ def fit_thresholds(
                 confidence=confidence,
                 method=method,
             )
+            if cats[c].review_clamped:
+                warnings.warn(
+                    f"{c}: the certified review threshold is above block "
+                    f"{cats[c].block!r}; review is clamped to block (no review band)",
+                    FitWarning,
+                    stacklevel=3,
+                )
         typed: dict[str, dict[str, float | None]] = {}
         for kind, mask in groups.get(c, {}).items():
             part = _fit_category(
