@@ -30,6 +30,7 @@ _COMMANDS = (
     "_validate",
     "_apply",
     "_export",
+    "_review",
     "_check",
     "_monitor",
     "_report",
@@ -37,6 +38,7 @@ _COMMANDS = (
     "_notebook",
     "_lab",
     "_demo",
+    "_audit",
 )
 
 
