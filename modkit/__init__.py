@@ -4,6 +4,7 @@ from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
 from ._compare import agreement, compare_providers, provider_decisions, provider_gaps
+from ._conversation import CONVERSATION_STRATEGIES, check_conversation
 from ._crosstab import Statistic, crosstab, register_statistic
 from ._drift import DriftReport, decision_drift
 from ._errors import (
@@ -29,6 +30,7 @@ from ._images import (
     with_images,
 )
 from ._io import read_table, write_table
+from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
@@ -69,7 +71,9 @@ from .thresholds import (
 
 __all__ = [
     "CATEGORIES",
+    "CONVERSATION_STRATEGIES",
     "IMAGE_CATEGORIES",
+    "LABEL_PREFIX",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
     "PROVIDERS",
@@ -121,6 +125,7 @@ __all__ = [
     "applied_input_types",
     "bias_metrics",
     "category_columns",
+    "check_conversation",
     "check_thresholds",
     "compare_providers",
     "count_prompts",
@@ -137,6 +142,9 @@ __all__ = [
     "fit_thresholds",
     "image_part",
     "images_in_folder",
+    "label_column",
+    "label_values",
+    "labels_beside_texts",
     "list_datasets",
     "load_dataset",
     "load_templates",
@@ -145,6 +153,7 @@ __all__ = [
     "make_backend",
     "moderate",
     "multimodal_input",
+    "parse_labels",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",

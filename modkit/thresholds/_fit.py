@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import warnings
@@ -15,6 +16,8 @@ import pandas as pd
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
+from .._images import APPLIED_PREFIX
+from .._labels import align_rows, parse_labels
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
@@ -463,6 +466,27 @@ def _check_columns(
         )
 
 
+def _labels_for(
+    scores: pd.DataFrame, labels: pd.DataFrame | None, on: str | None, known: Sequence[str]
+) -> pd.DataFrame:
+    """The labels as :func:`modkit.parse_labels` reads them (bare category keys, 1.0 /
+    0.0 / NaN), beside the table's other columns (warned about as ignored)."""
+    if labels is None:
+        parsed = parse_labels(scores, columns="prefixed", categories=known, source="scores")
+        if not parsed.shape[1]:
+            raise InputError(
+                "fit_thresholds: no labels: pass labels= (a table with a column per "
+                "category key), or keep label_<category> columns beside the scores "
+                f"(columns: {list(scores.columns)[:10]})"
+            )
+        return parsed
+    if on is not None:
+        labels = align_rows(scores, labels, on)
+    parsed = parse_labels(labels, categories=known)
+    used = set(parsed.attrs["columns"]) | {on, "id", "text"}
+    return pd.concat([parsed, labels[[c for c in labels.columns if c not in used]]], axis=1)
+
+
 def _near_category(column: Any) -> bool:
     return isinstance(column, str) and suggest_category(column) is not None
 
@@ -473,8 +497,8 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
 @validate_params(
     {
         "scores": [pd.DataFrame],
-        "labels": [pd.DataFrame],
-        "objective": _OBJECTIVE_LIKE,
+        "labels": [None, pd.DataFrame],
+        "objective": [None, *_OBJECTIVE_LIKE],
         "review": [None, *_OBJECTIVE_LIKE],
         "cv": [Interval(Integral, 0, None)],
         "bootstrap": [Interval(Integral, 0, None)],
@@ -488,12 +512,14 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
         "design": [None, pd.DataFrame],
+        "by_input_type": ["boolean"],
+        "on": [None, str],
     }
 )
 def fit_thresholds(
     scores: pd.DataFrame,
-    labels: pd.DataFrame,
-    objective: ObjectiveLike | Mapping[str, ObjectiveLike],
+    labels: pd.DataFrame | None = None,
+    objective: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     review: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     *,
     cv: int = 5,
@@ -508,6 +534,8 @@ def fit_thresholds(
     ci_level: float = 0.95,
     provider: str | None = None,
     design: pd.DataFrame | None = None,
+    by_input_type: bool = False,
+    on: str | None = None,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -523,12 +551,16 @@ def fit_thresholds(
         ``model`` column feeds the file's ``model``; the endpoint's flags (the
         ``flagged/<category>`` columns, or ``result_json``) feed the endpoint-flag
         baseline.
-    labels : DataFrame
-        On the same index (a subset is fine: missing rows are unlabelled): 0/1/NaN per
-        category key. Every category with a label column is fitted; NaN rows are left
-        out for that category only.
+    labels : DataFrame, optional
+        Labels per category key: columns named by the bare key or ``label_<key>``,
+        values 1/0, true/false, yes/no or blank (not labelled), as
+        :func:`modkit.parse_labels` reads them. On the same index as ``scores`` (a
+        subset is fine: missing rows are unlabelled), or matched on the column ``on``.
+        Default: the ``label_<category>`` columns of ``scores`` itself (labels kept
+        beside the texts through :func:`modkit.moderate`). Every category with a label
+        column is fitted; NaN rows are left out for that category only.
     objective : str, Objective, dict, or mapping of category to those
-        The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
+        Required. The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
         ``"fbeta:0.5"``, ``"recall>=0.95"``, ``"fpr<=0.01"``, ``"cost:fp=1,fn=10"``,
         ``"fixed:0.7"`` (see :func:`modkit.thresholds.parse_objective`). A mapping gives
         one per category; ``"*"`` is the default for the others.
@@ -592,6 +624,22 @@ def fit_thresholds(
         bootstrap intervals (which assume i.i.d. rows) are off. Without it, with
         ``confidence``, labels confined to one score band of the scored rows (the
         review queue's) are refused: they are not a sample of the traffic.
+    by_input_type : bool, default False
+        Also fit thresholds per input type, from the ``applied/<category>`` columns
+        (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
+        multimodal inputs): the rows a category was applied to an image (``"image"``,
+        ``"text,image"``) form the ``image`` group, the rows applied to text alone (or
+        of unknown type: a plain text) the ``text`` group; rows applied to nothing are
+        left out of both, and a category whose rows are all of one type keeps one set.
+        Each group gets the same objectives, fitted as a category of its own (same
+        procedure and certification; no bootstrap), and lands in the category's
+        :attr:`~modkit.CategoryThreshold.by_input_type`; a group with too few labelled
+        rows (``min_positives``) is left out with a :class:`FitWarning`, and its items
+        use the category's own thresholds (fitted on all rows). The band shares
+        (``bands``) then follow the per-type thresholds.
+    on : str, optional
+        A key column of both ``scores`` and ``labels`` (``"id"``) to match rows on,
+        instead of the index.
 
     Returns
     -------
@@ -600,7 +648,10 @@ def fit_thresholds(
         only when the goal holds: at ``confidence`` when given, else on the point
         estimate), ``oof_status`` (does the out-of-fold estimate meet the goal?), counts,
         in-sample and out-of-fold metrics, threshold spread across folds, baselines
-        (endpoint flag, fixed 0.5) and the share of traffic per band.
+        (endpoint flag, fixed 0.5) and the share of traffic per band. Its
+        ``not_fitted`` maps every category of the taxonomy that got no threshold to why
+        (no label column, too few positives, no threshold meets the objective); the
+        set's ``unthresholded`` policy decides those (default: the backend's own flag).
 
     Raises
     ------
@@ -608,10 +659,12 @@ def fit_thresholds(
         A parameter is out of range (one wording for all, from
         :mod:`modkit._validation`), a label or score column is spelled as the SDK
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
-        label is not 0/1/blank, a score is not a number in [0, 1], or labels are not on
-        the scores' index; with ``confidence`` and no ``design``, labels confined to one
-        score band while the scored rows spread beyond it; with ``design``, no
-        ``confidence``, an objective that is not constrained, or design rows missing.
+        label does not parse (1/0, true/false, yes/no, blank), a score is not a number
+        in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
+        scores have no ``label_<category>`` column; with ``confidence`` and no ``design``,
+        labels confined to one score band while the scored rows spread beyond it; with
+        ``design``, no ``confidence``, an objective that is not constrained, design rows
+        missing, or ``by_input_type``.
 
     Warns
     -----
@@ -645,6 +698,20 @@ def fit_thresholds(
     (True, True)
     >>> ts.decide({"violence": 0.95}).action
     'block'
+
+    The same labels kept beside the scores (``label_<category>``, as
+    :func:`modkit.moderate` keeps a labels file's columns), or in a table matched on ``id``:
+
+    >>> beside = scores.assign(label_violence=np.where(y, "yes", "no"))
+    >>> same = modkit.fit_thresholds(beside, objective="precision>=0.9", cv=3, bootstrap=0)
+    >>> same["violence"].block == ts["violence"].block
+    True
+    >>> table = labels.assign(id=range(400)).iloc[::-1]
+    >>> joined = modkit.fit_thresholds(
+    ...     scores.assign(id=range(400)), table, "precision>=0.9", cv=3, bootstrap=0, on="id"
+    ... )
+    >>> joined["violence"].block == ts["violence"].block
+    True
     """
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):
@@ -654,6 +721,9 @@ def fit_thresholds(
         native = None
     known = CATEGORIES if native is None else tuple(result_keys(native))
     scale = None if native is None else provider_scale(native, _model(scores))
+    if objective is None:
+        raise InputError("fit_thresholds: objective is required, e.g. 'precision>=0.9'")
+    labels = _labels_for(scores, labels, on, known)
     _check_columns(scores, labels, known)
     s_src, l_src = "scores", "labels"
     for name, frame in ((s_src, scores), (l_src, labels)):
@@ -706,8 +776,11 @@ def fit_thresholds(
     if design is None and confidence is not None:
         refuse_band_labels(score_matrix, lab_matrix, label_cats)
     if design is not None:
+        if by_input_type:
+            raise InputError("design= with by_input_type=True is not supported yet")
         cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
     cats = {}
+    groups = _input_type_groups(scores, label_cats) if by_input_type else {}
     for j, c in enumerate(label_cats):
         with warnings.catch_warnings():
             if design is not None:  # the unweighted choice is replaced below
@@ -745,15 +818,53 @@ def fit_thresholds(
                     FitWarning,
                     stacklevel=3,
                 )
+        typed: dict[str, dict[str, float | None]] = {}
+        for kind, mask in groups.get(c, {}).items():
+            part = _fit_category(
+                c,
+                score_matrix[:, j],
+                np.where(mask, lab_matrix[:, j], np.nan),
+                None if flags is None else flags[:, j],
+                cast(Objective, objectives[c]),
+                reviews[c],
+                cv=cv,
+                bootstrap=0,
+                confidence=confidence,
+                method=method,
+                min_positives=min_positives,
+                random_state=random_state,
+                ci_level=ci_level,
+            )
+            if part.status == "insufficient_data":
+                warnings.warn(
+                    f"{c}: too few labelled {kind} rows ({part.n_pos} positives, "
+                    f"{part.n_neg} negatives) for a {kind} threshold; {kind} items use the "
+                    "category's own",
+                    FitWarning,
+                    stacklevel=3,
+                )
+                continue
+            typed[kind] = {"block": part.block, "review": part.review}
+        if typed:
+            cats[c] = dataclasses.replace(cats[c], by_input_type=typed)
 
+    not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)
-    action = actions(
-        *bands(
-            score_matrix,
-            as_limits([cats[c].block for c in label_cats]),
-            as_limits([cats[c].review for c in label_cats]),
-        )
-    )
+    block_limits = as_limits([cats[c].block for c in label_cats])
+    review_limits = as_limits([cats[c].review for c in label_cats])
+    if any(cats[c].by_input_type for c in label_cats):  # each row's own limits
+        block_limits = np.tile(block_limits, (n, 1))
+        review_limits = np.tile(review_limits, (n, 1))
+        for j, c in enumerate(label_cats):
+            if not cats[c].by_input_type:
+                continue
+            column = scores.get(APPLIED_PREFIX + c)
+            values = [None] * n if column is None else column.tolist()
+            for i, value in enumerate(values):
+                kinds = None if not isinstance(value, str) else [t for t in value.split(",") if t]
+                b, r = cats[c].limits_for(kinds)
+                block_limits[i, j], review_limits[i, j] = as_limits([b, r])
+    action = actions(*bands(score_matrix, block_limits, review_limits))
     overall = None
     if n:
         overall = {
@@ -777,7 +888,58 @@ def fit_thresholds(
         else float(overall["review"] * daily_volume),
         provider=native,
         scale=scale,
+        not_fitted=not_fitted,
     )
+
+
+def _input_type_groups(
+    scores: pd.DataFrame, cats: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per category, ``{"text": mask, "image": mask}`` of rows by the input types the
+    category was applied to (``applied/<category>``; unknown counts as text); only
+    categories with rows of both types.
+
+    Raises
+    ------
+    InputError
+        If no fitted category has an ``applied/<category>`` column.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for c in cats:
+        column = scores.get(APPLIED_PREFIX + c)
+        if column is None:
+            continue
+        kinds = [
+            None if not isinstance(v, str) else {t for t in v.split(",") if t}
+            for v in column.tolist()
+        ]
+        image = np.array([k is not None and "image" in k for k in kinds], dtype=bool)
+        text = np.array([k is None or k == {"text"} for k in kinds], dtype=bool)
+        if text.any() and image.any():  # one type alone: the category's own thresholds
+            out[c] = {"text": text, "image": image}
+    if not any(APPLIED_PREFIX + c in scores.columns for c in cats):
+        raise InputError(
+            "by_input_type=True needs applied/<category> columns (modkit.moderate adds them "
+            "for multimodal inputs; modkit.applied_input_types reads them from result_json)"
+        )
+    return out
+
+
+def _not_fitted(
+    known: Sequence[str], label_cats: list[str], cats: Mapping[str, CategoryThreshold]
+) -> dict[str, str]:
+    """Each category of the taxonomy without a threshold, and why."""
+    out = {}
+    for c in known:
+        if c == "blocklistsMatch":  # Azure's blocklist column is no category
+            continue
+        ct = cats.get(c)
+        if c not in label_cats:
+            out[c] = "no label column"
+        elif ct is not None and ct.block is None and ct.review is None:
+            counts = f"{ct.n_pos} positives, {ct.n_neg} negatives"
+            out[c] = f"{ct.status}: {ct.note}" if ct.note else f"{ct.status} ({counts})"
+    return out
 
 
 #: Constrained metrics :func:`strictest_certified` probes, and their comparison.
