@@ -22,6 +22,7 @@ PACKAGES = (
     "modkit.datasets",
     "modkit.plots",
     "modkit.ray",
+    "modkit.review",
     "modkit.server",
     "modkit.templates",
     "modkit.testing",
