@@ -39,7 +39,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
-from ._text import replace_surrogates, utf8_problem
+from ._text import json_text, replace_surrogates, utf8_problem
 
 __all__ = [
     "INPUT_FORMATS",
@@ -465,12 +465,23 @@ def _write_jsonl(frame: pd.DataFrame, tmp: Path) -> None:
     with tmp.open("wb") as fh:
         for values in zip(*columns, strict=True):
             record = dict(zip(names, values, strict=True))
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            try:
-                data = line.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: keep it as a \\udxxx escape
-                data = json.dumps(record, separators=(",", ":")).encode("ascii")
-            fh.write(data + b"\n")
+            try:  # a lone surrogate: the line is ASCII, with a \\udxxx escape
+                line = json_text(record, separators=(",", ":"))
+            except ValueError:  # JSON has no Infinity: null, as NaN is
+                record = {k: _no_infinity(v) for k, v in record.items()}
+                line = json_text(record, separators=(",", ":"))
+            fh.write(line.encode("utf-8") + b"\n")
+
+
+def _no_infinity(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (also inside lists and dicts) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_no_infinity(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_infinity(v) for k, v in value.items()}
+    return value
 
 
 def _write_parquet(frame: pd.DataFrame, tmp: Path) -> None:

@@ -109,10 +109,61 @@ def _norm(token: str) -> str:
 
 
 def _alternatives(position: Any) -> dict[str, float]:
-    """Token -> probability at one position: the chosen token and its top_logprobs."""
-    alts = {str(t["token"]): float(t["logprob"]) for t in (position.get("top_logprobs") or [])}
-    alts.setdefault(str(position["token"]), float(position["logprob"]))
+    """Token -> probability at one position: the chosen token and its top_logprobs.
+
+    An alternative without a string token or a numeric logprob is skipped.
+    """
+    alts = {
+        str(t["token"]): float(t["logprob"])
+        for t in _listed(position)
+        if isinstance(t, Mapping) and _is_logprob(t.get("logprob"))
+    }
+    if _is_logprob(position.get("logprob")):
+        alts.setdefault(str(position["token"]), float(position["logprob"]))
     return {t: math.exp(lp) for t, lp in alts.items()}
+
+
+def _listed(position: Any) -> list[Any]:
+    top = position.get("top_logprobs")
+    return top if isinstance(top, list) else []
+
+
+def _is_logprob(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value <= 0
+
+
+def _missing_verdicts(
+    position: Mapping[str, Any], positive: Sequence[str], negative: Sequence[str]
+) -> tuple[list[str], int]:
+    """Which verdict sides the alternatives at a verdict position leave out.
+
+    Parameters
+    ----------
+    position : dict
+        One entry of ``choices[0].logprobs.content`` (``token``, ``logprob``,
+        ``top_logprobs``), the verdict's.
+    positive, negative : sequence of str
+        The verdict words, as for :func:`verdict_probability`.
+
+    Returns
+    -------
+    (list of str, int)
+        The first word of each side (positive, negative) that no alternative reads as,
+        and how many alternatives besides the chosen token the position lists. With
+        both sides present the score is the top-k estimate :func:`verdict_probability`
+        documents; with none listed besides the chosen token it carries no signal
+        (exactly 0 or 1).
+    """
+    words = {_norm(t) for t in _alternatives(position)}
+    others = {
+        str(t.get("token"))
+        for t in _listed(position)
+        if isinstance(t, Mapping) and _is_logprob(t.get("logprob"))
+    } - {str(position.get("token"))}
+    missing = [
+        side[0] for side in (positive, negative) if side and not words & {_norm(w) for w in side}
+    ]
+    return missing, len(others)
 
 
 def verdict_probability(
@@ -153,7 +204,7 @@ def verdict_probability(
                 p_pos += p
             elif word in neg:
                 p_neg += p
-        return p_pos / (p_pos + p_neg), i
+        return (p_pos / (p_pos + p_neg) if p_pos + p_neg > 0 else math.nan), i
     shown = "".join(str(p["token"]) for p in content)[:40]
     raise TransientBackendError(f"guard: no verdict token in the answer {shown!r}")
 
@@ -423,8 +474,13 @@ class GuardBackend(Backend):
         if self.family == "llama-guard":
             return self._llama_guard(answers[0])
         scores: dict[str, float] = {}
+        notes: list[str] = []
         for call, answer in zip(calls, answers, strict=True):
-            p, _ = verdict_probability(answer["content"], ("yes",), ("no",))
+            p, i = verdict_probability(answer["content"], ("yes",), ("no",))
+            problem = self._coverage(answer["content"][i], ("yes",), ("no",), call.category)
+            if isinstance(problem, ItemError):
+                return problem
+            notes += [problem] if problem else []
             scores[call.category] = p
         flags = {c: p >= 0.5 for c, p in scores.items()}
         return ModerationResult(
@@ -433,11 +489,15 @@ class GuardBackend(Backend):
             category_scores=scores,
             model=answers[0]["model"],
             id=answers[0]["id"],
+            notes=tuple(notes),
         )
 
-    def _llama_guard(self, answer: dict[str, Any]) -> ModerationResult:
+    def _llama_guard(self, answer: dict[str, Any]) -> ModerationResult | ItemError:
         content = answer["content"]
         p_unsafe, i = verdict_probability(content, ("unsafe",), ("safe",))
+        problem = self._coverage(content[i], ("unsafe",), ("safe",), "unsafe")
+        if isinstance(problem, ItemError):
+            return problem
         greedy_unsafe = _norm(str(content[i]["token"])) == "unsafe"
         q = _code_distribution(content, i) if greedy_unsafe else {}
         scores = {"unsafe": p_unsafe, **{c: p_unsafe * q.get(c, 0.0) for c in LLAMA_GUARD_CODES}}
@@ -450,6 +510,37 @@ class GuardBackend(Backend):
             category_scores=scores,
             model=answer["model"],
             id=answer["id"],
+            notes=(problem,) if problem else (),
+        )
+
+    def _coverage(
+        self,
+        position: Mapping[str, Any],
+        positive: Sequence[str],
+        negative: Sequence[str],
+        category: str,
+    ) -> ItemError | str | None:
+        """How complete the alternatives at the verdict are (see :func:`_missing_verdicts`).
+
+        None: both verdicts listed. A note (str): one verdict is not among the listed
+        alternatives, so the score is the top-k estimate (the missing verdict's
+        probability is below the least listed one's). An :class:`ItemError` (code
+        ``incomplete_logprobs``): no alternative besides the chosen token, so the score
+        would be exactly 0 or 1 with no signal; the row fails instead.
+        """
+        missing, listed = _missing_verdicts(position, positive, negative)
+        if not missing:
+            return None
+        if listed == 0:
+            return ItemError(
+                f"guard: {category}: the endpoint sent no top_logprobs alternatives at the "
+                f"verdict token {str(position.get('token'))!r}: no score (it would be exactly "
+                "0 or 1); serve the model with logprobs on (vLLM: --max-logprobs 20)",
+                code="incomplete_logprobs",
+            )
+        return (
+            f"guard: {category}: no {missing[0]!r} among the top_logprobs at the verdict: "
+            f"the score is a top-{self.top_logprobs} estimate"
         )
 
     async def _complete(self, text: str, call: _Call) -> dict[str, Any]:
@@ -490,7 +581,9 @@ class GuardBackend(Backend):
             {
                 "token": t.token,
                 "logprob": t.logprob,
-                "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in t.top_logprobs],
+                "top_logprobs": [
+                    {"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])
+                ],
             }
             for t in lp.content
         ]

@@ -9,7 +9,14 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
-from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
+from ._provider_http import (
+    LoopBound,
+    check_mode,
+    error_for_status,
+    lenient_result,
+    read_key,
+    scrub,
+)
 
 __all__ = ["MistralBackend"]
 
@@ -149,6 +156,13 @@ class MistralBackend(Backend):
             else:
                 convs = [self._conversation(t) for t in texts]
                 resp = await client.classifiers.moderate_chat_async(model=self.model, inputs=convs)
+            body: Any = resp.model_dump(mode="json", by_alias=True)
+        except errors.ResponseValidationError as exc:
+            # a 200 the SDK's response model rejects (a null score, a flag that is not a
+            # boolean): its body goes through the lenient parser, never aborts the run
+            if int(exc.status_code) != 200:
+                raise self._status_error(exc) from None
+            body = _json_body(exc.body)
         except errors.MistralError as exc:
             raise self._status_error(exc) from None
         except errors.NoResponseError as exc:
@@ -159,27 +173,43 @@ class MistralBackend(Backend):
             raise TransientBackendError(
                 f"mistral: connection error: {scrub(str(exc), self.__key)}"
             ) from None
-        results = list(resp.results)
-        if len(results) != len(texts):
+        return BatchOutcome(self._parse(body, len(texts)))
+
+    def _parse(self, body: Any, sent: int) -> list[ModerationResult | ItemError]:
+        """A 200's results through the lenient parser of every backend.
+
+        A score that is ``null``, missing or not a number is NaN, a flag that is not a
+        boolean is unknown (each with a note); categories the backend does not list are
+        kept; a result that is not an object with ``category_scores`` is a per-text
+        error. ``flagged`` is any category's flag (Mistral sends no overall flag).
+
+        Raises
+        ------
+        TransientBackendError
+            The body is not an object with a ``results`` list of ``sent`` elements.
+        """
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise TransientBackendError("mistral: HTTP 200 with no 'results' in the body")
+        if len(results) != sent:
             raise TransientBackendError(
-                f"mistral: sent {len(texts)} inputs, got {len(results)} results back"
+                f"mistral: sent {sent} inputs, got {len(results)} results back"
             )
+        model = str(body.get("model") or self.model)
+        rid = str(body.get("id") or "")
         out: list[ModerationResult | ItemError] = []
-        for r in results:
-            scores = {str(k): float(v) for k, v in (r.category_scores or {}).items()}
-            flags = {str(k): bool(v) for k, v in (r.categories or {}).items()}
-            if not scores:
-                raise TransientBackendError("mistral: a result without category_scores")
-            out.append(
-                ModerationResult(
-                    flagged=any(flags.values()),
-                    categories=flags,
-                    category_scores=scores,
-                    model=str(resp.model or self.model),
-                    id=str(resp.id or ""),
+        for i, r in enumerate(results):
+            if isinstance(r, dict):
+                flags = r.get("categories")
+                flagged = isinstance(flags, dict) and any(v is True for v in flags.values())
+                r = {**r, "flagged": flagged}
+            try:
+                out.append(lenient_result("mistral", r, model=model, id=rid))
+            except InputError as exc:
+                out.append(
+                    ItemError(f"mistral: results[{i}] is malformed: {exc}", "malformed_result")
                 )
-            )
-        return BatchOutcome(out)
+        return out
 
     def _status_error(self, exc: Any) -> BackendError:
         status = int(exc.status_code)
@@ -207,3 +237,19 @@ def _message(body: str) -> tuple[str, str | None]:
         msg = json.dumps(msg)[:300]
     code = data.get("code") or data.get("type")
     return msg, str(code) if code else None
+
+
+def _json_body(text: Any) -> Any:
+    """The parsed JSON of a 200 body the SDK rejected.
+
+    Raises
+    ------
+    TransientBackendError
+        When it is not JSON at all (a truncated answer: worth retrying).
+    """
+    try:
+        return json.loads(text or "")
+    except (TypeError, ValueError):
+        raise TransientBackendError(
+            f"mistral: HTTP 200 with a body that is not valid JSON ({len(text or '')} chars)"
+        ) from None
