@@ -540,7 +540,7 @@ class GuardBackend(Backend):
             )
         return (
             f"guard: {category}: no {missing[0]!r} among the top_logprobs at the verdict: "
-            f"the score is a top-{self.top_logprobs} estimate"
+            "the score is a bound from the listed alternatives"
         )
 
     async def _complete(self, text: str, call: _Call) -> dict[str, Any]:
