@@ -38,7 +38,10 @@ class AzureContentSafetyFake(ProviderFake):
     Severities are deterministic: the eight-level severity of a category is
     ``floor(8 * s)`` (at most 7), ``s`` = :func:`~modkit.testing.fake_score` of the text
     and category; four-level
-    output rounds it down to 0, 2, 4, 6 (:meth:`severity`).
+    output rounds it down to 0, 2, 4, 6 (:meth:`severity`). A pushed
+    :meth:`Fault.drift <modkit.testing.Fault.drift>` answers ``"severity": null`` for its
+    ``nulls``, leaves its ``missing`` out of ``categoriesAnalysis`` and adds its ``extra``
+    categories (the value as severity).
 
     Parameters
     ----------
@@ -92,8 +95,8 @@ class AzureContentSafetyFake(ProviderFake):
         return path.endswith("text:analyze")
 
     def drift(self, reply: Reply, fault: Fault) -> Reply:
-        """``nulls`` with ``"severity": null``, ``missing`` left out of
-        ``categoriesAnalysis``, ``extra`` categories added with their value as severity."""
+        # nulls with "severity": null, missing left out of categoriesAnalysis, extra
+        # categories added with their value as severity
         analysis = [
             item
             for item in reply.body["categoriesAnalysis"]

@@ -104,8 +104,8 @@ class MistralModerationFake(ProviderFake):
         return path.endswith("moderations")
 
     def drift(self, reply: Reply, fault: Fault) -> Reply:
-        """Every result's ``nulls`` as ``null`` (flag and score), ``missing`` left out of
-        ``category_scores``, ``extra`` categories added (flagged at 0.5)."""
+        # every result: nulls as null (flag and score), missing left out of
+        # category_scores, extra categories added (flagged at 0.5)
         for result in reply.body["results"]:
             for c in fault.nulls:
                 result["categories"][c] = None

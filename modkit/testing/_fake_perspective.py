@@ -87,7 +87,10 @@ class PerspectiveFake(ProviderFake):
     the attribute) or an unknown attribute; 429 ``RESOURCE_EXHAUSTED`` when pushed.
 
     Scores: :func:`~modkit.testing.fake_score` of the text and attribute (:meth:`score`).
-    Languages: the request's, else a toy detector (:func:`detect_language`).
+    Languages: the request's, else a toy detector (:func:`detect_language`). A pushed
+    :meth:`Fault.drift <modkit.testing.Fault.drift>` answers ``"summaryScore": {"value":
+    null}`` for its ``nulls``, leaves its ``missing`` out and adds its ``extra``
+    attributes.
 
     Parameters
     ----------
@@ -139,8 +142,8 @@ class PerspectiveFake(ProviderFake):
         return path.endswith("comments:analyze")
 
     def drift(self, reply: Reply, fault: Fault) -> Reply:
-        """``nulls`` with ``"summaryScore": {"value": null}``, ``missing`` left out of
-        ``attributeScores``, ``extra`` attributes added."""
+        # nulls with "summaryScore": {"value": null}, missing left out of attributeScores,
+        # extra attributes added
         scores = reply.body["attributeScores"]
         for attr in fault.missing:
             scores.pop(attr, None)
