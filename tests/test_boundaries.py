@@ -177,6 +177,47 @@ def test_azure_null_missing_and_unlisted_category_explains_flagged(monkeypatch):
     assert "Profanity" in modkit.category_columns(df)
 
 
+AZURE_ITEM = st.fixed_dictionaries(
+    {},
+    optional={
+        "category": st.sampled_from(["Hate", "SelfHarm", "Sexual", "Violence"])
+        | st.text(max_size=5)
+        | JSON,
+        "severity": JSON,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def azure_fake():
+    with AzureContentSafetyFake(api_key="k") as fake:
+        yield fake
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(analysis=st.lists(AZURE_ITEM, max_size=6) | JSON, matches=JSON)
+def test_any_azure_body_never_raises(azure_fake, analysis, matches):
+    body = {"categoriesAnalysis": analysis, "blocklistsMatch": matches}
+    azure_fake.push(Fault.raw(json.dumps(body)))
+    df = _run(modkit.AzureContentSafetyBackend(azure_fake.url, api_key="k"), ["one text"])
+    assert len(df) == 1 and df["error"].iloc[0] == ""
+    row = df.iloc[0]
+    named = {}
+    for item in analysis if isinstance(analysis, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("category"), str) and item["category"]:
+            named[item["category"]] = item.get("severity")
+    for c, v in named.items():
+        if c in df.columns:
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            assert (row[c] == float(v)) if number else math.isnan(row[c])
+    for c in ("Hate", "SelfHarm", "Sexual", "Violence"):
+        if c not in named:
+            assert math.isnan(row[c])  # requested, not answered: NaN with a note
+            assert df.attrs["notes"][f"azure: category_scores[{c!r}] is missing: NaN"] == 1
+
+
 def test_azure_unlisted_category_through_the_cli(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("AZURE_CONTENT_SAFETY_KEY", "k")
     src, out = tmp_path / "in.txt", tmp_path / "out.csv"

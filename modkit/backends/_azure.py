@@ -210,14 +210,23 @@ class AzureContentSafetyBackend(SyncBackend):
             output_type=self.output_type,
         )
         try:
-            result = self._client().analyze_text(options)
+            # the body as bytes (``stream=True``), parsed by the lenient parser: the SDK's
+            # response model raises on a body it does not expect (a category list that is
+            # not a list), which would stop the run
+            raw = b"".join(self._client().analyze_text(options, stream=True))
         except HttpResponseError as exc:
             raise self._status_error(exc) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise TransientBackendError(
                 f"azure: connection error: {scrub(str(exc), self.__key)}"
             ) from None
-        return self._result(text, result.as_dict())
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise TransientBackendError(
+                f"azure: HTTP 200 with a body that is not valid JSON ({len(raw)} bytes)"
+            ) from None
+        return self._result(text, body)
 
     def _result(self, text: str, body: Any) -> ModerationResult:
         """The service's answer through the lenient parser of every backend.
