@@ -257,6 +257,42 @@ def test_perspective_null_and_unlisted_attributes_keep_the_run():
     assert df.attrs["notes"][UNLISTED.format("NEW_ATTRIBUTE")] == 3
 
 
+ATTRIBUTE = st.sampled_from(["TOXICITY", "INSULT", "THREAT"]) | st.text(min_size=1, max_size=5)
+SUMMARY = st.fixed_dictionaries({}, optional={"value": JSON, "type": JSON}) | JSON
+
+
+@pytest.fixture(scope="module")
+def perspective_fake():
+    with PerspectiveFake(api_key="k") as fake:
+        yield fake
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    scores=st.dictionaries(
+        ATTRIBUTE, st.fixed_dictionaries({}, optional={"summaryScore": SUMMARY}) | JSON
+    )
+    | JSON
+)
+def test_any_perspective_body_never_raises(perspective_fake, scores):
+    perspective_fake.push(Fault.raw(json.dumps({"attributeScores": scores})))
+    backend = modkit.PerspectiveBackend(base_url=perspective_fake.url, api_key="k")
+    df = _run(backend, ["one text"])
+    row = df.iloc[0]
+    if not isinstance(scores, dict):
+        assert row["error"] == "perspective: HTTP 200 without attributeScores: not scored"
+        return
+    assert row["error"] == ""
+    for attr, value in scores.items():
+        summary = value.get("summaryScore") if isinstance(value, dict) else None
+        v = summary.get("value") if isinstance(summary, dict) else None
+        if attr in df.columns:
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            assert (row[attr] == float(v)) if number else math.isnan(row[attr])
+
+
 # ------------------------------------------------------------------ 3. guard logprobs
 
 
@@ -408,6 +444,27 @@ def test_a_custom_id_no_request_has_is_not_taken(tmp_path, caplog):
         df = _batch(srv, texts, tmp_path, BatchScript("foreign", after=2))
     assert not df["error"].astype(bool).any() and len(df) == 3
     assert caplog.text.count("which no request of this run has: ignored") == 2
+
+
+def test_a_batch_answering_another_batchs_request_fails_that_row(tmp_path, caplog):
+    texts = [f"batch text {i}" for i in range(4)]
+    with FaultServer() as srv, caplog.at_level(logging.WARNING, "modkit"):
+        srv.batch_api.script(BatchScript("expire", after=99), BatchScript("crossed", after=1))
+        backend = OpenAIBackend("omni-moderation-latest", base_url=srv.url, api_key="sk-b")
+        df = modkit.moderate(
+            texts,
+            backend=backend,
+            cache=tmp_path / "c.sqlite3",
+            via=BatchAPI(poll_interval=0.01, max_requests_per_file=2),
+            progress=False,
+        )
+        first_file = srv.batch_api.uploads()[0].id
+        first = {line["body"]["input"] for line in srv.batch_api.input_lines(first_file)}
+    failed = df["error"].astype(bool)
+    assert failed.sum() == 1  # two batches answered it: neither answer is taken
+    (text,) = df.loc[failed, "text"]
+    assert text in first
+    assert "which it did not hold (another batch did)" in df.loc[failed, "error"].iloc[0]
 
 
 # ------------------------------------------------------------------ 2. report writers

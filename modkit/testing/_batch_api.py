@@ -71,7 +71,8 @@ class BatchScript:
         completes, but its output file is faulty, with ``"duplicate"``: the first
         ``after`` requests' lines are written twice; ``"conflict"``: the same, the
         second copy with other scores; ``"foreign"``: ``after`` more lines whose
-        ``custom_id`` no request has.
+        ``custom_id`` no request has; ``"crossed"``: ``after`` more lines answering the
+        first requests of the batch created before this one (a mix-up across batches).
     after : int
         Requests that run before the batch expires or is cancelled; lines repeated or
         added by the output faults.
@@ -92,7 +93,7 @@ class BatchScript:
     'fail'
     """
 
-    outcome: Literal["expire", "cancel", "fail", "duplicate", "conflict", "foreign"]
+    outcome: Literal["expire", "cancel", "fail", "duplicate", "conflict", "foreign", "crossed"]
     after: int = 0
     message: str = "Invalid input file."
     line: int = 1
@@ -559,14 +560,18 @@ class FakeBatchAPI:
     def _tamper(self, batch: StoredBatch) -> None:
         """The output file faults of a completed batch (see :class:`BatchScript`)."""
         script = batch.script
-        if script is None or script.outcome not in ("duplicate", "conflict", "foreign"):
+        if script is None or script.outcome not in ("duplicate", "conflict", "foreign", "crossed"):
             return
+        earlier = sorted(b.id for b in self.batches.values() if b.id < batch.id)
+        others = self.batches[earlier[-1]].requests if earlier else []
         extra = []
-        for raw in batch.output_lines[: script.after]:
+        for k, raw in enumerate(batch.output_lines[: script.after]):
             line = json.loads(raw)
             line["id"] = self._new_id("batch_req")
             if script.outcome == "foreign":
                 line["custom_id"] = f"not-requested-{line['custom_id']}"
+            if script.outcome == "crossed" and k < len(others):
+                line["custom_id"] = others[k]["custom_id"]
             if script.outcome == "conflict":
                 for result in line["response"]["body"]["results"]:
                     scores = result["category_scores"]
