@@ -321,7 +321,8 @@ class BatchRun:
             opened = await self._resume(ledger, todo, ns, model)
             covered = {k for o in opened for k in o.keys}
             self._open_bar(len(todo))
-            opened += await self._submit(ledger, [k for k in self.texts if k in todo - covered])
+            pending = todo - covered  # once: inside the comprehension it was rebuilt per key
+            opened += await self._submit(ledger, [k for k in self.texts if k in pending])
             await self._poll(ledger, opened)
         finally:
             ledger.close()
