@@ -157,6 +157,19 @@ def test_any_mistral_body_with_one_result_never_raises(mistral_fake, result, mod
     )
 
 
+def test_a_score_too_large_for_a_float_is_nan_with_a_note():
+    body = '{"id": "x", "model": "m", "results": [{"categories": {"pii": false}, '
+    body += '"category_scores": {"pii": 1' + "0" * 400 + ', "law": 1e999, "sexual": 0.25}}]}'
+    with MistralModerationFake() as fake:
+        fake.push(Fault.raw(body))
+        df = _run(modkit.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
+    assert df["error"].iloc[0] == "" and df["sexual"].iloc[0] == 0.25
+    assert df["pii"].isna().all() and df["law"].isna().all()
+    assert "mistral: category_scores['law'] is inf: NaN" in df.attrs["notes"]
+    assert f"mistral: category_scores['pii'] is 1{'0' * 38}…: NaN" in df.attrs["notes"]
+    assert json.loads(df["result_json"].iloc[0])["category_scores"]["law"] is None
+
+
 # ------------------------------------------------------------------ 1+4. Azure
 
 
