@@ -74,9 +74,9 @@ def test_mistral_null_missing_and_unlisted_categories_keep_the_run(endpoint):
             if c not in ("pii", "law"):
                 assert row[c] == fake.score(text, c)  # the rest exactly
     notes = df.attrs["notes"]
-    assert notes["mistral: category_scores['pii'] is null: NaN"] == 3
-    assert notes["mistral: categories['pii'] is null: unknown"] == 3
-    assert notes["mistral: category_scores['law'] is missing: NaN"] == 3
+    assert notes["category_scores['pii'] is null: NaN"] == 3
+    assert notes["categories['pii'] is null: unknown"] == 3
+    assert notes["category_scores['law'] is missing: NaN"] == 3
     assert notes[UNLISTED.format("Weird Cat")] == 3
     assert "Weird Cat" in modkit.category_columns(df)
 
@@ -165,8 +165,8 @@ def test_a_score_too_large_for_a_float_is_nan_with_a_note():
         df = _run(modkit.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
     assert df["error"].iloc[0] == "" and df["sexual"].iloc[0] == 0.25
     assert df["pii"].isna().all() and df["law"].isna().all()
-    assert "mistral: category_scores['law'] is inf: NaN" in df.attrs["notes"]
-    assert f"mistral: category_scores['pii'] is 1{'0' * 38}…: NaN" in df.attrs["notes"]
+    assert "category_scores['law'] is inf: NaN" in df.attrs["notes"]
+    assert f"category_scores['pii'] is 1{'0' * 38}…: NaN" in df.attrs["notes"]
     assert json.loads(df["result_json"].iloc[0])["category_scores"]["law"] is None
 
 
@@ -184,8 +184,8 @@ def test_azure_null_missing_and_unlisted_category_explains_flagged(monkeypatch):
     for text, v in zip(TEXTS, df["Violence"], strict=True):
         assert v == fake.severity(text, "Violence")
     notes = df.attrs["notes"]
-    assert notes["azure: category_scores['Hate'] is null: NaN"] == 3
-    assert notes["azure: category_scores['Sexual'] is missing: NaN"] == 3
+    assert notes["category_scores['Hate'] is null: NaN"] == 3
+    assert notes["category_scores['Sexual'] is missing: NaN"] == 3
     assert notes[UNLISTED.format("Profanity")] == 3
     assert "Profanity" in modkit.category_columns(df)
 
@@ -228,7 +228,23 @@ def test_any_azure_body_never_raises(azure_fake, analysis, matches):
     for c in ("Hate", "SelfHarm", "Sexual", "Violence"):
         if c not in named:
             assert math.isnan(row[c])  # requested, not answered: NaN with a note
-            assert df.attrs["notes"][f"azure: category_scores[{c!r}] is missing: NaN"] == 1
+            assert df.attrs["notes"][f"category_scores[{c!r}] is missing: NaN"] == 1
+
+
+def test_a_warm_cache_gives_the_same_columns_and_notes(tmp_path):
+    cache = tmp_path / "c.sqlite3"
+    with AzureContentSafetyFake(api_key="k") as fake:
+        fake.push(*[Fault.drift(nulls=("Hate",), extra={"Profanity": 6})] * 3)
+        runs = []
+        for _ in range(2):
+            backend = modkit.AzureContentSafetyBackend(fake.url, api_key="k")
+            with backend:
+                runs.append(modkit.moderate(TEXTS, backend=backend, cache=cache, progress=False))
+        assert len(fake.requests) == 3  # the second run is served from the cache
+    cold, warm = runs
+    pd.testing.assert_frame_equal(cold, warm)
+    assert cold.attrs["notes"] == warm.attrs["notes"]
+    assert warm.attrs["notes"][UNLISTED.format("Profanity")] == 3
 
 
 def test_azure_unlisted_category_through_the_cli(tmp_path, monkeypatch, caplog):
@@ -266,7 +282,7 @@ def test_perspective_null_and_unlisted_attributes_keep_the_run():
     assert not df["error"].astype(bool).any()
     assert df["TOXICITY"].isna().all()
     assert df["NEW_ATTRIBUTE"].tolist() == [0.9] * 3
-    assert df.attrs["notes"]["perspective: category_scores['TOXICITY'] is null: NaN"] == 3
+    assert df.attrs["notes"]["category_scores['TOXICITY'] is null: NaN"] == 3
     assert df.attrs["notes"][UNLISTED.format("NEW_ATTRIBUTE")] == 3
 
 
@@ -339,13 +355,14 @@ def test_guard_with_one_verdict_missing_from_the_alternatives_gets_a_note():
     left_out = [0.2 * q > 1 - q for q in p]
     assert any(left_out) and not all(left_out)
     note = (
-        "guard: harm: no 'no' among the top_logprobs at the verdict: the score is a bound "
-        "from the listed alternatives"
+        "guard: harm: no 'no' among the top_logprobs at the verdict: scored with the least "
+        "listed probability for it (a bound)"
     )
     assert df.attrs["notes"] == {note: sum(left_out)}
     for q, out, score in zip(p, left_out, df["harm"], strict=True):
         # "no" listed: Yes and No are the top 2 (" yes" is left out, as top_k documents)
-        assert score == (1.0 if out else pytest.approx(0.8 * q / (0.8 * q + 1 - q)))
+        # left out: "no" gets the least listed probability, " yes" (0.2p): (0.8 + 0.2) / 1.2
+        assert score == pytest.approx(1 / 1.2 if out else 0.8 * q / (0.8 * q + 1 - q))
 
 
 ALTERNATIVE = st.fixed_dictionaries(
@@ -407,8 +424,8 @@ def test_any_alternatives_give_a_marked_score_or_a_row_error(
     assert 0.0 <= score <= 1.0
     if {"yes", "no"} <= words:
         assert "notes" not in df.attrs
-    else:
-        assert score in (0.0, 1.0)  # ... and it says so
+    else:  # one verdict unlisted: a bound strictly inside (0, 1), and a note says so
+        assert 0.0 < score < 1.0
         (note,) = df.attrs["notes"]
         assert "among the top_logprobs at the verdict" in note
 

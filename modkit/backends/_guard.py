@@ -186,7 +186,8 @@ def verdict_probability(
         ``p_pos / (p_pos + p_neg)`` at the first generated position whose chosen token is
         a verdict word, where ``p_pos`` (``p_neg``) sums the probabilities of the
         alternatives at that position that read as a positive (negative) verdict; and
-        that position's index. A verdict missing from the top-k counts as probability 0.
+        that position's index. A verdict missing from the top-k counts as probability 0
+        (:class:`GuardBackend` bounds such a score instead, with a note).
 
     Raises
     ------
@@ -207,6 +208,23 @@ def verdict_probability(
         return (p_pos / (p_pos + p_neg) if p_pos + p_neg > 0 else math.nan), i
     shown = "".join(str(p["token"]) for p in content)[:40]
     raise TransientBackendError(f"guard: no verdict token in the answer {shown!r}")
+
+
+def _bounded(
+    position: Mapping[str, Any], positive: Sequence[str], negative: Sequence[str]
+) -> float:
+    """P(positive verdict) at a verdict position where one verdict is not listed.
+
+    The top-k alternatives are the k most probable tokens, so an unlisted verdict's
+    probability is at most the least listed one's; the unlisted side gets that bound
+    (the score moves toward 0.5 by the least it may, never to exactly 0 or 1).
+    """
+    pos, neg = {_norm(p) for p in positive}, {_norm(n) for n in negative}
+    alts = _alternatives(position)
+    floor = min(alts.values())
+    p_pos = sum(p for t, p in alts.items() if _norm(t) in pos) or floor
+    p_neg = sum(p for t, p in alts.items() if _norm(t) in neg) or floor
+    return p_pos / (p_pos + p_neg)
 
 
 _CODE = re.compile(r"^s(\d{0,2})$")
@@ -321,6 +339,11 @@ class GuardBackend(Backend):
       card computes the same from the top-20 logprobs.
 
     ``categories`` / ``flagged`` follow the greedy answer (unsafe / Yes).
+
+    Incomplete alternatives are never a silent 0 or 1: with no ``top_logprobs``
+    alternative besides the chosen token the text gets an :class:`ItemError` (code
+    ``incomplete_logprobs``); with one verdict not among the alternatives, that verdict
+    gets the least listed probability (an upper bound on it) and the result a note.
 
     Examples
     --------
@@ -480,7 +503,9 @@ class GuardBackend(Backend):
             problem = self._coverage(answer["content"][i], ("yes",), ("no",), call.category)
             if isinstance(problem, ItemError):
                 return problem
-            notes += [problem] if problem else []
+            if problem:
+                notes.append(problem)
+                p = _bounded(answer["content"][i], ("yes",), ("no",))
             scores[call.category] = p
         flags = {c: p >= 0.5 for c, p in scores.items()}
         return ModerationResult(
@@ -498,6 +523,8 @@ class GuardBackend(Backend):
         problem = self._coverage(content[i], ("unsafe",), ("safe",), "unsafe")
         if isinstance(problem, ItemError):
             return problem
+        if problem:
+            p_unsafe = _bounded(content[i], ("unsafe",), ("safe",))
         greedy_unsafe = _norm(str(content[i]["token"])) == "unsafe"
         q = _code_distribution(content, i) if greedy_unsafe else {}
         scores = {"unsafe": p_unsafe, **{c: p_unsafe * q.get(c, 0.0) for c in LLAMA_GUARD_CODES}}
@@ -523,8 +550,9 @@ class GuardBackend(Backend):
         """How complete the alternatives at the verdict are (see :func:`_missing_verdicts`).
 
         None: both verdicts listed. A note (str): one verdict is not among the listed
-        alternatives, so the score is the top-k estimate (the missing verdict's
-        probability is below the least listed one's). An :class:`ItemError` (code
+        alternatives; its probability is at most the least listed one's, which
+        :func:`_bounded` gives it (the score is then a bound, not a 0 or 1, also when
+        read back from the cache). An :class:`ItemError` (code
         ``incomplete_logprobs``): no alternative besides the chosen token, so the score
         would be exactly 0 or 1 with no signal; the row fails instead.
         """
@@ -540,7 +568,7 @@ class GuardBackend(Backend):
             )
         return (
             f"guard: {category}: no {missing[0]!r} among the top_logprobs at the verdict: "
-            "the score is a bound from the listed alternatives"
+            "scored with the least listed probability for it (a bound)"
         )
 
     async def _complete(self, text: str, call: _Call) -> dict[str, Any]:

@@ -4,7 +4,6 @@ and the result of one text."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import os
 import re
@@ -178,7 +177,7 @@ def native_result(
     ``flags`` and ``scores`` hold what the provider sent, as it sent it: they go through
     :meth:`ModerationResult.from_dict` (the parser of every backend), so a score that is
     ``null``, missing or not a number is NaN and a flag that is not a boolean is unknown,
-    each with a note prefixed by ``provider``; categories the backend does not list are
+    each with a note; categories the backend does not list are
     kept (they get their own column). ``flagged`` is any category's flag; the ``id`` is
     ``<provider>-`` and the first 16 hex digits of the text's sha256 (the provider
     returns none), so a text keeps its id.
@@ -198,15 +197,15 @@ def native_result(
 
 
 def lenient_result(provider: str, body: Any, *, model: str, id: str) -> ModerationResult:
-    """One result object (OpenAI shape) through the lenient parser, notes prefixed.
+    """One result object (OpenAI shape) through the lenient parser of every backend.
+
+    The notes are :meth:`ModerationResult.from_dict`'s, without a provider prefix: a
+    result read back from the cache is parsed again and says the same.
 
     Raises
     ------
     InputError
-        ``body`` is not an object with a ``category_scores`` object (see
-        :meth:`ModerationResult.from_dict`).
+        ``body`` is not an object with a ``category_scores`` object (the message names
+        ``provider``).
     """
-    res = ModerationResult.from_dict(body, model=model, id=id, where=f"{provider} result")
-    if not res.notes:
-        return res
-    return dataclasses.replace(res, notes=tuple(f"{provider}: {n}" for n in res.notes))
+    return ModerationResult.from_dict(body, model=model, id=id, where=f"{provider} result")
