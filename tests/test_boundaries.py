@@ -157,6 +157,20 @@ def test_any_mistral_body_with_one_result_never_raises(mistral_fake, result, mod
     )
 
 
+def test_mistral_scores_are_read_as_sent_not_as_the_sdk_coerces_them():
+    """The SDK's model turns a score ``true`` into 1.0 and a flag ``1`` into True."""
+    result = {"categories": {"pii": 1, "law": False}, "category_scores": {"pii": True, "law": 0.5}}
+    with MistralModerationFake() as fake:
+        fake.push(Fault.raw(json.dumps({"id": "x", "model": "m", "results": [result]})))
+        df = _run(modkit.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
+    assert math.isnan(df["pii"].iloc[0]) and df["law"].iloc[0] == 0.5
+    assert pd.isna(df["flagged/pii"].iloc[0]) and not df["flagged"].iloc[0]
+    assert df.attrs["notes"] == {
+        "category_scores['pii'] is True: NaN": 1,
+        "categories['pii'] is 1: unknown": 1,
+    }
+
+
 def test_a_score_too_large_for_a_float_is_nan_with_a_note():
     body = '{"id": "x", "model": "m", "results": [{"categories": {"pii": false}, '
     body += '"category_scores": {"pii": 1' + "0" * 400 + ', "law": 1e999, "sexual": 0.25}}]}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -101,7 +102,7 @@ class MistralBackend(Backend):
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.__key = read_key(api_key, api_key_env, "mistral", required=base_url is None)
-        self._clients = LoopBound(self._make_client, lambda c: c.__aexit__(None, None, None))
+        self._clients = LoopBound(self._make_client, _close)
 
     @property
     def cache_namespace(self) -> str:
@@ -121,16 +122,24 @@ class MistralBackend(Backend):
             raise BackendError(
                 "the mistral backend needs the mistralai package: pip install 'modkit[mistral]'"
             ) from None
-        return Mistral(
+        import httpx2
+
+        # our own HTTP client (the SDK's documented ``async_client``), whose response hook
+        # keeps each 200's raw body for the lenient parser: the SDK's response model
+        # coerces (``true`` -> 1.0) or rejects (``null``) what the parser must see as sent
+        http = httpx2.AsyncClient(follow_redirects=True, event_hooks={"response": [_keep_body]})
+        client = Mistral(
             api_key=self.__key.reveal() or "unused",
             server_url=self.base_url,
             timeout_ms=int(self.timeout * 1000),
+            async_client=http,
         )
+        return client, http
 
     def _get_client(self) -> Any:
         if self.closed:
             raise BackendError("this MistralBackend is closed; make a new one")
-        return self._clients.get()
+        return self._clients.get()[0]
 
     async def arelease(self) -> None:
         """Close the client of the running event loop (its connections belong to it)."""
@@ -150,13 +159,18 @@ class MistralBackend(Backend):
         from mistralai.client import errors
 
         client = self._get_client()
+        bodies: list[bytes] = []
+        token = _BODIES.set(bodies)
         try:
             if self.endpoint == "raw":
                 resp = await client.classifiers.moderate_async(model=self.model, inputs=list(texts))
             else:
                 convs = [self._conversation(t) for t in texts]
                 resp = await client.classifiers.moderate_chat_async(model=self.model, inputs=convs)
-            body: Any = resp.model_dump(mode="json", by_alias=True)
+            # the raw body, as sent (the SDK's model would have coerced ``true`` to 1.0)
+            body: Any = (
+                _json_body(bodies[-1]) if bodies else resp.model_dump(mode="json", by_alias=True)
+            )
         except errors.ResponseValidationError as exc:
             # a 200 the SDK's response model rejects (a null score, a flag that is not a
             # boolean): its body goes through the lenient parser, never aborts the run
@@ -173,6 +187,8 @@ class MistralBackend(Backend):
             raise TransientBackendError(
                 f"mistral: connection error: {scrub(str(exc), self.__key)}"
             ) from None
+        finally:
+            _BODIES.reset(token)
         return BatchOutcome(self._parse(body, len(texts)))
 
     def _parse(self, body: Any, sent: int) -> list[ModerationResult | ItemError]:
@@ -237,6 +253,27 @@ def _message(body: str) -> tuple[str, str | None]:
         msg = json.dumps(msg)[:300]
     code = data.get("code") or data.get("type")
     return msg, str(code) if code else None
+
+
+#: The raw 200 bodies of the running request (one list per task: concurrent batches
+#: each see their own).
+_BODIES: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
+    "modkit_mistral_bodies", default=None
+)
+
+
+async def _keep_body(response: Any) -> None:
+    """httpx response hook: keep a 200's body for the request running in this task."""
+    bodies = _BODIES.get()
+    if bodies is not None and response.status_code == 200:
+        await response.aread()
+        bodies.append(response.content)
+
+
+async def _close(pair: tuple[Any, Any]) -> None:
+    client, http = pair
+    await client.__aexit__(None, None, None)
+    await http.aclose()  # supplied to the SDK, so the SDK leaves it open
 
 
 def _json_body(text: Any) -> Any:
