@@ -356,6 +356,31 @@ def test_guard_without_top_logprobs_is_a_row_error_not_a_silent_zero_or_one():
         )
 
 
+def test_guard_without_top_logprobs_through_the_cli_writes_each_row_with_its_error(tmp_path):
+    src, out = tmp_path / "in.txt", tmp_path / "out.csv"
+    src.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    with GuardModelFake(max_alternatives=0) as fake:
+        code = main(
+            [
+                "moderate",
+                str(src),
+                "-o",
+                str(out),
+                "--backend",
+                "guard",
+                "--base-url",
+                fake.url,
+                "--model",
+                "meta-llama/Llama-Guard-3-8B",
+                *NO_CACHE,
+            ]
+        )
+    assert code in (0, None)
+    df = read_table(out)
+    assert df["text"].tolist() == TEXTS
+    assert df["error"].str.contains("no top_logprobs alternatives").all()
+
+
 def test_guard_with_one_verdict_missing_from_the_alternatives_gets_a_note():
     texts = ["I will kill you, I hate you, idiot", "a calm sentence"]
     with GuardModelFake(max_alternatives=2) as fake:
@@ -480,6 +505,36 @@ def test_a_custom_id_answered_twice_is_a_row_error_and_is_scored_again(
         second = srv.batch_api.uploads()[1]
         resent = [line["body"]["input"] for line in srv.batch_api.input_lines(second.id)]
     assert resent == df.loc[failed, "text"].tolist()
+
+
+def test_a_duplicate_custom_id_through_the_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-b")
+    src, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    texts = [f"batch text {i}" for i in range(3)]
+    src.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    with FaultServer() as srv:
+        srv.batch_api.script(BatchScript("conflict", after=1))
+        code = main(
+            [
+                "moderate",
+                str(src),
+                "-o",
+                str(out),
+                "--backend",
+                "openai",
+                "--base-url",
+                srv.url,
+                "--cache",
+                str(tmp_path / "c.sqlite3"),
+                "--batch-api",
+                "--poll-interval",
+                "0.01",
+                "--no-progress",
+            ]
+        )
+    assert code in (0, None)
+    df = read_table(out)
+    assert df["error"].str.contains("custom_id answered on 2 lines").sum() == 1
 
 
 def test_a_custom_id_no_request_has_is_not_taken(tmp_path, caplog):
