@@ -419,6 +419,55 @@ def guard_fake():
 
 
 @settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    verdict=st.sampled_from(["safe", "unsafe"]),
+    alternatives=st.lists(ALTERNATIVE, max_size=4) | st.none(),
+    codes=st.lists(
+        st.fixed_dictionaries(
+            {
+                "token": st.sampled_from(["\n", "S", "1", "10", "S2", ",", "x"]) | st.none(),
+                "logprob": st.floats(-30, 0) | st.none() | st.just("x"),
+                "top_logprobs": st.lists(ALTERNATIVE, max_size=3) | st.none(),
+            }
+        ),
+        max_size=6,
+    ),
+)
+def test_any_llama_guard_answer_gives_scores_in_0_1_or_a_row_error(
+    guard_fake, verdict, alternatives, codes
+):
+    for alt in alternatives or []:
+        alt["token"] = {"Yes": "unsafe", " yes": "Unsafe", "No": "safe"}.get(alt["token"], "\n")
+    position = {"token": verdict, "logprob": -0.1, "top_logprobs": alternatives}
+    text = verdict + "".join(c["token"] or "" for c in codes)
+    body = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "meta-llama/Llama-Guard-3-8B",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": {"content": [position, *codes]},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    guard_fake.push(Fault.raw(json.dumps(body)))
+    df = _run(modkit.GuardBackend("meta-llama/Llama-Guard-3-8B", base_url=guard_fake.url), ["t"])
+    if df["error"].iloc[0]:
+        assert "no top_logprobs alternatives" in df["error"].iloc[0]
+        return
+    scores = df[modkit.category_columns(df)].iloc[0]
+    assert len(scores) == 15 and scores.between(0.0, 1.0).all()
+    assert scores.drop("unsafe").le(scores["unsafe"] + 1e-12).all()  # a code is at most unsafe
+    assert 0.0 < scores["unsafe"] < 1.0  # never a silent 0 or 1
+
+
+@settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(

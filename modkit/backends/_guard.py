@@ -264,7 +264,12 @@ def _code_distribution(content: Sequence[Mapping[str, Any]], start: int) -> dict
             k += 1
             word = "s" + _norm(content[k]["token"])
         m = _CODE.match(word.lstrip(","))
-        if m and m.group(1) and f"S{m.group(1)}" in LLAMA_GUARD_CODES:
+        if (
+            m
+            and m.group(1)
+            and f"S{m.group(1)}" in LLAMA_GUARD_CODES
+            and _is_logprob(content[k]["logprob"])
+        ):
             code = f"S{m.group(1)}"
             q[code] = max(q.get(code, 0.0), math.exp(float(content[k]["logprob"])))
         k += 1
@@ -607,10 +612,13 @@ class GuardBackend(Backend):
             )
         content = [
             {
-                "token": t.token,
+                # what the server sent, unchecked by the SDK: a token that is not a string
+                # reads as "", a logprob that is not a number is skipped where it is used
+                "token": t.token if isinstance(t.token, str) else "",
                 "logprob": t.logprob,
                 "top_logprobs": [
-                    {"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])
+                    {"token": a.token if isinstance(a.token, str) else "", "logprob": a.logprob}
+                    for a in (t.top_logprobs or [])
                 ],
             }
             for t in lp.content
