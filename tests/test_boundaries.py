@@ -105,6 +105,29 @@ def test_mistral_null_through_the_cli_writes_every_row(tmp_path, caplog):
     assert "category_scores['selfharm'] is null: NaN" in caplog.text
 
 
+def test_modkit_serve_in_front_of_mistral_passes_a_null_on_as_null():
+    """The server's proxy path: the official ``openai`` SDK asks ``modkit serve`` (a thread
+    here), which asks the Mistral fake; the null score stays a null, the rest is kept."""
+    from openai import OpenAI
+
+    from modkit.server import ServerThread
+
+    with MistralModerationFake() as fake:
+        fake.push(Fault.drift(nulls=("pii",), extra={"Weird Cat": 0.7}))
+        backend = modkit.MistralBackend(base_url=fake.url, api_key="k")
+        with (
+            ServerThread(backend, cache=None) as srv,
+            OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client,
+        ):
+            raw = client.moderations.with_raw_response.create(input=TEXTS, model="mistral")
+            body = raw.http_response.json()
+    assert raw.http_response.status_code == 200
+    for text, result in zip(TEXTS, body["results"], strict=True):
+        assert result["category_scores"]["pii"] is None
+        assert result["category_scores"]["Weird Cat"] == 0.7
+        assert result["category_scores"]["sexual"] == fake.score(text, "sexual")
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 9) | st.floats(-1, 2) | st.text(max_size=4),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
