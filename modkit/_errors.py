@@ -17,6 +17,7 @@ __all__ = [
     "ItemErrorsRaised",
     "ModkitError",
     "QuotaExceededError",
+    "ServiceEndWarning",
     "TransientBackendError",
 ]
 
@@ -216,4 +217,24 @@ class BatchRejectedError(BackendError):
     >>> error = BatchRejectedError("input[1] is too long", status_code=400)
     >>> isinstance(error, BackendError), error.status_code
     (True, 400)
+    """
+
+
+class ServiceEndWarning(UserWarning):
+    """A backend is used after its provider's announced end of service.
+
+    The message names the end date and the commands that keep the provider's behaviour
+    (replaying recorded scores) and move thresholds to a successor.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import modkit
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = modkit.PerspectiveBackend(
+    ...         base_url="http://127.0.0.1:9", api_key="k", today="2027-01-02"
+    ...     )
+    >>> caught[0].category.__name__
+    'ServiceEndWarning'
     """

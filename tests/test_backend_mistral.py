@@ -8,7 +8,7 @@ import pytest
 import modkit
 from modkit import AuthenticationError
 from modkit.backends._mistral import MistralBackend
-from modkit.testing import MISTRAL_CATEGORIES, Fault, MistralModerationFake
+from modkit.testing import MISTRAL_2603_CATEGORIES, Fault, MistralModerationFake
 
 KEY = "mistral-canary-key-55e1"
 TEXTS = [f"text number {i}" for i in range(7)]
@@ -23,11 +23,11 @@ def _run(fake, texts=TEXTS, **kw):
 
 def _check(fake, df, classified):
     assert (df["error"] == "").all()
-    assert (df["model"] == "mistral-moderation-2411").all()
+    assert (df["model"] == "mistral-moderation-2603").all()  # the pinned default
     for row, text in zip(df.to_dict("records"), classified, strict=True):
-        for c in MISTRAL_CATEGORIES:
+        for c in MISTRAL_2603_CATEGORIES:
             assert row[c] == fake.score(text, c)
-        assert bool(row["flagged"]) == any(row[c] >= 0.5 for c in MISTRAL_CATEGORIES)
+        assert bool(row["flagged"]) == any(row[c] >= 0.5 for c in MISTRAL_2603_CATEGORIES)
 
 
 def test_raw_text_endpoint_batches_and_keeps_the_nine_categories():
@@ -36,7 +36,7 @@ def test_raw_text_endpoint_batches_and_keeps_the_nine_categories():
         sent = fake.requests
     _check(fake, df, TEXTS)
     assert [r.path for r in sent] == ["/v1/moderations"] * 2  # 7 texts in batches of 4
-    assert sent[0].body == {"model": "mistral-moderation-latest", "input": TEXTS[:4]}
+    assert sent[0].body == {"model": "mistral-moderation-2603", "input": TEXTS[:4]}
     assert sent[0].headers["authorization"] == "<redacted>"
 
 

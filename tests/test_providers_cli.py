@@ -13,7 +13,7 @@ from modkit import read_table
 from modkit.cli import main
 from modkit.server import ServeProcess
 from modkit.testing import (
-    MISTRAL_CATEGORIES,
+    MISTRAL_2603_CATEGORIES,
     AzureContentSafetyFake,
     GuardModelFake,
     MistralModerationFake,
@@ -153,7 +153,7 @@ def test_serve_proxies_a_provider_with_its_native_categories_through_the_cache(p
             assert again.http_response.json()["results"] == body["results"]
             assert len(fake.requests) == sent  # answered from the default cache
     assert len(body["results"]) == len(TEXTS)
-    cats = MISTRAL_CATEGORIES if provider == "mistral" else ("TOXICITY", "THREAT")
+    cats = MISTRAL_2603_CATEGORIES if provider == "mistral" else ("TOXICITY", "THREAT")
     for text, result in zip(TEXTS, body["results"], strict=True):
         for c in cats:
             assert result["category_scores"][c] == pytest.approx(fake.score(text, c))

@@ -11,17 +11,37 @@
   (``_guard.py``: Llama Guard, ShieldGemma, Granite Guardian on OpenAI-compatible chat
   endpoints, scored by logprobs), :class:`AzureContentSafetyBackend` (``_azure.py``),
   :class:`PerspectiveBackend` (``_perspective.py``), :class:`MistralBackend`
-  (``_mistral.py``); ``_provider_http.py`` holds what they share.
+  (``_mistral.py``), :class:`PolicyBackend` (``_policy.py``: policy-prompt models such as
+  gpt-oss-safeguard), :class:`Qwen3GuardBackend` (``_qwen3guard.py``: three tiers),
+  :class:`GraniteGuardian33Backend` (``_granite33.py``: Granite Guardian 3.3's think /
+  score answers);
+  ``_provider_http.py`` holds what they share, ``_verdict.py`` reads a label token's
+  probability.
 
 Backends never import the analysis layer (cross-tabs, bias, thresholds, plots) or the CLI.
 """
 
 from ._azure import AzureContentSafetyBackend
 from ._base import Backend, BatchOutcome, SyncBackend, refuse_parts
+from ._granite33 import GraniteGuardian33Backend, parse_granite_score
 from ._guard import GuardBackend
-from ._mistral import MistralBackend
+from ._mistral import (
+    MISTRAL_DEFAULT_MODEL,
+    MISTRAL_MODELS,
+    MistralBackend,
+    MistralModel,
+    deprecated_model_message,
+)
 from ._openai import OpenAIBackend
-from ._perspective import PerspectiveBackend
+from ._perspective import PERSPECTIVE_END_DATE, PerspectiveBackend, perspective_end_message
+from ._policy import PolicyBackend, PolicyVerdict, parse_policy_answer, read_policies
+from ._qwen3guard import (
+    QWEN3GUARD_CATEGORIES,
+    QWEN3GUARD_TIERS,
+    Qwen3GuardAnswer,
+    Qwen3GuardBackend,
+    parse_qwen3guard,
+)
 from ._registry import BACKEND_NAMES, BackendSpec, backend_spec, make_backend, register_backend
 from ._replay import ReplayBackend
 from ._snapshot import PROBE_TEXT, is_alias, resolve_snapshot
@@ -29,21 +49,38 @@ from .local import LocalBackend
 
 __all__ = [
     "BACKEND_NAMES",
+    "MISTRAL_DEFAULT_MODEL",
+    "MISTRAL_MODELS",
+    "PERSPECTIVE_END_DATE",
     "PROBE_TEXT",
+    "QWEN3GUARD_CATEGORIES",
+    "QWEN3GUARD_TIERS",
     "AzureContentSafetyBackend",
     "Backend",
     "BackendSpec",
     "BatchOutcome",
+    "GraniteGuardian33Backend",
     "GuardBackend",
     "LocalBackend",
     "MistralBackend",
+    "MistralModel",
     "OpenAIBackend",
     "PerspectiveBackend",
+    "PolicyBackend",
+    "PolicyVerdict",
+    "Qwen3GuardAnswer",
+    "Qwen3GuardBackend",
     "ReplayBackend",
     "SyncBackend",
     "backend_spec",
+    "deprecated_model_message",
     "is_alias",
     "make_backend",
+    "parse_granite_score",
+    "parse_policy_answer",
+    "parse_qwen3guard",
+    "perspective_end_message",
+    "read_policies",
     "refuse_parts",
     "register_backend",
     "resolve_snapshot",

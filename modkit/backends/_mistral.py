@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import json
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .._errors import BackendError, InputError, TransientBackendError
@@ -19,22 +22,139 @@ from ._provider_http import (
     scrub,
 )
 
-__all__ = ["MistralBackend"]
+__all__ = [
+    "MISTRAL_DEFAULT_MODEL",
+    "MISTRAL_MODELS",
+    "MistralBackend",
+    "MistralModel",
+    "deprecated_model_message",
+]
+
+logger = logging.getLogger("modkit")
 
 _ENDPOINTS = ("raw", "chat")
+
+
+@dataclass(frozen=True)
+class MistralModel:
+    """One Mistral moderation snapshot: its categories and, if deprecated, since when.
+
+    Attributes
+    ----------
+    name : str
+        The dated snapshot (``mistral-moderation-2603``).
+    categories : tuple of str
+        Its category keys, as the API spells them.
+    deprecated : datetime.date, optional
+        The date Mistral deprecated it (None: current).
+    successor : str, optional
+        The snapshot to move to.
+
+    Examples
+    --------
+    >>> from modkit.backends import MISTRAL_MODELS
+    >>> MISTRAL_MODELS["mistral-moderation-2411"].successor
+    'mistral-moderation-2603'
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    deprecated: dt.date | None = None
+    successor: str | None = None
+
+
+_CATS_2411 = (
+    "sexual",
+    "hate_and_discrimination",
+    "violence_and_threats",
+    "dangerous_and_criminal_content",
+    "selfharm",
+    "health",
+    "financial",
+    "law",
+    "pii",
+)
+_CATS_2603 = (
+    "sexual",
+    "hate_and_discrimination",
+    "violence_and_threats",
+    "dangerous",
+    "criminal",
+    "selfharm",
+    "health",
+    "financial",
+    "law",
+    "pii",
+    "jailbreaking",
+)
+
+#: The moderation snapshots modkit knows (Mistral's docs: ``/studio/safety-moderation``
+#: and the deprecated ``mistral-moderation-2411`` page, which lists 2603's new
+#: ``Dangerous``, ``Criminal`` and ``Jailbreaking`` categories).
+MISTRAL_MODELS: dict[str, MistralModel] = {
+    "mistral-moderation-2411": MistralModel(
+        "mistral-moderation-2411", _CATS_2411, dt.date(2026, 3, 31), "mistral-moderation-2603"
+    ),
+    "mistral-moderation-2603": MistralModel("mistral-moderation-2603", _CATS_2603),
+}
+
+#: The pinned default: a dated snapshot, not ``mistral-moderation-latest`` (which still
+#: resolved to the deprecated 2411 after 2026-03-31).
+MISTRAL_DEFAULT_MODEL = "mistral-moderation-2603"
+
+
+def deprecated_model_message(requested: str, resolved: str) -> str | None:
+    """The warning for a response from a deprecated snapshot, or None.
+
+    Parameters
+    ----------
+    requested : str
+        The model asked for (an alias such as ``mistral-moderation-latest``, or a
+        snapshot).
+    resolved : str
+        The response's ``model`` field: the snapshot that answered.
+
+    Returns
+    -------
+    str or None
+        None when ``resolved`` is not a deprecated snapshot of :data:`MISTRAL_MODELS`;
+        else one line naming the requested name, the snapshot it resolved to, the
+        deprecation date and the successor to pin.
+
+    Examples
+    --------
+    >>> from modkit.backends import deprecated_model_message
+    >>> print(deprecated_model_message("mistral-moderation-latest", "mistral-moderation-2411"))
+    mistral: 'mistral-moderation-latest' resolved to 'mistral-moderation-2411', deprecated since 2026-03-31; pin 'mistral-moderation-2603' (--model mistral-moderation-2603)
+    >>> deprecated_model_message("mistral-moderation-latest", "mistral-moderation-2603") is None
+    True
+    """  # noqa: E501
+    info = MISTRAL_MODELS.get(resolved)
+    if info is None or info.deprecated is None:
+        return None
+    what = (
+        f"{resolved!r} is" if requested == resolved else f"{requested!r} resolved to {resolved!r},"
+    )
+    succ = info.successor or MISTRAL_DEFAULT_MODEL
+    return f"mistral: {what} deprecated since {info.deprecated}; pin {succ!r} (--model {succ})"
 
 
 class MistralBackend(Backend):
     """Mistral moderation: ``POST /v1/moderations`` (raw text) or ``/v1/chat/moderations``.
 
-    Scores keep Mistral's own nine category names (``hate_and_discrimination``,
-    ``selfharm``, ``pii``, ...; see :func:`modkit.crosswalk`), in [0, 1]; ``categories`` and
+    Scores keep Mistral's own category names (``hate_and_discrimination``, ``selfharm``,
+    ``pii``, ...; 2603 adds ``dangerous``, ``criminal`` and ``jailbreaking``; see
+    :data:`MISTRAL_MODELS` and :func:`modkit.crosswalk`), in [0, 1]; ``categories`` and
     ``flagged`` are Mistral's own flags.
 
     Parameters
     ----------
-    model : str, default "mistral-moderation-latest"
-        The moderation model. Results record the model the response names.
+    model : str, default "mistral-moderation-2603"
+        The moderation model (:data:`MISTRAL_DEFAULT_MODEL`, a pinned snapshot;
+        ``mistral-moderation-2411`` stays selectable). Results record the model the
+        response names; when that is a deprecated snapshot (e.g. the alias
+        ``mistral-moderation-latest`` resolving to 2411), the ``modkit`` logger warns once
+        per backend (:func:`deprecated_model_message`).
     endpoint : {"raw", "chat"}, default "raw"
         ``"raw"`` classifies each text; ``"chat"`` sends each text as a conversation and
         Mistral classifies its last turn.
@@ -69,12 +189,14 @@ class MistralBackend(Backend):
     Offline, against a local fake of Mistral's moderation endpoint:
 
     >>> import modkit
-    >>> from modkit.testing import MISTRAL_CATEGORIES, MistralModerationFake
+    >>> from modkit.testing import MISTRAL_2603_CATEGORIES, MistralModerationFake
     >>> with MistralModerationFake(api_key="k") as fake:
     ...     with modkit.MistralBackend(base_url=fake.url, api_key="k") as backend:
     ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
-    >>> sorted(modkit.category_columns(df)) == sorted(MISTRAL_CATEGORIES)
+    >>> sorted(modkit.category_columns(df)) == sorted(MISTRAL_2603_CATEGORIES)
     True
+    >>> df["model"].iloc[0]
+    'mistral-moderation-2603'
     """
 
     name = "mistral"
@@ -82,7 +204,7 @@ class MistralBackend(Backend):
 
     def __init__(
         self,
-        model: str = "mistral-moderation-latest",
+        model: str = MISTRAL_DEFAULT_MODEL,
         *,
         endpoint: str = "raw",
         mode: str = "prompt",
@@ -103,6 +225,16 @@ class MistralBackend(Backend):
         self.timeout = float(timeout)
         self.__key = read_key(api_key, api_key_env, "mistral", required=base_url is None)
         self._clients = LoopBound(self._make_client, _close)
+        self._warned: set[str] = set()
+
+    def _check_resolved(self, resolved: str) -> None:
+        """Warn once per resolved snapshot when the response names a deprecated one."""
+        if resolved in self._warned:
+            return
+        self._warned.add(resolved)
+        message = deprecated_model_message(self.model, resolved)
+        if message:
+            logger.warning("%s", message)
 
     @property
     def cache_namespace(self) -> str:
@@ -213,6 +345,7 @@ class MistralBackend(Backend):
             )
         model = str(body.get("model") or self.model)
         rid = str(body.get("id") or "")
+        self._check_resolved(model)
         out: list[ModerationResult | ItemError] = []
         for i, r in enumerate(results):
             if isinstance(r, dict):

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from .._errors import BackendError, InputError, TransientBackendError
+from .._errors import BackendError, InputError, ServiceEndWarning, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
 from ._provider_http import LoopBound, error_for_status, native_result, read_key, scrub
 
-__all__ = ["PERSPECTIVE_ATTRIBUTES", "PerspectiveBackend"]
+__all__ = [
+    "PERSPECTIVE_ATTRIBUTES",
+    "PERSPECTIVE_END_DATE",
+    "PerspectiveBackend",
+    "perspective_end_message",
+]
+
+#: The last day Perspective's operators announced the API serves (it stops after 2026).
+PERSPECTIVE_END_DATE = dt.date(2026, 12, 31)
 
 #: The production attributes (English and other languages; see the attributes page).
 PERSPECTIVE_ATTRIBUTES = (
@@ -64,21 +74,27 @@ class PerspectiveBackend(Backend):
         Probability in [0, 1] at which ``categories`` and ``flagged`` say True.
     timeout : float, default 60
         Seconds per request.
+    today : datetime.date or str, optional
+        The date the end-of-service check uses (default: today's UTC date); an ISO
+        ``YYYY-MM-DD`` string is accepted.
 
     Raises
     ------
     InputError
-        For an attribute name that is not upper case, or ``flag_at`` outside [0, 1].
+        For an attribute name that is not upper case, ``flag_at`` outside [0, 1], or a
+        ``today`` that is not a date.
     AuthenticationError
         With no ``base_url`` (the real service) and no key in ``api_key`` or
         ``$api_key_env``.
 
     Notes
     -----
-    Perspective's operators announced that the API stops serving after 2026. Record its
-    scores through modkit's cache or ``modkit moderate -o scores.jsonl`` (a replay file)
-    to keep its behaviour, and see :func:`modkit.fit_migration` to move thresholds to a
-    successor.
+    Perspective's operators announced that the API stops serving after 2026
+    (:data:`PERSPECTIVE_END_DATE`, 2026-12-31). Record its scores through modkit's cache
+    or ``modkit moderate -o scores.jsonl`` (a replay file) to keep its behaviour, and see
+    :func:`modkit.fit_migration` to move thresholds to a successor. Made after that date,
+    the backend warns (:class:`modkit.ServiceEndWarning`, with those commands in the
+    message: :func:`perspective_end_message`).
 
     Examples
     --------
@@ -112,7 +128,11 @@ class PerspectiveBackend(Backend):
         do_not_store: bool = True,
         flag_at: float = 0.7,
         timeout: float = 60.0,
+        today: dt.date | str | None = None,
     ) -> None:
+        message = perspective_end_message(today)
+        if message:
+            warnings.warn(message, ServiceEndWarning, stacklevel=2)
         attrs = [str(a) for a in (attributes or PERSPECTIVE_ATTRIBUTES)]
         bad = [a for a in attrs if not a or a.upper() != a]
         if bad:
@@ -268,6 +288,58 @@ class PerspectiveBackend(Backend):
             code=str(code) if code else None,
             quota=quota,
         )
+
+
+def perspective_end_message(today: dt.date | str | None = None) -> str | None:
+    """The end-of-service warning for a date after :data:`PERSPECTIVE_END_DATE`, else None.
+
+    Parameters
+    ----------
+    today : datetime.date or str, optional
+        The date to check (an ISO ``YYYY-MM-DD`` string is accepted); default today's
+        UTC date.
+
+    Returns
+    -------
+    str or None
+        None up to and including 2026-12-31; after it, one message naming the end date,
+        how to replay recorded scores (``modkit moderate ... --backend replay --replay
+        perspective.jsonl``) and how to migrate thresholds (:func:`modkit.fit_migration`).
+
+    Raises
+    ------
+    InputError
+        If ``today`` is neither a date nor an ISO date string.
+
+    Examples
+    --------
+    >>> from modkit.backends import perspective_end_message
+    >>> perspective_end_message("2026-12-31") is None
+    True
+    >>> print(perspective_end_message("2027-01-01"))  # doctest: +ELLIPSIS
+    perspective: the Perspective API stopped serving after 2026-12-31 (today is 2027-01-01)...
+    """
+    if today is None:
+        day = dt.datetime.now(dt.UTC).date()
+    elif isinstance(today, dt.datetime):
+        day = today.date()
+    elif isinstance(today, dt.date):
+        day = today
+    else:
+        try:
+            day = dt.date.fromisoformat(str(today))
+        except ValueError:
+            raise InputError(f"today must be a date (YYYY-MM-DD), got {today!r}") from None
+    if day <= PERSPECTIVE_END_DATE:
+        return None
+    return (
+        f"perspective: the Perspective API stopped serving after {PERSPECTIVE_END_DATE} "
+        f"(today is {day}); requests will fail. Replay the scores you recorded: "
+        "`modkit moderate prompts.txt -o scores.jsonl --backend replay --replay "
+        "perspective.jsonl`; move thresholds to a successor with "
+        "`modkit.fit_migration(old, new, source_thresholds=...)` (README: Other providers, "
+        "Migration)"
+    )
 
 
 def _unsupported_attribute(error: Any) -> str | None:

@@ -6,6 +6,7 @@ constraint table of its options (the same constraints as :mod:`modkit._validatio
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import importlib
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .._errors import InputError
-from .._validation import PROB, Interval, SequenceOf, StrOptions, check_param
+from .._validation import PROB, Interval, MappingOf, SequenceOf, StrOptions, check_param
 from ._base import Backend
 
 __all__ = ["BACKEND_NAMES", "BackendSpec", "backend_spec", "make_backend", "register_backend"]
@@ -150,7 +151,8 @@ def make_backend(name: str, **options: Any) -> Backend:
 
     Parameters
     ----------
-    name : {"local", "openai", "replay", "guard", "azure", "perspective", "mistral"}
+    name : {"local", "openai", "replay", "guard", "policy", "qwen3guard", \
+"granite-guardian-3.3", "azure", "perspective", "mistral"}
         Which backend (or any name added with :func:`register_backend`).
     **options
         The backend's own options; an option given as ``None`` counts as not given
@@ -168,11 +170,23 @@ def make_backend(name: str, **options: Any) -> Backend:
         * ``guard``: ``model`` and ``base_url`` (required), ``family``, ``mode``,
           ``context``, ``categories``, ``top_logprobs``, ``api_key``, ``api_key_env``,
           ``timeout``; see :class:`modkit.GuardBackend`.
+        * ``policy``: ``model``, ``base_url`` and ``policy`` (required: path(s) or
+          category -> path), ``reasoning_effort``, ``score_method``, ``votes``,
+          ``vote_temperature``, ``top_logprobs``, ``max_tokens``, key and timeout options;
+          see :class:`modkit.PolicyBackend`.
+        * ``qwen3guard``: ``model`` and ``base_url`` (required), ``mode``, ``context``,
+          ``reading`` (``strict`` / ``loose``), ``top_logprobs``, key and timeout options;
+          see :class:`modkit.Qwen3GuardBackend`.
+        * ``granite-guardian-3.3``: ``model`` and ``base_url`` (required),
+          ``categories``, ``think``, ``mode``, ``context``, ``top_logprobs``,
+          ``max_tokens``, key and timeout options; see
+          :class:`modkit.GraniteGuardian33Backend`.
         * ``azure``: ``base_url`` (required), ``output_type``, ``categories``,
           ``blocklists``, ``halt_on_blocklist_hit``, ``flag_at``, ``api_version``, key
           and timeout options; see :class:`modkit.AzureContentSafetyBackend`.
         * ``perspective``: ``base_url``, ``attributes``, ``languages``,
-          ``drop_unsupported``, ``do_not_store``, ``flag_at``, key and timeout options;
+          ``drop_unsupported``, ``do_not_store``, ``flag_at``, ``today``, key and timeout
+          options;
           see :class:`modkit.PerspectiveBackend`.
         * ``mistral``: ``model``, ``base_url``, ``endpoint``, ``mode``, ``context``, key
           and timeout options; see :class:`modkit.MistralBackend`.
@@ -284,6 +298,70 @@ register_backend(
 )
 register_backend(
     BackendSpec(
+        "policy",
+        "._policy:PolicyBackend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "policy": ["path", SequenceOf("path"), MappingOf(str, "path")],
+            "reasoning_effort": [StrOptions(("low", "medium", "high"))],
+            "score_method": [StrOptions(("auto", "logprobs", "vote"))],
+            "votes": [Interval(Integral, 1, None)],
+            "vote_temperature": [Interval(Real, 0, None, closed="neither")],
+            "top_logprobs": [Interval(Integral, 1, 20)],
+            "max_tokens": [Interval(Integral, 1, None)],
+            **_KEY,
+        },
+        required=("model", "base_url", "policy"),
+        hints={
+            "model": "the served policy model's name; CLI: --model NAME",
+            "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+            "policy": "the policy file(s); CLI: -O policy=PATH",
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "qwen3guard",
+        "._qwen3guard:Qwen3GuardBackend",
+        {
+            "model": [str],
+            "base_url": [str],
+            **_TEXT_MODE,
+            "reading": [StrOptions(("strict", "loose"))],
+            "top_logprobs": [Interval(Integral, 1, 20)],
+            **_KEY,
+        },
+        required=("model", "base_url"),
+        hints={
+            "model": "the served Qwen3Guard-Gen model's name; CLI: --model NAME",
+            "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "granite-guardian-3.3",
+        "._granite33:GraniteGuardian33Backend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "categories": [SequenceOf(str)],
+            "think": ["boolean"],
+            **_TEXT_MODE,
+            "top_logprobs": [Interval(Integral, 1, 20)],
+            "max_tokens": [Interval(Integral, 1, None)],
+            **_KEY,
+        },
+        required=("model", "base_url"),
+        hints={
+            "model": "the served Granite Guardian 3.3 model's name; CLI: --model NAME",
+            "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+        },
+    )
+)
+register_backend(
+    BackendSpec(
         "azure",
         "._azure:AzureContentSafetyBackend",
         {
@@ -311,6 +389,7 @@ register_backend(
             "drop_unsupported": ["boolean"],
             "do_not_store": ["boolean"],
             "flag_at": [PROB],
+            "today": [str, dt.date],
             **_KEY,
         },
     )

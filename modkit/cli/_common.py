@@ -43,13 +43,15 @@ def add_backend_options(
     )
     group.add_argument(
         "--base-url",
-        help="the endpoint (openai: any OpenAI-compatible one; guard: a chat endpoint; "
-        "azure: the resource endpoint; perspective, mistral: to reach another host)",
+        help="the endpoint (openai: any OpenAI-compatible one; guard, policy, qwen3guard, "
+        "granite-guardian-3.3: a chat endpoint; azure: the resource endpoint; perspective, "
+        "mistral: to reach another host)",
     )
     group.add_argument(
         "--model",
-        help="model to ask for (openai: default omni-moderation-latest; guard: the served "
-        "guard model; mistral: default mistral-moderation-latest)",
+        help="model to ask for (openai: default omni-moderation-latest; guard, policy, "
+        "qwen3guard, granite-guardian-3.3: the served model; mistral: default "
+        "mistral-moderation-2603)",
     )
     group.add_argument(
         key_flag,
@@ -67,7 +69,8 @@ def add_backend_options(
         default=[],
         metavar="KEY=VALUE",
         help="another option of the backend (VALUE is read as JSON when it parses, else as "
-        "text), e.g. -O output_type=FourSeverityLevels -O 'attributes=[\"TOXICITY\"]'",
+        "text), e.g. -O output_type=FourSeverityLevels -O 'attributes=[\"TOXICITY\"]' "
+        "-O policy=policies/hate.md -O reading=loose",
     )
 
 

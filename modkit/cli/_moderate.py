@@ -105,7 +105,17 @@ def run(args: argparse.Namespace) -> int:
     failed = int(results["error"].astype(bool).sum())
     print(
         f"modkit moderate: {len(results)} rows -> {args.output}"
-        + (f" ({failed} failed; see the 'error' column)" if failed else ""),
+        + (f" ({failed} failed; see the 'error' column)" if failed else "")
+        + _parse_rate(backend),
         file=sys.stderr,
     )
     return 0
+
+
+def _parse_rate(backend: object) -> str:
+    """``; answers without a label: k of n (r%)`` for a backend that counts them."""
+    counts = getattr(backend, "parse_counts", None)
+    if not counts or not counts.get("answers"):
+        return ""
+    n, k = int(counts["answers"]), int(counts.get("failures", 0))
+    return f"; model answers without a label (parse failures): {k} of {n} ({k / n:.1%})"

@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "any modkit backend (local, replay, or openai to proxy upstream through the cache). "
         "Malformed requests, image inputs and requests over the size limits get a 400 in "
         "the OpenAI error shape. Cache: --cache PATH for any backend; without it the remote "
-        "backends (openai, azure, perspective, mistral, guard) use the default cache (the "
+        "backends (openai, azure, perspective, mistral, guard, policy, qwen3guard, "
+        "granite-guardian-3.3) use the default cache (the "
         "user cache directory).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -117,7 +118,16 @@ def run(args: argparse.Namespace) -> int:
     # The cache: --cache PATH always; the default cache only when proxying a remote API
     # (paid, rate-limited, or going away: a cached answer keeps its behaviour).
     cache = None
-    remote = ("openai", "azure", "perspective", "mistral", "guard")
+    remote = (
+        "openai",
+        "azure",
+        "perspective",
+        "mistral",
+        "guard",
+        "policy",
+        "qwen3guard",
+        "granite-guardian-3.3",
+    )
     if not args.no_cache and (args.cache or args.backend in remote):
         cache = Cache(args.cache) if args.cache else Cache()
     pinned = bool(args.model)  # --model NAME: serve that model only (others: 400)

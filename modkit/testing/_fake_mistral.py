@@ -9,7 +9,12 @@ from typing import Any
 from ._fake_http import ProviderFake, Reply, fake_score
 from ._fault_server import Fault
 
-__all__ = ["MISTRAL_CATEGORIES", "MistralModerationFake"]
+__all__ = [
+    "MISTRAL_2603_CATEGORIES",
+    "MISTRAL_ALIASES",
+    "MISTRAL_CATEGORIES",
+    "MistralModerationFake",
+]
 
 #: The nine categories of ``mistral-moderation-2411``, as the API spells them.
 MISTRAL_CATEGORIES = (
@@ -23,6 +28,23 @@ MISTRAL_CATEGORIES = (
     "law",
     "pii",
 )
+#: The categories of ``mistral-moderation-2603``: 2411's with ``dangerous_and_criminal_content``
+#: split into ``dangerous`` and ``criminal``, and ``jailbreaking`` added.
+MISTRAL_2603_CATEGORIES = (
+    "sexual",
+    "hate_and_discrimination",
+    "violence_and_threats",
+    "dangerous",
+    "criminal",
+    "selfharm",
+    "health",
+    "financial",
+    "law",
+    "pii",
+    "jailbreaking",
+)
+#: Alias -> the model it resolves to (Mistral's ``-latest`` still names 2411).
+MISTRAL_ALIASES = {"mistral-moderation-latest": "mistral-moderation-2411"}
 _ROLES = ("system", "user", "assistant", "tool")
 #: The harm kinds each category reacts to (the advice categories to none).
 _KINDS: dict[str, set[str]] = {
@@ -30,6 +52,9 @@ _KINDS: dict[str, set[str]] = {
     "hate_and_discrimination": {"hate"},
     "violence_and_threats": {"violence"},
     "dangerous_and_criminal_content": {"violence"},
+    "dangerous": {"violence", "selfharm"},
+    "criminal": {"violence"},
+    "jailbreaking": set(),
     "selfharm": {"selfharm"},
     "health": set(),
     "financial": set(),
@@ -44,8 +69,12 @@ class MistralModerationFake(ProviderFake):
     Raw text: ``POST /v1/moderations {"model", "input": str | [str]}``. Chat:
     ``POST /v1/chat/moderations {"model", "input": [messages] | [[messages]]}``; each
     conversation's last turn is classified. Response: ``{"id", "model", "results":
-    [{"categories": {name: bool}, "category_scores": {name: float}}]}`` with the nine
-    categories. Errors: 401 ``{"message": "Unauthorized"}``, 422 ``{"detail":
+    [{"categories": {name: bool}, "category_scores": {name: float}}]}`` with the answering
+    model's categories (:data:`MISTRAL_2603_CATEGORIES` for ``mistral-moderation-2603``,
+    else 2411's nine, :data:`MISTRAL_CATEGORIES`). The answering model is ``model`` when
+    given, else the requested one with aliases resolved by ``aliases`` (by default
+    ``mistral-moderation-latest`` -> ``mistral-moderation-2411``, as Mistral's alias still
+    pointed after 2411's deprecation). Errors: 401 ``{"message": "Unauthorized"}``, 422 ``{"detail":
     [{"loc", "msg", "type"}]}`` for a malformed body, 429 ``{"message": "Requests rate
     limit exceeded"}`` when pushed. A pushed :meth:`Fault.drift <modkit.testing.Fault.drift>`
     sends ``null`` / missing / extra categories (:meth:`drift`).
@@ -57,8 +86,10 @@ class MistralModerationFake(ProviderFake):
     ----------
     api_key : str, optional
         The bearer token requests must carry (none: any).
-    model : str, default "mistral-moderation-2411"
-        The model the responses name.
+    model : str, optional
+        The model every response names (default: the requested model, aliases resolved).
+    aliases : mapping of str to str, optional
+        Alias -> resolved model (default :data:`MISTRAL_ALIASES`).
     latency, bias
         As for :class:`ProviderFake` (seconds per answer; word -> extra harm).
 
@@ -75,12 +106,14 @@ class MistralModerationFake(ProviderFake):
         self,
         *,
         api_key: str | None = None,
-        model: str = "mistral-moderation-2411",
+        model: str | None = None,
+        aliases: Mapping[str, str] | None = None,
         latency: float = 0.0,
         bias: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.model = model
+        self.aliases = dict(MISTRAL_ALIASES if aliases is None else aliases)
         self._ids = itertools.count(1)
 
     def score(self, text: str, category: str) -> float:
@@ -91,7 +124,7 @@ class MistralModerationFake(ProviderFake):
         text : str
             The classified text (a conversation's last turn).
         category : str
-            One of :data:`MISTRAL_CATEGORIES`.
+            One of :data:`MISTRAL_CATEGORIES` or :data:`MISTRAL_2603_CATEGORIES`.
 
         Returns
         -------
@@ -99,6 +132,39 @@ class MistralModerationFake(ProviderFake):
             In [0, 1], rounded to 9 decimals.
         """
         return round(fake_score(text, category, self.bias, _KINDS.get(category)), 9)
+
+    def answering_model(self, requested: str) -> str:
+        """The model that answers a request for ``requested``.
+
+        Parameters
+        ----------
+        requested : str
+            The request's ``model``.
+
+        Returns
+        -------
+        str
+            ``model`` when the fake was given one, else ``requested`` with aliases
+            resolved.
+        """
+        return self.model or self.aliases.get(requested, requested)
+
+    @staticmethod
+    def categories_of(model: str) -> tuple[str, ...]:
+        """The categories a response of ``model`` holds.
+
+        Parameters
+        ----------
+        model : str
+            The answering model.
+
+        Returns
+        -------
+        tuple of str
+            :data:`MISTRAL_2603_CATEGORIES` for ``mistral-moderation-2603``, else
+            :data:`MISTRAL_CATEGORIES`.
+        """
+        return MISTRAL_2603_CATEGORIES if model.endswith("2603") else MISTRAL_CATEGORIES
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("moderations")
@@ -163,11 +229,12 @@ class MistralModerationFake(ProviderFake):
                 texts.append(conv[-1]["content"])
         if not texts:
             return self.error_reply(422, "input must not be empty")
+        answering = self.answering_model(str(body["model"]))
         results = []
         for t in texts:
-            scores = {c: self.score(t, c) for c in MISTRAL_CATEGORIES}
+            scores = {c: self.score(t, c) for c in self.categories_of(answering)}
             results.append(
                 {"categories": {c: s >= 0.5 for c, s in scores.items()}, "category_scores": scores}
             )
         rid = f"{next(self._ids):032x}"
-        return Reply(200, {"id": rid, "model": self.model, "results": results})
+        return Reply(200, {"id": rid, "model": answering, "results": results})
