@@ -38,6 +38,7 @@ from modkit.testing import (
     BatchScript,
     Fault,
     FaultServer,
+    GraniteGuardianThinkFake,
     GuardModelFake,
     MistralModerationFake,
     PerspectiveFake,
@@ -402,6 +403,24 @@ def test_guard_without_top_logprobs_through_the_cli_writes_each_row_with_its_err
     df = read_table(out)
     assert df["text"].tolist() == TEXTS
     assert df["error"].str.contains("no top_logprobs alternatives").all()
+
+
+@pytest.mark.parametrize("top", [1, 20])
+def test_granite_33_with_only_the_chosen_token_listed_is_a_row_error(top):
+    """The label-in-text guard formats (Granite Guardian 3.3, Qwen3Guard, policy models)
+    share ``label_probabilities``: one listed token is no probability, not a 1.0."""
+    texts = ["I will kill you", "a calm sentence"]
+    with GraniteGuardianThinkFake() as fake:
+        backend = modkit.GraniteGuardian33Backend(
+            "ibm-granite/granite-guardian-3.3-8b", base_url=fake.url, top_logprobs=top
+        )
+        df = _run(backend, texts)
+    if top == 1:
+        assert df["error"].str.contains("the logprobs do not cover the score").all()
+    else:
+        assert not df["error"].astype(bool).any()
+        scores = df[modkit.category_columns(df)].to_numpy()
+        assert ((scores > 0) & (scores < 1)).all()
 
 
 def test_guard_with_one_verdict_missing_from_the_alternatives_gets_a_note():
