@@ -73,8 +73,9 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
 
 
-def json_text(obj: Any, **kwargs: Any) -> str:
-    """``json.dumps(obj, ensure_ascii=False, allow_nan=False, **kwargs)``, writable as UTF-8.
+def json_text(obj: Any, *, allow_nan: bool = False, **kwargs: Any) -> str:
+    """``json.dumps(obj, ensure_ascii=False, allow_nan=allow_nan, **kwargs)``, writable as
+    UTF-8.
 
     A string holding a lone surrogate (no UTF-8 form) makes the whole document ASCII with
     ``\\uXXXX`` escapes, which JSON allows and which read back to the same string.
@@ -82,9 +83,10 @@ def json_text(obj: Any, **kwargs: Any) -> str:
     Raises
     ------
     ValueError
-        For a NaN or infinite float (JSON has neither; callers turn them into ``null``).
+        For a NaN or infinite float unless ``allow_nan`` (JSON has neither; callers turn
+        them into ``null``).
     """
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, **kwargs)
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=allow_nan, **kwargs)
     if utf8_problem(text) is None:
         return text
-    return json.dumps(obj, ensure_ascii=True, allow_nan=False, **kwargs)
+    return json.dumps(obj, ensure_ascii=True, allow_nan=allow_nan, **kwargs)

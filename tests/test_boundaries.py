@@ -23,7 +23,6 @@ import math
 import warnings
 from xml.etree import ElementTree as ET
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -729,13 +728,3 @@ def test_check_cli_writes_well_formed_reports_for_scraped_text(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     (check,) = report["checks"]
     assert "\x1b[31mred\x1b[0m" in check["message"]  # JSON carries the text itself
-
-
-def test_jsonl_tables_never_hold_nan_or_infinity(tmp_path):
-    frame = pd.DataFrame({"text": ["a", "b", "c"], "hate": [0.5, math.inf, -math.inf]})
-    frame["n"] = [math.nan, 1.0, 2.0]
-    modkit.write_table(frame, tmp_path / "t.jsonl")
-    for line in (tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines():
-        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in a JSONL line"))
-    back = read_table(tmp_path / "t.jsonl")
-    assert back["hate"].iloc[0] == 0.5 and np.isnan(back["hate"].iloc[1:].to_numpy()).all()
