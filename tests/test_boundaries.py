@@ -404,6 +404,33 @@ def test_guard_without_top_logprobs_through_the_cli_writes_each_row_with_its_err
     assert df["error"].str.contains("no top_logprobs alternatives").all()
 
 
+def test_a_guard_answer_without_a_verdict_fails_that_text_alone():
+    body = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "google/shieldgemma-2b",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "I"},
+                "logprobs": {"content": [{"token": "I", "logprob": -0.1, "top_logprobs": []}]},
+                "finish_reason": "length",
+            }
+        ],
+    }
+    with GuardModelFake() as fake:
+        fake.push(Fault.raw(json.dumps(body)))
+        backend = modkit.GuardBackend(
+            "google/shieldgemma-2b", base_url=fake.url, categories=["Harassment"]
+        )
+        df = _run(backend)
+        assert len(fake.requests) == 3  # not retried
+    assert df["error"].astype(bool).sum() == 1
+    assert "no verdict token in the answer 'I'" in df.loc[df["error"] != "", "error"].iloc[0]
+    assert df["Harassment"].notna().sum() == 2
+
+
 @pytest.mark.parametrize("top", [1, 20])
 def test_granite_33_with_only_the_chosen_token_listed_is_a_row_error(top):
     """The label-in-text guard formats (Granite Guardian 3.3, Qwen3Guard, policy models)

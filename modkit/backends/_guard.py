@@ -499,6 +499,17 @@ class GuardBackend(Backend):
             return ItemError("guard: empty text: nothing to classify", code="empty_text")
         calls = self._calls()
         answers = await asyncio.gather(*(self._complete(text, c) for c in calls))
+        try:
+            return self._scored(calls, answers)
+        except TransientBackendError as exc:
+            # no verdict token in a temperature-0 answer: asking again gives the same
+            # answer, so the text fails alone (as the label-in-text formats' parse errors
+            # do) instead of being retried until the run stops
+            return ItemError(str(exc), code="parse_error")
+
+    def _scored(
+        self, calls: list[_Call], answers: list[dict[str, Any]]
+    ) -> ModerationResult | ItemError:
         if self.family == "llama-guard":
             return self._llama_guard(answers[0])
         scores: dict[str, float] = {}
