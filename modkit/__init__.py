@@ -4,6 +4,7 @@ from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
 from ._compare import agreement, compare_providers, provider_decisions, provider_gaps
+from ._conversation import CONVERSATION_STRATEGIES, check_conversation
 from ._crosstab import Statistic, crosstab, register_statistic
 from ._drift import DriftReport, decision_drift
 from ._errors import (
@@ -69,6 +70,7 @@ from .thresholds import (
 
 __all__ = [
     "CATEGORIES",
+    "CONVERSATION_STRATEGIES",
     "IMAGE_CATEGORIES",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
@@ -121,6 +123,7 @@ __all__ = [
     "applied_input_types",
     "bias_metrics",
     "category_columns",
+    "check_conversation",
     "check_thresholds",
     "compare_providers",
     "count_prompts",

@@ -424,7 +424,10 @@ def check_thresholds(
     Returns
     -------
     GateReport
-        ``ok`` is False when any check failed.
+        ``ok`` is False when any check failed. Its ``meta["unthresholded"]`` records the
+        set's policy for categories without a threshold (``policy``, and
+        ``categories``: category -> policy); the drift check's decisions follow it
+        (:meth:`ThresholdSet.apply`).
 
     Raises
     ------
@@ -461,6 +464,11 @@ def check_thresholds(
     if "model" in results.columns and len(results):
         meta["model"] = str(results["model"].iloc[0])
     meta["thresholds_model"] = thresholds.model
+    # what decides the categories without a threshold (in the drift check's decisions)
+    meta["unthresholded"] = {
+        "policy": thresholds.unthresholded,
+        "categories": thresholds.unthresholded_categories,
+    }
     if labels is not None:
         if len(labels) != len(results) or not labels.index.equals(results.index):
             raise InputError("labels must be aligned with the new scores (same index)")

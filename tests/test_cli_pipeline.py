@@ -30,8 +30,15 @@ def test_expand_then_moderate_then_apply(tmp_path, capsys):
     assert main(["apply", str(file), str(scores), "-o", str(decisions)]) == 0
     out = pd.read_csv(decisions)
     hate = results["hate"].to_numpy()
-    expected = ["block" if h >= 0.5 else "review" if h >= 0.2 else "allow" for h in hate]
+    # the categories the file holds no threshold for: the local scorer's own flags decide
+    others = [f"flagged/{c}" for c in modkit.CATEGORIES if c != "hate"]
+    flagged = results[others].astype(bool).any(axis=1).to_numpy()
+    expected = [
+        "block" if h >= 0.5 or f else "review" if h >= 0.2 else "allow"
+        for h, f in zip(hate, flagged, strict=True)
+    ]
     assert out["action"].tolist() == expected
+    assert flagged.any() and (out["rule:violence"] == "backend_flag").all()
     assert json.loads(file.read_text())["decision_rule"].startswith("flag when score >= threshold")
     capsys.readouterr()
 

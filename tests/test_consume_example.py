@@ -58,18 +58,23 @@ def test_consumer_agrees_with_decide(tmp_path):
             }
         )
     for i, scores in enumerate(cases):
+        # every third item is a whole result with the backend's own flags
+        flags = {c: bool(rng.random() < 0.5) for c in cats if rng.random() < 0.7}
+        whole = i % 3 == 0
         for profile, ts in (("input", inp), ("output", out)):
-            payload = json.dumps(scores)
+            body = {"category_scores": scores, "categories": flags} if whole else scores
+            payload = json.dumps(body)
             if i % 2:
                 got = _run(str(path), payload, "--profile", profile)
             else:
                 got = _run(str(path), "--profile", profile, stdin=payload)
-            want = ts.decide(scores)
+            want = ts.decide(scores, categories=flags if whole else None)
             assert got == {
                 "action": want.action,
                 "blocked_categories": list(want.blocked_categories),
                 "review_categories": list(want.review_categories),
-            }, scores
+                "rules": want.rules,
+            }, (scores, flags, whole)
 
 
 def test_consumer_refuses_unknown_keys_like_decide(tmp_path):

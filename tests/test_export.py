@@ -36,11 +36,25 @@ MODKIT = [sys.executable, "-m", "modkit"]
 CATS = ["violence", "hate", "self-harm/intent", "harassment/threatening", "sexual"]
 
 
-def _file(spec: dict[str, tuple[float | None, float | None]], profiles=("input",)):
+POLICIES = ("backend_flag", "review", "never_flag")
+
+
+def _file(
+    spec: dict[str, tuple[float | None, float | None]],
+    profiles=("input",),
+    policy="backend_flag",
+    own=None,
+):
+    """A file of ``spec`` ((review, block) per category), with the profile's ``policy``
+    and some categories' ``own`` policy for when they have no threshold."""
+    own = own or {}
     sets = {}
     for p in profiles:
-        cats = {c: CategoryThreshold(block=b, review=r) for c, (r, b) in spec.items()}
-        sets[p] = ThresholdSet(cats, profile=p, model="test-model")
+        cats = {
+            c: CategoryThreshold(block=b, review=r, unthresholded=own.get(c))
+            for c, (r, b) in spec.items()
+        }
+        sets[p] = ThresholdSet(cats, profile=p, model="test-model", unthresholded=policy)
     return ThresholdFile(sets)
 
 
@@ -55,8 +69,8 @@ SPEC = {
 
 def _edge_scores(spec):
     """Scores exactly at, just below and just above every threshold, plus missing ones."""
-    # a category the file does not hold ("illicit"): never evaluated. (An unknown key is an
-    # error in decide, so the exporters need not agree on it.)
+    # a category the file does not hold ("illicit"): the policy decides it. (An unknown key
+    # is an error in decide, so the exporters need not agree on it.)
     out = [{}, {"violence": None}, {"illicit": 0.99}]
     for c, (r, b) in spec.items():
         for t in (r, b):
@@ -72,6 +86,8 @@ scores_st = st.dictionaries(
     st.sampled_from(CATS),
     st.one_of(st.none(), st.floats(0.0, 1.0), st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.93, 1.0])),
 )
+flags_st = st.dictionaries(st.sampled_from([*CATS, "illicit"]), st.booleans())
+own_st = st.dictionaries(st.sampled_from(CATS), st.sampled_from(POLICIES))
 spec_st = st.dictionaries(
     st.sampled_from(CATS),
     st.tuples(
@@ -81,24 +97,45 @@ spec_st = st.dictionaries(
 )
 
 
-def _decide(thresholds: dict[str, tuple[float | None, float | None]], scores: dict) -> dict:
-    """The documented rule, from (review, block) pairs read out of an exported form."""
-    blocked, review, scored = [], [], False
-    for c, (low, high) in thresholds.items():
+def _decide(
+    thresholds: dict[str, tuple[float | None, float | None]],
+    scores: dict,
+    flags: dict | None = None,
+    policy: str = "backend_flag",
+    own: dict | None = None,
+) -> dict:
+    """The documented rule, from (review, block) pairs and the policies read out of an
+    exported form, and the backend's own flags."""
+    flags, own = flags or {}, own or {}
+    blocked, review, decided = [], [], False
+    for c in {*thresholds, *scores, *flags}:
+        low, high = thresholds.get(c, (None, None))
         s = scores.get(c)
-        if s is None:
+        if low is not None or high is not None:
+            if s is None:
+                continue
+            decided = True
+            if high is not None and s >= high:
+                blocked.append(c)
+            elif low is not None and s >= low:
+                review.append(c)
             continue
-        scored = True
-        if high is not None and s >= high:
-            blocked.append(c)
-        elif low is not None and s >= low:
+        if s is None and c not in flags:
+            continue
+        decided = True
+        rule = own.get(c, policy)
+        if rule == "never_flag":
+            continue
+        if c not in flags:  # no threshold, no backend flag: review
             review.append(c)
-    action = "unscored" if not scored else "block" if blocked else "review" if review else "allow"
+        elif flags[c]:
+            (blocked if rule == "backend_flag" else review).append(c)
+    action = "unscored" if not decided else "block" if blocked else "review" if review else "allow"
     return {"action": action, "blocked": sorted(blocked), "review": sorted(review)}
 
 
-def _expected(ts: ThresholdSet, scores: dict) -> dict:
-    d = ts.decide(scores)
+def _expected(ts: ThresholdSet, scores: dict, flags: dict | None = None) -> dict:
+    d = ts.decide(scores, categories=flags)
     return {
         "action": d.action,
         "blocked": sorted(d.blocked_categories),
@@ -107,37 +144,51 @@ def _expected(ts: ThresholdSet, scores: dict) -> dict:
 
 
 # ---------------------------------------------------------------- json-flat and yaml
-def _from_flat(doc: dict, profile: str) -> dict:
+def _from_flat(doc: dict, profile: str) -> tuple[dict, str, dict]:
+    """``(thresholds, profile policy, own policies)`` read from a json-flat export."""
     out: dict[str, list] = {}
+    own = {}
     for key, value in doc.items():
         parts = key.split(".")
-        if len(parts) == 3 and parts[0] == profile:
+        if len(parts) == 3 and parts[0] == profile and parts[2] == "unthresholded":
+            own[parts[1]] = value
+        elif len(parts) == 3 and parts[0] == profile:
             out.setdefault(parts[1], [None, None])[parts[2] == "block"] = value
-    return {c: tuple(v) for c, v in out.items()}
+    return {c: tuple(v) for c, v in out.items()}, doc[f"{profile}.unthresholded"], own
 
 
-def _from_yaml(doc: dict, profile: str) -> dict:
-    cats = doc["profiles"][profile]["categories"]
-    return {c: (t["review"], t["block"]) for c, t in cats.items()}
+def _from_yaml(doc: dict, profile: str) -> tuple[dict, str, dict]:
+    prof = doc["profiles"][profile]
+    cats = prof["categories"]
+    own = {c: t["unthresholded"] for c, t in cats.items() if "unthresholded" in t}
+    return {c: (t["review"], t["block"]) for c, t in cats.items()}, prof["unthresholded"], own
 
 
-@given(spec=spec_st, scores=st.lists(scores_st, max_size=20))
-def test_json_flat_and_yaml_decide_as_decide(spec, scores):
-    tf = _file(spec)
+@given(
+    spec=spec_st,
+    scores=st.lists(st.tuples(scores_st, flags_st), max_size=20),
+    policy=st.sampled_from(POLICIES),
+    own=own_st,
+)
+def test_json_flat_and_yaml_decide_as_decide(spec, scores, policy, own):
+    tf = _file(spec, policy=policy, own=own)
     flat = _from_flat(json.loads(export_thresholds(tf, "json-flat")), "input")
     ydoc = yaml.safe_load(export_thresholds(tf, "yaml"))
     assert ydoc["decision_rule"] == "flag when score >= threshold"
     from_yaml = _from_yaml(ydoc, "input")
-    for s in [*scores, *_edge_scores(spec)]:
-        want = _expected(tf["input"], s)
-        assert _decide(flat, s) == want
-        assert _decide(from_yaml, s) == want
+    for s, flags in [*scores, *((e, {}) for e in _edge_scores(spec))]:
+        want = _expected(tf["input"], s, flags)
+        thresholds, pol, own_pol = flat
+        assert _decide(thresholds, s, flags, pol, own_pol) == want
+        thresholds, pol, own_pol = from_yaml
+        assert _decide(thresholds, s, flags, pol, own_pol) == want
 
 
 # ---------------------------------------------------------------- env, sourced by sh
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 def test_env_file_sourced_by_a_shell_decides_as_decide(tmp_path):
-    tf = _file(SPEC, profiles=("input", "output"))
+    own = {"harassment/threatening": "never_flag"}
+    tf = _file(SPEC, profiles=("input", "output"), policy="review", own=own)
     path = tmp_path / "thresholds.env"
     path.write_text(export_thresholds(tf, "env"), encoding="utf-8")
     out = subprocess.run(
@@ -157,8 +208,17 @@ def test_env_file_sourced_by_a_shell_decides_as_decide(tmp_path):
             return float(raw) if raw else None
 
         thresholds = {c: (read(c, "review"), read(c, "block")) for c in names}
+        policy = env[f"MODKIT_{profile.upper()}_UNTHRESHOLDED"]
+        own = {
+            c: env[env_name("MODKIT_", profile, c, "unthresholded")]
+            for c in names
+            if env_name("MODKIT_", profile, c, "unthresholded") in env
+        }
+        assert policy == "review" and own == {"harassment/threatening": "never_flag"}
         for s in _edge_scores(SPEC):
-            assert _decide(thresholds, s) == _expected(tf[profile], s), s
+            for flags in ({}, dict.fromkeys(SPEC, True), {"illicit": True}):
+                got = _decide(thresholds, s, flags, policy, own)
+                assert got == _expected(tf[profile], s, flags), (s, flags)
     assert env_name("MODKIT_", "input", "self-harm/intent", "block") == (
         "MODKIT_INPUT_SELF_HARM_INTENT_BLOCK"
     )
@@ -190,10 +250,21 @@ def _rego_eval(text: str, inp: dict) -> dict:
     """
     thresholds = _rego_thresholds(text)
     default = re.search(r'^default profile := "(\w+)"$', text, re.MULTILINE).group(1)
+    m = re.search(r"^unthresholded := (\{.*?^\})$", text, re.MULTILINE | re.DOTALL)
+    assert m, "the policy holds the profiles' unthresholded policies as one JSON object"
+    policies = json.loads(m.group(1))
     profile = inp.get("profile", default)
     table = thresholds.get(profile, {})
     scores = inp.get("category_scores", {})
-    scored = {c for c in table if _is_number(scores.get(c))}
+    flags = inp.get("categories", {})
+
+    def has_threshold(c):
+        return c in table and (_is_number(table[c]["block"]) or _is_number(table[c]["review"]))
+
+    def policy(c):  # object.get(thresholds[profile], [c, "unthresholded"], profile_policy)
+        return table.get(c, {}).get("unthresholded", policies.get(profile, "backend_flag"))
+
+    scored = {c for c in table if has_threshold(c) and _is_number(scores.get(c))}
     blocked = {
         c for c in scored if _is_number(table[c]["block"]) and scores[c] >= table[c]["block"]
     }
@@ -202,11 +273,19 @@ def _rego_eval(text: str, inp: dict) -> dict:
         for c in scored - blocked
         if _is_number(table[c]["review"]) and scores[c] >= table[c]["review"]
     }
+    mentioned = {c for c, v in scores.items() if _is_number(v)}
+    mentioned |= {c for c, f in flags.items() if isinstance(f, bool)}
+    unthresholded = {c for c in mentioned if not has_threshold(c)}
+    blocked |= {c for c in unthresholded if policy(c) == "backend_flag" and flags.get(c) is True}
+    review |= {c for c in unthresholded if policy(c) == "review" and flags.get(c) is True}
+    review |= {
+        c for c in unthresholded if policy(c) != "never_flag" and not isinstance(flags.get(c), bool)
+    }
     if blocked:
         action = "block"
     elif review:
         action = "review"
-    elif scored:
+    elif scored | unthresholded:
         action = "allow"
     else:
         action = "unscored"
@@ -214,7 +293,7 @@ def _rego_eval(text: str, inp: dict) -> dict:
 
 
 def test_rego_policy_is_the_documented_rule(tmp_path):
-    tf = _file(SPEC, profiles=("input", "output"))
+    tf = _file(SPEC, profiles=("input", "output"), own={"harassment/threatening": "review"})
     text = export_thresholds(tf, "rego", rego_package="acme.moderation")
     assert "package acme.moderation" in text and "import rego.v1" in text
     # the rules the independent reading above transcribes, guard by guard
@@ -225,19 +304,32 @@ def test_rego_policy_is_the_documented_rule(tmp_path):
         "not c in blocked",
         "input.category_scores[c] >= t",
         'default action := "unscored"',
+        "has_threshold(c) if is_number(thresholds[profile][c].block)",
+        "has_threshold(c) if is_number(thresholds[profile][c].review)",
+        'profile_policy := object.get(unthresholded, profile, "backend_flag")',
+        'policy(c) := object.get(object.get(thresholds, profile, {}), [c, "unthresholded"], '
+        "profile_policy)",
+        "some c, f in input.categories",
+        "not has_threshold(c)",
+        'policy(c) == "backend_flag"',
+        "input.categories[c] == true",
+        'policy(c) != "never_flag"',
+        "not is_boolean(input.categories[c])",
+        "decided := scored | unthresholded_categories",
     ):
         assert text.count(line) >= 1, line
     assert text.count("is_number(t)") == 2  # null thresholds never fire
     for profile in ("input", "output"):
         for s in _edge_scores(SPEC):
-            got = _rego_eval(text, {"category_scores": s, "profile": profile})
-            assert got == _expected(tf[profile], s), s
+            for flags in ({}, dict.fromkeys([*SPEC, "illicit"], True), {"illicit": False}):
+                inp = {"category_scores": s, "categories": flags, "profile": profile}
+                assert _rego_eval(text, inp) == _expected(tf[profile], s, flags), (s, flags)
     if shutil.which("opa"):  # the real engine, where installed
         policy = tmp_path / "p.rego"
         policy.write_text(text, encoding="utf-8")
         for s in _edge_scores(SPEC)[:20]:
             inp = tmp_path / "in.json"
-            inp.write_text(json.dumps({"category_scores": s}), encoding="utf-8")
+            inp.write_text(json.dumps({"category_scores": s, "categories": {}}), encoding="utf-8")
             out = subprocess.run(
                 ["opa", "eval", "-f", "json", "-d", str(policy), "-i", str(inp), "data.acme"],
                 capture_output=True,
@@ -257,12 +349,18 @@ def test_rego_of_one_profile_defaults_to_that_profile():
     assert got["action"] == "block"
 
 
-@given(spec=spec_st, scores=st.lists(scores_st, max_size=20))
-def test_rego_thresholds_decide_as_decide(spec, scores):
-    tf = _file(spec)
+@given(
+    spec=spec_st,
+    scores=st.lists(st.tuples(scores_st, flags_st), max_size=20),
+    policy=st.sampled_from(POLICIES),
+    own=own_st,
+)
+def test_rego_thresholds_decide_as_decide(spec, scores, policy, own):
+    tf = _file(spec, policy=policy, own=own)
     text = export_thresholds(tf, "rego")
-    for s in [*scores, *_edge_scores(spec)]:
-        assert _rego_eval(text, {"category_scores": s}) == _expected(tf["input"], s)
+    for s, flags in [*scores, *((e, {}) for e in _edge_scores(spec))]:
+        inp = {"category_scores": s, "categories": flags}
+        assert _rego_eval(text, inp) == _expected(tf["input"], s, flags)
 
 
 # ---------------------------------------------------------------- litellm

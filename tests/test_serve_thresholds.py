@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,11 +50,29 @@ def test_violence_above_block_is_flagged_even_if_endpoint_said_no():
 
 
 def test_review_band_is_not_flagged_and_endpoint_flag_is_overridden():
-    res = _result({"violence": 0.6, "hate": 0.29, "illicit": 0.99}, flagged=True)
+    # the file holds thresholds for violence and hate: they override the endpoint's flag
+    res = _result({"violence": 0.6, "hate": 0.29}, flagged=True)
     out = threshold_postprocess(TS)(res)
     assert TS.decide(res.category_scores).action == "review"
     assert out.flagged is False
     assert not any(out.categories.values())
+
+
+def test_a_category_without_a_threshold_keeps_the_endpoint_flag():
+    # illicit is not in the file, sexual has no threshold: the backend's flag decides
+    res = _result({"violence": 0.6, "hate": 0.29, "illicit": 0.99, "sexual": 0.9}, flagged=True)
+    out = threshold_postprocess(TS)(res)
+    assert out.flagged is True
+    assert out.categories == {"violence": False, "hate": False, "illicit": True, "sexual": True}
+    never = TS.with_policy("never_flag")
+    assert threshold_postprocess(never)(res).flagged is False  # the file opts out
+
+
+def test_a_category_without_threshold_or_flag_fails_closed():
+    res = dataclasses.replace(_result({"illicit": 0.2}), categories={})
+    out = threshold_postprocess(TS)(res)
+    assert TS.decide({"illicit": 0.2}).rules == {"illicit": "no_backend_flag"}
+    assert out.flagged is True and out.categories == {"illicit": True}
 
 
 def test_equal_score_fires_and_none_never_fires():
@@ -83,18 +102,24 @@ score = st.floats(0, 1, allow_nan=False)
 @settings(max_examples=200, deadline=None)
 @given(
     scores=st.dictionaries(st.sampled_from(CATEGORIES), score, min_size=1),
+    flags=st.dictionaries(st.sampled_from(CATEGORIES), st.booleans()),
     blocks=st.dictionaries(st.sampled_from(CATEGORIES), st.none() | score, min_size=1),
 )
-def test_matches_decide_and_is_consistent(scores, blocks):
+def test_matches_decide_and_is_consistent(scores, flags, blocks):
     ts = ThresholdSet.from_thresholds(blocks)
-    out = threshold_postprocess(ts)(_result(scores, flagged=True))
-    expected = ts.decide(scores)
-    assert out.flagged == (expected.action == "block")
+    res = ModerationResult(flagged=any(flags.values()), categories=flags, category_scores=scores)
+    out = threshold_postprocess(ts)(res)
+    expected = ts.decide(scores, categories=flags)
     assert out.flagged == any(out.categories.values())
     fired = {c for c, v in out.categories.items() if v}
     direct = {c for c, t in blocks.items() if t is not None and c in scores and scores[c] >= t}
-    assert fired == direct
-    assert set(out.categories) == set(scores)
+    by_flag = {c for c in flags if blocks.get(c) is None and flags[c]}
+    no_flag = {c for c in scores if blocks.get(c) is None and c not in flags}
+    assert fired == direct | by_flag | no_flag
+    assert set(expected.blocked_categories) == direct | by_flag
+    assert {c for c, r in expected.rules.items() if r == "no_backend_flag"} == no_flag
+    assert out.flagged == (expected.action == "block" or bool(no_flag))
+    assert set(out.categories) == set(scores) | set(flags)
 
 
 # ---------------------------------------------------------------- end to end over HTTP

@@ -20,6 +20,7 @@ from modkit.thresholds import (
     FitWarning,
     ThresholdFile,
     ThresholdFileError,
+    ThresholdPolicyWarning,
     ThresholdSet,
     fit_thresholds,
     load_threshold_file,
@@ -201,7 +202,7 @@ CAT = ["profiles", "input", "categories", "self-harm/intent"]
         ),
         (["profiles", "staging"], {"categories": {}}, "$.profiles.staging", "unknown key"),
         (["extra"], 1, "$.extra", "unknown key"),
-        (["schema_version"], 3, "$.schema_version", "unsupported schema_version 3"),
+        (["schema_version"], 4, "$.schema_version", "unsupported schema_version 4"),
         (["schema_version"], KeyError, "$.schema_version", "unsupported schema_version null"),
         (["decision_rule"], "flag when score > threshold", "$.decision_rule", "must be"),
         (
@@ -271,20 +272,23 @@ def test_apply_columns_and_unscored_rows():
 V1 = Path(__file__).parent / "fixtures" / "thresholds-v1.json"
 
 
-def test_version_1_files_still_load_and_save_as_version_2(tmp_path):
+def test_version_1_files_still_load_and_save_as_version_3(tmp_path):
     doc = json.loads(V1.read_text("utf-8"))
     assert doc["schema_version"] == 1
     validate_threshold_file(V1)  # the version 1 schema still applies to version 1 files
-    ts = load_thresholds(V1)
+    with pytest.warns(ThresholdPolicyWarning, match="backend_flag"):
+        ts = load_thresholds(V1)
+    assert ts.unthresholded == "backend_flag"  # the safe default, not the old never-flag
     ct = ts["hate"]
     assert ct.block == doc["profiles"]["input"]["categories"]["hate"]["block"]
     assert ct.out_of_fold["interval"] == "percentile-bootstrap"  # what v1 computed
     assert ct.method is None and ct.selection_ci is None
     assert ts.decide({"hate": 1.0}).action == "block"
-    out = ts.save(tmp_path / "v2.json")
+    out = ts.save(tmp_path / "v3.json")
     again = json.loads(out.read_text("utf-8"))
-    assert again["schema_version"] == SCHEMA_VERSION == 2
-    assert again["$schema"].endswith("/2.json")
+    assert again["schema_version"] == SCHEMA_VERSION == 3
+    assert again["$schema"].endswith("/3.json")
+    assert again["unthresholded"] == again["profiles"]["input"]["unthresholded"] == "backend_flag"
     assert load_thresholds(out).block == ts.block
 
 

@@ -19,8 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "moderate') and write one row per input: every input column (template_id, text, "
         "slot and label columns...; not the score and result columns unless --keep-scores), "
         "the error column when a row could not be scored, then action (allow, review, "
-        "block, or unscored), blocked_categories, review_categories (comma-separated) and "
-        "action:<category> per category.",
+        "block, or unscored), blocked_categories, review_categories (comma-separated), "
+        "action:<category> and rule:<category> per category (rule: threshold, or for a "
+        "category without one the file's 'unthresholded' policy that decided it from the "
+        "backend's own flag: backend_flag, review, never_flag, or no_backend_flag: review).",
     )
     p.add_argument("thresholds", help="threshold file (.json)")
     p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
@@ -29,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ignore-missing",
         action="store_true",
-        help="treat categories without a score column as unscored",
+        help="treat categories with a threshold but no score column as unscored",
     )
     p.add_argument(
         "--keep-scores",
@@ -79,4 +81,17 @@ def run(args: argparse.Namespace) -> int:
         f"{a} {int(counts.get(a, 0))}" for a in ("allow", "review", "block", "unscored")
     )
     print(f"modkit apply: {len(out)} rows -> {args.output} ({summary})", file=sys.stderr)
+    print(f"modkit apply: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
+    rules = decisions[[c for c in decisions.columns if c.startswith("rule:")]]
+    for rule, what in (
+        ("backend_flag", "decided by the backend's own flag"),
+        ("review", "sent to review by the backend's flag policy"),
+        ("never_flag", "allowed by the file's never_flag opt-out"),
+        ("no_backend_flag", "sent to review: no threshold and no backend flag"),
+    ):
+        hit = (rules == rule).sum()
+        hit = hit[hit > 0]
+        if len(hit):
+            cats = ", ".join(f"{str(c).removeprefix('rule:')} {int(n)}" for c, n in hit.items())
+            print(f"modkit apply: {what}: {cats} (rows)", file=sys.stderr)
     return 0

@@ -130,4 +130,5 @@ def run(args: argparse.Namespace) -> int:
     if args.junit:
         write_text_file(args.junit, report.to_junit_xml())
     print(report.summary(), file=sys.stderr)
+    print(f"modkit check: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
     return 0 if report.ok else 1

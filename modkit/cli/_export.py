@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="write a threshold file as env vars, YAML, a LiteLLM guardrail, Rego or flat JSON",
         description="Write the thresholds of FILE in a form a consuming service reads. Each "
-        "form applies the file's rule: flag when score >= threshold; null never fires.",
+        "form applies the file's rule (flag when score >= threshold) and states its "
+        "'unthresholded' policy for categories without a threshold (by default the backend's "
+        "own flag decides them; no flag: review).",
     )
     p.add_argument("file", help="threshold file (.json)")
     p.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS, dest="fmt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from .._errors import InputError
@@ -10,7 +11,8 @@ from .._io import read_table
 from .._taxonomy import CATEGORIES, check_category_keys, suggest_category
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_labels, coerce_scores
-from ..thresholds._set import PROFILES, ThresholdFile
+from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
+from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
 from ._common import align_labels, check_seed, check_suffix, row_name
 
 
@@ -84,6 +86,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep the other profile of this threshold file in the output",
     )
     p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
+    p.add_argument(
+        "--by-input-type",
+        action="store_true",
+        help="also fit text and image thresholds per category from the applied/<category> "
+        "columns (multimodal results)",
+    )
+    p.add_argument(
+        "--unthresholded",
+        choices=UNTHRESHOLDED,
+        default=UNTHRESHOLDED_DEFAULT,
+        help="what decides a category left without a threshold: backend_flag (the "
+        "backend's own flag; default), review (its flag sends to review) or never_flag "
+        "(an explicit opt-out)",
+    )
+    p.add_argument(
+        "--unthresholded-for",
+        action="append",
+        default=[],
+        metavar="CATEGORY=POLICY",
+        help="that policy for one category (repeatable), e.g. sexual=never_flag",
+    )
     p.set_defaults(func=run)
 
 
@@ -149,10 +172,34 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         daily_volume=args.daily_volume,
         profile=args.profile,
+        by_input_type=args.by_input_type,
     )
+    not_fitted = ts.not_fitted
+    ts = ts.with_policy(args.unthresholded)
+    by_policy: dict[str, list[str]] = {}
+    for cat, policy in _pairs(args.unthresholded_for, "--unthresholded-for").items():
+        if policy not in UNTHRESHOLDED:
+            raise InputError(
+                f"--unthresholded-for {cat}={policy}: policy must be one of "
+                f"{', '.join(UNTHRESHOLDED)}"
+            )
+        by_policy.setdefault(policy, []).append(cat)
+    for policy, cats_ in by_policy.items():
+        ts = ts.with_policy(policy, cats_)
     profiles = dict(existing.profiles) if existing else {}
     profiles[args.profile] = ts
     ThresholdFile(profiles).save(args.output)
     print(ts.report())
+    if not_fitted:
+        print(
+            f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
+            + "; ".join(f"{c}: {why}" for c, why in not_fitted.items())
+            + "); without a threshold they are decided by "
+            + "; ".join(
+                f"{POLICY_MEANING[p]} (unthresholded: {p})"
+                for p in dict.fromkeys(ts.policy_for(c) for c in not_fitted)
+            ),
+            file=sys.stderr,
+        )
     print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")
     return 0

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import Literal
+from typing import Any, Literal
+
+import pandas as pd
 
 from .._batch import BatchAPI
+from .._conversation import is_conversation
 from .._errors import InputError
 from .._io import check_output, read_table, write_table
 from .._runner import moderate
@@ -33,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-result-json",
         action="store_true",
         help="leave out the result_json column (scores and per-category flags are kept)",
+    )
+    p.add_argument(
+        "--conversation",
+        metavar="STRATEGY",
+        help="how conversations (lists of role/content messages) are scored: native, "
+        "per_message, last_turn or window:K (default: native for guard models, else "
+        "per_message)",
     )
     group = p.add_argument_group("OpenAI Batch API (--backend openai)")
     group.add_argument(
@@ -71,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
     check_output(args.output)  # before any work: never score what cannot be written
     frame = read_table(args.input, text_column=args.text_column)
+    if str(args.input).lower().endswith(".csv"):
+        frame = _decode_conversations(frame, args.text_column)
     backend = backend_from_args(args)
     cache = cache_from_args(args)
     try:
@@ -85,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             result_json=not args.no_result_json,
             via=via,
+            conversation=args.conversation,
         )
     except Exception as exc:
         partial = getattr(exc, "partial", None)
@@ -110,6 +124,30 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _decode_conversations(frame: Any, column: str) -> Any:
+    """A CSV column of conversations written as JSON (as ``modkit expand`` writes them)
+    becomes lists of messages again: only when every non-empty value is one."""
+    if column not in frame.columns:
+        return frame
+    values = frame[column].tolist()
+    decoded = []
+    for value in values:
+        if not isinstance(value, str) or not value.startswith("[{"):
+            return frame
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return frame
+        if not is_conversation(parsed):
+            return frame
+        decoded.append(parsed)
+    if not decoded:
+        return frame
+    out = frame.copy()
+    out[column] = pd.Series(decoded, index=frame.index, dtype=object)
+    return out
 
 
 def _parse_rate(backend: object) -> str:

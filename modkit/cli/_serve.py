@@ -78,7 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--thresholds",
         metavar="FILE",
         help="set 'flagged' and 'categories' in responses by this threshold file (a category "
-        "is true when its score >= its block threshold; scores unchanged)",
+        "is true when its score >= its block threshold; one without a threshold follows "
+        "the file's 'unthresholded' policy, by default the backend's own flag; scores "
+        "unchanged)",
     )
     p.add_argument(
         "--profile",
@@ -113,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
     if args.thresholds:  # a bad file fails here, before the backend loads
         from ..thresholds import load_thresholds, threshold_postprocess
 
-        postprocess = threshold_postprocess(load_thresholds(args.thresholds, args.profile))
+        ts = load_thresholds(args.thresholds, args.profile)
+        postprocess = threshold_postprocess(ts)
+        print(f"modkit serve: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
     backend = backend_from_args(args)
     # The cache: --cache PATH always; the default cache only when proxying a remote API
     # (paid, rate-limited, or going away: a cached answer keeps its behaviour).

@@ -2,7 +2,9 @@
 
 Decision rule: flag when ``score >= threshold`` (scikit-learn's convention). A category
 at or above ``block`` blocks; at or above ``review`` (and below ``block``) goes to a
-person; ``None`` thresholds never fire.
+person. A category without a threshold is decided by the file's ``unthresholded``
+policy: by default the backend's own flag (review when there is none); ``never_flag``
+is an explicit opt-out.
 
 Examples
 --------
@@ -37,6 +39,8 @@ from ._schema import (
     SCHEMA_ID,
     SCHEMA_VERSION,
     SUPPORTED_VERSIONS,
+    UNTHRESHOLDED,
+    UNTHRESHOLDED_DEFAULT,
     ThresholdFileError,
     threshold_file_schema,
     validate_threshold_file,
@@ -45,9 +49,11 @@ from ._serve import threshold_postprocess
 from ._set import (
     ACTIONS,
     PROFILES,
+    RULES,
     CategoryThreshold,
     Decision,
     ThresholdFile,
+    ThresholdPolicyWarning,
     ThresholdSet,
     load_threshold_file,
     load_thresholds,
@@ -61,9 +67,12 @@ __all__ = [
     "OBJECTIVE_GRAMMAR",
     "OBJECTIVE_KINDS",
     "PROFILES",
+    "RULES",
     "SCHEMA_ID",
     "SCHEMA_VERSION",
     "SUPPORTED_VERSIONS",
+    "UNTHRESHOLDED",
+    "UNTHRESHOLDED_DEFAULT",
     "CategoryThreshold",
     "Constraint",
     "Counts",
@@ -73,6 +82,7 @@ __all__ = [
     "ObjectiveKind",
     "ThresholdFile",
     "ThresholdFileError",
+    "ThresholdPolicyWarning",
     "ThresholdSet",
     "as_threshold_set",
     "binary_curve",

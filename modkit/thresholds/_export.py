@@ -17,9 +17,13 @@ __all__ = ["EXPORT_FORMATS", "env_name", "export_thresholds"]
 EXPORT_FORMATS = ("env", "yaml", "litellm", "rego", "json-flat")
 
 _RULE_TEXT = (
-    "per category: block when score >= block; else review when score >= review; "
-    "null never fires. The item: block if any category blocks, else review if any is in "
-    "review, else allow; unscored if none of the profile's categories has a score."
+    "per category: block when score >= block; else review when score >= review. "
+    "A category without a threshold (not listed, or block and review both null) follows "
+    "the unthresholded policy (its own, else the profile's), from the backend's own "
+    "per-category flag: backend_flag = block if flagged, allow if not; review = review if "
+    "flagged, allow if not; never_flag = allow; backend_flag and review with no flag from "
+    "the backend = review. The item: block if any category blocks, else review if any is "
+    "in review, else allow; unscored if no category could be decided."
 )
 
 
@@ -63,8 +67,17 @@ def _profiles(tf: ThresholdFile, profile: str | None) -> dict[str, dict[str, dic
     out = {}
     for name in names:
         ts = tf[name]
-        out[name] = {c: {"review": ct.review, "block": ct.block} for c, ct in ts.categories.items()}
+        out[name] = {
+            c: {"review": ct.review, "block": ct.block}
+            | ({} if ct.unthresholded is None else {"unthresholded": ct.unthresholded})
+            for c, ct in ts.categories.items()
+        }
     return out
+
+
+def _policies(tf: ThresholdFile, profile: str | None) -> dict[str, str]:
+    """``{profile: unthresholded policy}`` for the chosen profile(s)."""
+    return {name: tf[name].unthresholded for name in _profiles(tf, profile)}
 
 
 def _num(value: float | None) -> str:
@@ -78,18 +91,24 @@ def _header(tf: ThresholdFile, comment: str) -> list[str]:
         f"{doc['model'] or 'not recorded'}, created {doc['created']}, "
         f"modkit {doc['modkit_version']}",
         f"{comment} decision rule: {_RULE_TEXT}",
+        *(f"{comment} {tf[name].describe_policy()}" for name in PROFILES if name in tf),
     ]
 
 
 def _export_env(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
     lines = _header(tf, "#")
-    lines.append("# an empty value means: this threshold never fires")
+    lines.append("# an empty value means: no such threshold (the UNTHRESHOLDED policy decides")
+    lines.append("# a category with neither, and every category not in _CATEGORIES)")
     lines.append(f"{prefix}SCHEMA_VERSION={SCHEMA_VERSION}")
+    policies = _policies(tf, profile)
     for name, cats in _profiles(tf, profile).items():
+        lines.append(f"{prefix}{name.upper()}_UNTHRESHOLDED={policies[name]}")
         lines.append(f"{prefix}{name.upper()}_CATEGORIES={','.join(cats)}")
         for cat, t in cats.items():
             for which in ("review", "block"):
                 lines.append(f"{env_name(prefix, name, cat, which)}={_num(t[which])}")
+            if "unthresholded" in t:
+                lines.append(f"{env_name(prefix, name, cat, 'unthresholded')}={t['unthresholded']}")
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +119,10 @@ def _yaml_doc(tf: ThresholdFile, profile: str | None) -> dict[str, Any]:
         "decision_rule": DECISION_RULE,
         "model": doc["model"],
         "created": doc["created"],
-        "profiles": {name: {"categories": cats} for name, cats in _profiles(tf, profile).items()},
+        "profiles": {
+            name: {"unthresholded": _policies(tf, profile)[name], "categories": cats}
+            for name, cats in _profiles(tf, profile).items()
+        },
     }
 
 
@@ -152,7 +174,12 @@ def _export_litellm(
     for name, cats in profiles.items():
         lines.append(f"#   profile {name} ({modes[name]}), block thresholds:")
         for cat, t in cats.items():
-            lines.append(f"#     {cat}: {_num(t['block']) or 'never'}")
+            lines.append(f"#     {cat}: {_num(t['block']) or 'none'}")
+        lines.append(
+            f"#   categories without a block or review threshold: the serving profile's "
+            f"unthresholded policy ({tf[name].unthresholded}); backend_flag flags what the "
+            "backend flags; a category with no backend flag is flagged (fail closed)"
+        )
     lines.append("# The review band has no place in LiteLLM's guardrail: it is allowed through.")
     return "\n".join(lines) + "\n" + _dump_yaml({"guardrails": guardrails})
 
@@ -160,9 +187,54 @@ def _export_litellm(
 _REGO_RULES = """\
 profile := input.profile
 
+has_threshold(c) if is_number(thresholds[profile][c].block)
+
+has_threshold(c) if is_number(thresholds[profile][c].review)
+
+profile_policy := object.get(unthresholded, profile, "backend_flag")
+
+policy(c) := object.get(object.get(thresholds, profile, {}), [c, "unthresholded"], profile_policy)
+
 scored contains c if {
 	some c, _ in thresholds[profile]
+	has_threshold(c)
 	is_number(input.category_scores[c])
+}
+
+# categories without a threshold that the input has a score or a backend flag for
+mentioned contains c if {
+	some c, s in input.category_scores
+	is_number(s)
+}
+
+mentioned contains c if {
+	some c, f in input.categories
+	is_boolean(f)
+}
+
+unthresholded_categories contains c if {
+	some c in mentioned
+	not has_threshold(c)
+}
+
+decided := scored | unthresholded_categories
+
+blocked contains c if {
+	some c in unthresholded_categories
+	policy(c) == "backend_flag"
+	input.categories[c] == true
+}
+
+review contains c if {
+	some c in unthresholded_categories
+	policy(c) == "review"
+	input.categories[c] == true
+}
+
+review contains c if {
+	some c in unthresholded_categories
+	policy(c) != "never_flag"
+	not is_boolean(input.categories[c])
 }
 
 blocked contains c if {
@@ -190,7 +262,7 @@ action := "review" if {
 }
 
 action := "allow" if {
-	count(scored) > 0
+	count(decided) > 0
 	count(blocked) == 0
 	count(review) == 0
 }
@@ -199,6 +271,7 @@ decision := {
 	"action": action,
 	"blocked_categories": sort([c | some c in blocked]),
 	"review_categories": sort([c | some c in review]),
+	"unthresholded_categories": sort([c | some c in unthresholded_categories]),
 }
 """
 
@@ -208,16 +281,21 @@ def _export_rego(tf: ThresholdFile, profile: str | None, prefix: str, *, package
         raise InputError(f"rego package {package!r} is not a dotted identifier")
     profiles = _profiles(tf, profile)
     data = json.dumps(profiles, indent=2, allow_nan=False)
+    policies = json.dumps(_policies(tf, profile), indent=2)
     lines = [
         *_header(tf, "#"),
-        '# Query data.<package>.decision with input {"category_scores": {...}, "profile":',
-        f'# "input"|"output"}} (default {next(iter(profiles))}). Scores that are not numbers are',
-        "# left out, as a missing score is.",
+        '# Query data.<package>.decision with input {"category_scores": {...}, "categories":',
+        '# {...}, "profile": "input"|"output"} (default '
+        f"{next(iter(profiles))}): categories holds the",
+        "# backend's own per-category flags (true/false), which decide the categories without",
+        "# a threshold. Scores that are not numbers are left out, as a missing score is.",
         f"package {package}",
         "",
         "import rego.v1",
         "",
         f"thresholds := {data}",
+        "",
+        f"unthresholded := {policies}",
         "",
         f'default profile := "{next(iter(profiles))}"',
         "",
@@ -234,10 +312,13 @@ def _export_json_flat(tf: ThresholdFile, profile: str | None, prefix: str) -> st
         "model": doc["model"],
         "created": doc["created"],
     }
+    policies = _policies(tf, profile)
     for name, cats in _profiles(tf, profile).items():
+        flat[f"{name}.unthresholded"] = policies[name]
         for cat, t in cats.items():
-            for which in ("review", "block"):
-                flat[f"{name}.{cat}.{which}"] = t[which]
+            for which in ("review", "block", "unthresholded"):
+                if which in t:
+                    flat[f"{name}.{cat}.{which}"] = t[which]
     return json.dumps(flat, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
@@ -264,22 +345,32 @@ def export_thresholds(
     """Write a threshold file's thresholds in a form a consuming service reads.
 
     Every form carries the same rule as :meth:`ThresholdSet.decide` ("flag when score >=
-    threshold"; ``null`` never fires) and the tests check each makes the same decisions:
+    threshold") and the same policy for categories without a threshold (the profile's
+    ``unthresholded``, and a category's own where it has one: ``backend_flag``,
+    ``review`` or ``never_flag``, applied to the backend's own per-category flag; no flag
+    means review), and the tests check each makes the same decisions:
 
     * ``env``: ``KEY=value`` lines (a dotenv file; ``sh`` can source it):
-      ``MODKIT_INPUT_VIOLENCE_BLOCK=0.93`` (see :func:`env_name`); an empty value never
-      fires; ``MODKIT_INPUT_CATEGORIES`` lists the profile's categories.
-    * ``yaml``: ``profiles.<profile>.categories.<category>.{review,block}`` with the rule,
-      model and creation time.
+      ``MODKIT_INPUT_VIOLENCE_BLOCK=0.93`` (see :func:`env_name`); an empty value is no
+      threshold; ``MODKIT_INPUT_CATEGORIES`` lists the profile's categories,
+      ``MODKIT_INPUT_UNTHRESHOLDED`` its policy and ``..._<CATEGORY>_UNTHRESHOLDED`` a
+      category's own.
+    * ``yaml``: ``profiles.<profile>.unthresholded`` and
+      ``profiles.<profile>.categories.<category>.{review,block[,unthresholded]}`` with
+      the rule, model and creation time.
     * ``litellm``: a LiteLLM proxy ``config.yaml`` ``guardrails:`` section using LiteLLM's
       ``openai_moderation`` guardrail (``pre_call`` for ``input``, ``post_call`` for
       ``output``) pointed at ``modkit serve --thresholds FILE``, whose ``flagged`` is set by
       the block thresholds (LiteLLM blocks on ``flagged``; it has no review band). The
       thresholds are listed in comments. With both profiles the output guardrail points
       at ``litellm_output_api_base``: run one ``modkit serve --profile P`` per profile.
-    * ``rego``: an OPA policy (Rego v1) with the thresholds as data; query
-      ``data.<package>.decision`` with ``{"category_scores": {...}, "profile": "input"}``.
-    * ``json-flat``: one JSON object with keys ``<profile>.<category>.<review|block>``.
+      The server applies the policy (see :func:`threshold_postprocess`).
+    * ``rego``: an OPA policy (Rego v1) with the thresholds and policies as data; query
+      ``data.<package>.decision`` with ``{"category_scores": {...}, "categories": {...},
+      "profile": "input"}`` (``categories``: the backend's own flags).
+    * ``json-flat``: one JSON object with keys ``<profile>.unthresholded`` and
+      ``<profile>.<category>.<review|block|unthresholded>`` (a category's own policy only
+      where it has one).
 
     Parameters
     ----------

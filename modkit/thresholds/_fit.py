@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import warnings
@@ -15,6 +16,7 @@ import pandas as pd
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
+from .._images import APPLIED_PREFIX
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
@@ -486,6 +488,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "by_input_type": ["boolean"],
     }
 )
 def fit_thresholds(
@@ -505,6 +508,7 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    by_input_type: bool = False,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -579,6 +583,19 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    by_input_type : bool, default False
+        Also fit thresholds per input type, from the ``applied/<category>`` columns
+        (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
+        multimodal inputs): the rows a category was applied to an image (``"image"``,
+        ``"text,image"``) form the ``image`` group, the rows applied to text alone (or
+        of unknown type: a plain text) the ``text`` group; rows applied to nothing are
+        left out of both, and a category whose rows are all of one type keeps one set.
+        Each group gets the same objectives, fitted as a category of its own (same
+        procedure and certification; no bootstrap), and lands in the category's
+        :attr:`~modkit.CategoryThreshold.by_input_type`; a group with too few labelled
+        rows (``min_positives``) is left out with a :class:`FitWarning`, and its items
+        use the category's own thresholds (fitted on all rows). The band shares
+        (``bands``) then follow the per-type thresholds.
 
     Returns
     -------
@@ -587,7 +604,10 @@ def fit_thresholds(
         only when the goal holds: at ``confidence`` when given, else on the point
         estimate), ``oof_status`` (does the out-of-fold estimate meet the goal?), counts,
         in-sample and out-of-fold metrics, threshold spread across folds, baselines
-        (endpoint flag, fixed 0.5) and the share of traffic per band.
+        (endpoint flag, fixed 0.5) and the share of traffic per band. Its
+        ``not_fitted`` maps every category of the taxonomy that got no threshold to why
+        (no label column, too few positives, no threshold meets the objective); the
+        set's ``unthresholded`` policy decides those (default: the backend's own flag).
 
     Raises
     ------
@@ -689,6 +709,7 @@ def fit_thresholds(
         )
 
     cats = {}
+    groups = _input_type_groups(scores, label_cats) if by_input_type else {}
     for j, c in enumerate(label_cats):
         cats[c] = _fit_category(
             c,
@@ -705,15 +726,53 @@ def fit_thresholds(
             random_state=random_state,
             ci_level=ci_level,
         )
+        typed: dict[str, dict[str, float | None]] = {}
+        for kind, mask in groups.get(c, {}).items():
+            part = _fit_category(
+                c,
+                score_matrix[:, j],
+                np.where(mask, lab_matrix[:, j], np.nan),
+                None if flags is None else flags[:, j],
+                cast(Objective, objectives[c]),
+                reviews[c],
+                cv=cv,
+                bootstrap=0,
+                confidence=confidence,
+                method=method,
+                min_positives=min_positives,
+                random_state=random_state,
+                ci_level=ci_level,
+            )
+            if part.status == "insufficient_data":
+                warnings.warn(
+                    f"{c}: too few labelled {kind} rows ({part.n_pos} positives, "
+                    f"{part.n_neg} negatives) for a {kind} threshold; {kind} items use the "
+                    "category's own",
+                    FitWarning,
+                    stacklevel=3,
+                )
+                continue
+            typed[kind] = {"block": part.block, "review": part.review}
+        if typed:
+            cats[c] = dataclasses.replace(cats[c], by_input_type=typed)
 
+    not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)
-    action = actions(
-        *bands(
-            score_matrix,
-            as_limits([cats[c].block for c in label_cats]),
-            as_limits([cats[c].review for c in label_cats]),
-        )
-    )
+    block_limits = as_limits([cats[c].block for c in label_cats])
+    review_limits = as_limits([cats[c].review for c in label_cats])
+    if any(cats[c].by_input_type for c in label_cats):  # each row's own limits
+        block_limits = np.tile(block_limits, (n, 1))
+        review_limits = np.tile(review_limits, (n, 1))
+        for j, c in enumerate(label_cats):
+            if not cats[c].by_input_type:
+                continue
+            column = scores.get(APPLIED_PREFIX + c)
+            values = [None] * n if column is None else column.tolist()
+            for i, value in enumerate(values):
+                kinds = None if not isinstance(value, str) else [t for t in value.split(",") if t]
+                b, r = cats[c].limits_for(kinds)
+                block_limits[i, j], review_limits[i, j] = as_limits([b, r])
+    action = actions(*bands(score_matrix, block_limits, review_limits))
     overall = None
     if n:
         overall = {
@@ -737,7 +796,58 @@ def fit_thresholds(
         else float(overall["review"] * daily_volume),
         provider=native,
         scale=scale,
+        not_fitted=not_fitted,
     )
+
+
+def _input_type_groups(
+    scores: pd.DataFrame, cats: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per category, ``{"text": mask, "image": mask}`` of rows by the input types the
+    category was applied to (``applied/<category>``; unknown counts as text); only
+    categories with rows of both types.
+
+    Raises
+    ------
+    InputError
+        If no fitted category has an ``applied/<category>`` column.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for c in cats:
+        column = scores.get(APPLIED_PREFIX + c)
+        if column is None:
+            continue
+        kinds = [
+            None if not isinstance(v, str) else {t for t in v.split(",") if t}
+            for v in column.tolist()
+        ]
+        image = np.array([k is not None and "image" in k for k in kinds], dtype=bool)
+        text = np.array([k is None or k == {"text"} for k in kinds], dtype=bool)
+        if text.any() and image.any():  # one type alone: the category's own thresholds
+            out[c] = {"text": text, "image": image}
+    if not any(APPLIED_PREFIX + c in scores.columns for c in cats):
+        raise InputError(
+            "by_input_type=True needs applied/<category> columns (modkit.moderate adds them "
+            "for multimodal inputs; modkit.applied_input_types reads them from result_json)"
+        )
+    return out
+
+
+def _not_fitted(
+    known: Sequence[str], label_cats: list[str], cats: Mapping[str, CategoryThreshold]
+) -> dict[str, str]:
+    """Each category of the taxonomy without a threshold, and why."""
+    out = {}
+    for c in known:
+        if c == "blocklistsMatch":  # Azure's blocklist column is no category
+            continue
+        ct = cats.get(c)
+        if c not in label_cats:
+            out[c] = "no label column"
+        elif ct is not None and ct.block is None and ct.review is None:
+            counts = f"{ct.n_pos} positives, {ct.n_neg} negatives"
+            out[c] = f"{ct.status}: {ct.note}" if ct.note else f"{ct.status} ({counts})"
+    return out
 
 
 #: Constrained metrics :func:`strictest_certified` probes, and their comparison.

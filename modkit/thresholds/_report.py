@@ -137,7 +137,9 @@ def report(ts: ThresholdSet) -> str:
     One block per category: thresholds, objective and status in words, the out-of-fold
     estimate with its intervals (and a sentence when it misses the goal), the exported
     threshold's selection-aware intervals, the threshold's spread across folds, the
-    baselines and notes; then the bands and the expected review queue.
+    baselines and notes; then what decides the categories without a threshold (the
+    ``unthresholded`` policy) and, for a fitted set, why each was not fitted; then the
+    bands and the expected review queue.
 
     Parameters
     ----------
@@ -206,6 +208,9 @@ def report(ts: ThresholdSet) -> str:
             lines.append("    review threshold clamped to block")
         if ct.note:
             lines.append(f"    note: {ct.note}")
+    lines.append(ts.describe_policy())
+    for c, why in getattr(ts, "not_fitted", {}).items():
+        lines.append(f"    not fitted: {c}: {why}")
     if ts.bands:
         b = ts.bands
         lines.append(

@@ -6,6 +6,8 @@ A category fires when ``score >= threshold`` (scikit-learn's convention); ``None
 above ``review`` but below ``block``. :meth:`ThresholdSet.decide`,
 :meth:`ThresholdSet.apply`, the bands of :func:`modkit.fit_thresholds`, the flag
 rates of cross-tabs, provider comparisons and migrations all call these functions.
+(What decides a category with no threshold at all, the threshold file's ``unthresholded``
+policy, is applied on top of these by :class:`~modkit.thresholds.ThresholdSet`.)
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ __all__ = [
     "SCHEMA_ID",
     "SCHEMA_VERSION",
     "SUPPORTED_VERSIONS",
+    "UNTHRESHOLDED",
+    "UNTHRESHOLDED_DEFAULT",
     "ThresholdFileError",
     "json_path",
     "load_json",
@@ -28,9 +30,14 @@ __all__ = [
 ]
 
 #: The version of the threshold file format this modkit writes.
-SCHEMA_VERSION = 2
-#: The versions it reads (version 1 files load; saving writes version 2).
-SUPPORTED_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: The versions it reads (version 1 and 2 files load; saving writes version 3).
+SUPPORTED_VERSIONS = (1, 2, 3)
+#: What may decide a category without a threshold (the file's ``unthresholded``):
+#: the backend's own flag, the backend's flag sending to review, or never flag.
+UNTHRESHOLDED = ("backend_flag", "review", "never_flag")
+#: The policy of a file that does not state one (every version 1 and 2 file).
+UNTHRESHOLDED_DEFAULT = "backend_flag"
 #: The ``$id`` of the shipped schema, also written as the file's ``$schema``.
 SCHEMA_ID = f"https://modkit.dev/schemas/threshold-file/{SCHEMA_VERSION}.json"
 #: The decision rule every threshold file states.
@@ -96,9 +103,29 @@ def threshold_file_schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
 
     Parameters
     ----------
-    version : {1, 2}, default 2
+    version : {1, 2, 3}, default 3
         Version 2 adds, per category, the multiple-testing ``method``, ``delta``,
-        ``oof_status``, ``selection_ci`` and the out-of-fold ``interval`` type.
+        ``oof_status``, ``selection_ci`` and the out-of-fold ``interval`` type. Version 3
+        adds ``unthresholded``: what decides a category without a threshold (required at
+        file level; optional per profile and per category).
+
+    Returns
+    -------
+    dict
+        The schema document.
+
+    Raises
+    ------
+    InputError
+        For a version this modkit does not read.
+
+    Examples
+    --------
+    >>> from modkit.thresholds import threshold_file_schema
+    >>> threshold_file_schema()["properties"]["unthresholded"]
+    {'$ref': '#/$defs/unthresholded'}
+    >>> threshold_file_schema(3)["$defs"]["unthresholded"]["enum"]
+    ['backend_flag', 'review', 'never_flag']
     """
     if version not in SUPPORTED_VERSIONS:
         raise InputError(f"no threshold file schema version {version!r}")
@@ -267,7 +294,7 @@ def validate_threshold_file(
     >>> document = modkit.validate_threshold_file(path)
     >>> document["decision_rule"]
     'flag when score >= threshold'
-    >>> modkit.validate_threshold_file({"schema_version": 2})
+    >>> modkit.validate_threshold_file({"schema_version": 3})
     Traceback (most recent call last):
     ...
     modkit.thresholds._schema.ThresholdFileError: ...

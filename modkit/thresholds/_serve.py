@@ -30,13 +30,18 @@ def threshold_postprocess(
     callable
         ``hook(result) -> result``: a new :class:`~modkit.ModerationResult` with
 
-        * ``flagged`` = the set's action for the scores is ``"block"``
-          (:meth:`ThresholdSet.decide`, given the result's
-          ``category_applied_input_types``: thresholds that differ by input type apply);
-        * ``categories[c]`` = ``score >= block`` of category ``c``, for every category
-          of the set that the result has a score for (a ``None`` block threshold is
-          ``False``: it never fires);
-        * every other category in ``categories`` set to ``False``.
+        * ``categories[c]`` = whether category ``c`` blocks by
+          :meth:`ThresholdSet.decide` (given the result's scores, its
+          ``category_applied_input_types`` and its own ``categories`` as the backend's
+          flags): ``score >= block`` for a category with a threshold; for one without,
+          its ``unthresholded`` policy (``backend_flag``: the backend's own flag;
+          ``review`` and ``never_flag``: ``False``). A category that could not be
+          decided for want of a backend flag (rule ``no_backend_flag``) is ``True``:
+          the response shape has no "review", and a consumer that reads only
+          ``flagged`` must fail closed;
+        * ``flagged`` = any category is ``True``;
+        * a key of the result that is not a category of the set's taxonomy (a new
+          upstream category) keeps ``False``: it is not evaluated.
 
         ``category_scores``, ``category_applied_input_types``, ``model`` and ``id``
         are untouched.
@@ -48,11 +53,12 @@ def threshold_postprocess(
 
     Notes
     -----
-    Categories the file does not hold are reported ``False``, not the endpoint's own
-    boolean: the file is the whole policy, so a response never says ``flagged: false``
-    while a category says ``true`` (``flagged`` is true exactly when some category is).
-    A category in the review band is ``False`` here: the OpenAI response shape has no
-    "review" value; call :meth:`ThresholdSet.decide` on the scores to get it.
+    Categories the file holds no threshold for follow the file's ``unthresholded``
+    policy (default: the backend's own flag), so a partial file never turns a
+    category the backend flags into ``flagged: false`` unless the file opts out
+    (``never_flag``). ``flagged`` is true exactly when some category is. A category
+    in the review band is ``False`` here: the OpenAI response shape has no "review"
+    value; call :meth:`ThresholdSet.decide` on the scores to get it.
 
     Examples
     --------
@@ -67,16 +73,21 @@ def threshold_postprocess(
             f"not {type(ts).__name__}"
         )
 
+    known = set(ts.taxonomy) | set(ts.categories)
+
     def postprocess(result: ModerationResult) -> ModerationResult:
-        # The endpoint's own keys: a category the set does not hold (a new upstream one
-        # included) is not evaluated, so it is left out rather than refused.
-        held = {c: v for c, v in result.category_scores.items() if c in ts.categories}
+        # A key outside the set's taxonomy (a new upstream category) is not evaluated,
+        # so it is left out rather than refused.
+        scores = {c: v for c, v in result.category_scores.items() if c in known}
+        flags = {c: bool(v) for c, v in result.categories.items() if c in known}
         applied = result.category_applied_input_types or None  # thresholds by input type
-        decision = ts.decide(held, applied)
-        blocked = set(decision.blocked_categories)
+        decision = ts.decide(scores, applied, categories=flags)
+        fired = set(decision.blocked_categories) | {
+            c for c, rule in decision.rules.items() if rule == "no_backend_flag"
+        }
         keys = dict.fromkeys([*result.categories, *result.category_scores])
-        categories = {c: c in blocked for c in keys}
-        return dataclasses.replace(result, flagged=decision.flagged, categories=categories)
+        categories = {c: c in fired for c in keys}
+        return dataclasses.replace(result, flagged=bool(fired), categories=categories)
 
     postprocess.thresholds = ts  # type: ignore[attr-defined]
     return postprocess

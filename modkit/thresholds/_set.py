@@ -5,19 +5,21 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._frame import endpoint_flags, flag_column, has_endpoint_flags
 from .._images import APPLIED_PREFIX
 from .._io import atomic_path
-from .._native import Scale, provider_scale, result_keys
-from .._taxonomy import api_spelling, check_category_keys, order_categories
+from .._native import Scale, native_categories, provider_scale, result_keys
+from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, order_categories
 from .._version import __version__
 from ._labels import coerce_scores
 from ._rule import actions, as_limits, bands
@@ -25,6 +27,8 @@ from ._schema import (
     DECISION_RULE,
     SCHEMA_ID,
     SCHEMA_VERSION,
+    UNTHRESHOLDED,
+    UNTHRESHOLDED_DEFAULT,
     ThresholdFileError,
     load_json,
     validate_threshold_file,
@@ -34,9 +38,11 @@ __all__ = [
     "ACTIONS",
     "INPUT_TYPES",
     "PROFILES",
+    "RULES",
     "CategoryThreshold",
     "Decision",
     "ThresholdFile",
+    "ThresholdPolicyWarning",
     "ThresholdSet",
     "load_threshold_file",
     "load_thresholds",
@@ -44,8 +50,34 @@ __all__ = [
 
 #: The profiles a threshold file may hold: user messages and model responses.
 PROFILES = ("input", "output")
-#: Possible actions, mildest first. ``unscored``: none of the set's categories had a score.
+#: Possible actions, mildest first. ``unscored``: no category could be decided.
 ACTIONS = ("allow", "review", "block", "unscored")
+#: What decided a category (:attr:`Decision.rules`): its threshold; for a category without
+#: one, the backend's flag (policy ``backend_flag``), the backend's flag sending to review
+#: (policy ``review``), the file's opt-out (``never_flag``), or no backend flag to go by
+#: (``no_backend_flag``: fail closed, the category goes to review).
+RULES = ("threshold", "backend_flag", "review", "never_flag", "no_backend_flag")
+
+
+class ThresholdPolicyWarning(UserWarning):
+    """A threshold file written before version 3 was read with the safe default policy.
+
+    Versions 1 and 2 held no ``unthresholded`` policy: a category without a threshold was
+    never flagged. They are read with ``unthresholded: "backend_flag"`` instead (the
+    backend's own flag decides such a category); saving writes version 3 with the policy
+    stated. To keep the old meaning, set ``"unthresholded": "never_flag"`` in the saved
+    file.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from modkit.thresholds import ThresholdPolicyWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("t.json: schema version 2", ThresholdPolicyWarning)
+    >>> caught[0].category.__name__
+    'ThresholdPolicyWarning'
+    """
 
 
 @dataclass
@@ -119,6 +151,11 @@ class CategoryThreshold:
         any applied type's rule fires. An item whose types are unknown (a text, results
         without ``category_applied_input_types``) counts as ``"text"``; a category applied
         to no part uses its own thresholds. ``None``: one set of thresholds for all.
+    unthresholded : {"backend_flag", "review", "never_flag"} or None
+        This category's policy when it has no threshold for an item (``block`` and
+        ``review`` both ``None``): overrides the set's :attr:`ThresholdSet.unthresholded`;
+        ``None`` uses the set's. ``"never_flag"`` is how a file says "never flag this
+        category".
 
     Examples
     --------
@@ -152,6 +189,7 @@ class CategoryThreshold:
     baselines: dict[str, Any] | None = None
     bands: dict[str, Any] | None = None
     by_input_type: dict[str, dict[str, float | None]] | None = None
+    unthresholded: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON object for this category.
@@ -159,12 +197,13 @@ class CategoryThreshold:
         Returns
         -------
         dict
-            Every attribute by name (``by_input_type`` only when set); thresholds in the
-            set's score units.
+            Every attribute by name (``by_input_type`` and ``unthresholded`` only when
+            set); thresholds in the set's score units.
         """
         out = asdict(self)
-        if out["by_input_type"] is None:
-            del out["by_input_type"]
+        for key in ("by_input_type", "unthresholded"):
+            if out[key] is None:
+                del out[key]
         return out
 
     def limits_for(self, types: Iterable[str] | None) -> tuple[float | None, float | None]:
@@ -232,15 +271,23 @@ class Decision:
     Attributes
     ----------
     action : {"allow", "review", "block", "unscored"}
-        ``block`` if any category is at or above its ``block`` threshold; ``review`` if
-        none blocks and any is at or above its ``review`` threshold; ``unscored`` if no
-        category of the set had a (finite) score; else ``allow``.
+        ``block`` if any category blocks; ``review`` if none blocks and any goes to
+        review; ``unscored`` if no category could be decided (no score of a category
+        with a threshold, no score or flag of one without); else ``allow``.
     blocked_categories : tuple of str
-        Categories at or above ``block`` (canonical order).
+        Categories that block: at or above ``block``, or, without a threshold, flagged
+        by the backend under the ``backend_flag`` policy (canonical order).
     review_categories : tuple of str
-        Categories in their review band (at or above ``review``, below ``block``).
+        Categories that go to review: in their review band (at or above ``review``,
+        below ``block``), or, without a threshold, flagged by the backend under the
+        ``review`` policy, or with no backend flag to go by (fail closed).
     categories : dict of str to str
         The action per evaluated category (``allow``/``review``/``block``).
+    rules : dict of str to str
+        Per evaluated category, what decided it (one of :data:`RULES`): ``threshold``,
+        or for a category without a threshold the policy applied (``backend_flag``,
+        ``review``, ``never_flag``) or ``no_backend_flag`` (the policy needed the
+        backend's flag and there was none: review).
 
     Examples
     --------
@@ -253,12 +300,22 @@ class Decision:
     ('block', ('violence',), True)
     >>> decision.to_dict()["categories"]
     {'hate': 'allow', 'violence': 'block'}
+
+    A category the set holds no threshold for is decided by the backend's own flag
+    (``categories=``, the endpoint's booleans), and the decision says so:
+
+    >>> decision = ts.decide(
+    ...     {"violence": 0.1, "self-harm/intent": 0.88}, categories={"self-harm/intent": True}
+    ... )
+    >>> decision.action, decision.rules
+    ('block', {'self-harm/intent': 'backend_flag', 'violence': 'threshold'})
     """
 
     action: str
     blocked_categories: tuple[str, ...] = ()
     review_categories: tuple[str, ...] = ()
     categories: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)
 
     @property
     def flagged(self) -> bool:
@@ -271,14 +328,16 @@ class Decision:
         Returns
         -------
         dict
-            ``action``, ``blocked_categories`` and ``review_categories`` (lists) and
-            ``categories`` (category -> action).
+            ``action``, ``blocked_categories`` and ``review_categories`` (lists),
+            ``categories`` (category -> action) and ``rules`` (category -> what decided
+            it).
         """
         return {
             "action": self.action,
             "blocked_categories": list(self.blocked_categories),
             "review_categories": list(self.review_categories),
             "categories": dict(self.categories),
+            "rules": dict(self.rules),
         }
 
 
@@ -318,6 +377,99 @@ def _check_by_input_type(value: Any, where: str, scale: Scale | None) -> None:
         review = _check_threshold(entry.get("review"), f"{at} review", scale)
         if block is not None and review is not None and review > block:
             raise InputError(f"{at}: review threshold {review} is above block threshold {block}")
+
+
+def _check_policy(value: Any, where: str) -> str:
+    """An ``unthresholded`` policy, checked."""
+    if value not in UNTHRESHOLDED:
+        choices = ", ".join(UNTHRESHOLDED)
+        raise InputError(f"{where}: policy must be one of {choices}; got {value!r}")
+    return str(value)
+
+
+def _has_threshold(ct: CategoryThreshold) -> bool:
+    """True when the category has a threshold for some input type."""
+    if ct.block is not None or ct.review is not None:
+        return True
+    return any(
+        isinstance(e, Mapping) and (e.get("block") is not None or e.get("review") is not None)
+        for e in (ct.by_input_type or {}).values()
+    )
+
+
+def _has_flag_column(results: pd.DataFrame, category: str) -> bool:
+    """True when the frame may hold the backend's flag of a category."""
+    return "result_json" in results.columns or flag_column(category) in results.columns
+
+
+def _decide_bands(
+    scores: np.ndarray,
+    flags: np.ndarray,
+    block: np.ndarray,
+    review: np.ndarray,
+    policies: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per (row, category): blocks, goes to review, was decided, and the rule that did it.
+
+    Parameters
+    ----------
+    scores, flags : ndarray of float, shape (n, k)
+        Scores (NaN: none) and the backend's flags (1.0 / 0.0, NaN: none).
+    block, review : ndarray of float, shape (k,) or (n, k)
+        Thresholds, ``inf`` for none; a cell with neither is decided by its policy.
+    policies : list of str, length k
+        Each category's ``unthresholded`` policy.
+
+    Returns
+    -------
+    is_block, is_review, decided : ndarray of bool, shape (n, k)
+    rules : ndarray of str, shape (n, k)
+        One of :data:`RULES`, ``""`` where nothing was decided.
+    """
+    block = np.broadcast_to(block, scores.shape)
+    review = np.broadcast_to(review, scores.shape)
+    is_block, is_review, scored = bands(scores, block, review)
+    none = np.isinf(block) & np.isinf(review)
+    known = ~np.isnan(flags)
+    flagged = known & (flags == 1)
+    present = none & (scored | known)
+    pol = np.array(policies, dtype=object).reshape(1, -1)
+    never = pol == "never_flag"
+    is_block = np.where(none, present & (pol == "backend_flag") & flagged, is_block)
+    is_review = np.where(
+        none, present & ~never & (~known | ((pol == "review") & flagged)), is_review
+    )
+    decided = np.where(none, present, scored)
+    rule = np.where(
+        none,
+        np.where(never, "never_flag", np.where(known, pol, "no_backend_flag")),
+        "threshold",
+    )
+    return is_block, is_review, decided, np.where(decided, rule, "").astype(object)
+
+
+#: Each ``unthresholded`` policy in words (for messages).
+POLICY_MEANING = {
+    "backend_flag": "the backend's own flag (no flag: review)",
+    "review": "the backend's own flag sending to review (no flag: review)",
+    "never_flag": "the file's opt-out (never flagged)",
+}
+
+
+def describe_policy(ts: ThresholdSet) -> str:
+    """One line: which categories of a set have no threshold and what decides them."""
+    meaning = POLICY_MEANING
+    groups: dict[str, list[str]] = {}
+    for c, policy in ts.unthresholded_categories.items():
+        groups.setdefault(policy, []).append(c)
+    head = f"profile {ts.profile}: unthresholded {ts.unthresholded}"
+    if not groups:
+        return f"{head}; every category has a threshold"
+    parts = [
+        f"{len(cs)} without a threshold ({', '.join(cs)}) decided by {meaning[p]}"
+        for p, cs in groups.items()
+    ]
+    return f"{head}; " + "; ".join(parts)
 
 
 def _check_threshold(value: Any, where: str, scale: Scale | None = None) -> float | None:
@@ -369,19 +521,33 @@ class ThresholdSet:
     scale : Scale or dict, optional
         The scale of the scores (default for a provider: :func:`modkit.provider_scale`
         of the provider and model). On an ordinal scale every threshold is a level.
+    unthresholded : {"backend_flag", "review", "never_flag"}, default "backend_flag"
+        What decides a category without a threshold (not in ``categories``, or with
+        ``block`` and ``review`` both ``None``), unless the category sets its own
+        :attr:`CategoryThreshold.unthresholded`: ``backend_flag``, the backend's own
+        per-category flag (flagged: block, not flagged: allow); ``review``, the
+        backend's flag sends to review instead; ``never_flag``, allow (an explicit
+        opt-out). Without a flag from the backend, ``backend_flag`` and ``review`` send
+        the category to review (fail closed).
+    not_fitted : mapping of str to str, optional
+        Set by :func:`modkit.fit_thresholds`: each category of the provider's taxonomy
+        it gave no threshold, and why (not written to the file).
 
     Raises
     ------
     InputError
         For an unknown profile or category key, a threshold off the scale (outside
         [0, 1] for the API's scores; not a level on an ordinal scale), a review
-        threshold above its block threshold, or a malformed ``by_input_type``.
+        threshold above its block threshold, a malformed ``by_input_type`` or an
+        unknown ``unthresholded`` policy.
 
     Notes
     -----
     Decision rule: a category fires at ``block`` when ``score >= block``, in review when
-    ``review <= score < block``; ``None`` thresholds never fire. An item is blocked if any
-    category blocks, reviewed if none blocks and any is in review, else allowed.
+    ``review <= score < block``. A category without a threshold is decided by the
+    ``unthresholded`` policy, never silently allowed: it is allowed only where the
+    backend says it is not flagged or the policy is ``never_flag``. An item is blocked
+    if any category blocks, reviewed if none blocks and any is in review, else allowed.
 
     Examples
     --------
@@ -407,15 +573,21 @@ class ThresholdSet:
         review_per_day: float | None = None,
         provider: str | None = None,
         scale: Scale | Mapping[str, Any] | None = None,
+        unthresholded: str = UNTHRESHOLDED_DEFAULT,
+        not_fitted: Mapping[str, str] | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
         self.provider = provider
         self.scale = _resolve_scale(provider, model, scale)
+        self.unthresholded = _check_policy(unthresholded, "unthresholded")
+        self.not_fitted = dict(not_fitted or {})
         check_category_keys(categories, "threshold set", extra=self._native_keys)
         cats = {}
         for c in order_categories(categories):
             ct = categories[c]
+            if ct.unthresholded is not None:
+                _check_policy(ct.unthresholded, f"category {c!r} unthresholded")
             block = _check_threshold(ct.block, f"category {c!r} block", self.scale)
             review = _check_threshold(ct.review, f"category {c!r} review", self.scale)
             if block is not None and review is not None and review > block:
@@ -444,12 +616,14 @@ class ThresholdSet:
         model: str | None = None,
         provider: str | None = None,
         scale: Scale | Mapping[str, Any] | None = None,
+        unthresholded: str = UNTHRESHOLDED_DEFAULT,
     ) -> ThresholdSet:
         """A set from plain numbers: ``{"violence": 0.7, "hate": {"block": 0.8, "review": 0.4}}``.
 
         A bare number is the ``block`` threshold with no review band. A mapping may add
         ``"by_input_type": {"image": {"block": 0.5}}`` (see
-        :attr:`CategoryThreshold.by_input_type`). With ``provider``
+        :attr:`CategoryThreshold.by_input_type`) and ``"unthresholded": "never_flag"``
+        (the category's own policy when it has no threshold). With ``provider``
         (and ``scale``), keys are the provider's categories and numbers lie on its scale:
         ``from_thresholds({"Hate": 4}, provider="azure")``.
 
@@ -457,8 +631,9 @@ class ThresholdSet:
         ----------
         thresholds : mapping of str to (float or mapping or None)
             Category key -> a ``block`` threshold, or ``{"block", "review",
-            "by_input_type"}``; ``None`` never fires. In [0, 1] for the API's scores,
-            else on the provider's scale.
+            "by_input_type", "unthresholded"}``; ``None`` is no threshold (the
+            ``unthresholded`` policy decides). In [0, 1] for the API's scores, else on
+            the provider's scale.
         profile : {"input", "output"}, default "input"
             Which traffic the set is for.
         model : str, optional
@@ -469,6 +644,8 @@ class ThresholdSet:
             numbers are on (default: the API's keys, in [0, 1]).
         scale : Scale or dict, optional
             The scale, when it is not the provider's default.
+        unthresholded : {"backend_flag", "review", "never_flag"}, default "backend_flag"
+            What decides the categories without a threshold (see :class:`ThresholdSet`).
 
         Returns
         -------
@@ -479,29 +656,41 @@ class ThresholdSet:
         ------
         InputError
             For an unknown category key or mapping key, a threshold that is not a
-            number or None, a threshold off the scale, or a review above its block.
+            number or None, a threshold off the scale, a review above its block, or an
+            unknown policy.
         """
         resolved = _resolve_scale(provider, model, scale)
         check_category_keys(thresholds, "thresholds", extra=_native_keys(provider))
         cats = {}
         for c, v in thresholds.items():
+            policy: str | None = None
             if isinstance(v, Mapping):
-                extra = set(v) - {"block", "review", "by_input_type"}
+                extra = set(v) - {"block", "review", "by_input_type", "unthresholded"}
                 if extra:
                     raise InputError(
                         f"category {c!r}: unknown keys {sorted(extra)} "
-                        "(use 'block', 'review' and 'by_input_type')"
+                        "(use 'block', 'review', 'by_input_type' and 'unthresholded')"
                     )
                 block, review = v.get("block"), v.get("review")
-                by_type = v.get("by_input_type")
+                by_type, own = v.get("by_input_type"), cast(Any, v.get("unthresholded"))
+                if own is not None:
+                    policy = _check_policy(own, f"category {c!r} unthresholded")
             else:
                 block, review, by_type = v, None, None
             cats[c] = CategoryThreshold(
                 block=_check_threshold(block, f"category {c!r} block", resolved),
                 review=_check_threshold(review, f"category {c!r} review", resolved),
                 by_input_type=_typed_copy(by_type),
+                unthresholded=policy,
             )
-        return cls(cats, profile=profile, model=model, provider=provider, scale=resolved)
+        return cls(
+            cats,
+            profile=profile,
+            model=model,
+            provider=provider,
+            scale=resolved,
+            unthresholded=unthresholded,
+        )
 
     # ------------------------------------------------------------------ access
     @property
@@ -513,6 +702,109 @@ class ThresholdSet:
     def review(self) -> dict[str, float | None]:
         """``{category: review threshold}``."""
         return {c: ct.review for c, ct in self.categories.items()}
+
+    @property
+    def taxonomy(self) -> tuple[str, ...]:
+        """Every category the set's scores may have: the API's keys, or the provider's."""
+        if self.provider is None or self.provider == "openai":
+            return CATEGORIES
+        return tuple(native_categories(self.provider))
+
+    def policy_for(self, category: str) -> str:
+        """The ``unthresholded`` policy of one category (its own, else the set's).
+
+        Parameters
+        ----------
+        category : str
+            A category key.
+
+        Returns
+        -------
+        {"backend_flag", "review", "never_flag"}
+            What decides the category when it has no threshold.
+        """
+        ct = self.categories.get(category)
+        if ct is not None and ct.unthresholded is not None:
+            return ct.unthresholded
+        return self.unthresholded
+
+    @property
+    def unthresholded_categories(self) -> dict[str, str]:
+        """The categories of :attr:`taxonomy` without a threshold, and their policy.
+
+        A category is without a threshold when the set does not hold it, or holds it
+        with ``block`` and ``review`` both ``None`` (for every input type).
+
+        Returns
+        -------
+        dict of str to str
+            Category -> its policy (``backend_flag``, ``review`` or ``never_flag``), in
+            canonical order.
+        """
+        out = {}
+        for c in order_categories({*self.taxonomy, *self.categories}):
+            ct = self.categories.get(c)
+            if ct is None or not _has_threshold(ct):
+                out[c] = self.policy_for(c)
+        return out
+
+    def with_policy(
+        self, unthresholded: str, categories: Iterable[str] | None = None
+    ) -> ThresholdSet:
+        """A copy with another ``unthresholded`` policy, for the set or some categories.
+
+        Parameters
+        ----------
+        unthresholded : {"backend_flag", "review", "never_flag"}
+            The policy.
+        categories : iterable of str, optional
+            Set it for these categories only (each keeps its thresholds; a category the
+            set does not hold is added without one). Default: the set's own policy.
+
+        Returns
+        -------
+        ThresholdSet
+
+        Raises
+        ------
+        InputError
+            An unknown policy or category key.
+
+        Examples
+        --------
+        >>> import modkit
+        >>> ts = modkit.ThresholdSet.from_thresholds({"violence": 0.8})
+        >>> ts.with_policy("never_flag", ["sexual"]).decide(
+        ...     {"sexual": 0.99}, categories={"sexual": True}
+        ... ).action
+        'allow'
+        >>> ts.decide({"sexual": 0.99}, categories={"sexual": True}).action
+        'block'
+        """
+        _check_policy(unthresholded, "unthresholded")
+        doc = self.to_dict()
+        if categories is None:
+            doc["unthresholded"] = unthresholded
+        else:
+            keys = list(categories)
+            check_category_keys(keys, "with_policy", extra=self._native_keys)
+            for c in keys:
+                entry = doc["categories"].setdefault(c, CategoryThreshold(None).to_dict())
+                entry["unthresholded"] = unthresholded
+        out = ThresholdSet.from_dict(doc, profile=self.profile)
+        out.not_fitted = dict(self.not_fitted)
+        return out
+
+    def describe_policy(self) -> str:
+        """One line saying what decides the categories without a threshold.
+
+        Returns
+        -------
+        str
+            E.g. ``"profile input: 9 categories without a threshold (harassment, ...)
+            are decided by the backend's own flag (unthresholded: backend_flag)"``.
+        """
+        return describe_policy(self)
 
     def __getitem__(self, category: str) -> CategoryThreshold:
         return self.categories[category]
@@ -545,14 +837,23 @@ class ThresholdSet:
         self,
         category_scores: Mapping[str, float | None],
         category_applied_input_types: Mapping[str, Iterable[str]] | None = None,
+        *,
+        categories: Mapping[str, bool | None] | None = None,
     ) -> Decision:
         """Decide one item from its ``category_scores`` (as the endpoint returns them).
 
-        A category of the set that is missing from ``category_scores`` (or ``None`` /
-        NaN) does not fire; categories the set does not hold are not evaluated.
-        ``category_applied_input_types`` (the endpoint's, for a multimodal input) picks
-        the thresholds of categories with :attr:`CategoryThreshold.by_input_type`;
-        without it every category counts as applied to text.
+        A category with a threshold fires by its score (a missing, ``None`` or NaN score
+        does not fire). A category without one (not held by the set, or with no
+        threshold for the item's input types) that has a score or a flag is decided by
+        its ``unthresholded`` policy (:meth:`policy_for`) from the backend's own flag in
+        ``categories``: ``backend_flag`` blocks what the backend flags and allows what
+        it does not, ``review`` sends what it flags to review, ``never_flag`` allows.
+        Without a flag to go by (``categories`` lacks the category), ``backend_flag``
+        and ``review`` fail closed: the category goes to review, rule
+        ``no_backend_flag``. ``category_applied_input_types`` (the endpoint's, for a
+        multimodal input) picks the thresholds of categories with
+        :attr:`CategoryThreshold.by_input_type`; without it every category counts as
+        applied to text.
 
         Parameters
         ----------
@@ -560,19 +861,23 @@ class ThresholdSet:
             Category key -> score, on the set's scale ([0, 1] for the API's scores).
         category_applied_input_types : mapping of str to list of str, optional
             Category key -> the input types (``"text"``, ``"image"``) it was applied to.
+        categories : mapping of str to bool, optional
+            The backend's own per-category flags (the endpoint's ``categories``);
+            ``None`` for a category: no flag.
 
         Returns
         -------
         Decision
-            The action (``allow`` / ``review`` / ``block`` / ``unscored``) and the
-            categories behind it.
+            The action (``allow`` / ``review`` / ``block`` / ``unscored``), the
+            categories behind it and, per category, the rule that decided it.
 
         Raises
         ------
         InputError
             A key is not a category key in the API's spelling (the SDK's
             ``model_dump()`` spelling ``self_harm_intent`` gets "did you mean
-            'self-harm/intent'?"), or a score is not a number in [0, 1].
+            'self-harm/intent'?"), a score is not a number in [0, 1], or a flag is not
+            a boolean.
         """
         if not isinstance(category_scores, Mapping):
             raise InputError(
@@ -580,7 +885,19 @@ class ThresholdSet:
                 f"not {type(category_scores).__name__}"
             )
         check_category_keys(category_scores, "decide", extra=self._native_keys)
-        cats = list(self.categories)
+        flags = {} if categories is None else categories
+        if not isinstance(flags, Mapping):
+            raise InputError(
+                "decide: categories must be a mapping of category key to the backend's flag "
+                f"(true/false), not {type(flags).__name__}"
+            )
+        check_category_keys(flags, "decide: categories", extra=self._native_keys)
+        for c, f in flags.items():
+            if f is not None and not isinstance(f, bool | np.bool_):
+                raise InputError(
+                    f"decide: categories[{c!r}]: flag must be true or false, got {f!r}"
+                )
+        cats = order_categories({*self.categories, *category_scores, *flags})
         row = {}
         for c in cats:
             s = category_scores.get(c)
@@ -596,19 +913,30 @@ class ThresholdSet:
                 "decide: category_applied_input_types must be a mapping of category key to "
                 f"a list of input types, not {type(applied).__name__}"
             )
-        limits = [self.categories[c].limits_for(applied.get(c)) for c in cats]
-        is_block, is_review, scored = bands(
-            scores, as_limits(b for b, _ in limits), as_limits(r for _, r in limits)
+        limits = [
+            self.categories[c].limits_for(applied.get(c)) if c in self.categories else (None, None)
+            for c in cats
+        ]
+        flag_row = np.array(
+            [[np.nan if flags.get(c) is None else float(bool(flags[c])) for c in cats]]
+        )
+        is_block, is_review, decided, rules = _decide_bands(
+            scores,
+            flag_row,
+            as_limits(b for b, _ in limits),
+            as_limits(r for _, r in limits),
+            [self.policy_for(c) for c in cats],
         )
         per = {
             c: ("block" if is_block[0, j] else "review" if is_review[0, j] else "allow")
             for j, c in enumerate(cats)
-            if scored[0, j]
+            if decided[0, j]
         }
+        rule = {c: str(rules[0, j]) for j, c in enumerate(cats) if decided[0, j]}
         blocked = tuple(c for j, c in enumerate(cats) if is_block[0, j])
         reviewed = tuple(c for j, c in enumerate(cats) if is_review[0, j])
-        action = str(actions(is_block, is_review, scored)[0])
-        return Decision(action, blocked, reviewed, per)
+        action = str(actions(is_block, is_review, decided)[0])
+        return Decision(action, blocked, reviewed, per, rule)
 
     def apply(self, results: pd.DataFrame, *, missing: str = "error") -> pd.DataFrame:
         """Decide every row of a results frame at once (vectorised :meth:`decide`).
@@ -620,18 +948,22 @@ class ThresholdSet:
             categories whose thresholds differ by input type
             (:attr:`CategoryThreshold.by_input_type`), the ``applied/<category>``
             columns (``"text,image"``...; :func:`modkit.applied_input_types`) pick each
-            row's thresholds; without them every row counts as text.
+            row's thresholds; without them every row counts as text. The backend's own
+            flags (the ``flagged/<category>`` columns, else ``result_json``) decide the
+            categories without a threshold (see :meth:`decide`).
         missing : {"error", "ignore"}
-            What to do when a category of the set has no column: raise
+            What to do when a category of the set with a threshold has no column: raise
             :class:`~modkit.InputError`, or treat it as unscored.
 
         Returns
         -------
-        DataFrame, shape (n, 3 + categories)
+        DataFrame, shape (n, 3 + 2 * categories)
             On ``results``' index: ``action``, ``blocked_categories`` and
-            ``review_categories`` (comma-separated category keys, ``""`` for none) and one
-            ``action:<category>`` column per category (``allow``/``review``/``block``, or
-            ``""`` where the score is missing).
+            ``review_categories`` (comma-separated category keys, ``""`` for none), and
+            per evaluated category (the set's, and every other category with a score or
+            flag column) ``action:<category>`` (``allow``/``review``/``block``, ``""``
+            where it could not be decided) and ``rule:<category>`` (what decided it, one
+            of :data:`RULES`, or ``""``).
 
         Raises
         ------
@@ -649,13 +981,21 @@ class ThresholdSet:
         ]
         if misspelt:
             check_category_keys(misspelt[:1], "apply: results column")
-        cats = list(self.categories)
-        absent = [c for c in cats if c not in results.columns]
+        held = [c for c in self.categories if _has_threshold(self.categories[c])]
+        absent = [c for c in held if c not in results.columns]
         if absent and missing == "error":
             raise InputError(
                 f"results have no score column for {absent} "
                 "(pass missing='ignore' to treat them as unscored)"
             )
+        with_flags = has_endpoint_flags(results)
+        others = [
+            c
+            for c in self.taxonomy
+            if c not in self.categories
+            and (c in results.columns or (with_flags and _has_flag_column(results, c)))
+        ]
+        cats = order_categories([*self.categories, *others])
         present = [c for c in cats if c in results.columns]
         scores = np.full((len(results), len(cats)), np.nan)
         if present:
@@ -663,30 +1003,41 @@ class ThresholdSet:
             got = coerce_scores(results, present, source="results", low=low, high=high)
             for j, c in enumerate(present):
                 scores[:, cats.index(c)] = got[:, j]
+        flags = (
+            endpoint_flags(results, cats, strict=False)
+            if with_flags
+            else np.full((len(results), len(cats)), np.nan)
+        )
         block, review = self._row_limits(results, cats)
-        is_block, is_review, scored = bands(scores, block, review)
+        is_block, is_review, decided, rules = _decide_bands(
+            scores, flags, block, review, [self.policy_for(c) for c in cats]
+        )
         out = pd.DataFrame(index=results.index)
-        out["action"] = actions(is_block, is_review, scored)
+        out["action"] = actions(is_block, is_review, decided)
         out["blocked_categories"] = _joined(is_block, cats)
         out["review_categories"] = _joined(is_review, cats)
         for j, c in enumerate(cats):
             col = np.where(is_block[:, j], "block", np.where(is_review[:, j], "review", "allow"))
-            out[f"action:{c}"] = np.where(scored[:, j], col, "").astype(object)
+            out[f"action:{c}"] = np.where(decided[:, j], col, "").astype(object)
+        for j, c in enumerate(cats):
+            out[f"rule:{c}"] = rules[:, j].astype(object)
         return out
 
     def _row_limits(self, results: pd.DataFrame, cats: list[str]) -> tuple[Any, Any]:
         """Block and review limits, shape (k,), or (n, k) when a category's thresholds
-        differ by input type (read from the ``applied/<category>`` columns)."""
-        block = as_limits(self.block.values())
-        review = as_limits(self.review.values())
-        typed = [j for j, c in enumerate(cats) if self.categories[c].by_input_type]
+        differ by input type (read from the ``applied/<category>`` columns); ``inf``
+        for none (a category the set does not hold has none)."""
+        held = [self.categories.get(c) for c in cats]
+        block = as_limits(None if ct is None else ct.block for ct in held)
+        review = as_limits(None if ct is None else ct.review for ct in held)
+        typed = [j for j, ct in enumerate(held) if ct is not None and ct.by_input_type]
         if not typed:
             return block, review
         n = len(results)
         block = np.tile(block, (n, 1))
         review = np.tile(review, (n, 1))
         for j in typed:
-            ct = self.categories[cats[j]]
+            ct = cast(CategoryThreshold, held[j])
             column = results.get(APPLIED_PREFIX + cats[j])
             values = [None] * n if column is None else column.tolist()
             cache: dict[Any, tuple[float, float]] = {}
@@ -744,7 +1095,8 @@ class ThresholdSet:
         -------
         dict
             ``model``, (``provider`` and ``scale`` for a provider's set),
-            ``labels_sha256``, ``created``, ``n_rows``, ``daily_volume``, ``bands``,
+            ``unthresholded``, ``labels_sha256``, ``created``, ``n_rows``,
+            ``daily_volume``, ``bands``,
             ``review_per_day`` and ``categories`` (each :meth:`CategoryThreshold.to_dict`).
         """
         out: dict[str, Any] = {"model": self.model}
@@ -752,6 +1104,7 @@ class ThresholdSet:
             out["provider"] = self.provider
             out["scale"] = None if self.scale is None else self.scale.to_dict()
         return out | {
+            "unthresholded": self.unthresholded,
             "labels_sha256": self.labels_sha256,
             "created": self.created,
             "n_rows": self.n_rows,
@@ -762,7 +1115,13 @@ class ThresholdSet:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, profile: str = "input") -> ThresholdSet:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        profile: str = "input",
+        unthresholded: str = UNTHRESHOLDED_DEFAULT,
+    ) -> ThresholdSet:
         """A set from its profile object (not schema-validated: see :class:`ThresholdFile`).
 
         Parameters
@@ -771,6 +1130,8 @@ class ThresholdSet:
             A profile object, as :meth:`to_dict` makes it.
         profile : {"input", "output"}, default "input"
             The profile the set is for.
+        unthresholded : {"backend_flag", "review", "never_flag"}, default "backend_flag"
+            The policy when ``data`` states none (the file's).
 
         Returns
         -------
@@ -788,6 +1149,7 @@ class ThresholdSet:
             profile=profile,
             provider=data.get("provider"),
             scale=data.get("scale"),
+            unthresholded=data.get("unthresholded", unthresholded),
             **{
                 k: data.get(k)
                 for k in (
@@ -857,16 +1219,26 @@ class ThresholdFile:
         The file's ``created`` time (default: now, UTC).
     modkit_version : str, optional
         The modkit version that wrote the file (default: this one).
+    unthresholded : {"backend_flag", "review", "never_flag"}, optional
+        The file's policy for categories without a threshold (see
+        :class:`ThresholdSet`). Default: the profiles' when they agree, else
+        ``"backend_flag"``. Each profile keeps and writes its own.
 
     Raises
     ------
     InputError
-        For a profile other than ``input`` / ``output``, or no profile at all.
+        For a profile other than ``input`` / ``output``, no profile at all, or an
+        unknown policy.
 
     Notes
     -----
     The file-level ``model`` and ``labels_sha256`` are those of the profiles when they
     agree, else ``null`` (each profile keeps its own).
+
+    Files of schema version 1 and 2 state no policy (a category without a threshold
+    was never flagged). They are read with ``unthresholded: "backend_flag"``, the safe
+    default, with a :class:`ThresholdPolicyWarning`; saving writes version 3 with the
+    policy stated.
 
     Examples
     --------
@@ -886,6 +1258,7 @@ class ThresholdFile:
         *,
         created: str | None = None,
         modkit_version: str | None = None,
+        unthresholded: str | None = None,
     ) -> None:
         items = (
             profiles.items()
@@ -901,6 +1274,11 @@ class ThresholdFile:
             self.profiles[name] = ts
         if not self.profiles:
             raise InputError("a threshold file needs at least one profile")
+        if unthresholded is None:
+            unthresholded = (
+                _common(ts.unthresholded for ts in self.profiles.values()) or UNTHRESHOLDED_DEFAULT
+            )
+        self.unthresholded = _check_policy(unthresholded, "unthresholded")
         self.created = created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.modkit_version = modkit_version or __version__
 
@@ -921,15 +1299,16 @@ class ThresholdFile:
         Returns
         -------
         dict
-            ``$schema``, ``schema_version``, ``decision_rule``, ``model``,
-            ``labels_sha256``, ``created``, ``modkit_version`` and ``profiles`` (each
-            :meth:`ThresholdSet.to_dict`).
+            ``$schema``, ``schema_version``, ``decision_rule``, ``unthresholded``,
+            ``model``, ``labels_sha256``, ``created``, ``modkit_version`` and
+            ``profiles`` (each :meth:`ThresholdSet.to_dict`).
         """
         sets = [self.profiles[p] for p in PROFILES if p in self.profiles]
         return {
             "$schema": SCHEMA_ID,
             "schema_version": SCHEMA_VERSION,
             "decision_rule": DECISION_RULE,
+            "unthresholded": self.unthresholded,
             "model": _common(ts.model for ts in sets),
             "labels_sha256": _common(ts.labels_sha256 for ts in sets),
             "created": self.created,
@@ -944,7 +1323,7 @@ class ThresholdFile:
         Parameters
         ----------
         doc : mapping
-            The parsed JSON document (version 1 or 2 of the schema).
+            The parsed JSON document (version 1, 2 or 3 of the schema).
         source : str, default "<dict>"
             Where it came from, named in error messages (a path).
 
@@ -959,6 +1338,13 @@ class ThresholdFile:
             JSON path.
         InputError
             A check beyond the schema fails (e.g. a threshold off its provider's scale).
+
+        Warns
+        -----
+        ThresholdPolicyWarning
+            For a version 1 or 2 file: read with the safe default policy
+            ``backend_flag`` (those versions never flagged a category without a
+            threshold).
         """
         if not isinstance(doc, Mapping):
             raise ThresholdFileError(
@@ -968,14 +1354,31 @@ class ThresholdFile:
             validate_threshold_file(doc)
         except ThresholdFileError as exc:
             raise ThresholdFileError(source, exc.problems) from None
+        policy = doc.get("unthresholded", UNTHRESHOLDED_DEFAULT)
+        if doc["schema_version"] < 3:
+            warnings.warn(
+                f"{source}: schema version {doc['schema_version']} states no policy for "
+                "categories without a threshold (it never flagged them); read with "
+                f"unthresholded: {UNTHRESHOLDED_DEFAULT!r}, the backend's own flag decides "
+                "them. Save it again to write version 3 with the policy stated "
+                "('never_flag' keeps the old meaning).",
+                ThresholdPolicyWarning,
+                stacklevel=2,
+            )
         profiles = {
-            p: ThresholdSet.from_dict(body, profile=p) for p, body in doc["profiles"].items()
+            p: ThresholdSet.from_dict(body, profile=p, unthresholded=policy)
+            for p, body in doc["profiles"].items()
         }
-        return cls(profiles, created=doc.get("created"), modkit_version=doc.get("modkit_version"))
+        return cls(
+            profiles,
+            created=doc.get("created"),
+            modkit_version=doc.get("modkit_version"),
+            unthresholded=policy,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ThresholdFile:
-        """Read and validate a threshold file (version 1 or 2; validated once).
+        """Read and validate a threshold file (version 1, 2 or 3; validated once).
 
         Parameters
         ----------
@@ -1040,7 +1443,7 @@ def load_threshold_file(path: str | os.PathLike[str]) -> ThresholdFile:
     Parameters
     ----------
     path : str or path
-        The JSON file (validated against the shipped schema, version 1 or 2).
+        The JSON file (validated against the shipped schema, version 1, 2 or 3).
 
     Returns
     -------
