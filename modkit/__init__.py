@@ -30,6 +30,7 @@ from ._images import (
     with_images,
 )
 from ._io import read_table, write_table
+from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
@@ -72,6 +73,7 @@ __all__ = [
     "CATEGORIES",
     "CONVERSATION_STRATEGIES",
     "IMAGE_CATEGORIES",
+    "LABEL_PREFIX",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
     "PROVIDERS",
@@ -140,6 +142,9 @@ __all__ = [
     "fit_thresholds",
     "image_part",
     "images_in_folder",
+    "label_column",
+    "label_values",
+    "labels_beside_texts",
     "list_datasets",
     "load_dataset",
     "load_templates",
@@ -148,6 +153,7 @@ __all__ = [
     "make_backend",
     "moderate",
     "multimodal_input",
+    "parse_labels",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",

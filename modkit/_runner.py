@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Literal, TypeVar
@@ -35,7 +35,15 @@ from ._frame import (
 from ._images import applied_input_types
 from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult, ResultRows, result_json
-from ._validation import Hidden, Interval, Options, StrOptions, validate_params
+from ._validation import (
+    Hidden,
+    Interval,
+    MappingOf,
+    Options,
+    SequenceOf,
+    StrOptions,
+    validate_params,
+)
 from .backends import Backend, is_alias, resolve_snapshot
 from .backends._base import refusal, run_sync
 
@@ -58,6 +66,7 @@ _MODERATE_PARAMS: dict[str, list[Any]] = {
     "via": [StrOptions(["requests", "batch"]), BatchAPI],
     "result_json": ["boolean"],
     "conversation": [str, None],
+    "labels_from": [None, SequenceOf(str), MappingOf(str, str)],
 }
 
 
@@ -76,6 +85,7 @@ def moderate(
     via: Literal["requests", "batch"] | BatchAPI = "requests",
     result_json: bool = True,
     conversation: str | None = None,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Score texts with a moderation backend and return one tidy row per input.
 
@@ -134,6 +144,13 @@ def moderate(
         ``decided_by`` column names the deciding message's index and
         ``conversation_strategy`` the strategy. Default: ``"native"`` when the backend
         takes conversations, else ``"per_message"``.
+    labels_from : list of str or dict of str to str, optional
+        The input columns that hold labels (a dict maps a column to its category key).
+        Default: every ``label_<category>`` column and every column named by a bare
+        category key (``violence``). Label columns are kept, renamed
+        ``label_<category>`` (a bare key names the score column) with values 1.0 / 0.0
+        / NaN (not labelled), so ``fit_thresholds(results, objective=...)`` reads them;
+        see :func:`modkit.parse_labels` for the values accepted.
 
     Returns
     -------
@@ -192,6 +209,7 @@ def moderate(
             via=via,
             result_json=result_json,
             conversation=conversation,
+            labels_from=labels_from,
             own_loop=True,
         )
     )
@@ -212,6 +230,7 @@ async def amoderate(
     via: Literal["requests", "batch"] | BatchAPI = "requests",
     result_json: bool = True,
     conversation: str | None = None,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop.
 
@@ -222,7 +241,7 @@ async def amoderate(
     ----------
     data, backend, cache, batch_size, concurrency, progress, errors, max_retries
         As in :func:`moderate`.
-    text_column, via, result_json, conversation
+    text_column, via, result_json, conversation, labels_from
         As in :func:`moderate`.
 
     Returns
@@ -267,6 +286,7 @@ async def amoderate(
         via=via,
         result_json=result_json,
         conversation=conversation,
+        labels_from=labels_from,
         own_loop=False,
     )
 
@@ -287,13 +307,14 @@ async def _amoderate(
     own_loop: bool,
     conversation: str | None = None,
     units: bool = False,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The run. Closes what it opened: a backend made from a name (or the default), a
     cache opened from a path (or the default); with ``own_loop`` (:func:`moderate`'s
     private loop) a caller's backend only releases what is bound to that loop."""
     if isinstance(backend, Backend) and backend.closed:
         raise InputError(f"backend {backend!r} is closed; make a new one")
-    frame = input_frame(data, text_column)
+    frame = input_frame(data, text_column, labels_from)
     if conversation is not None:
         parse_strategy(conversation)  # a bad name is refused before any work
     if not units and any(is_conversation(v) for v in frame[text_column].tolist()):

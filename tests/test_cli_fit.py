@@ -95,7 +95,10 @@ def test_bad_label_value_names_file_row_and_column(tables, tmp_path, capsys):
     code = main(["fit", str(sp), str(lp), "-o", str(tmp_path / "t.json"), "--objective", "f1"])
     assert code == 1
     err = capsys.readouterr().err
-    assert f"{lp} row 17 (line 18) column 'violence': label 2 is not 0, 1 or blank" in err
+    assert (
+        f"{lp} row 17 (line 18) column 'violence': label 2 is not 1/0, true/false, yes/no or blank"
+        in err
+    )
 
 
 def test_other_input_errors(tables, tmp_path, capsys):

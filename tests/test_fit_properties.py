@@ -202,8 +202,8 @@ def test_decide_agrees_with_apply(ts, rows):
             assert got[f"action:{c}"] == d.categories.get(c, "")
 
 
-GOOD = [0, 1, 0.0, 1.0, "0", "1", " 1 ", "", float("nan"), None, True, False]
-BAD = [2, -1, 0.5, "yes", "1x", "2"]
+GOOD = [0, 1, 0.0, 1.0, "0", "1", " 1 ", "", float("nan"), None, True, False, "yes", " No "]
+BAD = [2, -1, 0.5, "maybe", "1x", "2"]
 
 
 @SETTINGS
@@ -231,6 +231,8 @@ def test_label_cells_are_parsed_or_rejected_with_their_row(cells):
             or (isinstance(v, str) and not v.strip())
         ):
             return None
+        if isinstance(v, str) and v.strip().lower() in ("yes", "no"):
+            return int(v.strip().lower() == "yes")
         return int(float(v))
 
     parsed = [as_label(v) for v in cells]

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
         "_conversation",
         "_io",
         "_frame",
+        "_labels",
         "_cache",
         "_pacing",
         "datasets",

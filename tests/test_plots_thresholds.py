@@ -137,7 +137,7 @@ def test_errors_name_the_problem():
         pr_curve(scores, labels, None, "sexual")
     bad = labels.copy()
     bad.iloc[3, 0] = 2
-    with pytest.raises(InputError, match=r"labels.*'violence'.*not 0, 1"):
+    with pytest.raises(InputError, match=r"labels.*'violence'.*not 1/0, true/false"):
         roc_curve(scores, bad, None, "violence")
     neg = labels.assign(violence=0.0)
     with pytest.raises(InputError, match="no positive labels"):

@@ -13,8 +13,15 @@ from .._batch import BatchAPI
 from .._conversation import is_conversation
 from .._errors import InputError
 from .._io import check_output, read_table, write_table
+from .._labels import LABEL_PREFIX, labels_beside_texts
 from .._runner import moderate
-from ._common import add_backend_options, add_cache_options, backend_from_args, cache_from_args
+from ._common import (
+    add_backend_options,
+    add_cache_options,
+    backend_from_args,
+    cache_from_args,
+    row_name,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="texts to score")
     p.add_argument("-o", "--output", required=True, help="where to write the results")
     p.add_argument("--text-column", default="text", help="column holding the texts")
+    p.add_argument(
+        "--labels-from",
+        action="append",
+        metavar="COLUMN[=CATEGORY],...",
+        help="the input columns that hold labels (repeatable or comma-separated; "
+        "COLUMN=CATEGORY names the category of a column named otherwise). Default: "
+        "label_<category> columns and columns named by a bare category key. Label "
+        "columns are written as label_<category> (1.0 / 0.0 / empty) for 'modkit fit'",
+    )
     add_backend_options(p)
     add_cache_options(p)
     p.add_argument("--batch-size", type=int, default=32, help="texts per request (default 32)")
@@ -69,6 +85,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _labels_from(items: list[str] | None) -> dict[str, str] | None:
+    """``--labels-from a,b=violence`` as {column: category}."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            col, sep, cat = part.strip().partition("=")
+            if not col or (sep and not cat):
+                raise InputError(f"--labels-from {item!r}: expected COLUMN or COLUMN=CATEGORY")
+            out[col] = cat if sep else col.removeprefix(LABEL_PREFIX)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     via: Literal["requests"] | BatchAPI = "requests"
     if args.batch_api:
@@ -84,6 +114,22 @@ def run(args: argparse.Namespace) -> int:
     frame = read_table(args.input, text_column=args.text_column)
     if str(args.input).lower().endswith(".csv"):
         frame = _decode_conversations(frame, args.text_column)
+    # labels beside the texts, checked before any scoring (errors name file, row, column)
+    frame = labels_beside_texts(
+        frame,
+        args.text_column,
+        _labels_from(args.labels_from),
+        source=args.input,
+        row_name=row_name(args.input),
+    )
+    renamed = frame.attrs.get("renamed") or {}
+    if renamed:
+        print(
+            "modkit moderate: label columns "
+            + ", ".join(f"{old!r} -> {new!r}" for old, new in renamed.items())
+            + " (a bare category key names the score column)",
+            file=sys.stderr,
+        )
     backend = backend_from_args(args)
     cache = cache_from_args(args)
     try:

@@ -17,6 +17,7 @@ from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
 from .._images import APPLIED_PREFIX
+from .._labels import align_rows, parse_labels
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
@@ -464,6 +465,27 @@ def _check_columns(
         )
 
 
+def _labels_for(
+    scores: pd.DataFrame, labels: pd.DataFrame | None, on: str | None, known: Sequence[str]
+) -> pd.DataFrame:
+    """The labels as :func:`modkit.parse_labels` reads them (bare category keys, 1.0 /
+    0.0 / NaN), beside the table's other columns (warned about as ignored)."""
+    if labels is None:
+        parsed = parse_labels(scores, columns="prefixed", categories=known, source="scores")
+        if not parsed.shape[1]:
+            raise InputError(
+                "fit_thresholds: no labels: pass labels= (a table with a column per "
+                "category key), or keep label_<category> columns beside the scores "
+                f"(columns: {list(scores.columns)[:10]})"
+            )
+        return parsed
+    if on is not None:
+        labels = align_rows(scores, labels, on)
+    parsed = parse_labels(labels, categories=known)
+    used = set(parsed.attrs["columns"]) | {on, "id", "text"}
+    return pd.concat([parsed, labels[[c for c in labels.columns if c not in used]]], axis=1)
+
+
 def _near_category(column: Any) -> bool:
     return isinstance(column, str) and suggest_category(column) is not None
 
@@ -474,8 +496,8 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
 @validate_params(
     {
         "scores": [pd.DataFrame],
-        "labels": [pd.DataFrame],
-        "objective": _OBJECTIVE_LIKE,
+        "labels": [None, pd.DataFrame],
+        "objective": [None, *_OBJECTIVE_LIKE],
         "review": [None, *_OBJECTIVE_LIKE],
         "cv": [Interval(Integral, 0, None)],
         "bootstrap": [Interval(Integral, 0, None)],
@@ -489,12 +511,13 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
         "by_input_type": ["boolean"],
+        "on": [None, str],
     }
 )
 def fit_thresholds(
     scores: pd.DataFrame,
-    labels: pd.DataFrame,
-    objective: ObjectiveLike | Mapping[str, ObjectiveLike],
+    labels: pd.DataFrame | None = None,
+    objective: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     review: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     *,
     cv: int = 5,
@@ -509,6 +532,7 @@ def fit_thresholds(
     ci_level: float = 0.95,
     provider: str | None = None,
     by_input_type: bool = False,
+    on: str | None = None,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -524,12 +548,16 @@ def fit_thresholds(
         ``model`` column feeds the file's ``model``; the endpoint's flags (the
         ``flagged/<category>`` columns, or ``result_json``) feed the endpoint-flag
         baseline.
-    labels : DataFrame
-        On the same index (a subset is fine: missing rows are unlabelled): 0/1/NaN per
-        category key. Every category with a label column is fitted; NaN rows are left
-        out for that category only.
+    labels : DataFrame, optional
+        Labels per category key: columns named by the bare key or ``label_<key>``,
+        values 1/0, true/false, yes/no or blank (not labelled), as
+        :func:`modkit.parse_labels` reads them. On the same index as ``scores`` (a
+        subset is fine: missing rows are unlabelled), or matched on the column ``on``.
+        Default: the ``label_<category>`` columns of ``scores`` itself (labels kept
+        beside the texts through :func:`modkit.moderate`). Every category with a label
+        column is fitted; NaN rows are left out for that category only.
     objective : str, Objective, dict, or mapping of category to those
-        The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
+        Required. The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
         ``"fbeta:0.5"``, ``"recall>=0.95"``, ``"fpr<=0.01"``, ``"cost:fp=1,fn=10"``,
         ``"fixed:0.7"`` (see :func:`modkit.thresholds.parse_objective`). A mapping gives
         one per category; ``"*"`` is the default for the others.
@@ -596,6 +624,9 @@ def fit_thresholds(
         rows (``min_positives``) is left out with a :class:`FitWarning`, and its items
         use the category's own thresholds (fitted on all rows). The band shares
         (``bands``) then follow the per-type thresholds.
+    on : str, optional
+        A key column of both ``scores`` and ``labels`` (``"id"``) to match rows on,
+        instead of the index.
 
     Returns
     -------
@@ -615,8 +646,9 @@ def fit_thresholds(
         A parameter is out of range (one wording for all, from
         :mod:`modkit._validation`), a label or score column is spelled as the SDK
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
-        label is not 0/1/blank, a score is not a number in [0, 1], or labels are not on
-        the scores' index.
+        label does not parse (1/0, true/false, yes/no, blank), a score is not a number
+        in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
+        scores have no ``label_<category>`` column.
 
     Warns
     -----
@@ -650,6 +682,20 @@ def fit_thresholds(
     (True, True)
     >>> ts.decide({"violence": 0.95}).action
     'block'
+
+    The same labels kept beside the scores (``label_<category>``, as
+    :func:`modkit.moderate` keeps a labels file's columns), or in a table matched on ``id``:
+
+    >>> beside = scores.assign(label_violence=np.where(y, "yes", "no"))
+    >>> same = modkit.fit_thresholds(beside, objective="precision>=0.9", cv=3, bootstrap=0)
+    >>> same["violence"].block == ts["violence"].block
+    True
+    >>> table = labels.assign(id=range(400)).iloc[::-1]
+    >>> joined = modkit.fit_thresholds(
+    ...     scores.assign(id=range(400)), table, "precision>=0.9", cv=3, bootstrap=0, on="id"
+    ... )
+    >>> joined["violence"].block == ts["violence"].block
+    True
     """
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):
@@ -659,6 +705,9 @@ def fit_thresholds(
         native = None
     known = CATEGORIES if native is None else tuple(result_keys(native))
     scale = None if native is None else provider_scale(native, _model(scores))
+    if objective is None:
+        raise InputError("fit_thresholds: objective is required, e.g. 'precision>=0.9'")
+    labels = _labels_for(scores, labels, on, known)
     _check_columns(scores, labels, known)
     s_src, l_src = "scores", "labels"
     for name, frame in ((s_src, scores), (l_src, labels)):

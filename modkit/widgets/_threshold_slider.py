@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._labels import label_column
 from .._taxonomy import CATEGORIES
 from ..plots._thresholds import labelled_scores
 from ..thresholds import Counts, ThresholdSet, rates
@@ -33,7 +34,9 @@ class ThresholdExplorer:
         A results frame of :func:`modkit.moderate`: one float column per category key,
         and a ``text`` column for the examples.
     labels : pandas.DataFrame
-        On the same index: 0/1/NaN per category key (NaN = not labelled).
+        On the same index: a label column per category key, named by the key or
+        ``label_<key>`` (so ``scores`` itself when it keeps its labels beside the
+        scores); 1/0, true/false, yes/no, blank = not labelled.
     thresholds : ThresholdSet, optional
         Starts each category's slider at its ``block`` threshold and names the file's
         ``review`` and ``block`` values next to the slider.
@@ -97,13 +100,20 @@ class ThresholdExplorer:
         self.thresholds = thresholds
         self.n_examples = n_examples
         if categories is None:
-            categories = [c for c in CATEGORIES if c in scores.columns and c in labels.columns]
+            scored = [c for c in CATEGORIES if c in scores.columns]
+            # labels beside the scores (label_<key>) when there are any, else bare keys
+            categories = [c for c in scored if label_column(c) in labels.columns] or [
+                c for c in scored if c in labels.columns
+            ]
         else:
             categories = list(categories)
             for c in categories:
-                for name, frame in (("scores", scores), ("labels", labels)):
-                    if c not in frame.columns:
-                        raise InputError(f"category {c!r} is not a column of the {name}")
+                if c not in scores.columns:
+                    raise InputError(f"category {c!r} is not a column of the scores")
+                if c not in labels.columns and label_column(c) not in labels.columns:
+                    raise InputError(
+                        f"category {c!r} is not a column of the labels (nor {label_column(c)!r})"
+                    )
         texts = (
             scores[text_column]
             if text_column in scores.columns
