@@ -6,6 +6,7 @@ from ._cache import Cache
 from ._compare import agreement, compare_providers, provider_decisions, provider_gaps
 from ._conversation import CONVERSATION_STRATEGIES, check_conversation
 from ._crosstab import Statistic, crosstab, register_statistic
+from ._decision_log import DecisionLog, read_decision_log
 from ._drift import DriftReport, decision_drift
 from ._errors import (
     AuthenticationError,
@@ -32,6 +33,7 @@ from ._images import (
 from ._io import read_table, write_table
 from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
+from ._monitor import MonitorReport, monitor
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
 from ._runner import amoderate, moderate
@@ -90,6 +92,7 @@ __all__ = [
     "DatasetError",
     "DatasetInfo",
     "Decision",
+    "DecisionLog",
     "DriftReport",
     "GateReport",
     "GraniteGuardian33Backend",
@@ -102,6 +105,7 @@ __all__ = [
     "MistralBackend",
     "ModerationResult",
     "ModkitError",
+    "MonitorReport",
     "Objective",
     "OpenAIBackend",
     "PerspectiveBackend",
@@ -152,12 +156,14 @@ __all__ = [
     "load_thresholds",
     "make_backend",
     "moderate",
+    "monitor",
     "multimodal_input",
     "parse_labels",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",
     "provider_scale",
+    "read_decision_log",
     "read_table",
     "register_statistic",
     "validate_threshold_file",

@@ -210,3 +210,28 @@ def test_apply_and_validate(tables, tmp_path, capsys):
     )
     assert any("categories.violence.colour: unknown key" in line for line in lines)
     assert main(["apply", str(th), str(sp), "-o", str(out)]) == 1
+
+
+def test_fit_cli_writes_the_intervals_that_hold(tables, tmp_path, capsys):
+    # Issue 18: the file says what each interval is; out_of_fold (the procedure's
+    # estimate) claims none, selection_ci bounds the exported threshold and is never a
+    # point (a threshold of None gets none); --method holm uses Holm's grid.
+    _, _, sp, lp = tables
+    out = tmp_path / "thresholds.json"
+    args = ["fit", str(sp), str(lp), "-o", str(out), "--bootstrap", "40", "--confidence", "0.9"]
+    code = main([*args, "--objective", "precision>=0.6", "--method", "holm"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "no interval" in printed and "joined with exact" in printed
+    doc = json.loads(out.read_text())
+    for cat, entry in doc["profiles"]["input"]["categories"].items():
+        assert entry["out_of_fold"]["interval"] == "none", cat
+        assert set(entry["out_of_fold"]["ci"].values()) == {None}
+        if entry["block"] is None:
+            assert entry["selection_ci"] is None
+            continue
+        sel = entry["selection_ci"]
+        assert sel["method"] == "refit-bootstrap-oob+clopper-pearson" and sel["level"] == 0.95
+        for m in ("precision", "recall", "fpr"):
+            assert sel[m][0] < sel[m][1], (cat, m, sel[m])
+    assert any(e["block"] is not None for e in doc["profiles"]["input"]["categories"].values())

@@ -146,11 +146,15 @@ def test_bands_are_ordered(data, block_obj, review_obj, cv):
     b = ct.bands
     assert b["allow"] >= 0 and b["review"] >= 0 and b["block"] >= 0
     assert math.isclose(b["allow"] + b["review"] + b["block"], 1)
-    if ct.out_of_fold:
+    if ct.out_of_fold:  # the procedure's estimate: no interval is claimed
+        assert set(ct.out_of_fold["ci"].values()) == {None}
+    if ct.block is None:
+        assert ct.selection_ci is None  # nothing flagged, nothing to bound
+    elif ct.selection_ci is not None:
         for m in ("precision", "recall", "fpr"):
-            ci = ct.out_of_fold["ci"][m]
-            if ci is not None and ct.out_of_fold[m] is not None:
-                assert 0 <= ci[0] <= ci[1] <= 1
+            ci = ct.selection_ci[m]
+            if ci is not None:
+                assert 0 <= ci[0] < ci[1] <= 1, (m, ci)  # never a single point
 
 
 @SETTINGS

@@ -30,12 +30,15 @@ _COMMANDS = (
     "_validate",
     "_apply",
     "_export",
+    "_review",
     "_check",
+    "_monitor",
     "_report",
     "_analysis",
     "_notebook",
     "_lab",
     "_demo",
+    "_audit",
 )
 
 

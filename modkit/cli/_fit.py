@@ -61,7 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence", type=float, help="meet constrained objectives at this confidence (e.g. 0.9)"
     )
-    p.add_argument("--cv", type=int, default=5, help="folds for out-of-fold metrics (default 5)")
+    p.add_argument(
+        "--cv",
+        type=int,
+        default=5,
+        help="folds for the fitting procedure's out-of-fold estimate (default 5; no interval)",
+    )
     p.add_argument(
         "--method",
         choices=("fixed_sequence", "holm"),
@@ -73,7 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--bootstrap",
         type=int,
         default=200,
-        help="refit-bootstrap resamples for the exported threshold's intervals (default 200)",
+        help="refit-bootstrap resamples for the exported threshold's intervals, selection_ci "
+        "(default 200)",
     )
     p.add_argument(
         "--min-positives",

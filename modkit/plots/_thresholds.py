@@ -169,7 +169,10 @@ def _chosen_traces(
         level = oof.get("ci_level")
         label = f"block, out-of-fold ({oof.get('folds')} folds"
         kind = oof.get("interval", "percentile-bootstrap")
-        label += f", {level:.0%} {kind} CI)" if level else ")"
+        if kind == "none":  # the procedure's estimate: no interval is claimed
+            label += ", each fold's own threshold; no interval)"
+        else:
+            label += f", {level:.0%} {kind} CI)" if level else ")"
         traces.append(
             go.Scatter(
                 x=[oof[x]],
@@ -185,7 +188,8 @@ def _chosen_traces(
                 error_x=_ci_errors(oof, x),
                 error_y=_ci_errors(oof, yk),
                 hovertemplate=(
-                    f"out-of-fold estimate at block<br>{x} %{{x:.3f}}<br>{yk} %{{y:.3f}}"
+                    f"out-of-fold estimate of the fitting procedure<br>{x} %{{x:.3f}}<br>"
+                    f"{yk} %{{y:.3f}}"
                     "<extra></extra>"
                 ),
                 meta={"kind": "block_oof"},

@@ -41,6 +41,7 @@ from .._result import ItemError, ModerationResult
 from .._text import utf8_problem
 from ..backends import Backend, is_alias, refusal, refuse_parts, resolve_snapshot
 from ._admission import Admission, Overloaded, ScoringTimeout
+from ._decisions import PROFILE_HEADER, DecisionPolicy, UnknownProfileError
 from ._openapi import openapi_document
 
 __all__ = ["ServerLimits", "create_app"]
@@ -164,6 +165,7 @@ def create_app(
     limits: ServerLimits | None = None,
     close_backend: bool = True,
     pin_model: bool = False,
+    decisions: DecisionPolicy | None = None,
 ) -> Starlette:
     """Build the OpenAI-compatible moderation server around a backend.
 
@@ -198,11 +200,22 @@ def create_app(
         backend: ``modkit serve --backend openai`` without ``--model``) forwards the
         client's ``model`` upstream, and any other backend answers with its own model,
         which the response's ``model`` names.
+    decisions : DecisionPolicy, optional
+        Decide every result by a threshold file (enforced or in shadow mode), pick the
+        file's profile per request (header ``X-Modkit-Profile``; an unknown one gets a
+        400 ``unknown_profile``), add the ``modkit`` action field and write the
+        decision log (see :class:`modkit.server.DecisionPolicy`). Replaces
+        ``postprocess`` (give one or the other).
 
     Returns
     -------
     starlette.applications.Starlette
         An ASGI app; run it with :func:`modkit.server.serve` or any ASGI server.
+
+    Raises
+    ------
+    InputError
+        Both ``postprocess`` and ``decisions`` given.
 
     Notes
     -----
@@ -230,6 +243,8 @@ def create_app(
     (1, 0.04)
     """
     limits = limits or ServerLimits()
+    if decisions is not None and postprocess is not None:
+        raise InputError("create_app: give postprocess or decisions, not both")
     key_digest = hashlib.sha256(api_key.encode()).digest() if api_key else None
 
     def check_auth(request: Request) -> None:
@@ -250,8 +265,11 @@ def create_app(
     routing = _Models(backend, pinned=pin_model)
 
     async def moderations(request: Request) -> JSONResponse:
+        started = time.monotonic()
         check_auth(request)
+        profile = _profile(decisions, request)
         texts, asked, strategy = await _read_inputs(request, limits)
+        inputs = texts  # the request's own inputs, one per result (the decision log's)
         scorer = routing.backend_for(asked)
         plan = None
         if any(is_conversation(t) for t in texts):  # units by the strategy, combined below
@@ -323,14 +341,15 @@ def create_app(
         if postprocess is not None:
             scored = [postprocess(r) for r in scored]
         model = next((r.model for r in scored if r.model), backend.model)
-        out = []
-        for r, record in zip(scored, records, strict=True):
-            item = _result_json(r)
+        request_id = f"modr-{uuid.uuid4().hex}"
+        if decisions is not None and profile is not None:
+            out, _ = decisions.decide_batch(scored, inputs, profile, request_id, started)
+        else:
+            out = [_result_json(r) for r in scored]
+        for item, record in zip(out, records, strict=True):
             if record is not None:
                 item["conversation"] = record
-            out.append(item)
-        body = {"id": f"modr-{uuid.uuid4().hex}", "model": model, "results": out}
-        return JSONResponse(body)
+        return JSONResponse({"id": request_id, "model": model, "results": out})
 
     async def models(request: Request) -> JSONResponse:
         check_auth(request)
@@ -408,6 +427,16 @@ def create_app(
     app.state.limits = limits
     app.state.admission = admission
     return app
+
+
+def _profile(decisions: DecisionPolicy | None, request: Request) -> str | None:
+    """The request's threshold profile (None without decisions); unknown: a 400."""
+    if decisions is None:
+        return None
+    try:
+        return decisions.profile_for(request.headers)
+    except UnknownProfileError as exc:
+        raise _RequestError(400, str(exc), param=PROFILE_HEADER, code="unknown_profile") from None
 
 
 def _model_card(name: str) -> dict[str, Any]:

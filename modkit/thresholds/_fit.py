@@ -21,6 +21,7 @@ from .._labels import align_rows, parse_labels
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
+from ._design import certify_by_design, design_for, refuse_band_labels
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import (
     METHODS,
@@ -158,20 +159,28 @@ def _refit_bootstrap(
             keep[rng.choice(idx, size=take, replace=False)] = True
         curve = binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
         n = len(curve.sorted_scores)
-    y = curve.sorted_labels
-    starts = np.r_[0, curve.ends[:-1] + 1]
+    ends = curve.ends
+    pos = np.flatnonzero(curve.sorted_labels)  # positives' places in the sorted rows
+    # positives at or above each distinct score: the cumulative sums over the positives'
+    # columns alone (a few % of the rows), read at each group's last positive
+    upto = np.searchsorted(pos, ends, side="right")
     out = {m: np.full(resamples, np.nan) for m in ("precision", "recall", "fpr")}
     never = 0
     per = max(1, min(resamples, 2_000_000 // max(n, 1)))
     done = 0
+
+    def at_ends(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative sums of every row and of the positives, at each group's end."""
+        every = np.cumsum(x, axis=1, dtype=np.int64)[:, ends]
+        cum_pos = np.zeros((x.shape[0], len(pos) + 1), dtype=np.int64)
+        np.cumsum(x[:, pos], axis=1, out=cum_pos[:, 1:])
+        return every, cum_pos[:, upto]
+
     while done < resamples:
         nb = min(per, resamples - done)
         w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
-        w_all = np.add.reduceat(w, starts, axis=1).cumsum(axis=1)
-        w_pos = np.add.reduceat(w * y, starts, axis=1).cumsum(axis=1)
-        oob = (w == 0).astype(np.int32)
-        o_all = np.add.reduceat(oob, starts, axis=1).cumsum(axis=1)
-        o_pos = np.add.reduceat(oob * y, starts, axis=1).cumsum(axis=1)
+        w_all, w_pos = at_ends(w)
+        o_all, o_pos = at_ends(w == 0)
         for b in range(nb):
             tp_b, n_b = w_pos[b], w_all[b]
             if obj.kind == "fixed":
@@ -202,6 +211,55 @@ def _refit_bootstrap(
         "never": int(never),
         **{m: _percentiles(v, level) for m, v in out.items()},
     }
+
+
+def _hull(a: list[float] | None, b: list[float] | None) -> list[float] | None:
+    """The smallest interval holding both (either may be ``None``)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return [min(a[0], b[0]), max(a[1], b[1])]
+
+
+def _selection_ci(
+    curve: Curve,
+    block: float | None,
+    obj: Objective,
+    confidence: float | None,
+    method: str,
+    resamples: int,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """``selection_ci``: the refit-bootstrap interval joined with the exact one at ``block``.
+
+    ``None`` for a ``None`` block (nothing is flagged, so there is nothing to bound) or
+    without resamples. Each rate's interval is the hull of the out-of-bag refit-bootstrap
+    percentile interval (:func:`_refit_bootstrap`, which accounts for choosing the
+    threshold) and the Clopper-Pearson interval of the exported threshold's counts on all
+    labelled rows (which keeps the interval from collapsing to a point when a handful of
+    rows are flagged: the out-of-bag rates of 1 or 2 flagged rows are all 0 or all 1).
+    """
+    if block is None:
+        return None
+    boot = _refit_bootstrap(curve, obj, confidence, method, resamples, level, rng)
+    if boot is None:
+        return None
+    tp, fp = _flagged_counts(curve, block, curve.tp, curve.ends + 1)
+    exact = {
+        "precision": _exact_ci(tp, tp + fp, level),
+        "recall": _exact_ci(tp, curve.n_pos, level),
+        "fpr": _exact_ci(fp, curve.n_neg, level),
+    }
+    return {
+        **boot,
+        "method": SELECTION_METHOD,
+        **{m: _hull(boot[m], exact[m]) for m in exact},
+    }
+
+
+#: ``selection_ci["method"]``: the refit bootstrap's out-of-bag percentile interval,
+#: joined with the exact Clopper-Pearson interval at the exported threshold.
+SELECTION_METHOD = "refit-bootstrap-oob+clopper-pearson"
 
 
 def _exact_ci(k: int, n: int, level: float) -> list[float] | None:
@@ -338,16 +396,16 @@ def _fit_category(
             tp_f, fp_f = _flagged_counts(curve, t, ho_tp, ho_n)
             tp_oof += tp_f
             fp_oof += fp_f
+        # The procedure's held-out performance (each fold's own threshold on its held-out
+        # rows), not the exported threshold's: no interval is claimed for it (exact
+        # intervals on these pooled counts covered the exported threshold's recall in
+        # 34% of fits at n = 500); the exported threshold's interval is selection_ci.
         out_of_fold = {
             "folds": k,
             **confusion(tp_oof, fp_oof, n_pos, n_neg),
             "ci_level": ci_level,
-            "interval": "clopper-pearson",
-            "ci": {
-                "precision": _exact_ci(tp_oof, tp_oof + fp_oof, ci_level),
-                "recall": _exact_ci(tp_oof, n_pos, ci_level),
-                "fpr": _exact_ci(fp_oof, n_neg, ci_level),
-            },
+            "interval": "none",
+            "ci": {"precision": None, "recall": None, "fpr": None},
         }
         ts = np.array([t for t in chosen if t is not None], dtype=float)
         spread = {
@@ -364,7 +422,9 @@ def _fit_category(
     selection_ci = None
     if not (insufficient and obj.kind != "fixed") and n_pos and n_neg:
         rng = np.random.default_rng([random_state, cat_seed, 1])
-        selection_ci = _refit_bootstrap(curve, obj, confidence, method, bootstrap, ci_level, rng)
+        selection_ci = _selection_ci(
+            curve, block, obj, confidence, method, bootstrap, ci_level, rng
+        )
 
     baselines = None
     if n_pos + n_neg:
@@ -510,6 +570,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "design": [None, pd.DataFrame],
         "by_input_type": ["boolean"],
         "on": [None, str],
     }
@@ -531,6 +592,7 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    design: pd.DataFrame | None = None,
     by_input_type: bool = False,
     on: str | None = None,
 ) -> ThresholdSet:
@@ -565,15 +627,23 @@ def fit_thresholds(
         The goal of the lower ``review`` threshold (e.g. ``"recall>=0.95"``). When it
         lands above ``block`` it is clamped to ``block`` (``review_clamped``).
     cv : int, default 5
-        Folds of the stratified, seeded K-fold that gives the out-of-fold estimates
-        (at most the number of positives / negatives; < 2 turns them off).
+        Folds of the stratified, seeded K-fold that gives ``out_of_fold``: the fitting
+        *procedure's* held-out performance (each fold's own threshold counted on its
+        held-out rows, pooled), at most the number of positives / negatives; < 2 turns
+        it off. It is not an estimate of the exported threshold's rates and carries no
+        interval (``interval: "none"``); that is ``selection_ci``'s job.
     bootstrap : int, default 200
-        Resamples of the refit bootstrap that gives ``selection_ci``: intervals for the
-        exported threshold's precision, recall and FPR that account for choosing it
-        (the choice is re-run on each Poisson-bootstrap resample and scored on the rows
-        the resample left out). 0 turns it off. The out-of-fold intervals are exact
-        (Clopper & Pearson 1934, via :meth:`scipy.stats.binomtest` ``proportion_ci``)
-        and need no resampling.
+        Resamples of the refit bootstrap behind ``selection_ci``: intervals at
+        ``ci_level`` for the exported threshold's precision, recall and FPR that account
+        for choosing it. Each rate's interval is the hull of (a) the percentile interval
+        of the out-of-bag rates of a refit bootstrap (Poisson(1) row weights; the choice
+        is re-run on each resample and scored on the rows it left out; the
+        leave-one-out bootstrap of Efron & Tibshirani, JASA 1997) and (b) the exact
+        Clopper-Pearson interval (Clopper & Pearson 1934, via
+        :meth:`scipy.stats.binomtest` ``proportion_ci``) of the exported threshold's
+        counts on all labelled rows, so a threshold that flags one or two rows never
+        gets a one-point interval. No interval for a ``None`` (never flag) threshold.
+        Coverage is measured in ``benchmarks/bench_coverage.py``. 0 turns it off.
     confidence : float in (0, 1), optional
         E.g. 0.9: certify a constrained objective (precision, recall, FPR, NPV) with
         Learn then Test (Angelopoulos et al., Ann. Appl. Stat. 2025): the chance that
@@ -585,9 +655,12 @@ def fit_thresholds(
         The multiple-testing procedure with ``confidence``. ``fixed_sequence`` walks the
         candidates in a fixed order (highest threshold down for precision and FPR,
         lowest up for recall and NPV) from the first one that could pass and stops at
-        the first failure. ``holm`` tests every candidate that could pass with Holm's
-        step-down correction (Holm 1979) and does not stop at a failure (better when the top of the
-        score range is noisy; each test is stricter).
+        the first failure. ``holm`` tests a label-free geometric grid of the candidates
+        that could pass (one per factor 1.1 of flagged rows; unflagged rows for NPV) with
+        Holm's step-down correction (Holm 1979) and does not stop at a failure (better
+        when the top of the score range is noisy; each test is stricter). The grid is a
+        function of the scores alone, so Learn then Test's guarantee, which holds for any
+        finite family fixed before the labels are seen, stands.
     min_positives : int, default 10
         Fewer labelled positives (or no negatives) gives ``status="insufficient_data"``
         and no threshold, unless the objective is ``fixed``.
@@ -611,6 +684,16 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    design : DataFrame, optional
+        The labelled rows are an audit sample of the traffic (:func:`modkit.audit.draw`):
+        a frame on the scores' index with its ``inclusion_probability`` and ``stratum``
+        columns (the sample itself). Constrained objectives are then certified for the
+        traffic, not the sample: Learn then Test with design-based p-values (the dual
+        of the Korn & Graubard interval of a stratified ratio estimator, see
+        :func:`modkit.audit.estimate`); needs ``confidence``, and out-of-fold and
+        bootstrap intervals (which assume i.i.d. rows) are off. Without it, with
+        ``confidence``, labels confined to one score band of the scored rows (the
+        review queue's) are refused: they are not a sample of the traffic.
     by_input_type : bool, default False
         Also fit thresholds per input type, from the ``applied/<category>`` columns
         (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
@@ -648,7 +731,10 @@ def fit_thresholds(
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
         label does not parse (1/0, true/false, yes/no, blank), a score is not a number
         in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
-        scores have no ``label_<category>`` column.
+        scores have no ``label_<category>`` column; with ``confidence`` and no
+        ``design``, labels confined to one score band while the scored rows spread
+        beyond it; with ``design``, no ``confidence``, an objective that is not
+        constrained, or design rows missing.
 
     Warns
     -----
@@ -757,24 +843,49 @@ def fit_thresholds(
             stacklevel=3,
         )
 
+    if design is None and confidence is not None:
+        refuse_band_labels(score_matrix, lab_matrix, label_cats)
+    if design is not None:
+        cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
     cats = {}
     groups = _input_type_groups(scores, label_cats) if by_input_type else {}
     for j, c in enumerate(label_cats):
-        cats[c] = _fit_category(
-            c,
-            score_matrix[:, j],
-            lab_matrix[:, j],
-            None if flags is None else flags[:, j],
-            cast(Objective, objectives[c]),  # required=True: every category has one
-            reviews[c],
-            cv=cv,
-            bootstrap=bootstrap,
-            confidence=confidence,
-            method=method,
-            min_positives=min_positives,
-            random_state=random_state,
-            ci_level=ci_level,
-        )
+        with warnings.catch_warnings():
+            if design is not None:  # the unweighted choice is replaced below
+                warnings.simplefilter("ignore", FitWarning)
+            cats[c] = _fit_category(
+                c,
+                score_matrix[:, j],
+                lab_matrix[:, j],
+                None if flags is None else flags[:, j],
+                cast(Objective, objectives[c]),  # required=True: every category has one
+                reviews[c],
+                cv=cv,
+                bootstrap=bootstrap,
+                confidence=confidence,
+                method=method,
+                min_positives=min_positives,
+                random_state=random_state,
+                ci_level=ci_level,
+            )
+        if design is not None:
+            cats[c] = certify_by_design(
+                cats[c],
+                score_matrix[:, j],
+                lab_matrix[:, j],
+                design_for(design, scores.index),
+                cast(Objective, objectives[c]),
+                reviews[c],
+                confidence=confidence,
+                method=method,
+            )
+            if cats[c].review_clamped:
+                warnings.warn(
+                    f"{c}: the certified review threshold is above block "
+                    f"{cats[c].block!r}; review is clamped to block (no review band)",
+                    FitWarning,
+                    stacklevel=3,
+                )
         typed: dict[str, dict[str, float | None]] = {}
         for kind, mask in groups.get(c, {}).items():
             part = _fit_category(
@@ -929,7 +1040,7 @@ def strictest_certified(
     and each multiple-testing method in ``methods`` in turn; a category's answer is the
     first goal and method that give it a block threshold. The methods fail differently:
     the fixed sequence stops at the first failure from the top of the score range (one
-    high-scoring false alarm ends it), Holm tests every candidate at a stricter level, so
+    high-scoring false alarm ends it), Holm tests a grid of candidates at a stricter level, so
     a looser goal can fail where a stricter one passed and both are tried.
 
     Parameters
