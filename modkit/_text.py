@@ -4,10 +4,11 @@ UTF-8, and XML 1.0 forbids most control characters."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
-__all__ = ["json_text", "replace_surrogates", "utf8_problem", "xml_safe"]
+__all__ = ["json_text", "null_nonfinite", "replace_surrogates", "utf8_problem", "xml_safe"]
 
 #: What XML 1.0 forbids in a document (section 2.2, ``Char``): C0 controls but tab, LF
 #: and CR; lone surrogates; U+FFFE and U+FFFF.
@@ -90,3 +91,27 @@ def json_text(obj: Any, *, allow_nan: bool = False, **kwargs: Any) -> str:
     if utf8_problem(text) is None:
         return text
     return json.dumps(obj, ensure_ascii=True, allow_nan=allow_nan, **kwargs)
+
+
+def null_nonfinite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (in dicts, lists, tuples) as None.
+
+    Parameters
+    ----------
+    obj : Any
+        A JSON-able value (numpy scalars are converted).
+
+    Returns
+    -------
+    Any
+        The same structure, ready for :func:`json_text`.
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: null_nonfinite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [null_nonfinite(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and type(obj).__module__ == "numpy":
+        return null_nonfinite(obj.item())
+    return obj

@@ -755,3 +755,18 @@ def test_check_cli_writes_well_formed_reports_for_scraped_text(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     (check,) = report["checks"]
     assert "\x1b[31mred\x1b[0m" in check["message"]  # JSON carries the text itself
+
+
+@given(name=ANY_TEXT, message=ANY_TEXT, status=st.sampled_from(["pass", "fail", "skip"]))
+def test_any_text_in_a_monitor_check_gives_well_formed_junit(name, message, status):
+    """``modkit monitor --junit``: check names carry category names from the decision log."""
+    from modkit._monitor import MonitorReport
+
+    check = {"limit": "max_psi", "name": name, "status": status, "message": message}
+    empty = pd.DataFrame()
+    report = MonitorReport(rates=empty, overall=empty, drift=empty, checks=[check])
+    root = ET.fromstring(report.to_junit_xml(suite=name).encode("utf-8"))
+    case = root.find("testsuite/testcase")
+    assert case.get("name") == _as_xml_keeps_it(name)
+    if status == "fail":
+        assert case.find("failure").get("message") == _as_xml_keeps_it(message)
