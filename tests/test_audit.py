@@ -544,3 +544,24 @@ def test_cli_adaptive_draw_continues_a_labelled_sample(tmp_path, capsys):
         both["label_violence"].iloc[:60].notna().all()
         and both["label_violence"].iloc[60:].isna().all()
     )
+
+
+def test_draw_from_a_decision_log(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "decisions.jsonl"
+    with modkit.DecisionLog(path) as log:
+        log.write(
+            [
+                {
+                    "v": 1,
+                    "time": "2026-12-07T03:00:00Z",
+                    "text": f"m{i}",
+                    "scores": {"violence": float(rng.beta(0.4, 6))},
+                }
+                for i in range(500)
+            ]
+        )
+    sample = draw(modkit.read_decision_log(path), TS, 40, seed=0)
+    assert len(sample) == 40 and sample["text"].str.startswith("m").all()
+    decided = TS.apply(sample[["violence"]])["action:violence"].to_numpy()
+    assert (sample["decision/violence"].to_numpy() == decided).all()  # the audited file's
