@@ -239,3 +239,23 @@ def test_serve_decides_a_large_request_off_the_event_loop_and_alike(tmp_path, sh
     for got, want in zip(small.results + large.results, expected[:4] + expected, strict=True):
         assert got.flagged == want.flagged
         assert got.model_extra["modkit"]["action"] == want.action
+
+
+def test_a_postprocess_hook_runs_off_the_event_loop_for_a_large_request(tmp_path):
+    ts = ThresholdSet.from_thresholds({"violence": 0.3})
+    hook = modkit.thresholds.threshold_postprocess(ts)
+    threads: list[str] = []
+
+    def recording(result):
+        threads.append(threading.current_thread().name)
+        return hook(result)
+
+    values = [round(i / 40, 3) for i in range(40)]
+    with ServerThread(create_app(Dial(), postprocess=recording)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused", max_retries=0)
+        small = client.moderations.create(input=["violence=0.5"])
+        large = client.moderations.create(input=[f"violence={v}" for v in values])
+    assert small.results[0].flagged
+    assert threads[0] != threads[1]  # 1 result on the loop, 40 in a worker thread
+    assert len(set(threads[1:])) == 1
+    assert [r.flagged for r in large.results] == [v >= 0.3 for v in values]

@@ -49,7 +49,7 @@ __all__ = ["ServerLimits", "create_app"]
 logger = logging.getLogger("modkit.server")
 
 #: Results per request from which ``modkit serve`` decides (``decisions`` / ``postprocess``)
-#: in a worker thread rather than on the event loop (about 0.03 ms per result, so a
+#: in a worker thread rather than on the event loop (about 0.04 ms per result, so a
 #: smaller request costs less than the hand-over).
 DECIDE_OFF_LOOP_AT = 32
 
