@@ -28,7 +28,7 @@ from ._images import (
     multimodal_input,
     with_images,
 )
-from ._io import read_table, write_table
+from ._io import find_file, read_table, write_table
 from ._migrate import Migration, default_mapping, fit_migration
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
@@ -133,6 +133,7 @@ __all__ = [
     "default_mapping",
     "detect_provider",
     "expand",
+    "find_file",
     "fit_migration",
     "fit_thresholds",
     "image_part",

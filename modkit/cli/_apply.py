@@ -9,6 +9,7 @@ from .._errors import InputError
 from .._frame import category_columns, is_result_column
 from .._io import check_output, read_table, write_table
 from ..thresholds._set import PROFILES, load_thresholds
+from ._common import Progress, add_quiet_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,13 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="COL,...",
         help="keep only these input columns (comma-separated; default: all of them)",
     )
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output)
+    progress = Progress("apply", args)
+    progress.step(f"reading {args.thresholds} and {args.scores}")
     ts = load_thresholds(args.thresholds, profile=args.profile)
     scores = read_table(args.scores)
+    progress.step(f"deciding {len(scores)} rows")
     decisions = ts.apply(scores, missing="ignore" if args.ignore_missing else "error")
     scores_cols = set(category_columns(scores))
     if args.columns:
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             "rename it or leave it out with --columns"
         )
     out = scores[keep].join(decisions)
+    progress.step(f"writing {args.output}")
     write_table(out, args.output)
     counts = decisions["action"].value_counts()
     summary = ", ".join(
@@ -94,4 +100,5 @@ def run(args: argparse.Namespace) -> int:
         if len(hit):
             cats = ", ".join(f"{str(c).removeprefix('rule:')} {int(n)}" for c, n in hit.items())
             print(f"modkit apply: {what}: {cats} (rows)", file=sys.stderr)
+    progress.done()
     return 0

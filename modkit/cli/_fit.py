@@ -13,7 +13,7 @@ from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
 from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
-from ._common import align_labels, check_seed, check_suffix, row_name
+from ._common import Progress, add_quiet_option, align_labels, check_seed, check_suffix, row_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,6 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CATEGORY=POLICY",
         help="that policy for one category (repeatable), e.g. sexual=never_flag",
     )
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -121,6 +122,8 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     check_suffix(args.output, ".json")
+    progress = Progress("fit", args)
+    progress.step(f"reading {args.scores} and {args.labels}")
     scores = read_table(args.scores).reset_index(drop=True)
     labels = read_table(args.labels).reset_index(drop=True)
     # Every label column except the row keys goes to fit_thresholds, so its checks apply
@@ -153,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
     if rper:
         review = {**({"*": args.review} if args.review else {}), **rper}
     existing = ThresholdFile.load(args.merge_into) if args.merge_into else None
+    progress.step(
+        f"fitting {len(cats)} categories on {len(scores)} rows ({args.cv}-fold, "
+        f"{args.bootstrap} bootstrap resamples)"
+    )
     ts = fit_thresholds(
         scores,
         labels[passed],
@@ -166,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         daily_volume=args.daily_volume,
         profile=args.profile,
+        progress=progress.enabled,
     )
     not_fitted = ts.not_fitted
     ts = ts.with_policy(args.unthresholded)
@@ -195,4 +203,5 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")
+    progress.done()
     return 0

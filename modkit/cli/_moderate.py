@@ -28,7 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="texts per request (default 32)")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--max-retries", type=int, default=8, help="retries of transient failures")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--no-progress",
+        "-q",
+        "--quiet",
+        dest="no_progress",
+        action="store_true",
+        help="hide the progress bar (default: shown when stderr is a terminal)",
+    )
     p.add_argument(
         "--no-result-json",
         action="store_true",

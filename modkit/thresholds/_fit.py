@@ -486,6 +486,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "progress": ["boolean"],
     }
 )
 def fit_thresholds(
@@ -505,6 +506,7 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    progress: bool = False,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -579,6 +581,9 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    progress : bool, default False
+        Show a ``tqdm.auto`` bar (a widget in a notebook, text in a terminal) over the
+        categories: each one's cross-validation and bootstrap take seconds.
 
     Returns
     -------
@@ -692,7 +697,14 @@ def fit_thresholds(
         )
 
     cats = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(label_cats), desc="fit", unit="category")
     for j, c in enumerate(label_cats):
+        if bar is not None:
+            bar.set_postfix_str(c)
         cats[c] = _fit_category(
             c,
             score_matrix[:, j],
@@ -708,6 +720,10 @@ def fit_thresholds(
             random_state=random_state,
             ci_level=ci_level,
         )
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
 
     not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)
