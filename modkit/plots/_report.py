@@ -38,7 +38,8 @@ table.tbl th,table.tbl td{border:1px solid #ddd;padding:3px 7px;text-align:right
 white-space:nowrap}.tblwrap{overflow-x:auto;max-width:100%}
 table.tbl th{background:#f4f4f4}table.tbl td:first-child,table.tbl th:first-child{text-align:left}
 nav a{margin-right:1em}
-#prompts td.txt{white-space:normal;text-align:left;min-width:24em;max-width:48em}
+#prompts td.txt,#prompts th:nth-child(2){white-space:normal;text-align:left;min-width:24em;
+max-width:48em}
 #prompt-search{width:min(40em,100%);padding:4px 6px;font-size:1em}
 #prompt-dialog{max-width:min(60em,95vw);max-height:85vh;overflow:auto}
 #prompt-dialog pre{white-space:pre-wrap;word-break:break-word;font-size:.85em}

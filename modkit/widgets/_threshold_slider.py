@@ -484,10 +484,10 @@ class ThresholdExplorer:
         """One example's cell: escaped; cut to ``max_chars`` with the full text one click away."""
         if len(text) <= self.max_chars:
             return html.escape(text)
-        head = html.escape(text[: self.max_chars].rstrip())
-        return (
-            f"<details><summary>{head}… <i>({len(text):,} characters)</i></summary>"
-            f"{html.escape(text)}</details>"
+        head, rest = text[: self.max_chars], text[self.max_chars :]
+        return (  # open, the rest follows the head: the whole text reads on
+            f"<details><summary>{html.escape(head)}… <i>({len(text):,} characters)</i>"
+            f"</summary>…{html.escape(rest)}</details>"
         )
 
     def _render_matrix(self) -> None:
