@@ -26,6 +26,7 @@ __all__ = [
     "check_seed",
     "check_suffix",
     "row_name",
+    "write_output",
     "write_text_file",
 ]
 
@@ -225,3 +226,29 @@ class Progress:
         if self.enabled:
             took = time.monotonic() - self.start
             print(f"modkit {self.command}: done in {took:.1f} s", file=sys.stderr, flush=True)
+
+
+#: How an output is named in messages when it goes to standard output.
+STDOUT = "standard output"
+
+
+def write_output(frame: pd.DataFrame, output: str | None) -> str:
+    """Write a table to ``output``, or as CSV to standard output when it is ``None``.
+
+    The CSV is the one :func:`modkit.write_table` writes (RFC 4180, exact texts and
+    scores), so ``modkit expand t.yaml > prompts.csv`` equals ``-o prompts.csv``.
+    Returns the name to use in messages.
+    """
+    import tempfile
+
+    from .._io import write_table
+
+    if output is not None:
+        write_table(frame, output)
+        return output
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_table(frame, Path(folder) / "out.csv")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(path.read_bytes())
+        sys.stdout.flush()
+    return STDOUT

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
@@ -27,7 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
     p.add_argument("labels", help="labels table: one column per category key, 0/1/blank")
-    p.add_argument("-o", "--output", required=True, help="threshold file to write (.json)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="threshold file to write (.json; default: the file on standard output, the "
+        "report on stderr)",
+    )
     p.add_argument(
         "--objective",
         required=True,
@@ -121,7 +128,8 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
-    check_suffix(args.output, ".json")
+    if args.output is not None:
+        check_suffix(args.output, ".json")
     progress = Progress("fit", args)
     progress.step(f"reading {args.scores} and {args.labels}")
     scores = read_table(args.scores).reset_index(drop=True)
@@ -189,8 +197,15 @@ def run(args: argparse.Namespace) -> int:
         ts = ts.with_policy(policy, cats_)
     profiles = dict(existing.profiles) if existing else {}
     profiles[args.profile] = ts
-    ThresholdFile(profiles).save(args.output)
-    print(ts.report())
+    # the file goes to stdout without -o: then the report goes to stderr
+    report_to = sys.stdout if args.output is not None else sys.stderr
+    if args.output is not None:
+        ThresholdFile(profiles).save(args.output)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            text = ThresholdFile(profiles).save(Path(folder) / "t.json").read_text("utf-8")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    print(ts.report(), file=report_to)
     if not_fitted:
         print(
             f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
@@ -202,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             ),
             file=sys.stderr,
         )
-    print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")
+    where = args.output or "standard output"
+    print(f"wrote {where} (profiles: {', '.join(sorted(profiles))})", file=report_to)
     progress.done()
     return 0

@@ -8,9 +8,15 @@ from typing import Literal
 
 from .._batch import BatchAPI
 from .._errors import InputError
-from .._io import check_output, read_table, write_table
+from .._io import check_output, read_table
 from .._runner import moderate
-from ._common import add_backend_options, add_cache_options, backend_from_args, cache_from_args
+from ._common import (
+    add_backend_options,
+    add_cache_options,
+    backend_from_args,
+    cache_from_args,
+    write_output,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a 'text' column) and write one row per input to OUTPUT (.csv/.jsonl/.parquet).",
     )
     p.add_argument("input", help="texts to score")
-    p.add_argument("-o", "--output", required=True, help="where to write the results")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="where to write the results (.csv/.jsonl/.parquet; default: CSV on standard output)",
+    )
     p.add_argument("--text-column", default="text", help="column holding the texts")
     add_backend_options(p)
     add_cache_options(p)
@@ -76,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                 "drop --no-cache"
             )
         via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
-    check_output(args.output)  # before any work: never score what cannot be written
+    if args.output is not None:
+        check_output(args.output)  # before any work: never score what cannot be written
     frame = read_table(args.input, text_column=args.text_column)
     backend = backend_from_args(args)
     cache = cache_from_args(args)
@@ -97,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
         partial = getattr(exc, "partial", None)
         if partial is not None:
             scored = int((~partial["error"].astype(bool)).sum())
-            write_table(partial, args.output)
+            where = write_output(partial, args.output)
             print(
-                f"modkit moderate: partial results written to {args.output} "
+                f"modkit moderate: partial results written to {where} "
                 f"({scored} of {len(partial)} rows scored)",
                 file=sys.stderr,
             )
@@ -108,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
         backend.close()  # made here, so closed here: moderate never closes a caller's
         if cache is not None:
             cache.close()
-    write_table(results, args.output)
+    where = write_output(results, args.output)
     failed = int(results["error"].astype(bool).sum())
     print(
-        f"modkit moderate: {len(results)} rows -> {args.output}"
+        f"modkit moderate: {len(results)} rows -> {where}"
         + (f" ({failed} failed; see the 'error' column)" if failed else "")
         + _parse_rate(backend),
         file=sys.stderr,
