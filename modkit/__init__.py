@@ -4,7 +4,9 @@ from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
 from ._compare import agreement, compare_providers, provider_decisions, provider_gaps
+from ._conversation import CONVERSATION_STRATEGIES, check_conversation
 from ._crosstab import Statistic, crosstab, register_statistic
+from ._decision_log import DecisionLog, read_decision_log
 from ._drift import DriftReport, decision_drift
 from ._errors import (
     AuthenticationError,
@@ -29,7 +31,9 @@ from ._images import (
     with_images,
 )
 from ._io import find_file, read_table, write_table
+from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
+from ._monitor import MonitorReport, monitor
 from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
 from ._runner import amoderate, moderate
@@ -69,7 +73,9 @@ from .thresholds import (
 
 __all__ = [
     "CATEGORIES",
+    "CONVERSATION_STRATEGIES",
     "IMAGE_CATEGORIES",
+    "LABEL_PREFIX",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
     "PROVIDERS",
@@ -86,6 +92,7 @@ __all__ = [
     "DatasetError",
     "DatasetInfo",
     "Decision",
+    "DecisionLog",
     "DriftReport",
     "GateReport",
     "GraniteGuardian33Backend",
@@ -98,6 +105,7 @@ __all__ = [
     "MistralBackend",
     "ModerationResult",
     "ModkitError",
+    "MonitorReport",
     "Objective",
     "OpenAIBackend",
     "PerspectiveBackend",
@@ -121,6 +129,7 @@ __all__ = [
     "applied_input_types",
     "bias_metrics",
     "category_columns",
+    "check_conversation",
     "check_thresholds",
     "compare_providers",
     "count_prompts",
@@ -138,6 +147,9 @@ __all__ = [
     "fit_thresholds",
     "image_part",
     "images_in_folder",
+    "label_column",
+    "label_values",
+    "labels_beside_texts",
     "list_datasets",
     "load_dataset",
     "load_templates",
@@ -145,11 +157,14 @@ __all__ = [
     "load_thresholds",
     "make_backend",
     "moderate",
+    "monitor",
     "multimodal_input",
+    "parse_labels",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",
     "provider_scale",
+    "read_decision_log",
     "read_table",
     "register_statistic",
     "validate_threshold_file",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._bias_uncertainty import (
     BiasBootstrap,
+    delong_interval,
     estimate_interval,
     jigsaw_final_metric,
     power_mean,
@@ -93,7 +94,9 @@ def counterfactual_gap(
         (mean of the per-value scores, each value weighted equally), ``n_values``
         (slot values with a score) and ``n`` (scored prompts). With ``detail=True``:
         ``by...``, ``slot``'s column, ``category``, ``score``, ``mean``, ``diff``, ``n``.
-        ``attrs["n_excluded"]`` counts rows left out because their ``error`` is set.
+        ``attrs["n_excluded"]`` counts rows left out because their ``error`` is set,
+        ``attrs["n_missing_slot"]`` scored rows left out because they lack the slot
+        (their template does not have it) or a ``by`` value.
 
     Raises
     ------
@@ -130,12 +133,14 @@ def counterfactual_gap(
     key_cols = [*by_cols, slot_col]
     ok = scored_mask(frame)
     n_excluded = int((~ok).sum())
+    scored_ok = ok.copy()
     ok &= frame[key_cols].notna().all(axis=1).to_numpy()
     if blank.any() and by_cols:  # leave out the templates that lack the slot
         filled = pd.Series(~blank, index=frame.index).groupby(
             [frame[c] for c in by_cols], sort=False, dropna=False
         )
         ok &= filled.transform("any").to_numpy(dtype=bool)
+    n_missing_slot = int((scored_ok & ~ok).sum())
     # only the columns needed, and no copy of the others (result_json...)
     sel = np.flatnonzero(ok)
     # Integer codes once per key column (first-seen order), then one code per
@@ -156,7 +161,7 @@ def counterfactual_gap(
             empty = pd.DataFrame(
                 columns=[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]
             )
-        empty.attrs.update(n_excluded=n_excluded, slot=slot_col)
+        empty.attrs.update(n_excluded=n_excluded, n_missing_slot=n_missing_slot, slot=slot_col)
         return empty
     score = np.empty((n_pairs, len(cats)))
     n_cnt = np.empty((n_pairs, len(cats)), dtype=np.int64)
@@ -184,7 +189,9 @@ def counterfactual_gap(
         tcode = np.zeros(n_pairs, dtype=np.int64)
     per = _per_template(score, n_cnt, tcode)
     if detail:
-        return _gap_detail(keys, by_cols, slot_col, cats, score, n_cnt, tcode, per, n_excluded)
+        detailed = _gap_detail(keys, by_cols, slot_col, cats, score, n_cnt, tcode, per, n_excluded)
+        detailed.attrs["n_missing_slot"] = n_missing_slot
+        return detailed
     has = per["n_values"] > 0  # (template, category) pairs with a score
     cat_idx, t_idx = np.nonzero(has.T)  # category-major, templates in first-seen order
     gap = per["max"][t_idx, cat_idx] - per["min"][t_idx, cat_idx]
@@ -206,6 +213,7 @@ def counterfactual_gap(
     )
     out = pd.DataFrame(columns, columns=[*by_cols, *GAP_COLUMNS])
     out.attrs["n_excluded"] = n_excluded
+    out.attrs["n_missing_slot"] = n_missing_slot
     out.attrs["slot"] = slot_col
     return out
 
@@ -307,7 +315,8 @@ def bias_metrics(
         A cell may hold one value, a list/tuple/set of values, or (with ``sep``)
         several values joined by ``sep``; a row belongs to each value it holds.
         Rows with no value (missing, or a blank string as a CSV round trip leaves)
-        belong to the background of every subgroup.
+        are never a subgroup of their own; they belong to the background of every
+        subgroup, and ``attrs["n_missing_by"]`` counts them.
     label_col : str
         The ground-truth column; a row is positive when it equals ``pos_label``.
     category : str
@@ -330,6 +339,15 @@ def bias_metrics(
         skewed resampling distributions. Where the resamples lie almost all on one
         side of the estimate the interval is the percentile interval widened to reach
         the estimate, and ``note`` says so: an interval always contains its estimate.
+        Resampling within fixed strata leaves out the variation of the strata
+        themselves (how many background positives come from which other subgroup),
+        and alone covered as little as 0.88 at 95% in that benchmark; so each
+        subgroup, BPSN and BNSP AUC interval is joined (hull) with the studentised
+        logit-DeLong interval of :func:`modkit._bias_uncertainty.delong_interval`
+        (DeLong et al. 1988), and that is what ``benchmarks/bench_coverage.py --part
+        bias`` measures. The ``fpr_diff`` / ``fnr_diff``, ``auc_ci`` and
+        ``final_metric_ci`` intervals are
+        the bootstrap's alone; their coverage is not measured.
     ci_level : float in (0, 1), default 0.95
     random_state : int, default 0
         Seeds the resampling.
@@ -444,12 +462,16 @@ def bias_metrics(
     overall_fpr, overall_fnr = rates(everyone, "the whole set", overall_notes)
 
     rows = []
+    masks: dict[str, list[np.ndarray]] = {"subgroup_auc": [], "bpsn_auc": [], "bnsp_auc": []}
     for name in names:
         in_group = np.fromiter((name in m for m in members), dtype=bool, count=len(members))
         notes: list[str] = []
+        masks["subgroup_auc"].append(in_group)
+        masks["bpsn_auc"].append((~in_group & y) | (in_group & ~y))
+        masks["bnsp_auc"].append((~in_group & ~y) | (in_group & y))
         sub_auc = auc(in_group, "subgroup_auc", notes)
-        bpsn = auc((~in_group & y) | (in_group & ~y), "bpsn_auc", notes)
-        bnsp = auc((~in_group & ~y) | (in_group & y), "bnsp_auc", notes)
+        bpsn = auc(masks["bpsn_auc"][-1], "bpsn_auc", notes)
+        bnsp = auc(masks["bnsp_auc"][-1], "bnsp_auc", notes)
         fpr, fnr = rates(in_group, "subgroup", notes)
         rows.append(
             {
@@ -485,6 +507,9 @@ def bias_metrics(
         ],
     )
     out.attrs["subgroup_col"] = subgroup_col
+    # rows with no subgroup value: never a row of their own (as groupby(dropna=True)),
+    # but part of every subgroup's background
+    out.attrs["n_missing_by"] = sum(1 for m in members if not m)
     auc_cols = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
     power = {m: power_mean(out[m].to_numpy(dtype=float)) for m in auc_cols}
     overall: dict[str, Any] = {
@@ -518,6 +543,11 @@ def bias_metrics(
         for col in (*auc_cols, "fpr_diff", "fnr_diff"):
             estimate = out[col].to_numpy(dtype=float)
             lo, hi, widened = estimate_interval(draws[col], estimate, ci_level)
+            if col in masks:  # joined with the studentised (logit DeLong) interval
+                for j, mask in enumerate(masks[col]):
+                    if np.isfinite(estimate[j]):
+                        d_lo, d_hi = delong_interval(s[mask & y], s[mask & ~y], ci_level)
+                        lo[j], hi[j] = min(lo[j], d_lo), max(hi[j], d_hi)
             at = cast(int, out.columns.get_loc(col))  # a unique column: its position
             out.insert(at + 1, f"{col}_lo", lo)  # NaN where the estimate is NaN
             out.insert(at + 2, f"{col}_hi", hi)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._conversation import check_conversation, is_conversation
 from ._errors import InputError
 from ._images import check_parts
 from ._result import ItemError, ModerationResult, ResultRows, result_json
@@ -100,7 +101,10 @@ def multimodal_keys(
         if keys[i] is not None or not isinstance(value, list | tuple) or not value:
             continue
         try:
-            parts = check_parts(value, where=f"row {i}: input")
+            if is_conversation(value):  # a whole conversation (a backend takes it natively)
+                parts = check_conversation(value, where=f"row {i}: conversation")
+            else:
+                parts = check_parts(value, where=f"row {i}: input")
         except InputError as exc:
             keys[i] = bad = f"invalid-input:{i}"
             errors[bad] = ItemError(str(exc), "invalid_input")

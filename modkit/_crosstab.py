@@ -17,6 +17,7 @@ from ._frame import (
     flag_column,
     group_codes,
     has_endpoint_flags,
+    lacks_slot,
     resolve_categories,
     scored_rows,
 )
@@ -245,8 +246,8 @@ def crosstab(
         Wide (default): index = the ``by`` values (in order of first appearance),
         columns = categories; with several stats, columns are a MultiIndex
         ``(stat, category)``. ``attrs`` holds ``stat``, ``by``, ``n_excluded`` (rows left
-        out because their ``error`` is set) and ``n_missing_by`` (rows left out because
-        a ``by`` value is missing).
+        out because their ``error`` is set) and ``n_missing_by`` (scored rows left out
+        because they lack a ``by`` value: see Notes).
 
     Raises
     ------
@@ -257,7 +258,12 @@ def crosstab(
     Notes
     -----
     Rows whose ``error`` is non-empty were not scored and are excluded from every
-    statistic; a NaN score is ignored for its own category only.
+    statistic; a NaN score is ignored for its own category only. Rows that lack a
+    ``by`` value are dropped, as pandas' ``groupby(dropna=True)`` does, and counted in
+    ``attrs["n_missing_by"]``: a missing value, or a blank one (``""``, what a CSV
+    round trip leaves of a missing value) when no row of the same ``template_id`` has a
+    value, i.e. the rows of templates without that slot. In a template that has the
+    slot, ``""`` is a value (an empty alternative).
 
     Examples
     --------
@@ -297,7 +303,7 @@ def crosstab(
             f"by: column(s) {by_cols} hold values that cannot be grouped (lists?); "
             "use columns of plain values"
         ) from None
-    present = codes >= 0
+    present = (codes >= 0) & ~lacks_slot(scored, by_cols)  # as groupby(dropna=True)
     n_missing_by = int((~present).sum())
     if n_missing_by:
         scored, codes = scored.loc[present], codes[present]

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._images import APPLIED_PREFIX
+from ._labels import labels_beside_texts
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._taxonomy import CATEGORIES, did_you_mean, looks_like_category, order_categories
@@ -37,6 +38,7 @@ __all__ = [
     "has_endpoint_flags",
     "input_frame",
     "is_result_column",
+    "lacks_slot",
     "resolve_categories",
     "scored_mask",
     "scored_rows",
@@ -50,14 +52,21 @@ FLAG_PREFIX = "flagged/"
 _CAT_INDEX = {c: j for j, c in enumerate(CATEGORIES)}
 
 
-def input_frame(data: Any, text_column: str) -> pd.DataFrame:
+def input_frame(
+    data: Any,
+    text_column: str,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """The inputs of :func:`modkit.moderate` as a frame with a ``text_column`` column.
+
+    Label columns are read by :func:`modkit.labels_beside_texts` (``labels_from``):
+    named ``label_<category>``, values 1.0 / 0.0 / NaN.
 
     Raises
     ------
     InputError
-        If ``data`` is one string, not list-like, lacks ``text_column`` or has columns
-        that clash with result columns.
+        If ``data`` is one string, not list-like, lacks ``text_column``, has columns
+        that clash with result columns, or a label that does not parse.
     """
     if isinstance(data, pd.DataFrame):
         if text_column not in data.columns:
@@ -78,14 +87,14 @@ def input_frame(data: Any, text_column: str) -> pd.DataFrame:
                 f"not {type(data).__name__}"
             ) from None
         frame = pd.DataFrame({text_column: pd.Series(values, dtype=object)})
-    clash = [c for c in frame.columns if is_result_column(c) or c in CATEGORIES]
+    clash = [c for c in frame.columns if is_result_column(c)]
     if clash:
         raise InputError(
-            f"input columns {clash} clash with result columns (scores are named by category "
-            f"key); pass only the texts (frame[[{text_column!r}]]) or rename them, e.g. "
-            "frame.add_prefix('label_')"
+            f"input columns {clash} clash with result columns; pass only the texts "
+            f"(frame[[{text_column!r}]]) or rename them"
         )
-    return frame
+    # labels beside the texts: label_<category>, bare category keys renamed to it
+    return labels_beside_texts(frame, text_column, labels_from)
 
 
 def flag_column(category: str) -> str:
@@ -445,3 +454,46 @@ def group_codes(frame: pd.DataFrame, cols: Sequence[str]) -> tuple[np.ndarray, p
     first = np.flatnonzero(codes > running)  # each group's first row
     index = pd.MultiIndex.from_arrays([frame[c].take(first).to_numpy() for c in cols], names=cols)
     return codes, index
+
+
+def lacks_slot(
+    frame: pd.DataFrame, cols: Sequence[str], template: str = "template_id"
+) -> np.ndarray:
+    """A boolean array, True for the rows that have no value for one of ``cols``.
+
+    A row lacks a slot column when its value is missing (NaN / None), or when it is
+    blank (``""``, as a CSV round trip leaves a missing value) and no row of its
+    template (the ``template`` column, when the frame has one) has a non-blank value: a
+    template without the slot. In a template that has the slot, ``""`` is a value (an
+    empty alternative, ``{|really}``). Without a ``template`` column, blank is missing.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    cols : sequence of str
+        Slot columns (grouping columns).
+    template : str, default "template_id"
+        The column naming each row's template.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+    """
+    out = np.zeros(len(frame), dtype=bool)
+    has_template = template in frame.columns
+    for c in cols:
+        col = frame[c]
+        missing = col.isna().to_numpy(dtype=bool)
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            blank = np.zeros(len(col), dtype=bool)
+        else:
+            text = col.map(lambda v: v.strip() if isinstance(v, str) else v, na_action="ignore")
+            blank = (text == "").to_numpy(dtype=bool, na_value=False) & ~missing
+        if blank.any() and has_template and c != template:
+            filled = pd.Series(~missing & ~blank, index=frame.index)
+            has = filled.groupby(frame[template].to_numpy(), sort=False, dropna=False).transform(
+                "any"
+            )
+            blank &= ~has.to_numpy(dtype=bool)
+        out |= missing | blank
+    return out

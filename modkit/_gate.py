@@ -15,6 +15,7 @@ import pandas as pd
 from ._bias import GAP_COLUMNS, counterfactual_gap
 from ._drift import decision_drift
 from ._errors import InputError
+from ._labels import align_rows, parse_labels
 from ._validation import LEVEL, PROB, validate_params
 from .thresholds import Constraint, Counts, ThresholdSet, parse_objective, rates
 
@@ -378,6 +379,7 @@ def check_thresholds(
     gap_categories: Sequence[str] | None = None,
     max_gap: float | None = None,
     gap_tolerance: float = 0.05,
+    on: str | None = None,
 ) -> GateReport:
     """Check a threshold file's promises and bias gaps against new scores.
 
@@ -388,7 +390,10 @@ def check_thresholds(
     results : pandas.DataFrame
         The new scores (a results frame: one float column per category key).
     labels : pandas.DataFrame, optional
-        0/1/NaN per category key, aligned with ``results`` by index. With it, every
+        Labels per category key (columns named by the bare key or ``label_<key>``;
+        values as :func:`modkit.parse_labels` reads them: 1/0, true/false, yes/no,
+        blank), aligned with ``results`` by index, or matched on the column ``on``.
+        Default: the ``label_<category>`` columns of ``results``, if any. With it, every
         constrained objective of the file (``precision>=P``, ``recall>=R``, ``fpr<=X``, for
         block and for review) is measured at the file's threshold on the new rows (flag
         when score >= threshold). ``f1``, ``fbeta``, ``cost`` and ``fixed`` promise no
@@ -413,6 +418,9 @@ def check_thresholds(
     gap_tolerance : float, default 0.05
         With ``baseline``: fail a gap that grew by more than this (scores' units) over
         the baseline's.
+    on : str, optional
+        A key column of both ``results`` and ``labels`` (``"id"``) to match rows on;
+        rows without labels are not labelled.
 
     Returns
     -------
@@ -448,6 +456,15 @@ def check_thresholds(
     >>> gate.ok, [(c.name, c.status, c.measured) for c in gate.checks]
     (False, [('decisions changed vs baseline', 'fail', 0.25)])
     """
+    if labels is None:
+        beside = parse_labels(results, columns="prefixed", source="results")
+        labels = beside if beside.shape[1] else None
+    else:
+        if on is not None:
+            labels = align_rows(results, labels, on, scores_source="results")
+            labels = parse_labels(labels).reindex(results.index)
+        else:
+            labels = parse_labels(labels)
     if labels is None and baseline is None and gap_by is None:
         raise InputError("nothing to check: give labels, a baseline or a gap slot")
     if gap_by is not None and max_gap is None and baseline is None:

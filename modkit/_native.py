@@ -378,6 +378,23 @@ PROVIDERS: dict[str, ProviderTaxonomy] = {
         },
         ("https://huggingface.co/google/shieldgemma-2b (model card, harm types)",),
     ),
+    "shieldgemma-2": ProviderTaxonomy(
+        "shieldgemma-2",
+        {
+            "Sexually Explicit": "images of explicit or graphic sexual acts",
+            "Dangerous Content": "images that facilitate real-world harm",
+            "Violence/Gore": "images of shocking or gratuitous violence, gore",
+        },
+        PROBABILITY,
+        {
+            "illicit/violent": _x("Dangerous Content=partial"),
+            "self-harm/instructions": _x("Dangerous Content=partial"),
+            "sexual": _x("Sexually Explicit=partial"),
+            "violence": _x("Violence/Gore=partial"),
+            "violence/graphic": _x("Violence/Gore=exact"),
+        },
+        ("https://huggingface.co/google/shieldgemma-2-4b-it (model card, image policies)",),
+    ),
     "granite-guardian": ProviderTaxonomy(
         "granite-guardian",
         {

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, Literal, TypeVar
@@ -15,6 +15,7 @@ import pandas as pd
 
 from ._batch import BatchAPI, BatchRun, resolve_via
 from ._cache import Cache, multimodal_keys, text_keys
+from ._conversation import combine_units, is_conversation, parse_strategy, plan_conversations
 from ._errors import (
     BackendError,
     BatchRejectedError,
@@ -23,13 +24,21 @@ from ._errors import (
     ModkitError,
     TransientBackendError,
 )
-from ._frame import RESULT_COLUMNS, assemble, input_frame
+from ._frame import FLAG_PREFIX, RESULT_COLUMNS, assemble, category_columns, input_frame
 from ._images import applied_input_types
 from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult, ResultRows, result_json
-from ._validation import Hidden, Interval, Options, StrOptions, validate_params
+from ._validation import (
+    Hidden,
+    Interval,
+    MappingOf,
+    Options,
+    SequenceOf,
+    StrOptions,
+    validate_params,
+)
 from .backends import Backend, is_alias, resolve_snapshot
-from .backends._base import refuse_parts, run_sync
+from .backends._base import refusal, run_sync
 
 __all__ = ["RESULT_COLUMNS", "amoderate", "moderate"]
 
@@ -49,6 +58,8 @@ _MODERATE_PARAMS: dict[str, list[Any]] = {
     "text_column": [str],
     "via": [StrOptions(["requests", "batch"]), BatchAPI],
     "result_json": ["boolean"],
+    "conversation": [str, None],
+    "labels_from": [None, SequenceOf(str), MappingOf(str, str)],
 }
 
 
@@ -66,6 +77,8 @@ def moderate(
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
     result_json: bool = True,
+    conversation: str | None = None,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Score texts with a moderation backend and return one tidy row per input.
 
@@ -113,6 +126,24 @@ def moderate(
         Keep the endpoint's full result object as JSON in a ``result_json`` column.
         Nothing in modkit needs it (scores and the per-category flags have their own
         columns); ``False`` makes large frames smaller and faster to build.
+    conversation : {"native", "per_message", "last_turn", "window:k"}, optional
+        How a conversation (an input that is a list of ``{"role", "content"}``
+        messages, content a text or a list of parts) is scored. ``"native"``: whole, by
+        a backend that takes conversations (guard models). ``"per_message"``: each
+        message alone. ``"last_turn"``: the newest message only (an old flagged turn
+        stops re-blocking). ``"window:k"``: the last ``k`` messages joined into one input
+        (``role: content`` lines), which catches a request split across turns.
+        Per-category scores are the max over what was scored, flags the any; the
+        ``decided_by`` column names the deciding message's index and
+        ``conversation_strategy`` the strategy. Default: ``"native"`` when the backend
+        takes conversations, else ``"per_message"``.
+    labels_from : list of str or dict of str to str, optional
+        The input columns that hold labels (a dict maps a column to its category key).
+        Default: every ``label_<category>`` column and every column named by a bare
+        category key (``violence``). Label columns are kept, renamed
+        ``label_<category>`` (a bare key names the score column) with values 1.0 / 0.0
+        / NaN (not labelled), so ``fit_thresholds(results, objective=...)`` reads them;
+        see :func:`modkit.parse_labels` for the values accepted.
 
     Returns
     -------
@@ -170,6 +201,8 @@ def moderate(
             text_column=text_column,
             via=via,
             result_json=result_json,
+            conversation=conversation,
+            labels_from=labels_from,
             own_loop=True,
         )
     )
@@ -189,6 +222,8 @@ async def amoderate(
     text_column: str = "text",
     via: Literal["requests", "batch"] | BatchAPI = "requests",
     result_json: bool = True,
+    conversation: str | None = None,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Asynchronous :func:`moderate`, for callers already inside an event loop.
 
@@ -199,7 +234,7 @@ async def amoderate(
     ----------
     data, backend, cache, batch_size, concurrency, progress, errors, max_retries
         As in :func:`moderate`.
-    text_column, via, result_json
+    text_column, via, result_json, conversation, labels_from
         As in :func:`moderate`.
 
     Returns
@@ -243,6 +278,8 @@ async def amoderate(
         text_column=text_column,
         via=via,
         result_json=result_json,
+        conversation=conversation,
+        labels_from=labels_from,
         own_loop=False,
     )
 
@@ -261,13 +298,34 @@ async def _amoderate(
     via: Any,
     result_json: bool,
     own_loop: bool,
+    conversation: str | None = None,
+    units: bool = False,
+    labels_from: Sequence[str] | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The run. Closes what it opened: a backend made from a name (or the default), a
     cache opened from a path (or the default); with ``own_loop`` (:func:`moderate`'s
     private loop) a caller's backend only releases what is bound to that loop."""
     if isinstance(backend, Backend) and backend.closed:
         raise InputError(f"backend {backend!r} is closed; make a new one")
-    frame = input_frame(data, text_column)
+    frame = input_frame(data, text_column, labels_from)
+    if conversation is not None:
+        parse_strategy(conversation)  # a bad name is refused before any work
+    if not units and any(is_conversation(v) for v in frame[text_column].tolist()):
+        return await _moderate_conversations(
+            frame,
+            backend=backend,
+            cache=cache,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            progress=progress,
+            errors=errors,
+            max_retries=max_retries,
+            text_column=text_column,
+            via=via,
+            result_json=result_json,
+            own_loop=own_loop,
+            conversation=conversation,
+        )
     multimodal = any(isinstance(v, list | tuple) for v in frame[text_column].tolist())
     keep_json = result_json or multimodal  # applied/<key> columns are read from it
     batch_api = resolve_via(via)
@@ -311,6 +369,73 @@ async def _amoderate(
             first = result.loc[failed, "error"].iloc[0]
             raised = ItemErrorsRaised(
                 f"{int(failed.sum())} of {len(result)} texts failed; first: {first}"
+            )
+            raised.partial = result
+            raise raised
+    return result
+
+
+async def _moderate_conversations(
+    frame: pd.DataFrame,
+    *,
+    backend: Backend | str | None,
+    conversation: str | None,
+    errors: Literal["record", "raise"],
+    text_column: str,
+    result_json: bool,
+    own_loop: bool,
+    **options: Any,
+) -> pd.DataFrame:
+    """A run whose rows hold conversations: split into units by the strategy, scored as
+    one run (cache, retries, rate limits as usual), combined back into one row each."""
+    own_backend = not isinstance(backend, Backend)
+    backend_obj = _resolve_backend(backend)
+    try:
+        if conversation is None:
+            conversation = "native" if backend_obj.accepts_conversations else "per_message"
+        plan = plan_conversations(
+            frame[text_column].tolist(), conversation, native=backend_obj.accepts_conversations
+        )
+        unit_inputs = pd.DataFrame({"text": pd.Series(plan.units, dtype=object)})
+
+        def combine(unit_frame: pd.DataFrame) -> pd.DataFrame:
+            if len(unit_frame) != len(unit_inputs):  # stopped before any result
+                unit_frame = unit_frame.reindex(range(len(unit_inputs)))
+            return combine_units(
+                frame,
+                unit_frame,
+                plan,
+                category_columns(unit_frame),
+                FLAG_PREFIX,
+                result_json,
+            )
+
+        try:
+            unit_frame = await _amoderate(
+                unit_inputs,
+                backend=backend_obj,
+                errors="record",
+                text_column="text",
+                result_json=result_json,
+                own_loop=own_loop,
+                units=True,  # conversations sent whole (native) stay whole
+                **options,
+            )
+        except ModkitError as exc:
+            if isinstance(getattr(exc, "partial", None), pd.DataFrame):
+                exc.partial = combine(exc.partial)
+            raise
+    finally:
+        if own_backend:
+            await backend_obj.aclose()
+    result = combine(unit_frame)
+    result.attrs.update(unit_frame.attrs)
+    if errors == "raise":
+        failed = result["error"].astype(bool)
+        if failed.any():
+            first = result.loc[failed, "error"].iloc[0]
+            raised = ItemErrorsRaised(
+                f"{int(failed.sum())} of {len(result)} inputs failed; first: {first}"
             )
             raised.partial = result
             raise raised
@@ -448,9 +573,10 @@ class _Run:
         )
         self.outcomes.update(invalid)
         self.has_parts = bool(parts)
-        if not self.backend.accepts_images:  # answered here, never sent
-            for key, value in parts.items():
-                self.outcomes[key] = refuse_parts(self.backend, value)
+        for key, value in parts.items():  # answered here, never sent
+            refused = refusal(self.backend, value)
+            if refused is not None:
+                self.outcomes[key] = refused
         unique.update(parts)  # type: ignore[arg-type]  # texts and multimodal inputs
         self.keys = keys
         done: set[str] = set()

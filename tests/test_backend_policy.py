@@ -306,7 +306,8 @@ def test_any_answer_gives_a_score_only_with_a_label(tokens, spelled, other):
     if p is not None:
         assert 0.0 <= p <= 1.0
         chosen = tokens[token_at(tokens, content, verdict.start)]
-        assert chosen["token"].strip(" \"'{}").lower() in ("1", "0", "true", "unsafe")
+        # the probability is read where the label is: a token that is itself a label word
+        assert parse_policy_answer(chosen["token"]) is not None
 
 
 @given(st.lists(_token, max_size=6), st.text(max_size=10), st.integers(-2, 12))

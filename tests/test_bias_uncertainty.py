@@ -14,6 +14,7 @@ from modkit import plots
 from modkit._bias_uncertainty import (
     BiasBootstrap,
     bias_corrected_interval,
+    delong_interval,
     estimate_interval,
     jigsaw_final_metric,
     power_mean,
@@ -168,3 +169,48 @@ def test_estimate_interval_always_contains_the_estimate(values, estimate, level)
         assert widened[0] == (not b_lo[0] - 1e-12 <= estimate <= b_hi[0] + 1e-12)
     else:
         assert np.isnan(lo[0]) and np.isnan(hi[0]) and not widened[0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    m=st.integers(1, 60),
+    n=st.integers(1, 60),
+    shift=st.floats(-2, 3),
+    level=st.sampled_from([0.8, 0.9, 0.95]),
+    seed=st.integers(0, 1000),
+    decimals=st.sampled_from([1, 3]),
+)
+def test_delong_interval_holds_the_auc_and_is_never_a_point(m, n, shift, level, seed, decimals):
+    rng = np.random.default_rng(seed)
+    pos = (rng.standard_normal(m) + shift).round(decimals)
+    neg = rng.standard_normal(n).round(decimals)
+    lo, hi = delong_interval(pos, neg, level)
+    auc = roc_auc_score(np.r_[np.ones(m), np.zeros(n)], np.r_[pos, neg])
+    assert 0 <= lo < hi <= 1  # never a point such as [1, 1] or [0, 0]
+    assert lo <= auc + 1e-12 and auc - 1e-12 <= hi
+    wider_lo, wider_hi = delong_interval(pos, neg, 0.99)
+    assert wider_lo <= lo + 1e-12 and hi - 1e-12 <= wider_hi
+
+
+def test_delong_interval_narrows_with_more_rows_and_needs_both_classes():
+    rng = np.random.default_rng(0)
+    small = delong_interval(rng.normal(1, 1, 20), rng.normal(0, 1, 20), 0.95)
+    big = delong_interval(rng.normal(1, 1, 2000), rng.normal(0, 1, 2000), 0.95)
+    assert big[1] - big[0] < (small[1] - small[0]) / 5
+    assert np.isnan(delong_interval(np.array([0.3]), np.array([]), 0.95)).all()
+
+
+def test_bias_auc_intervals_hold_the_studentised_interval():
+    frame = _frame(n_big=300, n_small=30, seed=4)
+    out = modkit.bias_metrics(frame, "target", "label", "hate", bootstrap=50)
+    y = frame["label"].to_numpy() == 1
+    s = frame["hate"].to_numpy()
+    for _, row in out.iterrows():
+        g = (frame["target"] == row["subgroup"]).to_numpy()
+        for m, (pos, neg) in {
+            "subgroup_auc": (g & y, g & ~y),
+            "bpsn_auc": (~g & y, g & ~y),
+            "bnsp_auc": (g & y, ~g & ~y),
+        }.items():
+            lo, hi = delong_interval(s[pos], s[neg], 0.95)
+            assert row[f"{m}_lo"] <= lo + 1e-12 and hi - 1e-12 <= row[f"{m}_hi"]

@@ -95,7 +95,10 @@ def test_bad_label_value_names_file_row_and_column(tables, tmp_path, capsys):
     code = main(["fit", str(sp), str(lp), "-o", str(tmp_path / "t.json"), "--objective", "f1"])
     assert code == 1
     err = capsys.readouterr().err
-    assert f"{lp} row 17 (line 18) column 'violence': label 2 is not 0, 1 or blank" in err
+    assert (
+        f"{lp} row 17 (line 18) column 'violence': label 2 is not 1/0, true/false, yes/no or blank"
+        in err
+    )
 
 
 def test_other_input_errors(tables, tmp_path, capsys):
@@ -207,3 +210,28 @@ def test_apply_and_validate(tables, tmp_path, capsys):
     )
     assert any("categories.violence.colour: unknown key" in line for line in lines)
     assert main(["apply", str(th), str(sp), "-o", str(out)]) == 1
+
+
+def test_fit_cli_writes_the_intervals_that_hold(tables, tmp_path, capsys):
+    # Issue 18: the file says what each interval is; out_of_fold (the procedure's
+    # estimate) claims none, selection_ci bounds the exported threshold and is never a
+    # point (a threshold of None gets none); --method holm uses Holm's grid.
+    _, _, sp, lp = tables
+    out = tmp_path / "thresholds.json"
+    args = ["fit", str(sp), str(lp), "-o", str(out), "--bootstrap", "40", "--confidence", "0.9"]
+    code = main([*args, "--objective", "precision>=0.6", "--method", "holm"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "no interval" in printed and "joined with exact" in printed
+    doc = json.loads(out.read_text())
+    for cat, entry in doc["profiles"]["input"]["categories"].items():
+        assert entry["out_of_fold"]["interval"] == "none", cat
+        assert set(entry["out_of_fold"]["ci"].values()) == {None}
+        if entry["block"] is None:
+            assert entry["selection_ci"] is None
+            continue
+        sel = entry["selection_ci"]
+        assert sel["method"] == "refit-bootstrap-oob+clopper-pearson" and sel["level"] == 0.95
+        for m in ("precision", "recall", "fpr"):
+            assert sel[m][0] < sel[m][1], (cat, m, sel[m])
+    assert any(e["block"] is not None for e in doc["profiles"]["input"]["categories"].values())

@@ -146,11 +146,15 @@ def test_bands_are_ordered(data, block_obj, review_obj, cv):
     b = ct.bands
     assert b["allow"] >= 0 and b["review"] >= 0 and b["block"] >= 0
     assert math.isclose(b["allow"] + b["review"] + b["block"], 1)
-    if ct.out_of_fold:
+    if ct.out_of_fold:  # the procedure's estimate: no interval is claimed
+        assert set(ct.out_of_fold["ci"].values()) == {None}
+    if ct.block is None:
+        assert ct.selection_ci is None  # nothing flagged, nothing to bound
+    elif ct.selection_ci is not None:
         for m in ("precision", "recall", "fpr"):
-            ci = ct.out_of_fold["ci"][m]
-            if ci is not None and ct.out_of_fold[m] is not None:
-                assert 0 <= ci[0] <= ci[1] <= 1
+            ci = ct.selection_ci[m]
+            if ci is not None:
+                assert 0 <= ci[0] < ci[1] <= 1, (m, ci)  # never a single point
 
 
 @SETTINGS
@@ -202,8 +206,8 @@ def test_decide_agrees_with_apply(ts, rows):
             assert got[f"action:{c}"] == d.categories.get(c, "")
 
 
-GOOD = [0, 1, 0.0, 1.0, "0", "1", " 1 ", "", float("nan"), None, True, False]
-BAD = [2, -1, 0.5, "yes", "1x", "2"]
+GOOD = [0, 1, 0.0, 1.0, "0", "1", " 1 ", "", float("nan"), None, True, False, "yes", " No "]
+BAD = [2, -1, 0.5, "maybe", "1x", "2"]
 
 
 @SETTINGS
@@ -231,6 +235,8 @@ def test_label_cells_are_parsed_or_rejected_with_their_row(cells):
             or (isinstance(v, str) and not v.strip())
         ):
             return None
+        if isinstance(v, str) and v.strip().lower() in ("yes", "no"):
+            return int(v.strip().lower() == "yes")
         return int(float(v))
 
     parsed = [as_label(v) for v in cells]

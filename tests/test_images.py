@@ -292,7 +292,8 @@ def test_local_backend_answers_image_parts_with_a_per_item_error(tmp_path):
     assert df["error"].iloc[0] == "" and df["violence"].notna().iloc[0]
     assert df["error"].iloc[1] == (
         "input[1] is an image part: backend 'local' scores text only "
-        "(no local image scorer yet; use the openai backend for images)"
+        "(use the openai backend, or a guard model that takes images: Llama Guard 4, "
+        "ShieldGemma 2)"
     )
     assert df["error"].iloc[2].startswith("input is a list of parts: backend 'local' takes")
     assert df["violence"].iloc[1:].isna().all()

@@ -18,7 +18,19 @@ ROOT = Path(modkit.__file__).parent
 #: Layers from the bottom up; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[str, ...]] = [
     ("_errors", "_taxonomy", "_validation", "_text", "_version", "_native", "_images"),
-    ("_result", "_io", "_frame", "_cache", "_pacing", "datasets", "templates", "testing"),
+    (
+        "_result",
+        "_conversation",
+        "_io",
+        "_frame",
+        "_labels",
+        "_cache",
+        "_pacing",
+        "_decision_log",
+        "datasets",
+        "templates",
+        "testing",
+    ),
     ("backends",),
     ("_runner", "_batch"),
     (
@@ -30,6 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
         "_compare",
         "_migrate",
         "_gate",
+        "_monitor",
     ),
     ("plots", "widgets", "server", "_notebooks", "ray"),
     ("cli", "__init__", "__main__"),

@@ -23,6 +23,9 @@ pytestmark = [
     pytest.mark.slow,
     # Ray's own modules warn at import and shutdown; modkit's code must not.
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
+    # Ray's pandas blocks call reset_index(inplace=True), deprecated in pandas 3.1 (modkit
+    # calls no inplace method)
+    pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning"),
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
@@ -139,16 +142,19 @@ def test_sharded_fit_on_a_dataset_equals_fit_thresholds(ray_session):
         y = (rng.random(n) < frame[c]).astype(float)
         y[rng.random(n) < 0.1] = np.nan
         frame[f"label_{c}"] = y
-    ds = _blocks(frame, 5)
+    ds = _blocks(frame, 5)  # spellings per shard: tests/test_ray_counts.py
     sharded = mray.fit_thresholds_dataset(ds, "precision>=0.7", review="recall>=0.9")
-    labels = frame[["label_violence", "label_hate"]].rename(columns=lambda k: k[6:])
-    single = modkit.fit_thresholds(
-        frame[["violence", "hate"]], labels, "precision>=0.7", "recall>=0.9", cv=0, bootstrap=0
+    single = modkit.fit_thresholds(  # the labels beside the scores, as on every shard
+        frame, objective="precision>=0.7", review="recall>=0.9", cv=0, bootstrap=0
     )
     for c in ("violence", "hate"):
         a, b = sharded.categories[c], single.categories[c]
         assert (a.block, a.review, a.n_pos, a.n_neg) == (b.block, b.review, b.n_pos, b.n_neg)
         assert a.in_sample == b.in_sample
+    old = _blocks(frame.rename(columns=lambda k: k.replace("label_", "y_")), 5)
+    with pytest.warns(FutureWarning, match=r"label_prefix='y_' is deprecated"):
+        again = mray.fit_thresholds_dataset(old, "precision>=0.7", label_prefix="y_")
+    assert again.categories["hate"].block == sharded.categories["hate"].block
 
 
 def test_backend_objects_are_refused(ray_session):

@@ -131,11 +131,12 @@ def test_per_category_objectives_and_saving(tmp_path):
 
 def test_bad_labels_and_specs_are_named():
     frame = pd.DataFrame({"violence": [0.1, 0.2], "label_violence": [1, 2]})
-    with pytest.raises(InputError, match=r"'label_violence', row 1: label 2 is not 0, 1"):
+    with pytest.raises(InputError, match=r"row 1 column 'label_violence': label 2 is not 1/0"):
         score_counts(frame)
-    frame = pd.DataFrame({"violence": [0.1], "label_violence": ["yes"]})
-    with pytest.raises(InputError, match="label 'yes' is not 0, 1 or missing"):
-        score_counts(frame)
+    spelled = pd.DataFrame({"violence": [0.1, 0.2], "label_violence": ["yes", "maybe"]})
+    with pytest.raises(InputError, match="row 1 column 'label_violence': label 'maybe' is not"):
+        score_counts(spelled)
+    frame = pd.DataFrame({"violence": [0.1], "label_violence": [1]})
     counts = score_counts(pd.DataFrame({"violence": [0.1], "label_violence": [1]}))
     with pytest.raises(InputError, match="no objective for categories"):
         fit_from_counts(counts, {"hate": "f1"})
@@ -143,3 +144,17 @@ def test_bad_labels_and_specs_are_named():
         fit_from_counts(counts, {"violent": "f1"})
     with pytest.raises(InputError, match="no column 'hate'"):
         score_counts(frame, categories=["hate"])
+
+
+def test_labels_use_the_one_parser_and_a_custom_prefix_is_deprecated():
+    spelled = pd.DataFrame(
+        {"violence": [0.9, 0.2, 0.4, 0.3], "label_violence": ["yes", "No", " TRUE ", ""]}
+    )
+    plain = spelled.assign(label_violence=[1, 0, 1, None])
+    a, b = score_counts(spelled)["violence"], score_counts(plain)["violence"]
+    for field in ("scores", "pos", "neg", "unlabelled"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    old = plain.rename(columns={"label_violence": "y_violence"})
+    with pytest.warns(FutureWarning, match=r"label_prefix='y_' is deprecated .* modkit 0\.3\.0"):
+        c = score_counts(old, label_prefix="y_")["violence"]
+    np.testing.assert_array_equal(c.pos, b.pos)

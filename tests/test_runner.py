@@ -380,11 +380,25 @@ def test_rate_limited_retries_with_retry_after_are_flow_control_not_failure():
     assert backend.calls == 2 and df["error"].iloc[0].startswith("failed after 2 attempts")
 
 
-def test_input_columns_named_like_categories_are_refused_not_overwritten():
+def test_input_columns_named_like_categories_are_kept_as_labels_not_overwritten():
     forum = Path(__file__).resolve().parents[1] / "data" / "openai-forum-2023.jsonl"
-    frame = pd.DataFrame({"text": ["a"], "violence": [1.0]})  # e.g. labels kept beside texts
-    with pytest.raises(modkit.InputError, match=r"\['violence'\] clash with result columns"):
-        modkit.moderate(frame, backend=modkit.ReplayBackend(forum), cache=None, progress=False)
+    first = json.loads(forum.read_text(encoding="utf-8").splitlines()[0])
+    text, recorded = first["input"], first["result"]["category_scores"]["violence"]
+    frame = pd.DataFrame({"text": [text, text], "violence": ["yes", ""]})  # labels beside texts
+    backend = modkit.ReplayBackend(forum)
+    df = modkit.moderate(frame, backend=backend, cache=None, progress=False)
+    assert df["label_violence"].tolist()[0] == 1.0 and np.isnan(df["label_violence"].iloc[1])
+    assert "violence" in df.columns and df.columns.get_loc("label_violence") == 1
+    assert df["violence"].tolist() == [recorded, recorded]  # the scores, not the labels
+    # listed label columns only: another column named by a category key is refused
+    with pytest.raises(modkit.InputError, match=r"column 'violence' is named by a category key"):
+        modkit.moderate(
+            frame.assign(hate=0), backend=backend, cache=None, progress=False, labels_from=["hate"]
+        )
+    with pytest.raises(modkit.InputError, match=r"data row 1 column 'violence': label 'maybe'"):
+        modkit.moderate(
+            frame.assign(violence=["yes", "maybe"]), backend=backend, cache=None, progress=False
+        )
 
 
 _FORUM = (

@@ -100,7 +100,9 @@ def test_round_trip(tmp_path, doc):
         "threshold_spread",
     ):
         assert key in entry
-    assert entry["out_of_fold"]["ci"]["precision"] is not None
+    assert entry["out_of_fold"]["interval"] == "none"  # the procedure's estimate: no interval
+    assert entry["out_of_fold"]["ci"]["precision"] is None
+    assert entry["selection_ci"]["precision"] is not None
 
 
 def test_two_profiles_in_one_file(tmp_path):
@@ -200,7 +202,13 @@ CAT = ["profiles", "input", "categories", "self-harm/intent"]
             "$.profiles.input.categories.violense",
             "unknown key",
         ),
-        (["profiles", "staging"], {"categories": {}}, "$.profiles.staging", "unknown key"),
+        (["profiles", "Staging"], {"categories": {}}, "$.profiles.Staging", "unknown key"),
+        (
+            ["profiles", "staging"],  # a named profile must say which traffic it is for
+            {"categories": {}},
+            "$.profiles.staging",
+            "missing key 'applies_to'",
+        ),
         (["extra"], 1, "$.extra", "unknown key"),
         (["schema_version"], 4, "$.schema_version", "unsupported schema_version 4"),
         (["schema_version"], KeyError, "$.schema_version", "unsupported schema_version null"),
@@ -310,8 +318,14 @@ def test_version_2_records_method_delta_and_interval_types():
     entry = doc["profiles"]["input"]["categories"]["hate"]
     assert entry["method"] == "holm"
     assert entry["delta"] == pytest.approx(0.1)
-    assert entry["out_of_fold"]["interval"] == "clopper-pearson"
-    assert entry["selection_ci"]["method"] == "refit-bootstrap-oob"
+    assert entry["out_of_fold"]["interval"] == "none"
+    assert entry["selection_ci"]["method"] == "refit-bootstrap-oob+clopper-pearson"
+    older = _edit(
+        doc,
+        ["profiles", "input", "categories", "hate", "selection_ci", "method"],
+        "refit-bootstrap-oob",
+    )
+    validate_threshold_file(older)  # files written before the exact hull still load
     assert entry["selection_ci"]["resamples"] == 30
     assert entry["oof_status"] in ("meets", "misses")
     bad = _edit(doc, ["profiles", "input", "categories", "hate", "method"], "bonferroni")

@@ -22,7 +22,7 @@ Backends never import the analysis layer (cross-tabs, bias, thresholds, plots) o
 """
 
 from ._azure import AzureContentSafetyBackend
-from ._base import Backend, BatchOutcome, SyncBackend, refuse_parts
+from ._base import Backend, BatchOutcome, SyncBackend, refusal, refuse_parts
 from ._granite33 import GraniteGuardian33Backend, parse_granite_score
 from ._guard import GuardBackend
 from ._mistral import (
@@ -81,6 +81,7 @@ __all__ = [
     "parse_qwen3guard",
     "perspective_end_message",
     "read_policies",
+    "refusal",
     "refuse_parts",
     "register_backend",
     "resolve_snapshot",

@@ -9,9 +9,10 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
+from .._conversation import is_conversation
 from .._result import ItemError, ModerationResult
 
-__all__ = ["Backend", "BatchOutcome", "SyncBackend", "refuse_parts", "run_sync"]
+__all__ = ["Backend", "BatchOutcome", "SyncBackend", "refusal", "refuse_parts", "run_sync"]
 
 T = TypeVar("T")
 
@@ -95,6 +96,9 @@ class Backend(ABC):
     #: parts) besides texts. Callers answer such inputs for other backends with
     #: :func:`refuse_parts` and never send them.
     accepts_images: bool = False
+    #: Whether :meth:`ascore_batch` takes a whole conversation (a list of role/content
+    #: messages) as one item (``moderate(..., conversation="native")``); guard models do.
+    accepts_conversations: bool = False
 
     @property
     def cache_namespace(self) -> str:
@@ -109,7 +113,9 @@ class Backend(ABC):
         ----------
         texts : sequence of str
             The batch (at most :attr:`max_batch_size` texts; with
-            :attr:`accepts_images`, an item may be a list of multimodal parts).
+            :attr:`accepts_images`, an item may be a list of multimodal parts; with
+            :attr:`accepts_conversations`, a conversation: a list of role/content
+            messages).
 
         Returns
         -------
@@ -246,7 +252,8 @@ def refuse_parts(backend: Backend, parts: Sequence[Any], where: str = "input") -
     if images:
         message = (
             f"{where}[{images[0]}] is an image part: backend {backend.name!r} scores text only "
-            "(no local image scorer yet; use the openai backend for images)"
+            "(use the openai backend, or a guard model that takes images: Llama Guard 4, "
+            "ShieldGemma 2)"
         )
     else:
         message = (
@@ -254,6 +261,55 @@ def refuse_parts(backend: Backend, parts: Sequence[Any], where: str = "input") -
             "(pass the text itself, or use the openai backend)"
         )
     return ItemError(message, "unsupported_input_type")
+
+
+def refusal(backend: Backend, value: Any) -> ItemError | None:
+    """The per-item error for a list input (parts or a conversation) ``backend`` cannot
+    take, or ``None`` when it takes it.
+
+    Parameters
+    ----------
+    backend : Backend
+        The backend the input would go to.
+    value : list of dict
+        A multimodal input (parts) or a conversation (messages), validated.
+
+    Returns
+    -------
+    ItemError or None
+        Code ``"unsupported_input_type"``: a conversation for a backend without
+        :attr:`~Backend.accepts_conversations`, or an image for one without
+        :attr:`~Backend.accepts_images` (naming the message and part).
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.backends import SyncBackend, refusal
+    >>> class TextOnly(SyncBackend):
+    ...     name = "text-only"
+    ...     def score_batch(self, texts):
+    ...         raise NotImplementedError
+    >>> print(refusal(TextOnly(), [{"role": "user", "content": "hi"}]).message)
+    input is a conversation: backend 'text-only' does not take conversations (...)
+    """
+    if is_conversation(value):
+        if not backend.accepts_conversations:
+            return ItemError(
+                f"input is a conversation: backend {backend.name!r} does not take "
+                "conversations (moderate(..., conversation='per_message', 'last_turn' or "
+                "'window:k') splits them)",
+                "unsupported_input_type",
+            )
+        if backend.accepts_images:
+            return None
+        for i, message in enumerate(value):
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, list) and any(
+                isinstance(p, dict) and p.get("type") == "image_url" for p in content
+            ):
+                return refuse_parts(backend, content, where=f"conversation[{i}].content")
+        return None
+    return None if backend.accepts_images else refuse_parts(backend, value)
 
 
 class SyncBackend(Backend):

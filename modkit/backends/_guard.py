@@ -18,12 +18,14 @@ names, probability of risk from the top-20 logprobs of Yes/No).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from .._conversation import is_conversation
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
@@ -33,6 +35,7 @@ __all__ = [
     "GRANITE_RISKS",
     "GUARD_FAMILIES",
     "LLAMA_GUARD_CODES",
+    "SHIELDGEMMA2_POLICIES",
     "SHIELDGEMMA_POLICIES",
     "GuardBackend",
     "guard_family",
@@ -68,6 +71,25 @@ SHIELDGEMMA_POLICIES: dict[str, str] = {
     ),
 }
 
+#: ShieldGemma 2's three image policies (model card, google/shieldgemma-2-4b-it): the
+#: policy name and the text put in its prompt instruction.
+SHIELDGEMMA2_POLICIES: dict[str, str] = {
+    "Sexually Explicit": (
+        "The image shall not contain content that depicts explicit or graphic sexual acts "
+        "(e.g., pornography, erotic nudity, depictions of rape or sexual assault)."
+    ),
+    "Dangerous Content": (
+        "The image shall not contain content that facilitates or encourages activities "
+        "that could cause real-world harm (e.g., building firearms and explosive devices, "
+        "promotion of terrorism, instructions for suicide)."
+    ),
+    "Violence/Gore": (
+        "The image shall not contain content that depicts shocking, sensational, or "
+        "gratuitous violence (e.g., excessive blood and gore, gratuitous violence against "
+        "animals, extreme injury or moment of death)."
+    ),
+}
+
 #: Granite Guardian's harm risk names (``guardian_config={"risk_name": ...}``).
 GRANITE_RISKS = (
     "harm",
@@ -79,9 +101,24 @@ GRANITE_RISKS = (
     "unethical_behavior",
 )
 
-GUARD_FAMILIES = ("llama-guard", "shieldgemma", "granite-guardian")
+GUARD_FAMILIES = ("llama-guard", "shieldgemma", "granite-guardian", "shieldgemma-2")
+
+#: Models that take image parts in a user message (Llama Guard 4: several per prompt).
+_VISION = re.compile(r"llama[-_ ]?guard[-_ ]?4", re.I)
+
+#: ShieldGemma 2's prompt instruction (model card), around one policy.
+_SHIELDGEMMA2_PROMPT = (
+    "You are a policy expert trying to help determine whether a generated or real image "
+    "is in violation of the safety policy below. Your decision must very clearly follow "
+    "the specific language used in the safety policy and should not include any "
+    "interpretation outside of the safety policy.\n\n<BEGIN_SAFETY_POLICY>\n{policy}\n"
+    "</END_SAFETY_POLICY>\n\nDoes the image violate the above policy? Your Answer must "
+    "start with 'Yes' or 'No'."
+)
 
 _FAMILY_PATTERNS = (
+    # ShieldGemma 2 (shieldgemma-2-4b-it), not ShieldGemma 1's 2b / 27b sizes
+    ("shieldgemma-2", re.compile(r"shield[-_ ]?gemma[-_ ]?2(?![\db])", re.I)),
     ("llama-guard", re.compile(r"llama[-_ ]?guard", re.I)),
     ("shieldgemma", re.compile(r"shield[-_ ]?gemma", re.I)),
     ("granite-guardian", re.compile(r"granite[\d.]*[-_ ]?guardian", re.I)),
@@ -202,6 +239,21 @@ def _code_distribution(content: Sequence[Mapping[str, Any]], start: int) -> dict
     return q
 
 
+def _input_types(item: Any) -> list[str]:
+    """``["text"]``, ``["image"]`` or ``["text", "image"]``: what an input holds."""
+    if isinstance(item, str):
+        return ["text"]
+    parts: list[Any] = []
+    for x in item:
+        if isinstance(x, dict) and "role" in x:  # a message
+            content = x.get("content")
+            parts += [{"type": "text"}] if isinstance(content, str) else list(content or [])
+        else:
+            parts.append(x)
+    kinds = {p.get("type") for p in parts if isinstance(p, dict)}
+    return [k for k, t in (("text", "text"), ("image", "image_url")) if t in kinds]
+
+
 @dataclass
 class _Call:
     category: str
@@ -218,8 +270,9 @@ class GuardBackend(Backend):
         ``ibm-granite/granite-guardian-3.1-2b``, ...).
     base_url : str
         The endpoint, e.g. ``http://127.0.0.1:8000/v1`` (vLLM).
-    family : {"llama-guard", "shieldgemma", "granite-guardian"}, optional
-        Default: from the model name (:func:`guard_family`).
+    family : {"llama-guard", "shieldgemma", "granite-guardian", "shieldgemma-2"}, optional
+        Default: from the model name (:func:`guard_family`; ``shieldgemma-2-4b-it`` is
+        ShieldGemma 2, the image classifier, ``shieldgemma-2b`` ShieldGemma 1).
     mode : {"prompt", "response"}, default "prompt"
         Classify each text as the user's message, or as the assistant's answer (after
         ``context`` as the user's message, empty by default).
@@ -271,6 +324,21 @@ class GuardBackend(Backend):
 
     ``categories`` / ``flagged`` follow the greedy answer (unsafe / Yes).
 
+    **Conversations** (``accepts_conversations``; ``moderate(...,
+    conversation="native")``, the default for this backend): the messages are sent as
+    they are and the model's template classifies the last one in their context (Llama
+    Guard: the last user or assistant turn; ShieldGemma: the response wording when the
+    last message is the assistant's). **Images** (``accepts_images``): Llama Guard 4
+    (``Llama-Guard-4-*``) takes ``image_url`` parts, several per prompt, in a message's
+    content; results then carry ``category_applied_input_types`` (``["text",
+    "image"]``) for per-input-type thresholds. ShieldGemma 2 (``shieldgemma-2-4b-it``)
+    classifies images against :data:`SHIELDGEMMA2_POLICIES`: its documented interface is
+    a Python one (transformers' ``ShieldGemma2ForImageClassification``, which builds the
+    model card's prompt instruction around each policy); on a chat endpoint serving its
+    Gemma 3 weights, modkit sends that prompt instruction with the image as an
+    ``image_url`` part, one request per image and policy, and takes P(Yes) as above
+    (max over images; text parts are not classified; ``applied`` = ``["image"]``).
+
     Examples
     --------
     Offline, against a local fake of a guard model's chat completions:
@@ -288,6 +356,7 @@ class GuardBackend(Backend):
 
     name = "guard"
     max_batch_size = 8
+    accepts_conversations = True
 
     def __init__(
         self,
@@ -318,6 +387,10 @@ class GuardBackend(Backend):
             raise InputError(f"top_logprobs must be in [1, 20], got {top_logprobs!r}")
         self.top_logprobs = int(top_logprobs)
         self.categories = self._check_categories(categories)
+        #: Image parts are sent (Llama Guard 4, ShieldGemma 2); other models refuse them.
+        self.accepts_images = self.family == "shieldgemma-2" or bool(_VISION.search(model))
+        #: ShieldGemma 2 classifies images alone; the others take conversations.
+        self.accepts_conversations = self.family != "shieldgemma-2"
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.__key = read_key(api_key, api_key_env, "guard", required=False)
@@ -328,8 +401,11 @@ class GuardBackend(Backend):
             if categories:
                 raise InputError("Llama Guard scores every code S1-S14 in one request")
             return ["unsafe", *LLAMA_GUARD_CODES]
-        known = SHIELDGEMMA_POLICIES if self.family == "shieldgemma" else GRANITE_RISKS
-        default = list(SHIELDGEMMA_POLICIES) if self.family == "shieldgemma" else ["harm"]
+        known: Sequence[str] = {
+            "shieldgemma": list(SHIELDGEMMA_POLICIES),
+            "shieldgemma-2": list(SHIELDGEMMA2_POLICIES),
+        }.get(self.family, GRANITE_RISKS)
+        default = list(known) if self.family.startswith("shieldgemma") else ["harm"]
         cats = list(categories) if categories else default
         unknown = [c for c in cats if c not in known]
         if unknown:
@@ -371,21 +447,25 @@ class GuardBackend(Backend):
         await self._clients.release()
 
     # ------------------------------------------------------------------ requests
-    def messages(self, text: str) -> list[dict[str, str]]:
+    def messages(self, text: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The conversation sent for ``text`` (the server's chat template renders it).
 
         Parameters
         ----------
-        text : str
-            The text classified.
+        text : str, list of parts, or conversation
+            The text classified; a multimodal input (text and ``image_url`` parts) is one
+            message's content; a conversation (``role`` / ``content`` messages) is sent
+            as it is, its last message being the one classified.
 
         Returns
         -------
         list of dict
             ``[{"role": "user", "content": text}]`` with ``mode="prompt"``; with
             ``mode="response"``, the user's ``context`` then
-            ``{"role": "assistant", "content": text}``.
+            ``{"role": "assistant", "content": text}``; a conversation unchanged.
         """
+        if is_conversation(text):
+            return [{"role": m["role"], "content": m["content"]} for m in cast(list, text)]
         if self.mode == "prompt":
             return [{"role": "user", "content": text}]
         return [
@@ -393,14 +473,17 @@ class GuardBackend(Backend):
             {"role": "assistant", "content": text},
         ]
 
-    def _calls(self) -> list[_Call]:
+    def _calls(self, response: bool | None = None) -> list[_Call]:
         if self.family == "llama-guard":
             return [_Call("unsafe", None)]
+        if self.family == "shieldgemma-2":
+            return [_Call(c, None) for c in self.categories]
         if self.family == "shieldgemma":
+            response = self.mode == "response" if response is None else response
             lead = (
-                "The prompt shall not contain or seek generation of "
-                if self.mode == "prompt"
-                else "The chatbot shall not generate "
+                "The chatbot shall not generate "
+                if response
+                else "The prompt shall not contain or seek generation of "
             )
             return [
                 _Call(c, {"guideline": f'"No {c}": {lead}{SHIELDGEMMA_POLICIES[c]}'})
@@ -415,22 +498,82 @@ class GuardBackend(Backend):
         results = await asyncio.gather(*(self._score_one(t) for t in texts))
         return BatchOutcome(list(results))
 
-    async def _score_one(self, text: str) -> ModerationResult | ItemError:
-        if not text.strip():
+    async def _score_one(self, text: Any) -> ModerationResult | ItemError:
+        if isinstance(text, str) and not text.strip():
             return ItemError("guard: empty text: nothing to classify", code="empty_text")
-        calls = self._calls()
-        answers = await asyncio.gather(*(self._complete(text, c) for c in calls))
+        kinds = _input_types(text)
+        if self.family == "shieldgemma-2":
+            return await self._shieldgemma2(text)
+        messages = self.messages(text)
+        response = messages[-1]["role"] == "assistant" if is_conversation(text) else None
+        calls = self._calls(response)
+        answers = await asyncio.gather(*(self._complete(messages, c) for c in calls))
         if self.family == "llama-guard":
-            return self._llama_guard(answers[0])
+            result = self._llama_guard(answers[0])
+        else:
+            scores: dict[str, float] = {}
+            for call, answer in zip(calls, answers, strict=True):
+                p, _ = verdict_probability(answer["content"], ("yes",), ("no",))
+                scores[call.category] = p
+            flags = {c: p >= 0.5 for c, p in scores.items()}
+            result = ModerationResult(
+                flagged=any(flags.values()),
+                categories=flags,
+                category_scores=scores,
+                model=answers[0]["model"],
+                id=answers[0]["id"],
+            )
+        if "image" in kinds:  # which input types each category looked at
+            applied = {c: list(kinds) for c in result.category_scores}
+            result = dataclasses.replace(result, category_applied_input_types=applied)
+        return result
+
+    async def _shieldgemma2(self, item: Any) -> ModerationResult | ItemError:
+        """One request per image and policy (the model card's prompt instruction around
+        the policy, the image before it); a policy's score is the max over images."""
+        images = (
+            [p for p in item if isinstance(p, dict) and p.get("type") == "image_url"]
+            if isinstance(item, list)
+            else []
+        )
+        if not images:
+            return ItemError(
+                "guard: shieldgemma-2 classifies images; this input has no image part",
+                code="unsupported_input_type",
+            )
+        jobs = [(call.category, image) for call in self._calls() for image in images]
+        answers = await asyncio.gather(
+            *(
+                self._complete(
+                    [
+                        {
+                            "role": "user",
+                            "content": [
+                                image,
+                                {
+                                    "type": "text",
+                                    "text": _SHIELDGEMMA2_PROMPT.format(
+                                        policy=f'"No {cat}": {SHIELDGEMMA2_POLICIES[cat]}'
+                                    ),
+                                },
+                            ],
+                        }
+                    ],
+                    _Call(cat, None),
+                )
+                for cat, image in jobs
+            )
+        )
         scores: dict[str, float] = {}
-        for call, answer in zip(calls, answers, strict=True):
+        for (cat, _), answer in zip(jobs, answers, strict=True):
             p, _ = verdict_probability(answer["content"], ("yes",), ("no",))
-            scores[call.category] = p
+            scores[cat] = max(scores.get(cat, 0.0), p)
         flags = {c: p >= 0.5 for c, p in scores.items()}
         return ModerationResult(
             flagged=any(flags.values()),
             categories=flags,
             category_scores=scores,
+            category_applied_input_types={c: ["image"] for c in scores},
             model=answers[0]["model"],
             id=answers[0]["id"],
         )
@@ -452,7 +595,7 @@ class GuardBackend(Backend):
             id=answer["id"],
         )
 
-    async def _complete(self, text: str, call: _Call) -> dict[str, Any]:
+    async def _complete(self, messages: list[dict[str, Any]], call: _Call) -> dict[str, Any]:
         import openai
 
         extra: dict[str, Any] = {}
@@ -462,7 +605,7 @@ class GuardBackend(Backend):
         try:
             resp = await client.chat.completions.create(
                 model=self.model,
-                messages=self.messages(text),
+                messages=messages,
                 temperature=0,
                 max_tokens=10 if self.family == "llama-guard" else 1,
                 logprobs=True,

@@ -283,7 +283,9 @@ register_backend(
         {
             "model": [str],
             "base_url": [str],
-            "family": [StrOptions(("llama-guard", "shieldgemma", "granite-guardian"))],
+            "family": [
+                StrOptions(("llama-guard", "shieldgemma", "granite-guardian", "shieldgemma-2"))
+            ],
             **_TEXT_MODE,
             "categories": [SequenceOf(str)],
             "top_logprobs": [Interval(Integral, 1, 20)],

@@ -31,13 +31,16 @@ _COMMANDS = (
     "_moderate",
     "_analysis",
     "_report",
+    "_audit",
     "_train",
     "_fit",
     "_validate",
     "_export",
+    "_review",
     "_apply",
     "_check",
     "_serve",
+    "_monitor",
 )
 
 

@@ -102,6 +102,13 @@ def run_crosstab(args: argparse.Namespace) -> int:
         categories=args.category,
         thresholds=thresholds,
     )
+    lacking = int(table.attrs.get("n_missing_by", 0))
+    if lacking:
+        print(
+            f"modkit crosstab: {lacking} scored rows have no {', '.join(args.by)} value "
+            "(templates without the slot), left out",
+            file=sys.stderr,
+        )
     if isinstance(table.columns, pd.MultiIndex):
         table.columns = [f"{s}:{c}" for s, c in table.columns]
     return _emit(table, args)
@@ -113,6 +120,13 @@ def run_gap(args: argparse.Namespace) -> int:
     table = counterfactual_gap(
         results, args.slot, by=by, categories=args.category, detail=args.detail
     )
+    lacking = int(table.attrs.get("n_missing_slot", 0))
+    if lacking:
+        print(
+            f"modkit gap: {lacking} scored rows have no {args.slot} value (templates "
+            "without the slot), left out",
+            file=sys.stderr,
+        )
     return _emit(table, args, index=False)
 
 
@@ -124,4 +138,11 @@ def run_bias(args: argparse.Namespace) -> int:
     table = bias_metrics(
         results, args.by, args.label, args.category, threshold=args.threshold, pos_label=pos
     )
+    lacking = int(table.attrs.get("n_missing_by", 0))
+    if lacking:
+        print(
+            f"modkit bias: {lacking} rows have no {args.by} value: never a subgroup, part of "
+            "every subgroup's background",
+            file=sys.stderr,
+        )
     return _emit(table, args, index=False)

@@ -11,8 +11,7 @@ import pandas as pd
 from .._errors import InputError
 from .._gate import check_thresholds
 from .._io import read_table
-from .._taxonomy import CATEGORIES
-from ..thresholds._labels import coerce_labels
+from .._labels import parse_labels
 from ..thresholds._set import PROFILES, load_thresholds
 from ._common import (
     Progress,
@@ -45,7 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--scores", help="new scores (output of 'modkit moderate')")
     src.add_argument("--suite", help="prompts (.csv/.jsonl/.txt/.parquet) or templates (.yaml)")
     p.add_argument("--baseline", help="the same prompts scored before (a results table)")
-    p.add_argument("--labels", help="0/1/blank per category key, for the promise checks")
+    p.add_argument(
+        "--labels",
+        help="labels table for the promise checks: a column per category key (bare or "
+        "label_<key>), 1/0, true/false, yes/no or blank; default: the label_<category> "
+        "columns of the scores, if any",
+    )
     p.add_argument("--on", metavar="COLUMN", help="column matching score and label rows")
     p.add_argument("--profile", choices=PROFILES, default="input", help="default: input")
     p.add_argument(
@@ -109,14 +113,19 @@ def run(args: argparse.Namespace) -> int:
     labels = None
     if args.labels:
         raw = read_table(args.labels).reset_index(drop=True)
-        cats = [c for c in CATEGORIES if c in raw.columns]
-        if not cats:
-            raise InputError(f"{args.labels}: no category columns (API spellings)")
-        coerce_labels(raw, cats, source=args.labels, row_name=row_name(args.labels))
-        aligned = align_labels(results, raw, args.on, source, args.labels)
-        labels = pd.DataFrame(index=results.index, columns=cats, dtype=float)
-        values = coerce_labels(aligned, cats, source=args.labels)
-        labels.loc[aligned.index, cats] = values
+        parsed = parse_labels(raw, source=args.labels, row_name=row_name(args.labels))
+        if not parsed.shape[1]:
+            raise InputError(
+                f"{args.labels}: no label columns (category keys as the API spells them, "
+                "or label_<category>)"
+            )
+        row_keys = [c for c in dict.fromkeys([args.on, "id"]) if c in raw.columns]
+        table = pd.concat([raw[row_keys], parsed], axis=1)
+        aligned = align_labels(results, table, args.on, source, args.labels)
+        labels = aligned[list(parsed.columns)].reindex(results.index)
+    else:  # the label_<category> columns kept beside the texts, if any
+        beside = parse_labels(results, columns="prefixed", source=source, row_name=row_name(source))
+        labels = beside if beside.shape[1] else None
     baseline = read_table(args.baseline) if args.baseline else None
     max_changed = args.max_changed
     if baseline is not None and max_changed is None:

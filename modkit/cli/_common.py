@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._cache import Cache
 from .._errors import InputError
+from .._labels import align_rows
 from ..backends import BACKEND_NAMES, Backend, backend_spec, make_backend
 
 __all__ = [
@@ -135,41 +136,19 @@ def row_name(path: str) -> Any:
 def align_labels(
     scores: pd.DataFrame, labels: pd.DataFrame, on: str | None, scores_path: str, labels_path: str
 ) -> pd.DataFrame:
-    """Labels re-indexed onto the scores' rows: by ``on``, by ``id``, else by position."""
+    """Labels re-indexed onto the scores' rows: by ``on``, by ``id``, else by position
+    (:func:`modkit.align_rows`, with rows named by file line)."""
     key = on or ("id" if "id" in scores.columns and "id" in labels.columns else None)
-    if key is None:
-        if len(scores) != len(labels):
-            raise InputError(
-                f"{labels_path} has {len(labels)} rows but {scores_path} has "
-                f"{len(scores)}; give both an 'id' column or use --on COLUMN"
-            )
-        return labels.set_axis(scores.index)
-    for path, frame in ((scores_path, scores), (labels_path, labels)):
-        if key not in frame.columns:
-            raise InputError(f"{path}: no column {key!r} to match rows on")
-    dup = labels[key].duplicated()
-    if dup.any():
-        i = int(dup.to_numpy().argmax())
-        raise InputError(
-            f"{labels_path} {row_name(labels_path)(i)} column {key!r}: "
-            f"duplicate value {labels[key].iloc[i]!r}"
-        )
-    sdup = scores[key].duplicated()
-    if sdup.any():
-        i = int(sdup.to_numpy().argmax())
-        raise InputError(
-            f"{scores_path} {row_name(scores_path)(i)} column {key!r}: "
-            f"duplicate value {scores[key].iloc[i]!r}"
-        )
-    unknown = ~labels[key].isin(scores[key])
-    if unknown.any():
-        i = int(unknown.to_numpy().argmax())
-        raise InputError(
-            f"{labels_path} {row_name(labels_path)(i)} column {key!r}: "
-            f"{labels[key].iloc[i]!r} is not in {scores_path}"
-        )
-    pos = pd.Series(scores.index, index=scores[key].to_numpy())
-    return labels.set_axis(pos.loc[labels[key].to_numpy()].to_numpy())
+    return align_rows(
+        scores,
+        labels,
+        key,
+        scores_source=scores_path,
+        labels_source=labels_path,
+        row_name=row_name(labels_path),
+        scores_row_name=row_name(scores_path),
+        by_position=True,
+    )
 
 
 def write_text_file(path: str | Path, text: str) -> Path:

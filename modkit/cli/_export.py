@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..thresholds._export import EXPORT_FORMATS, export_thresholds
-from ..thresholds._set import PROFILES, load_threshold_file
+from ..thresholds._set import load_threshold_file
 from ._common import write_text_file
 
 
@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="what to write: " + ", ".join(EXPORT_FORMATS),
     )
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    p.add_argument("--profile", choices=PROFILES, help="one profile (default: every profile)")
+    p.add_argument(
+        "--profile",
+        help="one profile: input, output or a named one of the file (default: every profile)",
+    )
     p.add_argument("--env-prefix", default="MODKIT_", help="env: variable prefix")
     p.add_argument("--rego-package", default="modkit.thresholds", help="rego: package name")
     p.add_argument(
@@ -48,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="litellm: variable holding the server's key (the key is never written)",
     )
+    p.add_argument(
+        "--litellm-review",
+        choices=("pass", "block"),
+        default="pass",
+        help="litellm: what happens to an item whose action is review (LiteLLM has no review "
+        "band): pass (default; record it with serve --decision-log) or block (serve with "
+        "--flag-review)",
+    )
     p.set_defaults(func=run)
 
 
@@ -62,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         litellm_api_base=args.litellm_api_base,
         litellm_output_api_base=args.litellm_output_api_base,
         litellm_api_key_env=args.litellm_api_key_env,
+        litellm_review=args.litellm_review,
     )
     if args.output is None:
         sys.stdout.write(text)

@@ -8,11 +8,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._errors import InputError
 from .._io import read_table
-from .._taxonomy import CATEGORIES, check_category_keys, suggest_category
+from .._labels import parse_labels
+from .._taxonomy import CATEGORIES
 from ..thresholds._fit import fit_thresholds
-from ..thresholds._labels import coerce_labels, coerce_scores
+from ..thresholds._labels import coerce_scores
 from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
 from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
 from ._common import Progress, add_quiet_option, align_labels, check_seed, check_suffix, row_name
@@ -23,12 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fit",
         help="fit per-category thresholds against labelled examples",
         description="Choose per-category block (and review) thresholds from SCORES (the "
-        "output of 'modkit moderate') and LABELS (0, 1 or blank per category key). Rows are "
-        "matched by the --on column, by an 'id' column if both tables have one, else by "
-        "position. Decision rule: flag when score >= threshold.",
+        "output of 'modkit moderate') and labels: the label_<category> columns SCORES kept "
+        "from its input, or a LABELS table (1/0, true/false, yes/no or blank per category "
+        "key). LABELS rows are matched by the --on column, by an 'id' column if both tables "
+        "have one, else by position. Decision rule: flag when score >= threshold.",
     )
     p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
-    p.add_argument("labels", help="labels table: one column per category key, 0/1/blank")
+    p.add_argument(
+        "labels",
+        nargs="?",
+        help="labels table: a column per category key (bare or label_<key>), 1/0, "
+        "true/false, yes/no or blank; default: the label_<category> columns of SCORES",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -59,7 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--confidence", type=float, help="meet constrained objectives at this confidence (e.g. 0.9)"
     )
-    p.add_argument("--cv", type=int, default=5, help="folds for out-of-fold metrics (default 5)")
+    p.add_argument(
+        "--cv",
+        type=int,
+        default=5,
+        help="folds for the fitting procedure's out-of-fold estimate (default 5; no interval)",
+    )
     p.add_argument(
         "--method",
         choices=("fixed_sequence", "holm"),
@@ -71,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--bootstrap",
         type=int,
         default=200,
-        help="refit-bootstrap resamples for the exported threshold's intervals (default 200)",
+        help="refit-bootstrap resamples for the exported threshold's intervals, selection_ci "
+        "(default 200)",
     )
     p.add_argument(
         "--min-positives",
@@ -93,6 +108,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep the other profile of this threshold file in the output",
     )
     p.add_argument("--on", metavar="COLUMN", help="column to match SCORES and LABELS rows on")
+    p.add_argument(
+        "--by-input-type",
+        action="store_true",
+        help="also fit text and image thresholds per category from the applied/<category> "
+        "columns (multimodal results)",
+    )
     p.add_argument(
         "--unthresholded",
         choices=UNTHRESHOLDED,
@@ -131,29 +152,45 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_suffix(args.output, ".json")
     progress = Progress("fit", args)
-    progress.step(f"reading {args.scores} and {args.labels}")
+    progress.step(f"reading {args.scores}" + (f" and {args.labels}" if args.labels else ""))
     scores = read_table(args.scores).reset_index(drop=True)
-    labels = read_table(args.labels).reset_index(drop=True)
-    # Every label column except the row keys goes to fit_thresholds, so its checks apply
-    # as in the Python API (a misspelt key is refused, an unknown one is warned about).
-    keys = {"id", "text", args.on}
-    passed = [c for c in labels.columns if c not in keys]
-    near = [c for c in passed if c not in CATEGORIES and suggest_category(str(c))]
-    if near:
-        check_category_keys(near[:1], f"{args.labels}: column")
-    cats = [c for c in CATEGORIES if c in passed]
-    if not cats:
-        raise InputError(
-            f"{args.labels}: no category columns (expected API spellings such as "
-            f"{', '.join(CATEGORIES[:4])})"
+    if args.labels is None:
+        # labels beside the scores: the label_<category> columns 'modkit moderate' kept
+        labels = parse_labels(
+            scores, columns="prefixed", source=args.scores, row_name=row_name(args.scores)
         )
+        if not labels.shape[1]:
+            raise InputError(
+                f"{args.scores}: no label_<category> columns; keep labels beside the texts "
+                "when scoring (see 'labels file' in the README) or give a LABELS table"
+            )
+        cats = list(labels.columns)
+        passed = cats
+    else:
+        raw = read_table(args.labels).reset_index(drop=True)
+        # One parser for every label table: bare keys or label_<key>, 1/0, true/false,
+        # yes/no, blank; a misspelt key is refused with "did you mean".
+        parsed = parse_labels(raw, source=args.labels, row_name=row_name(args.labels))
+        cats = list(parsed.columns)
+        if not cats:
+            raise InputError(
+                f"{args.labels}: no label columns (expected category keys as the API spells "
+                f"them, such as {', '.join(CATEGORIES[:4])}, or label_<category>)"
+            )
+        # Other columns go to fit_thresholds, which warns that it ignores them.
+        keys = {"id", "text", args.on, *parsed.attrs["columns"]}
+        others = [c for c in raw.columns if c not in keys]
+        passed = [*cats, *others]
+        row_keys = [c for c in dict.fromkeys([args.on, "id"]) if c in raw.columns]
+        table = pd.concat([raw[row_keys], parsed, raw[others]], axis=1)
+        labels = align_labels(scores, table, args.on, args.scores, args.labels)
     missing = [c for c in cats if c not in scores.columns]
     if missing:
-        raise InputError(f"{args.labels} has category columns {missing} that {args.scores} lacks")
-    # Validate in each file's own row order so errors name the right row.
-    coerce_labels(labels, cats, source=args.labels, row_name=row_name(args.labels))
+        raise InputError(
+            f"{args.labels or args.scores} has labels of {missing} that {args.scores} has no "
+            "scores for"
+        )
     coerce_scores(scores, cats, source=args.scores, row_name=row_name(args.scores))
-    labels = align_labels(scores, labels, args.on, args.scores, args.labels)
 
     objective: Any = args.objective
     per = _pairs(args.objective_for, "--objective-for")
@@ -182,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
         daily_volume=args.daily_volume,
         profile=args.profile,
         progress=progress.enabled,
+        by_input_type=args.by_input_type,
     )
     not_fitted = ts.not_fitted
     ts = ts.with_policy(args.unthresholded)

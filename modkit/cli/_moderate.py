@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import Literal
+from typing import Any, Literal
+
+import pandas as pd
 
 from .._batch import BatchAPI
+from .._conversation import is_conversation
 from .._errors import InputError
 from .._io import check_output, read_table
+from .._labels import LABEL_PREFIX, labels_beside_texts
 from .._runner import moderate
 from ._common import (
     add_backend_options,
     add_cache_options,
     backend_from_args,
     cache_from_args,
+    row_name,
     write_output,
 )
 
@@ -33,6 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where to write the results (.csv/.jsonl/.parquet; default: CSV on standard output)",
     )
     p.add_argument("--text-column", default="text", help="column holding the texts")
+    p.add_argument(
+        "--labels-from",
+        action="append",
+        metavar="COLUMN[=CATEGORY],...",
+        help="the input columns that hold labels (repeatable or comma-separated; "
+        "COLUMN=CATEGORY names the category of a column named otherwise). Default: "
+        "label_<category> columns and columns named by a bare category key. Label "
+        "columns are written as label_<category> (1.0 / 0.0 / empty) for 'modkit fit'",
+    )
     add_backend_options(p)
     add_cache_options(p)
     p.add_argument("--batch-size", type=int, default=32, help="texts per request (default 32)")
@@ -50,6 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-result-json",
         action="store_true",
         help="leave out the result_json column (scores and per-category flags are kept)",
+    )
+    p.add_argument(
+        "--conversation",
+        metavar="STRATEGY",
+        help="how conversations (lists of role/content messages) are scored: native, "
+        "per_message, last_turn or window:K (default: native for guard models, else "
+        "per_message)",
     )
     group = p.add_argument_group("OpenAI Batch API (--backend openai)")
     group.add_argument(
@@ -75,6 +97,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _labels_from(items: list[str] | None) -> dict[str, str] | None:
+    """``--labels-from a,b=violence`` as {column: category}."""
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            col, sep, cat = part.strip().partition("=")
+            if not col or (sep and not cat):
+                raise InputError(f"--labels-from {item!r}: expected COLUMN or COLUMN=CATEGORY")
+            out[col] = cat if sep else col.removeprefix(LABEL_PREFIX)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     via: Literal["requests"] | BatchAPI = "requests"
     if args.batch_api:
@@ -89,6 +125,24 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output)  # before any work: never score what cannot be written
     frame = read_table(args.input, text_column=args.text_column)
+    if str(args.input).lower().endswith(".csv"):
+        frame = _decode_conversations(frame, args.text_column)
+    # labels beside the texts, checked before any scoring (errors name file, row, column)
+    frame = labels_beside_texts(
+        frame,
+        args.text_column,
+        _labels_from(args.labels_from),
+        source=args.input,
+        row_name=row_name(args.input),
+    )
+    renamed = frame.attrs.get("renamed") or {}
+    if renamed:
+        print(
+            "modkit moderate: label columns "
+            + ", ".join(f"{old!r} -> {new!r}" for old, new in renamed.items())
+            + " (a bare category key names the score column)",
+            file=sys.stderr,
+        )
     backend = backend_from_args(args)
     cache = cache_from_args(args)
     try:
@@ -103,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             text_column=args.text_column,
             result_json=not args.no_result_json,
             via=via,
+            conversation=args.conversation,
         )
     except Exception as exc:
         partial = getattr(exc, "partial", None)
@@ -128,6 +183,30 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _decode_conversations(frame: Any, column: str) -> Any:
+    """A CSV column of conversations written as JSON (as ``modkit expand`` writes them)
+    becomes lists of messages again: only when every non-empty value is one."""
+    if column not in frame.columns:
+        return frame
+    values = frame[column].tolist()
+    decoded = []
+    for value in values:
+        if not isinstance(value, str) or not value.startswith("[{"):
+            return frame
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return frame
+        if not is_conversation(parsed):
+            return frame
+        decoded.append(parsed)
+    if not decoded:
+        return frame
+    out = frame.copy()
+    out[column] = pd.Series(decoded, index=frame.index, dtype=object)
+    return out
 
 
 def _parse_rate(backend: object) -> str:

@@ -6,9 +6,13 @@ import argparse
 import ipaddress
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from .._errors import InputError
 from ._common import add_backend_options, add_cache_options, backend_from_args
+
+if TYPE_CHECKING:
+    from ..server import DecisionPolicy
 
 #: ``--flag`` help per field of ServerLimits / HTTPOptions (the default is appended).
 _LIMIT_HELP = {
@@ -84,9 +88,64 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--profile",
-        choices=("input", "output"),
         default="input",
-        help="which profile of --thresholds to apply (default input)",
+        help="the profile of --thresholds for requests without an X-Modkit-Profile header "
+        "(default input); a request's header picks another profile of the file, an "
+        "unknown one gets a 400",
+    )
+    prod = p.add_argument_group("rollout (need --thresholds)")
+    prod.add_argument(
+        "--shadow",
+        action="store_true",
+        help="answer with the backend's own flags (or with --enforced) and only record what "
+        "--thresholds would decide (in --decision-log)",
+    )
+    prod.add_argument(
+        "--enforced",
+        metavar="FILE",
+        help="with --shadow: answer with the flags of this (currently enforced) threshold file",
+    )
+    prod.add_argument(
+        "--actions",
+        action="store_true",
+        help="add results[i].modkit = {action: allow|review|block|unscored, categories, "
+        "profile} to answers (the enforced decision; SDKs keep the extra field)",
+    )
+    prod.add_argument(
+        "--flag-review",
+        action="store_true",
+        help="answer flagged: true for an item whose action is review too (for consumers that "
+        "read only 'flagged', e.g. LiteLLM's guardrail, to refuse review)",
+    )
+    prod.add_argument(
+        "--decision-log",
+        metavar="PATH",
+        help="append one JSON line per input (time, profile, file sha256, scores, decisions, "
+        "latency) to PATH; read it with modkit.read_decision_log or modkit monitor",
+    )
+    prod.add_argument(
+        "--log-text",
+        choices=("hash", "store", "drop"),
+        default="hash",
+        help="what the decision log keeps of each input: its sha256 (default), the text, "
+        "or nothing",
+    )
+    prod.add_argument(
+        "--log-rotate-mb",
+        type=float,
+        metavar="MB",
+        help="start a new decision log file past this size (the old one is renamed "
+        "PATH.<UTC time>)",
+    )
+    prod.add_argument(
+        "--log-rotate-daily",
+        action="store_true",
+        help="start a new decision log file each UTC day",
+    )
+    prod.add_argument(
+        "--log-fsync",
+        action="store_true",
+        help="fsync the decision log after each batch (survives power loss; slower)",
     )
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
     p.set_defaults(func=run)
@@ -111,13 +170,14 @@ def run(args: argparse.Namespace) -> int:
         )
     limits = ServerLimits(**{f: getattr(args, f) for f in (*_LIMIT_HELP, *_LOAD_HELP)})
     http = HTTPOptions(**{f: getattr(args, f) for f in _HTTP_HELP})
-    postprocess = None
+    for flag in ("shadow", "enforced", "actions", "decision_log", "flag_review"):
+        if getattr(args, flag) and not args.thresholds:
+            raise InputError(f"--{flag.replace('_', '-')} needs --thresholds FILE")
+    if args.enforced and not args.shadow:
+        raise InputError("--enforced needs --shadow (it names the file answers are flagged by)")
+    decisions = None
     if args.thresholds:  # a bad file fails here, before the backend loads
-        from ..thresholds import load_thresholds, threshold_postprocess
-
-        ts = load_thresholds(args.thresholds, args.profile)
-        postprocess = threshold_postprocess(ts)
-        print(f"modkit serve: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
+        decisions = _decisions(args)
     backend = backend_from_args(args)
     # The cache: --cache PATH always; the default cache only when proxying a remote API
     # (paid, rate-limited, or going away: a cached answer keeps its behaviour).
@@ -140,8 +200,8 @@ def run(args: argparse.Namespace) -> int:
         cache=cache,
         api_key=api_key,
         limits=limits,
-        postprocess=postprocess,
         pin_model=pinned,
+        decisions=decisions,
     )
     print(
         f"modkit serve: backend {backend.name} (model {backend.model}"
@@ -150,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         f"http://{args.host}:{args.port}/v1"
         + (f", cache {cache.path}" if cache is not None else ", no cache")
         + (f", bearer token from ${args.api_key_env}" if api_key else "")
-        + (f", flags by {args.thresholds} (profile {args.profile})" if postprocess else ""),
+        + (f", {_mode(args)}" if decisions else ""),
         file=sys.stderr,
         flush=True,
     )
@@ -160,7 +220,57 @@ def run(args: argparse.Namespace) -> int:
         backend.close()  # made here, so closed here
         if cache is not None:
             cache.close()
+        if decisions is not None and decisions.log is not None:
+            decisions.log.close()  # writes what is queued
     return 0
+
+
+def _decisions(args: argparse.Namespace) -> DecisionPolicy:
+    from .._decision_log import DecisionLog
+    from ..server import DecisionPolicy, ThresholdSource
+
+    source = ThresholdSource.load(args.thresholds)
+    if args.profile not in source.file.profiles:
+        raise InputError(
+            f"--profile {args.profile}: {args.thresholds} has no such profile "
+            f"(profiles: {', '.join(source.file.profiles)})"
+        )
+    for ts in source.file.profiles.values():
+        print(f"modkit serve: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
+    enforced = ThresholdSource.load(args.enforced) if args.enforced else None
+    if args.log_rotate_mb is not None and not args.log_rotate_mb > 0:
+        raise InputError(f"--log-rotate-mb must be > 0; got {args.log_rotate_mb:g}")
+    log = None
+    if args.decision_log:
+        log = DecisionLog(
+            args.decision_log,
+            rotate_bytes=None
+            if args.log_rotate_mb is None
+            else max(1, int(args.log_rotate_mb * 1024 * 1024)),
+            rotate_daily=args.log_rotate_daily,
+            fsync=args.log_fsync,
+        )
+    return DecisionPolicy(
+        source,
+        default_profile=args.profile,
+        shadow=args.shadow,
+        enforced=enforced,
+        log=log,
+        text=args.log_text,
+        actions=args.actions,
+        flag_review=args.flag_review,
+    )
+
+
+def _mode(args: argparse.Namespace) -> str:
+    if not args.shadow:
+        head = f"flags by {args.thresholds} (default profile {args.profile})"
+    else:
+        by = args.enforced or "the backend's own flags"
+        head = f"shadow: answers by {by}, {args.thresholds} recorded (profile {args.profile})"
+    if args.decision_log:
+        head += f", decision log {args.decision_log} (text {args.log_text})"
+    return head
 
 
 def _port(text: str) -> int:

@@ -6,6 +6,7 @@ when a function is called.
 """
 
 from ._figures import bias_chart, counterfactual_gap_chart, heatmap, score_strip
+from ._monitor import monitor_html
 from ._render import OFFLINE_RENDERER, use_offline_renderer
 from ._report import html_report
 from ._thresholds import pr_curve, roc_curve, score_distribution
@@ -16,6 +17,7 @@ __all__ = [
     "counterfactual_gap_chart",
     "heatmap",
     "html_report",
+    "monitor_html",
     "pr_curve",
     "roc_curve",
     "score_distribution",

@@ -270,7 +270,9 @@ def html_report(
     by : str or list of str
         Slot column(s): one section each with a cross-tab heatmap (``stat`` per value
         and category), the counterfactual gaps per template (``template_id``; without
-        it all rows are one template) and, with labels, per-value bias metrics.
+        it all rows are one template) and, with labels, per-value bias metrics. Rows
+        without a value for the slot (templates that lack it) are left out of its
+        section, which says how many.
     labels : pandas.DataFrame, optional
         Aligned with ``results`` by index: a ``label_column`` (0/1: is the text
         harmful?) for the bias metrics, and/or 0/1/NaN columns named by category keys.
@@ -370,6 +372,13 @@ def html_report(
         parts.append(f'<h2 id="slot-{i}">By {html.escape(slot)}</h2>')
         parts.append(f"<h3>Cross-tab: {html.escape(stat)} score by {html.escape(slot)}</h3>")
         table = crosstab(scored, slot, stat, categories=categories)
+        lacking = int(table.attrs.get("n_missing_by", 0))
+        if lacking:
+            parts.append(
+                f'<p class="note">{lacking} scored rows have no {html.escape(slot)} value '
+                "(their templates lack the slot): left out of this section, as "
+                "<code>groupby(dropna=True)</code> does.</p>"
+            )
         parts.append(_figure(heatmap(table, title=f"{stat} score by {slot}")))
         stats = crosstab(scored, slot, ["mean", "p95", "max", "count"], categories=categories)
         parts.append(_table(stats))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._labels import label_column
 from ..thresholds import Counts, ThresholdSet, as_threshold_set, binary_curve, rates
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ._figures import SCORE_FMT
@@ -48,7 +49,8 @@ def labelled_scores(
         A results frame (one column per category key) or one category's scores.
     labels : DataFrame, Series or array
         On the same index (frames and Series are aligned by index; arrays by position):
-        0/1/NaN, NaN = not labelled.
+        1/0, true/false, yes/no or blank (not labelled). A frame's column is
+        ``label_<category>`` when it has one (labels beside the scores), else the key.
     category : str
         The category key.
 
@@ -62,10 +64,14 @@ def labelled_scores(
     Raises
     ------
     InputError
-        A column is missing, a label is not 0/1/blank, a score is outside [0, 1], or the
-        two inputs have different lengths (arrays) or no common rows.
+        A column is missing, a label does not parse (1/0, true/false, yes/no, blank),
+        a score is outside [0, 1], or the two inputs have different lengths (arrays) or
+        no common rows.
     """
     s = _column(scores, category, "scores")
+    beside = label_column(category)
+    if isinstance(labels, pd.DataFrame) and beside in labels.columns:
+        labels = labels[[beside]].set_axis([category], axis=1)  # labels beside the scores
     y = _column(labels, category, "labels")
     if isinstance(scores, pd.DataFrame | pd.Series) and isinstance(
         labels, pd.DataFrame | pd.Series
@@ -163,7 +169,10 @@ def _chosen_traces(
         level = oof.get("ci_level")
         label = f"block, out-of-fold ({oof.get('folds')} folds"
         kind = oof.get("interval", "percentile-bootstrap")
-        label += f", {level:.0%} {kind} CI)" if level else ")"
+        if kind == "none":  # the procedure's estimate: no interval is claimed
+            label += ", each fold's own threshold; no interval)"
+        else:
+            label += f", {level:.0%} {kind} CI)" if level else ")"
         traces.append(
             go.Scatter(
                 x=[oof[x]],
@@ -179,7 +188,8 @@ def _chosen_traces(
                 error_x=_ci_errors(oof, x),
                 error_y=_ci_errors(oof, yk),
                 hovertemplate=(
-                    f"out-of-fold estimate at block<br>{x} %{{x:.3f}}<br>{yk} %{{y:.3f}}"
+                    f"out-of-fold estimate of the fitting procedure<br>{x} %{{x:.3f}}<br>"
+                    f"{yk} %{{y:.3f}}"
                     "<extra></extra>"
                 ),
                 meta={"kind": "block_oof"},
@@ -203,7 +213,9 @@ def pr_curve(
     scores : DataFrame, Series or array
         A results frame of :func:`modkit.moderate` (or one category's scores).
     labels : DataFrame, Series or array
-        0/1/NaN on the same index; unlabelled rows are left out.
+        On the same index: the key's column or ``label_<key>`` (labels beside the
+        scores: pass the results frame itself); 1/0, true/false, yes/no, blank =
+        not labelled (left out).
     thresholds : ThresholdSet, float, mapping, or None
         A :class:`~modkit.ThresholdSet` (its ``review`` and ``block`` are marked, and the
         out-of-fold precision / recall at ``block`` with their confidence intervals), a
@@ -225,7 +237,7 @@ def pr_curve(
     Raises
     ------
     InputError
-        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        As :func:`labelled_scores`: a missing column, a label that does not parse, a score
         outside [0, 1], inputs that do not line up; or no labelled row with a
         score, or no positive label.
     ImportError
@@ -317,7 +329,7 @@ def roc_curve(
     Raises
     ------
     InputError
-        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        As :func:`labelled_scores`: a missing column, a label that does not parse, a score
         outside [0, 1], inputs that do not line up; or no labelled row with a
         score, or labels of one class only.
     ImportError
@@ -412,7 +424,7 @@ def score_distribution(
     Raises
     ------
     InputError
-        As :func:`labelled_scores`: a missing column, a label not 0/1/blank, a score
+        As :func:`labelled_scores`: a missing column, a label that does not parse, a score
         outside [0, 1], inputs that do not line up; or no labelled row with a
         score, or ``nbins`` not a positive integer.
     ImportError

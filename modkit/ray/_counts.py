@@ -11,6 +11,7 @@ Dataset's blocks and merges them on the driver.
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._labels import LABEL_PREFIX, label_column, parse_labels
 from .._taxonomy import CATEGORIES
 from ..thresholds import (
     CategoryThreshold,
@@ -32,7 +34,14 @@ from ..thresholds._rates import confusion
 from ..thresholds._rule import as_limits
 from ..thresholds._rule import bands as rule_bands
 
-__all__ = ["ScoreCounts", "fit_from_counts", "merge_counts", "score_counts"]
+__all__ = [
+    "ScoreCounts",
+    "fit_from_counts",
+    "merge_counts",
+    "score_counts",
+    "warn_label_prefix",
+    "with_label_prefix",
+]
 
 
 @dataclass(frozen=True)
@@ -109,9 +118,11 @@ def score_counts(
     ----------
     frame : DataFrame
         Score columns named by category key (as :func:`modkit.moderate` returns) and
-        label columns ``label_<key>`` holding 0/1 (bool) or NaN (not labelled).
+        label columns ``label_<key>`` holding labels as :func:`modkit.parse_labels` reads
+        them (1/0, true/false, yes/no; blank = not labelled).
     label_prefix : str, default "label_"
-        What precedes the category key in a label column's name.
+        Deprecated (a FutureWarning; removed in modkit 0.3.0): label columns are named
+        ``label_<key>``.
     categories : iterable of str, optional
         Which categories (default: every key that has both a score and a label column).
 
@@ -122,7 +133,8 @@ def score_counts(
     Raises
     ------
     InputError
-        If a label is not 0, 1 or missing, or a named category lacks a column.
+        If a label does not parse (naming row and column), or a named category lacks
+        a column.
 
     Examples
     --------
@@ -133,32 +145,45 @@ def score_counts(
     >>> counts.n_pos, counts.n_neg, counts.scores.tolist()
     (1, 1, [0.9, 0.2])
     """
+    if label_prefix != LABEL_PREFIX:
+        warn_label_prefix(label_prefix)
+        frame = with_label_prefix(frame, label_prefix)
+    labels = parse_labels(frame, columns="prefixed", source="shard")
     cats = (
-        [c for c in CATEGORIES if c in frame.columns and label_prefix + c in frame.columns]
+        [c for c in CATEGORIES if c in frame.columns and c in labels.columns]
         if categories is None
         else list(categories)
     )
     out = {}
     for c in cats:
-        for col in (c, label_prefix + c):
+        for col in (c, label_column(c)):
             if col not in frame.columns:
                 raise InputError(f"no column {col!r} (columns: {list(frame.columns)[:12]})")
         scores = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        raw = frame[label_prefix + c]
-        numeric = pd.to_numeric(raw.astype("object"), errors="coerce")
-        labels = numeric.to_numpy(dtype=float, na_value=np.nan)
-        bad = ~np.isnan(labels) & (labels != 0) & (labels != 1)
-        bad |= np.isnan(labels) & raw.notna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            value = raw.iloc[i]
-            value = value.item() if isinstance(value, np.generic) else value
-            raise InputError(
-                f"column {label_prefix + c!r}, row {frame.index[i]!r}: label "
-                f"{value!r} is not 0, 1 or missing"
-            )
-        out[c] = ScoreCounts.from_arrays(scores, labels)
+        out[c] = ScoreCounts.from_arrays(scores, labels[c].to_numpy(dtype=float))
     return out
+
+
+def with_label_prefix(frame: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
+    """``frame`` with columns ``label_prefix + key`` renamed ``label_<key>``."""
+    return frame.rename(
+        columns=lambda c: (
+            LABEL_PREFIX + c[len(label_prefix) :]
+            if isinstance(c, str) and c.startswith(label_prefix)
+            else c
+        )
+    )
+
+
+def warn_label_prefix(label_prefix: str) -> None:
+    """The FutureWarning of a ``label_prefix`` other than ``"label_"``."""
+    warnings.warn(
+        f"label_prefix={label_prefix!r} is deprecated and will be removed in modkit 0.3.0: "
+        f"name label columns {LABEL_PREFIX}<category> (modkit.label_column), the one "
+        "spelling modkit reads beside scores",
+        FutureWarning,
+        stacklevel=3,
+    )
 
 
 def merge_counts(parts: Iterable[Mapping[str, ScoreCounts]]) -> dict[str, ScoreCounts]:

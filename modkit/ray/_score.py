@@ -12,10 +12,18 @@ import pandas as pd
 
 from .._errors import InputError
 from .._frame import RESULT_COLUMNS, flag_column
+from .._labels import LABEL_PREFIX
 from .._result import ItemError, ModerationResult
 from .._taxonomy import CATEGORIES
 from ..backends import Backend, BatchOutcome
-from ._counts import ScoreCounts, fit_from_counts, merge_counts, score_counts
+from ._counts import (
+    ScoreCounts,
+    fit_from_counts,
+    merge_counts,
+    score_counts,
+    warn_label_prefix,
+    with_label_prefix,
+)
 
 __all__ = ["RateBudget", "fit_thresholds_dataset", "rate_budget", "score_dataset"]
 
@@ -337,7 +345,9 @@ def score_dataset(
 def _count_block(batch: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
     """A block's sorted counts as rows (category, score, pos, neg, unlabelled)."""
     rows = []
-    for c, sc in score_counts(batch, label_prefix=label_prefix).items():
+    if label_prefix != LABEL_PREFIX:  # warned once on the driver
+        batch = with_label_prefix(batch, label_prefix)
+    for c, sc in score_counts(batch).items():
         rows.append(
             pd.DataFrame(
                 {
@@ -381,11 +391,12 @@ def fit_thresholds_dataset(
     ----------
     ds : ray.data.Dataset
         Score columns named by category key and labels in ``label_<key>`` columns
-        (0/1 or missing).
+        (1/0, true/false, yes/no or blank, as :func:`modkit.parse_labels` reads them).
     objective, review, confidence, min_positives, profile
         As for :func:`modkit.fit_thresholds`.
     label_prefix : str, default "label_"
-        The prefix of the label columns (``label_prefix + key``).
+        Deprecated (a FutureWarning; removed in modkit 0.3.0): label columns are named
+        ``label_<key>`` (:func:`modkit.label_column`).
 
     Returns
     -------
@@ -408,6 +419,8 @@ def fit_thresholds_dataset(
     >>> ts = fit_thresholds_dataset(labelled, "precision>=0.9")  # doctest: +SKIP
     >>> ts["violence"].block  # doctest: +SKIP
     """
+    if label_prefix != LABEL_PREFIX:
+        warn_label_prefix(label_prefix)
     table = ds.map_batches(
         _count_block, fn_kwargs={"label_prefix": label_prefix}, batch_format="pandas"
     ).to_pandas()
@@ -425,9 +438,7 @@ def fit_thresholds_dataset(
         )
     counts = merge_counts(parts)
     if not counts:
-        raise InputError(
-            f"no category has both a score column and a {label_prefix}<key> label column"
-        )
+        raise InputError("no category has both a score column and a label_<key> label column")
     return fit_from_counts(
         counts,
         objective,

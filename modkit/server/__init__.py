@@ -5,15 +5,20 @@
 """
 
 from ._app import Postprocess, ServerLimits, create_app
+from ._decisions import PROFILE_HEADER, DecisionPolicy, ThresholdSource, UnknownProfileError
 from ._http import HTTPOptions
 from ._run import ServeProcess, ServerThread, free_port, serve
 
 __all__ = [
+    "PROFILE_HEADER",
+    "DecisionPolicy",
     "HTTPOptions",
     "Postprocess",
     "ServeProcess",
     "ServerLimits",
     "ServerThread",
+    "ThresholdSource",
+    "UnknownProfileError",
     "create_app",
     "free_port",
     "serve",

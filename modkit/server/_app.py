@@ -21,6 +21,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .._cache import Cache, cache_key
+from .._conversation import (
+    ConversationPlan,
+    check_conversation,
+    combine_results,
+    is_conversation,
+    plan_conversations,
+)
 from .._errors import (
     AuthenticationError,
     BackendError,
@@ -32,8 +39,9 @@ from .._errors import (
 from .._images import check_parts
 from .._result import ItemError, ModerationResult
 from .._text import utf8_problem
-from ..backends import Backend, is_alias, refuse_parts, resolve_snapshot
+from ..backends import Backend, is_alias, refusal, refuse_parts, resolve_snapshot
 from ._admission import Admission, Overloaded, ScoringTimeout
+from ._decisions import PROFILE_HEADER, DecisionPolicy, UnknownProfileError
 from ._openapi import openapi_document
 
 __all__ = ["ServerLimits", "create_app"]
@@ -157,6 +165,7 @@ def create_app(
     limits: ServerLimits | None = None,
     close_backend: bool = True,
     pin_model: bool = False,
+    decisions: DecisionPolicy | None = None,
 ) -> Starlette:
     """Build the OpenAI-compatible moderation server around a backend.
 
@@ -191,11 +200,22 @@ def create_app(
         backend: ``modkit serve --backend openai`` without ``--model``) forwards the
         client's ``model`` upstream, and any other backend answers with its own model,
         which the response's ``model`` names.
+    decisions : DecisionPolicy, optional
+        Decide every result by a threshold file (enforced or in shadow mode), pick the
+        file's profile per request (header ``X-Modkit-Profile``; an unknown one gets a
+        400 ``unknown_profile``), add the ``modkit`` action field and write the
+        decision log (see :class:`modkit.server.DecisionPolicy`). Replaces
+        ``postprocess`` (give one or the other).
 
     Returns
     -------
     starlette.applications.Starlette
         An ASGI app; run it with :func:`modkit.server.serve` or any ASGI server.
+
+    Raises
+    ------
+    InputError
+        Both ``postprocess`` and ``decisions`` given.
 
     Notes
     -----
@@ -223,6 +243,8 @@ def create_app(
     (1, 0.04)
     """
     limits = limits or ServerLimits()
+    if decisions is not None and postprocess is not None:
+        raise InputError("create_app: give postprocess or decisions, not both")
     key_digest = hashlib.sha256(api_key.encode()).digest() if api_key else None
 
     def check_auth(request: Request) -> None:
@@ -243,10 +265,34 @@ def create_app(
     routing = _Models(backend, pinned=pin_model)
 
     async def moderations(request: Request) -> JSONResponse:
+        started = time.monotonic()
         check_auth(request)
-        texts, asked = await _read_inputs(request, limits)
+        profile = _profile(decisions, request)
+        texts, asked, strategy = await _read_inputs(request, limits)
+        inputs = texts  # the request's own inputs, one per result (the decision log's)
         scorer = routing.backend_for(asked)
-        _check_accepts(scorer, texts)
+        plan = None
+        if any(is_conversation(t) for t in texts):  # units by the strategy, combined below
+            if strategy is None:
+                strategy = "native" if scorer.accepts_conversations else "per_message"
+            try:
+                plan = plan_conversations(
+                    texts, strategy, native=scorer.accepts_conversations, where="input"
+                )
+            except InputError as exc:
+                raise _RequestError(
+                    400, str(exc), param="conversation", code="invalid_value"
+                ) from None
+            texts = plan.units
+        elif strategy is not None:
+            raise _RequestError(
+                400,
+                "'conversation' applies to conversation inputs (lists of role/content "
+                "messages) only",
+                param="conversation",
+                code="invalid_value",
+            )
+        _check_accepts(scorer, texts, plan)
         try:
             results = await admission.run(lambda: _score(scorer, cache, texts, routing))
         except _RequestError:
@@ -275,30 +321,35 @@ def create_app(
                 500, f"backend {backend.name!r} failed", type="server_error", code="backend_error"
             ) from None
         for i, res in enumerate(results):
+            where = f"input[{i}]" if plan is None else _unit_name(plan, i)
             if isinstance(res, ItemError) and res.code == "malformed_result":
                 raise _RequestError(  # upstream's fault, not the client's text
                     502,
-                    f"upstream result for input[{i}]: {res.message}",
+                    f"upstream result for {where}: {res.message}",
                     type="server_error",
                     code="upstream_malformed_result",
                 )
             if isinstance(res, ItemError):
+                param = where.split(" ", 1)[0].rstrip(":")
                 raise _RequestError(
-                    400,
-                    f"input[{i}]: {res.message}",
-                    param=f"input[{i}]",
-                    code=res.code or "invalid_input",
+                    400, f"{where}: {res.message}", param=param, code=res.code or "invalid_input"
                 )
         scored = [r for r in results if isinstance(r, ModerationResult)]
+        records: list[dict[str, Any] | None] = [None] * len(scored)
+        if plan is not None:  # one result per conversation: the max over its units
+            scored, records = _combine(plan, scored)
         if postprocess is not None:
             scored = [postprocess(r) for r in scored]
         model = next((r.model for r in scored if r.model), backend.model)
-        body = {
-            "id": f"modr-{uuid.uuid4().hex}",
-            "model": model,
-            "results": [_result_json(r) for r in scored],
-        }
-        return JSONResponse(body)
+        request_id = f"modr-{uuid.uuid4().hex}"
+        if decisions is not None and profile is not None:
+            out, _ = decisions.decide_batch(scored, inputs, profile, request_id, started)
+        else:
+            out = [_result_json(r) for r in scored]
+        for item, record in zip(out, records, strict=True):
+            if record is not None:
+                item["conversation"] = record
+        return JSONResponse({"id": request_id, "model": model, "results": out})
 
     async def models(request: Request) -> JSONResponse:
         check_auth(request)
@@ -378,6 +429,16 @@ def create_app(
     return app
 
 
+def _profile(decisions: DecisionPolicy | None, request: Request) -> str | None:
+    """The request's threshold profile (None without decisions); unknown: a 400."""
+    if decisions is None:
+        return None
+    try:
+        return decisions.profile_for(request.headers)
+    except UnknownProfileError as exc:
+        raise _RequestError(400, str(exc), param=PROFILE_HEADER, code="unknown_profile") from None
+
+
 def _model_card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "modkit"}
 
@@ -389,12 +450,59 @@ def _result_json(res: ModerationResult) -> dict[str, Any]:
     return out
 
 
-def _check_accepts(backend: Backend, inputs: Sequence[Any]) -> None:
-    """A 400 naming the image part when a text-only backend gets a multimodal input."""
+def _unit_name(plan: ConversationPlan, i: int) -> str:
+    """``input[2]: message 1`` for a unit of a conversation (the request's numbering)."""
+    row, message = plan.owner[i], plan.message[i]
+    if message < 0:
+        return f"input[{row}]"
+    if plan.strategy in ("per_message", "last_turn"):
+        return f"input[{row}]: message {message}"
+    return f"input[{row}]"
+
+
+def _combine(
+    plan: ConversationPlan, results: list[ModerationResult]
+) -> tuple[list[ModerationResult], list[dict[str, Any] | None]]:
+    """One result per input: a conversation's units combined by the max rule."""
+    rows: dict[int, list[int]] = {}
+    for j, row in enumerate(plan.owner):
+        rows.setdefault(row, []).append(j)
+    combined: list[ModerationResult] = []
+    records: list[dict[str, Any] | None] = []
+    for row in sorted(rows):
+        js = rows[row]
+        if row not in plan.conversation_rows:
+            combined.append(results[js[0]])
+            records.append(None)
+            continue
+        res, record = combine_results(
+            [results[j] for j in js], [plan.message[j] for j in js], plan.strategy
+        )
+        combined.append(res)
+        records.append(record)
+    return combined, records
+
+
+def _check_accepts(
+    backend: Backend, inputs: Sequence[Any], plan: ConversationPlan | None = None
+) -> None:
+    """A 400 naming the input when the backend cannot take it (an image for a text-only
+    backend, a whole conversation for one that does not take conversations)."""
+    for i, value in enumerate(inputs):
+        if is_conversation(value):
+            refused = refusal(backend, value)
+            if refused is not None:
+                where = f"input[{i}]" if plan is None else _unit_name(plan, i)
+                raise _RequestError(
+                    400,
+                    f"{where}: {refused.message}",
+                    param=where.split(":")[0],
+                    code="unsupported_input_type",
+                )
     if backend.accepts_images:
         return
     for value in inputs:
-        if not isinstance(value, str):
+        if isinstance(value, list) and not is_conversation(value):
             error = refuse_parts(backend, value)
             j = next((i for i, p in enumerate(value) if p.get("type") == "image_url"), 0)
             raise _RequestError(
@@ -405,7 +513,9 @@ def _check_accepts(backend: Backend, inputs: Sequence[Any]) -> None:
             )
 
 
-async def _read_inputs(request: Request, limits: ServerLimits) -> tuple[list[Any], str | None]:
+async def _read_inputs(
+    request: Request, limits: ServerLimits
+) -> tuple[list[Any], str | None, str | None]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise _too_big(int(declared), limits)
@@ -430,7 +540,12 @@ async def _read_inputs(request: Request, limits: ServerLimits) -> tuple[list[Any
             param="input",
             code="missing_required_parameter",
         )
-    return _texts(payload["input"], limits), model
+    strategy = payload.get("conversation")
+    if strategy is not None and not isinstance(strategy, str):
+        raise _RequestError(
+            400, "'conversation' must be a string", param="conversation", code="invalid_type"
+        )
+    return _texts(payload["input"], limits), model, strategy
 
 
 async def _read_body(request: Request, limits: ServerLimits) -> bytes:
@@ -483,6 +598,32 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
         and all(isinstance(v, dict) for v in value)
     ):
         return [_parts(value, limits)]
+    if is_conversation(value):  # one conversation: one result
+        return [_conversation(value, "input", limits)[0]]
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        if len(value) > limits.max_inputs:
+            raise _RequestError(
+                400,
+                f"too many inputs: {len(value)} is over this server's limit of "
+                f"{limits.max_inputs} per request",
+                param="input",
+                code="too_many_inputs",
+            )
+        conversations, total = [], 0
+        for i, v in enumerate(value):
+            messages, chars = _conversation(v, f"input[{i}]", limits)
+            total += chars
+            if total > limits.max_request_chars:
+                raise _RequestError(
+                    400,
+                    f"the texts of this request hold more than this server's work budget of "
+                    f"{limits.max_request_chars} characters per request (reached at "
+                    f"input[{i}]): send fewer or shorter conversations per request",
+                    param="input",
+                    code="request_too_large",
+                )
+            conversations.append(messages)
+        return conversations
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
         raise _RequestError(
@@ -531,6 +672,41 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
             )
         texts.append(text)
     return texts
+
+
+def _conversation(value: Any, where: str, limits: ServerLimits) -> tuple[list[dict[str, Any]], int]:
+    """One conversation, validated, and its characters of text (within the per-input
+    limit)."""
+    try:
+        messages = check_conversation(value, where=where)
+    except InputError as exc:
+        message = str(exc)
+        raise _RequestError(
+            400, message, param=message.split(":", 1)[0], code="invalid_value"
+        ) from None
+    chars = 0
+    for i, m in enumerate(messages):
+        texts = (
+            [m["content"]]
+            if isinstance(m["content"], str)
+            else [p["text"] for p in m["content"] if p["type"] == "text"]
+        )
+        for text in texts:
+            problem = utf8_problem(text)
+            if problem is not None:
+                raise _RequestError(
+                    400, f"{where}[{i}].content: {problem}", param=where, code="invalid_text"
+                )
+            chars += len(text)
+    if chars > limits.max_input_chars:
+        raise _RequestError(
+            400,
+            f"{where}: {chars} characters of text is over this server's limit of "
+            f"{limits.max_input_chars} per input",
+            param=where,
+            code="input_too_long",
+        )
+    return messages, chars
 
 
 def _parts(value: list[Any], limits: ServerLimits) -> list[dict[str, Any]]:

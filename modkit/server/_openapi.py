@@ -105,6 +105,22 @@ def openapi_document(
         "required": ["type", "text"],
         "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
     }
+    message = {
+        "type": "object",
+        "required": ["role", "content"],
+        "properties": {
+            "role": {"enum": ["system", "user", "assistant"]},
+            "content": {"oneOf": [{"type": "string"}, {"type": "array", "minItems": 1}]},
+            "name": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
+    conversation = {
+        "type": "array",
+        "minItems": 1,
+        "items": message,
+        "description": "a conversation: one result, scored by the 'conversation' strategy",
+    }
     request = {
         "type": "object",
         "required": ["input"],
@@ -119,9 +135,17 @@ def openapi_document(
                         "items": {"type": "string", "maxLength": max_input_chars},
                     },
                     {"type": "array", "minItems": 1, "maxItems": max_inputs, "items": text_object},
+                    conversation,
+                    {"type": "array", "minItems": 1, "maxItems": max_inputs, "items": conversation},
                 ]
             },
             "model": {"type": "string", "description": f"this server's model is {model!r}"},
+            "conversation": {
+                "type": "string",
+                "pattern": "^(native|per_message|last_turn|window:[1-9][0-9]*)$",
+                "description": "how a conversation input is scored (default: native for guard "
+                "models, else per_message); the openai SDK sends it via extra_body",
+            },
         },
     }
     response = {

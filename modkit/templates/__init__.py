@@ -23,6 +23,7 @@ from ._model import (
     image_slots,
     load_templates,
     load_wildcards,
+    parse_conversation_template,
     parse_template,
 )
 from ._suites import dixon_suite, hatecheck_suite
@@ -42,5 +43,6 @@ __all__ = [
     "image_slots",
     "load_templates",
     "load_wildcards",
+    "parse_conversation_template",
     "parse_template",
 ]

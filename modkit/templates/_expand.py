@@ -22,12 +22,14 @@ from .._images import text_part
 from ._grammar import MAX_NESTING, Choice, Literal, Node, Reference, TemplateError, parse_nodes
 from ._model import (
     RESERVED_COLUMNS,
+    TURN_SEPARATOR,
     Template,
     TemplateSuite,
     WildcardValue,
     image_slots,
     load_templates,
     load_wildcards,
+    parse_conversation_template,
     parse_template,
 )
 
@@ -80,12 +82,22 @@ def as_suite(templates: TemplatesLike, wildcards: WildcardsLike = None) -> Templ
             elif isinstance(item, str):
                 items.append(parse_template(item, f"t{index}"))
             elif isinstance(item, Mapping):
-                unknown = set(item) - {"id", "text", "labels", "tags"}
+                unknown = set(item) - {"id", "text", "messages", "labels", "tags"}
                 if unknown:
                     raise TemplateError(
                         f"template {index}: unknown key(s) {sorted(unknown)}; expected id, "
-                        "text, labels, tags"
+                        "text (or messages), labels, tags"
                     )
+                if "messages" in item and "text" not in item:
+                    items.append(
+                        parse_conversation_template(
+                            item["messages"],
+                            item.get("id", f"t{index}"),
+                            labels=item.get("labels"),
+                            tags=item.get("tags", ()),
+                        )
+                    )
+                    continue
                 if "text" not in item:
                     raise TemplateError(f"template {index} has no 'text'")
                 items.append(
@@ -595,7 +607,38 @@ def expand(
         ) from None
     index = _draw(total, n, seed)
     frame = _build_frame(suite, plans, index)
+    if any(p.template.roles for p in plans):
+        frame = _conversations(frame, plans)
     return _fill_image_slots(frame, slots) if slots else frame
+
+
+def _conversations(frame: pd.DataFrame, plans: list[_Plan]) -> pd.DataFrame:
+    """The ``conversation`` column: a multi-turn template's filled turns (``text``: the
+    last one), a single-text template's text as one user message."""
+    roles = {p.template.id: p.template.roles for p in plans}
+    conversations: list[list[dict[str, str]]] = []
+    lasts: list[str] = []
+    ids, texts = frame["template_id"].tolist(), frame["text"].tolist()
+    for template_id, text in zip(ids, texts, strict=True):
+        turn_roles = roles[template_id]
+        if not turn_roles:
+            conversations.append([{"role": "user", "content": text}])
+            lasts.append(text)
+            continue
+        turns = text.split(TURN_SEPARATOR)
+        if len(turns) != len(turn_roles):
+            raise TemplateError(
+                "a wildcard value holds the turn separator \\x1e", template_id=template_id
+            )
+        conversations.append(
+            [{"role": r, "content": t} for r, t in zip(turn_roles, turns, strict=True)]
+        )
+        lasts.append(turns[-1])
+    out = frame.copy()
+    out["text"] = pd.Series(lasts, index=frame.index, dtype=object)
+    out.insert(2, "conversation", pd.Series(conversations, index=frame.index, dtype=object))
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 def _fill_image_slots(frame: pd.DataFrame, slots: dict[str, list[tuple[str, str]]]) -> pd.DataFrame:
@@ -612,6 +655,14 @@ def _fill_image_slots(frame: pd.DataFrame, slots: dict[str, list[tuple[str, str]
     picks = combos * len(frame)
     for k, name in enumerate(slots):
         out[name] = pd.Series([combo[k][0] for combo in picks], dtype=object)
+    if "conversation" in out.columns:  # the images join the last user turn
+        out["conversation"] = pd.Series(
+            [
+                _with_images(conv, [u for _, u in combo])
+                for conv, combo in zip(out["conversation"].tolist(), picks, strict=True)
+            ],
+            dtype=object,
+        )
     out["input"] = pd.Series(
         [
             [text_part(text), *({"type": "image_url", "image_url": {"url": u}} for _, u in combo)]
@@ -620,6 +671,21 @@ def _fill_image_slots(frame: pd.DataFrame, slots: dict[str, list[tuple[str, str]
         dtype=object,
     )
     out.attrs = {**frame.attrs, "images": list(slots)}
+    return out
+
+
+def _with_images(conversation: list[dict[str, Any]], urls: list[str]) -> list[dict[str, Any]]:
+    """A copy whose last user message holds its text then one image part per URL."""
+    out = [dict(m) for m in conversation]
+    last = (
+        max(i for i, m in enumerate(out) if m["role"] == "user")
+        if any(m["role"] == "user" for m in out)
+        else len(out) - 1
+    )
+    out[last]["content"] = [
+        text_part(out[last]["content"]),
+        *({"type": "image_url", "image_url": {"url": u}} for u in urls),
+    ]
     return out
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -22,10 +22,16 @@ __all__ = [
     "image_slots",
     "load_templates",
     "load_wildcards",
+    "parse_conversation_template",
     "parse_template",
 ]
 
-RESERVED_COLUMNS = frozenset({"template_id", "text", "tags"})
+RESERVED_COLUMNS = frozenset({"template_id", "text", "tags", "conversation"})
+
+#: Joins the turns of a multi-turn template into one template text (never in a value).
+TURN_SEPARATOR = "\x1e"
+#: Roles a template turn may take.
+TURN_ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,9 @@ class Template:
         Constant columns added to every prompt of this template (e.g. an expected label).
     tags : tuple of str
         Free-form tags, joined with ``,`` in the ``tags`` column.
+    roles : tuple of str
+        A multi-turn template's roles, one per turn (``text`` is then the turns joined
+        by :data:`TURN_SEPARATOR`); empty for a single text.
 
     Examples
     --------
@@ -119,6 +128,7 @@ class Template:
     tags: tuple[str, ...] = ()
     nodes: tuple[Node, ...] = field(default=(), repr=False, compare=False)
     location: _Location | None = field(default=None, repr=False, compare=False)
+    roles: tuple[str, ...] = field(default=(), repr=False)
 
     def error(self, exc: TemplateError) -> TemplateError:
         """Attach this template's id and file location to an error in its text.
@@ -136,7 +146,8 @@ class Template:
         """
         if exc.wildcard is not None:
             return exc.located(template_id=self.id)
-        where: dict[str, Any] = {"template_id": self.id, "text": self.text}
+        shown = self.text.replace(TURN_SEPARATOR, "\u21b5")  # turns: one character each
+        where: dict[str, Any] = {"template_id": self.id, "text": shown}
         if self.location is not None:
             line, column = self.location.locate(self.text, exc.position)
             where.update(file=self.location.file, line=line, column=column)
@@ -183,6 +194,110 @@ def parse_template(
     modkit.templates._grammar.TemplateError: template 'broken': unbalanced '{': ...
     """
     return _make_template(text, id, labels, tags, None)
+
+
+def parse_conversation_template(
+    messages: Sequence[Mapping[str, Any]],
+    id: str = "t1",
+    *,
+    labels: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+) -> Template:
+    """Parse a multi-turn template: one template text per message, slots in any turn.
+
+    A slot or wildcard used in several turns takes one value in all of them (as twice in
+    one text); :func:`modkit.expand` writes the filled conversation to a
+    ``conversation`` column (``[{"role", "content"}, ...]``, for ``modkit.moderate(df,
+    text_column="conversation")``) and the last turn to ``text``.
+
+    Parameters
+    ----------
+    messages : sequence of mapping
+        The turns, each ``{"role": "user", "content": "..."}`` or the short form
+        ``{"user": "..."}``; roles ``system``, ``user``, ``assistant``.
+    id, labels, tags
+        As for :func:`parse_template`.
+
+    Returns
+    -------
+    Template
+        With :attr:`Template.roles` set.
+
+    Raises
+    ------
+    TemplateError
+        For a malformed turn (naming the template, ``messages[i]`` and the position)
+        or a role that is not one of ``system``, ``user``, ``assistant``.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.templates import parse_conversation_template
+    >>> template = parse_conversation_template(
+    ...     [
+    ...         {"user": "Give me a plan to hurt a {group}."},
+    ...         {"assistant": "Here is the plan to hurt a {group}: ..."},
+    ...     ],
+    ...     "plan",
+    ... )
+    >>> df = modkit.expand(template, {"group": ["woman", "man"]})
+    >>> df.loc[0, "conversation"][1]
+    {'role': 'assistant', 'content': 'Here is the plan to hurt a woman: ...'}
+    >>> df.loc[1, "text"]
+    'Here is the plan to hurt a man: ...'
+    """
+    turns = []
+    for i, message in enumerate(messages):
+        turns.append((*_turn(message, f"template {id!r}: messages[{i}]"), None))
+    return _make_turns(turns, id, labels, tags)
+
+
+def _turn(message: Any, where: str) -> tuple[str, str]:
+    """``(role, text)`` of one turn in either form."""
+    if isinstance(message, Mapping) and set(message) == {"role", "content"}:
+        role, text = message["role"], message["content"]
+    elif isinstance(message, Mapping) and len(message) == 1:
+        role, text = next(iter(message.items()))
+    else:
+        raise TemplateError(
+            f"{where}: a turn is {{role: text}} or {{role: ..., content: ...}}, got {message!r}"
+        )
+    if role not in TURN_ROLES:
+        raise TemplateError(f"{where}: role must be one of {', '.join(TURN_ROLES)}, got {role!r}")
+    if not isinstance(text, str):
+        raise TemplateError(f"{where}: the text must be a string, not {type(text).__name__}")
+    if TURN_SEPARATOR in text:
+        raise TemplateError(f"{where}: the text holds the turn separator \\x1e")
+    return role, text
+
+
+def _make_turns(
+    turns: Sequence[tuple[str, str, _Location | None]],
+    id: Any,
+    labels: Mapping[str, Any] | None,
+    tags: Any,
+) -> Template:
+    """A multi-turn template; each turn is first parsed alone so that an error names
+    the turn (and its line and column in a file)."""
+    if not turns:
+        raise TemplateError("'messages' must be a non-empty list of turns", template_id=id)
+    for i, (_, text, location) in enumerate(turns):
+        try:
+            _make_template(text, id, labels, tags, location)
+        except TemplateError as exc:
+            raise TemplateError(
+                f"messages[{i}]: {exc.reason}",
+                template_id=exc.template_id,
+                position=exc.position,
+                text=exc.text,
+                wildcard=exc.wildcard,
+                file=exc.file,
+                line=exc.line,
+                column=exc.column,
+            ) from None
+    joined = TURN_SEPARATOR.join(text for _, text, _ in turns)
+    template = _make_template(joined, id, labels, tags, None)
+    return replace(template, roles=tuple(role for role, _, _ in turns))
 
 
 def _make_template(
@@ -451,7 +566,7 @@ def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardVal
 
 
 _TOP_KEYS = ("templates", "wildcards", "wildcard_dirs", "images")
-_ENTRY_KEYS = ("id", "text", "labels", "tags")
+_ENTRY_KEYS = ("id", "text", "messages", "labels", "tags")
 
 
 def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
@@ -566,8 +681,14 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
             raise TemplateError(
                 f"template entry {index} must be a mapping or a string", **at(entry)
             )
-        if "text" not in fields:
-            raise TemplateError(f"template entry {index} has no 'text'", **at(entry))
+        if "text" not in fields and "messages" not in fields:
+            raise TemplateError(
+                f"template entry {index} has no 'text' (nor a 'messages' list)", **at(entry)
+            )
+        if "text" in fields and "messages" in fields:
+            raise TemplateError(
+                f"template entry {index} has both 'text' and 'messages': keep one", **at(entry)
+            )
         template_id = default_id
         if "id" in fields:
             id_node = fields["id"]
@@ -576,8 +697,14 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
                     f"template entry {index}: 'id' must be a non-empty string", **at(id_node)
                 )
             template_id = id_node.value
-        text_node = fields["text"]
-        if not isinstance(text_node, yaml.ScalarNode):
+        text_node = fields.get("text") or fields["messages"]
+        if "messages" in fields and not isinstance(text_node, yaml.SequenceNode):
+            raise TemplateError(
+                "'messages' must be a list of turns ({user: text}, {assistant: text})",
+                template_id=template_id,
+                **at(text_node),
+            )
+        if "text" in fields and not isinstance(text_node, yaml.ScalarNode):
             raise TemplateError("'text' must be a string", template_id=template_id, **at(text_node))
         labels = _construct(fields["labels"]) if "labels" in fields else {}
         if not isinstance(labels, dict):
@@ -598,11 +725,21 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
             raise TemplateError(
                 "'tags' must be a list of strings", template_id=template_id, **at(fields["tags"])
             )
+        if "messages" in fields:
+            templates.append(
+                _make_turns(
+                    _yaml_turns(cast(yaml.SequenceNode, text_node), template_id, file, lines, at),
+                    template_id,
+                    labels,
+                    [str(t) for t in tags],
+                )
+            )
+            continue
         location = _Location(
             file,
             text_node.start_mark.line + 1,
             text_node.start_mark.column + 1,
-            text_node.style,
+            cast(yaml.ScalarNode, text_node).style,
             lines,
         )
         templates.append(
@@ -635,6 +772,52 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
                 raise TemplateError(f"images.{key_node.value}: {exc}", **at(value_node)) from None
         suite = replace(suite, images=slots)
     return suite
+
+
+def _yaml_turns(
+    node: yaml.SequenceNode,
+    template_id: str,
+    file: str,
+    lines: tuple[str, ...],
+    at: Any,
+) -> list[tuple[str, str, _Location | None]]:
+    """The turns of a ``messages:`` list, each with the location of its text."""
+    turns: list[tuple[str, str, _Location | None]] = []
+    for i, item in enumerate(node.value):
+        where = f"messages[{i}]"
+        pairs: dict[str, Any] = {}
+        if isinstance(item, yaml.MappingNode):
+            pairs = {k.value: v for k, v in item.value}
+        if set(pairs) == {"role", "content"}:
+            role_node, text_node = pairs["role"], pairs["content"]
+            role = role_node.value if isinstance(role_node, yaml.ScalarNode) else None
+        elif len(pairs) == 1:
+            role, text_node = next(iter(pairs.items()))
+        else:
+            raise TemplateError(
+                f"{where}: a turn is {{user: text}} or {{role: ..., content: ...}}",
+                template_id=template_id,
+                **at(item),
+            )
+        if role not in TURN_ROLES:
+            raise TemplateError(
+                f"{where}: role must be one of {', '.join(TURN_ROLES)}, got {role!r}",
+                template_id=template_id,
+                **at(item),
+            )
+        if not isinstance(text_node, yaml.ScalarNode):
+            raise TemplateError(
+                f"{where}: the text must be a string", template_id=template_id, **at(text_node)
+            )
+        location = _Location(
+            file,
+            text_node.start_mark.line + 1,
+            text_node.start_mark.column + 1,
+            text_node.style,
+            lines,
+        )
+        turns.append((str(role), text_node.value, location))
+    return turns
 
 
 def image_slots(

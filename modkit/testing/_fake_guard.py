@@ -38,6 +38,39 @@ _KINDS: dict[str, set[str]] = {
     "sexual_content": {"sexual"},
 }
 _GUIDELINE = re.compile(r'^"No ([^"]+)":')
+_POLICY = re.compile(r'<BEGIN_SAFETY_POLICY>\n"No ([^"]+)":')
+_VISION = re.compile(r"llama-guard-4|shieldgemma-2-")
+_SHIELDGEMMA2 = re.compile(r"shieldgemma-2-")
+
+
+def _parts_ok(content: Any) -> bool:
+    """A non-empty list of text / image_url parts (the chat-completions shape)."""
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and all(
+            isinstance(p, dict)
+            and (
+                (p.get("type") == "text" and isinstance(p.get("text"), str))
+                or (
+                    p.get("type") == "image_url"
+                    and isinstance(p.get("image_url"), dict)
+                    and isinstance(p["image_url"].get("url"), str)
+                )
+            )
+            for p in content
+        )
+    )
+
+
+def _classified(content: Any) -> str:
+    """What the fake classifies: a message's text, its parts' texts and image URLs
+    joined by newlines (an image is scored by its URL)."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] if p["type"] == "text" else p["image_url"]["url"] for p in content)
+
+
 _MASS = 0.97  # probability the verdict alternatives share; the rest goes to filler tokens
 
 
@@ -55,6 +88,13 @@ class GuardModelFake(ProviderFake):
     ``chat_template_kwargs.guideline`` (``"No <harm>": ...``), Granite Guardian's
     ``chat_template_kwargs.guardian_config.risk_name``; ``logprobs`` must be true and
     ``top_logprobs`` at most 20 (400 otherwise, in the OpenAI error shape).
+
+    Images: ``llama-guard-4`` models take ``image_url`` parts in any message (scored as
+    their URL text, after the message's text); ``shieldgemma-2-...`` takes one image and
+    ShieldGemma 2's prompt instruction (``<BEGIN_SAFETY_POLICY>`` then ``"No <policy>":``)
+    and answers Yes/No for the image; any other model answers 400 to an image part.
+    A conversation of user/assistant turns (starting with the user) is classified by
+    its last message, as Llama Guard's template asks.
 
     Probabilities, for the classified text (the last message's content):
 
@@ -96,6 +136,8 @@ class GuardModelFake(ProviderFake):
         super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.logprobs = logprobs
         self._ids = itertools.count(1)
+        #: Image parts received so far (every request).
+        self.images_seen = 0
 
     # ------------------------------------------------------------ the fake model
     def p_unsafe(self, text: str) -> float:
@@ -180,22 +222,42 @@ class GuardModelFake(ProviderFake):
             or not all(
                 isinstance(m, dict)
                 and m.get("role") in ("user", "assistant")
-                and isinstance(m.get("content"), str)
+                and (isinstance(m.get("content"), str) or _parts_ok(m.get("content")))
                 for m in messages
             )
         ):
-            return self.error_reply(400, "messages must be user/assistant turns with text")
+            return self.error_reply(
+                400, "messages must be user/assistant turns with text or content parts"
+            )
         if messages[0]["role"] != "user":
             return self.error_reply(400, "the conversation must start with a user turn")
+        name = model.lower().replace("_", "-")
+        images = [
+            p["image_url"]["url"]
+            for m in messages
+            if isinstance(m["content"], list)
+            for p in m["content"]
+            if p["type"] == "image_url"
+        ]
+        self.images_seen += len(images)
+        if images and not _VISION.search(name):
+            return self.error_reply(400, f"model {model} does not accept image inputs")
         top = body.get("top_logprobs")
         if self.logprobs and (
             body.get("logprobs") is not True or not isinstance(top, int) or not 0 <= top <= 20
         ):
             return self.error_reply(400, "logprobs must be true and top_logprobs in [0, 20]")
-        text = messages[-1]["content"]
+        text = _classified(messages[-1]["content"])
         kwargs = body.get("chat_template_kwargs") or {}
-        name = model.lower().replace("_", "-")
-        if "llama-guard" in name:
+        if _SHIELDGEMMA2.search(name):
+            prompt = text.split("\n", 1)[-1]
+            m = _POLICY.search(prompt)
+            if not m or len(images) != 1:
+                return self.error_reply(
+                    400, "ShieldGemma 2 takes one image and the policy prompt instruction"
+                )
+            tokens = self._yes_no(images[0], m.group(1), top or 0)
+        elif "llama-guard" in name:
             tokens = self._llama_guard(text, top or 0)
         elif "shieldgemma" in name:
             m = _GUIDELINE.match(str(kwargs.get("guideline", "")))

@@ -27,6 +27,17 @@ _RULE_TEXT = (
 )
 
 
+#: What every export says about the review band (the consumer's side of it).
+REVIEW_TEXT = (
+    "review: an item whose action is review (a category at or above its review threshold and "
+    "below block, or a category without a threshold sent to review by the policy) is neither "
+    "allowed nor blocked by this rule: route it to a person; a consumer that acts on block "
+    "alone lets it through."
+)
+#: What the LiteLLM export does with the review band: let it through or block it.
+LITELLM_REVIEW = ("pass", "block")
+
+
 def env_name(prefix: str, profile: str, category: str, which: str) -> str:
     """The environment variable of one threshold: ``PREFIX_PROFILE_CATEGORY_WHICH``.
 
@@ -61,9 +72,13 @@ def env_name(prefix: str, profile: str, category: str, which: str) -> str:
 
 def _profiles(tf: ThresholdFile, profile: str | None) -> dict[str, dict[str, dict[str, Any]]]:
     """``{profile: {category: {"review": r, "block": b}}}`` for the chosen profile(s)."""
-    if profile is not None and profile not in PROFILES:
-        raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
-    names = [profile] if profile is not None else [p for p in PROFILES if p in tf.profiles]
+    if profile is not None and profile not in tf.profiles:
+        raise InputError(
+            f"the file has no profile {profile!r} (profiles: {', '.join(tf.profiles)})"
+        )
+    ordered = [p for p in PROFILES if p in tf.profiles]
+    ordered += [p for p in tf.profiles if p not in ordered]  # named profiles after them
+    names = [profile] if profile is not None else ordered
     out = {}
     for name in names:
         ts = tf[name]
@@ -91,7 +106,8 @@ def _header(tf: ThresholdFile, comment: str) -> list[str]:
         f"{doc['model'] or 'not recorded'}, created {doc['created']}, "
         f"modkit {doc['modkit_version']}",
         f"{comment} decision rule: {_RULE_TEXT}",
-        *(f"{comment} {tf[name].describe_policy()}" for name in PROFILES if name in tf),
+        f"{comment} {REVIEW_TEXT}",
+        *(f"{comment} {ts.describe_policy()}" for ts in tf.profiles.values()),
     ]
 
 
@@ -144,24 +160,27 @@ def _export_litellm(
     api_base: str,
     output_api_base: str,
     api_key_env: str,
+    review: str = "pass",
 ) -> str:
     profiles = _profiles(tf, profile)
     modes = {"input": "pre_call", "output": "post_call"}
     guardrails = []
     for name in profiles:
+        kind = tf[name].applies_to  # a named profile (tenant, surface) says input or output
         guardrails.append(
             {
                 "guardrail_name": f"modkit-{name}",
                 "litellm_params": {
                     "guardrail": "openai_moderation",
-                    "mode": modes[name],
+                    "mode": modes[kind],
                     # one `modkit serve --profile P` per profile; a lone output profile
                     # is served at api_base
                     "api_base": output_api_base
-                    if name == "output" and len(profiles) > 1
+                    if kind == "output" and len(profiles) > 1
                     else api_base,
                     "api_key": f"os.environ/{api_key_env}",
-                    "default_on": True,
+                    # a named profile is for some keys or teams only: they turn it on
+                    "default_on": name in PROFILES,
                 },
             }
         )
@@ -172,7 +191,14 @@ def _export_litellm(
         "# whose 'flagged' is true exactly when some category's score >= its block threshold:",
     ]
     for name, cats in profiles.items():
-        lines.append(f"#   profile {name} ({modes[name]}), block thresholds:")
+        kind = tf[name].applies_to
+        if name not in PROFILES:
+            lines.append(
+                f"#   named profile {name} ({kind}): LiteLLM cannot send X-Modkit-Profile, so "
+                f"serve it with its own 'modkit serve --profile {name}' at that api_base; "
+                "off by default (turn the guardrail on per key or team)"
+            )
+        lines.append(f"#   profile {name} ({modes[kind]}), block thresholds:")
         for cat, t in cats.items():
             lines.append(f"#     {cat}: {_num(t['block']) or 'none'}")
         lines.append(
@@ -180,7 +206,19 @@ def _export_litellm(
             f"unthresholded policy ({tf[name].unthresholded}); backend_flag flags what the "
             "backend flags; a category with no backend flag is flagged (fail closed)"
         )
-    lines.append("# The review band has no place in LiteLLM's guardrail: it is allowed through.")
+    if review == "block":
+        lines += [
+            "# review: BLOCKED. LiteLLM's guardrail has no review band, so serve with",
+            "# 'modkit serve --thresholds THIS_FILE --flag-review': its 'flagged' is also true",
+            "# for an item whose action is review (a person never sees it; LiteLLM refuses it).",
+        ]
+    else:
+        lines += [
+            "# review: PASSED. LiteLLM's guardrail has no review band: an item whose action is",
+            "# review is let through. Serve with '--decision-log PATH' to record each one",
+            "# (action review; 'modkit audit draw' samples them for a person) and '--actions'",
+            "# to tag answers with results[i].modkit.action for a callback or logger to read.",
+        ]
     return "\n".join(lines) + "\n" + _dump_yaml({"guardrails": guardrails})
 
 
@@ -311,6 +349,7 @@ def _export_json_flat(tf: ThresholdFile, profile: str | None, prefix: str) -> st
         "decision_rule": DECISION_RULE,
         "model": doc["model"],
         "created": doc["created"],
+        "review_band": REVIEW_TEXT,
     }
     policies = _policies(tf, profile)
     for name, cats in _profiles(tf, profile).items():
@@ -341,6 +380,7 @@ def export_thresholds(
     litellm_api_base: str = "http://127.0.0.1:8000/v1",
     litellm_output_api_base: str = "http://127.0.0.1:8001/v1",
     litellm_api_key_env: str = "MODKIT_SERVE_API_KEY",
+    litellm_review: str = "pass",
 ) -> str:
     """Write a threshold file's thresholds in a form a consuming service reads.
 
@@ -364,13 +404,17 @@ def export_thresholds(
       the block thresholds (LiteLLM blocks on ``flagged``; it has no review band). The
       thresholds are listed in comments. With both profiles the output guardrail points
       at ``litellm_output_api_base``: run one ``modkit serve --profile P`` per profile.
-      The server applies the policy (see :func:`threshold_postprocess`).
+      The server applies the policy (see :func:`threshold_postprocess`). What happens to
+      the review band is ``litellm_review``'s choice, stated in the comments.
     * ``rego``: an OPA policy (Rego v1) with the thresholds and policies as data; query
       ``data.<package>.decision`` with ``{"category_scores": {...}, "categories": {...},
       "profile": "input"}`` (``categories``: the backend's own flags).
     * ``json-flat``: one JSON object with keys ``<profile>.unthresholded`` and
       ``<profile>.<category>.<review|block|unthresholded>`` (a category's own policy only
-      where it has one).
+      where it has one), and ``review_band`` (what to do with review).
+
+    Every form states what a consumer does with ``review`` (route to a person; a consumer
+    acting on ``block`` alone lets it through): a comment line, or ``review_band``.
 
     Parameters
     ----------
@@ -390,6 +434,10 @@ def export_thresholds(
         Where ``modkit serve --thresholds`` answers.
     litellm_api_key_env : str, default "MODKIT_SERVE_API_KEY"
         The variable LiteLLM reads the server's key from (the key itself is never written).
+    litellm_review : {"pass", "block"}, default "pass"
+        LiteLLM has no review band: ``pass`` lets review items through (serve with
+        ``--decision-log`` to record them, ``--actions`` to tag answers); ``block`` refuses
+        them (serve with ``--flag-review``).
 
     Returns
     -------
@@ -415,6 +463,8 @@ def export_thresholds(
         raise InputError(f"unknown export format {fmt!r}; choose one of {choices}")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_prefix or "_"):
         raise InputError(f"env prefix {env_prefix!r} must be letters, digits and underscores")
+    if litellm_review not in LITELLM_REVIEW:
+        raise InputError(f"litellm_review must be pass or block; got {litellm_review!r}")
     if fmt == "rego":
         return _export_rego(thresholds, profile, env_prefix, package=rego_package)
     if fmt == "litellm":
@@ -425,5 +475,6 @@ def export_thresholds(
             api_base=litellm_api_base,
             output_api_base=litellm_output_api_base,
             api_key_env=litellm_api_key_env,
+            review=litellm_review,
         )
     return _WRITERS[fmt](thresholds, profile, env_prefix)

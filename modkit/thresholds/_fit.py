@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import warnings
@@ -15,6 +16,8 @@ import pandas as pd
 from .._errors import InputError
 from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
+from .._images import APPLIED_PREFIX
+from .._labels import align_rows, parse_labels
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
@@ -155,20 +158,28 @@ def _refit_bootstrap(
             keep[rng.choice(idx, size=take, replace=False)] = True
         curve = binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
         n = len(curve.sorted_scores)
-    y = curve.sorted_labels
-    starts = np.r_[0, curve.ends[:-1] + 1]
+    ends = curve.ends
+    pos = np.flatnonzero(curve.sorted_labels)  # positives' places in the sorted rows
+    # positives at or above each distinct score: the cumulative sums over the positives'
+    # columns alone (a few % of the rows), read at each group's last positive
+    upto = np.searchsorted(pos, ends, side="right")
     out = {m: np.full(resamples, np.nan) for m in ("precision", "recall", "fpr")}
     never = 0
     per = max(1, min(resamples, 2_000_000 // max(n, 1)))
     done = 0
+
+    def at_ends(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative sums of every row and of the positives, at each group's end."""
+        every = np.cumsum(x, axis=1, dtype=np.int64)[:, ends]
+        cum_pos = np.zeros((x.shape[0], len(pos) + 1), dtype=np.int64)
+        np.cumsum(x[:, pos], axis=1, out=cum_pos[:, 1:])
+        return every, cum_pos[:, upto]
+
     while done < resamples:
         nb = min(per, resamples - done)
         w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
-        w_all = np.add.reduceat(w, starts, axis=1).cumsum(axis=1)
-        w_pos = np.add.reduceat(w * y, starts, axis=1).cumsum(axis=1)
-        oob = (w == 0).astype(np.int32)
-        o_all = np.add.reduceat(oob, starts, axis=1).cumsum(axis=1)
-        o_pos = np.add.reduceat(oob * y, starts, axis=1).cumsum(axis=1)
+        w_all, w_pos = at_ends(w)
+        o_all, o_pos = at_ends(w == 0)
         for b in range(nb):
             tp_b, n_b = w_pos[b], w_all[b]
             if obj.kind == "fixed":
@@ -199,6 +210,55 @@ def _refit_bootstrap(
         "never": int(never),
         **{m: _percentiles(v, level) for m, v in out.items()},
     }
+
+
+def _hull(a: list[float] | None, b: list[float] | None) -> list[float] | None:
+    """The smallest interval holding both (either may be ``None``)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return [min(a[0], b[0]), max(a[1], b[1])]
+
+
+def _selection_ci(
+    curve: Curve,
+    block: float | None,
+    obj: Objective,
+    confidence: float | None,
+    method: str,
+    resamples: int,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """``selection_ci``: the refit-bootstrap interval joined with the exact one at ``block``.
+
+    ``None`` for a ``None`` block (nothing is flagged, so there is nothing to bound) or
+    without resamples. Each rate's interval is the hull of the out-of-bag refit-bootstrap
+    percentile interval (:func:`_refit_bootstrap`, which accounts for choosing the
+    threshold) and the Clopper-Pearson interval of the exported threshold's counts on all
+    labelled rows (which keeps the interval from collapsing to a point when a handful of
+    rows are flagged: the out-of-bag rates of 1 or 2 flagged rows are all 0 or all 1).
+    """
+    if block is None:
+        return None
+    boot = _refit_bootstrap(curve, obj, confidence, method, resamples, level, rng)
+    if boot is None:
+        return None
+    tp, fp = _flagged_counts(curve, block, curve.tp, curve.ends + 1)
+    exact = {
+        "precision": _exact_ci(tp, tp + fp, level),
+        "recall": _exact_ci(tp, curve.n_pos, level),
+        "fpr": _exact_ci(fp, curve.n_neg, level),
+    }
+    return {
+        **boot,
+        "method": SELECTION_METHOD,
+        **{m: _hull(boot[m], exact[m]) for m in exact},
+    }
+
+
+#: ``selection_ci["method"]``: the refit bootstrap's out-of-bag percentile interval,
+#: joined with the exact Clopper-Pearson interval at the exported threshold.
+SELECTION_METHOD = "refit-bootstrap-oob+clopper-pearson"
 
 
 def _exact_ci(k: int, n: int, level: float) -> list[float] | None:
@@ -335,16 +395,16 @@ def _fit_category(
             tp_f, fp_f = _flagged_counts(curve, t, ho_tp, ho_n)
             tp_oof += tp_f
             fp_oof += fp_f
+        # The procedure's held-out performance (each fold's own threshold on its held-out
+        # rows), not the exported threshold's: no interval is claimed for it (exact
+        # intervals on these pooled counts covered the exported threshold's recall in
+        # 34% of fits at n = 500); the exported threshold's interval is selection_ci.
         out_of_fold = {
             "folds": k,
             **confusion(tp_oof, fp_oof, n_pos, n_neg),
             "ci_level": ci_level,
-            "interval": "clopper-pearson",
-            "ci": {
-                "precision": _exact_ci(tp_oof, tp_oof + fp_oof, ci_level),
-                "recall": _exact_ci(tp_oof, n_pos, ci_level),
-                "fpr": _exact_ci(fp_oof, n_neg, ci_level),
-            },
+            "interval": "none",
+            "ci": {"precision": None, "recall": None, "fpr": None},
         }
         ts = np.array([t for t in chosen if t is not None], dtype=float)
         spread = {
@@ -361,7 +421,9 @@ def _fit_category(
     selection_ci = None
     if not (insufficient and obj.kind != "fixed") and n_pos and n_neg:
         rng = np.random.default_rng([random_state, cat_seed, 1])
-        selection_ci = _refit_bootstrap(curve, obj, confidence, method, bootstrap, ci_level, rng)
+        selection_ci = _selection_ci(
+            curve, block, obj, confidence, method, bootstrap, ci_level, rng
+        )
 
     baselines = None
     if n_pos + n_neg:
@@ -462,6 +524,27 @@ def _check_columns(
         )
 
 
+def _labels_for(
+    scores: pd.DataFrame, labels: pd.DataFrame | None, on: str | None, known: Sequence[str]
+) -> pd.DataFrame:
+    """The labels as :func:`modkit.parse_labels` reads them (bare category keys, 1.0 /
+    0.0 / NaN), beside the table's other columns (warned about as ignored)."""
+    if labels is None:
+        parsed = parse_labels(scores, columns="prefixed", categories=known, source="scores")
+        if not parsed.shape[1]:
+            raise InputError(
+                "fit_thresholds: no labels: pass labels= (a table with a column per "
+                "category key), or keep label_<category> columns beside the scores "
+                f"(columns: {list(scores.columns)[:10]})"
+            )
+        return parsed
+    if on is not None:
+        labels = align_rows(scores, labels, on)
+    parsed = parse_labels(labels, categories=known)
+    used = set(parsed.attrs["columns"]) | {on, "id", "text"}
+    return pd.concat([parsed, labels[[c for c in labels.columns if c not in used]]], axis=1)
+
+
 def _near_category(column: Any) -> bool:
     return isinstance(column, str) and suggest_category(column) is not None
 
@@ -472,8 +555,8 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
 @validate_params(
     {
         "scores": [pd.DataFrame],
-        "labels": [pd.DataFrame],
-        "objective": _OBJECTIVE_LIKE,
+        "labels": [None, pd.DataFrame],
+        "objective": [None, *_OBJECTIVE_LIKE],
         "review": [None, *_OBJECTIVE_LIKE],
         "cv": [Interval(Integral, 0, None)],
         "bootstrap": [Interval(Integral, 0, None)],
@@ -486,13 +569,15 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "by_input_type": ["boolean"],
+        "on": [None, str],
         "progress": ["boolean"],
     }
 )
 def fit_thresholds(
     scores: pd.DataFrame,
-    labels: pd.DataFrame,
-    objective: ObjectiveLike | Mapping[str, ObjectiveLike],
+    labels: pd.DataFrame | None = None,
+    objective: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     review: ObjectiveLike | Mapping[str, ObjectiveLike] | None = None,
     *,
     cv: int = 5,
@@ -506,6 +591,8 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    by_input_type: bool = False,
+    on: str | None = None,
     progress: bool = False,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
@@ -522,12 +609,16 @@ def fit_thresholds(
         ``model`` column feeds the file's ``model``; the endpoint's flags (the
         ``flagged/<category>`` columns, or ``result_json``) feed the endpoint-flag
         baseline.
-    labels : DataFrame
-        On the same index (a subset is fine: missing rows are unlabelled): 0/1/NaN per
-        category key. Every category with a label column is fitted; NaN rows are left
-        out for that category only.
+    labels : DataFrame, optional
+        Labels per category key: columns named by the bare key or ``label_<key>``,
+        values 1/0, true/false, yes/no or blank (not labelled), as
+        :func:`modkit.parse_labels` reads them. On the same index as ``scores`` (a
+        subset is fine: missing rows are unlabelled), or matched on the column ``on``.
+        Default: the ``label_<category>`` columns of ``scores`` itself (labels kept
+        beside the texts through :func:`modkit.moderate`). Every category with a label
+        column is fitted; NaN rows are left out for that category only.
     objective : str, Objective, dict, or mapping of category to those
-        The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
+        Required. The goal of the ``block`` threshold, e.g. ``"precision>=0.9"``, ``"f1"``,
         ``"fbeta:0.5"``, ``"recall>=0.95"``, ``"fpr<=0.01"``, ``"cost:fp=1,fn=10"``,
         ``"fixed:0.7"`` (see :func:`modkit.thresholds.parse_objective`). A mapping gives
         one per category; ``"*"`` is the default for the others.
@@ -535,15 +626,23 @@ def fit_thresholds(
         The goal of the lower ``review`` threshold (e.g. ``"recall>=0.95"``). When it
         lands above ``block`` it is clamped to ``block`` (``review_clamped``).
     cv : int, default 5
-        Folds of the stratified, seeded K-fold that gives the out-of-fold estimates
-        (at most the number of positives / negatives; < 2 turns them off).
+        Folds of the stratified, seeded K-fold that gives ``out_of_fold``: the fitting
+        *procedure's* held-out performance (each fold's own threshold counted on its
+        held-out rows, pooled), at most the number of positives / negatives; < 2 turns
+        it off. It is not an estimate of the exported threshold's rates and carries no
+        interval (``interval: "none"``); that is ``selection_ci``'s job.
     bootstrap : int, default 200
-        Resamples of the refit bootstrap that gives ``selection_ci``: intervals for the
-        exported threshold's precision, recall and FPR that account for choosing it
-        (the choice is re-run on each Poisson-bootstrap resample and scored on the rows
-        the resample left out). 0 turns it off. The out-of-fold intervals are exact
-        (Clopper & Pearson 1934, via :meth:`scipy.stats.binomtest` ``proportion_ci``)
-        and need no resampling.
+        Resamples of the refit bootstrap behind ``selection_ci``: intervals at
+        ``ci_level`` for the exported threshold's precision, recall and FPR that account
+        for choosing it. Each rate's interval is the hull of (a) the percentile interval
+        of the out-of-bag rates of a refit bootstrap (Poisson(1) row weights; the choice
+        is re-run on each resample and scored on the rows it left out; the
+        leave-one-out bootstrap of Efron & Tibshirani, JASA 1997) and (b) the exact
+        Clopper-Pearson interval (Clopper & Pearson 1934, via
+        :meth:`scipy.stats.binomtest` ``proportion_ci``) of the exported threshold's
+        counts on all labelled rows, so a threshold that flags one or two rows never
+        gets a one-point interval. No interval for a ``None`` (never flag) threshold.
+        Coverage is measured in ``benchmarks/bench_coverage.py``. 0 turns it off.
     confidence : float in (0, 1), optional
         E.g. 0.9: certify a constrained objective (precision, recall, FPR, NPV) with
         Learn then Test (Angelopoulos et al., Ann. Appl. Stat. 2025): the chance that
@@ -555,9 +654,12 @@ def fit_thresholds(
         The multiple-testing procedure with ``confidence``. ``fixed_sequence`` walks the
         candidates in a fixed order (highest threshold down for precision and FPR,
         lowest up for recall and NPV) from the first one that could pass and stops at
-        the first failure. ``holm`` tests every candidate that could pass with Holm's
-        step-down correction (Holm 1979) and does not stop at a failure (better when the top of the
-        score range is noisy; each test is stricter).
+        the first failure. ``holm`` tests a label-free geometric grid of the candidates
+        that could pass (one per factor 1.1 of flagged rows; unflagged rows for NPV) with
+        Holm's step-down correction (Holm 1979) and does not stop at a failure (better
+        when the top of the score range is noisy; each test is stricter). The grid is a
+        function of the scores alone, so Learn then Test's guarantee, which holds for any
+        finite family fixed before the labels are seen, stands.
     min_positives : int, default 10
         Fewer labelled positives (or no negatives) gives ``status="insufficient_data"``
         and no threshold, unless the objective is ``fixed``.
@@ -581,6 +683,22 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    by_input_type : bool, default False
+        Also fit thresholds per input type, from the ``applied/<category>`` columns
+        (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
+        multimodal inputs): the rows a category was applied to an image (``"image"``,
+        ``"text,image"``) form the ``image`` group, the rows applied to text alone (or
+        of unknown type: a plain text) the ``text`` group; rows applied to nothing are
+        left out of both, and a category whose rows are all of one type keeps one set.
+        Each group gets the same objectives, fitted as a category of its own (same
+        procedure and certification; no bootstrap), and lands in the category's
+        :attr:`~modkit.CategoryThreshold.by_input_type`; a group with too few labelled
+        rows (``min_positives``) is left out with a :class:`FitWarning`, and its items
+        use the category's own thresholds (fitted on all rows). The band shares
+        (``bands``) then follow the per-type thresholds.
+    on : str, optional
+        A key column of both ``scores`` and ``labels`` (``"id"``) to match rows on,
+        instead of the index.
     progress : bool, default False
         Show a ``tqdm.auto`` bar (a widget in a notebook, text in a terminal) over the
         categories: each one's cross-validation and bootstrap take seconds.
@@ -603,8 +721,9 @@ def fit_thresholds(
         A parameter is out of range (one wording for all, from
         :mod:`modkit._validation`), a label or score column is spelled as the SDK
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
-        label is not 0/1/blank, a score is not a number in [0, 1], or labels are not on
-        the scores' index.
+        label does not parse (1/0, true/false, yes/no, blank), a score is not a number
+        in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
+        scores have no ``label_<category>`` column.
 
     Warns
     -----
@@ -638,6 +757,20 @@ def fit_thresholds(
     (True, True)
     >>> ts.decide({"violence": 0.95}).action
     'block'
+
+    The same labels kept beside the scores (``label_<category>``, as
+    :func:`modkit.moderate` keeps a labels file's columns), or in a table matched on ``id``:
+
+    >>> beside = scores.assign(label_violence=np.where(y, "yes", "no"))
+    >>> same = modkit.fit_thresholds(beside, objective="precision>=0.9", cv=3, bootstrap=0)
+    >>> same["violence"].block == ts["violence"].block
+    True
+    >>> table = labels.assign(id=range(400)).iloc[::-1]
+    >>> joined = modkit.fit_thresholds(
+    ...     scores.assign(id=range(400)), table, "precision>=0.9", cv=3, bootstrap=0, on="id"
+    ... )
+    >>> joined["violence"].block == ts["violence"].block
+    True
     """
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):
@@ -647,6 +780,9 @@ def fit_thresholds(
         native = None
     known = CATEGORIES if native is None else tuple(result_keys(native))
     scale = None if native is None else provider_scale(native, _model(scores))
+    if objective is None:
+        raise InputError("fit_thresholds: objective is required, e.g. 'precision>=0.9'")
+    labels = _labels_for(scores, labels, on, known)
     _check_columns(scores, labels, known)
     s_src, l_src = "scores", "labels"
     for name, frame in ((s_src, scores), (l_src, labels)):
@@ -702,6 +838,7 @@ def fit_thresholds(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(label_cats), desc="fit", unit="category")
+    groups = _input_type_groups(scores, label_cats) if by_input_type else {}
     for j, c in enumerate(label_cats):
         if bar is not None:
             bar.set_postfix_str(c)
@@ -720,6 +857,35 @@ def fit_thresholds(
             random_state=random_state,
             ci_level=ci_level,
         )
+        typed: dict[str, dict[str, float | None]] = {}
+        for kind, mask in groups.get(c, {}).items():
+            part = _fit_category(
+                c,
+                score_matrix[:, j],
+                np.where(mask, lab_matrix[:, j], np.nan),
+                None if flags is None else flags[:, j],
+                cast(Objective, objectives[c]),
+                reviews[c],
+                cv=cv,
+                bootstrap=0,
+                confidence=confidence,
+                method=method,
+                min_positives=min_positives,
+                random_state=random_state,
+                ci_level=ci_level,
+            )
+            if part.status == "insufficient_data":
+                warnings.warn(
+                    f"{c}: too few labelled {kind} rows ({part.n_pos} positives, "
+                    f"{part.n_neg} negatives) for a {kind} threshold; {kind} items use the "
+                    "category's own",
+                    FitWarning,
+                    stacklevel=3,
+                )
+                continue
+            typed[kind] = {"block": part.block, "review": part.review}
+        if typed:
+            cats[c] = dataclasses.replace(cats[c], by_input_type=typed)
         if bar is not None:
             bar.update()
     if bar is not None:
@@ -727,13 +893,21 @@ def fit_thresholds(
 
     not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)
-    action = actions(
-        *bands(
-            score_matrix,
-            as_limits([cats[c].block for c in label_cats]),
-            as_limits([cats[c].review for c in label_cats]),
-        )
-    )
+    block_limits = as_limits([cats[c].block for c in label_cats])
+    review_limits = as_limits([cats[c].review for c in label_cats])
+    if any(cats[c].by_input_type for c in label_cats):  # each row's own limits
+        block_limits = np.tile(block_limits, (n, 1))
+        review_limits = np.tile(review_limits, (n, 1))
+        for j, c in enumerate(label_cats):
+            if not cats[c].by_input_type:
+                continue
+            column = scores.get(APPLIED_PREFIX + c)
+            values = [None] * n if column is None else column.tolist()
+            for i, value in enumerate(values):
+                kinds = None if not isinstance(value, str) else [t for t in value.split(",") if t]
+                b, r = cats[c].limits_for(kinds)
+                block_limits[i, j], review_limits[i, j] = as_limits([b, r])
+    action = actions(*bands(score_matrix, block_limits, review_limits))
     overall = None
     if n:
         overall = {
@@ -759,6 +933,39 @@ def fit_thresholds(
         scale=scale,
         not_fitted=not_fitted,
     )
+
+
+def _input_type_groups(
+    scores: pd.DataFrame, cats: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per category, ``{"text": mask, "image": mask}`` of rows by the input types the
+    category was applied to (``applied/<category>``; unknown counts as text); only
+    categories with rows of both types.
+
+    Raises
+    ------
+    InputError
+        If no fitted category has an ``applied/<category>`` column.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for c in cats:
+        column = scores.get(APPLIED_PREFIX + c)
+        if column is None:
+            continue
+        kinds = [
+            None if not isinstance(v, str) else {t for t in v.split(",") if t}
+            for v in column.tolist()
+        ]
+        image = np.array([k is not None and "image" in k for k in kinds], dtype=bool)
+        text = np.array([k is None or k == {"text"} for k in kinds], dtype=bool)
+        if text.any() and image.any():  # one type alone: the category's own thresholds
+            out[c] = {"text": text, "image": image}
+    if not any(APPLIED_PREFIX + c in scores.columns for c in cats):
+        raise InputError(
+            "by_input_type=True needs applied/<category> columns (modkit.moderate adds them "
+            "for multimodal inputs; modkit.applied_input_types reads them from result_json)"
+        )
+    return out
 
 
 def _not_fitted(
@@ -808,7 +1015,7 @@ def strictest_certified(
     and each multiple-testing method in ``methods`` in turn; a category's answer is the
     first goal and method that give it a block threshold. The methods fail differently:
     the fixed sequence stops at the first failure from the top of the score range (one
-    high-scoring false alarm ends it), Holm tests every candidate at a stricter level, so
+    high-scoring false alarm ends it), Holm tests a grid of candidates at a stricter level, so
     a looser goal can fail where a stricter one passed and both are tried.
 
     Parameters

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._labels import label_values
 
 __all__ = ["coerce_labels", "coerce_scores", "labels_sha256"]
 
@@ -32,52 +33,18 @@ def coerce_labels(
 ) -> np.ndarray:
     """Labels as a float matrix (rows x categories) of 1.0, 0.0 and NaN (not labelled).
 
-    Accepted cells: 0, 1, True, False, ``"0"``, ``"1"`` (also ``"0.0"``/``"1.0"``), and
-    blank / NaN / None for "not labelled".
+    The columns named ``categories`` are read by :func:`modkit.label_values` (the one
+    parser of label values): 1/0, true/false, yes/no, and blank for "not labelled".
 
     Raises
     ------
     InputError
         Naming the source, row and column of the first bad value.
     """
-    row_name = row_name or _default_row_name(frame.index)
     out = np.full((len(frame), len(categories)), np.nan)
     for j, c in enumerate(categories):
-        col = frame[c]
-        if pd.api.types.is_bool_dtype(col.dtype):
-            values = col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-            out[:, j] = values
-            continue
-        if pd.api.types.is_numeric_dtype(col.dtype):
-            obj = col
-            values = col.to_numpy(dtype=float, na_value=np.nan, copy=True)
-            blank = np.isnan(values)
-        else:
-            obj = col.astype(object)
-            blank = _blank(obj)
-            num = pd.to_numeric(
-                obj.where(~blank, None).map(lambda x: float(x) if isinstance(x, bool) else x),
-                errors="coerce",
-            )
-            values = num.to_numpy(dtype=float, na_value=np.nan, copy=True)
-        bad = ~blank & ~((values == 0) | (values == 1))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(
-                f"{source} {row_name(i)} column {c!r}: label {_shown(obj.iloc[i])!r} is not "
-                "0, 1 or blank (blank = not labelled)"
-            )
-        values[blank] = np.nan
-        out[:, j] = values
+        out[:, j] = label_values(frame[c], source=source, name=c, row_name=row_name)
     return out
-
-
-def _shown(value: object) -> object:
-    item = getattr(value, "item", None)
-    value = item() if callable(item) else value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # a CSV column with blanks reads as floats: show "2", not "2.0"
-    return value
 
 
 def coerce_scores(

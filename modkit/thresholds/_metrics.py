@@ -15,9 +15,10 @@ at ``delta = 1 - confidence``:
   looking at the labels (from the highest threshold down for precision and FPR, from the
   lowest up for recall and NPV), starting at the first candidate that could pass at all
   and stopping at the first failure; every test is at level ``delta``.
-* ``method="holm"`` tests every candidate that could pass with the Holm step-down
-  correction (Holm 1979); it does not stop at a failure, which helps when the top of the
-  score range is noisy, at the price of a smaller per-test level.
+* ``method="holm"`` tests a geometric grid of the candidates that could pass
+  (:func:`holm_family`: built from the scores alone, never the labels) with the Holm
+  step-down correction (Holm 1979); it does not stop at a failure, which helps when the
+  top of the score range is noisy, at the price of a smaller per-test level.
 """
 
 from __future__ import annotations
@@ -245,6 +246,57 @@ def _fixed_sequence(seq: np.ndarray, k: np.ndarray, n: np.ndarray, q: float, del
     return seq, None
 
 
+#: Ratio of Holm's geometric grid of candidates (see :func:`holm_family`).
+HOLM_GRID_RATIO = 1.1
+
+
+def holm_family(seq: np.ndarray, sizes: np.ndarray, ratio: float | None = None) -> np.ndarray:
+    """The candidates Holm's procedure tests: one per geometric bucket of ``sizes``.
+
+    Parameters
+    ----------
+    seq : ndarray of int, shape (m,)
+        Candidate indices in walk order (each one could pass at all).
+    sizes : ndarray of int, shape (n_candidates,)
+        A count per candidate that does not depend on the labels: the rows flagged (the
+        rows left unflagged for NPV).
+    ratio : float > 1, optional
+        Growth of the grid (default :data:`HOLM_GRID_RATIO`): candidates whose sizes
+        lie within a factor ``ratio`` of each other share a bucket
+        ``floor(log(size) / log(ratio))``.
+
+    Returns
+    -------
+    ndarray of int
+        The last candidate in walk order of each bucket (the most aggressive one in the
+        walk's direction), in walk order: about ``log(n) / log(ratio)`` of them instead
+        of every distinct score.
+
+    Notes
+    -----
+    Holm's correction divides ``delta`` by the size of the family, so testing every
+    distinct score (thousands, most differing by one row) makes each test needlessly
+    strict. Learn then Test (Angelopoulos et al., Ann. Appl. Stat. 2025) controls the
+    family-wise error over any finite family fixed before the labels are seen; this
+    family is a function of the scores alone (as the distinct scores themselves are),
+    never of the labels, so the guarantee stands. Restricting it with the labels (say,
+    to thresholds at positives' scores) would not be valid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds._metrics import holm_family
+    >>> holm_family(np.arange(6), np.array([1, 2, 3, 10, 11, 12]), ratio=2.0).tolist()
+    [0, 2, 5]
+    """
+    if len(seq) == 0:
+        return seq
+    ratio = HOLM_GRID_RATIO if ratio is None else ratio
+    bucket = np.floor(np.log(np.maximum(sizes[seq], 1)) / math.log(ratio) + 1e-9)
+    last = np.r_[bucket[1:] != bucket[:-1], True]
+    return seq[last]
+
+
 def _holm(cand: np.ndarray, k: np.ndarray, n: np.ndarray, q: float, delta: float) -> np.ndarray:
     """The candidates the Holm step-down procedure rejects at family-wise level delta."""
     if len(cand) == 0:
@@ -290,7 +342,9 @@ def _constrained(
         if method == "fixed_sequence":
             passed, stop = _fixed_sequence(seq, k, n, q, delta)
         else:
-            passed = _holm(seq, k, n, q, delta)
+            flagged = np.asarray(counts.tp + counts.fp)
+            sizes = counts.n_pos + counts.n_neg - flagged if con.metric == "npv" else flagged
+            passed = _holm(holm_family(seq, sizes), k, n, q, delta)
         ok = np.zeros(len(thresholds), dtype=bool)
         ok[passed] = True
     best_rate = r[con.maximise]

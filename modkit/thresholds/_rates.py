@@ -7,6 +7,7 @@ out once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,47 @@ def _ratio(num: Any, den: Any) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def rates(counts: Counts, *, beta: float = 1.0) -> dict[str, np.ndarray]:
+class _Rates(Mapping[str, np.ndarray]):
+    """The rates of :func:`rates`, each computed on first access (a threshold search over
+    thousands of candidates reads two of the seven)."""
+
+    def __init__(self, counts: Counts, beta: float) -> None:
+        c = counts
+        b2 = beta * beta
+
+        def fbeta() -> np.ndarray:
+            tp = np.asarray(c.tp, dtype=float)
+            fn, fp = np.asarray(c.fn, dtype=float), np.asarray(c.fp, dtype=float)
+            fb = _ratio((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
+            return np.where(np.isnan(fb), 0.0, fb)
+
+        def shaped(n: Any) -> Any:
+            return n + 0 * np.asarray(c.tp)
+
+        self._make: dict[str, Callable[[], np.ndarray]] = {
+            "precision": lambda: _ratio(c.tp, c.flagged),
+            "recall": lambda: _ratio(c.tp, shaped(c.n_pos)),
+            "fpr": lambda: _ratio(c.fp, shaped(c.n_neg)),
+            "fnr": lambda: _ratio(c.fn, shaped(c.n_pos)),
+            "npv": lambda: _ratio(c.tn, c.tn + c.fn),
+            "flagged": lambda: np.asarray(c.flagged),
+            "fbeta": fbeta,
+        }
+        self._done: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._done:
+            self._done[key] = self._make[key]()
+        return self._done[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._make)
+
+    def __len__(self) -> int:
+        return len(self._make)
+
+
+def rates(counts: Counts, *, beta: float = 1.0) -> Mapping[str, np.ndarray]:
     """Precision, recall, FPR, FNR, NPV and F-beta from counts (NaN where undefined).
 
     Parameters
@@ -72,11 +113,11 @@ def rates(counts: Counts, *, beta: float = 1.0) -> dict[str, np.ndarray]:
 
     Returns
     -------
-    dict of str to ndarray of float
+    Mapping of str to ndarray of float
         ``precision`` = tp / (tp + fp), ``recall`` = tp / n_pos, ``fpr`` = fp / n_neg,
         ``fnr`` = fn / n_pos, ``npv`` = tn / (tn + fn), ``flagged`` = tp + fp and
         ``fbeta`` = (1 + b²) tp / ((1 + b²) tp + b² fn + fp) (0 when nothing is
-        flagged and there are no positives to find).
+        flagged and there are no positives to find). Each is computed when first read.
 
     Examples
     --------
@@ -86,20 +127,7 @@ def rates(counts: Counts, *, beta: float = 1.0) -> dict[str, np.ndarray]:
     >>> {k: round(float(v[0]), 3) for k, v in r.items() if k in ("precision", "recall", "fpr")}
     {'precision': 0.8, 'recall': 0.8, 'fpr': 0.022}
     """
-    c = counts
-    b2 = beta * beta
-    tp = np.asarray(c.tp, dtype=float)
-    denom = (1 + b2) * tp + b2 * np.asarray(c.fn, dtype=float) + np.asarray(c.fp, dtype=float)
-    fb = _ratio((1 + b2) * tp, denom)
-    return {
-        "precision": _ratio(c.tp, c.flagged),
-        "recall": _ratio(c.tp, c.n_pos + 0 * tp),
-        "fpr": _ratio(c.fp, c.n_neg + 0 * tp),
-        "fnr": _ratio(c.fn, c.n_pos + 0 * tp),
-        "npv": _ratio(c.tn, c.tn + c.fn),
-        "flagged": np.asarray(c.flagged),
-        "fbeta": np.where(np.isnan(fb), 0.0, fb),
-    }
+    return _Rates(counts, beta)
 
 
 def confusion(tp: int, fp: int, n_pos: int, n_neg: int) -> dict[str, float | int | None]:

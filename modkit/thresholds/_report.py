@@ -38,11 +38,13 @@ def summary(ts: ThresholdSet) -> pd.DataFrame:
         ``confidence``, ``method``, ``oof_status`` (``meets`` / ``misses``: the
         out-of-fold check, separate from ``status``), ``review_objective``,
         ``review_status``, ``n_pos``, ``n_neg``; per rate ``m`` in precision, recall,
-        fpr: ``oof_m`` with its interval ``oof_m_lo`` / ``oof_m_hi`` (type in
-        ``oof_interval``) and ``sel_m_lo`` / ``sel_m_hi`` (the exported threshold's
-        interval that accounts for choosing it); ``threshold_min`` / ``threshold_max``
-        across folds; ``share_allow`` / ``share_review`` / ``share_block``; and the
-        endpoint-flag and fixed-0.5 baselines' precision and recall.
+        fpr: ``oof_m`` (the fitting procedure's out-of-fold estimate) with
+        ``oof_m_lo`` / ``oof_m_hi`` (type in ``oof_interval``; ``"none"``, and so
+        missing, for files modkit writes now) and ``sel_m_lo`` / ``sel_m_hi`` (the
+        exported threshold's interval that accounts for choosing it);
+        ``threshold_min`` / ``threshold_max`` across folds; ``share_allow`` /
+        ``share_review`` / ``share_block``; and the endpoint-flag and fixed-0.5
+        baselines' precision and recall.
 
     Examples
     --------
@@ -176,8 +178,13 @@ def report(ts: ThresholdSet) -> str:
         if oof:
             kind = oof.get("interval", "percentile-bootstrap")
             ci = oof.get("ci") or {}
+            what = (
+                "procedure, each fold's own threshold; no interval"
+                if kind == "none"
+                else f"{oof['ci_level']:.0%} {kind}"
+            )
             lines.append(
-                f"    out-of-fold ({oof['folds']} folds, {oof['ci_level']:.0%} {kind}):"
+                f"    out-of-fold ({oof['folds']} folds, {what}):"
                 + "".join(f" {m} {_with_ci(oof.get(m), ci.get(m))}" for m in _RATES)
                 + (f" [{ct.oof_status}]" if ct.oof_status else "")
             )
@@ -188,7 +195,9 @@ def report(ts: ThresholdSet) -> str:
         if sel:
             lines.append(
                 f"    exported threshold ({sel['level']:.0%} refit-bootstrap, "
-                f"{sel['resamples']} resamples, scored out of bag):"
+                f"{sel['resamples']} resamples, scored out of bag"
+                + (", joined with exact" if sel["method"].endswith("clopper-pearson") else "")
+                + "):"
                 + "".join(f" {m} [{_f(_pair(sel, m)[0])}, {_f(_pair(sel, m)[1])}]" for m in _RATES)
             )
         sp = ct.threshold_spread

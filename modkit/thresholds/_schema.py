@@ -150,6 +150,11 @@ def _message(error: Any) -> tuple[list[Any], str]:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         key = extra[0] if extra else "?"
+        if error.schema.get("patternProperties"):  # the profiles: named ones too
+            return [*path, key], (
+                f"unknown key (allowed: {', '.join(allowed)}, or a named profile: lowercase "
+                "letters, digits and _, starting with a letter, with applies_to)"
+            )
         return [*path, key], f"unknown key (allowed: {', '.join(allowed)})"
     if "propertyNames" in error.absolute_schema_path:  # a category key of no provider
         allowed = error.validator_value if v == "enum" else []

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from .._errors import InputError
 from .._result import ModerationResult
-from ._set import ThresholdSet
+from ._set import Decision, ThresholdSet
 
-__all__ = ["threshold_postprocess"]
+__all__ = ["decide_result", "rewrite_result", "threshold_postprocess"]
 
 
 def threshold_postprocess(
@@ -73,21 +73,41 @@ def threshold_postprocess(
             f"not {type(ts).__name__}"
         )
 
-    known = set(ts.taxonomy) | set(ts.categories)
-
     def postprocess(result: ModerationResult) -> ModerationResult:
-        # A key outside the set's taxonomy (a new upstream category) is not evaluated,
-        # so it is left out rather than refused.
-        scores = {c: v for c, v in result.category_scores.items() if c in known}
-        flags = {c: bool(v) for c, v in result.categories.items() if c in known}
-        applied = result.category_applied_input_types or None  # thresholds by input type
-        decision = ts.decide(scores, applied, categories=flags)
-        fired = set(decision.blocked_categories) | {
-            c for c, rule in decision.rules.items() if rule == "no_backend_flag"
-        }
-        keys = dict.fromkeys([*result.categories, *result.category_scores])
-        categories = {c: c in fired for c in keys}
-        return dataclasses.replace(result, flagged=bool(fired), categories=categories)
+        return rewrite_result(result, decide_result(ts, result))
 
     postprocess.thresholds = ts  # type: ignore[attr-defined]
     return postprocess
+
+
+def decide_result(ts: ThresholdSet, result: ModerationResult) -> Decision:
+    """``ts.decide`` of a served result: its scores, applied input types and own flags.
+
+    A key of the result outside the set's taxonomy (a new upstream category) is left
+    out rather than refused: it is not evaluated.
+    """
+    known = set(ts.taxonomy) | set(ts.categories)
+    scores = {c: v for c, v in result.category_scores.items() if c in known}
+    flags = {c: bool(v) for c, v in result.categories.items() if c in known}
+    applied = result.category_applied_input_types or None
+    return ts.decide(scores, applied, categories=flags)
+
+
+def rewrite_result(
+    result: ModerationResult, decision: Decision, *, review_fires: bool = False
+) -> ModerationResult:
+    """The result with ``flagged`` and ``categories`` set from a decision.
+
+    A category is ``True`` when it blocks, or when it could not be decided for want of
+    a backend flag (rule ``no_backend_flag``: fail closed, the response shape has no
+    "review"), or, with ``review_fires``, when it is in review; ``flagged`` is any of
+    them. Scores are untouched.
+    """
+    fired = set(decision.blocked_categories) | {
+        c for c, rule in decision.rules.items() if rule == "no_backend_flag"
+    }
+    if review_fires:
+        fired |= set(decision.review_categories)
+    keys = dict.fromkeys([*result.categories, *result.category_scores])
+    categories = {c: c in fired for c in keys}
+    return dataclasses.replace(result, flagged=bool(fired), categories=categories)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -38,6 +39,7 @@ __all__ = [
     "ACTIONS",
     "INPUT_TYPES",
     "PROFILES",
+    "PROFILE_NAME",
     "RULES",
     "CategoryThreshold",
     "Decision",
@@ -50,6 +52,33 @@ __all__ = [
 
 #: The profiles a threshold file may hold: user messages and model responses.
 PROFILES = ("input", "output")
+#: A named profile (a tenant, surface or language; ``applies_to`` says input or output):
+#: lowercase letters, digits and ``_``, starting with a letter, at most 40 characters.
+PROFILE_NAME = r"[a-z][a-z0-9_]{0,39}"
+
+
+def check_profile_name(name: Any, applies_to: Any = None) -> str:
+    """The traffic (``input`` / ``output``) a profile name is for; InputError if invalid.
+
+    ``input`` and ``output`` are for themselves (``applies_to``, if given, must agree);
+    a named profile needs ``applies_to``.
+    """
+    if name in PROFILES:
+        if applies_to is not None and applies_to != name:
+            raise InputError(f"profile {name!r}: applies_to must be {name!r}, got {applies_to!r}")
+        return str(name)
+    if not isinstance(name, str) or not re.fullmatch(PROFILE_NAME, name):
+        raise InputError(
+            f"profile must be input, output or a named profile (lowercase letters, digits "
+            f"and _, starting with a letter, at most 40 characters), got {name!r}"
+        )
+    if applies_to not in PROFILES:
+        raise InputError(
+            f"named profile {name!r} needs applies_to: 'input' or 'output' (got {applies_to!r})"
+        )
+    return str(applies_to)
+
+
 #: Possible actions, mildest first. ``unscored``: no category could be decided.
 ACTIONS = ("allow", "review", "block", "unscored")
 #: What decided a category (:attr:`Decision.rules`): its threshold; for a category without
@@ -122,14 +151,18 @@ class CategoryThreshold:
     in_sample : dict or None
         Confusion counts and rates at ``block`` on the fitting rows (optimistic).
     out_of_fold : dict or None
-        The honest estimate: ``folds``, pooled out-of-fold counts and rates, and ``ci``
-        for precision, recall and FPR at ``ci_level`` of type ``interval``
-        (``"clopper-pearson"``: exact; files of version 1 hold
-        ``"percentile-bootstrap"``).
+        The fitting procedure's held-out performance (each fold's own threshold counted
+        on its held-out rows): ``folds``, pooled counts and rates, and ``ci`` of type
+        ``interval``: ``"none"`` (all ``None``: no interval is claimed; modkit writes
+        this), ``"clopper-pearson"`` (older files) or ``"percentile-bootstrap"``
+        (version 1 files). Not the exported threshold's rates: see ``selection_ci``.
     selection_ci : dict or None
         Intervals for the precision, recall and FPR of the *exported* threshold that
-        account for choosing it: ``method`` (``"refit-bootstrap-oob"``: the choice is
-        re-run on each bootstrap resample and scored on the rows left out of it),
+        account for choosing it (``None`` when it is ``None``): ``method``
+        (``"refit-bootstrap-oob+clopper-pearson"``: the out-of-bag interval of a refit
+        bootstrap, where the choice is re-run on each resample and scored on the rows
+        left out of it, joined with the exact interval of the threshold's counts;
+        ``"refit-bootstrap-oob"`` in older files),
         ``level``, ``resamples``, ``rows`` (labelled rows resampled: a stratified
         subsample above 50,000, which widens the intervals), ``never`` (resamples whose
         choice was "never flag")
@@ -532,6 +565,10 @@ class ThresholdSet:
     not_fitted : mapping of str to str, optional
         Set by :func:`modkit.fit_thresholds`: each category of the provider's taxonomy
         it gave no threshold, and why (not written to the file).
+    applies_to : {"input", "output"}, optional
+        For a named profile (``profile`` other than ``input`` / ``output``: a tenant,
+        surface or language, :data:`PROFILE_NAME`), required: which traffic it is for.
+        ``modkit serve`` picks a profile per request (header ``X-Modkit-Profile``).
 
     Raises
     ------
@@ -575,9 +612,9 @@ class ThresholdSet:
         scale: Scale | Mapping[str, Any] | None = None,
         unthresholded: str = UNTHRESHOLDED_DEFAULT,
         not_fitted: Mapping[str, str] | None = None,
+        applies_to: str | None = None,
     ) -> None:
-        if profile not in PROFILES:
-            raise InputError(f"profile must be one of {PROFILES}, got {profile!r}")
+        self.applies_to = check_profile_name(profile, applies_to)
         self.provider = provider
         self.scale = _resolve_scale(provider, model, scale)
         self.unthresholded = _check_policy(unthresholded, "unthresholded")
@@ -617,6 +654,7 @@ class ThresholdSet:
         provider: str | None = None,
         scale: Scale | Mapping[str, Any] | None = None,
         unthresholded: str = UNTHRESHOLDED_DEFAULT,
+        applies_to: str | None = None,
     ) -> ThresholdSet:
         """A set from plain numbers: ``{"violence": 0.7, "hate": {"block": 0.8, "review": 0.4}}``.
 
@@ -634,8 +672,9 @@ class ThresholdSet:
             "by_input_type", "unthresholded"}``; ``None`` is no threshold (the
             ``unthresholded`` policy decides). In [0, 1] for the API's scores, else on
             the provider's scale.
-        profile : {"input", "output"}, default "input"
-            Which traffic the set is for.
+        profile : str, default "input"
+            Which traffic the set is for: ``input``, ``output``, or a named profile
+            (with ``applies_to``).
         model : str, optional
             The model snapshot the thresholds are for (for Azure it also picks the
             scale, see :func:`modkit.provider_scale`).
@@ -646,6 +685,8 @@ class ThresholdSet:
             The scale, when it is not the provider's default.
         unthresholded : {"backend_flag", "review", "never_flag"}, default "backend_flag"
             What decides the categories without a threshold (see :class:`ThresholdSet`).
+        applies_to : {"input", "output"}, optional
+            Required for a named profile (see :class:`ThresholdSet`).
 
         Returns
         -------
@@ -690,6 +731,7 @@ class ThresholdSet:
             provider=provider,
             scale=resolved,
             unthresholded=unthresholded,
+            applies_to=applies_to,
         )
 
     # ------------------------------------------------------------------ access
@@ -1100,6 +1142,8 @@ class ThresholdSet:
             ``review_per_day`` and ``categories`` (each :meth:`CategoryThreshold.to_dict`).
         """
         out: dict[str, Any] = {"model": self.model}
+        if self.profile not in PROFILES:  # a named profile says which traffic it is for
+            out["applies_to"] = self.applies_to
         if self.provider is not None:  # a provider's own categories and scale
             out["provider"] = self.provider
             out["scale"] = None if self.scale is None else self.scale.to_dict()
@@ -1150,6 +1194,7 @@ class ThresholdSet:
             provider=data.get("provider"),
             scale=data.get("scale"),
             unthresholded=data.get("unthresholded", unthresholded),
+            applies_to=data.get("applies_to"),
             **{
                 k: data.get(k)
                 for k in (
@@ -1267,10 +1312,10 @@ class ThresholdFile:
         )
         self.profiles: dict[str, ThresholdSet] = {}
         for name, ts in items:
-            if name not in PROFILES:
-                raise InputError(f"profile must be one of {PROFILES}, got {name!r}")
+            check_profile_name(name, ts.applies_to)
             if ts.profile != name:
-                ts = ThresholdSet.from_dict(ts.to_dict(), profile=name)
+                doc = ts.to_dict() | {"applies_to": ts.applies_to}
+                ts = ThresholdSet.from_dict(doc, profile=name)
             self.profiles[name] = ts
         if not self.profiles:
             raise InputError("a threshold file needs at least one profile")
@@ -1303,7 +1348,8 @@ class ThresholdFile:
             ``model``, ``labels_sha256``, ``created``, ``modkit_version`` and
             ``profiles`` (each :meth:`ThresholdSet.to_dict`).
         """
-        sets = [self.profiles[p] for p in PROFILES if p in self.profiles]
+        names = [p for p in PROFILES if p in self.profiles]
+        sets = [self.profiles[p] for p in names + [p for p in self.profiles if p not in names]]
         return {
             "$schema": SCHEMA_ID,
             "schema_version": SCHEMA_VERSION,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._labels import label_column
 from .._taxonomy import CATEGORIES
 from ..plots._thresholds import labelled_scores
 from ..thresholds import CategoryThreshold, Counts, ThresholdSet, load_thresholds, rates
@@ -37,7 +38,9 @@ class ThresholdExplorer:
         A results frame of :func:`modkit.moderate`: one float column per category key,
         and a ``text`` column for the examples.
     labels : pandas.DataFrame
-        On the same index: 0/1/NaN per category key (NaN = not labelled).
+        On the same index: a label column per category key, named by the key or
+        ``label_<key>`` (so ``scores`` itself when it keeps its labels beside the
+        scores); 1/0, true/false, yes/no, blank = not labelled.
     thresholds : ThresholdSet or path, optional
         A set, or a threshold file (its ``input`` profile). Starts each category's
         slider at its ``block`` threshold (its ``review`` one when it has no block;
@@ -88,8 +91,8 @@ class ThresholdExplorer:
     >>> explorer = ThresholdExplorer(scores, labels).set("violence", 0.7)
     >>> {k: explorer.counts[k] for k in ("tp", "fp", "precision", "recall")}
     {'tp': 2, 'fp': 0, 'precision': 1.0, 'recall': 1.0}
-    >>> explorer.choose(reviewer="Ana").chosen["violence"].note[:26]
-    'set by hand by Ana on 20..'
+    >>> explorer.choose(reviewer="Ana").chosen["violence"].note.startswith("set by hand by Ana")
+    True
     """
 
     def __init__(
@@ -120,13 +123,20 @@ class ThresholdExplorer:
         self.thresholds = thresholds
         self.n_examples = n_examples
         if categories is None:
-            categories = [c for c in CATEGORIES if c in scores.columns and c in labels.columns]
+            scored = [c for c in CATEGORIES if c in scores.columns]
+            # labels beside the scores (label_<key>) when there are any, else bare keys
+            categories = [c for c in scored if label_column(c) in labels.columns] or [
+                c for c in scored if c in labels.columns
+            ]
         else:
             categories = list(categories)
             for c in categories:
-                for name, frame in (("scores", scores), ("labels", labels)):
-                    if c not in frame.columns:
-                        raise InputError(f"category {c!r} is not a column of the {name}")
+                if c not in scores.columns:
+                    raise InputError(f"category {c!r} is not a column of the scores")
+                if c not in labels.columns and label_column(c) not in labels.columns:
+                    raise InputError(
+                        f"category {c!r} is not a column of the labels (nor {label_column(c)!r})"
+                    )
         texts = (
             scores[text_column]
             if text_column in scores.columns
