@@ -42,7 +42,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
-from ._text import replace_surrogates, utf8_problem
+from ._text import json_text, replace_surrogates, utf8_problem
 
 __all__ = [
     "INPUT_FORMATS",
@@ -577,12 +577,10 @@ def _write_jsonl(frame: pd.DataFrame, tmp: Path) -> None:
     with tmp.open("wb") as fh:
         for values in zip(*columns, strict=True):
             record = dict(zip(names, values, strict=True))
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            try:
-                data = line.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: keep it as a \\udxxx escape
-                data = json.dumps(record, separators=(",", ":")).encode("ascii")
-            fh.write(data + b"\n")
+            # a lone surrogate: the line is ASCII, with a \udxxx escape; NaN is None
+            # already, and +-inf stay ``Infinity`` (the bit-exact round trip of a table)
+            line = json_text(record, separators=(",", ":"), allow_nan=True)
+            fh.write(line.encode("utf-8") + b"\n")
 
 
 def _write_parquet(frame: pd.DataFrame, tmp: Path) -> None:

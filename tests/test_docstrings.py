@@ -17,10 +17,12 @@ import modkit
 #: The public packages: each lists its public names in ``__all__``.
 PACKAGES = (
     "modkit",
+    "modkit.audit",
     "modkit.backends",
     "modkit.datasets",
     "modkit.plots",
     "modkit.ray",
+    "modkit.review",
     "modkit.server",
     "modkit.templates",
     "modkit.testing",

@@ -43,6 +43,8 @@ LAYERS: list[tuple[str, ...]] = [
         "_migrate",
         "_gate",
         "_monitor",
+        "audit",
+        "review",
     ),
     ("plots", "widgets", "server", "_notebooks", "ray"),
     ("cli", "__init__", "__main__"),

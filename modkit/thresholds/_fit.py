@@ -21,6 +21,7 @@ from .._labels import align_rows, parse_labels
 from .._native import detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
+from ._design import certify_by_design, design_for, refuse_band_labels
 from ._labels import coerce_labels, coerce_scores, labels_sha256
 from ._metrics import (
     METHODS,
@@ -569,6 +570,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "endpoint_flags": [None, pd.DataFrame],
         "ci_level": [Interval(Real, 0, 1, closed="neither")],
         "provider": [None, str],
+        "design": [None, pd.DataFrame],
         "by_input_type": ["boolean"],
         "on": [None, str],
         "progress": ["boolean"],
@@ -591,6 +593,7 @@ def fit_thresholds(
     endpoint_flags: pd.DataFrame | None = None,
     ci_level: float = 0.95,
     provider: str | None = None,
+    design: pd.DataFrame | None = None,
     by_input_type: bool = False,
     on: str | None = None,
     progress: bool = False,
@@ -683,6 +686,16 @@ def fit_thresholds(
         set records the provider, model and scale. Default: detected from the score
         columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
+    design : DataFrame, optional
+        The labelled rows are an audit sample of the traffic (:func:`modkit.audit.draw`):
+        a frame on the scores' index with its ``inclusion_probability`` and ``stratum``
+        columns (the sample itself). Constrained objectives are then certified for the
+        traffic, not the sample: Learn then Test with design-based p-values (the dual
+        of the Korn & Graubard interval of a stratified ratio estimator, see
+        :func:`modkit.audit.estimate`); needs ``confidence``, and out-of-fold and
+        bootstrap intervals (which assume i.i.d. rows) are off. Without it, with
+        ``confidence``, labels confined to one score band of the scored rows (the
+        review queue's) are refused: they are not a sample of the traffic.
     by_input_type : bool, default False
         Also fit thresholds per input type, from the ``applied/<category>`` columns
         (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
@@ -723,7 +736,10 @@ def fit_thresholds(
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
         label does not parse (1/0, true/false, yes/no, blank), a score is not a number
         in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
-        scores have no ``label_<category>`` column.
+        scores have no ``label_<category>`` column; with ``confidence`` and no
+        ``design``, labels confined to one score band while the scored rows spread
+        beyond it; with ``design``, no ``confidence``, an objective that is not
+        constrained, or design rows missing.
 
     Warns
     -----
@@ -832,6 +848,10 @@ def fit_thresholds(
             stacklevel=3,
         )
 
+    if design is None and confidence is not None:
+        refuse_band_labels(score_matrix, lab_matrix, label_cats)
+    if design is not None:
+        cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
     cats = {}
     bar = None
     if progress:
@@ -842,21 +862,42 @@ def fit_thresholds(
     for j, c in enumerate(label_cats):
         if bar is not None:
             bar.set_postfix_str(c)
-        cats[c] = _fit_category(
-            c,
-            score_matrix[:, j],
-            lab_matrix[:, j],
-            None if flags is None else flags[:, j],
-            cast(Objective, objectives[c]),  # required=True: every category has one
-            reviews[c],
-            cv=cv,
-            bootstrap=bootstrap,
-            confidence=confidence,
-            method=method,
-            min_positives=min_positives,
-            random_state=random_state,
-            ci_level=ci_level,
-        )
+        with warnings.catch_warnings():
+            if design is not None:  # the unweighted choice is replaced below
+                warnings.simplefilter("ignore", FitWarning)
+            cats[c] = _fit_category(
+                c,
+                score_matrix[:, j],
+                lab_matrix[:, j],
+                None if flags is None else flags[:, j],
+                cast(Objective, objectives[c]),  # required=True: every category has one
+                reviews[c],
+                cv=cv,
+                bootstrap=bootstrap,
+                confidence=confidence,
+                method=method,
+                min_positives=min_positives,
+                random_state=random_state,
+                ci_level=ci_level,
+            )
+        if design is not None:
+            cats[c] = certify_by_design(
+                cats[c],
+                score_matrix[:, j],
+                lab_matrix[:, j],
+                design_for(design, scores.index),
+                cast(Objective, objectives[c]),
+                reviews[c],
+                confidence=confidence,
+                method=method,
+            )
+            if cats[c].review_clamped:
+                warnings.warn(
+                    f"{c}: the certified review threshold is above block "
+                    f"{cats[c].block!r}; review is clamped to block (no review band)",
+                    FitWarning,
+                    stacklevel=3,
+                )
         typed: dict[str, dict[str, float | None]] = {}
         for kind, mask in groups.get(c, {}).items():
             part = _fit_category(

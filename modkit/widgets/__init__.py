@@ -13,6 +13,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     ) from _exc
 
 from ._explorer import TemplateExplorer
+from ._review import ReviewQueue
 from ._threshold_slider import ThresholdExplorer
 
-__all__ = ["TemplateExplorer", "ThresholdExplorer"]
+__all__ = ["ReviewQueue", "TemplateExplorer", "ThresholdExplorer"]
