@@ -736,10 +736,10 @@ def fit_thresholds(
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
         label does not parse (1/0, true/false, yes/no, blank), a score is not a number
         in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
-        scores have no ``label_<category>`` column; with ``confidence`` and no
-        ``design``, labels confined to one score band while the scored rows spread
-        beyond it; with ``design``, no ``confidence``, an objective that is not
-        constrained, or design rows missing.
+        scores have no ``label_<category>`` column; with ``confidence`` and no ``design``,
+        labels confined to one score band while the scored rows spread beyond it; with
+        ``design``, no ``confidence``, an objective that is not constrained, design rows
+        missing, or ``by_input_type``.
 
     Warns
     -----
@@ -851,6 +851,8 @@ def fit_thresholds(
     if design is None and confidence is not None:
         refuse_band_labels(score_matrix, lab_matrix, label_cats)
     if design is not None:
+        if by_input_type:
+            raise InputError("design= with by_input_type=True is not supported yet")
         cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
     cats = {}
     bar = None
