@@ -17,7 +17,17 @@ from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
 from ._provider_http import LoopBound, error_for_status, read_key, scrub
 
-__all__ = ["ChatModelBackend"]
+__all__ = ["ChatModelBackend", "chat_turns"]
+
+
+def chat_turns(text: Any, mode: str, context: str) -> list[dict[str, Any]]:
+    """``[user text]`` (``mode="prompt"``), or ``[user context, assistant text]``."""
+    if mode == "prompt":
+        return [{"role": "user", "content": text}]
+    return [
+        {"role": "user", "content": context},
+        {"role": "assistant", "content": text},
+    ]
 
 
 class ChatModelBackend(Backend):

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._errors import BackendError, InputError
 from .._result import ItemError, ModerationResult
-from ._chat import ChatModelBackend
+from ._chat import ChatModelBackend, chat_turns
 from ._guard import GRANITE_RISKS
 from ._provider_http import check_mode
 from ._verdict import label_probabilities, token_at
@@ -187,12 +187,7 @@ class GraniteGuardian33Backend(ChatModelBackend):
         list of dict
             ``[user]``, or ``[user context, assistant text]`` with ``mode="response"``.
         """
-        if self.mode == "prompt":
-            return [{"role": "user", "content": text}]
-        return [
-            {"role": "user", "content": self.context},
-            {"role": "assistant", "content": text},
-        ]
+        return chat_turns(text, self.mode, self.context)
 
     async def _score_one(self, text: str) -> ModerationResult | ItemError:
         if not text.strip():

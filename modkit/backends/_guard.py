@@ -28,7 +28,7 @@ from typing import Any, cast
 from .._conversation import is_conversation
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
-from ._chat import ChatModelBackend
+from ._chat import ChatModelBackend, chat_turns
 from ._provider_http import check_mode
 
 __all__ = [
@@ -523,12 +523,7 @@ class GuardBackend(ChatModelBackend):
         """
         if is_conversation(text):
             return [{"role": m["role"], "content": m["content"]} for m in cast(list, text)]
-        if self.mode == "prompt":
-            return [{"role": "user", "content": text}]
-        return [
-            {"role": "user", "content": self.context},
-            {"role": "assistant", "content": text},
-        ]
+        return chat_turns(text, self.mode, self.context)
 
     def _calls(self, response: bool | None = None) -> list[_Call]:
         if self.family == "llama-guard":
