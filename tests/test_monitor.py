@@ -317,3 +317,44 @@ def test_monitor_rates_count_every_record_once(rows):
     ).all()
     daily = modkit.monitor(frame, period="day")
     assert len(daily.overall) == len({h // 24 for h, _ in rows})
+
+
+def test_scores_baseline_decides_unthresholded_categories_by_the_backends_flags(tmp_path):
+    # a category the file holds no threshold for is decided in the log by the backend's
+    # flag (unthresholded: backend_flag); a baseline of scores must be decided the same
+    # way, from its flagged/<category> columns, not left without a rate (a skipped check)
+    rng = np.random.default_rng(5)
+    texts = [f"violence={v:.4f} hate={h:.4f}" for v, h in rng.beta(2, 3, (200, 2))]
+    path = _serve_log(tmp_path, [texts], {"violence": 0.3})
+    hate = rng.beta(2, 5, 400)
+    base = pd.DataFrame(
+        {"text": ["x"] * 400, "violence": rng.beta(2, 3, 400), "hate": hate}
+    ).assign(**{"flagged/hate": hate >= 0.5, "flagged/violence": False})
+    base.to_csv(tmp_path / "calibration.csv", index=False)
+    out = tmp_path / "m.json"
+    run = subprocess.run(
+        [
+            *MODKIT,
+            "monitor",
+            str(path),
+            "--baseline",
+            str(tmp_path / "calibration.csv"),
+            "--thresholds",
+            str(tmp_path / "t.json"),
+            "--max-flag-rate-change",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    rates = {r["category"]: r for r in report["rates"]}
+    assert rates["hate"]["baseline_flag_rate"] == pytest.approx((hate >= 0.5).mean())
+    assert rates["violence"]["baseline_flag_rate"] == pytest.approx(
+        (base["violence"] >= 0.3).mean()
+    )
+    checks = {c["category"]: c["status"] for c in report["checks"]}
+    assert checks == {"violence": "pass", "hate": "pass"}
