@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._decision_log import DECISION_PREFIX, ENFORCED_PREFIX, LOG_VERSION, read_decision_log
+from ._decision_log import (
+    DECISION_PREFIX,
+    ENFORCED_PREFIX,
+    is_decision_log,
+    read_decision_log,
+)
 from ._errors import InputError
 from ._frame import category_columns, scored_rows
 from ._io import read_table
@@ -283,26 +288,11 @@ class MonitorReport:
         return "\n".join(lines)
 
 
-def _is_log(path: Path) -> bool:
-    """A decision log: a folder, rotated files, or a first record with ``v`` and ``decision``."""
-    if path.is_dir() or (not path.exists() and any(path.parent.glob(f"{path.name}.*"))):
-        return True
-    if not path.is_file() or path.suffix not in (".jsonl", ".ndjson", ""):
-        return False
-    with path.open("rb") as fh:
-        first = fh.readline()
-    try:
-        rec = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return isinstance(rec, dict) and rec.get("v") == LOG_VERSION and "decision" in rec
-
-
 def _load(source: Any, what: str) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source
     path = Path(source)
-    if _is_log(path):
+    if is_decision_log(path):
         return read_decision_log(path)
     if not path.exists():
         raise InputError(f"{what} {path}: file not found")
