@@ -419,7 +419,7 @@ def monitor(
         else load_threshold_file(thresholds)
     )
     cats = category_columns(frame)
-    keys = _periods(frame, period, "log")
+    keys = _periods(frame, period, "log" if isinstance(log, pd.DataFrame) else f"log {log}")
     frame = frame.assign(_period=keys.to_numpy())
     order = sorted(frame["_period"].unique())
     if baseline is None:

@@ -169,6 +169,7 @@ def test_review_load_against_the_files_forecast(tmp_path):
         (["nowhere.jsonl"], "log nowhere.jsonl: file not found"),
         (["LOG", "--max-psi", "-1"], "--max-psi must be a number >= 0"),
         (["LOG", "--baseline", "missing.csv"], "baseline missing.csv: file not found"),
+        (["SCORES"], "log scores.csv: no 'time' column (is it a decision log?)"),
     ],
 )
 def test_monitor_cli_bad_input_is_one_line(tmp_path, args, message):
@@ -184,7 +185,8 @@ def test_monitor_cli_bad_input_is_one_line(tmp_path, args, message):
                 }
             ]
         )
-    args = [str(log) if a == "LOG" else a for a in args]
+    pd.DataFrame({"text": ["a"], "hate": [0.1]}).to_csv(tmp_path / "scores.csv", index=False)
+    args = [str(log) if a == "LOG" else "scores.csv" if a == "SCORES" else a for a in args]
     proc = subprocess.run([*MODKIT, "monitor", *args], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
