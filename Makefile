@@ -13,17 +13,23 @@ NBPYTHON ?= $(abspath $(BIN))/python
 
 venv: $(STAMP)
 
+# pip is not --quiet: each package it collects and installs is a line (minutes on a slow line)
 $(STAMP): pyproject.toml modkit/_version.py
+	@echo "make venv: [1/3] creating $(VENV) with $(PYTHON)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebook,ray,multilingual,dev]'
+	@echo "make venv: [2/3] upgrading pip"
+	$(BIN)/python -m pip install --upgrade pip
+	@echo "make venv: [3/3] installing modkit with its notebook, ray, multilingual and dev extras (a few minutes)"
+	$(BIN)/python -m pip install -e '.[notebook,ray,multilingual,dev]'
 	touch $(STAMP)
+	@echo "make venv: done; $(BIN)/modkit --help lists the commands"
 
 demo: $(STAMP)
 	$(BIN)/modkit demo
 
+# make lab PORT=8890 IP=0.0.0.0 LAB_ARGS="--no-browser"
 lab: $(STAMP) hooks
-	$(BIN)/modkit lab
+	$(BIN)/modkit lab $(if $(PORT),--port $(PORT)) $(if $(IP),--ip $(IP)) $(LAB_ARGS)
 
 # git strips notebook outputs on commit (JupyterLab autosaves them); cell ids are kept
 hooks:

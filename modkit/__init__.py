@@ -30,7 +30,7 @@ from ._images import (
     multimodal_input,
     with_images,
 )
-from ._io import read_table, write_table
+from ._io import find_file, read_table, write_table
 from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
 from ._monitor import MonitorReport, monitor
@@ -142,6 +142,7 @@ __all__ = [
     "default_mapping",
     "detect_provider",
     "expand",
+    "find_file",
     "fit_migration",
     "fit_thresholds",
     "image_part",

@@ -293,6 +293,8 @@ class BatchRun:
         self.keys: list[str | None] = []
         self.outcomes: dict[str, ModerationResult | ItemError] = {}
         self.texts: dict[str, Any] = {}
+        #: Keys that two batches answered: an error, whatever is ingested later.
+        self.conflicted: set[str] = set()
         self.bar: Any = None
         self.client: Any = None
 
@@ -441,7 +443,7 @@ class BatchRun:
             await asyncio.sleep(delay)
 
     async def _ingest(self, ledger: Ledger, item: _Open, batch: Any) -> None:
-        got: dict[str, ModerationResult | ItemError] = {}
+        lines: dict[str, list[ModerationResult | ItemError]] = {}
         bad_lines = 0
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
@@ -461,7 +463,8 @@ class BatchRun:
                 if isinstance(outcome, ItemError):
                     message = f"OpenAI batch {batch.id}: {outcome.message}"
                     outcome = ItemError(message, outcome.code)
-                got[key] = outcome
+                lines.setdefault(key, []).append(outcome)
+        got = self._one_answer_each(batch.id, item, lines)
         good = {
             k: (r, _as_text(self.texts.get(k, "")))
             for k, r in got.items()
@@ -469,7 +472,7 @@ class BatchRun:
         }
         self.cache.put_many(good, namespace=self.backend.cache_namespace, model=self.backend.model)
         for key, outcome in got.items():
-            if key in self.texts:
+            if key in self.texts and key not in self.conflicted:
                 self.outcomes[key] = outcome
         missing = _why_missing(batch)
         self._fail_missing(item, missing)
@@ -487,6 +490,58 @@ class BatchRun:
         self._advance(len(item.keys) - item.counted)
         item.counted = len(item.keys)
         ledger.set_status(item.file_id, batch.status, done=True)
+
+    def _one_answer_each(
+        self,
+        batch_id: str,
+        item: _Open,
+        lines: Mapping[str, list[ModerationResult | ItemError]],
+    ) -> dict[str, ModerationResult | ItemError]:
+        """One outcome per ``custom_id`` of a batch's output and error files.
+
+        A ``custom_id`` answered on more than one line (same or different answers) is an
+        error for its row, never the later line silently: it is not cached, so the next
+        run scores it again. A ``custom_id`` the batch did not hold is not taken: when it
+        is a row of this run (another batch's request) that row fails too (two answers
+        for one text), else it is logged.
+        """
+        mine = set(item.keys)
+        got: dict[str, ModerationResult | ItemError] = {}
+        for key, outcomes in lines.items():
+            if key not in mine:
+                if key in self.texts:
+                    self.conflicted.add(key)
+                    self.outcomes[key] = ItemError(
+                        f"OpenAI batch {batch_id} answered this request, which it did not "
+                        "hold (another batch did): conflicting answers, not scored; run "
+                        "again",
+                        "conflicting_custom_id",
+                    )
+                else:
+                    logger.warning(
+                        "batch %s: output for custom_id %r, which no request of this run "
+                        "has: ignored",
+                        batch_id,
+                        key,
+                    )
+                continue
+            if len(outcomes) > 1:
+                same = all(_same_answer(o, outcomes[0]) for o in outcomes[1:])
+                got[key] = ItemError(
+                    f"OpenAI batch {batch_id}: custom_id answered on {len(outcomes)} lines "
+                    f"({'the same answer' if same else 'different answers'}): not scored; "
+                    "run again",
+                    "duplicate_custom_id",
+                )
+                logger.warning(
+                    "batch %s: custom_id %r answered on %d lines: that row is an error",
+                    batch_id,
+                    key,
+                    len(outcomes),
+                )
+                continue
+            got[key] = outcomes[0]
+        return got
 
     def _fail_missing(self, item: _Open, message: str) -> None:
         for key in item.keys:
@@ -603,6 +658,13 @@ def parse_output_line(line: str, *, where: str) -> tuple[str, ModerationResult |
         where=f"{where}: results[0]",
     )
     return key, result
+
+
+def _same_answer(a: ModerationResult | ItemError, b: ModerationResult | ItemError) -> bool:
+    """Two answers of one request say the same (ids and notes aside)."""
+    if isinstance(a, ModerationResult) and isinstance(b, ModerationResult):
+        return a.to_dict() == b.to_dict() and a.model == b.model
+    return a == b
 
 
 def _as_text(value: Any) -> str:

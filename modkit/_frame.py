@@ -23,7 +23,7 @@ from ._images import APPLIED_PREFIX
 from ._labels import labels_beside_texts
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
-from ._taxonomy import CATEGORIES, did_you_mean, looks_like_category, order_categories
+from ._taxonomy import CATEGORIES, did_you_mean, order_categories
 
 __all__ = [
     "FLAG_PREFIX",
@@ -42,6 +42,7 @@ __all__ = [
     "resolve_categories",
     "scored_mask",
     "scored_rows",
+    "unlisted_categories",
 ]
 
 #: Columns every results frame has besides the inputs, the category scores and the
@@ -158,12 +159,10 @@ def assemble(
     index = pd.Index(uniques)
     fresh = [r for r in outcomes.values() if isinstance(r, ModerationResult)]
     present = {k for r in fresh for k in r.category_scores}  # even when null (NaN)
-    extra = [
-        c
-        for c in order_categories(present)
-        # new categories get a column, and so do other providers' own (``Hate``, ``S10``)
-        if c not in _CAT_INDEX and (looks_like_category(c) or is_known_category(c))
-    ]
+    # every other category gets a column too: a new one, another provider's own (``Hate``,
+    # ``S10``) and one the provider does not list; only a name taken by an input or a
+    # result column stays in ``result_json`` alone (see :func:`unlisted_categories`)
+    extra = [c for c in order_categories(present) if c not in _CAT_INDEX and _free_name(c, frame)]
     universe = [*CATEGORIES, *extra]
     col = {c: j for j, c in enumerate(universe)}
     m = len(uniques)
@@ -225,6 +224,41 @@ def assemble(
     added = pd.DataFrame(columns, index=frame.index)
     kept = frame.drop(columns=[c for c in added.columns if c in frame.columns])
     return pd.concat([kept, added], axis=1)
+
+
+def _free_name(category: str, frame: pd.DataFrame) -> bool:
+    """True when a category's score and flag columns clash with no input or result column."""
+    return (
+        bool(category)
+        and not is_result_column(category)
+        and category not in frame.columns
+        and flag_column(category) not in frame.columns
+    )
+
+
+def unlisted_categories(results: pd.DataFrame) -> dict[str, int]:
+    """The categories of a results frame that no provider modkit knows lists.
+
+    Parameters
+    ----------
+    results : DataFrame
+        A results frame.
+
+    Returns
+    -------
+    dict of str to int
+        Category (a score column with a ``flagged/<category>`` column) -> how many rows
+        have a score or a flag in it, for the categories outside :data:`CATEGORIES` and
+        every provider's native taxonomy (see :func:`modkit.crosswalk`).
+    """
+    out: dict[str, int] = {}
+    for c in category_columns(results):
+        if c in _CAT_INDEX or is_known_category(c):
+            continue
+        seen = results[c].notna().to_numpy() | results[flag_column(c)].notna().to_numpy()
+        if seen.any():
+            out[c] = int(seen.sum())
+    return out
 
 
 def _nullable_bool(values: np.ndarray) -> pd.arrays.BooleanArray:
@@ -316,7 +350,9 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 
     The API's keys first, then any other provider's own categories (see
-    :func:`modkit.crosswalk`) in column order.
+    :func:`modkit.crosswalk`) and any other column that has a ``flagged/<name>`` flag
+    column beside it (a category the provider answered with that no taxonomy lists), in
+    column order.
 
     Parameters
     ----------
@@ -342,9 +378,19 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     ['violence', 'self-harm/intent']
     """
     known = set(CATEGORIES)
+    names = set(results.columns)
     api = [c for c in results.columns if c in known]
-    # other providers' own categories (Azure's Hate, Perspective's TOXICITY) after them
-    return api + [c for c in results.columns if c not in known and is_known_category(c)]
+    # other providers' own categories (Azure's Hate, Perspective's TOXICITY) after them,
+    # and any other score column that has its endpoint-flag column (a category the
+    # provider answered with that no taxonomy lists)
+    return api + [
+        c
+        for c in results.columns
+        if c not in known
+        and isinstance(c, str)
+        and not is_result_column(c)
+        and (is_known_category(c) or flag_column(c) in names)
+    ]
 
 
 def scored_mask(results: pd.DataFrame) -> np.ndarray:

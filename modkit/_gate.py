@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from ._bias import GAP_COLUMNS, counterfactual_gap
 from ._drift import decision_drift
 from ._errors import InputError
 from ._labels import align_rows, parse_labels
+from ._text import json_text, xml_safe
 from ._validation import LEVEL, PROB, validate_params
 from .thresholds import Constraint, Counts, ThresholdSet, parse_objective, rates
 
@@ -134,9 +134,11 @@ class GateReport:
         Returns
         -------
         str
-            Indented JSON ending in a newline; a NaN or infinite number is ``null``.
+            Indented JSON ending in a newline; a NaN or infinite number is ``null``; a
+            text holding a lone surrogate makes the document ASCII (``\\udxxx``
+            escapes), so it is always valid JSON and writable as UTF-8.
         """
-        return json.dumps(_finite(self.to_dict()), indent=2, ensure_ascii=False) + "\n"
+        return json_text(_finite(self.to_dict()), indent=2) + "\n"
 
     def to_junit_xml(self, suite: str = "modkit check") -> str:
         """A JUnit XML report, as CI systems read test results.
@@ -151,27 +153,32 @@ class GateReport:
         str
             An XML document: one ``testcase`` per check (class ``modkit.check.<kind>``),
             with a ``failure`` element for a failed check, ``skipped`` for a skipped one
-            and the message as ``system-out`` for a passed one.
+            and the message as ``system-out`` for a passed one. Always well-formed XML
+            1.0: a character XML forbids (a control character such as ESC, a lone
+            surrogate) is written as a visible escape (``\\x1b``, ``\\ud800``); every
+            other character is kept.
         """
         counts = self.counts()
-        root = ET.Element("testsuites", name=suite)
+        x = xml_safe
+        root = ET.Element("testsuites", name=x(suite))
         ts = ET.SubElement(
             root,
             "testsuite",
-            name=suite,
+            name=x(suite),
             tests=str(len(self.checks)),
             failures=str(counts["fail"]),
             skipped=str(counts["skip"]),
             errors="0",
         )
         for c in self.checks:
-            case = ET.SubElement(ts, "testcase", classname=f"modkit.check.{c.kind}", name=c.name)
+            kind, name, message = x(c.kind), x(c.name), x(c.message)
+            case = ET.SubElement(ts, "testcase", classname=f"modkit.check.{kind}", name=name)
             if c.status == "fail":
-                ET.SubElement(case, "failure", message=c.message, type=c.kind).text = c.message
+                ET.SubElement(case, "failure", message=message, type=kind).text = message
             elif c.status == "skip":
-                ET.SubElement(case, "skipped", message=c.message)
+                ET.SubElement(case, "skipped", message=message)
             else:
-                ET.SubElement(case, "system-out").text = c.message
+                ET.SubElement(case, "system-out").text = message
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 

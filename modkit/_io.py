@@ -13,7 +13,10 @@ What each format guarantees (also in README, "Input and output formats"):
   back as the same float (bit-exact); a row with more or fewer fields than the header,
   or a stray quote, is an error naming its line.
 * ``.jsonl``: one JSON object per line; texts (even lone surrogates, as ``\\udxxx``
-  escapes) and scores read back exactly; missing scores are ``null``.
+  escapes) and scores read back exactly; missing scores are ``null``. The
+  ``result_json`` column is written as a nested JSON object (decoded once, like the
+  rest of the line); reading accepts it nested or as a string (as older files hold it),
+  and gives the compact JSON string either way.
 * ``.parquet``: typed columns; texts and scores read back exactly.
 
 CSV and Parquet hold UTF-8, which has no encoding for a lone surrogate: such a text is
@@ -39,12 +42,13 @@ import pandas as pd
 
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
-from ._text import replace_surrogates, utf8_problem
+from ._text import json_text, replace_surrogates, utf8_problem
 
 __all__ = [
     "INPUT_FORMATS",
     "OUTPUT_FORMATS",
     "atomic_path",
+    "find_file",
     "iter_jsonl",
     "read_table",
     "write_table",
@@ -61,6 +65,84 @@ _NUMBER = re.compile(
     r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE
 )
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
+
+
+#: What marks a project's root folder (a source checkout or a user's project).
+_ROOT_MARKERS = ("pyproject.toml", ".git")
+
+
+def find_file(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "file",
+    start: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Find a file named relative to a notebook's folder or to the project's root.
+
+    A notebook's kernel runs in the notebook's folder, so ``"data/x.yaml"`` written as
+    from the project root is not found there, and ``"../data/x.yaml"`` is not found
+    from the root. This tries, in order: the path as given if absolute; else ``start``
+    / path, then each project root above ``start`` (a folder holding
+    ``pyproject.toml`` or ``.git``, nearest first) / path.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, absolute or relative (``~`` is expanded).
+    what : str, default "file"
+        Names the file in the error (``"template file"``, ``"labels file"``...).
+    start : str or PathLike, optional
+        The folder relative paths are read from first (default: the current folder,
+        which is the notebook's own folder in Jupyter).
+
+    Returns
+    -------
+    Path
+        The absolute path of the first place holding a file.
+
+    Raises
+    ------
+    InputError
+        When no place holds it: the message names every place tried, in order (or
+        that the path is a folder).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import modkit
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "pyproject.toml").write_text("", encoding="utf-8")
+    >>> (root / "notebooks").mkdir()
+    >>> _ = (root / "prompts.yaml").write_text("x", encoding="utf-8")
+    >>> modkit.find_file("prompts.yaml", start=root / "notebooks") == root / "prompts.yaml"
+    True
+    >>> modkit.find_file("missing.yaml", what="template file", start=root / "notebooks")
+    Traceback (most recent call last):
+    ...
+    modkit._errors.InputError: template file 'missing.yaml' not found; looked in: ...
+    """
+    given = Path(path).expanduser()
+    here = Path(start if start is not None else Path.cwd()).expanduser().absolute()
+    if given.is_absolute():
+        places = [given]
+    else:
+        places = [here / given]
+        for folder in [here, *here.parents]:
+            if any((folder / m).exists() for m in _ROOT_MARKERS):
+                places.append(folder / given)
+    seen: list[Path] = []
+    for place in map(Path, map(os.path.normpath, places)):
+        if place in seen:
+            continue
+        seen.append(place)
+        if place.is_file():
+            return place
+        if place.is_dir():
+            raise InputError(f"{what} {str(path)!r}: {place} is a folder, not a file")
+    tried = "; ".join(str(p) for p in seen)
+    hint = "" if given.is_absolute() else " (a relative path is read from these folders)"
+    raise InputError(f"{what} {str(path)!r} not found; looked in: {tried}{hint}")
 
 
 def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
@@ -263,8 +345,24 @@ def iter_jsonl(
         yield lineno, rec
 
 
+#: Columns holding one JSON object per row: nested in ``.jsonl``, a compact JSON string
+#: in a frame (and in ``.csv`` / ``.parquet``).
+_JSON_COLUMNS = ("result_json",)
+
+
 def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    rows = [rec for _, rec in iter_jsonl(text.split("\n"), path)]
+    rows = []
+    for lineno, rec in iter_jsonl(text.split("\n"), path):
+        for name in _JSON_COLUMNS:
+            value = rec.get(name)
+            if value is not None and not isinstance(value, str):
+                if not isinstance(value, dict):
+                    raise InputError(
+                        f"{path}:{lineno}: field {name!r} must be a JSON object (or a string "
+                        f"holding one), not {type(value).__name__}"
+                    )
+                rec[name] = json.dumps(value, separators=(",", ":"))
+        rows.append(rec)
     names: dict[str, None] = {}
     for rec in rows:
         names.update(dict.fromkeys(rec))
@@ -459,18 +557,30 @@ def _write_csv(frame: pd.DataFrame, tmp: Path) -> None:
         writer.writerows(zip(*columns, strict=True))
 
 
+def _nested(value: Any) -> Any:
+    """A ``result_json`` cell as the object it holds (a string that is not one stays)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        obj = json.loads(value)
+    except (json.JSONDecodeError, RecursionError):
+        return value
+    return obj if isinstance(obj, dict) else value
+
+
 def _write_jsonl(frame: pd.DataFrame, tmp: Path) -> None:
     names = [str(c) for c in frame.columns]
     columns = [_cells(frame[c], _plain) for c in frame.columns]
+    for i, name in enumerate(names):
+        if name in _JSON_COLUMNS:
+            columns[i] = [_nested(v) for v in columns[i]]
     with tmp.open("wb") as fh:
         for values in zip(*columns, strict=True):
             record = dict(zip(names, values, strict=True))
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            try:
-                data = line.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate: keep it as a \\udxxx escape
-                data = json.dumps(record, separators=(",", ":")).encode("ascii")
-            fh.write(data + b"\n")
+            # a lone surrogate: the line is ASCII, with a \udxxx escape; NaN is None
+            # already, and +-inf stay ``Infinity`` (the bit-exact round trip of a table)
+            line = json_text(record, separators=(",", ":"), allow_nan=True)
+            fh.write(line.encode("utf-8") + b"\n")
 
 
 def _write_parquet(frame: pd.DataFrame, tmp: Path) -> None:

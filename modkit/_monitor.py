@@ -26,6 +26,7 @@ from ._decision_log import (
 from ._errors import InputError
 from ._frame import category_columns, scored_rows
 from ._io import read_table
+from ._text import xml_safe
 from .thresholds import ThresholdFile, load_threshold_file
 
 __all__ = ["PERIODS", "MonitorReport", "clopper_pearson", "monitor", "psi"]
@@ -236,30 +237,32 @@ class MonitorReport:
         Returns
         -------
         str
+            Well-formed XML 1.0 whatever the names hold: a character XML forbids is
+            written as a visible escape (``\\x1b``).
         """
         fails = sum(c["status"] == "fail" for c in self.checks)
         skips = sum(c["status"] == "skip" for c in self.checks)
-        root = ET.Element("testsuites", name=suite)
+        x = xml_safe  # what XML 1.0 forbids (ESC, lone surrogates) as a visible escape
+        root = ET.Element("testsuites", name=x(suite))
         ts = ET.SubElement(
             root,
             "testsuite",
-            name=suite,
+            name=x(suite),
             tests=str(len(self.checks)),
             failures=str(fails),
             skipped=str(skips),
             errors="0",
         )
         for c in self.checks:
-            case = ET.SubElement(ts, "testcase", classname=f"modkit.monitor.{c['limit']}")
-            case.set("name", c["name"])
+            limit, message = x(str(c["limit"])), x(str(c["message"]))
+            case = ET.SubElement(ts, "testcase", classname=f"modkit.monitor.{limit}")
+            case.set("name", x(str(c["name"])))
             if c["status"] == "fail":
-                ET.SubElement(case, "failure", message=c["message"], type=c["limit"]).text = c[
-                    "message"
-                ]
+                ET.SubElement(case, "failure", message=message, type=limit).text = message
             elif c["status"] == "skip":
-                ET.SubElement(case, "skipped", message=c["message"])
+                ET.SubElement(case, "skipped", message=message)
             else:
-                ET.SubElement(case, "system-out").text = c["message"]
+                ET.SubElement(case, "system-out").text = message
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 

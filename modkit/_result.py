@@ -117,12 +117,14 @@ class ModerationResult:
 
         Notes
         -----
-        The one parser of result objects (the OpenAI backend, the replay backend, the
-        cache and the server's proxy path use it). It is lenient per category, since
-        the endpoint's shape drifts: a score that is ``null``, missing (a category in
-        ``categories`` only) or not a number is NaN, and a flag that is not a boolean is
-        left out (unknown), each with a line in :attr:`notes`; unknown categories are
-        kept. A missing ``flagged`` is true when any flag is.
+        The one parser of result objects: every backend (OpenAI, replay, Mistral, Azure,
+        Perspective), the cache, the Batch API path and the server's proxy path use it.
+        It is lenient per category, since the endpoint's shape drifts: a score that is
+        ``null``, missing (a category in ``categories`` only), not a number or not
+        finite (``1e999``) is NaN, and a flag that is not a boolean is left out
+        (unknown), each with a line in :attr:`notes`; unknown categories are kept (a
+        results frame gives each its own column). A missing ``flagged`` is true when
+        any flag is.
         """
         if not isinstance(result, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(result).__name__}")
@@ -136,8 +138,9 @@ class ModerationResult:
             cats = {}
         parsed_scores: dict[str, float] = {}
         for k, v in scores.items():
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                parsed_scores[str(k)] = float(v)
+            number = _finite(v)
+            if number is not None:
+                parsed_scores[str(k)] = number
             else:
                 parsed_scores[str(k)] = math.nan
                 notes.append(f"category_scores[{k!r}] is {_shown(v)}: NaN")
@@ -172,8 +175,24 @@ class ModerationResult:
         )
 
 
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (not a number, or ``1e999`` / ``NaN`` /
+    ``Infinity``, which Python's JSON reader accepts and JSON does not have)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _shown(value: Any) -> str:
-    return "null" if value is None else repr(value)
+    """A value as a note shows it: ``null``, or its repr cut at 40 characters."""
+    if value is None:
+        return "null"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _nulls(scores: dict[str, float]) -> dict[str, float | None]:
@@ -237,7 +256,7 @@ def parse_result(r: Any, model: str, rid: str, i: int) -> ModerationResult:
             and type(applied) is dict
             and cats.keys() == scores.keys()
             and all(type(v) is bool for v in cats.values())
-            and all(type(v) is float for v in scores.values())
+            and all(type(v) is float and v - v == 0.0 for v in scores.values())  # finite
             and all(type(v) is list for v in applied.values())
         ):
             return ModerationResult(r["flagged"], cats, scores, applied, model, rid)

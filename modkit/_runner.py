@@ -24,7 +24,14 @@ from ._errors import (
     ModkitError,
     TransientBackendError,
 )
-from ._frame import FLAG_PREFIX, RESULT_COLUMNS, assemble, category_columns, input_frame
+from ._frame import (
+    FLAG_PREFIX,
+    RESULT_COLUMNS,
+    assemble,
+    category_columns,
+    input_frame,
+    unlisted_categories,
+)
 from ._images import applied_input_types
 from ._pacing import Throttle, backoff
 from ._result import ItemError, ModerationResult, ResultRows, result_json
@@ -459,7 +466,8 @@ def _report_snapshots(run: Any, result: pd.DataFrame) -> None:
 
 
 def _report_notes(run: Any, result: pd.DataFrame) -> None:
-    """Say what the response parser noticed (null or missing categories: NaN), once.
+    """Say what the response parser noticed (null or missing categories: NaN; categories
+    no provider lists: their own column), once.
 
     Counts per note go to ``result.attrs["notes"]`` and one warning is logged.
     """
@@ -469,6 +477,8 @@ def _report_notes(run: Any, result: pd.DataFrame) -> None:
         if isinstance(res, ModerationResult)
         for note in res.notes
     )
+    for category, n in unlisted_categories(result).items():
+        notes[f"category {category!r} is not one the provider lists: kept as its own column"] = n
     if not notes:
         return
     result.attrs["notes"] = dict(notes)

@@ -536,3 +536,66 @@ def test_draw_reads_a_decision_log_as_the_readme_says(tmp_path, capsys):
         sample.set_index("text")["decision/violence"]
         == logged.loc[sample["text"], "decision/violence"]
     ).all()
+
+
+def test_cli_adaptive_draw_continues_a_labelled_sample(tmp_path, capsys):
+    traffic, y = _traffic(3000, seed=9)
+    traffic.to_csv(tmp_path / "traffic.csv", index=False)
+    TS.save(tmp_path / "th.json")
+    base = [
+        "audit",
+        "draw",
+        str(tmp_path / "traffic.csv"),
+        "--thresholds",
+        str(tmp_path / "th.json"),
+    ]
+    first = tmp_path / "first.csv"
+    assert main([*base, "-n", "60", "--seed", "1", "--method", "ais", "-o", str(first)]) == 0
+    labelled = _label(pd.read_csv(first), y).assign(
+        label_violence=lambda d: d["label_violence"].map({1: "yes", 0: "no"})
+    )
+    labelled.to_csv(tmp_path / "labelled.csv", index=False)
+    more = tmp_path / "more.csv"
+    code = main(
+        [
+            *base,
+            "-n",
+            "40",
+            "--seed",
+            "2",
+            "--method",
+            "ais",
+            "--labelled",
+            str(tmp_path / "labelled.csv"),
+            "-o",
+            str(more),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    both = pd.read_csv(more)
+    assert len(both) == 100 and both["id"].is_unique
+    assert (
+        both["label_violence"].iloc[:60].notna().all()
+        and both["label_violence"].iloc[60:].isna().all()
+    )
+
+
+def test_draw_from_a_decision_log(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "decisions.jsonl"
+    with modkit.DecisionLog(path) as log:
+        log.write(
+            [
+                {
+                    "v": 1,
+                    "time": "2026-12-07T03:00:00Z",
+                    "text": f"m{i}",
+                    "scores": {"violence": float(rng.beta(0.4, 6))},
+                }
+                for i in range(500)
+            ]
+        )
+    sample = draw(modkit.read_decision_log(path), TS, 40, seed=0)
+    assert len(sample) == 40 and sample["text"].str.startswith("m").all()
+    decided = TS.apply(sample[["violence"]])["action:violence"].to_numpy()
+    assert (sample["decision/violence"].to_numpy() == decided).all()  # the audited file's

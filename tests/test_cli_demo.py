@@ -23,4 +23,11 @@ def test_demo_says_when_each_notebook_starts_and_finishes(tmp_path, capsys):
     assert len(started) == len(finished) == 1
     assert lines.index(started[0]) < lines.index(finished[0])
     assert finished[0].endswith(str(tmp_path / "00_quickstart.html"))
+    # "Written:" lists every file the run left, the notebook's own outputs included
+    listed = {
+        ln.strip()
+        for ln in lines[lines.index(next(ln for ln in lines if ln.startswith("Written"))) + 1 :]
+    }
+    on_disk = {str(p) for p in tmp_path.rglob("*") if p.is_file()}
+    assert listed == on_disk and str(tmp_path / "quickstart_scores.csv") in listed
     assert main(["demo", "--only", "nope.ipynb", "--reports", str(tmp_path)]) == 1

@@ -92,9 +92,13 @@ def test_count_prints_sizes_without_writing(capsys):
     assert int(lines["total"]) == sizes.sum()
 
 
-def test_output_is_required_unless_counting(capsys):
-    assert main(["expand", str(EXAMPLES)]) == 1
-    assert "--output" in capsys.readouterr().err
+def test_without_output_the_prompts_go_to_stdout_as_the_csv_o_writes(tmp_path, capsys):
+    assert main(["expand", str(EXAMPLES), "-o", str(tmp_path / "p.csv")]) == 0
+    capsys.readouterr()
+    assert main(["expand", str(EXAMPLES)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == (tmp_path / "p.csv").read_bytes().decode("utf-8")
+    assert "-> standard output" in printed.err
 
 
 def test_wrong_file_type(tmp_path, capsys):

@@ -131,3 +131,43 @@ def test_cli_report_bias_overall_line_is_readable(scored, tmp_path):
         assert "{" not in line and "_" not in line and "'" not in line
         numbers = re.findall(r"\d+\.\d+", line)
         assert numbers and all(len(n.split(".")[1]) == 3 for n in numbers), line
+
+
+def _prompt_data(page: str) -> list:
+    import json
+
+    m = re.search(r'<script type="application/json" id="prompt-data">(.*?)</script>', page, re.S)
+    assert m is not None
+    return json.loads(m.group(1))
+
+
+def test_report_lists_every_prompt_with_its_full_json_offline(scored, tmp_path):
+    import json
+
+    odd = scored.copy()
+    odd.loc[odd.index[0], "text"] = '</script><b>not markup</b> & a quote "'
+    out = tmp_path / "r.html"
+    scores = tmp_path / "scores.jsonl"
+    modkit.write_table(odd, scores)
+    assert main(["report", str(scores), "--by", "group", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    rows = re.search(r'<table class="tbl" id="prompts">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert rows is not None and rows.group(1).count("<tr>") == len(odd)
+    assert 'id="prompt-search"' in page and "data-row=" in page and not _srcs(page)
+    assert "&lt;/script&gt;&lt;b&gt;not markup" in rows.group(1)  # escaped in the table
+    data = _prompt_data(page)  # and intact in the embedded JSON
+    assert [r["text"] for r in data] == odd["text"].tolist()
+    assert data[3]["result"] == json.loads(odd["result_json"].iloc[3])  # decoded, nested
+    assert data[3]["group"] == odd["group"].iloc[3]
+
+
+def test_report_tables_scroll_sideways_and_the_gap_axis_is_the_score_range(scored):
+    page = html_report(scored, "group")
+    assert "overflow-x:auto" in page
+    for m in re.finditer(r"<table class=\"[^\"]*\"", page):
+        start = page.rfind("<div", 0, m.start())
+        assert page[start : m.start()].startswith('<div class="tblwrap">')
+    from modkit.plots import counterfactual_gap_chart
+
+    gaps = modkit.counterfactual_gap(scored, "group", categories=["violence"])
+    assert list(counterfactual_gap_chart(gaps).layout.xaxis.range) == [0, 1]

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import openai
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -57,15 +58,35 @@ def test_a_missing_category_is_nan_with_a_note():
     assert df.attrs["notes"] == {"category_scores['hate'] is missing: NaN": 3}
 
 
-def test_an_unknown_category_is_kept_and_gets_a_column_when_it_looks_like_one():
+def test_an_unknown_category_gets_its_own_column_and_a_note():
     with FaultServer() as srv:
         srv.push(Fault.drift(nulls=(), extra={"violence/new-kind": 0.75, "Not A Key!": 0.25}))
         df = _moderate(srv)
     assert df["violence/new-kind"].tolist() == [0.75] * 3
     assert df["flagged/violence/new-kind"].tolist() == [True] * 3
-    assert "Not A Key!" not in df.columns
+    assert df["Not A Key!"].tolist() == [0.25] * 3  # however it is spelled
+    assert df["flagged/Not A Key!"].tolist() == [False] * 3
+    assert modkit.category_columns(df)[-2:] == ["Not A Key!", "violence/new-kind"]
     full = json.loads(df["result_json"].iloc[0])
-    assert full["category_scores"]["Not A Key!"] == 0.25  # kept in the full result
+    assert full["category_scores"]["Not A Key!"] == 0.25  # and in the full result
+    for c in ("Not A Key!", "violence/new-kind"):
+        assert (
+            df.attrs["notes"][
+                f"category {c!r} is not one the provider lists: kept as its own column"
+            ]
+            == 3
+        )
+
+
+def test_an_unknown_category_named_like_an_input_column_stays_in_result_json():
+    frame = pd.DataFrame({"text": TEXTS, "group": ["a", "b", "c"]})
+    with FaultServer() as srv:
+        srv.push(Fault.drift(nulls=(), extra={"group": 0.9, "error": 0.8}))
+        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-unused")
+        df = modkit.moderate(frame, backend=backend, cache=None, progress=False)
+    assert df["group"].tolist() == ["a", "b", "c"]  # the input column is untouched
+    assert not df["error"].astype(bool).any()  # and so is the error column
+    assert json.loads(df["result_json"].iloc[0])["category_scores"]["group"] == 0.9
 
 
 def test_a_malformed_result_fails_alone_and_is_not_retried():

@@ -139,3 +139,76 @@ def test_counts_property(data, t, c):
 
 
 _EX: dict[str, ThresholdExplorer] = {}
+
+
+def test_starts_at_the_threshold_of_a_file_given_by_path(data, tmp_path):
+    scores, labels = data
+    path = modkit.ThresholdSet.from_thresholds({"hate": 0.37, "violence": None}).save(
+        tmp_path / "t.json"
+    )
+    ex = ThresholdExplorer(scores, labels, path)
+    assert ex.category == "hate" and ex.threshold == pytest.approx(0.37)
+
+
+def test_long_texts_are_cut_with_the_full_text_one_click_away(data):
+    scores, labels = data
+    long = scores.assign(text=[("word " * 400) + f"end {i}" for i in range(len(scores))])
+    ex = ThresholdExplorer(long, labels, max_chars=50).set("hate", 0.4)
+    page = ex.examples_html.value
+    assert page.count("<details>") == len(ex.nearest)  # each cut text opens in full
+    assert "characters)" in page
+    for text in ex.nearest["text"]:  # the whole text is on the page: head + rest
+        head, rest = text[:50], text[50:]
+        assert f"<summary>{head}…" in page and f"…{rest}</details>" in page
+    assert ex.nearest["text"].str.len().min() > 2000  # the data keeps whole texts
+    short = ThresholdExplorer(scores, labels).set("hate", 0.4)
+    assert "<details>" not in short.examples_html.value
+
+
+def test_a_threshold_chosen_by_hand_is_saved_as_a_new_valid_file(data, tmp_path):
+    import json
+
+    import jsonschema
+
+    scores, labels = data
+    fitted = modkit.fit_thresholds(
+        scores, labels, "f1", review="recall>=0.95", bootstrap=0
+    ).with_policy("review")
+    first = fitted.save(tmp_path / "thresholds.json")
+    first_bytes = first.read_bytes()
+    ex = ThresholdExplorer(scores, labels, first).set("violence", 0.61)
+    with pytest.raises(InputError, match="name the reviewer"):
+        ex.save(tmp_path / "v2.json")
+    with pytest.raises(InputError, match="exists already"):
+        ex.save(first, reviewer="Ana")
+    # through the widget, as a person would: name, file, button
+    ex.reviewer.value = "Ana Lopez"
+    ex.save_path.value = str(tmp_path / "v2.json")
+    ex.save_button.click()
+    assert "saved violence at 0.6100" in ex.save_note.value
+    doc = json.loads((tmp_path / "v2.json").read_text(encoding="utf-8"))
+    schema_file = modkit.__file__.replace(
+        "__init__.py", "thresholds/schema/threshold-file-3.schema.json"
+    )
+    with open(schema_file, encoding="utf-8") as fh:
+        jsonschema.validate(doc, json.load(fh))
+    saved = modkit.load_thresholds(tmp_path / "v2.json")
+    v = saved["violence"]
+    assert v.block == pytest.approx(0.61) and v.status == "manual" and v.objective == "manual"
+    assert v.note.startswith("set by hand by Ana Lopez on 20")
+    assert f"file had block {fitted['violence'].block}" in v.note
+    exp = _direct(scores, labels, "violence", 0.61)
+    assert {k: v.in_sample[k] for k in exp} == exp
+    assert v.n_pos + v.n_neg == int(labels["violence"].notna().sum())
+    # everything else is the earlier file's, and that file is untouched
+    assert saved["hate"] == fitted["hate"] and saved.unthresholded == "review"
+    assert first.read_bytes() == first_bytes
+    # a review above the new block is dropped, and the note says so
+    low = ThresholdExplorer(scores, labels, first).set("violence", 0.0)
+    low.save(tmp_path / "v3.json", reviewer="Bo")
+    again = modkit.load_thresholds(tmp_path / "v3.json")["violence"]
+    if fitted["violence"].review is not None and fitted["violence"].review > 0:
+        assert again.review is None and "dropped" in again.note
+    # the widget's error shows on the page, not as a traceback
+    ex.save_button.click()
+    assert "exists already" in ex.save_note.value

@@ -10,8 +10,9 @@ Contract with the review tools (branch h21-review): unchanged from the issue.
 
 Additions (compatible): :func:`draw` takes ``metrics``, ``labelled`` (the adaptive
 method's earlier sample), ``prior`` and ``min_per_stratum``; :func:`estimate` takes
-``profile`` and ``min_labels``; ``fit_thresholds(..., design=sample)`` certifies from a
-labelled sample.
+``profile`` and ``min_labels``; ``fit_thresholds(sample, objective=..., confidence=...,
+design=sample)`` certifies for the traffic from a labelled sample (its ``label_<category>``
+columns are the labels).
 
 Examples
 --------

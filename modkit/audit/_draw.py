@@ -375,8 +375,9 @@ def draw(
     Parameters
     ----------
     scores : DataFrame, str, PathLike or Cache
-        The traffic: a results frame (:func:`modkit.moderate`; a decision log is any
-        such frame), a path to one (.csv/.jsonl/.parquet), or a cache storing texts.
+        The traffic: a results frame (:func:`modkit.moderate`, or a decision log read
+        by :func:`modkit.read_decision_log`), a path to one (.csv/.jsonl/.parquet, or
+        the decision log itself), or a cache storing texts.
         Rows without any score of the file's categories are left out.
     thresholds : ThresholdSet, path or mapping
         The thresholds to audit (a file as :func:`modkit.load_thresholds` reads).

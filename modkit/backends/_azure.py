@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Sequence
@@ -209,31 +210,61 @@ class AzureContentSafetyBackend(SyncBackend):
             output_type=self.output_type,
         )
         try:
-            result = self._client().analyze_text(options)
+            # the body as bytes (``stream=True``), parsed by the lenient parser: the SDK's
+            # response model raises on a body it does not expect (a category list that is
+            # not a list), which would stop the run
+            raw = b"".join(self._client().analyze_text(options, stream=True))
         except HttpResponseError as exc:
             raise self._status_error(exc) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise TransientBackendError(
                 f"azure: connection error: {scrub(str(exc), self.__key)}"
             ) from None
-        return self._result(text, result.as_dict())
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise TransientBackendError(
+                f"azure: HTTP 200 with a body that is not valid JSON ({len(raw)} bytes)"
+            ) from None
+        return self._result(text, body)
 
-    def _result(self, text: str, body: dict[str, Any]) -> ModerationResult:
-        scores: dict[str, float] = {}
-        for item in body.get("categoriesAnalysis") or []:
-            sev = item.get("severity")
-            if sev is not None:
-                scores[str(item["category"])] = float(sev)
-        flags = {c: s >= self.flag_at for c, s in scores.items()}
+    def _result(self, text: str, body: Any) -> ModerationResult:
+        """The service's answer through the lenient parser of every backend.
+
+        A severity that is ``null`` or not a number is NaN, a requested category the
+        answer lacks is NaN (unless a blocklist hit halted the classifiers), an entry
+        without a category name is skipped, each with a note; a category the backend
+        does not list is kept (its own column, with a note from :func:`modkit.moderate`).
+        """
+        body = body if isinstance(body, dict) else {}
+        scores: dict[str, Any] = {}
+        skipped = 0
+        analysis = body.get("categoriesAnalysis")
+        for item in analysis if isinstance(analysis, list) else []:
+            name = item.get("category") if isinstance(item, dict) else None
+            if not isinstance(name, str) or not name:
+                skipped += 1
+                continue
+            scores[name] = item.get("severity")
+        matches = body.get("blocklistsMatch")
+        matches = [m for m in matches if isinstance(m, dict)] if isinstance(matches, list) else []
+        halted = self.halt_on_blocklist_hit and bool(matches)
+        # a flag follows its severity: none for a severity that is not a number
+        flags: dict[str, Any] = {c: s >= self.flag_at for c, s in scores.items() if _is_number(s)}
+        if not halted:  # a requested category the answer lacks: NaN, flag unknown
+            flags.update({c: None for c in self.categories if c not in scores})
         applied: dict[str, list[str]] = {c: ["text"] for c in scores}
-        matches = body.get("blocklistsMatch") or []
         if self.blocklists:  # hits as one 0/1 column, the lists and items that matched
             scores[BLOCKLIST_KEY] = float(bool(matches))
             flags[BLOCKLIST_KEY] = bool(matches)
             applied[BLOCKLIST_KEY] = sorted(
                 {f"{m.get('blocklistName')}:{m.get('blocklistItemText')}" for m in matches}
             )
-        return native_result("azure", text, flags, scores, applied, self.model)
+        res = native_result("azure", text, flags, scores, applied, self.model)
+        if skipped:
+            note = f"azure: {skipped} categoriesAnalysis entries without a category: skipped"
+            res = dataclasses.replace(res, notes=(*res.notes, note))
+        return res
 
     def _status_error(self, exc: Any) -> BackendError:
         status = int(exc.status_code or 0)
@@ -250,3 +281,7 @@ class AzureContentSafetyBackend(SyncBackend):
             headers=lowered,
             code=str(code) if code else None,
         )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -146,10 +146,61 @@ def _norm(token: str) -> str:
 
 
 def _alternatives(position: Any) -> dict[str, float]:
-    """Token -> probability at one position: the chosen token and its top_logprobs."""
-    alts = {str(t["token"]): float(t["logprob"]) for t in (position.get("top_logprobs") or [])}
-    alts.setdefault(str(position["token"]), float(position["logprob"]))
+    """Token -> probability at one position: the chosen token and its top_logprobs.
+
+    An alternative without a string token or a numeric logprob is skipped.
+    """
+    alts = {
+        str(t["token"]): float(t["logprob"])
+        for t in _listed(position)
+        if isinstance(t, Mapping) and _is_logprob(t.get("logprob"))
+    }
+    if _is_logprob(position.get("logprob")):
+        alts.setdefault(str(position["token"]), float(position["logprob"]))
     return {t: math.exp(lp) for t, lp in alts.items()}
+
+
+def _listed(position: Any) -> list[Any]:
+    top = position.get("top_logprobs")
+    return top if isinstance(top, list) else []
+
+
+def _is_logprob(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value <= 0
+
+
+def _missing_verdicts(
+    position: Mapping[str, Any], positive: Sequence[str], negative: Sequence[str]
+) -> tuple[list[str], int]:
+    """Which verdict sides the alternatives at a verdict position leave out.
+
+    Parameters
+    ----------
+    position : dict
+        One entry of ``choices[0].logprobs.content`` (``token``, ``logprob``,
+        ``top_logprobs``), the verdict's.
+    positive, negative : sequence of str
+        The verdict words, as for :func:`verdict_probability`.
+
+    Returns
+    -------
+    (list of str, int)
+        The first word of each side (positive, negative) that no alternative reads as,
+        and how many alternatives besides the chosen token the position lists. With
+        both sides present the score is the top-k estimate :func:`verdict_probability`
+        documents; with none listed besides the chosen token it carries no signal
+        (exactly 0 or 1).
+    """
+    words = {_norm(t) for t in _alternatives(position)}
+    others = {
+        str(t.get("token"))
+        for t in _listed(position)
+        if isinstance(t, Mapping) and _is_logprob(t.get("logprob"))
+    } - {str(position.get("token"))}
+    missing = [
+        side[0] for side in (positive, negative) if side and not words & {_norm(w) for w in side}
+    ]
+    return missing, len(others)
 
 
 def verdict_probability(
@@ -172,7 +223,8 @@ def verdict_probability(
         ``p_pos / (p_pos + p_neg)`` at the first generated position whose chosen token is
         a verdict word, where ``p_pos`` (``p_neg``) sums the probabilities of the
         alternatives at that position that read as a positive (negative) verdict; and
-        that position's index. A verdict missing from the top-k counts as probability 0.
+        that position's index. A verdict missing from the top-k counts as probability 0
+        (:class:`GuardBackend` bounds such a score instead, with a note).
 
     Raises
     ------
@@ -190,9 +242,26 @@ def verdict_probability(
                 p_pos += p
             elif word in neg:
                 p_neg += p
-        return p_pos / (p_pos + p_neg), i
+        return (p_pos / (p_pos + p_neg) if p_pos + p_neg > 0 else math.nan), i
     shown = "".join(str(p["token"]) for p in content)[:40]
     raise TransientBackendError(f"guard: no verdict token in the answer {shown!r}")
+
+
+def _bounded(
+    position: Mapping[str, Any], positive: Sequence[str], negative: Sequence[str]
+) -> float:
+    """P(positive verdict) at a verdict position where one verdict is not listed.
+
+    The top-k alternatives are the k most probable tokens, so an unlisted verdict's
+    probability is at most the least listed one's; the unlisted side gets that bound
+    (the score moves toward 0.5 by the least it may, never to exactly 0 or 1).
+    """
+    pos, neg = {_norm(p) for p in positive}, {_norm(n) for n in negative}
+    alts = _alternatives(position)
+    floor = min(alts.values())
+    p_pos = sum(p for t, p in alts.items() if _norm(t) in pos) or floor
+    p_neg = sum(p for t, p in alts.items() if _norm(t) in neg) or floor
+    return p_pos / (p_pos + p_neg)
 
 
 _CODE = re.compile(r"^s(\d{0,2})$")
@@ -232,7 +301,12 @@ def _code_distribution(content: Sequence[Mapping[str, Any]], start: int) -> dict
             k += 1
             word = "s" + _norm(content[k]["token"])
         m = _CODE.match(word.lstrip(","))
-        if m and m.group(1) and f"S{m.group(1)}" in LLAMA_GUARD_CODES:
+        if (
+            m
+            and m.group(1)
+            and f"S{m.group(1)}" in LLAMA_GUARD_CODES
+            and _is_logprob(content[k]["logprob"])
+        ):
             code = f"S{m.group(1)}"
             q[code] = max(q.get(code, 0.0), math.exp(float(content[k]["logprob"])))
         k += 1
@@ -323,6 +397,11 @@ class GuardBackend(Backend):
       card computes the same from the top-20 logprobs.
 
     ``categories`` / ``flagged`` follow the greedy answer (unsafe / Yes).
+
+    Incomplete alternatives are never a silent 0 or 1: with no ``top_logprobs``
+    alternative besides the chosen token the text gets an :class:`ItemError` (code
+    ``incomplete_logprobs``); with one verdict not among the alternatives, that verdict
+    gets the least listed probability (an upper bound on it) and the result a note.
 
     **Conversations** (``accepts_conversations``; ``moderate(...,
     conversation="native")``, the default for this backend): the messages are sent as
@@ -508,25 +587,60 @@ class GuardBackend(Backend):
         response = messages[-1]["role"] == "assistant" if is_conversation(text) else None
         calls = self._calls(response)
         answers = await asyncio.gather(*(self._complete(messages, c) for c in calls))
-        if self.family == "llama-guard":
-            result = self._llama_guard(answers[0])
-        else:
-            scores: dict[str, float] = {}
-            for call, answer in zip(calls, answers, strict=True):
-                p, _ = verdict_probability(answer["content"], ("yes",), ("no",))
-                scores[call.category] = p
-            flags = {c: p >= 0.5 for c, p in scores.items()}
-            result = ModerationResult(
-                flagged=any(flags.values()),
-                categories=flags,
-                category_scores=scores,
-                model=answers[0]["model"],
-                id=answers[0]["id"],
-            )
+        try:
+            result = self._scored(calls, answers)
+        except TransientBackendError as exc:
+            # no verdict token in a temperature-0 answer: asking again gives the same
+            # answer, so the text fails alone (as the label-in-text formats' parse errors
+            # do) instead of being retried until the run stops
+            return ItemError(str(exc), code="parse_error")
+        if isinstance(result, ItemError):
+            return result
         if "image" in kinds:  # which input types each category looked at
             applied = {c: list(kinds) for c in result.category_scores}
             result = dataclasses.replace(result, category_applied_input_types=applied)
         return result
+
+    def _scored(
+        self, calls: list[_Call], answers: list[dict[str, Any]]
+    ) -> ModerationResult | ItemError:
+        if self.family == "llama-guard":
+            return self._llama_guard(answers[0])
+        scores: dict[str, float] = {}
+        notes: list[str] = []
+        for call, answer in zip(calls, answers, strict=True):
+            p = self._yes_probability(answer, call.category, notes)
+            if isinstance(p, ItemError):
+                return p
+            scores[call.category] = p
+        flags = {c: p >= 0.5 for c, p in scores.items()}
+        return ModerationResult(
+            flagged=any(flags.values()),
+            categories=flags,
+            category_scores=scores,
+            model=answers[0]["model"],
+            id=answers[0]["id"],
+            notes=tuple(notes),
+        )
+
+    def _yes_probability(
+        self, answer: dict[str, Any], category: str, notes: list[str]
+    ) -> float | ItemError:
+        """P(Yes) of a Yes/No answer; incomplete alternatives are marked (:meth:`_coverage`).
+
+        Raises
+        ------
+        TransientBackendError
+            No verdict token in the answer (see :func:`verdict_probability`).
+        """
+        p, i = verdict_probability(answer["content"], ("yes",), ("no",))
+        problem = self._coverage(answer["content"][i], ("yes",), ("no",), category)
+        if isinstance(problem, ItemError):
+            return problem
+        if problem:
+            notes.append(problem)
+            p = _bounded(answer["content"][i], ("yes",), ("no",))
+        return p
 
     async def _shieldgemma2(self, item: Any) -> ModerationResult | ItemError:
         """One request per image and policy (the model card's prompt instruction around
@@ -565,8 +679,14 @@ class GuardBackend(Backend):
             )
         )
         scores: dict[str, float] = {}
+        notes: list[str] = []
         for (cat, _), answer in zip(jobs, answers, strict=True):
-            p, _ = verdict_probability(answer["content"], ("yes",), ("no",))
+            try:
+                p = self._yes_probability(answer, cat, notes)
+            except TransientBackendError as exc:
+                return ItemError(str(exc), code="parse_error")
+            if isinstance(p, ItemError):
+                return p
             scores[cat] = max(scores.get(cat, 0.0), p)
         flags = {c: p >= 0.5 for c, p in scores.items()}
         return ModerationResult(
@@ -576,11 +696,17 @@ class GuardBackend(Backend):
             category_applied_input_types={c: ["image"] for c in scores},
             model=answers[0]["model"],
             id=answers[0]["id"],
+            notes=tuple(notes),
         )
 
-    def _llama_guard(self, answer: dict[str, Any]) -> ModerationResult:
+    def _llama_guard(self, answer: dict[str, Any]) -> ModerationResult | ItemError:
         content = answer["content"]
         p_unsafe, i = verdict_probability(content, ("unsafe",), ("safe",))
+        problem = self._coverage(content[i], ("unsafe",), ("safe",), "unsafe")
+        if isinstance(problem, ItemError):
+            return problem
+        if problem:
+            p_unsafe = _bounded(content[i], ("unsafe",), ("safe",))
         greedy_unsafe = _norm(str(content[i]["token"])) == "unsafe"
         q = _code_distribution(content, i) if greedy_unsafe else {}
         scores = {"unsafe": p_unsafe, **{c: p_unsafe * q.get(c, 0.0) for c in LLAMA_GUARD_CODES}}
@@ -593,6 +719,38 @@ class GuardBackend(Backend):
             category_scores=scores,
             model=answer["model"],
             id=answer["id"],
+            notes=(problem,) if problem else (),
+        )
+
+    def _coverage(
+        self,
+        position: Mapping[str, Any],
+        positive: Sequence[str],
+        negative: Sequence[str],
+        category: str,
+    ) -> ItemError | str | None:
+        """How complete the alternatives at the verdict are (see :func:`_missing_verdicts`).
+
+        None: both verdicts listed. A note (str): one verdict is not among the listed
+        alternatives; its probability is at most the least listed one's, which
+        :func:`_bounded` gives it (the score is then a bound, not a 0 or 1, also when
+        read back from the cache). An :class:`ItemError` (code
+        ``incomplete_logprobs``): no alternative besides the chosen token, so the score
+        would be exactly 0 or 1 with no signal; the row fails instead.
+        """
+        missing, listed = _missing_verdicts(position, positive, negative)
+        if not missing:
+            return None
+        if listed == 0:
+            return ItemError(
+                f"guard: {category}: the endpoint sent no top_logprobs alternatives at the "
+                f"verdict token {str(position.get('token'))!r}: no score (it would be exactly "
+                "0 or 1); serve the model with logprobs on (vLLM: --max-logprobs 20)",
+                code="incomplete_logprobs",
+            )
+        return (
+            f"guard: {category}: no {missing[0]!r} among the top_logprobs at the verdict: "
+            "scored with the least listed probability for it (a bound)"
         )
 
     async def _complete(self, messages: list[dict[str, Any]], call: _Call) -> dict[str, Any]:
@@ -631,9 +789,14 @@ class GuardBackend(Backend):
             )
         content = [
             {
-                "token": t.token,
+                # what the server sent, unchecked by the SDK: a token that is not a string
+                # reads as "", a logprob that is not a number is skipped where it is used
+                "token": t.token if isinstance(t.token, str) else "",
                 "logprob": t.logprob,
-                "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in t.top_logprobs],
+                "top_logprobs": [
+                    {"token": a.token if isinstance(a.token, str) else "", "logprob": a.logprob}
+                    for a in (t.top_logprobs or [])
+                ],
             }
             for t in lp.content
         ]

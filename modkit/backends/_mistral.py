@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -12,7 +13,14 @@ from typing import Any
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
 from ._base import Backend, BatchOutcome
-from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
+from ._provider_http import (
+    LoopBound,
+    check_mode,
+    error_for_status,
+    lenient_result,
+    read_key,
+    scrub,
+)
 
 __all__ = [
     "MISTRAL_DEFAULT_MODEL",
@@ -216,7 +224,7 @@ class MistralBackend(Backend):
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
         self.__key = read_key(api_key, api_key_env, "mistral", required=base_url is None)
-        self._clients = LoopBound(self._make_client, lambda c: c.__aexit__(None, None, None))
+        self._clients = LoopBound(self._make_client, _close)
         self._warned: set[str] = set()
 
     def _check_resolved(self, resolved: str) -> None:
@@ -246,16 +254,24 @@ class MistralBackend(Backend):
             raise BackendError(
                 "the mistral backend needs the mistralai package: pip install 'modkit[mistral]'"
             ) from None
-        return Mistral(
+        import httpx2
+
+        # our own HTTP client (the SDK's documented ``async_client``), whose response hook
+        # keeps each 200's raw body for the lenient parser: the SDK's response model
+        # coerces (``true`` -> 1.0) or rejects (``null``) what the parser must see as sent
+        http = httpx2.AsyncClient(follow_redirects=True, event_hooks={"response": [_keep_body]})
+        client = Mistral(
             api_key=self.__key.reveal() or "unused",
             server_url=self.base_url,
             timeout_ms=int(self.timeout * 1000),
+            async_client=http,
         )
+        return client, http
 
     def _get_client(self) -> Any:
         if self.closed:
             raise BackendError("this MistralBackend is closed; make a new one")
-        return self._clients.get()
+        return self._clients.get()[0]
 
     async def arelease(self) -> None:
         """Close the client of the running event loop (its connections belong to it)."""
@@ -275,12 +291,24 @@ class MistralBackend(Backend):
         from mistralai.client import errors
 
         client = self._get_client()
+        bodies: list[bytes] = []
+        token = _BODIES.set(bodies)
         try:
             if self.endpoint == "raw":
                 resp = await client.classifiers.moderate_async(model=self.model, inputs=list(texts))
             else:
                 convs = [self._conversation(t) for t in texts]
                 resp = await client.classifiers.moderate_chat_async(model=self.model, inputs=convs)
+            # the raw body, as sent (the SDK's model would have coerced ``true`` to 1.0)
+            body: Any = (
+                _json_body(bodies[-1]) if bodies else resp.model_dump(mode="json", by_alias=True)
+            )
+        except errors.ResponseValidationError as exc:
+            # a 200 the SDK's response model rejects (a null score, a flag that is not a
+            # boolean): its body goes through the lenient parser, never aborts the run
+            if int(exc.status_code) != 200:
+                raise self._status_error(exc) from None
+            body = _json_body(exc.body)
         except errors.MistralError as exc:
             raise self._status_error(exc) from None
         except errors.NoResponseError as exc:
@@ -291,28 +319,46 @@ class MistralBackend(Backend):
             raise TransientBackendError(
                 f"mistral: connection error: {scrub(str(exc), self.__key)}"
             ) from None
-        self._check_resolved(str(resp.model or self.model))
-        results = list(resp.results)
-        if len(results) != len(texts):
+        finally:
+            _BODIES.reset(token)
+        return BatchOutcome(self._parse(body, len(texts)))
+
+    def _parse(self, body: Any, sent: int) -> list[ModerationResult | ItemError]:
+        """A 200's results through the lenient parser of every backend.
+
+        A score that is ``null``, missing or not a number is NaN, a flag that is not a
+        boolean is unknown (each with a note); categories the backend does not list are
+        kept; a result that is not an object with ``category_scores`` is a per-text
+        error. ``flagged`` is any category's flag (Mistral sends no overall flag).
+
+        Raises
+        ------
+        TransientBackendError
+            The body is not an object with a ``results`` list of ``sent`` elements.
+        """
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise TransientBackendError("mistral: HTTP 200 with no 'results' in the body")
+        if len(results) != sent:
             raise TransientBackendError(
-                f"mistral: sent {len(texts)} inputs, got {len(results)} results back"
+                f"mistral: sent {sent} inputs, got {len(results)} results back"
             )
+        model = str(body.get("model") or self.model)
+        rid = str(body.get("id") or "")
+        self._check_resolved(model)
         out: list[ModerationResult | ItemError] = []
-        for r in results:
-            scores = {str(k): float(v) for k, v in (r.category_scores or {}).items()}
-            flags = {str(k): bool(v) for k, v in (r.categories or {}).items()}
-            if not scores:
-                raise TransientBackendError("mistral: a result without category_scores")
-            out.append(
-                ModerationResult(
-                    flagged=any(flags.values()),
-                    categories=flags,
-                    category_scores=scores,
-                    model=str(resp.model or self.model),
-                    id=str(resp.id or ""),
+        for i, r in enumerate(results):
+            if isinstance(r, dict):
+                flags = r.get("categories")
+                flagged = isinstance(flags, dict) and any(v is True for v in flags.values())
+                r = {**r, "flagged": flagged}
+            try:
+                out.append(lenient_result("mistral", r, model=model, id=rid))
+            except InputError as exc:
+                out.append(
+                    ItemError(f"mistral: results[{i}] is malformed: {exc}", "malformed_result")
                 )
-            )
-        return BatchOutcome(out)
+        return out
 
     def _status_error(self, exc: Any) -> BackendError:
         status = int(exc.status_code)
@@ -340,3 +386,40 @@ def _message(body: str) -> tuple[str, str | None]:
         msg = json.dumps(msg)[:300]
     code = data.get("code") or data.get("type")
     return msg, str(code) if code else None
+
+
+#: The raw 200 bodies of the running request (one list per task: concurrent batches
+#: each see their own).
+_BODIES: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
+    "modkit_mistral_bodies", default=None
+)
+
+
+async def _keep_body(response: Any) -> None:
+    """httpx response hook: keep a 200's body for the request running in this task."""
+    bodies = _BODIES.get()
+    if bodies is not None and response.status_code == 200:
+        await response.aread()
+        bodies.append(response.content)
+
+
+async def _close(pair: tuple[Any, Any]) -> None:
+    client, http = pair
+    await client.__aexit__(None, None, None)
+    await http.aclose()  # supplied to the SDK, so the SDK leaves it open
+
+
+def _json_body(text: Any) -> Any:
+    """The parsed JSON of a 200 body the SDK rejected.
+
+    Raises
+    ------
+    TransientBackendError
+        When it is not JSON at all (a truncated answer: worth retrying).
+    """
+    try:
+        return json.loads(text or "")
+    except (TypeError, ValueError):
+        raise TransientBackendError(
+            f"mistral: HTTP 200 with a body that is not valid JSON ({len(text or '')} chars)"
+        ) from None

@@ -234,25 +234,35 @@ class PerspectiveBackend(Backend):
             data = {}
         return resp.status_code, data, resp.headers
 
-    def _result(self, text: str, data: Any, unsupported: list[str]) -> ModerationResult:
+    def _result(self, text: str, data: Any, unsupported: list[str]) -> ModerationResult | ItemError:
+        """The answer through the lenient parser of every backend.
+
+        An attribute without a numeric ``summaryScore.value`` is NaN, with a note; an
+        attribute the backend did not ask for is kept (its own column); a 200 without
+        ``attributeScores`` is a per-text error (not retried: the same text gets the same
+        answer).
+        """
         scores_in = data.get("attributeScores") if isinstance(data, dict) else None
         if not isinstance(scores_in, dict):
-            raise TransientBackendError("perspective: HTTP 200 without attributeScores")
-        scores: dict[str, float] = {}
+            return ItemError(
+                "perspective: HTTP 200 without attributeScores: not scored",
+                code="malformed_result",
+            )
+        scores: dict[str, Any] = {}
         for attr, value in scores_in.items():
-            try:
-                scores[str(attr)] = float(value["summaryScore"]["value"])
-            except (KeyError, TypeError, ValueError):
-                raise TransientBackendError(
-                    f"perspective: attribute {attr!r} has no summaryScore.value"
-                ) from None
-        flags = {a: s >= self.flag_at for a, s in scores.items()}
+            summary = value.get("summaryScore") if isinstance(value, dict) else None
+            scores[str(attr)] = summary.get("value") if isinstance(summary, dict) else None
+        flags = {
+            a: s >= self.flag_at
+            for a, s in scores.items()
+            if isinstance(s, int | float) and not isinstance(s, bool)
+        }
         applied: dict[str, list[str]] = {a: ["text"] for a in scores}
         dropped = [a for a in self.attributes if a not in scores and a not in unsupported]
         if unsupported or dropped:
             applied["unsupported"] = unsupported + dropped
         langs = data.get("detectedLanguages") or data.get("languages") or []
-        if langs:
+        if isinstance(langs, list) and langs:
             applied["languages"] = [str(x) for x in langs]
         return native_result("perspective", text, flags, scores, applied, self.model)
 

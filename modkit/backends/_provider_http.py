@@ -20,6 +20,7 @@ __all__ = [
     "Secret",
     "check_mode",
     "error_for_status",
+    "lenient_result",
     "native_result",
     "read_key",
     "scrub",
@@ -166,22 +167,45 @@ def error_for_status(
 def native_result(
     provider: str,
     text: str,
-    flags: dict[str, bool],
-    scores: dict[str, float],
+    flags: Mapping[str, Any],
+    scores: Mapping[str, Any],
     applied: dict[str, list[str]],
     model: str,
 ) -> ModerationResult:
-    """One text's result in a provider's native categories.
+    """One text's result in a provider's native categories, parsed leniently.
 
-    ``flagged`` is any category's flag; the ``id`` is ``<provider>-`` and the first 16
-    hex digits of the text's sha256 (the provider returns none), so a text keeps its id.
+    ``flags`` and ``scores`` hold what the provider sent, as it sent it: they go through
+    :meth:`ModerationResult.from_dict` (the parser of every backend), so a score that is
+    ``null``, missing or not a number is NaN and a flag that is not a boolean is unknown,
+    each with a note; categories the backend does not list are
+    kept (they get their own column). ``flagged`` is any category's flag; the ``id`` is
+    ``<provider>-`` and the first 16 hex digits of the text's sha256 (the provider
+    returns none), so a text keeps its id.
     """
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return ModerationResult(
-        flagged=any(flags.values()),
-        categories=flags,
-        category_scores=scores,
-        category_applied_input_types=applied,
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return lenient_result(
+        provider,
+        {
+            "flagged": any(v is True for v in flags.values()),
+            "categories": dict(flags),
+            "category_scores": dict(scores),
+            "category_applied_input_types": applied,
+        },
         model=model,
         id=f"{provider}-{digest}",
     )
+
+
+def lenient_result(provider: str, body: Any, *, model: str, id: str) -> ModerationResult:
+    """One result object (OpenAI shape) through the lenient parser of every backend.
+
+    The notes are :meth:`ModerationResult.from_dict`'s, without a provider prefix: a
+    result read back from the cache is parsed again and says the same.
+
+    Raises
+    ------
+    InputError
+        ``body`` is not an object with a ``category_scores`` object (the message names
+        ``provider``).
+    """
+    return ModerationResult.from_dict(body, model=model, id=id, where=f"{provider} result")

@@ -78,7 +78,9 @@ def label_probabilities(
     dict of str to float or None
         Label -> its summed probability over the alternatives that read as it, divided
         by the sum over all labels (so the values sum to 1). None when the chosen token
-        reads as no label, a logprob is not a finite number <= 0, or the shape is wrong.
+        reads as no label, no alternative besides the chosen token is listed (the score
+        would be exactly 1 with no signal), a logprob is not a finite number <= 0, or the
+        shape is wrong.
 
     Examples
     --------
@@ -95,7 +97,9 @@ def label_probabilities(
         alts.setdefault(chosen, float(position["logprob"]))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    if label_of(chosen) is None:
+    if label_of(chosen) is None or len(alts) < 2:
+        # only the chosen token listed (a server without logprobs alternatives): its
+        # label would get exactly 1.0, with no signal; the caller's per-row error instead
         return None
     mass: dict[str, float] = {}
     for token, lp in alts.items():

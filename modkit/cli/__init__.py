@@ -14,38 +14,60 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .._errors import ModkitError
 
 __all__ = ["main", "one_line"]
 
+#: In workflow order, as ``modkit --help`` lists them: try it, get data, write templates,
+#: score, look, fit, ship the file, decide and gate with it.
 _COMMANDS = (
-    "_moderate",
-    "_serve",
+    "_demo",
+    "_lab",
+    "_notebook",
     "_datasets",
     "_expand",
+    "_moderate",
+    "_analysis",
+    "_report",
+    "_audit",
     "_train",
     "_fit",
     "_validate",
-    "_apply",
     "_export",
     "_review",
+    "_apply",
     "_check",
+    "_serve",
     "_monitor",
-    "_report",
-    "_analysis",
-    "_notebook",
-    "_lab",
-    "_demo",
-    "_audit",
 )
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help text with each option's default appended, unless the text already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        default = action.default
+        if (
+            text
+            and action.option_strings
+            and default not in (None, False, True, argparse.SUPPRESS, [], "")
+            and "default" not in text.lower()
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (``modkit fit: error: ...``)
     on stderr with exit status 2; ``--help`` still shows the full usage. Sub-command
     parsers are made by the same class (``add_subparsers`` uses the parent's type)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         text = "; ".join(part.strip() for part in message.splitlines() if part.strip())
@@ -59,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser = _Parser(
-        prog="modkit", description="Threshold exploration kit for moderation endpoints."
+        prog="modkit",
+        description="Threshold exploration kit for moderation endpoints. Commands are listed "
+        "in workflow order: try it (demo, lab, notebook), get data (datasets), write "
+        "templates (expand), score (moderate), look (crosstab, gap, bias, report), fit "
+        "thresholds (train, fit, validate, export), use them (apply, check, serve).",
     )
     parser.add_argument("--version", action="version", version=f"modkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log retries and timings")

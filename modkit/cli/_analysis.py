@@ -24,21 +24,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="One row per value of --by, one column per category (and statistic).",
     )
     p.add_argument("scores", help="results table")
-    p.add_argument("--by", action="append", required=True, metavar="COLUMN")
+    p.add_argument(
+        "--by", action="append", required=True, metavar="COLUMN", help="slot column (repeatable)"
+    )
     p.add_argument(
         "--stat",
         action="append",
         metavar="NAME",
         help="mean, median, max, p95, std, count, flag_rate (repeatable; default mean)",
     )
-    p.add_argument("--category", action="append", metavar="KEY")
+    p.add_argument(
+        "--category", action="append", metavar="KEY", help="categories shown (default: all)"
+    )
     p.add_argument(
         "--thresholds",
         help="threshold file: flag_rate at its block thresholds (with flag_rate alone, only "
         "the file's categories are shown; next to other statistics, categories without a "
         "threshold get an empty flag_rate)",
     )
-    p.add_argument("--profile", choices=PROFILES, default="input")
+    p.add_argument("--profile", choices=PROFILES, default="input", help="profile of --thresholds")
     _output(p)
     p.set_defaults(func=run_crosstab)
 
@@ -49,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of --slot, and the gap between the highest and the lowest.",
     )
     g.add_argument("scores", help="results table")
-    g.add_argument("--slot", required=True)
-    g.add_argument("--category", action="append", metavar="KEY")
+    g.add_argument("--slot", required=True, help="the slot whose values are swapped")
+    g.add_argument("--category", action="append", metavar="KEY", help="categories (default: all)")
     g.add_argument("--detail", action="store_true", help="one row per slot value")
     _output(g)
     g.set_defaults(func=run_gap)
@@ -62,10 +66,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("scores", help="results table with a label column")
     b.add_argument("--by", required=True, metavar="COLUMN", help="the subgroup column")
-    b.add_argument("--label", default="label", metavar="COLUMN", help="0/1 label (label)")
-    b.add_argument("--category", default="hate", metavar="KEY", help="classifier (hate)")
-    b.add_argument("--threshold", type=float, default=0.5, help="for FPR/FNR (0.5)")
-    b.add_argument("--pos-label", default="1", help="the positive label value (1)")
+    b.add_argument("--label", default="label", metavar="COLUMN", help="0/1 label column")
+    b.add_argument(
+        "--category", default="hate", metavar="KEY", help="category whose score classifies"
+    )
+    b.add_argument(
+        "--threshold", type=float, default=0.5, help="flag when score >= threshold, for FPR/FNR"
+    )
+    b.add_argument("--pos-label", default="1", help="the positive label value")
     _output(b)
     b.set_defaults(func=run_bias)
 

@@ -7,8 +7,9 @@ import sys
 
 from .._errors import InputError
 from .._frame import category_columns, is_result_column
-from .._io import check_output, read_table, write_table
+from .._io import check_output, read_table
 from ..thresholds._set import PROFILES, load_thresholds
+from ._common import Progress, add_quiet_option, write_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("thresholds", help="threshold file (.json)")
     p.add_argument("scores", help="results table (.csv/.jsonl/.parquet)")
-    p.add_argument("-o", "--output", required=True, help="decisions table to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="decisions table to write (.csv/.jsonl/.parquet; default: CSV on standard output)",
+    )
     p.add_argument("--profile", choices=PROFILES, default="input", help="default: input")
     p.add_argument(
         "--ignore-missing",
@@ -44,13 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="COL,...",
         help="keep only these input columns (comma-separated; default: all of them)",
     )
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.output)
+    if args.output is not None:
+        check_output(args.output)
+    progress = Progress("apply", args)
+    progress.step(f"reading {args.thresholds} and {args.scores}")
     ts = load_thresholds(args.thresholds, profile=args.profile)
     scores = read_table(args.scores)
+    progress.step(f"deciding {len(scores)} rows")
     decisions = ts.apply(scores, missing="ignore" if args.ignore_missing else "error")
     scores_cols = set(category_columns(scores))
     if args.columns:
@@ -75,12 +85,13 @@ def run(args: argparse.Namespace) -> int:
             "rename it or leave it out with --columns"
         )
     out = scores[keep].join(decisions)
-    write_table(out, args.output)
+    progress.step(f"writing {args.output or 'to standard output'}")
+    where = write_output(out, args.output)
     counts = decisions["action"].value_counts()
     summary = ", ".join(
         f"{a} {int(counts.get(a, 0))}" for a in ("allow", "review", "block", "unscored")
     )
-    print(f"modkit apply: {len(out)} rows -> {args.output} ({summary})", file=sys.stderr)
+    print(f"modkit apply: {len(out)} rows -> {where} ({summary})", file=sys.stderr)
     print(f"modkit apply: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
     rules = decisions[[c for c in decisions.columns if c.startswith("rule:")]]
     for rule, what in (
@@ -94,4 +105,5 @@ def run(args: argparse.Namespace) -> int:
         if len(hit):
             cats = ", ".join(f"{str(c).removeprefix('rule:')} {int(n)}" for c, n in hit.items())
             print(f"modkit apply: {what}: {cats} (rows)", file=sys.stderr)
+    progress.done()
     return 0

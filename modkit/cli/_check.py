@@ -14,8 +14,10 @@ from .._io import read_table
 from .._labels import parse_labels
 from ..thresholds._set import PROFILES, load_thresholds
 from ._common import (
+    Progress,
     add_backend_options,
     add_cache_options,
+    add_quiet_option,
     align_labels,
     backend_from_args,
     cache_from_args,
@@ -74,18 +76,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scores-out", metavar="FILE", help="with --suite: keep the new scores")
     add_backend_options(p)
     add_cache_options(p)
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
-def _suite_scores(args: argparse.Namespace) -> pd.DataFrame:
+def _suite_scores(args: argparse.Namespace, progress: Progress) -> pd.DataFrame:
     from .._io import write_table
     from .._runner import moderate
     from ..templates import expand
 
     path = Path(args.suite)
     prompts = expand(path) if path.suffix.lower() in (".yaml", ".yml") else read_table(path)
+    progress.step(f"scoring {len(prompts)} prompts of {path}")
     results = moderate(
-        prompts, backend=backend_from_args(args), cache=cache_from_args(args), progress=False
+        prompts,
+        backend=backend_from_args(args),
+        cache=cache_from_args(args),
+        progress=progress.enabled,
     )
     if args.scores_out:
         write_table(results, args.scores_out)
@@ -93,12 +100,15 @@ def _suite_scores(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def run(args: argparse.Namespace) -> int:
+    progress = Progress("check", args)
+    progress.step(f"reading {args.thresholds}")
     ts = load_thresholds(args.thresholds, profile=args.profile)
     if args.scores:
+        progress.step(f"reading {args.scores}")
         results = read_table(args.scores).reset_index(drop=True)
         source = args.scores
     else:
-        results = _suite_scores(args).reset_index(drop=True)
+        results = _suite_scores(args, progress).reset_index(drop=True)
         source = args.suite
     labels = None
     if args.labels:
@@ -120,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     max_changed = args.max_changed
     if baseline is not None and max_changed is None:
         max_changed = 0.0
+    progress.step(f"checking {len(results)} rows")
     report = check_thresholds(
         ts,
         results,
@@ -140,4 +151,5 @@ def run(args: argparse.Namespace) -> int:
         write_text_file(args.junit, report.to_junit_xml())
     print(report.summary(), file=sys.stderr)
     print(f"modkit check: {args.thresholds}: {ts.describe_policy()}", file=sys.stderr)
+    progress.done()
     return 0 if report.ok else 1

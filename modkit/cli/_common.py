@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,17 @@ from .._labels import align_rows
 from ..backends import BACKEND_NAMES, Backend, backend_spec, make_backend
 
 __all__ = [
+    "Progress",
     "add_backend_options",
     "add_cache_options",
+    "add_quiet_option",
     "align_labels",
     "backend_from_args",
     "cache_from_args",
     "check_seed",
     "check_suffix",
     "row_name",
+    "write_output",
     "write_text_file",
 ]
 
@@ -165,3 +170,64 @@ def write_text_file(path: str | Path, text: str) -> Path:
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
     return out
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``-q/--quiet``: no progress lines or bars (they go to stderr, only a terminal)."""
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines or bars (default: shown when stderr is a terminal)",
+    )
+
+
+class Progress:
+    """One line per step on stderr (``modkit fit: reading labels.csv``), then the time.
+
+    Shown only when stderr is a terminal and ``--quiet`` is not given, so pipes, logs
+    and CI output stay as they were; :attr:`enabled` is what long inner loops pass
+    on as their own ``progress=`` (a ``tqdm`` bar).
+    """
+
+    def __init__(self, command: str, args: argparse.Namespace) -> None:
+        self.command = command
+        self.enabled = not getattr(args, "quiet", False) and sys.stderr.isatty()
+        self.start = time.monotonic()
+
+    def step(self, what: str) -> None:
+        """Say what starts now."""
+        if self.enabled:
+            print(f"modkit {self.command}: {what}", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        """Say how long the whole command took."""
+        if self.enabled:
+            took = time.monotonic() - self.start
+            print(f"modkit {self.command}: done in {took:.1f} s", file=sys.stderr, flush=True)
+
+
+#: How an output is named in messages when it goes to standard output.
+STDOUT = "standard output"
+
+
+def write_output(frame: pd.DataFrame, output: str | None) -> str:
+    """Write a table to ``output``, or as CSV to standard output when it is ``None``.
+
+    The CSV is the one :func:`modkit.write_table` writes (RFC 4180, exact texts and
+    scores), so ``modkit expand t.yaml > prompts.csv`` equals ``-o prompts.csv``.
+    Returns the name to use in messages.
+    """
+    import tempfile
+
+    from .._io import write_table
+
+    if output is not None:
+        write_table(frame, output)
+        return output
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_table(frame, Path(folder) / "out.csv")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(path.read_bytes())
+        sys.stdout.flush()
+    return STDOUT

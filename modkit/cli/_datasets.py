@@ -11,7 +11,7 @@ from ..datasets import dataset_info, dataset_path, list_datasets, locate, verify
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "datasets",
-        help="list, locate, fetch and verify the public labelled data sets",
+        help="the public labelled data sets: list, info, path (downloads if allowed), verify",
         description="Data sets are looked up in --data-dir, $MODKIT_DATA_DIR, then the user "
         "cache ($MODKIT_CACHE_DIR/datasets), and downloaded into the user cache when missing "
         "(unless $MODKIT_OFFLINE=1). Every file is checked against its registered sha256.",

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("modkit demo runs from a source checkout (no notebooks/ folder found)")
     reports = Path(args.reports).resolve()
     reports.mkdir(parents=True, exist_ok=True)
+    before = _files(reports)
     recorded = read_table(_ROOT / "data" / "openai-forum-2023.jsonl")
     results = moderate(
         recorded["input"].rename("text"), backend=args.backend, cache=None, progress=False
@@ -62,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
         "  (the local scorer flags at its own default thresholds; fit yours in notebook 02)\n"
     )
     results.to_csv(reports / "demo_scores.csv", index=False)
-    written = [reports / "demo_scores.csv"]
     if not args.skip_notebooks:
         notebooks = sorted((_ROOT / "notebooks").glob("*.ipynb"))
         if args.only:
@@ -83,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
                 f"-> {paths['html']}\n"
             )
             out.flush()
-            written.append(paths["html"])
-        if (reports / "thresholds.json").exists():
-            written.append(reports / "thresholds.json")
-    out.write("\nWritten:\n" + "".join(f"  {p}\n" for p in written))
+    # every file the job and the notebooks created or changed, found on disk (a notebook
+    # that writes a new file is listed without this command knowing of it)
+    after = _files(reports)
+    written = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
+    out.write(f"\nWritten ({len(written)} files):\n" + "".join(f"  {p}\n" for p in written))
     return 0
+
+
+def _files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under ``folder`` with its (modification time in ns, size)."""
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}

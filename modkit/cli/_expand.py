@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from .._errors import InputError
-from .._io import check_output, write_table
+from .._io import check_output
 from ..templates import DEFAULT_LIMIT, TemplateSuite, count_prompts, expand, load_wildcards
 from ..templates._expand import as_suite
+from ._common import write_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "'modkit moderate'.",
     )
     p.add_argument("file", help="template file (.yaml/.yml, or .txt one template per line)")
-    p.add_argument("-o", "--output", help="where to write the prompts (.csv/.jsonl/.parquet)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="where to write the prompts (.csv/.jsonl/.parquet; default: CSV on standard output)",
+    )
     p.add_argument(
         "--wildcards",
         action="append",
@@ -85,9 +90,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{template_id}\t{count}")
         print(f"total\t{sum(counts.values())}")
         return 0
-    if not args.output:
-        raise InputError("-o/--output is required (or use --count)")
-    check_output(args.output)
+    if args.output:
+        check_output(args.output)
     if suite.images:
         raise InputError(
             f"{args.file}: image slots "
@@ -95,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
             "modkit.expand in Python"
         )
     frame = expand(suite, sample=args.sample, seed=args.seed, limit=args.limit or None)
-    write_table(frame, args.output)
+    where = write_output(frame, args.output)
     print(
-        f"modkit expand: {len(frame):,} prompts from {len(suite)} template(s) -> {args.output}",
+        f"modkit expand: {len(frame):,} prompts from {len(suite)} template(s) -> {where}",
         file=sys.stderr,
     )
     return 0

@@ -20,13 +20,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "own flag decides them; no flag: review).",
     )
     p.add_argument("file", help="threshold file (.json)")
-    p.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS, dest="fmt")
+    p.add_argument(
+        "--format",
+        "-f",
+        required=True,
+        choices=EXPORT_FORMATS,
+        dest="fmt",
+        help="what to write: " + ", ".join(EXPORT_FORMATS),
+    )
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.add_argument(
         "--profile",
         help="one profile: input, output or a named one of the file (default: every profile)",
     )
-    p.add_argument("--env-prefix", default="MODKIT_", help="env: variable prefix (MODKIT_)")
+    p.add_argument("--env-prefix", default="MODKIT_", help="env: variable prefix")
     p.add_argument("--rego-package", default="modkit.thresholds", help="rego: package name")
     p.add_argument(
         "--litellm-api-base",

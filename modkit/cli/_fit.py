@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,7 +18,7 @@ from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_scores
 from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
 from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
-from ._common import align_labels, check_seed, check_suffix, row_name
+from ._common import Progress, add_quiet_option, align_labels, check_seed, check_suffix, row_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="labels table: a column per category key (bare or label_<key>), 1/0, "
         "true/false, yes/no or blank; default: the label_<category> columns of SCORES",
     )
-    p.add_argument("-o", "--output", required=True, help="threshold file to write (.json)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="threshold file to write (.json; default: the file on standard output, the "
+        "report on stderr)",
+    )
     p.add_argument(
         "--objective",
         required=True,
@@ -122,6 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CATEGORY=POLICY",
         help="that policy for one category (repeatable), e.g. sexual=never_flag",
     )
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -141,7 +149,10 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
-    check_suffix(args.output, ".json")
+    if args.output is not None:
+        check_suffix(args.output, ".json")
+    progress = Progress("fit", args)
+    progress.step(f"reading {args.scores}" + (f" and {args.labels}" if args.labels else ""))
     scores = read_table(args.scores).reset_index(drop=True)
     if args.labels is None:
         # labels beside the scores: the label_<category> columns 'modkit moderate' kept
@@ -190,6 +201,10 @@ def run(args: argparse.Namespace) -> int:
     if rper:
         review = {**({"*": args.review} if args.review else {}), **rper}
     existing = ThresholdFile.load(args.merge_into) if args.merge_into else None
+    progress.step(
+        f"fitting {len(cats)} categories on {len(scores)} rows ({args.cv}-fold, "
+        f"{args.bootstrap} bootstrap resamples)"
+    )
     ts = fit_thresholds(
         scores,
         labels[passed],
@@ -203,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         daily_volume=args.daily_volume,
         profile=args.profile,
+        progress=progress.enabled,
         by_input_type=args.by_input_type,
     )
     not_fitted = ts.not_fitted
@@ -219,8 +235,15 @@ def run(args: argparse.Namespace) -> int:
         ts = ts.with_policy(policy, cats_)
     profiles = dict(existing.profiles) if existing else {}
     profiles[args.profile] = ts
-    ThresholdFile(profiles).save(args.output)
-    print(ts.report())
+    # the file goes to stdout without -o: then the report goes to stderr
+    report_to = sys.stdout if args.output is not None else sys.stderr
+    if args.output is not None:
+        ThresholdFile(profiles).save(args.output)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            text = ThresholdFile(profiles).save(Path(folder) / "t.json").read_text("utf-8")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    print(ts.report(), file=report_to)
     if not_fitted:
         print(
             f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
@@ -232,5 +255,7 @@ def run(args: argparse.Namespace) -> int:
             ),
             file=sys.stderr,
         )
-    print(f"wrote {args.output} (profiles: {', '.join(sorted(profiles))})")
+    where = args.output or "standard output"
+    print(f"wrote {where} (profiles: {', '.join(sorted(profiles))})", file=report_to)
+    progress.done()
     return 0

@@ -12,7 +12,7 @@ import pandas as pd
 from .._batch import BatchAPI
 from .._conversation import is_conversation
 from .._errors import InputError
-from .._io import check_output, read_table, write_table
+from .._io import check_output, read_table
 from .._labels import LABEL_PREFIX, labels_beside_texts
 from .._runner import moderate
 from ._common import (
@@ -21,6 +21,7 @@ from ._common import (
     backend_from_args,
     cache_from_args,
     row_name,
+    write_output,
 )
 
 
@@ -32,7 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a 'text' column) and write one row per input to OUTPUT (.csv/.jsonl/.parquet).",
     )
     p.add_argument("input", help="texts to score")
-    p.add_argument("-o", "--output", required=True, help="where to write the results")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="where to write the results (.csv/.jsonl/.parquet; default: CSV on standard output)",
+    )
     p.add_argument("--text-column", default="text", help="column holding the texts")
     p.add_argument(
         "--labels-from",
@@ -48,7 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="texts per request (default 32)")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--max-retries", type=int, default=8, help="retries of transient failures")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--no-progress",
+        "-q",
+        "--quiet",
+        dest="no_progress",
+        action="store_true",
+        help="hide the progress bar (default: shown when stderr is a terminal)",
+    )
     p.add_argument(
         "--no-result-json",
         action="store_true",
@@ -110,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
                 "drop --no-cache"
             )
         via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
-    check_output(args.output)  # before any work: never score what cannot be written
+    if args.output is not None:
+        check_output(args.output)  # before any work: never score what cannot be written
     frame = read_table(args.input, text_column=args.text_column)
     if str(args.input).lower().endswith(".csv"):
         frame = _decode_conversations(frame, args.text_column)
@@ -150,9 +163,9 @@ def run(args: argparse.Namespace) -> int:
         partial = getattr(exc, "partial", None)
         if partial is not None:
             scored = int((~partial["error"].astype(bool)).sum())
-            write_table(partial, args.output)
+            where = write_output(partial, args.output)
             print(
-                f"modkit moderate: partial results written to {args.output} "
+                f"modkit moderate: partial results written to {where} "
                 f"({scored} of {len(partial)} rows scored)",
                 file=sys.stderr,
             )
@@ -161,10 +174,10 @@ def run(args: argparse.Namespace) -> int:
         backend.close()  # made here, so closed here: moderate never closes a caller's
         if cache is not None:
             cache.close()
-    write_table(results, args.output)
+    where = write_output(results, args.output)
     failed = int(results["error"].astype(bool).sum())
     print(
-        f"modkit moderate: {len(results)} rows -> {args.output}"
+        f"modkit moderate: {len(results)} rows -> {where}"
         + (f" ({failed} failed; see the 'error' column)" if failed else "")
         + _parse_rate(backend),
         file=sys.stderr,

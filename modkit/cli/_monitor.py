@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from .._text import json_text, null_nonfinite
 from ._common import write_text_file
 
 
@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         max_flag_rate_change=args.max_flag_rate_change,
         max_review_load=args.max_review_load,
     )
-    text = json.dumps(report.to_dict(), indent=2) + "\n"
+    # valid JSON whatever the log held: NaN / infinities as null, a lone surrogate escaped
+    text = json_text(null_nonfinite(report.to_dict()), indent=2) + "\n"
     if args.json == "-":
         sys.stdout.write(text)
     elif args.json:

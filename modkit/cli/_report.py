@@ -9,7 +9,7 @@ import sys
 from .._errors import InputError
 from .._io import read_table
 from ..thresholds._set import PROFILES, load_thresholds
-from ._common import align_labels, check_suffix, write_text_file
+from ._common import Progress, add_quiet_option, align_labels, check_suffix, write_text_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bias-threshold", type=float, help="threshold for FPR/FNR")
     p.add_argument("--stat", default="p95", help="heatmap statistic (default p95)")
     p.add_argument("--title", help="page title")
+    add_quiet_option(p)
     p.set_defaults(func=run)
 
 
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from ..plots import html_report
 
     check_suffix(args.output, ".html")
+    progress = Progress("report", args)
+    progress.step(f"reading {args.scores}")
     results = read_table(args.scores).reset_index(drop=True)
     labels = None
     if args.labels:
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             files = f"{args.labels} or {args.scores}" if labels is not None else args.scores
             raise InputError(f"--label-column {args.label_column!r}: no such column in {files}")
     ts = load_thresholds(args.thresholds, profile=args.profile) if args.thresholds else None
+    progress.step(f"building the report of {len(results)} rows by {', '.join(args.by)}")
     page = html_report(
         results,
         args.by,
@@ -76,4 +80,5 @@ def run(args: argparse.Namespace) -> int:
     )
     out = write_text_file(args.output, page)
     print(f"modkit report: {len(results)} rows -> {out} ({len(page) // 1024} KiB)", file=sys.stderr)
+    progress.done()
     return 0

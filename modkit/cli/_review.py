@@ -45,7 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "given (label_<category> columns, or --store) as annotations / responses.",
     )
     e.add_argument("sample", help="the audit sample")
-    e.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS, dest="fmt")
+    e.add_argument(
+        "--format",
+        "-f",
+        required=True,
+        choices=EXPORT_FORMATS,
+        dest="fmt",
+        help="what to write: " + ", ".join(EXPORT_FORMATS),
+    )
     e.add_argument("-o", "--output", required=True, help="file to write (.json, or .csv)")
     e.add_argument("--store", help="also export the verdicts in this review store")
     e.add_argument(
@@ -94,7 +101,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("store", help="review store (.sqlite)")
     s.add_argument("-o", "--output", help="labelled sample to write (.csv/.jsonl/.parquet)")
-    s.add_argument("--resolution", choices=RESOLUTIONS, default="unanimous")
+    s.add_argument(
+        "--resolution",
+        choices=RESOLUTIONS,
+        default="unanimous",
+        help="how several reviewers' verdicts become one label",
+    )
     s.add_argument(
         "--fit-labels",
         metavar="PATH",

@@ -269,7 +269,8 @@ def counterfactual_gap_chart(
     -------
     plotly.graph_objects.Figure
         Three traces: the lines (``"gap"``), the lowest-scoring value (``"min"``) and
-        the highest (``"max"``); the marker labels name the slot values.
+        the highest (``"max"``); the marker labels name the slot values. The x axis
+        is the score, in [0, 1].
 
     Raises
     ------
@@ -331,7 +332,8 @@ def counterfactual_gap_chart(
                 name=end,
                 marker={"color": colour, "size": 11},
                 text=frame[f"{end}_value"].astype(str).tolist(),
-                textposition="middle left" if end == "min" else "middle right",
+                # above / below the marker: the labels stay over the [0, 1] axis
+                textposition="bottom center" if end == "min" else "top center",
                 cliponaxis=False,
                 customdata=frame["gap"].astype(float).tolist(),
                 hovertemplate="%{text}: %{x:"
@@ -348,9 +350,15 @@ def counterfactual_gap_chart(
     x_title = f"{cats[0]} score" if len(cats) == 1 else "score (per category)"
     fig.update_layout(
         title={"text": title if title is not None else f"counterfactual gap across {slot}"},
-        xaxis={"title": {"text": x_title}, "range": [-0.25, 1.25]},
+        xaxis={
+            "title": {"text": x_title},
+            "range": [0, 1],  # scores lie in [0, 1]: the axis says so
+            "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1],
+            "showline": True,
+            "mirror": True,
+        },
         yaxis={"autorange": "reversed", "type": "category", "automargin": True},
-        height=max(DEFAULT_HEIGHT, 120 + 30 * len(labels)),
+        height=max(DEFAULT_HEIGHT, 120 + 44 * len(labels)),
         legend={"orientation": "h", "y": -0.12},
     )
     return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +38,100 @@ table.tbl th,table.tbl td{border:1px solid #ddd;padding:3px 7px;text-align:right
 white-space:nowrap}.tblwrap{overflow-x:auto;max-width:100%}
 table.tbl th{background:#f4f4f4}table.tbl td:first-child,table.tbl th:first-child{text-align:left}
 nav a{margin-right:1em}
+#prompts td.txt,#prompts th:nth-child(2){white-space:normal;text-align:left;min-width:24em;
+max-width:48em}
+#prompt-search{width:min(40em,100%);padding:4px 6px;font-size:1em}
+#prompt-dialog{max-width:min(60em,95vw);max-height:85vh;overflow:auto}
+#prompt-dialog pre{white-space:pre-wrap;word-break:break-word;font-size:.85em}
 """
+
+#: Rows the prompt table holds at most (the page stays a few MB).
+MAX_PROMPTS = 5000
+
+#: The prompt table's script: filter rows by a search box, open a row's JSON in a dialog.
+_PROMPT_JS = """
+(function(){
+var data=JSON.parse(document.getElementById("prompt-data").textContent);
+var box=document.getElementById("prompt-search"),count=document.getElementById("prompt-count");
+var rows=document.querySelectorAll("#prompts tbody tr");
+var dlg=document.getElementById("prompt-dialog"),pre=document.getElementById("prompt-json");
+box.addEventListener("input",function(){
+ var q=box.value.toLowerCase(),n=0;
+ rows.forEach(function(tr){var hit=!q||tr.textContent.toLowerCase().indexOf(q)>=0;
+  tr.style.display=hit?"":"none";if(hit){n++;}});
+ count.textContent=n+" of "+rows.length+" prompts";
+});
+document.getElementById("prompts").addEventListener("click",function(ev){
+ var b=ev.target.closest("button[data-row]");if(!b){return;}
+ pre.textContent=JSON.stringify(data[+b.dataset.row],null,2);
+ document.getElementById("prompt-title").textContent="prompt "+b.dataset.row;dlg.showModal();
+});
+document.getElementById("prompt-close").addEventListener("click",function(){dlg.close();});
+})();
+"""
+
+
+def _row_objects(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each row as a JSON-able dict, ``result_json`` decoded into ``result``."""
+    rows = json.loads(frame.to_json(orient="records", default_handler=str, double_precision=15))
+    for row in rows:
+        raw = row.pop("result_json", None)
+        if isinstance(raw, str):
+            try:
+                row["result"] = json.loads(raw)
+            except json.JSONDecodeError:
+                row["result"] = raw
+    return rows
+
+
+def _prompt_section(frame: pd.DataFrame, slots: list[str], categories: list[str]) -> str:
+    """A searchable table of every prompt; a row's button opens its full JSON."""
+    shown = frame.head(MAX_PROMPTS)
+    text_col = "text" if "text" in shown.columns else None
+    extra = [c for c in (*slots, "template_id") if c in shown.columns and c != text_col]
+    cats = [c for c in categories if c in shown.columns]
+    scores = shown[cats].apply(pd.to_numeric, errors="coerce") if cats else None
+    head = ["#", "text", *extra, "top category", "top score", "flagged", "error", ""]
+    out = [
+        '<h2 id="prompts-section">Prompts</h2>',
+        '<p class="note">Every prompt with its slot values and highest-scoring shown '
+        "category; type to filter (any cell), and open a prompt's full JSON (its row and "
+        "the endpoint's whole result) with its button.</p>",
+        '<input id="prompt-search" type="search" placeholder="filter prompts" '
+        'aria-label="filter prompts"> <span id="prompt-count" class="note">'
+        f"{len(shown)} of {len(shown)} prompts</span>",
+        '<div class="tblwrap"><table class="tbl" id="prompts"><thead><tr>'
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr></thead><tbody>",
+    ]
+    for i, (idx, row) in enumerate(shown.iterrows()):
+        top_cat, top = "–", "–"
+        if scores is not None and scores.loc[idx].notna().any():
+            top_cat = str(scores.loc[idx].idxmax())
+            top = _fmt(float(scores.loc[idx].max()))
+        flagged = row.get("flagged", "")
+        cells = [
+            str(i),
+            f'<td class="txt">{_fmt(row[text_col]) if text_col else "–"}</td>',
+            *(f"<td>{_fmt(row[c])}</td>" for c in extra),
+            f"<td>{html.escape(top_cat)}</td><td>{top}</td>",
+            f"<td>{_fmt(flagged) if flagged is not None else '–'}</td>",
+            f"<td>{_fmt(row.get('error', '') or '')}</td>",
+            f'<td><button type="button" data-row="{i}">JSON</button></td>',
+        ]
+        out.append(f"<tr><td>{cells[0]}</td>{''.join(cells[1:])}</tr>")
+    out.append("</tbody></table></div>")
+    if len(frame) > MAX_PROMPTS:
+        out.append(f'<p class="note">{len(frame) - MAX_PROMPTS} more prompts not shown.</p>')
+    data = json.dumps(_row_objects(shown), ensure_ascii=False).replace("</", "<\\/")
+    out += [
+        '<dialog id="prompt-dialog"><p><b id="prompt-title"></b> '
+        '<button type="button" id="prompt-close">close</button></p>'
+        '<pre id="prompt-json"></pre></dialog>',
+        f'<script type="application/json" id="prompt-data">{data}</script>',
+        f"<script>{_PROMPT_JS}</script>",
+    ]
+    return "\n".join(out)
 
 
 def _fmt(x: Any) -> str:
@@ -164,7 +258,7 @@ def html_report(
     title: str | None = None,
     source: str | None = None,
 ) -> str:
-    """A self-contained HTML report: cross-tabs, gaps, bias metrics, threshold plots.
+    """A self-contained HTML report: cross-tabs, gaps, bias metrics, thresholds, prompts.
 
     Everything a notebook would show for one results frame, on one page that opens
     offline: plotly.js is embedded once (no CDN, no network), tables are plain HTML.
@@ -204,7 +298,11 @@ def html_report(
     Returns
     -------
     str
-        A complete HTML document.
+        A complete HTML document. Its last section lists the prompts (the first
+        :data:`MAX_PROMPTS` rows) in a table a search box filters; each row's button
+        opens the row's full JSON (every column, ``result_json`` decoded as
+        ``result``), embedded in the page (a small inline script, no network). Wide
+        tables scroll sideways.
 
     Raises
     ------
@@ -267,6 +365,7 @@ def html_report(
         "<nav>"
         + "".join(f'<a href="#slot-{i}">{html.escape(s)}</a>' for i, s in enumerate(slots))
         + ('<a href="#thresholds">thresholds</a>' if thresholds is not None else "")
+        + '<a href="#prompts-section">prompts</a>'
         + "</nav>",
     ]
     for i, slot in enumerate(slots):
@@ -345,5 +444,6 @@ def html_report(
         for cat in categories:
             if cat in thresholds.categories:
                 parts.append(_figure(_threshold_histogram(scored, thresholds, cat)))
+    parts.append(_prompt_section(frame, slots, categories))
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -48,6 +48,11 @@ __all__ = ["ServerLimits", "create_app"]
 
 logger = logging.getLogger("modkit.server")
 
+#: Results per request from which ``modkit serve`` decides (``decisions`` / ``postprocess``)
+#: in a worker thread rather than on the event loop (about 0.04 ms per result, so a
+#: smaller request costs less than the hand-over).
+DECIDE_OFF_LOOP_AT = 32
+
 #: ``postprocess(result) -> result``: applied to every result before it is sent.
 Postprocess = Callable[[ModerationResult], ModerationResult]
 
@@ -338,12 +343,21 @@ def create_app(
         records: list[dict[str, Any] | None] = [None] * len(scored)
         if plan is not None:  # one result per conversation: the max over its units
             scored, records = _combine(plan, scored)
+        off_loop = len(scored) >= DECIDE_OFF_LOOP_AT  # a large batch: decide in a thread
         if postprocess is not None:
-            scored = [postprocess(r) for r in scored]
+            hook = postprocess
+            if off_loop:
+                scored = await asyncio.to_thread(lambda: [hook(r) for r in scored])
+            else:
+                scored = [hook(r) for r in scored]
         model = next((r.model for r in scored if r.model), backend.model)
         request_id = f"modr-{uuid.uuid4().hex}"
         if decisions is not None and profile is not None:
-            out, _ = decisions.decide_batch(scored, inputs, profile, request_id, started)
+            args = (scored, inputs, profile, request_id, started)
+            if off_loop:
+                out, _ = await asyncio.to_thread(decisions.decide_batch, *args)
+            else:
+                out, _ = decisions.decide_batch(*args)
         else:
             out = [_result_json(r) for r in scored]
         for item, record in zip(out, records, strict=True):

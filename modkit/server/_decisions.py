@@ -17,7 +17,7 @@ from .._decision_log import LOG_VERSION, TEXT_MODES, DecisionLog, text_fields
 from .._errors import InputError
 from .._result import ModerationResult
 from ..thresholds import Decision, ThresholdFile
-from ..thresholds._serve import decide_result, rewrite_result
+from ..thresholds._serve import decide_results, rewrite_result
 
 __all__ = ["PROFILE_HEADER", "DecisionPolicy", "ThresholdSource", "UnknownProfileError"]
 
@@ -279,16 +279,16 @@ class DecisionPolicy:
             enforced_ts = self.enforced.file[profile]
         answer: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
-        decisions = [decide_result(ts, r) for r in results]
+        decisions = decide_results(ts, results)
+        olds = decide_results(enforced_ts, results) if enforced_ts is not None else decisions
         latency = (time.monotonic() - started) * 1000.0
         now = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        for i, (res, decision) in enumerate(zip(results, decisions, strict=True)):
+        for i, (res, decision, old) in enumerate(zip(results, decisions, olds, strict=True)):
             if not self.shadow:
                 shown = rewrite_result(res, decision, review_fires=self.flag_review)
                 enforced = _decision_json(decision)
                 source = "thresholds"
             elif enforced_ts is not None:
-                old = decide_result(enforced_ts, res)
                 shown = rewrite_result(res, old, review_fires=self.flag_review)
                 enforced, source = _decision_json(old), "enforced"
             else:

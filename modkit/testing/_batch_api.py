@@ -63,13 +63,19 @@ class BatchScript:
 
     Attributes
     ----------
-    outcome : {"expire", "cancel", "fail"}
+    outcome : {"expire", "cancel", "fail", "duplicate", "conflict", "foreign"}
         ``"expire"``: after ``after`` requests ran, the batch expires and the rest are
         written to the error file with code ``batch_expired``. ``"cancel"``: the same
         with ``batch_cancelled`` (status ``cancelling`` then ``cancelled``). ``"fail"``:
-        validation fails with ``message`` on line ``line``, nothing runs.
+        validation fails with ``message`` on line ``line``, nothing runs. The batch
+        completes, but its output file is faulty, with ``"duplicate"``: the first
+        ``after`` requests' lines are written twice; ``"conflict"``: the same, the
+        second copy with other scores; ``"foreign"``: ``after`` more lines whose
+        ``custom_id`` no request has; ``"crossed"``: ``after`` more lines answering the
+        first requests of the batch created before this one (a mix-up across batches).
     after : int
-        Requests that run before the batch expires or is cancelled.
+        Requests that run before the batch expires or is cancelled; lines repeated or
+        added by the output faults.
     message : str
         The validation error's message (``"fail"``).
     line : int
@@ -87,7 +93,7 @@ class BatchScript:
     'fail'
     """
 
-    outcome: Literal["expire", "cancel", "fail"]
+    outcome: Literal["expire", "cancel", "fail", "duplicate", "conflict", "foreign", "crossed"]
     after: int = 0
     message: str = "Invalid input file."
     line: int = 1
@@ -457,7 +463,7 @@ class FakeBatchAPI:
         if batch.status == "in_progress":
             if self._held:
                 return
-            script = batch.script
+            script = batch.script if batch.script and batch.script.outcome in _STOPS else None
             stop_at = script.after if script is not None else len(batch.requests)
             step = self.per_poll or len(batch.requests)
             target = min(batch.done + step, stop_at, len(batch.requests))
@@ -551,7 +557,32 @@ class FakeBatchAPI:
         else:
             self._finish(batch, kind)
 
+    def _tamper(self, batch: StoredBatch) -> None:
+        """The output file faults of a completed batch (see :class:`BatchScript`)."""
+        script = batch.script
+        if script is None or script.outcome not in ("duplicate", "conflict", "foreign", "crossed"):
+            return
+        earlier = sorted(b.id for b in self.batches.values() if b.id < batch.id)
+        others = self.batches[earlier[-1]].requests if earlier else []
+        extra = []
+        for k, raw in enumerate(batch.output_lines[: script.after]):
+            line = json.loads(raw)
+            line["id"] = self._new_id("batch_req")
+            if script.outcome == "foreign":
+                line["custom_id"] = f"not-requested-{line['custom_id']}"
+            if script.outcome == "crossed" and k < len(others):
+                line["custom_id"] = others[k]["custom_id"]
+            if script.outcome == "conflict":
+                for result in line["response"]["body"]["results"]:
+                    scores = result["category_scores"]
+                    for c, v in scores.items():
+                        scores[c] = round(1.0 - v, 6) if isinstance(v, float) else v
+            extra.append(json.dumps(line))
+        batch.output_lines.extend(extra)
+
     def _finish(self, batch: StoredBatch, status: str) -> None:
+        if status == "completed":
+            self._tamper(batch)
         for attr, lines, name in (
             ("output_file_id", batch.output_lines, "output"),
             ("error_file_id", batch.error_lines, "error"),
@@ -568,6 +599,10 @@ class FakeBatchAPI:
                 setattr(batch, attr, stored.id)
         batch.status = status
         batch.stamps[f"{status}_at"] = int(time.time())
+
+
+#: The script outcomes that stop a batch before its requests have all run.
+_STOPS = ("expire", "cancel")
 
 
 class _Reject(Exception):

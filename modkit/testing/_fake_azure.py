@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._fake_http import ProviderFake, Reply, fake_score
+from ._fault_server import Fault
 
 #: The harm kinds each category reacts to.
 _KINDS = {
@@ -37,7 +38,10 @@ class AzureContentSafetyFake(ProviderFake):
     Severities are deterministic: the eight-level severity of a category is
     ``floor(8 * s)`` (at most 7), ``s`` = :func:`~modkit.testing.fake_score` of the text
     and category; four-level
-    output rounds it down to 0, 2, 4, 6 (:meth:`severity`).
+    output rounds it down to 0, 2, 4, 6 (:meth:`severity`). A pushed
+    :meth:`Fault.drift <modkit.testing.Fault.drift>` answers ``"severity": null`` for its
+    ``nulls``, leaves its ``missing`` out of ``categoriesAnalysis`` and adds its ``extra``
+    categories (the value as severity).
 
     Parameters
     ----------
@@ -89,6 +93,21 @@ class AzureContentSafetyFake(ProviderFake):
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("text:analyze")
+
+    def drift(self, reply: Reply, fault: Fault) -> Reply:
+        # nulls with "severity": null, missing left out of categoriesAnalysis, extra
+        # categories added with their value as severity
+        analysis = [
+            item
+            for item in reply.body["categoriesAnalysis"]
+            if item["category"] not in fault.missing
+        ]
+        for item in analysis:
+            if item["category"] in fault.nulls:
+                item["severity"] = None
+        analysis += [{"category": c, "severity": v} for c, v in fault.extra]
+        reply.body["categoriesAnalysis"] = analysis
+        return reply
 
     def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
         default = {401: "401", 404: "NotFound", 429: "TooManyRequests"}.get(status, "InternalError")

@@ -112,6 +112,11 @@ class GuardModelFake(ProviderFake):
         The bearer token requests must carry (none: any).
     logprobs : bool, default True
         False: answer without logprobs whatever the request asks.
+    max_alternatives : int, optional
+        List at most this many ``top_logprobs`` per position whatever the request asks
+        (``0``: an empty list, as a server started without logprobs alternatives
+        answers), so a verdict may be missing from the alternatives. An attribute:
+        change it between runs.
     latency, bias
         As for :class:`ProviderFake` (seconds per answer; word -> extra harm).
 
@@ -130,11 +135,13 @@ class GuardModelFake(ProviderFake):
         *,
         api_key: str | None = None,
         logprobs: bool = True,
+        max_alternatives: int | None = None,
         latency: float = 0.0,
         bias: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(api_key=api_key, latency=latency, bias=bias)
         self.logprobs = logprobs
+        self.max_alternatives = max_alternatives
         self._ids = itertools.count(1)
         #: Image parts received so far (every request).
         self.images_seen = 0
@@ -248,6 +255,8 @@ class GuardModelFake(ProviderFake):
         ):
             return self.error_reply(400, "logprobs must be true and top_logprobs in [0, 20]")
         text = _classified(messages[-1]["content"])
+        if self.max_alternatives is not None:
+            top = min(top or 0, self.max_alternatives)
         kwargs = body.get("chat_template_kwargs") or {}
         if _SHIELDGEMMA2.search(name):
             prompt = text.split("\n", 1)[-1]

@@ -253,6 +253,30 @@ class ProviderFake:
         """
         raise NotImplementedError
 
+    def drift(self, reply: Reply, fault: Fault) -> Reply:
+        """The reply of a :meth:`Fault.drift <modkit.testing.Fault.drift>` fault.
+
+        Parameters
+        ----------
+        reply : Reply
+            What :meth:`answer` replied.
+        fault : Fault
+            Its ``nulls`` (categories sent as ``null``), ``missing`` (left out) and
+            ``extra`` (categories the provider does not list, with a score).
+
+        Returns
+        -------
+        Reply
+            A 200 reply changed the provider's way; any other reply as it was. The base
+            class has no result shape to change and raises.
+
+        Raises
+        ------
+        NotImplementedError
+            For a fake that does not drift.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not drift")
+
     def is_scored_path(self, path: str) -> bool:
         """Whether faults apply to this path.
 
@@ -394,6 +418,8 @@ class ProviderFake:
         else:
             try:
                 reply = self.answer(h.command, parts.path, query, headers, body)
+                if fault is not None and fault.kind == "drift" and reply.status == 200:
+                    reply = self.drift(reply, fault)
             except Exception as exc:  # a bug in the fake: answer 500, keep serving
                 reply = self.error_reply(500, f"fake failed: {exc!r}")
         data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._fake_http import ProviderFake, Reply, fake_score
+from ._fault_server import Fault
 
 __all__ = [
     "MISTRAL_2603_CATEGORIES",
@@ -75,7 +76,8 @@ class MistralModerationFake(ProviderFake):
     ``mistral-moderation-latest`` -> ``mistral-moderation-2411``, as Mistral's alias still
     pointed after 2411's deprecation). Errors: 401 ``{"message": "Unauthorized"}``, 422 ``{"detail":
     [{"loc", "msg", "type"}]}`` for a malformed body, 429 ``{"message": "Requests rate
-    limit exceeded"}`` when pushed.
+    limit exceeded"}`` when pushed. A pushed :meth:`Fault.drift <modkit.testing.Fault.drift>`
+    sends ``null`` / missing / extra categories (:meth:`drift`).
 
     Scores: :func:`~modkit.testing.fake_score` of the classified text and the category;
     flagged at 0.5 (:meth:`score`).
@@ -166,6 +168,20 @@ class MistralModerationFake(ProviderFake):
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("moderations")
+
+    def drift(self, reply: Reply, fault: Fault) -> Reply:
+        # every result: nulls as null (flag and score), missing left out of
+        # category_scores, extra categories added (flagged at 0.5)
+        for result in reply.body["results"]:
+            for c in fault.nulls:
+                result["categories"][c] = None
+                result["category_scores"][c] = None
+            for c in fault.missing:
+                result["category_scores"].pop(c, None)
+            for c, v in fault.extra:
+                result["categories"][c] = v >= 0.5
+                result["category_scores"][c] = v
+        return reply
 
     def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
         if status == 422:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._fake_http import ProviderFake, Reply, fake_score
+from ._fault_server import Fault
 
 #: The harm kinds each attribute reacts to.
 _KINDS = {
@@ -86,7 +87,10 @@ class PerspectiveFake(ProviderFake):
     the attribute) or an unknown attribute; 429 ``RESOURCE_EXHAUSTED`` when pushed.
 
     Scores: :func:`~modkit.testing.fake_score` of the text and attribute (:meth:`score`).
-    Languages: the request's, else a toy detector (:func:`detect_language`).
+    Languages: the request's, else a toy detector (:func:`detect_language`). A pushed
+    :meth:`Fault.drift <modkit.testing.Fault.drift>` answers ``"summaryScore": {"value":
+    null}`` for its ``nulls``, leaves its ``missing`` out and adds its ``extra``
+    attributes.
 
     Parameters
     ----------
@@ -136,6 +140,19 @@ class PerspectiveFake(ProviderFake):
 
     def is_scored_path(self, path: str) -> bool:
         return path.endswith("comments:analyze")
+
+    def drift(self, reply: Reply, fault: Fault) -> Reply:
+        # nulls with "summaryScore": {"value": null}, missing left out of attributeScores,
+        # extra attributes added
+        scores = reply.body["attributeScores"]
+        for attr in fault.missing:
+            scores.pop(attr, None)
+        for attr in fault.nulls:
+            if attr in scores:
+                scores[attr]["summaryScore"]["value"] = None
+        for attr, v in fault.extra:
+            scores[attr] = {"spanScores": [], "summaryScore": {"value": v, "type": "PROBABILITY"}}
+        return reply
 
     def error_reply(
         self,

@@ -573,6 +573,7 @@ _OBJECTIVE_LIKE = [str, Objective, Mapping, "callable"]
         "design": [None, pd.DataFrame],
         "by_input_type": ["boolean"],
         "on": [None, str],
+        "progress": ["boolean"],
     }
 )
 def fit_thresholds(
@@ -595,6 +596,7 @@ def fit_thresholds(
     design: pd.DataFrame | None = None,
     by_input_type: bool = False,
     on: str | None = None,
+    progress: bool = False,
 ) -> ThresholdSet:
     """Choose per-category ``block`` (and ``review``) thresholds against labelled examples.
 
@@ -710,6 +712,9 @@ def fit_thresholds(
     on : str, optional
         A key column of both ``scores`` and ``labels`` (``"id"``) to match rows on,
         instead of the index.
+    progress : bool, default False
+        Show a ``tqdm.auto`` bar (a widget in a notebook, text in a terminal) over the
+        categories: each one's cross-validation and bootstrap take seconds.
 
     Returns
     -------
@@ -731,10 +736,10 @@ def fit_thresholds(
         spells attributes (``self_harm_intent``: "did you mean 'self-harm/intent'?"), a
         label does not parse (1/0, true/false, yes/no, blank), a score is not a number
         in [0, 1], labels are not on the scores' index, or (``labels`` omitted) the
-        scores have no ``label_<category>`` column; with ``confidence`` and no
-        ``design``, labels confined to one score band while the scored rows spread
-        beyond it; with ``design``, no ``confidence``, an objective that is not
-        constrained, or design rows missing.
+        scores have no ``label_<category>`` column; with ``confidence`` and no ``design``,
+        labels confined to one score band while the scored rows spread beyond it; with
+        ``design``, no ``confidence``, an objective that is not constrained, design rows
+        missing, or ``by_input_type``.
 
     Warns
     -----
@@ -846,10 +851,19 @@ def fit_thresholds(
     if design is None and confidence is not None:
         refuse_band_labels(score_matrix, lab_matrix, label_cats)
     if design is not None:
+        if by_input_type:
+            raise InputError("design= with by_input_type=True is not supported yet")
         cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
     cats = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(label_cats), desc="fit", unit="category")
     groups = _input_type_groups(scores, label_cats) if by_input_type else {}
     for j, c in enumerate(label_cats):
+        if bar is not None:
+            bar.set_postfix_str(c)
         with warnings.catch_warnings():
             if design is not None:  # the unweighted choice is replaced below
                 warnings.simplefilter("ignore", FitWarning)
@@ -915,6 +929,10 @@ def fit_thresholds(
             typed[kind] = {"block": part.block, "review": part.review}
         if typed:
             cats[c] = dataclasses.replace(cats[c], by_input_type=typed)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
 
     not_fitted = _not_fitted(known, label_cats, cats)
     n = len(scores)

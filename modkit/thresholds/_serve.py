@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .._errors import InputError
 from .._result import ModerationResult
 from ._set import Decision, ThresholdSet
 
-__all__ = ["decide_result", "rewrite_result", "threshold_postprocess"]
+__all__ = ["decide_result", "decide_results", "rewrite_result", "threshold_postprocess"]
 
 
 def threshold_postprocess(
@@ -86,11 +86,18 @@ def decide_result(ts: ThresholdSet, result: ModerationResult) -> Decision:
     A key of the result outside the set's taxonomy (a new upstream category) is left
     out rather than refused: it is not evaluated.
     """
+    return decide_results(ts, [result])[0]
+
+
+def decide_results(ts: ThresholdSet, results: Sequence[ModerationResult]) -> list[Decision]:
+    """:func:`decide_result` of many results, the rule run once (``ts.decide_many``)."""
     known = set(ts.taxonomy) | set(ts.categories)
-    scores = {c: v for c, v in result.category_scores.items() if c in known}
-    flags = {c: bool(v) for c, v in result.categories.items() if c in known}
-    applied = result.category_applied_input_types or None
-    return ts.decide(scores, applied, categories=flags)
+    scores, flags, applied = [], [], []
+    for result in results:
+        scores.append({c: v for c, v in result.category_scores.items() if c in known})
+        flags.append({c: bool(v) for c, v in result.categories.items() if c in known})
+        applied.append(result.category_applied_input_types or None)
+    return ts.decide_many(scores, applied, categories=flags)
 
 
 def rewrite_result(

@@ -7,8 +7,9 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Number
 from pathlib import Path
 from typing import Any, cast
 
@@ -481,6 +482,36 @@ def _decide_bands(
     return is_block, is_review, decided, np.where(decided, rule, "").astype(object)
 
 
+def _score_cell(value: Any, category: str, where: str, low: float, high: float) -> float:
+    """One score of :meth:`ThresholdSet.decide` as a float: NaN for none (``None``, NaN,
+    blank text), else a number (or numeric text) in ``[low, high]``."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, first
+        v: float | None = float(value)
+    elif value is None or value is pd.NA:
+        return np.nan
+    elif isinstance(value, str):
+        if not value.strip():
+            return np.nan
+        try:
+            v = float(value)
+        except ValueError:
+            v = None
+        if v is not None and v != v:  # the text "nan" is not a number
+            v = None
+    elif isinstance(value, Number | np.bool_) and not isinstance(value, complex):
+        v = float(value)  # type: ignore[arg-type]
+    else:
+        v = None
+    if v is None:
+        raise InputError(f"{where} scores column {category!r}: score {value!r} is not a number")
+    if v == v and not (low <= v <= high):
+        raise InputError(
+            f"{where} scores column {category!r}: score {v!r} is outside [{low:g}, {high:g}]"
+        )
+    return v
+
+
 #: Each ``unthresholded`` policy in words (for messages).
 POLICY_MEANING = {
     "backend_flag": "the backend's own flag (no flag: review)",
@@ -921,64 +952,164 @@ class ThresholdSet:
             'self-harm/intent'?"), a score is not a number in [0, 1], or a flag is not
             a boolean.
         """
+        item = self._checked_item(
+            category_scores, category_applied_input_types, categories, "decide"
+        )
+        return self._decide_items([item])[0]
+
+    def decide_many(
+        self,
+        category_scores: Sequence[Mapping[str, float | None]],
+        category_applied_input_types: Sequence[Mapping[str, Iterable[str]] | None] | None = None,
+        *,
+        categories: Sequence[Mapping[str, bool | None] | None] | None = None,
+    ) -> list[Decision]:
+        """Decide many items at once: :meth:`decide` of each, the rule run once on arrays.
+
+        What ``modkit serve`` calls per request. Each item's decision is the one
+        :meth:`decide` gives it alone; the rule (:mod:`modkit.thresholds._rule`, the one
+        :meth:`apply` runs on frames) runs once on an (items x categories) array, with no
+        DataFrame built.
+
+        Parameters
+        ----------
+        category_scores : sequence of mapping of str to float or None, length n
+            Per item, category key -> score (as for :meth:`decide`).
+        category_applied_input_types : sequence of mapping or None, length n, optional
+            Per item, the endpoint's ``category_applied_input_types`` (``None``: unknown).
+        categories : sequence of mapping or None, length n, optional
+            Per item, the backend's own per-category flags (``None``: no flags).
+
+        Returns
+        -------
+        list of Decision, length n
+            In the order of ``category_scores``.
+
+        Raises
+        ------
+        InputError
+            What :meth:`decide` raises, naming the item (``decide_many item 2: ...``),
+            or when the sequences differ in length.
+
+        Examples
+        --------
+        >>> import modkit
+        >>> ts = modkit.ThresholdSet.from_thresholds({"violence": {"block": 0.8, "review": 0.5}})
+        >>> [d.action for d in ts.decide_many([{"violence": 0.9}, {"violence": 0.6}, {}])]
+        ['block', 'review', 'unscored']
+        """
+        scores = list(category_scores) if not isinstance(category_scores, Mapping) else None
+        if scores is None:
+            raise InputError(
+                "decide_many: category_scores must be a sequence of mappings (one per item); "
+                "for one item call decide"
+            )
+        n = len(scores)
+        applied = (
+            [None] * n if category_applied_input_types is None else category_applied_input_types
+        )
+        flags = [None] * n if categories is None else categories
+        for name, seq in (("category_applied_input_types", applied), ("categories", flags)):
+            if isinstance(seq, Mapping) or len(seq) != n:
+                raise InputError(
+                    f"decide_many: {name} must be a sequence of {n} entries (one per item), "
+                    f"got {type(seq).__name__}"
+                    + ("" if isinstance(seq, Mapping) else f" of length {len(seq)}")
+                )
+        items = [
+            self._checked_item(s, a, f, f"decide_many item {i}")
+            for i, (s, a, f) in enumerate(zip(scores, applied, flags, strict=True))
+        ]
+        return self._decide_items(items)
+
+    def _checked_item(
+        self, category_scores: Any, applied: Any, flags: Any, where: str
+    ) -> tuple[dict[str, float], Mapping[str, Any], Mapping[str, Any]]:
+        """One item's inputs checked: float scores (NaN: none), applied types, flags."""
         if not isinstance(category_scores, Mapping):
             raise InputError(
-                "decide: category_scores must be a mapping of category key to score, "
+                f"{where}: category_scores must be a mapping of category key to score, "
                 f"not {type(category_scores).__name__}"
             )
-        check_category_keys(category_scores, "decide", extra=self._native_keys)
-        flags = {} if categories is None else categories
+        check_category_keys(category_scores, where, extra=self._native_keys)
+        flags = {} if flags is None else flags
         if not isinstance(flags, Mapping):
             raise InputError(
-                "decide: categories must be a mapping of category key to the backend's flag "
-                f"(true/false), not {type(flags).__name__}"
+                f"{where}: categories must be a mapping of category key to the backend's "
+                f"flag (true/false), not {type(flags).__name__}"
             )
-        check_category_keys(flags, "decide: categories", extra=self._native_keys)
+        check_category_keys(flags, f"{where}: categories", extra=self._native_keys)
         for c, f in flags.items():
             if f is not None and not isinstance(f, bool | np.bool_):
                 raise InputError(
-                    f"decide: categories[{c!r}]: flag must be true or false, got {f!r}"
+                    f"{where}: categories[{c!r}]: flag must be true or false, got {f!r}"
                 )
-        cats = order_categories({*self.categories, *category_scores, *flags})
-        row = {}
-        for c in cats:
-            s = category_scores.get(c)
-            row[c] = np.nan if s is None else s
-        frame = pd.DataFrame([row], columns=cats)
         low, high = self._score_range
-        scores = coerce_scores(
-            frame, cats, source="decide", row_name=lambda i: "scores", low=low, high=high
-        )
-        applied = category_applied_input_types or {}
+        scores = {
+            c: _score_cell(category_scores[c], c, where, low, high)
+            for c in order_categories(category_scores)
+        }
+        applied = applied or {}
         if not isinstance(applied, Mapping):
             raise InputError(
-                "decide: category_applied_input_types must be a mapping of category key to "
+                f"{where}: category_applied_input_types must be a mapping of category key to "
                 f"a list of input types, not {type(applied).__name__}"
             )
-        limits = [
-            self.categories[c].limits_for(applied.get(c)) if c in self.categories else (None, None)
-            for c in cats
-        ]
-        flag_row = np.array(
-            [[np.nan if flags.get(c) is None else float(bool(flags[c])) for c in cats]]
-        )
+        return scores, applied, flags
+
+    def _decide_items(
+        self, items: list[tuple[dict[str, float], Mapping[str, Any], Mapping[str, Any]]]
+    ) -> list[Decision]:
+        """Checked items decided by :func:`_decide_bands` on one (n, k) array."""
+        keys: set[str] = set(self.categories)
+        for scores, _, flags in items:
+            keys.update(scores)
+            keys.update(flags)
+        cats = order_categories(keys)
+        n, k = len(items), len(cats)
+        score = np.full((n, k), np.nan)
+        flag = np.full((n, k), np.nan)
+        col = {c: j for j, c in enumerate(cats)}
+        for i, (scores, _, flags) in enumerate(items):
+            for c, v in scores.items():
+                score[i, col[c]] = v
+            for c, f in flags.items():
+                if f is not None:
+                    flag[i, col[c]] = float(bool(f))
+        held = [self.categories.get(c) for c in cats]
+        block: np.ndarray = as_limits(None if ct is None else ct.block for ct in held)
+        review: np.ndarray = as_limits(None if ct is None else ct.review for ct in held)
+        typed = [j for j, ct in enumerate(held) if ct is not None and ct.by_input_type]
+        if typed:
+            block, review = np.tile(block, (n, 1)), np.tile(review, (n, 1))
+            for i, (_, applied, _) in enumerate(items):
+                for j in typed:
+                    b, r = cast(CategoryThreshold, held[j]).limits_for(applied.get(cats[j]))
+                    block[i, j], review[i, j] = as_limits([b, r])
         is_block, is_review, decided, rules = _decide_bands(
-            scores,
-            flag_row,
-            as_limits(b for b, _ in limits),
-            as_limits(r for _, r in limits),
-            [self.policy_for(c) for c in cats],
+            score, flag, block, review, [self.policy_for(c) for c in cats]
         )
-        per = {
-            c: ("block" if is_block[0, j] else "review" if is_review[0, j] else "allow")
-            for j, c in enumerate(cats)
-            if decided[0, j]
-        }
-        rule = {c: str(rules[0, j]) for j, c in enumerate(cats) if decided[0, j]}
-        blocked = tuple(c for j, c in enumerate(cats) if is_block[0, j])
-        reviewed = tuple(c for j, c in enumerate(cats) if is_review[0, j])
-        action = str(actions(is_block, is_review, decided)[0])
-        return Decision(action, blocked, reviewed, per, rule)
+        action = actions(is_block, is_review, decided).tolist()
+        blk, rev, dec, why = is_block.tolist(), is_review.tolist(), decided.tolist(), rules.tolist()
+        out = []
+        for i in range(n):
+            per: dict[str, str] = {}
+            rule: dict[str, str] = {}
+            blocked, reviewed = [], []
+            for j, c in enumerate(cats):
+                if not dec[i][j]:
+                    continue
+                if blk[i][j]:
+                    per[c] = "block"
+                    blocked.append(c)
+                elif rev[i][j]:
+                    per[c] = "review"
+                    reviewed.append(c)
+                else:
+                    per[c] = "allow"
+                rule[c] = str(why[i][j])
+            out.append(Decision(str(action[i]), tuple(blocked), tuple(reviewed), per, rule))
+        return out
 
     def apply(self, results: pd.DataFrame, *, missing: str = "error") -> pd.DataFrame:
         """Decide every row of a results frame at once (vectorised :meth:`decide`).

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import html
+import os
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -14,7 +18,7 @@ from .._errors import InputError
 from .._labels import label_column
 from .._taxonomy import CATEGORIES
 from ..plots._thresholds import labelled_scores
-from ..thresholds import Counts, ThresholdSet, rates
+from ..thresholds import CategoryThreshold, Counts, ThresholdSet, load_thresholds, rates
 
 __all__ = ["ThresholdExplorer"]
 
@@ -37,15 +41,20 @@ class ThresholdExplorer:
         On the same index: a label column per category key, named by the key or
         ``label_<key>`` (so ``scores`` itself when it keeps its labels beside the
         scores); 1/0, true/false, yes/no, blank = not labelled.
-    thresholds : ThresholdSet, optional
-        Starts each category's slider at its ``block`` threshold and names the file's
-        ``review`` and ``block`` values next to the slider.
+    thresholds : ThresholdSet or path, optional
+        A set, or a threshold file (its ``input`` profile). Starts each category's
+        slider at its ``block`` threshold (its ``review`` one when it has no block;
+        0.5 when the file has neither), names the file's ``review`` and ``block``
+        values next to the slider, and is what :meth:`save` starts from.
     categories : list of str, optional
         Default: every category key with a score column and at least one labelled row.
     text_column : str, default "text"
         The column of ``scores`` holding the texts (absent: the examples show the index).
     n_examples : int, default 10
         Examples listed (the nearest to the threshold, from both sides).
+    max_chars : int, default 200
+        Texts longer than this are cut in the examples table; a click on one shows it
+        in full (:attr:`nearest` always holds the full texts).
 
     Attributes
     ----------
@@ -58,6 +67,11 @@ class ThresholdExplorer:
     nearest : pandas.DataFrame
         The examples on screen: ``text``, ``score``, ``label``, ``flagged``,
         ``distance`` (``|score - threshold|``), nearest first.
+    chosen : dict
+        Category -> the :class:`~modkit.CategoryThreshold` chosen by hand so far
+        (:meth:`choose`), as :meth:`save` writes it.
+    reviewer, save_path : ipywidgets.Text
+        Who chooses, and where the save button writes.
     widget : ipywidgets.VBox
         The whole view.
 
@@ -77,6 +91,8 @@ class ThresholdExplorer:
     >>> explorer = ThresholdExplorer(scores, labels).set("violence", 0.7)
     >>> {k: explorer.counts[k] for k in ("tp", "fp", "precision", "recall")}
     {'tp': 2, 'fp': 0, 'precision': 1.0, 'recall': 1.0}
+    >>> explorer.choose(reviewer="Ana").chosen["violence"].note.startswith("set by hand by Ana")
+    True
     """
 
     def __init__(
@@ -88,9 +104,16 @@ class ThresholdExplorer:
         categories: Sequence[str] | None = None,
         text_column: str = "text",
         n_examples: int = 10,
+        max_chars: int = 200,
     ) -> None:
         if not isinstance(scores, pd.DataFrame) or not isinstance(labels, pd.DataFrame):
             raise InputError("scores and labels must be pandas DataFrames")
+        if isinstance(thresholds, str | os.PathLike):
+            thresholds = load_thresholds(thresholds)
+        if not (isinstance(max_chars, int) and max_chars >= 1):
+            raise InputError(f"max_chars must be a positive integer, got {max_chars!r}")
+        self.max_chars = max_chars
+        self.chosen: dict[str, CategoryThreshold] = {}
         if thresholds is not None and not isinstance(thresholds, ThresholdSet):
             raise InputError(
                 f"thresholds must be a ThresholdSet or None, not {type(thresholds).__name__}"
@@ -157,13 +180,22 @@ class ThresholdExplorer:
         self.file_note = w.HTML()
         self.matrix_html = w.HTML()
         self.examples_html = w.HTML()
+        self.reviewer = w.Text(description="reviewer", placeholder="your name")
+        self.save_path = w.Text(
+            description="save to", placeholder="thresholds-reviewed.json (a new file)"
+        )
+        self.save_button = w.Button(description="save threshold", icon="save")
+        self.save_note = w.HTML()
         self.category_dropdown.observe(self.on_category_change, names="value")
         self.slider.observe(self.on_threshold_change, names="value")
+        self.save_button.on_click(self.on_save_click)
         self.widget = w.VBox(
             [
                 w.HBox([self.category_dropdown, self.slider]),
                 self.file_note,
                 self.matrix_html,
+                w.HBox([self.reviewer, self.save_path, self.save_button]),
+                self.save_note,
                 self.examples_html,
             ]
         )
@@ -201,8 +233,141 @@ class ThresholdExplorer:
         return ct.review, ct.block
 
     def _start(self, category: str) -> float:
-        _, block = self._file_thresholds(category)
-        return 0.5 if block is None else float(block)
+        if category in self.chosen:
+            return float(self.chosen[category].block or 0.0)
+        review, block = self._file_thresholds(category)
+        start = block if block is not None else review
+        return 0.5 if start is None else float(start)
+
+    # ----- committing ----------------------------------------------------------------
+    def choose(self, *, reviewer: str | None = None) -> ThresholdExplorer:
+        """Keep the slider's threshold as the category's block threshold, set by hand.
+
+        Records, in the category's entry of the file (schema fields): ``block``,
+        ``status`` and ``objective`` ``"manual"``, ``in_sample`` (TP, FP, FN, TN,
+        precision, recall, false positive rate at this threshold on the labelled rows,
+        as :attr:`counts`), ``n_pos``, ``n_neg``, and the provenance in ``note``:
+        ``"set by hand by <reviewer> on <UTC date> in ThresholdExplorer (file had block
+        <b>, review <r>, status <s>)"``. The file's ``review`` threshold is kept when it
+        is at or below the new block, else dropped (the note says so).
+
+        Parameters
+        ----------
+        reviewer : str, optional
+            Who chose (default: the ``reviewer`` box).
+
+        Returns
+        -------
+        ThresholdExplorer
+            ``self``, with :attr:`chosen` updated.
+
+        Raises
+        ------
+        InputError
+            When no reviewer is named.
+        """
+        who = (reviewer if reviewer is not None else self.reviewer.value).strip()
+        if not who:
+            raise InputError("name the reviewer who sets the threshold (the reviewer box)")
+        c, t, k = self.category, self.threshold, self.counts
+        old = (
+            self.thresholds[c]
+            if self.thresholds is not None and c in self.thresholds.categories
+            else None
+        )
+        review = old.review if old is not None else None
+        was = "no threshold in the file"
+        if old is not None:
+            was = f"file had block {old.block}, review {old.review}, status {old.status}"
+        if review is not None and review > t:
+            was += f"; its review {review} is above the new block, dropped"
+            review = None
+        date = _dt.datetime.now(_dt.UTC).date().isoformat()
+        in_sample: dict[str, Any] = {m: int(k[m]) for m in ("tp", "fp", "fn", "tn")}
+        in_sample |= {m: None if np.isnan(k[m]) else k[m] for m in ("precision", "recall", "fpr")}
+        entry = CategoryThreshold(
+            block=t,
+            review=review,
+            note=f"set by hand by {who} on {date} in ThresholdExplorer ({was})",
+            n_pos=int(k["tp"] + k["fn"]),
+            n_neg=int(k["fp"] + k["tn"]),
+            in_sample=in_sample,
+        )
+        if old is not None:  # keep what the file says the threshold does not (policy...)
+            entry = replace(entry, by_input_type=old.by_input_type, unthresholded=old.unthresholded)
+        self.chosen[c] = entry
+        return self
+
+    def save(self, path: str | os.PathLike[str], *, reviewer: str | None = None) -> Path:
+        """Write a new threshold file: the starting set with the thresholds chosen by hand.
+
+        Chooses the slider's threshold first (:meth:`choose`). Every other category,
+        the policy (``unthresholded``), the model and the profile are the starting
+        set's; the file is valid against the threshold file schema. An existing file is
+        never overwritten: the earlier version stays as it was.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The new ``.json`` file.
+        reviewer : str, optional
+            Who chose (default: the ``reviewer`` box).
+
+        Returns
+        -------
+        Path
+
+        Raises
+        ------
+        InputError
+            No reviewer named, or ``path`` exists already.
+        """
+        path = Path(path)
+        if path.exists():
+            raise InputError(
+                f"{path}: exists already; save a new version under a new name (the earlier "
+                "file stays as it was)"
+            )
+        self.choose(reviewer=reviewer)
+        base = self.thresholds
+        if base is None:
+            base = ThresholdSet({})
+        cats = dict(base.categories) | self.chosen
+        new = ThresholdSet(
+            cats,
+            profile=base.profile,
+            model=base.model,
+            labels_sha256=base.labels_sha256,
+            created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            n_rows=base.n_rows,
+            daily_volume=base.daily_volume,
+            provider=base.provider,
+            scale=base.scale,
+            unthresholded=base.unthresholded,
+        )
+        return new.save(path)
+
+    def on_save_click(self, button: Any = None) -> None:
+        """The save button: :meth:`save` to the ``save to`` box, the outcome shown below.
+
+        Parameters
+        ----------
+        button : ipywidgets.Button, optional
+            The button clicked (not read).
+        """
+        target = self.save_path.value.strip()
+        try:
+            written = self.save(target) if target else None
+        except (InputError, OSError) as exc:
+            self.save_note.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return
+        if written is None:
+            self.save_note.value = "<span style='color:#b00'>give a file name to save to</span>"
+            return
+        self.save_note.value = (
+            f"<small>saved {html.escape(self.category)} at {self.threshold:.4f} to "
+            f"{html.escape(str(written))}</small>"
+        )
 
     # ----- handlers ------------------------------------------------------------------
     def on_category_change(self, change: Any = None) -> None:
@@ -318,9 +483,21 @@ class ThresholdExplorer:
                 np.where(self.nearest["label"] == 1, "FN", "TN"),
             )
         )[["text", "score", "label", "outcome"]]
+        table["text"] = [self._short(v) for v in table["text"]]
         self.examples_html.value = (
-            f"<small>{len(table)} labelled examples nearest {t:.4f}</small>"
-            + table.to_html(escape=True, float_format=lambda v: f"{v:.4f}", border=0)
+            f"<small>{len(table)} labelled examples nearest {t:.4f} (a cut text opens in "
+            "full on a click)</small>"
+            + table.to_html(escape=False, float_format=lambda v: f"{v:.4f}", border=0)
+        )
+
+    def _short(self, text: str) -> str:
+        """One example's cell: escaped; cut to ``max_chars`` with the full text one click away."""
+        if len(text) <= self.max_chars:
+            return html.escape(text)
+        head, rest = text[: self.max_chars], text[self.max_chars :]
+        return (  # open, the rest follows the head: the whole text reads on
+            f"<details><summary>{html.escape(head)}… <i>({len(text):,} characters)</i>"
+            f"</summary>…{html.escape(rest)}</details>"
         )
 
     def _render_matrix(self) -> None:
