@@ -40,6 +40,7 @@ __all__ = [
     "LOG_VERSION",
     "TEXT_MODES",
     "DecisionLog",
+    "is_decision_log",
     "log_files",
     "read_decision_log",
     "text_fields",
@@ -315,6 +316,48 @@ def _records(files: Iterable[Path]) -> tuple[list[dict[str, Any]], int]:
                 )
             out.append(rec)
     return out, torn
+
+
+def is_decision_log(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a decision log that :func:`read_decision_log` reads.
+
+    A folder, a path whose rotated files exist (``PATH.<UTC time>``), or a ``.jsonl`` /
+    ``.ndjson`` (or suffix-less) file whose first line is a record of this format
+    (``"v"`` equal to :data:`LOG_VERSION`, with a ``decision``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The path to look at; only its first line is read.
+
+    Returns
+    -------
+    bool
+        True for a decision log, False for anything else (a results table, a file
+        that does not exist).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from modkit._decision_log import is_decision_log
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "log.jsonl").write_text('{"v": 1, "decision": {"action": "allow"}}\\n')
+    >>> _ = (d / "scores.jsonl").write_text('{"text": "hi", "violence": 0.1}\\n')
+    >>> is_decision_log(d / "log.jsonl"), is_decision_log(d / "scores.jsonl")
+    (True, False)
+    """
+    path = Path(path)
+    if path.is_dir() or (not path.exists() and any(path.parent.glob(f"{path.name}.*"))):
+        return True
+    if not path.is_file() or path.suffix not in (".jsonl", ".ndjson", ""):
+        return False
+    with path.open("rb") as fh:
+        first = fh.readline()
+    try:
+        rec = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(rec, dict) and rec.get("v") == LOG_VERSION and "decision" in rec
 
 
 def read_decision_log(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._decision_log import DECISION_PREFIX, ENFORCED_PREFIX, LOG_VERSION, read_decision_log
+from ._decision_log import (
+    DECISION_PREFIX,
+    ENFORCED_PREFIX,
+    is_decision_log,
+    read_decision_log,
+)
 from ._errors import InputError
 from ._frame import category_columns, scored_rows
 from ._io import read_table
@@ -286,26 +291,11 @@ class MonitorReport:
         return "\n".join(lines)
 
 
-def _is_log(path: Path) -> bool:
-    """A decision log: a folder, rotated files, or a first record with ``v`` and ``decision``."""
-    if path.is_dir() or (not path.exists() and any(path.parent.glob(f"{path.name}.*"))):
-        return True
-    if not path.is_file() or path.suffix not in (".jsonl", ".ndjson", ""):
-        return False
-    with path.open("rb") as fh:
-        first = fh.readline()
-    try:
-        rec = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return isinstance(rec, dict) and rec.get("v") == LOG_VERSION and "decision" in rec
-
-
 def _load(source: Any, what: str) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return source
     path = Path(source)
-    if _is_log(path):
+    if is_decision_log(path):
         return read_decision_log(path)
     if not path.exists():
         raise InputError(f"{what} {path}: file not found")
@@ -319,17 +309,31 @@ def _periods(frame: pd.DataFrame, period: str, where: str) -> pd.Series:
     return t.dt.floor(PERIODS[period])
 
 
-def _block_share(frame: pd.DataFrame, cat: str, thresholds: ThresholdFile | None) -> float:
+def _block_share(frame: pd.DataFrame, cat: str, decided: pd.DataFrame | None) -> float:
     col = DECISION_PREFIX + cat
     if col in frame.columns:
         v = frame[col].dropna()
         return float((v == "block").mean()) if len(v) else math.nan
-    if thresholds is not None and cat in frame.columns:
-        for ts in thresholds.profiles.values():
-            if cat in ts.categories and ts[cat].block is not None:
-                s = pd.to_numeric(frame[cat], errors="coerce").dropna()
-                return float((s >= ts[cat].block).mean()) if len(s) else math.nan
+    if decided is not None and f"action:{cat}" in decided.columns:
+        v = decided[f"action:{cat}"]
+        v = v[v != ""]
+        return float((v == "block").mean()) if len(v) else math.nan
     return math.nan
+
+
+def _decide_baseline(
+    base: pd.DataFrame, log: pd.DataFrame, thresholds: ThresholdFile | None
+) -> pd.DataFrame | None:
+    """Decide a baseline of scores by the file's profile that decided the log (or its first)."""
+    if thresholds is None or not thresholds.profiles:
+        return None
+    if any(c.startswith(DECISION_PREFIX) for c in base.columns):
+        return None
+    names = list(thresholds.profiles)
+    logged = log["profile"].dropna() if "profile" in log.columns else pd.Series([], dtype=object)
+    logged = logged[logged.isin(names)]
+    name = str(logged.mode().iloc[0]) if len(logged) else names[0]
+    return thresholds.profiles[name].apply(base, missing="ignore")
 
 
 def monitor(
@@ -359,8 +363,10 @@ def monitor(
         UTC periods the records are grouped by.
     thresholds : path or ThresholdFile, optional
         The threshold file: its ``bands`` and ``review_per_day`` are the review
-        forecast; with a baseline of scores only, its block thresholds give the
-        baseline's flag rates.
+        forecast; with a baseline of scores only, the profile that decided the log
+        (else the file's first) decides the baseline as :meth:`ThresholdSet.apply`
+        does, categories without a threshold by its ``unthresholded`` policy from the
+        baseline's own ``flagged/<category>`` columns, which gives its flag rates.
     level : float, default 0.95
         Level of the Clopper-Pearson intervals.
     bins : int, default 10
@@ -416,7 +422,7 @@ def monitor(
         else load_threshold_file(thresholds)
     )
     cats = category_columns(frame)
-    keys = _periods(frame, period, "log")
+    keys = _periods(frame, period, "log" if isinstance(log, pd.DataFrame) else f"log {log}")
     frame = frame.assign(_period=keys.to_numpy())
     order = sorted(frame["_period"].unique())
     if baseline is None:
@@ -432,6 +438,7 @@ def monitor(
                 f"baseline {base_name}: none of the log's categories ({', '.join(cats)}) "
                 "is a column"
             )
+    base_decided = _decide_baseline(base, frame, file)
     rate_rows, drift_rows, overall_rows = [], [], []
     forecast_rate, forecast_day = _forecast(file)
     hours = 1 if period == "hour" else 24
@@ -472,7 +479,7 @@ def monitor(
             rlo, rhi = clopper_pearson(rev, k, level)
             ecol = part.get(ENFORCED_PREFIX + c)
             enforced = ecol.dropna() if ecol is not None else pd.Series([], dtype=object)
-            base_rate = _block_share(base, c, file)
+            base_rate = _block_share(base, c, base_decided)
             flag_rate = blk / k if k else math.nan
             rate_rows.append(
                 {

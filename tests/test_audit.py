@@ -504,6 +504,40 @@ def test_design_refit_reports_its_own_clamping_not_the_unweighted_one(tmp_path):
     assert modkit.load_thresholds(tmp_path / "t.json")["violence"] == ct
 
 
+def test_draw_reads_a_decision_log_as_the_readme_says(tmp_path, capsys):
+    # "the log reads back as a results frame ... so `modkit audit draw` samples the rows a
+    # person should label from it": the log written by a shadow server over HTTP, the path
+    # given to the CLI as it is (was: "no score column for the thresholds' categories")
+    import openai
+
+    from modkit.server import DecisionPolicy, ServerThread, ThresholdSource, create_app
+
+    t = TS.save(tmp_path / "t.json")
+    log = modkit.DecisionLog(tmp_path / "decisions.jsonl")
+    policy = DecisionPolicy(ThresholdSource.load(t), shadow=True, log=log, text="store")
+    texts = [f"I will hurt you {i}" if i % 3 else f"have a nice day {i}" for i in range(60)]
+    with ServerThread(create_app(modkit.LocalBackend(), decisions=policy)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="unused")
+        client.moderations.create(input=texts)
+    log.close()
+    out = tmp_path / "sample.csv"
+    code = main(
+        [
+            *("audit", "draw", str(tmp_path / "decisions.jsonl"), "--thresholds", str(t)),
+            *("-n", "20", "--seed", "0", "--method", "uniform", "-o", str(out)),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    sample = modkit.read_table(out)
+    assert len(sample) == 20 and set(sample["text"]) <= set(texts)
+    assert sample["inclusion_probability"].tolist() == pytest.approx([20 / 60] * 20)
+    logged = modkit.read_decision_log(tmp_path / "decisions.jsonl").set_index("text")
+    assert (
+        sample.set_index("text")["decision/violence"]
+        == logged.loc[sample["text"], "decision/violence"]
+    ).all()
+
+
 def test_cli_adaptive_draw_continues_a_labelled_sample(tmp_path, capsys):
     traffic, y = _traffic(3000, seed=9)
     traffic.to_csv(tmp_path / "traffic.csv", index=False)

@@ -453,3 +453,10 @@ def test_litellm_with_both_profiles_points_each_guardrail_at_its_server():
     assert got == {"pre_call": "http://a/v1", "post_call": "http://b/v1"}
     only_out = yaml.safe_load(export_thresholds(tf, "litellm", profile="output"))
     assert only_out["guardrails"][0]["litellm_params"]["api_base"] == "http://127.0.0.1:8000/v1"
+
+
+def test_cli_unknown_profile_names_the_file(tmp_path, capsys):
+    path = modkit.ThresholdSet.from_thresholds({"violence": 0.5}).save(tmp_path / "t.json")
+    assert main(["export", str(path), "--format", "env", "--profile", "tenant_nope"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"modkit export: error: {path}: no profile 'tenant_nope' (profiles: input)")

@@ -169,6 +169,7 @@ def test_review_load_against_the_files_forecast(tmp_path):
         (["nowhere.jsonl"], "log nowhere.jsonl: file not found"),
         (["LOG", "--max-psi", "-1"], "--max-psi must be a number >= 0"),
         (["LOG", "--baseline", "missing.csv"], "baseline missing.csv: file not found"),
+        (["SCORES"], "log scores.csv: no 'time' column (is it a decision log?)"),
     ],
 )
 def test_monitor_cli_bad_input_is_one_line(tmp_path, args, message):
@@ -184,7 +185,8 @@ def test_monitor_cli_bad_input_is_one_line(tmp_path, args, message):
                 }
             ]
         )
-    args = [str(log) if a == "LOG" else a for a in args]
+    pd.DataFrame({"text": ["a"], "hate": [0.1]}).to_csv(tmp_path / "scores.csv", index=False)
+    args = [str(log) if a == "LOG" else "scores.csv" if a == "SCORES" else a for a in args]
     proc = subprocess.run([*MODKIT, "monitor", *args], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
@@ -317,3 +319,44 @@ def test_monitor_rates_count_every_record_once(rows):
     ).all()
     daily = modkit.monitor(frame, period="day")
     assert len(daily.overall) == len({h // 24 for h, _ in rows})
+
+
+def test_scores_baseline_decides_unthresholded_categories_by_the_backends_flags(tmp_path):
+    # a category the file holds no threshold for is decided in the log by the backend's
+    # flag (unthresholded: backend_flag); a baseline of scores must be decided the same
+    # way, from its flagged/<category> columns, not left without a rate (a skipped check)
+    rng = np.random.default_rng(5)
+    texts = [f"violence={v:.4f} hate={h:.4f}" for v, h in rng.beta(2, 3, (200, 2))]
+    path = _serve_log(tmp_path, [texts], {"violence": 0.3})
+    hate = rng.beta(2, 5, 400)
+    base = pd.DataFrame(
+        {"text": ["x"] * 400, "violence": rng.beta(2, 3, 400), "hate": hate}
+    ).assign(**{"flagged/hate": hate >= 0.5, "flagged/violence": False})
+    base.to_csv(tmp_path / "calibration.csv", index=False)
+    out = tmp_path / "m.json"
+    run = subprocess.run(
+        [
+            *MODKIT,
+            "monitor",
+            str(path),
+            "--baseline",
+            str(tmp_path / "calibration.csv"),
+            "--thresholds",
+            str(tmp_path / "t.json"),
+            "--max-flag-rate-change",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    rates = {r["category"]: r for r in report["rates"]}
+    assert rates["hate"]["baseline_flag_rate"] == pytest.approx((hate >= 0.5).mean())
+    assert rates["violence"]["baseline_flag_rate"] == pytest.approx(
+        (base["violence"] >= 0.3).mean()
+    )
+    checks = {c["category"]: c["status"] for c in report["checks"]}
+    assert checks == {"violence": "pass", "hate": "pass"}

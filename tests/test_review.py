@@ -390,3 +390,17 @@ def test_cli_export_with_store_verdicts_comes_back_the_same(tmp_path, fmt):
         after.sort_values(key).reset_index(drop=True),
         before.sort_values(key).reset_index(drop=True),
     )
+
+
+def test_cli_export_of_a_hashed_log_sample_says_how_to_keep_the_text(tmp_path, capsys):
+    # a sample drawn from a decision log served with the default --log-text hash has
+    # text_sha256 and no text: the error says how to get texts a reviewer can read
+    sample_path = tmp_path / "sample.csv"
+    sample = make_sample()
+    sample.drop(columns="text").assign(text_sha256="ab" * 32).to_csv(sample_path, index=False)
+    out = tmp_path / "fill.csv"
+    assert main(["review", "export", str(sample_path), "-f", "csv", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert "no 'text' column" in err and "--log-text store" in err
+    assert not out.exists()

@@ -287,6 +287,19 @@ def test_validate_says_what_decides_the_categories_without_a_threshold(tmp_path,
     assert "never_flag' keeps the old meaning" in err
 
 
+def test_validate_counts_a_null_threshold_as_none(tmp_path, capsys):
+    # fit writes a category it could not fit with block and review null: validate's count
+    # must not call it a threshold while the next line lists it as without one
+    ts = ThresholdSet(
+        {"violence": CategoryThreshold(0.5), "hate": CategoryThreshold(None, review=None)}
+    )
+    path = ts.save(tmp_path / "t.json")
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: ok (schema version 3; profiles input; 1 category with a threshold)" in err
+    assert "12 without a threshold" in err
+
+
 def test_apply_and_check_follow_the_policy_and_say_so(four, tmp_path, capsys):
     sp, _ = four
     path = ThresholdSet.from_thresholds(dict.fromkeys(FOUR, 0.5)).save(tmp_path / "t.json")

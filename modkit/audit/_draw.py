@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._cache import Cache
+from .._decision_log import is_decision_log, read_decision_log
 from .._errors import InputError
 from .._frame import category_columns, is_result_column
 from .._io import read_table
@@ -41,13 +42,15 @@ DECISION_PREFIX = "decision/"
 
 
 def load_traffic(scores: Any) -> tuple[pd.DataFrame, str]:
-    """A results frame from a frame, a results file or a :class:`~modkit.Cache`.
+    """A results frame from a frame, a results file, a decision log or a :class:`~modkit.Cache`.
 
     Parameters
     ----------
     scores : DataFrame, str, PathLike or Cache
         A results frame (:func:`modkit.moderate`), a path to one (.csv/.jsonl/.parquet),
-        or a cache that stores texts (``Cache(store_texts=True)``; ``id`` is the key).
+        a decision log (``modkit serve --decision-log``, read with
+        :func:`modkit.read_decision_log`), or a cache that stores texts
+        (``Cache(store_texts=True)``; ``id`` is the key).
 
     Returns
     -------
@@ -74,6 +77,8 @@ def load_traffic(scores: Any) -> tuple[pd.DataFrame, str]:
     if isinstance(scores, Cache):
         return _from_cache(scores), str(scores.path)
     if isinstance(scores, str | os.PathLike):
+        if is_decision_log(scores):
+            return read_decision_log(scores), str(scores)
         return read_table(scores), str(scores)
     raise InputError(
         "scores must be a results DataFrame, a path to a results file or a Cache; "
@@ -371,8 +376,8 @@ def draw(
     ----------
     scores : DataFrame, str, PathLike or Cache
         The traffic: a results frame (:func:`modkit.moderate`, or a decision log read
-        by :func:`modkit.read_decision_log`), a path to one (.csv/.jsonl/.parquet), or a
-        cache storing texts.
+        by :func:`modkit.read_decision_log`), a path to one (.csv/.jsonl/.parquet, or
+        the decision log itself), or a cache storing texts.
         Rows without any score of the file's categories are left out.
     thresholds : ThresholdSet, path or mapping
         The thresholds to audit (a file as :func:`modkit.load_thresholds` reads).

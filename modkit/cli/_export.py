@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._errors import InputError
 from ..thresholds._export import EXPORT_FORMATS, export_thresholds
 from ..thresholds._set import load_threshold_file
 from ._common import write_text_file
@@ -64,6 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     tf = load_threshold_file(args.file)
+    if args.profile is not None and args.profile not in tf.profiles:
+        raise InputError(
+            f"{args.file}: no profile {args.profile!r} (profiles: {', '.join(tf.profiles)})"
+        )
     text = export_thresholds(
         tf,
         args.fmt,

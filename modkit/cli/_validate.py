@@ -42,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
             status = 1
             continue
         profiles = doc["profiles"]
-        n = sum(len(p["categories"]) for p in profiles.values())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ThresholdPolicyWarning)  # said below
@@ -51,9 +50,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"modkit validate: error: {exc}", file=sys.stderr)
             status = 1
             continue
+        # a category listed with block and review both null holds no threshold
+        n = sum(
+            sum(c not in ts.unthresholded_categories for c in ts.categories)
+            for ts in tf.profiles.values()
+        )
         print(
             f"{path}: ok (schema version {doc['schema_version']}; profiles "
-            f"{', '.join(profiles)}; {n} category thresholds)",
+            f"{', '.join(profiles)}; {n} {'category' if n == 1 else 'categories'} "
+            "with a threshold)",
             file=sys.stderr,
         )
         if doc["schema_version"] < SCHEMA_VERSION:

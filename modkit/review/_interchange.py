@@ -195,7 +195,15 @@ def export_sample(
         raise InputError(f"format must be one of {list(EXPORT_FORMATS)}, got {fmt!r}")
     for col in ("id", "text"):
         if col not in sample.columns:
-            raise InputError(f"the sample has no {col!r} column (modkit.audit.draw writes one)")
+            hint = (
+                "; the decision log kept only text_sha256: serve with --log-text store while "
+                "auditing so that reviewers can read the text"
+                if col == "text" and "text_sha256" in sample.columns
+                else ""
+            )
+            raise InputError(
+                f"the sample has no {col!r} column (modkit.audit.draw writes one){hint}"
+            )
     cats = sample_categories(sample)
     v = _verdict_frame(sample, verdicts, cats, reviewer)
     known = set(sample["id"].astype(str))
