@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -175,11 +176,23 @@ _piece = st.sampled_from(
 )  # fmt: skip
 
 
+def _names_a_tier(text: str) -> bool:
+    """'Safety: <tier>' with the tier a whole word ('Safety: Safe0' names none)."""
+    for tier in QWEN3GUARD_TIERS:
+        said = f"Safety: {tier}"
+        at = text.find(said)
+        while at != -1:
+            if re.match(r"\w", text[at + len(said) : at + len(said) + 1]) is None:
+                return True
+            at = text.find(said, at + 1)
+    return False
+
+
 @given(st.one_of(st.text(), st.lists(_piece, max_size=12).map("".join)))
 def test_any_answer_parses_to_a_tier_or_none_never_an_exception(text):
     answer = parse_qwen3guard(text)
     if answer is None:
-        assert "Safety:" not in text or not any(f"Safety: {t}" in text for t in QWEN3GUARD_TIERS)
+        assert not _names_a_tier(text)
         return
     assert text[answer.tier_at :].startswith(answer.tier)
     assert set(answer.categories) <= set(QWEN3GUARD_CATEGORIES)
