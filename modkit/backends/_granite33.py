@@ -14,11 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._errors import BackendError, InputError, TransientBackendError
+from .._errors import BackendError, InputError
 from .._result import ItemError, ModerationResult
-from ._base import Backend, BatchOutcome
+from ._chat import ChatModelBackend, chat_turns
 from ._guard import GRANITE_RISKS
-from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
+from ._provider_http import check_mode
 from ._verdict import label_probabilities, token_at
 
 __all__ = ["GraniteGuardian33Backend", "parse_granite_score"]
@@ -64,7 +64,7 @@ def _yes_no(token: str) -> str | None:
     return word if word in ("yes", "no") else None
 
 
-class GraniteGuardian33Backend(Backend):
+class GraniteGuardian33Backend(ChatModelBackend):
     """Granite Guardian 3.3 behind an OpenAI-compatible ``/v1/chat/completions``.
 
     Parameters
@@ -159,10 +159,7 @@ class GraniteGuardian33Backend(Backend):
         self.context = context or ""
         self.top_logprobs = int(top_logprobs)
         self.max_tokens = int(max_tokens)
-        self.api_key_env = api_key_env
-        self.timeout = float(timeout)
-        self.__key = read_key(api_key, api_key_env, "granite-guardian-3.3", required=False)
-        self._clients = LoopBound(self._make_client, lambda c: c.close())
+        self._init_client(api_key, api_key_env, timeout)
 
     @property
     def cache_namespace(self) -> str:
@@ -177,25 +174,6 @@ class GraniteGuardian33Backend(Backend):
             f"categories={self.categories!r}, base_url={self.base_url!r})"
         )
 
-    def _make_client(self) -> Any:
-        from openai import AsyncOpenAI
-
-        return AsyncOpenAI(
-            api_key=self.__key.reveal() or "unused",
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.timeout,
-        )
-
-    def _get_client(self) -> Any:
-        if self.closed:
-            raise BackendError("this GraniteGuardian33Backend is closed; make a new one")
-        return self._clients.get()
-
-    async def arelease(self) -> None:
-        """Close the client of the running event loop (its connections belong to it)."""
-        await self._clients.release()
-
     def messages(self, text: str) -> list[dict[str, str]]:
         """The conversation sent for ``text``.
 
@@ -209,18 +187,7 @@ class GraniteGuardian33Backend(Backend):
         list of dict
             ``[user]``, or ``[user context, assistant text]`` with ``mode="response"``.
         """
-        if self.mode == "prompt":
-            return [{"role": "user", "content": text}]
-        return [
-            {"role": "user", "content": self.context},
-            {"role": "assistant", "content": text},
-        ]
-
-    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        return (await self.ascore_batch(texts)).results
-
-    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        return BatchOutcome(list(await asyncio.gather(*(self._score_one(t) for t in texts))))
+        return chat_turns(text, self.mode, self.context)
 
     async def _score_one(self, text: str) -> ModerationResult | ItemError:
         if not text.strip():
@@ -282,36 +249,20 @@ class GraniteGuardian33Backend(Backend):
     async def _complete(
         self, text: str, criterion: str
     ) -> tuple[str, list[dict[str, Any]], str, str]:
-        import openai
-
-        client = self._get_client()
-        try:
-            resp = await client.chat.completions.create(
-                model=self.model,
-                messages=self.messages(text),
-                temperature=0,
-                max_tokens=self.max_tokens,
-                logprobs=True,
-                top_logprobs=self.top_logprobs,
-                extra_body={
-                    "chat_template_kwargs": {
-                        "guardian_config": {"criteria_id": criterion},
-                        "think": self.think,
-                    }
-                },
-            )
-        except openai.APITimeoutError:
-            raise TransientBackendError(
-                f"granite-guardian-3.3: timed out after {self.timeout:g}s"
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise TransientBackendError(
-                f"granite-guardian-3.3: connection error: {scrub(str(exc), self.__key)}"
-            ) from None
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        if not resp.choices:
-            raise TransientBackendError("granite-guardian-3.3: a chat completion without choices")
+        resp = await self._chat_completion(
+            model=self.model,
+            messages=self.messages(text),
+            temperature=0,
+            max_tokens=self.max_tokens,
+            logprobs=True,
+            top_logprobs=self.top_logprobs,
+            extra_body={
+                "chat_template_kwargs": {
+                    "guardian_config": {"criteria_id": criterion},
+                    "think": self.think,
+                }
+            },
+        )
         choice = resp.choices[0]
         lp = choice.logprobs
         if lp is None or not lp.content:
@@ -319,35 +270,10 @@ class GraniteGuardian33Backend(Backend):
                 "granite-guardian-3.3: the endpoint returned no logprobs; it must support "
                 "logprobs=true and top_logprobs (vLLM, llama.cpp server and Ollama do)"
             )
-        tokens = [
-            {
-                "token": t.token,
-                "logprob": t.logprob,
-                "top_logprobs": [
-                    {"token": a.token, "logprob": a.logprob} for a in t.top_logprobs or []
-                ],
-            }
-            for t in lp.content
-        ]
+        tokens = self._tokens(lp.content)
         return (
             choice.message.content or "",
             tokens,
             str(resp.model or self.model),
             str(resp.id or ""),
-        )
-
-    def _status_error(self, exc: Any) -> BackendError:
-        body = getattr(exc, "body", None)
-        message = str(getattr(exc, "message", "") or exc)
-        if isinstance(body, Mapping):
-            inner = body.get("error", body)
-            if isinstance(inner, Mapping) and inner.get("message"):
-                message = str(inner["message"])
-        return error_for_status(
-            int(exc.status_code),
-            scrub(message, self.__key),
-            provider="granite-guardian-3.3",
-            api_key_env=self.api_key_env,
-            headers={k.lower(): v for k, v in exc.response.headers.items()},
-            code=getattr(exc, "code", None),
         )

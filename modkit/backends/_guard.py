@@ -28,8 +28,8 @@ from typing import Any, cast
 from .._conversation import is_conversation
 from .._errors import BackendError, InputError, TransientBackendError
 from .._result import ItemError, ModerationResult
-from ._base import Backend, BatchOutcome
-from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
+from ._chat import ChatModelBackend, chat_turns
+from ._provider_http import check_mode
 
 __all__ = [
     "GRANITE_RISKS",
@@ -334,7 +334,7 @@ class _Call:
     kwargs: dict[str, Any] | None
 
 
-class GuardBackend(Backend):
+class GuardBackend(ChatModelBackend):
     """A guard model behind an OpenAI-compatible ``/v1/chat/completions``, scored by logprobs.
 
     Parameters
@@ -470,10 +470,7 @@ class GuardBackend(Backend):
         self.accepts_images = self.family == "shieldgemma-2" or bool(_VISION.search(model))
         #: ShieldGemma 2 classifies images alone; the others take conversations.
         self.accepts_conversations = self.family != "shieldgemma-2"
-        self.api_key_env = api_key_env
-        self.timeout = float(timeout)
-        self.__key = read_key(api_key, api_key_env, "guard", required=False)
-        self._clients = LoopBound(self._make_client, lambda c: c.close())
+        self._init_client(api_key, api_key_env, timeout)
 
     def _check_categories(self, categories: Sequence[str] | None) -> list[str]:
         if self.family == "llama-guard":
@@ -506,25 +503,6 @@ class GuardBackend(Backend):
             f"base_url={self.base_url!r})"
         )
 
-    def _make_client(self) -> Any:
-        from openai import AsyncOpenAI
-
-        return AsyncOpenAI(
-            api_key=self.__key.reveal() or "unused",
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.timeout,
-        )
-
-    def _get_client(self) -> Any:
-        if self.closed:
-            raise BackendError("this GuardBackend is closed; make a new one")
-        return self._clients.get()
-
-    async def arelease(self) -> None:
-        """Close the client of the running event loop (its connections belong to it)."""
-        await self._clients.release()
-
     # ------------------------------------------------------------------ requests
     def messages(self, text: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The conversation sent for ``text`` (the server's chat template renders it).
@@ -545,12 +523,7 @@ class GuardBackend(Backend):
         """
         if is_conversation(text):
             return [{"role": m["role"], "content": m["content"]} for m in cast(list, text)]
-        if self.mode == "prompt":
-            return [{"role": "user", "content": text}]
-        return [
-            {"role": "user", "content": self.context},
-            {"role": "assistant", "content": text},
-        ]
+        return chat_turns(text, self.mode, self.context)
 
     def _calls(self, response: bool | None = None) -> list[_Call]:
         if self.family == "llama-guard":
@@ -569,13 +542,6 @@ class GuardBackend(Backend):
                 for c in self.categories
             ]
         return [_Call(c, {"guardian_config": {"risk_name": c}}) for c in self.categories]
-
-    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        return (await self.ascore_batch(texts)).results
-
-    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        results = await asyncio.gather(*(self._score_one(t) for t in texts))
-        return BatchOutcome(list(results))
 
     async def _score_one(self, text: Any) -> ModerationResult | ItemError:
         if isinstance(text, str) and not text.strip():
@@ -754,32 +720,18 @@ class GuardBackend(Backend):
         )
 
     async def _complete(self, messages: list[dict[str, Any]], call: _Call) -> dict[str, Any]:
-        import openai
-
         extra: dict[str, Any] = {}
         if call.kwargs is not None:
             extra["chat_template_kwargs"] = call.kwargs
-        client = self._get_client()
-        try:
-            resp = await client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                temperature=0,
-                max_tokens=10 if self.family == "llama-guard" else 1,
-                logprobs=True,
-                top_logprobs=self.top_logprobs,
-                extra_body=extra or None,
-            )
-        except openai.APITimeoutError:
-            raise TransientBackendError(f"guard: timed out after {self.timeout:g}s") from None
-        except openai.APIConnectionError as exc:
-            raise TransientBackendError(
-                f"guard: connection error: {scrub(str(exc), self.__key)}"
-            ) from None
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        if not resp.choices:
-            raise TransientBackendError("guard: a chat completion without choices")
+        resp = await self._chat_completion(
+            model=self.model,
+            messages=messages,
+            temperature=0,
+            max_tokens=10 if self.family == "llama-guard" else 1,
+            logprobs=True,
+            top_logprobs=self.top_logprobs,
+            extra_body=extra or None,
+        )
         choice = resp.choices[0]
         lp = choice.logprobs
         if lp is None or not lp.content:
@@ -806,19 +758,3 @@ class GuardBackend(Backend):
             "model": str(resp.model or self.model),
             "id": str(resp.id or ""),
         }
-
-    def _status_error(self, exc: Any) -> BackendError:
-        body = getattr(exc, "body", None)
-        message = str(getattr(exc, "message", "") or exc)
-        if isinstance(body, Mapping):
-            inner = body.get("error", body)
-            if isinstance(inner, Mapping) and inner.get("message"):
-                message = str(inner["message"])
-        return error_for_status(
-            int(exc.status_code),
-            scrub(message, self.__key),
-            provider="guard",
-            api_key_env=self.api_key_env,
-            headers={k.lower(): v for k, v in exc.response.headers.items()},
-            code=getattr(exc, "code", None),
-        )

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._errors import BackendError, InputError, TransientBackendError
+from .._errors import InputError
 from .._result import ItemError, ModerationResult
 from .._taxonomy import looks_like_category
-from ._base import Backend, BatchOutcome
-from ._provider_http import LoopBound, error_for_status, read_key, scrub
+from ._chat import ChatModelBackend
 from ._verdict import label_probabilities, token_at
 
 __all__ = [
@@ -207,7 +206,7 @@ class _Answer:
     id: str
 
 
-class PolicyBackend(Backend):
+class PolicyBackend(ChatModelBackend):
     """A policy-prompt safety model behind an OpenAI-compatible ``/v1/chat/completions``.
 
     Parameters
@@ -344,13 +343,10 @@ class PolicyBackend(Backend):
         self.vote_temperature = float(vote_temperature)
         self.top_logprobs = int(top_logprobs)
         self.max_tokens = int(max_tokens)
-        self.api_key_env = api_key_env
-        self.timeout = float(timeout)
         #: ``answers`` (every answer read) and ``failures`` (answers without a label).
         self.parse_counts: Counter[str] = Counter()
         self._no_logprobs = False  # auto: the endpoint answered without logprobs once
-        self.__key = read_key(api_key, api_key_env, "policy", required=False)
-        self._clients = LoopBound(self._make_client, lambda c: c.close())
+        self._init_client(api_key, api_key_env, timeout)
 
     @property
     def parse_failure_rate(self) -> float:
@@ -371,25 +367,6 @@ class PolicyBackend(Backend):
             f"reasoning_effort={self.reasoning_effort!r}, base_url={self.base_url!r})"
         )
 
-    def _make_client(self) -> Any:
-        from openai import AsyncOpenAI
-
-        return AsyncOpenAI(
-            api_key=self.__key.reveal() or "unused",
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.timeout,
-        )
-
-    def _get_client(self) -> Any:
-        if self.closed:
-            raise BackendError("this PolicyBackend is closed; make a new one")
-        return self._clients.get()
-
-    async def arelease(self) -> None:
-        """Close the client of the running event loop (its connections belong to it)."""
-        await self._clients.release()
-
     def messages(self, category: str, text: str) -> list[dict[str, str]]:
         """The conversation sent to classify ``text`` under ``category``'s policy.
 
@@ -409,13 +386,6 @@ class PolicyBackend(Backend):
             {"role": "system", "content": self.policies[category]},
             {"role": "user", "content": text},
         ]
-
-    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        return (await self.ascore_batch(texts)).results
-
-    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        results = await asyncio.gather(*(self._score_one(t) for t in texts))
-        return BatchOutcome(list(results))
 
     async def _score_one(self, text: str) -> ModerationResult | ItemError:
         if not text.strip():
@@ -533,65 +503,26 @@ class PolicyBackend(Backend):
         return verdict, None if probs is None else probs.get("violation", 0.0)
 
     async def _complete(self, category: str, text: str, *, logprobs: bool) -> _Answer:
-        import openai
-
-        client = self._get_client()
         kwargs: dict[str, Any] = {"temperature": 0.0}
         if logprobs:
             kwargs.update(logprobs=True, top_logprobs=self.top_logprobs)
         else:
             kwargs["temperature"] = self.vote_temperature
-        try:
-            resp = await client.chat.completions.create(
-                model=self.model,
-                messages=self.messages(category, text),
-                reasoning_effort=self.reasoning_effort,
-                max_tokens=self.max_tokens,
-                **kwargs,
-            )
-        except openai.APITimeoutError:
-            raise TransientBackendError(f"policy: timed out after {self.timeout:g}s") from None
-        except openai.APIConnectionError as exc:
-            raise TransientBackendError(
-                f"policy: connection error: {scrub(str(exc), self.__key)}"
-            ) from None
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        if not resp.choices:
-            raise TransientBackendError("policy: a chat completion without choices")
+        resp = await self._chat_completion(
+            model=self.model,
+            messages=self.messages(category, text),
+            reasoning_effort=self.reasoning_effort,
+            max_tokens=self.max_tokens,
+            **kwargs,
+        )
         choice = resp.choices[0]
         tokens = None
         lp = choice.logprobs
         if lp is not None and lp.content:
-            tokens = [
-                {
-                    "token": t.token,
-                    "logprob": t.logprob,
-                    "top_logprobs": [
-                        {"token": a.token, "logprob": a.logprob} for a in t.top_logprobs or []
-                    ],
-                }
-                for t in lp.content
-            ]
+            tokens = self._tokens(lp.content)
         return _Answer(
             text=choice.message.content or "",
             tokens=tokens,
             model=str(resp.model or self.model),
             id=str(resp.id or ""),
-        )
-
-    def _status_error(self, exc: Any) -> BackendError:
-        body = getattr(exc, "body", None)
-        message = str(getattr(exc, "message", "") or exc)
-        if isinstance(body, Mapping):
-            inner = body.get("error", body)
-            if isinstance(inner, Mapping) and inner.get("message"):
-                message = str(inner["message"])
-        return error_for_status(
-            int(exc.status_code),
-            scrub(message, self.__key),
-            provider="policy",
-            api_key_env=self.api_key_env,
-            headers={k.lower(): v for k, v in exc.response.headers.items()},
-            code=getattr(exc, "code", None),
         )

@@ -10,16 +10,15 @@ Unethical Acts, Politically Sensitive Topics, Copyright Violation, Jailbreak (pr
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import BackendError, InputError, TransientBackendError
+from .._errors import BackendError, InputError
 from .._result import ItemError, ModerationResult
-from ._base import Backend, BatchOutcome
-from ._provider_http import LoopBound, check_mode, error_for_status, read_key, scrub
+from ._chat import ChatModelBackend, chat_turns
+from ._provider_http import check_mode
 from ._verdict import label_probabilities, token_at
 
 __all__ = [
@@ -150,7 +149,7 @@ def _prefix_label(names: Sequence[str]) -> Any:
 _TIER_OF = _prefix_label(QWEN3GUARD_TIERS)
 
 
-class Qwen3GuardBackend(Backend):
+class Qwen3GuardBackend(ChatModelBackend):
     """Qwen3Guard-Gen behind an OpenAI-compatible ``/v1/chat/completions``, with logprobs.
 
     Parameters
@@ -250,10 +249,7 @@ class Qwen3GuardBackend(Backend):
         self.context = context or ""
         self.reading = reading
         self.top_logprobs = int(top_logprobs)
-        self.api_key_env = api_key_env
-        self.timeout = float(timeout)
-        self.__key = read_key(api_key, api_key_env, "qwen3guard", required=False)
-        self._clients = LoopBound(self._make_client, lambda c: c.close())
+        self._init_client(api_key, api_key_env, timeout)
         names = [c for c in QWEN3GUARD_CATEGORIES if mode == "prompt" or c != "Jailbreak"]
         self.categories = names
         self._category_of = _prefix_label([*names, "None"])
@@ -267,25 +263,6 @@ class Qwen3GuardBackend(Backend):
             f"Qwen3GuardBackend(model={self.model!r}, mode={self.mode!r}, "
             f"reading={self.reading!r}, base_url={self.base_url!r})"
         )
-
-    def _make_client(self) -> Any:
-        from openai import AsyncOpenAI
-
-        return AsyncOpenAI(
-            api_key=self.__key.reveal() or "unused",
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.timeout,
-        )
-
-    def _get_client(self) -> Any:
-        if self.closed:
-            raise BackendError("this Qwen3GuardBackend is closed; make a new one")
-        return self._clients.get()
-
-    async def arelease(self) -> None:
-        """Close the client of the running event loop (its connections belong to it)."""
-        await self._clients.release()
 
     def messages(self, text: str) -> list[dict[str, str]]:
         """The conversation sent for ``text`` (the server's chat template renders it).
@@ -301,19 +278,7 @@ class Qwen3GuardBackend(Backend):
             ``[user]`` with ``mode="prompt"``; ``[user context, assistant text]`` with
             ``mode="response"``.
         """
-        if self.mode == "prompt":
-            return [{"role": "user", "content": text}]
-        return [
-            {"role": "user", "content": self.context},
-            {"role": "assistant", "content": text},
-        ]
-
-    async def ascore(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
-        return (await self.ascore_batch(texts)).results
-
-    async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        results = await asyncio.gather(*(self._score_one(t) for t in texts))
-        return BatchOutcome(list(results))
+        return chat_turns(text, self.mode, self.context)
 
     async def _score_one(self, text: str) -> ModerationResult | ItemError:
         if not text.strip():
@@ -398,28 +363,14 @@ class Qwen3GuardBackend(Backend):
         )
 
     async def _complete(self, text: str) -> tuple[str, list[dict[str, Any]] | None, str, str]:
-        import openai
-
-        client = self._get_client()
-        try:
-            resp = await client.chat.completions.create(
-                model=self.model,
-                messages=self.messages(text),
-                temperature=0,
-                max_tokens=64,
-                logprobs=True,
-                top_logprobs=self.top_logprobs,
-            )
-        except openai.APITimeoutError:
-            raise TransientBackendError(f"qwen3guard: timed out after {self.timeout:g}s") from None
-        except openai.APIConnectionError as exc:
-            raise TransientBackendError(
-                f"qwen3guard: connection error: {scrub(str(exc), self.__key)}"
-            ) from None
-        except openai.APIStatusError as exc:
-            raise self._status_error(exc) from None
-        if not resp.choices:
-            raise TransientBackendError("qwen3guard: a chat completion without choices")
+        resp = await self._chat_completion(
+            model=self.model,
+            messages=self.messages(text),
+            temperature=0,
+            max_tokens=64,
+            logprobs=True,
+            top_logprobs=self.top_logprobs,
+        )
         choice = resp.choices[0]
         lp = choice.logprobs
         if lp is None or not lp.content:
@@ -427,35 +378,10 @@ class Qwen3GuardBackend(Backend):
                 "qwen3guard: the endpoint returned no logprobs; it must support logprobs=true "
                 "and top_logprobs (vLLM, SGLang, llama.cpp server and Ollama do)"
             )
-        tokens = [
-            {
-                "token": t.token,
-                "logprob": t.logprob,
-                "top_logprobs": [
-                    {"token": a.token, "logprob": a.logprob} for a in t.top_logprobs or []
-                ],
-            }
-            for t in lp.content
-        ]
+        tokens = self._tokens(lp.content)
         return (
             choice.message.content or "",
             tokens,
             str(resp.model or self.model),
             str(resp.id or ""),
-        )
-
-    def _status_error(self, exc: Any) -> BackendError:
-        body = getattr(exc, "body", None)
-        message = str(getattr(exc, "message", "") or exc)
-        if isinstance(body, Mapping):
-            inner = body.get("error", body)
-            if isinstance(inner, Mapping) and inner.get("message"):
-                message = str(inner["message"])
-        return error_for_status(
-            int(exc.status_code),
-            scrub(message, self.__key),
-            provider="qwen3guard",
-            api_key_env=self.api_key_env,
-            headers={k.lower(): v for k, v in exc.response.headers.items()},
-            code=getattr(exc, "code", None),
         )

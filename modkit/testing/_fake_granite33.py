@@ -7,7 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, fake_score
+from ._fake_chat import ChatCompletionsFake
+from ._fake_http import Reply, fake_score
 
 __all__ = ["GraniteGuardianThinkFake"]
 
@@ -39,7 +40,7 @@ def _tok(token: str, p: float, top: int, alts: dict[str, float] | None = None) -
     }
 
 
-class GraniteGuardianThinkFake(ProviderFake):
+class GraniteGuardianThinkFake(ChatCompletionsFake):
     """An OpenAI-compatible chat endpoint answering as Granite Guardian 3.3, with logprobs.
 
     It requires ``chat_template_kwargs.guardian_config.criteria_id`` (one of the seven
@@ -97,23 +98,7 @@ class GraniteGuardianThinkFake(ProviderFake):
         """
         return 0.01 + 0.98 * fake_score(text, f"gg33:{criterion}", self.bias, _KINDS.get(criterion))
 
-    def is_scored_path(self, path: str) -> bool:
-        return path.endswith("/chat/completions")
-
-    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        return Reply(
-            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
-        )
-
-    def answer(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> Reply:
-        if method != "POST" or path != "/v1/chat/completions":
-            return self.error_reply(404, "not found")
-        auth = headers.get("authorization", "")
-        if not self.key_ok(auth[7:] if auth.lower().startswith("bearer ") else None):
-            return self.error_reply(401, "Incorrect API key provided.", "invalid_api_key")
+    def _complete(self, body: Any) -> Reply:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return self.error_reply(400, "messages are required")
         messages = body["messages"]
@@ -151,21 +136,10 @@ class GraniteGuardianThinkFake(ProviderFake):
             message["content"] = "".join(t["token"] for t in score)
         else:
             message["content"] = "".join(t["token"] for t in tokens)
-        return Reply(
-            200,
-            {
-                "id": f"chatcmpl-gg33-{next(self._ids)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": str(body.get("model") or ""),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": message,
-                        "logprobs": {"content": tokens},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 1},
-            },
-        )
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": {"content": tokens},
+            "finish_reason": "stop",
+        }
+        return self._completion(body, "gg33", choice, len(tokens))

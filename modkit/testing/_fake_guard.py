@@ -8,7 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, fake_score, unit_score
+from ._fake_chat import ChatCompletionsFake
+from ._fake_http import Reply, fake_score, unit_score
 
 __all__ = ["GuardModelFake"]
 
@@ -78,7 +79,7 @@ def _tok(token: str, p: float) -> dict[str, Any]:
     return {"token": token, "logprob": math.log(p), "bytes": list(token.encode())}
 
 
-class GuardModelFake(ProviderFake):
+class GuardModelFake(ChatCompletionsFake):
     """An OpenAI-compatible chat endpoint that answers as a guard model would, with logprobs.
 
     The family follows the model name: ``llama-guard`` answers ``safe`` or
@@ -202,23 +203,7 @@ class GuardModelFake(ProviderFake):
         """
         return 0.01 + 0.98 * fake_score(text, f"yes:{category}", self.bias, _KINDS.get(category))
 
-    def is_scored_path(self, path: str) -> bool:
-        return path.endswith("/chat/completions")
-
-    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        return Reply(
-            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
-        )
-
-    def answer(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> Reply:
-        if method != "POST" or path != "/v1/chat/completions":
-            return self.error_reply(404, "not found")
-        auth = headers.get("authorization", "")
-        if not self.key_ok(auth[7:] if auth.lower().startswith("bearer ") else None):
-            return self.error_reply(401, "Incorrect API key provided.", "invalid_api_key")
+    def _complete(self, body: Any) -> Reply:
         if not isinstance(body, dict):
             return self.error_reply(400, "the body is not a JSON object")
         model = str(body.get("model") or "")
@@ -288,17 +273,7 @@ class GuardModelFake(ProviderFake):
             "logprobs": {"content": tokens} if self.logprobs else None,
             "finish_reason": "stop",
         }
-        return Reply(
-            200,
-            {
-                "id": f"chatcmpl-fake-{next(self._ids)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": model,
-                "choices": [choice],
-                "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 1},
-            },
-        )
+        return self._completion(body, "fake", choice, len(tokens))
 
     @staticmethod
     def _position(chosen: str, alts: dict[str, float], top: int) -> dict[str, Any]:

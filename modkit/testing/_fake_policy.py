@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from ._fake_http import HARM_KINDS, ProviderFake, Reply, fake_score, unit_score
+from ._fake_chat import ChatCompletionsFake
+from ._fake_http import HARM_KINDS, Reply, fake_score, unit_score
 
 __all__ = ["PolicyModelFake"]
 
@@ -34,7 +35,7 @@ def _tok(token: str, p: float) -> dict[str, Any]:
     return {"token": token, "logprob": math.log(p), "bytes": list(token.encode())}
 
 
-class PolicyModelFake(ProviderFake):
+class PolicyModelFake(ChatCompletionsFake):
     """An OpenAI-compatible chat endpoint that answers as gpt-oss-safeguard would.
 
     It checks the request the model card asks for: a system (or developer) message
@@ -138,23 +139,7 @@ class PolicyModelFake(ProviderFake):
         """
         return unit_score(text, "policy-garbage") < self.garbage
 
-    def is_scored_path(self, path: str) -> bool:
-        return path.endswith("/chat/completions")
-
-    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        return Reply(
-            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
-        )
-
-    def answer(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> Reply:
-        if method != "POST" or path != "/v1/chat/completions":
-            return self.error_reply(404, "not found")
-        auth = headers.get("authorization", "")
-        if not self.key_ok(auth[7:] if auth.lower().startswith("bearer ") else None):
-            return self.error_reply(401, "Incorrect API key provided.", "invalid_api_key")
+    def _complete(self, body: Any) -> Reply:
         if not isinstance(body, dict):
             return self.error_reply(400, "the body is not a JSON object")
         messages = body.get("messages")
@@ -216,14 +201,4 @@ class PolicyModelFake(ProviderFake):
             "logprobs": {"content": tokens} if (want and self.logprobs) else None,
             "finish_reason": "stop",
         }
-        return Reply(
-            200,
-            {
-                "id": f"chatcmpl-policy-{next(self._ids)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": str(body.get("model") or ""),
-                "choices": [choice],
-                "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 1},
-            },
-        )
+        return self._completion(body, "policy", choice, len(tokens))

@@ -7,7 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._fake_http import ProviderFake, Reply, fake_score, unit_score
+from ._fake_chat import ChatCompletionsFake
+from ._fake_http import Reply, fake_score, unit_score
 
 __all__ = ["Qwen3GuardFake"]
 
@@ -35,7 +36,7 @@ def _tok(token: str, p: float) -> dict[str, Any]:
     return {"token": token, "logprob": math.log(p), "bytes": list(token.encode())}
 
 
-class Qwen3GuardFake(ProviderFake):
+class Qwen3GuardFake(ChatCompletionsFake):
     """An OpenAI-compatible chat endpoint that answers as Qwen3Guard-Gen would, with logprobs.
 
     The answer is ``Safety: <tier>\\nCategories: <names or None>`` (and ``\\nRefusal:
@@ -123,15 +124,6 @@ class Qwen3GuardFake(ProviderFake):
         total = sum(w.values())
         return {c: v / total for c, v in w.items()}
 
-    def is_scored_path(self, path: str) -> bool:
-        return path.endswith("/chat/completions")
-
-    def error_reply(self, status: int, message: str, code: str | None = None) -> Reply:
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        return Reply(
-            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
-        )
-
     @staticmethod
     def _position(chosen: str, alts: dict[str, float], top: int) -> dict[str, Any]:
         ranked = sorted(alts.items(), key=lambda kv: -kv[1])[:top]
@@ -139,14 +131,7 @@ class Qwen3GuardFake(ProviderFake):
         out["top_logprobs"] = [_tok(t, p) for t, p in ranked]
         return out
 
-    def answer(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> Reply:
-        if method != "POST" or path != "/v1/chat/completions":
-            return self.error_reply(404, "not found")
-        auth = headers.get("authorization", "")
-        if not self.key_ok(auth[7:] if auth.lower().startswith("bearer ") else None):
-            return self.error_reply(401, "Incorrect API key provided.", "invalid_api_key")
+    def _complete(self, body: Any) -> Reply:
         if not isinstance(body, dict):
             return self.error_reply(400, "the body is not a JSON object")
         messages = body.get("messages")
@@ -178,17 +163,7 @@ class Qwen3GuardFake(ProviderFake):
             "logprobs": {"content": tokens},
             "finish_reason": "stop",
         }
-        return Reply(
-            200,
-            {
-                "id": f"chatcmpl-qwen3guard-{next(self._ids)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": str(body.get("model") or ""),
-                "choices": [choice],
-                "usage": {"prompt_tokens": 1, "completion_tokens": len(tokens), "total_tokens": 1},
-            },
-        )
+        return self._completion(body, "qwen3guard", choice, len(tokens))
 
     def _answer_tokens(self, text: str, response: bool, top: int) -> list[dict[str, Any]]:
         tiers = self.tier_probabilities(text)
