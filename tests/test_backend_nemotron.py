@@ -75,8 +75,10 @@ def test_unsafe_probability_and_categories_are_columns(template):
     assert flagged_some
     body = sent[0].body
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["temperature"] == 0
-    assert body["messages"] == [{"role": "user", "content": backend.prompt(TEXTS[0])}]
-    assert "user: note 0: I will kill you\nresponse: agent: \n" in body["messages"][0]["content"]
+    sent_prompts = sorted(r.body["messages"][0]["content"] for r in sent)
+    assert [len(r.body["messages"]) for r in sent] == [1] * len(TEXTS)  # one user message
+    assert sent_prompts == sorted(backend.prompt(t) for t in TEXTS)
+    assert any("user: note 0: I will kill you\nresponse: agent: \n" in c for c in sent_prompts)
     assert sent[0].headers["authorization"] == "<redacted>"
     assert "canary" not in df.to_json()
 
@@ -86,9 +88,9 @@ def test_response_mode_rates_the_response(template):
         df, _ = _run(fake, template, TEXTS[:6], mode="response", context="{query} hi")
         sent = fake.requests
     assert (df["error"] == "").all()
-    content = sent[0].body["messages"][0]["content"]
+    contents = [r.body["messages"][0]["content"] for r in sent]
     # one pass: braces in the context are text, never placeholders
-    assert f"user: {{query}} hi\nresponse: agent: {TEXTS[0]}\n" in content
+    assert any(f"user: {{query}} hi\nresponse: agent: {TEXTS[0]}\n" in c for c in contents)
     after = "\n" + TEMPLATE.split("{response}\n")[1]  # the fake rates what follows the marker
     for row in df.to_dict("records"):
         assert row["unsafe"] == pytest.approx(fake.unsafe_probability(row["text"] + after))

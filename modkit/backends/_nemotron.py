@@ -149,8 +149,9 @@ def parse_nemotron_safety(text: object) -> NemotronSafetyAnswer | None:
 
 
 def _rating_of(token: str) -> str | None:
-    """``safe`` / ``unsafe`` when the token (stripped of spaces and quotes) begins one."""
-    word = token.strip().strip('"').strip().lower()
+    """``safe`` / ``unsafe`` when the token (without the spaces, quotes and colon around
+    it: ``' "unsafe'``, ``'":"safe'``) begins exactly one of them."""
+    word = token.strip(' \t\n":').lower()
     if not word:
         return None
     hits = [r for r in ("safe", "unsafe") if r.startswith(word)]
