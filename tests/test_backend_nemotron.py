@@ -210,3 +210,74 @@ def test_every_listed_category_name_is_read_back(names):
     answer = parse_nemotron_safety(text)
     assert answer is not None and answer.user_safety == "unsafe"
     assert answer.categories == tuple(dict.fromkeys(names))
+
+
+def test_response_mode_needs_the_response_rating(template):
+    backend = modkit.NemotronSafetyGuardBackend(
+        MODEL, base_url="http://127.0.0.1:9/v1", prompt_template=template, mode="response"
+    )
+    text = '{"User Safety": "unsafe"}'
+    tokens = [{"token": text, "logprob": -0.1, "top_logprobs": []}]
+    out = backend.result_of(text, tokens)
+    backend.close()
+    assert isinstance(out, modkit.ItemError) and out.code == "parse_error"
+    assert "no 'Response Safety' rating" in out.message
+
+
+@pytest.fixture(scope="module")
+def prompt_backend(tmp_path_factory):
+    path = tmp_path_factory.mktemp("nemotron") / "template.txt"
+    path.write_text(TEMPLATE, encoding="utf-8")
+    backend = modkit.NemotronSafetyGuardBackend(
+        MODEL, base_url="http://127.0.0.1:9/v1", prompt_template=path
+    )
+    yield backend
+    backend.close()
+
+
+_split = st.lists(st.integers(min_value=1, max_value=6), max_size=12)
+
+
+_well_formed = st.builds(
+    lambda rating, cats, spaced: json.dumps(
+        {"User Safety": rating, "Safety Categories": ", ".join(cats)},
+        separators=(", ", ": ") if spaced else (",", ":"),
+    ),
+    st.sampled_from(["safe", "unsafe", "Unsafe"]),
+    st.lists(st.sampled_from(NEMOTRON_SAFETY_CATEGORIES), max_size=3),
+    st.booleans(),
+)
+
+
+@given(
+    st.one_of(st.lists(_piece, max_size=12).map("".join), _well_formed),
+    _split,
+    st.lists(st.floats(min_value=-30, max_value=0), min_size=1, max_size=4),
+)
+def test_any_answer_and_tokens_give_a_result_or_a_row_error_never_an_exception(
+    prompt_backend, text, cuts, logprobs
+):
+    pieces, at = [], 0
+    for n in cuts:
+        if at < len(text):
+            pieces.append(text[at : at + n])
+            at += n
+    if at < len(text):
+        pieces.append(text[at:])
+    alts = ["safe", "unsafe", " x"]
+    tokens = [
+        {
+            "token": p,
+            "logprob": logprobs[0],
+            "top_logprobs": [
+                {"token": a, "logprob": lp} for a, lp in zip(alts, logprobs[1:], strict=False)
+            ],
+        }
+        for p in pieces
+    ]
+    out = prompt_backend.result_of(text, tokens)
+    if isinstance(out, modkit.ItemError):
+        assert out.code == "parse_error"
+    else:
+        assert all(0.0 <= v <= 1.0 for v in out.category_scores.values())
+        assert out.flagged == (parse_nemotron_safety(text).user_safety == "unsafe")
