@@ -459,6 +459,58 @@ PROVIDERS: dict[str, ProviderTaxonomy] = {
         },
         ("https://huggingface.co/Qwen/Qwen3Guard-Gen-4B (model card: tiers and categories)",),
     ),
+    "nemotron-safety-guard": ProviderTaxonomy(
+        "nemotron-safety-guard",
+        {
+            "unsafe": "the safety rating 'unsafe' (probability)",
+            "Violence": "violence",
+            "Sexual": "sexual content",
+            "Criminal Planning/Confessions": "planning or confessing crimes",
+            "Guns and Illegal Weapons": "guns and illegal weapons",
+            "Controlled/Regulated Substances": "drugs and other regulated substances",
+            "Suicide and Self Harm": "suicide and self-harm",
+            "Sexual (minor)": "sexual content involving minors",
+            "Hate/Identity Hate": "hate against identity groups",
+            "PII/Privacy": "personal information and privacy (no API key)",
+            "Harassment": "harassment",
+            "Threat": "threats",
+            "Profanity": "profanity",
+            "Needs Caution": "borderline content (no API key)",
+            "Other": "other unsafe content (no API key)",
+            "Manipulation": "manipulation (no API key)",
+            "Fraud/Deception": "fraud and deception",
+            "Malware": "malware",
+            "High Risk Gov Decision Making": "high-risk government decisions (no API key)",
+            "Political/Misinformation/Conspiracy": "political misinformation (no API key)",
+            "Copyright/Trademark/Plagiarism": "intellectual property (no API key)",
+            "Unauthorized Advice": "unqualified professional advice (no API key)",
+            "Illegal Activity": "other illegal activity",
+            "Immoral/Unethical": "immoral or unethical content (no API key)",
+        },
+        PROBABILITY,
+        {
+            "harassment": _x("Harassment=exact;Profanity=partial"),
+            "harassment/threatening": _x("Threat=partial;Harassment=partial"),
+            "hate": _x("Hate/Identity Hate=exact"),
+            "hate/threatening": _x("Hate/Identity Hate=partial;Threat=partial"),
+            "illicit": _x(
+                "Criminal Planning/Confessions=partial;Controlled/Regulated Substances=partial;"
+                "Fraud/Deception=partial;Malware=partial;Illegal Activity=partial"
+            ),
+            "illicit/violent": _x("Guns and Illegal Weapons=partial;Violence=partial"),
+            "self-harm": _x("Suicide and Self Harm=exact"),
+            "self-harm/intent": _x("Suicide and Self Harm=partial"),
+            "self-harm/instructions": _x("Suicide and Self Harm=partial"),
+            "sexual": _x("Sexual=exact"),
+            "sexual/minors": _x("Sexual (minor)=exact"),
+            "violence": _x("Violence=exact"),
+            "violence/graphic": _x("Violence=partial"),
+        },
+        (
+            "https://huggingface.co/nvidia/Llama-3.1-Nemotron-Safety-Guard-8B-v3 (model card: "
+            "output keys and the Aegis 2.0 categories)",
+        ),
+    ),
 }
 
 

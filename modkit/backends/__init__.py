@@ -14,7 +14,8 @@
   (``_mistral.py``), :class:`PolicyBackend` (``_policy.py``: policy-prompt models such as
   gpt-oss-safeguard), :class:`Qwen3GuardBackend` (``_qwen3guard.py``: three tiers),
   :class:`GraniteGuardian33Backend` (``_granite33.py``: Granite Guardian 3.3's think /
-  score answers);
+  score answers), :class:`NemotronSafetyGuardBackend` (``_nemotron.py``: Nemotron Safety
+  Guard's JSON ratings from a user-supplied prompt template);
   ``_provider_http.py`` holds what they share, ``_verdict.py`` reads a label token's
   probability.
 
@@ -31,6 +32,13 @@ from ._mistral import (
     MistralBackend,
     MistralModel,
     deprecated_model_message,
+)
+from ._nemotron import (
+    NEMOTRON_SAFETY_CATEGORIES,
+    NemotronSafetyAnswer,
+    NemotronSafetyGuardBackend,
+    parse_nemotron_safety,
+    read_prompt_template,
 )
 from ._openai import OpenAIBackend
 from ._perspective import PERSPECTIVE_END_DATE, PerspectiveBackend, perspective_end_message
@@ -51,6 +59,7 @@ __all__ = [
     "BACKEND_NAMES",
     "MISTRAL_DEFAULT_MODEL",
     "MISTRAL_MODELS",
+    "NEMOTRON_SAFETY_CATEGORIES",
     "PERSPECTIVE_END_DATE",
     "PROBE_TEXT",
     "QWEN3GUARD_CATEGORIES",
@@ -64,6 +73,8 @@ __all__ = [
     "LocalBackend",
     "MistralBackend",
     "MistralModel",
+    "NemotronSafetyAnswer",
+    "NemotronSafetyGuardBackend",
     "OpenAIBackend",
     "PerspectiveBackend",
     "PolicyBackend",
@@ -77,10 +88,12 @@ __all__ = [
     "is_alias",
     "make_backend",
     "parse_granite_score",
+    "parse_nemotron_safety",
     "parse_policy_answer",
     "parse_qwen3guard",
     "perspective_end_message",
     "read_policies",
+    "read_prompt_template",
     "refusal",
     "refuse_parts",
     "register_backend",

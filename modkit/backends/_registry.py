@@ -152,7 +152,7 @@ def make_backend(name: str, **options: Any) -> Backend:
     Parameters
     ----------
     name : {"local", "openai", "replay", "guard", "policy", "qwen3guard", \
-"granite-guardian-3.3", "azure", "perspective", "mistral"}
+"granite-guardian-3.3", "nemotron-safety-guard", "azure", "perspective", "mistral"}
         Which backend (or any name added with :func:`register_backend`).
     **options
         The backend's own options; an option given as ``None`` counts as not given
@@ -181,6 +181,9 @@ def make_backend(name: str, **options: Any) -> Backend:
           ``categories``, ``think``, ``mode``, ``context``, ``top_logprobs``,
           ``max_tokens``, key and timeout options; see
           :class:`modkit.GraniteGuardian33Backend`.
+        * ``nemotron-safety-guard``: ``model``, ``base_url`` and ``prompt_template``
+          (required: the template file), ``mode``, ``context``, ``top_logprobs``, key and
+          timeout options; see :class:`modkit.NemotronSafetyGuardBackend`.
         * ``azure``: ``base_url`` (required), ``output_type``, ``categories``,
           ``blocklists``, ``halt_on_blocklist_hit``, ``flag_at``, ``api_version``, key
           and timeout options; see :class:`modkit.AzureContentSafetyBackend`.
@@ -359,6 +362,26 @@ register_backend(
         hints={
             "model": "the served Granite Guardian 3.3 model's name; CLI: --model NAME",
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+        },
+    )
+)
+register_backend(
+    BackendSpec(
+        "nemotron-safety-guard",
+        "._nemotron:NemotronSafetyGuardBackend",
+        {
+            "model": [str],
+            "base_url": [str],
+            "prompt_template": ["path"],
+            **_TEXT_MODE,
+            "top_logprobs": [Interval(Integral, 1, 20)],
+            **_KEY,
+        },
+        required=("model", "base_url", "prompt_template"),
+        hints={
+            "model": "the served Nemotron Safety Guard model's name; CLI: --model NAME",
+            "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
+            "prompt_template": "the prompt template file; CLI: -O prompt_template=PATH",
         },
     )
 )

@@ -50,14 +50,14 @@ def add_backend_options(
     group.add_argument(
         "--base-url",
         help="the endpoint (openai: any OpenAI-compatible one; guard, policy, qwen3guard, "
-        "granite-guardian-3.3: a chat endpoint; azure: the resource endpoint; perspective, "
-        "mistral: to reach another host)",
+        "granite-guardian-3.3, nemotron-safety-guard: a chat endpoint; azure: the resource "
+        "endpoint; perspective, mistral: to reach another host)",
     )
     group.add_argument(
         "--model",
         help="model to ask for (openai: default omni-moderation-latest; guard, policy, "
-        "qwen3guard, granite-guardian-3.3: the served model; mistral: default "
-        "mistral-moderation-2603)",
+        "qwen3guard, granite-guardian-3.3, nemotron-safety-guard: the served model; mistral: "
+        "default mistral-moderation-2603)",
     )
     group.add_argument(
         key_flag,

@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Malformed requests, image inputs and requests over the size limits get a 400 in "
         "the OpenAI error shape. Cache: --cache PATH for any backend; without it the remote "
         "backends (openai, azure, perspective, mistral, guard, policy, qwen3guard, "
-        "granite-guardian-3.3) use the default cache (the "
+        "granite-guardian-3.3, nemotron-safety-guard) use the default cache (the "
         "user cache directory).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         "policy",
         "qwen3guard",
         "granite-guardian-3.3",
+        "nemotron-safety-guard",
     )
     if not args.no_cache and (args.cache or args.backend in remote):
         cache = Cache(args.cache) if args.cache else Cache()

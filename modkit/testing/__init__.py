@@ -1,7 +1,7 @@
 """Test helpers: a fault-injecting OpenAI-compatible moderation server, a fake Batch API,
 and local fakes of other providers' documented wire formats (Azure AI Content Safety,
-Perspective, Mistral, guard models, policy-prompt models and Qwen3Guard behind
-OpenAI-compatible chat completions).
+Perspective, Mistral, guard models, policy-prompt models, Qwen3Guard and Nemotron Safety
+Guard behind OpenAI-compatible chat completions).
 
 >>> from modkit.testing import Fault, FaultServer, AzureContentSafetyFake
 """
@@ -17,6 +17,7 @@ from ._fake_mistral import (
     MISTRAL_CATEGORIES,
     MistralModerationFake,
 )
+from ._fake_nemotron import NemotronSafetyGuardFake
 from ._fake_perspective import PerspectiveFake
 from ._fake_policy import PolicyModelFake
 from ._fake_qwen3guard import Qwen3GuardFake
@@ -40,6 +41,7 @@ __all__ = [
     "GraniteGuardianThinkFake",
     "GuardModelFake",
     "MistralModerationFake",
+    "NemotronSafetyGuardFake",
     "PerspectiveFake",
     "PolicyModelFake",
     "ProviderFake",
