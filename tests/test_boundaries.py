@@ -212,19 +212,19 @@ def test_a_score_too_large_for_a_float_is_nan_with_a_note():
 
 def test_azure_null_missing_and_unlisted_category_explains_flagged(monkeypatch):
     with AzureContentSafetyFake(api_key="k") as fake:
-        fake.push(*[Fault.drift(nulls=("Hate",), missing=("Sexual",), extra={"Profanity": 6})] * 3)
+        fake.push(*[Fault.drift(nulls=("Hate",), missing=("Sexual",), extra={"Gibberish": 6})] * 3)
         df = _run(modkit.AzureContentSafetyBackend(fake.url, api_key="k"))
     assert not df["error"].astype(bool).any()
     assert df["Hate"].isna().all() and df["Sexual"].isna().all()
-    assert df["Profanity"].tolist() == [6.0] * 3
-    assert df["flagged/Profanity"].all() and df["flagged"].all()  # the column explains it
+    assert df["Gibberish"].tolist() == [6.0] * 3
+    assert df["flagged/Gibberish"].all() and df["flagged"].all()  # the column explains it
     for text, v in zip(TEXTS, df["Violence"], strict=True):
         assert v == fake.severity(text, "Violence")
     notes = df.attrs["notes"]
     assert notes["category_scores['Hate'] is null: NaN"] == 3
     assert notes["category_scores['Sexual'] is missing: NaN"] == 3
-    assert notes[UNLISTED.format("Profanity")] == 3
-    assert "Profanity" in modkit.category_columns(df)
+    assert notes[UNLISTED.format("Gibberish")] == 3
+    assert "Gibberish" in modkit.category_columns(df)
 
 
 AZURE_ITEM = st.fixed_dictionaries(
@@ -271,7 +271,7 @@ def test_any_azure_body_never_raises(azure_fake, analysis, matches):
 def test_a_warm_cache_gives_the_same_columns_and_notes(tmp_path):
     cache = tmp_path / "c.sqlite3"
     with AzureContentSafetyFake(api_key="k") as fake:
-        fake.push(*[Fault.drift(nulls=("Hate",), extra={"Profanity": 6})] * 3)
+        fake.push(*[Fault.drift(nulls=("Hate",), extra={"Gibberish": 6})] * 3)
         runs = []
         for _ in range(2):
             backend = modkit.AzureContentSafetyBackend(fake.url, api_key="k")
@@ -281,7 +281,7 @@ def test_a_warm_cache_gives_the_same_columns_and_notes(tmp_path):
     cold, warm = runs
     pd.testing.assert_frame_equal(cold, warm)
     assert cold.attrs["notes"] == warm.attrs["notes"]
-    assert warm.attrs["notes"][UNLISTED.format("Profanity")] == 3
+    assert warm.attrs["notes"][UNLISTED.format("Gibberish")] == 3
 
 
 def test_azure_unlisted_category_through_the_cli(tmp_path, monkeypatch, caplog):
@@ -289,7 +289,7 @@ def test_azure_unlisted_category_through_the_cli(tmp_path, monkeypatch, caplog):
     src, out = tmp_path / "in.txt", tmp_path / "out.csv"
     src.write_text("a text\n", encoding="utf-8")
     with AzureContentSafetyFake(api_key="k") as fake, caplog.at_level(logging.WARNING, "modkit"):
-        fake.push(Fault.drift(nulls=(), extra={"Profanity": 5}))
+        fake.push(Fault.drift(nulls=(), extra={"Gibberish": 5}))
         code = main(
             [
                 "moderate",
@@ -305,8 +305,8 @@ def test_azure_unlisted_category_through_the_cli(tmp_path, monkeypatch, caplog):
         )
     assert code in (0, None)
     df = read_table(out)
-    assert df["Profanity"].tolist() == [5.0] and df["flagged/Profanity"].tolist() == [True]
-    assert "'Profanity' is not one the provider lists" in caplog.text
+    assert df["Gibberish"].tolist() == [5.0] and df["flagged/Gibberish"].tolist() == [True]
+    assert "'Gibberish' is not one the provider lists" in caplog.text
 
 
 # ------------------------------------------------------------------ 1. Perspective
@@ -770,3 +770,39 @@ def test_any_text_in_a_monitor_check_gives_well_formed_junit(name, message, stat
     assert case.get("name") == _as_xml_keeps_it(name)
     if status == "fail":
         assert case.find("failure").get("message") == _as_xml_keeps_it(message)
+
+
+# ------------------------------------------- verdicts read from text (policy, Qwen3Guard, ...)
+_verdict_token = st.sampled_from(["yes", "no", " yes", "No", "maybe", "the", "\n"])
+
+
+@given(
+    st.sampled_from(["yes", "no", " yes"]),
+    st.floats(-20, 0),
+    st.lists(st.tuples(_verdict_token, st.floats(-20, 0)), min_size=1, max_size=5),
+)
+def test_a_verdict_from_incomplete_alternatives_is_never_exactly_0_or_1(chosen, lp, alts):
+    """The label-in-text backends (policy, qwen3guard, granite-guardian-3.3, nemotron) read
+    their verdict's probability with labels=: a verdict missing from the listed alternatives
+    gets the least listed probability (a bound), so a score is never exactly 0 or 1 because
+    the server listed too few alternatives."""
+    from modkit.backends._verdict import label_probabilities
+
+    def yes_no(token: str) -> str | None:
+        word = token.strip().lower()
+        return word if word in ("yes", "no") else None
+
+    position = {
+        "token": chosen,
+        "logprob": lp,
+        "top_logprobs": [{"token": t, "logprob": v} for t, v in alts],
+    }
+    probs = label_probabilities(position, yes_no, labels=("yes", "no"))
+    listed = {t for t, _ in alts} | {chosen}
+    if len(listed) < 2:
+        assert probs is None  # only the chosen token: no signal, the caller's row error
+        return
+    assert probs is not None
+    assert set(probs) == {"yes", "no"}
+    assert 0.0 < probs["yes"] < 1.0
+    assert abs(probs["yes"] + probs["no"] - 1.0) < 1e-9
