@@ -238,7 +238,11 @@ class GraniteGuardian33Backend(ChatModelBackend):
             )
         label, at = parsed
         i = token_at(tokens or [], str(content), at)
-        probs = label_probabilities(tokens[i], _yes_no) if tokens and i is not None else None
+        probs = (
+            label_probabilities(tokens[i], _yes_no, labels=("yes", "no"))
+            if tokens and i is not None
+            else None
+        )
         if probs is None:
             return ItemError(
                 f"granite-guardian-3.3: the logprobs do not cover the score of {shown!r}",

@@ -402,7 +402,11 @@ class NemotronSafetyGuardBackend(ChatModelBackend):
                 code="parse_error",
             )
         i = token_at(tokens or [], str(content), at)
-        probs = label_probabilities(tokens[i], _rating_of) if tokens and i is not None else None
+        probs = (
+            label_probabilities(tokens[i], _rating_of, labels=("safe", "unsafe"))
+            if tokens and i is not None
+            else None
+        )
         if probs is None:
             return ItemError(
                 f"nemotron-safety-guard: the logprobs do not cover the {key!r} rating of "

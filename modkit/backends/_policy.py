@@ -499,7 +499,11 @@ class PolicyBackend(ChatModelBackend):
         if verdict is None or not tokens or not isinstance(content, str):
             return verdict, None
         i = token_at(tokens, content, verdict.start)
-        probs = label_probabilities(tokens[i], _label) if i is not None else None
+        probs = (
+            label_probabilities(tokens[i], _label, labels=("violation", "ok"))
+            if i is not None
+            else None
+        )
         return verdict, None if probs is None else probs.get("violation", 0.0)
 
     async def _complete(self, category: str, text: str, *, logprobs: bool) -> _Answer:

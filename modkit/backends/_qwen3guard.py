@@ -319,7 +319,11 @@ class Qwen3GuardBackend(ChatModelBackend):
             )
         text = str(content)
         i = token_at(tokens or [], text, answer.tier_at)
-        tiers = label_probabilities(tokens[i], _TIER_OF) if tokens and i is not None else None
+        tiers = (
+            label_probabilities(tokens[i], _TIER_OF, labels=QWEN3GUARD_TIERS)
+            if tokens and i is not None
+            else None
+        )
         if tiers is None:
             return ItemError(
                 f"qwen3guard: the logprobs do not cover the tier label of {shown!r}",

@@ -11,7 +11,7 @@ token list gives ``None``, and the caller reports a per-row error.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 __all__ = ["label_probabilities", "token_at"]
@@ -61,7 +61,10 @@ def token_at(tokens: Sequence[Mapping[str, Any]], text: str, index: int) -> int 
 
 
 def label_probabilities(
-    position: Mapping[str, Any], label_of: Callable[[str], str | None]
+    position: Mapping[str, Any],
+    label_of: Callable[[str], str | None],
+    *,
+    labels: Collection[str] = (),
 ) -> dict[str, float] | None:
     """Each label's share of the probability at one generated position.
 
@@ -72,6 +75,12 @@ def label_probabilities(
         ``top_logprobs`` (a list of ``{"token", "logprob"}``).
     label_of : callable
         ``label_of(token_text) -> label or None``: which label an alternative reads as.
+    labels : collection of str, optional
+        The verdicts the answer chooses between (e.g. ``("yes", "no")``). One that no
+        listed alternative reads as gets the least listed alternative's probability: the
+        ``top_logprobs`` are the most probable tokens, so an unlisted one's probability is
+        at most that (an upper bound). A verdict score is then never exactly 0 or 1 merely
+        because the server listed too few alternatives (the guard backend's rule too).
 
     Returns
     -------
@@ -108,6 +117,9 @@ def label_probabilities(
         label = label_of(token)
         if label is not None:
             mass[label] = mass.get(label, 0.0) + math.exp(lp)
+    floor = min(math.exp(lp) for lp in alts.values())
+    for label in labels:
+        mass.setdefault(label, floor)
     total = sum(mass.values())
     if not total > 0.0:
         return None
