@@ -114,9 +114,7 @@ def main() -> int:
         assert len(df) == args.n and not df["error"].astype(bool).any(), "a text failed"
         batches = list(srv.batch_api.batches.values())[1:]  # the warm-up's aside
         output = [line for b in batches for line in b.output_lines]
-        held = sum(len(line) for line in output) + sum(
-            len(f.data) for f in srv.batch_api.uploads()
-        )
+        held = sum(len(line) for line in output) + sum(len(f.data) for f in srv.batch_api.uploads())
         del df
         base = min(baseline(items, output, backend.model) for _ in range(2))
         load_base = os.getloadavg()[0]

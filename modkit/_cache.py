@@ -23,7 +23,15 @@ import numpy as np
 from ._conversation import check_conversation, is_conversation
 from ._errors import InputError
 from ._images import check_parts
-from ._result import ItemError, ModerationResult, ResultRows, result_json
+from ._result import (
+    ItemError,
+    ModerationResult,
+    ResultRows,
+    arrow_strings,
+    concat_strings,
+    result_json,
+    string_array,
+)
 from ._taxonomy import CATEGORIES
 from ._text import utf8_problem
 
@@ -487,38 +495,48 @@ class Cache:
         found: list[str] = []
         models: list[str] = []
         ids: list[str] = []
+        arrow = raw and arrow_strings()
         raws: list[str] | None = [] if raw else None
+        raw_chunks: list[Any] = []
         old: dict[str, ModerationResult] = {}
         shared: dict[str, str] = {}  # one str object per distinct snapshot name
         with self._lock:
             for start in range(0, len(keys), 900):
                 chunk = keys[start : start + 900]
-                mine = {key: key for key in chunk}  # rows keep the caller's key objects
+                at = {key: i for i, key in enumerate(chunk)}
                 marks = ",".join("?" * len(chunk))
-                blobs: list[bytes] = []
-                for key, blob, snapshot, rid, text in self._conn.execute(sql + f"({marks})", chunk):
-                    key = mine.get(key, key)
+                got = []
+                for row in self._conn.execute(sql + f"({marks})", chunk):
+                    key, blob = row[0], row[1]
                     if blob is None:  # written by modkit 0.1, or an unlisted category
-                        old[key] = _decode(text)
-                        continue
-                    if len(blob) != width:  # packed for another category list
-                        old[key] = self._decode_key(key)
-                        continue
-                    blobs.append(blob)
-                    found.append(key)
+                        old[chunk[at[key]]] = _decode(row[4])
+                    elif len(blob) != width:  # packed for another category list
+                        old[chunk[at[key]]] = self._decode_key(key)
+                    else:
+                        got.append((at[key], row))
+                got.sort(key=_first)  # the caller's order, whatever order sqlite used
+                n0 = len(found)
+                for i, (_, _blob, snapshot, rid, text) in got:
+                    found.append(chunk[i])  # the caller's key objects, not copies
                     models.append(shared.setdefault(snapshot, snapshot))
                     ids.append(rid)
                     if raws is not None:
                         raws.append(text)
-                if blobs:
-                    at = len(found) - len(blobs)
-                    packed[at : len(found)] = np.frombuffer(b"".join(blobs), np.uint8).reshape(
-                        len(blobs), width
-                    )
+                if got:
+                    blobs = b"".join(row[1] for _, row in got)
+                    packed[n0 : len(found)] = np.frombuffer(blobs, np.uint8).reshape(-1, width)
+                if arrow and raws:  # into Arrow chunk by chunk: never all as Python str
+                    raw_chunks.append(string_array(raws))
+                    raws = []
         packed = packed[: len(found)]
         scores = packed[:, : 8 * k].copy().view(np.float64)
         flags = packed[:, 8 * k :].view(np.int8)
-        rows = ResultRows(found, scores, flags[:, :k].copy(), flags[:, k] == 1, models, ids, raws)
+        strings: Any = raws
+        if arrow:
+            strings = concat_strings(raw_chunks)
+        rows = ResultRows(
+            found, scores, flags[:, :k].copy(), flags[:, k] == 1, models, ids, strings
+        )
         return rows, old
 
     def _decode_key(self, key: str) -> ModerationResult:
@@ -555,6 +573,10 @@ class Cache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
 
 
 def _decode(blob: str) -> ModerationResult:

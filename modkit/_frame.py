@@ -173,6 +173,7 @@ def assemble(
     mod_id = np.full(m + 1, "", dtype=object)
     error = np.full(m + 1, missing_reason, dtype=object)
     raw = np.full(m + 1, "", dtype=object) if keep_json else None
+    arrow_at = None  # per unique key: its row in rows.raw (an Arrow array), or -1
     if rows is not None and len(rows):
         at = index.get_indexer(rows.keys)
         ok = at >= 0
@@ -184,8 +185,11 @@ def assemble(
         model[at] = np.asarray(rows.model, dtype=object)[ok]
         mod_id[at] = np.asarray(rows.id, dtype=object)[ok]
         error[at] = ""
-        if raw is not None and rows.raw is not None:
+        if raw is not None and isinstance(rows.raw, list):
             raw[at] = np.asarray(rows.raw, dtype=object)[ok]
+        elif raw is not None and rows.raw is not None:  # Arrow strings: taken, not copied
+            arrow_at = np.full(m + 1, -1, dtype=np.int64)
+            arrow_at[at] = np.flatnonzero(ok)
     raws = raws or {}
     where = index.get_indexer(list(outcomes)) if outcomes else []
     for i, (key, res) in zip(where, outcomes.items(), strict=True):
@@ -206,8 +210,12 @@ def assemble(
             error[i] = ""
             if raw is not None:
                 raw[i] = raws.get(key) or result_json(res)
+                if arrow_at is not None:
+                    arrow_at[i] = -1
         else:
             error[i] = res.message
+            if arrow_at is not None:
+                arrow_at[i] = -1
     error[m] = none_reason  # rows whose key is None
     idx = np.where(codes < 0, m, codes)
     seen = ~np.isnan(scores[:m]).all(axis=0) | np.isin(universe, list(present))
@@ -219,11 +227,39 @@ def assemble(
     columns["model"] = model[idx]
     columns["moderation_id"] = mod_id[idx]
     columns["error"] = error[idx]
-    if raw is not None:
+    if raw is not None and arrow_at is not None and rows is not None:
+        columns["result_json"] = _arrow_column(rows.raw, arrow_at, raw, idx)
+    elif raw is not None:
         columns["result_json"] = raw[idx]
     added = pd.DataFrame(columns, index=frame.index)
     kept = frame.drop(columns=[c for c in added.columns if c in frame.columns])
     return pd.concat([kept, added], axis=1)
+
+
+def _arrow_column(
+    strings: Any, arrow_at: np.ndarray, others: np.ndarray, idx: np.ndarray
+) -> pd.api.extensions.ExtensionArray:
+    """The ``result_json`` column from an Arrow array of cached results' JSON.
+
+    ``arrow_at[u]`` is unique key ``u``'s row in ``strings``, or -1 for a value in
+    ``others`` (fresh results, errors: ""); ``idx`` maps each frame row to its unique
+    key. When every row is one distinct cached result in order, ``strings`` is the
+    column as it is (no copy); otherwise one Arrow ``take``.
+    """
+    import pyarrow as pa
+
+    n = len(strings)
+    from_others = np.flatnonzero(arrow_at < 0)
+    where = arrow_at.copy()
+    where[from_others] = n + np.arange(len(from_others))
+    final = where[idx]
+    if len(final) == n and np.array_equal(final, np.arange(n)):
+        column = strings
+    else:
+        extra = pa.array(others[from_others].tolist(), type=pa.large_string())
+        combined = pa.chunked_array([*strings.chunks, extra], type=pa.large_string())
+        column = combined.take(pa.array(final, type=pa.int64()))
+    return pd.array(column, dtype="str")
 
 
 def _free_name(category: str, frame: pd.DataFrame) -> bool:

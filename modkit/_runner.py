@@ -744,15 +744,7 @@ class _Run:
         self.key_model = current
         gone = set(stale)
         keep = [i for i, k in enumerate(rows.keys) if k not in gone]
-        self.rows = ResultRows(
-            keys=[rows.keys[i] for i in keep],
-            scores=rows.scores[keep],
-            flags=rows.flags[keep],
-            flagged=rows.flagged[keep],
-            model=[rows.model[i] for i in keep],
-            id=[rows.id[i] for i in keep],
-            raw=None if rows.raw is None else [rows.raw[i] for i in keep],
-        )
+        self.rows = rows.take(keep)
         for k in gone:
             self.outcomes.pop(k, None)
         self.counts["cached"] -= len(stale)
