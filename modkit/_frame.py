@@ -22,7 +22,7 @@ from ._errors import InputError
 from ._images import APPLIED_PREFIX
 from ._labels import labels_beside_texts
 from ._native import is_known_category
-from ._result import ItemError, ModerationResult, ResultRows, result_json
+from ._result import ItemError, ModerationResult, ResultRows, concat_strings, result_json
 from ._taxonomy import CATEGORIES, did_you_mean, order_categories
 
 __all__ = [
@@ -256,8 +256,7 @@ def _arrow_column(
     if len(final) == n and np.array_equal(final, np.arange(n)):
         column = strings
     else:
-        extra = pa.array(others[from_others].tolist(), type=pa.large_string())
-        combined = pa.chunked_array([*strings.chunks, extra], type=pa.large_string())
+        combined = concat_strings([strings, others[from_others].tolist()])
         column = combined.take(pa.array(final, type=pa.int64()))
     return pd.array(column, dtype="str")
 
