@@ -192,18 +192,19 @@ def assemble(
             arrow_at[at] = np.flatnonzero(ok)
     raws = raws or {}
     where = index.get_indexer(list(outcomes)) if outcomes else []
-    for i, (key, res) in zip(where, outcomes.items(), strict=True):
+    # scores and flags by layout of keys: one array assignment per layout, not per value
+    by_scores: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
+    by_flags: dict[tuple[str, ...], tuple[list[int], list[list[bool]]]] = {}
+    for i, (key, res) in zip(where.tolist() if len(where) else [], outcomes.items(), strict=True):
         if i < 0:
             continue
         if isinstance(res, ModerationResult):
-            for c, v in res.category_scores.items():
-                j = col.get(c)
-                if j is not None:  # else only in result_json
-                    scores[i, j] = v
-            for c, f in res.categories.items():
-                j = col.get(c)
-                if j is not None:
-                    flags[i, j] = bool(f)
+            group = by_scores.setdefault(tuple(res.category_scores), ([], []))
+            group[0].append(i)
+            group[1].append(list(res.category_scores.values()))
+            fgroup = by_flags.setdefault(tuple(res.categories), ([], []))
+            fgroup[0].append(i)
+            fgroup[1].append(list(map(bool, res.categories.values())))
             flagged[i] = res.flagged
             model[i] = res.model
             mod_id[i] = res.id
@@ -216,6 +217,14 @@ def assemble(
             error[i] = res.message
             if arrow_at is not None:
                 arrow_at[i] = -1
+    for target, groups in ((scores, by_scores), (flags, by_flags)):
+        for layout, (at_rows, values) in groups.items():
+            # a category without a column (its name is an input's) is only in result_json
+            keep = [p for p, c in enumerate(layout) if c in col]
+            if not keep:
+                continue
+            block = np.array(values, dtype=target.dtype).reshape(len(at_rows), len(layout))
+            target[np.asarray(at_rows)[:, None], [col[layout[p]] for p in keep]] = block[:, keep]
     error[m] = none_reason  # rows whose key is None
     idx = np.where(codes < 0, m, codes)
     seen = ~np.isnan(scores[:m]).all(axis=0) | np.isin(universe, list(present))
