@@ -33,7 +33,7 @@ import pandas as pd
 
 from ._cache import Cache, multimodal_keys, text_keys
 from ._errors import AuthenticationError, BackendError, InputError
-from ._result import ItemError, ModerationResult, ResultRows
+from ._result import ItemError, ModerationResult, ResultRows, arrow_strings, string_array
 from ._taxonomy import CATEGORIES
 from .backends import Backend, OpenAIBackend
 
@@ -867,8 +867,14 @@ class _Lines:
             flagged[take] if n else np.empty(0, dtype=bool),
             [self.model[i] for i in take.tolist()],
             [self.id[i] for i in take.tolist()],
-            [self.raw[i] for i in take.tolist()],
+            _strings([self.raw[i] for i in take.tolist()]),
         )
+
+
+def _strings(values: list[str]) -> Any:
+    """A batch's ``result_json`` strings kept for the frame: in Arrow when pandas keeps
+    strings there, so a run's million strings are never Python objects together."""
+    return string_array(values) if arrow_strings() else values
 
 
 _COLUMN = {c: j for j, c in enumerate(CATEGORIES)}

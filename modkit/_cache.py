@@ -401,7 +401,8 @@ class Cache:
         Parameters
         ----------
         rows : ResultRows
-            The results; ``rows.raw`` (each result's ``result_json``) is required.
+            The results; ``rows.raw`` (each result's ``result_json``: a list of str or a
+            pyarrow string array) is required.
         texts : sequence of str, optional
             One per row, stored only with ``store_texts``.
         namespace, model : str
@@ -430,6 +431,7 @@ class Cache:
         dumps = json.dumps
         models = {m: dumps(m) for m in set(rows.model)}
         stored = texts if (self.store_texts and texts is not None) else None
+        raws = rows.raw if isinstance(rows.raw, list) else rows.raw.to_pylist()  # Arrow
         data = (
             (
                 key,
@@ -444,7 +446,7 @@ class Cache:
                 len(raw) - 1,
             )
             for i, (key, raw, snap, rid) in enumerate(
-                zip(rows.keys, rows.raw, rows.model, rows.id, strict=True)
+                zip(rows.keys, raws, rows.model, rows.id, strict=True)
             )
         )
         with self._lock:

@@ -191,11 +191,11 @@ def assemble(
             arrow_at = np.full(m + 1, -1, dtype=np.int64)
             arrow_at[at] = np.flatnonzero(ok)
     raws = raws or {}
-    where = index.get_indexer(list(outcomes)) if outcomes else []
+    where: list[int] = index.get_indexer(list(outcomes)).tolist() if outcomes else []
     # scores and flags by layout of keys: one array assignment per layout, not per value
     by_scores: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
     by_flags: dict[tuple[str, ...], tuple[list[int], list[list[bool]]]] = {}
-    for i, (key, res) in zip(where.tolist() if len(where) else [], outcomes.items(), strict=True):
+    for i, (key, res) in zip(where, outcomes.items(), strict=True):
         if i < 0:
             continue
         if isinstance(res, ModerationResult):
