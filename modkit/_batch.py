@@ -589,6 +589,7 @@ class BatchRun:
             stored = [_as_text(self.texts.get(k, "")) for k in rows.keys]
         self.cache.put_rows(rows, stored, namespace=ns, model=model)
         self.cache.put_many(good, namespace=ns, model=model)
+        rows.raw = _strings(rows.raw)  # kept for the frame: Arrow, not Python strings
         self._parts.append(rows)
         self.answered.update(rows.keys)
         for key, answer in accepted.items():
@@ -867,7 +868,7 @@ class _Lines:
             flagged[take] if n else np.empty(0, dtype=bool),
             [self.model[i] for i in take.tolist()],
             [self.id[i] for i in take.tolist()],
-            _strings([self.raw[i] for i in take.tolist()]),
+            [self.raw[i] for i in take.tolist()],
         )
 
 
