@@ -179,8 +179,9 @@ def assemble(
         ok = at >= 0
         at = at[ok]
         k = len(CATEGORIES)
-        scores[at, :k] = rows.scores[ok]
-        flags[at, :k] = rows.flags[ok]
+        every = bool(ok.all())  # then no masked copies of the cached arrays
+        scores[at, :k] = rows.scores if every else rows.scores[ok]
+        flags[at, :k] = rows.flags if every else rows.flags[ok]
         flagged[at] = rows.flagged[ok]
         model[at] = np.asarray(rows.model, dtype=object)[ok]
         mod_id[at] = np.asarray(rows.id, dtype=object)[ok]
@@ -229,8 +230,15 @@ def assemble(
     idx = np.where(codes < 0, m, codes)
     seen = ~np.isnan(scores[:m]).all(axis=0) | np.isin(universe, list(present))
     categories = [c for c, s in zip(universe, seen, strict=True) if s]
-    columns: dict[str, Any] = {c: scores[idx, col[c]] for c in categories}
-    columns["flagged"] = _nullable_bool(flagged[idx])
+    # the score columns as one float block (one copy; pandas keeps it as it is)
+    cols = np.asarray([col[c] for c in categories], dtype=np.intp)
+    if m == n and np.array_equal(cols, np.arange(len(universe))) and _identity(idx):
+        block = scores[:m]  # every row its own key, in order: the matrix as it is
+    else:
+        block = scores[np.ix_(idx, cols)]
+    score_frame = pd.DataFrame(block, columns=pd.Index(categories), index=frame.index, copy=False)
+    del block, scores
+    columns: dict[str, Any] = {"flagged": _nullable_bool(flagged[idx])}
     for c in categories:
         columns[flag_column(c)] = _nullable_bool(flags[idx, col[c]])
     columns["model"] = model[idx]
@@ -241,8 +249,14 @@ def assemble(
     elif raw is not None:
         columns["result_json"] = raw[idx]
     added = pd.DataFrame(columns, index=frame.index)
-    kept = frame.drop(columns=[c for c in added.columns if c in frame.columns])
-    return pd.concat([kept, added], axis=1)
+    names = [*categories, *added.columns]
+    kept = frame.drop(columns=[c for c in names if c in frame.columns])
+    return pd.concat([kept, score_frame, added], axis=1)
+
+
+def _identity(idx: np.ndarray) -> bool:
+    """True when ``idx`` is ``0, 1, ..., len - 1``."""
+    return bool(np.array_equal(idx, np.arange(len(idx))))
 
 
 def _arrow_column(
@@ -262,7 +276,7 @@ def _arrow_column(
     where = arrow_at.copy()
     where[from_others] = n + np.arange(len(from_others))
     final = where[idx]
-    if len(final) == n and np.array_equal(final, np.arange(n)):
+    if len(final) == n and _identity(final):
         column = strings
     else:
         combined = concat_strings([strings, others[from_others].tolist()])
