@@ -764,6 +764,7 @@ class _Lines:
         #: custom_id -> its answers: an int is a row of the columns above.
         self.answers: dict[str, list[ModerationResult | ItemError | int]] = {}
         self._dumps = json.JSONEncoder(separators=(",", ":")).encode
+        self._shared: dict[str, str] = {}
 
     def add(self, line: bytes) -> bool:
         """Take ``line`` if it is well-formed; False: it is for the lenient parser."""
@@ -815,6 +816,7 @@ class _Lines:
             raw = self._dumps(out)
         except ValueError:
             return False
+        model = self._shared.setdefault(model, model)  # one str per snapshot name
         self.answers.setdefault(key, []).append(len(self.keys))
         self.keys.append(key)
         self.raw.append(raw)

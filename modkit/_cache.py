@@ -445,8 +445,8 @@ class Cache:
                 rid,
                 len(raw) - 1,
             )
-            for i, (key, raw, snap, rid) in enumerate(
-                zip(rows.keys, raws, rows.model, rows.id, strict=True)
+            for i, key, raw, snap, rid in sorted(  # in key order: B-tree pages once each
+                zip(range(n), rows.keys, raws, rows.model, rows.id, strict=True), key=_second
             )
         )
         with self._lock:
@@ -579,6 +579,10 @@ class Cache:
 
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
+
+
+def _second(item: tuple[Any, ...]) -> Any:
+    return item[1]
 
 
 def _decode(blob: str) -> ModerationResult:
