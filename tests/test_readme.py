@@ -91,7 +91,8 @@ def test_python_blocks_run_top_to_bottom(page, tmp_path, monkeypatch):
             try:
                 exec(compile(code, f"{page}:{line}", "exec"), namespace)
             except Exception:
-                pytest.fail(f"{page} line {line}: the block fails:\n{traceback.format_exc(limit=-3)}")
+                trace = traceback.format_exc(limit=-3)
+                pytest.fail(f"{page} line {line}: the block fails:\n{trace}")
 
 
 class _no_server:
