@@ -29,6 +29,7 @@ from ._frame import (
     RESULT_COLUMNS,
     assemble,
     category_columns,
+    check_multimodal,
     input_frame,
     unlisted_categories,
 )
@@ -578,10 +579,9 @@ class _Run:
             texts.tolist(), ns, model, digest=self.cache is not None
         )
         self.outcomes.update(unsendable)
-        parts, invalid = multimodal_keys(
-            texts.tolist(), keys, ns, model, digest=self.cache is not None
-        )
+        checked, invalid = check_multimodal(texts.tolist(), keys)
         self.outcomes.update(invalid)
+        parts = multimodal_keys(checked, keys, ns, model, digest=self.cache is not None)
         self.has_parts = bool(parts)
         for key, value in parts.items():  # answered here, never sent
             refused = refusal(self.backend, value)

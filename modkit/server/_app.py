@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._cache import Cache, cache_key
+from .._cache import Cache, input_key
 from .._conversation import (
     ConversationPlan,
     check_conversation,
@@ -832,10 +832,7 @@ async def _score(
 ) -> list[ModerationResult | ItemError]:
     """Score texts: cache hits first, one backend call for the distinct misses."""
     ns, model = backend.cache_namespace, backend.model
-    keys = [
-        cache_key(ns, model, t if isinstance(t, str) else json.loads(json.dumps(t, sort_keys=True)))
-        for t in texts
-    ]
+    keys = [input_key(ns, model, t) for t in texts]
     found: dict[str, ModerationResult | ItemError] = {}
     if cache is not None:
         found.update(await asyncio.to_thread(cache.get_many, set(keys)))
