@@ -685,4 +685,3 @@ def _why_missing(batch: Any) -> str:
     if batch.status in ("expired", "cancelled"):
         return f"OpenAI batch {batch.id} {batch.status} before this request ran; run again"
     return f"OpenAI batch {batch.id} {batch.status} without an answer for this request"
-

@@ -74,7 +74,7 @@ def cache_key(namespace: str, model: str, text: str | list[dict[str, Any]]) -> s
 def canonical_input(value: Sequence[Any]) -> list[Any]:
     """A multimodal input (parts) or conversation (messages) in canonical form: plain
     JSON values with every object's keys sorted, so equal inputs give equal keys."""
-    return json.loads(json.dumps(list(value), sort_keys=True))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(list(value), sort_keys=True))
 
 
 def input_key(

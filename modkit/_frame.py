@@ -291,7 +291,7 @@ def unlisted_categories(results: pd.DataFrame) -> dict[str, int]:
     dict of str to int
         Category (a score column with a ``flagged/<category>`` column) -> how many rows
         have a score or a flag in it, for the categories outside :data:`CATEGORIES` and
-        every provider's native taxonomy (see :func:`modkit.crosswalk`).
+        every provider's native taxonomy (see :func:`modkit.providers.crosswalk`).
     """
     out: dict[str, int] = {}
     for c in category_columns(results):
@@ -392,7 +392,7 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 
     The API's keys first, then any other provider's own categories (see
-    :func:`modkit.crosswalk`) and any other column that has a ``flagged/<name>`` flag
+    :func:`modkit.providers.crosswalk`) and any other column that has a ``flagged/<name>`` flag
     column beside it (a category the provider answered with that no taxonomy lists), in
     column order.
 

@@ -62,7 +62,7 @@ class Scale:
 
     Examples
     --------
-    >>> from modkit import Scale
+    >>> from modkit.providers import Scale
     >>> severity = Scale("ordinal", (0, 2, 4, 6))
     >>> severity.low, severity.high
     (0.0, 6.0)
@@ -206,7 +206,7 @@ class ProviderTaxonomy:
     Examples
     --------
     >>> import modkit
-    >>> azure = modkit.PROVIDERS["azure"]
+    >>> azure = modkit.providers.PROVIDERS["azure"]
     >>> list(azure.categories), azure.scale.kind
     (['Hate', 'SelfHarm', 'Sexual', 'Violence'], 'ordinal')
     """
@@ -627,7 +627,7 @@ def provider_scale(provider: str, model: str | None = None) -> Scale:
     Examples
     --------
     >>> import modkit
-    >>> scale = modkit.provider_scale("azure")
+    >>> scale = modkit.providers.provider_scale("azure")
     >>> scale.kind, scale.low, scale.high
     ('ordinal', 0.0, 7.0)
     """
@@ -657,7 +657,7 @@ def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
     Examples
     --------
     >>> import modkit
-    >>> table = modkit.crosswalk("azure")
+    >>> table = modkit.providers.crosswalk("azure")
     >>> table.loc[table["api_key"] == "hate", ["native", "relation"]].values.tolist()
     [['Hate', 'partial']]
     """
@@ -708,9 +708,9 @@ def detect_provider(columns: Iterable[str]) -> str | None:
     Examples
     --------
     >>> import modkit
-    >>> modkit.detect_provider(["text", "Hate", "Violence", "SelfHarm", "Sexual"])
+    >>> modkit.providers.detect_provider(["text", "Hate", "Violence", "SelfHarm", "Sexual"])
     'azure'
-    >>> modkit.detect_provider(["text", "violence", "self-harm/intent"])
+    >>> modkit.providers.detect_provider(["text", "violence", "self-harm/intent"])
     'openai'
     """
     cols = set(columns)

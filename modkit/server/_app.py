@@ -240,7 +240,7 @@ def create_app(
     >>> from modkit.server import ServerThread, create_app
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as upstream:
-    ...     backend = modkit.OpenAIBackend(base_url=upstream.url, api_key="sk-upstream")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=upstream.url, api_key="sk-upstream")
     ...     with ServerThread(create_app(backend, api_key="sk-local")) as server:
     ...         with OpenAI(base_url=server.url, api_key="sk-local") as client:
     ...             response = client.moderations.create(input=["hello"])
