@@ -67,6 +67,12 @@ class Constraint:
         What a trial is, in words ("flagged rows"), for notes.
     label : str, optional
         How ``metric`` is written in words (``"FPR"``); default ``metric`` itself.
+    require_tp : bool, default False
+        Only thresholds that flag at least one labelled positive may be chosen (an
+        upper bound on false positives is met trivially by flagging nothing).
+    holm_sizes : {"flagged", "unflagged"}, default "flagged"
+        Which rows' count orders the candidates of the Holm family (``method="holm"``):
+        the flagged rows, or the rows left unflagged (NPV's trials).
 
     Examples
     --------
@@ -85,6 +91,40 @@ class Constraint:
     maximise: str
     trials_name: str
     label: str = ""
+    require_tp: bool = False
+    holm_sizes: str = "flagged"
+
+    def value(self, counts: Counts) -> np.ndarray:
+        """The constrained metric at each candidate, from the tested proportion.
+
+        ``successes / trials`` for a ``>=`` bound, ``(trials - successes) / trials``
+        for a ``<=`` bound (FPR: false positives among negatives); NaN where there are
+        no trials. The same floats as :func:`rates` gives for the built-in metrics.
+
+        Parameters
+        ----------
+        counts : Counts
+            Confusion counts at each candidate threshold.
+
+        Returns
+        -------
+        ndarray of float64
+            The metric, in [0, 1] or NaN, in the shape of ``counts.tp``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import modkit
+        >>> from modkit.thresholds import Counts
+        >>> con = modkit.parse_objective("fpr<=0.1").constraint
+        >>> con.value(Counts(tp=np.array([8]), fp=np.array([9]), n_pos=10, n_neg=90))
+        array([0.1])
+        """
+        k = np.asarray(self.successes(counts), dtype=np.float64)
+        n = np.asarray(self.trials(counts), dtype=np.float64)
+        top = k if self.op == ">=" else n - k  # failures / trials: exact, as rates gives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, top / np.where(n > 0, n, 1.0), np.nan)
 
 
 @dataclass(frozen=True)
@@ -307,6 +347,7 @@ _register(
             "recall",
             "labelled negatives",
             label="FPR",
+            require_tp=True,
         ),
     )
 )
@@ -326,6 +367,7 @@ _register(
             "precision",
             "unflagged rows",
             label="NPV",
+            holm_sizes="unflagged",
         ),
     )
 )
