@@ -149,7 +149,7 @@ __all__ = [
 ]
 
 #: Names that moved out of the top level (old name -> its module now), served with a
-#: FutureWarning until modkit 0.3.
+#: FutureWarning until modkit 0.3.0.
 MOVED = {
     "AzureContentSafetyBackend": "modkit.backends",
     "Backend": "modkit.backends",
@@ -178,4 +178,4 @@ MOVED = {
     "multimodal_input": "modkit.images",
     "with_images": "modkit.images",
 }
-__getattr__ = moved_names("modkit", MOVED, removal="0.3")
+__getattr__ = moved_names("modkit", MOVED, removal="0.3.0")

@@ -71,7 +71,7 @@ def test_a_moved_name_still_works_with_a_future_warning(name):
     assert old is getattr(importlib.import_module(new_module), name)
     message = str(caught[0].message)
     assert message == (
-        f"modkit.{name} is deprecated and will be removed in modkit 0.3: use {new_module}.{name}"
+        f"modkit.{name} is deprecated and will be removed in modkit 0.3.0: use {new_module}.{name}"
     )
     assert caught[0].filename == __file__  # points at the caller's line
 
