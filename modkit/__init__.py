@@ -14,7 +14,7 @@ Public API policy
   ``datasets``, ``templates``, ``plots``, ``widgets``, ``server``, ``review``,
   ``audit``, ``ray``).
 * A name is public when it is in the ``__all__`` of ``modkit`` or of a public
-  submodule; ``tests/test_public_api.py`` compares them with a committed list, so
+  submodule; ``tests/project/test_public_api.py`` compares them with a committed list, so
   adding, moving or removing one is a deliberate edit of that list.
 * A moved or renamed name keeps working for two minor versions with a
   ``FutureWarning`` naming its new spelling and the removal version
