@@ -85,7 +85,8 @@ def test_modkit_moderate_backend_toy_end_to_end(toy, tmp_path, capsys):
     assert len(err) == 1 and "option 'flag_att' does not apply to backend 'toy'" in err[0]
 
 
-def test_its_registry_entry_writes_the_cli_help(toy, capsys):
+def test_its_registry_entry_writes_the_cli_help(toy, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping (argparse breaks at hyphens)
     with pytest.raises(SystemExit):
         main(["moderate", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())

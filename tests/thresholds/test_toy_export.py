@@ -97,7 +97,7 @@ def test_its_options_are_checked(toy):
     assert export_thresholds(tf, "toy", rego_package="x.y") == export_thresholds(tf, "toy")
 
 
-def test_modkit_export_format_toy_end_to_end(toy, tmp_path, capsys):
+def test_modkit_export_format_toy_end_to_end(toy, tmp_path, capsys, monkeypatch):
     path = tmp_path / "t.json"
     _file().save(path)
     assert main(["export", str(path), "--format", "toy", "--toy-separator", ";"]) == 0
@@ -112,6 +112,7 @@ def test_modkit_export_format_toy_end_to_end(toy, tmp_path, capsys):
     assert out.read_text(encoding="utf-8") == "profile,category,review,block\noutput,hate,,0.9\n"
     assert "modkit export: toy -> " in capsys.readouterr().err
     # its entry writes the CLI's choices and help
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping (argparse breaks at hyphens)
     with pytest.raises(SystemExit):
         main(["export", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
