@@ -41,7 +41,8 @@ from pathlib import Path
 import pandas as pd
 
 import modkit
-from modkit import BatchAPI, OpenAIBackend
+from modkit import BatchAPI
+from modkit.backends import OpenAIBackend
 from modkit.testing import FaultServer
 
 

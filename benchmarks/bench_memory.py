@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 import modkit
-from modkit import CATEGORIES, Cache, ModerationResult, SyncBackend
+from modkit import CATEGORIES, Cache, ModerationResult
+from modkit.backends import SyncBackend
 
 K = len(CATEGORIES)
 MODEL = "bench-1"

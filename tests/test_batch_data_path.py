@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import modkit
-from modkit import CATEGORIES, BatchAPI, ModerationResult, OpenAIBackend
+from modkit import CATEGORIES, BatchAPI, ModerationResult
 from modkit._batch import _Lines, parse_output_line
 from modkit._result import ResultRows, result_json
+from modkit.backends import OpenAIBackend
 from modkit.testing import FaultServer
 
 MODEL = "omni-moderation-latest"
