@@ -686,6 +686,7 @@ class BatchRun:
 
     async def _download(self, file_id: str, fh: Any) -> None:
         """Stream a file's content into ``fh`` (never whole in memory)."""
+        import httpx2
         import openai
 
         what = f"download file {file_id}"
@@ -694,6 +695,8 @@ class BatchRun:
                 async for chunk in response.iter_bytes():
                     fh.write(chunk)
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
+            raise self._mapped(what, exc) from None
+        except httpx2.TransportError as exc:  # the connection failed while the body streamed
             raise self._mapped(what, exc) from None
 
     def _mapped(self, what: str, exc: Any) -> Exception:

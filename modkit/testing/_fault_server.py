@@ -817,6 +817,8 @@ class FaultServer:
                 req.method, req.target, req.headers, req.body
             )
             record(status, "ok" if status < 400 else "bad_request")
+            if self.batch_api.take_cut(req.target, status):
+                return await _send_cut(writer, status, raw, content_type=ctype)
             return await _send_raw(writer, status, raw, (), keep=keep, content_type=ctype)
         if path != "/v1/moderations":
             record(404, "bad_request")
@@ -1045,6 +1047,20 @@ async def _send_raw(
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + raw)
     await writer.drain()
     return keep
+
+
+async def _send_cut(
+    writer: asyncio.StreamWriter, status: int, raw: bytes, *, content_type: str
+) -> bool:
+    """Announce all of ``raw``, send half of it, and close: a body cut mid-stream."""
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        f"content-type: {content_type}\r\ncontent-length: {len(raw)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    writer.write(head.encode("latin-1") + raw[: len(raw) // 2])
+    await writer.drain()
+    return False
 
 
 def _sha(value: str) -> str:
