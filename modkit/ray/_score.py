@@ -342,12 +342,12 @@ def score_dataset(
     return scored
 
 
-def _count_block(batch: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
+def _count_block(batch: pd.DataFrame, label_prefix: str, provider: str | None) -> pd.DataFrame:
     """A block's sorted counts as rows (category, score, pos, neg, unlabelled)."""
     rows = []
     if label_prefix != LABEL_PREFIX:  # warned once on the driver
         batch = with_label_prefix(batch, label_prefix)
-    for c, sc in score_counts(batch).items():
+    for c, sc in score_counts(batch, provider=provider).items():
         rows.append(
             pd.DataFrame(
                 {
@@ -377,8 +377,10 @@ def fit_thresholds_dataset(
     *,
     label_prefix: str = "label_",
     confidence: float | None = None,
+    method: str = "fixed_sequence",
     min_positives: int = 10,
     profile: str = "input",
+    provider: str | None = None,
 ) -> Any:
     """Fit thresholds on a scored, labelled Ray Dataset by merging per-block counts.
 
@@ -392,8 +394,9 @@ def fit_thresholds_dataset(
     ds : ray.data.Dataset
         Score columns named by category key and labels in ``label_<key>`` columns
         (1/0, true/false, yes/no or blank, as :func:`modkit.parse_labels` reads them).
-    objective, review, confidence, min_positives, profile
-        As for :func:`modkit.fit_thresholds`.
+    objective, review, confidence, method, min_positives, profile, provider
+        As for :func:`modkit.fit_thresholds` (``provider``: the columns are a provider's
+        own categories on its native scale; default the API's keys on [0, 1]).
     label_prefix : str, default "label_"
         Deprecated (a FutureWarning; removed in modkit 0.3.0): label columns are named
         ``label_<key>`` (:func:`modkit.label_column`).
@@ -422,7 +425,9 @@ def fit_thresholds_dataset(
     if label_prefix != LABEL_PREFIX:
         warn_label_prefix(label_prefix)
     table = ds.map_batches(
-        _count_block, fn_kwargs={"label_prefix": label_prefix}, batch_format="pandas"
+        _count_block,
+        fn_kwargs={"label_prefix": label_prefix, "provider": provider},
+        batch_format="pandas",
     ).to_pandas()
     parts = []
     for c, group in table.groupby("category", sort=False):
@@ -444,6 +449,8 @@ def fit_thresholds_dataset(
         objective,
         review,
         confidence=confidence,
+        method=method,
         min_positives=min_positives,
         profile=profile,
+        provider=provider,
     )
