@@ -115,6 +115,7 @@ class Statistic:
 STATISTICS: dict[str, Statistic] = {}
 
 
+@validate_params({"stat": [Statistic]})
 def register_statistic(stat: Statistic) -> None:
     """Make a statistic available by name to :func:`crosstab`, plots and widgets.
 

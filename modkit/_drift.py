@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._frame import category_columns
+from ._validation import StrOptions, validate_params
 from .thresholds import ACTIONS, ThresholdSet, as_threshold_set
 
 __all__ = ["DriftReport", "decision_drift"]
@@ -166,6 +167,17 @@ def _short(keys: pd.Index, k: int = 3) -> str:
     return shown + (", ..." if len(keys) > k else "")
 
 
+@validate_params(
+    {
+        "results_a": [pd.DataFrame],
+        "results_b": [pd.DataFrame],
+        "thresholds": [ThresholdSet, Mapping, "path"],
+        "thresholds_b": [None, ThresholdSet, Mapping, "path"],
+        "key": [str],
+        "profile": [StrOptions(("input", "output"))],
+        "names": [None, tuple],
+    }
+)
 def decision_drift(
     results_a: pd.DataFrame,
     results_b: pd.DataFrame,

@@ -24,6 +24,7 @@ from ._labels import labels_beside_texts
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._taxonomy import CATEGORIES, did_you_mean, order_categories
+from ._validation import validate_params
 
 __all__ = [
     "FLAG_PREFIX",
@@ -346,6 +347,7 @@ def _flag_values(col: pd.Series, name: str, strict: bool) -> np.ndarray:
     return out
 
 
+@validate_params({"results": [pd.DataFrame]})
 def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
+from ._validation import KeysOf, SequenceOf, validate_params
 
 __all__ = [
     "PROVIDERS",
@@ -534,6 +535,7 @@ def native_categories(provider: str) -> list[str]:
     return list(_taxonomy(provider).categories)
 
 
+@validate_params({"provider": [KeysOf(PROVIDERS)], "model": [None, str]})
 def provider_scale(provider: str, model: str | None = None) -> Scale:
     """The scale of a provider's category values.
 
@@ -570,6 +572,7 @@ def provider_scale(provider: str, model: str | None = None) -> Scale:
     return tax.scale
 
 
+@validate_params({"provider": [None, KeysOf(PROVIDERS), SequenceOf(KeysOf(PROVIDERS))]})
 def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
     """The crosswalk as a table: one row per (provider, API key).
 

@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -182,6 +182,7 @@ _BAND_NAMES = {
 }
 
 
+@validate_params({"score_matrix": [np.ndarray], "ts": [ThresholdSet], "cats": [SequenceOf(str)]})
 def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> np.ndarray:
     """The stratum of each row: its most severe band over the categories.
 
@@ -273,6 +274,14 @@ def _anticipated_s2(
     return total
 
 
+@validate_params(
+    {
+        "sizes": [np.ndarray, SequenceOf(Real)],
+        "sd": [np.ndarray, SequenceOf(Real)],
+        "n": [Interval(Integral, 0, None)],
+        "lower": [None, np.ndarray, SequenceOf(Real)],
+    }
+)
 def allocate(
     sizes: np.ndarray, sd: np.ndarray, n: int, lower: np.ndarray | None = None
 ) -> np.ndarray:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .._errors import DatasetError
+from .._validation import validate_params
 
 __all__ = [
     "GITHUB_RAW",
@@ -391,6 +392,7 @@ def list_datasets() -> list[DatasetInfo]:
     return list(_DATASETS)
 
 
+@validate_params({"name": [str]})
 def dataset_info(name: str) -> DatasetInfo:
     """The registry entry of the data set ``name``.
 

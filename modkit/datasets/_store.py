@@ -16,9 +16,11 @@ import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 
 from .._errors import DatasetError
+from .._validation import Interval, SequenceOf, validate_params
 from ._registry import DatasetFile, DatasetInfo, dataset_info
 
 __all__ = [
@@ -126,6 +128,7 @@ def _where_searched(looked: list[Path]) -> str:
     return "\n".join(lines)
 
 
+@validate_params({"data_dir": [None, "path"]})
 def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, each with where it came from.
 
@@ -158,6 +161,7 @@ def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple
     return dirs
 
 
+@validate_params({"download": [None, "boolean"]})
 def downloads_allowed(download: bool | None = None) -> bool:
     """Whether a missing file may be downloaded.
 
@@ -184,6 +188,7 @@ def downloads_allowed(download: bool | None = None) -> bool:
     return os.environ.get("MODKIT_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")
 
 
+@validate_params({"path": ["path"]})
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The sha256 hex digest of a file, streamed, remembered per (path, size, mtime).
 
@@ -314,6 +319,16 @@ def _download(
     return _check(target, info, entry)
 
 
+@validate_params(
+    {
+        "name": [str],
+        "part": [None, str],
+        "data_dir": [None, "path"],
+        "download": [None, "boolean"],
+        "mirror": [None, str],
+        "timeout": [Interval(Real, 0, None, closed="neither")],
+    }
+)
 def dataset_path(
     name: str,
     part: str | None = None,
@@ -415,6 +430,7 @@ class FileStatus:
         return self.status == "ok"
 
 
+@validate_params({"name": [str], "part": [None, str], "data_dir": [None, "path"]})
 def locate(
     name: str, part: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> Path | None:
@@ -452,6 +468,7 @@ def locate(
     return found
 
 
+@validate_params({"names": [None, SequenceOf(str)], "data_dir": [None, "path"]})
 def verify_datasets(
     names: list[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> list[FileStatus]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from .._crosstab import STATISTICS
 from .._errors import InputError
 from .._frame import check_columns, check_frame, scored_rows
+from .._validation import Interval, SequenceOf, validate_params
 
 __all__ = ["bias_chart", "counterfactual_gap_chart", "heatmap", "score_strip"]
 
@@ -63,6 +65,16 @@ def _wide(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     return frame, stat if isinstance(stat, str) else None
 
 
+@validate_params(
+    {
+        "crosstab_frame": [pd.DataFrame],
+        "title": [None, str],
+        "zmin": [None, Real],
+        "zmax": [None, Real],
+        "colorscale": [str],
+        "show_values": ["boolean"],
+    }
+)
 def heatmap(
     crosstab_frame: pd.DataFrame,
     *,
@@ -162,6 +174,15 @@ def heatmap(
     return fig
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "by": [str],
+        "category": [str],
+        "threshold": [None, Real],
+        "title": [None, str],
+    }
+)
 def score_strip(
     results: pd.DataFrame,
     by: str,
@@ -251,6 +272,13 @@ def score_strip(
     return fig
 
 
+@validate_params(
+    {
+        "gap_frame": [pd.DataFrame],
+        "top": [None, Interval(Integral, 1, None)],
+        "title": [None, str],
+    }
+)
 def counterfactual_gap_chart(
     gap_frame: pd.DataFrame, *, top: int | None = 20, title: str | None = None
 ) -> Any:
@@ -364,6 +392,16 @@ def counterfactual_gap_chart(
     return fig
 
 
+@validate_params(
+    {
+        "bias_frame": [pd.DataFrame],
+        "metrics": [SequenceOf(str)],
+        "title": [None, str],
+        "sort_by": [None, str],
+        "ascending": ["boolean"],
+        "height": [Interval(Integral, 1, None)],
+    }
+)
 def bias_chart(
     bias_frame: pd.DataFrame,
     *,

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .._monitor import MonitorReport
+from .._validation import validate_params
 from ._figures import load_plotly
 
 __all__ = ["monitor_html"]
@@ -57,6 +58,7 @@ def _band(
     )
 
 
+@validate_params({"report": [MonitorReport], "title": [None, str]})
 def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
     """One self-contained HTML page of a monitoring report (plotly embedded, no CDN).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._labels import label_column
+from .._validation import Interval, validate_params
 from ..thresholds import Counts, ThresholdSet, as_threshold_set, binary_curve, rates
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ._figures import SCORE_FMT
@@ -198,6 +201,13 @@ def _chosen_traces(
     return traces
 
 
+@validate_params(
+    {
+        "thresholds": [None, ThresholdSet, Real, Mapping],
+        "category": [str],
+        "title": [None, str],
+    }
+)
 def pr_curve(
     scores: Any,
     labels: Any,
@@ -301,6 +311,13 @@ def pr_curve(
     return fig
 
 
+@validate_params(
+    {
+        "thresholds": [None, ThresholdSet, Real, Mapping],
+        "category": [str],
+        "title": [None, str],
+    }
+)
 def roc_curve(
     scores: Any,
     labels: Any,
@@ -391,6 +408,15 @@ def roc_curve(
     return fig
 
 
+@validate_params(
+    {
+        "thresholds": [None, ThresholdSet, Real, Mapping],
+        "category": [str],
+        "nbins": [Interval(Integral, 1, None)],
+        "log_y": ["boolean"],
+        "title": [None, str],
+    }
+)
 def score_distribution(
     scores: Any,
     labels: Any,

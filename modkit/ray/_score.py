@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,13 @@ import pandas as pd
 from .._errors import InputError
 from .._frame import RESULT_COLUMNS, flag_column
 from .._labels import LABEL_PREFIX
+from .._native import PROVIDERS
 from .._result import ItemError, ModerationResult
 from .._taxonomy import CATEGORIES
+from .._validation import LEVEL, Interval, KeysOf, StrOptions, validate_params
 from ..backends import Backend, BatchOutcome
+from ..thresholds._metrics import METHODS
+from ..thresholds._set import PROFILES
 from ._counts import (
     ScoreCounts,
     fit_from_counts,
@@ -110,6 +115,9 @@ class RateBudget:
         return list(self.booked)
 
 
+@validate_params(
+    {"rpm": [Interval(Real, 0, None, closed="neither")], "burst": [Interval(Integral, 1, None)]}
+)
 def rate_budget(rpm: float, burst: int = 1) -> Any:
     """Start a :class:`RateBudget` actor (no CPU reserved) and return its handle.
 
@@ -229,6 +237,20 @@ def _stable_columns(out: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
     return out[[*inputs, *CATEGORIES, "flagged", *flags, *rest]]
 
 
+@validate_params(
+    {
+        "backend_options": [None, Mapping],
+        "cache": [None, "path"],
+        "num_workers": [Interval(Integral, 1, None)],
+        "num_cpus": [Interval(Real, 0, None, closed="neither")],
+        "rpm": [None, Interval(Real, 0, None, closed="neither")],
+        "rows_per_call": [Interval(Integral, 1, None)],
+        "text_column": [str],
+        "batch_size": [Interval(Integral, 1, None)],
+        "concurrency": [Interval(Integral, 1, None)],
+        "max_retries": [Interval(Integral, 0, None)],
+    }
+)
 def score_dataset(
     ds: Any,
     backend: BackendSpec = "local",
@@ -370,6 +392,16 @@ def _count_block(batch: pd.DataFrame, label_prefix: str, provider: str | None) -
     return pd.concat(rows, ignore_index=True)
 
 
+@validate_params(
+    {
+        "label_prefix": [str],
+        "confidence": [None, LEVEL],
+        "method": [StrOptions(METHODS)],
+        "min_positives": [Interval(Integral, 1, None)],
+        "profile": [StrOptions(PROFILES)],
+        "provider": [None, KeysOf(PROVIDERS)],
+    }
+)
 def fit_thresholds_dataset(
     ds: Any,
     objective: Any,

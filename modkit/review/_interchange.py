@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._validation import SequenceOf, StrOptions, validate_params
 from ._labels import DECISION_PREFIX, LABEL_PREFIX, label_value, sample_categories
 
 __all__ = [
@@ -59,6 +60,7 @@ def question_name(category: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "_", category.lower().replace("/", "__"))
 
 
+@validate_params({"categories": [SequenceOf(str)], "text_field": [str]})
 def label_studio_config(categories: Sequence[str], *, text_field: str = "text") -> str:
     """The Label Studio labeling config (XML) that the exported tasks fit.
 
@@ -133,6 +135,14 @@ def _verdict_frame(
     return pd.DataFrame(rows, columns=["id", "reviewer", "category", "label"])
 
 
+@validate_params(
+    {
+        "sample": [pd.DataFrame],
+        "fmt": [StrOptions(EXPORT_FORMATS)],
+        "verdicts": [None, pd.DataFrame],
+        "reviewer": [str],
+    }
+)
 def export_sample(
     sample: pd.DataFrame,
     fmt: str,
@@ -338,6 +348,14 @@ def _csv_label(label: Any) -> str:
 
 
 # -- reading verdicts back -------------------------------------------------------------
+@validate_params(
+    {
+        "path": ["path"],
+        "ids": [None, SequenceOf(str)],
+        "categories": [None, SequenceOf(str)],
+        "reviewer": [None, str],
+    }
+)
 def read_verdicts(
     path: str | os.PathLike[str],
     *,

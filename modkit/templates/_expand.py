@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from .._errors import InputError
 from .._images import text_part
+from .._validation import validate_params
 from ._grammar import MAX_NESTING, Choice, Literal, Node, Reference, TemplateError, parse_nodes
 from ._model import (
     RESERVED_COLUMNS,
@@ -424,6 +425,7 @@ def _plans(suite: TemplateSuite) -> tuple[_Compiler, list[_Plan]]:
     return compiler, plans
 
 
+@validate_params({"by_template": ["boolean"]})
 def count_prompts(
     templates: TemplatesLike,
     wildcards: WildcardsLike = None,
@@ -500,6 +502,11 @@ def _draw(total: int, n: int, seed: int | None) -> np.ndarray:
     return np.array(picked, dtype=object)
 
 
+@validate_params(
+    {
+        "images": [None, Mapping],
+    }
+)
 def expand(
     templates: TemplatesLike,
     wildcards: WildcardsLike = None,

@@ -12,6 +12,7 @@ import yaml
 
 from .._errors import InputError
 from .._images import image_files, image_part
+from .._validation import SequenceOf, validate_params
 from ._grammar import Node, TemplateError, is_name, parse_nodes
 
 __all__ = [
@@ -154,6 +155,7 @@ class Template:
         return exc.located(**where)
 
 
+@validate_params({"text": [str], "id": [str], "labels": [None, Mapping]})
 def parse_template(
     text: str,
     id: str = "t1",
@@ -196,6 +198,13 @@ def parse_template(
     return _make_template(text, id, labels, tags, None)
 
 
+@validate_params(
+    {
+        "messages": [SequenceOf(Mapping)],
+        "id": [str],
+        "labels": [None, Mapping],
+    }
+)
 def parse_conversation_template(
     messages: Sequence[Mapping[str, Any]],
     id: str = "t1",
@@ -503,6 +512,7 @@ def _wildcard_mapping(
     return out
 
 
+@validate_params({"folder": ["path"]})
 def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardValue]]:
     """Read a wildcard folder: ``NAME.txt`` files, one value per line.
 
@@ -569,6 +579,7 @@ _TOP_KEYS = ("templates", "wildcards", "wildcard_dirs", "images")
 _ENTRY_KEYS = ("id", "text", "messages", "labels", "tags")
 
 
+@validate_params({"path": ["path"]})
 def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
     """Read a YAML template file.
 
@@ -820,6 +831,7 @@ def _yaml_turns(
     return turns
 
 
+@validate_params({"images": [Mapping], "base": [None, "path"]})
 def image_slots(
     images: Mapping[str, Any], base: str | os.PathLike[str] | None = None
 ) -> dict[str, list[tuple[str, str]]]:

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pandas as pd
 
 from .._errors import DatasetError
+from .._validation import validate_params
 from ._grammar import escape
 from ._model import Template, TemplateSuite, WildcardValue, parse_template
 
@@ -64,6 +65,7 @@ def _case_fields(case: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
+@validate_params({"data_dir": [None, "path"]})
 def hatecheck_suite(*, data_dir: str | os.PathLike[str] | None = None) -> TemplateSuite:
     """HateCheck's case templates as a template suite (Röttger et al. 2021, CC-BY-4.0).
 
@@ -178,6 +180,7 @@ def _dixon_slot(spec: str) -> tuple[str, str, str | None, str | None]:
     return name, word_type, subtype, connotation
 
 
+@validate_params({"part": [str], "data_dir": [None, "path"]})
 def dixon_suite(
     part: str = "sentence_templates", *, data_dir: str | os.PathLike[str] | None = None
 ) -> TemplateSuite:

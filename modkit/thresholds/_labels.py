@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._labels import label_values
+from .._validation import SequenceOf, validate_params
 
 __all__ = ["coerce_labels", "coerce_scores", "labels_sha256"]
 
@@ -95,6 +96,7 @@ def coerce_scores(
     return out
 
 
+@validate_params({"labels": [np.ndarray], "categories": [SequenceOf(str)]})
 def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
     """A stable sha256 of labelled data.
 

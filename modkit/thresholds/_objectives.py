@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validation import validate_params
 from ._rates import Counts, rates
 
 __all__ = [
@@ -524,6 +525,7 @@ def _parse_string(text: str) -> Objective:
     raise _bad(text, m.start(1), f"unknown objective {m.group(1)!r}")
 
 
+@validate_params({"spec": [str, Objective, Mapping, "callable"]})
 def parse_objective(spec: str | Objective | Mapping[str, Any] | Callable[..., Any]) -> Objective:
     """Read an objective from a string, a dict, a callable or an :class:`Objective`.
 
