@@ -125,6 +125,12 @@ def register_statistic(stat: Statistic) -> None:
         Registered under ``stat.name``, replacing a statistic of that name (the registry
         is process-wide).
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     A statistic over the scores of each group (here the 90th percentile), then asked for

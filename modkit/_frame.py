@@ -369,6 +369,12 @@ def category_columns(results: pd.DataFrame) -> list[str]:
         then other providers' known categories; ``text``, slot and ``error`` columns are
         left out.
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> import pandas as pd

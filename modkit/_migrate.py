@@ -61,6 +61,9 @@ def default_mapping(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     KeyError
         When ``source`` or ``target`` is not a key of :data:`modkit.PROVIDERS`.
 

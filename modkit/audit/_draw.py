@@ -205,6 +205,12 @@ def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> n
     -------
     ndarray of str, shape (n,)
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> import numpy as np
@@ -303,6 +309,12 @@ def allocate(
     ndarray of int, shape (H,)
         Summing to ``n`` (Neyman 1934; Cochran 1977, sec. 5.5; integers by largest
         remainder).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

@@ -29,6 +29,12 @@ def is_alias(model: str) -> bool:
     -------
     bool
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> is_alias("omni-moderation-latest"), is_alias("omni-moderation-2024-09-26")

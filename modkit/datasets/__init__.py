@@ -113,6 +113,9 @@ def load_dataset(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         Unknown name or part, a missing or corrupt file, or a failed download.
 

@@ -255,6 +255,9 @@ def read_dataset_file(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         Unknown name or part, missing file, or a parse error naming the file and line.
 

@@ -407,6 +407,9 @@ def dataset_info(name: str) -> DatasetInfo:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         ``name`` is not registered; the message lists the valid names.
 

@@ -144,6 +144,12 @@ def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple
         ``"user cache"``. A relative ``$MODKIT_DATA_DIR`` is made absolute first (see
         :func:`pin_data_dir`).
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> from modkit.datasets import candidate_dirs
@@ -177,6 +183,12 @@ def downloads_allowed(download: bool | None = None) -> bool:
     -------
     bool
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> from modkit.datasets import downloads_allowed
@@ -204,6 +216,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         The file cannot be read.
 
@@ -365,6 +380,9 @@ def dataset_path(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         Unknown name or part; the file is missing (the message lists every place
         searched and how to get it), corrupt (expected and found sha256), or the download
@@ -453,6 +471,9 @@ def locate(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         For an unknown data set or part.
 
@@ -488,6 +509,9 @@ def verify_datasets(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         For an unknown name in ``names``.
 

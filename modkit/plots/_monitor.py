@@ -78,6 +78,9 @@ def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     ImportError
         plotly is not installed (``pip install 'modkit[notebook]'``).
 

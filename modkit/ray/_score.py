@@ -140,6 +140,9 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     ImportError
         When Ray is not installed (the ``ray`` extra).
 

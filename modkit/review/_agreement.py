@@ -117,6 +117,12 @@ def agreement_table(
         labelled; Cohen 1960) and ``krippendorff_alpha`` (nominal; see
         :func:`krippendorff_alpha`). NaN where undefined.
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> import pandas as pd

@@ -76,6 +76,12 @@ def label_studio_config(categories: Sequence[str], *, text_field: str = "text") 
     -------
     str
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> from modkit.review import label_studio_config

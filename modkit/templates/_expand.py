@@ -449,6 +449,9 @@ def count_prompts(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         Malformed templates, unknown wildcards or cycles.
 
@@ -558,6 +561,9 @@ def expand(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         Malformed templates, unknown wildcards, cycles, more rows than ``limit``, or a
         bad image slot (its name, and file/line/column for a template file's

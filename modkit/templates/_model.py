@@ -182,6 +182,9 @@ def parse_template(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         The text is malformed; the error names ``id`` and the 0-based position.
 
@@ -234,6 +237,9 @@ def parse_conversation_template(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         For a malformed turn (naming the template, ``messages[i]`` and the position)
         or a role that is not one of ``system``, ``user``, ``assistant``.
@@ -532,6 +538,9 @@ def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardVal
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         The folder is missing, a file is not UTF-8, or a name is not valid.
 
@@ -600,6 +609,9 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         Malformed YAML (with file, line and column), a wrong structure, or a malformed
         template (with its id, position, and line/column in the file).

@@ -92,6 +92,9 @@ def hatecheck_suite(*, data_dir: str | os.PathLike[str] | None = None) -> Templa
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         The data set is missing, or a template uses a placeholder that is not listed.
 
@@ -209,6 +212,9 @@ def dixon_suite(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         An unknown ``part``, or the data set cannot be found, downloaded or verified.
 

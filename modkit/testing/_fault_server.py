@@ -369,6 +369,12 @@ def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, 
         ``category_scores`` (in [0, 1], rounded to 9 decimals) and
         ``category_applied_input_types`` (``["text"]`` each).
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> from modkit.testing import fake_result
@@ -410,6 +416,12 @@ def fake_multimodal_result(
     -------
     dict
         A result object as the endpoint sends it (scores in [0, 1]).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

@@ -117,6 +117,12 @@ def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
         64 lower-case hex digits; the same for the same labels whatever the column
         order.
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> import numpy as np
