@@ -373,6 +373,58 @@ def _gap_checks(
     return out
 
 
+def _gate_labels(
+    results: pd.DataFrame, labels: pd.DataFrame | None, on: str | None
+) -> pd.DataFrame | None:
+    """The labels to check against: given (matched on ``on``), or kept beside the scores
+    as ``label_<category>`` columns (``None`` if neither)."""
+    if labels is None:
+        beside = parse_labels(results, columns="prefixed", source="results")
+        labels = beside if beside.shape[1] else None
+    else:
+        if on is not None:
+            labels = align_rows(results, labels, on, scores_source="results")
+            labels = parse_labels(labels).reindex(results.index)
+        else:
+            labels = parse_labels(labels)
+    return labels
+
+
+def _drift_checks(
+    baseline: pd.DataFrame,
+    results: pd.DataFrame,
+    thresholds: ThresholdSet,
+    max_changed: float | None,
+) -> list[CheckResult]:
+    """The drift check: the share of prompts whose action changed vs the baseline."""
+    out: list[CheckResult] = []
+    drift = decision_drift(baseline, results, thresholds, names=("baseline", "new"))
+    changed = float(drift.decisions["changed"].mean()) if len(drift.decisions) else 0.0
+    n_changed = int(drift.decisions["changed"].sum())
+    transitions = {
+        str(k): int(v)
+        for k, v in drift.decisions.loc[drift.decisions["changed"], "transition"]
+        .value_counts()
+        .items()
+    }
+    if max_changed is not None:
+        bad = changed > max_changed
+        out.append(
+            CheckResult(
+                "drift",
+                "decisions changed vs baseline",
+                "fail" if bad else "pass",
+                changed,
+                float(max_changed),
+                f"{n_changed} of {len(drift.decisions)} prompts changed action "
+                f"({changed:.1%}; limit {max_changed:.1%})"
+                + (f": {transitions}" if transitions else ""),
+                {"n_changed": n_changed, "transitions": transitions},
+            )
+        )
+    return out
+
+
 @validate_params({"confidence": [None, LEVEL], "max_changed": [None, PROB]})
 def check_thresholds(
     thresholds: ThresholdSet,
@@ -463,15 +515,7 @@ def check_thresholds(
     >>> gate.ok, [(c.name, c.status, c.measured) for c in gate.checks]
     (False, [('decisions changed vs baseline', 'fail', 0.25)])
     """
-    if labels is None:
-        beside = parse_labels(results, columns="prefixed", source="results")
-        labels = beside if beside.shape[1] else None
-    else:
-        if on is not None:
-            labels = align_rows(results, labels, on, scores_source="results")
-            labels = parse_labels(labels).reindex(results.index)
-        else:
-            labels = parse_labels(labels)
+    labels = _gate_labels(results, labels, on)
     if labels is None and baseline is None and gap_by is None:
         raise InputError("nothing to check: give labels, a baseline or a gap slot")
     if gap_by is not None and max_gap is None and baseline is None:
@@ -491,30 +535,7 @@ def check_thresholds(
             raise InputError("labels must be aligned with the new scores (same index)")
         checks += _promise_checks(thresholds, results, labels, confidence)
     if baseline is not None:
-        drift = decision_drift(baseline, results, thresholds, names=("baseline", "new"))
-        changed = float(drift.decisions["changed"].mean()) if len(drift.decisions) else 0.0
-        n_changed = int(drift.decisions["changed"].sum())
-        transitions = {
-            str(k): int(v)
-            for k, v in drift.decisions.loc[drift.decisions["changed"], "transition"]
-            .value_counts()
-            .items()
-        }
-        if max_changed is not None:
-            bad = changed > max_changed
-            checks.append(
-                CheckResult(
-                    "drift",
-                    "decisions changed vs baseline",
-                    "fail" if bad else "pass",
-                    changed,
-                    float(max_changed),
-                    f"{n_changed} of {len(drift.decisions)} prompts changed action "
-                    f"({changed:.1%}; limit {max_changed:.1%})"
-                    + (f": {transitions}" if transitions else ""),
-                    {"n_changed": n_changed, "transitions": transitions},
-                )
-            )
+        checks += _drift_checks(baseline, results, thresholds, max_changed)
     if gap_by is not None:
         cats = list(gap_categories or [c for c in thresholds.categories if c in results.columns])
         checks += _gap_checks(results, baseline, gap_by, cats, max_gap, gap_tolerance)
