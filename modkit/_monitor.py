@@ -599,6 +599,27 @@ def _forecast(file: ThresholdFile | None) -> tuple[float, float]:
     return share, float(sum(days)) if days else math.nan
 
 
+def _check(
+    limit: str, name: str, value: float, bound: float, what: str, **where: Any
+) -> dict[str, Any]:
+    """One limit checked: ``skip`` without a value, ``fail`` above ``bound``, else ``pass``."""
+    if math.isnan(value):
+        status, message = "skip", f"{name}: no value to check ({what})"
+    elif value > bound:
+        status, message = "fail", f"{name}: {what} {value:.4g} > max {bound:g}"
+    else:
+        status, message = "pass", f"{name}: {what} {value:.4g} <= max {bound:g}"
+    return {
+        "limit": limit,
+        "name": name,
+        "status": status,
+        "value": None if math.isnan(value) else value,
+        "max": bound,
+        "message": message,
+        **where,
+    }
+
+
 def _checks(
     rates: pd.DataFrame,
     drift: pd.DataFrame,
@@ -610,23 +631,7 @@ def _checks(
     out: list[dict[str, Any]] = []
 
     def add(limit: str, name: str, value: float, bound: float, what: str, **where: Any) -> None:
-        if math.isnan(value):
-            status, message = "skip", f"{name}: no value to check ({what})"
-        elif value > bound:
-            status, message = "fail", f"{name}: {what} {value:.4g} > max {bound:g}"
-        else:
-            status, message = "pass", f"{name}: {what} {value:.4g} <= max {bound:g}"
-        out.append(
-            {
-                "limit": limit,
-                "name": name,
-                "status": status,
-                "value": None if math.isnan(value) else value,
-                "max": bound,
-                "message": message,
-                **where,
-            }
-        )
+        out.append(_check(limit, name, value, bound, what, **where))
 
     if max_psi is not None:
         for _, r in drift.iterrows():
