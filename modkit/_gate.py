@@ -238,6 +238,51 @@ def _violated(con: Constraint, k: int, n: int, target: float, confidence: float 
     return upper < q
 
 
+def _promise_result(
+    con: Any,
+    name: str,
+    which: str,
+    spec: str,
+    target: float,
+    threshold: float,
+    scores: pd.Series,
+    labels: pd.Series,
+    confidence: float | None,
+) -> CheckResult:
+    """One promise checked on the new rows: its rate at ``threshold``, and whether it
+    is broken (at ``confidence`` when given); ``skip`` when the rate is undefined."""
+    metric = con.metric
+    s = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)
+    keep = ~np.isnan(s) & ~np.isnan(y)
+    s, yb = s[keep], y[keep] == 1
+    value, k, n = _rate(con, s, yb, float(threshold))
+    details = {"threshold": float(threshold), "k": k, "n": n, "n_rows": int(keep.sum())}
+    if n == 0:
+        return CheckResult(
+            "promise",
+            name,
+            "skip",
+            None,
+            target,
+            f"{metric} undefined on the new rows (0 in its denominator)",
+            details,
+        )
+    broken = _violated(con, k, n, target, confidence)
+    how = "" if confidence is None else f" (at confidence {confidence:g})"
+    verb = "broken" if broken else "holds"
+    return CheckResult(
+        "promise",
+        name,
+        "fail" if broken else "pass",
+        value,
+        target,
+        f"{metric} {value:.3f} ({k} of {n} {con.trials_name} count toward it) "
+        f"at {which} >= {threshold:.4g}: promise {spec} {verb}{how}",
+        details,
+    )
+
+
 def _promise_checks(
     ts: ThresholdSet,
     results: pd.DataFrame,
@@ -259,7 +304,6 @@ def _promise_checks(
             con = obj.constraint
             if con is None:
                 continue  # f1, cost, fixed, callables: an optimum, not a promise
-            metric = con.metric
             target = float(obj.target)  # type: ignore[arg-type]
             name = f"{cat} {which} {spec}"
             if threshold is None or status not in ("ok", None):
@@ -279,38 +323,17 @@ def _promise_checks(
                     CheckResult("promise", name, "skip", None, target, "no labels or scores for it")
                 )
                 continue
-            s = pd.to_numeric(results[cat], errors="coerce").to_numpy(dtype=float)
-            y = pd.to_numeric(labels[cat], errors="coerce").to_numpy(dtype=float)
-            keep = ~np.isnan(s) & ~np.isnan(y)
-            s, yb = s[keep], y[keep] == 1
-            value, k, n = _rate(con, s, yb, float(threshold))
-            details = {"threshold": float(threshold), "k": k, "n": n, "n_rows": int(keep.sum())}
-            if n == 0:
-                out.append(
-                    CheckResult(
-                        "promise",
-                        name,
-                        "skip",
-                        None,
-                        target,
-                        f"{metric} undefined on the new rows (0 in its denominator)",
-                        details,
-                    )
-                )
-                continue
-            broken = _violated(con, k, n, target, confidence)
-            how = "" if confidence is None else f" (at confidence {confidence:g})"
-            verb = "broken" if broken else "holds"
             out.append(
-                CheckResult(
-                    "promise",
+                _promise_result(
+                    con,
                     name,
-                    "fail" if broken else "pass",
-                    value,
+                    which,
+                    spec,
                     target,
-                    f"{metric} {value:.3f} ({k} of {n} {con.trials_name} count toward it) "
-                    f"at {which} >= {threshold:.4g}: promise {spec} {verb}{how}",
-                    details,
+                    float(threshold),
+                    results[cat],
+                    labels[cat],
+                    confidence,
                 )
             )
     return out

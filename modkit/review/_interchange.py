@@ -478,14 +478,8 @@ def _verdict(
     }
 
 
-def _read_csv(
-    p: Path,
-    text: str,
-    cats: list[str] | None,
-    reviewer: str | None,
-    refs: list[tuple[str, str, str]],
-) -> list[dict[str, Any]]:
-    reader = csv.reader(io.StringIO(text))
+def _csv_header(p: Path, reader: Any, cats: list[str] | None) -> tuple[list[str], list[str]]:
+    """The header of a verdicts CSV and its ``label_<category>`` columns, checked."""
     try:
         header = next(reader)
     except StopIteration:
@@ -503,6 +497,18 @@ def _read_csv(
                 f"{p} line 1 field {h!r}: unknown category {h[len(LABEL_PREFIX) :]!r} "
                 f"(the sample asks {cats})"
             )
+    return header, label_cols
+
+
+def _read_csv(
+    p: Path,
+    text: str,
+    cats: list[str] | None,
+    reviewer: str | None,
+    refs: list[tuple[str, str, str]],
+) -> list[dict[str, Any]]:
+    reader = csv.reader(io.StringIO(text))
+    header, label_cols = _csv_header(p, reader, cats)
     rows: list[dict[str, Any]] = []
     seen_rows: dict[tuple[str, str], int] = {}
     line = 1

@@ -53,6 +53,41 @@ def _looks_like_path(text: str) -> bool:
     return "\n" not in text and text.strip().lower().endswith((".yaml", ".yml"))
 
 
+def _template_item(index: int, item: Any) -> Template:
+    """One item of a list of templates: a Template, a template string, or a mapping
+    with ``text`` (or ``messages``), ``id``, ``labels`` and ``tags``."""
+    if isinstance(item, Template):
+        return item
+    if isinstance(item, str):
+        return parse_template(item, f"t{index}")
+    if not isinstance(item, Mapping):
+        raise TemplateError(
+            f"template {index}: expected a string, a mapping or a Template, "
+            f"not {type(item).__name__}"
+        )
+    unknown = set(item) - {"id", "text", "messages", "labels", "tags"}
+    if unknown:
+        raise TemplateError(
+            f"template {index}: unknown key(s) {sorted(unknown)}; expected id, "
+            "text (or messages), labels, tags"
+        )
+    if "messages" in item and "text" not in item:
+        return parse_conversation_template(
+            item["messages"],
+            item.get("id", f"t{index}"),
+            labels=item.get("labels"),
+            tags=item.get("tags", ()),
+        )
+    if "text" not in item:
+        raise TemplateError(f"template {index} has no 'text'")
+    return parse_template(
+        item["text"],
+        item.get("id", f"t{index}"),
+        labels=item.get("labels"),
+        tags=item.get("tags", ()),
+    )
+
+
 def as_suite(templates: TemplatesLike, wildcards: WildcardsLike = None) -> TemplateSuite:
     """Turn any accepted ``templates`` argument into a :class:`TemplateSuite`.
 
@@ -76,44 +111,7 @@ def as_suite(templates: TemplatesLike, wildcards: WildcardsLike = None) -> Templ
             "and 'text' columns (and optional 'labels', 'tags')"
         )
     elif isinstance(templates, Iterable) and not isinstance(templates, Mapping):
-        items = []
-        for index, item in enumerate(templates, start=1):
-            if isinstance(item, Template):
-                items.append(item)
-            elif isinstance(item, str):
-                items.append(parse_template(item, f"t{index}"))
-            elif isinstance(item, Mapping):
-                unknown = set(item) - {"id", "text", "messages", "labels", "tags"}
-                if unknown:
-                    raise TemplateError(
-                        f"template {index}: unknown key(s) {sorted(unknown)}; expected id, "
-                        "text (or messages), labels, tags"
-                    )
-                if "messages" in item and "text" not in item:
-                    items.append(
-                        parse_conversation_template(
-                            item["messages"],
-                            item.get("id", f"t{index}"),
-                            labels=item.get("labels"),
-                            tags=item.get("tags", ()),
-                        )
-                    )
-                    continue
-                if "text" not in item:
-                    raise TemplateError(f"template {index} has no 'text'")
-                items.append(
-                    parse_template(
-                        item["text"],
-                        item.get("id", f"t{index}"),
-                        labels=item.get("labels"),
-                        tags=item.get("tags", ()),
-                    )
-                )
-            else:
-                raise TemplateError(
-                    f"template {index}: expected a string, a mapping or a Template, "
-                    f"not {type(item).__name__}"
-                )
+        items = [_template_item(i, item) for i, item in enumerate(templates, start=1)]
         if not items:
             raise TemplateError("no templates given")
         suite = TemplateSuite(items)

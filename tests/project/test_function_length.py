@@ -61,17 +61,13 @@ ALLOWED: dict[str, str] = {
     "modkit/_conversation.py:combine_units": f"{_LATER}: per-unit scores, combination rule",
     "modkit/_drift.py:decision_drift": f"{_LATER}: align, decide both, compare",
     "modkit/_frame.py:assemble": f"{_LATER}: columns per result kind",
-    "modkit/_gate.py:_promise_checks": f"{_LATER}: one check per promise kind",
     "modkit/_migrate.py:fit_migration": f"{_LATER}: align, map, folds, bootstrap",
     "modkit/_monitor.py:monitor": f"{_LATER}: read, rates per period, shadow, checks",
     "modkit/audit/_draw.py:draw": f"{_LATER}: strata, allocation, draw",
     "modkit/audit/_estimate.py:estimate": f"{_LATER}: per metric ratio estimates",
     "modkit/plots/_figures.py:bias_chart": f"{_LATER}: traces, layout",
-    "modkit/plots/_figures.py:counterfactual_gap_chart": f"{_LATER}: traces, layout",
     "modkit/plots/_report.py:html_report": f"{_LATER}: one section per figure",
-    "modkit/review/_interchange.py:_read_csv": f"{_LATER}: header checks, rows",
     "modkit/templates/_expand.py:_build_frame": f"{_LATER}: columns per slot kind",
-    "modkit/templates/_expand.py:as_suite": f"{_LATER}: one branch per input kind",
     "modkit/templates/_model.py:load_templates": f"{_LATER}: YAML keys checked one by one",
 }
 
