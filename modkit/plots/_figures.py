@@ -421,6 +421,22 @@ def _metric_bar(go: Any, frame: pd.DataFrame, m: str, x: list[str], custom: list
     )
 
 
+def _bias_rows(
+    frame: pd.DataFrame, metrics: list[str], sort_by: str | None, ascending: bool
+) -> pd.DataFrame:
+    """The bias frame checked for the columns the chart reads, sorted by ``sort_by``."""
+    missing = [m for m in [*metrics, "subgroup", "n", "n_pos"] if m not in frame.columns]
+    if missing:
+        raise InputError(
+            f"bias_chart: the frame lacks {missing}; pass the result of modkit.bias_metrics"
+        )
+    if sort_by is not None:
+        if sort_by not in frame.columns:
+            raise InputError(f"bias_chart: sort_by {sort_by!r} is not a column of the frame")
+        frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
+    return frame
+
+
 @validate_params(
     {
         "bias_frame": [pd.DataFrame],
@@ -492,17 +508,8 @@ def bias_chart(
     ['subgroup_auc', 'bpsn_auc', 'bnsp_auc']
     """
     go = load_plotly().graph_objects
-    frame = check_frame(bias_frame)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    missing = [m for m in [*metrics, "subgroup", "n", "n_pos"] if m not in frame.columns]
-    if missing:
-        raise InputError(
-            f"bias_chart: the frame lacks {missing}; pass the result of modkit.bias_metrics"
-        )
-    if sort_by is not None:
-        if sort_by not in frame.columns:
-            raise InputError(f"bias_chart: sort_by {sort_by!r} is not a column of the frame")
-        frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
+    frame = _bias_rows(check_frame(bias_frame), metrics, sort_by, ascending)
     x = frame["subgroup"].astype(str).tolist()
     custom = frame[["n", "n_pos"]].to_numpy().tolist()
     fig = go.Figure()
