@@ -180,3 +180,28 @@ def test_any_text_either_expands_or_raises_a_template_error(text):
             assert 0 <= error.position < len(text)
     else:
         assert len(df) >= 1
+
+
+_SURROGATE = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+_PLAIN = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="{}|\\:#"))
+
+
+@given(before=_PLAIN, bad=_SURROGATE, after=_PLAIN, in_wildcard=st.booleans())
+def test_a_lone_surrogate_anywhere_is_a_template_error_that_prints(before, bad, after, in_wildcard):
+    """A lone surrogate (no UTF-8 encoding) in a template or a wildcard value is named
+    with its position, and the message itself can be printed (UTF-8)."""
+    value = before + bad + after
+    if in_wildcard:
+        call = lambda: expand("hurt a {group}", wildcards={"group": [value, "man"]})  # noqa: E731
+    else:
+        call = lambda: expand("hurt a {group: " + value + "|man}")  # noqa: E731
+    try:
+        call()
+    except TemplateError as exc:
+        assert f"U+{ord(bad):04X}" in str(exc)
+        assert exc.position == (
+            len(before) if in_wildcard else len("hurt a {group: ") + len(before)
+        )
+        str(exc).encode("utf-8")  # printable
+    else:
+        raise AssertionError("expanded a template holding a lone surrogate")
