@@ -717,9 +717,9 @@ def _digits(local: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     return out
 
 
-def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) -> pd.DataFrame:
-    """Assemble the output columns as Arrow string arrays (gathers and joins run in C)."""
-    n = len(index)
+def _column_order(plans: list[_Plan]) -> tuple[list[str], list[str]]:
+    """The slot columns (nested choices included) and label columns of all templates, in
+    order of first appearance."""
     slot_order: list[str] = []
     label_order: list[str] = []
     for plan in plans:
@@ -728,6 +728,13 @@ def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) ->
                 if col not in slot_order:
                     slot_order.append(col)
         label_order += [k for k in plan.template.labels if k not in label_order]
+    return slot_order, label_order
+
+
+def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) -> pd.DataFrame:
+    """Assemble the output columns as Arrow string arrays (gathers and joins run in C)."""
+    n = len(index)
+    slot_order, label_order = _column_order(plans)
     has_tags = any(p.template.tags for p in plans)
 
     ids: list[pa.Array] = []

@@ -65,7 +65,6 @@ ALLOWED: dict[str, str] = {
     "modkit/audit/_draw.py:draw": f"{_LATER}: strata, allocation, draw",
     "modkit/audit/_estimate.py:estimate": f"{_LATER}: per metric ratio estimates",
     "modkit/plots/_report.py:html_report": f"{_LATER}: one section per figure",
-    "modkit/templates/_expand.py:_build_frame": f"{_LATER}: columns per slot kind",
     "modkit/templates/_model.py:load_templates": f"{_LATER}: YAML keys checked one by one",
 }
 
