@@ -58,7 +58,6 @@ ALLOWED: dict[str, str] = {
     "modkit/widgets/_threshold_slider.py:ThresholdExplorer.__init__": _WIDGET,
     "modkit/_bias.py:bias_metrics": f"{_LATER}: per-subgroup AUCs, intervals, frame",
     "modkit/_bias.py:counterfactual_gap": f"{_LATER}: pairing, gaps, intervals",
-    "modkit/_conversation.py:combine_units": f"{_LATER}: per-unit scores, combination rule",
     "modkit/_frame.py:assemble": f"{_LATER}: columns per result kind",
     "modkit/_migrate.py:fit_migration": f"{_LATER}: align, map, folds, bootstrap",
     "modkit/_monitor.py:monitor": f"{_LATER}: read, rates per period, shadow, checks",
