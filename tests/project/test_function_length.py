@@ -61,7 +61,6 @@ ALLOWED: dict[str, str] = {
     "modkit/_frame.py:assemble": f"{_LATER}: columns per result kind",
     "modkit/_migrate.py:fit_migration": f"{_LATER}: align, map, folds, bootstrap",
     "modkit/_monitor.py:monitor": f"{_LATER}: read, rates per period, shadow, checks",
-    "modkit/audit/_draw.py:draw": f"{_LATER}: strata, allocation, draw",
     "modkit/audit/_estimate.py:estimate": f"{_LATER}: per metric ratio estimates",
     "modkit/plots/_report.py:html_report": f"{_LATER}: one section per figure",
     "modkit/templates/_model.py:load_templates": f"{_LATER}: YAML keys checked one by one",
