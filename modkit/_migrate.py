@@ -49,7 +49,7 @@ def default_mapping(
     Parameters
     ----------
     source, target : str
-        Keys of :data:`modkit.PROVIDERS`: the provider being left and its successor.
+        Keys of :data:`modkit.providers.PROVIDERS`: the provider being left and its successor.
     source_columns, target_columns : iterable of str, optional
         The columns each side's results hold (default: all the provider's categories).
 
@@ -65,7 +65,7 @@ def default_mapping(
         A parameter of the wrong type or out of range (checked by
         :func:`~modkit._validation.validate_params`, named in the message).
     KeyError
-        When ``source`` or ``target`` is not a key of :data:`modkit.PROVIDERS`.
+        When ``source`` or ``target`` is not a key of :data:`modkit.providers.PROVIDERS`.
 
     Examples
     --------
