@@ -544,6 +544,7 @@ PROVIDERS: dict[str, ProviderTaxonomy] = {
 }
 
 
+@validate_params({"taxonomy": [ProviderTaxonomy]})
 def register_provider(taxonomy: ProviderTaxonomy) -> None:
     """Add a provider's taxonomy to :data:`PROVIDERS` (replacing one of the same name).
 
@@ -559,6 +560,9 @@ def register_provider(taxonomy: ProviderTaxonomy) -> None:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         When a crosswalk entry names an unknown API key or a category the taxonomy does
         not list, or a relation other than ``exact`` / ``partial``.

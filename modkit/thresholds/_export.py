@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InputError
+from .._validation import validate_params
 from ._schema import DECISION_RULE, SCHEMA_VERSION
 from ._set import PROFILES, ThresholdFile
 
@@ -411,6 +412,7 @@ class ExportFormat:
 _FORMATS: dict[str, ExportFormat] = {}
 
 
+@validate_params({"fmt": [ExportFormat]})
 def register_export_format(fmt: ExportFormat) -> None:
     """Make a format available to :func:`export_thresholds` and ``modkit export``.
 
@@ -422,6 +424,9 @@ def register_export_format(fmt: ExportFormat) -> None:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         When the name is not a non-empty string without spaces, or an option is
         another registered format's option with another default (two formats may
@@ -463,6 +468,7 @@ def export_formats() -> tuple[ExportFormat, ...]:
     return tuple(_FORMATS.values())
 
 
+@validate_params({"name": [str]})
 def export_format(name: str) -> ExportFormat:
     """The registered :class:`ExportFormat` called ``name``.
 
@@ -476,6 +482,9 @@ def export_format(name: str) -> ExportFormat:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         For an unknown format (the message lists the registered ones).
 

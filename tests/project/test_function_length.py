@@ -44,7 +44,6 @@ ALLOWED: dict[str, str] = {
     "modkit/server/_app.py:_texts": _SERVER,
     "modkit/server/_decisions.py:DecisionPolicy.decide_batch": _SERVER,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
-    "modkit/cli/_serve.py:run": _REGISTRY,
     "modkit/cli/_moderate.py:run": _REGISTRY,
     "modkit/cli/_fit.py:run": f"{_LATER}: read inputs, fit, write outputs",
     "modkit/_runner.py:_amoderate": _RUNNER,

@@ -39,7 +39,9 @@ PACKAGES = (
     "modkit.audit",
     "modkit.backends",
     "modkit.datasets",
+    "modkit.images",
     "modkit.plots",
+    "modkit.providers",
     "modkit.ray",
     "modkit.review",
     "modkit.server",
@@ -85,7 +87,7 @@ EXEMPT: dict[str, str] = {
     "modkit.server.serve": _SERVER,
     "modkit.server.free_port": "test helper: binds the host given, the OS reports a bad one",
     "modkit.ray.merge_counts": "takes any iterable of shard mappings (generators included)",
-    "modkit.detect_provider": "takes any iterable of column names (an Index, a list, dict keys)",
+    "modkit.providers.detect_provider": "takes any iterable of column names (Index, list, keys)",
     "modkit.audit.load_traffic": "accepts a path, a frame or a ThresholdSet-like table: "
     "dispatched and checked in the body",
     "modkit.review.krippendorff_alpha": "takes any array-like (lists, arrays, frames)",
