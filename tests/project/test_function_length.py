@@ -20,10 +20,10 @@ PACKAGE = ROOT / "modkit"
 LIMIT = 60
 
 _TRAINING = "owned by training rework (branch h24-scorer)"
-_REGISTRY = "CLI option lists move to backend registry entries (issue 19 point 3, h19-registry)"
-_SERVER = "server decision path rework (issue 19 point 2) owns this file"
-_RUNNER = "runner's multimodal cache keys move to one function (issue 19 point 4, h19-registry)"
-_EXPORT = "export formats become registry entries (issue 19 point 3, h19-registry)"
+_REGISTRY = "argparse option table: one add_argument per option, read as a list"
+_SERVER = "not split yet: server routes are closures over the app's state (follow-up)"
+_RUNNER = "not split yet: the runner's pass over items (follow-up of issue 19 point 1)"
+_EXPORT = "not split yet: one LiteLLM config document, written top to bottom"
 _FAKE = "test fake: one dispatch over the documented wire format's cases, read top to bottom"
 _WIDGET = "widget layout built in one place (ipywidgets boxes); split with the next widget change"
 #: Not split yet (issue 19 point 1 ran out of time; the follow-up splits them).
@@ -44,7 +44,7 @@ ALLOWED: dict[str, str] = {
     "modkit/server/_app.py:_texts": _SERVER,
     "modkit/server/_decisions.py:DecisionPolicy.decide_batch": _SERVER,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
-    "modkit/cli/_moderate.py:run": _REGISTRY,
+    "modkit/cli/_moderate.py:run": f"{_LATER}: read inputs, score, write outputs",
     "modkit/cli/_fit.py:run": f"{_LATER}: read inputs, fit, write outputs",
     "modkit/_runner.py:_amoderate": _RUNNER,
     "modkit/_runner.py:_moderate_conversations": _RUNNER,
