@@ -51,7 +51,6 @@ ALLOWED: dict[str, str] = {
     "modkit/testing/_fault_server.py:FaultServer._respond": _FAKE,
     "modkit/testing/_fake_guard.py:GuardModelFake._complete": _FAKE,
     "modkit/testing/_fake_policy.py:PolicyModelFake._complete": _FAKE,
-    "modkit/backends/_qwen3guard.py:Qwen3GuardBackend.result_of": f"{_LATER}: parse, then map",
     "modkit/widgets/_explorer.py:TemplateExplorer.__init__": _WIDGET,
     "modkit/widgets/_threshold_slider.py:ThresholdExplorer.__init__": _WIDGET,
     "modkit/_bias.py:bias_metrics": f"{_LATER}: per-subgroup AUCs, intervals, frame",
