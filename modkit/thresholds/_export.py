@@ -160,6 +160,32 @@ def _export_yaml(tf: ThresholdFile, profile: str | None) -> str:
     return "\n".join(_header(tf, "#")) + "\n" + _dump_yaml(_yaml_doc(tf, profile))
 
 
+def _litellm_guardrail(
+    name: str,
+    kind: str,
+    modes: Mapping[str, str],
+    n_profiles: int,
+    api_base: str,
+    output_api_base: str,
+    api_key_env: str,
+) -> dict[str, Any]:
+    """One profile's LiteLLM ``openai_moderation`` guardrail entry (``kind``: the
+    profile's input or output side, as a named profile says)."""
+    return {
+        "guardrail_name": f"modkit-{name}",
+        "litellm_params": {
+            "guardrail": "openai_moderation",
+            "mode": modes[kind],
+            # one `modkit serve --profile P` per profile; a lone output profile
+            # is served at api_base
+            "api_base": output_api_base if kind == "output" and n_profiles > 1 else api_base,
+            "api_key": f"os.environ/{api_key_env}",
+            # a named profile is for some keys or teams only: they turn it on
+            "default_on": name in PROFILES,
+        },
+    }
+
+
 def _export_litellm(
     tf: ThresholdFile,
     profile: str | None,
@@ -173,26 +199,11 @@ def _export_litellm(
     api_key_env, review = litellm_api_key_env, litellm_review
     profiles = _profiles(tf, profile)
     modes = {"input": "pre_call", "output": "post_call"}
-    guardrails = []
-    for name in profiles:
-        kind = tf[name].applies_to  # a named profile (tenant, surface) says input or output
-        guardrails.append(
-            {
-                "guardrail_name": f"modkit-{name}",
-                "litellm_params": {
-                    "guardrail": "openai_moderation",
-                    "mode": modes[kind],
-                    # one `modkit serve --profile P` per profile; a lone output profile
-                    # is served at api_base
-                    "api_base": output_api_base
-                    if kind == "output" and len(profiles) > 1
-                    else api_base,
-                    "api_key": f"os.environ/{api_key_env}",
-                    # a named profile is for some keys or teams only: they turn it on
-                    "default_on": name in PROFILES,
-                },
-            }
-        )
+    guardrails = [
+        _litellm_guardrail(name, tf[name].applies_to, modes, len(profiles), api_base,
+                           output_api_base, api_key_env)
+        for name in profiles
+    ]  # fmt: skip
     lines = [
         *_header(tf, "#"),
         "# LiteLLM's openai_moderation guardrail blocks a request (HTTP 400) when the moderation",

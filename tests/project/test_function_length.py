@@ -47,7 +47,6 @@ ALLOWED: dict[str, str] = {
     "modkit/cli/_moderate.py:run": f"{_LATER}: read inputs, score, write outputs",
     "modkit/cli/_fit.py:run": f"{_LATER}: read inputs, fit, write outputs",
     "modkit/_runner.py:_amoderate": _RUNNER,
-    "modkit/thresholds/_export.py:_export_litellm": _EXPORT,
     "modkit/testing/_fault_server.py:FaultServer._respond": _FAKE,
     "modkit/testing/_fake_guard.py:GuardModelFake._complete": _FAKE,
     "modkit/testing/_fake_policy.py:PolicyModelFake._complete": _FAKE,
