@@ -42,7 +42,6 @@ ALLOWED: dict[str, str] = {
     "modkit/server/_app.py:create_app": _SERVER,
     "modkit/server/_app.py:create_app.moderations": _SERVER,
     "modkit/server/_app.py:_texts": _SERVER,
-    "modkit/server/_decisions.py:DecisionPolicy.decide_batch": _SERVER,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
     "modkit/cli/_moderate.py:run": f"{_LATER}: read inputs, score, write outputs",
     "modkit/cli/_fit.py:run": f"{_LATER}: read inputs, fit, write outputs",
