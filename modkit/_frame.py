@@ -25,6 +25,7 @@ from ._labels import labels_beside_texts
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, concat_strings, result_json
 from ._taxonomy import CATEGORIES, did_you_mean, order_categories
+from ._validation import validate_params
 
 __all__ = [
     "FLAG_PREFIX",
@@ -446,6 +447,7 @@ def _flag_values(col: pd.Series, name: str, strict: bool) -> np.ndarray:
     return out
 
 
+@validate_params({"results": [pd.DataFrame]})
 def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 
@@ -466,6 +468,12 @@ def category_columns(results: pd.DataFrame) -> list[str]:
         The column names that are category keys: the API's in the frame's column order,
         then other providers' known categories; ``text``, slot and ``error`` columns are
         left out.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

@@ -439,15 +439,20 @@ async def _moderate_conversations(
     result = combine(unit_frame)
     result.attrs.update(unit_frame.attrs)
     if errors == "raise":
-        failed = result["error"].astype(bool)
-        if failed.any():
-            first = result.loc[failed, "error"].iloc[0]
-            raised = ItemErrorsRaised(
-                f"{int(failed.sum())} of {len(result)} inputs failed; first: {first}"
-            )
-            raised.partial = result
-            raise raised
+        _raise_failed_rows(result)
     return result
+
+
+def _raise_failed_rows(result: pd.DataFrame) -> None:
+    """Raise :class:`ItemErrorsRaised` (with the rows as ``partial``) if any row failed."""
+    failed = result["error"].astype(bool)
+    if failed.any():
+        first = result.loc[failed, "error"].iloc[0]
+        raised = ItemErrorsRaised(
+            f"{int(failed.sum())} of {len(result)} inputs failed; first: {first}"
+        )
+        raised.partial = result
+        raise raised
 
 
 def _report_snapshots(run: Any, result: pd.DataFrame) -> None:
