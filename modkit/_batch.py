@@ -554,31 +554,58 @@ class BatchRun:
         bad_lines = 0
         shown = 0  # requests shown on the ingest bar
         for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            with tempfile.TemporaryFile() as fh:
-                await self._download(file_id, fh)
-                fh.seek(0)
-                for n, line in enumerate(fh, 1):
-                    if n % _CHUNK == 0 and shown < len(item.keys):
-                        self._step(self.ingest_bar, min(_CHUNK, len(item.keys) - shown))
-                        shown += _CHUNK
-                    if got.add(line):
-                        continue
-                    text = line.decode("utf-8", "replace")
-                    if not text.strip():
-                        continue
-                    try:
-                        key, outcome = parse_output_line(text, where=f"{file_id} line {n}")
-                    except InputError as exc:
-                        bad_lines += 1
-                        logger.warning("batch %s: %s", batch.id, exc)
-                        continue
-                    if isinstance(outcome, ItemError):
-                        message = f"OpenAI batch {batch.id}: {outcome.message}"
-                        outcome = ItemError(message, outcome.code)
-                    got.answers.setdefault(key, []).append(outcome)
-        accepted = self._one_answer_each(batch.id, item, got)
+            if file_id:
+                bad, shown = await self._read_file(file_id, batch.id, item, got, shown)
+                bad_lines += bad
+        scored = self._keep(batch.id, item, got)
+        self._fail_missing(item, _why_missing(batch))
+        failed = len(item.keys) - scored
+        if batch.status != "completed" or failed or bad_lines:
+            logger.warning(
+                "batch %s %s: %d of %d requests scored, %d failed%s",
+                batch.id,
+                batch.status,
+                scored,
+                len(item.keys),
+                failed,
+                f", {bad_lines} unreadable output lines" if bad_lines else "",
+            )
+        self._step(self.bar, len(item.keys) - item.counted)
+        item.counted = len(item.keys)
+        self._step(self.ingest_bar, len(item.keys) - shown)
+        ledger.set_status(item.file_id, batch.status, done=True)
+
+    async def _read_file(
+        self, file_id: str, batch_id: str, item: _Open, got: _Lines, shown: int
+    ) -> tuple[int, int]:
+        """Read one output or error file into ``got``: (unreadable lines, requests shown)."""
+        bad_lines = 0
+        with tempfile.TemporaryFile() as fh:
+            await self._download(file_id, fh)
+            fh.seek(0)
+            for n, line in enumerate(fh, 1):
+                if n % _CHUNK == 0 and shown < len(item.keys):
+                    self._step(self.ingest_bar, min(_CHUNK, len(item.keys) - shown))
+                    shown += _CHUNK
+                if got.add(line):
+                    continue
+                text = line.decode("utf-8", "replace")
+                if not text.strip():
+                    continue
+                try:
+                    key, outcome = parse_output_line(text, where=f"{file_id} line {n}")
+                except InputError as exc:
+                    bad_lines += 1
+                    logger.warning("batch %s: %s", batch_id, exc)
+                    continue
+                if isinstance(outcome, ItemError):
+                    outcome = ItemError(f"OpenAI batch {batch_id}: {outcome.message}", outcome.code)
+                got.answers.setdefault(key, []).append(outcome)
+        return bad_lines, shown
+
+    def _keep(self, batch_id: str, item: _Open, got: _Lines) -> int:
+        """Cache and keep a batch's accepted answers; returns how many were scored."""
+        accepted = self._one_answer_each(batch_id, item, got)
         rows = got.rows(accepted)
         good = {
             k: (r, _as_text(self.texts.get(k, "")))
@@ -599,24 +626,7 @@ class BatchRun:
                 continue
             if key in self.texts and key not in self.conflicted:
                 self.outcomes[key] = answer
-        missing = _why_missing(batch)
-        self._fail_missing(item, missing)
-        scored = len(rows) + len(good)
-        failed = len(item.keys) - scored
-        if batch.status != "completed" or failed or bad_lines:
-            logger.warning(
-                "batch %s %s: %d of %d requests scored, %d failed%s",
-                batch.id,
-                batch.status,
-                scored,
-                len(item.keys),
-                failed,
-                f", {bad_lines} unreadable output lines" if bad_lines else "",
-            )
-        self._step(self.bar, len(item.keys) - item.counted)
-        item.counted = len(item.keys)
-        self._step(self.ingest_bar, len(item.keys) - shown)
-        ledger.set_status(item.file_id, batch.status, done=True)
+        return len(rows) + len(good)
 
     def _one_answer_each(
         self, batch_id: str, item: _Open, got: _Lines

@@ -250,6 +250,14 @@ class FakeBatchAPI:
         ----------
         n : int, default 1
             How many downloads are cut.
+
+        Examples
+        --------
+        >>> from modkit.testing import FakeBatchAPI
+        >>> api = FakeBatchAPI(lambda text, model: (200, {}))
+        >>> api.cut_downloads(2)
+        >>> [api.take_cut("/v1/files/f/content", 200) for _ in range(3)]
+        [True, True, False]
         """
         with self._lock:
             self._cuts += n
@@ -258,6 +266,26 @@ class FakeBatchAPI:
         """Whether the answer to ``target`` (with ``status``) is to be cut; consumes one.
 
         Called by the server for each answered request (see :meth:`cut_downloads`).
+
+        Parameters
+        ----------
+        target : str
+            The request target (path and query).
+        status : int
+            The status of the answer: only a 200 to a ``.../content`` download is cut.
+
+        Returns
+        -------
+        bool
+            True when the server is to send half of the body and close.
+
+        Examples
+        --------
+        >>> from modkit.testing import FakeBatchAPI
+        >>> api = FakeBatchAPI(lambda text, model: (200, {}))
+        >>> api.cut_downloads(1)
+        >>> api.take_cut("/v1/files/file-1/content", 200), api.take_cut("/v1/files/f/content", 200)
+        (True, False)
         """
         path = target.partition("?")[0]
         if status != 200 or not path.endswith("/content"):
