@@ -127,22 +127,58 @@ def counterfactual_gap(
     if slot_col in by_cols:
         raise InputError(f"slot {slot_col!r} is also listed in by; remove it from by")
     cats = resolve_categories(frame, categories, None)
+    key_cols = [*by_cols, slot_col]
+    sel, n_excluded, n_missing_slot = _gap_rows(frame, by_cols, slot_col)
+    pair, pair_values, uniques = _pair_codes(frame, key_cols, sel)
+    n_pairs = len(pair_values)
+    if not n_pairs:
+        empty = pd.DataFrame(columns=[*by_cols, *GAP_COLUMNS])
+        if detail:
+            empty = pd.DataFrame(
+                columns=[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]
+            )
+        empty.attrs.update(n_excluded=n_excluded, n_missing_slot=n_missing_slot, slot=slot_col)
+        return empty
+    score, n_cnt = _pair_scores(frame, cats, sel, pair, n_pairs)
+    keys, tcode = _pair_keys(pair_values, key_cols, uniques, bool(by_cols))
+    per = _per_template(score, n_cnt, tcode)
+    if detail:
+        detailed = _gap_detail(keys, by_cols, slot_col, cats, score, n_cnt, tcode, per, n_excluded)
+        detailed.attrs["n_missing_slot"] = n_missing_slot
+        return detailed
+    out = _gap_summary(keys, by_cols, slot_col, cats, per)
+    out.attrs["n_excluded"] = n_excluded
+    out.attrs["n_missing_slot"] = n_missing_slot
+    out.attrs["slot"] = slot_col
+    return out
+
+
+def _gap_rows(
+    frame: pd.DataFrame, by_cols: list[str], slot_col: str
+) -> tuple[np.ndarray, int, int]:
+    """Positions of the rows that count (scored, keys present, their template has the
+    slot), the number of unscored rows, and of scored rows left out for a missing slot."""
     blank = frame[slot_col].isna().to_numpy() | (frame[slot_col] == "").to_numpy()
     if blank.all():
         raise InputError(f"slot {slot_col!r}: no row has a value for it")
-    key_cols = [*by_cols, slot_col]
     ok = scored_mask(frame)
     n_excluded = int((~ok).sum())
     scored_ok = ok.copy()
-    ok &= frame[key_cols].notna().all(axis=1).to_numpy()
+    ok &= frame[[*by_cols, slot_col]].notna().all(axis=1).to_numpy()
     if blank.any() and by_cols:  # leave out the templates that lack the slot
         filled = pd.Series(~blank, index=frame.index).groupby(
             [frame[c] for c in by_cols], sort=False, dropna=False
         )
         ok &= filled.transform("any").to_numpy(dtype=bool)
     n_missing_slot = int((scored_ok & ~ok).sum())
-    # only the columns needed, and no copy of the others (result_json...)
-    sel = np.flatnonzero(ok)
+    return np.flatnonzero(ok), n_excluded, n_missing_slot
+
+
+def _pair_codes(
+    frame: pd.DataFrame, key_cols: list[str], sel: np.ndarray
+) -> tuple[np.ndarray, Any, list[Any]]:
+    """One code per (template, slot value) pair of the rows ``sel`` (first-seen order),
+    the pairs' mixed-radix values, and each key column's unique values."""
     # Integer codes once per key column (first-seen order), then one code per
     # (template, slot value) pair: no groupby over Arrow strings, no copy of the frame.
     codes, uniques = [], []
@@ -154,15 +190,13 @@ def counterfactual_gap(
     for code, uniq in zip(codes, uniques, strict=True):
         combined = combined * max(len(uniq), 1) + code
     pair, pair_values = pd.factorize(combined)  # per-value rows, first-seen order
-    n_pairs = len(pair_values)
-    if not n_pairs:
-        empty = pd.DataFrame(columns=[*by_cols, *GAP_COLUMNS])
-        if detail:
-            empty = pd.DataFrame(
-                columns=[*by_cols, slot_col, "category", "score", "mean", "diff", "n"]
-            )
-        empty.attrs.update(n_excluded=n_excluded, n_missing_slot=n_missing_slot, slot=slot_col)
-        return empty
+    return pair, pair_values, uniques
+
+
+def _pair_scores(
+    frame: pd.DataFrame, cats: list[str], sel: np.ndarray, pair: np.ndarray, n_pairs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean score and number of scored prompts, shape (pairs, categories)."""
     score = np.empty((n_pairs, len(cats)))
     n_cnt = np.empty((n_pairs, len(cats)), dtype=np.int64)
     for j, c in enumerate(cats):
@@ -172,7 +206,13 @@ def counterfactual_gap(
         total = np.bincount(pair, weights=np.where(present, v, 0.0), minlength=n_pairs)
         with np.errstate(invalid="ignore", divide="ignore"):
             score[:, j] = total / n_cnt[:, j]
-    # the key values of each pair, decoded from the mixed-radix code
+    return score, n_cnt
+
+
+def _pair_keys(
+    pair_values: Any, key_cols: list[str], uniques: list[Any], has_by: bool
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The key values of each pair (decoded from the mixed-radix code) and its template code."""
     rest = np.asarray(pair_values, dtype=np.int64)
     parts = []
     for code_uniq in reversed(uniques):
@@ -183,15 +223,21 @@ def counterfactual_gap(
     keys = pd.DataFrame(
         {c: uniq.take(part) for c, uniq, part in zip(key_cols, uniques, parts, strict=True)}
     )
-    if by_cols:
+    if has_by:
         tcode = pd.factorize(np.asarray(pair_values, dtype=np.int64) // max(len(uniques[-1]), 1))[0]
     else:
-        tcode = np.zeros(n_pairs, dtype=np.int64)
-    per = _per_template(score, n_cnt, tcode)
-    if detail:
-        detailed = _gap_detail(keys, by_cols, slot_col, cats, score, n_cnt, tcode, per, n_excluded)
-        detailed.attrs["n_missing_slot"] = n_missing_slot
-        return detailed
+        tcode = np.zeros(len(keys), dtype=np.int64)
+    return keys, tcode
+
+
+def _gap_summary(
+    keys: pd.DataFrame,
+    by_cols: list[str],
+    slot_col: str,
+    cats: list[str],
+    per: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """One row per (template, category) with a score, gap descending (ties category-major)."""
     has = per["n_values"] > 0  # (template, category) pairs with a score
     cat_idx, t_idx = np.nonzero(has.T)  # category-major, templates in first-seen order
     gap = per["max"][t_idx, cat_idx] - per["min"][t_idx, cat_idx]
@@ -211,11 +257,7 @@ def counterfactual_gap(
         n_values=per["n_values"][t_idx, cat_idx].astype(np.int64),
         n=per["n"][t_idx, cat_idx].astype(np.int64),
     )
-    out = pd.DataFrame(columns, columns=[*by_cols, *GAP_COLUMNS])
-    out.attrs["n_excluded"] = n_excluded
-    out.attrs["n_missing_slot"] = n_missing_slot
-    out.attrs["slot"] = slot_col
-    return out
+    return pd.DataFrame(columns, columns=[*by_cols, *GAP_COLUMNS])
 
 
 def _per_template(score: np.ndarray, n: np.ndarray, tcode: np.ndarray) -> dict[str, np.ndarray]:
@@ -403,12 +445,81 @@ def bias_metrics(
     0    women  3           0.5  1.0  0.5
     1      men  3           1.0  0.0  0.0
     """
-    from sklearn.metrics import roc_auc_score
-
     frame = check_frame(results)
     check_columns(frame, [subgroup_col], "subgroup_col")
     check_columns(frame, [label_col], "label_col")
     check_columns(frame, [category], "category")
+    y, s, members, n_excluded = _labelled_scores(
+        frame, label_col, category, pos_label, sep, subgroup_col
+    )
+    names = _subgroup_names(members, subgroups)
+    pred = s >= float(threshold)
+    everyone = np.ones(len(y), dtype=bool)
+    overall_notes: list[str] = []
+    overall_auc = _auc(y, s, everyone, "auc", overall_notes)
+    overall_fpr, overall_fnr = _rates(y, pred, everyone, "the whole set", overall_notes)
+    out, masks = _subgroup_table(names, members, y, s, pred, overall_fpr, overall_fnr)
+    out.attrs["subgroup_col"] = subgroup_col
+    # rows with no subgroup value: never a row of their own (as groupby(dropna=True)),
+    # but part of every subgroup's background
+    out.attrs["n_missing_by"] = sum(1 for m in members if not m)
+    overall: dict[str, Any] = {
+        "category": category,
+        "threshold": float(threshold),
+        "n": len(y),
+        "n_pos": int(y.sum()),
+        "auc": overall_auc,
+        "fpr": overall_fpr,
+        "fnr": overall_fnr,
+        "fped": float(out["fpr_diff"].sum(min_count=1)),
+        "fned": float(out["fnr_diff"].sum(min_count=1)),
+        "power_means": {m: power_mean(out[m].to_numpy(dtype=float)) for m in _AUC_COLS},
+        "final_metric": jigsaw_final_metric(
+            overall_auc,
+            *(out[col].to_numpy(dtype=float) for col in _AUC_COLS),  # type: ignore[arg-type]
+        ),
+        "ci_level": ci_level,
+        "bootstrap": int(bootstrap),
+        "n_excluded": n_excluded,
+        "note": "; ".join(overall_notes),
+    }
+    if bootstrap and len(names):
+        draws = _bootstrap_draws(s, y, members, names, float(threshold), bootstrap, random_state)
+        _add_subgroup_intervals(out, draws, masks, s, y, ci_level)
+        _add_overall_intervals(overall, draws, ci_level)
+    out.attrs["overall"] = overall
+    return out
+
+
+#: The AUC columns of :func:`bias_metrics`.
+_AUC_COLS = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
+
+#: The columns of :func:`bias_metrics` (before the intervals).
+_BIAS_COLUMNS = [
+    "subgroup",
+    "n",
+    "n_pos",
+    "n_neg",
+    "subgroup_auc",
+    "bpsn_auc",
+    "bnsp_auc",
+    "fpr",
+    "fnr",
+    "fpr_diff",
+    "fnr_diff",
+    "note",
+]
+
+
+def _labelled_scores(
+    frame: pd.DataFrame,
+    label_col: str,
+    category: str,
+    pos_label: Any,
+    sep: str | None,
+    subgroup_col: str,
+) -> tuple[np.ndarray, np.ndarray, list[frozenset[Any]], int]:
+    """The usable rows' labels (bool), scores, subgroup sets, and how many rows are left out."""
     scored, n_error = scored_rows(frame)
     score = pd.to_numeric(scored[category], errors="coerce")
     label = scored[label_col]
@@ -422,66 +533,79 @@ def bias_metrics(
     y = (label[usable] == pos_label).to_numpy()
     s = score[usable].to_numpy(dtype=float)
     members = [_members(v, sep) for v in scored.loc[usable, subgroup_col].tolist()]
-    if subgroups is None:
-        order: dict[Any, None] = {}
-        for m in members:
-            order.update(dict.fromkeys(m))
-        names = list(order)
+    return y, s, members, n_excluded
+
+
+def _subgroup_names(members: list[frozenset[Any]], subgroups: Sequence[Any] | None) -> list[Any]:
+    """The subgroups to report: those asked for, else every value in order of appearance."""
+    if subgroups is not None:
+        return list(subgroups)
+    order: dict[Any, None] = {}
+    for m in members:
+        order.update(dict.fromkeys(m))
+    return list(order)
+
+
+def _auc(y: np.ndarray, s: np.ndarray, mask: np.ndarray, what: str, notes: list[str]) -> float:
+    """ROC AUC of the rows in ``mask``; NaN (and a note) without both classes."""
+    from sklearn.metrics import roc_auc_score
+
+    yy = y[mask]
+    if yy.size == 0:
+        notes.append(f"{what}: no rows")
+        return math.nan
+    if yy.all() or not yy.any():
+        missing = "negatives" if yy.all() else "positives"
+        notes.append(f"{what}: no {missing}")
+        return math.nan
+    return float(roc_auc_score(yy, s[mask]))
+
+
+def _rates(
+    y: np.ndarray, pred: np.ndarray, mask: np.ndarray, what: str, notes: list[str]
+) -> tuple[float, float]:
+    """False positive and false negative rates in ``mask`` (NaN and a note if undefined)."""
+    neg, pos = mask & ~y, mask & y
+    if neg.any():
+        fpr = float(pred[neg].mean())
     else:
-        names = list(subgroups)
-    pred = s >= float(threshold)
+        fpr = math.nan
+        notes.append(f"fpr: {what} has no negatives")
+    if pos.any():
+        fnr = float(1.0 - pred[pos].mean())
+    else:
+        fnr = math.nan
+        notes.append(f"fnr: {what} has no positives")
+    return fpr, fnr
 
-    def auc(mask: np.ndarray, what: str, notes: list[str]) -> float:
-        yy = y[mask]
-        if yy.size == 0:
-            notes.append(f"{what}: no rows")
-            return math.nan
-        if yy.all() or not yy.any():
-            missing = "negatives" if yy.all() else "positives"
-            notes.append(f"{what}: no {missing}")
-            return math.nan
-        return float(roc_auc_score(yy, s[mask]))
 
-    def rates(mask: np.ndarray, what: str, notes: list[str]) -> tuple[float, float]:
-        neg, pos = mask & ~y, mask & y
-        if neg.any():
-            fpr = float(pred[neg].mean())
-        else:
-            fpr = math.nan
-            notes.append(f"fpr: {what} has no negatives")
-        if pos.any():
-            fnr = float(1.0 - pred[pos].mean())
-        else:
-            fnr = math.nan
-            notes.append(f"fnr: {what} has no positives")
-        return fpr, fnr
-
-    everyone = np.ones(len(y), dtype=bool)
-    overall_notes: list[str] = []
-    overall_auc = auc(everyone, "auc", overall_notes)
-    overall_fpr, overall_fnr = rates(everyone, "the whole set", overall_notes)
-
+def _subgroup_table(
+    names: list[Any],
+    members: list[frozenset[Any]],
+    y: np.ndarray,
+    s: np.ndarray,
+    pred: np.ndarray,
+    overall_fpr: float,
+    overall_fnr: float,
+) -> tuple[pd.DataFrame, dict[str, list[np.ndarray]]]:
+    """One row per subgroup (AUCs, rates, notes) and the row masks of each AUC."""
     rows = []
-    masks: dict[str, list[np.ndarray]] = {"subgroup_auc": [], "bpsn_auc": [], "bnsp_auc": []}
+    masks: dict[str, list[np.ndarray]] = {c: [] for c in _AUC_COLS}
     for name in names:
         in_group = np.fromiter((name in m for m in members), dtype=bool, count=len(members))
         notes: list[str] = []
         masks["subgroup_auc"].append(in_group)
         masks["bpsn_auc"].append((~in_group & y) | (in_group & ~y))
         masks["bnsp_auc"].append((~in_group & ~y) | (in_group & y))
-        sub_auc = auc(in_group, "subgroup_auc", notes)
-        bpsn = auc(masks["bpsn_auc"][-1], "bpsn_auc", notes)
-        bnsp = auc(masks["bnsp_auc"][-1], "bnsp_auc", notes)
-        fpr, fnr = rates(in_group, "subgroup", notes)
+        aucs = {c: _auc(y, s, masks[c][-1], c, notes) for c in _AUC_COLS}
+        fpr, fnr = _rates(y, pred, in_group, "subgroup", notes)
         rows.append(
             {
                 "subgroup": name,
                 "n": int(in_group.sum()),
                 "n_pos": int((in_group & y).sum()),
                 "n_neg": int((in_group & ~y).sum()),
-                "subgroup_auc": sub_auc,
-                "bpsn_auc": bpsn,
-                "bnsp_auc": bnsp,
+                **aucs,
                 "fpr": fpr,
                 "fnr": fnr,
                 "fpr_diff": abs(overall_fpr - fpr),
@@ -489,80 +613,62 @@ def bias_metrics(
                 "note": "; ".join(notes),
             }
         )
-    out = pd.DataFrame(
-        rows,
-        columns=[
-            "subgroup",
-            "n",
-            "n_pos",
-            "n_neg",
-            "subgroup_auc",
-            "bpsn_auc",
-            "bnsp_auc",
-            "fpr",
-            "fnr",
-            "fpr_diff",
-            "fnr_diff",
-            "note",
-        ],
+    return pd.DataFrame(rows, columns=_BIAS_COLUMNS), masks
+
+
+def _bootstrap_draws(
+    s: np.ndarray,
+    y: np.ndarray,
+    members: list[frozenset[Any]],
+    names: list[Any],
+    threshold: float,
+    bootstrap: int,
+    random_state: int,
+) -> dict[str, np.ndarray]:
+    """The stratified resamples' metrics (:class:`BiasBootstrap`)."""
+    groups = np.array([[name in m for m in members] for name in names], dtype=bool).reshape(
+        len(names), len(members)
     )
-    out.attrs["subgroup_col"] = subgroup_col
-    # rows with no subgroup value: never a row of their own (as groupby(dropna=True)),
-    # but part of every subgroup's background
-    out.attrs["n_missing_by"] = sum(1 for m in members if not m)
-    auc_cols = ("subgroup_auc", "bpsn_auc", "bnsp_auc")
-    power = {m: power_mean(out[m].to_numpy(dtype=float)) for m in auc_cols}
-    overall: dict[str, Any] = {
-        "category": category,
-        "threshold": float(threshold),
-        "n": len(y),
-        "n_pos": int(y.sum()),
-        "auc": overall_auc,
-        "fpr": overall_fpr,
-        "fnr": overall_fnr,
-        "fped": float(out["fpr_diff"].sum(min_count=1)),
-        "fned": float(out["fnr_diff"].sum(min_count=1)),
-        "power_means": power,
-        "final_metric": jigsaw_final_metric(
-            overall_auc,
-            *(out[col].to_numpy(dtype=float) for col in auc_cols),  # type: ignore[arg-type]
-        ),
-        "ci_level": ci_level,
-        "bootstrap": int(bootstrap),
-        "n_excluded": n_excluded,
-        "note": "; ".join(overall_notes),
-    }
-    if bootstrap and len(names):
-        groups = np.array([[name in m for m in members] for name in names], dtype=bool).reshape(
-            len(names), len(members)
-        )
-        draws = BiasBootstrap(
-            s, y, groups, float(threshold), int(bootstrap), np.random.default_rng(random_state)
-        ).run()
-        row_notes = [[n] if n else [] for n in out["note"]]
-        for col in (*auc_cols, "fpr_diff", "fnr_diff"):
-            estimate = out[col].to_numpy(dtype=float)
-            lo, hi, widened = estimate_interval(draws[col], estimate, ci_level)
-            if col in masks:  # joined with the studentised (logit DeLong) interval
-                for j, mask in enumerate(masks[col]):
-                    if np.isfinite(estimate[j]):
-                        d_lo, d_hi = delong_interval(s[mask & y], s[mask & ~y], ci_level)
-                        lo[j], hi[j] = min(lo[j], d_lo), max(hi[j], d_hi)
-            at = cast(int, out.columns.get_loc(col))  # a unique column: its position
-            out.insert(at + 1, f"{col}_lo", lo)  # NaN where the estimate is NaN
-            out.insert(at + 2, f"{col}_hi", hi)
-            for i in np.flatnonzero(widened):
-                row_notes[i].append(_WIDENED.format(col))
-        out["note"] = ["; ".join(n) for n in row_notes]
-        for key, col in (("auc_ci", "auc"), ("final_metric_ci", "final_metric")):
-            lo, hi, widened = estimate_interval(draws[col], overall[col], ci_level)
-            overall[key] = [float(lo[0]), float(hi[0])]
-            if widened[0]:
-                overall["note"] = "; ".join(
-                    filter(None, [str(overall["note"]), _WIDENED.format(key)])
-                )
-    out.attrs["overall"] = overall
-    return out
+    rng = np.random.default_rng(random_state)
+    return BiasBootstrap(s, y, groups, threshold, int(bootstrap), rng).run()
+
+
+def _add_subgroup_intervals(
+    out: pd.DataFrame,
+    draws: dict[str, np.ndarray],
+    masks: dict[str, list[np.ndarray]],
+    s: np.ndarray,
+    y: np.ndarray,
+    ci_level: float,
+) -> None:
+    """Insert ``<metric>_lo`` / ``<metric>_hi`` after each metric of ``out``, in place;
+    the AUCs' intervals joined with the logit-DeLong interval; widened ones noted."""
+    row_notes = [[n] if n else [] for n in out["note"]]
+    for col in (*_AUC_COLS, "fpr_diff", "fnr_diff"):
+        estimate = out[col].to_numpy(dtype=float)
+        lo, hi, widened = estimate_interval(draws[col], estimate, ci_level)
+        if col in masks:  # joined with the studentised (logit DeLong) interval
+            for j, mask in enumerate(masks[col]):
+                if np.isfinite(estimate[j]):
+                    d_lo, d_hi = delong_interval(s[mask & y], s[mask & ~y], ci_level)
+                    lo[j], hi[j] = min(lo[j], d_lo), max(hi[j], d_hi)
+        at = cast(int, out.columns.get_loc(col))  # a unique column: its position
+        out.insert(at + 1, f"{col}_lo", lo)  # NaN where the estimate is NaN
+        out.insert(at + 2, f"{col}_hi", hi)
+        for i in np.flatnonzero(widened):
+            row_notes[i].append(_WIDENED.format(col))
+    out["note"] = ["; ".join(n) for n in row_notes]
+
+
+def _add_overall_intervals(
+    overall: dict[str, Any], draws: dict[str, np.ndarray], ci_level: float
+) -> None:
+    """``auc_ci`` and ``final_metric_ci`` into ``overall``, in place (widened ones noted)."""
+    for key, col in (("auc_ci", "auc"), ("final_metric_ci", "final_metric")):
+        lo, hi, widened = estimate_interval(draws[col], overall[col], ci_level)
+        overall[key] = [float(lo[0]), float(hi[0])]
+        if widened[0]:
+            overall["note"] = "; ".join(filter(None, [str(overall["note"]), _WIDENED.format(key)]))
 
 
 def _members(value: Any, sep: str | None) -> frozenset[Any]:

@@ -375,6 +375,82 @@ def fit_migration(
         raise InputError(f"folds must be at least 2, got {folds!r}")
     frames = aligned_results({"source": source_results, "target": target_results})
     src, tgt = frames["source"], frames["target"]
+    sname, tname, pairs = _providers_and_pairs(src, tgt, source_provider, target_provider, mapping)
+    models = [m for m in tgt.get("model", pd.Series(dtype=object)).tolist() if m]
+    model = models[0] if models else None
+    scale = provider_scale(tname, model)
+    flags = native_flags(src, sorted(set(pairs.values())), source_thresholds)
+    rng = np.random.default_rng(random_state)
+    fold_of = rng.permutation(len(src)) % int(folds)
+    rows, diffs, thresholds = [], [], {}
+    for t, s in pairs.items():
+        y_all = flags[s].to_numpy(dtype=float) if s in flags else np.full(len(src), np.nan)
+        x_all = pd.to_numeric(tgt[t], errors="coerce").to_numpy(dtype=float)
+        ok = ~(np.isnan(y_all) | np.isnan(x_all))
+        idx = np.flatnonzero(ok)
+        x, y, f = x_all[ok], y_all[ok].astype(int), fold_of[ok]
+        thr, _ = _best_threshold(x, y)
+        if thr is not None:
+            thr = scale.check_threshold(thr, f"threshold of {t!r}")
+        thresholds[t] = thr
+        oof = _oof_decisions(x, y, f, int(folds))
+        row: dict[str, Any] = {"n": len(y), **pair_agreement(y, oof, 0, level, rng)}
+        if np.isfinite(row["kappa"]):
+            row["kappa_low"], row["kappa_high"] = _refit_kappa_interval(
+                x, y, int(n_boot), level, rng
+            )
+        row.update(
+            target_category=t,
+            source_category=s,
+            threshold=thr,
+            target_rate=float(_decide(x, thr).mean()) if len(x) else np.nan,
+            source_rate=float(y.mean()) if len(y) else np.nan,
+            folds=int(folds),
+        )
+        rows.append(row)
+        part = _differences(src, idx, x, y, _decide(x, thr), t, s)
+        if part is not None:
+            diffs.append(part)
+    diff = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame(columns=_DIFF_COLUMNS)
+    table = pd.DataFrame(rows)[_MIGRATION_COLUMNS]
+    return Migration(sname, tname, model, scale, pairs, thresholds, table, diff)
+
+
+#: The columns of :attr:`Migration.report`.
+_MIGRATION_COLUMNS = [
+    "target_category",
+    "source_category",
+    "n",
+    "source_rate",
+    "threshold",
+    "target_rate",
+    "agreement",
+    "kappa",
+    "kappa_low",
+    "kappa_high",
+    "folds",
+]
+
+#: The columns of :attr:`Migration.diff`.
+_DIFF_COLUMNS = [
+    "row",
+    "text",
+    "target_category",
+    "source_category",
+    "source",
+    "target",
+    "target_score",
+]
+
+
+def _providers_and_pairs(
+    src: pd.DataFrame,
+    tgt: pd.DataFrame,
+    source_provider: str | None,
+    target_provider: str | None,
+    mapping: Mapping[str, str] | None,
+) -> tuple[str, str, dict[str, str]]:
+    """The source and target providers and the target -> source category pairs, checked."""
     sname = source_provider or detect_provider(src.columns)
     tname = target_provider or detect_provider(tgt.columns)
     for role, name in (("source", sname), ("target", tname)):
@@ -393,81 +469,44 @@ def fit_migration(
             raise InputError(f"mapping: the target results have no column {t!r}")
         if s not in src.columns:
             raise InputError(f"mapping: the source results have no column {s!r}")
-    models = [m for m in tgt.get("model", pd.Series(dtype=object)).tolist() if m]
-    model = models[0] if models else None
-    scale = provider_scale(tname, model)
-    flags = native_flags(src, sorted(set(pairs.values())), source_thresholds)
-    rng = np.random.default_rng(random_state)
-    fold_of = rng.permutation(len(src)) % int(folds)
-    rows, diffs, thresholds = [], [], {}
-    for t, s in pairs.items():
-        y_all = flags[s].to_numpy(dtype=float) if s in flags else np.full(len(src), np.nan)
-        x_all = pd.to_numeric(tgt[t], errors="coerce").to_numpy(dtype=float)
-        ok = ~(np.isnan(y_all) | np.isnan(x_all))
-        idx = np.flatnonzero(ok)
-        x, y, f = x_all[ok], y_all[ok].astype(int), fold_of[ok]
-        thr, _ = _best_threshold(x, y)
-        if thr is not None:
-            thr = scale.check_threshold(thr, f"threshold of {t!r}")
-        thresholds[t] = thr
-        oof = np.zeros(len(x), dtype=int)
-        for k in range(int(folds)):
-            train, test = f != k, f == k
-            tk, _ = _best_threshold(x[train], y[train])
-            if tk is None:  # the training folds never (or always) flag: do likewise
-                tk = None if y[train].max(initial=0) == 0 else -np.inf
-            oof[test] = _decide(x[test], tk)
-        row: dict[str, Any] = {"n": len(y), **pair_agreement(y, oof, 0, level, rng)}
-        if np.isfinite(row["kappa"]):
-            row["kappa_low"], row["kappa_high"] = _refit_kappa_interval(
-                x, y, int(n_boot), level, rng
-            )
-        row.update(
-            target_category=t,
-            source_category=s,
-            threshold=thr,
-            target_rate=float(_decide(x, thr).mean()) if len(x) else np.nan,
-            source_rate=float(y.mean()) if len(y) else np.nan,
-            folds=int(folds),
-        )
-        rows.append(row)
-        final = _decide(x, thr)
-        differ = np.flatnonzero(final != y)
-        if len(differ):
-            part = pd.DataFrame(
-                {
-                    "row": idx[differ],
-                    "target_category": t,
-                    "source_category": s,
-                    "source": y[differ],
-                    "target": final[differ],
-                    "target_score": x[differ],
-                }
-            )
-            if "text" in src:
-                part.insert(1, "text", src["text"].to_numpy()[idx[differ]])
-            diffs.append(part)
-    cols = [
-        "target_category",
-        "source_category",
-        "n",
-        "source_rate",
-        "threshold",
-        "target_rate",
-        "agreement",
-        "kappa",
-        "kappa_low",
-        "kappa_high",
-        "folds",
-    ]
-    diff_cols = [
-        "row",
-        "text",
-        "target_category",
-        "source_category",
-        "source",
-        "target",
-        "target_score",
-    ]
-    diff = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame(columns=diff_cols)
-    return Migration(sname, tname, model, scale, pairs, thresholds, pd.DataFrame(rows)[cols], diff)
+    return sname, tname, pairs
+
+
+def _oof_decisions(x: np.ndarray, y: np.ndarray, fold: np.ndarray, folds: int) -> np.ndarray:
+    """Out-of-fold decisions: each fold flagged at the threshold fitted on the others."""
+    oof = np.zeros(len(x), dtype=int)
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        tk, _ = _best_threshold(x[train], y[train])
+        if tk is None:  # the training folds never (or always) flag: do likewise
+            tk = None if y[train].max(initial=0) == 0 else -np.inf
+        oof[test] = _decide(x[test], tk)
+    return oof
+
+
+def _differences(
+    src: pd.DataFrame,
+    idx: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    final: np.ndarray,
+    target: str,
+    source: str,
+) -> pd.DataFrame | None:
+    """The rows where the fitted target decision differs from the source's (None if none)."""
+    differ = np.flatnonzero(final != y)
+    if not len(differ):
+        return None
+    part = pd.DataFrame(
+        {
+            "row": idx[differ],
+            "target_category": target,
+            "source_category": source,
+            "source": y[differ],
+            "target": final[differ],
+            "target_score": x[differ],
+        }
+    )
+    if "text" in src:
+        part.insert(1, "text", src["text"].to_numpy()[idx[differ]])
+    return part
