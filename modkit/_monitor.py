@@ -418,19 +418,8 @@ def monitor(
     >>> report.ok, bool(report.drift["psi"].iloc[-1] > 0.25)
     (False, True)
     """
-    if period not in PERIODS:
-        raise InputError(f"period must be one of {', '.join(PERIODS)}; got {period!r}")
-    for name, value in (
-        ("max_psi", max_psi),
-        ("max_flag_rate_change", max_flag_rate_change),
-        ("max_review_load", max_review_load),
-    ):
-        if value is not None and not value >= 0:
-            raise InputError(f"{name} must be a number >= 0; got {value!r}")
-    frame = _load(log, "log")
-    if len(frame) == 0:
-        raise InputError("the decision log holds no record")
-    frame, _ = scored_rows(frame)
+    _check_limits(period, max_psi, max_flag_rate_change, max_review_load)
+    frame, _ = scored_rows(_load_log(log))
     file = (
         thresholds
         if isinstance(thresholds, ThresholdFile) or thresholds is None
@@ -440,104 +429,17 @@ def monitor(
     keys = _periods(frame, period, "log" if isinstance(log, pd.DataFrame) else f"log {log}")
     frame = frame.assign(_period=keys.to_numpy())
     order = sorted(frame["_period"].unique())
-    if baseline is None:
-        base = frame[frame["_period"] == order[0]]
-        base_name = f"the log's first {period} ({pd.Timestamp(order[0]).isoformat()})"
-    else:
-        base = _load(baseline, "baseline")
-        base, _ = scored_rows(base)
-        base_name = str(baseline) if not isinstance(baseline, pd.DataFrame) else "a frame"
-        lacking = [c for c in cats if c not in base.columns]
-        if len(lacking) == len(cats) and cats:
-            raise InputError(
-                f"baseline {base_name}: none of the log's categories ({', '.join(cats)}) "
-                "is a column"
-            )
+    base, base_name = _baseline(baseline, frame, order, period, cats)
     base_decided = _decide_baseline(base, frame, file)
     rate_rows, drift_rows, overall_rows = [], [], []
-    forecast_rate, forecast_day = _forecast(file)
+    forecast = _forecast(file)
     hours = 1 if period == "hour" else 24
     for p in order:
         part = frame[frame["_period"] == p]
-        n = len(part)
-        dec = part["decision"] if "decision" in part else pd.Series([None] * n)
-        enf = part["enforced"] if "enforced" in part else pd.Series([None] * n)
-        wb, db = int((dec == "block").sum()), int((enf == "block").sum())
-        rv = int((dec == "review").sum())
-        (wlo, whi), (dlo, dhi) = clopper_pearson(wb, n, level), clopper_pearson(db, n, level)
-        review_rate = rv / n
-        overall_rows.append(
-            {
-                "period": p,
-                "n": n,
-                "would_block": wb / n,
-                "would_block_lo": float(wlo),
-                "would_block_hi": float(whi),
-                "did_block": db / n if enf.notna().any() else math.nan,
-                "did_block_lo": float(dlo) if enf.notna().any() else math.nan,
-                "did_block_hi": float(dhi) if enf.notna().any() else math.nan,
-                "review_rate": review_rate,
-                "review_per_day": rv * 24 / hours,
-                "forecast_review_rate": forecast_rate,
-                "forecast_review_per_day": forecast_day,
-                "review_load": review_rate / forecast_rate
-                if forecast_rate and not math.isnan(forecast_rate)
-                else math.nan,
-            }
-        )
+        overall_rows.append(_overall_row(p, part, level, forecast, hours))
         for c in cats:
-            col = part.get(DECISION_PREFIX + c)
-            decided = col.dropna() if col is not None else pd.Series([], dtype=object)
-            k = len(decided)
-            blk, rev = int((decided == "block").sum()), int((decided == "review").sum())
-            flo, fhi = clopper_pearson(blk, k, level)
-            rlo, rhi = clopper_pearson(rev, k, level)
-            ecol = part.get(ENFORCED_PREFIX + c)
-            enforced = ecol.dropna() if ecol is not None else pd.Series([], dtype=object)
-            base_rate = _block_share(base, c, base_decided)
-            flag_rate = blk / k if k else math.nan
-            rate_rows.append(
-                {
-                    "period": p,
-                    "category": c,
-                    "n": k,
-                    "block": blk,
-                    "flag_rate": flag_rate,
-                    "flag_lo": float(flo),
-                    "flag_hi": float(fhi),
-                    "review": rev,
-                    "review_rate": rev / k if k else math.nan,
-                    "review_lo": float(rlo),
-                    "review_hi": float(rhi),
-                    "did_block_rate": float((enforced == "block").mean())
-                    if len(enforced)
-                    else math.nan,
-                    "baseline_flag_rate": base_rate,
-                    "flag_rate_change": flag_rate - base_rate,
-                }
-            )
-            now = pd.to_numeric(part[c], errors="coerce").dropna().to_numpy()
-            ref = (
-                pd.to_numeric(base[c], errors="coerce").dropna().to_numpy()
-                if c in base.columns
-                else np.array([])
-            )
-            if now.size and ref.size:
-                ks = stats.ks_2samp(ref, now)
-                ks_stat, ks_p = float(ks.statistic), float(ks.pvalue)
-            else:
-                ks_stat = ks_p = math.nan
-            drift_rows.append(
-                {
-                    "period": p,
-                    "category": c,
-                    "n": int(now.size),
-                    "baseline_n": int(ref.size),
-                    "psi": psi(ref, now, bins) if ref.size else math.nan,
-                    "ks_statistic": ks_stat,
-                    "ks_pvalue": ks_p,
-                }
-            )
+            rate_rows.append(_rate_row(p, c, part, _block_share(base, c, base_decided), level))
+            drift_rows.append(_drift_row(p, c, part, base, bins))
     rates = pd.DataFrame(rate_rows, columns=_RATE_COLUMNS)
     drift = pd.DataFrame(drift_rows, columns=_DRIFT_COLUMNS)
     overall = pd.DataFrame(overall_rows)
@@ -554,8 +456,7 @@ def monitor(
             "baseline": base_name,
             "records": len(frame),
             "torn_lines": int(frame.attrs.get("torn_lines", 0)),
-            "interval": "Clopper-Pearson",
-            "drift_tests": "PSI on baseline quantile bins; two-sample Kolmogorov-Smirnov",
+            **_METHODS,
             "limits": {
                 "max_psi": max_psi,
                 "max_flag_rate_change": max_flag_rate_change,
@@ -563,6 +464,146 @@ def monitor(
             },
         },
     )
+
+
+#: The methods named in :attr:`MonitorReport.meta`.
+_METHODS = {
+    "interval": "Clopper-Pearson",
+    "drift_tests": "PSI on baseline quantile bins; two-sample Kolmogorov-Smirnov",
+}
+
+
+def _load_log(log: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
+    """The decision log's frame; :class:`InputError` if it holds no record."""
+    frame = _load(log, "log")
+    if len(frame) == 0:
+        raise InputError("the decision log holds no record")
+    return frame
+
+
+def _check_limits(
+    period: str,
+    max_psi: float | None,
+    max_flag_rate_change: float | None,
+    max_review_load: float | None,
+) -> None:
+    """Raise :class:`InputError` for an unknown period or a negative limit."""
+    if period not in PERIODS:
+        raise InputError(f"period must be one of {', '.join(PERIODS)}; got {period!r}")
+    for name, value in (
+        ("max_psi", max_psi),
+        ("max_flag_rate_change", max_flag_rate_change),
+        ("max_review_load", max_review_load),
+    ):
+        if value is not None and not value >= 0:
+            raise InputError(f"{name} must be a number >= 0; got {value!r}")
+
+
+def _baseline(
+    baseline: str | os.PathLike[str] | pd.DataFrame | None,
+    frame: pd.DataFrame,
+    order: list[Any],
+    period: str,
+    cats: list[str],
+) -> tuple[pd.DataFrame, str]:
+    """The baseline's scored rows (default: the log's first period) and how to name it."""
+    if baseline is None:
+        base = frame[frame["_period"] == order[0]]
+        return base, f"the log's first {period} ({pd.Timestamp(order[0]).isoformat()})"
+    base = _load(baseline, "baseline")
+    base, _ = scored_rows(base)
+    base_name = str(baseline) if not isinstance(baseline, pd.DataFrame) else "a frame"
+    lacking = [c for c in cats if c not in base.columns]
+    if len(lacking) == len(cats) and cats:
+        raise InputError(
+            f"baseline {base_name}: none of the log's categories ({', '.join(cats)}) is a column"
+        )
+    return base, base_name
+
+
+def _overall_row(
+    p: Any, part: pd.DataFrame, level: float, forecast: tuple[float, float], hours: int
+) -> dict[str, Any]:
+    """One period's would-block / did-block shares (with intervals) and review load."""
+    forecast_rate, forecast_day = forecast
+    n = len(part)
+    dec = part["decision"] if "decision" in part else pd.Series([None] * n)
+    enf = part["enforced"] if "enforced" in part else pd.Series([None] * n)
+    wb, db = int((dec == "block").sum()), int((enf == "block").sum())
+    rv = int((dec == "review").sum())
+    (wlo, whi), (dlo, dhi) = clopper_pearson(wb, n, level), clopper_pearson(db, n, level)
+    review_rate = rv / n
+    enforced = enf.notna().any()
+    return {
+        "period": p,
+        "n": n,
+        "would_block": wb / n,
+        "would_block_lo": float(wlo),
+        "would_block_hi": float(whi),
+        "did_block": db / n if enforced else math.nan,
+        "did_block_lo": float(dlo) if enforced else math.nan,
+        "did_block_hi": float(dhi) if enforced else math.nan,
+        "review_rate": review_rate,
+        "review_per_day": rv * 24 / hours,
+        "forecast_review_rate": forecast_rate,
+        "forecast_review_per_day": forecast_day,
+        "review_load": review_rate / forecast_rate
+        if forecast_rate and not math.isnan(forecast_rate)
+        else math.nan,
+    }
+
+
+def _rate_row(p: Any, c: str, part: pd.DataFrame, base_rate: float, level: float) -> dict[str, Any]:
+    """One (period, category)'s block and review rates with intervals, and the change."""
+    col = part.get(DECISION_PREFIX + c)
+    decided = col.dropna() if col is not None else pd.Series([], dtype=object)
+    k = len(decided)
+    blk, rev = int((decided == "block").sum()), int((decided == "review").sum())
+    flo, fhi = clopper_pearson(blk, k, level)
+    rlo, rhi = clopper_pearson(rev, k, level)
+    ecol = part.get(ENFORCED_PREFIX + c)
+    enforced = ecol.dropna() if ecol is not None else pd.Series([], dtype=object)
+    flag_rate = blk / k if k else math.nan
+    return {
+        "period": p,
+        "category": c,
+        "n": k,
+        "block": blk,
+        "flag_rate": flag_rate,
+        "flag_lo": float(flo),
+        "flag_hi": float(fhi),
+        "review": rev,
+        "review_rate": rev / k if k else math.nan,
+        "review_lo": float(rlo),
+        "review_hi": float(rhi),
+        "did_block_rate": float((enforced == "block").mean()) if len(enforced) else math.nan,
+        "baseline_flag_rate": base_rate,
+        "flag_rate_change": flag_rate - base_rate,
+    }
+
+
+def _drift_row(p: Any, c: str, part: pd.DataFrame, base: pd.DataFrame, bins: int) -> dict[str, Any]:
+    """One (period, category)'s score drift from the baseline: PSI and two-sample KS."""
+    now = pd.to_numeric(part[c], errors="coerce").dropna().to_numpy()
+    ref = (
+        pd.to_numeric(base[c], errors="coerce").dropna().to_numpy()
+        if c in base.columns
+        else np.array([])
+    )
+    if now.size and ref.size:
+        ks = stats.ks_2samp(ref, now)
+        ks_stat, ks_p = float(ks.statistic), float(ks.pvalue)
+    else:
+        ks_stat = ks_p = math.nan
+    return {
+        "period": p,
+        "category": c,
+        "n": int(now.size),
+        "baseline_n": int(ref.size),
+        "psi": psi(ref, now, bins) if ref.size else math.nan,
+        "ks_statistic": ks_stat,
+        "ks_pvalue": ks_p,
+    }
 
 
 _RATE_COLUMNS = [
