@@ -226,19 +226,59 @@ def estimate(
     >>> est.frame.set_index("metric").loc["precision", ["lower", "upper"]].between(0, 1).all()
     np.True_
     """
-    if isinstance(labelled, str | os.PathLike):
-        source = str(labelled)
-        frame = read_table(labelled)
-    elif isinstance(labelled, pd.DataFrame):
-        source, frame = "labelled", labelled
-    else:
-        raise InputError(
-            "labelled must be a DataFrame or a path to a sample file, "
-            f"not {type(labelled).__name__}"
-        )
+    source, frame = _read_labelled(labelled)
     ts = as_threshold_set(thresholds, profile=profile)
     design = design_from_frame(frame, source=source)
     row_name = file_rows(source)
+    cats = _labelled_categories(frame, ts, source)
+    low, high = (0.0, 1.0) if ts.scale is None else (ts.scale.low, ts.scale.high)
+    labels = coerce_labels(
+        frame, [LABEL_PREFIX + c for c in cats], source=source, row_name=row_name
+    )
+    scores = coerce_scores(frame, cats, source=source, row_name=row_name, low=low, high=high)
+    pop_scores = None
+    if population is not None:
+        pop, pop_source = load_traffic(population)
+        have = [c for c in cats if c in pop.columns]
+        pop_scores = pd.DataFrame(
+            coerce_scores(pop, have, source=pop_source, low=low, high=high), columns=have
+        )
+
+    rows = []
+    level = float(confidence)
+    for j, c in enumerate(cats):
+        ct = ts[c]
+        s, y = scores[:, j], labels[:, j]
+        block = np.inf if ct.block is None else ct.block
+        review = block if ct.review is None else min(ct.review, block)
+        f = np.nan_to_num(s, nan=-np.inf) >= block
+        rows.extend(_flag_rows(c, ct.block, s, y, f, design, level, (low, high), min_labels))
+        if review >= block:
+            rows.append(_exact(c, ct.review, 0.0, "no review band"))
+        elif pop_scores is not None and c in pop_scores.columns:
+            ps = pop_scores[c].to_numpy()
+            ps = ps[~np.isnan(ps)]
+            share = float(((ps >= review) & (ps < block)).mean()) if len(ps) else float("nan")
+            rows.append(_exact(c, ct.review, share, f"counted on the {len(ps)} traffic rows"))
+        else:
+            rows.append(_review_load_row(c, ct.review, s, f, review, design, level))
+    return AuditEstimate(pd.DataFrame(rows), level, len(frame))
+
+
+def _read_labelled(labelled: Any) -> tuple[str, pd.DataFrame]:
+    """The sample's name (its path, or ``"labelled"``) and frame."""
+    if isinstance(labelled, str | os.PathLike):
+        return str(labelled), read_table(labelled)
+    if isinstance(labelled, pd.DataFrame):
+        return "labelled", labelled
+    raise InputError(
+        f"labelled must be a DataFrame or a path to a sample file, not {type(labelled).__name__}"
+    )
+
+
+def _labelled_categories(frame: pd.DataFrame, ts: Any, source: str) -> list[str]:
+    """The thresholds' categories with a label column; :class:`InputError` for a
+    misspelt label column or none at all."""
     label_cols = [c for c in frame.columns if isinstance(c, str) and c.startswith(LABEL_PREFIX)]
     for col in label_cols:
         key = col[len(LABEL_PREFIX) :]
@@ -259,72 +299,71 @@ def estimate(
     absent = [c for c in cats if c not in frame.columns]
     if absent:
         raise InputError(f"{source}: no score column {absent[0]!r} for {LABEL_PREFIX}{absent[0]}")
-    low, high = (0.0, 1.0) if ts.scale is None else (ts.scale.low, ts.scale.high)
-    labels = coerce_labels(
-        frame, [LABEL_PREFIX + c for c in cats], source=source, row_name=row_name
-    )
-    scores = coerce_scores(frame, cats, source=source, row_name=row_name, low=low, high=high)
-    pop_scores = None
-    if population is not None:
-        pop, pop_source = load_traffic(population)
-        have = [c for c in cats if c in pop.columns]
-        pop_scores = pd.DataFrame(
-            coerce_scores(pop, have, source=pop_source, low=low, high=high), columns=have
-        )
+    return cats
 
+
+def _flag_rows(
+    c: str,
+    threshold: float | None,
+    s: np.ndarray,
+    y: np.ndarray,
+    f: np.ndarray,
+    design: Any,
+    level: float,
+    bounds: tuple[float, float],
+    min_labels: float,
+) -> list[dict[str, Any]]:
+    """Precision, recall and FPR of the flags ``f`` (one row each): stratified ratio
+    estimates of the labelled rows, floored by the score prior."""
+    low, high = bounds
+    known = ~np.isnan(y) & ~np.isnan(s)
+    pos = y == 1
+    a = np.column_stack([f & pos, f & pos, f & (y == 0)]).astype(float)
+    b = np.column_stack([f, pos, y == 0]).astype(float)
+    prior = np.clip((np.nan_to_num(s, nan=low) - low) / (high - low), 0, 1)
+    ff = f.astype(float)
+    da = np.column_stack([ff, ff, -ff])
+    db = np.column_stack([np.zeros(len(s)), np.ones(len(s)), -np.ones(len(s))])
+    r = stratified_ratio(
+        a, b, design, level=level, labelled=known, floor=(np.nan_to_num(y), prior, da, db)
+    )
+    n_lab = int(known.sum())
+    empty = _unlabelled_strata(design, known)
     rows = []
-    level = float(confidence)
-    for j, c in enumerate(cats):
-        ct = ts[c]
-        s, y = scores[:, j], labels[:, j]
-        known = ~np.isnan(y) & ~np.isnan(s)
-        block = np.inf if ct.block is None else ct.block
-        review = block if ct.review is None else min(ct.review, block)
-        f = np.nan_to_num(s, nan=-np.inf) >= block
-        pos = y == 1
-        a = np.column_stack([f & pos, f & pos, f & (y == 0)]).astype(float)
-        b = np.column_stack([f, pos, y == 0]).astype(float)
-        prior = np.clip((np.nan_to_num(s, nan=low) - low) / (high - low), 0, 1)
-        ff = f.astype(float)
-        da = np.column_stack([ff, ff, -ff])
-        db = np.column_stack([np.zeros(len(s)), np.ones(len(s)), -np.ones(len(s))])
-        r = stratified_ratio(
-            a, b, design, level=level, labelled=known, floor=(np.nan_to_num(y), prior, da, db)
-        )
-        n_lab = int(known.sum())
-        empty = _unlabelled_strata(design, known)
-        for k, metric in enumerate(("precision", "recall", "fpr")):
-            notes = []
-            if empty:
-                notes.append(f"no label yet in strata {empty[:3]}: the estimate leaves them out")
-            if r.n_domain[k] < min_labels:
-                notes.append(f"rests on {int(r.n_domain[k])} labelled rows")
-            rows.append(_row(c, metric, ct.block, r, k, n_lab, INTERVAL_METHOD, "; ".join(notes)))
-        band = (np.nan_to_num(s, nan=-np.inf) >= review) & ~f
-        if review >= block:
-            rows.append(_exact(c, ct.review, 0.0, "no review band"))
-        elif pop_scores is not None and c in pop_scores.columns:
-            ps = pop_scores[c].to_numpy()
-            ps = ps[~np.isnan(ps)]
-            share = float(((ps >= review) & (ps < block)).mean()) if len(ps) else float("nan")
-            rows.append(_exact(c, ct.review, share, f"counted on the {len(ps)} traffic rows"))
-        else:
-            rl = stratified_ratio(
-                band.astype(float), np.ones(len(s)), design, level=level, labelled=~np.isnan(s)
-            )
-            rows.append(
-                _row(
-                    c,
-                    "review_load",
-                    ct.review,
-                    rl,
-                    0,
-                    int((~np.isnan(s)).sum()),
-                    INTERVAL_METHOD,
-                    "no label needed (the decisions are known)",
-                )
-            )
-    return AuditEstimate(pd.DataFrame(rows), level, len(frame))
+    for k, metric in enumerate(("precision", "recall", "fpr")):
+        notes = []
+        if empty:
+            notes.append(f"no label yet in strata {empty[:3]}: the estimate leaves them out")
+        if r.n_domain[k] < min_labels:
+            notes.append(f"rests on {int(r.n_domain[k])} labelled rows")
+        rows.append(_row(c, metric, threshold, r, k, n_lab, INTERVAL_METHOD, "; ".join(notes)))
+    return rows
+
+
+def _review_load_row(
+    c: str,
+    threshold: float | None,
+    s: np.ndarray,
+    f: np.ndarray,
+    review: float,
+    design: Any,
+    level: float,
+) -> dict[str, Any]:
+    """The review band's share of the traffic, estimated from the sample (no label needed)."""
+    band = (np.nan_to_num(s, nan=-np.inf) >= review) & ~f
+    rl = stratified_ratio(
+        band.astype(float), np.ones(len(s)), design, level=level, labelled=~np.isnan(s)
+    )
+    return _row(
+        c,
+        "review_load",
+        threshold,
+        rl,
+        0,
+        int((~np.isnan(s)).sum()),
+        INTERVAL_METHOD,
+        "no label needed (the decisions are known)",
+    )
 
 
 def _exact(c: str, threshold: float | None, share: float, note: str) -> dict[str, Any]:
