@@ -339,14 +339,7 @@ def html_report(
     frame = check_frame(results)
     slots = [by] if isinstance(by, str) else list(by)
     check_columns(frame, slots, "by")
-    if categories is None:
-        pool = list(thresholds.categories) if thresholds is not None else list(CATEGORIES)
-        categories = [c for c in pool if c in frame.columns]
-    else:
-        check_columns(frame, list(categories), "categories")
-    categories = list(categories)
-    if not categories:
-        raise InputError("the results have no category score columns to report")
+    categories = _report_categories(frame, thresholds, categories)
     if labels is not None and not labels.index.equals(frame.index):
         raise InputError("labels must be aligned with the results (same index)")
     label = None
@@ -357,6 +350,60 @@ def html_report(
     if bias_categories is None:
         bias_categories = ["hate"] if "hate" in categories else categories[:1]
     scored, n_excluded = scored_rows(frame)
+    title = title or f"modkit report: {', '.join(slots)}"
+    parts = _head(frame, title, slots, categories, n_excluded, source, thresholds is not None)
+    for i, slot in enumerate(slots):
+        parts.append(f'<h2 id="slot-{i}">By {html.escape(slot)}</h2>')
+        parts.extend(_score_section(scored, slot, stat, categories, thresholds))
+        parts.extend(_gap_section(scored, slot, categories, "template_id" in frame.columns))
+        if label is None:
+            parts.append(
+                f'<p class="note">No bias metrics: no {html.escape(label_column)!s} column '
+                "(pass labels).</p>"
+            )
+            continue
+        with_label = frame.assign(**{"__label__": label})
+        for cat in bias_categories:
+            parts.extend(_bias_section(with_label, slot, cat, thresholds, bias_threshold))
+    if thresholds is not None:
+        parts.append('<h2 id="thresholds">Thresholds</h2>')
+        summary = thresholds.summary()
+        wanted = ("review", "block", "objective", "status", "n_pos", "n_neg", "oof_precision")
+        keep = [c for c in (*wanted, "oof_recall", "oof_fpr") if c in summary.columns]
+        parts.append(_table(summary[keep]))
+        for cat in categories:
+            if cat in thresholds.categories:
+                parts.append(_figure(_threshold_histogram(scored, thresholds, cat)))
+    parts.append(_prompt_section(frame, slots, categories))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _report_categories(
+    frame: pd.DataFrame, thresholds: ThresholdSet | None, categories: Sequence[str] | None
+) -> list[str]:
+    """The categories to report: those given (checked), else the file's (or every known
+    category) that the results have; :class:`InputError` if none."""
+    if categories is None:
+        pool = list(thresholds.categories) if thresholds is not None else list(CATEGORIES)
+        categories = [c for c in pool if c in frame.columns]
+    else:
+        check_columns(frame, list(categories), "categories")
+    if not categories:
+        raise InputError("the results have no category score columns to report")
+    return list(categories)
+
+
+def _head(
+    frame: pd.DataFrame,
+    title: str,
+    slots: list[str],
+    categories: list[str],
+    n_excluded: int,
+    source: str | None,
+    has_thresholds: bool,
+) -> list[str]:
+    """The page's head (title, style, embedded plotly.js), heading, meta line and nav."""
     plotlyjs = load_plotly().offline.get_plotlyjs()
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     models = (
@@ -364,8 +411,7 @@ def html_report(
         if "model" in frame.columns
         else "not recorded"
     )
-    title = title or f"modkit report: {', '.join(slots)}"
-    parts = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
@@ -380,86 +426,93 @@ def html_report(
         "network.</p>",
         "<nav>"
         + "".join(f'<a href="#slot-{i}">{html.escape(s)}</a>' for i, s in enumerate(slots))
-        + ('<a href="#thresholds">thresholds</a>' if thresholds is not None else "")
+        + ('<a href="#thresholds">thresholds</a>' if has_thresholds else "")
         + '<a href="#prompts-section">prompts</a>'
         + "</nav>",
     ]
-    for i, slot in enumerate(slots):
-        parts.append(f'<h2 id="slot-{i}">By {html.escape(slot)}</h2>')
-        parts.append(f"<h3>Cross-tab: {html.escape(stat)} score by {html.escape(slot)}</h3>")
-        table = crosstab(scored, slot, stat, categories=categories)
-        lacking = int(table.attrs.get("n_missing_by", 0))
-        if lacking:
-            parts.append(
-                f'<p class="note">{lacking} scored rows have no {html.escape(slot)} value '
-                "(their templates lack the slot): left out of this section, as "
-                "<code>groupby(dropna=True)</code> does.</p>"
-            )
-        parts.append(_figure(heatmap(table, title=f"{stat} score by {slot}")))
-        stats = crosstab(scored, slot, ["mean", "p95", "max", "count"], categories=categories)
-        parts.append(_table(stats))
-        if thresholds is not None:
-            blocks = {c: thresholds[c].block for c in categories if c in thresholds.categories}
-            block = {c: float(t) for c, t in blocks.items() if t is not None}
-            if block:
-                rates = crosstab(scored, slot, "flag_rate", thresholds=block)
-                parts.append(f"<h3>Block rate at the file's thresholds by {html.escape(slot)}</h3>")
-                parts.append(_figure(heatmap(rates, title=f"block rate by {slot}")))
-        parts.append(f"<h3>Counterfactual gaps over {html.escape(slot)}</h3>")
-        gap_by = "template_id" if "template_id" in frame.columns else None
-        try:
-            gap = counterfactual_gap(scored, slot, by=gap_by, categories=categories)
-        except InputError as exc:
-            parts.append(f'<p class="note">No gaps: {html.escape(str(exc))}</p>')
-        else:
-            parts.append(
-                '<p class="note">Per template and category: the mean score of each value of '
-                "the slot; the gap is the highest minus the lowest.</p>"
-            )
-            parts.append(_figure(counterfactual_gap_chart(gap, top=20)))
-            parts.append(_table(gap.reset_index(drop=True), index=False, max_rows=30))
-        if label is None:
-            parts.append(
-                f'<p class="note">No bias metrics: no {html.escape(label_column)!s} column '
-                "(pass labels).</p>"
-            )
-            continue
-        with_label = frame.assign(**{"__label__": label})
-        for cat in bias_categories:
-            thr = bias_threshold
-            if thr is None:
-                has = thresholds is not None and cat in thresholds.categories
-                blk = thresholds[cat].block if has else None  # type: ignore[index]
-                thr = float(blk) if blk is not None else 0.5
-            parts.append(
-                f"<h3>Bias metrics: {html.escape(cat)} by {html.escape(slot)} "
-                f"(threshold {thr:{SCORE_FMT}})</h3>"
-            )
-            try:
-                bias = bias_metrics(with_label, slot, "__label__", cat, threshold=thr)
-            except InputError as exc:
-                parts.append(f'<p class="note">{html.escape(str(exc))}</p>')
-                continue
-            bias = bias.sort_values("fpr", ascending=False, na_position="last", kind="stable")
-            overall = _overall_text(bias.attrs.get("overall", {}))
-            parts.append(
-                '<p class="note">Subgroup / BPSN / BNSP AUC (Borkan et al. 2019); FPR and FNR at '
-                "the threshold and their difference from the whole set (Dixon et al. 2018). "
-                f"Overall: {overall}. Columns ending _lo/_hi are interval bounds where "
-                "computed.</p>"
-            )
-            parts.append(_table(bias.reset_index(drop=True), index=False))
-            parts.append(_figure(bias_chart(bias, metrics=("fpr", "fnr"))))
-            parts.append(_figure(bias_chart(bias)))
+
+
+def _score_section(
+    scored: pd.DataFrame,
+    slot: str,
+    stat: str,
+    categories: list[str],
+    thresholds: ThresholdSet | None,
+) -> list[str]:
+    """One slot's cross-tab heatmap, statistics table and block rates at the file's thresholds."""
+    parts = [f"<h3>Cross-tab: {html.escape(stat)} score by {html.escape(slot)}</h3>"]
+    table = crosstab(scored, slot, stat, categories=categories)
+    lacking = int(table.attrs.get("n_missing_by", 0))
+    if lacking:
+        parts.append(
+            f'<p class="note">{lacking} scored rows have no {html.escape(slot)} value '
+            "(their templates lack the slot): left out of this section, as "
+            "<code>groupby(dropna=True)</code> does.</p>"
+        )
+    parts.append(_figure(heatmap(table, title=f"{stat} score by {slot}")))
+    stats = crosstab(scored, slot, ["mean", "p95", "max", "count"], categories=categories)
+    parts.append(_table(stats))
     if thresholds is not None:
-        parts.append('<h2 id="thresholds">Thresholds</h2>')
-        summary = thresholds.summary()
-        wanted = ("review", "block", "objective", "status", "n_pos", "n_neg", "oof_precision")
-        keep = [c for c in (*wanted, "oof_recall", "oof_fpr") if c in summary.columns]
-        parts.append(_table(summary[keep]))
-        for cat in categories:
-            if cat in thresholds.categories:
-                parts.append(_figure(_threshold_histogram(scored, thresholds, cat)))
-    parts.append(_prompt_section(frame, slots, categories))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        blocks = {c: thresholds[c].block for c in categories if c in thresholds.categories}
+        block = {c: float(t) for c, t in blocks.items() if t is not None}
+        if block:
+            rates = crosstab(scored, slot, "flag_rate", thresholds=block)
+            parts.append(f"<h3>Block rate at the file's thresholds by {html.escape(slot)}</h3>")
+            parts.append(_figure(heatmap(rates, title=f"block rate by {slot}")))
+    return parts
+
+
+def _gap_section(
+    scored: pd.DataFrame, slot: str, categories: list[str], has_template_id: bool
+) -> list[str]:
+    """One slot's counterfactual gaps: chart and table (or why there are none)."""
+    parts = [f"<h3>Counterfactual gaps over {html.escape(slot)}</h3>"]
+    gap_by = "template_id" if has_template_id else None
+    try:
+        gap = counterfactual_gap(scored, slot, by=gap_by, categories=categories)
+    except InputError as exc:
+        parts.append(f'<p class="note">No gaps: {html.escape(str(exc))}</p>')
+        return parts
+    parts.append(
+        '<p class="note">Per template and category: the mean score of each value of '
+        "the slot; the gap is the highest minus the lowest.</p>"
+    )
+    parts.append(_figure(counterfactual_gap_chart(gap, top=20)))
+    parts.append(_table(gap.reset_index(drop=True), index=False, max_rows=30))
+    return parts
+
+
+def _bias_section(
+    with_label: pd.DataFrame,
+    slot: str,
+    cat: str,
+    thresholds: ThresholdSet | None,
+    bias_threshold: float | None,
+) -> list[str]:
+    """One (slot, category)'s bias metrics: table and charts (or why there are none)."""
+    thr = bias_threshold
+    if thr is None:
+        has = thresholds is not None and cat in thresholds.categories
+        blk = thresholds[cat].block if has else None  # type: ignore[index]
+        thr = float(blk) if blk is not None else 0.5
+    parts = [
+        f"<h3>Bias metrics: {html.escape(cat)} by {html.escape(slot)} "
+        f"(threshold {thr:{SCORE_FMT}})</h3>"
+    ]
+    try:
+        bias = bias_metrics(with_label, slot, "__label__", cat, threshold=thr)
+    except InputError as exc:
+        parts.append(f'<p class="note">{html.escape(str(exc))}</p>')
+        return parts
+    bias = bias.sort_values("fpr", ascending=False, na_position="last", kind="stable")
+    overall = _overall_text(bias.attrs.get("overall", {}))
+    parts.append(
+        '<p class="note">Subgroup / BPSN / BNSP AUC (Borkan et al. 2019); FPR and FNR at '
+        "the threshold and their difference from the whole set (Dixon et al. 2018). "
+        f"Overall: {overall}. Columns ending _lo/_hi are interval bounds where "
+        "computed.</p>"
+    )
+    parts.append(_table(bias.reset_index(drop=True), index=False))
+    parts.append(_figure(bias_chart(bias, metrics=("fpr", "fnr"))))
+    parts.append(_figure(bias_chart(bias)))
+    return parts
