@@ -637,6 +637,47 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
     """
     path = Path(path)
     file = str(path)
+    source, root = _read_yaml(path, file)
+    lines = tuple(source.splitlines())
+    at = _Where(file)
+    top, entries = _top_nodes(root, file, at)
+    templates = [
+        _yaml_template(entry, index, file, lines, at)
+        for index, entry in enumerate(entries.value, start=1)
+    ]
+    suite = TemplateSuite(templates, name=file)
+    if "wildcards" in top:
+        suite = suite.with_wildcards(_yaml_wildcards(top["wildcards"], file), source=file)
+    if "wildcard_dirs" in top:
+        dirs_node = top["wildcard_dirs"]
+        dirs = _construct(dirs_node)
+        if isinstance(dirs, str):
+            dirs = [dirs]
+        if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+            raise TemplateError("'wildcard_dirs' must be a list of folders", **at(dirs_node))
+        for folder in dirs:
+            suite = suite.with_wildcards(load_wildcards(path.parent / folder))
+    if "images" in top:
+        suite = replace(suite, images=_yaml_images(top["images"], path.parent, at))
+    return suite
+
+
+class _Where:
+    """A YAML node's place in ``file`` as :class:`TemplateError` keywords (1-based)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def __call__(self, node: yaml.Node) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": node.start_mark.line + 1,
+            "column": node.start_mark.column + 1,
+        }
+
+
+def _read_yaml(path: Path, file: str) -> tuple[str, yaml.Node | None]:
+    """The file's text and YAML node tree; :class:`TemplateError` with the place of a fault."""
     if not path.is_file():
         raise TemplateError("template file not found", file=file)
     try:
@@ -654,15 +695,13 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
-    lines = tuple(source.splitlines())
+    return source, root
 
-    def at(node: yaml.Node) -> dict[str, Any]:
-        return {
-            "file": file,
-            "line": node.start_mark.line + 1,
-            "column": node.start_mark.column + 1,
-        }
 
+def _top_nodes(
+    root: yaml.Node | None, file: str, at: _Where
+) -> tuple[dict[str, yaml.Node], yaml.SequenceNode]:
+    """The top-level keys' nodes (each checked known) and the non-empty ``templates`` list."""
     if root is None or not isinstance(root, yaml.MappingNode):
         raise TemplateError(
             "a template file must be a mapping with a 'templates:' list",
@@ -683,118 +722,113 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
     entries = top["templates"]
     if not isinstance(entries, yaml.SequenceNode) or not entries.value:
         raise TemplateError("'templates' must be a non-empty list", **at(entries))
+    return top, entries
 
-    templates = []
-    for index, entry in enumerate(entries.value, start=1):
-        default_id = f"t{index}"
-        if isinstance(entry, yaml.ScalarNode):
-            fields: dict[str, yaml.Node] = {"text": entry}
-        elif isinstance(entry, yaml.MappingNode):
-            fields = {}
-            for key_node, value_node in entry.value:
-                key = key_node.value
-                if key not in _ENTRY_KEYS:
-                    raise TemplateError(
-                        f"unknown key {key!r} in template entry {index}; expected "
-                        f"{', '.join(_ENTRY_KEYS)}",
-                        **at(key_node),
-                    )
-                fields[key] = value_node
-        else:
-            raise TemplateError(
-                f"template entry {index} must be a mapping or a string", **at(entry)
-            )
-        if "text" not in fields and "messages" not in fields:
-            raise TemplateError(
-                f"template entry {index} has no 'text' (nor a 'messages' list)", **at(entry)
-            )
-        if "text" in fields and "messages" in fields:
-            raise TemplateError(
-                f"template entry {index} has both 'text' and 'messages': keep one", **at(entry)
-            )
-        template_id = default_id
-        if "id" in fields:
-            id_node = fields["id"]
-            if not isinstance(id_node, yaml.ScalarNode) or not id_node.value:
+
+def _entry_fields(entry: yaml.Node, index: int, at: _Where) -> dict[str, yaml.Node]:
+    """A template entry's keys (a bare string is its ``text``), each checked known;
+    exactly one of ``text`` and ``messages``."""
+    if isinstance(entry, yaml.ScalarNode):
+        fields: dict[str, yaml.Node] = {"text": entry}
+    elif isinstance(entry, yaml.MappingNode):
+        fields = {}
+        for key_node, value_node in entry.value:
+            key = key_node.value
+            if key not in _ENTRY_KEYS:
                 raise TemplateError(
-                    f"template entry {index}: 'id' must be a non-empty string", **at(id_node)
+                    f"unknown key {key!r} in template entry {index}; expected "
+                    f"{', '.join(_ENTRY_KEYS)}",
+                    **at(key_node),
                 )
-            template_id = id_node.value
-        text_node = fields.get("text") or fields["messages"]
-        if "messages" in fields and not isinstance(text_node, yaml.SequenceNode):
+            fields[key] = value_node
+    else:
+        raise TemplateError(f"template entry {index} must be a mapping or a string", **at(entry))
+    if "text" not in fields and "messages" not in fields:
+        raise TemplateError(
+            f"template entry {index} has no 'text' (nor a 'messages' list)", **at(entry)
+        )
+    if "text" in fields and "messages" in fields:
+        raise TemplateError(
+            f"template entry {index} has both 'text' and 'messages': keep one", **at(entry)
+        )
+    return fields
+
+
+def _entry_labels_tags(
+    fields: dict[str, yaml.Node], template_id: str, at: _Where
+) -> tuple[dict[str, Any], list[str]]:
+    """A template entry's ``labels`` (a mapping of single values) and ``tags`` (strings)."""
+    labels = _construct(fields["labels"]) if "labels" in fields else {}
+    if not isinstance(labels, dict):
+        raise TemplateError(
+            "'labels' must be a mapping", template_id=template_id, **at(fields["labels"])
+        )
+    for key, value in labels.items():
+        if isinstance(value, (list, dict)):
             raise TemplateError(
-                "'messages' must be a list of turns ({user: text}, {assistant: text})",
+                f"label {key!r} must be a single value",
                 template_id=template_id,
-                **at(text_node),
+                **at(fields["labels"]),
             )
-        if "text" in fields and not isinstance(text_node, yaml.ScalarNode):
-            raise TemplateError("'text' must be a string", template_id=template_id, **at(text_node))
-        labels = _construct(fields["labels"]) if "labels" in fields else {}
-        if not isinstance(labels, dict):
-            raise TemplateError(
-                "'labels' must be a mapping", template_id=template_id, **at(fields["labels"])
-            )
-        for key, value in labels.items():
-            if isinstance(value, (list, dict)):
-                raise TemplateError(
-                    f"label {key!r} must be a single value",
-                    template_id=template_id,
-                    **at(fields["labels"]),
-                )
-        tags = _construct(fields["tags"]) if "tags" in fields else []
-        if isinstance(tags, str):
-            tags = [tags]
-        if not isinstance(tags, list):
-            raise TemplateError(
-                "'tags' must be a list of strings", template_id=template_id, **at(fields["tags"])
-            )
-        if "messages" in fields:
-            templates.append(
-                _make_turns(
-                    _yaml_turns(cast(yaml.SequenceNode, text_node), template_id, file, lines, at),
-                    template_id,
-                    labels,
-                    [str(t) for t in tags],
-                )
-            )
-            continue
-        location = _Location(
-            file,
-            text_node.start_mark.line + 1,
-            text_node.start_mark.column + 1,
-            cast(yaml.ScalarNode, text_node).style,
-            lines,
+    tags = _construct(fields["tags"]) if "tags" in fields else []
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list):
+        raise TemplateError(
+            "'tags' must be a list of strings", template_id=template_id, **at(fields["tags"])
         )
-        templates.append(
-            _make_template(text_node.value, template_id, labels, [str(t) for t in tags], location)
-        )
+    return labels, [str(t) for t in tags]
 
-    suite = TemplateSuite(templates, name=file)
-    if "wildcards" in top:
-        suite = suite.with_wildcards(_yaml_wildcards(top["wildcards"], file), source=file)
-    if "wildcard_dirs" in top:
-        dirs_node = top["wildcard_dirs"]
-        dirs = _construct(dirs_node)
-        if isinstance(dirs, str):
-            dirs = [dirs]
-        if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-            raise TemplateError("'wildcard_dirs' must be a list of folders", **at(dirs_node))
-        for folder in dirs:
-            suite = suite.with_wildcards(load_wildcards(path.parent / folder))
-    if "images" in top:
-        images_node = top["images"]
-        if not isinstance(images_node, yaml.MappingNode) or not images_node.value:
+
+def _yaml_template(
+    entry: yaml.Node, index: int, file: str, lines: tuple[str, ...], at: _Where
+) -> Template:
+    """One entry of the ``templates:`` list (the ``index``-th, from 1) as a template."""
+    fields = _entry_fields(entry, index, at)
+    template_id = f"t{index}"
+    if "id" in fields:
+        id_node = fields["id"]
+        if not isinstance(id_node, yaml.ScalarNode) or not id_node.value:
             raise TemplateError(
-                "'images' must map a slot name to a folder or a list of images", **at(images_node)
+                f"template entry {index}: 'id' must be a non-empty string", **at(id_node)
             )
-        slots: dict[str, Any] = {}
-        for key_node, value_node in images_node.value:
-            try:
-                slots.update(image_slots({key_node.value: _construct(value_node)}, path.parent))
-            except InputError as exc:
-                raise TemplateError(f"images.{key_node.value}: {exc}", **at(value_node)) from None
-        suite = replace(suite, images=slots)
-    return suite
+        template_id = id_node.value
+    text_node = fields.get("text") or fields["messages"]
+    if "messages" in fields and not isinstance(text_node, yaml.SequenceNode):
+        raise TemplateError(
+            "'messages' must be a list of turns ({user: text}, {assistant: text})",
+            template_id=template_id,
+            **at(text_node),
+        )
+    if "text" in fields and not isinstance(text_node, yaml.ScalarNode):
+        raise TemplateError("'text' must be a string", template_id=template_id, **at(text_node))
+    labels, tags = _entry_labels_tags(fields, template_id, at)
+    if "messages" in fields:
+        turns = _yaml_turns(cast(yaml.SequenceNode, text_node), template_id, file, lines, at)
+        return _make_turns(turns, template_id, labels, tags)
+    location = _Location(
+        file,
+        text_node.start_mark.line + 1,
+        text_node.start_mark.column + 1,
+        cast(yaml.ScalarNode, text_node).style,
+        lines,
+    )
+    return _make_template(text_node.value, template_id, labels, tags, location)
+
+
+def _yaml_images(images_node: yaml.Node, folder: Path, at: _Where) -> dict[str, Any]:
+    """The ``images:`` mapping: slot name -> its image parts (paths relative to ``folder``)."""
+    if not isinstance(images_node, yaml.MappingNode) or not images_node.value:
+        raise TemplateError(
+            "'images' must map a slot name to a folder or a list of images", **at(images_node)
+        )
+    slots: dict[str, Any] = {}
+    for key_node, value_node in images_node.value:
+        try:
+            slots.update(image_slots({key_node.value: _construct(value_node)}, folder))
+        except InputError as exc:
+            raise TemplateError(f"images.{key_node.value}: {exc}", **at(value_node)) from None
+    return slots
 
 
 def _yaml_turns(

@@ -52,7 +52,6 @@ ALLOWED: dict[str, str] = {
     "modkit/widgets/_explorer.py:TemplateExplorer.__init__": _WIDGET,
     "modkit/widgets/_threshold_slider.py:ThresholdExplorer.__init__": _WIDGET,
     "modkit/_frame.py:assemble": f"{_LATER}: columns per result kind",
-    "modkit/templates/_model.py:load_templates": f"{_LATER}: YAML keys checked one by one",
 }
 
 
