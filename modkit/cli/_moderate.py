@@ -112,18 +112,60 @@ def _labels_from(items: list[str] | None) -> dict[str, str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    via: Literal["requests"] | BatchAPI = "requests"
-    if args.batch_api:
-        if args.backend != "openai":
-            raise InputError(f"--batch-api needs --backend openai, not {args.backend}")
-        if args.no_cache:
-            raise InputError(
-                "--batch-api needs a cache (results and open batch ids are kept there); "
-                "drop --no-cache"
-            )
-        via = BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
+    via = _via(args)
     if args.output is not None:
         check_output(args.output)  # before any work: never score what cannot be written
+    frame = _read_input(args)
+    backend = backend_from_args(args)
+    cache = cache_from_args(args)
+    try:
+        results = moderate(
+            frame,
+            backend=backend,
+            cache=cache,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            max_retries=args.max_retries,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            text_column=args.text_column,
+            result_json=not args.no_result_json,
+            via=via,
+            conversation=args.conversation,
+        )
+    except Exception as exc:
+        _write_partial(exc, args.output)
+        raise
+    finally:
+        backend.close()  # made here, so closed here: moderate never closes a caller's
+        if cache is not None:
+            cache.close()
+    where = write_output(results, args.output)
+    failed = int(results["error"].astype(bool).sum())
+    print(
+        f"modkit moderate: {len(results)} rows -> {where}"
+        + (f" ({failed} failed; see the 'error' column)" if failed else "")
+        + _parse_rate(backend),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _via(args: argparse.Namespace) -> Literal["requests"] | BatchAPI:
+    """How to send the requests: one by one, or (``--batch-api``) through the Batch API."""
+    if not args.batch_api:
+        return "requests"
+    if args.backend != "openai":
+        raise InputError(f"--batch-api needs --backend openai, not {args.backend}")
+    if args.no_cache:
+        raise InputError(
+            "--batch-api needs a cache (results and open batch ids are kept there); drop --no-cache"
+        )
+    return BatchAPI(poll_interval=args.poll_interval, max_wait=args.max_wait)
+
+
+def _read_input(args: argparse.Namespace) -> pd.DataFrame:
+    """The input table, conversations decoded, labels beside the texts checked and renamed
+    (a rename is said on stderr), before any scoring."""
     frame = read_table(args.input, text_column=args.text_column)
     if str(args.input).lower().endswith(".csv"):
         frame = _decode_conversations(frame, args.text_column)
@@ -143,46 +185,21 @@ def run(args: argparse.Namespace) -> int:
             + " (a bare category key names the score column)",
             file=sys.stderr,
         )
-    backend = backend_from_args(args)
-    cache = cache_from_args(args)
-    try:
-        results = moderate(
-            frame,
-            backend=backend,
-            cache=cache,
-            batch_size=args.batch_size,
-            concurrency=args.concurrency,
-            max_retries=args.max_retries,
-            progress=not args.no_progress and sys.stderr.isatty(),
-            text_column=args.text_column,
-            result_json=not args.no_result_json,
-            via=via,
-            conversation=args.conversation,
-        )
-    except Exception as exc:
-        partial = getattr(exc, "partial", None)
-        if partial is not None:
-            scored = int((~partial["error"].astype(bool)).sum())
-            where = write_output(partial, args.output)
-            print(
-                f"modkit moderate: partial results written to {where} "
-                f"({scored} of {len(partial)} rows scored)",
-                file=sys.stderr,
-            )
-        raise
-    finally:
-        backend.close()  # made here, so closed here: moderate never closes a caller's
-        if cache is not None:
-            cache.close()
-    where = write_output(results, args.output)
-    failed = int(results["error"].astype(bool).sum())
+    return frame
+
+
+def _write_partial(exc: Exception, output: Any) -> None:
+    """Write what a failed run scored (the exception's ``partial`` frame), if any."""
+    partial = getattr(exc, "partial", None)
+    if partial is None:
+        return
+    scored = int((~partial["error"].astype(bool)).sum())
+    where = write_output(partial, output)
     print(
-        f"modkit moderate: {len(results)} rows -> {where}"
-        + (f" ({failed} failed; see the 'error' column)" if failed else "")
-        + _parse_rate(backend),
+        f"modkit moderate: partial results written to {where} "
+        f"({scored} of {len(partial)} rows scored)",
         file=sys.stderr,
     )
-    return 0
 
 
 def _decode_conversations(frame: Any, column: str) -> Any:
