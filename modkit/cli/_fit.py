@@ -17,7 +17,7 @@ from .._taxonomy import CATEGORIES
 from ..thresholds._fit import fit_thresholds
 from ..thresholds._labels import coerce_scores
 from ..thresholds._schema import UNTHRESHOLDED, UNTHRESHOLDED_DEFAULT
-from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile
+from ..thresholds._set import POLICY_MEANING, PROFILES, ThresholdFile, ThresholdSet
 from ._common import Progress, add_quiet_option, align_labels, check_seed, check_suffix, row_name
 
 
@@ -154,36 +154,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("fit", args)
     progress.step(f"reading {args.scores}" + (f" and {args.labels}" if args.labels else ""))
     scores = read_table(args.scores).reset_index(drop=True)
-    if args.labels is None:
-        # labels beside the scores: the label_<category> columns 'modkit moderate' kept
-        labels = parse_labels(
-            scores, columns="prefixed", source=args.scores, row_name=row_name(args.scores)
-        )
-        if not labels.shape[1]:
-            raise InputError(
-                f"{args.scores}: no label_<category> columns; keep labels beside the texts "
-                "when scoring (docs: how-to 'Prepare a labels file') or give a LABELS table"
-            )
-        cats = list(labels.columns)
-        passed = cats
-    else:
-        raw = read_table(args.labels).reset_index(drop=True)
-        # One parser for every label table: bare keys or label_<key>, 1/0, true/false,
-        # yes/no, blank; a misspelt key is refused with "did you mean".
-        parsed = parse_labels(raw, source=args.labels, row_name=row_name(args.labels))
-        cats = list(parsed.columns)
-        if not cats:
-            raise InputError(
-                f"{args.labels}: no label columns (expected category keys as the API spells "
-                f"them, such as {', '.join(CATEGORIES[:4])}, or label_<category>)"
-            )
-        # Other columns go to fit_thresholds, which warns that it ignores them.
-        keys = {"id", "text", args.on, *parsed.attrs["columns"]}
-        others = [c for c in raw.columns if c not in keys]
-        passed = [*cats, *others]
-        row_keys = [c for c in dict.fromkeys([args.on, "id"]) if c in raw.columns]
-        table = pd.concat([raw[row_keys], parsed, raw[others]], axis=1)
-        labels = align_labels(scores, table, args.on, args.scores, args.labels)
+    labels, cats, passed = _read_labels(args, scores)
     missing = [c for c in cats if c not in scores.columns]
     if missing:
         raise InputError(
@@ -191,15 +162,7 @@ def run(args: argparse.Namespace) -> int:
             "scores for"
         )
     coerce_scores(scores, cats, source=args.scores, row_name=row_name(args.scores))
-
-    objective: Any = args.objective
-    per = _pairs(args.objective_for, "--objective-for")
-    if per:
-        objective = {"*": args.objective, **per}
-    review: Any = args.review
-    rper = _pairs(args.review_for, "--review-for")
-    if rper:
-        review = {**({"*": args.review} if args.review else {}), **rper}
+    objective, review = _objective_and_review(args)
     existing = ThresholdFile.load(args.merge_into) if args.merge_into else None
     progress.step(
         f"fitting {len(cats)} categories on {len(scores)} rows ({args.cv}-fold, "
@@ -222,6 +185,72 @@ def run(args: argparse.Namespace) -> int:
         by_input_type=args.by_input_type,
     )
     not_fitted = ts.not_fitted
+    ts = _with_policies(ts, args)
+    profiles = dict(existing.profiles) if existing else {}
+    profiles[args.profile] = ts
+    # the file goes to stdout without -o: then the report goes to stderr
+    report_to = sys.stdout if args.output is not None else sys.stderr
+    _write_file(ThresholdFile(profiles), args.output)
+    print(ts.report(), file=report_to)
+    if not_fitted:
+        _warn_not_fitted(ts, not_fitted)
+    where = args.output or "standard output"
+    print(f"wrote {where} (profiles: {', '.join(sorted(profiles))})", file=report_to)
+    progress.done()
+    return 0
+
+
+def _read_labels(
+    args: argparse.Namespace, scores: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The labels aligned with the scores (beside them, or a LABELS table), their
+    categories, and the columns passed to ``fit_thresholds``."""
+    if args.labels is None:
+        # labels beside the scores: the label_<category> columns 'modkit moderate' kept
+        labels = parse_labels(
+            scores, columns="prefixed", source=args.scores, row_name=row_name(args.scores)
+        )
+        if not labels.shape[1]:
+            raise InputError(
+                f"{args.scores}: no label_<category> columns; keep labels beside the texts "
+                "when scoring (docs: how-to 'Prepare a labels file') or give a LABELS table"
+            )
+        cats = list(labels.columns)
+        return labels, cats, cats
+    raw = read_table(args.labels).reset_index(drop=True)
+    # One parser for every label table: bare keys or label_<key>, 1/0, true/false,
+    # yes/no, blank; a misspelt key is refused with "did you mean".
+    parsed = parse_labels(raw, source=args.labels, row_name=row_name(args.labels))
+    cats = list(parsed.columns)
+    if not cats:
+        raise InputError(
+            f"{args.labels}: no label columns (expected category keys as the API spells "
+            f"them, such as {', '.join(CATEGORIES[:4])}, or label_<category>)"
+        )
+    # Other columns go to fit_thresholds, which warns that it ignores them.
+    keys = {"id", "text", args.on, *parsed.attrs["columns"]}
+    others = [c for c in raw.columns if c not in keys]
+    row_keys = [c for c in dict.fromkeys([args.on, "id"]) if c in raw.columns]
+    table = pd.concat([raw[row_keys], parsed, raw[others]], axis=1)
+    labels = align_labels(scores, table, args.on, args.scores, args.labels)
+    return labels, cats, [*cats, *others]
+
+
+def _objective_and_review(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``--objective`` / ``--review`` with their per-category ``--*-for`` overrides."""
+    objective: Any = args.objective
+    per = _pairs(args.objective_for, "--objective-for")
+    if per:
+        objective = {"*": args.objective, **per}
+    review: Any = args.review
+    rper = _pairs(args.review_for, "--review-for")
+    if rper:
+        review = {**({"*": args.review} if args.review else {}), **rper}
+    return objective, review
+
+
+def _with_policies(ts: ThresholdSet, args: argparse.Namespace) -> ThresholdSet:
+    """``--unthresholded`` for every category, then ``--unthresholded-for`` overrides."""
     ts = ts.with_policy(args.unthresholded)
     by_policy: dict[str, list[str]] = {}
     for cat, policy in _pairs(args.unthresholded_for, "--unthresholded-for").items():
@@ -231,31 +260,30 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join(UNTHRESHOLDED)}"
             )
         by_policy.setdefault(policy, []).append(cat)
-    for policy, cats_ in by_policy.items():
-        ts = ts.with_policy(policy, cats_)
-    profiles = dict(existing.profiles) if existing else {}
-    profiles[args.profile] = ts
-    # the file goes to stdout without -o: then the report goes to stderr
-    report_to = sys.stdout if args.output is not None else sys.stderr
-    if args.output is not None:
-        ThresholdFile(profiles).save(args.output)
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            text = ThresholdFile(profiles).save(Path(folder) / "t.json").read_text("utf-8")
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    print(ts.report(), file=report_to)
-    if not_fitted:
-        print(
-            f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
-            + "; ".join(f"{c}: {why}" for c, why in not_fitted.items())
-            + "); without a threshold they are decided by "
-            + "; ".join(
-                f"{POLICY_MEANING[p]} (unthresholded: {p})"
-                for p in dict.fromkeys(ts.policy_for(c) for c in not_fitted)
-            ),
-            file=sys.stderr,
-        )
-    where = args.output or "standard output"
-    print(f"wrote {where} (profiles: {', '.join(sorted(profiles))})", file=report_to)
-    progress.done()
-    return 0
+    for policy, cats in by_policy.items():
+        ts = ts.with_policy(policy, cats)
+    return ts
+
+
+def _write_file(file: ThresholdFile, output: Any) -> None:
+    """Save the threshold file to ``output``, or print it to standard output."""
+    if output is not None:
+        file.save(output)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        text = file.save(Path(folder) / "t.json").read_text("utf-8")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _warn_not_fitted(ts: ThresholdSet, not_fitted: dict[str, str]) -> None:
+    """Say on stderr which categories have no threshold and how they are decided."""
+    print(
+        f"modkit fit: warning: {len(not_fitted)} categories not fitted ("
+        + "; ".join(f"{c}: {why}" for c, why in not_fitted.items())
+        + "); without a threshold they are decided by "
+        + "; ".join(
+            f"{POLICY_MEANING[p]} (unthresholded: {p})"
+            for p in dict.fromkeys(ts.policy_for(c) for c in not_fitted)
+        ),
+        file=sys.stderr,
+    )

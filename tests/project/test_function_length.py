@@ -43,7 +43,6 @@ ALLOWED: dict[str, str] = {
     "modkit/server/_app.py:create_app.moderations": _SERVER,
     "modkit/server/_app.py:_texts": _SERVER,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
-    "modkit/cli/_fit.py:run": f"{_LATER}: read inputs, fit, write outputs",
     "modkit/_runner.py:_amoderate": _RUNNER,
     "modkit/testing/_fault_server.py:FaultServer._respond": _FAKE,
     "modkit/testing/_fake_guard.py:GuardModelFake._complete": _FAKE,
