@@ -207,61 +207,106 @@ def assemble(
     # result column stays in ``result_json`` alone (see :func:`unlisted_categories`)
     extra = [c for c in order_categories(present) if c not in _CAT_INDEX and _free_name(c, frame)]
     universe = [*CATEGORIES, *extra]
-    col = {c: j for j, c in enumerate(universe)}
-    m = len(uniques)
-    scores = np.full((m + 1, len(universe)), np.nan)
-    flags = np.full((m + 1, len(universe)), -1, dtype=np.int8)
-    flagged = np.full(m + 1, -1, dtype=np.int8)
-    model = np.full(m + 1, "", dtype=object)
-    mod_id = np.full(m + 1, "", dtype=object)
-    error = np.full(m + 1, missing_reason, dtype=object)
-    raw = np.full(m + 1, "", dtype=object) if keep_json else None
-    arrow_at = None  # per unique key: its row in rows.raw (an Arrow array), or -1
+    table = _UniqueTable(len(uniques), universe, missing_reason, keep_json)
     if rows is not None and len(rows):
+        table.fill_cached(rows, index)
+    table.fill_fresh(outcomes, index, raws or {})
+    m = len(uniques)
+    table.error[m] = none_reason  # rows whose key is None
+    idx = np.where(codes < 0, m, codes)
+    seen = ~np.isnan(table.scores[:m]).all(axis=0) | np.isin(universe, list(present))
+    categories = [c for c, s in zip(universe, seen, strict=True) if s]
+    score_frame = table.score_frame(categories, idx, frame.index)
+    added = pd.DataFrame(table.other_columns(categories, idx, rows), index=frame.index)
+    names = [*categories, *added.columns]
+    kept = frame.drop(columns=[c for c in names if c in frame.columns])
+    return pd.concat([kept, score_frame, added], axis=1)
+
+
+class _UniqueTable:
+    """The results per unique key (row ``m``: rows whose key is None), filled from the
+    cached rows and the fresh outcomes, then broadcast to the frame's rows.
+
+    Columns of ``scores`` / ``flags`` follow ``universe``; ``flags`` and ``flagged`` hold
+    -1 for unknown, else 0/1; ``arrow_at`` is each key's row in a cached Arrow array of
+    ``result_json`` strings (-1: the string is in ``raw``), or None without one.
+    """
+
+    def __init__(self, m: int, universe: list[str], missing_reason: str, keep_json: bool):
+        self.m = m
+        self.universe = universe
+        self.col = {c: j for j, c in enumerate(universe)}
+        self.scores = np.full((m + 1, len(universe)), np.nan)
+        self.flags = np.full((m + 1, len(universe)), -1, dtype=np.int8)
+        self.flagged = np.full(m + 1, -1, dtype=np.int8)
+        self.model = np.full(m + 1, "", dtype=object)
+        self.mod_id = np.full(m + 1, "", dtype=object)
+        self.error = np.full(m + 1, missing_reason, dtype=object)
+        self.raw = np.full(m + 1, "", dtype=object) if keep_json else None
+        self.arrow_at: np.ndarray | None = None
+
+    def fill_cached(self, rows: ResultRows, index: Any) -> None:
+        """Results in compact form (a warm cache), without a Python loop (``index``: the
+        unique keys, a :class:`pandas.Index`)."""
         at = index.get_indexer(rows.keys)
         ok = at >= 0
         at = at[ok]
         k = len(CATEGORIES)
         every = bool(ok.all())  # then no masked copies of the cached arrays
-        scores[at, :k] = rows.scores if every else rows.scores[ok]
-        flags[at, :k] = rows.flags if every else rows.flags[ok]
-        flagged[at] = rows.flagged[ok]
-        model[at] = np.asarray(rows.model, dtype=object)[ok]
-        mod_id[at] = np.asarray(rows.id, dtype=object)[ok]
-        error[at] = ""
-        if raw is not None and isinstance(rows.raw, list):
-            raw[at] = np.asarray(rows.raw, dtype=object)[ok]
-        elif raw is not None and rows.raw is not None:  # Arrow strings: taken, not copied
-            arrow_at = np.full(m + 1, -1, dtype=np.int64)
-            arrow_at[at] = np.flatnonzero(ok)
-    raws = raws or {}
-    where: list[int] = index.get_indexer(list(outcomes)).tolist() if outcomes else []
-    # scores and flags by layout of keys: one array assignment per layout, not per value
-    by_scores: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
-    by_flags: dict[tuple[str, ...], tuple[list[int], list[list[bool]]]] = {}
-    for i, (key, res) in zip(where, outcomes.items(), strict=True):
-        if i < 0:
-            continue
-        if isinstance(res, ModerationResult):
-            group = by_scores.setdefault(tuple(res.category_scores), ([], []))
-            group[0].append(i)
-            group[1].append(list(res.category_scores.values()))
-            fgroup = by_flags.setdefault(tuple(res.categories), ([], []))
-            fgroup[0].append(i)
-            fgroup[1].append(list(map(bool, res.categories.values())))
-            flagged[i] = res.flagged
-            model[i] = res.model
-            mod_id[i] = res.id
-            error[i] = ""
-            if raw is not None:
-                raw[i] = raws.get(key) or result_json(res)
+        self.scores[at, :k] = rows.scores if every else rows.scores[ok]
+        self.flags[at, :k] = rows.flags if every else rows.flags[ok]
+        self.flagged[at] = rows.flagged[ok]
+        self.model[at] = np.asarray(rows.model, dtype=object)[ok]
+        self.mod_id[at] = np.asarray(rows.id, dtype=object)[ok]
+        self.error[at] = ""
+        if self.raw is not None and isinstance(rows.raw, list):
+            self.raw[at] = np.asarray(rows.raw, dtype=object)[ok]
+        elif self.raw is not None and rows.raw is not None:  # Arrow strings: taken, not copied
+            self.arrow_at = np.full(self.m + 1, -1, dtype=np.int64)
+            self.arrow_at[at] = np.flatnonzero(ok)
+
+    def fill_fresh(
+        self,
+        outcomes: Mapping[str, ModerationResult | ItemError],
+        index: Any,
+        raws: Mapping[str, str],
+    ) -> None:
+        """Results and per-item errors by key (``raws``: ``result_json`` already made)."""
+        where: list[int] = index.get_indexer(list(outcomes)).tolist() if outcomes else []
+        # scores and flags by layout of keys: one array assignment per layout, not per value
+        by_scores: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
+        by_flags: dict[tuple[str, ...], tuple[list[int], list[list[bool]]]] = {}
+        raw, arrow_at = self.raw, self.arrow_at
+        for i, (key, res) in zip(where, outcomes.items(), strict=True):
+            if i < 0:
+                continue
+            if isinstance(res, ModerationResult):
+                group = by_scores.setdefault(tuple(res.category_scores), ([], []))
+                group[0].append(i)
+                group[1].append(list(res.category_scores.values()))
+                fgroup = by_flags.setdefault(tuple(res.categories), ([], []))
+                fgroup[0].append(i)
+                fgroup[1].append(list(map(bool, res.categories.values())))
+                self.flagged[i] = res.flagged
+                self.model[i] = res.model
+                self.mod_id[i] = res.id
+                self.error[i] = ""
+                if raw is not None:
+                    raw[i] = raws.get(key) or result_json(res)
+                    if arrow_at is not None:
+                        arrow_at[i] = -1
+            else:
+                self.error[i] = res.message
                 if arrow_at is not None:
                     arrow_at[i] = -1
-        else:
-            error[i] = res.message
-            if arrow_at is not None:
-                arrow_at[i] = -1
-    for target, groups in ((scores, by_scores), (flags, by_flags)):
+        self._assign(self.scores, by_scores)
+        self._assign(self.flags, by_flags)
+
+    def _assign(
+        self, target: np.ndarray, groups: Mapping[tuple[str, ...], tuple[list[int], list[Any]]]
+    ) -> None:
+        """Write each layout's values into ``target`` with one array assignment."""
+        col = self.col
         for layout, (at_rows, values) in groups.items():
             # a category without a column (its name is an input's) is only in result_json
             keep = [p for p, c in enumerate(layout) if c in col]
@@ -269,32 +314,38 @@ def assemble(
                 continue
             block = np.array(values, dtype=target.dtype).reshape(len(at_rows), len(layout))
             target[np.asarray(at_rows)[:, None], [col[layout[p]] for p in keep]] = block[:, keep]
-    error[m] = none_reason  # rows whose key is None
-    idx = np.where(codes < 0, m, codes)
-    seen = ~np.isnan(scores[:m]).all(axis=0) | np.isin(universe, list(present))
-    categories = [c for c, s in zip(universe, seen, strict=True) if s]
-    # the score columns as one float block (one copy; pandas keeps it as it is)
-    cols = np.asarray([col[c] for c in categories], dtype=np.intp)
-    if m == n and np.array_equal(cols, np.arange(len(universe))) and _identity(idx):
-        block = scores[:m]  # every row its own key, in order: the matrix as it is
-    else:
-        block = scores[np.ix_(idx, cols)]
-    score_frame = pd.DataFrame(block, columns=pd.Index(categories), index=frame.index, copy=False)
-    del block, scores
-    columns: dict[str, Any] = {"flagged": _nullable_bool(flagged[idx])}
-    for c in categories:
-        columns[flag_column(c)] = _nullable_bool(flags[idx, col[c]])
-    columns["model"] = model[idx]
-    columns["moderation_id"] = mod_id[idx]
-    columns["error"] = error[idx]
-    if raw is not None and arrow_at is not None and rows is not None:
-        columns["result_json"] = _arrow_column(rows.raw, arrow_at, raw, idx)
-    elif raw is not None:
-        columns["result_json"] = raw[idx]
-    added = pd.DataFrame(columns, index=frame.index)
-    names = [*categories, *added.columns]
-    kept = frame.drop(columns=[c for c in names if c in frame.columns])
-    return pd.concat([kept, score_frame, added], axis=1)
+
+    def score_frame(self, categories: list[str], idx: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        """The score columns as one float block (one copy; pandas keeps it as it is)."""
+        cols = np.asarray([self.col[c] for c in categories], dtype=np.intp)
+        if (
+            self.m == len(idx)
+            and np.array_equal(cols, np.arange(len(self.universe)))
+            and _identity(idx)
+        ):
+            block = self.scores[: self.m]  # every row its own key, in order: the matrix as it is
+        else:
+            block = self.scores[np.ix_(idx, cols)]
+        self.scores = np.empty((0, 0))  # the frame holds the block now
+        return pd.DataFrame(block, columns=pd.Index(categories), index=index, copy=False)
+
+    def other_columns(
+        self, categories: list[str], idx: np.ndarray, rows: ResultRows | None
+    ) -> dict[str, Any]:
+        """``flagged``, ``flagged/<category>``, ``model``, ``moderation_id``, ``error`` and
+        ``result_json`` (when kept), one value per frame row."""
+        columns: dict[str, Any] = {"flagged": _nullable_bool(self.flagged[idx])}
+        for c in categories:
+            columns[flag_column(c)] = _nullable_bool(self.flags[idx, self.col[c]])
+        columns["model"] = self.model[idx]
+        columns["moderation_id"] = self.mod_id[idx]
+        columns["error"] = self.error[idx]
+        raw = self.raw
+        if raw is not None and self.arrow_at is not None and rows is not None:
+            columns["result_json"] = _arrow_column(rows.raw, self.arrow_at, raw, idx)
+        elif raw is not None:
+            columns["result_json"] = raw[idx]
+        return columns
 
 
 def _identity(idx: np.ndarray) -> bool:

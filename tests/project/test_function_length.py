@@ -49,7 +49,6 @@ ALLOWED: dict[str, str] = {
     "modkit/testing/_fake_policy.py:PolicyModelFake._complete": _FAKE,
     "modkit/widgets/_explorer.py:TemplateExplorer.__init__": _WIDGET,
     "modkit/widgets/_threshold_slider.py:ThresholdExplorer.__init__": _WIDGET,
-    "modkit/_frame.py:assemble": f"{_LATER}: columns per result kind",
 }
 
 
