@@ -615,29 +615,7 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
     if is_conversation(value):  # one conversation: one result
         return [_conversation(value, "input", limits)[0]]
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        if len(value) > limits.max_inputs:
-            raise _RequestError(
-                400,
-                f"too many inputs: {len(value)} is over this server's limit of "
-                f"{limits.max_inputs} per request",
-                param="input",
-                code="too_many_inputs",
-            )
-        conversations, total = [], 0
-        for i, v in enumerate(value):
-            messages, chars = _conversation(v, f"input[{i}]", limits)
-            total += chars
-            if total > limits.max_request_chars:
-                raise _RequestError(
-                    400,
-                    f"the texts of this request hold more than this server's work budget of "
-                    f"{limits.max_request_chars} characters per request (reached at "
-                    f"input[{i}]): send fewer or shorter conversations per request",
-                    param="input",
-                    code="request_too_large",
-                )
-            conversations.append(messages)
-        return conversations
+        return _conversations(value, limits)
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
         raise _RequestError(
@@ -650,30 +628,11 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
     if not items:
         raise _RequestError(400, "'input' is an empty list", param="input", code="invalid_value")
     if len(items) > limits.max_inputs:
-        raise _RequestError(
-            400,
-            f"too many inputs: {len(items)} is over this server's limit of "
-            f"{limits.max_inputs} per request",
-            param="input",
-            code="too_many_inputs",
-        )
+        raise _too_many(len(items), limits)
     texts: list[Any] = []
     total = 0
     for i, item in enumerate(items):
-        text = _one_text(item, i)
-        problem = utf8_problem(text)
-        if problem is not None:
-            raise _RequestError(
-                400, f"input[{i}]: {problem}", param=f"input[{i}]", code="invalid_text"
-            )
-        if len(text) > limits.max_input_chars:
-            raise _RequestError(
-                400,
-                f"input[{i}]: {len(text)} characters is over this server's limit of "
-                f"{limits.max_input_chars} per input",
-                param=f"input[{i}]",
-                code="input_too_long",
-            )
+        text = _checked_text(item, i, limits)
         total += len(text)
         if total > limits.max_request_chars:
             raise _RequestError(
@@ -686,6 +645,53 @@ def _texts(value: Any, limits: ServerLimits) -> list[Any]:
             )
         texts.append(text)
     return texts
+
+
+def _too_many(n: int, limits: ServerLimits) -> _RequestError:
+    return _RequestError(
+        400,
+        f"too many inputs: {n} is over this server's limit of {limits.max_inputs} per request",
+        param="input",
+        code="too_many_inputs",
+    )
+
+
+def _conversations(value: list[Any], limits: ServerLimits) -> list[Any]:
+    """A list of conversations, each validated, within the request's limits."""
+    if len(value) > limits.max_inputs:
+        raise _too_many(len(value), limits)
+    conversations, total = [], 0
+    for i, v in enumerate(value):
+        messages, chars = _conversation(v, f"input[{i}]", limits)
+        total += chars
+        if total > limits.max_request_chars:
+            raise _RequestError(
+                400,
+                f"the texts of this request hold more than this server's work budget of "
+                f"{limits.max_request_chars} characters per request (reached at "
+                f"input[{i}]): send fewer or shorter conversations per request",
+                param="input",
+                code="request_too_large",
+            )
+        conversations.append(messages)
+    return conversations
+
+
+def _checked_text(item: Any, i: int, limits: ServerLimits) -> str:
+    """Input ``i`` as a text: valid UTF-8, within the per-input limit."""
+    text = _one_text(item, i)
+    problem = utf8_problem(text)
+    if problem is not None:
+        raise _RequestError(400, f"input[{i}]: {problem}", param=f"input[{i}]", code="invalid_text")
+    if len(text) > limits.max_input_chars:
+        raise _RequestError(
+            400,
+            f"input[{i}]: {len(text)} characters is over this server's limit of "
+            f"{limits.max_input_chars} per input",
+            param=f"input[{i}]",
+            code="input_too_long",
+        )
+    return text
 
 
 def _conversation(value: Any, where: str, limits: ServerLimits) -> tuple[list[dict[str, Any]], int]:

@@ -41,7 +41,6 @@ ALLOWED: dict[str, str] = {
     "modkit/cli/_moderate.py:register": _REGISTRY,
     "modkit/server/_app.py:create_app": _SERVER,
     "modkit/server/_app.py:create_app.moderations": _SERVER,
-    "modkit/server/_app.py:_texts": _SERVER,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
     "modkit/_runner.py:_amoderate": _RUNNER,
     "modkit/testing/_fault_server.py:FaultServer._respond": _FAKE,
