@@ -250,56 +250,131 @@ def create_app(
     limits = limits or ServerLimits()
     if decisions is not None and postprocess is not None:
         raise InputError("create_app: give postprocess or decisions, not both")
-    key_digest = hashlib.sha256(api_key.encode()).digest() if api_key else None
+    service = _Service(
+        backend,
+        cache=cache,
+        api_key=api_key,
+        postprocess=postprocess,
+        limits=limits,
+        close_backend=close_backend,
+        pin_model=pin_model,
+        decisions=decisions,
+    )
+    routes = [
+        Route("/v1/moderations", service.moderations, methods=["POST"]),
+        Route("/v1/models", service.models, methods=["GET"]),
+        Route("/v1/models/{model:path}", service.model, methods=["GET"]),
+        Route("/healthz", service.healthz, methods=["GET"]),
+        Route("/openapi.json", service.openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            _RequestError: _request_error,
+            ClientDisconnect: _client_gone,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        lifespan=service.lifespan,
+    )
+    app.state.backend = backend
+    app.state.limits = limits
+    app.state.admission = service.admission
+    return app
 
-    def check_auth(request: Request) -> None:
-        if key_digest is None:
+
+class _Service:
+    """The server's state (backend, cache, limits, admission, model routing, decisions)
+    and its routes, one method each."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        cache: Cache | None,
+        api_key: str | None,
+        postprocess: Postprocess | None,
+        limits: ServerLimits,
+        close_backend: bool,
+        pin_model: bool,
+        decisions: DecisionPolicy | None,
+    ) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.postprocess = postprocess
+        self.limits = limits
+        self.close_backend = close_backend
+        self.decisions = decisions
+        self.key_digest = hashlib.sha256(api_key.encode()).digest() if api_key else None
+        self.admission = Admission(limits.max_concurrent, limits.max_queue, limits.scoring_timeout)
+        self.routing = _Models(backend, pinned=pin_model)
+        self.document = openapi_document(
+            model=backend.model,
+            max_inputs=limits.max_inputs,
+            max_input_chars=limits.max_input_chars,
+            auth=self.key_digest is not None,
+        )
+
+    def __repr__(self) -> str:  # never the key's digest
+        return f"_Service(backend={self.backend.name!r})"
+
+    def check_auth(self, request: Request) -> None:
+        """401 unless the request carries the key (compared in constant time)."""
+        if self.key_digest is None:
             return
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         given = hashlib.sha256(token.strip().encode()).digest()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given, key_digest):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given, self.key_digest):
             raise _RequestError(
                 401,
                 "Incorrect or missing API key: send 'Authorization: Bearer <key>'.",
                 code="invalid_api_key",
             )
 
-    admission = Admission(limits.max_concurrent, limits.max_queue, limits.scoring_timeout)
-
-    routing = _Models(backend, pinned=pin_model)
-
-    async def moderations(request: Request) -> JSONResponse:
+    async def moderations(self, request: Request) -> JSONResponse:
+        """``POST /v1/moderations``: read, plan conversations, score, check, decide."""
         started = time.monotonic()
-        check_auth(request)
-        profile = _profile(decisions, request)
-        texts, asked, strategy = await _read_inputs(request, limits)
+        self.check_auth(request)
+        profile = _profile(self.decisions, request)
+        texts, asked, strategy = await _read_inputs(request, self.limits)
         inputs = texts  # the request's own inputs, one per result (the decision log's)
-        scorer = routing.backend_for(asked)
-        plan = None
-        if any(is_conversation(t) for t in texts):  # units by the strategy, combined below
-            if strategy is None:
-                strategy = "native" if scorer.accepts_conversations else "per_message"
-            try:
-                plan = plan_conversations(
-                    texts, strategy, native=scorer.accepts_conversations, where="input"
-                )
-            except InputError as exc:
-                raise _RequestError(
-                    400, str(exc), param="conversation", code="invalid_value"
-                ) from None
-            texts = plan.units
-        elif strategy is not None:
-            raise _RequestError(
-                400,
-                "'conversation' applies to conversation inputs (lists of role/content "
-                "messages) only",
-                param="conversation",
-                code="invalid_value",
-            )
+        scorer = self.routing.backend_for(asked)
+        texts, plan = _plan(texts, strategy, scorer)
         _check_accepts(scorer, texts, plan)
+        results = await self._score(scorer, texts)
+        _check_results(results, plan)
+        scored = [r for r in results if isinstance(r, ModerationResult)]
+        records: list[dict[str, Any] | None] = [None] * len(scored)
+        if plan is not None:  # one result per conversation: the max over its units
+            scored, records = _combine(plan, scored)
+        off_loop = len(scored) >= DECIDE_OFF_LOOP_AT  # a large batch: decide in a thread
+        if self.postprocess is not None:
+            hook = self.postprocess
+            if off_loop:
+                scored = await asyncio.to_thread(lambda: [hook(r) for r in scored])
+            else:
+                scored = [hook(r) for r in scored]
+        model = next((r.model for r in scored if r.model), self.backend.model)
+        request_id = f"modr-{uuid.uuid4().hex}"
+        if self.decisions is not None and profile is not None:
+            args = (scored, inputs, profile, request_id, started)
+            if off_loop:
+                out, _ = await asyncio.to_thread(self.decisions.decide_batch, *args)
+            else:
+                out, _ = self.decisions.decide_batch(*args)
+        else:
+            out = [_result_json(r) for r in scored]
+        for item, record in zip(out, records, strict=True):
+            if record is not None:
+                item["conversation"] = record
+        return JSONResponse({"id": request_id, "model": model, "results": out})
+
+    async def _score(self, scorer: Backend, texts: list[Any]) -> list[ModerationResult | ItemError]:
+        """Score under admission control; overload, timeout and a backend bug as errors."""
+        admission = self.admission
         try:
-            results = await admission.run(lambda: _score(scorer, cache, texts, routing))
+            return await admission.run(lambda: _score(scorer, self.cache, texts, self.routing))
         except _RequestError:
             raise
         except Overloaded as exc:
@@ -321,126 +396,116 @@ def create_app(
                 headers={"retry-after": str(exc.retry_after)},
             ) from None
         except Exception as exc:  # a backend bug: answer 500, keep serving
-            logger.error("backend %r failed: %s", backend.name, type(exc).__name__)
+            name = self.backend.name
+            logger.error("backend %r failed: %s", name, type(exc).__name__)
             raise _RequestError(
-                500, f"backend {backend.name!r} failed", type="server_error", code="backend_error"
+                500, f"backend {name!r} failed", type="server_error", code="backend_error"
             ) from None
-        for i, res in enumerate(results):
-            where = f"input[{i}]" if plan is None else _unit_name(plan, i)
-            if isinstance(res, ItemError) and res.code == "malformed_result":
-                raise _RequestError(  # upstream's fault, not the client's text
-                    502,
-                    f"upstream result for {where}: {res.message}",
-                    type="server_error",
-                    code="upstream_malformed_result",
-                )
-            if isinstance(res, ItemError):
-                param = where.split(" ", 1)[0].rstrip(":")
-                raise _RequestError(
-                    400, f"{where}: {res.message}", param=param, code=res.code or "invalid_input"
-                )
-        scored = [r for r in results if isinstance(r, ModerationResult)]
-        records: list[dict[str, Any] | None] = [None] * len(scored)
-        if plan is not None:  # one result per conversation: the max over its units
-            scored, records = _combine(plan, scored)
-        off_loop = len(scored) >= DECIDE_OFF_LOOP_AT  # a large batch: decide in a thread
-        if postprocess is not None:
-            hook = postprocess
-            if off_loop:
-                scored = await asyncio.to_thread(lambda: [hook(r) for r in scored])
-            else:
-                scored = [hook(r) for r in scored]
-        model = next((r.model for r in scored if r.model), backend.model)
-        request_id = f"modr-{uuid.uuid4().hex}"
-        if decisions is not None and profile is not None:
-            args = (scored, inputs, profile, request_id, started)
-            if off_loop:
-                out, _ = await asyncio.to_thread(decisions.decide_batch, *args)
-            else:
-                out, _ = decisions.decide_batch(*args)
-        else:
-            out = [_result_json(r) for r in scored]
-        for item, record in zip(out, records, strict=True):
-            if record is not None:
-                item["conversation"] = record
-        return JSONResponse({"id": request_id, "model": model, "results": out})
 
-    async def models(request: Request) -> JSONResponse:
-        check_auth(request)
-        return JSONResponse({"object": "list", "data": [_model_card(backend.model)]})
+    async def models(self, request: Request) -> JSONResponse:
+        """``GET /v1/models``."""
+        self.check_auth(request)
+        return JSONResponse({"object": "list", "data": [_model_card(self.backend.model)]})
 
-    async def model(request: Request) -> JSONResponse:
-        check_auth(request)
+    async def model(self, request: Request) -> JSONResponse:
+        """``GET /v1/models/{model}``: 404 for another model than the backend's."""
+        self.check_auth(request)
         name = request.path_params["model"]
-        if name != backend.model:
+        if name != self.backend.model:
             raise _RequestError(
                 404, f"The model {name!r} does not exist.", param="model", code="model_not_found"
             )
         return JSONResponse(_model_card(name))
 
-    async def healthz(request: Request) -> JSONResponse:
-        state = admission.status()
+    async def healthz(self, request: Request) -> JSONResponse:
+        """``GET /healthz``: 503 while overloaded."""
+        state = self.admission.status()
+        backend = self.backend
         body = {"status": state.pop("status"), "backend": backend.name, "model": backend.model}
-        return JSONResponse({**body, **state}, status_code=503 if admission.overloaded else 200)
-
-    document = openapi_document(
-        model=backend.model,
-        max_inputs=limits.max_inputs,
-        max_input_chars=limits.max_input_chars,
-        auth=key_digest is not None,
-    )
-
-    async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(document)
-
-    async def client_gone(request: Request, exc: Exception) -> Response:
-        logger.info("client disconnected before its request body was complete")
-        return Response(status_code=400)  # nobody is listening: never sent
-
-    async def request_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, _RequestError)
-        return exc.response()
-
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        err = _RequestError(
-            exc.status_code, str(exc.detail), code="not_found" if exc.status_code == 404 else None
+        return JSONResponse(
+            {**body, **state}, status_code=503 if self.admission.overloaded else 200
         )
-        return err.response()
 
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("internal error: %s", type(exc).__name__)
-        return _RequestError(500, "internal server error", type="server_error").response()
+    async def openapi(self, request: Request) -> JSONResponse:
+        """``GET /openapi.json``."""
+        return JSONResponse(self.document)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Release what the app's loop opened at shutdown; the backend stays the caller's."""
         try:
             yield
         finally:
-            if close_backend:  # what the app's loop opened; the backend stays the caller's
-                await backend.arelease()
+            if self.close_backend:
+                await self.backend.arelease()
 
-    routes = [
-        Route("/v1/moderations", moderations, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/models/{model:path}", model, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-    ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={
-            _RequestError: request_error,
-            ClientDisconnect: client_gone,
-            HTTPException: http_error,
-            Exception: internal_error,
-        },
-        lifespan=lifespan,
+
+def _plan(
+    texts: list[Any], strategy: str | None, scorer: Backend
+) -> tuple[list[Any], ConversationPlan | None]:
+    """The units to score and, for conversation inputs, their plan (by ``strategy``)."""
+    if any(is_conversation(t) for t in texts):  # units by the strategy, combined later
+        if strategy is None:
+            strategy = "native" if scorer.accepts_conversations else "per_message"
+        try:
+            plan = plan_conversations(
+                texts, strategy, native=scorer.accepts_conversations, where="input"
+            )
+        except InputError as exc:
+            raise _RequestError(400, str(exc), param="conversation", code="invalid_value") from None
+        return plan.units, plan
+    if strategy is not None:
+        raise _RequestError(
+            400,
+            "'conversation' applies to conversation inputs (lists of role/content messages) only",
+            param="conversation",
+            code="invalid_value",
+        )
+    return texts, None
+
+
+def _check_results(
+    results: list[ModerationResult | ItemError], plan: ConversationPlan | None
+) -> None:
+    """A per-item error fails the request: 502 for a malformed upstream result, else a
+    400 naming the input."""
+    for i, res in enumerate(results):
+        where = f"input[{i}]" if plan is None else _unit_name(plan, i)
+        if isinstance(res, ItemError) and res.code == "malformed_result":
+            raise _RequestError(  # upstream's fault, not the client's text
+                502,
+                f"upstream result for {where}: {res.message}",
+                type="server_error",
+                code="upstream_malformed_result",
+            )
+        if isinstance(res, ItemError):
+            param = where.split(" ", 1)[0].rstrip(":")
+            raise _RequestError(
+                400, f"{where}: {res.message}", param=param, code=res.code or "invalid_input"
+            )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    logger.info("client disconnected before its request body was complete")
+    return Response(status_code=400)  # nobody is listening: never sent
+
+
+async def _request_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, _RequestError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    err = _RequestError(
+        exc.status_code, str(exc.detail), code="not_found" if exc.status_code == 404 else None
     )
-    app.state.backend = backend
-    app.state.limits = limits
-    app.state.admission = admission
-    return app
+    return err.response()
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("internal error: %s", type(exc).__name__)
+    return _RequestError(500, "internal server error", type="server_error").response()
 
 
 def _profile(decisions: DecisionPolicy | None, request: Request) -> str | None:

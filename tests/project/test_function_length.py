@@ -39,8 +39,6 @@ ALLOWED: dict[str, str] = {
     "modkit/cli/_serve.py:register": _REGISTRY,
     "modkit/cli/_review.py:register": "argparse option table, one add_argument per option",
     "modkit/cli/_moderate.py:register": _REGISTRY,
-    "modkit/server/_app.py:create_app": _SERVER,
-    "modkit/server/_app.py:create_app.moderations": _SERVER,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
     "modkit/_runner.py:_amoderate": _RUNNER,
     "modkit/testing/_fault_server.py:FaultServer._respond": _FAKE,
