@@ -336,6 +336,40 @@ async def _amoderate(
         )
     multimodal = any(isinstance(v, list | tuple) for v in frame[text_column].tolist())
     keep_json = result_json or multimodal  # applied/<key> columns are read from it
+    run = await _scored_run(
+        frame,
+        text_column,
+        backend,
+        cache,
+        via,
+        (batch_size, concurrency, max_retries),
+        progress=progress,
+        keep_json=keep_json,
+        result_json=result_json,
+        own_loop=own_loop,
+    )
+    result = _results_of(run, frame, multimodal, keep_json, result_json)
+    if errors == "raise":
+        _raise_failed_rows(result, "texts")
+    return result
+
+
+async def _scored_run(
+    frame: pd.DataFrame,
+    text_column: str,
+    backend: Backend | str | None,
+    cache: Cache | str | Any | None,
+    via: Any,
+    sizes: tuple[int, int, int],
+    *,
+    progress: bool,
+    keep_json: bool,
+    result_json: bool,
+    own_loop: bool,
+) -> _Run | BatchRun:
+    """Open the backend and cache, score the texts (by requests or the Batch API) and
+    close what was opened here. ``sizes``: batch size, concurrency, retries."""
+    batch_size, concurrency, max_retries = sizes
     batch_api = resolve_via(via)
     own_backend = not isinstance(backend, Backend)
     backend_obj = _resolve_backend(backend)
@@ -350,12 +384,7 @@ async def _amoderate(
                 backend_obj, cache_obj, batch_size, concurrency, max_retries, progress, keep_json
             )
         try:
-            await run.execute(frame[text_column])
-        except BaseException as exc:
-            if isinstance(exc, ModkitError):
-                reason = f"not scored: run stopped: {exc}"
-                exc.partial = _frame_of(run, frame, reason, result_json)
-            raise
+            await _execute(run, frame, text_column, result_json)
         finally:
             if own_backend:
                 await backend_obj.aclose()
@@ -364,6 +393,14 @@ async def _amoderate(
     finally:
         if own_cache and cache_obj is not None:
             cache_obj.close()
+    return run
+
+
+def _results_of(
+    run: _Run | BatchRun, frame: pd.DataFrame, multimodal: bool, keep_json: bool, result_json: bool
+) -> pd.DataFrame:
+    """The results frame of a finished run (``applied/<key>`` columns for multimodal
+    inputs), its notes and other-snapshot counts said."""
     result = _frame_of(run, frame, "not scored", keep_json)
     if multimodal:  # which categories looked at which part: applied/<key> columns
         result = applied_input_types(result)
@@ -371,16 +408,21 @@ async def _amoderate(
             result = result.drop(columns="result_json")
     _report_notes(run, result)
     _report_snapshots(run, result)
-    if errors == "raise":
-        failed = result["error"].astype(bool)
-        if failed.any():
-            first = result.loc[failed, "error"].iloc[0]
-            raised = ItemErrorsRaised(
-                f"{int(failed.sum())} of {len(result)} texts failed; first: {first}"
-            )
-            raised.partial = result
-            raise raised
     return result
+
+
+async def _execute(
+    run: _Run | BatchRun, frame: pd.DataFrame, text_column: str, result_json: bool
+) -> None:
+    """Score the texts; a run stopped by a modkit error carries what it scored
+    (``partial``: every row, unscored ones with the reason)."""
+    try:
+        await run.execute(frame[text_column])
+    except BaseException as exc:
+        if isinstance(exc, ModkitError):
+            reason = f"not scored: run stopped: {exc}"
+            exc.partial = _frame_of(run, frame, reason, result_json)
+        raise
 
 
 async def _moderate_conversations(
@@ -443,13 +485,14 @@ async def _moderate_conversations(
     return result
 
 
-def _raise_failed_rows(result: pd.DataFrame) -> None:
-    """Raise :class:`ItemErrorsRaised` (with the rows as ``partial``) if any row failed."""
+def _raise_failed_rows(result: pd.DataFrame, what: str = "inputs") -> None:
+    """Raise :class:`ItemErrorsRaised` (with the rows as ``partial``) if any row failed
+    (``what``: how the message names the rows)."""
     failed = result["error"].astype(bool)
     if failed.any():
         first = result.loc[failed, "error"].iloc[0]
         raised = ItemErrorsRaised(
-            f"{int(failed.sum())} of {len(result)} inputs failed; first: {first}"
+            f"{int(failed.sum())} of {len(result)} {what} failed; first: {first}"
         )
         raised.partial = result
         raise raised

@@ -40,7 +40,6 @@ ALLOWED: dict[str, str] = {
     "modkit/cli/_review.py:register": "argparse option table, one add_argument per option",
     "modkit/cli/_moderate.py:register": _REGISTRY,
     "modkit/server/_openapi.py:openapi_document": "one literal OpenAPI document, read as data",
-    "modkit/_runner.py:_amoderate": _RUNNER,
     "modkit/testing/_fault_server.py:FaultServer._respond": _FAKE,
     "modkit/testing/_fake_guard.py:GuardModelFake._complete": _FAKE,
     "modkit/testing/_fake_policy.py:PolicyModelFake._complete": _FAKE,
