@@ -21,13 +21,9 @@ LIMIT = 60
 
 _TRAINING = "owned by training rework (branch h24-scorer)"
 _REGISTRY = "argparse option table: one add_argument per option, read as a list"
-_SERVER = "not split yet: server routes are closures over the app's state (follow-up)"
-_RUNNER = "not split yet: the runner's pass over items (follow-up of issue 19 point 1)"
 _EXPORT = "not split yet: one LiteLLM config document, written top to bottom"
 _FAKE = "test fake: one dispatch over the documented wire format's cases, read top to bottom"
 _WIDGET = "widget layout built in one place (ipywidgets boxes); split with the next widget change"
-#: Not split yet (issue 19 point 1 ran out of time; the follow-up splits them).
-_LATER = "not split yet: follow-up of issue 19 point 1 (steps to hand to named helpers)"
 
 #: ``path:qualified name`` -> why it stays over the limit. Shrinks as functions are split:
 #: an entry that is no longer over the limit (or no longer exists) fails the test.
