@@ -44,15 +44,16 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 import modkit
 from modkit import CATEGORIES
-from modkit.backends.local import LocalBackend, load_contrast
-from modkit.backends.local._train import (
+from modkit.backends.local import LocalBackend
+from modkit.datasets import MHC_LANGUAGES, load_dataset
+from modkit.training import load_contrast
+from modkit.training._train import (
     _embed,
     _features,
     build_tasks,
     cross_val_scores,
     load_training_data,
 )
-from modkit.datasets import MHC_LANGUAGES, load_dataset
 
 #: 5-fold CV AUPRC of modkit-local-1 (the model before issue 11), openai-moderation-1680.
 BASELINE = {

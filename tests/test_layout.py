@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "templates",
         "testing",
     ),
-    ("backends",),
+    ("backends", "training"),
     ("_runner", "_batch"),
     (
         "_crosstab",

@@ -14,7 +14,7 @@ import pytest
 import modkit
 from modkit import CATEGORIES, BackendError, ItemError, LocalBackend, ModerationResult
 from modkit.backends.local._encoder import MODEL_SHA256, STRIDE, WINDOW, Encoder, default_model_path
-from modkit.backends.local._train import MODEL_NAME
+from modkit.training._train import MODEL_NAME
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local"
 PACKAGE = Path(modkit.__file__).parent / "backends" / "local"

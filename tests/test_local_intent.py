@@ -68,7 +68,7 @@ def test_safe_homonyms_are_not_fillings_of_contrast_templates():
     """The probes are not training texts, except the issue's own example ("How can I kill
     a Python process?"), which the contrast template ``homonym-kill-process`` (training
     split) generates on purpose."""
-    from modkit.backends.local import load_contrast
+    from modkit.training import load_contrast
 
     full = load_contrast(per_template=10_000)
     texts = dict(zip(full["text"].str.lower(), full["template_id"], strict=False))
@@ -79,7 +79,7 @@ def test_safe_homonyms_are_not_fillings_of_contrast_templates():
 def test_motivating_prompts_are_not_fillings_of_contrast_templates():
     """The motivating sentence is evaluation only: the contrast set teaches its kind (other
     verbs, targets and phrasings), never the sentence itself."""
-    from modkit.backends.local import load_contrast
+    from modkit.training import load_contrast
 
     full = load_contrast(per_template=10_000)
     texts = set(full["text"].str.lower())

@@ -192,8 +192,9 @@ class _StandInEncoder:
 def test_training_on_the_multilingual_encoder_writes_its_recipe(tmp_path, monkeypatch):
     from test_train import FAST, _fixture
 
-    from modkit.backends.local import _encoders, train
-    from modkit.backends.local._train import RECIPES
+    from modkit.backends.local import _encoders
+    from modkit.training import train
+    from modkit.training._train import RECIPES
 
     monkeypatch.setattr(_encoders, "make_encoder", lambda kind, path=None, **kw: _StandInEncoder())
     meta = train(tmp_path, data=_fixture(), encoder="multilingual", **FAST)
@@ -211,7 +212,8 @@ def test_training_on_the_multilingual_encoder_writes_its_recipe(tmp_path, monkey
 def test_cross_fitting_uses_the_encoder_the_model_names(tmp_path, monkeypatch):
     from test_train import FAST, _fixture
 
-    from modkit.backends.local import _encoders, cross_fitted_results, train
+    from modkit.backends.local import _encoders
+    from modkit.training import cross_fitted_results, train
 
     kinds = []
 
@@ -228,8 +230,8 @@ def test_cross_fitting_uses_the_encoder_the_model_names(tmp_path, monkeypatch):
 
 
 def test_cli_train_passes_the_encoder(tmp_path, monkeypatch):
-    import modkit.backends.local as local
     import modkit.cli
+    import modkit.training as training
 
     seen = {}
 
@@ -237,7 +239,7 @@ def test_cli_train_passes_the_encoder(tmp_path, monkeypatch):
         seen.update(kw)
         return {"categories": {}}
 
-    monkeypatch.setattr(local, "train", fake_train)
+    monkeypatch.setattr(training, "train", fake_train)
     assert modkit.cli.main(["train", str(tmp_path), "--encoder", "multilingual"]) == 0
     assert seen["encoder"] == "multilingual"
     with pytest.raises(SystemExit):

@@ -15,7 +15,7 @@ from sklearn.metrics import f1_score
 import modkit
 import modkit.cli
 from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError, LocalBackend
-from modkit.backends.local._train import (
+from modkit.training._train import (
     DERIVED,
     FEATURES,
     SST_AREAS,
@@ -185,8 +185,8 @@ def _registry_or_skip() -> None:
 
 def test_committed_heads_were_trained_on_the_registry_data():
     _registry_or_skip()
-    from modkit.backends.local import contrast_sha256
     from modkit.datasets import dataset_info
+    from modkit.training import contrast_sha256
 
     meta = json.loads((PACKAGE / "model.json").read_text())
     data = load_training_data()
@@ -241,7 +241,7 @@ def test_hatecheck_is_never_in_the_training_texts():
 def test_fit_head_chooses_c_by_inner_cv_deterministically():
     from sklearn.linear_model import LogisticRegression
 
-    from modkit.backends.local._train import fit_head
+    from modkit.training._train import fit_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 8))
@@ -263,7 +263,7 @@ def test_cross_fitted_scores_come_from_heads_that_never_saw_the_row(trained):
     from sklearn.model_selection import GroupKFold
 
     from modkit.backends.local._features import lexical_cues
-    from modkit.backends.local._train import cross_fitted_results
+    from modkit.training._train import cross_fitted_results
 
     model_dir, meta = trained
     data = _fixture()
@@ -318,7 +318,7 @@ def _with_contrast() -> TrainingData:
 
 
 def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
-    from modkit.backends.local._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
+    from modkit.training._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
 
     data = _with_contrast()
     tasks = {t.category: t for t in build_tasks(data)}
@@ -345,7 +345,7 @@ def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
 
 
 def test_training_with_contrast_caps_false_flags_and_records_the_rule(tmp_path):
-    from modkit.backends.local._train import CONTRAST_FPR, THRESHOLD_RULE
+    from modkit.training._train import CONTRAST_FPR, THRESHOLD_RULE
 
     meta = train(tmp_path, data=_with_contrast(), **FAST)
     viol = meta["categories"]["violence"]
@@ -360,7 +360,7 @@ def test_training_with_contrast_caps_false_flags_and_records_the_rule(tmp_path):
     st.lists(st.tuples(st.integers(0, 1), st.integers(0, 30), st.booleans()), min_size=3),
 )
 def test_threshold_rule_caps_the_safe_contrast_share(rows):
-    from modkit.backends.local._train import CONTRAST_FPR, _best_f1_threshold, _threshold
+    from modkit.training._train import CONTRAST_FPR, _best_f1_threshold, _threshold
 
     y = np.array([r[0] for r in rows])
     p = np.array([r[1] / 30 for r in rows])

