@@ -162,6 +162,21 @@ class LocalBackend(SyncBackend):
         """Default per-category thresholds (flag when score >= threshold)."""
         return dict(_heads(self._model_dir).thresholds)
 
+    @property
+    def derived_categories(self) -> dict[str, str]:
+        """Categories this model computes from others instead of scoring with a head of
+        their own: key -> rule, e.g. ``"min of harassment, violence"``.
+
+        :func:`modkit.moderate` copies it to its result's ``attrs["derived"]`` and
+        :func:`modkit.plots.heatmap` labels those columns, so a derived column is never
+        read as an independent finding. Empty when every category has its own head.
+        """
+        return {
+            c: f"{e['rule']} of {', '.join(e['from'])}"
+            for c, e in _heads(self._model_dir).meta["categories"].items()
+            if e.get("status") == "derived"
+        }
+
     def coverage(self) -> Any:
         """One row per category: what it was trained on, how well, and its threshold.
 
@@ -174,7 +189,9 @@ class LocalBackend(SyncBackend):
             (of which from modkit's contrast set), ``threshold`` and ``threshold_rule``,
             ``oof_auprc`` (out-of-fold, on the registry rows), ``oof_contrast_safe_flagged``
             and ``oof_contrast_recall`` (out-of-fold, on the contrast rows, at the
-            threshold). A model without a column's figure has ``None`` there.
+            threshold), ``derived_from`` (the source keys of a derived category, else
+            ``None``) and ``limits`` (what the head is known not to do). A model without a
+            column's figure has ``None`` there.
         """
         import pandas as pd
 
@@ -191,8 +208,13 @@ class LocalBackend(SyncBackend):
             "oof_contrast_safe_flagged",
             "oof_contrast_recall",
         ]
+        rows = [[cats[c].get(k) for k in cols] for c in CATEGORIES]
+        for row, c in zip(rows, CATEGORIES, strict=True):
+            sources = cats[c].get("from")
+            row += [", ".join(sources) if sources else None, cats[c].get("limits")]
+        cols += ["derived_from", "limits"]
         return pd.DataFrame(
-            [[cats[c].get(k) for k in cols] for c in CATEGORIES],
+            rows,
             index=list(CATEGORIES),
             columns=cols,
         )
