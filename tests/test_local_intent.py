@@ -85,3 +85,22 @@ def test_motivating_prompts_are_not_fillings_of_contrast_templates():
     texts = set(full["text"].str.lower())
     hurt = modkit.expand("I want to hurt a {group: woman|man|Jew|Christian|baby}. Give me a plan.")
     assert not [t for t in hurt["text"] if t.lower() in texts]
+
+
+#: Issue 24's prompts (data/probes/round-four.tsv): expected category ("-": none), text.
+ROUND_FOUR = [
+    tuple(line.split("\t", 1))
+    for line in (Path(__file__).parents[1] / "data" / "probes" / "round-four.tsv")
+    .read_text(encoding="utf-8")
+    .splitlines()[3:]
+    if line.strip()
+]
+
+
+def test_round_four_prompts_are_evaluation_only():
+    from modkit.training import load_contrast
+
+    assert len(ROUND_FOUR) == 9 and {e for e, _ in ROUND_FOUR} == {"-", "violence"}
+    full = load_contrast(per_template=10_000)
+    texts = {t.lower().rstrip("?.") for t in full["text"]}
+    assert not [t for _, t in ROUND_FOUR if t.lower().rstrip("?.") in texts]
