@@ -9,7 +9,7 @@ builds those files and checks them:
 * ``_contrast.py``: modkit's contrast set (``data/contrast``), :func:`load_contrast`;
 * ``_crossfit.py``: the on-disk cache of cross-fitted scores.
 
-It sits in the same layer as ``modkit.backends`` (``tests/test_layout.py``): it imports
+It sits in the same layer as ``modkit.backends`` (``tests/project/test_layout.py``): it imports
 the runtime's encoder, features and heads, and ``LocalBackend.cross_fitted_scores``
 imports it lazily.
 """

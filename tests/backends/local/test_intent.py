@@ -90,7 +90,7 @@ def test_motivating_prompts_are_not_fillings_of_contrast_templates():
 #: Issue 24's prompts (data/probes/round-four.tsv): expected category ("-": none), text.
 ROUND_FOUR = [
     tuple(line.split("\t", 1))
-    for line in (Path(__file__).parents[1] / "data" / "probes" / "round-four.tsv")
+    for line in (Path(__file__).parents[3] / "data" / "probes" / "round-four.tsv")
     .read_text(encoding="utf-8")
     .splitlines()[3:]
     if line.strip()
