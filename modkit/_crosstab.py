@@ -349,6 +349,7 @@ def crosstab(
         out = tables[names[0]]
     else:
         out = pd.concat(tables, axis=1, names=["stat", "category"])
+    out.attrs.pop("derived", None)  # pandas may carry the results' note over: filter it
     out.attrs.update(attrs)
     return out
 
