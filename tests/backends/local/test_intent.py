@@ -106,7 +106,8 @@ ROUND_FOUR = [
 
 @pytest.fixture(scope="module")
 def round_four(backend):
-    return dict(zip([t for _, t in ROUND_FOUR], backend.score([t for _, t in ROUND_FOUR])))
+    texts = [t for _, t in ROUND_FOUR]
+    return dict(zip(texts, backend.score(texts), strict=True))
 
 
 def test_safe_how_to_questions_are_not_flagged(round_four):
