@@ -103,7 +103,7 @@ class PerspectiveBackend(Backend):
     >>> import modkit
     >>> from modkit.testing import PerspectiveFake
     >>> with PerspectiveFake(api_key="k") as fake:
-    ...     with modkit.PerspectiveBackend(
+    ...     with modkit.backends.PerspectiveBackend(
     ...         base_url=fake.url, api_key="k", attributes=["TOXICITY", "THREAT"]
     ...     ) as backend:
     ...         df = modkit.moderate(["a comment"], backend=backend, cache=None, progress=False)
@@ -337,8 +337,8 @@ def perspective_end_message(today: dt.date | str | None = None) -> str | None:
         f"(today is {day}); requests will fail. Replay the scores you recorded: "
         "`modkit moderate prompts.txt -o scores.jsonl --backend replay --replay "
         "perspective.jsonl`; move thresholds to a successor with "
-        "`modkit.fit_migration(old, new, source_thresholds=...)` (README: Other providers, "
-        "Migration)"
+        "`modkit.fit_migration(old, new, source_thresholds=...)` (docs: how-to 'Compare providers "
+        "and migrate thresholds between them')"
     )
 
 

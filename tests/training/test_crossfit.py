@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from _training import FAST, _fixture
 
-from modkit import LocalBackend
+from modkit.backends import LocalBackend
 from modkit.training import train
 from modkit.training._crossfit import cached_frame, crossfit_key
 

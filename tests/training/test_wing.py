@@ -27,13 +27,17 @@ MOVED = [
 
 @pytest.mark.parametrize("name", MOVED)
 def test_old_path_warns_and_gives_the_same_object(name):
-    with pytest.warns(FutureWarning, match=rf"modkit\.training\.{name}.*removed in modkit 0\.2\.0"):
+    message = (
+        rf"modkit\.backends\.local\.{name} is deprecated and will be removed in modkit "
+        rf"0\.3\.0: use modkit\.training\.{name}"
+    )
+    with pytest.warns(FutureWarning, match=message):
         old = getattr(local, name)
     assert old is getattr(modkit.training, name)
 
 
 def test_old_from_import_warns():
-    with pytest.warns(FutureWarning, match="moved to modkit.training.train"):
+    with pytest.warns(FutureWarning, match="use modkit.training.train"):
         from modkit.backends.local import train  # noqa: F401
 
 

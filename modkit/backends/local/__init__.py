@@ -14,35 +14,22 @@ DIR --encoder multilingual``).
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
+from ..._deprecation import moved_names
 from ._backend import LocalBackend
 
 __all__ = ["LocalBackend"]
 
-#: Names that moved to :mod:`modkit.training` in 0.1 and the version that removes the
-#: old path (no deprecation helper exists on main yet: warned with ``warnings.warn``).
-_MOVED = {
-    "CONTRAST_DIR",
-    "contrast_sha256",
-    "cross_fitted_results",
-    "is_heldout",
-    "load_contrast",
-    "train",
-}
-_REMOVED_IN = "0.2.0"
+#: Names that moved to :mod:`modkit.training` (issue 19 point 8); the old path warns.
+MOVED = dict.fromkeys(
+    [
+        "CONTRAST_DIR",
+        "contrast_sha256",
+        "cross_fitted_results",
+        "is_heldout",
+        "load_contrast",
+        "train",
+    ],
+    "modkit.training",
+)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"modkit.backends.local.{name} moved to modkit.training.{name}; the old path "
-            f"will be removed in modkit {_REMOVED_IN}",
-            FutureWarning,
-            stacklevel=2,
-        )
-        from ... import training
-
-        return getattr(training, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names("modkit.backends.local", MOVED, removal="0.3.0")

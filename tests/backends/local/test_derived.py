@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import modkit
-from modkit import CATEGORIES, LocalBackend
+from modkit import CATEGORIES
+from modkit.backends import LocalBackend
 from modkit.plots import heatmap
 
 pytest.importorskip("plotly")
