@@ -75,7 +75,7 @@ FEATURES = "mean+max+identity+negation"
 RECIPES: dict[str, tuple[str, str, str]] = {
     "minilm": (MODEL_NAME, FEATURES, "trained on English only"),
     "multilingual": (
-        "modkit-local-multilingual-1",
+        "modkit-local-multilingual-2",
         "mean",
         "trained on English only; the encoder is multilingual, so other languages are "
         "scored through a shared embedding space (see the README's Multilingual HateCheck "
@@ -663,7 +663,7 @@ def train(
     >>> from modkit.training import train
     >>> meta = train("my-model", encoder="multilingual")  # doctest: +SKIP
     >>> meta["model"]  # doctest: +SKIP
-    'modkit-local-multilingual-1'
+    'modkit-local-multilingual-2'
     """
     from sklearn.metrics import average_precision_score
 

