@@ -1,121 +1,211 @@
-"""MkDocs hooks: the user guide is the README, one page per ``##`` section.
+"""MkDocs hooks: the navigation's generated sections, the notebooks, the changelog.
 
-The README stays the one manual that is edited; the site is built from it, so the two never
-drift apart. ``index.md`` is the README's opening (before its first ``##``), each ``##``
-section becomes ``guide/<slug>.md`` (headings raised one level) and ``CHANGELOG.md`` becomes
-``changelog.md``. Links to repository files (``data/x.jsonl``) become code spans, since the
-site does not carry them.
+- **Sections from folders**: the nav entries ``Tutorials``, ``How-to guides`` and
+  ``Explanation`` list ``docs/tutorials``, ``docs/how-to`` and ``docs/explanation`` in
+  file-name order (an ``index.md`` first, as the section's own page); a folder with no page
+  yet gets a generated placeholder, so the site's shape holds while pages are written.
+- **Notebooks**: each ``notebooks/*.ipynb`` is executed (``docs/_notebooks.py``, cached by
+  content and shared with the test suite) and rendered as ``notebooks/NAME.md`` with its
+  outputs. Widgets become their static view; plotly.js is written once as
+  ``assets/plotly.min.js`` and the pages load it from there (no CDN).
+- **Changelog**: ``CHANGELOG.md`` becomes ``changelog.md``.
+- **Home**: ``docs/index.md`` when it exists, else the README's opening (see the block below).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
-from dataclasses import dataclass
+import sys
 from pathlib import Path
+from typing import Any
 
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[1]
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+DOCS = ROOT / "docs"
+
+#: nav title -> the folder under docs/ whose pages fill it
+SECTIONS = {
+    "Tutorials": "tutorials",
+    "How-to guides": "how-to",
+    "Explanation": "explanation",
+}
+PLOTLY_ASSET = "assets/plotly.min.js"
+_MARKER = "<!-- modkit-notebook:{stem} -->"
 
 
-@dataclass
-class Section:
-    title: str  # the heading text as written
-    slug: str  # the page's file stem
-    body: list[str]  # lines after the heading
+def _load_notebooks_module() -> Any:
+    name = "modkit_docs_notebooks"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, DOCS / "_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def _outside_fences(lines: list[str]) -> list[bool]:
-    """Which lines are Markdown (True) rather than inside a fenced code block."""
-    flags, fenced = [], False
-    for line in lines:
-        if _FENCE.match(line):
-            flags.append(False)
+# --- sections from folders ---------------------------------------------------------------
+
+
+def section_pages(folder: str) -> list[str]:
+    """The pages of ``docs/<folder>``, ``index.md`` first, then in file-name order."""
+    pages = sorted((DOCS / folder).glob("*.md")) if (DOCS / folder).is_dir() else []
+    pages.sort(key=lambda p: (p.name != "index.md", p.name))
+    return [f"{folder}/{p.name}" for p in pages]
+
+
+def _placeholder(title: str) -> str:
+    return (
+        f"# {title}\n\n"
+        f"The {title.lower()} pages are being written. Until they land, the "
+        "[reference](../api/modkit.md) documents every public function and the "
+        "[notebooks](../notebooks/index.md) walk through the main workflows.\n"
+    )
+
+
+# --- notebooks -----------------------------------------------------------------------------
+
+
+def notebook_title(path: Path) -> str:
+    """The notebook's first Markdown heading, else its file name."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            source = "".join(cell.get("source", []))
+            match = re.search(r"^#\s+(.+)$", source, re.MULTILINE)
+            if match:
+                return re.sub(r"[`*_]", "", match.group(1)).strip()
+    return path.stem
+
+
+def _notebook_stub(path: Path) -> str:
+    return (
+        f"{_MARKER.format(stem=path.stem)}\n\n"
+        f"*Executed when this site was built, from `notebooks/{path.name}`. "
+        "Open it in JupyterLab (`make lab`) to change its parameters and use its widgets.*\n"
+    )
+
+
+def _notebooks_index(paths: list[Path]) -> str:
+    lines = [
+        "# Notebooks",
+        "",
+        "The notebooks in `notebooks/`, executed top to bottom when this site was built "
+        "(on the local scorer, offline). `make lab` opens them in JupyterLab.",
+        "",
+    ]
+    lines += [f"- [{notebook_title(p)}]({p.stem}.md)" for p in paths]
+    return "\n".join(lines) + "\n"
+
+
+def render_notebook(ipynb: Path) -> str:
+    """The HTML body of an executed notebook, for a page of the site.
+
+    Widget outputs become their static view, no script loads from the network and the
+    embedded copy of plotly.js becomes a ``<script src>`` to the site's one copy.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from modkit._notebooks import static_widgets, strip_remote_scripts
+
+    nb = static_widgets(nbformat.read(ipynb, as_version=4))
+    exporter = HTMLExporter(template_name="basic", exclude_input_prompt=False)
+    body, _ = exporter.from_notebook_node(nb)
+    body = strip_remote_scripts(body)
+    return _PLOTLY_INLINE.sub(_plotly_src, body)
+
+
+#: an inline <script> that holds a copy of plotly.js (its licence banner comes first)
+_PLOTLY_INLINE = re.compile(
+    r"<script type=\"text/javascript\">\s*/\*\*?\s*\n?\s*\* plotly\.js v.*?</script>",
+    re.DOTALL,
+)
+
+
+def _plotly_src(match: re.Match[str]) -> str:
+    return f'<script src="{{base}}/{PLOTLY_ASSET}"></script>'
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return str(get_plotlyjs())
+
+
+# --- home page from the README's opening (until docs/index.md exists) ----------------------
+# One block, so that it can go as a whole once docs/index.md is written.
+
+
+def readme_opening() -> str:
+    """The README up to its first ``##`` heading, outside code fences."""
+    out, fenced = [], False
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if re.match(r"^\s*(```|~~~)", line):
             fenced = not fenced
-        else:
-            flags.append(not fenced)
-    return flags
-
-
-def _slug(title: str) -> str:
-    head = re.sub(r"`([^`]*)`", r"\1", title).split(":")[0]
-    slug = re.sub(r"[^a-z0-9]+", "-", head.lower()).strip("-")
-    return slug or "section"
-
-
-def split_readme(text: str) -> tuple[list[str], list[Section]]:
-    """The README's opening lines and its ``##`` sections, fence-aware."""
-    lines = text.splitlines()
-    intro: list[str] = []
-    sections: list[Section] = []
-    seen: set[str] = set()
-    for line, markdown in zip(lines, _outside_fences(lines), strict=True):
-        if markdown and line.startswith("## "):
-            title = line[3:].strip()
-            slug = _slug(title)
-            while slug in seen:
-                slug += "-2"
-            seen.add(slug)
-            sections.append(Section(title, slug, []))
-        elif sections:
-            sections[-1].body.append(line)
-        else:
-            intro.append(line)
-    return intro, sections
-
-
-def _page(lines: list[str], *, raise_headings: bool) -> str:
-    out = []
-    for line, markdown in zip(lines, _outside_fences(lines), strict=True):
-        if markdown:
-            if raise_headings and re.match(r"^#{3,6} ", line):
-                line = line[1:]
-            line = _LINK.sub(_repo_link, line)
+        elif not fenced and line.startswith("## "):
+            break
         out.append(line)
     return "\n".join(out).strip() + "\n"
 
 
-def _repo_link(match: re.Match[str]) -> str:
-    text, target = match.group(1), match.group(2)
-    if re.match(r"^[a-z]+:", target) or target.startswith("#"):
-        return match.group(0)
-    return f"{text} (`{target}` in the repository)"
+# --- mkdocs events -------------------------------------------------------------------------
 
 
-def _plain(title: str) -> str:
-    return re.sub(r"`([^`]*)`", r"\1", title)
-
-
-def _readme() -> tuple[list[str], list[Section]]:
-    return split_readme((ROOT / "README.md").read_text(encoding="utf-8"))
-
-
-def on_config(config, **kwargs):
-    """Put one user-guide entry per README section into the navigation."""
-    _, sections = _readme()
-    guide = [{_plain(s.title): f"guide/{s.slug}.md"} for s in sections]
+def on_config(config: Any, **kwargs: Any) -> Any:
+    """Fill the generated nav sections (see the module docstring)."""
+    nb = _load_notebooks_module()
+    generated = {
+        title: section_pages(folder) or [f"{folder}/index.md"]
+        for title, folder in SECTIONS.items()
+    }
+    generated["Notebooks"] = ["notebooks/index.md"] + [
+        {notebook_title(p): f"notebooks/{p.stem}.md"} for p in nb.notebooks()
+    ]
+    missing = set(generated)
     for entry in config["nav"]:
-        if isinstance(entry, dict) and "User guide" in entry:
-            entry["User guide"] = guide
-            break
-    else:
-        raise ValueError("mkdocs.yml: the nav needs a 'User guide' entry for the README pages")
+        if isinstance(entry, dict):
+            for title in entry:
+                if title in generated:
+                    entry[title] = generated[title]
+                    missing.discard(title)
+    if missing:
+        raise ValueError(f"mkdocs.yml: the nav needs the entries {sorted(missing)}")
     return config
 
 
-def on_files(files: Files, config, **kwargs) -> Files:
-    """Add the pages generated from README.md and CHANGELOG.md."""
-    intro, sections = _readme()
-    index = _page(intro, raise_headings=False)
-    index += "\n## The user guide\n\n" + "".join(
-        f"- [{_plain(s.title)}](guide/{s.slug}.md)\n" for s in sections
-    )
-    pages = {"index.md": index}
-    for s in sections:
-        pages[f"guide/{s.slug}.md"] = _page([f"# {s.title}", *s.body], raise_headings=True)
-    pages["changelog.md"] = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
+    """Add the generated pages: placeholders, notebooks, changelog, home if missing."""
+    nb = _load_notebooks_module()
+    pages: dict[str, str] = {"changelog.md": (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")}
+    if files.get_file_from_path("index.md") is None:
+        pages["index.md"] = readme_opening()
+    for title, folder in SECTIONS.items():
+        if not section_pages(folder):
+            pages[f"{folder}/index.md"] = _placeholder(title)
+    paths = nb.notebooks()
+    pages["notebooks/index.md"] = _notebooks_index(paths)
+    for path in paths:
+        pages[f"notebooks/{path.stem}.md"] = _notebook_stub(path)
     for uri, content in pages.items():
         files.append(File.generated(config, uri, content=content))
+    files.append(File.generated(config, PLOTLY_ASSET, content=_plotly_js()))
     return files
+
+
+def on_page_content(html_text: str, page: Any, config: Any, files: Files, **kwargs: Any) -> str:
+    """Put each notebook's executed HTML where its page's marker is."""
+    match = re.search(r"<!-- modkit-notebook:([\w.-]+) -->", html_text)
+    if not match:
+        return html_text
+    nb = _load_notebooks_module()
+    path = nb.NOTEBOOKS / f"{match.group(1)}.ipynb"
+    body = render_notebook(nb.executed(path)["ipynb"])
+    base = "/".join([".."] * page.file.url.count("/")) or "."
+    body = body.replace(f'src="{{base}}/{PLOTLY_ASSET}"', f'src="{base}/{PLOTLY_ASSET}"')
+    wrapped = f'<div class="modkit-notebook">\n{body}\n</div>'
+    return html_text.replace(match.group(0), wrapped)
