@@ -10,9 +10,11 @@ object's entry on the reference pages when it is rendered there, its name as cod
 
 A name resolves as Sphinx's Python domain resolves it: an absolute dotted path, else
 relative to the enclosing class, then to the enclosing module and its parent packages, then
-to ``modkit``'s own public names. The link points at a *public* path (the object as a public
-package re-exports it, e.g. ``modkit.thresholds.fit_thresholds`` rather than the defining
-private module), the one sharing the longest prefix with the docstring's own module.
+to ``modkit``'s own public names. The link points at a *public* path: the name as written
+when that is public, else the object as a public package re-exports it (e.g.
+``modkit.thresholds.fit_thresholds`` rather than the defining private module), the one
+sharing the longest prefix with the docstring's own module first; the next best is given to
+autorefs as a fallback.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Resolver:
                 continue
             self.public.setdefault(target.path, []).append(member.path)
             if target.is_class:
-                for sub, attr in target.members.items():
+                for sub in target.members:
                     if not sub.startswith("_"):
                         self.public.setdefault(f"{target.path}.{sub}", []).append(
                             f"{member.path}.{sub}"
@@ -104,11 +106,13 @@ class Resolver:
                 continue
             target = _final(found)
             canonical = target.path if target is not None else path
-            options = [p for p in [path, *self.public.get(canonical, [])] if _is_public(p)]
-            if not options:
-                return []
             here = context.module.path if context is not None else PACKAGE
-            return sorted(dict.fromkeys(options), key=lambda p: (-_shared(p, here), len(p)))
+            others = sorted(
+                (p for p in dict.fromkeys(self.public.get(canonical, [])) if p != path),
+                key=lambda p: (-_shared(p, here), len(p)),
+            )
+            # the path as found first when it is public: what the docstring wrote
+            return [p for p in [path, *others] if _is_public(p)]
         return []
 
 

@@ -122,7 +122,7 @@ def render_notebook(ipynb: Path) -> str:
 
 #: an inline <script> that holds a copy of plotly.js (its licence banner comes first)
 _PLOTLY_INLINE = re.compile(
-    r"<script type=\"text/javascript\">\s*/\*\*?\s*\n?\s*\* plotly\.js v.*?</script>",
+    r"<script(?: type=\"text/javascript\")?>\s*/\*\*?\s*\* plotly\.js v.*?</script>",
     re.DOTALL,
 )
 
@@ -160,8 +160,7 @@ def on_config(config: Any, **kwargs: Any) -> Any:
     """Fill the generated nav sections (see the module docstring)."""
     nb = _load_notebooks_module()
     generated = {
-        title: section_pages(folder) or [f"{folder}/index.md"]
-        for title, folder in SECTIONS.items()
+        title: section_pages(folder) or [f"{folder}/index.md"] for title, folder in SECTIONS.items()
     }
     generated["Notebooks"] = ["notebooks/index.md"] + [
         {notebook_title(p): f"notebooks/{p.stem}.md"} for p in nb.notebooks()
