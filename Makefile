@@ -46,7 +46,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix modkit tests benchmarks examples docs
 	$(BIN)/ruff format modkit tests benchmarks examples docs
 
-# The documentation site (mkdocs.yml), warnings are errors; written to site/.
+# The documentation site (mkdocs.yml), warnings are errors; written to site/. It executes the
+# notebooks (cached by content in .cache/notebooks/, which the notebook tests then reuse).
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
@@ -55,4 +56,4 @@ test: lint docs
 	$(BIN)/python -m pytest --cov=modkit --cov-report=term:skip-covered
 
 clean:
-	rm -rf $(VENV) reports site .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
+	rm -rf $(VENV) reports site .cache .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
