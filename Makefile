@@ -49,7 +49,7 @@ format: $(STAMP)
 # The documentation site (mkdocs.yml), warnings are errors; written to site/. It executes the
 # notebooks (cached by content in .cache/notebooks/, which the notebook tests then reuse).
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Coverage of modkit by the whole suite; the floor is [tool.coverage.report] fail_under.
 test: lint docs

@@ -85,7 +85,8 @@ def notebook_title(path: Path) -> str:
 def _notebook_stub(path: Path) -> str:
     return (
         f"{_MARKER.format(stem=path.stem)}\n\n"
-        f"*Executed when this site was built, from `notebooks/{path.name}`. "
+        "---\n\n"
+        f"*This page is `notebooks/{path.name}`, executed when the site was built. "
         "Open it in JupyterLab (`make lab`) to change its parameters and use its widgets.*\n"
     )
 
@@ -105,8 +106,9 @@ def _notebooks_index(paths: list[Path]) -> str:
 def render_notebook(ipynb: Path) -> str:
     """The HTML body of an executed notebook, for a page of the site.
 
-    Widget outputs become their static view, no script loads from the network and the
-    embedded copy of plotly.js becomes a ``<script src>`` to the site's one copy.
+    Widget outputs become their static view, the cell of parameters injected by the runner
+    is left out, no script loads from the network and the embedded copy of plotly.js
+    becomes a ``<script src>`` to the site's one copy.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -114,6 +116,8 @@ def render_notebook(ipynb: Path) -> str:
     from modkit._notebooks import static_widgets, strip_remote_scripts
 
     nb = static_widgets(nbformat.read(ipynb, as_version=4))
+    # the cell the runner inserted (its reports_dir is a path of the build machine)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     exporter = HTMLExporter(template_name="basic", exclude_input_prompt=False)
     body, _ = exporter.from_notebook_node(nb)
     body = strip_remote_scripts(body)
