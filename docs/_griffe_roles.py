@@ -13,8 +13,10 @@ relative to the enclosing class, then to the enclosing module and its parent pac
 to ``modkit``'s own public names. The link points at a *public* path: the name as written
 when that is public, else the object as a public package re-exports it (e.g.
 ``modkit.thresholds.fit_thresholds`` rather than the defining private module), the one
-sharing the longest prefix with the docstring's own module first; the next best is given to
-autorefs as a fallback.
+sharing the longest prefix with the docstring's own module first. The next best is given to
+autorefs as a fallback: for an attribute or a method, the entry of the class or module that
+holds it (an attribute without a docstring, an inherited method have no entry of their own),
+else another public path.
 """
 
 from __future__ import annotations
@@ -112,7 +114,13 @@ class Resolver:
                 key=lambda p: (-_shared(p, here), len(p)),
             )
             # the path as found first when it is public: what the docstring wrote
-            return [p for p in [path, *others] if _is_public(p)]
+            found_paths = [p for p in [path, *others] if _is_public(p)]
+            member = target is not None and (target.is_attribute or target.parent.is_class)
+            if found_paths and member:
+                # an attribute without a docstring of its own, or an inherited method, has no
+                # entry: its class's (or module's) entry, which lists it, is the fallback
+                found_paths.insert(1, found_paths[0].rsplit(".", 1)[0])
+            return found_paths
         return []
 
 
