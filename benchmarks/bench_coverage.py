@@ -48,7 +48,7 @@ standard errors in every interval cell)::
 * ``bias``: ``bias_metrics``' 95% subgroup / BPSN / BNSP AUC intervals of two disjoint
   subgroups (10% and 5% of rows) against the binormal closed form.
 
-The fast subset (``--fast``) is what ``tests/test_coverage.py`` runs.
+The fast subset (``--fast``) is what ``tests/thresholds/test_coverage.py`` runs.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ as ``make demo`` does) into ``.cache/notebooks/NAME-KEY/`` and returns the execu
 and its offline HTML export. KEY hashes what the outputs depend on: the notebook, modkit's
 source, the repository's ``data/`` folder, the data-set folder ``$MODKIT_DATA_DIR`` and the
 Python version. The docs build (``docs/_hooks.py``) renders the executed copy into the site;
-``tests/test_notebooks.py`` checks the same copy, so ``make test`` (docs, then the suite)
+``tests/project/test_notebooks.py`` checks the same copy, so ``make test`` (docs, then the suite)
 executes each notebook once. A failing notebook leaves no cache entry: the next caller
 executes it again and sees the error.
 """

@@ -1,85 +1,94 @@
-"""Every notebook runs top to bottom on the local scorer, as `make demo` runs it."""
+"""The headless notebook runner behind `make demo` and `modkit notebook`."""
 
-import importlib.util
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from modkit._notebooks import run_notebook
-
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+from modkit._notebooks import NotebookError, inject_parameters, run_notebook
+from modkit.cli import main
 
 
-def _docs_notebooks():
-    """docs/_notebooks.py: runs a notebook into a cache shared with the docs build."""
-    spec = importlib.util.spec_from_file_location(
-        "modkit_docs_notebooks", ROOT / "docs" / "_notebooks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _notebook(path, body="value = n * 2\nprint('value', value)"):
+    params = nbformat.v4.new_code_cell("n = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+    return path
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_committed_without_outputs_and_parameterised(path):
+def _outputs(path):
     nb = nbformat.read(path, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert not [c for c in code if c.get("outputs") or c.get("execution_count")]
-    assert any("parameters" in c.metadata.get("tags", []) for c in code)
+    return "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
 
 
-# A cold notebook 02 embeds every training text for its cross-fit (minutes on a busy 2-core
-# machine); the suite-wide 300 s limit is for hangs, not for this.
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes_offline(path):
-    # executed once per content of the notebook and the package: the docs build (`make docs`,
-    # before the suite in `make test`) renders the same cached copy into the site
-    paths = _docs_notebooks().executed(path)
-    html = paths["html"].read_text(encoding="utf-8")
+def test_parameters_override_the_tagged_cell(tmp_path):
+    src = _notebook(tmp_path / "nb.ipynb")
+    paths = run_notebook(src, tmp_path / "out", parameters={"n": 21})
+    assert "value 42" in _outputs(paths["ipynb"])
+    # the source notebook stays without outputs
+    assert "value" not in _outputs(src)
+
+
+def test_inject_without_parameters_cell_is_a_clear_error():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    with pytest.raises(Exception, match="no cell tagged 'parameters'"):
+        inject_parameters(nb, {"x": 2})
+
+
+def test_failing_cell_names_the_error_and_keeps_what_ran(tmp_path):
+    src = _notebook(tmp_path / "bad.ipynb", body="print('before')\nraise ValueError('boom')")
+    with pytest.raises(NotebookError, match="ValueError: boom"):
+        run_notebook(src, tmp_path / "out")
+    assert "before" in _outputs(tmp_path / "out" / "bad.ipynb")
+
+
+def test_html_report_loads_no_script_from_the_network(tmp_path):
+    pytest.importorskip("plotly")
+    src = _notebook(
+        tmp_path / "plot.ipynb",
+        body="import plotly.graph_objects as go\nimport plotly.io as pio\n"
+        "pio.renderers.default = 'notebook'\ngo.Figure(go.Bar(y=[1, 2, n])).show()",
+    )
+    html = run_notebook(src, tmp_path / "out")["html"].read_text()
+    assert "Plotly" in html
     srcs = re.findall(r"<script[^>]*\bsrc=\"([^\"]*)\"", html)
-    assert not [s for s in srcs if s.startswith(("http", "//"))], srcs
-    nb = nbformat.read(paths["ipynb"], as_version=4)
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
+    assert not [s for s in srcs if s.startswith(("http", "//")) or not s], srcs
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
-def test_calibration_notebook_runs_on_your_own_labels_and_scores(tmp_path):
-    import numpy as np
-    import pandas as pd
+def test_cli_notebook_command(tmp_path, capsys):
+    src = _notebook(tmp_path / "nb.ipynb")
+    code = main(["notebook", str(src), "-o", str(tmp_path / "o"), "-p", "n=5"])
+    assert code == 0
+    assert "value 10" in _outputs(tmp_path / "o" / "nb.ipynb")
+    assert "html:" in capsys.readouterr().out
+    assert main(["notebook", str(tmp_path / "missing.ipynb")]) == 1
+    assert "notebook not found" in capsys.readouterr().err
 
-    import modkit
 
-    rng = np.random.default_rng(0)
-    n = 400
-    cats = ["violence", "hate", "sexual"]
-    labels = pd.DataFrame({c: (rng.random(n) < 0.25).astype(float) for c in cats})
-    labels.loc[labels.index[:20], "hate"] = np.nan  # not labelled
-    labels.insert(0, "id", [f"r{i}" for i in range(n)])
-    labels.insert(1, "text", [f"my text number {i}" for i in range(n)])
-    scores = labels[["id", "text"]].copy()
-    for c in modkit.CATEGORIES:
-        y = labels[c].fillna(0).to_numpy() if c in cats else np.zeros(n)
-        scores[c] = np.clip(0.6 * y + 0.5 * rng.random(n), 0, 1)
-    scores["model"] = "my-model-1"
-    scores["error"] = ""
-    labels.to_csv(tmp_path / "labels.csv", index=False)
-    scores.sample(frac=1.0, random_state=1).to_csv(tmp_path / "scores.csv", index=False)
-    nb = ROOT / "notebooks" / "02_calibrate_thresholds.ipynb"
-    params = {
-        "reports_dir": str(tmp_path),
-        "labels_file": str(tmp_path / "labels.csv"),
-        "scores_file": str(tmp_path / "scores.csv"),
-        "bootstrap": 0,
-    }
-    run_notebook(nb, tmp_path / "out", parameters=params, html=False)
-    ts = modkit.load_thresholds(tmp_path / "thresholds.json")
-    assert ts.model == "my-model-1" and set(cats) <= set(ts.categories)
-    assert ts["violence"].n_pos == int(labels["violence"].sum())
-    assert ts["hate"].n_pos + ts["hate"].n_neg == n - 20
+def test_exported_html_replaces_widgets_with_a_note_and_drops_their_state(tmp_path):
+    pytest.importorskip("ipywidgets")
+    src = _notebook(
+        tmp_path / "w.ipynb",
+        body="import ipywidgets as w\nfrom tqdm.auto import tqdm\n"
+        "for _ in tqdm(range(3), desc='counting'):\n    pass\n"
+        "w.VBox([w.IntSlider(value=n), w.Dropdown(options=['a', 'b'])])",
+    )
+    paths = run_notebook(src, tmp_path / "out")
+    executed = nbformat.read(paths["ipynb"], as_version=4)
+    views = [
+        o
+        for c in executed.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert len(views) == 2  # the bar and the box really are widgets in the notebook
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "widget-state+json" not in page and "widget-view+json" not in page
+    assert "Interactive widget (VBox)" in page and "make lab" in page
+    assert "counting: 100%" in page and "3/3" in page  # the finished bar, from its state
+    assert len(page) < 1_000_000

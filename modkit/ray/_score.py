@@ -137,7 +137,7 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
 
     Examples
     --------
-    Needs a Ray cluster (``tests/test_ray.py`` runs this on a local one):
+    Needs a Ray cluster (``tests/ray/test_ray.py`` runs this on a local one):
 
     >>> import ray  # doctest: +SKIP
     >>> from modkit.ray import rate_budget, score_dataset
@@ -298,7 +298,7 @@ def score_dataset(
 
     Examples
     --------
-    Needs a Ray cluster (``tests/test_ray.py`` runs this on a local one):
+    Needs a Ray cluster (``tests/ray/test_ray.py`` runs this on a local one):
 
     >>> import ray  # doctest: +SKIP
     >>> from modkit.ray import score_dataset
@@ -412,7 +412,7 @@ def fit_thresholds_dataset(
 
     Examples
     --------
-    Needs a Ray cluster (``tests/test_ray.py`` runs this on a local one); ``labelled`` holds
+    Needs a Ray cluster (``tests/ray/test_ray.py`` runs this on a local one); ``labelled`` holds
     score columns and ``label_<key>`` columns:
 
     >>> from modkit.ray import fit_thresholds_dataset

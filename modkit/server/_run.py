@@ -298,7 +298,7 @@ class ServeProcess:
 
     Examples
     --------
-    Starts a Python process (seconds), so not run here; ``tests/test_server.py`` runs it:
+    Starts a Python process (seconds), so not run here; ``tests/server/test_server.py`` runs it:
 
     >>> from openai import OpenAI
     >>> from modkit.server import ServeProcess

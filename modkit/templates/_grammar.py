@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InputError
+from .._text import replace_surrogates
 
 __all__ = [
     "Choice",
@@ -113,7 +114,8 @@ class TemplateError(InputError):
         if self.position is not None:
             head += f" (at position {self.position})"
         if self.text is not None and self.position is not None and "\n" not in self.text:
-            shown = self.text if len(self.text) <= 120 else None
+            # a lone surrogate shows as U+FFFD: the message itself must be printable
+            shown = replace_surrogates(self.text) if len(self.text) <= 120 else None
             if shown is not None:
                 head += f"\n    {shown}\n    {' ' * self.position}^"
         return head
@@ -290,11 +292,21 @@ def parse_nodes(text: str) -> tuple[Node, ...]:
     Raises
     ------
     TemplateError
-        Unbalanced braces, an empty alternative or an empty slot; ``position`` is the
-        0-based offset of the fault in ``text``.
+        Unbalanced braces, an empty alternative, an empty slot or a lone surrogate
+        (not encodable as UTF-8); ``position`` is the 0-based offset of the fault in
+        ``text``.
     """
     if not isinstance(text, str):
         raise TemplateError(f"template text must be a string, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no prompt could hold it
+        raise TemplateError(
+            f"lone surrogate U+{ord(text[exc.start]):04X} cannot be encoded as UTF-8 "
+            "(a truncated emoji escape, say): no endpoint can receive it",
+            position=exc.start,
+            text=text,
+        ) from None
     parser = _Parser(text)
     return tuple(parser.sequence(in_group=False))
 
