@@ -1,9 +1,10 @@
 """MkDocs hooks: the navigation's generated sections, the notebooks, the changelog.
 
 - **Sections from folders**: the nav entries ``Tutorials``, ``How-to guides`` and
-  ``Explanation`` list ``docs/tutorials``, ``docs/how-to`` and ``docs/explanation`` in
-  file-name order (an ``index.md`` first, as the section's own page); a folder with no page
-  yet gets a generated placeholder, so the site's shape holds while pages are written.
+  ``Explanation``, left empty (``[]``) in ``mkdocs.yml``, list ``docs/tutorials``,
+  ``docs/how-to`` and ``docs/explanation`` in file-name order (an ``index.md`` first, as the
+  section's own page); an entry that lists pages by hand is kept as written. A folder with no
+  page yet gets a generated placeholder, so the site's shape holds while pages are written.
 - **Notebooks**: each ``notebooks/*.ipynb`` is executed (``docs/_notebooks.py``, cached by
   content and shared with the test suite) and rendered as ``notebooks/NAME.md`` with its
   outputs. Widgets become their static view; plotly.js is written once as
@@ -40,7 +41,7 @@ def _load_notebooks_module() -> Any:
     name = "modkit_docs_notebooks"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, DOCS / "_notebooks.py")
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_notebooks.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -174,7 +175,8 @@ def on_config(config: Any, **kwargs: Any) -> Any:
         if isinstance(entry, dict):
             for title in entry:
                 if title in generated:
-                    entry[title] = generated[title]
+                    # an empty entry is filled; pages listed by hand in mkdocs.yml are kept
+                    entry[title] = entry[title] or generated[title]
                     missing.discard(title)
     if missing:
         raise ValueError(f"mkdocs.yml: the nav needs the entries {sorted(missing)}")

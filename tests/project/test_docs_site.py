@@ -262,3 +262,28 @@ def test_sections_list_their_folder_index_first_then_by_file_name(tmp_path, monk
     pages = hooks.section_pages("how-to")
     assert pages == ["how-to/index.md", "how-to/10-fit.md", "how-to/20-serve.md"]
     assert hooks.section_pages("tutorials") == []
+
+
+def test_empty_sections_are_filled_and_hand_listed_ones_kept(tmp_path, monkeypatch):
+    hooks = _load("_hooks.py")
+    monkeypatch.setattr(hooks, "DOCS", tmp_path)
+    (tmp_path / "tutorials").mkdir()
+    for name in ["20-serve.md", "10-labels.md"]:
+        (tmp_path / "tutorials" / name).write_text("# x\n", encoding="utf-8")
+    nav = [
+        {"Home": "index.md"},
+        {"Tutorials": []},
+        {"How-to guides": ["how-to/b.md", "how-to/a.md"]},
+        {"Explanation": []},
+        {"Notebooks": []},
+    ]
+    filled = dict(kv for entry in hooks.on_config({"nav": nav})["nav"] for kv in entry.items())
+    assert filled["Tutorials"] == ["tutorials/10-labels.md", "tutorials/20-serve.md"]
+    assert filled["How-to guides"] == ["how-to/b.md", "how-to/a.md"]  # as written by hand
+    assert filled["Explanation"] == ["explanation/index.md"]  # the generated placeholder
+    assert filled["Notebooks"][0] == "notebooks/index.md"
+    assert {"00 · Quickstart: your own template file": "notebooks/00_quickstart.md"} in filled[
+        "Notebooks"
+    ]
+    with pytest.raises(ValueError, match="Explanation"):
+        hooks.on_config({"nav": [e for e in nav if "Explanation" not in e]})
