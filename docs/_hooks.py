@@ -1,16 +1,19 @@
 """MkDocs hooks: the navigation's generated sections, the notebooks, the changelog.
 
-- **Sections from folders**: the nav entries ``Tutorials``, ``How-to guides`` and
-  ``Explanation``, left empty (``[]``) in ``mkdocs.yml``, list ``docs/tutorials``,
-  ``docs/how-to`` and ``docs/explanation`` in file-name order (an ``index.md`` first, as the
-  section's own page); an entry that lists pages by hand is kept as written. A folder with no
-  page yet gets a generated placeholder, so the site's shape holds while pages are written.
+- **Sections**: the nav entries ``Tutorials``, ``How-to guides`` and ``Explanation`` list
+  their pages in ``mkdocs.yml``; one left empty (``[]``) lists ``docs/tutorials``,
+  ``docs/how-to`` or ``docs/explanation`` in file-name order instead (an ``index.md`` first,
+  as the section's own page), and a folder with no page gets a generated placeholder, so the
+  site's shape holds while pages are written.
 - **Notebooks**: each ``notebooks/*.ipynb`` is executed (``docs/_notebooks.py``, cached by
   content and shared with the test suite) and rendered as ``notebooks/NAME.md`` with its
   outputs. Widgets become their static view; plotly.js is written once as
   ``assets/plotly.min.js`` and the pages load it from there (no CDN).
-- **Changelog**: ``CHANGELOG.md`` becomes ``changelog.md``.
-- **Home**: ``docs/index.md`` when it exists, else the README's opening (see the block below).
+- **Changelog**: ``CHANGELOG.md`` becomes ``changelog.md``, so that it stays the one file to
+  edit.
+
+The home page, tutorials, how-to guides and explanations are hand-written pages under
+``docs/``; no page is generated from the README (the repository's landing page).
 """
 
 from __future__ import annotations
@@ -142,22 +145,6 @@ def _plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-# --- home page from the README's opening (until docs/index.md exists) ----------------------
-# One block, so that it can go as a whole once docs/index.md is written.
-
-
-def readme_opening() -> str:
-    """The README up to its first ``##`` heading, outside code fences."""
-    out, fenced = [], False
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
-        if re.match(r"^\s*(```|~~~)", line):
-            fenced = not fenced
-        elif not fenced and line.startswith("## "):
-            break
-        out.append(line)
-    return "\n".join(out).strip() + "\n"
-
-
 # --- mkdocs events -------------------------------------------------------------------------
 
 
@@ -184,11 +171,9 @@ def on_config(config: Any, **kwargs: Any) -> Any:
 
 
 def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
-    """Add the generated pages: placeholders, notebooks, changelog, home if missing."""
+    """Add the generated pages: placeholders, notebooks, changelog."""
     nb = _load_notebooks_module()
     pages: dict[str, str] = {"changelog.md": (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")}
-    if files.get_file_from_path("index.md") is None:
-        pages["index.md"] = readme_opening()
     for title, folder in SECTIONS.items():
         if not section_pages(folder):
             pages[f"{folder}/index.md"] = _placeholder(title)

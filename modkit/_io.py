@@ -1,6 +1,6 @@
 """Reading input tables and writing result tables by file extension.
 
-What each format guarantees (also in README, "Input and output formats"):
+What each format guarantees (also in the docs, how-to "Score texts", "Input and output files"):
 
 * ``.txt`` (input only): UTF-8; one text per line, where a line is everything between
   two LF (``\\n``) characters. A CR right before the LF (a CRLF line end) belongs to the
@@ -161,7 +161,7 @@ def read_table(path: str | os.PathLike[str], *, text_column: str = "text") -> pd
     Parameters
     ----------
     path : str or PathLike
-        The file; its extension picks the format (see the module notes or README for
+        The file; its extension picks the format (see the module notes or the docs for
         exactly what each format holds).
     text_column : str, default "text"
         A CSV column that always stays text (never read as numbers). A ``.txt`` file

@@ -337,8 +337,8 @@ def perspective_end_message(today: dt.date | str | None = None) -> str | None:
         f"(today is {day}); requests will fail. Replay the scores you recorded: "
         "`modkit moderate prompts.txt -o scores.jsonl --backend replay --replay "
         "perspective.jsonl`; move thresholds to a successor with "
-        "`modkit.fit_migration(old, new, source_thresholds=...)` (README: Other providers, "
-        "Migration)"
+        "`modkit.fit_migration(old, new, source_thresholds=...)` (docs: how-to 'Compare providers "
+        "and migrate thresholds between them')"
     )
 
 

@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         if not labels.shape[1]:
             raise InputError(
                 f"{args.scores}: no label_<category> columns; keep labels beside the texts "
-                "when scoring (see 'labels file' in the README) or give a LABELS table"
+                "when scoring (docs: how-to 'Prepare a labels file') or give a LABELS table"
             )
         cats = list(labels.columns)
         passed = cats

@@ -1,6 +1,6 @@
 """Wildcard templates: write one template, expand it into every prompt it stands for.
 
-Grammar in brief (see the README for the full description):
+Grammar in brief (see the docs, how-to "Write wildcard templates", for the full description):
 
 - ``{woman|man|baby}``: inline alternatives, a slot named ``slot1``, ``slot2``, ... by
   position among the unnamed slots of the template;

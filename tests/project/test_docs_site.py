@@ -287,3 +287,22 @@ def test_empty_sections_are_filled_and_hand_listed_ones_kept(tmp_path, monkeypat
     ]
     with pytest.raises(ValueError, match="Explanation"):
         hooks.on_config({"nav": [e for e in nav if "Explanation" not in e]})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_changelog_page_is_the_changelog(site):
+    out, _ = site
+    page = (out / "changelog.html").read_text(encoding="utf-8")
+    first = next(
+        line
+        for line in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("- ")
+    )
+    words = re.sub(r"[`*\[\]()]", "", first[2:]).split()[:4]
+    assert " ".join(words) in re.sub(r"<[^>]+>", "", page)
+
+
+def test_no_page_is_generated_from_the_readme():
+    text = (ROOT / "docs" / "_hooks.py").read_text(encoding="utf-8")
+    assert "README" not in text.split('"""', 2)[2]  # the docstring may name it; the code may not
