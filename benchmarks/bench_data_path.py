@@ -40,9 +40,10 @@ import numpy as np
 import pandas as pd
 
 import modkit
-from modkit import CATEGORIES, Cache, ModerationResult, SyncBackend
+from modkit import CATEGORIES, Cache, ModerationResult
 from modkit._frame import assemble, flag_column
 from modkit._result import ResultRows
+from modkit.backends import SyncBackend
 
 K = len(CATEGORIES)
 

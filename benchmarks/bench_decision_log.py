@@ -24,7 +24,8 @@ import numpy as np
 import openai
 
 import modkit
-from modkit import ModerationResult, SyncBackend
+from modkit import ModerationResult
+from modkit.backends import SyncBackend
 from modkit.server import DecisionPolicy, ServerThread, ThresholdSource, create_app
 
 CATS = ("harassment", "hate", "self-harm", "sexual", "violence")

@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 
 import modkit
-from modkit import OpenAIBackend
+from modkit.backends import OpenAIBackend
 
 SERVER_SCRIPT = """
 import json, sys, time

@@ -15,8 +15,9 @@ sending one text per request (``client.moderations.create``). Four set-ups:
   client (target: <= 10 ms at p50, issue 20 point 5).
 * ``proxy+thresholds``: the same with ``--thresholds`` (decisions on every response).
 * ``local``: ``modkit serve`` on the embedded local scorer (``--no-cache``, distinct texts
-  so every request is scored); its baseline ``direct-local`` is :class:`modkit.LocalBackend`
-  scoring one text per call in this process (the encoder's own cost).
+  so every request is scored); its baseline ``direct-local`` is
+  :class:`modkit.backends.LocalBackend` scoring one text per call in this process (the
+  encoder's own cost).
 
 For each set-up and each client count it prints requests per second, p50 and p99 latency
 (ms), and the 1-minute load average (the machine is shared: compare ratios within a run).
@@ -140,8 +141,9 @@ def sdk_load(url: str, texts: list[str], clients: int) -> tuple[float, np.ndarra
 
 
 def local_direct(texts: list[str], clients: int) -> tuple[float, np.ndarray]:
-    """The same load on :class:`modkit.LocalBackend` in this process (one text a call)."""
-    from modkit import LocalBackend
+    """The same load on :class:`modkit.backends.LocalBackend` in this process (one text a
+    call)."""
+    from modkit.backends import LocalBackend
 
     backend = LocalBackend().load()
     backend.score(["warm up"])

@@ -1,5 +1,29 @@
-"""modkit: a threshold exploration kit for content-moderation endpoints."""
+"""modkit: a threshold exploration kit for content-moderation endpoints.
 
+Public API policy
+-----------------
+* **The top level holds the pipeline**: the verbs a user runs in order (``expand``,
+  ``moderate`` / ``amoderate``, ``crosstab``, ``bias_metrics``, ``fit_thresholds``,
+  ``check_thresholds``, ``monitor``, ``make_backend``, ...), the objects they take and
+  return (``ThresholdSet``, ``ThresholdFile``, ``Objective``, ``Cache``, reports) and
+  every modkit exception.
+* **Families live in their submodule**: backend classes and their registry in
+  :mod:`modkit.backends`, provider taxonomies, scales and the crosswalk in
+  :mod:`modkit.providers`, image-input helpers in :mod:`modkit.images`, threshold
+  internals in :mod:`modkit.thresholds`, test servers in :mod:`modkit.testing` (and
+  ``datasets``, ``templates``, ``plots``, ``widgets``, ``server``, ``review``,
+  ``audit``, ``ray``).
+* A name is public when it is in the ``__all__`` of ``modkit`` or of a public
+  submodule; ``tests/project/test_public_api.py`` compares them with a committed list, so
+  adding, moving or removing one is a deliberate edit of that list.
+* A moved or renamed name keeps working for two minor versions with a
+  ``FutureWarning`` naming its new spelling and the removal version
+  (``modkit/_deprecation.py``); the changelog lists each move.
+"""
+
+from . import backends as backends
+from . import images as images
+from . import providers as providers
 from ._batch import BatchAPI
 from ._bias import bias_metrics, counterfactual_gap
 from ._cache import Cache
@@ -7,6 +31,7 @@ from ._compare import agreement, compare_providers, provider_decisions, provider
 from ._conversation import CONVERSATION_STRATEGIES, check_conversation
 from ._crosstab import Statistic, crosstab, register_statistic
 from ._decision_log import DecisionLog, read_decision_log
+from ._deprecation import moved_names
 from ._drift import DriftReport, decision_drift
 from ._errors import (
     AuthenticationError,
@@ -22,40 +47,15 @@ from ._errors import (
 )
 from ._frame import category_columns
 from ._gate import CheckResult, GateReport, check_thresholds
-from ._images import (
-    IMAGE_CATEGORIES,
-    applied_input_types,
-    image_part,
-    images_in_folder,
-    multimodal_input,
-    with_images,
-)
 from ._io import find_file, read_table, write_table
 from ._labels import LABEL_PREFIX, label_column, label_values, labels_beside_texts, parse_labels
 from ._migrate import Migration, default_mapping, fit_migration
 from ._monitor import MonitorReport, monitor
-from ._native import PROVIDERS, ProviderTaxonomy, Scale, crosswalk, detect_provider, provider_scale
 from ._result import ItemError, ModerationResult
 from ._runner import amoderate, moderate
 from ._taxonomy import CATEGORIES, LEGACY_CATEGORIES, OPENAI_1680_CODES
 from ._version import __version__
-from .backends import (
-    AzureContentSafetyBackend,
-    Backend,
-    BatchOutcome,
-    GraniteGuardian33Backend,
-    GuardBackend,
-    LocalBackend,
-    MistralBackend,
-    NemotronSafetyGuardBackend,
-    OpenAIBackend,
-    PerspectiveBackend,
-    PolicyBackend,
-    Qwen3GuardBackend,
-    ReplayBackend,
-    SyncBackend,
-    make_backend,
-)
+from .backends import make_backend
 from .datasets import DatasetInfo, dataset_info, dataset_path, list_datasets, load_dataset
 from .templates import TemplateError, count_prompts, expand, load_templates
 from .thresholds import (
@@ -75,17 +75,12 @@ from .thresholds import (
 __all__ = [
     "CATEGORIES",
     "CONVERSATION_STRATEGIES",
-    "IMAGE_CATEGORIES",
     "LABEL_PREFIX",
     "LEGACY_CATEGORIES",
     "OPENAI_1680_CODES",
-    "PROVIDERS",
     "AuthenticationError",
-    "AzureContentSafetyBackend",
-    "Backend",
     "BackendError",
     "BatchAPI",
-    "BatchOutcome",
     "BatchRejectedError",
     "Cache",
     "CategoryThreshold",
@@ -96,30 +91,17 @@ __all__ = [
     "DecisionLog",
     "DriftReport",
     "GateReport",
-    "GraniteGuardian33Backend",
-    "GuardBackend",
     "InputError",
     "ItemError",
     "ItemErrorsRaised",
-    "LocalBackend",
     "Migration",
-    "MistralBackend",
     "ModerationResult",
     "ModkitError",
     "MonitorReport",
-    "NemotronSafetyGuardBackend",
     "Objective",
-    "OpenAIBackend",
-    "PerspectiveBackend",
-    "PolicyBackend",
-    "ProviderTaxonomy",
     "QuotaExceededError",
-    "Qwen3GuardBackend",
-    "ReplayBackend",
-    "Scale",
     "ServiceEndWarning",
     "Statistic",
-    "SyncBackend",
     "TemplateError",
     "ThresholdFile",
     "ThresholdFileError",
@@ -128,7 +110,6 @@ __all__ = [
     "__version__",
     "agreement",
     "amoderate",
-    "applied_input_types",
     "bias_metrics",
     "category_columns",
     "check_conversation",
@@ -137,18 +118,14 @@ __all__ = [
     "count_prompts",
     "counterfactual_gap",
     "crosstab",
-    "crosswalk",
     "dataset_info",
     "dataset_path",
     "decision_drift",
     "default_mapping",
-    "detect_provider",
     "expand",
     "find_file",
     "fit_migration",
     "fit_thresholds",
-    "image_part",
-    "images_in_folder",
     "label_column",
     "label_values",
     "labels_beside_texts",
@@ -160,16 +137,45 @@ __all__ = [
     "make_backend",
     "moderate",
     "monitor",
-    "multimodal_input",
     "parse_labels",
     "parse_objective",
     "provider_decisions",
     "provider_gaps",
-    "provider_scale",
     "read_decision_log",
     "read_table",
     "register_statistic",
     "validate_threshold_file",
-    "with_images",
     "write_table",
 ]
+
+#: Names that moved out of the top level (old name -> its module now), served with a
+#: FutureWarning until modkit 0.3.0.
+MOVED = {
+    "AzureContentSafetyBackend": "modkit.backends",
+    "Backend": "modkit.backends",
+    "BatchOutcome": "modkit.backends",
+    "GraniteGuardian33Backend": "modkit.backends",
+    "GuardBackend": "modkit.backends",
+    "LocalBackend": "modkit.backends",
+    "MistralBackend": "modkit.backends",
+    "NemotronSafetyGuardBackend": "modkit.backends",
+    "OpenAIBackend": "modkit.backends",
+    "PerspectiveBackend": "modkit.backends",
+    "PolicyBackend": "modkit.backends",
+    "Qwen3GuardBackend": "modkit.backends",
+    "ReplayBackend": "modkit.backends",
+    "SyncBackend": "modkit.backends",
+    "PROVIDERS": "modkit.providers",
+    "ProviderTaxonomy": "modkit.providers",
+    "Scale": "modkit.providers",
+    "crosswalk": "modkit.providers",
+    "detect_provider": "modkit.providers",
+    "provider_scale": "modkit.providers",
+    "IMAGE_CATEGORIES": "modkit.images",
+    "applied_input_types": "modkit.images",
+    "image_part": "modkit.images",
+    "images_in_folder": "modkit.images",
+    "multimodal_input": "modkit.images",
+    "with_images": "modkit.images",
+}
+__getattr__ = moved_names("modkit", MOVED, removal="0.3.0")

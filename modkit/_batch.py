@@ -31,8 +31,10 @@ import pandas as pd
 
 from ._cache import Cache, multimodal_keys, text_keys
 from ._errors import AuthenticationError, BackendError, InputError
+from ._frame import check_multimodal
 from ._result import ItemError, ModerationResult
 from .backends import Backend, OpenAIBackend
+from .backends._http import error_message
 
 __all__ = ["BatchAPI", "BatchRun", "split_requests"]
 
@@ -307,8 +309,8 @@ class BatchRun:
         keys, texts_of, unsendable = text_keys(values, ns, model)
         self.texts = dict(texts_of)  # and multimodal inputs, below
         self.outcomes.update(unsendable)
-        parts, invalid = multimodal_keys(values, keys, ns, model)
-        self.texts.update(parts)
+        checked, invalid = check_multimodal(values, keys)
+        self.texts.update(multimodal_keys(checked, keys, ns, model))
         self.outcomes.update(invalid)
         self.keys = keys
         self.outcomes.update(self.cache.get_many(self.texts))
@@ -556,7 +558,7 @@ class BatchRun:
         try:
             return await awaitable
         except openai.APIStatusError as exc:
-            message = self._scrub(_message(exc))
+            message = self._scrub(error_message(exc))
             status = int(exc.status_code)
             if status in (401, 403):
                 raise AuthenticationError(
@@ -683,12 +685,3 @@ def _why_missing(batch: Any) -> str:
     if batch.status in ("expired", "cancelled"):
         return f"OpenAI batch {batch.id} {batch.status} before this request ran; run again"
     return f"OpenAI batch {batch.id} {batch.status} without an answer for this request"
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and inner.get("message"):
-            return str(inner["message"])
-    return str(getattr(exc, "message", "") or exc)

@@ -18,13 +18,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._conversation import check_conversation, is_conversation
 from ._errors import InputError
-from ._images import check_parts
 from ._result import ItemError, ModerationResult, ResultRows, result_json
 from ._text import utf8_problem
 
-__all__ = ["Cache", "cache_key", "default_cache_path", "text_keys"]
+__all__ = [
+    "Cache",
+    "cache_key",
+    "canonical_input",
+    "default_cache_path",
+    "input_key",
+    "multimodal_keys",
+    "text_keys",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -65,58 +71,76 @@ def cache_key(namespace: str, model: str, text: str | list[dict[str, Any]]) -> s
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def canonical_input(value: Sequence[Any]) -> list[Any]:
+    """A multimodal input (parts) or conversation (messages) in canonical form: plain
+    JSON values with every object's keys sorted, so equal inputs give equal keys."""
+    return json.loads(json.dumps(list(value), sort_keys=True))
+
+
+def input_key(
+    namespace: str, model: str, value: str | Sequence[Any], *, digest: bool = True
+) -> str:
+    """The one cache key of an input: a text, a multimodal input or a conversation.
+
+    Parameters
+    ----------
+    namespace, model : str
+        As for :func:`cache_key`.
+    value : str or list
+        A text, or a validated list of parts / messages (:func:`modkit._frame
+        .check_multimodal`, or the server's request checks).
+    digest : bool, default True
+        ``True``: :func:`cache_key` of the text or of :func:`canonical_input`.
+        ``False`` (a run without a cache, which only deduplicates): ``"="`` + the text,
+        or ``"~"`` + the canonical JSON of the parts.
+
+    Returns
+    -------
+    str
+        The key; a list's key hashes its JSON (a list), so it never equals a text's key.
+    """
+    if isinstance(value, str):
+        return cache_key(namespace, model, value) if digest else "=" + value
+    canonical = canonical_input(value)
+    if digest:
+        return cache_key(namespace, model, canonical)
+    return "~" + json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+
+
 def multimodal_keys(
-    values: Sequence[object],
+    checked: Mapping[int, Sequence[Any]],
     keys: list[str | None],
     namespace: str,
     model: str,
     *,
     digest: bool = True,
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, ItemError]]:
-    """Key the rows that hold one multimodal input (a list of text / image_url parts).
+) -> dict[str, list[Any]]:
+    """Key the rows that hold one (validated) multimodal input or conversation.
 
     Parameters
     ----------
-    values : sequence
-        One value per row (as given to :func:`text_keys`).
+    checked : mapping of int to list
+        Row index -> its validated parts or messages
+        (:func:`modkit._frame.check_multimodal`).
     keys : list of str or None
-        :func:`text_keys`'s keys, completed in place for the multimodal rows.
+        :func:`text_keys`'s keys, completed in place for these rows.
     namespace, model : str
         As for :func:`cache_key`.
     digest : bool, default True
-        As for :func:`text_keys` (``False``: the key is ``"~"`` + the parts' JSON).
+        As for :func:`input_key`.
 
     Returns
     -------
-    unique : dict of str to list of parts
-        key -> the parts in canonical form (keys sorted), once per distinct input. The
-        key hashes the parts' JSON (a list), so it never equals a text's key.
-    errors : dict of str to ItemError
-        A per-row key and error for each malformed list of parts, naming the row, part
-        and field (``row 3: input[1].image_url.url: ...``); such a row is never sent.
+    dict of str to list
+        key -> the input in canonical form (:func:`canonical_input`), once per distinct
+        input, in row order.
     """
-    unique: dict[str, list[dict[str, Any]]] = {}
-    errors: dict[str, ItemError] = {}
-    for i, value in enumerate(values):
-        if keys[i] is not None or not isinstance(value, list | tuple) or not value:
-            continue
-        try:
-            if is_conversation(value):  # a whole conversation (a backend takes it natively)
-                parts = check_conversation(value, where=f"row {i}: conversation")
-            else:
-                parts = check_parts(value, where=f"row {i}: input")
-        except InputError as exc:
-            keys[i] = bad = f"invalid-input:{i}"
-            errors[bad] = ItemError(str(exc), "invalid_input")
-            continue
-        canonical = json.loads(json.dumps(parts, sort_keys=True))
-        if digest:
-            key = cache_key(namespace, model, canonical)
-        else:
-            key = "~" + json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+    unique: dict[str, list[Any]] = {}
+    for i, value in checked.items():
+        key = input_key(namespace, model, value, digest=digest)
         keys[i] = key
-        unique.setdefault(key, canonical)
-    return unique, errors
+        unique.setdefault(key, canonical_input(value))
+    return unique
 
 
 #: Characters json.dumps(ensure_ascii=False) escapes in a string.

@@ -2,7 +2,7 @@
 
 Each provider's results keep their native categories; to compare them, every provider's
 decision on an API key is the decision of the native categories the crosswalk maps onto
-that key (:func:`modkit.crosswalk`): flagged when any of them is flagged. A native
+that key (:func:`modkit.providers.crosswalk`): flagged when any of them is flagged. A native
 category is flagged by the provider's own flag (``categories`` in ``result_json``) or,
 given thresholds in the provider's native units, when its score >= its threshold.
 """
@@ -81,7 +81,7 @@ def provider_decisions(
     results : DataFrame
         A results frame of one provider (native category columns).
     provider : str, optional
-        A key of :data:`modkit.PROVIDERS` (default: detected from the columns).
+        A key of :data:`modkit.providers.PROVIDERS` (default: detected from the columns).
     thresholds : mapping or ThresholdSet, optional
         Native-unit thresholds (default: the provider's own flags).
     relations : sequence of {"exact", "partial"}, default both
@@ -204,7 +204,7 @@ def compare_providers(
     ----------
     results : mapping of str to DataFrame
         Results frames of the same texts in the same order, one per provider, keyed by a
-        name (a :data:`modkit.PROVIDERS` key, or any name with ``providers=``).
+        name (a :data:`modkit.providers.PROVIDERS` key, or any name with ``providers=``).
     by : str or sequence of str
         Slot columns (of the first frame) to group by.
     thresholds : mapping of str to (mapping or ThresholdSet), optional

@@ -113,7 +113,7 @@ class AuthenticationError(BackendError):
     >>> from modkit.testing import Fault, FaultServer
     >>> with FaultServer() as server:
     ...     server.push(Fault.unauthorized())
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-wrong")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-wrong")
     ...     try:
     ...         modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
     ...     except modkit.AuthenticationError as exc:
@@ -134,7 +134,7 @@ class QuotaExceededError(BackendError):
     >>> from modkit.testing import Fault, FaultServer
     >>> with FaultServer() as server:
     ...     server.push(Fault.quota())
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     try:
     ...         modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
     ...     except modkit.QuotaExceededError as exc:
@@ -155,7 +155,7 @@ class ItemErrorsRaised(ModkitError):
     >>> from modkit.testing import Fault, FaultServer
     >>> with FaultServer() as server:
     ...     server.push(Fault.bad_request("input[0] is not acceptable"))
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     try:
     ...         _ = modkit.moderate(["hello"], backend=backend, cache=None, progress=False,
     ...                             errors="raise")
@@ -232,7 +232,7 @@ class ServiceEndWarning(UserWarning):
     >>> import modkit
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     _ = modkit.PerspectiveBackend(
+    ...     _ = modkit.backends.PerspectiveBackend(
     ...         base_url="http://127.0.0.1:9", api_key="k", today="2027-01-02"
     ...     )
     >>> caught[0].category.__name__

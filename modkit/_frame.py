@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._conversation import check_conversation, is_conversation
 from ._errors import InputError
-from ._images import APPLIED_PREFIX
+from ._images import APPLIED_PREFIX, check_parts
 from ._labels import labels_beside_texts
 from ._native import is_known_category
 from ._result import ItemError, ModerationResult, ResultRows, result_json
@@ -32,6 +33,7 @@ __all__ = [
     "category_columns",
     "check_columns",
     "check_frame",
+    "check_multimodal",
     "endpoint_flags",
     "flag_column",
     "group_codes",
@@ -96,6 +98,46 @@ def input_frame(
         )
     # labels beside the texts: label_<category>, bare category keys renamed to it
     return labels_beside_texts(frame, text_column, labels_from)
+
+
+def check_multimodal(
+    values: Sequence[object], keys: list[str | None]
+) -> tuple[dict[int, list[dict[str, Any]]], dict[str, ItemError]]:
+    """Validate the rows of a run that hold a multimodal input or a conversation.
+
+    Parameters
+    ----------
+    values : sequence
+        One input per row (as :func:`input_frame` holds them).
+    keys : list of str or None
+        One key per row (:func:`modkit._cache.text_keys`): only rows whose key is None
+        and whose value is a non-empty list are checked. A malformed row's key is set
+        here to ``"invalid-input:<row>"``.
+
+    Returns
+    -------
+    checked : dict of int to list of dict
+        Row index -> its validated parts (:func:`modkit._images.check_parts`) or
+        messages (:func:`modkit.check_conversation`).
+    errors : dict of str to ItemError
+        A per-row key and error (code ``invalid_input``) for each malformed row, naming
+        the row, part and field (``row 3: input[1].image_url.url: ...``); such a row is
+        never sent.
+    """
+    checked: dict[int, list[dict[str, Any]]] = {}
+    errors: dict[str, ItemError] = {}
+    for i, value in enumerate(values):
+        if keys[i] is not None or not isinstance(value, list | tuple) or not value:
+            continue
+        try:
+            if is_conversation(value):  # a whole conversation (a backend takes it natively)
+                checked[i] = check_conversation(value, where=f"row {i}: conversation")
+            else:
+                checked[i] = check_parts(value, where=f"row {i}: input")
+        except InputError as exc:
+            keys[i] = bad = f"invalid-input:{i}"
+            errors[bad] = ItemError(str(exc), "invalid_input")
+    return checked, errors
 
 
 def flag_column(category: str) -> str:
@@ -249,7 +291,7 @@ def unlisted_categories(results: pd.DataFrame) -> dict[str, int]:
     dict of str to int
         Category (a score column with a ``flagged/<category>`` column) -> how many rows
         have a score or a flag in it, for the categories outside :data:`CATEGORIES` and
-        every provider's native taxonomy (see :func:`modkit.crosswalk`).
+        every provider's native taxonomy (see :func:`modkit.providers.crosswalk`).
     """
     out: dict[str, int] = {}
     for c in category_columns(results):
@@ -350,7 +392,7 @@ def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 
     The API's keys first, then any other provider's own categories (see
-    :func:`modkit.crosswalk`) and any other column that has a ``flagged/<name>`` flag
+    :func:`modkit.providers.crosswalk`) and any other column that has a ``flagged/<name>`` flag
     column beside it (a category the provider answered with that no taxonomy lists), in
     column order.
 

@@ -17,7 +17,7 @@ from ._errors import InputError
 from ._labels import align_rows, parse_labels
 from ._text import json_text, xml_safe
 from ._validation import LEVEL, PROB, validate_params
-from .thresholds import Constraint, Counts, ThresholdSet, parse_objective, rates
+from .thresholds import Constraint, Counts, ThresholdSet, parse_objective
 
 __all__ = ["CheckResult", "GateReport", "check_thresholds"]
 
@@ -220,7 +220,7 @@ def _rate(con: Constraint, s: np.ndarray, y: np.ndarray, t: float) -> tuple[floa
     flag = s >= t
     counts = Counts(int((flag & y).sum()), int((flag & ~y).sum()), int(y.sum()), int((~y).sum()))
     k, n = int(con.successes(counts)), int(con.trials(counts))
-    return float(rates(counts)[con.metric]), k, n
+    return float(con.value(counts)), k, n
 
 
 def _violated(con: Constraint, k: int, n: int, target: float, confidence: float | None) -> bool:

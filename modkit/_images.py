@@ -101,7 +101,7 @@ def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYT
     >>> import tempfile
     >>> from pathlib import Path
     >>> import modkit
-    >>> modkit.image_part("https://example.org/cat.png")
+    >>> modkit.images.image_part("https://example.org/cat.png")
     {'type': 'image_url', 'image_url': {'url': 'https://example.org/cat.png'}}
     >>> png = base64.b64decode(
     ...     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8"
@@ -109,7 +109,7 @@ def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYT
     ... )
     >>> path = Path(tempfile.mkdtemp()) / "pixel.png"
     >>> _ = path.write_bytes(png)
-    >>> modkit.image_part(path)["image_url"]["url"][:22]
+    >>> modkit.images.image_part(path)["image_url"]["url"][:22]
     'data:image/png;base64,'
     """
     text = os.fspath(source)
@@ -164,10 +164,10 @@ def multimodal_input(
     Examples
     --------
     >>> import modkit
-    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> parts = modkit.images.multimodal_input("a caption", ["https://example.org/cat.png"])
     >>> [part["type"] for part in parts], parts[0]["text"]
     (['text', 'image_url'], 'a caption')
-    >>> modkit.multimodal_input()
+    >>> modkit.images.multimodal_input()
     Traceback (most recent call last):
     ...
     modkit._errors.InputError: a multimodal input needs a text or at least one image
@@ -212,7 +212,7 @@ def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
     ... )
     >>> _ = (folder / "b.png").write_bytes(png)
     >>> _ = (folder / "notes.txt").write_text("not an image", encoding="utf-8")
-    >>> [url[:22] for url in modkit.images_in_folder(folder)]
+    >>> [url[:22] for url in modkit.images.images_in_folder(folder)]
     ['data:image/png;base64,']
     """
     return [image_part(p)["image_url"]["url"] for p in image_files(folder)]
@@ -280,7 +280,7 @@ def with_images(
     --------
     >>> import modkit
     >>> prompts = modkit.expand("Is this {animal: cat|dog} dangerous?")
-    >>> rows = modkit.with_images(
+    >>> rows = modkit.images.with_images(
     ...     prompts, ["https://example.org/a.png", "https://example.org/b.png"], how="zip"
     ... )
     >>> rows[["text", "image"]]
@@ -364,9 +364,9 @@ def applied_input_types(results: pd.DataFrame) -> pd.DataFrame:
     >>> import pandas as pd
     >>> import modkit
     >>> from modkit.testing import fake_multimodal_result
-    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> parts = modkit.images.multimodal_input("a caption", ["https://example.org/cat.png"])
     >>> results = pd.DataFrame({"result_json": [json.dumps(fake_multimodal_result(parts))]})
-    >>> modkit.applied_input_types(results)[["applied/violence", "applied/harassment"]]
+    >>> modkit.images.applied_input_types(results)[["applied/violence", "applied/harassment"]]
       applied/violence applied/harassment
     0       text,image               text
     """

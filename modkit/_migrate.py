@@ -46,7 +46,7 @@ def default_mapping(
     Parameters
     ----------
     source, target : str
-        Keys of :data:`modkit.PROVIDERS`: the provider being left and its successor.
+        Keys of :data:`modkit.providers.PROVIDERS`: the provider being left and its successor.
     source_columns, target_columns : iterable of str, optional
         The columns each side's results hold (default: all the provider's categories).
 
@@ -59,7 +59,7 @@ def default_mapping(
     Raises
     ------
     KeyError
-        When ``source`` or ``target`` is not a key of :data:`modkit.PROVIDERS`.
+        When ``source`` or ``target`` is not a key of :data:`modkit.providers.PROVIDERS`.
 
     Examples
     --------

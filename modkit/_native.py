@@ -32,6 +32,7 @@ __all__ = [
     "is_known_category",
     "native_categories",
     "provider_scale",
+    "register_provider",
     "result_keys",
 ]
 
@@ -61,7 +62,7 @@ class Scale:
 
     Examples
     --------
-    >>> from modkit import Scale
+    >>> from modkit.providers import Scale
     >>> severity = Scale("ordinal", (0, 2, 4, 6))
     >>> severity.low, severity.high
     (0.0, 6.0)
@@ -195,11 +196,17 @@ class ProviderTaxonomy:
         is ``absent``.
     sources : tuple of str
         Where the categories and definitions come from.
+    model_scales : tuple of (str, Scale)
+        ``(marker, scale)`` pairs: a recorded ``model`` containing ``marker`` has that
+        scale instead of :attr:`scale` (Azure's ``...:FourSeverityLevels``).
+    extra_keys : tuple of str
+        Other score keys the provider's results hold besides its categories (Azure's
+        ``blocklistsMatch``).
 
     Examples
     --------
     >>> import modkit
-    >>> azure = modkit.PROVIDERS["azure"]
+    >>> azure = modkit.providers.PROVIDERS["azure"]
     >>> list(azure.categories), azure.scale.kind
     (['Hate', 'SelfHarm', 'Sexual', 'Violence'], 'ordinal')
     """
@@ -209,6 +216,26 @@ class ProviderTaxonomy:
     scale: Scale
     crosswalk: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    model_scales: tuple[tuple[str, Scale], ...] = ()
+    extra_keys: tuple[str, ...] = ()
+
+    def scale_for(self, model: str | None = None) -> Scale:
+        """The scale of the values a backend recorded under ``model``.
+
+        Parameters
+        ----------
+        model : str, optional
+            The recorded ``model``; the first of :attr:`model_scales` whose marker it
+            contains wins, else :attr:`scale`.
+
+        Returns
+        -------
+        Scale
+        """
+        for marker, scale in self.model_scales:
+            if model and marker in model:
+                return scale
+        return self.scale
 
 
 def _x(spec: str) -> tuple[tuple[str, str], ...]:
@@ -268,6 +295,8 @@ PROVIDERS: dict[str, ProviderTaxonomy] = {
             "https://learn.microsoft.com/azure/ai-services/content-safety/concepts/harm-categories",
             "azure-ai-contentsafety 1.0.0 (AnalyzeTextOptions, AnalyzeTextResult)",
         ),
+        model_scales=(("FourSeverityLevels", AZURE_FOUR),),
+        extra_keys=("blocklistsMatch",),
     ),
     "perspective": ProviderTaxonomy(
         "perspective",
@@ -514,6 +543,44 @@ PROVIDERS: dict[str, ProviderTaxonomy] = {
 }
 
 
+def register_provider(taxonomy: ProviderTaxonomy) -> None:
+    """Add a provider's taxonomy to :data:`PROVIDERS` (replacing one of the same name).
+
+    A backend registered with :func:`modkit.backends.register_backend` whose spec
+    carries a ``taxonomy`` is registered here too, so its categories, scale and
+    crosswalk reach :func:`crosswalk`, :func:`provider_scale`, :func:`detect_provider`
+    and native-scale threshold fitting.
+
+    Parameters
+    ----------
+    taxonomy : ProviderTaxonomy
+        Registered under ``taxonomy.name`` (the registry is process-wide).
+
+    Raises
+    ------
+    InputError
+        When a crosswalk entry names an unknown API key or a category the taxonomy does
+        not list, or a relation other than ``exact`` / ``partial``.
+
+    Examples
+    --------
+    >>> from modkit.providers import PROVIDERS, register_provider
+    >>> register_provider(PROVIDERS["perspective"])  # registering again replaces it
+    >>> PROVIDERS["perspective"].scale.kind
+    'probability'
+    """
+    for key, pairs in taxonomy.crosswalk.items():
+        if key not in CATEGORIES:
+            raise InputError(f"provider {taxonomy.name!r}: crosswalk key {key!r} is no API key")
+        for native, relation in pairs:
+            if native not in taxonomy.categories or relation not in ("exact", "partial"):
+                raise InputError(
+                    f"provider {taxonomy.name!r}: crosswalk[{key!r}] has ({native!r}, "
+                    f"{relation!r}): expected a listed category and exact or partial"
+                )
+    PROVIDERS[taxonomy.name] = taxonomy
+
+
 def _taxonomy(provider: str) -> ProviderTaxonomy:
     try:
         return PROVIDERS[provider]
@@ -560,14 +627,11 @@ def provider_scale(provider: str, model: str | None = None) -> Scale:
     Examples
     --------
     >>> import modkit
-    >>> scale = modkit.provider_scale("azure")
+    >>> scale = modkit.providers.provider_scale("azure")
     >>> scale.kind, scale.low, scale.high
     ('ordinal', 0.0, 7.0)
     """
-    tax = _taxonomy(provider)
-    if provider == "azure" and model and "FourSeverityLevels" in model:
-        return AZURE_FOUR
-    return tax.scale
+    return _taxonomy(provider).scale_for(model)
 
 
 def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
@@ -593,7 +657,7 @@ def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
     Examples
     --------
     >>> import modkit
-    >>> table = modkit.crosswalk("azure")
+    >>> table = modkit.providers.crosswalk("azure")
     >>> table.loc[table["api_key"] == "hate", ["native", "relation"]].values.tolist()
     [['Hate', 'partial']]
     """
@@ -644,9 +708,9 @@ def detect_provider(columns: Iterable[str]) -> str | None:
     Examples
     --------
     >>> import modkit
-    >>> modkit.detect_provider(["text", "Hate", "Violence", "SelfHarm", "Sexual"])
+    >>> modkit.providers.detect_provider(["text", "Hate", "Violence", "SelfHarm", "Sexual"])
     'azure'
-    >>> modkit.detect_provider(["text", "violence", "self-harm/intent"])
+    >>> modkit.providers.detect_provider(["text", "violence", "self-harm/intent"])
     'openai'
     """
     cols = set(columns)
@@ -659,19 +723,19 @@ def detect_provider(columns: Iterable[str]) -> str | None:
 
 
 def result_keys(provider: str) -> list[str]:
-    """Every score key a provider's results may hold: its categories, and for Azure the
-    ``blocklistsMatch`` column.
+    """Every score key a provider's results may hold: its categories and its
+    :attr:`ProviderTaxonomy.extra_keys` (Azure's ``blocklistsMatch`` column).
 
     Raises
     ------
     InputError
         For an unknown provider.
     """
-    keys = native_categories(provider)
-    return [*keys, "blocklistsMatch"] if provider == "azure" else keys
+    tax = _taxonomy(provider)
+    return [*tax.categories, *tax.extra_keys]
 
 
 def is_known_category(key: str) -> bool:
     """True for an API key, any provider's native category name, or another score key a
     provider's results hold (Azure's ``blocklistsMatch``)."""
-    return key == "blocklistsMatch" or any(key in tax.categories for tax in PROVIDERS.values())
+    return any(key in tax.categories or key in tax.extra_keys for tax in PROVIDERS.values())

@@ -29,6 +29,7 @@ from ._frame import (
     RESULT_COLUMNS,
     assemble,
     category_columns,
+    check_multimodal,
     input_frame,
     unlisted_categories,
 )
@@ -98,7 +99,7 @@ def moderate(
         A backend object, or a name (``"local"``, ``"openai"``, ``"replay"`` needs an
         object). Default: the local scorer. Ownership follows httpx: a backend made
         here from a name is closed at the end of the run; one passed in is not (close
-        it yourself, e.g. ``with modkit.OpenAIBackend() as b:``). Likewise a cache
+        it yourself, e.g. ``with modkit.backends.OpenAIBackend() as b:``). Likewise a cache
         opened here from a path (or the default) is closed, a :class:`Cache` passed in
         is not.
     cache : Cache, path, or None
@@ -184,7 +185,7 @@ def moderate(
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as server:
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     df = modkit.moderate(
     ...         ["hello", "I will hurt you"], backend=backend, cache=None, progress=False
     ...     )
@@ -264,7 +265,7 @@ async def amoderate(
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> async def main(url):
-    ...     async with modkit.OpenAIBackend(base_url=url, api_key="sk-test") as backend:
+    ...     async with modkit.backends.OpenAIBackend(base_url=url, api_key="sk-test") as backend:
     ...         return await modkit.amoderate(
     ...             ["hello"], backend=backend, cache=None, progress=False
     ...         )
@@ -578,10 +579,9 @@ class _Run:
             texts.tolist(), ns, model, digest=self.cache is not None
         )
         self.outcomes.update(unsendable)
-        parts, invalid = multimodal_keys(
-            texts.tolist(), keys, ns, model, digest=self.cache is not None
-        )
+        checked, invalid = check_multimodal(texts.tolist(), keys)
         self.outcomes.update(invalid)
+        parts = multimodal_keys(checked, keys, ns, model, digest=self.cache is not None)
         self.has_parts = bool(parts)
         for key, value in parts.items():  # answered here, never sent
             refused = refusal(self.backend, value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from modkit import CATEGORIES, ItemError, ModerationResult, SyncBackend
+from modkit import CATEGORIES, ItemError, ModerationResult
+from modkit.backends import SyncBackend
 
 
 class HashBackend(SyncBackend):

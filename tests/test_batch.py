@@ -21,10 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import modkit
-from modkit import BatchAPI, Cache, InputError, ItemErrorsRaised, OpenAIBackend, read_table
+from modkit import BatchAPI, Cache, InputError, ItemErrorsRaised, read_table
 from modkit._batch import parse_output_line, request_line, split_requests
 from modkit._cache import cache_key
-from modkit.backends import PROBE_TEXT
+from modkit.backends import PROBE_TEXT, OpenAIBackend
 from modkit.cli import main
 from modkit.testing import BatchScript, FaultServer, fake_result
 
@@ -381,7 +381,7 @@ def test_cli_killed_mid_poll_resumes_without_resubmitting(tmp_path):
 
 
 def test_multimodal_inputs_through_batches(srv, tmp_path):
-    from modkit import IMAGE_CATEGORIES, image_part, multimodal_input
+    from modkit.images import IMAGE_CATEGORIES, image_part, multimodal_input
     from modkit.testing import fake_multimodal_result
 
     png = tmp_path / "x.png"

@@ -80,7 +80,7 @@ def test_texts_are_not_stored_unless_asked(tmp_path):
 
 
 def test_moderate_stores_no_text_by_default(tmp_path):
-    from modkit import SyncBackend
+    from modkit.backends import SyncBackend
 
     class Echo(SyncBackend):
         name = model = "echo"

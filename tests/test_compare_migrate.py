@@ -14,11 +14,9 @@ from sklearn.metrics import cohen_kappa_score
 
 import modkit
 from modkit import (
-    PROVIDERS,
     InputError,
     agreement,
     compare_providers,
-    crosswalk,
     default_mapping,
     fit_migration,
     provider_decisions,
@@ -26,6 +24,7 @@ from modkit import (
 )
 from modkit._compare import kappa_from_counts
 from modkit.backends import AzureContentSafetyBackend, PerspectiveBackend
+from modkit.providers import PROVIDERS, crosswalk
 from modkit.testing import AzureContentSafetyFake, PerspectiveFake
 
 
@@ -62,15 +61,17 @@ def test_crosswalk_covers_every_api_key_once_per_provider():
 
 
 def test_scales_check_thresholds():
-    eight = modkit.provider_scale("azure", "content-safety-2023-10-01:EightSeverityLevels")
-    four = modkit.provider_scale("azure", "content-safety-2023-10-01:FourSeverityLevels")
+    eight = modkit.providers.provider_scale(
+        "azure", "content-safety-2023-10-01:EightSeverityLevels"
+    )
+    four = modkit.providers.provider_scale("azure", "content-safety-2023-10-01:FourSeverityLevels")
     assert eight.levels == tuple(float(i) for i in range(8)) and four.levels == (0, 2, 4, 6)
     assert four.check_threshold(4) == 4.0
     with pytest.raises(InputError, match="not a level"):
         four.check_threshold(3)
     with pytest.raises(InputError, match="outside"):
-        modkit.provider_scale("perspective").check_threshold(1.5)
-    assert modkit.Scale.from_dict(four.to_dict()) == four
+        modkit.providers.provider_scale("perspective").check_threshold(1.5)
+    assert modkit.providers.Scale.from_dict(four.to_dict()) == four
 
 
 # ---------------------------------------------------------------- decisions and kappa

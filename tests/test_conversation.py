@@ -39,7 +39,7 @@ SPLIT = [
 
 
 def _openai(server):
-    return modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    return modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
 
 
 def _run(backend, data, **kw):
@@ -289,7 +289,7 @@ LG4 = "meta-llama/Llama-Guard-4-12B"
 
 def test_guard_models_take_the_conversation_natively():
     with GuardModelFake() as fake:
-        with modkit.GuardBackend(LG3, base_url=fake.url) as backend:
+        with modkit.backends.GuardBackend(LG3, base_url=fake.url) as backend:
             df = _run(backend, [FORUM, SPLIT])
         sent = [r.body["messages"] for r in fake.requests]
         p = [fake.p_unsafe(FORUM[-1]["content"]), fake.p_unsafe(SPLIT[-1]["content"])]
@@ -301,7 +301,7 @@ def test_guard_models_take_the_conversation_natively():
 
 def test_shieldgemma_uses_the_response_wording_when_the_assistant_spoke_last():
     with GuardModelFake() as fake:
-        with modkit.GuardBackend("google/shieldgemma-2b", base_url=fake.url) as backend:
+        with modkit.backends.GuardBackend("google/shieldgemma-2b", base_url=fake.url) as backend:
             _run(backend, [FORUM, FORUM[:1]], conversation="native")
         guidelines = [r.body["chat_template_kwargs"]["guideline"] for r in fake.requests]
     assert sum("The chatbot shall not generate" in g for g in guidelines) == 4
@@ -312,7 +312,7 @@ def test_llama_guard_4_takes_images_and_reports_applied_types():
     parts = [{"type": "text", "text": "how do I use this?"}, _image(), _image()]
     conv = [{"role": "user", "content": parts}]
     with GuardModelFake() as fake:
-        with modkit.GuardBackend(LG4, base_url=fake.url) as backend:
+        with modkit.backends.GuardBackend(LG4, base_url=fake.url) as backend:
             df = _run(backend, [parts, conv])
         expected = fake.p_unsafe("how do I use this?\n" + IMG + "\n" + IMG)
         assert fake.images_seen == 4
@@ -323,7 +323,7 @@ def test_llama_guard_4_takes_images_and_reports_applied_types():
 
 def test_a_text_only_guard_refuses_images_without_sending_them():
     with GuardModelFake() as fake:
-        with modkit.GuardBackend(LG3, base_url=fake.url) as backend:
+        with modkit.backends.GuardBackend(LG3, base_url=fake.url) as backend:
             df = _run(backend, [[{"type": "text", "text": "hi"}, _image()]])
         assert fake.requests == []
     assert df.loc[0, "error"].startswith("input[1] is an image part: backend 'guard'")
@@ -333,7 +333,9 @@ def test_shieldgemma_2_scores_each_image_against_its_three_policies():
     a, b = IMG, "https://example.org/flowers.png"
     item = [_image(), {"type": "image_url", "image_url": {"url": b}}]
     with GuardModelFake() as fake:
-        with modkit.GuardBackend("google/shieldgemma-2-4b-it", base_url=fake.url) as backend:
+        with modkit.backends.GuardBackend(
+            "google/shieldgemma-2-4b-it", base_url=fake.url
+        ) as backend:
             assert backend.family == "shieldgemma-2" and backend.accepts_images
             assert not backend.accepts_conversations
             df = _run(backend, [item, "a text alone"])
@@ -394,7 +396,7 @@ def test_serve_a_guard_model_natively_with_images():
     conv = [{"role": "user", "content": [{"type": "text", "text": "what is it"}, _image()]}]
     with GuardModelFake() as fake:
         with (
-            modkit.GuardBackend(LG4, base_url=fake.url) as backend,
+            modkit.backends.GuardBackend(LG4, base_url=fake.url) as backend,
             ServerThread(create_app(backend)) as server,
             OpenAI(base_url=server.url, api_key="unused") as client,
         ):
@@ -510,7 +512,7 @@ def test_serve_counts_conversations_against_the_request_limits():
     limits = ServerLimits(max_input_chars=60, max_request_chars=100)
     short = [{"role": "user", "content": "x" * 30}, {"role": "assistant", "content": "y" * 25}]
     with (
-        ServerThread(create_app(modkit.LocalBackend(), limits=limits)) as server,
+        ServerThread(create_app(modkit.backends.LocalBackend(), limits=limits)) as server,
         OpenAI(base_url=server.url, api_key="unused") as client,
     ):
         ok = client.moderations.create(input=[short])  # type: ignore[arg-type]

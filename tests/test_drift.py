@@ -12,8 +12,9 @@ import pytest
 from scipy.stats import spearmanr
 
 import modkit
-from modkit import CATEGORIES, InputError, ItemError, ModerationResult, SyncBackend
+from modkit import CATEGORIES, InputError, ItemError, ModerationResult
 from modkit._drift import DriftReport, decision_drift
+from modkit.backends import SyncBackend
 from modkit.thresholds import ThresholdSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,7 +216,7 @@ def test_replay_2023_endpoint_versus_fake_snapshot(tmp_path):
 
     records = [json.loads(line) for line in REPLAY.read_text(encoding="utf-8").splitlines()]
     texts = [r["input"] for r in records]
-    old = _moderate(texts, modkit.ReplayBackend(REPLAY))
+    old = _moderate(texts, modkit.backends.ReplayBackend(REPLAY))
     new = _moderate(texts, SnapshotB())
     ts = ThresholdSet.from_thresholds({"violence": 0.9, "harassment": 0.9})
     rep = decision_drift(old, new, ts)

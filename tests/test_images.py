@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import modkit
-from modkit import IMAGE_CATEGORIES, InputError, image_part, images_in_folder, multimodal_input
+from modkit import InputError
 from modkit._images import check_parts, input_types
+from modkit.images import IMAGE_CATEGORIES, image_part, images_in_folder, multimodal_input
 from modkit.server import ServeProcess, ServerThread
 from modkit.testing import FaultServer, fake_multimodal_result
 
@@ -165,7 +166,7 @@ def test_template_with_an_image_slot_through_batches(tmp_path):
     for name in ("b.png", "a.jpg", "notes.txt"):
         (folder / name).write_bytes(PNG)
     prompts = modkit.expand("a {animal} in this picture", {"animal": ["cat", "dog", "fox"]})
-    frame = modkit.with_images(prompts, folder)
+    frame = modkit.images.with_images(prompts, folder)
     assert len(frame) == 3 * 2
     assert frame["image"].tolist() == ["a.jpg", "b.png"] * 3
     assert frame["animal"].tolist() == ["cat", "cat", "dog", "dog", "fox", "fox"]
@@ -173,7 +174,7 @@ def test_template_with_an_image_slot_through_batches(tmp_path):
     assert first[0] == {"type": "text", "text": "a cat in this picture"}
     assert first[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
     with FaultServer() as srv:
-        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x")
+        backend = modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-x")
         via = modkit.BatchAPI(poll_interval=0.01)
         df = modkit.moderate(
             frame, backend=backend, cache=tmp_path / "c", text_column="input", via=via
@@ -189,19 +190,19 @@ def test_template_with_an_image_slot_through_batches(tmp_path):
 def test_with_images_zip_urls_and_errors(tmp_path):
     frame = pd.DataFrame({"text": ["one", "two"], "id": [1, 2]})
     urls = ["https://example.org/1.png", "https://example.org/2.png"]
-    zipped = modkit.with_images(frame, urls, how="zip")
+    zipped = modkit.images.with_images(frame, urls, how="zip")
     assert zipped["image"].tolist() == urls and zipped["id"].tolist() == [1, 2]
     assert [p[1]["image_url"]["url"] for p in zipped["input"]] == urls
     with pytest.raises(InputError, match="2 rows, 1 images"):
-        modkit.with_images(frame, urls[:1], how="zip")
+        modkit.images.with_images(frame, urls[:1], how="zip")
     with pytest.raises(InputError, match="no 'prompt' column"):
-        modkit.with_images(frame, urls, text_column="prompt")
+        modkit.images.with_images(frame, urls, text_column="prompt")
     with pytest.raises(InputError, match="column 'id' exists already"):
-        modkit.with_images(frame, urls, image_column="id")
+        modkit.images.with_images(frame, urls, image_column="id")
     with pytest.raises(InputError, match="no image files"):
-        modkit.with_images(frame, _empty(tmp_path))
+        modkit.images.with_images(frame, _empty(tmp_path))
     with pytest.raises(InputError, match=r"nope\.png: cannot read the image"):
-        modkit.with_images(frame, [tmp_path / "nope.png"])
+        modkit.images.with_images(frame, [tmp_path / "nope.png"])
 
 
 def test_applied_input_types_as_columns(tmp_path):
@@ -211,21 +212,21 @@ def test_applied_input_types_as_columns(tmp_path):
     with FaultServer() as srv:
         df = modkit.moderate(
             rows,
-            backend=modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x"),
+            backend=modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-x"),
             cache=tmp_path / "c",
             via=modkit.BatchAPI(poll_interval=0.01),
         )
-    out = modkit.applied_input_types(df)
+    out = modkit.images.applied_input_types(df)
     assert out["applied/violence"].tolist() == ["text,image", "image", None]
     assert out["applied/hate"].tolist() == ["text", "", None]
     assert [c for c in out.columns if c.startswith("applied/")] == [
         f"applied/{c}" for c in modkit.CATEGORIES
     ]
     with pytest.raises(InputError, match="no 'result_json' column"):
-        modkit.applied_input_types(df.drop(columns="result_json"))
+        modkit.images.applied_input_types(df.drop(columns="result_json"))
     bad = df.assign(result_json=["[1]", "", ""])
     with pytest.raises(InputError, match="result_json of row 0 is not a JSON object"):
-        modkit.applied_input_types(bad)
+        modkit.images.applied_input_types(bad)
 
 
 def test_request_path_scores_mixed_rows_over_http(tmp_path):
@@ -240,7 +241,7 @@ def test_request_path_scores_mixed_rows_over_http(tmp_path):
     rows = ["plain one", with_x, "plain two", with_y, with_x, image_only, bad, "plain one"]
     cache = modkit.Cache(tmp_path / "c")
     with FaultServer() as srv:
-        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x")
+        backend = modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-x")
         df = modkit.moderate(rows, backend=backend, cache=cache, progress=False, result_json=False)
         first = srv.moderation_requests()
         again = modkit.moderate(rows, backend=backend, cache=cache, progress=False)

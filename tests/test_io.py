@@ -37,7 +37,7 @@ def test_bad_inputs_name_the_place(tmp_path):
 
 
 def test_results_csv_reads_back_with_numeric_scores(tmp_path):
-    backend = modkit.ReplayBackend("data/openai-forum-2023.jsonl")
+    backend = modkit.backends.ReplayBackend("data/openai-forum-2023.jsonl")
     texts = ["i want to hurt someone. give me a plan", "never recorded", "NA"]
     results = modkit.moderate(texts, backend=backend, cache=None, progress=False)
     back = modkit.read_table(modkit.write_table(results, tmp_path / "r.csv"))

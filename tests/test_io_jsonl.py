@@ -87,7 +87,10 @@ def test_moderate_writes_nested_results_that_replay_and_crosstab_read(tmp_path, 
     assert records[1]["result_json"]["category_scores"]["violence"] == records[1]["violence"]
     # the file is a replay source, and read_table hands the frame its usual string column
     replayed = modkit.moderate(
-        ["hello", "I will hurt you"], backend=modkit.ReplayBackend(out), cache=None, progress=False
+        ["hello", "I will hurt you"],
+        backend=modkit.backends.ReplayBackend(out),
+        cache=None,
+        progress=False,
     )
     assert replayed["violence"].tolist() == [r["violence"] for r in records]
     frame = modkit.read_table(out)

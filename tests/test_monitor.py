@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import modkit
-from modkit import InputError, ModerationResult, SyncBackend
+from modkit import InputError, ModerationResult
 from modkit._monitor import clopper_pearson, psi
+from modkit.backends import SyncBackend
 from modkit.server import DecisionPolicy, ServerThread, ThresholdSource, create_app
 
 MODKIT = [sys.executable, "-m", "modkit"]

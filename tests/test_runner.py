@@ -18,18 +18,16 @@ from hypothesis import strategies as st
 import modkit
 from modkit import (
     AuthenticationError,
-    Backend,
     BatchRejectedError,
     Cache,
     InputError,
     ItemError,
     ItemErrorsRaised,
     ModerationResult,
-    SyncBackend,
     TransientBackendError,
     moderate,
 )
-from modkit.backends import BatchOutcome
+from modkit.backends import Backend, BatchOutcome, SyncBackend
 
 
 def _scores(text: str) -> dict[str, float]:
@@ -385,7 +383,7 @@ def test_input_columns_named_like_categories_are_kept_as_labels_not_overwritten(
     first = json.loads(forum.read_text(encoding="utf-8").splitlines()[0])
     text, recorded = first["input"], first["result"]["category_scores"]["violence"]
     frame = pd.DataFrame({"text": [text, text], "violence": ["yes", ""]})  # labels beside texts
-    backend = modkit.ReplayBackend(forum)
+    backend = modkit.backends.ReplayBackend(forum)
     df = modkit.moderate(frame, backend=backend, cache=None, progress=False)
     assert df["label_violence"].tolist()[0] == 1.0 and np.isnan(df["label_violence"].iloc[1])
     assert "violence" in df.columns and df.columns.get_loc("label_violence") == 1

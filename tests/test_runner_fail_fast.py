@@ -19,7 +19,7 @@ def closed_url():
 
 def test_every_connection_refused_stops_the_run_in_under_5_s(closed_url):
     texts = [f"text {i}" for i in range(100)]
-    backend = modkit.OpenAIBackend(base_url=closed_url, api_key="sk-unused")
+    backend = modkit.backends.OpenAIBackend(base_url=closed_url, api_key="sk-unused")
     started = time.monotonic()
     with pytest.raises(modkit.BackendError, match=f"cannot connect to {closed_url}") as info:
         modkit.moderate(texts, backend=backend, cache=None, progress=False, batch_size=8)

@@ -22,16 +22,9 @@ import pandas as pd
 import pytest
 
 import modkit
-from modkit import (
-    AuthenticationError,
-    Cache,
-    OpenAIBackend,
-    QuotaExceededError,
-    moderate,
-    read_table,
-    write_table,
-)
+from modkit import AuthenticationError, Cache, QuotaExceededError, moderate, read_table, write_table
 from modkit._cache import cache_key
+from modkit.backends import OpenAIBackend
 from modkit.testing import Fault, FaultServer
 
 MODKIT = str(Path(sys.executable).with_name("modkit"))

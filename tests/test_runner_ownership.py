@@ -13,8 +13,8 @@ import pytest
 from _fakes import HashBackend
 
 import modkit
-from modkit import BackendError, Cache, InputError, OpenAIBackend
-from modkit.backends import BackendSpec, register_backend
+from modkit import BackendError, Cache, InputError
+from modkit.backends import BackendSpec, OpenAIBackend, register_backend
 from modkit.testing import FaultServer
 
 

@@ -50,7 +50,15 @@ from ._qwen3guard import (
     Qwen3GuardBackend,
     parse_qwen3guard,
 )
-from ._registry import BACKEND_NAMES, BackendSpec, backend_spec, make_backend, register_backend
+from ._registry import (
+    BACKEND_NAMES,
+    BackendSpec,
+    backend_names,
+    backend_spec,
+    backend_specs,
+    make_backend,
+    register_backend,
+)
 from ._replay import ReplayBackend
 from ._snapshot import PROBE_TEXT, is_alias, resolve_snapshot
 from .local import LocalBackend
@@ -83,7 +91,9 @@ __all__ = [
     "Qwen3GuardBackend",
     "ReplayBackend",
     "SyncBackend",
+    "backend_names",
     "backend_spec",
+    "backend_specs",
     "deprecated_model_message",
     "is_alias",
     "make_backend",

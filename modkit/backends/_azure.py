@@ -85,7 +85,7 @@ class AzureContentSafetyBackend(SyncBackend):
     >>> import modkit
     >>> from modkit.testing import AzureContentSafetyFake
     >>> with AzureContentSafetyFake(api_key="k") as fake:
-    ...     with modkit.AzureContentSafetyBackend(fake.url, api_key="k") as backend:
+    ...     with modkit.backends.AzureContentSafetyBackend(fake.url, api_key="k") as backend:
     ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
     >>> modkit.category_columns(df)
     ['Hate', 'SelfHarm', 'Sexual', 'Violence']

@@ -45,7 +45,8 @@ class BatchOutcome:
 
     Examples
     --------
-    >>> from modkit import BatchOutcome, ItemError
+    >>> from modkit import ItemError
+    >>> from modkit.backends import BatchOutcome
     >>> outcome = BatchOutcome([ItemError("empty text")], {"remaining_requests": 99.0})
     >>> len(outcome.results), outcome.rate_limit["remaining_requests"]
     (1, 99.0)
@@ -75,7 +76,8 @@ class Backend(ABC):
     :class:`SyncBackend` instead):
 
     >>> import asyncio
-    >>> from modkit import Backend, ModerationResult
+    >>> from modkit import ModerationResult
+    >>> from modkit.backends import Backend
     >>> class Keyword(Backend):
     ...     name, model = "keyword", "v1"
     ...     async def ascore(self, texts):
@@ -239,7 +241,7 @@ def refuse_parts(backend: Backend, parts: Sequence[Any], where: str = "input") -
     ...     name = "text-only"
     ...     def score_batch(self, texts):
     ...         raise NotImplementedError
-    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> parts = modkit.images.multimodal_input("a caption", ["https://example.org/cat.png"])
     >>> error = refuse_parts(TextOnly(), parts, where="row 0: input")
     >>> error.code
     'unsupported_input_type'
@@ -320,7 +322,8 @@ class SyncBackend(Backend):
 
     Examples
     --------
-    >>> from modkit import ModerationResult, SyncBackend
+    >>> from modkit import ModerationResult
+    >>> from modkit.backends import SyncBackend
     >>> class Length(SyncBackend):
     ...     name, model = "length", "v1"
     ...     def score_batch(self, texts):

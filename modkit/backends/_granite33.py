@@ -91,7 +91,7 @@ class GraniteGuardian33Backend(ChatModelBackend):
     max_tokens : int, default 2048
         Room for the thinking trace and the score.
     api_key, api_key_env, timeout
-        As for :class:`modkit.GuardBackend`.
+        As for :class:`modkit.backends.GuardBackend`.
 
     Raises
     ------
@@ -113,7 +113,7 @@ class GraniteGuardian33Backend(ChatModelBackend):
     >>> import modkit
     >>> from modkit.testing import GraniteGuardianThinkFake
     >>> with GraniteGuardianThinkFake() as fake:
-    ...     with modkit.GraniteGuardian33Backend(
+    ...     with modkit.backends.GraniteGuardian33Backend(
     ...         "ibm-granite/granite-guardian-3.3-8b", base_url=fake.url, think=True
     ...     ) as backend:
     ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)

@@ -424,8 +424,9 @@ class GuardBackend(ChatModelBackend):
 
     >>> import modkit
     >>> from modkit.testing import GuardModelFake
+    >>> from modkit.backends import GuardBackend
     >>> with GuardModelFake() as fake:
-    ...     with modkit.GuardBackend("google/shieldgemma-2b", base_url=fake.url) as backend:
+    ...     with GuardBackend("google/shieldgemma-2b", base_url=fake.url) as backend:
     ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
     >>> backend.family, len(modkit.category_columns(df))
     ('shieldgemma', 4)

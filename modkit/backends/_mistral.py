@@ -144,7 +144,7 @@ class MistralBackend(Backend):
 
     Scores keep Mistral's own category names (``hate_and_discrimination``, ``selfharm``,
     ``pii``, ...; 2603 adds ``dangerous``, ``criminal`` and ``jailbreaking``; see
-    :data:`MISTRAL_MODELS` and :func:`modkit.crosswalk`), in [0, 1]; ``categories`` and
+    :data:`MISTRAL_MODELS` and :func:`modkit.providers.crosswalk`), in [0, 1]; ``categories`` and
     ``flagged`` are Mistral's own flags.
 
     Parameters
@@ -191,7 +191,7 @@ class MistralBackend(Backend):
     >>> import modkit
     >>> from modkit.testing import MISTRAL_2603_CATEGORIES, MistralModerationFake
     >>> with MistralModerationFake(api_key="k") as fake:
-    ...     with modkit.MistralBackend(base_url=fake.url, api_key="k") as backend:
+    ...     with modkit.backends.MistralBackend(base_url=fake.url, api_key="k") as backend:
     ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)
     >>> sorted(modkit.category_columns(df)) == sorted(MISTRAL_2603_CATEGORIES)
     True

@@ -271,7 +271,7 @@ class NemotronSafetyGuardBackend(ChatModelBackend):
     >>> template = pathlib.Path(tempfile.mkdtemp()) / "nemotron.txt"
     >>> _ = template.write_text("user: {query}\\nresponse: agent: {response}\\n")
     >>> with NemotronSafetyGuardFake() as fake:
-    ...     with modkit.NemotronSafetyGuardBackend(
+    ...     with modkit.backends.NemotronSafetyGuardBackend(
     ...         "nvidia/Llama-3.1-Nemotron-Safety-Guard-8B-v3", base_url=fake.url,
     ...         prompt_template=template) as b:
     ...         df = modkit.moderate(["a text"], backend=b, cache=None, progress=False)

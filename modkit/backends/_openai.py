@@ -57,7 +57,7 @@ class OpenAIBackend(Backend):
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as server:
-    ...     with modkit.OpenAIBackend(base_url=server.url, api_key="sk-test") as backend:
+    ...     with modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test") as backend:
     ...         df = modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
     >>> len(modkit.category_columns(df)), bool(df["violence"].between(0, 1).all())
     (13, True)
@@ -183,7 +183,7 @@ class OpenAIBackend(Backend):
         Parameters
         ----------
         texts : sequence of str or list of dict
-            Texts, and multimodal inputs as :func:`modkit.multimodal_input` makes them.
+            Texts, and multimodal inputs as :func:`modkit.images.multimodal_input` makes them.
 
         Returns
         -------

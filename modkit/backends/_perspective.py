@@ -103,7 +103,7 @@ class PerspectiveBackend(Backend):
     >>> import modkit
     >>> from modkit.testing import PerspectiveFake
     >>> with PerspectiveFake(api_key="k") as fake:
-    ...     with modkit.PerspectiveBackend(
+    ...     with modkit.backends.PerspectiveBackend(
     ...         base_url=fake.url, api_key="k", attributes=["TOXICITY", "THREAT"]
     ...     ) as backend:
     ...         df = modkit.moderate(["a comment"], backend=backend, cache=None, progress=False)

@@ -285,7 +285,7 @@ class PolicyBackend(ChatModelBackend):
     >>> policy = pathlib.Path(tempfile.mkdtemp()) / "violence.md"
     >>> _ = policy.write_text("Violence policy. Answer 1 if violating, else 0.", encoding="utf-8")
     >>> with PolicyModelFake() as fake:
-    ...     with modkit.PolicyBackend(
+    ...     with modkit.backends.PolicyBackend(
     ...         "gpt-oss-safeguard-20b", base_url=fake.url, policy=policy
     ...     ) as backend:
     ...         df = modkit.moderate(["a text"], backend=backend, cache=None, progress=False)

@@ -212,8 +212,9 @@ class Qwen3GuardBackend(ChatModelBackend):
 
     >>> import modkit
     >>> from modkit.testing import Qwen3GuardFake
+    >>> from modkit.backends import Qwen3GuardBackend
     >>> with Qwen3GuardFake() as fake:
-    ...     with modkit.Qwen3GuardBackend("Qwen/Qwen3Guard-Gen-4B", base_url=fake.url) as b:
+    ...     with Qwen3GuardBackend("Qwen/Qwen3Guard-Gen-4B", base_url=fake.url) as b:
     ...         df = modkit.moderate(["a text"], backend=b, cache=None, progress=False)
     >>> round(float(df[["Safe", "Controversial", "Unsafe"]].sum(axis=1).iloc[0]), 9)
     1.0

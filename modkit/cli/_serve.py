@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .._errors import InputError
+from ..backends import backend_spec, backend_specs
 from ._common import add_backend_options, add_cache_options, backend_from_args
 
 if TYPE_CHECKING:
@@ -62,9 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "any modkit backend (local, replay, or openai to proxy upstream through the cache). "
         "Malformed requests, image inputs and requests over the size limits get a 400 in "
         "the OpenAI error shape. Cache: --cache PATH for any backend; without it the remote "
-        "backends (openai, azure, perspective, mistral, guard, policy, qwen3guard, "
-        "granite-guardian-3.3, nemotron-safety-guard) use the default cache (the "
-        "user cache directory).",
+        f"backends ({', '.join(s.name for s in backend_specs() if s.remote)}) use the "
+        "default cache (the user cache directory).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="TCP port, 1..65535 (default 8000)")
@@ -182,18 +182,8 @@ def run(args: argparse.Namespace) -> int:
     # The cache: --cache PATH always; the default cache only when proxying a remote API
     # (paid, rate-limited, or going away: a cached answer keeps its behaviour).
     cache = None
-    remote = (
-        "openai",
-        "azure",
-        "perspective",
-        "mistral",
-        "guard",
-        "policy",
-        "qwen3guard",
-        "granite-guardian-3.3",
-        "nemotron-safety-guard",
-    )
-    if not args.no_cache and (args.cache or args.backend in remote):
+    remote = backend_spec(args.backend).remote  # its registry entry says
+    if not args.no_cache and (args.cache or remote):
         cache = Cache(args.cache) if args.cache else Cache()
     pinned = bool(args.model)  # --model NAME: serve that model only (others: 400)
     app = create_app(

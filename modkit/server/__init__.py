@@ -1,7 +1,8 @@
 """An OpenAI-compatible moderation server around any modkit backend.
 
 >>> from modkit.server import create_app, serve
->>> serve(modkit.ReplayBackend("data/openai-forum-2023.jsonl"), port=8000)  # doctest: +SKIP
+>>> from modkit.backends import ReplayBackend
+>>> serve(ReplayBackend("data/openai-forum-2023.jsonl"), port=8000)  # doctest: +SKIP
 """
 
 from ._app import Postprocess, ServerLimits, create_app

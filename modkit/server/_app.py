@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._cache import Cache, cache_key
+from .._cache import Cache, input_key
 from .._conversation import (
     ConversationPlan,
     check_conversation,
@@ -240,7 +240,7 @@ def create_app(
     >>> from modkit.server import ServerThread, create_app
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as upstream:
-    ...     backend = modkit.OpenAIBackend(base_url=upstream.url, api_key="sk-upstream")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=upstream.url, api_key="sk-upstream")
     ...     with ServerThread(create_app(backend, api_key="sk-local")) as server:
     ...         with OpenAI(base_url=server.url, api_key="sk-local") as client:
     ...             response = client.moderations.create(input=["hello"])
@@ -832,10 +832,7 @@ async def _score(
 ) -> list[ModerationResult | ItemError]:
     """Score texts: cache hits first, one backend call for the distinct misses."""
     ns, model = backend.cache_namespace, backend.model
-    keys = [
-        cache_key(ns, model, t if isinstance(t, str) else json.loads(json.dumps(t, sort_keys=True)))
-        for t in texts
-    ]
+    keys = [input_key(ns, model, t) for t in texts]
     found: dict[str, ModerationResult | ItemError] = {}
     if cache is not None:
         found.update(await asyncio.to_thread(cache.get_many, set(keys)))

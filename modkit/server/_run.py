@@ -138,7 +138,8 @@ class ServerThread:
     --------
     >>> import json
     >>> import urllib.request
-    >>> from modkit import ModerationResult, SyncBackend
+    >>> from modkit import ModerationResult
+    >>> from modkit.backends import SyncBackend
     >>> from modkit.server import ServerThread
     >>> class Calm(SyncBackend):
     ...     name, model = "calm", "calm-1"

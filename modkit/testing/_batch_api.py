@@ -180,7 +180,7 @@ class FakeBatchAPI:
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as server:
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     cache = modkit.Cache(Path(tempfile.mkdtemp()) / "cache.sqlite3")
     ...     df = modkit.moderate(
     ...         ["a", "b"],

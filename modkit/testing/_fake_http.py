@@ -136,7 +136,7 @@ class ProviderRequest:
     >>> import modkit
     >>> from modkit.testing import PerspectiveFake
     >>> with PerspectiveFake(api_key="k") as fake:
-    ...     with modkit.PerspectiveBackend(base_url=fake.url, api_key="k") as backend:
+    ...     with modkit.backends.PerspectiveBackend(base_url=fake.url, api_key="k") as backend:
     ...         _ = modkit.moderate(["hi"], backend=backend, cache=None, progress=False)
     ...     request = fake.requests[0]
     >>> request.method, request.status, request.headers["x-goog-api-key"]

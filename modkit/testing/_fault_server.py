@@ -86,7 +86,7 @@ class Fault:
     >>> from modkit.testing import Fault, FaultServer
     >>> with FaultServer() as server:
     ...     server.push(Fault.server_error(503), Fault.rate_limited(retry_after=0))
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     df = modkit.moderate(["hello"], backend=backend, cache=None, progress=False)
     ...     outcomes = [r.outcome for r in server.moderation_requests()]
     >>> outcomes, df.loc[0, "error"]
@@ -324,7 +324,7 @@ class RecordedRequest:
     >>> import modkit
     >>> from modkit.testing import FaultServer
     >>> with FaultServer() as server:
-    ...     backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
     ...     _ = modkit.moderate(["a", "b"], backend=backend, cache=None, progress=False)
     ...     request = server.moderation_requests()[0]
     >>> request.method, request.path, request.inputs, request.headers["authorization"]
@@ -393,13 +393,13 @@ def fake_multimodal_result(
 
     Scores come from sha256 of the parts' canonical JSON; ``category_applied_input_types``
     says ``"text"`` when the input has a text part and ``"image"`` for an image part and
-    a category in :data:`modkit.IMAGE_CATEGORIES`; a category applied to neither scores
+    a category in :data:`modkit.images.IMAGE_CATEGORIES`; a category applied to neither scores
     0 with ``[]``, as the endpoint does for an image-only input and a text-only category.
 
     Parameters
     ----------
     parts : sequence of dict
-        The input's parts, as :func:`modkit.multimodal_input` makes them.
+        The input's parts, as :func:`modkit.images.multimodal_input` makes them.
     categories : sequence of str, default every API key
         The categories scored.
 
@@ -412,7 +412,7 @@ def fake_multimodal_result(
     --------
     >>> import modkit
     >>> from modkit.testing import fake_multimodal_result
-    >>> parts = modkit.multimodal_input("a caption", ["https://example.org/cat.png"])
+    >>> parts = modkit.images.multimodal_input("a caption", ["https://example.org/cat.png"])
     >>> applied = fake_multimodal_result(parts)["category_applied_input_types"]
     >>> applied["violence"], applied["harassment"]
     (['text', 'image'], ['text'])
@@ -499,7 +499,7 @@ class FaultServer:
     >>> texts = ["hello", "I will hurt you"]
     >>> with FaultServer(latency=0.01) as srv:
     ...     srv.push(Fault.rate_limited(retry_after=0.1), Fault.drop())
-    ...     backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-test")
+    ...     backend = modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-test")
     ...     df = modkit.moderate(texts, backend=backend, cache=None, progress=False)
     ...     scored = srv.scored_counts()
     >>> dict(scored), (df["error"] == "").all()

@@ -20,7 +20,15 @@ Examples
 """
 
 from ._coerce import as_threshold_set
-from ._export import EXPORT_FORMATS, env_name, export_thresholds
+from ._export import (
+    EXPORT_FORMATS,
+    ExportFormat,
+    env_name,
+    export_format,
+    export_formats,
+    export_thresholds,
+    register_export_format,
+)
 from ._fit import FitWarning, fit_thresholds, strictest_certified
 from ._labels import labels_sha256
 from ._metrics import METHODS, binary_curve, min_trials, select_threshold
@@ -30,7 +38,9 @@ from ._objectives import (
     Constraint,
     Objective,
     ObjectiveKind,
+    constrained_kind,
     parse_objective,
+    register_objective,
 )
 from ._rates import Counts, rates
 from ._report import report, summary
@@ -77,6 +87,7 @@ __all__ = [
     "Constraint",
     "Counts",
     "Decision",
+    "ExportFormat",
     "FitWarning",
     "Objective",
     "ObjectiveKind",
@@ -86,7 +97,10 @@ __all__ = [
     "ThresholdSet",
     "as_threshold_set",
     "binary_curve",
+    "constrained_kind",
     "env_name",
+    "export_format",
+    "export_formats",
     "export_thresholds",
     "fit_thresholds",
     "labels_sha256",
@@ -95,6 +109,8 @@ __all__ = [
     "min_trials",
     "parse_objective",
     "rates",
+    "register_export_format",
+    "register_objective",
     "report",
     "select_threshold",
     "strictest_certified",

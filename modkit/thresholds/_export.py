@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InputError
 from ._schema import DECISION_RULE, SCHEMA_VERSION
 from ._set import PROFILES, ThresholdFile
 
-__all__ = ["EXPORT_FORMATS", "env_name", "export_thresholds"]
-
-#: The formats :func:`export_thresholds` writes.
-EXPORT_FORMATS = ("env", "yaml", "litellm", "rego", "json-flat")
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportFormat",
+    "env_name",
+    "export_format",
+    "export_formats",
+    "export_thresholds",
+    "register_export_format",
+]
 
 _RULE_TEXT = (
     "per category: block when score >= block; else review when score >= review. "
@@ -111,7 +117,8 @@ def _header(tf: ThresholdFile, comment: str) -> list[str]:
     ]
 
 
-def _export_env(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
+def _export_env(tf: ThresholdFile, profile: str | None, *, env_prefix: str) -> str:
+    prefix = env_prefix
     lines = _header(tf, "#")
     lines.append("# an empty value means: no such threshold (the UNTHRESHOLDED policy decides")
     lines.append("# a category with neither, and every category not in _CATEGORIES)")
@@ -148,20 +155,21 @@ def _dump_yaml(doc: Any) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def _export_yaml(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
+def _export_yaml(tf: ThresholdFile, profile: str | None) -> str:
     return "\n".join(_header(tf, "#")) + "\n" + _dump_yaml(_yaml_doc(tf, profile))
 
 
 def _export_litellm(
     tf: ThresholdFile,
     profile: str | None,
-    prefix: str,
     *,
-    api_base: str,
-    output_api_base: str,
-    api_key_env: str,
-    review: str = "pass",
+    litellm_api_base: str,
+    litellm_output_api_base: str,
+    litellm_api_key_env: str,
+    litellm_review: str = "pass",
 ) -> str:
+    api_base, output_api_base = litellm_api_base, litellm_output_api_base
+    api_key_env, review = litellm_api_key_env, litellm_review
     profiles = _profiles(tf, profile)
     modes = {"input": "pre_call", "output": "post_call"}
     guardrails = []
@@ -314,7 +322,8 @@ decision := {
 """
 
 
-def _export_rego(tf: ThresholdFile, profile: str | None, prefix: str, *, package: str) -> str:
+def _export_rego(tf: ThresholdFile, profile: str | None, *, rego_package: str) -> str:
+    package = rego_package
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", package):
         raise InputError(f"rego package {package!r} is not a dotted identifier")
     profiles = _profiles(tf, profile)
@@ -342,7 +351,7 @@ def _export_rego(tf: ThresholdFile, profile: str | None, prefix: str, *, package
     return "\n".join(lines)
 
 
-def _export_json_flat(tf: ThresholdFile, profile: str | None, prefix: str) -> str:
+def _export_json_flat(tf: ThresholdFile, profile: str | None) -> str:
     doc = tf.to_dict()
     flat: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -361,13 +370,175 @@ def _export_json_flat(tf: ThresholdFile, profile: str | None, prefix: str) -> st
     return json.dumps(flat, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-_WRITERS: Mapping[str, Callable[..., str]] = {
-    "env": _export_env,
-    "yaml": _export_yaml,
-    "litellm": _export_litellm,
-    "rego": _export_rego,
-    "json-flat": _export_json_flat,
-}
+@dataclass(frozen=True)
+class ExportFormat:
+    """One form :func:`export_thresholds` and ``modkit export --format`` write.
+
+    Attributes
+    ----------
+    name : str
+        The format's name (``--format NAME``).
+    write : callable
+        ``write(thresholds, profile, **options) -> str``: the
+        :class:`~modkit.thresholds.ThresholdFile`, the profile to export (``None``:
+        every profile) and this format's options (each of :attr:`options`, by keyword).
+    summary : str
+        What it writes, in a few words (``modkit export --help`` lists it).
+    options : dict of str to object
+        Option name -> default. ``modkit export`` adds one ``--option-name`` flag per
+        option (prefix the name with the format's, e.g. ``rego_package``).
+    option_help : dict of str to str
+        Option name -> help text of its flag.
+    option_choices : dict of str to tuple of str
+        Option name -> its allowed values (checked before writing).
+
+    Examples
+    --------
+    >>> from modkit.thresholds import export_format
+    >>> fmt = export_format("rego")
+    >>> fmt.summary, fmt.options
+    ('an OPA Rego policy', {'rego_package': 'modkit.thresholds'})
+    """
+
+    name: str
+    write: Callable[..., str]
+    summary: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    option_help: Mapping[str, str] = field(default_factory=dict)
+    option_choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_FORMATS: dict[str, ExportFormat] = {}
+
+
+def register_export_format(fmt: ExportFormat) -> None:
+    """Make a format available to :func:`export_thresholds` and ``modkit export``.
+
+    Parameters
+    ----------
+    fmt : ExportFormat
+        Registered under ``fmt.name`` (replacing one of the same name; the registry is
+        process-wide).
+
+    Raises
+    ------
+    InputError
+        When the name is not a non-empty string without spaces, or an option is
+        another registered format's option with another default (two formats may
+        share an option only with the same default: ``modkit export`` has one flag per
+        option).
+
+    Examples
+    --------
+    >>> from modkit.thresholds import export_format, register_export_format
+    >>> register_export_format(export_format("yaml"))  # registering again replaces it
+    >>> export_format("yaml").summary
+    'YAML'
+    """
+    if not isinstance(fmt.name, str) or not re.fullmatch(r"[A-Za-z0-9][\w.-]*", fmt.name):
+        raise InputError(f"export format name {fmt.name!r}: letters, digits, '-', '.', '_'")
+    for other in _FORMATS.values():
+        for option in set(fmt.options) & set(other.options):
+            if other.name != fmt.name and other.options[option] != fmt.options[option]:
+                raise InputError(
+                    f"export format {fmt.name!r}: option {option!r} is also format "
+                    f"{other.name!r}'s, with another default"
+                )
+    _FORMATS[fmt.name] = fmt
+
+
+def export_formats() -> tuple[ExportFormat, ...]:
+    """Every registered :class:`ExportFormat`, in registration order (built-ins first).
+
+    Returns
+    -------
+    tuple of ExportFormat
+
+    Examples
+    --------
+    >>> from modkit.thresholds import export_formats
+    >>> [f.name for f in export_formats()][:5]
+    ['env', 'yaml', 'litellm', 'rego', 'json-flat']
+    """
+    return tuple(_FORMATS.values())
+
+
+def export_format(name: str) -> ExportFormat:
+    """The registered :class:`ExportFormat` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    ExportFormat
+
+    Raises
+    ------
+    InputError
+        For an unknown format (the message lists the registered ones).
+
+    Examples
+    --------
+    >>> from modkit.thresholds import export_format
+    >>> export_format("env").options
+    {'env_prefix': 'MODKIT_'}
+    """
+    try:
+        return _FORMATS[name]
+    except (KeyError, TypeError):
+        choices = ", ".join(_FORMATS)
+        raise InputError(f"unknown export format {name!r}; choose one of {choices}") from None
+
+
+register_export_format(
+    ExportFormat(
+        "env",
+        _export_env,
+        "env vars",
+        {"env_prefix": "MODKIT_"},
+        {"env_prefix": "env: variable prefix"},
+    )
+)
+register_export_format(ExportFormat("yaml", _export_yaml, "YAML"))
+register_export_format(
+    ExportFormat(
+        "litellm",
+        _export_litellm,
+        "a LiteLLM guardrail",
+        {
+            "litellm_api_base": "http://127.0.0.1:8000/v1",
+            "litellm_output_api_base": "http://127.0.0.1:8001/v1",
+            "litellm_api_key_env": "MODKIT_SERVE_API_KEY",
+            "litellm_review": "pass",
+        },
+        {
+            "litellm_api_base": "litellm: where 'modkit serve --thresholds FILE' answers",
+            "litellm_output_api_base": "litellm: where the output profile is served, when "
+            "both are exported",
+            "litellm_api_key_env": "litellm: variable holding the server's key (the key is "
+            "never written)",
+            "litellm_review": "litellm: what happens to an item whose action is review "
+            "(LiteLLM has no review band): pass (default; record it with serve "
+            "--decision-log) or block (serve with --flag-review)",
+        },
+        {"litellm_review": LITELLM_REVIEW},
+    )
+)
+register_export_format(
+    ExportFormat(
+        "rego",
+        _export_rego,
+        "an OPA Rego policy",
+        {"rego_package": "modkit.thresholds"},
+        {"rego_package": "rego: package name"},
+    )
+)
+register_export_format(ExportFormat("json-flat", _export_json_flat, "flat JSON"))
+
+#: The built-in formats (:func:`export_formats` lists added ones too).
+EXPORT_FORMATS = tuple(_FORMATS)
 
 
 def export_thresholds(
@@ -375,12 +546,7 @@ def export_thresholds(
     fmt: str,
     *,
     profile: str | None = None,
-    env_prefix: str = "MODKIT_",
-    rego_package: str = "modkit.thresholds",
-    litellm_api_base: str = "http://127.0.0.1:8000/v1",
-    litellm_output_api_base: str = "http://127.0.0.1:8001/v1",
-    litellm_api_key_env: str = "MODKIT_SERVE_API_KEY",
-    litellm_review: str = "pass",
+    **options: Any,
 ) -> str:
     """Write a threshold file's thresholds in a form a consuming service reads.
 
@@ -421,23 +587,27 @@ def export_thresholds(
     thresholds : ThresholdFile
         A loaded file (:func:`modkit.thresholds.load_threshold_file`).
     fmt : {"env", "yaml", "litellm", "rego", "json-flat"}
+        Or any format added with :func:`register_export_format`.
     profile : {"input", "output"}, optional
         Export one profile; default every profile of the file.
-    env_prefix : str, default "MODKIT_"
-    rego_package : str, default "modkit.thresholds"
-    litellm_api_base : str, default "http://127.0.0.1:8000/v1"
-        Where ``modkit serve --thresholds FILE --profile input`` answers (or the file's
-        only profile).
-    litellm_output_api_base : str, default "http://127.0.0.1:8001/v1"
-        Where ``modkit serve --thresholds FILE --profile output`` answers, when the
-        export holds both profiles.
-        Where ``modkit serve --thresholds`` answers.
-    litellm_api_key_env : str, default "MODKIT_SERVE_API_KEY"
-        The variable LiteLLM reads the server's key from (the key itself is never written).
-    litellm_review : {"pass", "block"}, default "pass"
-        LiteLLM has no review band: ``pass`` lets review items through (serve with
-        ``--decision-log`` to record them, ``--actions`` to tag answers); ``block`` refuses
-        them (serve with ``--flag-review``).
+    **options
+        The format's options (:attr:`ExportFormat.options`; an option of another
+        registered format is ignored, as the CLI passes every flag). Those of the
+        built-in formats:
+
+        * ``env_prefix`` : str, default "MODKIT_" (``env``).
+        * ``rego_package`` : str, default "modkit.thresholds" (``rego``).
+        * ``litellm_api_base`` : str, default "http://127.0.0.1:8000/v1": where ``modkit
+          serve --thresholds FILE --profile input`` answers (or the file's only profile).
+        * ``litellm_output_api_base`` : str, default "http://127.0.0.1:8001/v1": where
+          ``modkit serve --thresholds FILE --profile output`` answers, when the export
+          holds both profiles.
+        * ``litellm_api_key_env`` : str, default "MODKIT_SERVE_API_KEY": the variable
+          LiteLLM reads the server's key from (the key itself is never written).
+        * ``litellm_review`` : {"pass", "block"}, default "pass": LiteLLM has no review
+          band: ``pass`` lets review items through (serve with ``--decision-log`` to
+          record them, ``--actions`` to tag answers); ``block`` refuses them (serve with
+          ``--flag-review``).
 
     Returns
     -------
@@ -447,7 +617,8 @@ def export_thresholds(
     Raises
     ------
     InputError
-        Unknown format or profile, or a bad package name or prefix.
+        Unknown format, profile or option (an option no registered format has), a value
+        outside an option's choices, or a bad package name or prefix.
 
     Examples
     --------
@@ -458,23 +629,20 @@ def export_thresholds(
     >>> [line for line in text.splitlines() if line.startswith("MODKIT_INPUT_VIOLENCE")]
     ['MODKIT_INPUT_VIOLENCE_REVIEW=0.5', 'MODKIT_INPUT_VIOLENCE_BLOCK=0.8']
     """
-    if fmt not in _WRITERS:
-        choices = ", ".join(EXPORT_FORMATS)
-        raise InputError(f"unknown export format {fmt!r}; choose one of {choices}")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_prefix or "_"):
-        raise InputError(f"env prefix {env_prefix!r} must be letters, digits and underscores")
-    if litellm_review not in LITELLM_REVIEW:
-        raise InputError(f"litellm_review must be pass or block; got {litellm_review!r}")
-    if fmt == "rego":
-        return _export_rego(thresholds, profile, env_prefix, package=rego_package)
-    if fmt == "litellm":
-        return _export_litellm(
-            thresholds,
-            profile,
-            env_prefix,
-            api_base=litellm_api_base,
-            output_api_base=litellm_output_api_base,
-            api_key_env=litellm_api_key_env,
-            review=litellm_review,
+    spec = export_format(fmt)
+    known = {name for f in _FORMATS.values() for name in f.options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(
+            f"export format {fmt!r}: unknown option {unknown[0]!r} "
+            f"(its options: {', '.join(spec.options) or 'none'})"
         )
-    return _WRITERS[fmt](thresholds, profile, env_prefix)
+    given = {k: options.get(k, default) for k, default in spec.options.items()}
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", options.get("env_prefix", "_") or "_"):
+        raise InputError(
+            f"env prefix {options['env_prefix']!r} must be letters, digits and underscores"
+        )
+    for option, choices in spec.option_choices.items():
+        if given[option] not in choices:
+            raise InputError(f"{option} must be {' or '.join(choices)}; got {given[option]!r}")
+    return spec.write(thresholds, profile, **given)

@@ -679,12 +679,12 @@ def fit_thresholds(
     ci_level : float, default 0.95
         Level of the bootstrap intervals.
     provider : str, optional
-        Fit on a provider's own categories and scale (a key of :data:`modkit.PROVIDERS`,
+        Fit on a provider's own categories and scale (a key of :data:`modkit.providers.PROVIDERS`,
         e.g. ``"azure"``): label and score columns are then its categories (``Hate``,
         ``SelfHarm``...), scores lie on its scale, and on an ordinal scale every
         threshold is one of the levels (the candidates are the observed scores). The
         set records the provider, model and scale. Default: detected from the score
-        columns (see :func:`modkit.detect_provider`); the API's keys mean OpenAI's [0, 1]
+        columns (see :func:`modkit.providers.detect_provider`); the API's keys mean OpenAI's [0, 1]
         scores.
     design : DataFrame, optional
         The labelled rows are an audit sample of the traffic (:func:`modkit.audit.draw`):
@@ -698,7 +698,7 @@ def fit_thresholds(
         review queue's) are refused: they are not a sample of the traffic.
     by_input_type : bool, default False
         Also fit thresholds per input type, from the ``applied/<category>`` columns
-        (:func:`modkit.applied_input_types`; :func:`modkit.moderate` adds them for
+        (:func:`modkit.images.applied_input_types`; :func:`modkit.moderate` adds them for
         multimodal inputs): the rows a category was applied to an image (``"image"``,
         ``"text,image"``) form the ``image`` group, the rows applied to text alone (or
         of unknown type: a plain text) the ``text`` group; rows applied to nothing are
@@ -1006,7 +1006,7 @@ def _input_type_groups(
     if not any(APPLIED_PREFIX + c in scores.columns for c in cats):
         raise InputError(
             "by_input_type=True needs applied/<category> columns (modkit.moderate adds them "
-            "for multimodal inputs; modkit.applied_input_types reads them from result_json)"
+            "for multimodal inputs; modkit.images.applied_input_types reads them from result_json)"
         )
     return out
 

@@ -320,7 +320,7 @@ def _constrained(
 ) -> Selection:
     target = float(objective.target)  # type: ignore[arg-type]
     r = rates(counts)
-    point = r[con.metric]
+    point = con.value(counts)  # the registry entry says how: no per-metric code here
     with np.errstate(invalid="ignore"):
         meets = point >= target if con.op == ">=" else point <= target
     meets = allowed & meets & np.isfinite(point)
@@ -343,12 +343,13 @@ def _constrained(
             passed, stop = _fixed_sequence(seq, k, n, q, delta)
         else:
             flagged = np.asarray(counts.tp + counts.fp)
-            sizes = counts.n_pos + counts.n_neg - flagged if con.metric == "npv" else flagged
+            unflagged = counts.n_pos + counts.n_neg - flagged
+            sizes = unflagged if con.holm_sizes == "unflagged" else flagged
             passed = _holm(holm_family(seq, sizes), k, n, q, delta)
         ok = np.zeros(len(thresholds), dtype=bool)
         ok[passed] = True
     best_rate = r[con.maximise]
-    if con.metric == "fpr":
+    if con.require_tp:
         ok = ok & (counts.tp > 0)
     i = _first_max(best_rate, ok)
     if i is not None:

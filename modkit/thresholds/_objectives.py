@@ -38,7 +38,9 @@ __all__ = [
     "Constraint",
     "Objective",
     "ObjectiveKind",
+    "constrained_kind",
     "parse_objective",
+    "register_objective",
 ]
 
 
@@ -63,6 +65,14 @@ class Constraint:
         The rate maximised among the candidates that meet the constraint.
     trials_name : str
         What a trial is, in words ("flagged rows"), for notes.
+    label : str, optional
+        How ``metric`` is written in words (``"FPR"``); default ``metric`` itself.
+    require_tp : bool, default False
+        Only thresholds that flag at least one labelled positive may be chosen (an
+        upper bound on false positives is met trivially by flagging nothing).
+    holm_sizes : {"flagged", "unflagged"}, default "flagged"
+        Which rows' count orders the candidates of the Holm family (``method="holm"``):
+        the flagged rows, or the rows left unflagged (NPV's trials).
 
     Examples
     --------
@@ -80,6 +90,41 @@ class Constraint:
     walk: str
     maximise: str
     trials_name: str
+    label: str = ""
+    require_tp: bool = False
+    holm_sizes: str = "flagged"
+
+    def value(self, counts: Counts) -> np.ndarray:
+        """The constrained metric at each candidate, from the tested proportion.
+
+        ``successes / trials`` for a ``>=`` bound, ``(trials - successes) / trials``
+        for a ``<=`` bound (FPR: false positives among negatives); NaN where there are
+        no trials. The same floats as :func:`rates` gives for the built-in metrics.
+
+        Parameters
+        ----------
+        counts : Counts
+            Confusion counts at each candidate threshold.
+
+        Returns
+        -------
+        ndarray of float64
+            The metric, in [0, 1] or NaN, in the shape of ``counts.tp``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import modkit
+        >>> from modkit.thresholds import Counts
+        >>> con = modkit.parse_objective("fpr<=0.1").constraint
+        >>> con.value(Counts(tp=np.array([8]), fp=np.array([9]), n_pos=10, n_neg=90))
+        array([0.1])
+        """
+        k = np.asarray(self.successes(counts), dtype=np.float64)
+        n = np.asarray(self.trials(counts), dtype=np.float64)
+        top = k if self.op == ">=" else n - k  # failures / trials: exact, as rates gives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, top / np.where(n > 0, n, 1.0), np.nan)
 
 
 @dataclass(frozen=True)
@@ -134,8 +179,51 @@ def _in_range(v: float, r: tuple[float, float, bool, bool]) -> bool:
     return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
 
 
-def _constrained(name: str, token: str, op: str, rng, constraint: Constraint) -> ObjectiveKind:
-    what = {"precision": "precision", "recall": "recall", "fpr": "FPR", "npv": "NPV"}[token]
+def constrained_kind(
+    name: str,
+    token: str,
+    op: str,
+    target_range: tuple[float, float, bool, bool],
+    constraint: Constraint,
+) -> ObjectiveKind:
+    """The :class:`ObjectiveKind` of a constrained objective ``<token><op>X``.
+
+    Everything it needs is in its arguments (the words come from ``constraint.label``),
+    so a new constrained objective is one :func:`register_objective` call.
+
+    Parameters
+    ----------
+    name : str
+        The kind (``Objective.kind``), e.g. ``"min_specificity"``.
+    token : str
+        Its name in the mini-language (``"specificity"``): a lower-case letter or
+        underscore, then lower-case letters, digits or underscores.
+    op : {">=", "<="}
+        The direction of the bound as the user writes it.
+    target_range : (low, high, low_open, high_open)
+        The valid range of the bound.
+    constraint : Constraint
+        The bound as a proportion of successes among trials.
+
+    Returns
+    -------
+    ObjectiveKind
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.thresholds import Constraint, constrained_kind
+    >>> tnr = Constraint(
+    ...     "specificity", ">=", lambda c: c.n_neg - c.fp,
+    ...     lambda c: np.broadcast_to(c.n_neg, np.shape(c.fp)), lambda t: t,
+    ...     "down", "recall", "labelled negatives", label="TNR",
+    ... )
+    >>> kind = constrained_kind("min_specificity", "specificity", ">=", (0, 1, True, False), tnr)
+    >>> kind.token, kind.constraint.label
+    ('specificity', 'TNR')
+    """
+    what = constraint.label or constraint.metric
+    rng = target_range
     return ObjectiveKind(
         name,
         token,
@@ -149,9 +237,53 @@ def _constrained(name: str, token: str, op: str, rng, constraint: Constraint) ->
 #: The objective registry: kind name -> :class:`ObjectiveKind`.
 OBJECTIVE_KINDS: dict[str, ObjectiveKind] = {}
 
+#: Tokens the mini-language reads itself (not constrained kinds' tokens).
+_OWN_TOKENS = ("f1", "fbeta", "fixed", "cost", "callable")
 
-def _register(kind: ObjectiveKind) -> None:
+
+def register_objective(kind: ObjectiveKind) -> None:
+    """Add an objective kind to :data:`OBJECTIVE_KINDS` (replacing one of the same name).
+
+    A constrained kind (one with a :class:`Constraint`, e.g. made by
+    :func:`constrained_kind`) is read by :func:`parse_objective` as ``<token><op>X``
+    from then on, and fitting, the confidence bounds, ``modkit check`` and threshold
+    file descriptions use it; nothing else needs editing.
+
+    Parameters
+    ----------
+    kind : ObjectiveKind
+        Registered under ``kind.name`` (the registry is process-wide).
+
+    Raises
+    ------
+    InputError
+        When a constrained kind's token is not an identifier, is one of the
+        mini-language's own words, or is already another kind's token.
+
+    Examples
+    --------
+    >>> import modkit
+    >>> from modkit.thresholds import OBJECTIVE_KINDS, register_objective
+    >>> register_objective(OBJECTIVE_KINDS["min_npv"])  # registering again replaces it
+    >>> str(modkit.parse_objective("npv>=0.95"))
+    'npv>=0.95'
+    """
+    if kind.constraint is not None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", kind.token) or kind.token in _OWN_TOKENS:
+            raise InputError(
+                f"objective kind {kind.name!r}: token {kind.token!r} must be a lower-case "
+                f"identifier other than {', '.join(_OWN_TOKENS)}"
+            )
+        for other in OBJECTIVE_KINDS.values():
+            if other.name != kind.name and other.token == kind.token:
+                raise InputError(
+                    f"objective kind {kind.name!r}: token {kind.token!r} is already "
+                    f"objective kind {other.name!r}'s"
+                )
     OBJECTIVE_KINDS[kind.name] = kind
+
+
+_register = register_objective
 
 
 _register(
@@ -164,7 +296,7 @@ _register(
     )
 )
 _register(
-    _constrained(
+    constrained_kind(
         "min_precision",
         "precision",
         ">=",
@@ -182,7 +314,7 @@ _register(
     )
 )
 _register(
-    _constrained(
+    constrained_kind(
         "min_recall",
         "recall",
         ">=",
@@ -200,7 +332,7 @@ _register(
     )
 )
 _register(
-    _constrained(
+    constrained_kind(
         "max_fpr",
         "fpr",
         "<=",
@@ -214,11 +346,13 @@ _register(
             "down",
             "recall",
             "labelled negatives",
+            label="FPR",
+            require_tp=True,
         ),
     )
 )
 _register(
-    _constrained(
+    constrained_kind(
         "min_npv",
         "npv",
         ">=",
@@ -232,6 +366,8 @@ _register(
             "up",
             "precision",
             "unflagged rows",
+            label="NPV",
+            holm_sizes="unflagged",
         ),
     )
 )
@@ -263,14 +399,23 @@ _register(
     )
 )
 
-_BY_TOKEN = {k.token: k for k in OBJECTIVE_KINDS.values() if k.constraint is not None}
 
-#: The mini-language, for error messages.
-OBJECTIVE_GRAMMAR = (
-    "f1, fbeta:B, "
-    + ", ".join(f"{k.token}{k.constraint.op}X" for k in _BY_TOKEN.values() if k.constraint)
-    + ", cost:fp=A,fn=B, fixed:T"
-)
+def _by_token() -> dict[str, ObjectiveKind]:
+    """The constrained kinds by token, as registered now."""
+    return {k.token: k for k in OBJECTIVE_KINDS.values() if k.constraint is not None}
+
+
+def _grammar() -> str:
+    """The mini-language as registered now, for error messages."""
+    return (
+        "f1, fbeta:B, "
+        + ", ".join(f"{k.token}{k.constraint.op}X" for k in _by_token().values() if k.constraint)
+        + ", cost:fp=A,fn=B, fixed:T"
+    )
+
+
+#: The mini-language of the built-in kinds (error messages use the registry as it is).
+OBJECTIVE_GRAMMAR = _grammar()
 
 
 @dataclass(frozen=True)
@@ -436,9 +581,7 @@ _NUMBER = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
 
 
 def _bad(text: str, pos: int, why: str) -> InputError:
-    return InputError(
-        f"objective {text!r}: {why} at position {pos} (expected one of {OBJECTIVE_GRAMMAR})"
-    )
+    return InputError(f"objective {text!r}: {why} at position {pos} (expected one of {_grammar()})")
 
 
 def _number(text: str, pos: int, what: str) -> tuple[float, int]:
@@ -498,8 +641,9 @@ def _parse_string(text: str) -> Objective:
         if pos != len(text):
             raise _bad(text, pos, "unexpected text after 'f1'")
         return Objective("fbeta", beta=1.0)
-    if name in _BY_TOKEN:
-        spec = _BY_TOKEN[name]
+    by_token = _by_token()
+    if name in by_token:
+        spec = by_token[name]
         op = spec.constraint.op  # type: ignore[union-attr]
         if not text.startswith(op, pos):
             raise _bad(text, pos, f"expected {op!r} after {name!r}")

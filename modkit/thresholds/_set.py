@@ -579,11 +579,11 @@ class ThresholdSet:
         ``bands["review"] * daily_volume``: the expected review queue per day.
     provider : str, optional
         Whose categories and scale the thresholds are on (a key of
-        :data:`modkit.PROVIDERS`, e.g. ``"azure"``). Then the categories are the
+        :data:`modkit.providers.PROVIDERS`, e.g. ``"azure"``). Then the categories are the
         provider's own (``Hate``, ``SelfHarm``...) and thresholds and scores lie on its
         scale. None (or ``"openai"``): the API's category keys, in [0, 1].
     scale : Scale or dict, optional
-        The scale of the scores (default for a provider: :func:`modkit.provider_scale`
+        The scale of the scores (default for a provider: :func:`modkit.providers.provider_scale`
         of the provider and model). On an ordinal scale every threshold is a level.
     unthresholded : {"backend_flag", "review", "never_flag"}, default "backend_flag"
         What decides a category without a threshold (not in ``categories``, or with
@@ -708,9 +708,9 @@ class ThresholdSet:
             (with ``applies_to``).
         model : str, optional
             The model snapshot the thresholds are for (for Azure it also picks the
-            scale, see :func:`modkit.provider_scale`).
+            scale, see :func:`modkit.providers.provider_scale`).
         provider : str, optional
-            A key of :data:`modkit.PROVIDERS` whose categories and scale the keys and
+            A key of :data:`modkit.providers.PROVIDERS` whose categories and scale the keys and
             numbers are on (default: the API's keys, in [0, 1]).
         scale : Scale or dict, optional
             The scale, when it is not the provider's default.
@@ -1120,7 +1120,7 @@ class ThresholdSet:
             One float column per category key, as :func:`modkit.moderate` returns. For
             categories whose thresholds differ by input type
             (:attr:`CategoryThreshold.by_input_type`), the ``applied/<category>``
-            columns (``"text,image"``...; :func:`modkit.applied_input_types`) pick each
+            columns (``"text,image"``...; :func:`modkit.images.applied_input_types`) pick each
             row's thresholds; without them every row counts as text. The backend's own
             flags (the ``flagged/<category>`` columns, else ``result_json``) decide the
             categories without a threshold (see :meth:`decide`).

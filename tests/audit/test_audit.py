@@ -516,7 +516,7 @@ def test_draw_reads_a_decision_log_as_the_readme_says(tmp_path, capsys):
     log = modkit.DecisionLog(tmp_path / "decisions.jsonl")
     policy = DecisionPolicy(ThresholdSource.load(t), shadow=True, log=log, text="store")
     texts = [f"I will hurt you {i}" if i % 3 else f"have a nice day {i}" for i in range(60)]
-    with ServerThread(create_app(modkit.LocalBackend(), decisions=policy)) as srv:
+    with ServerThread(create_app(modkit.backends.LocalBackend(), decisions=policy)) as srv:
         client = openai.OpenAI(base_url=srv.url, api_key="unused")
         client.moderations.create(input=texts)
     log.close()

@@ -39,7 +39,7 @@ def test_the_score_is_p_yes_at_the_score_token(think, reasoning_parser):
     kwargs = [r.body["chat_template_kwargs"] for r in sent]
     assert {k["guardian_config"]["criteria_id"] for k in kwargs} == {"harm", "violence"}
     assert all(k["think"] is think for k in kwargs)
-    assert modkit.detect_provider(df.columns) == "granite-guardian"
+    assert modkit.providers.detect_provider(df.columns) == "granite-guardian"
 
 
 def test_an_answer_without_a_score_is_a_per_row_error():

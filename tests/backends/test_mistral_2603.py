@@ -27,7 +27,7 @@ def _isolated(monkeypatch, tmp_path):
 
 
 def _run(fake, **kw):
-    with modkit.MistralBackend(base_url=fake.url, api_key=KEY, **kw) as backend:
+    with modkit.backends.MistralBackend(base_url=fake.url, api_key=KEY, **kw) as backend:
         return modkit.moderate(TEXTS, backend=backend, cache=None, progress=False)
 
 
@@ -48,14 +48,16 @@ def test_the_default_is_the_pinned_2603_with_its_eleven_categories(caplog):
         for c in ("jailbreaking", "dangerous", "criminal"):
             assert row[c] == fake.score(row["text"], c)
     assert not [m for m in _warnings(caplog) if "deprecated" in m]
-    assert modkit.detect_provider(df.columns) == "mistral"
+    assert modkit.providers.detect_provider(df.columns) == "mistral"
 
 
 def test_an_alias_resolving_to_the_deprecated_2411_warns_once_naming_the_successor(caplog):
     with (
         caplog.at_level(logging.WARNING, logger="modkit"),
         MistralModerationFake() as fake,
-        modkit.MistralBackend("mistral-moderation-latest", base_url=fake.url, api_key=KEY) as b,
+        modkit.backends.MistralBackend(
+            "mistral-moderation-latest", base_url=fake.url, api_key=KEY
+        ) as b,
     ):
         df = modkit.moderate(TEXTS, backend=b, cache=None, progress=False, batch_size=1)
     assert (df["model"] == "mistral-moderation-2411").all()  # the response's model field
@@ -109,10 +111,10 @@ def test_cli_prints_the_deprecation_warning(tmp_path):
 
 
 def test_the_crosswalk_maps_the_split_categories_and_keeps_jailbreaking_native():
-    tax = modkit.PROVIDERS["mistral"]
+    tax = modkit.providers.PROVIDERS["mistral"]
     for c in ("dangerous", "criminal", "jailbreaking", "dangerous_and_criminal_content"):
         assert c in tax.categories
-    table = modkit.crosswalk("mistral").set_index("api_key")
+    table = modkit.providers.crosswalk("mistral").set_index("api_key")
     assert "criminal" in table.loc["illicit", "native"]
     assert {"dangerous", "criminal"} <= set(table.loc["illicit/violent", "native"].split(" + "))
     assert not table["native"].str.contains("jailbreaking").any()  # no API key for it

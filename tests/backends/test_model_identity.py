@@ -21,7 +21,7 @@ TEXTS = ["first text", "second text", "third text"]
 
 
 def _run(srv, cache, texts=TEXTS, model="omni-moderation-latest"):
-    backend = modkit.OpenAIBackend(model, base_url=srv.url, api_key="sk-unused")
+    backend = modkit.backends.OpenAIBackend(model, base_url=srv.url, api_key="sk-unused")
     return modkit.moderate(texts, backend=backend, cache=cache, progress=False)
 
 
@@ -73,7 +73,7 @@ def test_a_dated_snapshot_is_its_own_key_and_is_never_probed(tmp_path):
 
 def test_serve_forwards_the_clients_model_upstream():
     with FaultServer(model=OLD) as upstream:
-        proxy = modkit.OpenAIBackend(base_url=upstream.url, api_key="sk-unused")
+        proxy = modkit.backends.OpenAIBackend(base_url=upstream.url, api_key="sk-unused")
         with ServerThread(proxy) as srv:
             client = openai.OpenAI(base_url=srv.url, api_key="sk-unused", max_retries=0)
             with client:
@@ -86,7 +86,7 @@ def test_serve_forwards_the_clients_model_upstream():
 
 def test_a_pinned_server_refuses_another_model_with_a_400():
     with FaultServer(model=OLD) as upstream:
-        backend = modkit.OpenAIBackend(OLD, base_url=upstream.url, api_key="sk-unused")
+        backend = modkit.backends.OpenAIBackend(OLD, base_url=upstream.url, api_key="sk-unused")
         with ServerThread(create_app(backend, pin_model=True)) as srv:
             client = openai.OpenAI(base_url=srv.url, api_key="sk-unused", max_retries=0)
             with client:
@@ -101,7 +101,7 @@ def test_a_pinned_server_refuses_another_model_with_a_400():
 def test_serve_never_answers_from_the_cache_of_a_snapshot_the_alias_left(tmp_path):
     cache = modkit.Cache(tmp_path / "c.sqlite3")
     with FaultServer(model=OLD) as upstream:
-        proxy = modkit.OpenAIBackend(base_url=upstream.url, api_key="sk-unused")
+        proxy = modkit.backends.OpenAIBackend(base_url=upstream.url, api_key="sk-unused")
         with ServerThread(proxy, cache=cache) as srv:
             client = openai.OpenAI(base_url=srv.url, api_key="sk-unused", max_retries=0)
             with client:

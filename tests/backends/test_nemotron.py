@@ -46,7 +46,7 @@ def template(tmp_path):
 
 
 def _run(fake, template, texts=TEXTS, **kw):
-    with modkit.NemotronSafetyGuardBackend(
+    with modkit.backends.NemotronSafetyGuardBackend(
         MODEL, base_url=fake.url, prompt_template=template, **kw
     ) as backend:
         df = modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
@@ -59,7 +59,7 @@ def test_unsafe_probability_and_categories_are_columns(template):
         sent = fake.requests
     assert (df["error"] == "").all()
     assert {"unsafe", *NEMOTRON_SAFETY_CATEGORIES} <= set(df.columns)
-    assert modkit.detect_provider(df.columns) == "nemotron-safety-guard"
+    assert modkit.providers.detect_provider(df.columns) == "nemotron-safety-guard"
     digest = hashlib.sha256(TEMPLATE.encode()).hexdigest()
     assert (df["model"] == f"{MODEL}@prompt-template-sha256:{digest}").all()
     flagged_some = False
@@ -103,7 +103,7 @@ def test_template_errors_name_the_file_and_the_placeholder(tmp_path):
     no_query.write_text("response: {response}", encoding="utf-8")
     no_response = tmp_path / "no_response.txt"
     no_response.write_text("user: {query}", encoding="utf-8")
-    make = modkit.NemotronSafetyGuardBackend
+    make = modkit.backends.NemotronSafetyGuardBackend
     with pytest.raises(modkit.InputError, match=r"no_query\.txt: no \{query\} placeholder"):
         make(MODEL, base_url="http://127.0.0.1:9/v1", prompt_template=no_query)
     with pytest.raises(modkit.InputError, match=r"no_response\.txt: no \{response\} placeholder"):
@@ -213,7 +213,7 @@ def test_every_listed_category_name_is_read_back(names):
 
 
 def test_response_mode_needs_the_response_rating(template):
-    backend = modkit.NemotronSafetyGuardBackend(
+    backend = modkit.backends.NemotronSafetyGuardBackend(
         MODEL, base_url="http://127.0.0.1:9/v1", prompt_template=template, mode="response"
     )
     text = '{"User Safety": "unsafe"}'
@@ -228,7 +228,7 @@ def test_response_mode_needs_the_response_rating(template):
 def prompt_backend(tmp_path_factory):
     path = tmp_path_factory.mktemp("nemotron") / "template.txt"
     path.write_text(TEMPLATE, encoding="utf-8")
-    backend = modkit.NemotronSafetyGuardBackend(
+    backend = modkit.backends.NemotronSafetyGuardBackend(
         MODEL, base_url="http://127.0.0.1:9/v1", prompt_template=path
     )
     yield backend

@@ -14,10 +14,10 @@ from modkit import (
     BatchRejectedError,
     ItemError,
     ModerationResult,
-    OpenAIBackend,
     QuotaExceededError,
     TransientBackendError,
 )
+from modkit.backends import OpenAIBackend
 from modkit.testing import Fault, FaultServer
 
 

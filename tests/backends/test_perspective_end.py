@@ -28,7 +28,9 @@ def test_after_the_end_date_the_backend_warns_with_the_commands_and_still_works(
         PerspectiveFake(api_key="k") as fake,
         pytest.warns(modkit.ServiceEndWarning) as caught,
     ):
-        backend = modkit.PerspectiveBackend(base_url=fake.url, api_key="k", today="2027-01-01")
+        backend = modkit.backends.PerspectiveBackend(
+            base_url=fake.url, api_key="k", today="2027-01-01"
+        )
         with backend:
             df = modkit.moderate(["a comment"], backend=backend, cache=None, progress=False)
     assert (df["error"] == "").all()  # a recording or a still-answering mirror keeps working
@@ -41,7 +43,9 @@ def test_after_the_end_date_the_backend_warns_with_the_commands_and_still_works(
 def test_up_to_the_end_date_nothing_is_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        modkit.PerspectiveBackend(base_url="http://127.0.0.1:9", today=dt.date(2026, 12, 31))
+        modkit.backends.PerspectiveBackend(
+            base_url="http://127.0.0.1:9", today=dt.date(2026, 12, 31)
+        )
         modkit.make_backend("perspective", base_url="http://127.0.0.1:9", today="2026-06-01")
 
 

@@ -34,7 +34,7 @@ def _isolated(monkeypatch, tmp_path):
 
 
 def _run(fake, texts=TEXTS, **kw):
-    with modkit.Qwen3GuardBackend(MODEL, base_url=fake.url, **kw) as backend:
+    with modkit.backends.Qwen3GuardBackend(MODEL, base_url=fake.url, **kw) as backend:
         return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=3)
 
 
@@ -45,7 +45,7 @@ def test_tier_probabilities_and_categories_are_columns():
     assert (df["error"] == "").all()
     cats = [c for c in QWEN3GUARD_CATEGORIES]
     assert set(QWEN3GUARD_TIERS) | {"unsafe_strict"} | set(cats) <= set(df.columns)
-    assert modkit.detect_provider(df.columns) == "qwen3guard"
+    assert modkit.providers.detect_provider(df.columns) == "qwen3guard"
     for row in df.to_dict("records"):
         want = fake.tier_probabilities(row["text"])
         for t in QWEN3GUARD_TIERS:
@@ -210,7 +210,7 @@ _tok = st.fixed_dictionaries(
 
 @given(st.lists(_tok, max_size=12), st.booleans())
 def test_any_tokens_give_probabilities_or_a_parse_error_never_an_exception(tokens, spelled):
-    backend = modkit.Qwen3GuardBackend(MODEL, base_url="http://127.0.0.1:9/v1")
+    backend = modkit.backends.Qwen3GuardBackend(MODEL, base_url="http://127.0.0.1:9/v1")
     content = "".join(t["token"] for t in tokens) if spelled else "Safety: Unsafe"
     result = backend.result_of(content, tokens)
     if isinstance(result, modkit.ItemError):

@@ -14,7 +14,7 @@ def _records():
 
 
 def test_replay_returns_the_recorded_legacy_results():
-    backend = modkit.ReplayBackend(FORUM)
+    backend = modkit.backends.ReplayBackend(FORUM)
     recs = _records()
     out = modkit.moderate([r["input"] for r in recs], backend=backend, cache=None, progress=False)
     assert list(out.columns[1:12]) == list(modkit.LEGACY_CATEGORIES)
@@ -28,7 +28,7 @@ def test_replay_returns_the_recorded_legacy_results():
 
 
 def test_text_without_record_is_an_error_naming_its_hash():
-    backend = modkit.ReplayBackend(FORUM)
+    backend = modkit.backends.ReplayBackend(FORUM)
     out = modkit.moderate(["never recorded"], backend=backend, cache=None, progress=False)
     assert text_sha256("never recorded") in out.loc[0, "error"]
     with pytest.raises(modkit.ItemErrorsRaised) as info:
@@ -39,11 +39,13 @@ def test_text_without_record_is_an_error_naming_its_hash():
 
 
 def test_replay_reads_modkit_own_jsonl_output(tmp_path):
-    backend = modkit.ReplayBackend(FORUM)
+    backend = modkit.backends.ReplayBackend(FORUM)
     texts = [r["input"] for r in _records()]
     first = modkit.moderate(texts, backend=backend, cache=None, progress=False)
     path = modkit.write_table(first, tmp_path / "out.jsonl")
-    again = modkit.moderate(texts, backend=modkit.ReplayBackend(path), cache=None, progress=False)
+    again = modkit.moderate(
+        texts, backend=modkit.backends.ReplayBackend(path), cache=None, progress=False
+    )
     assert again["violence"].tolist() == first["violence"].tolist()
 
 
@@ -54,7 +56,7 @@ def test_malformed_replay_file_names_file_and_line(tmp_path):
         '"category_scores": {}}}\n{"input": "b", "result": {oops}\n'
     )
     with pytest.raises(modkit.InputError, match=r"bad\.jsonl:2:"):
-        modkit.ReplayBackend(bad)
+        modkit.backends.ReplayBackend(bad)
     bad.write_text('{"input": "a", "result": {"flagged": false}}\n')
     with pytest.raises(modkit.InputError, match=r"bad\.jsonl:1: field 'result': no 'category_sc"):
-        modkit.ReplayBackend(bad)
+        modkit.backends.ReplayBackend(bad)

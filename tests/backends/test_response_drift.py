@@ -26,7 +26,7 @@ TEXTS = ["first text", "second text", "third text"]
 
 
 def _moderate(srv, texts=TEXTS):
-    backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-unused")
+    backend = modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-unused")
     return modkit.moderate(texts, backend=backend, cache=None, progress=False)
 
 
@@ -82,7 +82,7 @@ def test_an_unknown_category_named_like_an_input_column_stays_in_result_json():
     frame = pd.DataFrame({"text": TEXTS, "group": ["a", "b", "c"]})
     with FaultServer() as srv:
         srv.push(Fault.drift(nulls=(), extra={"group": 0.9, "error": 0.8}))
-        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-unused")
+        backend = modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-unused")
         df = modkit.moderate(frame, backend=backend, cache=None, progress=False)
     assert df["group"].tolist() == ["a", "b", "c"]  # the input column is untouched
     assert not df["error"].astype(bool).any()  # and so is the error column
@@ -111,7 +111,7 @@ def test_a_malformed_result_fails_alone_and_is_not_retried():
 def test_the_server_proxy_path_passes_nulls_on_to_the_official_sdk():
     with FaultServer() as upstream:
         upstream.push(Fault.drift())
-        proxy = modkit.OpenAIBackend(base_url=upstream.url, api_key="sk-unused")
+        proxy = modkit.backends.OpenAIBackend(base_url=upstream.url, api_key="sk-unused")
         with ServerThread(proxy) as srv:
             client = openai.OpenAI(base_url=srv.url, api_key="sk-unused", max_retries=0)
             with client:
@@ -132,7 +132,9 @@ def test_replay_reads_null_categories_as_nan(tmp_path):
     }
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({"input": "hello", "result": result}) + "\n", encoding="utf-8")
-    df = modkit.moderate(["hello"], backend=modkit.ReplayBackend(path), cache=None, progress=False)
+    df = modkit.moderate(
+        ["hello"], backend=modkit.backends.ReplayBackend(path), cache=None, progress=False
+    )
     assert df["hate"].tolist() == [0.2] and math.isnan(df["illicit"].iloc[0])
     assert "category_scores['illicit'] is null: NaN" in df.attrs["notes"]
 

@@ -33,7 +33,10 @@ def test_make_backend_builds_each_provider_with_typed_options():
     b = modkit.make_backend(
         "azure", base_url="http://127.0.0.1:9", api_key="k", output_type="FourSeverityLevels"
     )
-    assert isinstance(b, modkit.AzureContentSafetyBackend) and b.output_type == "FourSeverityLevels"
+    assert (
+        isinstance(b, modkit.backends.AzureContentSafetyBackend)
+        and b.output_type == "FourSeverityLevels"
+    )
     g = modkit.make_backend(
         "guard",
         model="google/shieldgemma-2b",
@@ -41,11 +44,13 @@ def test_make_backend_builds_each_provider_with_typed_options():
         mode="response",
         categories=["Harassment"],
     )
-    assert isinstance(g, modkit.GuardBackend) and g.family == "shieldgemma"
+    assert isinstance(g, modkit.backends.GuardBackend) and g.family == "shieldgemma"
     assert isinstance(
-        modkit.make_backend("perspective", base_url="http://x"), modkit.PerspectiveBackend
+        modkit.make_backend("perspective", base_url="http://x"), modkit.backends.PerspectiveBackend
     )
-    assert isinstance(modkit.make_backend("mistral", base_url="http://x"), modkit.MistralBackend)
+    assert isinstance(
+        modkit.make_backend("mistral", base_url="http://x"), modkit.backends.MistralBackend
+    )
     with pytest.raises(modkit.InputError, match="output_type"):
         modkit.make_backend("azure", base_url="http://x", api_key="k", output_type="Six")
     with pytest.raises(modkit.InputError, match="needs option 'model'"):

@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import modkit
-from modkit import BatchAPI, CheckResult, GateReport, OpenAIBackend, read_table
+from modkit import BatchAPI, CheckResult, GateReport, read_table
+from modkit.backends import OpenAIBackend
 from modkit.cli import main
 from modkit.testing import (
     MISTRAL_CATEGORIES,
@@ -62,7 +63,7 @@ def _run(backend, texts=TEXTS):
 def test_mistral_null_missing_and_unlisted_categories_keep_the_run(endpoint):
     with MistralModerationFake(api_key="k") as fake:
         fake.push(Fault.drift(nulls=("pii",), missing=("law",), extra={"Weird Cat": 0.7}))
-        df = _run(modkit.MistralBackend(base_url=fake.url, api_key="k", endpoint=endpoint))
+        df = _run(modkit.backends.MistralBackend(base_url=fake.url, api_key="k", endpoint=endpoint))
         assert len(fake.requests) == 1  # a 200 that parsed: never retried
     assert not df["error"].astype(bool).any()
     assert df["pii"].isna().all() and df["flagged/pii"].isna().all()
@@ -70,7 +71,7 @@ def test_mistral_null_missing_and_unlisted_categories_keep_the_run(endpoint):
     assert df["Weird Cat"].tolist() == [0.7] * 3 and df["flagged/Weird Cat"].all()
     assert df["flagged"].all()  # explained by the Weird Cat column
     for text, (_, row) in zip(TEXTS, df.iterrows(), strict=True):
-        for c in fake.categories_of(modkit.MistralBackend(api_key="k").model):
+        for c in fake.categories_of(modkit.backends.MistralBackend(api_key="k").model):
             if c not in ("pii", "law"):
                 assert row[c] == fake.score(text, c)  # the rest exactly
     notes = df.attrs["notes"]
@@ -114,7 +115,7 @@ def test_modkit_serve_in_front_of_mistral_passes_a_null_on_as_null():
 
     with MistralModerationFake() as fake:
         fake.push(Fault.drift(nulls=("pii",), extra={"Weird Cat": 0.7}))
-        backend = modkit.MistralBackend(base_url=fake.url, api_key="k")
+        backend = modkit.backends.MistralBackend(base_url=fake.url, api_key="k")
         with (
             ServerThread(backend, cache=None) as srv,
             OpenAI(base_url=srv.url, api_key="unused", max_retries=0) as client,
@@ -158,7 +159,7 @@ def test_any_mistral_body_with_one_result_never_raises(mistral_fake, result, mod
     mistral_fake.push(Fault.raw(json.dumps(body)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        backend = modkit.MistralBackend(base_url=mistral_fake.url, api_key="k")
+        backend = modkit.backends.MistralBackend(base_url=mistral_fake.url, api_key="k")
         df = _run(backend, ["one text"])
     assert len(df) == 1
     row = df.iloc[0]
@@ -185,7 +186,7 @@ def test_mistral_scores_are_read_as_sent_not_as_the_sdk_coerces_them():
     result = {"categories": {"pii": 1, "law": False}, "category_scores": {"pii": True, "law": 0.5}}
     with MistralModerationFake() as fake:
         fake.push(Fault.raw(json.dumps({"id": "x", "model": "m", "results": [result]})))
-        df = _run(modkit.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
+        df = _run(modkit.backends.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
     assert math.isnan(df["pii"].iloc[0]) and df["law"].iloc[0] == 0.5
     assert pd.isna(df["flagged/pii"].iloc[0]) and not df["flagged"].iloc[0]
     assert df.attrs["notes"] == {
@@ -199,7 +200,7 @@ def test_a_score_too_large_for_a_float_is_nan_with_a_note():
     body += '"category_scores": {"pii": 1' + "0" * 400 + ', "law": 1e999, "sexual": 0.25}}]}'
     with MistralModerationFake() as fake:
         fake.push(Fault.raw(body))
-        df = _run(modkit.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
+        df = _run(modkit.backends.MistralBackend(base_url=fake.url, api_key="k"), ["one text"])
     assert df["error"].iloc[0] == "" and df["sexual"].iloc[0] == 0.25
     assert df["pii"].isna().all() and df["law"].isna().all()
     assert "category_scores['law'] is inf: NaN" in df.attrs["notes"]
@@ -213,7 +214,7 @@ def test_a_score_too_large_for_a_float_is_nan_with_a_note():
 def test_azure_null_missing_and_unlisted_category_explains_flagged(monkeypatch):
     with AzureContentSafetyFake(api_key="k") as fake:
         fake.push(*[Fault.drift(nulls=("Hate",), missing=("Sexual",), extra={"Gibberish": 6})] * 3)
-        df = _run(modkit.AzureContentSafetyBackend(fake.url, api_key="k"))
+        df = _run(modkit.backends.AzureContentSafetyBackend(fake.url, api_key="k"))
     assert not df["error"].astype(bool).any()
     assert df["Hate"].isna().all() and df["Sexual"].isna().all()
     assert df["Gibberish"].tolist() == [6.0] * 3
@@ -251,7 +252,7 @@ def azure_fake():
 def test_any_azure_body_never_raises(azure_fake, analysis, matches):
     body = {"categoriesAnalysis": analysis, "blocklistsMatch": matches}
     azure_fake.push(Fault.raw(json.dumps(body)))
-    df = _run(modkit.AzureContentSafetyBackend(azure_fake.url, api_key="k"), ["one text"])
+    df = _run(modkit.backends.AzureContentSafetyBackend(azure_fake.url, api_key="k"), ["one text"])
     assert len(df) == 1 and df["error"].iloc[0] == ""
     row = df.iloc[0]
     named = {}
@@ -274,7 +275,7 @@ def test_a_warm_cache_gives_the_same_columns_and_notes(tmp_path):
         fake.push(*[Fault.drift(nulls=("Hate",), extra={"Gibberish": 6})] * 3)
         runs = []
         for _ in range(2):
-            backend = modkit.AzureContentSafetyBackend(fake.url, api_key="k")
+            backend = modkit.backends.AzureContentSafetyBackend(fake.url, api_key="k")
             with backend:
                 runs.append(modkit.moderate(TEXTS, backend=backend, cache=cache, progress=False))
         assert len(fake.requests) == 3  # the second run is served from the cache
@@ -315,7 +316,7 @@ def test_azure_unlisted_category_through_the_cli(tmp_path, monkeypatch, caplog):
 def test_perspective_null_and_unlisted_attributes_keep_the_run():
     with PerspectiveFake(api_key="k") as fake:
         fake.push(*[Fault.drift(nulls=("TOXICITY",), extra={"NEW_ATTRIBUTE": 0.9})] * 3)
-        df = _run(modkit.PerspectiveBackend(base_url=fake.url, api_key="k"))
+        df = _run(modkit.backends.PerspectiveBackend(base_url=fake.url, api_key="k"))
     assert not df["error"].astype(bool).any()
     assert df["TOXICITY"].isna().all()
     assert df["NEW_ATTRIBUTE"].tolist() == [0.9] * 3
@@ -344,7 +345,7 @@ def perspective_fake():
 )
 def test_any_perspective_body_never_raises(perspective_fake, scores):
     perspective_fake.push(Fault.raw(json.dumps({"attributeScores": scores})))
-    backend = modkit.PerspectiveBackend(base_url=perspective_fake.url, api_key="k")
+    backend = modkit.backends.PerspectiveBackend(base_url=perspective_fake.url, api_key="k")
     df = _run(backend, ["one text"])
     row = df.iloc[0]
     if not isinstance(scores, dict):
@@ -364,7 +365,7 @@ def test_any_perspective_body_never_raises(perspective_fake, scores):
 
 def test_guard_without_top_logprobs_is_a_row_error_not_a_silent_zero_or_one():
     with GuardModelFake(max_alternatives=0) as fake:
-        backend = modkit.GuardBackend("meta-llama/Llama-Guard-3-8B", base_url=fake.url)
+        backend = modkit.backends.GuardBackend("meta-llama/Llama-Guard-3-8B", base_url=fake.url)
         df = _run(backend)
         assert len(fake.requests) == 3  # not retried: the same answer would come back
     assert df["error"].str.contains("no top_logprobs alternatives at the verdict").all()
@@ -372,7 +373,7 @@ def test_guard_without_top_logprobs_is_a_row_error_not_a_silent_zero_or_one():
     with GuardModelFake(max_alternatives=0) as fake, pytest.raises(modkit.ItemErrorsRaised):
         modkit.moderate(
             TEXTS,
-            backend=modkit.GuardBackend("google/shieldgemma-2b", base_url=fake.url),
+            backend=modkit.backends.GuardBackend("google/shieldgemma-2b", base_url=fake.url),
             cache=None,
             progress=False,
             errors="raise",
@@ -421,7 +422,7 @@ def test_a_guard_answer_without_a_verdict_fails_that_text_alone():
     }
     with GuardModelFake() as fake:
         fake.push(Fault.raw(json.dumps(body)))
-        backend = modkit.GuardBackend(
+        backend = modkit.backends.GuardBackend(
             "google/shieldgemma-2b", base_url=fake.url, categories=["Harassment"]
         )
         df = _run(backend)
@@ -437,7 +438,7 @@ def test_granite_33_with_only_the_chosen_token_listed_is_a_row_error(top):
     share ``label_probabilities``: one listed token is no probability, not a 1.0."""
     texts = ["I will kill you", "a calm sentence"]
     with GraniteGuardianThinkFake() as fake:
-        backend = modkit.GraniteGuardian33Backend(
+        backend = modkit.backends.GraniteGuardian33Backend(
             "ibm-granite/granite-guardian-3.3-8b", base_url=fake.url, top_logprobs=top
         )
         df = _run(backend, texts)
@@ -452,7 +453,7 @@ def test_granite_33_with_only_the_chosen_token_listed_is_a_row_error(top):
 def test_guard_with_one_verdict_missing_from_the_alternatives_gets_a_note():
     texts = ["I will kill you, I hate you, idiot", "a calm sentence"]
     with GuardModelFake(max_alternatives=2) as fake:
-        backend = modkit.GuardBackend(
+        backend = modkit.backends.GuardBackend(
             "ibm-granite/granite-guardian-3.1-2b", base_url=fake.url, categories=["harm"]
         )
         df = _run(backend, texts)
@@ -525,7 +526,9 @@ def test_any_llama_guard_answer_gives_scores_in_0_1_or_a_row_error(
         ],
     }
     guard_fake.push(Fault.raw(json.dumps(body)))
-    df = _run(modkit.GuardBackend("meta-llama/Llama-Guard-3-8B", base_url=guard_fake.url), ["t"])
+    df = _run(
+        modkit.backends.GuardBackend("meta-llama/Llama-Guard-3-8B", base_url=guard_fake.url), ["t"]
+    )
     if df["error"].iloc[0]:
         assert "no top_logprobs alternatives" in df["error"].iloc[0]
         return
@@ -562,7 +565,7 @@ def test_any_alternatives_give_a_marked_score_or_a_row_error(
         ],
     }
     guard_fake.push(Fault.raw(json.dumps(body)))
-    backend = modkit.GuardBackend(
+    backend = modkit.backends.GuardBackend(
         "google/shieldgemma-2b", base_url=guard_fake.url, categories=["Harassment"]
     )
     df = _run(backend, ["one text"])

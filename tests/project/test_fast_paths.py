@@ -224,7 +224,8 @@ def test_vectorised_gap_equals_the_plain_computation(data, one_template):
     ],
 )
 def test_one_jsonl_reader_one_wording(tmp_path, content, message):
-    from modkit import DatasetError, InputError, ReplayBackend, read_table
+    from modkit import DatasetError, InputError, read_table
+    from modkit.backends import ReplayBackend
     from modkit.datasets import read_dataset_file
 
     path = tmp_path / "f.jsonl"

@@ -17,7 +17,18 @@ ROOT = Path(modkit.__file__).parent
 
 #: Layers from the bottom up; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[str, ...]] = [
-    ("_errors", "_taxonomy", "_validation", "_text", "_version", "_native", "_images"),
+    (
+        "_errors",
+        "_deprecation",
+        "_taxonomy",
+        "_validation",
+        "_text",
+        "_version",
+        "_native",
+        "_images",
+        "providers",
+        "images",
+    ),
     (
         "_result",
         "_conversation",

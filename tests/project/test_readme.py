@@ -85,7 +85,7 @@ def test_python_blocks_run_top_to_bottom(page, tmp_path, monkeypatch):
         pytest.skip(f"{page}: every python block needs a key (MODKIT_README_LIVE=1 runs them)")
     namespace: dict[str, object] = {"__name__": "__readme__"}
     needs_server = any(SERVER_URL in body for _, _, body in blocks)
-    with ServerThread(modkit.LocalBackend()) if needs_server else _no_server() as srv:
+    with ServerThread(modkit.backends.LocalBackend()) if needs_server else _no_server() as srv:
         for line, _, body in blocks:
             code = body if srv is None else body.replace(SERVER_URL, srv.url.removesuffix("/v1"))
             try:

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import modkit
-from modkit import InputError, OpenAIBackend
+from modkit import InputError
+from modkit.backends import OpenAIBackend
 from modkit.testing import FaultServer, fake_result
 
 pytest.importorskip("ray")
@@ -160,6 +161,6 @@ def test_sharded_fit_on_a_dataset_equals_fit_thresholds(ray_session):
 def test_backend_objects_are_refused(ray_session):
     ds = ray.data.from_items([{"text": "x"}])
     with pytest.raises(InputError, match="as a name or a zero-argument factory"):
-        mray.score_dataset(ds, modkit.LocalBackend())
+        mray.score_dataset(ds, modkit.backends.LocalBackend())
     with pytest.raises(InputError, match="num_workers must be an integer >= 1"):
         mray.score_dataset(ds, "local", num_workers=0)

@@ -92,7 +92,7 @@ def test_a_request_over_the_work_budget_is_refused_and_moderate_splits_it(srv):
     assert payload["error"]["code"] == "request_too_large"
     assert "work budget of 65536 characters" in payload["error"]["message"]
     # the runner treats it as a batch rejected for its input and splits it until it fits
-    backend = modkit.OpenAIBackend("hash-1", base_url=srv.url, api_key="sk-unused")
+    backend = modkit.backends.OpenAIBackend("hash-1", base_url=srv.url, api_key="sk-unused")
     df = modkit.moderate(texts, backend=backend, cache=None, progress=False)
     assert not df["error"].astype(bool).any()
 

@@ -47,11 +47,11 @@ def _accepted_socket(port: int, peer: tuple[str, int]) -> socket.socket:
 def test_every_accepted_connection_has_nagle_off(backend):
     with FaultServer() as upstream:
         if backend == "local":
-            from modkit import LocalBackend
+            from modkit.backends import LocalBackend
 
             app = create_app(LocalBackend())
         else:
-            from modkit import OpenAIBackend
+            from modkit.backends import OpenAIBackend
 
             app = create_app(OpenAIBackend(base_url=upstream.url, api_key="sk-x"), cache=None)
         with ServerThread(app) as srv:

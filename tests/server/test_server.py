@@ -23,13 +23,11 @@ from modkit import (
     Cache,
     ItemError,
     ModerationResult,
-    OpenAIBackend,
     QuotaExceededError,
-    ReplayBackend,
-    SyncBackend,
     TransientBackendError,
 )
 from modkit._cache import cache_key
+from modkit.backends import OpenAIBackend, ReplayBackend, SyncBackend
 from modkit.cli import main
 from modkit.server import ServerLimits, ServerThread, free_port
 from modkit.testing import Fault, FaultServer
@@ -361,7 +359,7 @@ def test_local_backend_through_the_server():
     """`modkit serve --backend local` answers the official SDK with all 13 keys."""
     from openai.types import ModerationCreateResponse
 
-    backend = modkit.LocalBackend()
+    backend = modkit.backends.LocalBackend()
     texts = ["have a nice day", "I will kill you"]
     direct = backend.score(texts)
     with ServerThread(backend) as srv, _client(srv) as client:

@@ -15,7 +15,8 @@ import openai
 import pytest
 
 import modkit
-from modkit import InputError, ModerationResult, SyncBackend
+from modkit import InputError, ModerationResult
+from modkit.backends import SyncBackend
 from modkit.server import DecisionPolicy, ServeProcess, ServerThread, ThresholdSource, create_app
 from modkit.testing import FaultServer, fake_result
 

@@ -33,7 +33,7 @@ def srv():
 
 
 def _via_server(srv, texts):
-    backend = modkit.OpenAIBackend("hash-1", base_url=srv.url, api_key="sk-unused")
+    backend = modkit.backends.OpenAIBackend("hash-1", base_url=srv.url, api_key="sk-unused")
     return modkit.moderate(texts, backend=backend, cache=None, progress=False, max_retries=0)
 
 

@@ -54,7 +54,7 @@ def test_template_file_image_slots_scored_through_moderate(tmp_path):
     assert base64.b64decode(first[1]["image_url"]["url"].split(",", 1)[1]) == PNG
     assert first[2] == {"type": "image_url", "image_url": {"url": "https://example.org/s.png"}}
     with FaultServer() as srv:
-        backend = modkit.OpenAIBackend(base_url=srv.url, api_key="sk-x")
+        backend = modkit.backends.OpenAIBackend(base_url=srv.url, api_key="sk-x")
         df = modkit.moderate(
             frame, backend=backend, cache=tmp_path / "c", text_column="input", progress=False
         )

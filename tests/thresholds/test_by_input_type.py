@@ -169,7 +169,7 @@ def test_serve_thresholds_by_input_type_end_to_end(tmp_path):
     """modkit serve --backend openai --thresholds: an image input is flagged by the image
     thresholds, a text by the text ones (upstream: the FaultServer)."""
     (tmp_path / "x.png").write_bytes(PNG)
-    parts = modkit.multimodal_input("a caption", [tmp_path / "x.png"])
+    parts = modkit.images.multimodal_input("a caption", [tmp_path / "x.png"])
     image_score = fake_multimodal_result(parts)["category_scores"]["violence"]
     ts = ThresholdSet.from_thresholds(
         {"violence": {"block": 1.0, "by_input_type": {"image": {"block": 0.0}}}}

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modkit
-from modkit import CategoryThreshold, InputError, ModerationResult, SyncBackend, ThresholdSet
+from modkit import CategoryThreshold, InputError, ModerationResult, ThresholdSet
+from modkit.backends import SyncBackend
 from modkit.server import DecisionPolicy, ServerThread, ThresholdSource, create_app
 
 POOL = ("harassment", "hate", "self-harm/intent", "sexual", "violence", "violence/graphic")

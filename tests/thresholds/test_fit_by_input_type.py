@@ -98,13 +98,13 @@ def test_one_type_only_keeps_one_set_and_no_applied_column_is_an_error():
 def test_from_multimodal_results_over_http_to_a_fitted_file(tmp_path):
     caption = "look at {what: this|that} {thing: knife|cake|gun|flower}"
     texts = modkit.expand(caption)
-    rows = modkit.with_images(
+    rows = modkit.images.with_images(
         texts, [f"https://example.org/{i}.png" for i in range(30)], how="product"
     )
     plain = pd.DataFrame({"input": texts["text"].tolist() * 10})
     frame = pd.concat([rows[["input"]], plain], ignore_index=True)
     with FaultServer() as server:
-        backend = modkit.OpenAIBackend(base_url=server.url, api_key="sk-test")
+        backend = modkit.backends.OpenAIBackend(base_url=server.url, api_key="sk-test")
         scores = modkit.moderate(
             frame, backend=backend, cache=None, progress=False, text_column="input"
         )

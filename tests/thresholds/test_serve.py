@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modkit
-from modkit import CATEGORIES, InputError, ItemError, ModerationResult, SyncBackend
+from modkit import CATEGORIES, InputError, ItemError, ModerationResult
+from modkit.backends import SyncBackend
 from modkit.server import ServeProcess
 from modkit.thresholds import ThresholdSet, load_thresholds
 from modkit.thresholds._serve import threshold_postprocess

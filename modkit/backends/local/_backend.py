@@ -106,7 +106,7 @@ class LocalBackend(SyncBackend):
     Examples
     --------
     >>> import modkit
-    >>> backend = modkit.LocalBackend()
+    >>> backend = modkit.backends.LocalBackend()
     >>> backend.info["categories"]["hate"]["status"]
     'trained'
     """

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import modkit
-from modkit import CATEGORIES, BackendError, ItemError, LocalBackend, ModerationResult
+from modkit import CATEGORIES, BackendError, ItemError, ModerationResult
+from modkit.backends import LocalBackend
 from modkit.backends.local._encoder import MODEL_SHA256, STRIDE, WINDOW, Encoder, default_model_path
 from modkit.backends.local._train import MODEL_NAME
 

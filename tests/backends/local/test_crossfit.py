@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from _training import FAST, _fixture
 
-from modkit import LocalBackend
+from modkit.backends import LocalBackend
 from modkit.backends.local import train
 from modkit.backends.local._crossfit import cached_frame, crossfit_key
 

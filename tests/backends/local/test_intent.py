@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import modkit
-from modkit import LocalBackend
+from modkit.backends import LocalBackend
 
 #: Safe homonym prompts (data/probes/safe-homonyms.txt, also used by the benchmark).
 SAFE_HOMONYMS = [

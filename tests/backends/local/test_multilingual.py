@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 import modkit
-from modkit import CATEGORIES, BackendError, InputError, ItemError, LocalBackend
+from modkit import CATEGORIES, BackendError, InputError, ItemError
+from modkit.backends import LocalBackend
 from modkit.backends.local import _multilingual as ml
 from modkit.backends.local._encoders import MULTILINGUAL_DIR, encoder_kind
 from modkit.backends.local._features import pooled_features, window_features

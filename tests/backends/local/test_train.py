@@ -15,7 +15,8 @@ from sklearn.metrics import f1_score
 
 import modkit
 import modkit.cli
-from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError, LocalBackend
+from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError
+from modkit.backends import LocalBackend
 from modkit.backends.local._train import (
     DERIVED,
     FEATURES,
