@@ -18,8 +18,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._errors import InputError
-from ._result import ItemError, ModerationResult, ResultRows, result_json
+from ._result import (
+    ItemError,
+    ModerationResult,
+    ResultRows,
+    arrow_strings,
+    concat_strings,
+    result_json,
+    string_array,
+)
+from ._taxonomy import CATEGORIES
 from ._text import utf8_problem
 
 __all__ = [
@@ -398,6 +409,83 @@ class Cache:
                 self._conn.execute("ROLLBACK")
                 raise
 
+    def put_rows(
+        self,
+        rows: ResultRows,
+        texts: Sequence[str] | None = None,
+        *,
+        namespace: str,
+        model: str,
+    ) -> None:
+        """Store results given in columns in one transaction (no per-result objects).
+
+        The rows are stored exactly as :meth:`put_many` stores the same results: a later
+        :meth:`get_many` or :meth:`get_rows` cannot tell them apart.
+
+        Parameters
+        ----------
+        rows : ResultRows
+            The results; ``rows.raw`` (each result's ``result_json``: a list of str or a
+            pyarrow string array) is required.
+        texts : sequence of str, optional
+            One per row, stored only with ``store_texts``.
+        namespace, model : str
+            As for :meth:`put_many`.
+
+        Raises
+        ------
+        InputError
+            If ``rows.raw`` is missing or ``texts`` has another length.
+        """
+        n = len(rows)
+        if rows.raw is None:
+            raise InputError("put_rows needs each result's result_json (rows.raw)")
+        if texts is not None and len(texts) != n:
+            raise InputError(f"put_rows: {len(texts)} texts for {n} rows")
+        if not n:
+            return
+        k = len(CATEGORIES)
+        width = 9 * k + 1
+        buf = np.empty((n, width), dtype=np.uint8)
+        buf[:, : 8 * k] = np.ascontiguousarray(rows.scores, dtype=np.float64).view(np.uint8)
+        buf[:, 8 * k : 9 * k] = rows.flags.astype(np.int8).view(np.uint8)
+        buf[:, -1] = rows.flagged.astype(np.uint8)
+        packed = buf.tobytes()
+        now = time.time()
+        dumps = json.dumps
+        models = {m: dumps(m) for m in set(rows.model)}
+        stored = texts if (self.store_texts and texts is not None) else None
+        raws = rows.raw if isinstance(rows.raw, list) else rows.raw.to_pylist()  # Arrow
+        data = (
+            (
+                key,
+                namespace,
+                model,
+                f'{raw[:-1]},"model":{models[snap]},"id":{dumps(rid)}}}',
+                None if stored is None else stored[i],
+                now,
+                packed[i * width : (i + 1) * width],
+                snap,
+                rid,
+                len(raw) - 1,
+            )
+            for i, key, raw, snap, rid in sorted(  # in key order: B-tree pages once each
+                zip(range(n), rows.keys, raws, rows.model, rows.id, strict=True), key=_second
+            )
+        )
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO results (key, namespace, model, result, text, "
+                    "created, packed, snapshot, rid, raw_len) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    data,
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
     def get_rows(
         self, keys: Iterable[str], *, raw: bool = True
     ) -> tuple[ResultRows, dict[str, ModerationResult]]:
@@ -419,28 +507,68 @@ class Cache:
             category outside :data:`~modkit.CATEGORIES`), decoded from their JSON.
         """
         keys = list(keys)
-        result = "result" if raw else "CASE WHEN packed IS NULL THEN result END"
-        cols = f"key, packed, snapshot, rid, raw_len, {result}"
-        found: list[tuple] = []
-        old: list[tuple[str, str]] = []
+        # Streamed: each chunk's rows go straight into column arrays, and sqlite cuts the
+        # ``result_json`` prefix out of ``result`` itself, so no list of whole rows nor a
+        # second copy of each JSON string is ever held (1M rows: peak under 2x the frame).
+        raw_sql = "substr(result, 1, raw_len) || '}'" if raw else "NULL"
+        sql = (
+            f"SELECT key, packed, snapshot, rid, CASE WHEN packed IS NULL THEN result "
+            f"ELSE {raw_sql} END FROM results WHERE key IN "
+        )
+        k = len(CATEGORIES)
+        width = 9 * k + 1
+        packed = np.empty((len(keys), width), dtype=np.uint8)
+        found: list[str] = []
+        models: list[str] = []
+        ids: list[str] = []
+        arrow = raw and arrow_strings()
+        raws: list[str] | None = [] if raw else None
+        raw_chunks: list[Any] = []
+        old: dict[str, ModerationResult] = {}
+        shared: dict[str, str] = {}  # one str object per distinct snapshot name
         with self._lock:
             for start in range(0, len(keys), 900):
                 chunk = keys[start : start + 900]
+                at = {key: i for i, key in enumerate(chunk)}
                 marks = ",".join("?" * len(chunk))
-                cur = self._conn.execute(
-                    f"SELECT {cols} FROM results WHERE key IN ({marks})", chunk
-                )
-                for row in cur.fetchall():
-                    if row[1] is None:
-                        old.append((row[0], row[5]))
+                got = []
+                for row in self._conn.execute(sql + f"({marks})", chunk):
+                    key, blob = row[0], row[1]
+                    if blob is None:  # written by modkit 0.1, or an unlisted category
+                        old[chunk[at[key]]] = _decode(row[4])
+                    elif len(blob) != width:  # packed for another category list
+                        old[chunk[at[key]]] = self._decode_key(key)
                     else:
-                        found.append(row)
-        k = [r[0] for r in found]
-        raws = [r[5][: r[4]] + "}" for r in found] if raw else None
-        rows = ResultRows.unpack(
-            k, [r[1] for r in found], [r[2] for r in found], [r[3] for r in found], raws
+                        got.append((at[key], row))
+                got.sort(key=_first)  # the caller's order, whatever order sqlite used
+                n0 = len(found)
+                for i, (_, _blob, snapshot, rid, text) in got:
+                    found.append(chunk[i])  # the caller's key objects, not copies
+                    models.append(shared.setdefault(snapshot, snapshot))
+                    ids.append(rid)
+                    if raws is not None:
+                        raws.append(text)
+                if got:
+                    blobs = b"".join(row[1] for _, row in got)
+                    packed[n0 : len(found)] = np.frombuffer(blobs, np.uint8).reshape(-1, width)
+                if arrow and raws:  # into Arrow chunk by chunk: never all as Python str
+                    raw_chunks.append(string_array(raws))
+                    raws = []
+        packed = packed[: len(found)]
+        scores = packed[:, : 8 * k].copy().view(np.float64)
+        flags = packed[:, 8 * k :].view(np.int8)
+        strings: Any = raws
+        if arrow:
+            strings = concat_strings(raw_chunks)
+        rows = ResultRows(
+            found, scores, flags[:, :k].copy(), flags[:, k] == 1, models, ids, strings
         )
-        return rows, {key: _decode(blob) for key, blob in old}
+        return rows, old
+
+    def _decode_key(self, key: str) -> ModerationResult:
+        """A result whose compact form is unreadable, decoded from its JSON."""
+        row = self._conn.execute("SELECT result FROM results WHERE key = ?", (key,)).fetchone()
+        return _decode(row[0])
 
     def _add_compact_columns(self) -> None:
         have = {r[1] for r in self._conn.execute("PRAGMA table_info(results)")}
@@ -471,6 +599,14 @@ class Cache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
+def _second(item: tuple[Any, ...]) -> Any:
+    return item[1]
 
 
 def _decode(blob: str) -> ModerationResult:

@@ -10,6 +10,7 @@ given thresholds in the provider's native units, when its score >= its threshold
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from ._errors import InputError
 from ._frame import endpoint_flags
 from ._native import PROVIDERS, detect_provider
 from ._taxonomy import CATEGORIES
+from ._validation import LEVEL, Interval, KeysOf, MappingOf, SequenceOf, validate_params
 from .thresholds import as_threshold_set
 from .thresholds._rule import flag_values
 
@@ -66,6 +68,14 @@ def native_flags(
     return pd.DataFrame(out, index=results.index)
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "provider": [None, KeysOf(PROVIDERS)],
+        "relations": [SequenceOf(str)],
+        "categories": [None, SequenceOf(str)],
+    }
+)
 def provider_decisions(
     results: pd.DataFrame,
     *,
@@ -189,6 +199,16 @@ def _all_decisions(
     }
 
 
+@validate_params(
+    {
+        "results": [Mapping],
+        "by": [str, SequenceOf(str)],
+        "thresholds": [None, Mapping],
+        "providers": [None, MappingOf(str, str)],
+        "relations": [SequenceOf(str)],
+        "categories": [None, SequenceOf(str)],
+    }
+)
 def compare_providers(
     results: Mapping[str, pd.DataFrame],
     by: str | Sequence[str],
@@ -275,6 +295,7 @@ def compare_providers(
     return table
 
 
+@validate_params({"table": [pd.DataFrame]})
 def provider_gaps(table: pd.DataFrame) -> pd.DataFrame:
     """Which provider flags which group more often, from :func:`compare_providers`.
 
@@ -354,6 +375,18 @@ def kappa_from_counts(
     return np.where(np.isclose(pe, 1.0), np.nan, kappa)
 
 
+@validate_params(
+    {
+        "results": [Mapping],
+        "thresholds": [None, Mapping],
+        "providers": [None, MappingOf(str, str)],
+        "relations": [SequenceOf(str)],
+        "categories": [None, SequenceOf(str)],
+        "n_boot": [Interval(Integral, 0, None)],
+        "level": [LEVEL],
+        "random_state": [Interval(Integral, 0, None)],
+    }
+)
 def agreement(
     results: Mapping[str, pd.DataFrame],
     *,

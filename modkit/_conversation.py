@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -326,6 +326,95 @@ def combine_scores(
     return combined, int(np.argmax(best))
 
 
+def _unit_flags(units: pd.DataFrame, cats: list[str], flag_prefix: str) -> np.ndarray:
+    """The units' flags per category: 1 true, 0 false, -1 missing."""
+    unit_flags = np.full((len(units), len(cats)), -1, dtype=np.int8)
+    for k, cat in enumerate(cats):
+        flag_col = units.get(flag_prefix + cat)
+        if flag_col is not None:
+            known = flag_col.notna().to_numpy()
+            unit_flags[known, k] = flag_col[known].astype(bool).to_numpy(dtype=np.int8)
+    return unit_flags
+
+
+def _applied_kinds(kinds: list[Any]) -> str | None:
+    """The input types a category was applied to over a row's units (``None`` if unknown)."""
+    if not any(isinstance(v, str) for v in kinds):
+        return None
+    seen = {t for v in kinds if isinstance(v, str) for t in v.split(",") if t}
+    return ",".join(t for t in ("text", "image") if t in seen)
+
+
+def _unit_columns(
+    units: pd.DataFrame,
+) -> tuple[np.ndarray, list[str], list[str], list[str], list[Any] | None]:
+    """The units' ``flagged`` (1 / 0 / -1 missing), error, model, moderation id and
+    result JSON (``None`` without the column)."""
+    f = units["flagged"]
+    return (
+        np.where(f.notna().to_numpy(), f.fillna(False).astype(bool), -1),
+        units["error"].fillna("").astype(str).tolist(),
+        units["model"].astype(str).tolist(),
+        units["moderation_id"].astype(str).tolist(),
+        units["result_json"].tolist() if "result_json" in units.columns else None,
+    )
+
+
+def _units_by_row(plan: ConversationPlan) -> dict[int, list[int]]:
+    """Each input row's units (their positions), in order."""
+    by_row: dict[int, list[int]] = {}
+    for j, r in enumerate(plan.owner):
+        by_row.setdefault(r, []).append(j)
+    return by_row
+
+
+def _row_error(
+    plan: ConversationPlan, r: int, js: list[int], unit_error: list[str], single: bool
+) -> str:
+    """Why row ``r`` has no combined result ("" if it has one): its own error, no units,
+    or the first failed unit's error (naming its message when units are messages)."""
+    if r in plan.errors:
+        return plan.errors[r]
+    if not js:
+        return "not scored"
+    failed = next((j for j in js if unit_error[j]), None)
+    if failed is None:
+        return ""
+    message = int(plan.message[failed])
+    named = single and message >= 0
+    return (f"message {message}: " if named else "") + unit_error[failed]
+
+
+def _combined_frame(
+    frame: pd.DataFrame,
+    plan: ConversationPlan,
+    cats: list[str],
+    flag_prefix: str,
+    numbers: tuple[np.ndarray, np.ndarray, np.ndarray],
+    text: Mapping[str, list[Any]],
+    decided: list[Any],
+) -> pd.DataFrame:
+    """The input rows with their combined columns: scores, flags, then ``text``'s object
+    columns (model, moderation_id, error, result_json, applied/...), the deciding message
+    and the strategy."""
+    scores, flags, flagged = numbers
+    out = frame.copy()
+    for k, name in enumerate(cats):
+        out[name] = scores[:, k]
+    out["flagged"] = _nullable(flagged)
+    for k, name in enumerate(cats):
+        out[flag_prefix + name] = _nullable(flags[:, k])
+    for name, values in text.items():
+        out[name] = pd.Series(values, index=out.index, dtype=object)
+    out["decided_by"] = pd.array(decided, dtype="Int64")
+    out["conversation_strategy"] = pd.Series(
+        [plan.strategy if r in plan.conversation_rows else "" for r in range(len(frame))],
+        index=out.index,
+        dtype=object,
+    )
+    return out
+
+
 def combine_units(
     frame: pd.DataFrame,
     units: pd.DataFrame,
@@ -347,47 +436,24 @@ def combine_units(
     cats = [c for c in categories if c in units.columns]
     m = len(units)
     unit_scores = units[cats].to_numpy(dtype=float) if cats else np.empty((m, 0))
-    # unit flags: 1 true, 0 false, -1 missing
-    unit_flags = np.full((m, len(cats)), -1, dtype=np.int8)
-    for k, cat in enumerate(cats):
-        flag_col = units.get(flag_prefix + cat)
-        if flag_col is not None:
-            known = flag_col.notna().to_numpy()
-            unit_flags[known, k] = flag_col[known].astype(bool).to_numpy(dtype=np.int8)
-    f = units["flagged"]
-    unit_flagged = np.where(f.notna().to_numpy(), f.fillna(False).astype(bool), -1)
-    unit_error = units["error"].fillna("").astype(str).tolist()
-    unit_model = units["model"].astype(str).tolist()
-    unit_id = units["moderation_id"].astype(str).tolist()
-    unit_raw = units["result_json"].tolist() if "result_json" in units.columns else None
+    unit_flags = _unit_flags(units, cats, flag_prefix)
+    unit_flagged, unit_error, unit_model, unit_id, unit_raw = _unit_columns(units)
     applied_cols = [c for c in units.columns if str(c).startswith(APPLIED_PREFIX)]
     unit_applied = {c: units[c].tolist() for c in applied_cols}
     n = len(frame)
     scores = np.full((n, len(cats)), np.nan)
     flags = np.full((n, len(cats)), -1, dtype=np.int8)
     flagged = np.full(n, -1, dtype=np.int8)
-    model = [""] * n
-    mod_id = [""] * n
-    error = [""] * n
-    raw = [""] * n
+    model, mod_id, error, raw = ([""] * n for _ in range(4))
     decided: list[Any] = [pd.NA] * n
     applied: dict[str, list[Any]] = {c: [None] * n for c in applied_cols}
-    by_row: dict[int, list[int]] = {}
-    for j, r in enumerate(plan.owner):
-        by_row.setdefault(r, []).append(j)
+    by_row = _units_by_row(plan)
     single = plan.strategy in ("per_message", "last_turn")
     for r in range(n):
-        if r in plan.errors:
-            error[r] = plan.errors[r]
-            continue
         js = by_row.get(r, [])
-        if not js:
-            error[r] = "not scored"
-            continue
-        failed = next((j for j in js if unit_error[j]), None)
-        if failed is not None:
-            named = single and message[failed] >= 0
-            error[r] = (f"message {message[failed]}: " if named else "") + unit_error[failed]
+        why = _row_error(plan, r, js, unit_error, single)
+        if why:
+            error[r] = why
             continue
         block = unit_flags[js]
         combined, pick = combine_scores(unit_scores[js], block == 1)
@@ -401,38 +467,21 @@ def combine_units(
         if is_conv:
             decided[r] = int(message[decider])
         for col in applied_cols:
-            kinds = [unit_applied[col][j] for j in js]
-            if any(isinstance(v, str) for v in kinds):
-                seen = {t for v in kinds if isinstance(v, str) for t in v.split(",") if t}
-                applied[col][r] = ",".join(t for t in ("text", "image") if t in seen)
+            applied[col][r] = _applied_kinds([unit_applied[col][j] for j in js])
         if keep_json:
-            if not is_conv and unit_raw is not None:
-                raw[r] = str(unit_raw[js[0]])
-            else:
-                raw[r] = _row_json(cats, scores[r], flags[r], flagged[r], plan, js)
-                body = json.loads(raw[r])
-                body["conversation"]["decided_by"] = int(message[decider])
-                raw[r] = json.dumps(body, ensure_ascii=False)
-    out = frame.copy()
-    for k, name in enumerate(cats):
-        out[name] = scores[:, k]
-    out["flagged"] = _nullable(flagged)
-    for k, name in enumerate(cats):
-        out[flag_prefix + name] = _nullable(flags[:, k])
-    out["model"] = pd.Series(model, index=out.index, dtype=object)
-    out["moderation_id"] = pd.Series(mod_id, index=out.index, dtype=object)
-    out["error"] = pd.Series(error, index=out.index, dtype=object)
+            raw[r] = (
+                str(unit_raw[js[0]])
+                if not is_conv and unit_raw is not None
+                else _row_json(
+                    cats, scores[r], flags[r], flagged[r], plan, js, int(message[decider])
+                )
+            )
+    text = {"model": model, "moderation_id": mod_id, "error": error}
     if keep_json:
-        out["result_json"] = pd.Series(raw, index=out.index, dtype=object)
-    for col in applied_cols:
-        out[col] = pd.Series(applied[col], index=out.index, dtype=object)
-    out["decided_by"] = pd.array(decided, dtype="Int64")
-    out["conversation_strategy"] = pd.Series(
-        [plan.strategy if r in plan.conversation_rows else "" for r in range(n)],
-        index=out.index,
-        dtype=object,
+        text["result_json"] = raw
+    return _combined_frame(
+        frame, plan, cats, flag_prefix, (scores, flags, flagged), {**text, **applied}, decided
     )
-    return out
 
 
 def _nullable(values: np.ndarray) -> pd.arrays.BooleanArray:
@@ -447,8 +496,10 @@ def _row_json(
     flagged: int,
     plan: ConversationPlan,
     js: list[int],
+    decided_by: int,
 ) -> str:
-    """The combined result object: the endpoint's shape plus a ``conversation`` record."""
+    """The combined result object: the endpoint's shape plus a ``conversation`` record
+    (which messages were combined, and the one whose score decided)."""
     body: dict[str, Any] = {
         "flagged": None if flagged < 0 else bool(flagged),
         "categories": {
@@ -462,6 +513,7 @@ def _row_json(
             "strategy": plan.strategy,
             "rule": "max",
             "messages": [int(plan.message[j]) for j in js],
+            "decided_by": decided_by,
         },
     }
     return json.dumps(body, ensure_ascii=False)

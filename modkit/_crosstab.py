@@ -115,6 +115,7 @@ class Statistic:
 STATISTICS: dict[str, Statistic] = {}
 
 
+@validate_params({"stat": [Statistic]})
 def register_statistic(stat: Statistic) -> None:
     """Make a statistic available by name to :func:`crosstab`, plots and widgets.
 
@@ -123,6 +124,12 @@ def register_statistic(stat: Statistic) -> None:
     stat : Statistic
         Registered under ``stat.name``, replacing a statistic of that name (the registry
         is process-wide).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -316,20 +323,7 @@ def crosstab(
     if any(s.on_flags for s in stats):
         flag_frame = _flags(scored, cats, thresholds, partial=not only_flags)
         flags = flag_frame.groupby(codes, sort=False)
-    data = StatInput(grouped, flags)
-    counts = None
-    tables: dict[str, pd.DataFrame] = {}
-    ns: dict[str, pd.DataFrame] = {}
-    for s in stats:
-        tables[s.name] = s.compute(data).astype(float) if s.on_flags else s.compute(data)
-        if s.on_flags and flags is not None:
-            ns[s.name] = flags.count()
-        else:
-            counts = grouped.count() if counts is None else counts
-            ns[s.name] = counts
-    for table in {id(t): t for t in [*tables.values(), *ns.values()]}.values():
-        table.columns = pd.Index(cats, name="category")
-        table.index = index.take(table.index.to_numpy())
+    tables, ns = _stat_tables(stats, StatInput(grouped, flags), cats, index)
     names = [s.name for s in stats]
     attrs = {
         "stat": names[0] if len(names) == 1 else names,
@@ -346,6 +340,28 @@ def crosstab(
         out = pd.concat(tables, axis=1, names=["stat", "category"])
     out.attrs.update(attrs)
     return out
+
+
+def _stat_tables(
+    stats: list[Statistic], data: StatInput, cats: list[str], index: pd.Index
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Each statistic's table and its row counts (per group and category), labelled with
+    the categories and the groups' ``by`` values."""
+    grouped, flags = data.scores, data.flags
+    counts = None
+    tables: dict[str, pd.DataFrame] = {}
+    ns: dict[str, pd.DataFrame] = {}
+    for s in stats:
+        tables[s.name] = s.compute(data).astype(float) if s.on_flags else s.compute(data)
+        if s.on_flags and flags is not None:
+            ns[s.name] = flags.count()
+        else:
+            counts = grouped.count() if counts is None else counts
+            ns[s.name] = counts
+    for table in {id(t): t for t in [*tables.values(), *ns.values()]}.values():
+        table.columns = pd.Index(cats, name="category")
+        table.index = index.take(table.index.to_numpy())
+    return tables, ns
 
 
 def _check_stats(stat: Any) -> list[Statistic]:

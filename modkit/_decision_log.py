@@ -33,6 +33,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._taxonomy import order_categories
+from ._validation import validate_params
 
 __all__ = [
     "DECISION_PREFIX",
@@ -360,6 +361,7 @@ def is_decision_log(path: str | os.PathLike[str]) -> bool:
     return isinstance(rec, dict) and rec.get("v") == LOG_VERSION and "decision" in rec
 
 
+@validate_params({"path": ["path"]})
 def read_decision_log(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a decision log (with its rotated files) as a results frame, one row per record.
 

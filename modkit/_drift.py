@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._frame import category_columns
+from ._validation import StrOptions, validate_params
 from .thresholds import ACTIONS, ThresholdSet, as_threshold_set
 
 __all__ = ["DriftReport", "decision_drift"]
@@ -166,6 +167,94 @@ def _short(keys: pd.Index, k: int = 3) -> str:
     return shown + (", ..." if len(keys) > k else "")
 
 
+def _decisions_frame(dec_a: pd.DataFrame, dec_b: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """Per prompt: both actions, whether it changed (and how), the categories each blocks
+    and sends to review."""
+    out = pd.DataFrame(index=index)
+    out["action_a"] = dec_a["action"]
+    out["action_b"] = dec_b["action"]
+    out["changed"] = out["action_a"] != out["action_b"]
+    out["transition"] = np.where(
+        out["changed"], out["action_a"] + " -> " + out["action_b"], ""
+    ).astype(object)
+    out["blocked_a"] = dec_a["blocked_categories"]
+    out["blocked_b"] = dec_b["blocked_categories"]
+    out["review_a"] = dec_a["review_categories"]
+    out["review_b"] = dec_b["review_categories"]
+    return out
+
+
+def _drift_names(
+    results_a: pd.DataFrame, results_b: pd.DataFrame, names: tuple[str, str] | None
+) -> tuple[str, str]:
+    """The two sides' labels: given (two different ones), else from the results' models."""
+    if names is None:
+        names = (_names(results_a, "a"), _names(results_b, "b"))
+        if names[0] == names[1]:
+            names = (f"{names[0]} (a)", f"{names[1]} (b)")
+    elif len(names) != 2 or str(names[0]) == str(names[1]):
+        raise InputError(f"names must be two different labels, got {names!r}")
+    return names
+
+
+def _check_same_prompts(a: pd.DataFrame, b: pd.DataFrame, key: str) -> None:
+    """Refuse two result sets that do not cover the same prompts (by ``key``)."""
+    only_a = a.index.difference(b.index, sort=False)
+    only_b = b.index.difference(a.index, sort=False)
+    if len(only_a) or len(only_b):
+        parts = []
+        if len(only_a):
+            parts.append(
+                f"{len(only_a)} prompts of results_a are missing from results_b ({_short(only_a)})"
+            )
+        if len(only_b):
+            parts.append(
+                f"{len(only_b)} prompts of results_b are missing from results_a ({_short(only_b)})"
+            )
+        raise InputError(
+            f"results_a and results_b must cover the same prompts (by {key!r}): " + "; ".join(parts)
+        )
+
+
+def _category_flips(
+    c: str,
+    sa: pd.Series,
+    sb: pd.Series,
+    dec_a: pd.DataFrame,
+    dec_b: pd.DataFrame,
+    index: pd.Index,
+) -> dict[str, Any]:
+    """One category's row of ``category_flips``: blocks on each side, the flips between
+    them, and the score deltas of the prompts scored on both."""
+    act_a = dec_a.get(f"action:{c}", pd.Series("", index=index))
+    act_b = dec_b.get(f"action:{c}", pd.Series("", index=index))
+    both = sa.notna() & sb.notna()
+    d = (sb - sa)[both]
+    return {
+        "category": c,
+        "n": int(both.sum()),
+        "block_a": int((act_a == "block").sum()),
+        "block_b": int((act_b == "block").sum()),
+        "to_block": int(((act_a != "block") & (act_b == "block")).sum()),
+        "from_block": int(((act_a == "block") & (act_b != "block")).sum()),
+        "changed": int((act_a != act_b).sum()),
+        "mean_delta": float(d.mean()) if len(d) else np.nan,
+        "mean_abs_delta": float(d.abs().mean()) if len(d) else np.nan,
+        "max_abs_delta": float(d.abs().max()) if len(d) else np.nan,
+    }
+
+
+@validate_params(
+    {
+        "results_a": [pd.DataFrame],
+        "results_b": [pd.DataFrame],
+        "thresholds": [ThresholdSet, Mapping, "path"],
+        "thresholds_b": [None, ThresholdSet, Mapping, "path"],
+        "key": [str],
+        "profile": [StrOptions(("input", "output"))],
+        "names": [None, tuple],
+    }
+)
 def decision_drift(
     results_a: pd.DataFrame,
     results_b: pd.DataFrame,
@@ -242,42 +331,13 @@ def decision_drift(
     ts_b = ts_a if thresholds_b is None else _as_set(thresholds_b, profile, "thresholds_b")
     a, dup_a = _keyed(results_a, key, "a")
     b, dup_b = _keyed(results_b, key, "b")
-    only_a = a.index.difference(b.index, sort=False)
-    only_b = b.index.difference(a.index, sort=False)
-    if len(only_a) or len(only_b):
-        parts = []
-        if len(only_a):
-            parts.append(
-                f"{len(only_a)} prompts of results_a are missing from results_b ({_short(only_a)})"
-            )
-        if len(only_b):
-            parts.append(
-                f"{len(only_b)} prompts of results_b are missing from results_a ({_short(only_b)})"
-            )
-        raise InputError(
-            f"results_a and results_b must cover the same prompts (by {key!r}): " + "; ".join(parts)
-        )
+    _check_same_prompts(a, b, key)
     b = b.loc[a.index]
-    if names is None:
-        names = (_names(results_a, "a"), _names(results_b, "b"))
-        if names[0] == names[1]:
-            names = (f"{names[0]} (a)", f"{names[1]} (b)")
-    elif len(names) != 2 or str(names[0]) == str(names[1]):
-        raise InputError(f"names must be two different labels, got {names!r}")
+    names = _drift_names(results_a, results_b, names)
 
     dec_a = ts_a.apply(a, missing="ignore")
     dec_b = ts_b.apply(b, missing="ignore")
-    out = pd.DataFrame(index=a.index)
-    out["action_a"] = dec_a["action"]
-    out["action_b"] = dec_b["action"]
-    out["changed"] = out["action_a"] != out["action_b"]
-    out["transition"] = np.where(
-        out["changed"], out["action_a"] + " -> " + out["action_b"], ""
-    ).astype(object)
-    out["blocked_a"] = dec_a["blocked_categories"]
-    out["blocked_b"] = dec_b["blocked_categories"]
-    out["review_a"] = dec_a["review_categories"]
-    out["review_b"] = dec_b["review_categories"]
+    out = _decisions_frame(dec_a, dec_b, a.index)
 
     cats = list(dict.fromkeys([*ts_a.categories, *ts_b.categories]))
     flips = []
@@ -287,24 +347,7 @@ def decision_drift(
         out[f"a:{c}"] = sa
         out[f"b:{c}"] = sb
         out[f"delta:{c}"] = sb - sa
-        act_a = dec_a.get(f"action:{c}", pd.Series("", index=a.index))
-        act_b = dec_b.get(f"action:{c}", pd.Series("", index=a.index))
-        both = sa.notna() & sb.notna()
-        d = (sb - sa)[both]
-        flips.append(
-            {
-                "category": c,
-                "n": int(both.sum()),
-                "block_a": int((act_a == "block").sum()),
-                "block_b": int((act_b == "block").sum()),
-                "to_block": int(((act_a != "block") & (act_b == "block")).sum()),
-                "from_block": int(((act_a == "block") & (act_b != "block")).sum()),
-                "changed": int((act_a != act_b).sum()),
-                "mean_delta": float(d.mean()) if len(d) else np.nan,
-                "mean_abs_delta": float(d.abs().mean()) if len(d) else np.nan,
-                "max_abs_delta": float(d.abs().max()) if len(d) else np.nan,
-            }
-        )
+        flips.append(_category_flips(c, sa, sb, dec_a, dec_b, a.index))
     category_flips = pd.DataFrame(flips).set_index("category") if flips else pd.DataFrame()
 
     transitions = pd.crosstab(

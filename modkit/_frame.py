@@ -23,8 +23,9 @@ from ._errors import InputError
 from ._images import APPLIED_PREFIX, check_parts
 from ._labels import labels_beside_texts
 from ._native import is_known_category
-from ._result import ItemError, ModerationResult, ResultRows, result_json
+from ._result import ItemError, ModerationResult, ResultRows, concat_strings, result_json
 from ._taxonomy import CATEGORIES, did_you_mean, order_categories
+from ._validation import validate_params
 
 __all__ = [
     "FLAG_PREFIX",
@@ -215,57 +216,115 @@ def assemble(
     mod_id = np.full(m + 1, "", dtype=object)
     error = np.full(m + 1, missing_reason, dtype=object)
     raw = np.full(m + 1, "", dtype=object) if keep_json else None
+    arrow_at = None  # per unique key: its row in rows.raw (an Arrow array), or -1
     if rows is not None and len(rows):
         at = index.get_indexer(rows.keys)
         ok = at >= 0
         at = at[ok]
         k = len(CATEGORIES)
-        scores[at, :k] = rows.scores[ok]
-        flags[at, :k] = rows.flags[ok]
+        every = bool(ok.all())  # then no masked copies of the cached arrays
+        scores[at, :k] = rows.scores if every else rows.scores[ok]
+        flags[at, :k] = rows.flags if every else rows.flags[ok]
         flagged[at] = rows.flagged[ok]
         model[at] = np.asarray(rows.model, dtype=object)[ok]
         mod_id[at] = np.asarray(rows.id, dtype=object)[ok]
         error[at] = ""
-        if raw is not None and rows.raw is not None:
+        if raw is not None and isinstance(rows.raw, list):
             raw[at] = np.asarray(rows.raw, dtype=object)[ok]
+        elif raw is not None and rows.raw is not None:  # Arrow strings: taken, not copied
+            arrow_at = np.full(m + 1, -1, dtype=np.int64)
+            arrow_at[at] = np.flatnonzero(ok)
     raws = raws or {}
-    where = index.get_indexer(list(outcomes)) if outcomes else []
+    where: list[int] = index.get_indexer(list(outcomes)).tolist() if outcomes else []
+    # scores and flags by layout of keys: one array assignment per layout, not per value
+    by_scores: dict[tuple[str, ...], tuple[list[int], list[list[float]]]] = {}
+    by_flags: dict[tuple[str, ...], tuple[list[int], list[list[bool]]]] = {}
     for i, (key, res) in zip(where, outcomes.items(), strict=True):
         if i < 0:
             continue
         if isinstance(res, ModerationResult):
-            for c, v in res.category_scores.items():
-                j = col.get(c)
-                if j is not None:  # else only in result_json
-                    scores[i, j] = v
-            for c, f in res.categories.items():
-                j = col.get(c)
-                if j is not None:
-                    flags[i, j] = bool(f)
+            group = by_scores.setdefault(tuple(res.category_scores), ([], []))
+            group[0].append(i)
+            group[1].append(list(res.category_scores.values()))
+            fgroup = by_flags.setdefault(tuple(res.categories), ([], []))
+            fgroup[0].append(i)
+            fgroup[1].append(list(map(bool, res.categories.values())))
             flagged[i] = res.flagged
             model[i] = res.model
             mod_id[i] = res.id
             error[i] = ""
             if raw is not None:
                 raw[i] = raws.get(key) or result_json(res)
+                if arrow_at is not None:
+                    arrow_at[i] = -1
         else:
             error[i] = res.message
+            if arrow_at is not None:
+                arrow_at[i] = -1
+    for target, groups in ((scores, by_scores), (flags, by_flags)):
+        for layout, (at_rows, values) in groups.items():
+            # a category without a column (its name is an input's) is only in result_json
+            keep = [p for p, c in enumerate(layout) if c in col]
+            if not keep:
+                continue
+            block = np.array(values, dtype=target.dtype).reshape(len(at_rows), len(layout))
+            target[np.asarray(at_rows)[:, None], [col[layout[p]] for p in keep]] = block[:, keep]
     error[m] = none_reason  # rows whose key is None
     idx = np.where(codes < 0, m, codes)
     seen = ~np.isnan(scores[:m]).all(axis=0) | np.isin(universe, list(present))
     categories = [c for c, s in zip(universe, seen, strict=True) if s]
-    columns: dict[str, Any] = {c: scores[idx, col[c]] for c in categories}
-    columns["flagged"] = _nullable_bool(flagged[idx])
+    # the score columns as one float block (one copy; pandas keeps it as it is)
+    cols = np.asarray([col[c] for c in categories], dtype=np.intp)
+    if m == n and np.array_equal(cols, np.arange(len(universe))) and _identity(idx):
+        block = scores[:m]  # every row its own key, in order: the matrix as it is
+    else:
+        block = scores[np.ix_(idx, cols)]
+    score_frame = pd.DataFrame(block, columns=pd.Index(categories), index=frame.index, copy=False)
+    del block, scores
+    columns: dict[str, Any] = {"flagged": _nullable_bool(flagged[idx])}
     for c in categories:
         columns[flag_column(c)] = _nullable_bool(flags[idx, col[c]])
     columns["model"] = model[idx]
     columns["moderation_id"] = mod_id[idx]
     columns["error"] = error[idx]
-    if raw is not None:
+    if raw is not None and arrow_at is not None and rows is not None:
+        columns["result_json"] = _arrow_column(rows.raw, arrow_at, raw, idx)
+    elif raw is not None:
         columns["result_json"] = raw[idx]
     added = pd.DataFrame(columns, index=frame.index)
-    kept = frame.drop(columns=[c for c in added.columns if c in frame.columns])
-    return pd.concat([kept, added], axis=1)
+    names = [*categories, *added.columns]
+    kept = frame.drop(columns=[c for c in names if c in frame.columns])
+    return pd.concat([kept, score_frame, added], axis=1)
+
+
+def _identity(idx: np.ndarray) -> bool:
+    """True when ``idx`` is ``0, 1, ..., len - 1``."""
+    return bool(np.array_equal(idx, np.arange(len(idx))))
+
+
+def _arrow_column(
+    strings: Any, arrow_at: np.ndarray, others: np.ndarray, idx: np.ndarray
+) -> pd.api.extensions.ExtensionArray:
+    """The ``result_json`` column from an Arrow array of cached results' JSON.
+
+    ``arrow_at[u]`` is unique key ``u``'s row in ``strings``, or -1 for a value in
+    ``others`` (fresh results, errors: ""); ``idx`` maps each frame row to its unique
+    key. When every row is one distinct cached result in order, ``strings`` is the
+    column as it is (no copy); otherwise one Arrow ``take``.
+    """
+    import pyarrow as pa
+
+    n = len(strings)
+    from_others = np.flatnonzero(arrow_at < 0)
+    where = arrow_at.copy()
+    where[from_others] = n + np.arange(len(from_others))
+    final = where[idx]
+    if len(final) == n and _identity(final):
+        column = strings
+    else:
+        combined = concat_strings([strings, others[from_others].tolist()])
+        column = combined.take(pa.array(final, type=pa.int64()))
+    return pd.array(column, dtype="str")
 
 
 def _free_name(category: str, frame: pd.DataFrame) -> bool:
@@ -388,6 +447,7 @@ def _flag_values(col: pd.Series, name: str, strict: bool) -> np.ndarray:
     return out
 
 
+@validate_params({"results": [pd.DataFrame]})
 def category_columns(results: pd.DataFrame) -> list[str]:
     """The category score columns of a results frame, in canonical order.
 
@@ -408,6 +468,12 @@ def category_columns(results: pd.DataFrame) -> list[str]:
         The column names that are category keys: the API's in the frame's column order,
         then other providers' known categories; ``text``, slot and ``error`` columns are
         left out.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

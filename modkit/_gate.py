@@ -238,6 +238,51 @@ def _violated(con: Constraint, k: int, n: int, target: float, confidence: float 
     return upper < q
 
 
+def _promise_result(
+    con: Any,
+    name: str,
+    which: str,
+    spec: str,
+    target: float,
+    threshold: float,
+    scores: pd.Series,
+    labels: pd.Series,
+    confidence: float | None,
+) -> CheckResult:
+    """One promise checked on the new rows: its rate at ``threshold``, and whether it
+    is broken (at ``confidence`` when given); ``skip`` when the rate is undefined."""
+    metric = con.metric
+    s = pd.to_numeric(scores, errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)
+    keep = ~np.isnan(s) & ~np.isnan(y)
+    s, yb = s[keep], y[keep] == 1
+    value, k, n = _rate(con, s, yb, float(threshold))
+    details = {"threshold": float(threshold), "k": k, "n": n, "n_rows": int(keep.sum())}
+    if n == 0:
+        return CheckResult(
+            "promise",
+            name,
+            "skip",
+            None,
+            target,
+            f"{metric} undefined on the new rows (0 in its denominator)",
+            details,
+        )
+    broken = _violated(con, k, n, target, confidence)
+    how = "" if confidence is None else f" (at confidence {confidence:g})"
+    verb = "broken" if broken else "holds"
+    return CheckResult(
+        "promise",
+        name,
+        "fail" if broken else "pass",
+        value,
+        target,
+        f"{metric} {value:.3f} ({k} of {n} {con.trials_name} count toward it) "
+        f"at {which} >= {threshold:.4g}: promise {spec} {verb}{how}",
+        details,
+    )
+
+
 def _promise_checks(
     ts: ThresholdSet,
     results: pd.DataFrame,
@@ -259,7 +304,6 @@ def _promise_checks(
             con = obj.constraint
             if con is None:
                 continue  # f1, cost, fixed, callables: an optimum, not a promise
-            metric = con.metric
             target = float(obj.target)  # type: ignore[arg-type]
             name = f"{cat} {which} {spec}"
             if threshold is None or status not in ("ok", None):
@@ -279,38 +323,17 @@ def _promise_checks(
                     CheckResult("promise", name, "skip", None, target, "no labels or scores for it")
                 )
                 continue
-            s = pd.to_numeric(results[cat], errors="coerce").to_numpy(dtype=float)
-            y = pd.to_numeric(labels[cat], errors="coerce").to_numpy(dtype=float)
-            keep = ~np.isnan(s) & ~np.isnan(y)
-            s, yb = s[keep], y[keep] == 1
-            value, k, n = _rate(con, s, yb, float(threshold))
-            details = {"threshold": float(threshold), "k": k, "n": n, "n_rows": int(keep.sum())}
-            if n == 0:
-                out.append(
-                    CheckResult(
-                        "promise",
-                        name,
-                        "skip",
-                        None,
-                        target,
-                        f"{metric} undefined on the new rows (0 in its denominator)",
-                        details,
-                    )
-                )
-                continue
-            broken = _violated(con, k, n, target, confidence)
-            how = "" if confidence is None else f" (at confidence {confidence:g})"
-            verb = "broken" if broken else "holds"
             out.append(
-                CheckResult(
-                    "promise",
+                _promise_result(
+                    con,
                     name,
-                    "fail" if broken else "pass",
-                    value,
+                    which,
+                    spec,
                     target,
-                    f"{metric} {value:.3f} ({k} of {n} {con.trials_name} count toward it) "
-                    f"at {which} >= {threshold:.4g}: promise {spec} {verb}{how}",
-                    details,
+                    float(threshold),
+                    results[cat],
+                    labels[cat],
+                    confidence,
                 )
             )
     return out
@@ -368,6 +391,58 @@ def _gap_checks(
                 f"gap {gap:.3f} ({row['min_value']} {row['min_score']:.3f} .. "
                 f"{row['max_value']} {row['max_score']:.3f}), limit {limit:.3f}{base}",
                 details,
+            )
+        )
+    return out
+
+
+def _gate_labels(
+    results: pd.DataFrame, labels: pd.DataFrame | None, on: str | None
+) -> pd.DataFrame | None:
+    """The labels to check against: given (matched on ``on``), or kept beside the scores
+    as ``label_<category>`` columns (``None`` if neither)."""
+    if labels is None:
+        beside = parse_labels(results, columns="prefixed", source="results")
+        labels = beside if beside.shape[1] else None
+    else:
+        if on is not None:
+            labels = align_rows(results, labels, on, scores_source="results")
+            labels = parse_labels(labels).reindex(results.index)
+        else:
+            labels = parse_labels(labels)
+    return labels
+
+
+def _drift_checks(
+    baseline: pd.DataFrame,
+    results: pd.DataFrame,
+    thresholds: ThresholdSet,
+    max_changed: float | None,
+) -> list[CheckResult]:
+    """The drift check: the share of prompts whose action changed vs the baseline."""
+    out: list[CheckResult] = []
+    drift = decision_drift(baseline, results, thresholds, names=("baseline", "new"))
+    changed = float(drift.decisions["changed"].mean()) if len(drift.decisions) else 0.0
+    n_changed = int(drift.decisions["changed"].sum())
+    transitions = {
+        str(k): int(v)
+        for k, v in drift.decisions.loc[drift.decisions["changed"], "transition"]
+        .value_counts()
+        .items()
+    }
+    if max_changed is not None:
+        bad = changed > max_changed
+        out.append(
+            CheckResult(
+                "drift",
+                "decisions changed vs baseline",
+                "fail" if bad else "pass",
+                changed,
+                float(max_changed),
+                f"{n_changed} of {len(drift.decisions)} prompts changed action "
+                f"({changed:.1%}; limit {max_changed:.1%})"
+                + (f": {transitions}" if transitions else ""),
+                {"n_changed": n_changed, "transitions": transitions},
             )
         )
     return out
@@ -463,15 +538,7 @@ def check_thresholds(
     >>> gate.ok, [(c.name, c.status, c.measured) for c in gate.checks]
     (False, [('decisions changed vs baseline', 'fail', 0.25)])
     """
-    if labels is None:
-        beside = parse_labels(results, columns="prefixed", source="results")
-        labels = beside if beside.shape[1] else None
-    else:
-        if on is not None:
-            labels = align_rows(results, labels, on, scores_source="results")
-            labels = parse_labels(labels).reindex(results.index)
-        else:
-            labels = parse_labels(labels)
+    labels = _gate_labels(results, labels, on)
     if labels is None and baseline is None and gap_by is None:
         raise InputError("nothing to check: give labels, a baseline or a gap slot")
     if gap_by is not None and max_gap is None and baseline is None:
@@ -491,30 +558,7 @@ def check_thresholds(
             raise InputError("labels must be aligned with the new scores (same index)")
         checks += _promise_checks(thresholds, results, labels, confidence)
     if baseline is not None:
-        drift = decision_drift(baseline, results, thresholds, names=("baseline", "new"))
-        changed = float(drift.decisions["changed"].mean()) if len(drift.decisions) else 0.0
-        n_changed = int(drift.decisions["changed"].sum())
-        transitions = {
-            str(k): int(v)
-            for k, v in drift.decisions.loc[drift.decisions["changed"], "transition"]
-            .value_counts()
-            .items()
-        }
-        if max_changed is not None:
-            bad = changed > max_changed
-            checks.append(
-                CheckResult(
-                    "drift",
-                    "decisions changed vs baseline",
-                    "fail" if bad else "pass",
-                    changed,
-                    float(max_changed),
-                    f"{n_changed} of {len(drift.decisions)} prompts changed action "
-                    f"({changed:.1%}; limit {max_changed:.1%})"
-                    + (f": {transitions}" if transitions else ""),
-                    {"n_changed": n_changed, "transitions": transitions},
-                )
-            )
+        checks += _drift_checks(baseline, results, thresholds, max_changed)
     if gap_by is not None:
         cats = list(gap_categories or [c for c in thresholds.categories if c in results.columns])
         checks += _gap_checks(results, baseline, gap_by, cats, max_gap, gap_tolerance)

@@ -16,6 +16,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._taxonomy import order_categories
+from ._validation import Interval, SequenceOf, StrOptions, validate_params
 
 __all__ = [
     "APPLIED_PREFIX",
@@ -73,6 +75,7 @@ def text_part(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
+@validate_params({"source": ["path"], "max_bytes": [Interval(Integral, 1, None)]})
 def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYTES) -> dict:
     """An image part from a URL, a data URL, or a local image file (read as a data URL).
 
@@ -136,6 +139,7 @@ def image_part(source: str | os.PathLike[str], *, max_bytes: int = MAX_IMAGE_BYT
     return {"type": "image_url", "image_url": {"url": url}}
 
 
+@validate_params({"text": [None, str]})
 def multimodal_input(
     text: str | None = None, images: Iterable[str | os.PathLike[str]] = ()
 ) -> list[dict[str, Any]]:
@@ -179,6 +183,7 @@ def multimodal_input(
     return parts
 
 
+@validate_params({"folder": ["path"]})
 def images_in_folder(folder: str | os.PathLike[str]) -> list[str]:
     """The image files of a folder as data URLs, sorted by file name.
 
@@ -238,6 +243,16 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
+@validate_params(
+    {
+        "frame": [pd.DataFrame],
+        "images": ["path", SequenceOf("path")],
+        "how": [StrOptions(("product", "zip"))],
+        "text_column": [str],
+        "input_column": [str],
+        "image_column": [str],
+    }
+)
 def with_images(
     frame: pd.DataFrame,
     images: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -332,6 +347,7 @@ def _is_url(source: Any) -> bool:
     return isinstance(source, str) and source.startswith(("https://", "http://", "data:"))
 
 
+@validate_params({"results": [pd.DataFrame]})
 def applied_input_types(results: pd.DataFrame) -> pd.DataFrame:
     """``category_applied_input_types`` as columns: ``applied/<key>`` per category.
 

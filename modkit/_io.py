@@ -43,6 +43,7 @@ import pandas as pd
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
 from ._text import json_text, replace_surrogates, utf8_problem
+from ._validation import validate_params
 
 __all__ = [
     "INPUT_FORMATS",
@@ -71,6 +72,7 @@ _INTEGER = re.compile(r"[+-]?\d{1,18}")
 _ROOT_MARKERS = ("pyproject.toml", ".git")
 
 
+@validate_params({"path": ["path"], "what": [str], "start": [None, "path"]})
 def find_file(
     path: str | os.PathLike[str],
     *,
@@ -155,6 +157,7 @@ def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     return suffix
 
 
+@validate_params({"path": ["path"], "text_column": [str]})
 def read_table(path: str | os.PathLike[str], *, text_column: str = "text") -> pd.DataFrame:
     """Read a table of inputs: .txt (one text per line), .csv, .jsonl or .parquet.
 
@@ -379,6 +382,7 @@ def _json_column(values: list[Any]) -> Any:
     return _column(values)
 
 
+@validate_params({"frame": [pd.DataFrame], "path": ["path"]})
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table as .csv, .jsonl or .parquet (by extension); returns the path.
 

@@ -32,6 +32,7 @@ import pandas as pd
 from ._errors import InputError
 from ._native import is_known_category
 from ._taxonomy import CATEGORIES, suggest_category
+from ._validation import MappingOf, SequenceOf, validate_params
 
 __all__ = [
     "LABEL_PREFIX",
@@ -244,6 +245,14 @@ def _hint(key: str, categories: Sequence[str] | None) -> str:
     return f"; did you mean {near!r}?" if near else ""
 
 
+@validate_params(
+    {
+        "frame": [pd.DataFrame],
+        "columns": [str, SequenceOf(str), MappingOf(str, str)],
+        "categories": [None, SequenceOf(str)],
+        "source": [str],
+    }
+)
 def parse_labels(
     frame: pd.DataFrame,
     *,
@@ -402,6 +411,14 @@ def align_rows(
     return labels.set_axis(pos.loc[labels[on].to_numpy()].to_numpy())
 
 
+@validate_params(
+    {
+        "frame": [pd.DataFrame],
+        "text_column": [str],
+        "labels_from": [None, SequenceOf(str), MappingOf(str, str)],
+        "source": [str],
+    }
+)
 def labels_beside_texts(
     frame: pd.DataFrame,
     text_column: str = "text",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from ._compare import aligned_results, kappa_from_counts, native_flags, pair_agr
 from ._errors import InputError
 from ._native import PROVIDERS, Scale, detect_provider, provider_scale
 from ._taxonomy import CATEGORIES
+from ._validation import LEVEL, Interval, KeysOf, MappingOf, validate_params
 from .thresholds import ThresholdSet
 from .thresholds._rule import as_limits
 from .thresholds._rule import flags as rule_flags
@@ -29,6 +31,7 @@ __all__ = ["Migration", "default_mapping", "fit_migration"]
 _STRENGTH = {"exact": 2, "partial": 1}
 
 
+@validate_params({"source": [KeysOf(PROVIDERS)], "target": [KeysOf(PROVIDERS)]})
 def default_mapping(
     source: str,
     target: str,
@@ -58,6 +61,9 @@ def default_mapping(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     KeyError
         When ``source`` or ``target`` is not a key of :data:`modkit.providers.PROVIDERS`.
 
@@ -274,6 +280,19 @@ class Migration:
         return "\n".join(lines)
 
 
+@validate_params(
+    {
+        "source_results": [pd.DataFrame],
+        "target_results": [pd.DataFrame],
+        "mapping": [None, MappingOf(str, str)],
+        "source_provider": [None, KeysOf(PROVIDERS)],
+        "target_provider": [None, KeysOf(PROVIDERS)],
+        "folds": [Interval(Integral, 2, None)],
+        "n_boot": [Interval(Integral, 0, None)],
+        "level": [LEVEL],
+        "random_state": [Interval(Integral, 0, None)],
+    }
+)
 def fit_migration(
     source_results: pd.DataFrame,
     target_results: pd.DataFrame,

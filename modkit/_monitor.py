@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ._errors import InputError
 from ._frame import category_columns, scored_rows
 from ._io import read_table
 from ._text import xml_safe
+from ._validation import LEVEL, Interval, StrOptions, validate_params
 from .thresholds import ThresholdFile, load_threshold_file
 
 __all__ = ["PERIODS", "MonitorReport", "clopper_pearson", "monitor", "psi"]
@@ -336,6 +338,19 @@ def _decide_baseline(
     return thresholds.profiles[name].apply(base, missing="ignore")
 
 
+@validate_params(
+    {
+        "log": ["path", pd.DataFrame],
+        "baseline": [None, "path", pd.DataFrame],
+        "period": [StrOptions(tuple(PERIODS))],
+        "thresholds": [None, "path", ThresholdFile],
+        "level": [LEVEL],
+        "bins": [Interval(Integral, 2, None)],
+        "max_psi": [None, Interval(Real, 0, None)],
+        "max_flag_rate_change": [None, Interval(Real, 0, None)],
+        "max_review_load": [None, Interval(Real, 0, None)],
+    }
+)
 def monitor(
     log: str | os.PathLike[str] | pd.DataFrame,
     baseline: str | os.PathLike[str] | pd.DataFrame | None = None,
@@ -584,6 +599,27 @@ def _forecast(file: ThresholdFile | None) -> tuple[float, float]:
     return share, float(sum(days)) if days else math.nan
 
 
+def _check(
+    limit: str, name: str, value: float, bound: float, what: str, **where: Any
+) -> dict[str, Any]:
+    """One limit checked: ``skip`` without a value, ``fail`` above ``bound``, else ``pass``."""
+    if math.isnan(value):
+        status, message = "skip", f"{name}: no value to check ({what})"
+    elif value > bound:
+        status, message = "fail", f"{name}: {what} {value:.4g} > max {bound:g}"
+    else:
+        status, message = "pass", f"{name}: {what} {value:.4g} <= max {bound:g}"
+    return {
+        "limit": limit,
+        "name": name,
+        "status": status,
+        "value": None if math.isnan(value) else value,
+        "max": bound,
+        "message": message,
+        **where,
+    }
+
+
 def _checks(
     rates: pd.DataFrame,
     drift: pd.DataFrame,
@@ -595,23 +631,7 @@ def _checks(
     out: list[dict[str, Any]] = []
 
     def add(limit: str, name: str, value: float, bound: float, what: str, **where: Any) -> None:
-        if math.isnan(value):
-            status, message = "skip", f"{name}: no value to check ({what})"
-        elif value > bound:
-            status, message = "fail", f"{name}: {what} {value:.4g} > max {bound:g}"
-        else:
-            status, message = "pass", f"{name}: {what} {value:.4g} <= max {bound:g}"
-        out.append(
-            {
-                "limit": limit,
-                "name": name,
-                "status": status,
-                "value": None if math.isnan(value) else value,
-                "max": bound,
-                "message": message,
-                **where,
-            }
-        )
+        out.append(_check(limit, name, value, bound, what, **where))
 
     if max_psi is not None:
         for _, r in drift.iterrows():

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ._errors import InputError
 from ._taxonomy import CATEGORIES
+from ._validation import KeysOf, SequenceOf, validate_params
 
 __all__ = [
     "PROVIDERS",
@@ -543,6 +544,7 @@ PROVIDERS: dict[str, ProviderTaxonomy] = {
 }
 
 
+@validate_params({"taxonomy": [ProviderTaxonomy]})
 def register_provider(taxonomy: ProviderTaxonomy) -> None:
     """Add a provider's taxonomy to :data:`PROVIDERS` (replacing one of the same name).
 
@@ -558,6 +560,9 @@ def register_provider(taxonomy: ProviderTaxonomy) -> None:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         When a crosswalk entry names an unknown API key or a category the taxonomy does
         not list, or a relation other than ``exact`` / ``partial``.
@@ -601,6 +606,7 @@ def native_categories(provider: str) -> list[str]:
     return list(_taxonomy(provider).categories)
 
 
+@validate_params({"provider": [KeysOf(PROVIDERS)], "model": [None, str]})
 def provider_scale(provider: str, model: str | None = None) -> Scale:
     """The scale of a provider's category values.
 
@@ -634,6 +640,7 @@ def provider_scale(provider: str, model: str | None = None) -> Scale:
     return _taxonomy(provider).scale_for(model)
 
 
+@validate_params({"provider": [None, KeysOf(PROVIDERS), SequenceOf(KeysOf(PROVIDERS))]})
 def crosswalk(provider: str | Sequence[str] | None = None) -> Any:
     """The crosswalk as a table: one row per (provider, API key).
 

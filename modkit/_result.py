@@ -299,8 +299,10 @@ class ResultRows:
     flagged : ndarray of bool, shape (n,)
     model, id : list of str
         The snapshot the response named, the response id.
-    raw : list of str or None
-        The ``result_json`` strings, when asked for.
+    raw : list of str, pyarrow string array, or None
+        The ``result_json`` strings, when asked for: a ``pyarrow`` ``large_string``
+        (chunked) array when pandas keeps strings in Arrow (:func:`arrow_strings`), so a
+        million of them are never Python objects all at once.
     """
 
     keys: list[str]
@@ -309,7 +311,7 @@ class ResultRows:
     flagged: np.ndarray
     model: list[str]
     id: list[str]
-    raw: list[str] | None = None
+    raw: Any = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -350,13 +352,40 @@ class ResultRows:
         flags = buf[:, 8 * k :].view(np.int8)
         return cls(keys, scores, flags[:, :k].copy(), flags[:, k] == 1, model, id, raw)
 
+    def take(self, positions: Sequence[int]) -> ResultRows:
+        """The rows at ``positions``, in that order."""
+        at = np.asarray(positions, dtype=np.intp)
+        return ResultRows(
+            [self.keys[i] for i in at.tolist()],
+            self.scores[at],
+            self.flags[at],
+            self.flagged[at],
+            [self.model[i] for i in at.tolist()],
+            [self.id[i] for i in at.tolist()],
+            take_strings(self.raw, at),
+        )
+
     @classmethod
     def concat(cls, parts: Sequence[ResultRows]) -> ResultRows:
         """One ``ResultRows`` of several (``raw`` kept only if every part has it)."""
         k = len(CATEGORIES)
         if not parts:
             return cls([], np.empty((0, k)), np.empty((0, k), np.int8), np.empty(0, bool), [], [])
+        if len(parts) == 1:
+            return parts[0]
         raws = [p.raw for p in parts]
+        if any(r is not None and not isinstance(r, list) for r in raws):
+            joined = None if any(r is None for r in raws) else concat_strings(raws)
+            raws = [None] if joined is None else [joined]
+            return cls(
+                [key for p in parts for key in p.keys],
+                np.concatenate([p.scores for p in parts]),
+                np.concatenate([p.flags for p in parts]),
+                np.concatenate([p.flagged for p in parts]),
+                [m for p in parts for m in p.model],
+                [i for p in parts for i in p.id],
+                raws[0],
+            )
         return cls(
             [key for p in parts for key in p.keys],
             np.concatenate([p.scores for p in parts]),
@@ -364,5 +393,47 @@ class ResultRows:
             np.concatenate([p.flagged for p in parts]),
             [m for p in parts for m in p.model],
             [i for p in parts for i in p.id],
-            None if any(r is None for r in raws) else [x for r in raws for x in r],  # type: ignore[union-attr]
+            None if any(r is None for r in raws) else [x for r in raws for x in r],
         )
+
+
+def arrow_strings() -> bool:
+    """True when pandas keeps a column of strings in Arrow (pandas >= 3, the ``str``
+    dtype backed by pyarrow); then result strings are handed to it as Arrow arrays."""
+    import pandas as pd
+
+    dtype = pd.Series(["a"]).dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def string_array(values: list[str]) -> Any:
+    """``values`` as a pyarrow ``large_string`` array (the type pandas' ``str`` uses)."""
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.large_string(), memory_pool=pa.system_memory_pool())
+
+
+def concat_strings(parts: Sequence[Any]) -> Any:
+    """Lists of str and pyarrow string arrays as one chunked ``large_string`` array."""
+    import pyarrow as pa
+
+    chunks = []
+    for part in parts:
+        if isinstance(part, list):
+            chunks.append(string_array(part))
+        elif isinstance(part, pa.ChunkedArray):
+            chunks.extend(part.chunks)
+        else:
+            chunks.append(part)
+    return pa.chunked_array(chunks, type=pa.large_string())
+
+
+def take_strings(values: Any, positions: np.ndarray) -> Any:
+    """``values[positions]`` for a list of str or a pyarrow array (None stays None)."""
+    if values is None:
+        return None
+    if isinstance(values, list):
+        return [values[i] for i in positions.tolist()]
+    import pyarrow as pa
+
+    return values.take(pa.array(positions, type=pa.int64()))

@@ -439,15 +439,20 @@ async def _moderate_conversations(
     result = combine(unit_frame)
     result.attrs.update(unit_frame.attrs)
     if errors == "raise":
-        failed = result["error"].astype(bool)
-        if failed.any():
-            first = result.loc[failed, "error"].iloc[0]
-            raised = ItemErrorsRaised(
-                f"{int(failed.sum())} of {len(result)} inputs failed; first: {first}"
-            )
-            raised.partial = result
-            raise raised
+        _raise_failed_rows(result)
     return result
+
+
+def _raise_failed_rows(result: pd.DataFrame) -> None:
+    """Raise :class:`ItemErrorsRaised` (with the rows as ``partial``) if any row failed."""
+    failed = result["error"].astype(bool)
+    if failed.any():
+        first = result.loc[failed, "error"].iloc[0]
+        raised = ItemErrorsRaised(
+            f"{int(failed.sum())} of {len(result)} inputs failed; first: {first}"
+        )
+        raised.partial = result
+        raise raised
 
 
 def _report_snapshots(run: Any, result: pd.DataFrame) -> None:
@@ -744,15 +749,7 @@ class _Run:
         self.key_model = current
         gone = set(stale)
         keep = [i for i, k in enumerate(rows.keys) if k not in gone]
-        self.rows = ResultRows(
-            keys=[rows.keys[i] for i in keep],
-            scores=rows.scores[keep],
-            flags=rows.flags[keep],
-            flagged=rows.flagged[keep],
-            model=[rows.model[i] for i in keep],
-            id=[rows.id[i] for i in keep],
-            raw=None if rows.raw is None else [rows.raw[i] for i in keep],
-        )
+        self.rows = rows.take(keep)
         for k in gone:
             self.outcomes.pop(k, None)
         self.counts["cached"] -= len(stale)

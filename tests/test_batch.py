@@ -289,6 +289,23 @@ def test_stop_between_upload_and_batch_creation(srv, tmp_path, after_creating):
     assert len(srv.batch_api.batches) == 1  # and a batch created before was found, not rerun
 
 
+def test_connection_lost_while_an_output_file_streams(srv, tmp_path):
+    """A download cut mid-body is one BackendError naming the file (never a transport
+    traceback); the batch stays in the ledger and the next run collects it."""
+    texts = _texts(5, "cut")
+    cache = tmp_path / "c.sqlite3"
+    srv.batch_api.cut_downloads(1)
+    with pytest.raises(modkit.BackendError, match=r"could not download file file-\S+: ") as info:
+        modkit.moderate(texts, backend=_backend(srv), cache=cache, via=FAST, progress=False)
+    assert "run again to resume" in str(info.value)
+    assert info.value.partial["error"].str.startswith("not scored: run stopped").all()
+    df = modkit.moderate(texts, backend=_backend(srv), cache=cache, via=FAST, progress=False)
+    assert (df["error"] == "").all()
+    _check_scores(df, srv)
+    assert len(srv.batch_api.uploads()) == 1  # collected, not submitted again
+    assert len(srv.batch_api.batches) == 1
+
+
 def test_wrong_key_is_one_clear_error(tmp_path):
     match = "upload an input file: HTTP 401"
     with (

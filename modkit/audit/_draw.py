@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -182,6 +182,7 @@ _BAND_NAMES = {
 }
 
 
+@validate_params({"score_matrix": [np.ndarray], "ts": [ThresholdSet], "cats": [SequenceOf(str)]})
 def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> np.ndarray:
     """The stratum of each row: its most severe band over the categories.
 
@@ -203,6 +204,12 @@ def strata(score_matrix: np.ndarray, ts: ThresholdSet, cats: Sequence[str]) -> n
     Returns
     -------
     ndarray of str, shape (n,)
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -273,6 +280,14 @@ def _anticipated_s2(
     return total
 
 
+@validate_params(
+    {
+        "sizes": [np.ndarray, SequenceOf(Real)],
+        "sd": [np.ndarray, SequenceOf(Real)],
+        "n": [Interval(Integral, 0, None)],
+        "lower": [None, np.ndarray, SequenceOf(Real)],
+    }
+)
 def allocate(
     sizes: np.ndarray, sd: np.ndarray, n: int, lower: np.ndarray | None = None
 ) -> np.ndarray:
@@ -294,6 +309,12 @@ def allocate(
     ndarray of int, shape (H,)
         Summing to ``n`` (Neyman 1934; Cochran 1977, sec. 5.5; integers by largest
         remainder).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -339,6 +360,90 @@ def allocate(
         base[i] -= 1
         short += 1
     return base
+
+
+def _traffic(
+    scores: Any, ts: ThresholdSet
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str], list[str], list[str]]:
+    """The scored rows of the traffic: frame, score matrix of the thresholds' categories,
+    row ids, those categories, the input columns kept, and the score columns."""
+    frame, source = load_traffic(scores)
+    cats = [c for c in ts.categories if c in frame.columns]
+    if not cats:
+        raise InputError(
+            f"{source}: no score column for the thresholds' categories {list(ts.categories)[:6]}"
+        )
+    low, high = (0.0, 1.0) if ts.scale is None else (ts.scale.low, ts.scale.high)
+    matrix = coerce_scores(
+        frame, cats, source=source, row_name=file_rows(source), low=low, high=high
+    )
+    score_cols = category_columns(frame)
+    inputs = [
+        c
+        for c in frame.columns
+        if c not in score_cols
+        and not is_result_column(c)
+        and c not in ("id", "error", "stratum", "inclusion_probability")
+        and not str(c).startswith((LABEL_PREFIX, DECISION_PREFIX))
+    ]
+    ids = _row_ids(frame, inputs, source)
+    scored = ~np.isnan(matrix).all(axis=1)
+    frame, matrix, ids = frame[scored], matrix[scored], ids[scored]
+    return frame, matrix, ids, cats, inputs, score_cols
+
+
+def _draw_rows(
+    rng: np.random.Generator, codes: np.ndarray, alloc: np.ndarray, prev_rows: np.ndarray
+) -> np.ndarray:
+    """New rows, drawn without replacement in each stratum up to its allocation (the
+    rows already drawn count toward it), in random order."""
+    taken = np.zeros(len(codes), dtype=bool)
+    taken[prev_rows] = True
+    new: list[np.ndarray] = []
+    for k in range(len(alloc)):
+        pool = np.flatnonzero((codes == k) & ~taken)
+        want = int(alloc[k]) - int(taken[codes == k].sum())
+        if want > 0:
+            new.append(rng.choice(pool, size=want, replace=False))
+    return rng.permutation(np.concatenate(new)) if new else np.zeros(0, dtype=np.int64)
+
+
+def _neyman_alloc(
+    matrix: np.ndarray,
+    ts: ThresholdSet,
+    cats: list[str],
+    codes: np.ndarray,
+    sizes: np.ndarray,
+    previous: tuple[Mapping[str, Any] | None, pd.DataFrame | None, np.ndarray],
+    metrics: list[str],
+    min_per_stratum: int,
+    n: int,
+    total: int,
+) -> np.ndarray:
+    """Rows per stratum: Neyman allocation on the anticipated variances (from the priors,
+    updated by the rows already labelled for the adaptive design), at least
+    ``min_per_stratum`` (and the rows already drawn) per stratum."""
+    prior, labelled, prev_rows = previous
+    h, big_n = len(sizes), len(matrix)
+    priors = _priors(matrix, cats, prior, big_n)
+    if labelled is not None:
+        priors = _posterior(priors, codes, h, prev_rows, labelled, cats)
+    flags = np.column_stack(
+        [
+            np.nan_to_num(matrix[:, j]) >= (np.inf if ts[c].block is None else ts[c].block)
+            for j, c in enumerate(cats)
+        ]
+    ).astype(float)
+    s2 = _anticipated_s2(codes, h, flags, priors, metrics)
+    prev_counts = np.bincount(codes[prev_rows], minlength=h)
+    lower = np.maximum(np.minimum(min_per_stratum, sizes), prev_counts)
+    if lower.sum() > total:
+        raise InputError(
+            f"n={n} is too small for {h} strata with at least {min_per_stratum} rows "
+            f"each (needs n >= {int(lower.sum()) - len(prev_rows)}); raise n or use "
+            "method='uniform'"
+        )
+    return allocate(sizes, np.sqrt(s2), total, lower)
 
 
 @validate_params(
@@ -444,29 +549,8 @@ def draw(
     ['violence:allow-1', 'violence:allow-2']
     """
     metrics = list(metrics)
-    frame, source = load_traffic(scores)
     ts = as_threshold_set(thresholds, profile=profile)
-    cats = [c for c in ts.categories if c in frame.columns]
-    if not cats:
-        raise InputError(
-            f"{source}: no score column for the thresholds' categories {list(ts.categories)[:6]}"
-        )
-    low, high = (0.0, 1.0) if ts.scale is None else (ts.scale.low, ts.scale.high)
-    matrix = coerce_scores(
-        frame, cats, source=source, row_name=file_rows(source), low=low, high=high
-    )
-    score_cols = category_columns(frame)
-    inputs = [
-        c
-        for c in frame.columns
-        if c not in score_cols
-        and not is_result_column(c)
-        and c not in ("id", "error", "stratum", "inclusion_probability")
-        and not str(c).startswith((LABEL_PREFIX, DECISION_PREFIX))
-    ]
-    ids = _row_ids(frame, inputs, source)
-    scored = ~np.isnan(matrix).all(axis=1)
-    frame, matrix, ids = frame[scored], matrix[scored], ids[scored]
+    frame, matrix, ids, cats, inputs, score_cols = _traffic(scores, ts)
     big_n = len(frame)
     rng = np.random.default_rng(seed)
 
@@ -491,35 +575,12 @@ def draw(
     if method == "uniform":
         alloc = np.array([total])
     else:
-        priors = _priors(matrix, cats, prior, big_n)
-        if labelled is not None:
-            priors = _posterior(priors, codes, h, prev_rows, labelled, cats)
-        flags = np.column_stack(
-            [
-                np.nan_to_num(matrix[:, j]) >= (np.inf if ts[c].block is None else ts[c].block)
-                for j, c in enumerate(cats)
-            ]
-        ).astype(float)
-        s2 = _anticipated_s2(codes, h, flags, priors, metrics)
-        prev_counts = np.bincount(codes[prev_rows], minlength=h)
-        lower = np.maximum(np.minimum(min_per_stratum, sizes), prev_counts)
-        if lower.sum() > total:
-            raise InputError(
-                f"n={n} is too small for {h} strata with at least {min_per_stratum} rows "
-                f"each (needs n >= {int(lower.sum()) - len(prev_rows)}); raise n or use "
-                "method='uniform'"
-            )
-        alloc = allocate(sizes, np.sqrt(s2), total, lower)
+        alloc = _neyman_alloc(
+            matrix, ts, cats, codes, sizes, (prior, labelled, prev_rows), metrics,
+            min_per_stratum, n, total,
+        )  # fmt: skip
 
-    taken = np.zeros(big_n, dtype=bool)
-    taken[prev_rows] = True
-    new: list[np.ndarray] = []
-    for k in range(h):
-        pool = np.flatnonzero((codes == k) & ~taken)
-        want = int(alloc[k]) - int(taken[codes == k].sum())
-        if want > 0:
-            new.append(rng.choice(pool, size=want, replace=False))
-    new_rows = rng.permutation(np.concatenate(new)) if new else np.zeros(0, dtype=np.int64)
+    new_rows = _draw_rows(rng, codes, alloc, prev_rows)
     pi = alloc / sizes
 
     decisions = ts.apply(frame.iloc[new_rows][cats], missing="ignore")

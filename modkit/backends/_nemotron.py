@@ -21,6 +21,7 @@ from typing import Any
 
 from .._errors import BackendError, InputError
 from .._result import ItemError, ModerationResult
+from .._validation import StrOptions, validate_params
 from ._chat import ChatModelBackend
 from ._provider_http import check_mode
 from ._verdict import label_probabilities, token_at
@@ -158,6 +159,7 @@ def _rating_of(token: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+@validate_params({"path": ["path"], "mode": [StrOptions(("prompt", "response"))]})
 def read_prompt_template(path: str | Path, mode: str = "prompt") -> str:
     """Read a Nemotron Safety Guard prompt template and check its placeholders.
 

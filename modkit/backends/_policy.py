@@ -26,6 +26,7 @@ from typing import Any
 from .._errors import InputError
 from .._result import ItemError, ModerationResult
 from .._taxonomy import looks_like_category
+from .._validation import MappingOf, SequenceOf, validate_params
 from ._chat import ChatModelBackend
 from ._verdict import label_probabilities, token_at
 
@@ -130,6 +131,7 @@ def parse_policy_answer(text: object) -> PolicyVerdict | None:
     return PolicyVerdict(label == "violation", offset + start, offset + start + len(core))
 
 
+@validate_params({"policy": ["path", SequenceOf("path"), MappingOf(str, "path")]})
 def read_policies(
     policy: str | Path | Sequence[str | Path] | Mapping[str, str | Path],
 ) -> dict[str, str]:

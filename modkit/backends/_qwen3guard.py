@@ -287,6 +287,30 @@ class Qwen3GuardBackend(ChatModelBackend):
         content, tokens, model, rid = await self._complete(text)
         return self.result_of(content, tokens, model=model, id=rid)
 
+    def _category_scores(
+        self,
+        cats: dict[str, float],
+        answer: Qwen3GuardAnswer,
+        text: str,
+        tokens: Sequence[Mapping[str, Any]],
+        not_safe: float,
+    ) -> None:
+        """Fill ``cats``: P(not safe) shared out by the first category label's token
+        probabilities, and each further listed category at least its own token's."""
+        assert answer.category_at is not None
+        j = token_at(tokens, text, answer.category_at)
+        q = label_probabilities(tokens[j], self._category_of) if j is not None else None
+        q = {c: p for c, p in (q or {}).items() if c in cats}
+        total = sum(q.values())
+        for c, p in q.items():
+            cats[c] = not_safe * p / total
+        for c in answer.categories[1:]:
+            at = text.find(c, answer.category_at)
+            k = token_at(tokens, text, at) if at >= 0 else None
+            if k is not None and c in cats:
+                own = label_probabilities(tokens[k], self._category_of) or {}
+                cats[c] = max(cats[c], not_safe * own.get(c, 0.0))
+
     def result_of(
         self,
         content: object,
@@ -334,18 +358,7 @@ class Qwen3GuardBackend(ChatModelBackend):
         not_safe = probs["Unsafe"] + probs["Controversial"]
         cats = dict.fromkeys(self.categories, 0.0)
         if answer.tier != "Safe" and answer.category_at is not None and tokens:
-            j = token_at(tokens, text, answer.category_at)
-            q = label_probabilities(tokens[j], self._category_of) if j is not None else None
-            q = {c: p for c, p in (q or {}).items() if c in cats}
-            total = sum(q.values())
-            for c, p in q.items():
-                cats[c] = not_safe * p / total
-            for c in answer.categories[1:]:
-                at = text.find(c, answer.category_at)
-                k = token_at(tokens, text, at) if at >= 0 else None
-                if k is not None and c in cats:
-                    own = label_probabilities(tokens[k], self._category_of) or {}
-                    cats[c] = max(cats[c], not_safe * own.get(c, 0.0))
+            self._category_scores(cats, answer, text, tokens, not_safe)
         flag_tiers = ("Unsafe", "Controversial") if self.reading == "strict" else ("Unsafe",)
         flagged = answer.tier in flag_tiers
         flags = {

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._errors import BatchRejectedError, TransientBackendError
 from .._result import ModerationResult
+from .._validation import validate_params
 
 __all__ = ["PROBE_TEXT", "is_alias", "resolve_snapshot"]
 
@@ -16,6 +17,7 @@ _DATED = re.compile(r"\d{4}-\d{2}-\d{2}$")
 PROBE_TEXT = "Which snapshot answers this request?"
 
 
+@validate_params({"model": [str]})
 def is_alias(model: str) -> bool:
     """True for a model name that is not a dated snapshot.
 
@@ -26,6 +28,12 @@ def is_alias(model: str) -> bool:
     Returns
     -------
     bool
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

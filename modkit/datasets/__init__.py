@@ -14,9 +14,11 @@ Examples
 from __future__ import annotations
 
 import os
+from numbers import Real
 
 import pandas as pd
 
+from .._validation import Interval, validate_params
 from ._loaders import LOADERS, read_dataset_file
 from ._registry import MHC_LANGUAGES, DatasetFile, DatasetInfo, dataset_info, list_datasets
 from ._store import (
@@ -52,6 +54,16 @@ __all__ = [
 ]
 
 
+@validate_params(
+    {
+        "name": [str],
+        "part": [None, str],
+        "data_dir": [None, "path"],
+        "download": [None, "boolean"],
+        "mirror": [None, str],
+        "timeout": [Interval(Real, 0, None, closed="neither")],
+    }
+)
 def load_dataset(
     name: str,
     part: str | None = None,
@@ -101,6 +113,9 @@ def load_dataset(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         Unknown name or part, a missing or corrupt file, or a failed download.
 

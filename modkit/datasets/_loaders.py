@@ -20,6 +20,7 @@ import pandas as pd
 from .._errors import DatasetError
 from .._io import iter_jsonl
 from .._taxonomy import OPENAI_1680_CODES
+from .._validation import validate_params
 from ._registry import MHC_LANGUAGES, dataset_info
 
 __all__ = ["read_dataset_file"]
@@ -230,6 +231,7 @@ LOADERS: dict[tuple[str, str], Loader] = {
 }
 
 
+@validate_params({"path": ["path"], "name": [str], "part": [None, str]})
 def read_dataset_file(
     path: str | os.PathLike[str], name: str, part: str | None = None
 ) -> pd.DataFrame:
@@ -253,6 +255,9 @@ def read_dataset_file(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         Unknown name or part, missing file, or a parse error naming the file and line.
 

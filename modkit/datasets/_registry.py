@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .._errors import DatasetError
+from .._validation import validate_params
 
 __all__ = [
     "GITHUB_RAW",
@@ -391,6 +392,7 @@ def list_datasets() -> list[DatasetInfo]:
     return list(_DATASETS)
 
 
+@validate_params({"name": [str]})
 def dataset_info(name: str) -> DatasetInfo:
     """The registry entry of the data set ``name``.
 
@@ -405,6 +407,9 @@ def dataset_info(name: str) -> DatasetInfo:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         ``name`` is not registered; the message lists the valid names.
 

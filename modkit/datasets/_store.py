@@ -16,9 +16,11 @@ import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 
 from .._errors import DatasetError
+from .._validation import Interval, SequenceOf, validate_params
 from ._registry import DatasetFile, DatasetInfo, dataset_info
 
 __all__ = [
@@ -126,6 +128,7 @@ def _where_searched(looked: list[Path]) -> str:
     return "\n".join(lines)
 
 
+@validate_params({"data_dir": [None, "path"]})
 def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple[str, Path]]:
     """The folders searched, in order, each with where it came from.
 
@@ -140,6 +143,12 @@ def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple
         ``(origin, folder)`` pairs; origin is ``"data_dir"``, ``"MODKIT_DATA_DIR"`` or
         ``"user cache"``. A relative ``$MODKIT_DATA_DIR`` is made absolute first (see
         :func:`pin_data_dir`).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -158,6 +167,7 @@ def candidate_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[tuple
     return dirs
 
 
+@validate_params({"download": [None, "boolean"]})
 def downloads_allowed(download: bool | None = None) -> bool:
     """Whether a missing file may be downloaded.
 
@@ -173,6 +183,12 @@ def downloads_allowed(download: bool | None = None) -> bool:
     -------
     bool
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> from modkit.datasets import downloads_allowed
@@ -184,6 +200,7 @@ def downloads_allowed(download: bool | None = None) -> bool:
     return os.environ.get("MODKIT_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")
 
 
+@validate_params({"path": ["path"]})
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """The sha256 hex digest of a file, streamed, remembered per (path, size, mtime).
 
@@ -199,6 +216,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         The file cannot be read.
 
@@ -314,6 +334,16 @@ def _download(
     return _check(target, info, entry)
 
 
+@validate_params(
+    {
+        "name": [str],
+        "part": [None, str],
+        "data_dir": [None, "path"],
+        "download": [None, "boolean"],
+        "mirror": [None, str],
+        "timeout": [Interval(Real, 0, None, closed="neither")],
+    }
+)
 def dataset_path(
     name: str,
     part: str | None = None,
@@ -350,6 +380,9 @@ def dataset_path(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         Unknown name or part; the file is missing (the message lists every place
         searched and how to get it), corrupt (expected and found sha256), or the download
@@ -415,6 +448,7 @@ class FileStatus:
         return self.status == "ok"
 
 
+@validate_params({"name": [str], "part": [None, str], "data_dir": [None, "path"]})
 def locate(
     name: str, part: str | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> Path | None:
@@ -437,6 +471,9 @@ def locate(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         For an unknown data set or part.
 
@@ -452,6 +489,7 @@ def locate(
     return found
 
 
+@validate_params({"names": [None, SequenceOf(str)], "data_dir": [None, "path"]})
 def verify_datasets(
     names: list[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None
 ) -> list[FileStatus]:
@@ -471,6 +509,9 @@ def verify_datasets(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         For an unknown name in ``names``.
 

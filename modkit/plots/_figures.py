@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from .._crosstab import STATISTICS
 from .._errors import InputError
 from .._frame import check_columns, check_frame, scored_rows
+from .._validation import Interval, SequenceOf, validate_params
 
 __all__ = ["bias_chart", "counterfactual_gap_chart", "heatmap", "score_strip"]
 
@@ -63,6 +65,16 @@ def _wide(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     return frame, stat if isinstance(stat, str) else None
 
 
+@validate_params(
+    {
+        "crosstab_frame": [pd.DataFrame],
+        "title": [None, str],
+        "zmin": [None, Real],
+        "zmax": [None, Real],
+        "colorscale": [str],
+        "show_values": ["boolean"],
+    }
+)
 def heatmap(
     crosstab_frame: pd.DataFrame,
     *,
@@ -162,6 +174,15 @@ def heatmap(
     return fig
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "by": [str],
+        "category": [str],
+        "threshold": [None, Real],
+        "title": [None, str],
+    }
+)
 def score_strip(
     results: pd.DataFrame,
     by: str,
@@ -251,6 +272,57 @@ def score_strip(
     return fig
 
 
+def _gap_traces(go: Any, frame: pd.DataFrame, labels: list[str]) -> Any:
+    """A figure with one grey line per row from its lowest to its highest score, and
+    the two ends as labelled markers."""
+    line_x: list[float | None] = []
+    line_y: list[str | None] = []
+    for label, lo, hi in zip(labels, frame["min_score"], frame["max_score"], strict=True):
+        line_x += [float(lo), float(hi), None]
+        line_y += [label, label, None]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=line_x,
+            y=line_y,
+            mode="lines",
+            name="gap",
+            line={"color": "#bbbbbb", "width": 4},
+            hoverinfo="skip",
+        )
+    )
+    for end, colour in (("min", "#4c78a8"), ("max", "#e45756")):
+        fig.add_trace(
+            go.Scatter(
+                x=frame[f"{end}_score"].astype(float).tolist(),
+                y=labels,
+                mode="markers+text",
+                name=end,
+                marker={"color": colour, "size": 11},
+                text=frame[f"{end}_value"].astype(str).tolist(),
+                # above / below the marker: the labels stay over the [0, 1] axis
+                textposition="bottom center" if end == "min" else "top center",
+                cliponaxis=False,
+                customdata=frame["gap"].astype(float).tolist(),
+                hovertemplate="%{text}: %{x:"
+                + SCORE_FMT
+                + "}<br>gap %{customdata:"
+                + SCORE_FMT
+                + "}<extra>"
+                + end
+                + "</extra>",
+            )
+        )
+    return fig
+
+
+@validate_params(
+    {
+        "gap_frame": [pd.DataFrame],
+        "top": [None, Interval(Integral, 1, None)],
+        "title": [None, str],
+    }
+)
 def counterfactual_gap_chart(
     gap_frame: pd.DataFrame, *, top: int | None = 20, title: str | None = None
 ) -> Any:
@@ -307,44 +379,7 @@ def counterfactual_gap_chart(
         " · ".join(str(v) for v in (*row[key_cols].tolist(), row["category"]))
         for _, row in frame.iterrows()
     ]
-    line_x: list[float | None] = []
-    line_y: list[str | None] = []
-    for label, lo, hi in zip(labels, frame["min_score"], frame["max_score"], strict=True):
-        line_x += [float(lo), float(hi), None]
-        line_y += [label, label, None]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=line_x,
-            y=line_y,
-            mode="lines",
-            name="gap",
-            line={"color": "#bbbbbb", "width": 4},
-            hoverinfo="skip",
-        )
-    )
-    for end, colour in (("min", "#4c78a8"), ("max", "#e45756")):
-        fig.add_trace(
-            go.Scatter(
-                x=frame[f"{end}_score"].astype(float).tolist(),
-                y=labels,
-                mode="markers+text",
-                name=end,
-                marker={"color": colour, "size": 11},
-                text=frame[f"{end}_value"].astype(str).tolist(),
-                # above / below the marker: the labels stay over the [0, 1] axis
-                textposition="bottom center" if end == "min" else "top center",
-                cliponaxis=False,
-                customdata=frame["gap"].astype(float).tolist(),
-                hovertemplate="%{text}: %{x:"
-                + SCORE_FMT
-                + "}<br>gap %{customdata:"
-                + SCORE_FMT
-                + "}<extra>"
-                + end
-                + "</extra>",
-            )
-        )
+    fig = _gap_traces(go, frame, labels)
     slot = frame.attrs.get("slot", gap_frame.attrs.get("slot", "slot"))
     cats = frame["category"].unique()
     x_title = f"{cats[0]} score" if len(cats) == 1 else "score (per category)"
@@ -364,6 +399,54 @@ def counterfactual_gap_chart(
     return fig
 
 
+def _metric_bar(go: Any, frame: pd.DataFrame, m: str, x: list[str], custom: list) -> Any:
+    """One metric's bars per subgroup, with its bootstrap interval when the frame has one."""
+    vals = [None if pd.isna(v) else float(v) for v in frame[m]]
+    error = None
+    if f"{m}_lo" in frame.columns and f"{m}_hi" in frame.columns:  # bootstrap intervals
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "array": (frame[f"{m}_hi"] - frame[m]).clip(lower=0).tolist(),
+            "arrayminus": (frame[m] - frame[f"{m}_lo"]).clip(lower=0).tolist(),
+        }
+    return go.Bar(
+        x=x,
+        y=vals,
+        name=m,
+        error_y=error,
+        customdata=custom,
+        hovertemplate="%{x}<br>" + m + " %{y:" + SCORE_FMT + "}<br>n %{customdata[0]}, "
+        "positives %{customdata[1]}<extra></extra>",
+    )
+
+
+def _bias_rows(
+    frame: pd.DataFrame, metrics: list[str], sort_by: str | None, ascending: bool
+) -> pd.DataFrame:
+    """The bias frame checked for the columns the chart reads, sorted by ``sort_by``."""
+    missing = [m for m in [*metrics, "subgroup", "n", "n_pos"] if m not in frame.columns]
+    if missing:
+        raise InputError(
+            f"bias_chart: the frame lacks {missing}; pass the result of modkit.bias_metrics"
+        )
+    if sort_by is not None:
+        if sort_by not in frame.columns:
+            raise InputError(f"bias_chart: sort_by {sort_by!r} is not a column of the frame")
+        frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
+    return frame
+
+
+@validate_params(
+    {
+        "bias_frame": [pd.DataFrame],
+        "metrics": [str, SequenceOf(str)],
+        "title": [None, str],
+        "sort_by": [None, str],
+        "ascending": ["boolean"],
+        "height": [Interval(Integral, 1, None)],
+    }
+)
 def bias_chart(
     bias_frame: pd.DataFrame,
     *,
@@ -425,41 +508,13 @@ def bias_chart(
     ['subgroup_auc', 'bpsn_auc', 'bnsp_auc']
     """
     go = load_plotly().graph_objects
-    frame = check_frame(bias_frame)
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    missing = [m for m in [*metrics, "subgroup", "n", "n_pos"] if m not in frame.columns]
-    if missing:
-        raise InputError(
-            f"bias_chart: the frame lacks {missing}; pass the result of modkit.bias_metrics"
-        )
-    if sort_by is not None:
-        if sort_by not in frame.columns:
-            raise InputError(f"bias_chart: sort_by {sort_by!r} is not a column of the frame")
-        frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
+    frame = _bias_rows(check_frame(bias_frame), metrics, sort_by, ascending)
     x = frame["subgroup"].astype(str).tolist()
     custom = frame[["n", "n_pos"]].to_numpy().tolist()
     fig = go.Figure()
     for m in metrics:
-        vals = [None if pd.isna(v) else float(v) for v in frame[m]]
-        error = None
-        if f"{m}_lo" in frame.columns and f"{m}_hi" in frame.columns:  # bootstrap intervals
-            error = {
-                "type": "data",
-                "symmetric": False,
-                "array": (frame[f"{m}_hi"] - frame[m]).clip(lower=0).tolist(),
-                "arrayminus": (frame[m] - frame[f"{m}_lo"]).clip(lower=0).tolist(),
-            }
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=vals,
-                name=m,
-                error_y=error,
-                customdata=custom,
-                hovertemplate="%{x}<br>" + m + " %{y:" + SCORE_FMT + "}<br>n %{customdata[0]}, "
-                "positives %{customdata[1]}<extra></extra>",
-            )
-        )
+        fig.add_trace(_metric_bar(go, frame, m, x, custom))
     overall = frame.attrs.get("overall") or {}
     if any(m.endswith("auc") for m in metrics) and pd.notna(overall.get("auc", np.nan)):
         fig.add_hline(

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .._monitor import MonitorReport
+from .._validation import validate_params
 from ._figures import load_plotly
 
 __all__ = ["monitor_html"]
@@ -57,6 +58,38 @@ def _band(
     )
 
 
+def _category_section(go: Any, report: MonitorReport, cat: str, rates: pd.DataFrame) -> list[str]:
+    """One category's section: its rates per period, its PSI, and the table of both."""
+    parts: list[str] = []
+    meta = report.meta
+    parts.append(f"<h2>{html.escape(str(cat))}</h2>")
+    rx = [t.isoformat() for t in rates["period"]]
+    fig = go.Figure()
+    _band(fig, rx, rates, "flag_rate", "flag", "flag", "#c62828")
+    _band(fig, rx, rates, "review_rate", "review", "review", "#ef6c00")
+    fig.add_trace(
+        go.Scatter(
+            x=rx,
+            y=list(rates["baseline_flag_rate"]),
+            name="baseline flag rate",
+            line={"dash": "dash", "color": "#555"},
+        )
+    )
+    fig.update_layout(title=f"{cat}: rates per period", yaxis_title="share", height=340)
+    parts.append(_fig(fig))
+    drift = report.drift[report.drift["category"] == cat]
+    fig = go.Figure(go.Bar(x=rx, y=list(drift["psi"]), name="PSI", marker_color="#6a1b9a"))
+    limit = meta.get("limits", {}).get("max_psi")
+    if limit is not None:
+        fig.add_hline(y=limit, line_dash="dot", annotation_text=f"max PSI {limit:g}")
+    fig.update_layout(title=f"{cat}: PSI against the baseline", height=300)
+    parts.append(_fig(fig))
+    table = pd.merge(rates, drift, on=["period", "category", "n"], how="left")
+    parts.append(table.assign(period=rx).round(5).to_html(index=False, na_rep="–", border=0))
+    return parts
+
+
+@validate_params({"report": [MonitorReport], "title": [None, str]})
 def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
     """One self-contained HTML page of a monitoring report (plotly embedded, no CDN).
 
@@ -76,6 +109,9 @@ def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     ImportError
         plotly is not installed (``pip install 'modkit[notebook]'``).
 
@@ -128,29 +164,6 @@ def monitor_html(report: MonitorReport, *, title: str | None = None) -> str:
     shown = o.assign(period=x).round(5)
     parts.append(shown.to_html(index=False, na_rep="–", border=0))
     for cat, rates in report.rates.groupby("category", sort=False):
-        parts.append(f"<h2>{html.escape(str(cat))}</h2>")
-        rx = [t.isoformat() for t in rates["period"]]
-        fig = go.Figure()
-        _band(fig, rx, rates, "flag_rate", "flag", "flag", "#c62828")
-        _band(fig, rx, rates, "review_rate", "review", "review", "#ef6c00")
-        fig.add_trace(
-            go.Scatter(
-                x=rx,
-                y=list(rates["baseline_flag_rate"]),
-                name="baseline flag rate",
-                line={"dash": "dash", "color": "#555"},
-            )
-        )
-        fig.update_layout(title=f"{cat}: rates per period", yaxis_title="share", height=340)
-        parts.append(_fig(fig))
-        drift = report.drift[report.drift["category"] == cat]
-        fig = go.Figure(go.Bar(x=rx, y=list(drift["psi"]), name="PSI", marker_color="#6a1b9a"))
-        limit = meta.get("limits", {}).get("max_psi")
-        if limit is not None:
-            fig.add_hline(y=limit, line_dash="dot", annotation_text=f"max PSI {limit:g}")
-        fig.update_layout(title=f"{cat}: PSI against the baseline", height=300)
-        parts.append(_fig(fig))
-        table = pd.merge(rates, drift, on=["period", "category", "n"], how="left")
-        parts.append(table.assign(period=rx).round(5).to_html(index=False, na_rep="–", border=0))
+        parts += _category_section(go, report, str(cat), rates)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -16,6 +16,7 @@ from .._crosstab import crosstab
 from .._errors import InputError
 from .._frame import check_columns, check_frame, scored_rows
 from .._taxonomy import CATEGORIES
+from .._validation import PROB, SequenceOf, validate_params
 from ..thresholds import ThresholdSet
 from ._figures import (
     DEFAULT_HEIGHT,
@@ -244,6 +245,21 @@ def _threshold_histogram(results: pd.DataFrame, ts: ThresholdSet, category: str)
     return fig
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "by": [str, SequenceOf(str)],
+        "labels": [None, pd.DataFrame],
+        "label_column": [str],
+        "thresholds": [None, ThresholdSet],
+        "categories": [None, SequenceOf(str)],
+        "bias_categories": [None, SequenceOf(str)],
+        "bias_threshold": [None, PROB],
+        "stat": [str],
+        "title": [None, str],
+        "source": [None, str],
+    }
+)
 def html_report(
     results: pd.DataFrame,
     by: str | Sequence[str],

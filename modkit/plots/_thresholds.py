@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._labels import label_column
+from .._validation import Interval, validate_params
 from ..thresholds import Counts, ThresholdSet, as_threshold_set, binary_curve, rates
 from ..thresholds._labels import coerce_labels, coerce_scores
 from ._figures import SCORE_FMT
@@ -198,6 +201,13 @@ def _chosen_traces(
     return traces
 
 
+@validate_params(
+    {
+        "thresholds": [None, ThresholdSet, Real, Mapping],
+        "category": [str],
+        "title": [None, str],
+    }
+)
 def pr_curve(
     scores: Any,
     labels: Any,
@@ -301,6 +311,13 @@ def pr_curve(
     return fig
 
 
+@validate_params(
+    {
+        "thresholds": [None, ThresholdSet, Real, Mapping],
+        "category": [str],
+        "title": [None, str],
+    }
+)
 def roc_curve(
     scores: Any,
     labels: Any,
@@ -391,6 +408,43 @@ def roc_curve(
     return fig
 
 
+def _threshold_lines(
+    fig: Any, s: np.ndarray, y: np.ndarray, th: Mapping[str, float | None]
+) -> None:
+    """A vertical line per threshold (review dashed, block solid), labelled with its
+    precision and recall."""
+    for name in ("review", "block"):
+        t = th[name]
+        if t is None:
+            continue
+        r = _rates(s, y, t)
+        fig.add_vline(
+            x=t,
+            line={
+                "color": _COLORS[name],
+                "width": 2,
+                "dash": "dash" if name == "review" else "solid",
+            },
+            annotation_text=(
+                f"{name} {t:{SCORE_FMT}}: P {r['precision']:{SCORE_FMT}} "
+                f"R {r['recall']:{SCORE_FMT}}"
+            ),
+            # the label reads away from the nearer edge (never over the axis), review
+            # below block so the two never overlap
+            annotation_position=("bottom" if name == "review" else "top")
+            + (" right" if t < 0.5 else " left"),
+        )
+
+
+@validate_params(
+    {
+        "thresholds": [None, ThresholdSet, Real, Mapping],
+        "category": [str],
+        "nbins": [Interval(Integral, 1, None)],
+        "log_y": ["boolean"],
+        "title": [None, str],
+    }
+)
 def score_distribution(
     scores: Any,
     labels: Any,
@@ -441,8 +495,6 @@ def score_distribution(
     ['label 0 (negative), n=2', 'label 1 (positive), n=2']
     """
     go = _plotly().graph_objects
-    if not (isinstance(nbins, int) and nbins >= 1):
-        raise InputError(f"nbins must be a positive integer, got {nbins!r}")
     s, y, _ = labelled_scores(scores, labels, category)
     _check(s, y, category, need_both=False)
     th = _thresholds_of(thresholds, category)
@@ -465,27 +517,7 @@ def score_distribution(
                 meta={"kind": "histogram", "label": lab},
             )
         )
-    for name in ("review", "block"):
-        t = th[name]
-        if t is None:
-            continue
-        r = _rates(s, y, t)
-        fig.add_vline(
-            x=t,
-            line={
-                "color": _COLORS[name],
-                "width": 2,
-                "dash": "dash" if name == "review" else "solid",
-            },
-            annotation_text=(
-                f"{name} {t:{SCORE_FMT}}: P {r['precision']:{SCORE_FMT}} "
-                f"R {r['recall']:{SCORE_FMT}}"
-            ),
-            # the label reads away from the nearer edge (never over the axis), review
-            # below block so the two never overlap
-            annotation_position=("bottom" if name == "review" else "top")
-            + (" right" if t < 0.5 else " left"),
-        )
+    _threshold_lines(fig, s, y, th)
     fig.update_layout(
         barmode="overlay",
         title={"text": title or f"{category}: scores by label (flag when score >= threshold)"},

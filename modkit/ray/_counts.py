@@ -14,6 +14,7 @@ import datetime as _dt
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,18 +22,22 @@ import pandas as pd
 
 from .._errors import InputError
 from .._labels import LABEL_PREFIX, label_column, parse_labels
+from .._native import PROVIDERS, provider_scale, result_keys
 from .._taxonomy import CATEGORIES
-from ..thresholds import (
-    CategoryThreshold,
-    Objective,
-    ThresholdSet,
-    parse_objective,
-    select_threshold,
+from .._validation import LEVEL, Interval, KeysOf, SequenceOf, StrOptions, validate_params
+from ..thresholds import CategoryThreshold, Objective, ThresholdSet
+from ..thresholds._core import (
+    band_shares,
+    category_threshold,
+    choice_warnings,
+    choose,
+    in_sample_at,
+    per_category,
+    warn_all,
 )
-from ..thresholds._metrics import Selection, choose_threshold
-from ..thresholds._rates import confusion
-from ..thresholds._rule import as_limits
-from ..thresholds._rule import bands as rule_bands
+from ..thresholds._labels import coerce_scores
+from ..thresholds._metrics import METHODS
+from ..thresholds._set import PROFILES
 
 __all__ = [
     "ScoreCounts",
@@ -109,8 +114,20 @@ class ScoreCounts:
         return int(self.neg.sum())
 
 
+@validate_params(
+    {
+        "frame": [pd.DataFrame],
+        "label_prefix": [str],
+        "categories": [None, SequenceOf(str)],
+        "provider": [None, KeysOf(PROVIDERS)],
+    }
+)
 def score_counts(
-    frame: pd.DataFrame, *, label_prefix: str = "label_", categories: Iterable[str] | None = None
+    frame: pd.DataFrame,
+    *,
+    label_prefix: str = "label_",
+    categories: Iterable[str] | None = None,
+    provider: str | None = None,
 ) -> dict[str, ScoreCounts]:
     """Counts per category of one shard: score columns and ``label_prefix + key`` labels.
 
@@ -123,8 +140,12 @@ def score_counts(
     label_prefix : str, default "label_"
         Deprecated (a FutureWarning; removed in modkit 0.3.0): label columns are named
         ``label_<key>``.
-    categories : iterable of str, optional
+    categories : list of str, optional
         Which categories (default: every key that has both a score and a label column).
+    provider : str, optional
+        Count a provider's own categories on its native scale (a key of
+        :data:`modkit.PROVIDERS`, e.g. ``"azure"``), as ``fit_thresholds(provider=...)``
+        does; default: the API's category keys, scores in [0, 1].
 
     Returns
     -------
@@ -133,8 +154,8 @@ def score_counts(
     Raises
     ------
     InputError
-        If a label does not parse (naming row and column), or a named category lacks
-        a column.
+        If a label does not parse or a score is not a number on the scale (naming row
+        and column), or a named category lacks a column.
 
     Examples
     --------
@@ -148,20 +169,24 @@ def score_counts(
     if label_prefix != LABEL_PREFIX:
         warn_label_prefix(label_prefix)
         frame = with_label_prefix(frame, label_prefix)
-    labels = parse_labels(frame, columns="prefixed", source="shard")
+    known = CATEGORIES if provider is None else tuple(result_keys(provider))
+    labels = parse_labels(frame, columns="prefixed", categories=known, source="shard")
     cats = (
-        [c for c in CATEGORIES if c in frame.columns and c in labels.columns]
+        [c for c in known if c in frame.columns and c in labels.columns]
         if categories is None
         else list(categories)
     )
-    out = {}
     for c in cats:
         for col in (c, label_column(c)):
             if col not in frame.columns:
                 raise InputError(f"no column {col!r} (columns: {list(frame.columns)[:12]})")
-        scores = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        out[c] = ScoreCounts.from_arrays(scores, labels[c].to_numpy(dtype=float))
-    return out
+    scale = None if provider is None else provider_scale(provider)
+    low, high = (0.0, 1.0) if scale is None else (scale.low, scale.high)
+    scores = coerce_scores(frame, cats, source="shard", low=low, high=high)
+    return {
+        c: ScoreCounts.from_arrays(scores[:, j], labels[c].to_numpy(dtype=float))
+        for j, c in enumerate(cats)
+    }
 
 
 def with_label_prefix(frame: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
@@ -230,25 +255,44 @@ def merge_counts(parts: Iterable[Mapping[str, ScoreCounts]]) -> dict[str, ScoreC
     return out
 
 
+_OBJECTIVE_LIKE = [str, Objective, Mapping]
+
+
+@validate_params(
+    {
+        "counts": [Mapping],
+        "objective": _OBJECTIVE_LIKE,
+        "review": [None, *_OBJECTIVE_LIKE],
+        "confidence": [None, LEVEL],
+        "method": [StrOptions(METHODS)],
+        "min_positives": [Interval(Integral, 1, None)],
+        "profile": [StrOptions(PROFILES)],
+        "model": [None, str],
+        "provider": [None, KeysOf(PROVIDERS)],
+    }
+)
 def fit_from_counts(
     counts: Mapping[str, ScoreCounts],
     objective: str | Objective | Mapping[str, Any],
     review: str | Objective | Mapping[str, Any] | None = None,
     *,
     confidence: float | None = None,
+    method: str = "fixed_sequence",
     min_positives: int = 10,
     profile: str = "input",
     model: str | None = None,
+    provider: str | None = None,
 ) -> ThresholdSet:
     """Choose ``block`` (and ``review``) thresholds from merged counts.
 
-    The same choice as :func:`modkit.fit_thresholds` on the rows the counts came from
-    (candidates are the distinct labelled scores; ties go to the highest threshold;
-    :func:`modkit.thresholds.select_threshold` decides), with per category the status,
-    ``n_pos``/``n_neg``/``n_unlabelled``, the in-sample confusion at ``block`` and the
-    share of scored rows per band. What needs the rows themselves is left out:
-    out-of-fold estimates, bootstrap intervals, the endpoint-flag baseline and the
-    set-wide bands (``None``).
+    The same choice as :func:`modkit.fit_thresholds` on the rows the counts came from,
+    through the same core (:mod:`modkit.thresholds._core`: candidates are the distinct
+    labelled scores; ties go to the highest threshold; a review threshold above
+    ``block`` is clamped to it with a :class:`~modkit.thresholds.FitWarning`), with per
+    category the status, ``n_pos``/``n_neg``/``n_unlabelled``, the in-sample confusion
+    at ``block`` and the share of scored rows per band. What needs the rows themselves
+    is left out: out-of-fold estimates, bootstrap intervals, baselines and the set-wide
+    bands (``None``).
 
     Parameters
     ----------
@@ -257,13 +301,20 @@ def fit_from_counts(
     objective, review : str, Objective, or mapping of category to those
         As for :func:`modkit.fit_thresholds` (one objective, or one per category with
         ``"*"`` as the default).
-    confidence : float, optional
-        Clopper-Pearson level for constrained objectives.
+    confidence : float in (0, 1), optional
+        Certify constrained objectives with Learn then Test, as
+        :func:`modkit.fit_thresholds` does.
+    method : {"fixed_sequence", "holm"}, default "fixed_sequence"
+        The multiple-testing procedure with ``confidence`` (see :func:`modkit.fit_thresholds`).
     min_positives : int, default 10
         Fewer labelled positives (or no negatives): ``status="insufficient_data"``.
     profile : {"input", "output"}
     model : str, optional
-        Recorded in the file.
+        Recorded in the file (and picks the provider's scale variant).
+    provider : str, optional
+        The counts are a provider's own categories on its native scale (a key of
+        :data:`modkit.PROVIDERS`, counted with ``score_counts(provider=...)``): the set
+        records the provider and its scale, as ``fit_thresholds(provider=...)`` does.
 
     Returns
     -------
@@ -272,7 +323,14 @@ def fit_from_counts(
     Raises
     ------
     InputError
-        For an unknown category key, a bad objective, or no objective for a category.
+        For an unknown category key, a bad objective, no objective for a category, or a
+        parameter out of range (one wording for all, from :mod:`modkit._validation`).
+
+    Warns
+    -----
+    FitWarning
+        A review threshold clamped to ``block``; status ``ok`` from fewer than 10
+        positives when ``min_positives < 10``.
 
     Examples
     --------
@@ -293,102 +351,50 @@ def fit_from_counts(
     >>> ts["violence"].block == direct["violence"].block
     True
     """
-    if confidence is not None and not 0 < confidence < 1:
-        raise InputError(f"confidence must be in (0, 1), got {confidence!r}")
-    objectives = _per_category(objective, counts, "objective", required=True)
-    reviews = _per_category(review, counts, "review", required=False)
-    cats = {}
+    cats = list(counts)
+    objectives = per_category(objective, cats, "objective", required=True)
+    reviews = per_category(review, cats, "review", required=False)
+    out = {}
     for c, sc in counts.items():
-        cats[c] = _category(sc, objectives[c], reviews[c], confidence, min_positives)
+        obj = objectives[c]
+        assert obj is not None  # required=True
+        out[c] = _category(c, sc, obj, reviews[c], confidence, method, min_positives)
     return ThresholdSet(
-        cats,
+        out,
         profile=profile,
         model=model,
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        provider=provider,
+        scale=None if provider is None else provider_scale(provider, model),
     )
 
 
-def _per_category(
-    spec: Any, counts: Mapping[str, ScoreCounts], what: str, required: bool
-) -> dict[str, Objective | None]:
-    if spec is None:
-        return dict.fromkeys(counts)
-    if isinstance(spec, Mapping) and "kind" not in spec:
-        unknown = [k for k in spec if k != "*" and k not in CATEGORIES]
-        if unknown:
-            raise InputError(f"{what}: unknown category keys {unknown}")
-        default = parse_objective(spec["*"]) if "*" in spec else None
-        out = {c: parse_objective(spec[c]) if c in spec else default for c in counts}
-        missing = [c for c, o in out.items() if o is None]
-        if required and missing:
-            raise InputError(f"{what}: no objective for categories {missing}; add a '*' default")
-        return out
-    obj = parse_objective(spec)
-    return dict.fromkeys(counts, obj)
-
-
 def _category(
+    cat: str,
     sc: ScoreCounts,
-    obj: Objective | None,
+    obj: Objective,
     rev: Objective | None,
     confidence: float | None,
+    method: str,
     min_positives: int,
 ) -> CategoryThreshold:
+    """One category's fit on its counts, through the core :func:`fit_thresholds` uses."""
     labelled = (sc.pos + sc.neg) > 0
     thresholds = sc.scores[labelled]
     tp = np.cumsum(sc.pos[labelled])
     fp = np.cumsum(sc.neg[labelled])
-    n_pos, n_neg = sc.n_pos, sc.n_neg
-
-    def choose(o: Objective | None) -> tuple[float | None, str | None, str]:
-        def select(o: Objective) -> Selection:
-            conf = confidence if o.constrained else None
-            return select_threshold(o, thresholds, tp, fp, n_pos, n_neg, confidence=conf)
-
-        return choose_threshold(o, n_pos, n_neg, min_positives, select)
-
-    assert obj is not None
-    block, status, note = choose(obj)
-    review, review_status, rnote = choose(rev)
-    notes = [note] if note else []
-    if rnote and rnote != note:
-        notes.append(f"review: {rnote}")
-    clamped = block is not None and review is not None and review > block
-    if clamped:
-        review = block
-
-    def at(t: float | None) -> tuple[int, int]:
-        if t is None:
-            return 0, 0
-        k = int(np.searchsorted(-thresholds, -t, side="right"))
-        return (int(tp[k - 1]), int(fp[k - 1])) if k else (0, 0)
-
-    in_sample = None
-    if n_pos + n_neg:
-        in_sample = confusion(*at(block), n_pos, n_neg)
-    total = sc.pos + sc.neg + sc.unlabelled
-    n = int(total.sum())
-    bands = None
-    if n:
-        is_block, is_review, _ = rule_bands(
-            sc.scores[:, None], as_limits([block]), as_limits([review])
-        )
-        b, r = int(total[is_block[:, 0]].sum()), int(total[is_review[:, 0]].sum())
-        bands = {"allow": float(1 - (b + r) / n), "review": r / n, "block": b / n, "n": n}
-    constrained = obj.constrained or (rev is not None and rev.constrained)
-    return CategoryThreshold(
-        block=block,
-        review=review,
-        objective=str(obj),
-        review_objective=None if rev is None else str(rev),
-        confidence=confidence if (confidence is not None and constrained) else None,
-        status=status or "ok",
-        review_status=review_status,
-        review_clamped=clamped,
-        note="; ".join(notes),
-        n_pos=n_pos,
-        n_neg=n_neg,
-        n_unlabelled=int(sc.unlabelled.sum()),
-        in_sample=in_sample,
-        bands=bands,
+    choice = choose(
+        obj, rev, thresholds, tp, fp,
+        confidence=confidence, method=method, min_positives=min_positives,
+    )  # fmt: skip
+    warn_all(choice_warnings(cat, choice, obj, rev, sc.n_pos, min_positives))
+    return category_threshold(
+        choice,
+        obj,
+        rev,
+        confidence=confidence,
+        method=method,
+        counts=(sc.n_pos, sc.n_neg, int(sc.unlabelled.sum())),
+        in_sample=in_sample_at(thresholds, tp, fp, choice.block),
+        bands=band_shares(sc.scores, choice.block, choice.review, sc.pos + sc.neg + sc.unlabelled),
     )

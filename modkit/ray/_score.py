@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,13 @@ import pandas as pd
 from .._errors import InputError
 from .._frame import RESULT_COLUMNS, flag_column
 from .._labels import LABEL_PREFIX
+from .._native import PROVIDERS
 from .._result import ItemError, ModerationResult
 from .._taxonomy import CATEGORIES
+from .._validation import LEVEL, Interval, KeysOf, StrOptions, validate_params
 from ..backends import Backend, BatchOutcome
+from ..thresholds._metrics import METHODS
+from ..thresholds._set import PROFILES
 from ._counts import (
     ScoreCounts,
     fit_from_counts,
@@ -110,6 +115,9 @@ class RateBudget:
         return list(self.booked)
 
 
+@validate_params(
+    {"rpm": [Interval(Real, 0, None, closed="neither")], "burst": [Interval(Integral, 1, None)]}
+)
 def rate_budget(rpm: float, burst: int = 1) -> Any:
     """Start a :class:`RateBudget` actor (no CPU reserved) and return its handle.
 
@@ -132,6 +140,9 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     ImportError
         When Ray is not installed (the ``ray`` extra).
 
@@ -229,6 +240,20 @@ def _stable_columns(out: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
     return out[[*inputs, *CATEGORIES, "flagged", *flags, *rest]]
 
 
+@validate_params(
+    {
+        "backend_options": [None, Mapping],
+        "cache": [None, "path"],
+        "num_workers": [Interval(Integral, 1, None)],
+        "num_cpus": [Interval(Real, 0, None, closed="neither")],
+        "rpm": [None, Interval(Real, 0, None, closed="neither")],
+        "rows_per_call": [Interval(Integral, 1, None)],
+        "text_column": [str],
+        "batch_size": [Interval(Integral, 1, None)],
+        "concurrency": [Interval(Integral, 1, None)],
+        "max_retries": [Interval(Integral, 0, None)],
+    }
+)
 def score_dataset(
     ds: Any,
     backend: BackendSpec = "local",
@@ -342,12 +367,12 @@ def score_dataset(
     return scored
 
 
-def _count_block(batch: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
+def _count_block(batch: pd.DataFrame, label_prefix: str, provider: str | None) -> pd.DataFrame:
     """A block's sorted counts as rows (category, score, pos, neg, unlabelled)."""
     rows = []
     if label_prefix != LABEL_PREFIX:  # warned once on the driver
         batch = with_label_prefix(batch, label_prefix)
-    for c, sc in score_counts(batch).items():
+    for c, sc in score_counts(batch, provider=provider).items():
         rows.append(
             pd.DataFrame(
                 {
@@ -370,6 +395,16 @@ def _count_block(batch: pd.DataFrame, label_prefix: str) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+@validate_params(
+    {
+        "label_prefix": [str],
+        "confidence": [None, LEVEL],
+        "method": [StrOptions(METHODS)],
+        "min_positives": [Interval(Integral, 1, None)],
+        "profile": [StrOptions(PROFILES)],
+        "provider": [None, KeysOf(PROVIDERS)],
+    }
+)
 def fit_thresholds_dataset(
     ds: Any,
     objective: Any,
@@ -377,8 +412,10 @@ def fit_thresholds_dataset(
     *,
     label_prefix: str = "label_",
     confidence: float | None = None,
+    method: str = "fixed_sequence",
     min_positives: int = 10,
     profile: str = "input",
+    provider: str | None = None,
 ) -> Any:
     """Fit thresholds on a scored, labelled Ray Dataset by merging per-block counts.
 
@@ -392,8 +429,9 @@ def fit_thresholds_dataset(
     ds : ray.data.Dataset
         Score columns named by category key and labels in ``label_<key>`` columns
         (1/0, true/false, yes/no or blank, as :func:`modkit.parse_labels` reads them).
-    objective, review, confidence, min_positives, profile
-        As for :func:`modkit.fit_thresholds`.
+    objective, review, confidence, method, min_positives, profile, provider
+        As for :func:`modkit.fit_thresholds` (``provider``: the columns are a provider's
+        own categories on its native scale; default the API's keys on [0, 1]).
     label_prefix : str, default "label_"
         Deprecated (a FutureWarning; removed in modkit 0.3.0): label columns are named
         ``label_<key>`` (:func:`modkit.label_column`).
@@ -422,7 +460,9 @@ def fit_thresholds_dataset(
     if label_prefix != LABEL_PREFIX:
         warn_label_prefix(label_prefix)
     table = ds.map_batches(
-        _count_block, fn_kwargs={"label_prefix": label_prefix}, batch_format="pandas"
+        _count_block,
+        fn_kwargs={"label_prefix": label_prefix, "provider": provider},
+        batch_format="pandas",
     ).to_pandas()
     parts = []
     for c, group in table.groupby("category", sort=False):
@@ -444,6 +484,8 @@ def fit_thresholds_dataset(
         objective,
         review,
         confidence=confidence,
+        method=method,
         min_positives=min_positives,
         profile=profile,
+        provider=provider,
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from itertools import combinations
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._validation import Interval, SequenceOf, validate_params
 
 __all__ = ["agreement_table", "krippendorff_alpha"]
 
@@ -85,6 +87,13 @@ def krippendorff_alpha(reliability_data: Any) -> float:
     return float(1.0 - (n - 1) * observed / expected)
 
 
+@validate_params(
+    {
+        "verdicts": [pd.DataFrame],
+        "categories": [SequenceOf(str)],
+        "min_reviewers": [Interval(Integral, 2, None)],
+    }
+)
 def agreement_table(
     verdicts: pd.DataFrame, categories: Sequence[str], *, min_reviewers: int = 2
 ) -> pd.DataFrame:
@@ -107,6 +116,12 @@ def agreement_table(
         reviewer pairs of scikit-learn's ``cohen_kappa_score`` on the items both
         labelled; Cohen 1960) and ``krippendorff_alpha`` (nominal; see
         :func:`krippendorff_alpha`). NaN where undefined.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

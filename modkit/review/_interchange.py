@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._validation import SequenceOf, StrOptions, validate_params
 from ._labels import DECISION_PREFIX, LABEL_PREFIX, label_value, sample_categories
 
 __all__ = [
@@ -59,6 +60,7 @@ def question_name(category: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "_", category.lower().replace("/", "__"))
 
 
+@validate_params({"categories": [SequenceOf(str)], "text_field": [str]})
 def label_studio_config(categories: Sequence[str], *, text_field: str = "text") -> str:
     """The Label Studio labeling config (XML) that the exported tasks fit.
 
@@ -73,6 +75,12 @@ def label_studio_config(categories: Sequence[str], *, text_field: str = "text") 
     Returns
     -------
     str
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -133,6 +141,14 @@ def _verdict_frame(
     return pd.DataFrame(rows, columns=["id", "reviewer", "category", "label"])
 
 
+@validate_params(
+    {
+        "sample": [pd.DataFrame],
+        "fmt": [StrOptions(EXPORT_FORMATS)],
+        "verdicts": [None, pd.DataFrame],
+        "reviewer": [str],
+    }
+)
 def export_sample(
     sample: pd.DataFrame,
     fmt: str,
@@ -338,6 +354,14 @@ def _csv_label(label: Any) -> str:
 
 
 # -- reading verdicts back -------------------------------------------------------------
+@validate_params(
+    {
+        "path": ["path"],
+        "ids": [None, SequenceOf(str)],
+        "categories": [None, SequenceOf(str)],
+        "reviewer": [None, str],
+    }
+)
 def read_verdicts(
     path: str | os.PathLike[str],
     *,
@@ -454,14 +478,8 @@ def _verdict(
     }
 
 
-def _read_csv(
-    p: Path,
-    text: str,
-    cats: list[str] | None,
-    reviewer: str | None,
-    refs: list[tuple[str, str, str]],
-) -> list[dict[str, Any]]:
-    reader = csv.reader(io.StringIO(text))
+def _csv_header(p: Path, reader: Any, cats: list[str] | None) -> tuple[list[str], list[str]]:
+    """The header of a verdicts CSV and its ``label_<category>`` columns, checked."""
     try:
         header = next(reader)
     except StopIteration:
@@ -479,6 +497,18 @@ def _read_csv(
                 f"{p} line 1 field {h!r}: unknown category {h[len(LABEL_PREFIX) :]!r} "
                 f"(the sample asks {cats})"
             )
+    return header, label_cols
+
+
+def _read_csv(
+    p: Path,
+    text: str,
+    cats: list[str] | None,
+    reviewer: str | None,
+    refs: list[tuple[str, str, str]],
+) -> list[dict[str, Any]]:
+    reader = csv.reader(io.StringIO(text))
+    header, label_cols = _csv_header(p, reader, cats)
     rows: list[dict[str, Any]] = []
     seen_rows: dict[tuple[str, str], int] = {}
     line = 1

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._frame import category_columns
+from .._validation import validate_params
 
 __all__ = ["DECISION_PREFIX", "LABEL_PREFIX", "label_value", "sample_categories"]
 
@@ -18,6 +19,7 @@ LABEL_PREFIX = "label_"
 DECISION_PREFIX = "decision/"
 
 
+@validate_params({"sample": [pd.DataFrame]})
 def sample_categories(sample: pd.DataFrame) -> list[str]:
     """The categories a sample asks verdicts on.
 

@@ -235,6 +235,37 @@ class DecisionPolicy:
             )
         return asked
 
+    def _answer(
+        self,
+        res: ModerationResult,
+        decision: Any,
+        old: Any,
+        enforced_ts: Any,
+        profile: str,
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """One item's answer body, the decision it enforces, and where that decision
+        comes from (``thresholds``, the ``enforced`` file in shadow mode, or the
+        ``backend``)."""
+        if not self.shadow:
+            shown = rewrite_result(res, decision, review_fires=self.flag_review)
+            enforced = _decision_json(decision)
+            source = "thresholds"
+        elif enforced_ts is not None:
+            shown = rewrite_result(res, old, review_fires=self.flag_review)
+            enforced, source = _decision_json(old), "enforced"
+        else:
+            shown, enforced, source = res, _backend_decision(res), "backend"
+        body = shown.to_dict()
+        if "category_applied_input_types" not in body:
+            body["category_applied_input_types"] = {k: ["text"] for k in res.category_scores}
+        if self.actions:
+            body["modkit"] = {
+                "action": enforced["action"],
+                "categories": enforced["categories"],
+                "profile": profile,
+            }
+        return body, enforced, source
+
     def decide_batch(
         self,
         results: Sequence[ModerationResult],
@@ -284,24 +315,7 @@ class DecisionPolicy:
         latency = (time.monotonic() - started) * 1000.0
         now = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for i, (res, decision, old) in enumerate(zip(results, decisions, olds, strict=True)):
-            if not self.shadow:
-                shown = rewrite_result(res, decision, review_fires=self.flag_review)
-                enforced = _decision_json(decision)
-                source = "thresholds"
-            elif enforced_ts is not None:
-                shown = rewrite_result(res, old, review_fires=self.flag_review)
-                enforced, source = _decision_json(old), "enforced"
-            else:
-                shown, enforced, source = res, _backend_decision(res), "backend"
-            body = shown.to_dict()
-            if "category_applied_input_types" not in body:
-                body["category_applied_input_types"] = {k: ["text"] for k in res.category_scores}
-            if self.actions:
-                body["modkit"] = {
-                    "action": enforced["action"],
-                    "categories": enforced["categories"],
-                    "profile": profile,
-                }
+            body, enforced, source = self._answer(res, decision, old, enforced_ts, profile)
             answer.append(body)
             record: dict[str, Any] = {
                 "v": LOG_VERSION,

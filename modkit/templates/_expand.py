@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from .._errors import InputError
 from .._images import text_part
+from .._validation import validate_params
 from ._grammar import MAX_NESTING, Choice, Literal, Node, Reference, TemplateError, parse_nodes
 from ._model import (
     RESERVED_COLUMNS,
@@ -52,6 +53,41 @@ def _looks_like_path(text: str) -> bool:
     return "\n" not in text and text.strip().lower().endswith((".yaml", ".yml"))
 
 
+def _template_item(index: int, item: Any) -> Template:
+    """One item of a list of templates: a Template, a template string, or a mapping
+    with ``text`` (or ``messages``), ``id``, ``labels`` and ``tags``."""
+    if isinstance(item, Template):
+        return item
+    if isinstance(item, str):
+        return parse_template(item, f"t{index}")
+    if not isinstance(item, Mapping):
+        raise TemplateError(
+            f"template {index}: expected a string, a mapping or a Template, "
+            f"not {type(item).__name__}"
+        )
+    unknown = set(item) - {"id", "text", "messages", "labels", "tags"}
+    if unknown:
+        raise TemplateError(
+            f"template {index}: unknown key(s) {sorted(unknown)}; expected id, "
+            "text (or messages), labels, tags"
+        )
+    if "messages" in item and "text" not in item:
+        return parse_conversation_template(
+            item["messages"],
+            item.get("id", f"t{index}"),
+            labels=item.get("labels"),
+            tags=item.get("tags", ()),
+        )
+    if "text" not in item:
+        raise TemplateError(f"template {index} has no 'text'")
+    return parse_template(
+        item["text"],
+        item.get("id", f"t{index}"),
+        labels=item.get("labels"),
+        tags=item.get("tags", ()),
+    )
+
+
 def as_suite(templates: TemplatesLike, wildcards: WildcardsLike = None) -> TemplateSuite:
     """Turn any accepted ``templates`` argument into a :class:`TemplateSuite`.
 
@@ -75,44 +111,7 @@ def as_suite(templates: TemplatesLike, wildcards: WildcardsLike = None) -> Templ
             "and 'text' columns (and optional 'labels', 'tags')"
         )
     elif isinstance(templates, Iterable) and not isinstance(templates, Mapping):
-        items = []
-        for index, item in enumerate(templates, start=1):
-            if isinstance(item, Template):
-                items.append(item)
-            elif isinstance(item, str):
-                items.append(parse_template(item, f"t{index}"))
-            elif isinstance(item, Mapping):
-                unknown = set(item) - {"id", "text", "messages", "labels", "tags"}
-                if unknown:
-                    raise TemplateError(
-                        f"template {index}: unknown key(s) {sorted(unknown)}; expected id, "
-                        "text (or messages), labels, tags"
-                    )
-                if "messages" in item and "text" not in item:
-                    items.append(
-                        parse_conversation_template(
-                            item["messages"],
-                            item.get("id", f"t{index}"),
-                            labels=item.get("labels"),
-                            tags=item.get("tags", ()),
-                        )
-                    )
-                    continue
-                if "text" not in item:
-                    raise TemplateError(f"template {index} has no 'text'")
-                items.append(
-                    parse_template(
-                        item["text"],
-                        item.get("id", f"t{index}"),
-                        labels=item.get("labels"),
-                        tags=item.get("tags", ()),
-                    )
-                )
-            else:
-                raise TemplateError(
-                    f"template {index}: expected a string, a mapping or a Template, "
-                    f"not {type(item).__name__}"
-                )
+        items = [_template_item(i, item) for i, item in enumerate(templates, start=1)]
         if not items:
             raise TemplateError("no templates given")
         suite = TemplateSuite(items)
@@ -424,6 +423,7 @@ def _plans(suite: TemplateSuite) -> tuple[_Compiler, list[_Plan]]:
     return compiler, plans
 
 
+@validate_params({"by_template": ["boolean"]})
 def count_prompts(
     templates: TemplatesLike,
     wildcards: WildcardsLike = None,
@@ -447,6 +447,9 @@ def count_prompts(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         Malformed templates, unknown wildcards or cycles.
 
@@ -500,6 +503,11 @@ def _draw(total: int, n: int, seed: int | None) -> np.ndarray:
     return np.array(picked, dtype=object)
 
 
+@validate_params(
+    {
+        "images": [None, Mapping],
+    }
+)
 def expand(
     templates: TemplatesLike,
     wildcards: WildcardsLike = None,
@@ -551,6 +559,9 @@ def expand(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         Malformed templates, unknown wildcards, cycles, more rows than ``limit``, or a
         bad image slot (its name, and file/line/column for a template file's
@@ -706,9 +717,9 @@ def _digits(local: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     return out
 
 
-def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) -> pd.DataFrame:
-    """Assemble the output columns as Arrow string arrays (gathers and joins run in C)."""
-    n = len(index)
+def _column_order(plans: list[_Plan]) -> tuple[list[str], list[str]]:
+    """The slot columns (nested choices included) and label columns of all templates, in
+    order of first appearance."""
     slot_order: list[str] = []
     label_order: list[str] = []
     for plan in plans:
@@ -717,6 +728,13 @@ def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) ->
                 if col not in slot_order:
                     slot_order.append(col)
         label_order += [k for k in plan.template.labels if k not in label_order]
+    return slot_order, label_order
+
+
+def _build_frame(suite: TemplateSuite, plans: list[_Plan], index: np.ndarray) -> pd.DataFrame:
+    """Assemble the output columns as Arrow string arrays (gathers and joins run in C)."""
+    n = len(index)
+    slot_order, label_order = _column_order(plans)
     has_tags = any(p.template.tags for p in plans)
 
     ids: list[pa.Array] = []

@@ -12,6 +12,7 @@ import yaml
 
 from .._errors import InputError
 from .._images import image_files, image_part
+from .._validation import SequenceOf, validate_params
 from ._grammar import Node, TemplateError, is_name, parse_nodes
 
 __all__ = [
@@ -154,6 +155,7 @@ class Template:
         return exc.located(**where)
 
 
+@validate_params({"text": [str], "id": [str], "labels": [None, Mapping]})
 def parse_template(
     text: str,
     id: str = "t1",
@@ -180,6 +182,9 @@ def parse_template(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         The text is malformed; the error names ``id`` and the 0-based position.
 
@@ -196,6 +201,13 @@ def parse_template(
     return _make_template(text, id, labels, tags, None)
 
 
+@validate_params(
+    {
+        "messages": [SequenceOf(Mapping)],
+        "id": [str],
+        "labels": [None, Mapping],
+    }
+)
 def parse_conversation_template(
     messages: Sequence[Mapping[str, Any]],
     id: str = "t1",
@@ -225,6 +237,9 @@ def parse_conversation_template(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         For a malformed turn (naming the template, ``messages[i]`` and the position)
         or a role that is not one of ``system``, ``user``, ``assistant``.
@@ -503,6 +518,7 @@ def _wildcard_mapping(
     return out
 
 
+@validate_params({"folder": ["path"]})
 def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardValue]]:
     """Read a wildcard folder: ``NAME.txt`` files, one value per line.
 
@@ -522,6 +538,9 @@ def load_wildcards(folder: str | os.PathLike[str]) -> dict[str, list[WildcardVal
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         The folder is missing, a file is not UTF-8, or a name is not valid.
 
@@ -569,6 +588,7 @@ _TOP_KEYS = ("templates", "wildcards", "wildcard_dirs", "images")
 _ENTRY_KEYS = ("id", "text", "messages", "labels", "tags")
 
 
+@validate_params({"path": ["path"]})
 def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
     """Read a YAML template file.
 
@@ -589,6 +609,9 @@ def load_templates(path: str | os.PathLike[str]) -> TemplateSuite:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     TemplateError
         Malformed YAML (with file, line and column), a wrong structure, or a malformed
         template (with its id, position, and line/column in the file).
@@ -820,6 +843,7 @@ def _yaml_turns(
     return turns
 
 
+@validate_params({"images": [Mapping], "base": [None, "path"]})
 def image_slots(
     images: Mapping[str, Any], base: str | os.PathLike[str] | None = None
 ) -> dict[str, list[tuple[str, str]]]:

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pandas as pd
 
 from .._errors import DatasetError
+from .._validation import validate_params
 from ._grammar import escape
 from ._model import Template, TemplateSuite, WildcardValue, parse_template
 
@@ -64,6 +65,7 @@ def _case_fields(case: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
+@validate_params({"data_dir": [None, "path"]})
 def hatecheck_suite(*, data_dir: str | os.PathLike[str] | None = None) -> TemplateSuite:
     """HateCheck's case templates as a template suite (Röttger et al. 2021, CC-BY-4.0).
 
@@ -90,6 +92,9 @@ def hatecheck_suite(*, data_dir: str | os.PathLike[str] | None = None) -> Templa
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         The data set is missing, or a template uses a placeholder that is not listed.
 
@@ -178,6 +183,7 @@ def _dixon_slot(spec: str) -> tuple[str, str, str | None, str | None]:
     return name, word_type, subtype, connotation
 
 
+@validate_params({"part": [str], "data_dir": [None, "path"]})
 def dixon_suite(
     part: str = "sentence_templates", *, data_dir: str | os.PathLike[str] | None = None
 ) -> TemplateSuite:
@@ -206,6 +212,9 @@ def dixon_suite(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     DatasetError
         An unknown ``part``, or the data set cannot be found, downloaded or verified.
 

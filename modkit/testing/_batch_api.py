@@ -212,6 +212,7 @@ class FakeBatchAPI:
         self.batches: dict[str, StoredBatch] = {}
         self._scripts: collections.deque[BatchScript] = collections.deque()
         self._held = False
+        self._cuts = 0
         self._create_faults: collections.deque[bool] = collections.deque()
         self._seq = 0
         self._lock = threading.Lock()
@@ -238,6 +239,62 @@ class FakeBatchAPI:
         """
         with self._lock:
             self._scripts.extend(scripts)
+
+    def cut_downloads(self, n: int = 1) -> None:
+        """Cut the next ``n`` downloads of a file's content mid-body.
+
+        The response announces the whole ``content-length``, sends half of the body and
+        closes the connection: a network failure while an output file streams.
+
+        Parameters
+        ----------
+        n : int, default 1
+            How many downloads are cut.
+
+        Examples
+        --------
+        >>> from modkit.testing import FakeBatchAPI
+        >>> api = FakeBatchAPI(lambda text, model: (200, {}))
+        >>> api.cut_downloads(2)
+        >>> [api.take_cut("/v1/files/f/content", 200) for _ in range(3)]
+        [True, True, False]
+        """
+        with self._lock:
+            self._cuts += n
+
+    def take_cut(self, target: str, status: int) -> bool:
+        """Whether the answer to ``target`` (with ``status``) is to be cut; consumes one.
+
+        Called by the server for each answered request (see :meth:`cut_downloads`).
+
+        Parameters
+        ----------
+        target : str
+            The request target (path and query).
+        status : int
+            The status of the answer: only a 200 to a ``.../content`` download is cut.
+
+        Returns
+        -------
+        bool
+            True when the server is to send half of the body and close.
+
+        Examples
+        --------
+        >>> from modkit.testing import FakeBatchAPI
+        >>> api = FakeBatchAPI(lambda text, model: (200, {}))
+        >>> api.cut_downloads(1)
+        >>> api.take_cut("/v1/files/file-1/content", 200), api.take_cut("/v1/files/f/content", 200)
+        (True, False)
+        """
+        path = target.partition("?")[0]
+        if status != 200 or not path.endswith("/content"):
+            return False
+        with self._lock:
+            if self._cuts <= 0:
+                return False
+            self._cuts -= 1
+            return True
 
     def fail_creates(self, n: int = 1, *, after_creating: bool = False) -> None:
         """Answer the next ``n`` batch creations with a 500.

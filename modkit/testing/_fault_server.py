@@ -15,13 +15,14 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._errors import InputError, ModkitError
 from .._images import IMAGE_CATEGORIES, check_parts, input_types
 from .._taxonomy import CATEGORIES
+from .._validation import SequenceOf, validate_params
 from ._batch_api import FakeBatchAPI
 
 __all__ = ["Fault", "FaultServer", "RecordedRequest", "fake_multimodal_result", "fake_result"]
@@ -347,6 +348,7 @@ def _unit(text: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
+@validate_params({"text": [str], "categories": [SequenceOf(str)]})
 def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, Any]:
     """The deterministic result object a :class:`FaultServer` sends for ``text``.
 
@@ -367,6 +369,12 @@ def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, 
         ``category_scores`` (in [0, 1], rounded to 9 decimals) and
         ``category_applied_input_types`` (``["text"]`` each).
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
+
     Examples
     --------
     >>> from modkit.testing import fake_result
@@ -386,6 +394,7 @@ def fake_result(text: str, categories: Sequence[str] = CATEGORIES) -> dict[str, 
     }
 
 
+@validate_params({"parts": [SequenceOf(Mapping)], "categories": [SequenceOf(str)]})
 def fake_multimodal_result(
     parts: Sequence[dict[str, Any]], categories: Sequence[str] = CATEGORIES
 ) -> dict[str, Any]:
@@ -407,6 +416,12 @@ def fake_multimodal_result(
     -------
     dict
         A result object as the endpoint sends it (scores in [0, 1]).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -817,6 +832,8 @@ class FaultServer:
                 req.method, req.target, req.headers, req.body
             )
             record(status, "ok" if status < 400 else "bad_request")
+            if self.batch_api.take_cut(req.target, status):
+                return await _send_cut(writer, status, raw, content_type=ctype)
             return await _send_raw(writer, status, raw, (), keep=keep, content_type=ctype)
         if path != "/v1/moderations":
             record(404, "bad_request")
@@ -1045,6 +1062,20 @@ async def _send_raw(
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + raw)
     await writer.drain()
     return keep
+
+
+async def _send_cut(
+    writer: asyncio.StreamWriter, status: int, raw: bytes, *, content_type: str
+) -> bool:
+    """Announce all of ``raw``, send half of it, and close: a body cut mid-stream."""
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        f"content-type: {content_type}\r\ncontent-length: {len(raw)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    writer.write(head.encode("latin-1") + raw[: len(raw) // 2])
+    await writer.drain()
+    return False
 
 
 def _sha(value: str) -> str:

@@ -8,7 +8,8 @@ from numbers import Real
 from typing import Any
 
 from .._errors import InputError
-from ._set import ThresholdSet, load_thresholds
+from .._validation import StrOptions, validate_params
+from ._set import PROFILES, ThresholdSet, load_thresholds
 
 __all__ = ["ThresholdsLike", "as_threshold_set"]
 
@@ -16,6 +17,13 @@ __all__ = ["ThresholdsLike", "as_threshold_set"]
 ThresholdsLike = ThresholdSet | float | Mapping[str, Any] | str | os.PathLike[str]
 
 
+@validate_params(
+    {
+        "profile": [StrOptions(PROFILES)],
+        "what": [str],
+        "provider": [None, str],
+    }
+)
 def as_threshold_set(
     thresholds: Any,
     categories: Iterable[str] | None = None,

@@ -207,7 +207,6 @@ def stratified_ratio(
     >>> round(float(r.estimate[0]), 3)  # (2 * 1 + 2) / (4 + 2)
     0.667
     """
-    from scipy.stats import beta, t
 
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -246,6 +245,26 @@ def stratified_ratio(
         if floor is not None:
             var_h = np.maximum(var_h, _floor(floor, keep, one_d, codes, h, n_h, w, r0, m))
         var = (fpc * np.maximum(var_h, 0)).sum(axis=0) / np.where(big_b > 0, big_b, np.nan) ** 2
+    lower, upper, n_eff, n_dom = _korn_graubard(r0, var, w, b, n_h, int(keep.sum()), level)
+    undefined = ~(big_b > 0) | ~np.isfinite(n_eff)
+    lower = np.where(undefined, np.nan, np.minimum(lower, r0))
+    upper = np.where(undefined, np.nan, np.maximum(upper, r0))
+    return RatioEstimate(r, lower, upper, var, np.where(undefined, np.nan, n_eff), n_dom)
+
+
+def _korn_graubard(
+    r0: np.ndarray,
+    var: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    n_h: np.ndarray,
+    n_labelled: int,
+    level: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Korn & Graubard's (1998) Clopper-Pearson interval at the effective sample size
+    (with their degrees-of-freedom adjustment): ``(lower, upper, n_eff, n_dom)``."""
+    from scipy.stats import beta, t
+
     n_dom = (b > 0).sum(axis=0)
     # Kish's effective size over the domain, for a sample without variation
     wd = w[:, None] * (b > 0)
@@ -254,7 +273,7 @@ def stratified_ratio(
         n_eff = np.where((var > 0) & (r0 > 0) & (r0 < 1), r0 * (1 - r0) / var, kish)
     alpha = 1 - level
     strata_used = int((n_h > 0).sum())
-    df = max(int(keep.sum()) - strata_used, 1)
+    df = max(n_labelled - strata_used, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         adj = (t.ppf(1 - alpha / 2, np.maximum(n_dom - 1, 1)) / t.ppf(1 - alpha / 2, df)) ** 2
     n_eff = np.where(np.isfinite(n_eff), np.minimum(n_eff * adj, 1e12), np.nan)
@@ -264,10 +283,7 @@ def stratified_ratio(
         upper = np.where(
             n_eff - x > 0, beta.ppf(1 - alpha / 2, x + 1, np.maximum(n_eff - x, 1e-12)), 1.0
         )
-    undefined = ~(big_b > 0) | ~np.isfinite(n_eff)
-    lower = np.where(undefined, np.nan, np.minimum(lower, r0))
-    upper = np.where(undefined, np.nan, np.maximum(upper, r0))
-    return RatioEstimate(r, lower, upper, var, np.where(undefined, np.nan, n_eff), n_dom)
+    return lower, upper, n_eff, n_dom
 
 
 def _floor(
@@ -493,22 +509,7 @@ def certify_by_design(
     delta = 1 - float(confidence)
     if ct.status == "insufficient_data":
         return ct
-    out: dict[str, float | None] = {}
-    status: dict[str, str] = {}
-    notes = []
-    for name, obj in (("block", objective), ("review", review)):
-        if obj is None or obj.kind == "fixed":
-            continue
-        if not obj.constrained:
-            raise InputError(
-                f"design: {name} objective {obj} is not a constraint; with design= use "
-                "precision>=, recall>=, fpr<= or npv>= (or fixed:T)"
-            )
-        t = _ltt_design(obj, s, y, known, d, delta, method)
-        out[name] = t
-        status[name] = "ok" if t is not None else "infeasible"
-        if t is None:
-            notes.append(f"{name}: no candidate certified for the traffic")
+    out, status, notes = _certify_each(objective, review, s, y, known, d, delta, method)
     block = out.get("block", ct.block)
     review_t = out.get("review", ct.review)
     clamped = block is not None and review_t is not None and review_t > block
@@ -533,6 +534,57 @@ def certify_by_design(
         baselines=None,
         bands=None,
     )
+
+
+def _certify_each(
+    objective: Any,
+    review: Any,
+    s: np.ndarray,
+    y: np.ndarray,
+    known: np.ndarray,
+    d: Design,
+    delta: float,
+    method: str,
+) -> tuple[dict[str, float | None], dict[str, str], list[str]]:
+    """Per constrained objective (``block``, ``review``): its certified threshold, its
+    status and a note when none is certified; fixed objectives keep the fit's."""
+    out: dict[str, float | None] = {}
+    status: dict[str, str] = {}
+    notes = []
+    for name, obj in (("block", objective), ("review", review)):
+        if obj is None or obj.kind == "fixed":
+            continue
+        if not obj.constrained:
+            raise InputError(
+                f"design: {name} objective {obj} is not a constraint; with design= use "
+                "precision>=, recall>=, fpr<= or npv>= (or fixed:T)"
+            )
+        t = _ltt_design(obj, s, y, known, d, delta, method)
+        out[name] = t
+        status[name] = "ok" if t is not None else "infeasible"
+        if t is None:
+            notes.append(f"{name}: no candidate certified for the traffic")
+    return out, status, notes
+
+
+def _passing(p: np.ndarray, order: np.ndarray, delta: float, method: str) -> list[int]:
+    """The candidates (indices) that pass at ``delta``: Holm's step-down over ``order``,
+    or the fixed sequence walking ``order`` until the first failure."""
+    passed: list[int] = []
+    if method == "holm":
+        ps = p[order]
+        rank = np.argsort(ps, kind="stable")
+        m = len(ps)
+        for i, k in enumerate(rank):
+            if ps[k] > delta / (m - i):
+                break
+            passed.append(int(order[k]))
+        return passed
+    for k in order:
+        if p[k] > delta:
+            break
+        passed.append(int(k))
+    return passed
 
 
 def _ltt_design(
@@ -579,20 +631,7 @@ def _ltt_design(
     trials = (b & known[:, None]).sum(axis=0)
     can = np.ones(len(cand), dtype=bool) if need is None else trials >= need
     order = order[can[order]]
-    passed: list[int] = []
-    if method == "holm":
-        ps = p[order]
-        rank = np.argsort(ps, kind="stable")
-        m = len(ps)
-        for i, k in enumerate(rank):
-            if ps[k] > delta / (m - i):
-                break
-            passed.append(int(order[k]))
-    else:
-        for k in order:
-            if p[k] > delta:
-                break
-            passed.append(int(k))
+    passed = _passing(p, order, delta, method)
     if not passed:
         return None
     chosen = cand[passed]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InputError
+from .._validation import validate_params
 from ._schema import DECISION_RULE, SCHEMA_VERSION
 from ._set import PROFILES, ThresholdFile
 
@@ -159,6 +160,32 @@ def _export_yaml(tf: ThresholdFile, profile: str | None) -> str:
     return "\n".join(_header(tf, "#")) + "\n" + _dump_yaml(_yaml_doc(tf, profile))
 
 
+def _litellm_guardrail(
+    name: str,
+    kind: str,
+    modes: Mapping[str, str],
+    n_profiles: int,
+    api_base: str,
+    output_api_base: str,
+    api_key_env: str,
+) -> dict[str, Any]:
+    """One profile's LiteLLM ``openai_moderation`` guardrail entry (``kind``: the
+    profile's input or output side, as a named profile says)."""
+    return {
+        "guardrail_name": f"modkit-{name}",
+        "litellm_params": {
+            "guardrail": "openai_moderation",
+            "mode": modes[kind],
+            # one `modkit serve --profile P` per profile; a lone output profile
+            # is served at api_base
+            "api_base": output_api_base if kind == "output" and n_profiles > 1 else api_base,
+            "api_key": f"os.environ/{api_key_env}",
+            # a named profile is for some keys or teams only: they turn it on
+            "default_on": name in PROFILES,
+        },
+    }
+
+
 def _export_litellm(
     tf: ThresholdFile,
     profile: str | None,
@@ -172,26 +199,11 @@ def _export_litellm(
     api_key_env, review = litellm_api_key_env, litellm_review
     profiles = _profiles(tf, profile)
     modes = {"input": "pre_call", "output": "post_call"}
-    guardrails = []
-    for name in profiles:
-        kind = tf[name].applies_to  # a named profile (tenant, surface) says input or output
-        guardrails.append(
-            {
-                "guardrail_name": f"modkit-{name}",
-                "litellm_params": {
-                    "guardrail": "openai_moderation",
-                    "mode": modes[kind],
-                    # one `modkit serve --profile P` per profile; a lone output profile
-                    # is served at api_base
-                    "api_base": output_api_base
-                    if kind == "output" and len(profiles) > 1
-                    else api_base,
-                    "api_key": f"os.environ/{api_key_env}",
-                    # a named profile is for some keys or teams only: they turn it on
-                    "default_on": name in PROFILES,
-                },
-            }
-        )
+    guardrails = [
+        _litellm_guardrail(name, tf[name].applies_to, modes, len(profiles), api_base,
+                           output_api_base, api_key_env)
+        for name in profiles
+    ]  # fmt: skip
     lines = [
         *_header(tf, "#"),
         "# LiteLLM's openai_moderation guardrail blocks a request (HTTP 400) when the moderation",
@@ -411,6 +423,7 @@ class ExportFormat:
 _FORMATS: dict[str, ExportFormat] = {}
 
 
+@validate_params({"fmt": [ExportFormat]})
 def register_export_format(fmt: ExportFormat) -> None:
     """Make a format available to :func:`export_thresholds` and ``modkit export``.
 
@@ -422,6 +435,9 @@ def register_export_format(fmt: ExportFormat) -> None:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         When the name is not a non-empty string without spaces, or an option is
         another registered format's option with another default (two formats may
@@ -463,6 +479,7 @@ def export_formats() -> tuple[ExportFormat, ...]:
     return tuple(_FORMATS.values())
 
 
+@validate_params({"name": [str]})
 def export_format(name: str) -> ExportFormat:
     """The registered :class:`ExportFormat` called ``name``.
 
@@ -476,6 +493,9 @@ def export_format(name: str) -> ExportFormat:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         For an unknown format (the message lists the registered ones).
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any, cast
 
@@ -18,281 +19,56 @@ from .._frame import endpoint_flags as _flags_from_results
 from .._frame import has_endpoint_flags
 from .._images import APPLIED_PREFIX
 from .._labels import align_rows, parse_labels
-from .._native import detect_provider, provider_scale, result_keys
+from .._native import Scale, detect_provider, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, suggest_category
 from .._validation import LEVEL, PROB, Interval, SequenceOf, StrOptions, validate_params
-from ._design import certify_by_design, design_for, refuse_band_labels
-from ._labels import coerce_labels, coerce_scores, labels_sha256
-from ._metrics import (
-    METHODS,
-    Curve,
-    Selection,
-    binary_curve,
-    choose_threshold,
-    select_threshold,
+from ._core import (
+    FitWarning,
+    band_shares,
+    category_threshold,
+    choice_warnings,
+    choose,
+    counts_at,
+    in_sample_at,
+    per_category,
+    warn_all,
 )
+from ._design import certify_by_design, design_for, refuse_band_labels
+from ._intervals import selection_ci
+from ._labels import coerce_labels, coerce_scores, labels_sha256
+from ._metrics import METHODS, Curve, binary_curve
 from ._objectives import Objective, parse_objective
-from ._rates import Counts, confusion, rates
+from ._oof import oof_status, out_of_fold
+from ._rates import confusion
 from ._rule import actions, as_limits, bands
 from ._set import PROFILES, CategoryThreshold, ThresholdSet
 
 __all__ = ["FitWarning", "fit_thresholds", "strictest_certified"]
 
 
-class FitWarning(UserWarning):
-    """Something :func:`fit_thresholds` did that the caller may not expect.
-
-    Columns it ignores, labelled rows dropped for a missing score, a review threshold
-    clamped to ``block``, or an ``ok`` status resting on fewer than 10 positives.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from modkit.thresholds import FitWarning
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore", FitWarning)  # silence fit_thresholds' notes
-    ...     warnings.warn("2 labelled rows dropped", FitWarning)
-    """
-
-
 ObjectiveLike = str | Objective | Mapping[str, Any]
 
 
-def _is_objective_dict(spec: Any) -> bool:
-    return isinstance(spec, Mapping) and "kind" in spec
+def _category_seed(cat: str) -> int:
+    """A category's seed offset, so its numbers do not depend on the other categories."""
+    return CATEGORIES.index(cat) if cat in CATEGORIES else len(CATEGORIES)
 
 
-def _per_category(
-    spec: Any, cats: list[str], what: str, required: bool
-) -> dict[str, Objective | None]:
-    if spec is None:
-        return dict.fromkeys(cats)
-    if isinstance(spec, Mapping) and not _is_objective_dict(spec):
-        check_category_keys(spec, what, extra=("*", *cats))
-        default = parse_objective(spec["*"]) if "*" in spec else None
-        out = {c: parse_objective(spec[c]) if c in spec else default for c in cats}
-        missing = [c for c, o in out.items() if o is None]
-        if required and missing:
-            raise InputError(
-                f"{what}: no objective for labelled categories {missing}; add them or a '*' default"
+def _baselines(curve: Curve, y: np.ndarray, flags: np.ndarray | None) -> dict[str, Any]:
+    """The endpoint's own flags (``None`` without them) and a fixed 0.5 threshold."""
+    tp5, fp5 = counts_at(curve.thresholds, 0.5, curve.tp, curve.fp)
+    endpoint = None
+    if flags is not None:
+        known = ~np.isnan(flags)
+        if known.any():
+            fy, ff = y[known] == 1, flags[known] == 1
+            endpoint = confusion(
+                int((fy & ff).sum()), int((~fy & ff).sum()), int(fy.sum()), int((~fy).sum())
             )
-        return out
-    obj = parse_objective(spec)
-    return dict.fromkeys(cats, obj)
-
-
-def _flagged_counts(
-    curve: Curve, threshold: float | None, tp_at: np.ndarray, n_at: np.ndarray
-) -> tuple[int, int]:
-    """(tp, fp) at ``threshold`` from cumulative counts at the curve's group ends."""
-    k = curve.n_flagged(threshold)
-    if k == 0:
-        return 0, 0
-    g = int(np.searchsorted(curve.ends, k - 1))
-    return int(tp_at[g]), int(n_at[g] - tp_at[g])
-
-
-def _select(
-    obj: Objective,
-    curve: Curve,
-    tp: np.ndarray,
-    fp: np.ndarray,
-    n_pos: int,
-    n_neg: int,
-    confidence: float | None,
-    method: str,
-    present: np.ndarray | None = None,
-) -> Selection:
-    return select_threshold(
-        obj,
-        curve.thresholds,
-        tp,
-        fp,
-        n_pos,
-        n_neg,
-        confidence=confidence if obj.constrained else None,
-        method=method,
-        present=present,
-    )
-
-
-def _percentiles(values: np.ndarray, level: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return None
-    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
-    return [float(lo), float(hi)]
-
-
-#: Rows above which the refit bootstrap resamples a stratified subsample (conservative).
-BOOTSTRAP_ROWS = 50_000
-
-
-def _refit_bootstrap(
-    curve: Curve,
-    obj: Objective,
-    confidence: float | None,
-    method: str,
-    resamples: int,
-    level: float,
-    rng: np.random.Generator,
-) -> dict[str, Any] | None:
-    """Intervals for the exported threshold that account for choosing it.
-
-    Each resample draws Poisson(1) row weights (the Poisson bootstrap), re-runs the
-    threshold choice on the weighted counts, and scores the chosen threshold on the rows
-    the resample left out (weight 0). The percentile intervals of those out-of-bag rates
-    cover both the choice's variability and the evaluation's.
-
-    Above :data:`BOOTSTRAP_ROWS` labelled rows the resamples are drawn from a stratified
-    random subsample of that many rows (``rows`` says how many): the intervals are then
-    wider than the full data would give (conservative), and the cost stays bounded.
-    """
-    n = len(curve.sorted_scores)
-    if resamples <= 0 or n == 0:
-        return None
-    if n > BOOTSTRAP_ROWS:
-        keep = np.zeros(n, dtype=bool)
-        for cls in (0, 1):
-            idx = np.flatnonzero(curve.sorted_labels == cls)
-            take = round(len(idx) * BOOTSTRAP_ROWS / n)
-            keep[rng.choice(idx, size=take, replace=False)] = True
-        curve = binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
-        n = len(curve.sorted_scores)
-    ends = curve.ends
-    pos = np.flatnonzero(curve.sorted_labels)  # positives' places in the sorted rows
-    # positives at or above each distinct score: the cumulative sums over the positives'
-    # columns alone (a few % of the rows), read at each group's last positive
-    upto = np.searchsorted(pos, ends, side="right")
-    out = {m: np.full(resamples, np.nan) for m in ("precision", "recall", "fpr")}
-    never = 0
-    per = max(1, min(resamples, 2_000_000 // max(n, 1)))
-    done = 0
-
-    def at_ends(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cumulative sums of every row and of the positives, at each group's end."""
-        every = np.cumsum(x, axis=1, dtype=np.int64)[:, ends]
-        cum_pos = np.zeros((x.shape[0], len(pos) + 1), dtype=np.int64)
-        np.cumsum(x[:, pos], axis=1, out=cum_pos[:, 1:])
-        return every, cum_pos[:, upto]
-
-    while done < resamples:
-        nb = min(per, resamples - done)
-        w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
-        w_all, w_pos = at_ends(w)
-        o_all, o_pos = at_ends(w == 0)
-        for b in range(nb):
-            tp_b, n_b = w_pos[b], w_all[b]
-            if obj.kind == "fixed":
-                t: float | None = float(cast(float, obj.target))  # fixed: target is set
-            else:
-                t = select_threshold(
-                    obj,
-                    curve.thresholds,
-                    tp_b,
-                    n_b - tp_b,
-                    int(tp_b[-1]),
-                    int(n_b[-1] - tp_b[-1]),
-                    confidence=confidence if obj.constrained else None,
-                    method=method,
-                    present=np.diff(n_b, prepend=0) > 0,
-                ).threshold
-            never += t is None
-            tp_o, fp_o = _flagged_counts(curve, t, o_pos[b], o_all[b])
-            r = rates(Counts(tp_o, fp_o, int(o_pos[b, -1]), int(o_all[b, -1] - o_pos[b, -1])))
-            for m in out:
-                out[m][done + b] = r[m]
-        done += nb
     return {
-        "method": "refit-bootstrap-oob",
-        "level": level,
-        "resamples": int(resamples),
-        "rows": int(n),
-        "never": int(never),
-        **{m: _percentiles(v, level) for m, v in out.items()},
+        "endpoint_flagged": endpoint,
+        "fixed_0.5": confusion(tp5, fp5, curve.n_pos, curve.n_neg),
     }
-
-
-def _hull(a: list[float] | None, b: list[float] | None) -> list[float] | None:
-    """The smallest interval holding both (either may be ``None``)."""
-    if a is None or b is None:
-        return a if b is None else b
-    return [min(a[0], b[0]), max(a[1], b[1])]
-
-
-def _selection_ci(
-    curve: Curve,
-    block: float | None,
-    obj: Objective,
-    confidence: float | None,
-    method: str,
-    resamples: int,
-    level: float,
-    rng: np.random.Generator,
-) -> dict[str, Any] | None:
-    """``selection_ci``: the refit-bootstrap interval joined with the exact one at ``block``.
-
-    ``None`` for a ``None`` block (nothing is flagged, so there is nothing to bound) or
-    without resamples. Each rate's interval is the hull of the out-of-bag refit-bootstrap
-    percentile interval (:func:`_refit_bootstrap`, which accounts for choosing the
-    threshold) and the Clopper-Pearson interval of the exported threshold's counts on all
-    labelled rows (which keeps the interval from collapsing to a point when a handful of
-    rows are flagged: the out-of-bag rates of 1 or 2 flagged rows are all 0 or all 1).
-    """
-    if block is None:
-        return None
-    boot = _refit_bootstrap(curve, obj, confidence, method, resamples, level, rng)
-    if boot is None:
-        return None
-    tp, fp = _flagged_counts(curve, block, curve.tp, curve.ends + 1)
-    exact = {
-        "precision": _exact_ci(tp, tp + fp, level),
-        "recall": _exact_ci(tp, curve.n_pos, level),
-        "fpr": _exact_ci(fp, curve.n_neg, level),
-    }
-    return {
-        **boot,
-        "method": SELECTION_METHOD,
-        **{m: _hull(boot[m], exact[m]) for m in exact},
-    }
-
-
-#: ``selection_ci["method"]``: the refit bootstrap's out-of-bag percentile interval,
-#: joined with the exact Clopper-Pearson interval at the exported threshold.
-SELECTION_METHOD = "refit-bootstrap-oob+clopper-pearson"
-
-
-def _exact_ci(k: int, n: int, level: float) -> list[float] | None:
-    """Two-sided Clopper-Pearson interval (:meth:`scipy.stats.binomtest.proportion_ci`)."""
-    if n <= 0:
-        return None
-    from scipy.stats import binomtest
-
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
-    return [float(ci.low), float(ci.high)]
-
-
-def _oof_status(obj: Objective, oof: Mapping[str, Any]) -> str | None:
-    con = obj.constraint
-    if con is None:
-        return None
-    value = oof.get(con.metric)
-    if con.metric == "npv":
-        tn, fn = oof["tn"], oof["fn"]
-        value = tn / (tn + fn) if tn + fn else None
-    if value is None:
-        return None
-    target = float(obj.target)  # type: ignore[arg-type]
-    return "meets" if (value >= target if con.op == ">=" else value <= target) else "misses"
-
-
-def _folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Stratified fold ids: each class's fold ids (dealt round-robin) shuffled over its rows."""
-    fold = np.empty(len(y), dtype=np.int64)
-    for cls in (0, 1):
-        idx = np.flatnonzero(y == cls)
-        fold[idx] = rng.permutation((np.arange(len(idx)) % k).astype(np.int8))
-    return fold
 
 
 def _fit_category(
@@ -311,171 +87,48 @@ def _fit_category(
     random_state: int,
     ci_level: float,
 ) -> CategoryThreshold:
+    """One category's fit on its rows: the core's choice, then folds, intervals, bands."""
     scored = ~np.isnan(s_all)
     lab = scored & ~np.isnan(y_all)
     y = (y_all[lab] == 1).astype(np.int8)
     curve = binary_curve(s_all[lab], y)
     n_pos, n_neg = curve.n_pos, curve.n_neg
-    n_at = curve.ends + 1
-    notes = []
+    choice = choose(
+        obj, rev, curve.thresholds, curve.tp, curve.fp,
+        confidence=confidence, method=method, min_positives=min_positives,
+    )  # fmt: skip
+    warn_all(choice_warnings(cat, choice, obj, rev, n_pos, min_positives))
     insufficient = n_pos < min_positives or n_neg == 0
-
-    def choose(o: Objective | None) -> tuple[float | None, str | None, str]:
-        return choose_threshold(
-            o,
-            n_pos,
-            n_neg,
-            min_positives,
-            lambda o: _select(o, curve, curve.tp, curve.fp, n_pos, n_neg, confidence, method),
-        )
-
-    block, status, note = choose(obj)
-    if note:
-        notes.append(note)
-    review, review_status, rnote = choose(rev)
-    if rnote and rnote != note:
-        notes.append(f"review: {rnote}")
-    clamped = block is not None and review is not None and review > block
-    if clamped:
-        warnings.warn(
-            f"{cat}: the review objective {rev} chose {review:.6g}, above the block "
-            f"threshold {block:.6g}; review is clamped to block (no review band)",
-            FitWarning,
-            stacklevel=4,
-        )
-        review = block
-    weak = [
-        name
-        for name, o, st in (("block", obj, status), ("review", rev, review_status))
-        if o is not None and o.kind != "fixed" and st == "ok"
-    ]
-    if weak and min_positives < 10 and n_pos < 10:
-        warnings.warn(
-            f"{cat}: status ok for {', '.join(weak)} rests on {n_pos} labelled positives "
-            f"(min_positives={min_positives}); treat it as anecdotal",
-            FitWarning,
-            stacklevel=4,
-        )
-
-    in_sample = None
-    if n_pos + n_neg:
-        tp, fp = _flagged_counts(curve, block, curve.tp, n_at)
-        in_sample = confusion(tp, fp, n_pos, n_neg)
-
-    cat_seed = CATEGORIES.index(cat) if cat in CATEGORIES else len(CATEGORIES)
-    out_of_fold = spread = None
+    fitted = not (insufficient and obj.kind != "fixed")
+    extra: dict[str, Any] = {}
     k = min(cv, n_pos, n_neg)
-    if k >= 2 and not (insufficient and obj.kind != "fixed"):
-        # Folds are dealt in row order (so ties in the sort cannot change them).
-        rng = np.random.default_rng([random_state, cat_seed])
-        fold_sorted = _folds(y, k, rng)[curve.order]
-        # Held-out counts per (distinct score, fold) from two bincounts, then cumulated.
-        n_groups = len(curve.ends)
-        group = np.repeat(np.arange(n_groups), np.diff(curve.ends, prepend=-1))
-        key = fold_sorted * n_groups + group
-        ho_n_all = np.bincount(key, minlength=n_groups * k).reshape(k, n_groups).cumsum(axis=1)
-        ho_tp_all = (
-            np.bincount(key[curve.sorted_labels == 1], minlength=n_groups * k)
-            .reshape(k, n_groups)
-            .cumsum(axis=1)
+    if k >= 2 and fitted:
+        rng = np.random.default_rng([random_state, _category_seed(cat)])
+        oof, spread = out_of_fold(
+            curve, y, obj, k=k, rng=rng, confidence=confidence, method=method, ci_level=ci_level
         )
-        chosen: list[float | None] = []
-        tp_oof = fp_oof = 0
-        for f in range(k):
-            ho_n, ho_tp = ho_n_all[f], ho_tp_all[f]
-            tr_tp, tr_n = curve.tp - ho_tp, n_at - ho_n
-            present = np.diff(tr_n, prepend=0) > 0
-            tr_pos, tr_neg = int(tr_tp[-1]), int(tr_n[-1] - tr_tp[-1])
-            if obj.kind == "fixed":
-                t: float | None = float(cast(float, obj.target))
-            else:
-                t = _select(
-                    obj, curve, tr_tp, tr_n - tr_tp, tr_pos, tr_neg, confidence, method, present
-                ).threshold
-            chosen.append(t)
-            tp_f, fp_f = _flagged_counts(curve, t, ho_tp, ho_n)
-            tp_oof += tp_f
-            fp_oof += fp_f
-        # The procedure's held-out performance (each fold's own threshold on its held-out
-        # rows), not the exported threshold's: no interval is claimed for it (exact
-        # intervals on these pooled counts covered the exported threshold's recall in
-        # 34% of fits at n = 500); the exported threshold's interval is selection_ci.
-        out_of_fold = {
-            "folds": k,
-            **confusion(tp_oof, fp_oof, n_pos, n_neg),
-            "ci_level": ci_level,
-            "interval": "none",
-            "ci": {"precision": None, "recall": None, "fpr": None},
-        }
-        ts = np.array([t for t in chosen if t is not None], dtype=float)
-        spread = {
-            "min": float(ts.min()) if len(ts) else None,
-            "max": float(ts.max()) if len(ts) else None,
-            "std": float(ts.std()) if len(ts) else None,
-            "never": len(chosen) - len(ts),
-        }
+        extra.update(out_of_fold=oof, threshold_spread=spread, oof_status=oof_status(obj, oof))
     elif not insufficient and cv >= 2:
-        notes.append(
+        extra["notes"] = [
             f"no out-of-fold estimate: cv={cv} with {n_pos} positives and {n_neg} negatives"
+        ]
+    if fitted and n_pos and n_neg:
+        rng = np.random.default_rng([random_state, _category_seed(cat), 1])
+        extra["selection_ci"] = selection_ci(
+            curve, choice.block, obj, confidence, method, bootstrap, ci_level, rng
         )
-
-    selection_ci = None
-    if not (insufficient and obj.kind != "fixed") and n_pos and n_neg:
-        rng = np.random.default_rng([random_state, cat_seed, 1])
-        selection_ci = _selection_ci(
-            curve, block, obj, confidence, method, bootstrap, ci_level, rng
-        )
-
-    baselines = None
     if n_pos + n_neg:
-        tp5, fp5 = _flagged_counts(curve, 0.5, curve.tp, n_at)
-        endpoint = None
-        if flags_all is not None:
-            fl = flags_all[lab]
-            known = ~np.isnan(fl)
-            if known.any():
-                fy, ff = y[known] == 1, fl[known] == 1
-                endpoint = confusion(
-                    int((fy & ff).sum()), int((~fy & ff).sum()), int(fy.sum()), int((~fy).sum())
-                )
-        baselines = {"endpoint_flagged": endpoint, "fixed_0.5": confusion(tp5, fp5, n_pos, n_neg)}
-
-    sb = s_all[scored]
-    cat_bands = None
-    if len(sb):
-        is_block, is_review, _ = bands(sb[:, None], as_limits([block]), as_limits([review]))
-        nb = len(sb)
-        cat_bands = {
-            "allow": float(1 - (is_block.sum() + is_review.sum()) / nb),
-            "review": float(is_review.sum() / nb),
-            "block": float(is_block.sum() / nb),
-            "n": int(nb),
-        }
-    constrained = obj.constrained or (rev is not None and rev.constrained)
-    certified = confidence is not None and constrained
-
-    return CategoryThreshold(
-        block=block,
-        review=review,
-        objective=str(obj),
-        review_objective=None if rev is None else str(rev),
-        confidence=confidence if certified else None,
-        method=method if certified else None,
-        delta=round(1 - confidence, 12) if certified and confidence is not None else None,
-        status=status or "ok",
-        oof_status=None if out_of_fold is None else _oof_status(obj, out_of_fold),
-        review_status=review_status,
-        review_clamped=clamped,
-        note="; ".join(notes),
-        n_pos=n_pos,
-        n_neg=n_neg,
-        n_unlabelled=int(scored.sum() - lab.sum()),
-        in_sample=in_sample,
-        out_of_fold=out_of_fold,
-        selection_ci=selection_ci,
-        threshold_spread=spread,
-        baselines=baselines,
-        bands=cat_bands,
+        extra["baselines"] = _baselines(curve, y, None if flags_all is None else flags_all[lab])
+    return category_threshold(
+        choice,
+        obj,
+        rev,
+        confidence=confidence,
+        method=method,
+        counts=(n_pos, n_neg, int(scored.sum() - lab.sum())),
+        in_sample=in_sample_at(curve.thresholds, curve.tp, curve.fp, choice.block),
+        bands=band_shares(s_all[scored], choice.block, choice.review),
+        **extra,
     )
 
 
@@ -517,11 +170,11 @@ def _check_columns(
     ignored = [c for c in labels.columns if c not in known]
     if ignored:
         counts = {c: int(labels[c].notna().sum()) for c in ignored}
-        warnings.warn(
-            "labels columns that are not category keys are ignored: "
-            + ", ".join(f"{c!r} ({n} non-empty)" for c, n in counts.items()),
-            FitWarning,
-            stacklevel=4,
+        warn_all(
+            [
+                "labels columns that are not category keys are ignored: "
+                + ", ".join(f"{c!r} ({n} non-empty)" for c, n in counts.items())
+            ]
         )
 
 
@@ -791,29 +444,103 @@ def fit_thresholds(
     cv, bootstrap, min_positives = int(cv), int(bootstrap), int(min_positives)
     if daily_volume is not None and not math.isfinite(daily_volume):
         raise InputError(f"fit_thresholds: daily_volume must be finite; got {daily_volume!r}")
+    if objective is None:
+        raise InputError("fit_thresholds: objective is required, e.g. 'precision>=0.9'")
+    prep = _prepare(scores, labels, objective, review, on, provider, endpoint_flags)
+    if design is None and confidence is not None:
+        refuse_band_labels(prep.score_matrix, prep.lab_matrix, prep.cats)
+    if design is not None:
+        if by_input_type:
+            raise InputError("design= with by_input_type=True is not supported yet")
+        cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
+    fit = functools.partial(
+        _fit_category,
+        cv=cv,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        method=method,
+        min_positives=min_positives,
+        random_state=random_state,
+        ci_level=ci_level,
+    )
+    groups = _input_type_groups(scores, prep.cats) if by_input_type else {}
+    cats = {}
+    for j, c in enumerate(_progress(prep.cats, progress)):
+        cats[c] = _fit_one(prep, j, c, fit, design, groups.get(c, {}), scores.index)
+    return _threshold_set(prep, scores, cats, profile, daily_volume)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """The checked inputs of a fit: one column per fitted category (``cats``)."""
+
+    native: str | None
+    known: tuple[str, ...]
+    scale: Scale | None
+    cats: list[str]
+    objectives: dict[str, Objective | None]
+    reviews: dict[str, Objective | None]
+    score_matrix: np.ndarray
+    lab_matrix: np.ndarray
+    flags: np.ndarray | None
+
+
+def _prepare(
+    scores: pd.DataFrame,
+    labels: pd.DataFrame | None,
+    objective: Any,
+    review: Any,
+    on: str | None,
+    provider: str | None,
+    endpoint_flags: pd.DataFrame | None,
+) -> _Prepared:
+    """Check and align scores, labels and objectives (:func:`fit_thresholds`' inputs;
+    no ``objective`` gives no objectives)."""
     native = provider if provider is not None else detect_provider(scores.columns)
     if native == "openai":
         native = None
     known = CATEGORIES if native is None else tuple(result_keys(native))
     scale = None if native is None else provider_scale(native, _model(scores))
-    if objective is None:
-        raise InputError("fit_thresholds: objective is required, e.g. 'precision>=0.9'")
     labels = _labels_for(scores, labels, on, known)
     _check_columns(scores, labels, known)
-    s_src, l_src = "scores", "labels"
-    for name, frame in ((s_src, scores), (l_src, labels)):
+    label_cats = _label_categories(scores, labels, known, native)
+    objectives = per_category(objective, label_cats, "objective", required=True)
+    reviews = per_category(review, label_cats, "review", required=False)
+    lab_matrix = coerce_labels(labels, label_cats, source="labels")
+    lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
+    low, high = (0.0, 1.0) if scale is None else (scale.low, scale.high)
+    score_matrix = coerce_scores(scores, label_cats, source="scores", low=low, high=high)
+    _warn_dropped(label_cats, score_matrix, lab_matrix)
+    return _Prepared(
+        native=native,
+        known=tuple(known),
+        scale=scale,
+        cats=label_cats,
+        objectives=objectives,
+        reviews=reviews,
+        score_matrix=score_matrix,
+        lab_matrix=lab_matrix,
+        flags=_endpoint_flags(scores, label_cats, endpoint_flags),
+    )
+
+
+def _label_categories(
+    scores: pd.DataFrame, labels: pd.DataFrame, known: Sequence[str], native: str | None
+) -> list[str]:
+    """The categories to fit: the taxonomy's keys with a label column, all scored."""
+    for name, frame in (("scores", scores), ("labels", labels)):
         if not frame.index.is_unique:
             raise InputError(f"{name}: the index has duplicate labels")
     extra = labels.index.difference(scores.index)
     if len(extra):
         raise InputError(
-            f"{l_src}: {len(extra)} rows are not in {s_src} "
+            f"labels: {len(extra)} rows are not in scores "
             f"(first index {extra[0]!r}); labels must share the scores' index"
         )
     label_cats = [c for c in known if c in labels.columns]
     if not label_cats:
         raise InputError(
-            f"{l_src}: no category columns (expected "
+            "labels: no category columns (expected "
             + (
                 f"API spellings such as {', '.join(CATEGORIES[:4])}"
                 if native is None
@@ -823,134 +550,118 @@ def fit_thresholds(
         )
     absent = [c for c in label_cats if c not in scores.columns]
     if absent:
-        raise InputError(f"{l_src} have columns {absent} that {s_src} lack")
-    objectives = _per_category(objective, label_cats, "objective", required=True)
-    reviews = _per_category(review, label_cats, "review", required=False)
-    lab_matrix = coerce_labels(labels, label_cats, source=l_src)
-    lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
-    low, high = (0.0, 1.0) if scale is None else (scale.low, scale.high)
-    score_matrix = coerce_scores(scores, label_cats, source=s_src, low=low, high=high)
-    flags = _endpoint_flags(scores, label_cats, endpoint_flags)
-    dropped = {
-        c: int(n)
-        for c, n in zip(
-            label_cats,
-            (~np.isnan(lab_matrix) & np.isnan(score_matrix)).sum(axis=0),
-            strict=True,
-        )
-        if n
-    }
+        raise InputError(f"labels have columns {absent} that scores lack")
+    return label_cats
+
+
+def _warn_dropped(cats: list[str], score_matrix: np.ndarray, lab_matrix: np.ndarray) -> None:
+    """Warn about labelled rows left out of a category for a missing score."""
+    missing = (~np.isnan(lab_matrix) & np.isnan(score_matrix)).sum(axis=0)
+    dropped = {c: int(n) for c, n in zip(cats, missing, strict=True) if n}
     if dropped:
-        warnings.warn(
-            "labelled rows without a score are left out: "
-            + ", ".join(f"{c}: {n}" for c, n in dropped.items()),
-            FitWarning,
-            stacklevel=3,
+        warn_all(
+            [
+                "labelled rows without a score are left out: "
+                + ", ".join(f"{c}: {n}" for c, n in dropped.items())
+            ]
         )
 
-    if design is None and confidence is not None:
-        refuse_band_labels(score_matrix, lab_matrix, label_cats)
-    if design is not None:
-        if by_input_type:
-            raise InputError("design= with by_input_type=True is not supported yet")
-        cv, bootstrap = 0, 0  # both assume i.i.d. rows; the design's intervals replace them
-    cats = {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(label_cats), desc="fit", unit="category")
-    groups = _input_type_groups(scores, label_cats) if by_input_type else {}
-    for j, c in enumerate(label_cats):
-        if bar is not None:
-            bar.set_postfix_str(c)
-        with warnings.catch_warnings():
-            if design is not None:  # the unweighted choice is replaced below
-                warnings.simplefilter("ignore", FitWarning)
-            cats[c] = _fit_category(
-                c,
-                score_matrix[:, j],
-                lab_matrix[:, j],
-                None if flags is None else flags[:, j],
-                cast(Objective, objectives[c]),  # required=True: every category has one
-                reviews[c],
-                cv=cv,
-                bootstrap=bootstrap,
-                confidence=confidence,
-                method=method,
-                min_positives=min_positives,
-                random_state=random_state,
-                ci_level=ci_level,
-            )
-        if design is not None:
-            cats[c] = certify_by_design(
-                cats[c],
-                score_matrix[:, j],
-                lab_matrix[:, j],
-                design_for(design, scores.index),
-                cast(Objective, objectives[c]),
-                reviews[c],
-                confidence=confidence,
-                method=method,
-            )
-            if cats[c].review_clamped:
-                warnings.warn(
+def _progress(cats: list[str], progress: bool) -> Iterator[str]:
+    """The categories, behind a ``tqdm.auto`` bar when ``progress``."""
+    if not progress:
+        yield from cats
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(cats), desc="fit", unit="category")
+    for c in cats:
+        bar.set_postfix_str(c)
+        yield c
+        bar.update()
+    bar.close()
+
+
+def _fit_one(
+    prep: _Prepared,
+    j: int,
+    c: str,
+    fit: functools.partial[CategoryThreshold],
+    design: pd.DataFrame | None,
+    groups: Mapping[str, np.ndarray],
+    index: pd.Index,
+) -> CategoryThreshold:
+    """Category ``c`` (column ``j``): fitted, certified by design, and per input type."""
+    s, y = prep.score_matrix[:, j], prep.lab_matrix[:, j]
+    flags = None if prep.flags is None else prep.flags[:, j]
+    obj = cast(Objective, prep.objectives[c])  # required=True: every category has one
+    rev = prep.reviews[c]
+    with warnings.catch_warnings():
+        if design is not None:  # the unweighted choice is replaced below
+            warnings.simplefilter("ignore", FitWarning)
+        ct = fit(c, s, y, flags, obj, rev)
+    if design is not None:
+        kw = fit.keywords
+        ct = certify_by_design(
+            ct, s, y, design_for(design, index), obj, rev,
+            confidence=kw["confidence"], method=kw["method"],
+        )  # fmt: skip
+        if ct.review_clamped:
+            warn_all(
+                [
                     f"{c}: the certified review threshold is above block "
-                    f"{cats[c].block!r}; review is clamped to block (no review band)",
-                    FitWarning,
-                    stacklevel=3,
-                )
-        typed: dict[str, dict[str, float | None]] = {}
-        for kind, mask in groups.get(c, {}).items():
-            part = _fit_category(
-                c,
-                score_matrix[:, j],
-                np.where(mask, lab_matrix[:, j], np.nan),
-                None if flags is None else flags[:, j],
-                cast(Objective, objectives[c]),
-                reviews[c],
-                cv=cv,
-                bootstrap=0,
-                confidence=confidence,
-                method=method,
-                min_positives=min_positives,
-                random_state=random_state,
-                ci_level=ci_level,
+                    f"{ct.block!r}; review is clamped to block (no review band)"
+                ]
             )
-            if part.status == "insufficient_data":
-                warnings.warn(
+    typed: dict[str, dict[str, float | None]] = {}
+    for kind, mask in groups.items():
+        part = fit(c, s, np.where(mask, y, np.nan), flags, obj, rev, bootstrap=0)
+        if part.status == "insufficient_data":
+            warn_all(
+                [
                     f"{c}: too few labelled {kind} rows ({part.n_pos} positives, "
                     f"{part.n_neg} negatives) for a {kind} threshold; {kind} items use the "
-                    "category's own",
-                    FitWarning,
-                    stacklevel=3,
-                )
-                continue
-            typed[kind] = {"block": part.block, "review": part.review}
-        if typed:
-            cats[c] = dataclasses.replace(cats[c], by_input_type=typed)
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.close()
+                    "category's own"
+                ]
+            )
+            continue
+        typed[kind] = {"block": part.block, "review": part.review}
+    return dataclasses.replace(ct, by_input_type=typed) if typed else ct
 
-    not_fitted = _not_fitted(known, label_cats, cats)
+
+def _row_limits(
+    prep: _Prepared, scores: pd.DataFrame, cats: Mapping[str, CategoryThreshold]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Block and review limits per category, per row once a category has per-type ones."""
+    block_limits = as_limits([cats[c].block for c in prep.cats])
+    review_limits = as_limits([cats[c].review for c in prep.cats])
+    if not any(cats[c].by_input_type for c in prep.cats):
+        return block_limits, review_limits
     n = len(scores)
-    block_limits = as_limits([cats[c].block for c in label_cats])
-    review_limits = as_limits([cats[c].review for c in label_cats])
-    if any(cats[c].by_input_type for c in label_cats):  # each row's own limits
-        block_limits = np.tile(block_limits, (n, 1))
-        review_limits = np.tile(review_limits, (n, 1))
-        for j, c in enumerate(label_cats):
-            if not cats[c].by_input_type:
-                continue
-            column = scores.get(APPLIED_PREFIX + c)
-            values = [None] * n if column is None else column.tolist()
-            for i, value in enumerate(values):
-                kinds = None if not isinstance(value, str) else [t for t in value.split(",") if t]
-                b, r = cats[c].limits_for(kinds)
-                block_limits[i, j], review_limits[i, j] = as_limits([b, r])
-    action = actions(*bands(score_matrix, block_limits, review_limits))
+    block_limits = np.tile(block_limits, (n, 1))
+    review_limits = np.tile(review_limits, (n, 1))
+    for j, c in enumerate(prep.cats):
+        if not cats[c].by_input_type:
+            continue
+        column = scores.get(APPLIED_PREFIX + c)
+        values = [None] * n if column is None else column.tolist()
+        for i, value in enumerate(values):
+            kinds = None if not isinstance(value, str) else [t for t in value.split(",") if t]
+            b, r = cats[c].limits_for(kinds)
+            block_limits[i, j], review_limits[i, j] = as_limits([b, r])
+    return block_limits, review_limits
+
+
+def _threshold_set(
+    prep: _Prepared,
+    scores: pd.DataFrame,
+    cats: dict[str, CategoryThreshold],
+    profile: str,
+    daily_volume: float | None,
+) -> ThresholdSet:
+    """The fitted set, with the share of all rows per band."""
+    n = len(scores)
+    action = actions(*bands(prep.score_matrix, *_row_limits(prep, scores, cats)))
     overall = None
     if n:
         overall = {
@@ -964,7 +675,7 @@ def fit_thresholds(
         cats,
         profile=profile,
         model=_model(scores),
-        labels_sha256=labels_sha256(lab_matrix, label_cats),
+        labels_sha256=labels_sha256(prep.lab_matrix, prep.cats),
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         n_rows=n,
         daily_volume=None if daily_volume is None else float(daily_volume),
@@ -972,9 +683,9 @@ def fit_thresholds(
         review_per_day=None
         if (daily_volume is None or overall is None)
         else float(overall["review"] * daily_volume),
-        provider=native,
-        scale=scale,
-        not_fitted=not_fitted,
+        provider=prep.native,
+        scale=prep.scale,
+        not_fitted=_not_fitted(prep.known, prep.cats, cats),
     )
 
 
@@ -1098,26 +809,23 @@ def strictest_certified(
     """
     op = _PROBED[metric]
     order = sorted(set(targets), reverse=op == ">=")
+    prep = _prepare(scores, labels, None, None, None, None, None)
+    refuse_band_labels(prep.score_matrix, prep.lab_matrix, prep.cats)
+    goals = [(float(t), m, parse_objective(f"{metric}{op}{t:g}")) for t in order for m in methods]
     found: dict[str, tuple[float, str, float]] = {}
-    cats = list(labels.columns)
-    for t in order:
-        for method in methods:
-            todo = [c for c in cats if c not in found]
-            if not todo:
+    for j, c in enumerate(prep.cats):
+        s, y = prep.score_matrix[:, j], prep.lab_matrix[:, j]
+        lab = ~np.isnan(s) & ~np.isnan(y)
+        curve = binary_curve(s[lab], (y[lab] == 1).astype(np.int8))
+        for t, m, obj in goals:
+            choice = choose(
+                obj, None, curve.thresholds, curve.tp, curve.fp,
+                confidence=confidence, method=m, min_positives=10,
+            )  # fmt: skip
+            if choice.block is not None:
+                found[c] = (t, m, float(choice.block))
                 break
-            ts = fit_thresholds(
-                scores,
-                labels[todo],
-                f"{metric}{op}{t:g}",
-                confidence=confidence,
-                method=method,
-                cv=0,
-                bootstrap=0,
-            )
-            for c in todo:
-                block = ts[c].block if c in ts.categories else None
-                if block is not None:
-                    found[c] = (float(t), method, float(block))
+    cats = list(labels.columns)
     return pd.DataFrame(
         {
             "target": [found[c][0] if c in found else np.nan for c in cats],

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._labels import label_values
+from .._validation import SequenceOf, validate_params
 
 __all__ = ["coerce_labels", "coerce_scores", "labels_sha256"]
 
@@ -95,6 +96,7 @@ def coerce_scores(
     return out
 
 
+@validate_params({"labels": [np.ndarray], "categories": [SequenceOf(str)]})
 def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
     """A stable sha256 of labelled data.
 
@@ -114,6 +116,12 @@ def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
     str
         64 lower-case hex digits; the same for the same labels whatever the column
         order.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validation import validate_params
 from ._rates import Counts, rates
 
 __all__ = [
@@ -179,6 +180,15 @@ def _in_range(v: float, r: tuple[float, float, bool, bool]) -> bool:
     return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
 
 
+@validate_params(
+    {
+        "name": [str],
+        "token": [str],
+        "op": [str],
+        "target_range": [tuple],
+        "constraint": [Constraint],
+    }
+)
 def constrained_kind(
     name: str,
     token: str,
@@ -208,6 +218,12 @@ def constrained_kind(
     Returns
     -------
     ObjectiveKind
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
 
     Examples
     --------
@@ -241,6 +257,7 @@ OBJECTIVE_KINDS: dict[str, ObjectiveKind] = {}
 _OWN_TOKENS = ("f1", "fbeta", "fixed", "cost", "callable")
 
 
+@validate_params({"kind": [ObjectiveKind]})
 def register_objective(kind: ObjectiveKind) -> None:
     """Add an objective kind to :data:`OBJECTIVE_KINDS` (replacing one of the same name).
 
@@ -256,6 +273,9 @@ def register_objective(kind: ObjectiveKind) -> None:
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range (checked by
+        :func:`~modkit._validation.validate_params`, named in the message).
     InputError
         When a constrained kind's token is not an identifier, is one of the
         mini-language's own words, or is already another kind's token.
@@ -668,6 +688,7 @@ def _parse_string(text: str) -> Objective:
     raise _bad(text, m.start(1), f"unknown objective {m.group(1)!r}")
 
 
+@validate_params({"spec": [str, Objective, Mapping, "callable"]})
 def parse_objective(spec: str | Objective | Mapping[str, Any] | Callable[..., Any]) -> Objective:
     """Read an objective from a string, a dict, a callable or an :class:`Objective`.
 

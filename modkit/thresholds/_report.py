@@ -133,6 +133,63 @@ def _status_words(ct: CategoryThreshold) -> str:
     return "ok: goal holds on the point estimate (no confidence)" if constrained else "ok"
 
 
+def _category_lines(c: str, ct: CategoryThreshold) -> list[str]:
+    """The report's lines for one category: thresholds, out-of-fold and exported-threshold
+    intervals, spread across folds, baselines, clamp and note."""
+    out: list[str] = []
+    head = (
+        f"{c:24s} block {_f(ct.block, '.4f'):>6s} review {_f(ct.review, '.4f'):>6s} "
+        f"{ct.objective} [{_status_words(ct)}]"
+    )
+    if ct.n_pos is not None:
+        head += f" n_pos={ct.n_pos} n_neg={ct.n_neg}"
+    out.append(head)
+    oof = ct.out_of_fold
+    if oof:
+        kind = oof.get("interval", "percentile-bootstrap")
+        ci = oof.get("ci") or {}
+        what = (
+            "procedure, each fold's own threshold; no interval"
+            if kind == "none"
+            else f"{oof['ci_level']:.0%} {kind}"
+        )
+        out.append(
+            f"    out-of-fold ({oof['folds']} folds, {what}):"
+            + "".join(f" {m} {_with_ci(oof.get(m), ci.get(m))}" for m in _RATES)
+            + (f" [{ct.oof_status}]" if ct.oof_status else "")
+        )
+    words = oof_words(ct)
+    if words:
+        out.append(f"    warning: {words}")
+    sel = ct.selection_ci
+    if sel:
+        out.append(
+            f"    exported threshold ({sel['level']:.0%} refit-bootstrap, "
+            f"{sel['resamples']} resamples, scored out of bag"
+            + (", joined with exact" if sel["method"].endswith("clopper-pearson") else "")
+            + "):"
+            + "".join(f" {m} [{_f(_pair(sel, m)[0])}, {_f(_pair(sel, m)[1])}]" for m in _RATES)
+        )
+    sp = ct.threshold_spread
+    if sp and sp.get("min") is not None:
+        out.append(
+            f"    threshold across folds: {_f(sp['min'], '.4f')}..{_f(sp['max'], '.4f')}"
+            f" (std {_f(sp['std'], '.4f')}, never-flag folds {sp['never']})"
+        )
+    for name, key in (("endpoint flagged", "endpoint_flagged"), ("fixed 0.5", "fixed_0.5")):
+        conf = (ct.baselines or {}).get(key)
+        if conf:
+            out.append(
+                f"    {name:16s}: precision {_f(conf['precision'])} recall "
+                f"{_f(conf['recall'])} fpr {_f(conf['fpr'])}"
+            )
+    if ct.review_clamped:
+        out.append("    review threshold clamped to block")
+    if ct.note:
+        out.append(f"    note: {ct.note}")
+    return out
+
+
 def report(ts: ThresholdSet) -> str:
     """A short plain-text report of a threshold set.
 
@@ -167,56 +224,7 @@ def report(ts: ThresholdSet) -> str:
         + (f"; model {ts.model}" if ts.model else "")
     ]
     for c, ct in ts.categories.items():
-        head = (
-            f"{c:24s} block {_f(ct.block, '.4f'):>6s} review {_f(ct.review, '.4f'):>6s} "
-            f"{ct.objective} [{_status_words(ct)}]"
-        )
-        if ct.n_pos is not None:
-            head += f" n_pos={ct.n_pos} n_neg={ct.n_neg}"
-        lines.append(head)
-        oof = ct.out_of_fold
-        if oof:
-            kind = oof.get("interval", "percentile-bootstrap")
-            ci = oof.get("ci") or {}
-            what = (
-                "procedure, each fold's own threshold; no interval"
-                if kind == "none"
-                else f"{oof['ci_level']:.0%} {kind}"
-            )
-            lines.append(
-                f"    out-of-fold ({oof['folds']} folds, {what}):"
-                + "".join(f" {m} {_with_ci(oof.get(m), ci.get(m))}" for m in _RATES)
-                + (f" [{ct.oof_status}]" if ct.oof_status else "")
-            )
-        words = oof_words(ct)
-        if words:
-            lines.append(f"    warning: {words}")
-        sel = ct.selection_ci
-        if sel:
-            lines.append(
-                f"    exported threshold ({sel['level']:.0%} refit-bootstrap, "
-                f"{sel['resamples']} resamples, scored out of bag"
-                + (", joined with exact" if sel["method"].endswith("clopper-pearson") else "")
-                + "):"
-                + "".join(f" {m} [{_f(_pair(sel, m)[0])}, {_f(_pair(sel, m)[1])}]" for m in _RATES)
-            )
-        sp = ct.threshold_spread
-        if sp and sp.get("min") is not None:
-            lines.append(
-                f"    threshold across folds: {_f(sp['min'], '.4f')}..{_f(sp['max'], '.4f')}"
-                f" (std {_f(sp['std'], '.4f')}, never-flag folds {sp['never']})"
-            )
-        for name, key in (("endpoint flagged", "endpoint_flagged"), ("fixed 0.5", "fixed_0.5")):
-            conf = (ct.baselines or {}).get(key)
-            if conf:
-                lines.append(
-                    f"    {name:16s}: precision {_f(conf['precision'])} recall "
-                    f"{_f(conf['recall'])} fpr {_f(conf['fpr'])}"
-                )
-        if ct.review_clamped:
-            lines.append("    review threshold clamped to block")
-        if ct.note:
-            lines.append(f"    note: {ct.note}")
+        lines.extend(_category_lines(c, ct))
     lines.append(ts.describe_policy())
     for c, why in getattr(ts, "not_fitted", {}).items():
         lines.append(f"    not fitted: {c}: {why}")

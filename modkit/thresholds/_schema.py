@@ -14,6 +14,7 @@ from typing import Any
 from .._errors import InputError
 from .._native import Scale
 from .._taxonomy import did_you_mean
+from .._validation import validate_params
 
 __all__ = [
     "DECISION_RULE",
@@ -265,6 +266,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (thresholds must be numbers in [0, 1] or null)")
 
 
+@validate_params({"path_or_dict": ["path", Mapping]})
 def validate_threshold_file(
     path_or_dict: str | os.PathLike[str] | Mapping[str, Any],
 ) -> dict[str, Any]:

@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 
 from .._errors import InputError
 from .._result import ModerationResult
+from .._validation import validate_params
 from ._set import Decision, ThresholdSet
 
 __all__ = ["decide_result", "decide_results", "rewrite_result", "threshold_postprocess"]
 
 
+@validate_params({"ts": [ThresholdSet]})
 def threshold_postprocess(
     ts: ThresholdSet,
 ) -> Callable[[ModerationResult], ModerationResult]:

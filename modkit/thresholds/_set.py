@@ -22,6 +22,7 @@ from .._images import APPLIED_PREFIX
 from .._io import atomic_path
 from .._native import Scale, native_categories, provider_scale, result_keys
 from .._taxonomy import CATEGORIES, api_spelling, check_category_keys, order_categories
+from .._validation import StrOptions, validate_params
 from .._version import __version__
 from ._labels import coerce_scores
 from ._rule import actions, as_limits, bands
@@ -1614,6 +1615,7 @@ class ThresholdFile:
         return path
 
 
+@validate_params({"path": ["path"]})
 def load_threshold_file(path: str | os.PathLike[str]) -> ThresholdFile:
     """Read and validate a threshold file with all its profiles.
 
@@ -1647,6 +1649,7 @@ def load_threshold_file(path: str | os.PathLike[str]) -> ThresholdFile:
     return ThresholdFile.load(path)
 
 
+@validate_params({"path": ["path"], "profile": [StrOptions(PROFILES)]})
 def load_thresholds(path: str | os.PathLike[str], profile: str = "input") -> ThresholdSet:
     """Read one profile of a threshold file.
 

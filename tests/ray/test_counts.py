@@ -42,14 +42,26 @@ def _frame(rng: np.random.Generator, n: int, levels: int) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _single_machine(frame: pd.DataFrame, objective, review, confidence):
+#: The FitWarnings of the choice itself (the core's), which both paths must give alike.
+CHOICE_WARNINGS = ("review is clamped", "treat it as anecdotal")
+
+
+def _choice_warnings(caught) -> list[str]:
+    return sorted(
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, FitWarning) and any(k in str(w.message) for k in CHOICE_WARNINGS)
+    )
+
+
+def _single_machine(frame: pd.DataFrame, objective, review, confidence, method="fixed_sequence"):
     labels = frame[[f"label_{c}" for c in CATS]].rename(columns=lambda k: k[6:])
     with warnings.catch_warnings():  # labelled rows without a score: left out by both
         warnings.simplefilter("ignore", FitWarning)
-        return _fit(frame, labels, objective, review, confidence)
+        return _fit(frame, labels, objective, review, confidence, method)
 
 
-def _fit(frame, labels, objective, review, confidence):
+def _fit(frame, labels, objective, review, confidence, method="fixed_sequence"):
     return modkit.fit_thresholds(
         frame[CATS],
         labels,
@@ -58,6 +70,7 @@ def _fit(frame, labels, objective, review, confidence):
         cv=0,
         bootstrap=0,
         confidence=confidence,
+        method=method,
         min_positives=3,
     )
 
@@ -75,6 +88,12 @@ def _same(sharded, single) -> None:
         assert a.in_sample == b.in_sample
         assert a.bands == pytest.approx(b.bands)
         assert a.review_clamped == b.review_clamped and a.note == b.note
+        assert (a.objective, a.confidence, a.method, a.delta) == (
+            b.objective,
+            b.confidence,
+            b.method,
+            b.delta,
+        )
 
 
 @settings(max_examples=40)
@@ -84,12 +103,15 @@ def _same(sharded, single) -> None:
     levels=st.sampled_from([3, 20, 1000]),
     cuts=st.lists(st.integers(0, 300), max_size=6),
     objective=st.sampled_from(OBJECTIVES),
-    review=st.sampled_from([None, "recall>=0.95", "fpr<=0.3"]),
+    review=st.sampled_from([None, "recall>=0.95", "fpr<=0.3", "precision>=0.9"]),
     confidence=st.sampled_from([None, 0.8]),
+    method=st.sampled_from(["fixed_sequence", "holm"]),
 )
 def test_sharded_fit_equals_single_machine_fit(
-    seed, n, levels, cuts, objective, review, confidence
+    seed, n, levels, cuts, objective, review, confidence, method
 ):
+    """Same thresholds, statuses, counts, certification record and choice warnings
+    (clamped review, weak ok) as fit_thresholds: both go through one core."""
     frame = _frame(np.random.default_rng(seed), n, levels)
     bounds = sorted({0, n, *(min(c, n) for c in cuts)})
     shards = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
@@ -98,9 +120,17 @@ def test_sharded_fit_equals_single_machine_fit(
     for c in CATS:
         for field in ("scores", "pos", "neg", "unlabelled"):
             np.testing.assert_array_equal(getattr(merged[c], field), getattr(whole[c], field))
-    single = _single_machine(frame, objective, review, confidence)
-    sharded = fit_from_counts(merged, objective, review, confidence=confidence, min_positives=3)
+    labels = frame[[f"label_{c}" for c in CATS]].rename(columns=lambda k: k[6:])
+    with warnings.catch_warnings(record=True) as one:
+        warnings.simplefilter("always")
+        single = _fit(frame, labels, objective, review, confidence, method)
+    with warnings.catch_warnings(record=True) as other:
+        warnings.simplefilter("always")
+        sharded = fit_from_counts(
+            merged, objective, review, confidence=confidence, method=method, min_positives=3
+        )
     _same(sharded, single)
+    assert _choice_warnings(other) == _choice_warnings(one)
 
 
 def test_counts_are_sorted_and_add_up():
@@ -138,10 +168,14 @@ def test_bad_labels_and_specs_are_named():
         score_counts(spelled)
     frame = pd.DataFrame({"violence": [0.1], "label_violence": [1]})
     counts = score_counts(pd.DataFrame({"violence": [0.1], "label_violence": [1]}))
-    with pytest.raises(InputError, match="no objective for categories"):
+    with pytest.raises(InputError, match=r"no objective for labelled categories \['violence'\]"):
         fit_from_counts(counts, {"hate": "f1"})
-    with pytest.raises(InputError, match="unknown category keys"):
+    with pytest.raises(InputError, match="unknown category key 'violent'"):
         fit_from_counts(counts, {"violent": "f1"})
+    with pytest.raises(InputError, match="method must be one of"):
+        fit_from_counts(counts, "f1", method="bonferroni")
+    with pytest.raises(InputError, match=r"shard row 0 column 'violence': score 1\.5"):
+        score_counts(pd.DataFrame({"violence": [1.5], "label_violence": [1]}))
     with pytest.raises(InputError, match="no column 'hate'"):
         score_counts(frame, categories=["hate"])
 
@@ -158,3 +192,49 @@ def test_labels_use_the_one_parser_and_a_custom_prefix_is_deprecated():
     with pytest.warns(FutureWarning, match=r"label_prefix='y_' is deprecated .* modkit 0\.3\.0"):
         c = score_counts(old, label_prefix="y_")["violence"]
     np.testing.assert_array_equal(c.pos, b.pos)
+
+
+def test_clamped_review_warns_on_the_sharded_path_too():
+    frame = pd.DataFrame(
+        {"violence": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], "label_violence": [1, 1, 0, 1, 0, 0]}
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ts = fit_from_counts(
+            score_counts(frame), "recall>=0.99", "precision>=0.99", min_positives=1
+        )
+    got = _choice_warnings(caught)
+    assert got[0].startswith("violence: status ok for block, review rests on 3 labelled positives")
+    assert got[1].startswith("violence: the review objective precision>=0.99 chose 0.8, above")
+    assert all(w.filename == __file__ for w in caught)  # attributed to the caller
+    assert ts["violence"].review_clamped and ts["violence"].review == ts["violence"].block
+
+
+def test_native_provider_scale_matches_fit_thresholds():
+    """Azure severities (0..7, ordinal) counted and fitted on their own scale, as
+    fit_thresholds(provider="azure") does; the set records provider and scale."""
+    rng = np.random.default_rng(7)
+    n = 300
+    y = (rng.random(n) < 0.3).astype(float)
+    sev = np.where(y == 1, rng.choice([2, 4, 6], n), rng.choice([0, 0, 2, 4], n)).astype(float)
+    frame = pd.DataFrame({"Hate": sev, "label_Hate": y})
+    counts = merge_counts(
+        [
+            score_counts(frame.iloc[:100], provider="azure"),
+            score_counts(frame.iloc[100:], provider="azure"),
+        ]
+    )
+    sharded = fit_from_counts(counts, "precision>=0.7", "recall>=0.9", provider="azure")
+    single = modkit.fit_thresholds(
+        frame[["Hate"]], pd.DataFrame({"Hate": y}), "precision>=0.7", "recall>=0.9",
+        provider="azure", cv=0, bootstrap=0,
+    )  # fmt: skip
+    a, b = sharded["Hate"], single["Hate"]
+    assert (a.block, a.review, a.status, a.in_sample) == (b.block, b.review, b.status, b.in_sample)
+    assert a.block in {2.0, 4.0, 6.0}
+    assert sharded.provider == single.provider == "azure"
+    assert sharded.scale == single.scale
+    with pytest.raises(InputError, match=r"shard row 0 column 'Hate': score 9"):
+        score_counts(pd.DataFrame({"Hate": [9.0], "label_Hate": [1]}), provider="azure")
+    with pytest.raises(InputError, match="provider must be one of"):
+        score_counts(frame, provider="azur")

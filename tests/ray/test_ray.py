@@ -158,6 +158,25 @@ def test_sharded_fit_on_a_dataset_equals_fit_thresholds(ray_session):
     assert again.categories["hate"].block == sharded.categories["hate"].block
 
 
+def test_sharded_fit_on_native_scale_with_holm_equals_fit_thresholds(ray_session):
+    """provider= and method= reach the blocks and the fit (the Ray path gained them)."""
+    rng = np.random.default_rng(11)
+    n = 600
+    y = (rng.random(n) < 0.3).astype(float)
+    sev = np.where(y == 1, rng.choice([2, 4, 6], n), rng.choice([0, 0, 2, 4], n)).astype(float)
+    frame = pd.DataFrame({"Hate": sev, "label_Hate": y})
+    kw = {"confidence": 0.8, "method": "holm"}
+    sharded = mray.fit_thresholds_dataset(
+        _blocks(frame, 4), "precision>=0.6", provider="azure", **kw
+    )
+    single = modkit.fit_thresholds(
+        frame, objective="precision>=0.6", provider="azure", cv=0, bootstrap=0, **kw
+    )
+    a, b = sharded["Hate"], single["Hate"]
+    assert (a.block, a.status, a.method, a.delta) == (b.block, b.status, "holm", b.delta)
+    assert a.block is not None and sharded.provider == "azure" and sharded.scale == single.scale
+
+
 def test_backend_objects_are_refused(ray_session):
     ds = ray.data.from_items([{"text": "x"}])
     with pytest.raises(InputError, match="as a name or a zero-argument factory"):

@@ -108,7 +108,9 @@ def _inject_csv(text: str, fault: str, other: str, k: int) -> str:
     else:
         body[i][j] = "maybe"
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([header, *body])
+    # "\r\n" as modkit writes it: with "\n" alone, Python's csv writer leaves a field holding
+    # a lone CR unquoted, and the file no longer parses (a fault of the test's writer)
+    csv.writer(out, lineterminator="\r\n").writerows([header, *body])
     return out.getvalue()
 
 

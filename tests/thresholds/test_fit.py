@@ -223,7 +223,7 @@ def test_binary_curve_counts_and_order_equal_an_argsort(values, data):
 
 
 def test_out_of_fold_equals_independent_fits_on_the_training_folds():
-    from modkit.thresholds._fit import _folds
+    from modkit.thresholds._oof import stratified_folds as _folds
 
     s, y = _synthetic(800, 5)
     k = 4

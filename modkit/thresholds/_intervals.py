@@ -1,0 +1,203 @@
+"""Intervals for an exported threshold's rates: exact binomial, and the refit bootstrap.
+
+``selection_ci`` (:func:`selection_ci`) is the hull of the out-of-bag percentile interval
+of a refit bootstrap (:func:`refit_bootstrap`; Efron & Tibshirani, JASA 1997) and the
+Clopper-Pearson interval (Clopper & Pearson 1934) of the threshold's counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+import numpy as np
+
+from ._core import counts_at, select
+from ._metrics import Curve, binary_curve
+from ._objectives import Objective
+from ._rates import Counts, rates
+
+__all__ = [
+    "BOOTSTRAP_ROWS",
+    "SELECTION_METHOD",
+    "exact_ci",
+    "hull",
+    "percentiles",
+    "refit_bootstrap",
+    "selection_ci",
+]
+
+#: Rows above which the refit bootstrap resamples a stratified subsample (conservative).
+BOOTSTRAP_ROWS = 50_000
+
+#: ``selection_ci["method"]``: the refit bootstrap's out-of-bag percentile interval,
+#: joined with the exact Clopper-Pearson interval at the exported threshold.
+SELECTION_METHOD = "refit-bootstrap-oob+clopper-pearson"
+
+_RATES = ("precision", "recall", "fpr")
+
+
+def percentiles(values: np.ndarray, level: float) -> list[float] | None:
+    """The central ``level`` percentile interval of the finite values (``None`` if none)."""
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return None
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return [float(lo), float(hi)]
+
+
+def exact_ci(k: int, n: int, level: float) -> list[float] | None:
+    """Two-sided Clopper-Pearson interval (:meth:`scipy.stats.binomtest.proportion_ci`)."""
+    if n <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return [float(ci.low), float(ci.high)]
+
+
+def hull(a: list[float] | None, b: list[float] | None) -> list[float] | None:
+    """The smallest interval holding both (either may be ``None``)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return [min(a[0], b[0]), max(a[1], b[1])]
+
+
+def _subsample(curve: Curve, rng: np.random.Generator) -> Curve:
+    """The curve of a stratified random subsample of :data:`BOOTSTRAP_ROWS` rows."""
+    n = len(curve.sorted_scores)
+    keep = np.zeros(n, dtype=bool)
+    for cls in (0, 1):
+        idx = np.flatnonzero(curve.sorted_labels == cls)
+        take = round(len(idx) * BOOTSTRAP_ROWS / n)
+        keep[rng.choice(idx, size=take, replace=False)] = True
+    return binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
+
+
+class _EndSums:
+    """Cumulative sums of row weights, of all rows and of the positives, at each
+    distinct score's last row (the positives' columns alone: a few % of the rows)."""
+
+    def __init__(self, curve: Curve) -> None:
+        self.ends = curve.ends
+        self.pos = np.flatnonzero(curve.sorted_labels)  # positives' places in the rows
+        self.upto = np.searchsorted(self.pos, self.ends, side="right")
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        every = np.cumsum(x, axis=1, dtype=np.int64)[:, self.ends]
+        cum_pos = np.zeros((x.shape[0], len(self.pos) + 1), dtype=np.int64)
+        np.cumsum(x[:, self.pos], axis=1, out=cum_pos[:, 1:])
+        return every, cum_pos[:, self.upto]
+
+
+def _resample_threshold(
+    curve: Curve, obj: Objective, tp: np.ndarray, n: np.ndarray, confidence: float | None,
+    method: str,
+) -> float | None:  # fmt: skip
+    """The threshold chosen on one resample's weighted cumulative counts."""
+    if obj.kind == "fixed":
+        return float(cast(float, obj.target))
+    return select(
+        obj,
+        curve.thresholds,
+        tp,
+        n - tp,
+        confidence=confidence,
+        method=method,
+        present=np.diff(n, prepend=0) > 0,
+    ).threshold
+
+
+def _oob_rates(
+    curve: Curve, t: float | None, o_pos: np.ndarray, o_all: np.ndarray
+) -> Mapping[str, Any]:
+    """Precision, recall and FPR of threshold ``t`` on one resample's out-of-bag rows."""
+    tp_o, n_o = counts_at(curve.thresholds, t, o_pos, o_all)
+    n_pos = int(o_pos[-1])
+    return rates(Counts(tp_o, n_o - tp_o, n_pos, int(o_all[-1]) - n_pos))
+
+
+def refit_bootstrap(
+    curve: Curve,
+    obj: Objective,
+    confidence: float | None,
+    method: str,
+    resamples: int,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """Intervals for the exported threshold that account for choosing it.
+
+    Each resample draws Poisson(1) row weights (the Poisson bootstrap), re-runs the
+    threshold choice on the weighted counts, and scores the chosen threshold on the rows
+    the resample left out (weight 0). The percentile intervals of those out-of-bag rates
+    cover both the choice's variability and the evaluation's.
+
+    Above :data:`BOOTSTRAP_ROWS` labelled rows the resamples are drawn from a stratified
+    random subsample of that many rows (``rows`` says how many): the intervals are then
+    wider than the full data would give (conservative), and the cost stays bounded.
+    """
+    n = len(curve.sorted_scores)
+    if resamples <= 0 or n == 0:
+        return None
+    if n > BOOTSTRAP_ROWS:
+        curve = _subsample(curve, rng)
+        n = len(curve.sorted_scores)
+    at_ends = _EndSums(curve)
+    out = {m: np.full(resamples, np.nan) for m in _RATES}
+    never = 0
+    per = max(1, min(resamples, 2_000_000 // max(n, 1)))
+    done = 0
+    while done < resamples:
+        nb = min(per, resamples - done)
+        w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
+        w_all, w_pos = at_ends(w)
+        o_all, o_pos = at_ends(w == 0)
+        for b in range(nb):
+            t = _resample_threshold(curve, obj, w_pos[b], w_all[b], confidence, method)
+            never += t is None
+            r = _oob_rates(curve, t, o_pos[b], o_all[b])
+            for m in out:
+                out[m][done + b] = r[m]
+        done += nb
+    return {
+        "method": "refit-bootstrap-oob",
+        "level": level,
+        "resamples": int(resamples),
+        "rows": int(n),
+        "never": int(never),
+        **{m: percentiles(v, level) for m, v in out.items()},
+    }
+
+
+def selection_ci(
+    curve: Curve,
+    block: float | None,
+    obj: Objective,
+    confidence: float | None,
+    method: str,
+    resamples: int,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any] | None:
+    """``selection_ci``: the refit-bootstrap interval joined with the exact one at ``block``.
+
+    ``None`` for a ``None`` block (nothing is flagged, so there is nothing to bound) or
+    without resamples. Each rate's interval is the hull of the out-of-bag refit-bootstrap
+    percentile interval (:func:`refit_bootstrap`, which accounts for choosing the
+    threshold) and the Clopper-Pearson interval of the exported threshold's counts on all
+    labelled rows (which keeps the interval from collapsing to a point when a handful of
+    rows are flagged: the out-of-bag rates of 1 or 2 flagged rows are all 0 or all 1).
+    """
+    if block is None:
+        return None
+    boot = refit_bootstrap(curve, obj, confidence, method, resamples, level, rng)
+    if boot is None:
+        return None
+    tp, fp = counts_at(curve.thresholds, block, curve.tp, curve.fp)
+    exact = {
+        "precision": exact_ci(tp, tp + fp, level),
+        "recall": exact_ci(tp, curve.n_pos, level),
+        "fpr": exact_ci(fp, curve.n_neg, level),
+    }
+    return {**boot, "method": SELECTION_METHOD, **{m: hull(boot[m], exact[m]) for m in exact}}
