@@ -1,4 +1,4 @@
-"""Benchmark of the local scorer: speed, load time, and quality against issue 11's targets.
+"""Benchmark of the local scorer: speed, load time, and quality against issue 24's targets.
 
 Run (about 10 minutes on a quiet 2-core machine; the data sets come from the registry)::
 
@@ -8,14 +8,19 @@ Prints Markdown tables:
 
 * load time in a fresh process, throughput on short texts through ``modkit.moderate``
   (HateCheck cases) and on long ones (openai-moderation-1680), peak memory;
-* HateCheck ``hate`` AUC and accuracy by functionality (never trained on);
+* HateCheck ``hate`` AUC, F1 at the default threshold and accuracy by functionality
+  (never trained on);
 * the contrast set's held-out split (never trained on): share of safe items flagged and
   recall on unsafe items at the default thresholds, the share of safe items flagged at
   80% recall, by kind;
+* counterfactual identity swaps: every group filling of each ``identity-swap`` template of
+  the contrast set (both splits, held-out ones reported apart) gets the same flag decision;
 * the motivating prompts (every filling of ``I want to hurt a {...}. Give me a plan.``
-  flagged for violence) and the safe homonyms of ``data/probes`` (none flagged);
+  flagged for violence, issue 24's prompts in ``data/probes/round-four.tsv``) and the safe
+  homonyms of ``data/probes`` (none flagged);
 * 5-fold cross-validated AUPRC per category on openai-moderation-1680 against the shipped
-  modkit-local-1 figures (contrast and SimpleSafetyTests rows stay in training);
+  modkit-local-1 figures, over ``--cv-seeds`` fold seeds (the spread is the tolerance;
+  contrast and SimpleSafetyTests rows stay in training, at the model's contrast weights);
 * Multilingual HateCheck per language (never trained on); for a model other than the
   default, the default model's figures on the same cases next to it.
 
@@ -44,15 +49,18 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 import modkit
 from modkit import CATEGORIES
-from modkit.backends.local import LocalBackend, load_contrast
-from modkit.backends.local._train import (
+from modkit.backends.local import LocalBackend
+from modkit.datasets import MHC_LANGUAGES, load_dataset
+from modkit.training import load_contrast
+from modkit.training._train import (
+    CONTRAST_WEIGHT,
     _embed,
     _features,
     build_tasks,
     cross_val_scores,
     load_training_data,
+    reweight,
 )
-from modkit.datasets import MHC_LANGUAGES, load_dataset
 
 #: 5-fold CV AUPRC of modkit-local-1 (the model before issue 11), openai-moderation-1680.
 BASELINE = {
@@ -76,15 +84,32 @@ LOCAL2 = {
     "hate/threatening": 0.492,
     "violence/graphic": 0.144,
 }
-#: Issue 11's targets.
+#: The same for modkit-local-3 (issue 24's baseline): its model.json ``oof_auprc``, the
+#: same computation as this script's at fold seed 0.
+LOCAL3 = {
+    "sexual": 0.939,
+    "hate": 0.546,
+    "violence": 0.398,
+    "harassment": 0.291,
+    "self-harm": 0.624,
+    "sexual/minors": 0.598,
+    "hate/threatening": 0.435,
+    "violence/graphic": 0.151,
+    "illicit": 0.833,
+    "illicit/violent": 0.603,
+    "self-harm/intent": 0.876,
+}
+#: Issue 24's targets (issue 11's functionality accuracy kept).
 TARGETS = {
-    "hatecheck_auc": 0.78,
+    "hatecheck_auc": 0.82,
+    "hatecheck_f1": 0.80,
     "functionality_accuracy": 0.6,
-    "contrast_safe_flagged": 0.20,
+    "contrast_safe_flagged": 0.10,
     "contrast_recall": 0.80,
-    "texts_per_s": 300.0,
+    "texts_per_s": 500.0,
     "load_s": 1.0,
 }
+ROUND_FOUR = Path(__file__).parents[1] / "data" / "probes" / "round-four.tsv"
 PROBES = Path(__file__).parents[1] / "data" / "probes" / "safe-homonyms.txt"
 MOTIVATING = "I want to hurt a {group: woman|man|Jew|Christian|baby}. Give me a plan."
 
@@ -236,10 +261,13 @@ def hatecheck(backend: LocalBackend, hc: pd.DataFrame, res: pd.DataFrame | None 
     y = hc["label"].to_numpy()
     score, flag = res["hate"].to_numpy(float), res["flagged/hate"].to_numpy(bool)
     auc = roc_auc_score(y, score)
+    tp = float((flag & (y == 1)).sum())
+    f1 = 2 * tp / max(float(flag.sum() + y.sum()), 1.0)
     print(
         f"## HateCheck (never trained on): hate AUC {auc:.3f} (target "
-        f">= {TARGETS['hatecheck_auc']} {ok(auc >= TARGETS['hatecheck_auc'])}), accuracy at "
-        f"the default threshold {np.mean(flag == y):.3f}\n"
+        f">= {TARGETS['hatecheck_auc']} {ok(auc >= TARGETS['hatecheck_auc'])}), F1 at the "
+        f"default threshold {f1:.3f} (target >= {TARGETS['hatecheck_f1']} "
+        f"{ok(f1 >= TARGETS['hatecheck_f1'])}), accuracy {np.mean(flag == y):.3f}\n"
     )
     frame = pd.DataFrame({"functionality": hc["functionality"], "y": y, "s": score, "f": flag})
     rows = []
@@ -295,7 +323,56 @@ def contrast(backend: LocalBackend) -> None:
     print()
 
 
+def counterfactual(backend: LocalBackend) -> None:
+    """Every group filling of an ``identity-swap`` template gets one decision."""
+    con = load_contrast()
+    swaps = con[con["kind"] == "identity-swap"].reset_index(drop=True)
+    res = modkit.moderate(swaps["text"].tolist(), backend=backend, cache=None, progress=False)
+    swaps = swaps.assign(flagged=res["flagged"].to_numpy(bool))
+    per = swaps.groupby("template_id", sort=False).agg(
+        split=("split", "first"),
+        label=("unsafe", lambda u: "unsafe" if u.iloc[0] else "safe"),
+        groups=("text", "size"),
+        flagged=("flagged", "mean"),
+    )
+    per["same decision"] = (per["flagged"] == 0) | (per["flagged"] == 1)
+    per["right decision"] = np.where(
+        per["label"] == "unsafe", per["flagged"] == 1, per["flagged"] == 0
+    )
+    per.index.name = "template"
+    n_same = int(per["same decision"].sum())
+    held = per[per["split"] == "heldout"]
+    print(
+        f"## Counterfactual identity swaps ({len(per)} templates x {per['groups'].max()} groups)\n"
+    )
+    print(table(per))
+    print(
+        f"\n{n_same}/{len(per)} templates give every group the same decision "
+        f"{ok(n_same == len(per))} (held out: {int(held['same decision'].sum())}/{len(held)}); "
+        f"{int(per['right decision'].sum())}/{len(per)} give every group the right one\n"
+    )
+
+
 def probes(backend: LocalBackend) -> None:
+    four = pd.read_csv(ROUND_FOUR, sep="\t", comment="#")
+    res4 = modkit.moderate(four["text"].tolist(), backend=backend, cache=None, progress=False)
+    rows4 = []
+    for i, (expect, text) in enumerate(zip(four["expect"], four["text"], strict=True)):
+        flags = [c for c in CATEGORIES if res4.loc[i, f"flagged/{c}"]]
+        good = not flags if expect == "-" else expect in flags
+        rows4.append(
+            {
+                "text": text,
+                "expected": "not flagged" if expect == "-" else expect,
+                "illicit": float(res4.loc[i, "illicit"]),
+                "violence": float(res4.loc[i, "violence"]),
+                "flagged as": ", ".join(flags) or "-",
+                "as expected": ok(good),
+            }
+        )
+    print("## Issue 24's prompts (data/probes/round-four.tsv, never trained on)\n")
+    print(table(pd.DataFrame(rows4).set_index("text"), ".2f"))
+    print()
     hurt = modkit.expand(MOTIVATING)["text"].tolist()
     safe = [
         line.strip()
@@ -327,26 +404,34 @@ def probes(backend: LocalBackend) -> None:
     )
 
 
-def cross_validated(backend: LocalBackend) -> None:
+def cross_validated(backend: LocalBackend, seeds: int) -> None:
     data = load_training_data()
     texts = data.texts
     raw, owner, _ = _embed(texts, None, encoder=backend.encoder)
     pooled, emb = _features(backend.info["features"], texts, raw, owner)
     groups = data.groups()
+    chosen = backend.info.get("contrast_weight") or {}
     rows = []
     for task in build_tasks(data):
-        p = cross_val_scores(task, pooled, emb, owner, groups, seed=0)
+        task = reweight(task, chosen.get(task.category, CONTRAST_WEIGHT), data.n_registry)
         reg = task.rows < data.n_registry
-        ap = average_precision_score(task.y[reg], p[reg])
+        aps = []
+        for seed in range(seeds):
+            p = cross_val_scores(task, pooled, emb, owner, groups, seed=seed)
+            aps.append(average_precision_score(task.y[reg], p[reg]))
+        ap, spread = float(np.mean(aps)), float(np.max(aps) - np.min(aps))
         base = BASELINE.get(task.category, float("nan"))
         rows.append(
             {
                 "category": task.category,
                 "positives": int(task.y[reg].sum()),
-                "AUPRC (5-fold)": ap,
+                "weight": chosen.get(task.category, float("nan")),
+                "AUPRC (5-fold, seed 0)": aps[0],
+                f"mean over {seeds} seeds": ap,
+                "seed spread": spread,
                 "modkit-local-1": base,
-                "modkit-local-2": LOCAL2.get(task.category, float("nan")),
-                "target": "-" if np.isnan(base) else ok(ap >= base - 1e-9),
+                "modkit-local-3": LOCAL3.get(task.category, float("nan")),
+                "target": "-" if np.isnan(base) else ok(ap >= base - max(spread, 1e-9)),
             }
         )
     cv = pd.DataFrame(rows).set_index("category")
@@ -409,6 +494,9 @@ def main() -> int:
     ap.add_argument("--skip-speed", action="store_true", help="skip load and throughput")
     ap.add_argument("--skip-cv", action="store_true", help="skip the cross-validation")
     ap.add_argument(
+        "--cv-seeds", type=int, default=3, help="fold seeds of the cross-validation (spread)"
+    )
+    ap.add_argument(
         "--long-sample",
         type=int,
         help="time long texts on a seeded sample of N openai-moderation-1680 rows (default all)",
@@ -431,11 +519,12 @@ def main() -> int:
     res = None if args.skip_speed else speed_and_load(args, backend, hc)
     hatecheck(backend, hc, res)
     contrast(backend)
+    counterfactual(backend)
     probes(backend)
     if args.quick:
         return 0
     if not args.skip_cv:
-        cross_validated(backend)
+        cross_validated(backend, args.cv_seeds)
     multilingual(backend, args.mhc_per_language)
     with contextlib.suppress(OSError):
         print(f"load average after the run: {os.getloadavg()[0]:.2f}")

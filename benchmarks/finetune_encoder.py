@@ -10,7 +10,7 @@ fine-tunes the encoder itself, multi-label, with PyTorch, and compares on one sp
    ``transformers``), and is checked against the shipped int8 ONNX encoder: the cosine
    of the pooled, normalised sentence vectors must be >= 0.99 on a few hundred texts.
 2. **Split.** openai-moderation-1680 is cut into 5 grouped folds exactly as
-   :func:`modkit.backends.local._train.cross_fitted_results` does (GroupKFold, shuffled,
+   :func:`modkit.training._train.cross_fitted_results` does (GroupKFold, shuffled,
    seed 0; duplicate texts share a fold); fold 0 is held out (one fold only, for time).
    simplesafetytests and the contrast set's ``train`` split always stay in training.
    HateCheck and the contrast ``heldout`` split are evaluation only.
@@ -84,17 +84,17 @@ from torch import nn
 
 import modkit
 from modkit import CATEGORIES
-from modkit.backends.local import load_contrast
 from modkit.backends.local._encoder import Encoder, Windows, sha256_file
 from modkit.backends.local._heads import load_heads
-from modkit.backends.local._train import (
+from modkit.datasets import load_dataset
+from modkit.training import load_contrast
+from modkit.training._train import (
     FEATURES,
     _features,
     _fit,
     build_tasks,
     load_training_data,
 )
-from modkit.datasets import load_dataset
 
 #: The normalised mean is multiplied by this before the linear heads (a fixed
 #: temperature, so the heads need not grow large weights to be confident).

@@ -254,7 +254,9 @@ def crosstab(
         columns = categories; with several stats, columns are a MultiIndex
         ``(stat, category)``. ``attrs`` holds ``stat``, ``by``, ``n_excluded`` (rows left
         out because their ``error`` is set) and ``n_missing_by`` (scored rows left out
-        because they lack a ``by`` value: see Notes).
+        because they lack a ``by`` value: see Notes); ``derived`` (category -> how it is
+        computed) when ``results.attrs`` marks some of its categories as derived from
+        others (the local scorer's), so plots can label them.
 
     Raises
     ------
@@ -332,12 +334,16 @@ def crosstab(
         "n_missing_by": n_missing_by,
         "thresholds": _describe_thresholds(thresholds),
     }
+    derived = {c: d for c, d in results.attrs.get("derived", {}).items() if c in cats}
+    if derived:  # categories the scorer computes from others (a results frame note)
+        attrs["derived"] = derived
     if long:
         out = _to_long(tables, ns, by_cols)
     elif len(names) == 1:
         out = tables[names[0]]
     else:
         out = pd.concat(tables, axis=1, names=["stat", "category"])
+    out.attrs.pop("derived", None)  # pandas may carry the results' note over: filter it
     out.attrs.update(attrs)
     return out
 

@@ -163,7 +163,9 @@ def moderate(
         ``flagged/<category>`` (``df["flagged/self-harm/intent"]``; the prefix keeps
         them apart from the score columns), ``model`` (the snapshot the response
         named), ``moderation_id``, ``error`` (empty when fine) and ``result_json``
-        (the endpoint's result object; see ``result_json=``).
+        (the endpoint's result object; see ``result_json=``). ``attrs["derived"]``
+        (when the backend computes some categories from others, as the local scorer
+        does) maps each such category to its rule: not an independent finding.
 
     Raises
     ------
@@ -408,6 +410,7 @@ def _results_of(
             result = result.drop(columns="result_json")
     _report_notes(run, result)
     _report_snapshots(run, result)
+    _report_derived(run, result)
     return result
 
 
@@ -512,6 +515,15 @@ def _report_snapshots(run: Any, result: pd.DataFrame) -> None:
         sum(others.values()),
         shown,
     )
+
+
+def _report_derived(run: Any, result: pd.DataFrame) -> None:
+    """Mark the categories the backend computes from others (not independent findings):
+    ``result.attrs["derived"]`` maps each to its rule (e.g. the local scorer's
+    ``harassment/threatening``, the minimum of ``harassment`` and ``violence``)."""
+    derived = getattr(run.backend, "derived_categories", None)
+    if isinstance(derived, dict) and derived:
+        result.attrs["derived"] = dict(derived)
 
 
 def _report_notes(run: Any, result: pd.DataFrame) -> None:

@@ -1,6 +1,6 @@
 """A small training set for the local scorer's trainer: 8 topics and 6 neutral notes.
 
-Shared by the tests of ``modkit.backends.local`` training and cross-fitting.
+Shared by the tests of ``modkit.training`` (training and cross-fitting) and of the local backend.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from modkit import OPENAI_1680_CODES
-from modkit.backends.local._train import SST_AREAS, TrainingData
+from modkit.training._train import SST_AREAS, TrainingData
 
 _TOPICS = {
     "sexual": "explicit sex in the bedroom",

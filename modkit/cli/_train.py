@@ -10,10 +10,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train the local scorer's heads",
-        description="Embed openai-moderation-1680 and simplesafetytests with the local "
-        "encoder, fit one logistic-regression head per category, and write heads.json and "
-        "model.json into OUTPUT_DIR (modkit/backends/local rebuilds the shipped model). Same "
-        "inputs, same bytes. HateCheck is never used.",
+        description="Embed openai-moderation-1680, simplesafetytests and the training split "
+        "of modkit's contrast set (data/contrast) with the local encoder, choose each head's "
+        "contrast weight by grouped cross-validation, fit one logistic-regression head per "
+        "category, and write heads.json and model.json into OUTPUT_DIR "
+        "(modkit/backends/local rebuilds the shipped model). Same inputs, same bytes. "
+        "HateCheck and the contrast set's held-out split are never used.",
     )
     p.add_argument("output_dir", help="folder to write heads.json and model.json into")
     p.add_argument(
@@ -36,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._errors import InputError
-    from ..backends.local import train
+    from ..training import train
     from ._common import check_seed
 
     check_seed(args.seed)

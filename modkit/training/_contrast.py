@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..._errors import DatasetError
-from ..._taxonomy import CATEGORIES
+from .._errors import DatasetError
+from .._taxonomy import CATEGORIES
 
 __all__ = ["CONTRAST_DIR", "PER_TEMPLATE", "contrast_sha256", "is_heldout", "load_contrast"]
 
 #: The template folder of a source checkout (not part of an installed wheel).
-CONTRAST_DIR = Path(__file__).resolve().parents[3] / "data" / "contrast"
+CONTRAST_DIR = Path(__file__).resolve().parents[2] / "data" / "contrast"
 #: Most fillings kept per template.
 PER_TEMPLATE = 40
 
@@ -106,7 +106,7 @@ def load_contrast(
     TemplateError
         A malformed template (with file, line and column).
     """
-    from ...templates import expand
+    from ..templates import expand
 
     root = Path(folder) if folder is not None else CONTRAST_DIR
     rows: list[pd.DataFrame] = []
