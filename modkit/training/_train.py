@@ -665,8 +665,6 @@ def train(
     >>> meta["model"]  # doctest: +SKIP
     'modkit-local-multilingual-2'
     """
-    from sklearn.metrics import average_precision_score
-
     if encoder not in RECIPES:
         raise InputError(f"train: unknown encoder {encoder!r}; choose one of {', '.join(RECIPES)}")
     model_name, features, language = RECIPES[encoder]
@@ -676,95 +674,71 @@ def train(
     groups = data.groups()
     raw, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
     pooled, emb = _features(features, texts, raw, owner)
+    cv: dict[str, Any] = {"seed": seed, "n_splits": n_splits, "c_grid": c_grid}
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
     weights: dict[str, float] = {}
     criteria: dict[str, dict[str, float]] = {}
     for task in tasks:
-        has_contrast = bool((task.rows >= data.n_registry).any())
-        if has_contrast:
-            weight, oof, criteria[task.category] = select_contrast_weight(
-                task,
-                pooled,
-                emb,
-                owner,
-                groups,
-                data.n_registry,
-                grid=weight_grid,
-                seed=seed,
-                n_splits=n_splits,
-                c_grid=c_grid,
-            )
-            task = reweight(task, weight, data.n_registry)
-            weights[task.category] = weight
-        else:
-            oof = cross_val_scores(
-                task, pooled, emb, owner, groups, seed=seed, n_splits=n_splits, c_grid=c_grid
-            )
-        coef, b, c = fit_head(
-            pooled[task.rows],
-            task.y,
-            groups[task.rows],
-            seed=seed,
-            n_splits=n_splits,
-            c_grid=c_grid,
-            sample_weight=task.w,
+        task, oof = _out_of_fold(
+            task, pooled, emb, owner, groups, data, weight_grid, weights, criteria, cv
         )
-        registry = task.rows < data.n_registry
-        threshold, f1 = _threshold(task.y, oof, ~registry & (task.y == 0))
-        contrast_unsafe = ~registry & (task.y == 1)
-
+        coef, b, c = fit_head(
+            pooled[task.rows], task.y, groups[task.rows], sample_weight=task.w, **cv
+        )
         names.append(task.category)
         coefs.append(coef.tolist())
         intercepts.append(b)
-        cats[task.category] = {
-            "status": "trained",
-            "source": task.source
-            + (f" (weight {weights[task.category]})" if task.category in weights else ""),
-            "limits": LIMITS.get(task.category, ""),
-            "positives": int(task.y.sum()),
-            "negatives": int(len(task.y) - task.y.sum()),
-            "contrast_rows": int((~registry).sum()),
-            "C": c,
-            "threshold": threshold,
-            "threshold_rule": THRESHOLD_RULE,
-            "oof_f1": f1,
-            "oof_auprc": float(average_precision_score(task.y[registry], oof[registry])),
-            "oof_contrast_safe_flagged": float(np.mean(oof[~registry & (task.y == 0)] >= threshold))
-            if (~registry & (task.y == 0)).any()
-            else None,
-            "oof_contrast_recall": float(np.mean(oof[contrast_unsafe] >= threshold))
-            if contrast_unsafe.any()
-            else None,
-        }
-    for cat, (rule, sources, why) in DERIVED.items():
-        thr = max(cats[s]["threshold"] for s in sources)
-        cats[cat] = {
-            "status": "derived",
-            "rule": rule,
-            "from": list(sources),
-            "source": why,
-            "threshold": thr,
-            "threshold_rule": "the largest threshold of its sources",
-            "limits": LIMITS.get(cat, ""),
-        }
-    heads = {
-        "features": features,
-        "dim": int(pooled.shape[1]),
-        "categories": names,
-        "coef": coefs,
-        "intercept": intercepts,
-    }
+        cats[task.category] = _head_record(task, oof, c, data.n_registry, weights)
+    cats.update(_derived_records(cats))
+    heads = dict(features=features, dim=int(pooled.shape[1]), categories=names)
+    heads.update(coef=coefs, intercept=intercepts)  # the order heads.json has always had
     raw = (json.dumps(heads, separators=(",", ":")) + "\n").encode()
-    meta = {
+    meta = _model_meta(
+        model_name=model_name,
+        encoder=encoder,
+        enc_sha=enc_sha,
+        heads_raw=raw,
+        data=data,
+        tasks=tasks,
+        features=features,
+        language=language,
+        weights=weights,
+        weight_grid=weight_grid,
+        criteria=criteria,
+        cv=cv,
+        cats=cats,
+    )
+    _write_model(Path(output_dir), raw, meta)
+    return meta
+
+
+def _model_meta(
+    *,
+    model_name: str,
+    encoder: str,
+    enc_sha: str,
+    heads_raw: bytes,
+    data: TrainingData,
+    tasks: list[Task],
+    features: str,
+    language: str,
+    weights: dict[str, float],
+    weight_grid: Sequence[float],
+    criteria: dict[str, dict[str, float]],
+    cv: dict[str, Any],
+    cats: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """``model.json``: the model's name, encoder, data digests, recipe and per-head records."""
+    return {
         "model": model_name,
         "version": 2,
         "encoder": _encoder_meta(encoder, enc_sha),
-        "heads_sha256": hashlib.sha256(raw).hexdigest(),
+        "heads_sha256": hashlib.sha256(heads_raw).hexdigest(),
         "training_data": {
             "registry_sha256": {k: v for k, v in sorted(data.sources.items()) if k != "contrast"},
             "contrast_sha256": data.sources.get("contrast"),
-            "inputs_sha256": training_digest(texts, tasks),
+            "inputs_sha256": training_digest(data.texts, tasks),
             "never_trained_on": ["hatecheck", "multilingual-hatecheck", "contrast heldout split"],
         },
         "features": features,
@@ -774,20 +748,93 @@ def train(
         "contrast_weight_criterion": criteria,
         "contrast_fpr": CONTRAST_FPR,
         "threshold_rule": THRESHOLD_RULE,
-        "seed": seed,
-        "folds": n_splits,
-        "c_grid": [float(c) for c in c_grid],
+        "seed": cv["seed"],
+        "folds": cv["n_splits"],
+        "c_grid": [float(c) for c in cv["c_grid"]],
         "empty_text": "per-item error (nothing to score)",
         "language": language,
         "categories": {c: cats[c] for c in CATEGORIES},
     }
-    out = Path(output_dir)
+
+
+def _out_of_fold(
+    task: Task,
+    pooled: np.ndarray,
+    emb: np.ndarray,
+    owner: np.ndarray,
+    groups: np.ndarray,
+    data: TrainingData,
+    weight_grid: Sequence[float],
+    weights: dict[str, float],
+    criteria: dict[str, dict[str, float]],
+    cv: dict[str, Any],
+) -> tuple[Task, np.ndarray]:
+    """One head's out-of-fold scores; a head with contrast rows first gets its contrast
+    weight chosen (recorded in ``weights`` and ``criteria``) and is reweighted by it."""
+    if not bool((task.rows >= data.n_registry).any()):
+        return task, cross_val_scores(task, pooled, emb, owner, groups, **cv)
+    weight, oof, criteria[task.category] = select_contrast_weight(
+        task, pooled, emb, owner, groups, data.n_registry, grid=weight_grid, **cv
+    )
+    weights[task.category] = weight
+    return reweight(task, weight, data.n_registry), oof
+
+
+def _head_record(
+    task: Task, oof: np.ndarray, c: float, n_registry: int, weights: dict[str, float]
+) -> dict[str, Any]:
+    """``model.json``'s entry for a trained head: its sources, threshold and figures."""
+    from sklearn.metrics import average_precision_score
+
+    registry = task.rows < n_registry
+    threshold, f1 = _threshold(task.y, oof, ~registry & (task.y == 0))
+    contrast_safe = ~registry & (task.y == 0)
+    contrast_unsafe = ~registry & (task.y == 1)
+    weight = f" (weight {weights[task.category]})" if task.category in weights else ""
+    return {
+        "status": "trained",
+        "source": task.source + weight,
+        "limits": LIMITS.get(task.category, ""),
+        "positives": int(task.y.sum()),
+        "negatives": int(len(task.y) - task.y.sum()),
+        "contrast_rows": int((~registry).sum()),
+        "C": c,
+        "threshold": threshold,
+        "threshold_rule": THRESHOLD_RULE,
+        "oof_f1": f1,
+        "oof_auprc": float(average_precision_score(task.y[registry], oof[registry])),
+        "oof_contrast_safe_flagged": float(np.mean(oof[contrast_safe] >= threshold))
+        if contrast_safe.any()
+        else None,
+        "oof_contrast_recall": float(np.mean(oof[contrast_unsafe] >= threshold))
+        if contrast_unsafe.any()
+        else None,
+    }
+
+
+def _derived_records(cats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``model.json``'s entries for the derived categories (from their sources' records)."""
+    out = {}
+    for cat, (rule, sources, why) in DERIVED.items():
+        out[cat] = {
+            "status": "derived",
+            "rule": rule,
+            "from": list(sources),
+            "source": why,
+            "threshold": max(cats[s]["threshold"] for s in sources),
+            "threshold_rule": "the largest threshold of its sources",
+            "limits": LIMITS.get(cat, ""),
+        }
+    return out
+
+
+def _write_model(out: Path, heads: bytes, meta: dict[str, Any]) -> None:
+    """Write ``heads.json`` (``heads``, as hashed) and ``model.json`` atomically."""
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "heads.json") as tmp:
-        tmp.write_bytes(raw)
+        tmp.write_bytes(heads)
     with atomic_path(out / "model.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
 
 
 def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
@@ -870,10 +917,6 @@ def cross_fitted_results(
         The shape :func:`modkit.moderate` returns, one row per openai-moderation-1680 row
         in its order; ``model`` says the scores are cross-fitted.
     """
-    from sklearn.model_selection import GroupKFold
-
-    from .._frame import assemble
-    from .._result import ModerationResult
     from ..backends.local._encoders import encoder_kind
     from ..backends.local._heads import load_heads
 
@@ -884,42 +927,71 @@ def cross_fitted_results(
         raise InputError("the model's trained heads do not match the training tasks")
     texts = data.texts
     n_oai = len(data.oai)
-    groups = data.groups()
     label = "cross-fitting: embedding texts" if progress else None
     emb, owner, _ = _embed(texts, model_path, label, encoder_kind(shipped.meta))
     pooled, _ = _features(shipped.features, texts, emb, owner)
-    fold = np.full(len(texts), -1)
-    splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for k, (_, held) in enumerate(splitter.split(np.zeros(n_oai), groups=groups[:n_oai])):
-        fold[held] = k
-    strength = {c: float(shipped.meta["categories"][c]["C"]) for c in shipped.trained}
+    fold = _registry_folds(data, n_splits, seed)
     chosen = shipped.meta.get("contrast_weight") or {}
     tasks = [
         reweight(t, float(chosen.get(t.category, CONTRAST_WEIGHT)), data.n_registry) for t in tasks
     ]
     scores = np.zeros((n_oai, len(CATEGORIES)))
     for k in range(n_splits):
-        coef, intercept = [], []
-        for task in tasks:
-            keep = fold[task.rows] != k
-            model = _fit(
-                pooled[task.rows[keep]],
-                task.y[keep],
-                strength[task.category],
-                task.w[keep],
-            )
-            coef.append(model.coef_[0])
-            intercept.append(model.intercept_[0])
-        heads = replace(shipped, coef=np.array(coef), intercept=np.array(intercept))
         rows = np.flatnonzero(fold[:n_oai] == k)
-        mask = np.isin(owner, rows)
-        scores[rows] = heads.scores(
+        scores[rows] = _fold_scores(k, rows, fold, tasks, shipped, pooled, emb, owner, texts)
+    return _crossfit_frame(data, scores, shipped, n_splits)
+
+
+def _registry_folds(data: TrainingData, n_splits: int, seed: int) -> np.ndarray:
+    """Each text's fold (-1: not a registry row, never held out), grouped as training is."""
+    from sklearn.model_selection import GroupKFold
+
+    n_oai = len(data.oai)
+    fold = np.full(len(data.texts), -1)
+    splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for k, (_, held) in enumerate(splitter.split(np.zeros(n_oai), groups=data.groups()[:n_oai])):
+        fold[held] = k
+    return fold
+
+
+def _fold_scores(
+    k: int,
+    rows: np.ndarray,
+    fold: np.ndarray,
+    tasks: list[Task],
+    shipped: Any,
+    pooled: np.ndarray,
+    emb: np.ndarray,
+    owner: np.ndarray,
+    texts: list[str],
+) -> np.ndarray:
+    """Fold ``k``'s work: every head refitted without the fold (the shipped ``C``), then
+    the held-out ``rows`` scored; shape ``(len(rows), len(CATEGORIES))``."""
+    coef, intercept = [], []
+    for task in tasks:
+        keep = fold[task.rows] != k
+        c = float(shipped.meta["categories"][task.category]["C"])
+        model = _fit(pooled[task.rows[keep]], task.y[keep], c, task.w[keep])
+        coef.append(model.coef_[0])
+        intercept.append(model.intercept_[0])
+    heads = replace(shipped, coef=np.array(coef), intercept=np.array(intercept))
+    mask = np.isin(owner, rows)
+    return np.asarray(
+        heads.scores(
             emb[mask], np.searchsorted(rows, owner[mask]), len(rows), [texts[i] for i in rows]
         )
+    )
+
+
+def _crossfit_frame(data: TrainingData, scores: np.ndarray, shipped: Any, n_splits: int) -> Any:
+    """The results frame of the cross-fitted ``scores``, flagged by the shipped thresholds."""
+    from .._frame import assemble
+    from .._result import ModerationResult
+
     thr = np.array([shipped.thresholds[c] for c in CATEGORIES])
     name = f"{shipped.meta.get('model', MODEL_NAME)} (cross-fitted, {n_splits} folds)"
     outcomes = {}
-    for i in range(n_oai):
+    for i in range(len(data.oai)):
         flags = scores[i] >= thr
         outcomes[str(i)] = ModerationResult(
             flagged=bool(flags.any()),
@@ -930,4 +1002,4 @@ def cross_fitted_results(
             id=f"modr-crossfit-{i}",
         )
     frame = data.oai[["text"]].reset_index(drop=True)
-    return assemble(frame, [str(i) for i in range(n_oai)], outcomes, "not scored")
+    return assemble(frame, [str(i) for i in range(len(data.oai))], outcomes, "not scored")
