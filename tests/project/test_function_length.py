@@ -20,7 +20,6 @@ PACKAGE = ROOT / "modkit"
 LIMIT = 60
 
 _REGISTRY = "argparse option table: one add_argument per option, read as a list"
-_EXPORT = "not split yet: one LiteLLM config document, written top to bottom"
 _FAKE = "test fake: one dispatch over the documented wire format's cases, read top to bottom"
 _WIDGET = "widget layout built in one place (ipywidgets boxes); split with the next widget change"
 
