@@ -13,6 +13,10 @@ settings.register_profile("default", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+# Plugin fixtures register backends and export formats when imported: --doctest-modules
+# would import them at collection and leak the registrations into every test.
+collect_ignore = ["fixtures"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_modkit_cache():

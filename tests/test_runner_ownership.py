@@ -36,7 +36,14 @@ class CountingBackend(HashBackend):
         await super().aclose()
 
 
-register_backend(BackendSpec("counting-test", CountingBackend, {}))
+@pytest.fixture
+def counting_backend_registered(monkeypatch):
+    """``counting-test`` in the backend registry for one test only (a registration at
+    import time would leak into every test collected after this module)."""
+    from modkit.backends import _registry
+
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    register_backend(BackendSpec("counting-test", CountingBackend, {}))
 
 
 def test_moderate_leaves_a_backend_passed_in_open():
@@ -60,14 +67,14 @@ def test_amoderate_leaves_a_backend_passed_in_alone():
     assert (b.closes, b.releases, b.closed) == (0, 0, False)
 
 
-def test_moderate_closes_a_backend_it_made_from_a_name():
+def test_moderate_closes_a_backend_it_made_from_a_name(counting_backend_registered):
     CountingBackend.made.clear()
     modkit.moderate(["a"], backend="counting-test", cache=None, progress=False)
     (made,) = CountingBackend.made
     assert (made.closes, made.closed) == (1, True)
 
 
-def test_moderate_closes_the_backend_it_made_when_the_run_fails():
+def test_moderate_closes_the_backend_it_made_when_the_run_fails(counting_backend_registered):
     CountingBackend.made.clear()
     with pytest.raises(modkit.ItemErrorsRaised):
         modkit.moderate(

@@ -13,11 +13,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "templates" / "example
 
 def test_expand_then_moderate_then_apply(tmp_path, capsys):
     prompts, scores, decisions = tmp_path / "p.csv", tmp_path / "s.parquet", tmp_path / "d.csv"
-    assert main(["expand", str(EXAMPLES), "-o", str(prompts), "--sample", "25", "--seed", "1"]) == 0
+    # every prompt (313): the check below needs rows the scorer flags, and which sampled
+    # prompts it flags depends on the model (modkit-local-4 flags none of one sample of 25)
+    assert main(["expand", str(EXAMPLES), "-o", str(prompts)]) == 0
     assert main(["moderate", str(prompts), "-o", str(scores), "--no-cache"]) == 0
     expanded = pd.read_csv(prompts)
     results = modkit.read_table(scores)
-    assert len(results) == len(expanded) == 25
+    assert len(results) == len(expanded) > 100
     # slot columns and template ids survive scoring, texts in the same order
     assert results["text"].tolist() == expanded["text"].tolist()
     assert results["template_id"].tolist() == expanded["template_id"].tolist()
