@@ -11,26 +11,9 @@ import inspect
 import textwrap
 
 import pytest
+from _packages import PACKAGES
 
 import modkit
-
-#: The public packages: each lists its public names in ``__all__``.
-PACKAGES = (
-    "modkit",
-    "modkit.audit",
-    "modkit.backends",
-    "modkit.datasets",
-    "modkit.images",
-    "modkit.plots",
-    "modkit.providers",
-    "modkit.ray",
-    "modkit.review",
-    "modkit.server",
-    "modkit.templates",
-    "modkit.testing",
-    "modkit.thresholds",
-    "modkit.widgets",
-)
 
 
 def _public(kind):

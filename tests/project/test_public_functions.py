@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _packages import PACKAGES
 
 import modkit
 from modkit import InputError
@@ -32,23 +33,6 @@ from modkit._validation import (
     SequenceOf,
     StrOptions,
     check_param,
-)
-
-PACKAGES = (
-    "modkit",
-    "modkit.audit",
-    "modkit.backends",
-    "modkit.datasets",
-    "modkit.images",
-    "modkit.plots",
-    "modkit.providers",
-    "modkit.ray",
-    "modkit.review",
-    "modkit.server",
-    "modkit.templates",
-    "modkit.testing",
-    "modkit.thresholds",
-    "modkit.widgets",
 )
 
 _HOT = "hot path (called per row, cell or resample): the callers check once"
