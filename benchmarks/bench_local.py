@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -216,7 +217,67 @@ def speed_and_load(
     print(f"peak memory (max RSS, data sets included): {rss:.0f} MiB\n")
     if backend.model != LocalBackend().model:
         relative_speed(args, backend, texts, oai)
+    if backend.encoder == "minilm":
+        overhead(backend, texts)
     return res
+
+
+def _session_runs(enc: Any, ids: list[list[int]]) -> None:
+    """The encoder file alone: one onnxruntime call per window on ``enc.threads`` threads,
+    as :class:`Encoder` runs it, without tokenising, pooling, heads or results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(part: list[list[int]]) -> None:
+        for w in part:
+            x = np.asarray([w], dtype=np.int64)
+            enc._session.run(
+                None, {"input_ids": x, "attention_mask": np.ones_like(x), "token_type_ids": 0 * x}
+            )
+
+    with ThreadPoolExecutor(enc.threads) as pool:
+        list(pool.map(run, [ids[k :: enc.threads] for k in range(enc.threads)]))
+
+
+def overhead(backend: LocalBackend, texts: list[str]) -> None:
+    """Issue 20: ``moderate`` at its defaults against the encoder alone on the same
+    tokenised windows, and the shipped file against its source (float products) through
+    the same encoder code; interleaved, best of 3, one process."""
+    from modkit.backends.local._encoder import SOURCE_SHA256, Encoder, source_model_path
+
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in rng.choice(len(texts), min(1000, len(texts)), replace=False)]
+    enc = Encoder()
+    ids = enc.windows(sample).ids
+    runs: dict[str, Any] = {
+        "encoder alone (session runs, same windows)": lambda: _session_runs(enc, ids),
+        "moderate(texts, backend=local, cache=None)": lambda: modkit.moderate(
+            sample, backend=backend, cache=None, progress=False
+        ),
+        "Encoder.embed, shipped file": lambda: enc.embed(sample),
+    }
+    with contextlib.suppress(Exception):  # the source needs the dev extra
+        src = Encoder(source_model_path(), expected_sha256=SOURCE_SHA256)
+        runs["Encoder.embed, source file (float products)"] = lambda: src.embed(sample)
+    best: dict[str, float] = {}
+    for _ in range(3):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            best[name] = min(best.get(name, np.inf), time.perf_counter() - t0)
+    base = best["encoder alone (session runs, same windows)"]
+    frame = pd.DataFrame(
+        {
+            "texts/s": [len(sample) / t for t in best.values()],
+            "x encoder alone": [t / base for t in best.values()],
+        },
+        index=pd.Index(list(best), name=f"{len(sample)} HateCheck cases"),
+    )
+    ratio = best["moderate(texts, backend=local, cache=None)"] / base
+    print("## Overhead of moderate over the encoder alone (interleaved, best of 3)\n")
+    print(table(frame, ".2f"))
+    print(f"\nmoderate / encoder alone {ratio:.2f}x: target <= 1.2x {ok(ratio <= 1.2)}")
+    with contextlib.suppress(OSError):
+        print(f"load average: {os.getloadavg()[0]:.2f}\n")
 
 
 def relative_speed(

@@ -58,7 +58,7 @@ T = TypeVar("T")
 _MODERATE_PARAMS: dict[str, list[Any]] = {
     "backend": [Backend, str, None],
     "cache": [Cache, "path", None, Hidden(Options([_DEFAULT]))],
-    "batch_size": [Interval(Integral, 1, None)],
+    "batch_size": [Interval(Integral, 1, None), None],
     "concurrency": [Interval(Integral, 1, None)],
     "progress": ["boolean"],
     "errors": [StrOptions(["record", "raise"])],
@@ -77,7 +77,7 @@ def moderate(
     *,
     backend: Backend | str | None = None,
     cache: Cache | str | Any | None = _DEFAULT,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     concurrency: int = 4,
     progress: bool = True,
     errors: Literal["record", "raise"] = "record",
@@ -105,8 +105,10 @@ def moderate(
     cache : Cache, path, or None
         Default: the persistent cache in the user's cache directory. A path opens a
         cache there; ``None`` turns caching off.
-    batch_size : int, default 32
-        Texts per request. Identical texts are sent once.
+    batch_size : int, optional
+        Texts per request (per call of a local model). Default: the backend's
+        ``preferred_batch_size``, else 32 (the local scorer: 256, as its encoder runs
+        larger batches faster). Identical texts are sent once.
     concurrency : int, default 4
         Requests in flight at once (the runner lowers it while rate-limited).
     progress : bool, default True
@@ -224,7 +226,7 @@ async def amoderate(
     *,
     backend: Backend | str | None = None,
     cache: Cache | str | Any | None = _DEFAULT,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     concurrency: int = 4,
     progress: bool = True,
     errors: Literal["record", "raise"] = "record",
@@ -299,7 +301,7 @@ async def _amoderate(
     *,
     backend: Backend | str | None,
     cache: Cache | str | Any | None,
-    batch_size: int,
+    batch_size: int | None,
     concurrency: int,
     progress: bool,
     errors: Literal["record", "raise"],
@@ -362,7 +364,7 @@ async def _scored_run(
     backend: Backend | str | None,
     cache: Cache | str | Any | None,
     via: Any,
-    sizes: tuple[int, int, int],
+    sizes: tuple[int | None, int, int],
     *,
     progress: bool,
     keep_json: bool,
@@ -599,7 +601,7 @@ class _Run:
         self,
         backend: Backend,
         cache: Cache | None,
-        batch_size: int,
+        batch_size: int | None,
         concurrency: int,
         max_retries: int,
         progress: bool,
@@ -610,9 +612,9 @@ class _Run:
         self.rows: ResultRows | None = None  # cached results, compact
         self.raws: dict[str, str] = {}  # result_json of fresh results, made once
         self.cache = cache
-        self.batch_size = batch_size
+        self.batch_size = batch_size or backend.preferred_batch_size or 32
         if backend.max_batch_size:
-            self.batch_size = min(batch_size, backend.max_batch_size)
+            self.batch_size = min(self.batch_size, backend.max_batch_size)
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.progress = progress

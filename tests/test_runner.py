@@ -292,6 +292,25 @@ def test_max_batch_size_of_backend_is_respected():
     assert max(len(b) for b in backend.batches) == 3
 
 
+def test_batch_size_default_is_the_backends_preferred_size():
+    texts = [str(i) for i in range(70)]
+    plain = Fake()
+    moderate(texts, backend=plain, cache=None, progress=False)
+    assert sorted(len(b) for b in plain.batches) == [6, 32, 32]  # no preference: 32
+    local_like = Fake()
+    local_like.preferred_batch_size = 50
+    moderate(texts, backend=local_like, cache=None, progress=False)
+    assert sorted(len(b) for b in local_like.batches) == [20, 50]
+    explicit = Fake()
+    explicit.preferred_batch_size = 50
+    moderate(texts, backend=explicit, cache=None, batch_size=10, progress=False)
+    assert {len(b) for b in explicit.batches} == {10}  # the caller's choice wins
+    capped = Fake()
+    capped.preferred_batch_size, capped.max_batch_size = 50, 8
+    moderate(texts, backend=capped, cache=None, progress=False)
+    assert max(len(b) for b in capped.batches) == 8
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     texts=st.lists(st.text(max_size=6), max_size=30),

@@ -26,9 +26,22 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(factory())
+        return _run_boxed(factory)
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="modkit") as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
+        return pool.submit(_run_boxed, factory).result()
+
+
+def _run_boxed(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run`` whose main task returns nothing: the result is handed over in a
+    list. Python 3.11's ``asyncio.run`` formats ``repr(task)`` (its result included) when
+    it restores the SIGINT handler, which for a results frame costs about 0.1 s per call."""
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await factory())
+
+    asyncio.run(main())
+    return box[0]
 
 
 @dataclass
@@ -94,6 +107,9 @@ class Backend(ABC):
     model: str = ""
     #: The largest batch the backend accepts in one call (``None``: no limit).
     max_batch_size: int | None = None
+    #: The batch size :func:`modkit.moderate` uses when it is given none (``None``: 32,
+    #: the size for an HTTP endpoint; a local model runs faster on larger batches).
+    preferred_batch_size: int | None = None
     #: Whether :meth:`ascore_batch` takes multimodal inputs (a list of text / image_url
     #: parts) besides texts. Callers answer such inputs for other backends with
     #: :func:`refuse_parts` and never send them.

@@ -50,7 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_backend_options(p)
     add_cache_options(p)
-    p.add_argument("--batch-size", type=int, default=32, help="texts per request (default 32)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="texts per request (default: 32; the local scorer 256)",
+    )
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     p.add_argument("--max-retries", type=int, default=8, help="retries of transient failures")
     p.add_argument(

@@ -31,7 +31,8 @@ __all__ = ["LocalBackend"]
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str, str, int | None], EncoderLike] = {}
 _HEADS: dict[str, Heads] = {}
-#: One encoder call at a time: onnxruntime already uses every core for one call.
+#: One batch at a time (tokenising, encoder, heads): onnxruntime already uses every core
+#: for one call, and a second thread working beside it only preempts its threads.
 _RUN_LOCK = threading.Lock()
 
 EMPTY_TEXT = "empty or whitespace-only text: nothing to score"
@@ -112,6 +113,10 @@ class LocalBackend(SyncBackend):
     """
 
     name = "local"
+    #: :func:`modkit.moderate`'s default batch for this backend: the encoder sorts a
+    #: batch's texts by length and pads per call, so larger batches waste less on padding
+    #: and per-call work (``docs/benchmarks.md``, "Local scorer", round five).
+    preferred_batch_size = 256
 
     def __init__(
         self,
@@ -362,8 +367,11 @@ class LocalBackend(SyncBackend):
                 out[i] = ItemError(f"expected a string, got {type(t).__name__}")
         if not todo:
             return out
-        emb, owner = self.embed([texts[i] for i in todo])
-        scores = heads.scores(emb, owner, len(todo), [texts[i] for i in todo])
+        enc = _encoder(self.encoder, self._model_path, self._sha, self._threads)
+        batch = [texts[i] for i in todo]
+        with _RUN_LOCK:
+            emb, owner = enc.embed(batch)
+            scores = heads.scores(emb, owner, len(todo), batch)
         thr = np.array([heads.thresholds[c] for c in CATEGORIES])
         for row, i in enumerate(todo):
             s = scores[row]

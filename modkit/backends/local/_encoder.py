@@ -6,10 +6,10 @@ built by ``modkit train modkit/backends/local --build-encoder``, see
 ``modkit/training/_quantize.py``).
 
 Texts are tokenised with a lowercase BERT WordPiece tokenizer over the model's own
-``vocab.txt``, split into windows of at most :data:`WINDOW` tokens (never cut), run in
-length-sorted batches with dynamic padding, mean-pooled over real tokens and
-L2-normalised, as sentence-transformers does for this model; the element-wise maximum
-over real tokens is returned next to it (the heads may use both, see ``_features.py``).
+``vocab.txt``, split into windows of at most :data:`WINDOW` tokens (never cut), run one
+window per call (see :class:`Encoder`), mean-pooled over its tokens and L2-normalised, as
+sentence-transformers does for this model; the element-wise maximum over its tokens is
+returned next to it (the heads may use both, see ``_features.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,6 @@ import numpy as np
 from ..._errors import BackendError
 
 __all__ = [
-    "MAX_BATCH_TOKENS",
     "MODEL_FILE",
     "MODEL_SHA256",
     "SOURCE_SHA256",
@@ -52,8 +52,6 @@ VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3
 WINDOW = 128
 #: Word pieces shared by consecutive windows of a long text.
 STRIDE = 32
-#: Padded tokens per encoder call (bounds memory; short texts still go 128 at a time).
-MAX_BATCH_TOKENS = 4096
 
 _CLS, _SEP = 101, 102
 _VOCAB = Path(__file__).with_name("vocab.txt")
@@ -139,6 +137,13 @@ class Windows:
 class Encoder:
     """Embeds texts with all-MiniLM-L6-v2 (int8 ONNX), one vector per window.
 
+    Every window is run alone, at its own length (no padding): the model quantises each
+    call's activations with a scale computed from that call's values (dynamic
+    quantisation), so a window batched with others would get an embedding that depends
+    on them. Alone, a text's embedding depends on the text only. ``threads`` windows run
+    at once, each on one onnxruntime thread (faster on short texts than one batched call
+    on every core: no padding, no synchronisation between threads).
+
     Parameters
     ----------
     model_path : path, optional
@@ -146,10 +151,8 @@ class Encoder:
     expected_sha256 : str
         The file must have this sha256, or loading fails with :class:`BackendError`.
     threads : int, optional
-        onnxruntime intra-op threads; default ``min(4, os.cpu_count())``.
-    batch_size : int, default 128
-        Most windows per encoder call (windows of similar length go together, and a call
-        holds at most :data:`MAX_BATCH_TOKENS` padded tokens).
+        Windows run at once (one onnxruntime thread each); default
+        ``min(4, os.cpu_count())``.
 
     Raises
     ------
@@ -165,7 +168,6 @@ class Encoder:
         *,
         expected_sha256: str = MODEL_SHA256,
         threads: int | None = None,
-        batch_size: int = 128,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
         found = check_model_file(
@@ -177,7 +179,7 @@ class Encoder:
         from tokenizers import BertWordPieceTokenizer
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -194,7 +196,8 @@ class Encoder:
         )
         self.model_path = path
         self.sha256 = found
-        self.batch_size = batch_size
+        self.threads = max(1, threads or min(4, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Word-piece ids of each text, without special tokens and without truncation."""
@@ -222,47 +225,34 @@ class Encoder:
         return Windows(ids, np.asarray(owner, dtype=np.intp))
 
     def embed_windows(self, windows: Windows) -> np.ndarray:
-        """Embed windows; shape (n_windows, 768): columns 0-383 the mean over real tokens,
-        L2-normalised; columns 384-767 the element-wise maximum over real tokens."""
+        """Embed windows; shape (n_windows, 768): columns 0-383 the mean over the window's
+        tokens, L2-normalised; columns 384-767 their element-wise maximum."""
         n = len(windows.ids)
         out = np.zeros((n, 2 * self.dim), dtype=np.float32)
         if n == 0:
             return out
-        lengths = np.fromiter((len(w) for w in windows.ids), dtype=np.intp, count=n)
-        order = np.argsort(lengths, kind="stable")
-        for idx in self._batches(order, lengths):
-            width = int(lengths[idx].max())
-            input_ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, j in enumerate(idx):
-                input_ids[row, : lengths[j]] = windows.ids[j]
-                mask[row, : lengths[j]] = 1
-            feed = {"input_ids": input_ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feed["token_type_ids"] = np.zeros_like(input_ids)
-            hidden = self._session.run(None, feed)[0]
-            m = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[idx, : self.dim] = pooled / np.maximum(norms, 1e-12)
-            out[idx, self.dim :] = np.where(mask[:, :, None] > 0, hidden, -np.inf).max(axis=1)
+        # longest first, dealt round-robin: the workers finish at about the same time
+        order = sorted(range(n), key=lambda j: -len(windows.ids[j]))
+        parts = [order[k :: self.threads] for k in range(self.threads)]
+        if self.threads == 1 or n == 1:
+            self._run(windows.ids, order, out)
+            return out
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="modkit-encoder")
+        list(self._pool.map(lambda part: self._run(windows.ids, part, out), parts))
         return out
 
-    def _batches(self, order: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-        """Consecutive runs of the length-sorted windows: at most ``batch_size`` windows
-        and :data:`MAX_BATCH_TOKENS` padded tokens per encoder call."""
-        out, start = [], 0
-        while start < len(order):
-            stop = start + 1
-            while (
-                stop < len(order)
-                and stop - start < self.batch_size
-                and (stop + 1 - start) * lengths[order[stop]] <= MAX_BATCH_TOKENS
-            ):
-                stop += 1
-            out.append(order[start:stop])
-            start = stop
-        return out
+    def _run(self, ids: list[list[int]], rows: list[int], out: np.ndarray) -> None:
+        """Run the windows ``rows`` one at a time, writing their rows of ``out``."""
+        for j in rows:
+            input_ids = np.asarray([ids[j]], dtype=np.int64)
+            feed = {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros_like(input_ids)
+            hidden = self._session.run(None, feed)[0][0]
+            pooled = hidden.mean(axis=0)
+            out[j, : self.dim] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            out[j, self.dim :] = hidden.max(axis=0)
 
     def embed(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Embed texts window by window.

@@ -234,21 +234,9 @@ def test_make_backend_and_default_of_moderate(tmp_path):
     assert np.isfinite(frame.loc[0, list(CATEGORIES)].astype(float)).all()
 
 
-def test_batches_respect_the_token_budget():
-    from modkit.backends.local._encoder import MAX_BATCH_TOKENS
-
-    enc = Encoder(batch_size=16)
-    rng = np.random.default_rng(1)
-    lengths = rng.integers(3, WINDOW + 1, size=300)
-    order = np.argsort(lengths, kind="stable")
-    batches = enc._batches(order, lengths)
-    assert np.array_equal(np.concatenate(batches), order)  # each window once, in order
-    for b in batches:
-        assert 1 <= len(b) <= 16
-        assert len(b) == 1 or len(b) * lengths[b].max() <= MAX_BATCH_TOKENS
-    # the embedding of a text does not depend on how it was batched
+def test_embedding_does_not_depend_on_threads():
     texts = ["short one", "a somewhat longer sentence about the weather today", "x " * 200]
-    one_by_one = np.vstack([Encoder(batch_size=1).embed([t])[0][0] for t in texts])
-    together = Encoder(batch_size=128).embed(texts)[0]
-    firsts = [0, 1, 2]
-    np.testing.assert_allclose(together[firsts], one_by_one, atol=1e-5)
+    one, owner = Encoder(threads=1).embed(texts)
+    four, owner4 = Encoder(threads=4).embed(texts)
+    np.testing.assert_array_equal(one, four)
+    np.testing.assert_array_equal(owner, owner4)
