@@ -105,7 +105,7 @@ def _fit_category(
     if k >= 2 and fitted:
         rng = np.random.default_rng([random_state, _category_seed(cat)])
         oof, spread = out_of_fold(
-            curve, y, obj, k=k, rng=rng, confidence=confidence, method=method, ci_level=ci_level
+            curve, obj, k=k, rng=rng, confidence=confidence, method=method, ci_level=ci_level
         )
         extra.update(out_of_fold=oof, threshold_spread=spread, oof_status=oof_status(obj, oof))
     elif not insufficient and cv >= 2:
