@@ -12,8 +12,8 @@ independent zero-truncated Poisson(1) variables. :func:`poisson_cell_weights` dr
 variance above (central limit theorem; it only enters through sums over many cells).
 
 :func:`cell_ends` chooses the cells: every distinct score when there are at most
-:data:`MAX_CELLS`, else fine cells (a tenth of a standard deviation of each class's
-count) in a window of eight standard deviations around the exported threshold, where the
+:data:`MAX_CELLS`, else fine cells (an eighth of a standard deviation of each class's
+count) in a window of six standard deviations around the exported threshold, where the
 resamples' choices fall, and quantile cells of each class elsewhere.
 """
 
@@ -38,13 +38,13 @@ __all__ = [
 #: In-bag rows up to which a cell's in-bag weight is drawn exactly.
 EXACT_ROWS = 32
 #: Distinct scores up to which every distinct score is its own cell.
-MAX_CELLS = 2048
+MAX_CELLS = 512
 #: Quantile cells per class outside the window.
-QUANTILE_CELLS = 256
+QUANTILE_CELLS = 128
 #: Half-width of the fine window, in standard deviations of each class's count.
-WINDOW_SD = 8.0
+WINDOW_SD = 6.0
 #: Size of a fine cell, in standard deviations of each class's count.
-CELL_SD = 0.1
+CELL_SD = 0.125
 
 _E1 = math.exp(-1.0)
 _ZTP_MEAN = 1.0 / (1.0 - _E1)  # mean of a zero-truncated Poisson(1)

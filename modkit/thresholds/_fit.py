@@ -196,7 +196,8 @@ def _labels_for(
         labels = align_rows(scores, labels, on)
     parsed = parse_labels(labels, categories=known)
     used = set(parsed.attrs["columns"]) | {on, "id", "text"}
-    return pd.concat([parsed, labels[[c for c in labels.columns if c not in used]]], axis=1)
+    rest = [c for c in labels.columns if c not in used]
+    return pd.concat([parsed, labels[rest]], axis=1) if rest else parsed
 
 
 def _near_category(column: Any) -> bool:
@@ -507,7 +508,8 @@ def _prepare(
     objectives = per_category(objective, label_cats, "objective", required=True)
     reviews = per_category(review, label_cats, "review", required=False)
     lab_matrix = coerce_labels(labels, label_cats, source="labels")
-    lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
+    if not labels.index.equals(scores.index):
+        lab_matrix = pd.DataFrame(lab_matrix, index=labels.index).reindex(scores.index).to_numpy()
     low, high = (0.0, 1.0) if scale is None else (scale.low, scale.high)
     score_matrix = coerce_scores(scores, label_cats, source="scores", low=low, high=high)
     _warn_dropped(label_cats, score_matrix, lab_matrix)
