@@ -42,15 +42,10 @@ def sorted_folds(curve: Curve, k: int, rng: np.random.Generator) -> list[np.ndar
     shuffled over its rows in descending score order; rows with equal scores are
     interchangeable, so no permutation of the rows (no argsort) is needed.
     """
-    return [
-        rng.permutation((np.arange(n) % k).astype(np.int8))
-        for n in (curve.n_pos, curve.n_neg)
-    ]
+    return [rng.permutation((np.arange(n) % k).astype(np.int8)) for n in (curve.n_pos, curve.n_neg)]
 
 
-def heldout_counts(
-    curve: Curve, folds: list[np.ndarray], k: int
-) -> tuple[np.ndarray, np.ndarray]:
+def heldout_counts(curve: Curve, folds: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per fold, cumulative held-out rows and positives at each distinct score.
 
     ``folds`` are :func:`sorted_folds`' ids; one bincount per class over the (fold,
