@@ -42,7 +42,7 @@ def coerce_labels(
     InputError
         Naming the source, row and column of the first bad value.
     """
-    out = np.full((len(frame), len(categories)), np.nan)
+    out = np.full((len(frame), len(categories)), np.nan, order="F")  # columns contiguous
     for j, c in enumerate(categories):
         out[:, j] = label_values(frame[c], source=source, name=c, row_name=row_name)
     return out
@@ -68,7 +68,7 @@ def coerce_scores(
         Naming the source, row and column of the first non-number or out-of-range value.
     """
     row_name = row_name or _default_row_name(frame.index)
-    out = np.full((len(frame), len(categories)), np.nan)
+    out = np.full((len(frame), len(categories)), np.nan, order="F")  # columns contiguous
     for j, c in enumerate(categories):
         col = frame[c]
         if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
