@@ -307,7 +307,7 @@ def fit_thresholds(
         else steps of 1/8 standard deviation of each class's count within 6 of the
         exported threshold, and 128 quantiles per class elsewhere): a few hundred cells,
         so the cost stops growing with the rows (at 1M rows x 13 categories the default
-        fit costs about 1.4x thirteen scikit-learn ``precision_recall_curve`` calls).
+        fit costs about 1.2x thirteen scikit-learn ``precision_recall_curve`` calls).
         Coverage of both paths is measured in ``benchmarks/bench_coverage.py`` (parts
         ``selection`` and ``cells``). 0 turns it off.
     confidence : float in (0, 1), optional
