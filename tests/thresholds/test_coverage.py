@@ -79,7 +79,7 @@ def test_selection_ci_covers_through_the_cell_path(bench):
     reps = 40
     before = _intervals.BOOTSTRAP_ROWS
     row = bench.run_part("cells", reps, fast=True, resamples=30).iloc[0]
-    assert _intervals.BOOTSTRAP_ROWS == before
+    assert before == _intervals.BOOTSTRAP_ROWS
     assert row["path"] == "cells" and row["fits"] >= reps // 2
     assert row["degenerate"] == 0 and row["none_with_ci"] == 0
     for m in ("precision", "recall", "fpr"):
