@@ -7,7 +7,7 @@ Clopper-Pearson interval (Clopper & Pearson 1934) of the threshold's counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, cast
 
 import numpy as np
@@ -137,13 +137,19 @@ def _resample_threshold(
     ).threshold
 
 
-def _oob_rates(
-    thresholds: np.ndarray, t: float | None, o_pos: np.ndarray, o_all: np.ndarray
-) -> Mapping[str, Any]:
-    """Precision, recall and FPR of threshold ``t`` on one resample's out-of-bag rows."""
-    tp_o, n_o = counts_at(thresholds, t, o_pos, o_all)
-    n_pos = int(o_pos[-1])
-    return rates(Counts(tp_o, n_o - tp_o, n_pos, int(o_all[-1]) - n_pos))
+def _oob_counts(
+    thresholds: np.ndarray, chosen: list[float | None], o_pos: np.ndarray, o_all: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-bag flagged positives and flagged rows of each resample's threshold
+    (flag when score >= threshold; none for ``None``), shape (resamples,) each."""
+    at = np.array(
+        [0 if t is None else np.searchsorted(-thresholds, -t, side="right") for t in chosen],
+        dtype=np.int64,
+    )
+    rows = np.arange(len(chosen))
+    pad = np.zeros((len(chosen), 1), dtype=np.int64)  # column 0: nothing flagged
+    tp = np.concatenate([pad, o_pos], axis=1)[rows, at]
+    return tp, np.concatenate([pad, o_all], axis=1)[rows, at]
 
 
 def refit_bootstrap(
@@ -177,16 +183,18 @@ def refit_bootstrap(
         thresholds, chunks = _cell_chunks(curve, block, resamples, rng)
     else:
         thresholds, chunks = curve.thresholds, _row_chunks(curve, resamples, rng)
-    out = {m: np.full(resamples, np.nan) for m in _RATES}
-    never = done = 0
+    parts: list[tuple[np.ndarray, ...]] = []
+    never = 0
     for w_all, w_pos, o_all, o_pos in chunks:
-        for b in range(len(w_all)):
-            t = _resample_threshold(thresholds, obj, w_pos[b], w_all[b], confidence, method)
-            never += t is None
-            r = _oob_rates(thresholds, t, o_pos[b], o_all[b])
-            for m in out:
-                out[m][done + b] = r[m]
-        done += len(w_all)
+        chosen = [
+            _resample_threshold(thresholds, obj, w_pos[b], w_all[b], confidence, method)
+            for b in range(len(w_all))
+        ]
+        never += sum(t is None for t in chosen)
+        parts.append((*_oob_counts(thresholds, chosen, o_pos, o_all), o_pos[:, -1], o_all[:, -1]))
+    tp, flagged, n_pos, n_all = (np.concatenate(c) for c in zip(*parts, strict=True))
+    r = rates(Counts(tp, flagged - tp, n_pos, n_all - n_pos))  # out-of-bag rates per resample
+    out = {m: r[m] for m in _RATES}
     return {
         "method": "refit-bootstrap-oob",
         "level": level,
