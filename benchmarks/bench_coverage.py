@@ -37,7 +37,7 @@ standard errors in every interval cell)::
     nice .venv/bin/python benchmarks/bench_coverage.py --part bias --reps 300 --jobs 2
 
 * ``cells``: the same intervals through the refit bootstrap's cell path (Poisson weights
-  drawn per cell of neighbouring scores, as ``fit_thresholds`` does above 50,000 labelled
+  drawn per cell of neighbouring scores, as ``fit_thresholds`` does above 10,000 labelled
   rows), with the cutoff lowered to 1,000 rows for the 2,000- and 10,000-row cells, and
   at 100,000 rows (``path`` says which path each cell took).
 * ``selection``: the 90% ``selection_ci`` of precision, recall and FPR (each its own
@@ -288,7 +288,7 @@ def sel_cells(fast: bool = False) -> list[tuple[Cell, float | None]]:
 
 
 #: The refit bootstrap's cell path (weights drawn per cell of neighbouring scores, which
-#: ``fit_thresholds`` uses above 50,000 labelled rows): the selection cells at 2,000 and
+#: ``fit_thresholds`` uses above 10,000 labelled rows): the selection cells at 2,000 and
 #: 10,000 rows with the cutoff lowered to :data:`CELLS_CUTOFF` rows, and two cells at
 #: 100,000 rows above the real cutoff.
 CELLS_CUTOFF = 1000

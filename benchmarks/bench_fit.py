@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/bench_fit.py [--rows 1000000] [--repeat 3]
 
 The default row (``cv=5, bootstrap=200``, what ``fit_thresholds(scores, labels, objective)``
 does) is the one with a goal: at most 1.5x the baseline (issue 20). The refit bootstrap
-re-runs the threshold choice on each resample; above 50,000 labelled rows it draws its
+re-runs the threshold choice on each resample; above 10,000 labelled rows it draws its
 Poisson weights per cell of neighbouring scores (a few hundred cells, fine around the
 exported threshold) instead of per row, so its cost no longer grows with the rows.
 

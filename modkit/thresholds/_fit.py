@@ -299,7 +299,7 @@ def fit_thresholds(
         :meth:`scipy.stats.binomtest` ``proportion_ci``) of the exported threshold's
         counts on all labelled rows, so a threshold that flags one or two rows never
         gets a one-point interval. No interval for a ``None`` (never flag) threshold.
-        Up to 50,000 labelled rows every row gets its own weight. Above, the weights are
+        Up to 10,000 labelled rows every row gets its own weight. Above, the weights are
         drawn per cell of neighbouring scores, from the exact joint law of a cell's
         out-of-bag count (Binomial(m, 1/e)) and in-bag weight (a sum of zero-truncated
         Poisson(1) variables; exact up to 32 rows, normal above), and the choice is

@@ -30,7 +30,7 @@ __all__ = [
 
 #: Labelled rows above which the refit bootstrap draws its weights per cell of
 #: neighbouring scores (:mod:`modkit.thresholds._cells`) instead of per row.
-BOOTSTRAP_ROWS = 50_000
+BOOTSTRAP_ROWS = 10_000
 
 #: ``selection_ci["method"]``: the refit bootstrap's out-of-bag percentile interval,
 #: joined with the exact Clopper-Pearson interval at the exported threshold.

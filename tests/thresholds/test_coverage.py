@@ -72,7 +72,7 @@ def test_selection_ci_covers_with_tiny_counts_and_is_never_a_point(bench):
 
 
 def test_selection_ci_covers_through_the_cell_path(bench):
-    # The refit bootstrap's weights drawn per cell (fit_thresholds above 50,000 labelled
+    # The refit bootstrap's weights drawn per cell (fit_thresholds above 10,000 labelled
     # rows), here at 2,000 rows with the cutoff lowered; the cutoff is restored after.
     from modkit.thresholds import _intervals
 
