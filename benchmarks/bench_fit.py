@@ -73,6 +73,8 @@ def main() -> None:
         ("**default: fit, cv=5, bootstrap=200** (goal <= 1.5)", best(fit(5, 200), args.repeat)),
         ("fit, cv=5, bootstrap=200, confidence=0.9", best(fit(5, 200, None, 0.9), args.repeat)),
     ]
+    if n <= 50_000:  # the former default: per-row weights up to 50,000 labelled rows
+        rows.append(("default with per-row bootstrap weights (before)", per_row(fit, args.repeat)))
     load_end = os.getloadavg()
     print(
         f"{n:,} rows x {len(cats)} categories; best of {args.repeat}; "
@@ -124,6 +126,18 @@ def widths(s: np.ndarray, y: np.ndarray, resamples: int = 200) -> None:
             w = [ci[1] - ci[0] for ci in (new[m], old[m], exact[m])]
             print(f"| `{goal}` | {m} | {w[0]:.5f} | {w[1]:.5f} | {w[2]:.5f} |")
         print(f"| `{goal}` | CPU s | {t_new:.3f} | {t_old:.3f} | - |")
+
+
+def per_row(fit, repeat: int) -> float:
+    """The default fit with the refit bootstrap's per-row path at every size (the cutoff
+    raised above the rows, as it was at 50,000 before issue 20)."""
+    from modkit.thresholds import _intervals
+
+    saved, _intervals.BOOTSTRAP_ROWS = _intervals.BOOTSTRAP_ROWS, 10**12
+    try:
+        return best(fit(5, 200), repeat)
+    finally:
+        _intervals.BOOTSTRAP_ROWS = saved
 
 
 def rng(seed: int) -> np.random.Generator:
