@@ -56,6 +56,7 @@ __all__ = [
     "build_tasks",
     "cross_fitted_results",
     "cross_val_scores",
+    "crossfit_frame",
     "fit_head",
     "load_training_data",
     "reweight",
@@ -63,6 +64,7 @@ __all__ = [
     "train",
     "training_digest",
     "weight_criterion",
+    "write_crossfit",
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
@@ -619,7 +621,13 @@ def train(
     encoder: str = "minilm",
     weight_grid: Sequence[float] = WEIGHT_GRID,
 ) -> dict[str, Any]:
-    """Train every head and write ``heads.json`` and ``model.json`` into ``output_dir``.
+    """Train every head and write ``heads.json``, ``model.json`` and ``crossfit.npz``
+    into ``output_dir``.
+
+    ``crossfit.npz`` holds the cross-fitted scores of the openai-moderation-1680 rows
+    (:func:`cross_fitted_results` with ``n_splits`` and ``seed``; scores only, no text), keyed by the sha256 of the heads, the encoder and the
+    training inputs: ``LocalBackend.cross_fitted_scores`` returns it instead of
+    computing when the key matches the data the user loaded.
 
     Parameters
     ----------
@@ -672,8 +680,8 @@ def train(
     tasks = build_tasks(data)
     texts = data.texts
     groups = data.groups()
-    raw, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
-    pooled, emb = _features(features, texts, raw, owner)
+    raw_emb, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
+    pooled, emb = _features(features, texts, raw_emb, owner)
     cv: dict[str, Any] = {"seed": seed, "n_splits": n_splits, "c_grid": c_grid}
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
@@ -710,6 +718,15 @@ def train(
         cats=cats,
     )
     _write_model(Path(output_dir), raw, meta)
+    if data.n_registry and len(data.oai):
+        write_crossfit(
+            output_dir,
+            data=data,
+            model_path=model_path,
+            n_splits=n_splits,
+            seed=seed,
+            embedded=(raw_emb, owner, enc_sha),
+        )
     return meta
 
 
@@ -922,13 +939,22 @@ def cross_fitted_results(
 
     data = data if data is not None else load_training_data(data_dir)
     shipped = load_heads(model_dir)
+    label = "cross-fitting: embedding texts" if progress else None
+    emb, owner, _ = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
+    scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
+    return crossfit_frame(data, scores, shipped, n_splits)
+
+
+def _crossfit_scores(
+    data: TrainingData, shipped: Any, emb: np.ndarray, owner: np.ndarray, n_splits: int, seed: int
+) -> np.ndarray:
+    """The cross-fitted scores of the openai-moderation-1680 rows from the texts' window
+    embeddings ``emb`` (``owner``: each window's text); shape ``(n_rows, len(CATEGORIES))``."""
     tasks = build_tasks(data)
     if tuple(t.category for t in tasks) != shipped.trained:
         raise InputError("the model's trained heads do not match the training tasks")
     texts = data.texts
     n_oai = len(data.oai)
-    label = "cross-fitting: embedding texts" if progress else None
-    emb, owner, _ = _embed(texts, model_path, label, encoder_kind(shipped.meta))
     pooled, _ = _features(shipped.features, texts, emb, owner)
     fold = _registry_folds(data, n_splits, seed)
     chosen = shipped.meta.get("contrast_weight") or {}
@@ -939,7 +965,58 @@ def cross_fitted_results(
     for k in range(n_splits):
         rows = np.flatnonzero(fold[:n_oai] == k)
         scores[rows] = _fold_scores(k, rows, fold, tasks, shipped, pooled, emb, owner, texts)
-    return _crossfit_frame(data, scores, shipped, n_splits)
+    return scores
+
+
+def write_crossfit(
+    model_dir: str | os.PathLike[str],
+    *,
+    data: TrainingData | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    n_splits: int = 5,
+    seed: int = 0,
+    progress: bool = False,
+    embedded: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> Path:
+    """Compute the cross-fitted scores of ``model_dir``'s heads and write them beside them.
+
+    ``modkit train`` calls it after writing the heads (reusing its embeddings,
+    ``embedded``); ``modkit train --crossfit-only DIR`` calls it alone, for heads that are
+    already there. The file (``crossfit.npz``, see ``_crossfit.py``) holds scores and
+    flags only, keyed by the sha256 of the heads, the encoder, the training inputs, and
+    ``n_splits`` and ``seed``; ``LocalBackend.cross_fitted_scores`` returns it when every
+    part of the key matches the data it loaded.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from ..backends.local._encoders import encoder_kind
+    from ..backends.local._heads import load_heads
+    from ._crossfit import rows_sha256, write_shipped
+
+    data = data if data is not None else load_training_data(data_dir)
+    shipped = load_heads(model_dir)
+    if embedded is None:
+        label = "cross-fitting: embedding texts" if progress else None
+        embedded = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
+    emb, owner, enc_sha = embedded
+    scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
+    key = {
+        "heads_sha256": shipped.sha256,
+        "encoder_sha256": enc_sha,
+        "data_sha256": training_digest(data.texts, build_tasks(data)),
+        "n_splits": int(n_splits),
+        "seed": int(seed),
+    }
+    return write_shipped(
+        model_dir,
+        key=key,
+        scores=scores,
+        rows=rows_sha256(data.oai["text"].astype(str)),
+    )
 
 
 def _registry_folds(data: TrainingData, n_splits: int, seed: int) -> np.ndarray:
@@ -983,19 +1060,20 @@ def _fold_scores(
     )
 
 
-def _crossfit_frame(data: TrainingData, scores: np.ndarray, shipped: Any, n_splits: int) -> Any:
-    """The results frame of the cross-fitted ``scores``, flagged by the shipped thresholds."""
+def crossfit_frame(data: TrainingData, scores: np.ndarray, shipped: Any, n_splits: int) -> Any:
+    """The results frame of the cross-fitted ``scores`` (one row per openai-moderation-1680
+    row), flagged by the model's thresholds (score >= threshold)."""
     from .._frame import assemble
     from .._result import ModerationResult
 
-    thr = np.array([shipped.thresholds[c] for c in CATEGORIES])
+    all_flags = scores >= np.array([shipped.thresholds[c] for c in CATEGORIES])
     name = f"{shipped.meta.get('model', MODEL_NAME)} (cross-fitted, {n_splits} folds)"
     outcomes = {}
     for i in range(len(data.oai)):
-        flags = scores[i] >= thr
+        row = all_flags[i]
         outcomes[str(i)] = ModerationResult(
-            flagged=bool(flags.any()),
-            categories={c: bool(f) for c, f in zip(CATEGORIES, flags, strict=True)},
+            flagged=bool(row.any()),
+            categories={c: bool(f) for c, f in zip(CATEGORIES, row, strict=True)},
             category_scores={c: float(v) for c, v in zip(CATEGORIES, scores[i], strict=True)},
             category_applied_input_types={c: ["text"] for c in CATEGORIES},
             model=name,
