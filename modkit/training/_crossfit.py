@@ -190,7 +190,7 @@ def read_shipped(folder: str | os.PathLike[str], key: str, rows: str) -> np.ndar
     if meta is None or meta.get("key") != key or meta.get("rows_sha256") != rows:
         return None
     try:
-        with np.load(Path(folder) / SHIPPED_FILE, allow_pickle=False) as npz:
+        with open(Path(folder) / SHIPPED_FILE, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             scores, row = npz["scores"], npz["row"]
     except Exception:
         return None
@@ -213,7 +213,7 @@ def shipped_meta(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"][()]))
     except Exception:
         return None

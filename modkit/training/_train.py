@@ -997,8 +997,8 @@ def write_crossfit(
     from ..backends.local._heads import load_heads
     from ._crossfit import rows_sha256, write_shipped
 
+    shipped = load_heads(model_dir)  # no heads: fail before loading any data
     data = data if data is not None else load_training_data(data_dir)
-    shipped = load_heads(model_dir)
     if embedded is None:
         label = "cross-fitting: embedding texts" if progress else None
         embedded = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
