@@ -150,7 +150,7 @@ def write_shipped(
         "contents": "cross-fitted scores of the registry's rows (float64) and each row's "
         "position; no text",
     }
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "scores": np.asarray(scores, dtype=np.float64),
         "row": np.arange(scores.shape[0], dtype=np.int32),
         "meta": np.array(json.dumps(meta, sort_keys=True)),

@@ -625,9 +625,10 @@ def train(
     into ``output_dir``.
 
     ``crossfit.npz`` holds the cross-fitted scores of the openai-moderation-1680 rows
-    (:func:`cross_fitted_results` with ``n_splits`` and ``seed``; scores only, no text), keyed by the sha256 of the heads, the encoder and the
-    training inputs: ``LocalBackend.cross_fitted_scores`` returns it instead of
-    computing when the key matches the data the user loaded.
+    (:func:`cross_fitted_results` with ``n_splits`` and ``seed``; scores only, no
+    text), keyed by the sha256 of the heads, the encoder and the training inputs:
+    ``LocalBackend.cross_fitted_scores`` returns it instead of computing when the key
+    matches the data the user loaded.
 
     Parameters
     ----------

@@ -137,7 +137,9 @@ def test_other_data_folds_or_heads_never_get_the_shipped_scores(model_dir, tmp_p
     train(stale, data=_fixture(), n_splits=3, c_grid=(0.5,))
     (stale / SHIPPED_FILE).write_bytes((model_dir / SHIPPED_FILE).read_bytes())
     capsys.readouterr()
-    got = LocalBackend(model_dir=stale).cross_fitted_scores(data=_fixture(), n_splits=3, cache=False)
+    got = LocalBackend(model_dir=stale).cross_fitted_scores(
+        data=_fixture(), n_splits=3, cache=False
+    )
     assert "embedding texts" in capsys.readouterr().err
     pd.testing.assert_frame_equal(
         got, cross_fitted_results(data=_fixture(), model_dir=stale, n_splits=3)
@@ -179,7 +181,7 @@ def test_shipped_scores_read_back_only_under_their_own_key_and_rows(scores, text
         assert got is not None and np.array_equal(got, arr)  # exact, float64
         other = crossfit_key(**{**key, "seed": seed + 1})
         assert read_shipped(tmp, other, rows_sha256(texts)) is None
-        assert read_shipped(tmp, crossfit_key(**key), rows_sha256(texts[::-1] + ["x"])) is None
+        assert read_shipped(tmp, crossfit_key(**key), rows_sha256([*texts[::-1], "x"])) is None
         (Path(tmp) / SHIPPED_FILE).write_bytes(b"PK\x03\x04 truncated")
         assert read_shipped(tmp, crossfit_key(**key), rows_sha256(texts)) is None
 
