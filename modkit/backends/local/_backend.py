@@ -248,6 +248,13 @@ class LocalBackend(SyncBackend):
             directory), keyed by the sha256 of the heads, the encoder, the training inputs,
             ``n_splits`` and ``seed``: a second call returns in about a second; any
             change of model or data computes afresh.
+        progress : bool, default True
+            Show a ``tqdm.auto`` bar while texts are embedded (minutes on 2 cores).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The shape :func:`modkit.moderate` returns.
 
         Notes
         -----
@@ -260,13 +267,6 @@ class LocalBackend(SyncBackend):
            different copy of the data never gets these scores.
         2. The on-disk cache (``cache=True``).
         3. Computed (minutes on 2 cores), and cached.
-        progress : bool, default True
-            Show a ``tqdm.auto`` bar while texts are embedded (minutes on 2 cores).
-
-        Returns
-        -------
-        pandas.DataFrame
-            The shape :func:`modkit.moderate` returns.
         """
         from ...training._crossfit import cached_frame, crossfit_key
         from ...training._train import build_tasks, load_training_data, training_digest
