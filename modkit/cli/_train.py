@@ -84,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
     from ..training import train
     from ._common import check_seed
 
-    if args.encoder_source is not None and not args.build_encoder:
+    source, build = getattr(args, "encoder_source", None), getattr(args, "build_encoder", False)
+    if source is not None and not build:
         raise InputError("--encoder-source needs --build-encoder")
-    if args.build_encoder:
+    if build:
         return build_encoder(args)
     check_seed(args.seed)
     if args.folds < 2:
