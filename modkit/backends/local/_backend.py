@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
@@ -31,8 +32,7 @@ __all__ = ["LocalBackend"]
 _LOCK = threading.Lock()
 _ENCODERS: dict[tuple[str, str, str, int | None], EncoderLike] = {}
 _HEADS: dict[str, Heads] = {}
-#: One batch at a time (tokenising, encoder, heads): onnxruntime already uses every core
-#: for one call, and a second thread working beside it only preempts its threads.
+#: One multilingual encoder call at a time (its C engine already uses every core).
 _RUN_LOCK = threading.Lock()
 
 EMPTY_TEXT = "empty or whitespace-only text: nothing to score"
@@ -358,7 +358,7 @@ class LocalBackend(SyncBackend):
             As :meth:`load`.
         """
         enc = _encoder(self.encoder, self._model_path, self._sha, self._threads)
-        with _RUN_LOCK:
+        with self._lock():
             return enc.embed(texts)
 
     def score_batch(self, texts: Sequence[str]) -> list[ModerationResult | ItemError]:
@@ -391,23 +391,28 @@ class LocalBackend(SyncBackend):
             return out
         enc = _encoder(self.encoder, self._model_path, self._sha, self._threads)
         batch = [texts[i] for i in todo]
-        with _RUN_LOCK:
+        with self._lock():
             emb, owner = enc.embed(batch)
-            scores = heads.scores(emb, owner, len(todo), batch)
+        scores = heads.scores(emb, owner, len(todo), batch)
         thr = np.array([heads.thresholds[c] for c in CATEGORIES])
-        for row, i in enumerate(todo):
-            s = scores[row]
-            flags = s >= thr
+        cats = list(CATEGORIES)
+        input_types = {c: ["text"] for c in CATEGORIES}
+        for i, s, flags in zip(todo, scores.tolist(), (scores >= thr).tolist(), strict=True):
             digest = hashlib.sha256(f"{self._namespace}\0{texts[i]}".encode()).hexdigest()
             out[i] = ModerationResult(
-                flagged=bool(flags.any()),
-                categories={c: bool(f) for c, f in zip(CATEGORIES, flags, strict=True)},
-                category_scores={c: float(v) for c, v in zip(CATEGORIES, s, strict=True)},
-                category_applied_input_types={c: ["text"] for c in CATEGORIES},
+                flagged=any(flags),
+                categories=dict(zip(cats, flags, strict=True)),
+                category_scores=dict(zip(cats, s, strict=True)),
+                category_applied_input_types={c: list(v) for c, v in input_types.items()},
                 model=self.model,
                 id=f"modr-local-{digest[:24]}",
             )
         return out
+
+    def _lock(self) -> Any:
+        """The default encoder runs concurrent calls on its own worker threads (batches of
+        different callers share them); the multilingual one, one call at a time."""
+        return _RUN_LOCK if self.encoder != "minilm" else contextlib.nullcontext()
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r}, heads={self._namespace.split('/')[1]})"

@@ -197,7 +197,8 @@ class Encoder:
         self.model_path = path
         self.sha256 = found
         self.threads = max(1, threads or min(4, os.cpu_count() or 1))
-        self._pool: ThreadPoolExecutor | None = None
+        # shared by concurrent callers: at most ``threads`` windows run at once in all
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="modkit-encoder")
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Word-piece ids of each text, without special tokens and without truncation."""
@@ -237,8 +238,6 @@ class Encoder:
         if self.threads == 1 or n == 1:
             self._run(windows.ids, order, out)
             return out
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="modkit-encoder")
         list(self._pool.map(lambda part: self._run(windows.ids, part, out), parts))
         return out
 
