@@ -161,15 +161,27 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
     return ray.remote(num_cpus=0)(RateBudget).remote(rpm, burst)
 
 
-class _Budgeted(Backend):
-    """Wraps a backend so that every batch call first books a slot of a RateBudget."""
+class _WorkerBackend(Backend):
+    """A worker's one backend: at most ``concurrency`` requests in flight over every
+    block the worker is scoring at once, each first booking a slot of the shared
+    :class:`RateBudget` (when there is one)."""
 
-    def __init__(self, inner: Backend, budget: Any) -> None:
+    def __init__(self, inner: Backend, budget: Any, concurrency: int) -> None:
         self.inner = inner
         self.budget = budget
         self.name = inner.name
         self.model = inner.model
         self.max_batch_size = inner.max_batch_size
+        self.accepts_images = inner.accepts_images
+        self.accepts_conversations = inner.accepts_conversations
+        self.slots = asyncio.Semaphore(concurrency)  # bound to the actor's one event loop
+
+    def __getattr__(self, name: str) -> Any:
+        # what the runner asks of some backends only (resolves_aliases, derived_categories)
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
 
     @property
     def cache_namespace(self) -> str:
@@ -179,13 +191,19 @@ class _Budgeted(Backend):
         return (await self.ascore_batch(texts)).results
 
     async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        wait = await self.budget.reserve.remote()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return await self.inner.ascore_batch(texts)
+        async with self.slots:
+            if self.budget is not None:
+                wait = await self.budget.reserve.remote()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            return await self.inner.ascore_batch(texts)
+
+    async def arelease(self) -> None:
+        await self.inner.arelease()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+        self.closed = True
 
 
 def _make_backend(spec: BackendSpec, options: Mapping[str, Any]) -> Backend:
@@ -200,7 +218,9 @@ def _make_backend(spec: BackendSpec, options: Mapping[str, Any]) -> Backend:
 
 
 class _Scorer:
-    """One Ray Data actor: its own backend and cache, ``moderate`` per block."""
+    """One Ray Data actor: one backend (one HTTP client, one connection pool) and one
+    cache for the actor's life, and ``amoderate`` per block on the actor's one event
+    loop, so the blocks it holds at once share its ``concurrency`` requests in flight."""
 
     def __init__(
         self,
@@ -212,15 +232,17 @@ class _Scorer:
     ) -> None:
         from .._cache import Cache
 
-        backend = _make_backend(spec, options)
-        self.backend = _Budgeted(backend, budget) if budget is not None else backend
-        self.cache = Cache(cache) if cache is not None else None
         self.kwargs = dict(moderate_kwargs)
+        backend = _make_backend(spec, options)
+        self.backend = _WorkerBackend(backend, budget, self.kwargs["concurrency"])
+        self.cache = Cache(cache) if cache is not None else None
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        from .._runner import moderate
+    async def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        from .._runner import amoderate
 
-        out = moderate(batch, backend=self.backend, cache=self.cache, progress=False, **self.kwargs)
+        out = await amoderate(
+            batch, backend=self.backend, cache=self.cache, progress=False, **self.kwargs
+        )
         return _stable_columns(out, list(batch.columns))
 
 
@@ -350,6 +372,7 @@ def score_dataset(
         "concurrency": concurrency,
         "max_retries": max_retries,
     }
+    calls = _blocks_per_worker(rows_per_call, batch_size, concurrency)
     scored = ds.map_batches(
         _Scorer,
         fn_constructor_kwargs={
@@ -361,10 +384,21 @@ def score_dataset(
         },
         batch_size=rows_per_call,
         batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=num_workers),
+        compute=ray.data.ActorPoolStrategy(
+            size=num_workers,
+            max_concurrent_calls_per_actor=calls,
+            max_tasks_in_flight_per_actor=calls,
+        ),
         num_cpus=num_cpus,
     )
     return scored
+
+
+def _blocks_per_worker(rows_per_call: int, batch_size: int, concurrency: int) -> int:
+    """Blocks a worker holds at once: enough rows for ``concurrency`` requests of
+    ``batch_size`` texts twice over, so that a block's last requests overlap the next
+    block's first ones instead of leaving the worker's slots idle (at least 2)."""
+    return max(2, -(-2 * batch_size * concurrency // rows_per_call))
 
 
 def _count_block(batch: pd.DataFrame, label_prefix: str, provider: str | None) -> pd.DataFrame:
