@@ -294,9 +294,14 @@ def score_dataset(
 ) -> Any:
     """Score the texts of a Ray Dataset with a modkit backend, one actor per worker.
 
-    Each worker builds its own backend and opens its own cache, then runs
-    :func:`modkit.moderate` on blocks of ``rows_per_call`` rows (so batching, retries,
-    rate-limit handling and per-item errors behave as in one process).
+    Each worker builds its own backend (one HTTP client and connection pool) and opens
+    its own cache once, then runs :func:`modkit.amoderate` on blocks of
+    ``rows_per_call`` rows on its one event loop, several blocks at once (at least 4,
+    and enough for four times ``batch_size * concurrency`` rows), with at most
+    ``concurrency`` requests in flight over all of them: a block's last requests overlap
+    the next block's first ones, so a latency-bound upstream keeps every worker's slots
+    busy. Batching, retries, rate-limit handling and per-item errors behave as in one
+    process.
 
     Parameters
     ----------
@@ -326,8 +331,12 @@ def score_dataset(
         A budget from :func:`rate_budget` to use instead (shared with other runs).
     rows_per_call : int, default 256
         Rows handed to one ``moderate`` call.
-    text_column, batch_size, concurrency, max_retries
-        As for :func:`modkit.moderate` (per worker).
+    text_column, batch_size, max_retries
+        As for :func:`modkit.moderate`.
+    concurrency : int, default 4
+        Requests in flight per worker, over all the blocks it holds (as
+        :func:`modkit.moderate`'s ``concurrency`` in one process); ``num_workers`` workers
+        have up to ``num_workers * concurrency`` in flight.
 
     Returns
     -------
@@ -335,7 +344,9 @@ def score_dataset(
         Lazily scored: the input columns, one score column per category key (all
         13 keys, NaN where a backend has no such category), ``flagged``, the
         endpoint's per-category flags ``flagged/<key>``, ``model``, ``moderation_id``,
-        ``error`` and ``result_json``.
+        ``error`` and ``result_json``, with the values :func:`modkit.moderate` gives.
+        A block's rows keep their order; blocks come in Ray Data's order (input order
+        with ``DataContext.get_current().execution_options.preserve_order = True``).
 
     Raises
     ------
@@ -395,10 +406,12 @@ def score_dataset(
 
 
 def _blocks_per_worker(rows_per_call: int, batch_size: int, concurrency: int) -> int:
-    """Blocks a worker holds at once: enough rows for ``concurrency`` requests of
-    ``batch_size`` texts twice over, so that a block's last requests overlap the next
-    block's first ones instead of leaving the worker's slots idle (at least 2)."""
-    return max(2, -(-2 * batch_size * concurrency // rows_per_call))
+    """Blocks a worker holds at once (one Ray thread each, all on its one event loop):
+    rows for ``concurrency`` requests of ``batch_size`` texts four times over, and at
+    least 4 (fewer left a worker at 0.6-0.7x its latency-bound rate in
+    ``benchmarks/bench_ray.py``: Ray Data's hand-over of each block is latency too),
+    at most 32 threads."""
+    return min(32, max(4, -(-4 * batch_size * concurrency // rows_per_call)))
 
 
 def _count_block(batch: pd.DataFrame, label_prefix: str, provider: str | None) -> pd.DataFrame:
