@@ -10,7 +10,7 @@ Three parts, printed as one JSON object (with the load average at the start and 
    how-to documents (``num_cpus=2, include_dashboard=False, log_to_driver=False,
    _system_config={"prestart_worker_first_driver": False}``), each in a fresh process,
    wall-clock seconds until it returns.
-2. **Network-bound upstream** (``--n`` texts, default 20,000): the fault-injecting
+2. **Network-bound upstream** (``--n`` texts, default 100,000): the fault-injecting
    OpenAI-compatible server of :mod:`modkit.testing` in its own process on 127.0.0.1,
    answering every request ``--latency`` seconds (default 0.05) after it arrived,
    called through the official ``openai`` SDK (backend ``openai`` with ``base_url``):
@@ -18,10 +18,11 @@ Three parts, printed as one JSON object (with the load average at the start and 
    with 2 workers (``num_cpus=0.5`` each), all with the same ``batch_size`` and
    ``concurrency`` (per worker). For each Ray run: the wall-clock time to the last
    row (actor start-up included), the time to the first scored block (mostly the
-   actors' start-up: a new process importing Ray Data and modkit) and the rate from
-   the first block to the last (texts/s once the workers are up). The latency-bound
+   actors' start-up: a new process importing Ray Data and modkit) and the rate once
+   the workers are up: over the last three quarters of the rows, from the moment a
+   quarter had arrived to the last row. The latency-bound
    ideal of one worker is ``batch_size * concurrency / latency`` texts/s.
-3. **CPU-bound local scorer** (``--n-local`` texts, default 1,500): the same three runs
+3. **CPU-bound local scorer** (``--n-local`` texts, default 3,000): the same three runs
    with the local backend (no cache), where Ray cannot help on 2 cores.
 
 The Ray runs use ``DataContext.wait_for_min_actors_s`` so that every worker is up
@@ -91,22 +92,21 @@ def _time_init(kwargs: dict[str, Any]) -> float:
 
 
 def _ray_run(ds: Any, backend: Any, workers: int, num_cpus: float, kw: dict) -> dict[str, Any]:
-    """Score ``ds``; wall time to the last row, to the first block, and the rate between."""
+    """Score ``ds``: wall time to the first block and to the last row, and the rate over
+    the last three quarters of the rows (start-up and the first blocks left out)."""
     import modkit.ray as mray
 
     t0 = time.perf_counter()
     scored = mray.score_dataset(ds, backend, num_workers=workers, num_cpus=num_cpus, **kw)
-    parts, first, first_rows = [], 0.0, 0
+    parts, arrivals = [], []
     for batch in scored.iter_batches(batch_size=None, batch_format="pandas"):
-        now = time.perf_counter()
-        if not parts:
-            first, first_rows = now - t0, len(batch)
         parts.append(batch)
-    total = time.perf_counter() - t0
+        arrivals.append((time.perf_counter() - t0, sum(map(len, parts))))
     out = pd.concat(parts, ignore_index=True)
-    one_block = len(parts) == 1
-    steady = len(out) / total if one_block else (len(out) - first_rows) / (total - first)
-    return {"out": out, "total": total, "first": first, "steady": steady}
+    total = arrivals[-1][0]
+    t_q, rows_q = next((t, r) for t, r in arrivals if r >= len(out) / 4)
+    steady = (len(out) - rows_q) / (total - t_q) if total > t_q else len(out) / total
+    return {"out": out, "total": total, "first": arrivals[0][0], "steady": steady}
 
 
 def _check(out: pd.DataFrame, base: pd.DataFrame, texts: list[str]) -> None:
@@ -158,8 +158,8 @@ def _case(name: str, texts: list[str], one: Any, ray_backend: Any, args: Any) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=20_000, help="network-bound texts")
-    parser.add_argument("--n-local", type=int, default=1_500, help="local-scorer texts")
+    parser.add_argument("--n", type=int, default=100_000, help="network-bound texts")
+    parser.add_argument("--n-local", type=int, default=3_000, help="local-scorer texts")
     parser.add_argument("--latency", type=float, default=0.05, help="upstream seconds")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--concurrency", type=int, default=4, help="per worker")
