@@ -20,8 +20,8 @@ Three parts, printed as one JSON object (with the load average at the start and 
    row (actor start-up included), the time to the first scored block (mostly the
    actors' start-up: a new process importing Ray Data and modkit) and the rate once
    the workers are up: over the last three quarters of the rows, from the moment a
-   quarter had arrived to the last row. The latency-bound
-   ideal of one worker is ``batch_size * concurrency / latency`` texts/s.
+   quarter had arrived to the last row. The latency-bound ideal of one worker is
+   ``batch_size * concurrency / latency`` texts/s.
 3. **CPU-bound local scorer** (``--n-local`` texts, default 3,000): the same three runs
    with the local backend (no cache), where Ray cannot help on 2 cores.
 

@@ -407,10 +407,9 @@ def score_dataset(
 
 def _blocks_per_worker(rows_per_call: int, batch_size: int, concurrency: int) -> int:
     """Blocks a worker holds at once (one Ray thread each, all on its one event loop):
-    rows for ``concurrency`` requests of ``batch_size`` texts four times over, and at
-    least 4 (fewer left a worker at 0.6-0.7x its latency-bound rate in
-    ``benchmarks/bench_ray.py``: Ray Data's hand-over of each block is latency too),
-    at most 32 threads."""
+    rows for ``concurrency`` requests of ``batch_size`` texts four times over, at least 4
+    and at most 32 (Ray Data's hand-over of each block is latency too: with 2, one worker
+    scored at 0.67x the rate it reached with 4 in ``benchmarks/bench_ray.py``)."""
     return min(32, max(4, -(-4 * batch_size * concurrency // rows_per_call)))
 
 
