@@ -30,10 +30,16 @@ standard errors in every interval cell)::
 
     nice .venv/bin/python benchmarks/bench_coverage.py --part selection --reps 300 --jobs 2 \
         --resamples 50
+    nice .venv/bin/python benchmarks/bench_coverage.py --part cells --reps 300 --jobs 2 \
+        --resamples 100
     nice .venv/bin/python benchmarks/bench_coverage.py --part holm --reps 300
     nice .venv/bin/python benchmarks/bench_coverage.py --part migration --reps 300 --jobs 2
     nice .venv/bin/python benchmarks/bench_coverage.py --part bias --reps 300 --jobs 2
 
+* ``cells``: the same intervals through the refit bootstrap's cell path (Poisson weights
+  drawn per cell of neighbouring scores, as ``fit_thresholds`` does above 10,000 labelled
+  rows), with the cutoff lowered to 1,000 rows for the 2,000- and 10,000-row cells, and
+  at 100,000 rows (``path`` says which path each cell took).
 * ``selection``: the 90% ``selection_ci`` of precision, recall and FPR (each its own
   cell, over the fits that export a threshold), steep family, with certified goals and
   with point-estimate goals whose thresholds can flag one or two rows (``tiny``);
@@ -281,9 +287,49 @@ def sel_cells(fast: bool = False) -> list[tuple[Cell, float | None]]:
     ] + list(SEL_LARGE)
 
 
-def run_sel_cell(args: tuple[Cell, float | None, int, int, int]) -> dict[str, object]:
-    """Coverage of ``selection_ci`` of each rate over the fits that export a threshold."""
-    cell, conf, reps, seed, resamples = args
+#: The refit bootstrap's cell path (weights drawn per cell of neighbouring scores, which
+#: ``fit_thresholds`` uses above 10,000 labelled rows): the selection cells at 2,000 and
+#: 10,000 rows with the cutoff lowered to :data:`CELLS_CUTOFF` rows, and two cells at
+#: 100,000 rows above the real cutoff.
+CELLS_CUTOFF = 1000
+CELLS_LARGE = (
+    (Cell("steep", 100_000, 0.02, "precision>=0.8"), CONFIDENCE),
+    (Cell("steep", 100_000, 0.02, "f1"), None),
+)
+
+
+def cells_cells(fast: bool = False) -> list[tuple[Cell, float | None]]:
+    if fast:
+        return [(Cell("steep", 2000, 0.1, "precision>=0.8"), CONFIDENCE)]
+    return (
+        [(Cell("steep", 2000, pi, g), conf) for pi in SEL_PREVALENCES for g, conf in SEL_GOALS]
+        + list(SEL_LARGE)
+        + list(CELLS_LARGE)
+    )
+
+
+def run_sel_cell(
+    args: tuple[Cell, float | None, int, int, int] | tuple[Cell, float | None, int, int, int, int],
+) -> dict[str, object]:
+    """Coverage of ``selection_ci`` of each rate over the fits that export a threshold.
+
+    A sixth item lowers the refit bootstrap's cell-path cutoff (``BOOTSTRAP_ROWS``) to
+    that many labelled rows for this cell (restored afterwards).
+    """
+    from modkit.thresholds import _intervals
+
+    saved = _intervals.BOOTSTRAP_ROWS
+    if len(args) == 6:
+        _intervals.BOOTSTRAP_ROWS = min(saved, args[5])
+    try:
+        return _sel_cell(*args[:5])
+    finally:
+        _intervals.BOOTSTRAP_ROWS = saved
+
+
+def _sel_cell(
+    cell: Cell, conf: float | None, reps: int, seed: int, resamples: int
+) -> dict[str, object]:
     hits: dict[str, list[bool]] = {m: [] for m in RATES}
     tiny = degenerate = none_with_ci = fits = 0
     for r in range(reps):
@@ -316,8 +362,11 @@ def run_sel_cell(args: tuple[Cell, float | None, int, int, int]) -> dict[str, ob
             hit = _covers(ci, t[m])
             if hit is not None:
                 hits[m].append(hit)
+    from modkit.thresholds import _intervals
+
     row: dict[str, object] = {
         "n": cell.n,
+        "path": "cells" if cell.n > _intervals.BOOTSTRAP_ROWS else "rows",
         "prevalence": cell.prevalence,
         "objective": cell.objective,
         "confidence": conf if conf is not None else "-",
@@ -546,7 +595,7 @@ def run_bias_cell(args: tuple[int, int, int, int]) -> dict[str, object]:
     return out
 
 
-PARTS = ("promise", "selection", "holm", "migration", "bias")
+PARTS = ("promise", "selection", "cells", "holm", "migration", "bias")
 
 
 def run_part(
@@ -555,6 +604,9 @@ def run_part(
     """One part's table (``promise`` is :func:`run`)."""
     if part == "selection":
         fn, work = run_sel_cell, [(c, conf, reps, seed, resamples) for c, conf in sel_cells(fast)]
+    elif part == "cells":
+        fn = run_sel_cell
+        work = [(c, conf, reps, seed, resamples, CELLS_CUTOFF) for c, conf in cells_cells(fast)]
     elif part == "holm":
         fn, work = run_holm_cell, [(c, reps, seed) for c in HOLM_CELLS[: 1 if fast else None]]
     elif part == "migration":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ def run_notebook(
     parameters: Mapping[str, Any] | None = None,
     timeout: int = 900,
     html: bool = True,
+    on_cell: Callable[[int, str, float, float], None] | None = None,
 ) -> dict[str, Path]:
     """Execute a notebook top to bottom and write the executed copy (and HTML).
 
@@ -111,6 +113,11 @@ def run_notebook(
         Seconds one cell may run.
     html : bool, default True
         Also export HTML.
+    on_cell : callable, optional
+        Called after each code cell ran as ``on_cell(index, source, started, finished)``
+        (the cell's index in the notebook, its code, and ``time.monotonic()`` at its start
+        and end): ``modkit demo`` prints the slow ones, and the first start tells how
+        long the kernel took to come up.
 
     Returns
     -------
@@ -143,6 +150,7 @@ def run_notebook(
         # the kernel listens on loopback only; keep its "TCP without encryption" notice quiet
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
         resources={"metadata": {"path": str(path.parent.resolve())}},
+        **_cell_hooks(on_cell),
     )
     written: dict[str, Path] = {"ipynb": out / path.name}
     failure: str | None = None
@@ -157,6 +165,22 @@ def run_notebook(
     if failure is not None:
         raise NotebookError(f"{path}: a cell failed: {failure} (see {written['ipynb']})")
     return written
+
+
+def _cell_hooks(on_cell: Callable[[int, str, float, float], None] | None) -> dict[str, Any]:
+    """nbclient's ``on_cell_start`` / ``on_cell_executed`` hooks timing each code cell."""
+    if on_cell is None:
+        return {}
+    started: dict[int, float] = {}
+
+    def start(cell: Any, cell_index: int, **_: Any) -> None:
+        started[cell_index] = time.monotonic()
+
+    def executed(cell: Any, cell_index: int, **_: Any) -> None:
+        now = time.monotonic()
+        on_cell(cell_index, str(cell.source), started.get(cell_index, now), now)
+
+    return {"on_cell_start": start, "on_cell_executed": executed}
 
 
 def static_widgets(nb: Any) -> Any:

@@ -15,5 +15,6 @@ PACKAGES = (
     "modkit.templates",
     "modkit.testing",
     "modkit.thresholds",
+    "modkit.training",
     "modkit.widgets",
 )

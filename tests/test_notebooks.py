@@ -92,3 +92,12 @@ def test_exported_html_replaces_widgets_with_a_note_and_drops_their_state(tmp_pa
     assert "Interactive widget (VBox)" in page and "make lab" in page
     assert "counting: 100%" in page and "3/3" in page  # the finished bar, from its state
     assert len(page) < 1_000_000
+
+
+def test_on_cell_reports_each_code_cell_with_its_time(tmp_path):
+    src = _notebook(tmp_path / "nb.ipynb", body="import time\ntime.sleep(0.3)")
+    seen = []
+    run_notebook(src, tmp_path / "out", html=False, on_cell=lambda *args: seen.append(args))
+    assert [(i, s) for i, s, _, _ in seen] == [(1, "n = 1"), (2, "import time\ntime.sleep(0.3)")]
+    (_, _, s1, f1), (_, _, s2, f2) = seen
+    assert s1 <= f1 <= s2 <= f2 and f2 - s2 >= 0.3 > f1 - s1

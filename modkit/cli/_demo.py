@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from .._errors import InputError
 from .._frame import category_columns, flag_column
@@ -13,6 +14,8 @@ from .._io import read_table
 from .._runner import moderate
 
 _ROOT = Path(__file__).resolve().parents[2]
+#: Seconds from which a notebook cell gets its own line in the demo's output.
+SLOW_CELL = 1.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,18 +39,45 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._notebooks import run_notebook
-
     if not (_ROOT / "notebooks").is_dir():
         raise InputError("modkit demo runs from a source checkout (no notebooks/ folder found)")
+    t_start = time.monotonic()
     reports = Path(args.reports).resolve()
     reports.mkdir(parents=True, exist_ok=True)
     before = _files(reports)
+    out = sys.stdout
+    _moderation_job(args, reports, out)
+    if not args.skip_notebooks:
+        notebooks = sorted((_ROOT / "notebooks").glob("*.ipynb"))
+        if args.only:
+            unknown = sorted(set(args.only) - {nb.name for nb in notebooks})
+            if unknown:
+                raise InputError(f"--only: no notebook {unknown[0]!r} in {_ROOT / 'notebooks'}")
+            notebooks = [nb for nb in notebooks if nb.name in args.only]
+        for k, nb in enumerate(notebooks, start=1):
+            _notebook_step(nb, f"[{k}/{len(notebooks)}] {nb.name}", args, reports, out)
+    # every file the job and the notebooks created or changed, found on disk (a notebook
+    # that writes a new file is listed without this command knowing of it)
+    after = _files(reports)
+    written = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
+    out.write(f"\nWritten ({len(written)} files):\n" + "".join(f"  {p}\n" for p in written))
+    out.write(f"modkit demo: done in {time.monotonic() - t_start:.0f} s\n")
+    return 0
+
+
+def _moderation_job(args: argparse.Namespace, reports: Path, out: TextIO) -> None:
+    """The main job: the recorded endpoint examples scored by ``args.backend``, compared."""
     recorded = read_table(_ROOT / "data" / "openai-forum-2023.jsonl")
+    out.write(
+        f"[job] scoring {len(recorded)} recorded endpoint examples on {args.backend!r}: "
+        f"started {time.strftime('%H:%M:%S')}\n"
+    )
+    out.flush()
+    t0 = time.monotonic()
     results = moderate(
         recorded["input"].rename("text"), backend=args.backend, cache=None, progress=False
     )
-    out = sys.stdout
+    out.write(f"[job] finished in {time.monotonic() - t0:.1f} s (scorer loaded and run)\n")
     out.write("Recorded endpoint scores (2023, legacy model) vs the local scorer:\n")
     for (_, rec), (_, res) in zip(recorded.iterrows(), results.iterrows(), strict=True):
         endpoint = rec["result"]
@@ -63,32 +93,37 @@ def run(args: argparse.Namespace) -> int:
         "  (the local scorer flags at its own default thresholds; fit yours in notebook 02)\n"
     )
     results.to_csv(reports / "demo_scores.csv", index=False)
-    if not args.skip_notebooks:
-        notebooks = sorted((_ROOT / "notebooks").glob("*.ipynb"))
-        if args.only:
-            unknown = sorted(set(args.only) - {nb.name for nb in notebooks})
-            if unknown:
-                raise InputError(f"--only: no notebook {unknown[0]!r} in {_ROOT / 'notebooks'}")
-            notebooks = [nb for nb in notebooks if nb.name in args.only]
-        for nb in notebooks:
-            k = notebooks.index(nb) + 1
-            out.write(f"[{k}/{len(notebooks)}] {nb.name}: started {time.strftime('%H:%M:%S')}\n")
-            out.flush()
-            t0 = time.monotonic()
-            paths = run_notebook(
-                nb, reports, parameters={"backend": args.backend, "reports_dir": str(reports)}
-            )
-            out.write(
-                f"[{k}/{len(notebooks)}] {nb.name}: finished in {time.monotonic() - t0:.0f} s "
-                f"-> {paths['html']}\n"
-            )
-            out.flush()
-    # every file the job and the notebooks created or changed, found on disk (a notebook
-    # that writes a new file is listed without this command knowing of it)
-    after = _files(reports)
-    written = sorted(p for p, stamp in after.items() if before.get(p) != stamp)
-    out.write(f"\nWritten ({len(written)} files):\n" + "".join(f"  {p}\n" for p in written))
-    return 0
+
+
+def _notebook_step(
+    nb: Path, label: str, args: argparse.Namespace, reports: Path, out: TextIO
+) -> None:
+    """Run one notebook, with a line when it starts, when its kernel is up, for each cell
+    that takes :data:`SLOW_CELL` seconds or more (what the wait is spent on), and when done."""
+    from .._notebooks import run_notebook
+
+    out.write(f"{label}: started {time.strftime('%H:%M:%S')}\n")
+    out.flush()
+    t0 = time.monotonic()
+    first: list[float] = []
+
+    def on_cell(index: int, source: str, started: float, finished: float) -> None:
+        if not first:
+            first.append(started)
+            out.write(f"      kernel up in {started - t0:.1f} s\n")
+        if finished - started >= SLOW_CELL:
+            code = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+            out.write(f"      cell {index}: {finished - started:.1f} s  {code[:70]}\n")
+        out.flush()
+
+    paths = run_notebook(
+        nb,
+        reports,
+        parameters={"backend": args.backend, "reports_dir": str(reports)},
+        on_cell=on_cell,
+    )
+    out.write(f"{label}: finished in {time.monotonic() - t0:.0f} s -> {paths['html']}\n")
+    out.flush()
 
 
 def _files(folder: Path) -> dict[Path, tuple[int, int]]:

@@ -14,10 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of modkit's contrast set (data/contrast) with the local encoder, choose each head's "
         "contrast weight by grouped cross-validation, fit one logistic-regression head per "
         "category, and write heads.json and model.json into OUTPUT_DIR "
-        "(modkit/backends/local rebuilds the shipped model). Same inputs, same bytes. "
-        "HateCheck and the contrast set's held-out split are never used.",
+        "(modkit/backends/local rebuilds the shipped model), then the cross-fitted scores of "
+        "openai-moderation-1680 (crossfit.npz: scores only, no text) beside them. Same "
+        "inputs, same bytes. HateCheck and the contrast set's held-out split are never used.",
     )
     p.add_argument("output_dir", help="folder to write heads.json and model.json into")
+    p.add_argument(
+        "--crossfit-only",
+        action="store_true",
+        help="keep the heads already in OUTPUT_DIR and (re)write only their cross-fitted "
+        "scores, crossfit.npz (after heads were retrained or the encoder changed: "
+        "modkit train --crossfit-only modkit/backends/local)",
+    )
     p.add_argument(
         "--data-dir",
         help="folder holding the data sets (default: the registry's "
@@ -44,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     if args.folds < 2:
         raise InputError(f"--folds must be at least 2, got {args.folds}")
+    if args.crossfit_only:
+        return _crossfit_only(args)
     meta = train(
         args.output_dir,
         data_dir=args.data_dir,
@@ -58,5 +68,28 @@ def run(args: argparse.Namespace) -> int:
             else f"{entry['rule']} of {entry['from']}"
         )
         print(f"{cat:24} {entry['status']:8} threshold {entry['threshold']:.3f}  {detail}")
-    print(f"modkit train: wrote heads.json and model.json to {args.output_dir}", file=sys.stderr)
+    print(
+        f"modkit train: wrote heads.json, model.json and crossfit.npz to {args.output_dir}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _crossfit_only(args: argparse.Namespace) -> int:
+    """``--crossfit-only``: the heads in OUTPUT_DIR stay; only ``crossfit.npz`` is written."""
+    from ..training._train import write_crossfit
+
+    print(
+        f"modkit train: cross-fitting the heads in {args.output_dir} "
+        f"({args.folds} folds, seed {args.seed})",
+        file=sys.stderr,
+    )
+    path = write_crossfit(
+        args.output_dir,
+        data_dir=args.data_dir,
+        n_splits=args.folds,
+        seed=args.seed,
+        progress=True,
+    )
+    print(f"modkit train: wrote {path} ({path.stat().st_size:,} bytes)", file=sys.stderr)
     return 0

@@ -7,13 +7,14 @@ Clopper-Pearson interval (Clopper & Pearson 1934) of the threshold's counts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
 from typing import Any, cast
 
 import numpy as np
 
+from ._cells import cell_ends, poisson_cell_weights
 from ._core import counts_at, select
-from ._metrics import Curve, binary_curve
+from ._metrics import Curve
 from ._objectives import Objective
 from ._rates import Counts, rates
 
@@ -27,8 +28,9 @@ __all__ = [
     "selection_ci",
 ]
 
-#: Rows above which the refit bootstrap resamples a stratified subsample (conservative).
-BOOTSTRAP_ROWS = 50_000
+#: Labelled rows above which the refit bootstrap draws its weights per cell of
+#: neighbouring scores (:mod:`modkit.thresholds._cells`) instead of per row.
+BOOTSTRAP_ROWS = 10_000
 
 #: ``selection_ci["method"]``: the refit bootstrap's out-of-bag percentile interval,
 #: joined with the exact Clopper-Pearson interval at the exported threshold.
@@ -63,17 +65,6 @@ def hull(a: list[float] | None, b: list[float] | None) -> list[float] | None:
     return [min(a[0], b[0]), max(a[1], b[1])]
 
 
-def _subsample(curve: Curve, rng: np.random.Generator) -> Curve:
-    """The curve of a stratified random subsample of :data:`BOOTSTRAP_ROWS` rows."""
-    n = len(curve.sorted_scores)
-    keep = np.zeros(n, dtype=bool)
-    for cls in (0, 1):
-        idx = np.flatnonzero(curve.sorted_labels == cls)
-        take = round(len(idx) * BOOTSTRAP_ROWS / n)
-        keep[rng.choice(idx, size=take, replace=False)] = True
-    return binary_curve(curve.sorted_scores[keep], curve.sorted_labels[keep])
-
-
 class _EndSums:
     """Cumulative sums of row weights, of all rows and of the positives, at each
     distinct score's last row (the positives' columns alone: a few % of the rows)."""
@@ -90,16 +81,54 @@ class _EndSums:
         return every, cum_pos[:, self.upto]
 
 
+#: One chunk of resamples: cumulative in-bag weights (all rows, positives) and
+#: out-of-bag counts (all rows, positives) at each candidate, shape (resamples, candidates).
+_Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _row_chunks(curve: Curve, resamples: int, rng: np.random.Generator) -> Iterator[_Chunk]:
+    """Poisson(1) weights per row, in chunks of at most 2 million draws."""
+    n = len(curve.sorted_scores)
+    at_ends = _EndSums(curve)
+    per = max(1, min(resamples, 2_000_000 // max(n, 1)))
+    done = 0
+    while done < resamples:
+        nb = min(per, resamples - done)
+        w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
+        w_all, w_pos = at_ends(w)
+        o_all, o_pos = at_ends(w == 0)
+        yield w_all, w_pos, o_all, o_pos
+        done += nb
+
+
+def _cell_chunks(
+    curve: Curve, block: float | None, resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, Iterator[_Chunk]]:
+    """The cells' candidate thresholds and their Poisson weights, drawn per cell."""
+    ends = cell_ends(curve.thresholds, curve.tp, curve.fp, block)
+    pos = np.diff(curve.tp[ends], prepend=0)
+    neg = np.diff(curve.fp[ends], prepend=0)
+    w_pos, o_pos = poisson_cell_weights(pos, resamples, rng)
+    w_neg, o_neg = poisson_cell_weights(neg, resamples, rng)
+    chunk = (
+        np.cumsum(w_pos + w_neg, axis=1),
+        np.cumsum(w_pos, axis=1),
+        np.cumsum(o_pos + o_neg, axis=1),
+        np.cumsum(o_pos, axis=1),
+    )
+    return curve.thresholds[ends], iter([chunk])
+
+
 def _resample_threshold(
-    curve: Curve, obj: Objective, tp: np.ndarray, n: np.ndarray, confidence: float | None,
-    method: str,
+    thresholds: np.ndarray, obj: Objective, tp: np.ndarray, n: np.ndarray,
+    confidence: float | None, method: str,
 ) -> float | None:  # fmt: skip
     """The threshold chosen on one resample's weighted cumulative counts."""
     if obj.kind == "fixed":
         return float(cast(float, obj.target))
     return select(
         obj,
-        curve.thresholds,
+        thresholds,
         tp,
         n - tp,
         confidence=confidence,
@@ -108,13 +137,19 @@ def _resample_threshold(
     ).threshold
 
 
-def _oob_rates(
-    curve: Curve, t: float | None, o_pos: np.ndarray, o_all: np.ndarray
-) -> Mapping[str, Any]:
-    """Precision, recall and FPR of threshold ``t`` on one resample's out-of-bag rows."""
-    tp_o, n_o = counts_at(curve.thresholds, t, o_pos, o_all)
-    n_pos = int(o_pos[-1])
-    return rates(Counts(tp_o, n_o - tp_o, n_pos, int(o_all[-1]) - n_pos))
+def _oob_counts(
+    thresholds: np.ndarray, chosen: list[float | None], o_pos: np.ndarray, o_all: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-bag flagged positives and flagged rows of each resample's threshold
+    (flag when score >= threshold; none for ``None``), shape (resamples,) each."""
+    at = np.array(
+        [0 if t is None else np.searchsorted(-thresholds, -t, side="right") for t in chosen],
+        dtype=np.int64,
+    )
+    rows = np.arange(len(chosen))
+    pad = np.zeros((len(chosen), 1), dtype=np.int64)  # column 0: nothing flagged
+    tp = np.concatenate([pad, o_pos], axis=1)[rows, at]
+    return tp, np.concatenate([pad, o_all], axis=1)[rows, at]
 
 
 def refit_bootstrap(
@@ -125,6 +160,7 @@ def refit_bootstrap(
     resamples: int,
     level: float,
     rng: np.random.Generator,
+    block: float | None = None,
 ) -> dict[str, Any] | None:
     """Intervals for the exported threshold that account for choosing it.
 
@@ -133,33 +169,32 @@ def refit_bootstrap(
     the resample left out (weight 0). The percentile intervals of those out-of-bag rates
     cover both the choice's variability and the evaluation's.
 
-    Above :data:`BOOTSTRAP_ROWS` labelled rows the resamples are drawn from a stratified
-    random subsample of that many rows (``rows`` says how many): the intervals are then
-    wider than the full data would give (conservative), and the cost stays bounded.
+    Up to :data:`BOOTSTRAP_ROWS` labelled rows every row gets its own weight. Above, the
+    rows are grouped into cells of neighbouring scores (:func:`cell_ends`: every distinct
+    score when there are few, else fine cells around ``block``, the exported threshold,
+    and quantile cells elsewhere); each cell's out-of-bag count and in-bag weight are
+    drawn from their joint law (:func:`poisson_cell_weights`) and the choice is re-run
+    among the cells' edges, so the cost no longer grows with the rows.
     """
     n = len(curve.sorted_scores)
     if resamples <= 0 or n == 0:
         return None
     if n > BOOTSTRAP_ROWS:
-        curve = _subsample(curve, rng)
-        n = len(curve.sorted_scores)
-    at_ends = _EndSums(curve)
-    out = {m: np.full(resamples, np.nan) for m in _RATES}
+        thresholds, chunks = _cell_chunks(curve, block, resamples, rng)
+    else:
+        thresholds, chunks = curve.thresholds, _row_chunks(curve, resamples, rng)
+    parts: list[tuple[np.ndarray, ...]] = []
     never = 0
-    per = max(1, min(resamples, 2_000_000 // max(n, 1)))
-    done = 0
-    while done < resamples:
-        nb = min(per, resamples - done)
-        w = rng.poisson(1.0, size=(nb, n)).astype(np.int32)
-        w_all, w_pos = at_ends(w)
-        o_all, o_pos = at_ends(w == 0)
-        for b in range(nb):
-            t = _resample_threshold(curve, obj, w_pos[b], w_all[b], confidence, method)
-            never += t is None
-            r = _oob_rates(curve, t, o_pos[b], o_all[b])
-            for m in out:
-                out[m][done + b] = r[m]
-        done += nb
+    for w_all, w_pos, o_all, o_pos in chunks:
+        chosen = [
+            _resample_threshold(thresholds, obj, w_pos[b], w_all[b], confidence, method)
+            for b in range(len(w_all))
+        ]
+        never += sum(t is None for t in chosen)
+        parts.append((*_oob_counts(thresholds, chosen, o_pos, o_all), o_pos[:, -1], o_all[:, -1]))
+    tp, flagged, n_pos, n_all = (np.concatenate(c) for c in zip(*parts, strict=True))
+    r = rates(Counts(tp, flagged - tp, n_pos, n_all - n_pos))  # out-of-bag rates per resample
+    out = {m: r[m] for m in _RATES}
     return {
         "method": "refit-bootstrap-oob",
         "level": level,
@@ -191,7 +226,7 @@ def selection_ci(
     """
     if block is None:
         return None
-    boot = refit_bootstrap(curve, obj, confidence, method, resamples, level, rng)
+    boot = refit_bootstrap(curve, obj, confidence, method, resamples, level, rng, block)
     if boot is None:
         return None
     tp, fp = counts_at(curve.thresholds, block, curve.tp, curve.fp)

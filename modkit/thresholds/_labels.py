@@ -42,7 +42,7 @@ def coerce_labels(
     InputError
         Naming the source, row and column of the first bad value.
     """
-    out = np.full((len(frame), len(categories)), np.nan)
+    out = np.full((len(frame), len(categories)), np.nan, order="F")  # columns contiguous
     for j, c in enumerate(categories):
         out[:, j] = label_values(frame[c], source=source, name=c, row_name=row_name)
     return out
@@ -68,7 +68,7 @@ def coerce_scores(
         Naming the source, row and column of the first non-number or out-of-range value.
     """
     row_name = row_name or _default_row_name(frame.index)
-    out = np.full((len(frame), len(categories)), np.nan)
+    out = np.full((len(frame), len(categories)), np.nan, order="F")  # columns contiguous
     for j, c in enumerate(categories):
         col = frame[c]
         if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
@@ -136,11 +136,13 @@ def labels_sha256(labels: np.ndarray, categories: Sequence[str]) -> str:
     h = hashlib.sha256((",".join(cats[j] for j in order) + "\n").encode())
     if len(cats) == 0:
         return h.hexdigest()
-    m = labels[:, order]
-    n, k = m.shape
-    codes = np.where(m == 1, 1, np.where(m == 0, 0, 2)).astype(np.intp)
-    cells = np.empty((n, 2 * k), dtype=np.uint8)
-    cells[:, 0::2] = np.array([ord("0"), ord("1"), 0], dtype=np.uint8)[codes]  # 0 = empty
+    n, k = len(labels), len(order)
+    cells = np.empty((n, 2 * k), dtype=np.uint8)  # "1," / "0," / "," (0 = no byte)
+    for jj, j in enumerate(order):
+        col, out = labels[:, j], cells[:, 2 * jj]
+        out[:] = 0
+        out[col == 1] = ord("1")
+        out[col == 0] = ord("0")
     cells[:, 1::2] = ord(",")
     cells[:, -1] = ord("\n")
     flat = cells.ravel()

@@ -124,8 +124,11 @@ class Constraint:
         k = np.asarray(self.successes(counts), dtype=np.float64)
         n = np.asarray(self.trials(counts), dtype=np.float64)
         top = k if self.op == ">=" else n - k  # failures / trials: exact, as rates gives
+        out = np.empty(np.broadcast_shapes(top.shape, n.shape))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, top / np.where(n > 0, n, 1.0), np.nan)
+            np.divide(top, n, out=out)
+        np.copyto(out, np.nan, where=~(n > 0))
+        return out
 
 
 @dataclass(frozen=True)

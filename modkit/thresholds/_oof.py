@@ -1,9 +1,10 @@
 """Out-of-fold work: the stratified K-fold estimate of the fitting procedure.
 
 Each fold's threshold is chosen on the other folds' counts (:func:`fold_threshold`) and
-counted on the fold's own rows; the held-out counts of every fold come from two
-bincounts over the (distinct score, fold) pairs (:func:`heldout_counts`), so a fold costs
-one selection on arrays, not a pass over the rows.
+counted on the fold's own rows; the held-out counts of every fold come from one bincount
+per class over the (fold, distinct score) pairs (:func:`heldout_counts`), with the fold ids
+dealt to each class's rows in score order (:func:`sorted_folds`): no sort beyond the
+curve's own, and a fold costs one selection on arrays, not a pass over the rows.
 """
 
 from __future__ import annotations
@@ -18,35 +19,50 @@ from ._metrics import Curve
 from ._objectives import Objective
 from ._rates import confusion
 
-__all__ = ["fold_threshold", "heldout_counts", "oof_status", "out_of_fold", "stratified_folds"]
+__all__ = [
+    "class_counts",
+    "fold_threshold",
+    "heldout_counts",
+    "oof_status",
+    "out_of_fold",
+    "sorted_folds",
+]
 
 
-def stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Stratified fold ids: each class's fold ids (dealt round-robin) shuffled over its rows."""
-    fold = np.empty(len(y), dtype=np.int64)
-    for cls in (0, 1):
-        idx = np.flatnonzero(y == cls)
-        fold[idx] = rng.permutation((np.arange(len(idx)) % k).astype(np.int8))
-    return fold
+def class_counts(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
+    """Positives and negatives at each distinct score (not cumulative), int64 each."""
+    pos = np.diff(curve.tp, prepend=0)
+    return pos, np.diff(curve.ends, prepend=-1) - pos
 
 
-def heldout_counts(curve: Curve, fold_sorted: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def sorted_folds(curve: Curve, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Stratified fold ids of each class's rows in score order (positives, negatives).
+
+    Each class's fold ids (dealt round-robin, so fold sizes differ by at most one) are
+    shuffled over its rows in descending score order; rows with equal scores are
+    interchangeable, so no permutation of the rows (no argsort) is needed.
+    """
+    return [rng.permutation((np.arange(n) % k).astype(np.int8)) for n in (curve.n_pos, curve.n_neg)]
+
+
+def heldout_counts(curve: Curve, folds: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per fold, cumulative held-out rows and positives at each distinct score.
+
+    ``folds`` are :func:`sorted_folds`' ids; one bincount per class over the (fold,
+    distinct score) pairs.
 
     Returns
     -------
     n, tp : ndarray of int64, shape (k, n_thresholds)
     """
     n_groups = len(curve.ends)
-    group = np.repeat(np.arange(n_groups), np.diff(curve.ends, prepend=-1))
-    key = fold_sorted * n_groups + group
-    ho_n = np.bincount(key, minlength=n_groups * k).reshape(k, n_groups).cumsum(axis=1)
-    ho_tp = (
-        np.bincount(key[curve.sorted_labels == 1], minlength=n_groups * k)
-        .reshape(k, n_groups)
-        .cumsum(axis=1)
-    )
-    return ho_n, ho_tp
+    per: list[np.ndarray] = []
+    for counts, fold in zip(class_counts(curve), folds, strict=True):
+        group = np.repeat(np.arange(n_groups, dtype=np.int64), counts)
+        key = fold * np.int64(n_groups) + group
+        per.append(np.bincount(key, minlength=n_groups * k).reshape(k, n_groups))
+    ho_tp = per[0].cumsum(axis=1)
+    return ho_tp + per[1].cumsum(axis=1), ho_tp
 
 
 def fold_threshold(
@@ -76,7 +92,6 @@ def fold_threshold(
 
 def out_of_fold(
     curve: Curve,
-    y: np.ndarray,
     obj: Objective,
     *,
     k: int,
@@ -92,9 +107,7 @@ def out_of_fold(
     intervals on these pooled counts covered the exported threshold's recall in 34% of
     fits at n = 500); the exported threshold's interval is ``selection_ci``.
     """
-    # Folds are dealt in row order (so ties in the sort cannot change them).
-    fold_sorted = stratified_folds(y, k, rng)[curve.order]
-    ho_n_all, ho_tp_all = heldout_counts(curve, fold_sorted, k)
+    ho_n_all, ho_tp_all = heldout_counts(curve, sorted_folds(curve, k, rng), k)
     n_at = curve.ends + 1
     chosen: list[float | None] = []
     tp_oof = fp_oof = 0

@@ -55,10 +55,14 @@ class Counts:
 
 
 def _ratio(num: Any, den: Any) -> np.ndarray:
+    """``num / den`` as floats in their broadcast shape, NaN where ``den`` is not > 0."""
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
+    out = np.empty(np.broadcast_shapes(num.shape, den.shape))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        np.divide(num, den, out=out)
+    np.copyto(out, np.nan, where=~(den > 0))
+    return out
 
 
 class _Rates(Mapping[str, np.ndarray]):
@@ -75,14 +79,11 @@ class _Rates(Mapping[str, np.ndarray]):
             fb = _ratio((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
             return np.where(np.isnan(fb), 0.0, fb)
 
-        def shaped(n: Any) -> Any:
-            return n + 0 * np.asarray(c.tp)
-
         self._make: dict[str, Callable[[], np.ndarray]] = {
             "precision": lambda: _ratio(c.tp, c.flagged),
-            "recall": lambda: _ratio(c.tp, shaped(c.n_pos)),
-            "fpr": lambda: _ratio(c.fp, shaped(c.n_neg)),
-            "fnr": lambda: _ratio(c.fn, shaped(c.n_pos)),
+            "recall": lambda: _ratio(c.tp, c.n_pos),
+            "fpr": lambda: _ratio(c.fp, c.n_neg),
+            "fnr": lambda: _ratio(c.fn, c.n_pos),
             "npv": lambda: _ratio(c.tn, c.tn + c.fn),
             "flagged": lambda: np.asarray(c.flagged),
             "fbeta": fbeta,

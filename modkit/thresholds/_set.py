@@ -165,8 +165,9 @@ class CategoryThreshold:
         bootstrap, where the choice is re-run on each resample and scored on the rows
         left out of it, joined with the exact interval of the threshold's counts;
         ``"refit-bootstrap-oob"`` in older files),
-        ``level``, ``resamples``, ``rows`` (labelled rows resampled: a stratified
-        subsample above 50,000, which widens the intervals), ``never`` (resamples whose
+        ``level``, ``resamples``, ``rows`` (labelled rows resampled: all of them;
+        files written before issue 20 resampled a stratified 50,000-row subsample above
+        50,000 rows, which widened the intervals), ``never`` (resamples whose
         choice was "never flag")
         and ``precision`` / ``recall`` / ``fpr`` as ``[low, high]``.
     threshold_spread : dict or None

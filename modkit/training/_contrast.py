@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ import pandas as pd
 
 from .._errors import DatasetError
 from .._taxonomy import CATEGORIES
+from .._validation import Interval, validate_params
 
 __all__ = ["CONTRAST_DIR", "PER_TEMPLATE", "contrast_sha256", "is_heldout", "load_contrast"]
 
@@ -37,7 +39,25 @@ PER_TEMPLATE = 40
 
 
 def is_heldout(template_id: str) -> bool:
-    """True for the templates of the evaluation-only split (about one in four)."""
+    """True for the templates of the evaluation-only split (about one in four).
+
+    Parameters
+    ----------
+    template_id : str
+        A contrast template's id.
+
+    Returns
+    -------
+    bool
+        Whether the first 8 hex digits of the id's sha256 are divisible by 4: the
+        template is held out for evaluation and never trained on.
+
+    Examples
+    --------
+    >>> from modkit.training import is_heldout
+    >>> is_heldout("f"), is_heldout("g")
+    (True, False)
+    """
     return int(hashlib.sha256(template_id.encode("utf-8")).hexdigest()[:8], 16) % 4 == 0
 
 
@@ -53,8 +73,33 @@ def _files(folder: Path) -> list[Path]:
     return files
 
 
+@validate_params({"folder": [None, "path"]})
 def contrast_sha256(folder: str | os.PathLike[str] | None = None) -> str:
-    """sha256 over every template and wildcard file of the contrast set (names and bytes)."""
+    """sha256 over every template and wildcard file of the contrast set (names and bytes).
+
+    Parameters
+    ----------
+    folder : path, optional
+        The template folder (default: :data:`CONTRAST_DIR`).
+
+    Returns
+    -------
+    str
+        64 hex digits; ``model.json`` records it (``training_data.contrast_sha256``).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range.
+    DatasetError
+        The folder is missing or holds no ``*.yaml`` template file.
+
+    Examples
+    --------
+    >>> from modkit.training import contrast_sha256
+    >>> len(contrast_sha256())
+    64
+    """
     root = Path(folder) if folder is not None else CONTRAST_DIR
     _files(root)
     h = hashlib.sha256()
@@ -73,6 +118,13 @@ def _keys(value: object, where: str, field: str) -> set[str]:
     return keys
 
 
+@validate_params(
+    {
+        "folder": [None, "path"],
+        "per_template": [Interval(Integral, 1, None)],
+        "seed": [Interval(Integral, 0, None)],
+    }
+)
 def load_contrast(
     folder: str | os.PathLike[str] | None = None,
     *,
@@ -100,11 +152,22 @@ def load_contrast(
 
     Raises
     ------
+    InputError
+        A parameter of the wrong type or out of range.
     DatasetError
         The folder or its files are missing, a template lacks ``kind`` or ``flag``, a
         label names an unknown category, or two templates share an id.
     TemplateError
         A malformed template (with file, line and column).
+
+    Examples
+    --------
+    >>> from modkit.training import load_contrast
+    >>> rows = load_contrast()
+    >>> sorted(set(rows["split"]))
+    ['heldout', 'train']
+    >>> rows.columns[:6].tolist()
+    ['text', 'template_id', 'kind', 'provenance', 'split', 'unsafe']
     """
     from ..templates import expand
 

@@ -38,6 +38,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,18 @@ import pandas as pd
 from .._errors import DatasetError, InputError
 from .._io import atomic_path
 from .._taxonomy import CATEGORIES, OPENAI_1680_CODES
+from .._validation import Interval, SequenceOf, validate_params
 
 __all__ = [
     "DERIVED",
     "MODEL_NAME",
+    "SST_AREAS",
     "Task",
     "TrainingData",
     "build_tasks",
     "cross_fitted_results",
     "cross_val_scores",
+    "crossfit_frame",
     "fit_head",
     "load_training_data",
     "reweight",
@@ -63,6 +67,7 @@ __all__ = [
     "train",
     "training_digest",
     "weight_criterion",
+    "write_crossfit",
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
@@ -100,6 +105,12 @@ THRESHOLD_RULE = (
 #: moved the held-out figures by less than their noise; C = 1 throughout.
 C_GRID = (1.0,)
 
+_SEED = Interval(Integral, 0, None)
+_SPLITS = Interval(Integral, 2, None)
+_WEIGHT = Interval(Real, 0, None, closed="neither")
+_STRENGTH = Interval(Real, 0, None, closed="neither")
+
+#: simplesafetytests' harm areas (its ``harm_area`` column) by short name.
 SST_AREAS = {
     "illegal": "Illegal and Highly Regulated items",
     "scams": "Scams and fraud",
@@ -171,6 +182,22 @@ class TrainingData:
     contrast : DataFrame, optional
         Training rows of the contrast set (:func:`load_contrast`, ``train`` split):
         ``text``, ``template_id`` and one label column per category (1/0/NaN).
+
+    Examples
+    --------
+    A tiny in-memory set (:func:`load_training_data` loads the real one):
+
+    >>> import pandas as pd
+    >>> from modkit import OPENAI_1680_CODES
+    >>> from modkit.training import SST_AREAS, TrainingData
+    >>> cats = list(OPENAI_1680_CODES.values())
+    >>> oai = pd.DataFrame([{"text": f"a post on {c}, {i}", **{k: float(k == c) for k in cats}}
+    ...                     for c in cats for i in range(3)])
+    >>> sst = pd.DataFrame([{"text": f"a question on {a}, {i}", "harm_area": a}
+    ...                     for a in SST_AREAS.values() for i in range(3)])
+    >>> data = TrainingData(oai, sst, {})
+    >>> data.n_registry, len(data.texts)
+    (39, 39)
     """
 
     oai: pd.DataFrame
@@ -191,7 +218,21 @@ class TrainingData:
 
     def groups(self) -> np.ndarray:
         """Fold groups of :attr:`texts`: exact-duplicate texts share one, and so do all
-        fillings of one contrast template."""
+        fillings of one contrast template.
+
+        Returns
+        -------
+        ndarray of int, shape (len(texts),)
+            Group numbers from 0, in order of first appearance.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from modkit.training import TrainingData
+        >>> oai = pd.DataFrame({"text": ["a", "b", "a"]})
+        >>> TrainingData(oai, pd.DataFrame({"text": ["c"]}), {}).groups().tolist()
+        [0, 1, 0, 2]
+        """
         keys = [f"text\0{t}" for t in self.texts[: self.n_registry]]
         if self.contrast is not None:
             keys += [f"template\0{t}" for t in self.contrast["template_id"].astype(str)]
@@ -200,7 +241,29 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class Task:
-    """One head to train: rows of :attr:`TrainingData.texts` and their 0/1 labels."""
+    """One head to train: rows of :attr:`TrainingData.texts` and their 0/1 labels.
+
+    Attributes
+    ----------
+    category : str
+        The head's category key.
+    rows : ndarray of int, shape (n,)
+        Indices into :attr:`TrainingData.texts`, sorted.
+    y : ndarray of int, shape (n,)
+        1 (the category applies) or 0, per row.
+    source : str
+        Where the rows and labels come from, in words (``model.json``).
+    weight : ndarray of float, shape (n,), optional
+        Sample weights (:func:`reweight`); default 1 for every row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from modkit.training import Task
+    >>> task = Task("hate", np.array([0, 4, 7]), np.array([1, 0, 0]), "a toy")
+    >>> task.w.tolist()
+    [1.0, 1.0, 1.0]
+    """
 
     category: str
     rows: np.ndarray
@@ -214,6 +277,7 @@ class Task:
         return np.ones(len(self.y)) if self.weight is None else self.weight
 
 
+@validate_params({"data_dir": [None, "path"], "contrast_dir": [None, "path"]})
 def load_training_data(
     data_dir: str | os.PathLike[str] | None = None,
     *,
@@ -221,7 +285,37 @@ def load_training_data(
 ) -> TrainingData:
     """Load openai-moderation-1680 and simplesafetytests through the dataset registry, and
     the ``train`` split of the contrast set (from ``contrast_dir``, default
-    :data:`CONTRAST_DIR`)."""
+    :data:`CONTRAST_DIR`).
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        Where the data sets are (:func:`modkit.datasets.load_dataset`; default: the
+        registry's search path, ``$MODKIT_DATA_DIR`` first).
+    contrast_dir : path, optional
+        The contrast templates (:func:`load_contrast`).
+
+    Returns
+    -------
+    TrainingData
+        The registry rows first (1,680 + 100), then the contrast set's training rows;
+        ``sources`` holds each file's sha256 and the contrast set's.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range.
+    DatasetError
+        A data set is not found or its sha256 differs from the registry's, or the
+        contrast set is missing or malformed.
+
+    Examples
+    --------
+    >>> from modkit.training import load_training_data
+    >>> data = load_training_data()
+    >>> data.n_registry, sorted(data.sources)
+    (1780, ['contrast', 'openai-moderation-1680', 'simplesafetytests'])
+    """
     from ..datasets import dataset_info, load_dataset
     from ._contrast import contrast_sha256, load_contrast
 
@@ -250,8 +344,46 @@ def _check(data: TrainingData) -> None:
         raise DatasetError(f"simplesafetytests has unknown harm areas {unknown}")
 
 
+@validate_params({"data": [TrainingData]})
 def build_tasks(data: TrainingData) -> list[Task]:
-    """The training rows and labels of every trained head, in CATEGORIES order."""
+    """The training rows and labels of every trained head, in CATEGORIES order.
+
+    Which rows each head learns from is written in this module's docstring (its
+    ``TASKS`` list); contrast rows get the weight :data:`CONTRAST_WEIGHT`.
+
+    Parameters
+    ----------
+    data : TrainingData
+        The texts and labels (:func:`load_training_data`).
+
+    Returns
+    -------
+    list of Task
+        One per trained head (the derived categories, :data:`DERIVED`, have none).
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range.
+    DatasetError
+        A label column or ``harm_area`` is missing, a harm area is unknown, or the
+        contrast rows lack a trained category's label column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from modkit import OPENAI_1680_CODES
+    >>> from modkit.training import SST_AREAS, TrainingData
+    >>> cats = list(OPENAI_1680_CODES.values())
+    >>> oai = pd.DataFrame([{"text": f"a post on {c}, {i}", **{k: float(k == c) for k in cats}}
+    ...                     for c in cats for i in range(3)])
+    >>> sst = pd.DataFrame([{"text": f"a question on {a}, {i}", "harm_area": a}
+    ...                     for a in SST_AREAS.values() for i in range(3)])
+    >>> data = TrainingData(oai, sst, {})
+    >>> tasks = build_tasks(data)
+    >>> [(t.category, int(t.y.sum()), len(t.y)) for t in tasks[:2]]
+    [('harassment', 3, 24), ('hate', 3, 24)]
+    """
     _check(data)
     n_oai = len(data.oai)
     labels = data.oai[list(OPENAI_1680_CODES.values())]
@@ -315,6 +447,7 @@ def build_tasks(data: TrainingData) -> list[Task]:
     return [reweight(tasks[c], CONTRAST_WEIGHT, n_reg) for c in CATEGORIES if c in tasks]
 
 
+@validate_params({"task": [Task], "weight": [_WEIGHT], "n_registry": [Interval(Integral, 0, None)]})
 def reweight(task: Task, weight: float, n_registry: int) -> Task:
     """``task`` with every contrast row (index >= ``n_registry``) weighted ``weight``.
 
@@ -332,6 +465,11 @@ def reweight(task: Task, weight: float, n_registry: int) -> Task:
     Task
         The same rows and labels with the new weights.
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range.
+
     Examples
     --------
     >>> import numpy as np
@@ -344,6 +482,7 @@ def reweight(task: Task, weight: float, n_registry: int) -> Task:
     return replace(task, weight=w)
 
 
+@validate_params({"task": [Task], "p": [np.ndarray], "n_registry": [Interval(Integral, 0, None)]})
 def weight_criterion(task: Task, p: np.ndarray, n_registry: int) -> float:
     """How well out-of-fold scores ``p`` of ``task`` serve both goals of a head.
 
@@ -366,6 +505,11 @@ def weight_criterion(task: Task, p: np.ndarray, n_registry: int) -> float:
     float
         In [0, 1]; larger is better.
 
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range.
+
     Examples
     --------
     >>> import numpy as np
@@ -386,6 +530,20 @@ def weight_criterion(task: Task, p: np.ndarray, n_registry: int) -> float:
     return float(np.mean(parts))
 
 
+@validate_params(
+    {
+        "task": [Task],
+        "pooled": [np.ndarray],
+        "emb": [np.ndarray],
+        "owner": [np.ndarray],
+        "groups": [np.ndarray],
+        "n_registry": [Interval(Integral, 0, None)],
+        "grid": [SequenceOf(_WEIGHT)],
+        "seed": [_SEED],
+        "n_splits": [_SPLITS],
+        "c_grid": [SequenceOf(_STRENGTH)],
+    }
+)
 def select_contrast_weight(
     task: Task,
     pooled: np.ndarray,
@@ -405,6 +563,27 @@ def select_contrast_weight(
     (:func:`cross_val_scores`); the one with the largest :func:`weight_criterion` wins
     (ties to the smaller weight). Only the training split of the contrast set is seen.
 
+    Parameters
+    ----------
+    task : Task
+        The head's rows and labels.
+    pooled : ndarray of shape (n_texts, dim)
+        Feature vector of every text (all its windows pooled).
+    emb : ndarray of shape (n_windows, dim)
+        Feature vector of every window.
+    owner : ndarray of int, shape (n_windows,)
+        The text of each window.
+    groups : ndarray of int, shape (n_texts,)
+        Fold groups (:meth:`TrainingData.groups`).
+    n_registry : int
+        :attr:`TrainingData.n_registry`: rows from there on are contrast rows.
+    grid : sequence of float, default :data:`WEIGHT_GRID`
+        Contrast weights to try.
+    seed, n_splits : int
+        Seed and number of the grouped, stratified folds.
+    c_grid : sequence of float
+        Regularisation strengths the inner cross-validation chooses from.
+
     Returns
     -------
     weight : float
@@ -412,6 +591,26 @@ def select_contrast_weight(
         The out-of-fold scores at that weight (reused for the threshold).
     criterion : dict
         Weight (as text) -> criterion value, for ``model.json``.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range, or fewer than 2 positives or 2
+        negatives to split into folds.
+
+    Examples
+    --------
+    Eight registry rows and four contrast rows with toy 2-d features:
+
+    >>> import numpy as np
+    >>> from modkit.training import Task, select_contrast_weight
+    >>> y = np.array([1, 0] * 6)
+    >>> x = np.c_[y + np.linspace(-0.4, 0.4, 12), np.linspace(0, 1, 12)]
+    >>> task = Task("hate", np.arange(12), y, "a toy")
+    >>> w, oof, crit = select_contrast_weight(
+    ...     task, x, x, np.arange(12), np.arange(12), 8, n_splits=2)
+    >>> w, oof.shape, sorted(crit)
+    (1.0, (12,), ['0.3', '1.0'])
     """
     best: tuple[float, float, np.ndarray] | None = None
     seen: dict[str, float] = {}
@@ -607,6 +806,18 @@ def _threshold(y: np.ndarray, p: np.ndarray, safe_contrast: np.ndarray) -> tuple
 _PROGRESS_CHUNK = 64
 
 
+@validate_params(
+    {
+        "output_dir": ["path"],
+        "data": [None, TrainingData],
+        "data_dir": [None, "path"],
+        "seed": [_SEED],
+        "n_splits": [_SPLITS],
+        "c_grid": [SequenceOf(_STRENGTH)],
+        "model_path": [None, "path"],
+        "weight_grid": [SequenceOf(_WEIGHT)],
+    }
+)
 def train(
     output_dir: str | os.PathLike[str],
     *,
@@ -619,7 +830,14 @@ def train(
     encoder: str = "minilm",
     weight_grid: Sequence[float] = WEIGHT_GRID,
 ) -> dict[str, Any]:
-    """Train every head and write ``heads.json`` and ``model.json`` into ``output_dir``.
+    """Train every head and write ``heads.json``, ``model.json`` and ``crossfit.npz``
+    into ``output_dir``.
+
+    ``crossfit.npz`` holds the cross-fitted scores of the openai-moderation-1680 rows
+    (:func:`cross_fitted_results` with ``n_splits`` and ``seed``; scores only, no
+    text), keyed by the sha256 of the heads, the encoder and the training inputs:
+    ``LocalBackend.cross_fitted_scores`` returns it instead of computing when the key
+    matches the data the user loaded.
 
     Parameters
     ----------
@@ -652,7 +870,7 @@ def train(
     Raises
     ------
     InputError
-        For an unknown ``encoder``.
+        A parameter of the wrong type or out of range, or an unknown ``encoder``.
     BackendError
         If the encoder cannot be loaded.
 
@@ -672,8 +890,8 @@ def train(
     tasks = build_tasks(data)
     texts = data.texts
     groups = data.groups()
-    raw, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
-    pooled, emb = _features(features, texts, raw, owner)
+    raw_emb, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
+    pooled, emb = _features(features, texts, raw_emb, owner)
     cv: dict[str, Any] = {"seed": seed, "n_splits": n_splits, "c_grid": c_grid}
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
@@ -710,6 +928,8 @@ def train(
         cats=cats,
     )
     _write_model(Path(output_dir), raw, meta)
+    embedded = (raw_emb, owner, enc_sha)  # crossfit.npz: the same windows, not embedded twice
+    write_crossfit(output_dir, data=data, n_splits=n_splits, seed=seed, embedded=embedded)
     return meta
 
 
@@ -873,6 +1093,17 @@ def _encoder_meta(encoder: str, sha256: str) -> dict[str, Any]:
     }
 
 
+@validate_params(
+    {
+        "data": [None, TrainingData],
+        "data_dir": [None, "path"],
+        "model_dir": [None, "path"],
+        "model_path": [None, "path"],
+        "n_splits": [_SPLITS],
+        "seed": [_SEED],
+        "progress": ["boolean"],
+    }
+)
 def cross_fitted_results(
     *,
     data: TrainingData | None = None,
@@ -916,19 +1147,60 @@ def cross_fitted_results(
     pandas.DataFrame
         The shape :func:`modkit.moderate` returns, one row per openai-moderation-1680 row
         in its order; ``model`` says the scores are cross-fitted.
+
+    Raises
+    ------
+    InputError
+        A parameter of the wrong type or out of range, the model's trained heads are not
+        the tasks of ``data``, or a fold lacks positives.
+    BackendError
+        The model folder or the encoder cannot be loaded.
+    DatasetError
+        As :func:`load_training_data`.
+
+    Examples
+    --------
+    A tiny set, trained into a temporary folder, then scored out-of-fold (the real one
+    takes minutes; ``LocalBackend.cross_fitted_scores`` ships it):
+
+    >>> import pandas as pd
+    >>> from modkit import OPENAI_1680_CODES
+    >>> from modkit.training import SST_AREAS, TrainingData
+    >>> cats = list(OPENAI_1680_CODES.values())
+    >>> oai = pd.DataFrame([{"text": f"a post on {c}, {i}", **{k: float(k == c) for k in cats}}
+    ...                     for c in cats for i in range(4)])
+    >>> sst = pd.DataFrame([{"text": f"a question on {a}, {i}", "harm_area": a}
+    ...                     for a in SST_AREAS.values() for i in range(4)])
+    >>> data = TrainingData(oai, sst, {})
+    >>> import tempfile
+    >>> from modkit.training import cross_fitted_results, train
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = train(folder, data=data, n_splits=2)
+    >>> frame = cross_fitted_results(data=data, model_dir=folder, n_splits=2)
+    >>> len(frame), frame["model"].iloc[0]
+    (32, 'modkit-local-4 (cross-fitted, 2 folds)')
     """
     from ..backends.local._encoders import encoder_kind
     from ..backends.local._heads import load_heads
 
     data = data if data is not None else load_training_data(data_dir)
     shipped = load_heads(model_dir)
+    label = "cross-fitting: embedding texts" if progress else None
+    emb, owner, _ = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
+    scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
+    return crossfit_frame(data, scores, shipped, n_splits)
+
+
+def _crossfit_scores(
+    data: TrainingData, shipped: Any, emb: np.ndarray, owner: np.ndarray, n_splits: int, seed: int
+) -> np.ndarray:
+    """The cross-fitted scores of the openai-moderation-1680 rows from the texts' window
+    embeddings ``emb`` (``owner``: each window's text); shape ``(n_rows, len(CATEGORIES))``."""
     tasks = build_tasks(data)
     if tuple(t.category for t in tasks) != shipped.trained:
         raise InputError("the model's trained heads do not match the training tasks")
     texts = data.texts
     n_oai = len(data.oai)
-    label = "cross-fitting: embedding texts" if progress else None
-    emb, owner, _ = _embed(texts, model_path, label, encoder_kind(shipped.meta))
     pooled, _ = _features(shipped.features, texts, emb, owner)
     fold = _registry_folds(data, n_splits, seed)
     chosen = shipped.meta.get("contrast_weight") or {}
@@ -939,7 +1211,58 @@ def cross_fitted_results(
     for k in range(n_splits):
         rows = np.flatnonzero(fold[:n_oai] == k)
         scores[rows] = _fold_scores(k, rows, fold, tasks, shipped, pooled, emb, owner, texts)
-    return _crossfit_frame(data, scores, shipped, n_splits)
+    return scores
+
+
+def write_crossfit(
+    model_dir: str | os.PathLike[str],
+    *,
+    data: TrainingData | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    n_splits: int = 5,
+    seed: int = 0,
+    progress: bool = False,
+    embedded: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> Path:
+    """Compute the cross-fitted scores of ``model_dir``'s heads and write them beside them.
+
+    ``modkit train`` calls it after writing the heads (reusing its embeddings,
+    ``embedded``); ``modkit train --crossfit-only DIR`` calls it alone, for heads that are
+    already there. The file (``crossfit.npz``, see ``_crossfit.py``) holds scores and
+    flags only, keyed by the sha256 of the heads, the encoder, the training inputs, and
+    ``n_splits`` and ``seed``; ``LocalBackend.cross_fitted_scores`` returns it when every
+    part of the key matches the data it loaded.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from ..backends.local._encoders import encoder_kind
+    from ..backends.local._heads import load_heads
+    from ._crossfit import rows_sha256, write_shipped
+
+    shipped = load_heads(model_dir)  # no heads: fail before loading any data
+    data = data if data is not None else load_training_data(data_dir)
+    if embedded is None:
+        label = "cross-fitting: embedding texts" if progress else None
+        embedded = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
+    emb, owner, enc_sha = embedded
+    scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
+    key = {
+        "heads_sha256": shipped.sha256,
+        "encoder_sha256": enc_sha,
+        "data_sha256": training_digest(data.texts, build_tasks(data)),
+        "n_splits": int(n_splits),
+        "seed": int(seed),
+    }
+    return write_shipped(
+        model_dir,
+        key=key,
+        scores=scores,
+        rows=rows_sha256(data.oai["text"].astype(str)),
+    )
 
 
 def _registry_folds(data: TrainingData, n_splits: int, seed: int) -> np.ndarray:
@@ -983,19 +1306,20 @@ def _fold_scores(
     )
 
 
-def _crossfit_frame(data: TrainingData, scores: np.ndarray, shipped: Any, n_splits: int) -> Any:
-    """The results frame of the cross-fitted ``scores``, flagged by the shipped thresholds."""
+def crossfit_frame(data: TrainingData, scores: np.ndarray, shipped: Any, n_splits: int) -> Any:
+    """The results frame of the cross-fitted ``scores`` (one row per openai-moderation-1680
+    row), flagged by the model's thresholds (score >= threshold)."""
     from .._frame import assemble
     from .._result import ModerationResult
 
-    thr = np.array([shipped.thresholds[c] for c in CATEGORIES])
+    all_flags = scores >= np.array([shipped.thresholds[c] for c in CATEGORIES])
     name = f"{shipped.meta.get('model', MODEL_NAME)} (cross-fitted, {n_splits} folds)"
     outcomes = {}
     for i in range(len(data.oai)):
-        flags = scores[i] >= thr
+        row = all_flags[i]
         outcomes[str(i)] = ModerationResult(
-            flagged=bool(flags.any()),
-            categories={c: bool(f) for c, f in zip(CATEGORIES, flags, strict=True)},
+            flagged=bool(row.any()),
+            categories={c: bool(f) for c, f in zip(CATEGORIES, row, strict=True)},
             category_scores={c: float(v) for c, v in zip(CATEGORIES, scores[i], strict=True)},
             category_applied_input_types={c: ["text"] for c in CATEGORIES},
             model=name,

@@ -1,8 +1,11 @@
 """`modkit demo` (the job behind `make demo`), without the notebooks (tested elsewhere)."""
 
+import re
+
 import pandas as pd
 
 from modkit.cli import main
+from modkit.cli._demo import SLOW_CELL
 from modkit.training._train import MODEL_NAME
 
 
@@ -22,11 +25,19 @@ def test_demo_says_when_each_notebook_starts_and_finishes(tmp_path, capsys):
     finished = [ln for ln in lines if ln.startswith("[1/1] 00_quickstart.ipynb: finished in")]
     assert len(started) == len(finished) == 1
     assert lines.index(started[0]) < lines.index(finished[0])
+    # a line per step: the job, then inside the notebook its kernel start-up and slow cells
+    job = [i for i, ln in enumerate(lines) if re.match(r"\[job\] finished in [\d.]+ s", ln)]
+    assert len(job) == 1 and job[0] < lines.index(started[0])
+    inside = lines[lines.index(started[0]) + 1 : lines.index(finished[0])]
+    assert re.fullmatch(r" +kernel up in [\d.]+ s", inside[0])
+    cells = [re.fullmatch(r" +cell (\d+): ([\d.]+) s  (.+)", ln) for ln in inside[1:]]
+    assert all(m and float(m[2]) >= SLOW_CELL for m in cells), inside
+    assert lines[-1].startswith("modkit demo: done in ")
     assert finished[0].endswith(str(tmp_path / "00_quickstart.html"))
     # "Written:" lists every file the run left, the notebook's own outputs included
     listed = {
         ln.strip()
-        for ln in lines[lines.index(next(ln for ln in lines if ln.startswith("Written"))) + 1 :]
+        for ln in lines[lines.index(next(ln for ln in lines if ln.startswith("Written"))) + 1 : -1]
     }
     on_disk = {str(p) for p in tmp_path.rglob("*") if p.is_file()}
     assert listed == on_disk and str(tmp_path / "quickstart_scores.csv") in listed

@@ -83,3 +83,17 @@ def test_calibration_notebook_runs_on_your_own_labels_and_scores(tmp_path):
     assert ts.model == "my-model-1" and set(cats) <= set(ts.categories)
     assert ts["violence"].n_pos == int(labels["violence"].sum())
     assert ts["hate"].n_pos + ts["hate"].n_neg == n - 20
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_traffic_notebook_rerun_on_another_sample_gets_its_own_review_store(tmp_path):
+    # A review store never takes a second sample over its verdicts: a re-run after the model
+    # or the seed changed (another audit sample) must not stop on the first run's store.
+    nb = ROOT / "notebooks" / "05_calibrate_on_traffic.ipynb"
+    small = {"reports_dir": str(tmp_path), "n_reference": 300, "n_traffic": 300, "n_audit": 100}
+    for seed in (0, 1):
+        params = {**small, "seed": seed, "overlap": 10}
+        run_notebook(nb, tmp_path / f"out{seed}", parameters=params, html=False)
+    stores = sorted(p.name for p in tmp_path.glob("review-05-*.sqlite"))
+    assert len(stores) == 2, stores

@@ -54,6 +54,7 @@ EXEMPT: dict[str, str] = {
     "modkit.thresholds.select_threshold": _HOT,
     "modkit.thresholds.binary_curve": _HOT,
     "modkit.thresholds.min_trials": _HOT,
+    "modkit.training.is_heldout": _HOT,
     "modkit.backends.refusal": _HOT,
     "modkit.backends.refuse_parts": _HOT,
     "modkit.backends.parse_granite_score": _RAW,

@@ -71,6 +71,22 @@ def test_selection_ci_covers_with_tiny_counts_and_is_never_a_point(bench):
         assert row[f"{m}_cov"] >= 0.9 - 3 * se, row
 
 
+def test_selection_ci_covers_through_the_cell_path(bench):
+    # The refit bootstrap's weights drawn per cell (fit_thresholds above 10,000 labelled
+    # rows), here at 2,000 rows with the cutoff lowered; the cutoff is restored after.
+    from modkit.thresholds import _intervals
+
+    reps = 40
+    before = _intervals.BOOTSTRAP_ROWS
+    row = bench.run_part("cells", reps, fast=True, resamples=30).iloc[0]
+    assert before == _intervals.BOOTSTRAP_ROWS
+    assert row["path"] == "cells" and row["fits"] >= reps // 2
+    assert row["degenerate"] == 0 and row["none_with_ci"] == 0
+    for m in ("precision", "recall", "fpr"):
+        se = math.sqrt(0.9 * 0.1 / row["fits"])
+        assert row[f"{m}_cov"] >= 0.9 - 3 * se, row
+
+
 def test_holm_grid_exports_more_and_keeps_the_promise(bench):
     # Issue 18: with every distinct score in Holm's family, precision>=0.9 at n = 2000,
     # prevalence 0.1 exported nothing in most fits.

@@ -223,14 +223,22 @@ def test_binary_curve_counts_and_order_equal_an_argsort(values, data):
 
 
 def test_out_of_fold_equals_independent_fits_on_the_training_folds():
-    from modkit.thresholds._oof import stratified_folds as _folds
+    from modkit.thresholds._oof import sorted_folds
 
     s, y = _synthetic(800, 5)
     k = 4
     ct = _fit_one(s, y, "precision>=0.8", cv=k, bootstrap=200, random_state=3)
-    # The fold assignment is the library's; everything else is recomputed here.
+    # The fold assignment is the library's (each class's ids in descending score
+    # order); everything else is recomputed here.
     rng = np.random.default_rng([3, modkit.CATEGORIES.index("violence")])
-    fold = _folds(y.astype(np.int8), k, rng)
+    pos_folds, neg_folds = sorted_folds(binary_curve(s, y), k, rng)
+    order = np.argsort(-s, kind="stable")
+    fold = np.empty(len(y), dtype=np.int64)
+    fold[order[y[order] == 1]] = pos_folds
+    fold[order[y[order] == 0]] = neg_folds
+    for cls in (0, 1):  # stratified: each class's fold sizes differ by at most one
+        sizes = np.bincount(fold[y == cls], minlength=k)
+        assert sizes.max() - sizes.min() <= 1
     pred = np.zeros(len(y), dtype=bool)
     chosen = []
     for f in range(k):

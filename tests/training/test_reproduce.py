@@ -31,6 +31,6 @@ pytestmark = [
 
 def test_modkit_train_reproduces_the_shipped_model(tmp_path, capsys):
     assert modkit.cli.main(["train", str(tmp_path)]) == 0
-    for name in ("heads.json", "model.json"):
+    for name in ("heads.json", "model.json", "crossfit.npz"):
         assert (tmp_path / name).read_bytes() == (PACKAGE / name).read_bytes(), name
-    assert "wrote heads.json and model.json" in capsys.readouterr().err
+    assert "wrote heads.json, model.json and crossfit.npz" in capsys.readouterr().err
