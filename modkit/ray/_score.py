@@ -158,7 +158,25 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
     """
     import ray
 
-    return ray.remote(num_cpus=0)(RateBudget).remote(rpm, burst)
+    return ray.remote(num_cpus=0)(_RateBudgetActor).remote(rpm, burst)
+
+
+class _RateBudgetActor:
+    """What :func:`rate_budget` hands to ``ray.remote``: a :class:`RateBudget` inside,
+    with methods of its own, because Ray rewrites an actor class's methods (its tracing
+    hook adds a parameter to their signatures), which must not reach the public class."""
+
+    def __init__(self, rpm: float, burst: int) -> None:
+        self.budget = RateBudget(rpm, burst)
+
+    def reserve(self) -> float:
+        return self.budget.reserve()
+
+    def count(self) -> int:
+        return self.budget.count()
+
+    def slots(self) -> list[float]:
+        return self.budget.slots()
 
 
 class _WorkerBackend(Backend):
