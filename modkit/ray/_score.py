@@ -427,7 +427,8 @@ def _blocks_per_worker(rows_per_call: int, batch_size: int, concurrency: int) ->
     """Blocks a worker holds at once (one Ray thread each, all on its one event loop):
     rows for ``concurrency`` requests of ``batch_size`` texts four times over, at least 4
     and at most 32 (Ray Data's hand-over of each block is latency too: with 2, one worker
-    scored at 0.67x the rate it reached with 4 in ``benchmarks/bench_ray.py``)."""
+    scored at 0.67x the rate it reached with 4, in a development run of
+    ``benchmarks/bench_ray.py``'s network case)."""
     return min(32, max(4, -(-4 * batch_size * concurrency // rows_per_call)))
 
 
