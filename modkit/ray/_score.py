@@ -158,18 +158,48 @@ def rate_budget(rpm: float, burst: int = 1) -> Any:
     """
     import ray
 
-    return ray.remote(num_cpus=0)(RateBudget).remote(rpm, burst)
+    return ray.remote(num_cpus=0)(_RateBudgetActor).remote(rpm, burst)
 
 
-class _Budgeted(Backend):
-    """Wraps a backend so that every batch call first books a slot of a RateBudget."""
+class _RateBudgetActor:
+    """What :func:`rate_budget` hands to ``ray.remote``: a :class:`RateBudget` inside,
+    with methods of its own, because Ray rewrites an actor class's methods (its tracing
+    hook adds a parameter to their signatures), which must not reach the public class."""
 
-    def __init__(self, inner: Backend, budget: Any) -> None:
+    def __init__(self, rpm: float, burst: int) -> None:
+        self.budget = RateBudget(rpm, burst)
+
+    def reserve(self) -> float:
+        return self.budget.reserve()
+
+    def count(self) -> int:
+        return self.budget.count()
+
+    def slots(self) -> list[float]:
+        return self.budget.slots()
+
+
+class _WorkerBackend(Backend):
+    """A worker's one backend: at most ``concurrency`` requests in flight over every
+    block the worker is scoring at once, each first booking a slot of the shared
+    :class:`RateBudget` (when there is one)."""
+
+    def __init__(self, inner: Backend, budget: Any, concurrency: int) -> None:
         self.inner = inner
         self.budget = budget
         self.name = inner.name
         self.model = inner.model
         self.max_batch_size = inner.max_batch_size
+        self.accepts_images = inner.accepts_images
+        self.accepts_conversations = inner.accepts_conversations
+        self.slots = asyncio.Semaphore(concurrency)  # bound to the actor's one event loop
+
+    def __getattr__(self, name: str) -> Any:
+        # what the runner asks of some backends only (resolves_aliases, derived_categories)
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
 
     @property
     def cache_namespace(self) -> str:
@@ -179,13 +209,19 @@ class _Budgeted(Backend):
         return (await self.ascore_batch(texts)).results
 
     async def ascore_batch(self, texts: Sequence[str]) -> BatchOutcome:
-        wait = await self.budget.reserve.remote()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return await self.inner.ascore_batch(texts)
+        async with self.slots:
+            if self.budget is not None:
+                wait = await self.budget.reserve.remote()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            return await self.inner.ascore_batch(texts)
+
+    async def arelease(self) -> None:
+        await self.inner.arelease()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+        self.closed = True
 
 
 def _make_backend(spec: BackendSpec, options: Mapping[str, Any]) -> Backend:
@@ -200,7 +236,9 @@ def _make_backend(spec: BackendSpec, options: Mapping[str, Any]) -> Backend:
 
 
 class _Scorer:
-    """One Ray Data actor: its own backend and cache, ``moderate`` per block."""
+    """One Ray Data actor: one backend (one HTTP client, one connection pool) and one
+    cache for the actor's life, and ``amoderate`` per block on the actor's one event
+    loop, so the blocks it holds at once share its ``concurrency`` requests in flight."""
 
     def __init__(
         self,
@@ -212,15 +250,17 @@ class _Scorer:
     ) -> None:
         from .._cache import Cache
 
-        backend = _make_backend(spec, options)
-        self.backend = _Budgeted(backend, budget) if budget is not None else backend
-        self.cache = Cache(cache) if cache is not None else None
         self.kwargs = dict(moderate_kwargs)
+        backend = _make_backend(spec, options)
+        self.backend = _WorkerBackend(backend, budget, self.kwargs["concurrency"])
+        self.cache = Cache(cache) if cache is not None else None
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        from .._runner import moderate
+    async def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        from .._runner import amoderate
 
-        out = moderate(batch, backend=self.backend, cache=self.cache, progress=False, **self.kwargs)
+        out = await amoderate(
+            batch, backend=self.backend, cache=self.cache, progress=False, **self.kwargs
+        )
         return _stable_columns(out, list(batch.columns))
 
 
@@ -272,9 +312,14 @@ def score_dataset(
 ) -> Any:
     """Score the texts of a Ray Dataset with a modkit backend, one actor per worker.
 
-    Each worker builds its own backend and opens its own cache, then runs
-    :func:`modkit.moderate` on blocks of ``rows_per_call`` rows (so batching, retries,
-    rate-limit handling and per-item errors behave as in one process).
+    Each worker builds its own backend (one HTTP client and connection pool) and opens
+    its own cache once, then runs :func:`modkit.amoderate` on blocks of
+    ``rows_per_call`` rows on its one event loop, several blocks at once (at least 4,
+    and enough for four times ``batch_size * concurrency`` rows), with at most
+    ``concurrency`` requests in flight over all of them: a block's last requests overlap
+    the next block's first ones, so a latency-bound upstream keeps every worker's slots
+    busy. Batching, retries, rate-limit handling and per-item errors behave as in one
+    process.
 
     Parameters
     ----------
@@ -304,8 +349,12 @@ def score_dataset(
         A budget from :func:`rate_budget` to use instead (shared with other runs).
     rows_per_call : int, default 256
         Rows handed to one ``moderate`` call.
-    text_column, batch_size, concurrency, max_retries
-        As for :func:`modkit.moderate` (per worker).
+    text_column, batch_size, max_retries
+        As for :func:`modkit.moderate`.
+    concurrency : int, default 4
+        Requests in flight per worker, over all the blocks it holds (as
+        :func:`modkit.moderate`'s ``concurrency`` in one process); ``num_workers`` workers
+        have up to ``num_workers * concurrency`` in flight.
 
     Returns
     -------
@@ -313,7 +362,9 @@ def score_dataset(
         Lazily scored: the input columns, one score column per category key (all
         13 keys, NaN where a backend has no such category), ``flagged``, the
         endpoint's per-category flags ``flagged/<key>``, ``model``, ``moderation_id``,
-        ``error`` and ``result_json``.
+        ``error`` and ``result_json``, with the values :func:`modkit.moderate` gives.
+        A block's rows keep their order; blocks come in Ray Data's order (input order
+        with ``DataContext.get_current().execution_options.preserve_order = True``).
 
     Raises
     ------
@@ -350,6 +401,7 @@ def score_dataset(
         "concurrency": concurrency,
         "max_retries": max_retries,
     }
+    calls = _blocks_per_worker(rows_per_call, batch_size, concurrency)
     scored = ds.map_batches(
         _Scorer,
         fn_constructor_kwargs={
@@ -361,10 +413,23 @@ def score_dataset(
         },
         batch_size=rows_per_call,
         batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=num_workers),
+        compute=ray.data.ActorPoolStrategy(
+            size=num_workers,
+            max_concurrent_calls_per_actor=calls,
+            max_tasks_in_flight_per_actor=calls,
+        ),
         num_cpus=num_cpus,
     )
     return scored
+
+
+def _blocks_per_worker(rows_per_call: int, batch_size: int, concurrency: int) -> int:
+    """Blocks a worker holds at once (one Ray thread each, all on its one event loop):
+    rows for ``concurrency`` requests of ``batch_size`` texts four times over, at least 4
+    and at most 32 (Ray Data's hand-over of each block is latency too: with 2, one worker
+    scored at 0.67x the rate it reached with 4, in a development run of
+    ``benchmarks/bench_ray.py``'s network case)."""
+    return min(32, max(4, -(-4 * batch_size * concurrency // rows_per_call)))
 
 
 def _count_block(batch: pd.DataFrame, label_prefix: str, provider: str | None) -> pd.DataFrame:

@@ -240,3 +240,14 @@ def test_make_backend_passes_typed_options_through():
     b = modkit.make_backend("openai", model="m", base_url="http://127.0.0.1:9/v1", timeout=3)
     assert (b.model, b.timeout) == ("m", 3.0)
     assert modkit.make_backend("local", model_dir=None).name == "local"  # None: not given
+
+
+def test_import_modkit_leaves_heavy_optional_modules_for_first_use():
+    # every Ray worker and CLI call pays `import modkit`; scipy.stats alone was ~0.8 s of it
+    import subprocess
+    import sys
+
+    heavy = ["scipy.stats", "sklearn", "plotly", "ipywidgets", "onnxruntime", "ray"]
+    code = f"import sys, modkit; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

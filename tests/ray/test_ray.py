@@ -32,6 +32,17 @@ pytestmark = [
 ]
 
 
+#: The start-up arguments the how-to documents (docs/how-to/06-ray.md, "Start-up"):
+#: no dashboard, no worker log streaming, and no idle workers prestarted for the driver
+#: (ray.init waits for them to register, seconds on a loaded machine; scoring actors
+#: start their own processes anyway).
+FAST_START = {
+    "include_dashboard": False,
+    "log_to_driver": False,
+    "_system_config": {"prestart_worker_first_driver": False},
+}
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -41,11 +52,7 @@ def ray_session():
     # are skipped with that reason (anything that goes wrong after start-up fails).
     for attempt in range(3):
         try:
-            ray.init(
-                num_cpus=2,
-                include_dashboard=False,
-                log_to_driver=False,
-            )
+            ray.init(num_cpus=2, **FAST_START)
             break
         except Exception as exc:
             ray.shutdown()
@@ -123,6 +130,57 @@ def test_openai_backend_shares_one_rate_budget(ray_session, monkeypatch):
     slots = sorted(ray.get(budget.slots.remote()))
     assert len(slots) == len(records) == ray.get(budget.count.remote())
     assert np.diff(slots).min() >= 0.2 - 1e-9
+
+
+def _max_in_flight(received: list[float], latency: float) -> int:
+    """Most requests received within ``latency`` of one another: each is held at least
+    ``latency`` by the server, so they were all in flight at once (a worker that waits
+    for each answer before sending the next has its arrivals >= ``latency`` apart)."""
+    times = sorted(received)
+    return max(sum(1 for u in times[i:] if u - t < latency) for i, t in enumerate(times))
+
+
+def test_openai_over_http_equals_moderate_with_requests_in_flight_per_worker(
+    ray_session, monkeypatch
+):
+    """Two workers against the fault server over real HTTP (the official SDK): the rows,
+    in input order, equal ``moderate``'s; each worker (told apart by its own API key, as
+    the server records a digest per request) kept ``concurrency`` requests in flight
+    across its one-request blocks, and never more."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-one-process")
+    texts = _texts(48, "flight")
+    latency = 0.5
+    ctx = ray.data.DataContext.get_current()
+    monkeypatch.setattr(ctx.execution_options, "preserve_order", True)
+    monkeypatch.setattr(ctx, "wait_for_min_actors_s", 300)  # both workers get blocks
+    with FaultServer(latency=latency) as srv:
+        url = srv.url
+
+        def one_key_per_worker() -> OpenAIBackend:  # pickled by value into each worker
+            return OpenAIBackend(base_url=url, api_key=f"sk-worker-{os.getpid()}")
+
+        ds = _blocks(pd.DataFrame({"id": range(len(texts)), "text": texts}), 24)
+        kw = {"batch_size": 2, "concurrency": 3}
+        out = mray.score_dataset(  # blocks of one request each: a worker holds several
+            ds, one_key_per_worker, num_workers=2, num_cpus=0.5, rows_per_call=2, **kw
+        ).to_pandas()
+        records = srv.moderation_requests()
+        srv.reset()
+        one = modkit.moderate(
+            texts, backend=OpenAIBackend(base_url=url), cache=None, progress=False, **kw
+        )
+    assert out["id"].tolist() == list(range(len(texts)))  # preserve_order: input order
+    for column in [*modkit.CATEGORIES, "model", "error", "result_json"]:
+        assert out[column].tolist() == one[column].tolist(), column
+    for column in ["flagged", *(f"flagged/{c}" for c in modkit.CATEGORIES)]:
+        assert out[column].tolist() == [bool(v) for v in one[column]], column
+    by_worker: dict[str | None, list[float]] = {}
+    for r in records:
+        assert r.outcome == "ok"
+        by_worker.setdefault(r.key_sha256, []).append(r.received)
+    assert len(by_worker) == 2 and sum(map(len, by_worker.values())) == 24
+    for received in by_worker.values():
+        assert _max_in_flight(received, latency) == 3  # concurrency=3 per worker
 
 
 def test_rate_budget_paces_callers():
