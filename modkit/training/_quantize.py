@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import BackendError, InputError
+from .._validation import validate_params
 
 __all__ = ["quantize_encoder"]
 
@@ -79,6 +80,7 @@ def _fold_matmul_weights(model: Any) -> int:
     return len(folded)
 
 
+@validate_params({"output": ["path"], "source": [None, "path"], "expected_sha256": [None, str]})
 def quantize_encoder(
     output: str | os.PathLike[str],
     *,
@@ -112,7 +114,8 @@ def quantize_encoder(
     Raises
     ------
     InputError
-        ``onnx`` is not installed, or ``source`` holds no ``MatMul`` with a constant weight.
+        A parameter of the wrong type; ``onnx`` is not installed; or ``source`` holds no
+        ``MatMul`` with a constant weight.
     BackendError
         ``source`` is missing or fails its sha256 check, or onnxruntime cannot quantise it.
 

@@ -42,7 +42,7 @@ def test_every_filling_of_the_motivating_template_is_flagged_for_violence(backen
     assert not missed, missed
 
 
-#: A known miss of modkit-local-4 (issue 24): the new trigger-free self-harm templates raise
+#: A known miss of modkit-local-4 and -5 (issue 24): the new trigger-free self-harm templates raise
 #: this figurative probe's self-harm/intent score from 0.08 to 0.31 (ablation in the
 #: benchmarks notes); the test fails as soon as it is no longer flagged, or another is.
 KNOWN_MISS = "This deadline is killing me, any tips to stay focused?"
