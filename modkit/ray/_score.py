@@ -190,6 +190,7 @@ class _WorkerBackend(Backend):
         self.name = inner.name
         self.model = inner.model
         self.max_batch_size = inner.max_batch_size
+        self.preferred_batch_size = inner.preferred_batch_size
         self.accepts_images = inner.accepts_images
         self.accepts_conversations = inner.accepts_conversations
         self.slots = asyncio.Semaphore(concurrency)  # bound to the actor's one event loop
@@ -289,7 +290,7 @@ def _stable_columns(out: pd.DataFrame, inputs: Sequence[str]) -> pd.DataFrame:
         "rpm": [None, Interval(Real, 0, None, closed="neither")],
         "rows_per_call": [Interval(Integral, 1, None)],
         "text_column": [str],
-        "batch_size": [Interval(Integral, 1, None)],
+        "batch_size": [None, Interval(Integral, 1, None)],
         "concurrency": [Interval(Integral, 1, None)],
         "max_retries": [Interval(Integral, 0, None)],
     }
@@ -306,7 +307,7 @@ def score_dataset(
     budget: Any = None,
     rows_per_call: int = 256,
     text_column: str = "text",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     concurrency: int = 4,
     max_retries: int = 8,
 ) -> Any:
@@ -349,8 +350,11 @@ def score_dataset(
         A budget from :func:`rate_budget` to use instead (shared with other runs).
     rows_per_call : int, default 256
         Rows handed to one ``moderate`` call.
-    text_column, batch_size, max_retries
+    text_column, max_retries
         As for :func:`modkit.moderate`.
+    batch_size : int, optional
+        Texts per request, as for :func:`modkit.moderate`: by default the backend's
+        ``preferred_batch_size`` (the local scorer: 256), else 32.
     concurrency : int, default 4
         Requests in flight per worker, over all the blocks it holds (as
         :func:`modkit.moderate`'s ``concurrency`` in one process); ``num_workers`` workers
@@ -401,7 +405,7 @@ def score_dataset(
         "concurrency": concurrency,
         "max_retries": max_retries,
     }
-    calls = _blocks_per_worker(rows_per_call, batch_size, concurrency)
+    calls = _blocks_per_worker(rows_per_call, batch_size or 32, concurrency)
     scored = ds.map_batches(
         _Scorer,
         fn_constructor_kwargs={

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import modkit
-from modkit import InputError
-from modkit.backends import OpenAIBackend
+from modkit import InputError, ModerationResult
+from modkit.backends import OpenAIBackend, SyncBackend
 from modkit.testing import FaultServer, fake_result
 
 pytest.importorskip("ray")
@@ -98,6 +98,30 @@ def test_local_backend_scores_like_one_process(ray_session, tmp_path):
     assert out["flagged"].tolist() == one["flagged"].tolist()
     with modkit.Cache(cache) as c:
         assert len(c) == 30  # every worker wrote into the shared cache; duplicates once
+
+
+class _BatchLengthBackend(SyncBackend):
+    """Scores each text with the length of the request it came in (violence = n / 1000)."""
+
+    name, model = "batch-length", "batch-length-1"
+    preferred_batch_size = 7
+
+    def score_batch(self, texts):
+        n = len(texts)
+        return [
+            ModerationResult(False, {"violence": False}, {"violence": n / 1000}, model=self.model)
+            for _ in texts
+        ]
+
+
+def test_requests_default_to_the_backends_preferred_batch_size(ray_session):
+    # as modkit.moderate: batch_size=None takes the backend's preferred_batch_size (the
+    # local scorer: 256), not a fixed 32 per request
+    ds = ray.data.from_pandas(pd.DataFrame({"text": [f"text {i}" for i in range(21)]}))
+    out = mray.score_dataset(ds, _BatchLengthBackend, rows_per_call=21).to_pandas()
+    assert sorted(set(np.round(out["violence"] * 1000).astype(int))) == [7]
+    one = modkit.moderate(out["text"].tolist(), backend=_BatchLengthBackend(), cache=None)
+    np.testing.assert_allclose(out["violence"], one["violence"])
 
 
 def test_openai_backend_shares_one_rate_budget(ray_session, monkeypatch):
