@@ -152,11 +152,21 @@ def lexical_cues(texts: Sequence[str]) -> np.ndarray:
 
 
 def _assemble(features: str, mean: np.ndarray, mx: np.ndarray, cues: np.ndarray) -> np.ndarray:
+    """``[base, identity, base * identity, negation, base * negation]`` with ``base = [mean,
+    max / MAX_SCALE]``, written into one preallocated array (no temporaries, same floats)."""
     if features == "mean":
         return mean
-    base = np.hstack([mean, mx / MAX_SCALE])
-    ident, neg = cues[:, :1], cues[:, 1:2]
-    return np.hstack([base, ident, base * ident, neg, base * neg])
+    d0 = mean.shape[1]
+    d = d0 + mx.shape[1]
+    x = np.empty((len(mean), 3 * d + 2))
+    base = x[:, :d]
+    base[:, :d0] = mean
+    np.divide(mx, MAX_SCALE, out=base[:, d0:])
+    x[:, d] = cues[:, 0]
+    np.multiply(base, cues[:, :1], out=x[:, d + 1 : 2 * d + 1])
+    x[:, 2 * d + 1] = cues[:, 1]
+    np.multiply(base, cues[:, 1:2], out=x[:, 2 * d + 2 :])
+    return x
 
 
 def window_features(
