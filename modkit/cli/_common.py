@@ -136,6 +136,17 @@ def check_seed(seed: int | None) -> None:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
 
 
+def existing_dir(value: str) -> str:
+    """An argparse ``type`` for a folder read from: refuse one that does not exist.
+
+    A mistyped ``--data-dir`` would otherwise be skipped without a word and the data sets
+    read (or downloaded) from the next folder of the search path.
+    """
+    if not Path(value).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {value}")
+    return value
+
+
 def row_name(path: str) -> Any:
     """How rows of a table file are named in errors (CSV rows also by line)."""
     csv = Path(path).suffix.lower() == ".csv"

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..datasets import dataset_info, dataset_path, list_datasets, locate, verify_datasets
+from ._common import existing_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         q = actions.add_parser(name, help=help, description=help)
-        q.add_argument("--data-dir", metavar="DIR", help="a folder searched first")
+        q.add_argument(
+            "--data-dir", metavar="DIR", type=existing_dir, help="a folder searched first"
+        )
         return q
 
     add("list", "one line per data set: name, parts, license, found or not").set_defaults(

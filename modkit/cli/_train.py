@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._common import existing_dir
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--data-dir",
+        type=existing_dir,
         help="folder holding the data sets (default: the registry's "
         "search path, $MODKIT_DATA_DIR first)",
     )
