@@ -79,7 +79,7 @@ def test_unknown_stat_lists_the_options(results):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"batch_size": 0}, "moderate: batch_size must be an integer >= 1; got 0"),
+        ({"batch_size": 0}, "moderate: batch_size must be an integer >= 1 or None; got 0"),
         ({"concurrency": 2.5}, "moderate: concurrency must be an integer >= 1; got 2.5"),
         ({"errors": "ignore"}, "moderate: errors must be one of {'record', 'raise'}; got"),
         ({"max_retries": -1}, "moderate: max_retries must be an integer >= 0; got -1"),
