@@ -2,12 +2,14 @@
 
 import importlib.util
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from modkit._notebooks import run_notebook
+from modkit.review import ReviewStore
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -97,3 +99,13 @@ def test_traffic_notebook_rerun_on_another_sample_gets_its_own_review_store(tmp_
         run_notebook(nb, tmp_path / f"out{seed}", parameters=params, html=False)
     stores = sorted(p.name for p in tmp_path.glob("review-05-*.sqlite"))
     assert len(stores) == 2, stores
+    # The notebook closes its store: no write-ahead log is left beside it (verdicts in a
+    # -wal file were lost to anyone who copied the .sqlite file alone), and the file by
+    # itself, copied away from the folder, holds every verdict.
+    assert not list(tmp_path.glob("review-05-*.sqlite-*"))
+    for name in stores:
+        alone = tmp_path / "alone" / name
+        alone.parent.mkdir(exist_ok=True)
+        shutil.copyfile(tmp_path / name, alone)
+        with ReviewStore(alone) as copy, ReviewStore(tmp_path / name) as store:
+            assert len(copy.verdicts(latest=False)) == len(store.verdicts(latest=False)) > 0
