@@ -316,7 +316,8 @@ def score_dataset(
     Each worker builds its own backend (one HTTP client and connection pool) and opens
     its own cache once, then runs :func:`modkit.amoderate` on blocks of
     ``rows_per_call`` rows on its one event loop, several blocks at once (at least 4,
-    and enough for four times ``batch_size * concurrency`` rows), with at most
+    and enough for four times ``batch_size * concurrency`` rows, counting 32 for
+    ``batch_size=None``: the driver does not build the backend), with at most
     ``concurrency`` requests in flight over all of them: a block's last requests overlap
     the next block's first ones, so a latency-bound upstream keeps every worker's slots
     busy. Batching, retries, rate-limit handling and per-item errors behave as in one
