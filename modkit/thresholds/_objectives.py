@@ -31,7 +31,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._validation import validate_params
-from ._rates import Counts, rates
+from ._rates import Counts, rates, ratio
 
 __all__ = [
     "OBJECTIVE_GRAMMAR",
@@ -124,11 +124,7 @@ class Constraint:
         k = np.asarray(self.successes(counts), dtype=np.float64)
         n = np.asarray(self.trials(counts), dtype=np.float64)
         top = k if self.op == ">=" else n - k  # failures / trials: exact, as rates gives
-        out = np.empty(np.broadcast_shapes(top.shape, n.shape))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(top, n, out=out)
-        np.copyto(out, np.nan, where=~(n > 0))
-        return out
+        return ratio(top, n)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Counts", "confusion", "rates"]
+__all__ = ["Counts", "confusion", "rates", "ratio"]
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,15 @@ class Counts:
         return self.tp + self.fp
 
 
-def _ratio(num: Any, den: Any) -> np.ndarray:
-    """``num / den`` as floats in their broadcast shape, NaN where ``den`` is not > 0."""
+def ratio(num: Any, den: Any) -> np.ndarray:
+    """``num / den`` as floats in their broadcast shape, NaN where ``den`` is not > 0.
+
+    Examples
+    --------
+    >>> from modkit.thresholds._rates import ratio
+    >>> ratio([1, 3], [2, 0])
+    array([0.5, nan])
+    """
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
     out = np.empty(np.broadcast_shapes(num.shape, den.shape))
@@ -76,15 +83,15 @@ class _Rates(Mapping[str, np.ndarray]):
         def fbeta() -> np.ndarray:
             tp = np.asarray(c.tp, dtype=float)
             fn, fp = np.asarray(c.fn, dtype=float), np.asarray(c.fp, dtype=float)
-            fb = _ratio((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
+            fb = ratio((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
             return np.where(np.isnan(fb), 0.0, fb)
 
         self._make: dict[str, Callable[[], np.ndarray]] = {
-            "precision": lambda: _ratio(c.tp, c.flagged),
-            "recall": lambda: _ratio(c.tp, c.n_pos),
-            "fpr": lambda: _ratio(c.fp, c.n_neg),
-            "fnr": lambda: _ratio(c.fn, c.n_pos),
-            "npv": lambda: _ratio(c.tn, c.tn + c.fn),
+            "precision": lambda: ratio(c.tp, c.flagged),
+            "recall": lambda: ratio(c.tp, c.n_pos),
+            "fpr": lambda: ratio(c.fp, c.n_neg),
+            "fnr": lambda: ratio(c.fn, c.n_pos),
+            "npv": lambda: ratio(c.tn, c.tn + c.fn),
             "flagged": lambda: np.asarray(c.flagged),
             "fbeta": fbeta,
         }

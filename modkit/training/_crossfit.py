@@ -186,13 +186,11 @@ def read_shipped(folder: str | os.PathLike[str], key: str, rows: str) -> np.ndar
     -------
     ndarray of float64, shape (n_rows, n_categories), or None
     """
-    meta = shipped_meta(folder)
-    if meta is None or meta.get("key") != key or meta.get("rows_sha256") != rows:
+    found = _read(folder)
+    if found is None:
         return None
-    try:
-        with open(Path(folder) / SHIPPED_FILE, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            scores, row = npz["scores"], npz["row"]
-    except Exception:
+    meta, scores, row = found
+    if meta.get("key") != key or meta.get("rows_sha256") != rows:
         return None
     n = int(meta.get("n_rows", -1))
     if scores.ndim != 2 or scores.shape[0] != n or not np.array_equal(row, np.arange(n)):
@@ -209,12 +207,20 @@ def shipped_meta(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     >>> shipped_meta("/nonexistent") is None
     True
     """
+    found = _read(folder)
+    return None if found is None else found[0]
+
+
+def _read(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
+    """The shipped file's key record, scores and row positions, read once (``None`` if
+    the file is absent or unreadable)."""
     path = Path(folder) / SHIPPED_FILE
     if not path.is_file():
         return None
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"][()]))
+            scores, row = npz["scores"], npz["row"]
     except Exception:
         return None
-    return meta if isinstance(meta, dict) else None
+    return (meta, scores, row) if isinstance(meta, dict) else None

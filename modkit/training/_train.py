@@ -60,6 +60,7 @@ __all__ = [
     "cross_fitted_results",
     "cross_val_scores",
     "crossfit_frame",
+    "crossfit_key_parts",
     "fit_head",
     "load_training_data",
     "reweight",
@@ -1241,9 +1242,9 @@ def write_crossfit(
     ``modkit train`` calls it after writing the heads (reusing its embeddings,
     ``embedded``); ``modkit train --crossfit-only DIR`` calls it alone, for heads that are
     already there. The file (``crossfit.npz``, see ``_crossfit.py``) holds scores and
-    flags only, keyed by the sha256 of the heads, the encoder, the training inputs, and
-    ``n_splits`` and ``seed``; ``LocalBackend.cross_fitted_scores`` returns it when every
-    part of the key matches the data it loaded.
+    row positions only (no text), keyed by the sha256 of the heads, the encoder, the
+    training inputs, and ``n_splits`` and ``seed``; ``LocalBackend.cross_fitted_scores``
+    returns it when every part of the key matches the data it loaded.
 
     Returns
     -------
@@ -1261,19 +1262,29 @@ def write_crossfit(
         embedded = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
     emb, owner, enc_sha = embedded
     scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
-    key = {
-        "heads_sha256": shipped.sha256,
-        "encoder_sha256": enc_sha,
-        "data_sha256": training_digest(data.texts, build_tasks(data)),
-        "n_splits": int(n_splits),
-        "seed": int(seed),
-    }
+    key = crossfit_key_parts(
+        data, heads_sha256=shipped.sha256, encoder_sha256=enc_sha, n_splits=n_splits, seed=seed
+    )
     return write_shipped(
         model_dir,
         key=key,
         scores=scores,
         rows=rows_sha256(data.oai["text"].astype(str)),
     )
+
+
+def crossfit_key_parts(
+    data: TrainingData, *, heads_sha256: str, encoder_sha256: str, n_splits: int, seed: int
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`~modkit.training._crossfit.crossfit_key` for heads
+    cross-fitted on ``data``: one definition for the file's writer and its readers."""
+    return {
+        "heads_sha256": heads_sha256,
+        "encoder_sha256": encoder_sha256,
+        "data_sha256": training_digest(data.texts, build_tasks(data)),
+        "n_splits": int(n_splits),
+        "seed": int(seed),
+    }
 
 
 def _registry_folds(data: TrainingData, n_splits: int, seed: int) -> np.ndarray:

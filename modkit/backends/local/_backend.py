@@ -274,16 +274,18 @@ class LocalBackend(SyncBackend):
         3. Computed (minutes on 2 cores), and cached.
         """
         from ...training._crossfit import cached_frame, crossfit_key
-        from ...training._train import build_tasks, load_training_data, training_digest
+        from ...training._train import crossfit_key_parts, load_training_data
 
         if data is None:
             data = load_training_data(data_dir)
         key = crossfit_key(
-            heads_sha256=_heads(self._model_dir).sha256,
-            encoder_sha256=self._sha,
-            data_sha256=training_digest(data.texts, build_tasks(data)),
-            n_splits=n_splits,
-            seed=seed,
+            **crossfit_key_parts(
+                data,
+                heads_sha256=_heads(self._model_dir).sha256,
+                encoder_sha256=self._sha,
+                n_splits=n_splits,
+                seed=seed,
+            )
         )
         shipped = self._shipped_crossfit(data, key, n_splits)
         if shipped is not None:
@@ -389,21 +391,18 @@ class LocalBackend(SyncBackend):
                 out[i] = ItemError(f"expected a string, got {type(t).__name__}")
         if not todo:
             return out
-        enc = _encoder(self.encoder, self._model_path, self._sha, self._threads)
         batch = [texts[i] for i in todo]
-        with self._lock():
-            emb, owner = enc.embed(batch)
+        emb, owner = self.embed(batch)
         scores = heads.scores(emb, owner, len(todo), batch)
         thr = np.array([heads.thresholds[c] for c in CATEGORIES])
         cats = list(CATEGORIES)
-        input_types = {c: ["text"] for c in CATEGORIES}
         for i, s, flags in zip(todo, scores.tolist(), (scores >= thr).tolist(), strict=True):
             digest = hashlib.sha256(f"{self._namespace}\0{texts[i]}".encode()).hexdigest()
             out[i] = ModerationResult(
                 flagged=any(flags),
                 categories=dict(zip(cats, flags, strict=True)),
                 category_scores=dict(zip(cats, s, strict=True)),
-                category_applied_input_types={c: list(v) for c, v in input_types.items()},
+                category_applied_input_types={c: ["text"] for c in cats},
                 model=self.model,
                 id=f"modr-local-{digest[:24]}",
             )
