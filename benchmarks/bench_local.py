@@ -468,8 +468,9 @@ def probes(backend: LocalBackend) -> None:
 def cross_validated(backend: LocalBackend, seeds: int) -> None:
     data = load_training_data()
     texts = data.texts
-    raw, owner, _ = _embed(texts, None, encoder=backend.encoder)
-    pooled, emb = _features(backend.info["features"], texts, raw, owner)
+    text_input = backend.info.get("text_input", [])
+    raw, owner, _ = _embed(texts, None, encoder=backend.encoder, text_input=text_input)
+    pooled, emb = _features(backend.info["features"], texts, raw, owner, text_input)
     groups = data.groups()
     chosen = backend.info.get("contrast_weight") or {}
     rows = []

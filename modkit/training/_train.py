@@ -72,20 +72,25 @@ __all__ = [
 ]
 
 #: The model name results carry; bump the number when the recipe changes.
-MODEL_NAME = "modkit-local-5"
+MODEL_NAME = "modkit-local-6"
 #: The feature set the heads read (see ``_features.py``).
 FEATURES = "mean+max+identity+negation"
+#: The rewrites the encoder reads each text through (``_text.py``): spaced-out letters
+#: and in-word leetspeak undone, then every listed group term made ``people``/``person``.
+TEXT_INPUT = ("deobfuscate", "blind-identity")
 #: The same per encoder (``modkit train --encoder``): model name, feature set, language
-#: note. The multilingual encoder gives no max-pooled vector, and the English word cues
-#: would make its heads treat English and other languages differently (see the README).
-RECIPES: dict[str, tuple[str, str, str]] = {
-    "minilm": (MODEL_NAME, FEATURES, "trained on English only"),
+#: note, text rewrites. The multilingual encoder gives no max-pooled vector, and the
+#: English word cues and lists would make its heads treat English and other languages
+#: differently (see the README).
+RECIPES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "minilm": (MODEL_NAME, FEATURES, "trained on English only", TEXT_INPUT),
     "multilingual": (
-        "modkit-local-multilingual-2",
+        "modkit-local-multilingual-3",
         "mean",
         "trained on English only; the encoder is multilingual, so other languages are "
         "scored through a shared embedding space (see the README's Multilingual HateCheck "
         "table for what that is worth per language)",
+        (),
     ),
 }
 #: Sample weight of a contrast row (a registry row weighs 1) in the tasks
@@ -132,8 +137,9 @@ WEIGHT_RULE = (
 LIMITS: dict[str, str] = {
     "harassment": "few positives (76 labelled rows); threats to one person are learnt "
     "mostly from modkit's templates",
-    "hate": "English only; implicit hate without group words is weak; every group term "
-    "of modkit's identity-swap templates is trained to the same label, others are not",
+    "hate": "English only; implicit hate without group words is weak; group-blind for the "
+    "listed group terms (text_input blind-identity: every listed group gets the same "
+    "score), not for groups off the list or for slurs",
     "hate/threatening": "41 labelled positives: read it with hate and violence",
     "illicit": "learnt from 100 simplesafetytests prompts and modkit's templates: "
     "wrongdoing outside those areas (cyber, weapons trade) is thinly covered",
@@ -752,12 +758,15 @@ def _embed(
     model_path: str | os.PathLike[str] | None,
     progress: str | None = None,
     encoder: str = "minilm",
+    text_input: Sequence[str] = (),
 ) -> tuple[Any, Any, str]:
-    """Window embeddings of ``texts`` and their owners by ``encoder``; with ``progress``
-    (a label), in chunks of 64 texts under a ``tqdm.auto`` bar (the same windows, batched
-    per chunk)."""
+    """Window embeddings of ``texts`` (rewritten by ``text_input``) and their owners by
+    ``encoder``; with ``progress`` (a label), in chunks of 64 texts under a ``tqdm.auto``
+    bar (the same windows, batched per chunk)."""
     from ..backends.local._encoders import make_encoder
+    from ..backends.local._text import encoder_texts
 
+    texts = encoder_texts(texts, text_input)
     enc = make_encoder(encoder, model_path)
     if progress is None:
         emb, owner = enc.embed(texts)
@@ -776,12 +785,16 @@ def _embed(
 
 
 def _features(
-    features: str, texts: Sequence[str], emb: np.ndarray, owner: np.ndarray
+    features: str,
+    texts: Sequence[str],
+    emb: np.ndarray,
+    owner: np.ndarray,
+    text_input: Sequence[str] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature vectors of the texts (all windows pooled) and of each window."""
     from ..backends.local._features import lexical_cues, pooled_features, window_features
 
-    cues = lexical_cues(texts)
+    cues = lexical_cues(texts, text_input)
     return (
         pooled_features(features, emb, owner, len(texts), cues),
         window_features(features, emb, owner, cues),
@@ -882,17 +895,17 @@ def train(
     >>> from modkit.training import train
     >>> meta = train("my-model", encoder="multilingual")  # doctest: +SKIP
     >>> meta["model"]  # doctest: +SKIP
-    'modkit-local-multilingual-2'
+    'modkit-local-multilingual-3'
     """
     if encoder not in RECIPES:
         raise InputError(f"train: unknown encoder {encoder!r}; choose one of {', '.join(RECIPES)}")
-    model_name, features, language = RECIPES[encoder]
+    model_name, features, language, text_input = RECIPES[encoder]
     data = data if data is not None else load_training_data(data_dir)
     tasks = build_tasks(data)
     texts = data.texts
     groups = data.groups()
-    raw_emb, owner, enc_sha = _embed(texts, model_path, encoder=encoder)
-    pooled, emb = _features(features, texts, raw_emb, owner)
+    raw_emb, owner, enc_sha = _embed(texts, model_path, encoder=encoder, text_input=text_input)
+    pooled, emb = _features(features, texts, raw_emb, owner, text_input)
     cv: dict[str, Any] = {"seed": seed, "n_splits": n_splits, "c_grid": c_grid}
     names, coefs, intercepts = [], [], []
     cats: dict[str, dict[str, Any]] = {}
@@ -910,8 +923,10 @@ def train(
         intercepts.append(b)
         cats[task.category] = _head_record(task, oof, c, data.n_registry, weights)
     cats.update(_derived_records(cats))
-    heads = dict(features=features, dim=int(pooled.shape[1]), categories=names)
+    heads: dict[str, Any] = dict(features=features, dim=int(pooled.shape[1]), categories=names)
     heads.update(coef=coefs, intercept=intercepts)  # the order heads.json has always had
+    if text_input:
+        heads["text_input"] = list(text_input)
     raw = (json.dumps(heads, separators=(",", ":")) + "\n").encode()
     meta = _model_meta(
         model_name=model_name,
@@ -921,6 +936,7 @@ def train(
         data=data,
         tasks=tasks,
         features=features,
+        text_input=text_input,
         language=language,
         weights=weights,
         weight_grid=weight_grid,
@@ -943,6 +959,7 @@ def _model_meta(
     data: TrainingData,
     tasks: list[Task],
     features: str,
+    text_input: tuple[str, ...],
     language: str,
     weights: dict[str, float],
     weight_grid: Sequence[float],
@@ -963,6 +980,7 @@ def _model_meta(
             "never_trained_on": ["hatecheck", "multilingual-hatecheck", "contrast heldout split"],
         },
         "features": features,
+        "text_input": list(text_input),
         "contrast_weight": weights,
         "contrast_weight_rule": WEIGHT_RULE,
         "contrast_weight_grid": [float(w) for w in weight_grid],
@@ -1198,7 +1216,8 @@ def cross_fitted_results(
     data = data if data is not None else load_training_data(data_dir)
     shipped = load_heads(model_dir)
     label = "cross-fitting: embedding texts" if progress else None
-    emb, owner, _ = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
+    kind = encoder_kind(shipped.meta)
+    emb, owner, _ = _embed(data.texts, model_path, label, kind, shipped.text_input)
     scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
     return crossfit_frame(data, scores, shipped, n_splits)
 
@@ -1213,7 +1232,7 @@ def _crossfit_scores(
         raise InputError("the model's trained heads do not match the training tasks")
     texts = data.texts
     n_oai = len(data.oai)
-    pooled, _ = _features(shipped.features, texts, emb, owner)
+    pooled, _ = _features(shipped.features, texts, emb, owner, shipped.text_input)
     fold = _registry_folds(data, n_splits, seed)
     chosen = shipped.meta.get("contrast_weight") or {}
     tasks = [
@@ -1259,7 +1278,8 @@ def write_crossfit(
     data = data if data is not None else load_training_data(data_dir)
     if embedded is None:
         label = "cross-fitting: embedding texts" if progress else None
-        embedded = _embed(data.texts, model_path, label, encoder_kind(shipped.meta))
+        kind = encoder_kind(shipped.meta)
+        embedded = _embed(data.texts, model_path, label, kind, shipped.text_input)
     emb, owner, enc_sha = embedded
     scores = _crossfit_scores(data, shipped, emb, owner, n_splits, seed)
     key = crossfit_key_parts(

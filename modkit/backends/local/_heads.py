@@ -20,6 +20,7 @@ import numpy as np
 from ..._errors import BackendError
 from ..._taxonomy import CATEGORIES
 from ._features import FEATURE_SETS, feature_dim, lexical_cues, pooled_features, window_features
+from ._text import TEXT_TRANSFORMS, encoder_texts
 
 __all__ = ["MODEL_DIR", "Heads", "load_heads", "pool_windows"]
 
@@ -54,6 +55,9 @@ class Heads:
         Flag a category when its score >= threshold.
     features : str
         The feature set the heads read (one of ``FEATURE_SETS`` in ``_features.py``).
+    text_input : tuple of str
+        The rewrites the encoder reads each text through (``heads.json``
+        ``text_input``; names of ``TEXT_TRANSFORMS`` in ``_text.py``; empty: none).
     meta : dict
         The whole ``model.json``.
     sha256 : str
@@ -68,22 +72,27 @@ class Heads:
     meta: dict[str, Any]
     sha256: str
     features: str = "mean"
+    text_input: tuple[str, ...] = ()
+
+    def encoder_texts(self, texts: Sequence[str]) -> list[str]:
+        """What the encoder reads for ``texts``: each rewritten by :attr:`text_input`."""
+        return encoder_texts(texts, self.text_input)
 
     def scores(
         self, emb: np.ndarray, owner: np.ndarray, n: int, texts: Sequence[str]
     ) -> np.ndarray:
         """Score ``n`` texts from their window embeddings; shape (n, 13), CATEGORIES order.
 
-        ``emb`` and ``owner`` come from :meth:`Encoder.embed` of ``texts`` (whose lexical
-        cues some feature sets use). A text's logit per head is the maximum over its
-        windows and over all its windows pooled (the views the heads were trained on); a
-        one-window text has one view.
+        ``emb`` and ``owner`` come from :meth:`Encoder.embed` of :meth:`encoder_texts`
+        of ``texts`` (whose lexical cues some feature sets use). A text's logit per head
+        is the maximum over its windows and over all its windows pooled (the views the
+        heads were trained on); a one-window text has one view.
         """
         col = {c: j for j, c in enumerate(CATEGORIES)}
         out = np.zeros((n, len(CATEGORIES)), dtype=np.float64)
         if n == 0:
             return out
-        cues = lexical_cues(texts)
+        cues = lexical_cues(texts, self.text_input)
         x_w = window_features(self.features, emb, owner, cues)
         logit_w = x_w @ self.coef.T + self.intercept
         best = np.full((n, len(self.trained)), -np.inf)
@@ -141,6 +150,10 @@ def load_heads(model_dir: str | os.PathLike[str] | None = None) -> Heads:
         raise _fail(heads_path, f"unknown feature set {features!r}; known: {FEATURE_SETS}")
     if dim != feature_dim(features):
         raise _fail(heads_path, f"dim {dim} does not match feature set {features!r}")
+    text_input = tuple(str(t) for t in data.get("text_input", ()))
+    unknown = [t for t in text_input if t not in TEXT_TRANSFORMS]
+    if unknown:
+        raise _fail(heads_path, f"unknown text_input {unknown}; known: {list(TEXT_TRANSFORMS)}")
     if coef.shape != (len(trained), dim) or intercept.shape != (len(trained),):
         raise _fail(heads_path, "coef/intercept shapes do not match the category list")
     cats: Mapping[str, Any] = meta.get("categories", {})
@@ -156,4 +169,4 @@ def load_heads(model_dir: str | os.PathLike[str] | None = None) -> Heads:
             if rule not in _RULES or not sources or any(s not in CATEGORIES for s in sources):
                 raise _fail(meta_path, f"category {c!r} has neither a head nor a valid rule")
             derived[c] = (rule, sources)
-    return Heads(trained, coef, intercept, derived, thresholds, meta, sha, features)
+    return Heads(trained, coef, intercept, derived, thresholds, meta, sha, features, text_input)

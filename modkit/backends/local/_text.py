@@ -1,0 +1,230 @@
+"""What the encoder reads: named, deterministic rewrites of a text before it is embedded.
+
+A model's ``heads.json`` lists them under ``text_input`` (in order; absent: none), and
+:func:`encoder_texts` applies them; the lexical cues of ``_features.py`` are read from
+the same rewritten text. Two rewrites exist (:data:`TEXT_TRANSFORMS`):
+
+* ``deobfuscate``: undoes two common ways of dodging a word filter. Letters spaced out
+  one by one (``"k i l l"``, three letters or more) are joined, and the digits and signs
+  of leetspeak (``0 1 3 4 5 7 @ $``) are read as letters *between two letters*
+  (``"g4y"``, ``"musl1ms"``, ``"1d10t"`` -> ``"1diot"``): ``"3D"``, ``"5pm"``,
+  ``"COVID-19"`` and ``"b2b"`` are left alone. Misspellings and dropped letters are not
+  repaired.
+* ``blind-identity``: "blindness" in the sense of Garg et al. 2019 ("Counterfactual
+  Fairness in Text Classification through Robustness", AIES '19): every term naming a
+  group of people by a protected attribute (:data:`GROUP_ADJECTIVES`,
+  :data:`GROUP_PLURALS`, :data:`GROUP_SINGULARS`, with any listed adjectives before it)
+  is replaced by ``"people"`` (plural) or ``"person"`` (singular), so the encoder gives
+  the same vector whichever listed group a text names, and every listed group gets the
+  same scores by construction. That a group was named is kept as the ``identity`` cue
+  (the cue also fires when this rewrite changed the text). Its limits, as the paper
+  says: a group term not on the lists is not neutralised; a listed word used in another
+  sense is replaced too ("Christian Bale", "man the station"); and words whose group
+  matters for a category are not listed (``girl``, ``boy``: age matters for
+  ``sexual/minors``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+__all__ = [
+    "GROUP_ADJECTIVES",
+    "GROUP_PLURALS",
+    "GROUP_SINGULARS",
+    "TEXT_TRANSFORMS",
+    "blind_identity",
+    "deobfuscate",
+    "encoder_texts",
+]
+
+#: Adjectives naming a protected group; absorbed into the noun they precede
+#: ("gay people", "a Black man", "old Roma" are one group term each).
+GROUP_ADJECTIVES = (
+    "Jewish",
+    "Christian",
+    "Muslim",
+    "Hindu",
+    "Sikh",
+    "Buddhist",
+    "Catholic",
+    "atheist",
+    "immigrant",
+    "migrant",
+    "refugee",
+    "foreign",
+    "Black",
+    "white",
+    "Asian",
+    "Mexican",
+    "Arab",
+    "Roma",
+    "Latino",
+    "Latina",
+    "African",
+    "Indian",
+    "Chinese",
+    "gay",
+    "lesbian",
+    "bisexual",
+    "queer",
+    "homosexual",
+    "trans",
+    "transgender",
+    "disabled",
+    "autistic",
+    "old",
+    "elderly",
+)
+#: Plural nouns naming a group; after a listed adjective also ``people``, ``folks``,
+#: ``persons``.
+GROUP_PLURALS = (
+    "women",
+    "men",
+    "Jews",
+    "Christians",
+    "Muslims",
+    "Hindus",
+    "Sikhs",
+    "Buddhists",
+    "Catholics",
+    "atheists",
+    "immigrants",
+    "migrants",
+    "refugees",
+    "foreigners",
+    "blacks",
+    "whites",
+    "Asians",
+    "Mexicans",
+    "Arabs",
+    "Roma",
+    "Latinos",
+    "Latinas",
+    "Africans",
+    "Indians",
+    "gays",
+    "lesbians",
+    "bisexuals",
+    "homosexuals",
+    "transgenders",
+)
+#: Singular nouns naming a member of a group; after a listed adjective also ``person``.
+GROUP_SINGULARS = (
+    "woman",
+    "man",
+    "Jew",
+    "Christian",
+    "Muslim",
+    "Hindu",
+    "Sikh",
+    "Buddhist",
+    "Catholic",
+    "atheist",
+    "immigrant",
+    "migrant",
+    "refugee",
+    "foreigner",
+    "Asian",
+    "Mexican",
+    "Arab",
+    "Latino",
+    "Latina",
+    "African",
+    "Indian",
+    "lesbian",
+    "homosexual",
+)
+
+
+def _alternation(words: Sequence[str]) -> str:
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
+_ADJ = rf"(?:(?:{_alternation(GROUP_ADJECTIVES)})\s+)"
+#: One pass, the longest reading first: adjectives + a head noun, then a listed noun.
+_GROUP = re.compile(
+    rf"\b(?:(?P<heads>{_ADJ}+(?:people|folks|persons))|{_ADJ}+person"
+    rf"|(?P<nouns>{_ADJ}*(?:{_alternation(GROUP_PLURALS)}))"
+    rf"|{_ADJ}*(?:{_alternation(GROUP_SINGULARS)}))\b",
+    re.I,
+)
+
+
+def _neutral(m: re.Match[str]) -> str:
+    return "people" if m.group("heads") or m.group("nouns") else "person"
+
+
+_LEET = str.maketrans(dict(zip("013457@$", "oieastas", strict=True)))
+_INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])")
+_SPACED = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")
+
+
+def blind_identity(text: str) -> str:
+    """``text`` with every listed group term replaced by ``people`` or ``person``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        The rewritten text (lower-case replacements; the encoder is uncased).
+
+    Examples
+    --------
+    >>> from modkit.backends.local._text import blind_identity
+    >>> blind_identity("Tell me a joke about Muslims.")
+    'Tell me a joke about people.'
+    >>> blind_identity("I want to hurt a gay man")
+    'I want to hurt a person'
+    """
+    return _GROUP.sub(_neutral, text)
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    """Join a run of single letters; a leading "I" or "a" of four or more stays a word."""
+    run = m.group(0)
+    if len(run) >= 7 and run[0] in "IaA":
+        return run[:2] + run[2:].replace(" ", "")
+    return run.replace(" ", "")
+
+
+def deobfuscate(text: str) -> str:
+    """``text`` with spaced-out letters joined and in-word leetspeak read as letters.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from modkit.backends.local._text import deobfuscate
+    >>> deobfuscate("I h a t e musl1ms, see you at 5pm")
+    'I hate muslims, see you at 5pm'
+    """
+    text = _SPACED.sub(_join_spaced, text)
+    return _INNER_LEET.sub(lambda m: m.group(0).translate(_LEET), text)
+
+
+#: Named rewrites a model's ``heads.json`` may list under ``text_input``.
+TEXT_TRANSFORMS: dict[str, Callable[[str], str]] = {
+    "deobfuscate": deobfuscate,
+    "blind-identity": blind_identity,
+}
+
+
+def encoder_texts(texts: Sequence[str], transforms: Sequence[str]) -> list[str]:
+    """``texts`` rewritten by each of ``transforms`` in order (names of
+    :data:`TEXT_TRANSFORMS`); the same list when ``transforms`` is empty."""
+    out = list(texts)
+    for name in transforms:
+        fn = TEXT_TRANSFORMS[name]
+        out = [fn(t) for t in out]
+    return out
