@@ -1208,7 +1208,7 @@ def cross_fitted_results(
     >>> _ = train(folder, data=data, n_splits=2)
     >>> frame = cross_fitted_results(data=data, model_dir=folder, n_splits=2)
     >>> len(frame), frame["model"].iloc[0]
-    (32, 'modkit-local-5 (cross-fitted, 2 folds)')
+    (32, 'modkit-local-6 (cross-fitted, 2 folds)')
     """
     from ..backends.local._encoders import encoder_kind
     from ..backends.local._heads import load_heads
