@@ -8,18 +8,22 @@ the same rewritten text. Two rewrites exist (:data:`TEXT_TRANSFORMS`):
   one by one (``"k i l l"``, three letters or more) are joined, and the digits and signs
   of leetspeak (``0 1 3 4 5 7 @ $``) are read as letters *between two letters*
   (``"g4y"``, ``"musl1ms"``, ``"1d10t"`` -> ``"1diot"``): ``"3D"``, ``"5pm"``,
-  ``"COVID-19"`` and ``"b2b"`` are left alone. Misspellings and dropped letters are not
-  repaired.
+  ``"COVID-19"``, ``"b2b"``, URLs and e-mail addresses are left alone. Misspellings and
+  dropped letters are not repaired.
 * ``blind-identity``: "blindness" in the sense of Garg et al. 2019 ("Counterfactual
   Fairness in Text Classification through Robustness", AIES '19): every term naming a
   group of people by a protected attribute (:data:`GROUP_ADJECTIVES`,
   :data:`GROUP_PLURALS`, :data:`GROUP_SINGULARS`, with any listed adjectives before it)
-  is replaced by ``"people"`` (plural) or ``"person"`` (singular), so the encoder gives
+  is replaced by ``"people"`` (plural) or ``"person"`` (singular), and so is a listed
+  adjective naming the group on its own (``"the Jewish community"``, ``"he is gay"``,
+  ``"Muslim-majority"`` -> ``"person"``) except the :data:`COMMON_ADJECTIVES`, which are
+  ordinary English words too (``"old car"``, ``"white wine"``), so the encoder gives
   the same vector whichever listed group a text names, and every listed group gets the
   same scores by construction. That a group was named is kept as the ``identity`` cue
   (the cue also fires when this rewrite changed the text). Its limits, as the paper
   says: a group term not on the lists is not neutralised; a listed word used in another
-  sense is replaced too ("Christian Bale", "man the station"); and words whose group
+  sense is replaced too ("Christian Bale", "man the station"); "Roma", a plural too, is
+  read ``"people"`` on its own ("the Roma community"); and words whose group
   matters for a category are not listed (``girl``, ``boy``: age matters for
   ``sexual/minors``).
 """
@@ -30,6 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 
 __all__ = [
+    "COMMON_ADJECTIVES",
     "GROUP_ADJECTIVES",
     "GROUP_PLURALS",
     "GROUP_SINGULARS",
@@ -142,22 +147,41 @@ def _alternation(words: Sequence[str]) -> str:
     return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
 
 
+#: Listed adjectives that are also ordinary English words ("old car", "white wine",
+#: "foreign policy", "trans fats"): read as a group only before a listed noun or a head
+#: noun. Every other listed adjective also names the group on its own ("the Jewish
+#: community", "he is gay", "Muslim-majority") and is read as ``person`` there, as the
+#: listed singular nouns that double as adjectives ("Muslim", "Asian") always were.
+COMMON_ADJECTIVES = ("old", "elderly", "white", "Black", "foreign", "trans", "disabled")
+
 _ADJ = rf"(?:(?:{_alternation(GROUP_ADJECTIVES)})\s+)"
-#: One pass, the longest reading first: adjectives + a head noun, then a listed noun.
+_LONE = sorted({a.lower() for a in GROUP_ADJECTIVES} - {a.lower() for a in COMMON_ADJECTIVES})
+#: One pass, the longest reading first: adjectives + a head noun, adjectives + a listed
+#: noun (so "Roma woman" is one term, not the plural "Roma" then "woman"), a listed noun,
+#: then a group adjective on its own.
 _GROUP = re.compile(
     rf"\b(?:(?P<heads>{_ADJ}+(?:people|folks|persons))|{_ADJ}+person"
-    rf"|(?P<nouns>{_ADJ}*(?:{_alternation(GROUP_PLURALS)}))"
-    rf"|{_ADJ}*(?:{_alternation(GROUP_SINGULARS)}))\b",
+    rf"|(?P<adj_nouns>{_ADJ}+(?:{_alternation(GROUP_PLURALS)}))"
+    rf"|{_ADJ}+(?:{_alternation(GROUP_SINGULARS)})"
+    rf"|(?P<nouns>{_alternation(GROUP_PLURALS)})"
+    rf"|{_alternation(GROUP_SINGULARS)}"
+    rf"|{_ADJ}*(?:{_alternation(_LONE)}))\b",
     re.I,
 )
 
 
 def _neutral(m: re.Match[str]) -> str:
-    return "people" if m.group("heads") or m.group("nouns") else "person"
+    plural = m.group("heads") or m.group("adj_nouns") or m.group("nouns")
+    return "people" if plural else "person"
 
 
 _LEET = str.maketrans(dict(zip("013457@$", "oieastas", strict=True)))
 _INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])")
+#: Left as written by :func:`deobfuscate`: URLs (with a scheme or ``www.``) and e-mail
+#: addresses, whose digits and ``@`` are not leetspeak.
+_VERBATIM = re.compile(
+    r"((?:[a-z][a-z0-9+.-]*://|www\.)\S+|[^\s@<>()\[\],;:\"]+@[\w-]+(?:\.[\w-]+)+)", re.I
+)
 _SPACED = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")
 
 
@@ -195,6 +219,8 @@ def _join_spaced(m: re.Match[str]) -> str:
 def deobfuscate(text: str) -> str:
     """``text`` with spaced-out letters joined and in-word leetspeak read as letters.
 
+    URLs and e-mail addresses are left as written.
+
     Parameters
     ----------
     text : str
@@ -208,9 +234,14 @@ def deobfuscate(text: str) -> str:
     >>> from modkit.backends.local._text import deobfuscate
     >>> deobfuscate("I h a t e musl1ms, see you at 5pm")
     'I hate muslims, see you at 5pm'
+    >>> deobfuscate("mail j0hn@example.com or see https://example.com/p4ge")
+    'mail j0hn@example.com or see https://example.com/p4ge'
     """
-    text = _SPACED.sub(_join_spaced, text)
-    return _INNER_LEET.sub(lambda m: m.group(0).translate(_LEET), text)
+    parts = _VERBATIM.split(text)  # odd indices: URLs and e-mail addresses, kept as written
+    for i in range(0, len(parts), 2):
+        joined = _SPACED.sub(_join_spaced, parts[i])
+        parts[i] = _INNER_LEET.sub(lambda m: m.group(0).translate(_LEET), joined)
+    return "".join(parts)
 
 
 #: Named rewrites a model's ``heads.json`` may list under ``text_input``.

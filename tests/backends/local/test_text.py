@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.provisional import urls
 
 import modkit
 from modkit import BackendError
@@ -22,6 +23,7 @@ from modkit.backends import LocalBackend
 from modkit.backends.local._features import lexical_cues
 from modkit.backends.local._heads import MODEL_DIR
 from modkit.backends.local._text import (
+    COMMON_ADJECTIVES,
     GROUP_ADJECTIVES,
     GROUP_PLURALS,
     GROUP_SINGULARS,
@@ -41,11 +43,22 @@ def _words(name: str) -> list[str]:
 #: The project's counterfactual fillings, plural and singular, plus every listed noun and
 #: adjective + noun form.
 PLURAL_FILLINGS = sorted(
-    {*_words("groups.txt"), *GROUP_PLURALS, *(f"{a} people" for a in GROUP_ADJECTIVES)}
+    {
+        *_words("groups.txt"),
+        *GROUP_PLURALS,
+        *(f"{a} {n}" for a in GROUP_ADJECTIVES for n in ("people", "women", "Muslims")),
+    }
 )
 SINGULAR_FILLINGS = sorted(
-    {*_words("member.txt"), *GROUP_SINGULARS, *(f"{a} person" for a in GROUP_ADJECTIVES)}
+    {
+        *_words("member.txt"),
+        *GROUP_SINGULARS,
+        *(f"{a} {n}" for a in GROUP_ADJECTIVES for n in ("person", "woman", "man")),
+    }
 )
+#: Listed adjectives that name the group on their own ("the Jewish community"); "Roma" is
+#: also a listed plural, read "people" on its own (a known limit, in the module docstring).
+LONE_ADJECTIVES = sorted(set(GROUP_ADJECTIVES) - set(COMMON_ADJECTIVES) - set(GROUP_PLURALS))
 
 #: Text around a slot: any words and punctuation, ending (prefix) or starting (suffix)
 #: at a word boundary, so the slot is a whole word as in a template.
@@ -71,10 +84,46 @@ def test_any_two_listed_groups_in_the_same_sentence_read_the_same(prefix, suffix
     assert blind_identity(prefix + a + suffix) == blind_identity(prefix + b + suffix)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=_prefix,
+    suffix=_suffix,
+    pair=st.tuples(st.sampled_from(LONE_ADJECTIVES), st.sampled_from(LONE_ADJECTIVES)),
+    case=st.sampled_from([str, str.lower, str.upper, str.title]),
+)
+def test_any_two_listed_adjectives_on_their_own_read_the_same(prefix, suffix, pair, case):
+    """ "the Jewish community" / "the Muslim community", "he is gay" / "he is Hindu",
+    "Muslim-majority" / "Sikh-majority": one reading, in any letter case."""
+    a, b = (case(w) for w in pair)
+    assert blind_identity(prefix + a + suffix) == blind_identity(prefix + b + suffix)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a Roma woman", "a person"),  # was "a people person": "Roma" read as the plural
+        ("the Jewish community", "the person community"),
+        ("Muslim-majority countries", "person-majority countries"),
+        ("he is GAY", "he is person"),
+        ("an old car, white wine, foreign policy, trans fats", None),
+    ],
+)
+def test_blind_identity_reads_each_group_term_once(text, expected):
+    assert blind_identity(text) == (text if expected is None else expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(address=st.one_of(st.emails(), urls()), word=st.sampled_from(["g4y", "k i l l", ""]))
+def test_urls_and_email_addresses_are_left_as_written(address, word):
+    """ "j0hn@example.com" was read "johnaexample.com", "/p4ge" as "/page"."""
+    text = f"{word} see {address} now"
+    assert address in deobfuscate(text)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.from_regex(r"[A-Za-z]{2,9}", fullmatch=True), max_size=8))
 def test_text_without_group_terms_is_left_alone(words):
-    listed = {w.lower() for w in (*GROUP_PLURALS, *GROUP_SINGULARS)}
+    listed = {w.lower() for w in (*GROUP_PLURALS, *GROUP_SINGULARS, *LONE_ADJECTIVES)}
     words = [w for w in words if w.lower() not in listed]
     text = " ".join(words) + "."
     assert blind_identity(text) == text
