@@ -182,7 +182,9 @@ _INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])")
 _VERBATIM = re.compile(
     r"((?:[a-z][a-z0-9+.-]*://|www\.)\S+|[^\s@<>()\[\],;:\"]+@[\w-]+(?:\.[\w-]+)+)", re.I
 )
-_SPACED = re.compile(r"(?<![\w'])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'])")
+#: A run of three or more single letters, not the end or start of a word with an
+#: apostrophe, straight or typographic ("it's a b c", "it’s a b c" keep "it's").
+_SPACED = re.compile(r"(?<![\w'\u2019])(?:[A-Za-z] ){2,}[A-Za-z](?![\w'\u2019])")
 
 
 def blind_identity(text: str) -> str:

@@ -121,6 +121,18 @@ def test_urls_and_email_addresses_are_left_as_written(address, word):
 
 
 @settings(max_examples=200, deadline=None)
+@given(
+    word=st.from_regex(r"[A-Za-z]{1,8}", fullmatch=True),
+    apostrophe=st.sampled_from(["'", "\u2019"]),
+    letters=st.lists(st.sampled_from("abcdefgkxyzI"), min_size=3, max_size=6),
+)
+def test_a_word_with_an_apostrophe_is_not_joined_to_spaced_letters(word, apostrophe, letters):
+    """ "It’s a b c" was read "It’sabc" (typographic apostrophe); "It's a b c" "It's abc"."""
+    text = f"{word}{apostrophe}s {' '.join(letters)}"
+    assert deobfuscate(text).startswith(f"{word}{apostrophe}s ")
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.from_regex(r"[A-Za-z]{2,9}", fullmatch=True), max_size=8))
 def test_text_without_group_terms_is_left_alone(words):
     listed = {w.lower() for w in (*GROUP_PLURALS, *GROUP_SINGULARS, *LONE_ADJECTIVES)}
