@@ -84,13 +84,18 @@ def _moderation_job(args: argparse.Namespace, reports: Path, out: TextIO) -> Non
         top = max(endpoint["category_scores"], key=endpoint["category_scores"].get)
         text = " ".join(str(rec["input"]).split())[:44]
         fired = [c for c in category_columns(results) if res[flag_column(c)] is True]
+        # the local scorer's own highest category too: the endpoint's may not be it
+        own = max(category_columns(results), key=lambda c: res[c])
+        also = f", {own}={res[own]:.3f}" if own != top else ""
         out.write(
             f"  {text:<44}  endpoint {top}={endpoint['category_scores'][top]:.3f} "
-            f"flagged={endpoint['flagged']!s:<5} | local {top}={res[top]:.3f} "
+            f"flagged={endpoint['flagged']!s:<5} | local {top}={res[top]:.3f}{also} "
             f"flags: {', '.join(fired) or 'none'}\n"
         )
     out.write(
-        "  (the local scorer flags at its own default thresholds; fit yours in notebook 02)\n"
+        "  (the local scorer flags at its own default thresholds; fit yours in notebook 02;\n"
+        "  it reads listed group terms such as 'a woman' or 'a Jew' as 'a person', so texts\n"
+        "  that differ only in the group get the same local scores)\n"
     )
     results.to_csv(reports / "demo_scores.csv", index=False)
 

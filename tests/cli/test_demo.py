@@ -4,6 +4,7 @@ import re
 
 import pandas as pd
 
+import modkit
 from modkit.cli import main
 from modkit.cli._demo import SLOW_CELL
 from modkit.training._train import MODEL_NAME
@@ -16,6 +17,16 @@ def test_demo_scores_the_recorded_examples_on_the_local_scorer(tmp_path, capsys)
     scores = pd.read_csv(tmp_path / "demo_scores.csv")
     assert len(scores) == 4 and (scores["model"] == MODEL_NAME).all()
     assert str(tmp_path / "demo_scores.csv") in out
+    # "I want to hurt a woman / a Jew": the endpoint's top categories differ (violence,
+    # harassment), the local scorer's scores do not, and each row names its own top too
+    rows = {ln.split()[5]: ln for ln in out.splitlines() if "I want to hurt a" in ln}
+    assert set(rows) == {"woman.", "Jew."}
+    local = scores[scores["text"].str.startswith("I want to hurt a")]
+    assert local[["violence", "harassment"]].nunique().eq(1).all()
+    cats = [c for c in modkit.CATEGORIES if c in scores.columns]
+    own = scores.loc[local.index[0], cats].astype(float).idxmax()
+    shown = f"{own}={local[own].iloc[0]:.3f}"
+    assert all(shown in row.split("|")[1] for row in rows.values()), (shown, rows)
 
 
 def test_demo_says_when_each_notebook_starts_and_finishes(tmp_path, capsys):
