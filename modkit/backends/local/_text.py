@@ -5,8 +5,11 @@ A model's ``heads.json`` lists them under ``text_input`` (in order; absent: none
 the same rewritten text. Two rewrites exist (:data:`TEXT_TRANSFORMS`):
 
 * ``deobfuscate``: undoes two common ways of dodging a word filter. Letters spaced out
-  one by one (``"k i l l"``, three letters or more) are joined, and the digits and signs
-  of leetspeak (``0 1 3 4 5 7 @ $``) are read as letters *between two letters*
+  one by one (``"k i l l"``, three letters or more) are joined (a leading ``"I"`` or
+  ``"a"`` and a trailing capital ``"I"`` stay words: ``"I h a t e"``, ``"the next
+  w o m a n I see"``, unless the run spells a listed group word: ``"a s i a n"``), and
+  the digits and signs of leetspeak (``0 1 3 4 5 7 @ $``) are read as letters *between
+  two letters*
   (``"g4y"``, ``"musl1ms"``, ``"1d10t"`` -> ``"1diot"``): ``"3D"``, ``"5pm"``,
   ``"COVID-19"``, ``"b2b"``, URLs and e-mail addresses are left alone. Misspellings and
   dropped letters are not repaired.
@@ -14,8 +17,9 @@ the same rewritten text. Two rewrites exist (:data:`TEXT_TRANSFORMS`):
   Fairness in Text Classification through Robustness", AIES '19): every term naming a
   group of people by a protected attribute (:data:`GROUP_ADJECTIVES`,
   :data:`GROUP_PLURALS`, :data:`GROUP_SINGULARS`, with any listed adjectives before it)
-  is replaced by ``"people"`` (plural) or ``"person"`` (singular), and so is a listed
-  adjective naming the group on its own (``"the Jewish community"``, ``"he is gay"``,
+  is replaced by ``"people"`` (plural) or ``"person"`` (singular; ``"an immigrant"``
+  and ``"a Muslim"`` both read ``"a person"``), and so is a listed adjective naming the
+  group on its own (``"the Jewish community"``, ``"he is gay"``,
   ``"Muslim-majority"`` -> ``"person"``) except the :data:`COMMON_ADJECTIVES`, which are
   ordinary English words too (``"old car"``, ``"white wine"``), so the encoder gives
   the same vector whichever listed group a text names, and every listed group gets the
@@ -160,7 +164,7 @@ _LONE = sorted({a.lower() for a in GROUP_ADJECTIVES} - {a.lower() for a in COMMO
 #: noun (so "Roma woman" is one term, not the plural "Roma" then "woman"), a listed noun,
 #: then a group adjective on its own.
 _GROUP = re.compile(
-    rf"\b(?:(?P<heads>{_ADJ}+(?:people|folks|persons))|{_ADJ}+person"
+    rf"\b(?:(?P<an>an)(?P<gap>\s+))?(?:(?P<heads>{_ADJ}+(?:people|folks|persons))|{_ADJ}+person"
     rf"|(?P<adj_nouns>{_ADJ}+(?:{_alternation(GROUP_PLURALS)}))"
     rf"|{_ADJ}+(?:{_alternation(GROUP_SINGULARS)})"
     rf"|(?P<nouns>{_alternation(GROUP_PLURALS)})"
@@ -172,9 +176,12 @@ _GROUP = re.compile(
 
 def _neutral(m: re.Match[str]) -> str:
     plural = m.group("heads") or m.group("adj_nouns") or m.group("nouns")
-    return "people" if plural else "person"
+    # "an immigrant" and "a Muslim" read alike: "a person", the article's case kept
+    article = m.group("an")[0] + m.group("gap") if m.group("an") else ""
+    return article + ("people" if plural else "person")
 
 
+_LISTED = frozenset(w.lower() for w in (*GROUP_ADJECTIVES, *GROUP_PLURALS, *GROUP_SINGULARS))
 _LEET = str.maketrans(dict(zip("013457@$", "oieastas", strict=True)))
 _INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])")
 #: Left as written by :func:`deobfuscate`: URLs (with a scheme or ``www.``) and e-mail
@@ -211,11 +218,16 @@ def blind_identity(text: str) -> str:
 
 
 def _join_spaced(m: re.Match[str]) -> str:
-    """Join a run of single letters; a leading "I" or "a" of four or more stays a word."""
-    run = m.group(0)
-    if len(run) >= 7 and run[0] in "IaA":
-        return run[:2] + run[2:].replace(" ", "")
-    return run.replace(" ", "")
+    """Join a run of single letters; a trailing capital "I" after lower-case letters stays a
+    word ("the next w o m a n I see"), and so does a leading "I" or "a" of four or more
+    unless the run spells a listed group word ("a s i a n")."""
+    run, tail = m.group(0), ""
+    if len(run) >= 7 and run[-1] == "I" and any(c.islower() for c in run):
+        run, tail = run[:-2], run[-2:]
+    head = ""
+    if len(run) >= 7 and run[0] in "IaA" and run.replace(" ", "").lower() not in _LISTED:
+        head, run = run[:2], run[2:]
+    return head + run.replace(" ", "") + tail
 
 
 def deobfuscate(text: str) -> str:

@@ -98,6 +98,32 @@ def test_any_two_listed_adjectives_on_their_own_read_the_same(prefix, suffix, pa
     assert blind_identity(prefix + a + suffix) == blind_identity(prefix + b + suffix)
 
 
+def _with_article(term: str) -> str:
+    return ("an " if term[0].lower() in "aeiou" else "a ") + term
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=_prefix,
+    suffix=_suffix,
+    pair=st.tuples(st.sampled_from(SINGULAR_FILLINGS), st.sampled_from(SINGULAR_FILLINGS)),
+    case=st.sampled_from([str, str.capitalize, str.upper]),
+)
+def test_a_and_an_before_listed_singulars_read_alike(prefix, suffix, pair, case):
+    """ "Her colleague is an immigrant" read "an person", "... a Muslim" "a person"."""
+    a, b = (case(_with_article(w)) for w in pair)
+    assert blind_identity(prefix + a + suffix) == blind_identity(prefix + b + suffix)
+
+
+@settings(max_examples=200, deadline=None)
+@given(word=st.sampled_from(sorted({w.lower() for w in GROUP_SINGULARS if len(w) >= 3})))
+def test_a_spaced_out_word_before_the_pronoun_i_is_joined_without_it(word):
+    """HateCheck's "shoot the next w o m a n I see" was read "womanI" (no group term)."""
+    text = f"I am going to shoot the next {' '.join(word)} I see."
+    assert deobfuscate(text) == f"I am going to shoot the next {word} I see."
+    assert blind_identity(deobfuscate(text)) == "I am going to shoot the next person I see."
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -150,6 +176,8 @@ def test_text_without_group_terms_is_left_alone(words):
         ("you are an 1d10t", "you are an 1diot"),  # a leading digit is not read
         ("I want to k i l l them", "I want to kill them"),
         ("I h a t e them", "I hate them"),
+        ("I hate a s i a n s and a r a b s", "I hate asians and arabs"),  # was "a sians"
+        ("I met a r o b o t", "I met a robot"),  # a leading "a" stays a word otherwise
         ("see you at 5pm, 3D printer, COVID-19, b2b, 1st", None),
         ("I am a b", None),
     ],
