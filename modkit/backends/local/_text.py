@@ -117,6 +117,7 @@ GROUP_PLURALS = (
     "lesbians",
     "bisexuals",
     "homosexuals",
+    "queers",
     "transgenders",
 )
 #: Singular nouns naming a member of a group; after a listed adjective also ``person``.

@@ -128,6 +128,7 @@ def test_a_spaced_out_word_before_the_pronoun_i_is_joined_without_it(word):
     ("text", "expected"),
     [
         ("a Roma woman", "a person"),  # was "a people person": "Roma" read as the plural
+        ("Queers and gays", "people and people"),  # "queers" was missing from the plurals
         ("the Jewish community", "the person community"),
         ("Muslim-majority countries", "person-majority countries"),
         ("he is GAY", "he is person"),
