@@ -170,7 +170,10 @@ _GROUP = re.compile(
     rf"|{_ADJ}+(?:{_alternation(GROUP_SINGULARS)})"
     rf"|(?P<nouns>{_alternation(GROUP_PLURALS)})"
     rf"|{_alternation(GROUP_SINGULARS)}"
-    rf"|{_ADJ}*(?:{_alternation(_LONE)}))\b",
+    rf"|{_ADJ}*(?:{_alternation(_LONE)}))\b"
+    # a possessive: "women's", "Muslim's", "Muslims' rights" (an apostrophe after a
+    # plural in s is a possessive only before a word; else it may close a quotation)
+    r"(?:(?P<poss>['\u2019])(?P<poss_s>s\b)?)?",
     re.I,
 )
 
@@ -179,7 +182,18 @@ def _neutral(m: re.Match[str]) -> str:
     plural = m.group("heads") or m.group("adj_nouns") or m.group("nouns")
     # "an immigrant" and "a Muslim" read alike: "a person", the article's case kept
     article = m.group("an")[0] + m.group("gap") if m.group("an") else ""
-    return article + ("people" if plural else "person")
+    return article + ("people" if plural else "person") + _possessive(m)
+
+
+def _possessive(m: re.Match[str]) -> str:
+    """``'s`` in lower case for any possessive ("WOMEN'S", "Muslims' rights" read
+    "people's"), the apostrophe as written otherwise."""
+    poss = m.group("poss") or ""
+    if not poss or m.group("poss_s"):
+        return poss and poss + "s"
+    after_s = m.string[m.start("poss") - 1] in "sS"
+    before_word = re.match(r"\s+[A-Za-z]", m.string[m.end() :]) is not None
+    return poss + "s" if after_s and before_word else poss
 
 
 _LISTED = frozenset(w.lower() for w in (*GROUP_ADJECTIVES, *GROUP_PLURALS, *GROUP_SINGULARS))

@@ -115,6 +115,23 @@ def test_a_and_an_before_listed_singulars_read_alike(prefix, suffix, pair, case)
     assert blind_identity(prefix + a + suffix) == blind_identity(prefix + b + suffix)
 
 
+def _possessive(plural: str, apostrophe: str) -> str:
+    return plural + (apostrophe if plural.endswith(("s", "S")) else apostrophe + "s")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=_prefix,
+    pair=st.tuples(st.sampled_from(PLURAL_FILLINGS), st.sampled_from(PLURAL_FILLINGS)),
+    apostrophe=st.sampled_from(["'", "\u2019"]),
+    case=st.sampled_from([str, str.upper]),
+)
+def test_possessives_of_any_two_listed_plurals_read_the_same(prefix, pair, apostrophe, case):
+    """ "Muslims' rights" read "people' rights", "women's rights" "people's rights"."""
+    a, b = (case(_possessive(w, apostrophe)) for w in pair)
+    assert blind_identity(f"{prefix}{a} rights") == blind_identity(f"{prefix}{b} rights")
+
+
 @settings(max_examples=200, deadline=None)
 @given(word=st.sampled_from(sorted({w.lower() for w in GROUP_SINGULARS if len(w) >= 3})))
 def test_a_spaced_out_word_before_the_pronoun_i_is_joined_without_it(word):
