@@ -161,16 +161,19 @@ COMMON_ADJECTIVES = ("old", "elderly", "white", "Black", "foreign", "trans", "di
 
 _ADJ = rf"(?:(?:{_alternation(GROUP_ADJECTIVES)})\s+)"
 _LONE = sorted({a.lower() for a in GROUP_ADJECTIVES} - {a.lower() for a in COMMON_ADJECTIVES})
+#: At most four adjectives before a noun: an unbounded chain made a text of repeated
+#: adjectives ("old old old ...", 8,000 characters) take 4 s, quadratic in its length.
 #: One pass, the longest reading first: adjectives + a head noun, adjectives + a listed
 #: noun (so "Roma woman" is one term, not the plural "Roma" then "woman"), a listed noun,
 #: then a group adjective on its own.
 _GROUP = re.compile(
-    rf"\b(?:(?P<an>an)(?P<gap>\s+))?(?:(?P<heads>{_ADJ}+(?:people|folks|persons))|{_ADJ}+person"
-    rf"|(?P<adj_nouns>{_ADJ}+(?:{_alternation(GROUP_PLURALS)}))"
-    rf"|{_ADJ}+(?:{_alternation(GROUP_SINGULARS)})"
+    rf"\b(?:(?P<an>an)(?P<gap>\s+))?"
+    rf"(?:(?P<heads>{_ADJ}{{1,4}}(?:people|folks|persons))|{_ADJ}{{1,4}}person"
+    rf"|(?P<adj_nouns>{_ADJ}{{1,4}}(?:{_alternation(GROUP_PLURALS)}))"
+    rf"|{_ADJ}{{1,4}}(?:{_alternation(GROUP_SINGULARS)})"
     rf"|(?P<nouns>{_alternation(GROUP_PLURALS)})"
     rf"|{_alternation(GROUP_SINGULARS)}"
-    rf"|{_ADJ}*(?:{_alternation(_LONE)}))\b"
+    rf"|{_ADJ}{{0,4}}(?:{_alternation(_LONE)}))\b"
     # a possessive: "women's", "Muslim's", "Muslims' rights" (an apostrophe after a
     # plural in s is a possessive only before a word; else it may close a quotation)
     r"(?:(?P<poss>['\u2019])(?P<poss_s>s\b)?)?",
