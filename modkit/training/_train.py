@@ -923,11 +923,7 @@ def train(
         intercepts.append(b)
         cats[task.category] = _head_record(task, oof, c, data.n_registry, weights)
     cats.update(_derived_records(cats))
-    heads: dict[str, Any] = dict(features=features, dim=int(pooled.shape[1]), categories=names)
-    heads.update(coef=coefs, intercept=intercepts)  # the order heads.json has always had
-    if text_input:
-        heads["text_input"] = list(text_input)
-    raw = (json.dumps(heads, separators=(",", ":")) + "\n").encode()
+    raw = _heads_json(features, int(pooled.shape[1]), names, coefs, intercepts, text_input)
     meta = _model_meta(
         model_name=model_name,
         encoder=encoder,
@@ -948,6 +944,23 @@ def train(
     embedded = (raw_emb, owner, enc_sha)  # crossfit.npz: the same windows, not embedded twice
     write_crossfit(output_dir, data=data, n_splits=n_splits, seed=seed, embedded=embedded)
     return meta
+
+
+def _heads_json(
+    features: str,
+    dim: int,
+    names: list[str],
+    coefs: list[Any],
+    intercepts: list[float],
+    text_input: Sequence[str],
+) -> bytes:
+    """``heads.json``'s bytes: keys in the order the file has always had, then
+    ``text_input`` when the recipe rewrites texts (older files have none)."""
+    heads: dict[str, Any] = dict(features=features, dim=dim, categories=names)
+    heads.update(coef=coefs, intercept=intercepts)
+    if text_input:
+        heads["text_input"] = list(text_input)
+    return (json.dumps(heads, separators=(",", ":")) + "\n").encode()
 
 
 def _model_meta(

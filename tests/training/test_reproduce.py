@@ -22,6 +22,7 @@ PACKAGE = Path(modkit.__file__).parent / "backends" / "local"
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(3600),  # the suite's 300 s is for ordinary tests
     pytest.mark.skipif(
         os.environ.get("MODKIT_TRAIN_REPRODUCE") != "1",
         reason="a full training run: set MODKIT_TRAIN_REPRODUCE=1",
