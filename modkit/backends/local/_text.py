@@ -163,14 +163,14 @@ _ADJ = rf"(?:(?:{_alternation(GROUP_ADJECTIVES)})\s+)"
 _LONE = sorted({a.lower() for a in GROUP_ADJECTIVES} - {a.lower() for a in COMMON_ADJECTIVES})
 #: At most four adjectives before a noun: an unbounded chain made a text of repeated
 #: adjectives ("old old old ...", 8,000 characters) take 4 s, quadratic in its length.
-#: One pass, the longest reading first: adjectives + a head noun, adjectives + a listed
-#: noun (so "Roma woman" is one term, not the plural "Roma" then "woman"), a listed noun,
-#: then a group adjective on its own.
+#: One pass, the longest reading first: adjectives + a head noun, as many adjectives as
+#: fit + a listed noun ("old Roma woman" and "old Christian women" are one term each), a
+#: listed noun, then a group adjective on its own.
 _GROUP = re.compile(
     rf"\b(?:(?P<an>an)(?P<gap>\s+))?"
     rf"(?:(?P<heads>{_ADJ}{{1,4}}(?:people|folks|persons))|{_ADJ}{{1,4}}person"
-    rf"|(?P<adj_nouns>{_ADJ}{{1,4}}(?:{_alternation(GROUP_PLURALS)}))"
-    rf"|{_ADJ}{{1,4}}(?:{_alternation(GROUP_SINGULARS)})"
+    rf"|{_ADJ}{{1,4}}(?:(?P<adj_nouns>{_alternation(GROUP_PLURALS)})"
+    rf"|{_alternation(GROUP_SINGULARS)})"
     rf"|(?P<nouns>{_alternation(GROUP_PLURALS)})"
     rf"|{_alternation(GROUP_SINGULARS)}"
     rf"|{_ADJ}{{0,4}}(?:{_alternation(_LONE)}))\b"

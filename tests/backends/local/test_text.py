@@ -153,6 +153,8 @@ def test_a_spaced_out_word_before_the_pronoun_i_is_joined_without_it(word):
     ("text", "expected"),
     [
         ("a Roma woman", "a person"),  # was "a people person": "Roma" read as the plural
+        ("old Roma woman, gay Christian women", "person, people"),  # adjective + noun, one term
+        ("old Roma are here", "people are here"),
         ("Queers and gays", "people and people"),  # "queers" was missing from the plurals
         ("the Jewish community", "the person community"),
         ("Muslim-majority countries", "person-majority countries"),
