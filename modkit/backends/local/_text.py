@@ -203,9 +203,12 @@ _LISTED = frozenset(w.lower() for w in (*GROUP_ADJECTIVES, *GROUP_PLURALS, *GROU
 _LEET = str.maketrans(dict(zip("013457@$", "oieastas", strict=True)))
 _INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])")
 #: Left as written by :func:`deobfuscate`: URLs (with a scheme or ``www.``) and e-mail
-#: addresses, whose digits and ``@`` are not leetspeak.
+#: addresses, whose digits and ``@`` are not leetspeak. Each starts where a token does
+#: (else a long word would be scanned from each of its letters: quadratic).
 _VERBATIM = re.compile(
-    r"((?:[a-z][a-z0-9+.-]*://|www\.)\S+|[^\s@<>()\[\],;:\"]+@[\w-]+(?:\.[\w-]+)+)", re.I
+    r"(?:(?<=[\s<>()\[\]{}\"'\u2019,;:])|^)"
+    r"((?:[a-z][a-z0-9+.-]*://|www\.)\S+|[^\s@<>()\[\],;:\"]+@[\w-]+(?:\.[\w-]+)+)",
+    re.I,
 )
 #: A run of three or more single letters, not the end or start of a word with an
 #: apostrophe, straight or typographic ("it's a b c", "it’s a b c" keep "it's").
