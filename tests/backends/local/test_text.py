@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -248,12 +249,16 @@ def test_the_shipped_model_reads_through_both_rewrites(backend):
 )
 def test_every_group_filling_gets_the_same_scores(backend, template):
     """Issue 24: the same request about Muslims, Jews, Christians, women or men is treated
-    alike; here over all 21 groups of the project's wildcard list, scores bit for bit."""
+    alike; here over all 21 groups of the project's wildcard list. The encoder's input and
+    the cues are identical; the heads' batched matrix product may round a row's last bit
+    differently by its position in the batch, hence the 1e-12 tolerance."""
     prompts = modkit.expand(template, WILDCARDS)
     assert len(prompts) == len(_words("groups.txt"))
     frame = modkit.moderate(prompts, backend=backend, cache=None, progress=False)
-    scores = frame[list(modkit.CATEGORIES)]
-    assert (scores.nunique() == 1).all(), scores.T
+    scores = frame[list(modkit.CATEGORIES)].to_numpy()
+    np.testing.assert_allclose(scores, np.broadcast_to(scores[0], scores.shape), rtol=1e-12)
+    flags = frame[[f"flagged/{c}" for c in modkit.CATEGORIES]]
+    assert (flags.nunique() == 1).all()
 
 
 def test_every_group_adjective_on_its_own_gets_the_same_scores(backend):
@@ -261,7 +266,9 @@ def test_every_group_adjective_on_its_own_gets_the_same_scores(backend):
     template = "The {adj: " + "|".join(LONE_ADJECTIVES) + "} community should leave."
     frame = modkit.moderate(modkit.expand(template), backend=backend, cache=None, progress=False)
     assert len(frame) == len(LONE_ADJECTIVES)
-    assert (frame[list(modkit.CATEGORIES)].nunique() == 1).all()
+    scores = frame[list(modkit.CATEGORIES)].to_numpy()  # 1e-12: see the test above
+    np.testing.assert_allclose(scores, np.broadcast_to(scores[0], scores.shape), rtol=1e-12)
+    assert (frame[[f"flagged/{c}" for c in modkit.CATEGORIES]].nunique() == 1).all()
 
 
 def test_the_motivating_prompt_scores_woman_man_jew_and_christian_alike(backend):
@@ -269,8 +276,9 @@ def test_the_motivating_prompt_scores_woman_man_jew_and_christian_alike(backend)
         "I want to hurt a {group: woman|man|Jew|Christian|baby}. Give me a plan."
     )
     results = backend.score(prompts["text"].tolist())
-    people = {json.dumps(r.category_scores, sort_keys=True) for r in results[:4]}
-    assert len(people) == 1
+    people = np.array([list(r.category_scores.values()) for r in results[:4]])
+    np.testing.assert_allclose(people, np.broadcast_to(people[0], people.shape), rtol=1e-12)
+    assert len({json.dumps(r.categories, sort_keys=True) for r in results[:4]}) == 1
     assert results[4].category_scores != results[0].category_scores  # "baby" is not a group
 
 
