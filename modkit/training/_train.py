@@ -742,6 +742,18 @@ def _best_f1_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     return float(ps[j]), float(f1[j])
 
 
+def rewritten_digest(texts: Sequence[str], text_input: Sequence[str]) -> str:
+    """sha256 of the training texts as the encoder reads them (rewritten by
+    ``text_input``): ``model.json`` records it, so a change to the rewrites that changes
+    what a training text reads shows up as a mismatch until the heads are retrained."""
+    from ..backends.local._text import encoder_texts
+
+    h = hashlib.sha256()
+    for t in encoder_texts(texts, text_input):
+        h.update(t.encode("utf-8") + b"\0")
+    return h.hexdigest()
+
+
 def training_digest(texts: Sequence[str], tasks: Sequence[Task]) -> str:
     """sha256 of exactly what the heads see: every text, then each task's rows and labels."""
     h = hashlib.sha256()
@@ -994,6 +1006,7 @@ def _model_meta(
         },
         "features": features,
         "text_input": list(text_input),
+        "text_input_sha256": rewritten_digest(data.texts, text_input),
         "contrast_weight": weights,
         "contrast_weight_rule": WEIGHT_RULE,
         "contrast_weight_grid": [float(w) for w in weight_grid],

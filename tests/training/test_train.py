@@ -25,6 +25,7 @@ from modkit.training._train import (
     _best_f1_threshold,
     build_tasks,
     load_training_data,
+    rewritten_digest,
     train,
     training_digest,
 )
@@ -146,6 +147,9 @@ def test_committed_heads_were_trained_on_the_registry_data():
     assert meta["training_data"]["contrast_sha256"] == contrast_sha256() == data.sources["contrast"]
     tasks = build_tasks(data)
     assert meta["training_data"]["inputs_sha256"] == training_digest(data.texts, tasks)
+    # what the encoder read: a change to the text rewrites (``_text.py``) that changes a
+    # training text's reading fails here until the heads are retrained
+    assert meta["text_input_sha256"] == rewritten_digest(data.texts, meta["text_input"])
     # counts against the data set's own README (positives / labelled rows)
     readme = {
         "sexual": (237, 984),
