@@ -22,7 +22,8 @@ def test_demo_scores_the_recorded_examples_on_the_local_scorer(tmp_path, capsys)
     rows = {ln.split()[5]: ln for ln in out.splitlines() if "I want to hurt a" in ln}
     assert set(rows) == {"woman.", "Jew."}
     local = scores[scores["text"].str.startswith("I want to hurt a")]
-    assert local[["violence", "harassment"]].nunique().eq(1).all()
+    pair = local[["violence", "harassment"]].to_numpy(float)
+    assert abs(pair[0] - pair[1]).max() <= 1e-12  # equal up to the heads' last-bit rounding
     cats = [c for c in modkit.CATEGORIES if c in scores.columns]
     own = scores.loc[local.index[0], cats].astype(float).idxmax()
     shown = f"{own}={local[own].iloc[0]:.3f}"
