@@ -395,8 +395,9 @@ class LocalBackend(SyncBackend):
         if not todo:
             return out
         batch = [texts[i] for i in todo]
-        emb, owner = self.embed(heads.encoder_texts(batch))
-        scores = heads.scores(emb, owner, len(todo), batch)
+        read, cues = heads.inputs(batch)
+        emb, owner = self.embed(read)
+        scores = heads.scores(emb, owner, len(todo), batch, cues)
         thr = np.array([heads.thresholds[c] for c in CATEGORIES])
         cats = list(CATEGORIES)
         for i, s, flags in zip(todo, scores.tolist(), (scores >= thr).tolist(), strict=True):

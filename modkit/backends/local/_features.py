@@ -29,13 +29,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..._errors import InputError
-from ._text import TEXT_TRANSFORMS, blind_identity
+from ._text import encoder_texts
 
 __all__ = [
     "FEATURE_SETS",
     "IDENTITY_TERMS",
     "MAX_SCALE",
     "NEGATION_TERMS",
+    "encoder_inputs",
     "feature_dim",
     "lexical_cues",
     "pooled_features",
@@ -143,23 +144,35 @@ def _halves(features: str, emb: np.ndarray, dim: int) -> tuple[np.ndarray, np.nd
     return e[:, :dim], e[:, dim:]
 
 
-def lexical_cues(texts: Sequence[str], transforms: Sequence[str] = ()) -> np.ndarray:
-    """(n, 2) array of 0/1: names a protected group; contains a negation word.
+def encoder_inputs(
+    texts: Sequence[str], transforms: Sequence[str] = ()
+) -> tuple[list[str], np.ndarray]:
+    """What the encoder reads and the lexical cues, from one pass of the rewrites.
 
-    With ``transforms`` (a model's ``text_input``, see ``_text.py``) the cues are read
-    from each text rewritten by those transforms other than ``blind-identity``; when
-    that one is listed, the identity cue also fires where it would change the text.
+    ``transforms`` (a model's ``text_input``, see ``_text.py``) are applied in order.
+    The cues are read from each text as it stands before ``blind-identity``; where that
+    rewrite is listed and changes the text, the identity cue fires too (a group was named).
+
+    Returns
+    -------
+    encoder_texts : list of str, length n
+    cues : ndarray of shape (n, 2)
+        0/1: names a protected group; contains a negation word.
     """
-    rewrites = [TEXT_TRANSFORMS[t] for t in transforms if t != "blind-identity"]
-    blind = "blind-identity" in transforms
+    k = transforms.index("blind-identity") if "blind-identity" in transforms else len(transforms)
+    before = encoder_texts(texts, transforms[:k])
+    blinded = encoder_texts(before, transforms[k : k + 1])
     out = np.zeros((len(texts), 2), dtype=np.float64)
-    for i, text in enumerate(texts):
-        for fn in rewrites:
-            text = fn(text)
-        named = _IDENTITY.search(text) is not None
-        out[i, 0] = named or (blind and blind_identity(text) != text)
+    for i, (text, read) in enumerate(zip(before, blinded, strict=True)):
+        out[i, 0] = read != text or _IDENTITY.search(text) is not None
         out[i, 1] = _NEGATION.search(text.replace("’", "'")) is not None
-    return out
+    return encoder_texts(blinded, transforms[k + 1 :]), out
+
+
+def lexical_cues(texts: Sequence[str], transforms: Sequence[str] = ()) -> np.ndarray:
+    """(n, 2) array of 0/1: names a protected group; contains a negation word (read as
+    :func:`encoder_inputs` reads them)."""
+    return encoder_inputs(texts, transforms)[1]
 
 
 def _assemble(features: str, mean: np.ndarray, mx: np.ndarray, cues: np.ndarray) -> np.ndarray:

@@ -19,8 +19,15 @@ import numpy as np
 
 from ..._errors import BackendError
 from ..._taxonomy import CATEGORIES
-from ._features import FEATURE_SETS, feature_dim, lexical_cues, pooled_features, window_features
-from ._text import TEXT_TRANSFORMS, encoder_texts
+from ._features import (
+    FEATURE_SETS,
+    encoder_inputs,
+    feature_dim,
+    lexical_cues,
+    pooled_features,
+    window_features,
+)
+from ._text import TEXT_TRANSFORMS
 
 __all__ = ["MODEL_DIR", "Heads", "load_heads", "pool_windows"]
 
@@ -74,17 +81,24 @@ class Heads:
     features: str = "mean"
     text_input: tuple[str, ...] = ()
 
-    def encoder_texts(self, texts: Sequence[str]) -> list[str]:
-        """What the encoder reads for ``texts``: each rewritten by :attr:`text_input`."""
-        return encoder_texts(texts, self.text_input)
+    def inputs(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """What the encoder reads for ``texts`` (each rewritten by :attr:`text_input`) and
+        their lexical cues, shape (n, 2), from one pass of the rewrites."""
+        return encoder_inputs(texts, self.text_input)
 
     def scores(
-        self, emb: np.ndarray, owner: np.ndarray, n: int, texts: Sequence[str]
+        self,
+        emb: np.ndarray,
+        owner: np.ndarray,
+        n: int,
+        texts: Sequence[str],
+        cues: np.ndarray | None = None,
     ) -> np.ndarray:
         """Score ``n`` texts from their window embeddings; shape (n, 13), CATEGORIES order.
 
-        ``emb`` and ``owner`` come from :meth:`Encoder.embed` of :meth:`encoder_texts`
-        of ``texts`` (whose lexical cues some feature sets use). A text's logit per head
+        ``emb`` and ``owner`` come from :meth:`Encoder.embed` of the encoder texts
+        :meth:`inputs` gives for ``texts`` (whose lexical cues some feature sets use;
+        ``cues`` from :meth:`inputs`, else read here). A text's logit per head
         is the maximum over its windows and over all its windows pooled (the views the
         heads were trained on); a one-window text has one view.
         """
@@ -92,7 +106,8 @@ class Heads:
         out = np.zeros((n, len(CATEGORIES)), dtype=np.float64)
         if n == 0:
             return out
-        cues = lexical_cues(texts, self.text_input)
+        if cues is None:
+            cues = lexical_cues(texts, self.text_input)
         x_w = window_features(self.features, emb, owner, cues)
         logit_w = x_w @ self.coef.T + self.intercept
         best = np.full((n, len(self.trained)), -np.inf)
