@@ -272,10 +272,7 @@ class Cache:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, check_same_thread=False, isolation_level=None
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(_SCHEMA)
-            self._add_compact_columns()
+            self._set_up(time.monotonic() + timeout)
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a usable modkit cache ({exc})") from exc
 
@@ -569,6 +566,23 @@ class Cache:
         """A result whose compact form is unreadable, decoded from its JSON."""
         row = self._conn.execute("SELECT result FROM results WHERE key = ?", (key,)).fetchone()
         return _decode(row[0])
+
+    def _set_up(self, deadline: float) -> None:
+        """WAL mode, the schema and its columns. Processes opening a new file at once can
+        get "database is locked" at once, without SQLite's busy wait (it returns early
+        rather than deadlock on a lock upgrade); each step is idempotent, so retry them
+        until ``deadline`` (``time.monotonic()``)."""
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute(_SCHEMA)
+                self._add_compact_columns()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def _add_compact_columns(self) -> None:
         have = {r[1] for r in self._conn.execute("PRAGMA table_info(results)")}
